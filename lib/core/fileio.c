@@ -1,0 +1,155 @@
+#include "core/fileio.h"
+
+#include "core/secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int pp_fsync_dir_of(const char *path)
+{
+	char tmp[PATH_MAX];
+	if (strlen(path) >= sizeof(tmp))
+		return -PP_EINVAL;
+	memcpy(tmp, path, strlen(path) + 1);
+	const char *dir = dirname(tmp);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -PP_EIO;
+	int rc = fsync(fd) == 0 ? 0 : -PP_EIO;
+	close(fd);
+	return rc;
+}
+
+int pp_file_replace(const char *path, const void *data, size_t len, mode_t mode, struct pp_err *err)
+{
+	char tmp[PATH_MAX];
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return pp_err_set(err, PP_EINVAL, "path too long: '%.64s'", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return pp_err_set(err, PP_EIO, "cannot create a file beside '%s': %s", path,
+				  strerror(errno));
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return pp_err_set(err, PP_EIO, "cannot write '%s': %s", path, strerror(e));
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return pp_err_set(err, PP_EIO, "cannot replace '%s': %s", path, strerror(e));
+	}
+	if (pp_fsync_dir_of(path) < 0)
+		return pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", path);
+	return 0;
+}
+
+int pp_file_create(const char *path, const void *data, size_t len, mode_t mode, struct pp_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return pp_err_set(err, PP_EEXIST, "'%s' already exists; not overwriting",
+					  path);
+		return pp_err_set(err, PP_EIO, "cannot create '%s': %s", path, strerror(errno));
+	}
+	/* The umask may have narrowed mode; set exactly what was asked. */
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(path);
+		return pp_err_set(err, PP_EIO, "cannot write '%s': %s", path, strerror(e));
+	}
+	if (close(fd) < 0) {
+		int e = errno;
+		unlink(path);
+		return pp_err_set(err, PP_EIO, "cannot write '%s': %s", path, strerror(e));
+	}
+	if (pp_fsync_dir_of(path) < 0) {
+		unlink(path);
+		return pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", path);
+	}
+	return 0;
+}
+
+int pp_file_read(const char *path, size_t max, struct pp_buf *buf, struct pp_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pp_err_set(err, errno == ENOENT ? PP_ENOTFOUND : PP_EIO,
+				  "cannot open '%s': %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return pp_err_set(err, PP_EIO, "'%s' is not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return pp_err_set(err, PP_ETOOBIG, "'%s' is %lld bytes; the limit is %zu", path,
+				  (long long)st.st_size, max);
+	}
+	uint8_t chunk[65536];
+	size_t total = 0;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			pp_wipe(chunk, sizeof(chunk));
+			return pp_err_set(err, PP_EIO, "cannot read '%s': %s", path, strerror(e));
+		}
+		if (n == 0)
+			break;
+		total += (size_t)n;
+		if (total > max || pp_buf_append(buf, chunk, (size_t)n) < 0) {
+			close(fd);
+			pp_wipe(chunk, sizeof(chunk));
+			return pp_err_set(err, PP_ETOOBIG, "'%s' is larger than %zu bytes", path,
+					  max);
+		}
+	}
+	close(fd);
+	/* The file may be a key file: leave no copy on the stack. */
+	pp_wipe(chunk, sizeof(chunk));
+	return 0;
+}
+
+int pp_file_check_private(const char *path, struct pp_err *err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return pp_err_set(err, errno == ENOENT ? PP_ENOTFOUND : PP_EIO,
+				  "cannot stat '%s': %s", path, strerror(errno));
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return pp_err_set(err, PP_EPERM,
+				  "'%s' has mode %03o; a secret file must be 0600 (chmod 600)",
+				  path, (unsigned)(st.st_mode & 0777));
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* Files: atomic replacement, exclusive creation with a mode, bounded reads. */
+#ifndef PSKPROV_CORE_FILEIO_H
+#define PSKPROV_CORE_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core/bytes.h"
+#include "core/err.h"
+
+/* Writes to a temporary file beside path, fsyncs, renames over path, fsyncs the
+ * directory: a crash leaves the old content or the new, never a torn file. */
+int pp_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+		    struct pp_err *err) PP_WUR;
+
+/* Creates path with O_CREAT|O_EXCL and mode (refuses to overwrite), writes, fsyncs.
+ * On a failed write the partial file is removed. */
+int pp_file_create(const char *path, const void *data, size_t len, mode_t mode,
+		   struct pp_err *err) PP_WUR;
+
+/* Reads a whole regular file of at most max bytes into buf (appending). */
+int pp_file_read(const char *path, size_t max, struct pp_buf *buf, struct pp_err *err) PP_WUR;
+
+/* Fails when path is readable or writable by group or others (secret files). */
+int pp_file_check_private(const char *path, struct pp_err *err) PP_WUR;
+
+/* fsync the directory that holds path. */
+int pp_fsync_dir_of(const char *path) PP_WUR;
+
+#endif

@@ -1,0 +1,56 @@
+#include "core/secret.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pp_wipe(void *p, size_t n)
+{
+	if (p && n)
+		OPENSSL_cleanse(p, n);
+}
+
+void pp_str_free_wipe(char *s)
+{
+	if (!s)
+		return;
+	pp_wipe(s, strlen(s));
+	free(s);
+}
+
+bool pp_ct_eq(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+bool pp_ct_streq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t n = la > lb ? la : lb;
+	unsigned char diff = (unsigned char)(la != lb);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ca = i < la ? (unsigned char)a[i] : 0;
+		unsigned char cb = i < lb ? (unsigned char)b[i] : 0;
+		diff |= (unsigned char)(ca ^ cb);
+	}
+	return diff == 0;
+}
+
+int pp_random(void *out, size_t n)
+{
+	if (n > (size_t)INT32_MAX)
+		return -PP_ETOOBIG;
+	return RAND_bytes(out, (int)n) == 1 ? 0 : -PP_ECRYPTO;
+}
+
+void pp_freep(void *pp)
+{
+	free(*(void **)pp);
+}
+
+void pp_str_wipe_freep(char **ps)
+{
+	pp_str_free_wipe(*ps);
+}

@@ -1,0 +1,250 @@
+#include "config/config.h"
+
+#include <ini.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/bytes.h"
+#include "core/fileio.h"
+#include "core/parse.h"
+
+void pp_config_defaults(struct pp_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->hello_ip[0] = 127;
+	c->hello_ip[3] = 1;
+	c->hello_port = 9971;
+	c->api_ip[0] = 127;
+	c->api_ip[3] = 1;
+	c->api_port = 8971;
+	c->device_port = 16993;
+	snprintf(c->tls_profile, sizeof(c->tls_profile), "tls12");
+	c->workers = 2;
+	c->max_sessions = 20000;
+	c->connect_timeout_ms = 5000;
+	c->io_timeout_ms = 10000;
+	c->hello_rate_per_min = 30;
+	c->lease_seconds = 60;
+	c->max_attempts = 5;
+	c->backend = PP_BACKEND_SQLITE;
+	snprintf(c->admin_user, sizeof(c->admin_user), "admin");
+	c->admin_password_length = 20;
+	snprintf(c->host_name_template, sizeof(c->host_name_template), "amt-{pid}");
+	snprintf(c->domain, sizeof(c->domain), "example.test");
+	c->rotate_psk = true;
+	c->set_time = true;
+	c->mebx_password_length = 16;
+	c->lockout_failures = 5;
+	c->lockout_seconds = 900;
+}
+
+const char *pp_config_default_text(void)
+{
+	return "# pskprov configuration. Every key is optional; shown with its default.\n"
+	       "\n"
+	       "[server]\n"
+	       "# hello = 127.0.0.1:9971        ; AMT hello listener (TCP)\n"
+	       "# api = 127.0.0.1:8971          ; HTTP API, loopback by default\n"
+	       "# device_port = 16993           ; device TLS-PSK port\n"
+	       "# tls_profile = tls12           ; amt-legacy | tls12 | tls13\n"
+	       "# workers = 2                   ; event-loop threads\n"
+	       "# max_sessions = 20000          ; device sessions at once\n"
+	       "# connect_timeout_ms = 5000\n"
+	       "# io_timeout_ms = 10000\n"
+	       "# hello_rate_per_min = 30       ; per source address\n"
+	       "# lease_seconds = 60            ; job lease\n"
+	       "# max_attempts = 5              ; per job, then it fails\n"
+	       "\n"
+	       "[store]\n"
+	       "# backend = sqlite              ; sqlite | postgres\n"
+	       "# postgres_url =                ; libpq conninfo, no password here\n"
+	       "\n"
+	       "[provision]\n"
+	       "# admin_user = admin\n"
+	       "# admin_password_length = 20\n"
+	       "# host_name_template = amt-{pid}   ; {pid} and {uuid8} are replaced\n"
+	       "# domain = example.test\n"
+	       "# rotate_psk = true             ; SetTLSPSK with a fresh key\n"
+	       "# set_time = true\n"
+	       "\n"
+	       "[keys]\n"
+	       "# mebx_password_length = 16\n"
+	       "# lockout_failures = 5\n"
+	       "# lockout_seconds = 900\n";
+}
+
+struct parse_ctx {
+	struct pp_config *c;
+	const char *name;
+	struct pp_err *err;
+	int rc;
+};
+
+static int set_str(char *dst, size_t cap, const char *v, struct pp_err *err)
+{
+	size_t n = strlen(v);
+	if (n >= cap)
+		return pp_err_set(err, PP_EINVAL, "value longer than %zu characters", cap - 1);
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static int set_bool(bool *dst, const char *v, struct pp_err *err)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))
+		*dst = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0"))
+		*dst = false;
+	else
+		return pp_err_set(err, PP_EINVAL, "'%.32s' is not true or false", v);
+	return 0;
+}
+
+static int set_port(uint16_t *dst, const char *v, const char *key, struct pp_err *err)
+{
+	uint32_t p;
+	int rc = pp_parse_u32(v, 1, 65535, &p, key, err);
+	if (rc == 0)
+		*dst = (uint16_t)p;
+	return rc;
+}
+
+static int apply(struct pp_config *c, const char *sec, const char *key, const char *v,
+		 struct pp_err *err)
+{
+#define IS(s, k) (!strcmp(sec, s) && !strcmp(key, k))
+	if (IS("server", "hello"))
+		return pp_parse_ipv4_port(v, c->hello_ip, &c->hello_port, key, err);
+	if (IS("server", "api"))
+		return pp_parse_ipv4_port(v, c->api_ip, &c->api_port, key, err);
+	if (IS("server", "device_port"))
+		return set_port(&c->device_port, v, key, err);
+	if (IS("server", "tls_profile")) {
+		if (strcmp(v, "amt-legacy") && strcmp(v, "tls12") && strcmp(v, "tls13"))
+			return pp_err_set(err, PP_EINVAL,
+					  "tls_profile: '%.32s' is not amt-legacy, tls12 or tls13",
+					  v);
+		return set_str(c->tls_profile, sizeof(c->tls_profile), v, err);
+	}
+	if (IS("server", "workers"))
+		return pp_parse_u32(v, 1, 64, &c->workers, key, err);
+	if (IS("server", "max_sessions"))
+		return pp_parse_u32(v, 1, 1000000, &c->max_sessions, key, err);
+	if (IS("server", "connect_timeout_ms"))
+		return pp_parse_u32(v, 10, 600000, &c->connect_timeout_ms, key, err);
+	if (IS("server", "io_timeout_ms"))
+		return pp_parse_u32(v, 10, 600000, &c->io_timeout_ms, key, err);
+	if (IS("server", "hello_rate_per_min"))
+		return pp_parse_u32(v, 1, 1000000, &c->hello_rate_per_min, key, err);
+	if (IS("server", "lease_seconds"))
+		return pp_parse_u32(v, 1, 86400, &c->lease_seconds, key, err);
+	if (IS("server", "max_attempts"))
+		return pp_parse_u32(v, 1, 1000, &c->max_attempts, key, err);
+	if (IS("store", "backend")) {
+		if (!strcmp(v, "sqlite"))
+			c->backend = PP_BACKEND_SQLITE;
+		else if (!strcmp(v, "postgres"))
+			c->backend = PP_BACKEND_POSTGRES;
+		else
+			return pp_err_set(err, PP_EINVAL,
+					  "backend: '%.32s' is not sqlite or postgres", v);
+		return 0;
+	}
+	if (IS("store", "postgres_url"))
+		return set_str(c->postgres_url, sizeof(c->postgres_url), v, err);
+	if (IS("provision", "admin_user")) {
+		if (!*v)
+			return pp_err_set(err, PP_EINVAL, "admin_user: empty");
+		for (const char *p = v; *p; p++)
+			if (*p <= ' ' || *p > '~' || *p == ':' || *p == '"')
+				return pp_err_set(err, PP_EINVAL,
+						  "admin_user: character %zu is not allowed",
+						  (size_t)(p - v) + 1);
+		return set_str(c->admin_user, sizeof(c->admin_user), v, err);
+	}
+	if (IS("provision", "admin_password_length"))
+		return pp_parse_u32(v, 8, 32, &c->admin_password_length, key, err);
+	if (IS("provision", "host_name_template"))
+		return set_str(c->host_name_template, sizeof(c->host_name_template), v, err);
+	if (IS("provision", "domain")) {
+		if (!pp_valid_fqdn(v))
+			return pp_err_set(err, PP_EINVAL, "domain: '%.64s' is not a DNS name", v);
+		return set_str(c->domain, sizeof(c->domain), v, err);
+	}
+	if (IS("provision", "rotate_psk"))
+		return set_bool(&c->rotate_psk, v, err);
+	if (IS("provision", "set_time"))
+		return set_bool(&c->set_time, v, err);
+	if (IS("keys", "mebx_password_length"))
+		return pp_parse_u32(v, 8, 32, &c->mebx_password_length, key, err);
+	if (IS("keys", "lockout_failures"))
+		return pp_parse_u32(v, 1, 1000, &c->lockout_failures, key, err);
+	if (IS("keys", "lockout_seconds"))
+		return pp_parse_u32(v, 1, 86400 * 30, &c->lockout_seconds, key, err);
+#undef IS
+	return pp_err_set(err, PP_EINVAL, "unknown key '%.32s' in [%.32s]", key, sec);
+}
+
+static int on_entry(void *user, const char *section, const char *key, const char *value
+#if INI_HANDLER_LINENO
+		    ,
+		    int lineno
+#endif
+)
+{
+	struct parse_ctx *pc = user;
+	if (pc->rc < 0)
+		return 0;
+	pc->rc = apply(pc->c, section, key, value, pc->err);
+	if (pc->rc < 0) {
+		(void)pp_err_prefix(pc->err, "%s", pc->name);
+		return 0;
+	}
+	return 1;
+}
+
+int pp_config_parse(struct pp_config *c, const char *text, const char *name, struct pp_err *err)
+{
+	struct pp_err local;
+	struct parse_ctx pc = {.c = c, .name = name, .err = err ? err : &local, .rc = 0};
+	if (strlen(text) > PP_CONFIG_MAX_BYTES)
+		return pp_err_set(err, PP_ETOOBIG, "%s: larger than %d bytes", name,
+				  PP_CONFIG_MAX_BYTES);
+	int line = ini_parse_string(text, on_entry, &pc);
+	if (pc.rc < 0) {
+		/* inih stops at the first handler error and returns its line. */
+		if (line > 0 && err) {
+			char msg[sizeof(err->msg)];
+			memcpy(msg, err->msg, sizeof(msg));
+			/* Replace "name: ..." with "name:LINE: ...". */
+			size_t nl = strlen(name);
+			if (!strncmp(msg, name, nl) && msg[nl] == ':')
+				return pp_err_set(err, PP_EINVAL, "%s:%d:%s", name, line,
+						  msg + nl + 1);
+		}
+		return pc.rc;
+	}
+	if (line != 0)
+		return pp_err_set(err, PP_EINVAL, "%s:%d: not a section, key = value or comment",
+				  name, line);
+	return 0;
+}
+
+int pp_config_load(struct pp_config *c, const char *path, struct pp_err *err)
+{
+	struct pp_buf b;
+	pp_buf_init(&b, PP_CONFIG_MAX_BYTES);
+	int rc = pp_file_read(path, PP_CONFIG_MAX_BYTES, &b, err);
+	if (rc == 0)
+		rc = pp_buf_cstr(&b);
+	if (rc == 0) {
+		if (memchr(b.data, '\0', b.len))
+			rc = pp_err_set(err, PP_EINVAL, "%s: contains a NUL byte", path);
+		else
+			rc = pp_config_parse(c, (const char *)b.data, path, err);
+	} else if (err && !err->msg[0]) {
+		rc = pp_err_set(err, PP_EIO, "%s: cannot read", path);
+	}
+	pp_buf_free(&b);
+	return rc;
+}

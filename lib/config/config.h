@@ -1,0 +1,58 @@
+/* The data-directory configuration file (pskprov.conf, INI via inih).
+ *
+ * Every key is known: an unknown section or key, a malformed or out-of-range value is
+ * an error naming the file line. Values not given keep their defaults. */
+#ifndef PSKPROV_CONFIG_CONFIG_H
+#define PSKPROV_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+#define PP_CONFIG_FILE "pskprov.conf"
+#define PP_CONFIG_MAX_BYTES (64 * 1024)
+
+enum pp_store_backend { PP_BACKEND_SQLITE = 0, PP_BACKEND_POSTGRES = 1 };
+
+struct pp_config {
+	/* [server] */
+	uint8_t hello_ip[4];
+	uint16_t hello_port; /* 9971 */
+	uint8_t api_ip[4];
+	uint16_t api_port;    /* 8971 */
+	uint16_t device_port; /* 16993 */
+	char tls_profile[16]; /* amt-legacy | tls12 | tls13 */
+	uint32_t workers;     /* event-loop threads */
+	uint32_t max_sessions;
+	uint32_t connect_timeout_ms;
+	uint32_t io_timeout_ms;
+	uint32_t hello_rate_per_min; /* per source address */
+	uint32_t lease_seconds;
+	uint32_t max_attempts;
+	/* [store] */
+	enum pp_store_backend backend;
+	char postgres_url[512];
+	/* [provision] */
+	char admin_user[33];
+	uint32_t admin_password_length;
+	char host_name_template[64]; /* "{pid}" and "{uuid8}" are replaced */
+	char domain[254];
+	bool rotate_psk;
+	bool set_time;
+	/* [keys] */
+	uint32_t mebx_password_length;
+	uint32_t lockout_failures; /* handshake failures before a PID locks */
+	uint32_t lockout_seconds;
+};
+
+void pp_config_defaults(struct pp_config *c);
+/* Parses INI text over the current values of c (call pp_config_defaults first).
+ * `name` is used in messages ("pskprov.conf:12: ..."). */
+int pp_config_parse(struct pp_config *c, const char *text, const char *name,
+		    struct pp_err *err) PP_WUR;
+int pp_config_load(struct pp_config *c, const char *path, struct pp_err *err) PP_WUR;
+/* The default file that `pskprov init` writes, with every key commented. */
+const char *pp_config_default_text(void);
+
+#endif

@@ -1,0 +1,77 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+
+static void test_defaults_parse(void **state)
+{
+	(void)state;
+	struct pp_config c;
+	struct pp_err err = {0};
+	pp_config_defaults(&c);
+	/* The file init writes parses to the defaults. */
+	assert_int_equal(pp_config_parse(&c, pp_config_default_text(), "t.conf", &err), 0);
+	assert_int_equal(c.hello_port, 9971);
+	assert_int_equal(c.device_port, 16993);
+	assert_string_equal(c.tls_profile, "tls12");
+	assert_true(c.rotate_psk);
+}
+
+static void test_values(void **state)
+{
+	(void)state;
+	struct pp_config c;
+	struct pp_err err = {0};
+	pp_config_defaults(&c);
+	const char *text = "[server]\nhello = 127.0.0.2:19971\ntls_profile = tls13\n"
+			   "[store]\nbackend = postgres\npostgres_url = dbname=x\n"
+			   "[provision]\ndomain = corp.example\nrotate_psk = false\n";
+	assert_int_equal(pp_config_parse(&c, text, "t.conf", &err), 0);
+	assert_int_equal(c.hello_ip[3], 2);
+	assert_int_equal(c.hello_port, 19971);
+	assert_string_equal(c.tls_profile, "tls13");
+	assert_int_equal(c.backend, PP_BACKEND_POSTGRES);
+	assert_string_equal(c.postgres_url, "dbname=x");
+	assert_string_equal(c.domain, "corp.example");
+	assert_false(c.rotate_psk);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+	struct pp_config c;
+	struct pp_err err = {0};
+	pp_config_defaults(&c);
+	assert_true(pp_config_parse(&c, text, "t.conf", &err) < 0);
+	if (!strstr(err.msg, needle))
+		fail_msg("message '%s' lacks '%s'", err.msg, needle);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	expect_error("[server]\nbogus = 1\n", "t.conf:2: unknown key 'bogus' in [server]");
+	expect_error("[nope]\nx = 1\n", "unknown key 'x' in [nope]");
+	expect_error("[server]\nhello = 300.0.0.1:1\n", "not an IPv4 address");
+	expect_error("[server]\nhello = 127.0.0.1:70000\n", "out of range");
+	expect_error("[server]\nworkers = -1\n", "not a whole number");
+	expect_error("[server]\ntls_profile = ssl3\n", "not amt-legacy, tls12 or tls13");
+	expect_error("[provision]\nrotate_psk = maybe\n", "not true or false");
+	expect_error("[provision]\ndomain = bad..name\n", "not a DNS name");
+	expect_error("[provision]\nadmin_user = a:b\n", "not allowed");
+	expect_error("[server]\njust words\n", "t.conf:2:");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults_parse),
+	    cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,213 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/bytes.h"
+#include "core/err.h"
+#include "core/fileio.h"
+#include "core/parse.h"
+#include "core/secret.h"
+
+static void test_reader_bounds(void **state)
+{
+	(void)state;
+	const uint8_t data[] = {1, 2, 3, 4, 5, 6, 7};
+	struct pp_reader r = pp_reader_make(data, sizeof(data));
+	uint32_t v32;
+	uint16_t v16;
+	uint8_t v8;
+	assert_int_equal(pp_rd_u32le(&r, &v32), 0);
+	assert_int_equal(v32, 0x04030201);
+	assert_int_equal(pp_rd_u16le(&r, &v16), 0);
+	assert_int_equal(v16, 0x0605);
+	assert_int_equal(pp_rd_u16le(&r, &v16), -PP_ETRUNC);
+	assert_int_equal(pp_rd_left(&r), 1); /* a failed read consumes nothing */
+	assert_int_equal(pp_rd_expect_end(&r), -PP_ETOOBIG);
+	assert_int_equal(pp_rd_u8(&r, &v8), 0);
+	assert_int_equal(pp_rd_expect_end(&r), 0);
+	assert_int_equal(pp_rd_skip(&r, SIZE_MAX), -PP_ETRUNC);
+}
+
+static void test_writer_bounds(void **state)
+{
+	(void)state;
+	uint8_t out[6];
+	struct pp_writer w = pp_writer_make(out, sizeof(out));
+	assert_int_equal(pp_wr_u32be(&w, 0x01020304), 0);
+	assert_int_equal(pp_wr_u32le(&w, 1), -PP_ETOOBIG);
+	assert_int_equal(pp_wr_u16le(&w, 0x0605), 0);
+	assert_int_equal(w.len, 6);
+	assert_memory_equal(out, "\x01\x02\x03\x04\x05\x06", 6);
+	assert_int_equal(pp_wr_u8(&w, 0), -PP_ETOOBIG);
+}
+
+static void test_buf_ceiling(void **state)
+{
+	(void)state;
+	struct pp_buf b;
+	pp_buf_init(&b, 10);
+	assert_int_equal(pp_buf_append_str(&b, "hello"), 0);
+	assert_int_equal(pp_buf_printf(&b, "%d", 12345), 0);
+	assert_int_equal(pp_buf_append(&b, "x", 1), -PP_ETOOBIG);
+	assert_int_equal(pp_buf_cstr(&b), 0);
+	assert_string_equal((char *)b.data, "hello12345");
+	pp_buf_free_wipe(&b);
+	assert_null(b.data);
+}
+
+static void test_parse_numbers(void **state)
+{
+	(void)state;
+	struct pp_err err = {0};
+	uint32_t v;
+	assert_int_equal(pp_parse_u32("42", 1, 100, &v, "--count", &err), 0);
+	assert_int_equal(v, 42);
+	assert_true(pp_parse_u32("0", 1, 100, &v, "--count", &err) < 0);
+	assert_string_equal(err.msg, "--count: 0 is out of range 1..100");
+	assert_true(pp_parse_u32("4x", 1, 100, &v, "--count", &err) < 0);
+	assert_string_equal(err.msg, "--count: '4x' is not a whole number");
+	assert_true(pp_parse_u32("", 1, 100, &v, "--count", &err) < 0);
+	assert_true(pp_parse_u32("-1", 0, 100, &v, "--count", &err) < 0);
+	assert_true(pp_parse_u32(" 1", 0, 100, &v, "--count", &err) < 0);
+	uint64_t big;
+	assert_true(pp_parse_u64("99999999999999999999999", 0, UINT64_MAX, &big, "n", &err) < 0);
+	double d;
+	assert_int_equal(pp_parse_double("0.5", 0, 1, &d, "x", &err), 0);
+	assert_true(pp_parse_double("nan", 0, 1, &d, "x", &err) < 0);
+	assert_true(pp_parse_double("2", 0, 1, &d, "x", &err) < 0);
+}
+
+static void test_parse_ipv4(void **state)
+{
+	(void)state;
+	struct pp_err err = {0};
+	uint8_t ip[4];
+	uint16_t port = 9971;
+	assert_int_equal(pp_parse_ipv4_port("127.1.2.3", ip, &port, "--server", &err), 0);
+	assert_memory_equal(ip, "\x7f\x01\x02\x03", 4);
+	assert_int_equal(port, 9971);
+	assert_int_equal(pp_parse_ipv4_port("10.0.0.1:16993", ip, &port, "--server", &err), 0);
+	assert_int_equal(port, 16993);
+	const char *bad[] = {"1.2.3",     "1.2.3.4.5", "256.1.1.1", "01.1.1.1", "1.2.3.4:",
+			     "1.2.3.4:0", "a.b.c.d",   "",          "1..2.3",   "1.2.3.4:65536"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_true(pp_parse_ipv4_port(bad[i], ip, &port, "--server", &err) < 0);
+}
+
+static void test_fqdn(void **state)
+{
+	(void)state;
+	assert_true(pp_valid_fqdn("ProvisionServer"));
+	assert_true(pp_valid_fqdn("provisionserver.corp.example"));
+	assert_false(pp_valid_fqdn(""));
+	assert_false(pp_valid_fqdn("-bad.example"));
+	assert_false(pp_valid_fqdn("bad-.example"));
+	assert_false(pp_valid_fqdn("a..b"));
+	assert_false(pp_valid_fqdn("a b"));
+	char longlabel[70];
+	memset(longlabel, 'a', 64);
+	longlabel[64] = '\0';
+	assert_false(pp_valid_fqdn(longlabel));
+}
+
+static void test_uuid(void **state)
+{
+	(void)state;
+	struct pp_err err = {0};
+	uint8_t u[16], s[16], back[16];
+	char text[37];
+	assert_int_equal(pp_uuid_parse("00112233-4455-6677-8899-AABBCCDDEEFF", u, &err), 0);
+	pp_uuid_format(u, text);
+	assert_string_equal(text, "00112233-4455-6677-8899-aabbccddeeff");
+	pp_uuid_to_smbios(u, s);
+	/* SMBIOS: the first three groups little-endian. */
+	assert_memory_equal(s, "\x33\x22\x11\x00\x55\x44\x77\x66\x88\x99\xaa\xbb\xcc\xdd\xee\xff",
+			    16);
+	pp_uuid_from_smbios(s, back);
+	assert_memory_equal(back, u, 16);
+	assert_true(pp_uuid_parse("00112233-4455-6677-8899-AABBCCDDEEF", u, &err) < 0);
+	assert_true(pp_uuid_parse("00112233x4455-6677-8899-AABBCCDDEEFF", u, &err) < 0);
+	assert_true(pp_uuid_parse("0011223g-4455-6677-8899-AABBCCDDEEFF", u, &err) < 0);
+}
+
+static void test_secret_compare(void **state)
+{
+	(void)state;
+	assert_true(pp_ct_eq("abc", "abc", 3));
+	assert_false(pp_ct_eq("abc", "abd", 3));
+	assert_true(pp_ct_streq("admin", "admin"));
+	assert_false(pp_ct_streq("admin", "admin1"));
+	assert_false(pp_ct_streq("admin1", "admin"));
+	assert_false(pp_ct_streq("", "a"));
+	uint8_t buf[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	pp_wipe(buf, sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0);
+}
+
+static void test_files(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pp-core-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	struct pp_err err = {0};
+	umask(022);
+	assert_int_equal(pp_file_create(path, "abc", 3, 0600, &err), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(pp_file_check_private(path, &err), 0);
+	/* Never overwrite. */
+	assert_int_equal(pp_file_create(path, "xyz", 3, 0600, &err), -PP_EEXIST);
+	struct pp_buf b;
+	pp_buf_init(&b, 1024);
+	assert_int_equal(pp_file_read(path, 1024, &b, &err), 0);
+	assert_memory_equal(b.data, "abc", 3);
+	pp_buf_free(&b);
+	/* Atomic replace keeps the mode asked for. */
+	assert_int_equal(pp_file_replace(path, "defg", 4, 0600, &err), 0);
+	pp_buf_init(&b, 3);
+	assert_int_equal(pp_file_read(path, 3, &b, &err), -PP_ETOOBIG);
+	pp_buf_free(&b);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(pp_file_check_private(path, &err), -PP_EPERM);
+	assert_non_null(strstr(err.msg, "mode 644"));
+	pp_buf_init(&b, 10);
+	assert_int_equal(pp_file_read("/nonexistent/x", 10, &b, &err), -PP_ENOTFOUND);
+	pp_buf_free(&b);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_err_prefix(void **state)
+{
+	(void)state;
+	struct pp_err err = {0};
+	assert_int_equal(pp_err_set(&err, PP_ECHECKSUM, "group %d", 3), -PP_ECHECKSUM);
+	assert_int_equal(pp_err_prefix(&err, "line %d", 7), -PP_ECHECKSUM);
+	assert_string_equal(err.msg, "line 7: group 3");
+	assert_string_equal(pp_status_str(-PP_ETRUNC), "truncated input");
+	assert_int_equal(pp_err_set(NULL, PP_EIO, "x"), -PP_EIO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_reader_bounds), cmocka_unit_test(test_writer_bounds),
+	    cmocka_unit_test(test_buf_ceiling),   cmocka_unit_test(test_parse_numbers),
+	    cmocka_unit_test(test_parse_ipv4),    cmocka_unit_test(test_fqdn),
+	    cmocka_unit_test(test_uuid),          cmocka_unit_test(test_secret_compare),
+	    cmocka_unit_test(test_files),         cmocka_unit_test(test_err_prefix),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,32 @@
+/* libFuzzer: pp_hello_parse takes any bytes without a fault; whatever it accepts
+ * writes back with pp_hello_write to exactly the same bytes, and every failure carries
+ * a matching error code. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/hello.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct pp_hello h;
+	struct pp_err err = {0};
+	uint8_t out[PP_HELLO_MAX_LEN];
+	size_t len = 0;
+
+	int rc = pp_hello_parse(data, size, &h, &err);
+	if (rc < 0) {
+		if (err.code != -rc || memchr(err.msg, '\0', sizeof(err.msg)) == NULL)
+			abort();
+		return 0;
+	}
+	if (size > PP_HELLO_MAX_LEN || (h.version != PP_HELLO_V2 && h.version != PP_HELLO_V3))
+		abort();
+	if (pp_hello_write(&h, out, sizeof(out), &len, &err) != 0)
+		abort();
+	if (len != size || memcmp(out, data, size) != 0)
+		abort();
+	return 0;
+}

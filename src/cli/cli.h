@@ -1,0 +1,85 @@
+/* Shared by the pskprov commands: options, output, the data directory. */
+#ifndef PSKPROV_CLI_H
+#define PSKPROV_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config/config.h"
+#include "core/err.h"
+
+struct pp_store;
+
+/* Exit codes. */
+enum { PP_EXIT_OK = 0, PP_EXIT_FAIL = 1, PP_EXIT_USAGE = 2 };
+
+struct pp_cli {
+	const char *datadir; /* -d DIR, $PSKPROV_DIR, ./pskprov-data */
+	const char *prog;    /* "pskprov" */
+};
+
+struct pp_command {
+	const char *name;
+	int (*run)(struct pp_cli *cli, int argc, char **argv);
+	const char *summary;
+};
+
+/* Prints "pskprov: <msg>" to stderr (one line) and returns PP_EXIT_FAIL. */
+int pp_fail(const char *fmt, ...) PP_PRINTF(1, 2);
+int pp_fail_err(const struct pp_err *err);
+/* Prints "pskprov: <msg>" and a hint to run --help; returns PP_EXIT_USAGE. */
+int pp_usage_error(const char *cmd, const char *fmt, ...) PP_PRINTF(2, 3);
+/* Informational line on stderr, "pskprov: ..." (never a secret). */
+void pp_note(const char *fmt, ...) PP_PRINTF(1, 2);
+
+/* Runs the sub-subcommand named by argv[1] from a table; prints usage when unknown. */
+int pp_dispatch(struct pp_cli *cli, const char *family, const struct pp_command *table, int argc,
+		char **argv);
+
+/* JSON: dumps v (stolen) to stdout with a newline; returns PP_EXIT_OK or FAIL. */
+int pp_json_print(json_t *v);
+
+/* Progress bar on stderr when it is a terminal and total is large enough. */
+struct pp_progress {
+	const char *label;
+	uint64_t total;
+	uint64_t done;
+	uint64_t last_drawn;
+	double started;
+	bool active;
+};
+void pp_progress_start(struct pp_progress *p, const char *label, uint64_t total);
+void pp_progress_update(struct pp_progress *p, uint64_t done);
+void pp_progress_finish(struct pp_progress *p);
+
+double pp_now(void); /* monotonic seconds */
+int64_t pp_unix_time(void);
+/* "2026-11-28 05:12:00" (UTC) */
+void pp_format_time(int64_t t, char out[24]);
+
+/* The data directory. */
+struct pp_datadir {
+	char dir[4096];
+	char config_path[4160];
+	char key_path[4160];
+	char db_path[4160];
+	struct pp_config config;
+};
+int pp_datadir_paths(struct pp_cli *cli, struct pp_datadir *dd, struct pp_err *err) PP_WUR;
+/* Loads the config and master key and opens the store (the backend the config names). */
+int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store **store,
+		    struct pp_err *err) PP_WUR;
+
+/* Reads a secret line from the terminal without echo, or from stdin when it is not a
+ * terminal. The result is wiped by the caller (pp_wipe). */
+int pp_read_secret(const char *prompt, char *out, size_t cap, struct pp_err *err) PP_WUR;
+
+/* Rolls back after a failure that is already being reported. */
+void pp_rollback_quiet(struct pp_store *store);
+
+/* The actor name recorded in the audit log for CLI actions: "cli:<user>". */
+const char *pp_actor(void);
+
+#endif

@@ -1,0 +1,764 @@
+/* pskprov keys generate|list|show|revoke|check|export|import */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "core/fileio.h"
+#include "core/parse.h"
+#include "core/secret.h"
+#include "keys/csv.h"
+#include "keys/keys.h"
+#include "store/store.h"
+
+#define MAX_GENERATE 10000000u
+#define MAX_SHARED 100000u
+#define IMPORT_MAX_BYTES (256u * 1024 * 1024)
+#define PID_RETRIES 16
+
+/* ---- generate ---------------------------------------------------------------- */
+
+static void generate_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pskprov keys generate --count N [--batch NAME] [--derived]\n"
+		"                             [--shared N] [--mebx-password random|ask]\n\n"
+		"Makes a batch of N PID/PPS pairs in one transaction (all or nothing).\n"
+		"  --batch NAME           batch name (default: batch-YYYYMMDD-HHMMSS)\n"
+		"  --derived              PPS derived from one batch secret (stored sealed)\n"
+		"  --shared N             each key may be used by up to N devices (flagged\n"
+		"                         everywhere; unique keys are the default and safer)\n"
+		"  --mebx-password random a random strong MEBx password per key (default)\n"
+		"  --mebx-password ask    one MEBx password for the batch, read without echo\n");
+}
+
+static int keys_generate(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"count", required_argument, NULL, 'n'},
+					     {"batch", required_argument, NULL, 'b'},
+					     {"derived", no_argument, NULL, 'D'},
+					     {"shared", required_argument, NULL, 's'},
+					     {"mebx-password", required_argument, NULL, 'm'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	struct pp_err err = {0};
+	uint32_t count = 0, shared = 0;
+	bool derived = false, ask = false, json = false;
+	const char *batch = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "n:b:Ds:m:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (pp_parse_u32(optarg, 1, MAX_GENERATE, &count, "--count", &err) < 0)
+				return pp_usage_error("keys generate", "%s", err.msg);
+			break;
+		case 'b':
+			batch = optarg;
+			break;
+		case 'D':
+			derived = true;
+			break;
+		case 's':
+			if (pp_parse_u32(optarg, 2, MAX_SHARED, &shared, "--shared", &err) < 0)
+				return pp_usage_error("keys generate", "%s", err.msg);
+			break;
+		case 'm':
+			if (!strcmp(optarg, "ask"))
+				ask = true;
+			else if (strcmp(optarg, "random"))
+				return pp_usage_error("keys generate",
+						      "--mebx-password: '%.20s' is not random or "
+						      "ask",
+						      optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			generate_usage(stdout);
+			return PP_EXIT_OK;
+		default:
+			generate_usage(stderr);
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return pp_usage_error("keys generate", "unexpected argument '%.40s'", argv[optind]);
+	if (!count)
+		return pp_usage_error("keys generate", "--count is required");
+	char defname[32];
+	if (!batch) {
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(defname, sizeof(defname), "batch-%Y%m%d-%H%M%S", &tm);
+		batch = defname;
+	}
+	if (pp_batch_name_check(batch, &err) < 0)
+		return pp_usage_error("keys generate", "--batch: %s", err.msg);
+
+	char mebx_fixed[PP_MEBX_MAX + 2] = "";
+	if (ask) {
+		if (pp_read_secret("MEBx password for the batch: ", mebx_fixed, sizeof(mebx_fixed),
+				   &err) < 0)
+			return pp_fail("MEBx password: %s", err.msg);
+		if (pp_mebx_password_check(mebx_fixed, &err) < 0) {
+			pp_wipe(mebx_fixed, sizeof(mebx_fixed));
+			return pp_fail("MEBx password: %s", err.msg);
+		}
+	}
+
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	struct pp_keygen *gen = NULL;
+	uint8_t secret[32];
+	struct pp_pid pid;
+	struct pp_pps pps;
+	char mebx[PP_MEBX_MAX + 1];
+	int rc = pp_datadir_open(cli, &dd, &store, &err);
+	if (rc < 0)
+		goto out;
+	rc = pp_keygen_new(&gen);
+	if (rc < 0) {
+		pp_err_set(&err, PP_ECRYPTO, "cannot start the key generator");
+		goto out;
+	}
+	if (derived && (rc = pp_random(secret, sizeof(secret))) < 0) {
+		pp_err_set(&err, PP_ECRYPTO, "cannot draw the batch secret");
+		goto out;
+	}
+	rc = pp_store_begin(store, &err);
+	if (rc < 0)
+		goto out;
+	struct pp_batch_new nb = {.name = batch,
+				  .derived = derived,
+				  .secret = derived ? secret : NULL,
+				  .secret_len = derived ? sizeof(secret) : 0,
+				  .shared_max = shared};
+	int64_t batch_id;
+	rc = pp_store_batch_create(store, &nb, &batch_id, &err);
+	if (rc < 0)
+		goto rollback;
+
+	struct pp_progress prog;
+	pp_progress_start(&prog, "generating", count);
+	double t0 = pp_now();
+	for (uint32_t i = 0; i < count; i++) {
+		if (ask) {
+			memcpy(mebx, mebx_fixed, strlen(mebx_fixed) + 1);
+		} else if ((rc = pp_keygen_password(gen, dd.config.mebx_password_length, mebx)) <
+			   0) {
+			pp_err_set(&err, PP_ECRYPTO, "cannot generate a MEBx password");
+			goto rollback;
+		}
+		for (int attempt = 0;; attempt++) {
+			if ((rc = pp_keygen_pid(gen, &pid)) < 0) {
+				pp_err_set(&err, PP_ECRYPTO, "cannot generate a PID");
+				goto rollback;
+			}
+			if (derived)
+				rc = pp_pps_derive(secret, sizeof(secret), &pid, &pps);
+			else
+				rc = pp_keygen_pps(gen, &pps);
+			if (rc < 0) {
+				pp_err_set(&err, PP_ECRYPTO, "cannot generate a PPS");
+				goto rollback;
+			}
+			struct pp_key_new k = {.pid = pid.s,
+					       .pps = derived ? NULL : pps.s,
+					       .mebx_password = mebx,
+					       .batch_id = batch_id,
+					       .max_devices = shared ? shared : 1,
+					       .state = PP_KEY_AVAILABLE};
+			rc = pp_store_key_insert(store, &k, &err);
+			/* 36^7 PIDs: a large fleet meets a few collisions; draw again. */
+			if (rc == -PP_EEXIST && attempt < PID_RETRIES)
+				continue;
+			if (rc < 0)
+				goto rollback;
+			break;
+		}
+		pp_progress_update(&prog, i + 1);
+	}
+	char detail[128];
+	snprintf(detail, sizeof(detail), "count=%u derived=%s shared=%u mebx=%s", count,
+		 derived ? "yes" : "no", shared, ask ? "ask" : "random");
+	rc = pp_store_audit_append(store, pp_actor(), "keys.generate", batch, detail, &err);
+	if (rc < 0)
+		goto rollback;
+	rc = pp_store_commit(store, &err);
+	if (rc < 0)
+		goto rollback;
+	pp_progress_finish(&prog);
+	double el = pp_now() - t0;
+	if (json) {
+		pp_json_print(json_pack("{s:s,s:I,s:b,s:I,s:f}", "batch", batch, "count",
+					(json_int_t)count, "derived", derived, "shared",
+					(json_int_t)shared, "seconds", el));
+	} else {
+		printf("batch %s: %u %s%s keys generated in %.2f s (%.0f keys/s)\n", batch, count,
+		       derived ? "derived " : "", shared ? "SHARED" : "unique", el,
+		       el > 0 ? count / el : 0.0);
+		if (shared)
+			printf("warning: shared keys: each PID/PPS opens up to %u devices; one "
+			       "leaked device exposes them all\n",
+			       shared);
+	}
+	goto out;
+rollback:
+	pp_rollback_quiet(store);
+out:
+	pp_wipe(secret, sizeof(secret));
+	pp_wipe(&pps, sizeof(pps));
+	pp_wipe(mebx, sizeof(mebx));
+	pp_wipe(mebx_fixed, sizeof(mebx_fixed));
+	pp_keygen_free(gen);
+	pp_store_close(store);
+	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
+}
+
+/* ---- list / show ------------------------------------------------------------- */
+
+static void shared_text(const struct pp_key_info *k, char *out, size_t cap)
+{
+	if (k->shared)
+		snprintf(out, cap, "SHARED %u/%u", k->use_count, k->max_devices);
+	else
+		snprintf(out, cap, "-");
+}
+
+static json_t *key_json(const struct pp_key_info *k)
+{
+	char pid[PP_PID_TEXT];
+	struct pp_pid p;
+	memcpy(p.s, k->pid, sizeof(p.s));
+	pp_pid_format(&p, pid);
+	return json_pack(
+	    "{s:s,s:s,s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "pid", pid, "batch", k->batch, "state",
+	    pp_key_state_name(k->state), "derived", k->derived, "shared", k->shared, "max_devices",
+	    (json_int_t)k->max_devices, "use_count", (json_int_t)k->use_count, "failure_count",
+	    (json_int_t)k->failure_count, "locked_until", (json_int_t)k->locked_until, "created",
+	    (json_int_t)k->created, "exported_at", (json_int_t)k->exported_at);
+}
+
+struct list_ctx {
+	json_t *arr;
+	uint64_t n;
+};
+
+static int list_row(void *arg, const struct pp_key_info *k)
+{
+	struct list_ctx *lc = arg;
+	lc->n++;
+	if (lc->arr) {
+		json_t *o = key_json(k);
+		return o ? json_array_append_new(lc->arr, o) : -PP_ENOMEM;
+	}
+	char pid[PP_PID_TEXT], sh[32], t[24];
+	struct pp_pid p;
+	memcpy(p.s, k->pid, sizeof(p.s));
+	pp_pid_format(&p, pid);
+	shared_text(k, sh, sizeof(sh));
+	pp_format_time(k->created, t);
+	printf("%-10s %-24s %-9s %-14s %5u  %s\n", pid, k->batch, pp_key_state_name(k->state), sh,
+	       k->use_count, t);
+	return 0;
+}
+
+static int keys_list(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"batch", required_argument, NULL, 'b'}, {"state", required_argument, NULL, 's'},
+	    {"limit", required_argument, NULL, 'l'}, {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+	struct pp_err err = {0};
+	struct pp_key_filter f = {.batch = NULL, .state = -1, .limit = 0};
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "b:s:l:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			f.batch = optarg;
+			break;
+		case 's': {
+			enum pp_key_state st;
+			if (pp_key_state_parse(optarg, &st, &err) < 0)
+				return pp_usage_error("keys list", "--state: %s", err.msg);
+			f.state = (int)st;
+			break;
+		}
+		case 'l':
+			if (pp_parse_u64(optarg, 1, UINT64_MAX, &f.limit, "--limit", &err) < 0)
+				return pp_usage_error("keys list", "%s", err.msg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			printf("usage: pskprov keys list [--batch NAME] [--state S] [--limit N] "
+			       "[--json]\n\nstates: available exported in-use consumed revoked "
+			       "expired\n");
+			return PP_EXIT_OK;
+		default:
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return pp_usage_error("keys list", "unexpected argument '%.40s'", argv[optind]);
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
+		return pp_fail_err(&err);
+	if (f.batch) {
+		struct pp_batch_info bi;
+		if (pp_store_batch_get(store, f.batch, &bi, &err) < 0) {
+			pp_store_close(store);
+			return pp_fail_err(&err);
+		}
+	}
+	struct list_ctx lc = {.arr = json ? json_array() : NULL};
+	if (!json)
+		printf("%-10s %-24s %-9s %-14s %5s  %s\n", "PID", "BATCH", "STATE", "SHARED",
+		       "USES", "CREATED (UTC)");
+	int rc = pp_store_key_list(store, &f, list_row, &lc, &err);
+	pp_store_close(store);
+	if (rc < 0) {
+		json_decref(lc.arr);
+		return pp_fail_err(&err);
+	}
+	if (json)
+		return pp_json_print(lc.arr);
+	fprintf(stderr, "%llu keys\n", (unsigned long long)lc.n);
+	return PP_EXIT_OK;
+}
+
+static int parse_pid_arg(const char *cmd, const char *text, struct pp_pid *pid)
+{
+	struct pp_err err = {0};
+	if (pp_pid_parse(text, pid, &err) < 0)
+		return pp_usage_error(cmd, "%s", err.msg);
+	return 0;
+}
+
+static int keys_show(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"reveal", no_argument, NULL, 'r'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	bool reveal = false, json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "rjh", opts, NULL)) != -1) {
+		if (c == 'r')
+			reveal = true;
+		else if (c == 'j')
+			json = true;
+		else if (c == 'h') {
+			printf("usage: pskprov keys show PID [--reveal] [--json]\n\n"
+			       "--reveal prints the PPS and MEBx password; it is recorded in the "
+			       "audit log.\n");
+			return PP_EXIT_OK;
+		} else
+			return PP_EXIT_USAGE;
+	}
+	if (optind + 1 != argc)
+		return pp_usage_error("keys show", "expected one PID");
+	struct pp_pid pid;
+	int urc = parse_pid_arg("keys show", argv[optind], &pid);
+	if (urc)
+		return urc;
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	struct pp_key_info k;
+	struct pp_pps pps;
+	char mebx[PP_MEBX_MAX + 1] = "";
+	memset(&pps, 0, sizeof(pps));
+	int rc = pp_datadir_open(cli, &dd, &store, &err);
+	if (rc == 0)
+		rc = pp_store_key_get(store, pid.s, &k, &err);
+	if (rc == 0 && reveal) {
+		/* The audit entry is written before the secret is shown. */
+		rc = pp_store_audit_append(store, pp_actor(), "keys.reveal", pid.s,
+					   "PPS and MEBx password shown", &err);
+		if (rc == 0)
+			rc = pp_store_key_secrets(store, pid.s, &pps, mebx, sizeof(mebx), &err);
+	}
+	pp_store_close(store);
+	if (rc < 0)
+		return pp_fail_err(&err);
+	char ppstext[PP_PPS_TEXT] = PP_HIDDEN;
+	if (reveal)
+		pp_pps_format(&pps, ppstext);
+	const char *mebxtext = reveal ? mebx : PP_HIDDEN;
+	int out = PP_EXIT_OK;
+	if (json) {
+		json_t *o = key_json(&k);
+		if (o) {
+			json_object_set_new(o, "pps", json_string(ppstext));
+			json_object_set_new(o, "mebx_password", json_string(mebxtext));
+		}
+		out = pp_json_print(o);
+	} else {
+		char pidt[PP_PID_TEXT], sh[32], t1[24], t2[24];
+		pp_pid_format(&pid, pidt);
+		shared_text(&k, sh, sizeof(sh));
+		pp_format_time(k.created, t1);
+		pp_format_time(k.updated, t2);
+		printf("pid            %s\n", pidt);
+		printf("batch          %s%s\n", k.batch, k.derived ? " (derived)" : "");
+		printf("state          %s\n", pp_key_state_name(k.state));
+		printf("shared         %s\n", sh);
+		printf("uses           %u of %u\n", k.use_count, k.max_devices);
+		printf("failures       %u\n", k.failure_count);
+		printf("created        %s UTC\n", t1);
+		printf("updated        %s UTC\n", t2);
+		printf("pps            %s\n", ppstext);
+		printf("mebx password  %s\n", mebxtext);
+	}
+	pp_wipe(ppstext, sizeof(ppstext));
+	pp_wipe(&pps, sizeof(pps));
+	pp_wipe(mebx, sizeof(mebx));
+	return out;
+}
+
+static int keys_revoke(struct pp_cli *cli, int argc, char **argv)
+{
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: pskprov keys revoke PID\n\nA revoked key is never accepted "
+		       "again.\n");
+		return PP_EXIT_OK;
+	}
+	if (argc != 2)
+		return pp_usage_error("keys revoke", "expected one PID");
+	struct pp_pid pid;
+	int urc = parse_pid_arg("keys revoke", argv[1], &pid);
+	if (urc)
+		return urc;
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	int rc = pp_datadir_open(cli, &dd, &store, &err);
+	if (rc == 0)
+		rc = pp_store_begin(store, &err);
+	if (rc == 0) {
+		rc = pp_store_key_set_state(store, pid.s, PP_KEY_REVOKED, &err);
+		if (rc == 0)
+			rc = pp_store_audit_append(store, pp_actor(), "keys.revoke", pid.s, "",
+						   &err);
+		if (rc == 0)
+			rc = pp_store_commit(store, &err);
+		if (rc < 0)
+			pp_rollback_quiet(store);
+	}
+	pp_store_close(store);
+	if (rc < 0)
+		return pp_fail_err(&err);
+	char t[PP_PID_TEXT];
+	pp_pid_format(&pid, t);
+	printf("revoked %s\n", t);
+	return PP_EXIT_OK;
+}
+
+static int keys_check(struct pp_cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: pskprov keys check STRING|-\n\n"
+		       "Checks a PID or PPS (any case, dashes optional). Exit 0 when valid, 1\n"
+		       "with the reason when not. '-' reads the string from standard input,\n"
+		       "which keeps a PPS out of the process list.\n");
+		return PP_EXIT_OK;
+	}
+	if (argc != 2)
+		return pp_usage_error("keys check", "expected one PID or PPS (or '-')");
+	char line[128];
+	const char *text = argv[1];
+	struct pp_err err = {0};
+	if (!strcmp(text, "-")) {
+		if (pp_read_secret("PID or PPS: ", line, sizeof(line), &err) < 0)
+			return pp_fail("%s", err.msg);
+		text = line;
+	}
+	enum pp_key_kind kind;
+	int rc = pp_key_check(text, &kind, &err);
+	pp_wipe(line, sizeof(line));
+	if (rc < 0)
+		return pp_fail("invalid: %s", err.msg);
+	printf("valid %s\n", kind == PP_KEY_KIND_PID ? "PID" : "PPS");
+	return PP_EXIT_OK;
+}
+
+/* ---- export / import --------------------------------------------------------- */
+
+struct pid_vec {
+	struct pp_key_info *v;
+	size_t n, cap;
+};
+
+static int collect_key(void *arg, const struct pp_key_info *k)
+{
+	struct pid_vec *pv = arg;
+	if (k->state != PP_KEY_AVAILABLE && k->state != PP_KEY_EXPORTED)
+		return 0;
+	if (pv->n == pv->cap) {
+		size_t ncap = pv->cap ? pv->cap * 2 : 1024, bytes;
+		if (!pp_mul_ok(ncap, sizeof(*pv->v), &bytes))
+			return -PP_ENOMEM;
+		void *p = realloc(pv->v, bytes);
+		if (!p)
+			return -PP_ENOMEM;
+		pv->v = p;
+		pv->cap = ncap;
+	}
+	pv->v[pv->n++] = *k;
+	return 0;
+}
+
+static int keys_export(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"batch", required_argument, NULL, 'b'},
+					     {"format", required_argument, NULL, 'f'},
+					     {"out", required_argument, NULL, 'o'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *batch = NULL, *format = "csv", *outpath = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "b:f:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			batch = optarg;
+			break;
+		case 'f':
+			format = optarg;
+			break;
+		case 'o':
+			outpath = optarg;
+			break;
+		case 'h':
+			printf("usage: pskprov keys export --batch NAME --format csv --out FILE\n\n"
+			       "Writes the batch's available and exported keys (header "
+			       "%s) to a new\nfile of mode 0600 and marks them exported. Never "
+			       "overwrites a file.\n",
+			       PP_CSV_HEADER);
+			return PP_EXIT_OK;
+		default:
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return pp_usage_error("keys export", "unexpected argument '%.40s'", argv[optind]);
+	if (!batch || !outpath)
+		return pp_usage_error("keys export", "--batch and --out are required");
+	if (strcmp(format, "csv"))
+		return pp_usage_error("keys export", "--format: '%.20s' is not supported (csv)",
+				      format);
+
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	struct pid_vec pv = {0};
+	struct pp_buf csv;
+	struct pp_csv_row row;
+	bool in_tx = false, file_written = false;
+	pp_buf_init(&csv, (size_t)4 << 30);
+	memset(&row, 0, sizeof(row));
+	int rc = pp_datadir_open(cli, &dd, &store, &err);
+	if (rc < 0)
+		goto out;
+	struct pp_batch_info bi;
+	rc = pp_store_batch_get(store, batch, &bi, &err);
+	if (rc < 0)
+		goto out;
+	struct pp_key_filter f = {.batch = batch, .state = -1, .limit = 0};
+	rc = pp_store_key_list(store, &f, collect_key, &pv, &err);
+	if (rc < 0)
+		goto out;
+	if (pv.n == 0) {
+		rc = pp_err_set(&err, PP_ENOTFOUND,
+				"batch '%s' has no available or exported keys to export", batch);
+		goto out;
+	}
+	rc = pp_csv_write_header(&csv);
+	if (rc < 0)
+		goto out_mem;
+	rc = pp_store_begin(store, &err);
+	if (rc < 0)
+		goto out;
+	in_tx = true;
+	for (size_t i = 0; i < pv.n; i++) {
+		memcpy(row.pid.s, pv.v[i].pid, sizeof(row.pid.s));
+		rc = pp_store_key_secrets(store, row.pid.s, &row.pps, row.mebx, sizeof(row.mebx),
+					  &err);
+		if (rc < 0)
+			goto out;
+		snprintf(row.batch, sizeof(row.batch), "%s", batch);
+		rc = pp_csv_write_row(&csv, &row);
+		pp_wipe(&row, sizeof(row));
+		if (rc < 0)
+			goto out_mem;
+		if (pv.v[i].state == PP_KEY_AVAILABLE) {
+			rc = pp_store_key_set_state(store, pv.v[i].pid, PP_KEY_EXPORTED, &err);
+			if (rc < 0)
+				goto out;
+		}
+	}
+	char detail[96];
+	snprintf(detail, sizeof(detail), "format=csv keys=%zu", pv.n);
+	rc = pp_store_audit_append(store, pp_actor(), "keys.export", batch, detail, &err);
+	if (rc < 0)
+		goto out;
+	rc = pp_file_create(outpath, csv.data, csv.len, 0600, &err);
+	if (rc < 0)
+		goto out;
+	file_written = true;
+	rc = pp_store_commit(store, &err);
+	if (rc < 0)
+		goto out;
+	in_tx = false;
+	printf("exported %zu keys of batch %s to %s (mode 0600)\n", pv.n, batch, outpath);
+	goto out;
+out_mem:
+	rc = pp_err_set(&err, PP_ENOMEM, "export: out of memory");
+out:
+	if (in_tx) {
+		pp_rollback_quiet(store);
+		if (file_written)
+			unlink(outpath);
+	}
+	pp_wipe(&row, sizeof(row));
+	pp_buf_free_wipe(&csv);
+	free(pv.v);
+	pp_store_close(store);
+	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
+}
+
+struct import_ctx {
+	struct pp_store *store;
+	struct pp_err *err;
+	char last_batch[PP_BATCH_NAME_MAX + 1];
+	int64_t batch_id;
+	uint64_t n;
+	uint64_t batches_created;
+};
+
+static int import_row(void *arg, const struct pp_csv_row *row, unsigned line)
+{
+	struct import_ctx *ic = arg;
+	int rc;
+	if (strcmp(ic->last_batch, row->batch)) {
+		struct pp_batch_info bi;
+		struct pp_err e2 = {0};
+		rc = pp_store_batch_get(ic->store, row->batch, &bi, &e2);
+		if (rc == -PP_ENOTFOUND) {
+			struct pp_batch_new nb = {.name = row->batch};
+			rc = pp_store_batch_create(ic->store, &nb, &bi.id, ic->err);
+			if (rc < 0)
+				return pp_err_prefix(ic->err, "line %u", line);
+			ic->batches_created++;
+		} else if (rc < 0) {
+			*ic->err = e2;
+			return pp_err_prefix(ic->err, "line %u", line);
+		} else if (bi.derived) {
+			return pp_err_set(ic->err, PP_ESTATE,
+					  "line %u: batch '%s' is derived; imported keys need a "
+					  "batch of their own",
+					  line, row->batch);
+		} else if (bi.shared_max) {
+			return pp_err_set(ic->err, PP_ESTATE,
+					  "line %u: batch '%s' holds shared keys; imported keys "
+					  "need a batch of their own",
+					  line, row->batch);
+		}
+		ic->batch_id = bi.id;
+		memcpy(ic->last_batch, row->batch, sizeof(ic->last_batch));
+	}
+	struct pp_key_new k = {.pid = row->pid.s,
+			       .pps = row->pps.s,
+			       .mebx_password = row->mebx,
+			       .batch_id = ic->batch_id,
+			       .max_devices = 1,
+			       .state = PP_KEY_EXPORTED};
+	rc = pp_store_key_insert(ic->store, &k, ic->err);
+	if (rc == -PP_EEXIST) {
+		char t[PP_PID_TEXT];
+		pp_pid_format(&row->pid, t);
+		return pp_err_set(ic->err, PP_EEXIST, "line %u: PID %s is already in the store",
+				  line, t);
+	}
+	if (rc < 0)
+		return pp_err_prefix(ic->err, "line %u", line);
+	ic->n++;
+	return 0;
+}
+
+static int keys_import(struct pp_cli *cli, int argc, char **argv)
+{
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: pskprov keys import FILE\n\n"
+		       "Reads a CSV (%s). Every row is checked first; the import\n"
+		       "is one transaction, so a bad row changes nothing. Imported keys are in\n"
+		       "the 'exported' state.\n",
+		       PP_CSV_HEADER);
+		return PP_EXIT_OK;
+	}
+	if (argc != 2)
+		return pp_usage_error("keys import", "expected one FILE");
+	const char *path = argv[1];
+	struct pp_err err = {0};
+	struct pp_buf text;
+	pp_buf_init(&text, IMPORT_MAX_BYTES);
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	int rc = pp_file_read(path, IMPORT_MAX_BYTES, &text, &err);
+	if (rc < 0)
+		goto out;
+	if (pp_file_check_private(path, &err) < 0)
+		pp_note("warning: %s", err.msg);
+	rc = pp_datadir_open(cli, &dd, &store, &err);
+	if (rc < 0)
+		goto out;
+	rc = pp_store_begin(store, &err);
+	if (rc < 0)
+		goto out;
+	struct import_ctx ic = {.store = store, .err = &err};
+	rc = pp_csv_parse((const char *)text.data, text.len, import_row, &ic, &err);
+	if (rc == 0 && ic.n == 0)
+		rc = pp_err_set(&err, PP_EINVAL, "no keys in the file");
+	if (rc == 0) {
+		char detail[96];
+		snprintf(detail, sizeof(detail), "format=csv keys=%llu", (unsigned long long)ic.n);
+		rc = pp_store_audit_append(store, pp_actor(), "keys.import", path, detail, &err);
+	}
+	if (rc == 0)
+		rc = pp_store_commit(store, &err);
+	if (rc < 0) {
+		pp_rollback_quiet(store);
+		pp_err_prefix(&err, "%s", path);
+		goto out;
+	}
+	printf("imported %llu keys from %s (%llu new batches)\n", (unsigned long long)ic.n, path,
+	       (unsigned long long)ic.batches_created);
+out:
+	pp_buf_free_wipe(&text);
+	pp_store_close(store);
+	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
+}
+
+int cmd_keys(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct pp_command table[] = {
+	    {"generate", keys_generate, "make a batch of PID/PPS pairs"},
+	    {"list", keys_list, "list keys (shared keys flagged)"},
+	    {"show", keys_show, "show one key (--reveal prints its secrets, audited)"},
+	    {"revoke", keys_revoke, "revoke a key"},
+	    {"check", keys_check, "check a PID or PPS (exit 0 valid, 1 invalid)"},
+	    {"export", keys_export, "export a batch to CSV (file 0600)"},
+	    {"import", keys_import, "import keys from CSV"},
+	    {NULL, NULL, NULL},
+	};
+	return pp_dispatch(cli, "keys", table, argc, argv);
+}

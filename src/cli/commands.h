@@ -1,0 +1,11 @@
+#ifndef PSKPROV_COMMANDS_H
+#define PSKPROV_COMMANDS_H
+
+#include "cli/cli.h"
+
+int cmd_init(struct pp_cli *cli, int argc, char **argv);
+int cmd_keys(struct pp_cli *cli, int argc, char **argv);
+int cmd_usb(struct pp_cli *cli, int argc, char **argv);
+int cmd_audit(struct pp_cli *cli, int argc, char **argv);
+
+#endif

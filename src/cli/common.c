@@ -1,0 +1,271 @@
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/parse.h"
+#include "core/secret.h"
+#include "store/masterkey.h"
+#include "store/store.h"
+
+int pp_fail(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("pskprov: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return PP_EXIT_FAIL;
+}
+
+int pp_fail_err(const struct pp_err *err)
+{
+	return pp_fail("%s", err->msg[0] ? err->msg : pp_status_str(err->code));
+}
+
+int pp_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("pskprov: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'pskprov %s --help')\n", cmd);
+	return PP_EXIT_USAGE;
+}
+
+void pp_note(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("pskprov: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int pp_dispatch(struct pp_cli *cli, const char *family, const struct pp_command *table, int argc,
+		char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		FILE *out = argc < 2 ? stderr : stdout;
+		fprintf(out, "usage: pskprov %s COMMAND [OPTIONS]\n\ncommands:\n", family);
+		for (const struct pp_command *c = table; c->name; c++)
+			fprintf(out, "  %-10s %s\n", c->name, c->summary);
+		return argc < 2 ? PP_EXIT_USAGE : PP_EXIT_OK;
+	}
+	for (const struct pp_command *c = table; c->name; c++) {
+		if (!strcmp(c->name, argv[1])) {
+			optind = 0; /* GNU getopt: full reinitialisation for a new argv */
+			return c->run(cli, argc - 1, argv + 1);
+		}
+	}
+	return pp_usage_error(family, "unknown command '%s %.40s'", family, argv[1]);
+}
+
+int pp_json_print(json_t *v)
+{
+	if (!v)
+		return pp_fail("out of memory");
+	int rc = json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(v);
+	return rc == 0 ? PP_EXIT_OK : PP_EXIT_FAIL;
+}
+
+double pp_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int64_t pp_unix_time(void)
+{
+	return (int64_t)time(NULL);
+}
+
+void pp_format_time(int64_t t, char out[24])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || !strftime(out, 24, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(out, 24, "-");
+}
+
+void pp_progress_start(struct pp_progress *p, const char *label, uint64_t total)
+{
+	memset(p, 0, sizeof(*p));
+	p->label = label;
+	p->total = total;
+	p->started = pp_now();
+	p->active = total >= 10000 && isatty(STDERR_FILENO);
+}
+
+static void progress_draw(struct pp_progress *p)
+{
+	double frac = p->total ? (double)p->done / (double)p->total : 1.0;
+	int width = 30, filled = (int)(frac * width);
+	char bar[32];
+	for (int i = 0; i < width; i++)
+		bar[i] = i < filled ? '#' : '.';
+	bar[width] = '\0';
+	double el = pp_now() - p->started;
+	double rate = el > 0 ? (double)p->done / el : 0;
+	fprintf(stderr, "\r%s [%s] %3.0f%% %llu/%llu %.0f/s", p->label, bar, frac * 100,
+		(unsigned long long)p->done, (unsigned long long)p->total, rate);
+	fflush(stderr);
+}
+
+void pp_progress_update(struct pp_progress *p, uint64_t done)
+{
+	p->done = done;
+	if (!p->active)
+		return;
+	if (done - p->last_drawn < p->total / 200 + 1 && done != p->total)
+		return;
+	p->last_drawn = done;
+	progress_draw(p);
+}
+
+void pp_progress_finish(struct pp_progress *p)
+{
+	if (!p->active)
+		return;
+	p->done = p->total;
+	progress_draw(p);
+	fputc('\n', stderr);
+}
+
+int pp_datadir_paths(struct pp_cli *cli, struct pp_datadir *dd, struct pp_err *err)
+{
+	memset(dd, 0, sizeof(*dd));
+	const char *d = cli->datadir;
+	if (!d || !*d)
+		d = getenv("PSKPROV_DIR");
+	if (!d || !*d)
+		d = "./pskprov-data";
+	size_t n = strlen(d);
+	if (n >= sizeof(dd->dir) - 32)
+		return pp_err_set(err, PP_EINVAL, "data directory path is too long");
+	memcpy(dd->dir, d, n + 1);
+	while (n > 1 && dd->dir[n - 1] == '/')
+		dd->dir[--n] = '\0';
+	snprintf(dd->config_path, sizeof(dd->config_path), "%s/%s", dd->dir, PP_CONFIG_FILE);
+	snprintf(dd->key_path, sizeof(dd->key_path), "%s/master.key", dd->dir);
+	snprintf(dd->db_path, sizeof(dd->db_path), "%s/pskprov.db", dd->dir);
+	return 0;
+}
+
+static int load_master_key(struct pp_datadir *dd, struct pp_master_key *mk, struct pp_err *err)
+{
+	const char *env = getenv("PSKPROV_MASTER_KEY");
+	if (env && *env) {
+		int rc = pp_master_key_from_hex(env, mk, err);
+		if (rc < 0)
+			return pp_err_prefix(err, "PSKPROV_MASTER_KEY");
+		return 0;
+	}
+	return pp_master_key_load(dd->key_path, mk, err);
+}
+
+int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store **store,
+		    struct pp_err *err)
+{
+	int rc = pp_datadir_paths(cli, dd, err);
+	if (rc < 0)
+		return rc;
+	struct stat st;
+	if (stat(dd->dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return pp_err_set(err, PP_ENOTFOUND,
+				  "no data directory at '%s' (run 'pskprov init' first)", dd->dir);
+	pp_config_defaults(&dd->config);
+	rc = pp_config_load(&dd->config, dd->config_path, err);
+	if (rc < 0)
+		return rc;
+	struct pp_master_key mk;
+	rc = load_master_key(dd, &mk, err);
+	if (rc < 0)
+		return rc;
+	if (dd->config.backend == PP_BACKEND_POSTGRES) {
+		rc = pp_err_set(err, PP_ESTATE,
+				"%s: backend = postgres is not available in this build yet",
+				dd->config_path);
+	} else {
+		rc = pp_store_open_sqlite(dd->db_path, &mk, false, store, err);
+	}
+	pp_wipe(&mk, sizeof(mk));
+	return rc;
+}
+
+int pp_read_secret(const char *prompt, char *out, size_t cap, struct pp_err *err)
+{
+	bool tty = isatty(STDIN_FILENO);
+	struct termios old, noecho;
+	if (tty) {
+		fputs(prompt, stderr);
+		fflush(stderr);
+		if (tcgetattr(STDIN_FILENO, &old) == 0) {
+			noecho = old;
+			noecho.c_lflag &= ~(tcflag_t)ECHO;
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+		} else {
+			tty = false;
+		}
+	}
+	size_t n = 0;
+	int c;
+	int rc = 0;
+	while ((c = fgetc(stdin)) != EOF && c != '\n') {
+		if (n + 1 >= cap) {
+			rc = pp_err_set(err, PP_ETOOBIG, "input longer than %zu characters",
+					cap - 1);
+			/* Drain the rest of the line. */
+			while ((c = fgetc(stdin)) != EOF && c != '\n')
+				;
+			break;
+		}
+		out[n++] = (char)c;
+	}
+	if (n && out[n - 1] == '\r')
+		n--;
+	out[n] = '\0';
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (rc == 0 && c == EOF && n == 0)
+		rc = pp_err_set(err, PP_EINVAL, "no input");
+	if (rc < 0)
+		pp_wipe(out, cap);
+	return rc;
+}
+
+const char *pp_actor(void)
+{
+	static char actor[64];
+	if (!actor[0]) {
+		struct passwd *pw = getpwuid(getuid());
+		snprintf(actor, sizeof(actor), "cli:%s", pw ? pw->pw_name : "unknown");
+	}
+	return actor;
+}
+
+void pp_rollback_quiet(struct pp_store *store)
+{
+	struct pp_err ignored;
+	if (store && pp_store_rollback(store, &ignored) < 0) {
+		/* The caller reports the first error; a failed rollback ends with the
+		 * connection, which SQLite rolls back. */
+	}
+}

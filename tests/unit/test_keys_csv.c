@@ -40,8 +40,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(pp_pid_parse("0000-037M", &row.pid, &err), 0);
 	assert_int_equal(pp_pps_parse("NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ", &row.pps, &err),
 			 0);
-	/* A password with every character CSV must quote. */
-	memcpy(row.mebx, "Ab1,\"q\"x", 9);
+	memcpy(row.mebx, "Ab1!x#y$", 9);
 	memcpy(row.batch, "b-1", 4);
 	struct pp_buf b;
 	pp_buf_init(&b, 4096);
@@ -50,14 +49,14 @@ static void test_round_trip(void **state)
 	assert_int_equal(pp_buf_cstr(&b), 0);
 	assert_string_equal((char *)b.data, "pid,pps,mebx_password,batch\n"
 					    "0000-037M,NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ,"
-					    "\"Ab1,\"\"q\"\"x\",b-1\n");
+					    "Ab1!x#y$,b-1\n");
 	struct rows rs;
 	assert_int_equal(parse((char *)b.data, &rs, &err), 0);
 	assert_int_equal(rs.n, 1);
 	assert_int_equal(rs.lines[0], 2);
 	assert_string_equal(rs.r[0].pid.s, "0000037M");
 	assert_string_equal(rs.r[0].pps.s, "NKLDG5DCRRNQE9YZZIJL7LFLVJED69XJ");
-	assert_string_equal(rs.r[0].mebx, "Ab1,\"q\"x");
+	assert_string_equal(rs.r[0].mebx, "Ab1!x#y$");
 	assert_string_equal(rs.r[0].batch, "b-1");
 	pp_buf_free_wipe(&b);
 }
@@ -73,6 +72,17 @@ static void test_forms(void **state)
 	assert_int_equal(parse(t, &rs, &err), 0);
 	assert_int_equal(rs.n, 1);
 	assert_string_equal(rs.r[0].pid.s, "0000037M");
+	/* RFC 4180 quoting, with a doubled quote, is read even where not needed. */
+	const char *q =
+	    "pid,pps,mebx_password,batch\n"
+	    "\"0000-037M\",NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ,\"Passw0rd!\",\"x\"\n";
+	assert_int_equal(parse(q, &rs, &err), 0);
+	assert_string_equal(rs.r[0].mebx, "Passw0rd!");
+	/* A quote inside a value is read (then refused by the password policy). */
+	const char *dq = "pid,pps,mebx_password,batch\n"
+			 "0000-037M,NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ,\"Pa\"\"ssw0rd!\",x\n";
+	assert_true(parse(dq, &rs, &err) < 0);
+	assert_non_null(strstr(err.msg, "line 2:"));
 }
 
 static void expect_bad(const char *text, const char *needle)

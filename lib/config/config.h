@@ -20,11 +20,11 @@ struct pp_config {
 	uint8_t hello_ip[4];
 	uint16_t hello_port; /* 9971 */
 	uint8_t api_ip[4];
-	uint16_t api_port;    /* 8971 */
-	uint16_t device_port; /* 16993 */
+	uint16_t api_port;         /* 8971 */
+	uint16_t device_port;      /* 16993 */
 	uint16_t device_http_port; /* 16992: a provisioned device's WS-Management */
-	char tls_profile[16]; /* amt-legacy | tls12 | tls13 */
-	uint32_t workers;     /* event-loop threads */
+	char tls_profile[16];      /* amt-legacy | tls12 | tls13 */
+	uint32_t workers;          /* event-loop threads */
 	uint32_t max_sessions;
 	uint32_t connect_timeout_ms;
 	uint32_t io_timeout_ms;

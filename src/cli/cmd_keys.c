@@ -11,6 +11,7 @@
 #include "core/secret.h"
 #include "keys/csv.h"
 #include "keys/keys.h"
+#include "proto/pskc.h"
 #include "store/store.h"
 
 #define MAX_GENERATE 10000000u
@@ -518,16 +519,89 @@ static int collect_key(void *arg, const struct pp_key_info *k)
 	return 0;
 }
 
+struct pskc_opts {
+	const char *key_file;
+	const char *key_name;
+	const char *pass_file;
+	bool ask;
+};
+
+struct pskc_prot {
+	struct pp_pskc_protection p;
+	uint8_t key[32];
+	char pass[PP_PSKC_PASSPHRASE_MAX + 2];
+};
+
+static void pskc_prot_wipe(struct pskc_prot *pp)
+{
+	pp_wipe(pp, sizeof(*pp));
+}
+
+/* The PSKC protection from the options: a transport key file (0600), a passphrase read
+ * from the terminal or standard input (asked twice on a terminal when writing), or a
+ * passphrase file (0600). The secret never comes from argv. */
+static int pskc_protection(const struct pskc_opts *o, bool writing, struct pskc_prot *pp,
+			   struct pp_err *err)
+{
+	memset(pp, 0, sizeof(*pp));
+	if (o->key_file) {
+		size_t kl = 0;
+		int rc = pp_pskc_transport_key_load(o->key_file, pp->key, &kl, err);
+		if (rc < 0)
+			return rc;
+		pp->p.kind = PP_PSKC_TRANSPORT_KEY;
+		pp->p.key = pp->key;
+		pp->p.key_len = kl;
+		pp->p.key_name = o->key_name ? o->key_name : "pskprov";
+		return 0;
+	}
+	pp->p.kind = PP_PSKC_PASSPHRASE;
+	pp->p.passphrase = pp->pass;
+	if (o->pass_file) {
+		struct pp_buf b;
+		pp_buf_init(&b, PP_PSKC_PASSPHRASE_MAX + 1);
+		int rc = pp_file_check_private(o->pass_file, err);
+		if (rc == 0)
+			rc = pp_file_read(o->pass_file, PP_PSKC_PASSPHRASE_MAX + 1, &b, err);
+		if (rc == 0) {
+			size_t n = b.len;
+			while (n && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
+				n--;
+			if (n == 0 || n > PP_PSKC_PASSPHRASE_MAX || memchr(b.data, 0, n))
+				rc = pp_err_set(err, PP_EINVAL, "%s: not a passphrase",
+						o->pass_file);
+			else
+				memcpy(pp->pass, b.data, n);
+		}
+		pp_buf_free_wipe(&b);
+		return rc;
+	}
+	int rc = pp_read_secret("PSKC passphrase: ", pp->pass, sizeof(pp->pass), err);
+	if (rc == 0 && writing && isatty(STDIN_FILENO)) {
+		char again[sizeof(pp->pass)];
+		rc = pp_read_secret("again: ", again, sizeof(again), err);
+		if (rc == 0 && !pp_ct_streq(again, pp->pass))
+			rc = pp_err_set(err, PP_EINVAL, "the passphrases differ");
+		pp_wipe(again, sizeof(again));
+	}
+	return rc;
+}
+
 static int keys_export(struct pp_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"batch", required_argument, NULL, 'b'},
 					     {"format", required_argument, NULL, 'f'},
 					     {"out", required_argument, NULL, 'o'},
+					     {"transport-key", required_argument, NULL, 'k'},
+					     {"key-name", required_argument, NULL, 'n'},
+					     {"passphrase", no_argument, NULL, 'p'},
+					     {"passphrase-file", required_argument, NULL, 'P'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *batch = NULL, *format = "csv", *outpath = NULL;
+	struct pskc_opts po = {0};
 	int c;
-	while ((c = getopt_long(argc, argv, "b:f:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:f:o:k:n:pP:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			batch = optarg;
@@ -538,12 +612,32 @@ static int keys_export(struct pp_cli *cli, int argc, char **argv)
 		case 'o':
 			outpath = optarg;
 			break;
+		case 'k':
+			po.key_file = optarg;
+			break;
+		case 'n':
+			po.key_name = optarg;
+			break;
+		case 'p':
+			po.ask = true;
+			break;
+		case 'P':
+			po.pass_file = optarg;
+			break;
 		case 'h':
-			printf("usage: pskprov keys export --batch NAME --format csv --out FILE\n\n"
-			       "Writes the batch's available and exported keys (header "
-			       "%s) to a new\nfile of mode 0600 and marks them exported. Never "
-			       "overwrites a file.\n",
-			       PP_CSV_HEADER);
+			printf(
+			    "usage: pskprov keys export --batch NAME --format csv|pskc --out FILE\n"
+			    "           [--transport-key FILE [--key-name NAME] | --passphrase |\n"
+			    "            --passphrase-file FILE]\n\n"
+			    "Writes the batch's available and exported keys to a new file of "
+			    "mode 0600\nand marks them exported. Never overwrites a file.\n"
+			    "  csv   header %s\n"
+			    "  pskc  RFC 6030 container: each PPS and MEBx password encrypted "
+			    "(AES-CBC)\n        with a MAC, under a transport key file (see "
+			    "'keys transport-key')\n        or a key derived from a passphrase "
+			    "(PBKDF2). --passphrase reads it\n        from the terminal or "
+			    "standard input.\n",
+			    PP_CSV_HEADER);
 			return PP_EXIT_OK;
 		default:
 			return PP_EXIT_USAGE;
@@ -553,20 +647,40 @@ static int keys_export(struct pp_cli *cli, int argc, char **argv)
 		return pp_usage_error("keys export", "unexpected argument '%.40s'", argv[optind]);
 	if (!batch || !outpath)
 		return pp_usage_error("keys export", "--batch and --out are required");
-	if (strcmp(format, "csv"))
-		return pp_usage_error("keys export", "--format: '%.20s' is not supported (csv)",
+	bool pskc = !strcmp(format, "pskc");
+	if (!pskc && strcmp(format, "csv"))
+		return pp_usage_error("keys export", "--format: '%.20s' is not csv or pskc",
 				      format);
+	int nprot = !!po.key_file + !!po.ask + !!po.pass_file;
+	if (!pskc && nprot)
+		return pp_usage_error("keys export",
+				      "--transport-key and --passphrase go with --format pskc");
+	if (pskc && nprot != 1)
+		return pp_usage_error("keys export", "--format pskc needs one of "
+						     "--transport-key, --passphrase, "
+						     "--passphrase-file");
 
 	struct pp_err err = {0};
 	struct pp_datadir dd;
 	struct pp_store *store = NULL;
 	struct pid_vec pv = {0};
-	struct pp_buf csv;
+	struct pp_buf out;
 	struct pp_csv_row row;
+	struct pp_pskc_writer *pw = NULL;
+	struct pskc_prot prot;
 	bool in_tx = false, file_written = false;
-	pp_buf_init(&csv, (size_t)4 << 30);
+	pp_buf_init(&out, pskc ? PP_PSKC_DOC_MAX : (size_t)4 << 30);
 	memset(&row, 0, sizeof(row));
-	int rc = pp_datadir_open(cli, &dd, &store, &err);
+	memset(&prot, 0, sizeof(prot));
+	int rc = 0;
+	if (pskc) {
+		rc = pskc_protection(&po, true, &prot, &err);
+		if (rc == 0)
+			rc = pp_pskc_writer_new(&prot.p, &pw, &err);
+		if (rc < 0)
+			goto out;
+	}
+	rc = pp_datadir_open(cli, &dd, &store, &err);
 	if (rc < 0)
 		goto out;
 	struct pp_batch_info bi;
@@ -582,8 +696,7 @@ static int keys_export(struct pp_cli *cli, int argc, char **argv)
 				"batch '%s' has no available or exported keys to export", batch);
 		goto out;
 	}
-	rc = pp_csv_write_header(&csv);
-	if (rc < 0)
+	if (!pskc && pp_csv_write_header(&out) < 0)
 		goto out_mem;
 	rc = pp_store_begin(store, &err);
 	if (rc < 0)
@@ -596,22 +709,41 @@ static int keys_export(struct pp_cli *cli, int argc, char **argv)
 		if (rc < 0)
 			goto out;
 		snprintf(row.batch, sizeof(row.batch), "%s", batch);
-		rc = pp_csv_write_row(&csv, &row);
+		if (pskc) {
+			struct pp_pskc_key pk;
+			pk.pid = row.pid;
+			pk.pps = row.pps;
+			memcpy(pk.mebx, row.mebx, sizeof(pk.mebx));
+			memcpy(pk.batch, row.batch, sizeof(pk.batch));
+			rc = pp_pskc_writer_add(pw, &pk, &err);
+			pp_wipe(&pk, sizeof(pk));
+		} else if (pp_csv_write_row(&out, &row) < 0) {
+			pp_wipe(&row, sizeof(row));
+			goto out_mem;
+		}
 		pp_wipe(&row, sizeof(row));
 		if (rc < 0)
-			goto out_mem;
+			goto out;
 		if (pv.v[i].state == PP_KEY_AVAILABLE) {
 			rc = pp_store_key_set_state(store, pv.v[i].pid, PP_KEY_EXPORTED, &err);
 			if (rc < 0)
 				goto out;
 		}
 	}
+	if (pskc) {
+		rc = pp_pskc_writer_finish(pw, &out, &err);
+		if (rc < 0)
+			goto out;
+	}
 	char detail[96];
-	snprintf(detail, sizeof(detail), "format=csv keys=%zu", pv.n);
+	snprintf(detail, sizeof(detail), "format=%s keys=%zu%s", format, pv.n,
+		 !pskc         ? ""
+		 : po.key_file ? " protect=transport-key"
+			       : " protect=passphrase");
 	rc = pp_store_audit_append(store, pp_actor(), "keys.export", batch, detail, &err);
 	if (rc < 0)
 		goto out;
-	rc = pp_file_create(outpath, csv.data, csv.len, 0600, &err);
+	rc = pp_file_create(outpath, out.data, out.len, 0600, &err);
 	if (rc < 0)
 		goto out;
 	file_written = true;
@@ -619,7 +751,8 @@ static int keys_export(struct pp_cli *cli, int argc, char **argv)
 	if (rc < 0)
 		goto out;
 	in_tx = false;
-	printf("exported %zu keys of batch %s to %s (mode 0600)\n", pv.n, batch, outpath);
+	printf("exported %zu keys of batch %s to %s (%s, mode 0600)\n", pv.n, batch, outpath,
+	       format);
 	goto out;
 out_mem:
 	rc = pp_err_set(&err, PP_ENOMEM, "export: out of memory");
@@ -630,7 +763,9 @@ out:
 			unlink(outpath);
 	}
 	pp_wipe(&row, sizeof(row));
-	pp_buf_free_wipe(&csv);
+	pp_buf_free_wipe(&out);
+	pp_pskc_writer_free(pw);
+	pskc_prot_wipe(&prot);
 	free(pv.v);
 	pp_store_close(store);
 	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
@@ -643,6 +778,7 @@ struct import_ctx {
 	int64_t batch_id;
 	uint64_t n;
 	uint64_t batches_created;
+	uint64_t package; /* PSKC: KeyPackage number, for messages */
 };
 
 static int import_row(void *arg, const struct pp_csv_row *row, unsigned line)
@@ -695,29 +831,106 @@ static int import_row(void *arg, const struct pp_csv_row *row, unsigned line)
 	return 0;
 }
 
+static int import_pskc_key(void *arg, const struct pp_pskc_key *k)
+{
+	struct import_ctx *ic = arg;
+	struct pp_csv_row row;
+	row.pid = k->pid;
+	row.pps = k->pps;
+	memcpy(row.mebx, k->mebx, sizeof(row.mebx));
+	memcpy(row.batch, k->batch, sizeof(row.batch));
+	ic->package++;
+	int rc = import_row(ic, &row, (unsigned)ic->package);
+	pp_wipe(&row, sizeof(row));
+	return rc;
+}
+
+/* A PSKC document starts with '<' (after a byte order mark and white space). */
+static bool looks_like_xml(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
+		i = 3;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	return i < n && p[i] == '<';
+}
+
 static int keys_import(struct pp_cli *cli, int argc, char **argv)
 {
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: pskprov keys import FILE\n\n"
-		       "Reads a CSV (%s). Every row is checked first; the import\n"
-		       "is one transaction, so a bad row changes nothing. Imported keys are in\n"
-		       "the 'exported' state.\n",
-		       PP_CSV_HEADER);
-		return PP_EXIT_OK;
+	static const struct option opts[] = {{"transport-key", required_argument, NULL, 'k'},
+					     {"key-name", required_argument, NULL, 'n'},
+					     {"passphrase", no_argument, NULL, 'p'},
+					     {"passphrase-file", required_argument, NULL, 'P'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	struct pskc_opts po = {0};
+	int c;
+	while ((c = getopt_long(argc, argv, "k:n:pP:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			po.key_file = optarg;
+			break;
+		case 'n':
+			po.key_name = optarg;
+			break;
+		case 'p':
+			po.ask = true;
+			break;
+		case 'P':
+			po.pass_file = optarg;
+			break;
+		case 'h':
+			printf("usage: pskprov keys import FILE [--transport-key FILE [--key-name "
+			       "NAME] |\n           --passphrase | --passphrase-file FILE]\n\n"
+			       "Reads a CSV (%s) or a PSKC container (RFC 6030;\n"
+			       "needs its transport key or passphrase). Every key is checked "
+			       "first (PSKC:\nevery MAC) and the import is one transaction, so a "
+			       "bad file changes nothing.\nImported keys are in the 'exported' "
+			       "state.\n",
+			       PP_CSV_HEADER);
+			return PP_EXIT_OK;
+		default:
+			return PP_EXIT_USAGE;
+		}
 	}
-	if (argc != 2)
+	if (optind + 1 != argc)
 		return pp_usage_error("keys import", "expected one FILE");
-	const char *path = argv[1];
+	const char *path = argv[optind];
+	int nprot = !!po.key_file + !!po.ask + !!po.pass_file;
+	if (nprot > 1)
+		return pp_usage_error("keys import", "give one of --transport-key, --passphrase, "
+						     "--passphrase-file");
 	struct pp_err err = {0};
 	struct pp_buf text;
 	pp_buf_init(&text, IMPORT_MAX_BYTES);
 	struct pp_datadir dd;
 	struct pp_store *store = NULL;
+	struct pskc_prot prot;
+	memset(&prot, 0, sizeof(prot));
+	bool pskc = false;
 	int rc = pp_file_read(path, IMPORT_MAX_BYTES, &text, &err);
 	if (rc < 0)
 		goto out;
 	if (pp_file_check_private(path, &err) < 0)
 		pp_note("warning: %s", err.msg);
+	pskc = looks_like_xml(text.data, text.len);
+	if (pskc && !nprot) {
+		rc = pp_err_set(&err, PP_EINVAL,
+				"%s is a PSKC container: give --transport-key or --passphrase",
+				path);
+		goto out;
+	}
+	if (!pskc && nprot) {
+		rc = pp_err_set(&err, PP_EINVAL,
+				"%s is not a PSKC container (it does not start with '<')", path);
+		goto out;
+	}
+	if (pskc) {
+		rc = pskc_protection(&po, false, &prot, &err);
+		if (rc < 0)
+			goto out;
+	}
 	rc = pp_datadir_open(cli, &dd, &store, &err);
 	if (rc < 0)
 		goto out;
@@ -725,12 +938,16 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 	if (rc < 0)
 		goto out;
 	struct import_ctx ic = {.store = store, .err = &err};
-	rc = pp_csv_parse((const char *)text.data, text.len, import_row, &ic, &err);
+	if (pskc)
+		rc = pp_pskc_read(text.data, text.len, &prot.p, import_pskc_key, &ic, &err);
+	else
+		rc = pp_csv_parse((const char *)text.data, text.len, import_row, &ic, &err);
 	if (rc == 0 && ic.n == 0)
 		rc = pp_err_set(&err, PP_EINVAL, "no keys in the file");
 	if (rc == 0) {
 		char detail[96];
-		snprintf(detail, sizeof(detail), "format=csv keys=%llu", (unsigned long long)ic.n);
+		snprintf(detail, sizeof(detail), "format=%s keys=%llu", pskc ? "pskc" : "csv",
+			 (unsigned long long)ic.n);
 		rc = pp_store_audit_append(store, pp_actor(), "keys.import", path, detail, &err);
 	}
 	if (rc == 0)
@@ -740,12 +957,51 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 		pp_err_prefix(&err, "%s", path);
 		goto out;
 	}
-	printf("imported %llu keys from %s (%llu new batches)\n", (unsigned long long)ic.n, path,
-	       (unsigned long long)ic.batches_created);
+	printf("imported %llu keys from %s (%s, %llu new batches)\n", (unsigned long long)ic.n,
+	       path, pskc ? "pskc" : "csv", (unsigned long long)ic.batches_created);
 out:
 	pp_buf_free_wipe(&text);
+	pskc_prot_wipe(&prot);
 	pp_store_close(store);
 	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
+}
+
+static int keys_transport_key(struct pp_cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+					     {"bits", required_argument, NULL, 'b'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *outpath = NULL;
+	uint32_t bits = 256;
+	struct pp_err err = {0};
+	int c;
+	while ((c = getopt_long(argc, argv, "o:b:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			outpath = optarg;
+			break;
+		case 'b':
+			if (pp_parse_u32(optarg, 128, 256, &bits, "--bits", &err) < 0 ||
+			    (bits != 128 && bits != 256))
+				return pp_usage_error("keys transport-key", "--bits: 128 or 256");
+			break;
+		case 'h':
+			printf("usage: pskprov keys transport-key --out FILE [--bits 128|256]\n\n"
+			       "Makes a random PSKC transport key (hex) in a new file of mode "
+			       "0600, to share\nwith a manufacturer out of band.\n");
+			return PP_EXIT_OK;
+		default:
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || !outpath)
+		return pp_usage_error("keys transport-key", "--out FILE is required");
+	if (pp_pskc_transport_key_create(outpath, bits / 8, &err) < 0)
+		return pp_fail_err(&err);
+	printf("wrote a %u-bit transport key to %s (mode 0600)\n", bits, outpath);
+	return PP_EXIT_OK;
 }
 
 int cmd_keys(struct pp_cli *cli, int argc, char **argv)
@@ -756,8 +1012,9 @@ int cmd_keys(struct pp_cli *cli, int argc, char **argv)
 	    {"show", keys_show, "show one key (--reveal prints its secrets, audited)"},
 	    {"revoke", keys_revoke, "revoke a key"},
 	    {"check", keys_check, "check a PID or PPS (exit 0 valid, 1 invalid)"},
-	    {"export", keys_export, "export a batch to CSV (file 0600)"},
-	    {"import", keys_import, "import keys from CSV"},
+	    {"export", keys_export, "export a batch to CSV or PSKC (file 0600)"},
+	    {"import", keys_import, "import keys from CSV or PSKC"},
+	    {"transport-key", keys_transport_key, "make a PSKC transport key file (0600)"},
 	    {NULL, NULL, NULL},
 	};
 	return pp_dispatch(cli, "keys", table, argc, argv);

@@ -1118,7 +1118,9 @@ static int read_key_extensions(struct rd *r, const xmlNode *key, const char *whe
 	char b[SHOW_MAX + 4], w[WHERE_MAX];
 	int rc;
 
-	snprintf(w, sizeof(w), "%s: Extensions", where);
+	/* A long location is cut: the message stays one line. */
+	if (snprintf(w, sizeof(w), "%s: Extensions", where) < 0)
+		w[0] = '\0';
 	for (const xmlNode *e = key->children; e; e = e->next) {
 		if (!is_el(e, PP_PSKC_NS, "Extensions"))
 			continue;

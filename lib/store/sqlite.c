@@ -169,11 +169,16 @@ static const char schema_v1[] =
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n";
 
+/* Hellos of provisioned devices look up the device's last job; lists show a device's
+ * jobs. */
+static const char schema_v2[] = "CREATE INDEX jobs_uuid ON jobs (uuid, id);\n";
+
 static const struct migration {
 	int64_t version;
 	const char *sql;
 } migrations[] = {
     {1, schema_v1},
+    {2, schema_v2},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == PP_STORE_SCHEMA_VERSION,
@@ -202,15 +207,56 @@ enum stmt_id {
 	ST_AUDIT_TAIL,
 	ST_AUDIT_INSERT,
 	ST_AUDIT_LIST,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_KEY_LOCK,
+	ST_KEY_USES,
+	ST_KEY_USE_INSERT,
+	ST_KEY_USE_COUNT,
+	ST_KEY_PROVISIONED,
+	ST_KEY_FAILURE,
+	ST_KEY_SUCCESS,
+	ST_DEVICE_INSERT,
+	ST_DEVICE_GET,
+	ST_DEVICE_PUT,
+	ST_DEVICE_LIST,
+	ST_DEVICE_LIST_STATE,
+	ST_ESCROW_GET,
+	ST_ESCROW_PUT,
+	ST_JOB_INSERT,
+	ST_JOB_GET,
+	ST_JOB_ACTIVE,
+	ST_JOB_LAST_DONE,
+	ST_JOB_PUT,
+	ST_JOB_CLAIMABLE,
+	ST_JOB_CLAIM,
+	ST_JOBS_RENEW,
+	ST_JOB_LIST,
+	ST_JOB_LIST_STATE,
+	ST_COUNT_KEYS,
+	ST_COUNT_DEVICES,
+	ST_COUNT_JOBS,
 	ST_MAX
 };
 
 #define BATCH_COLS "b.id, b.name, b.derived, b.shared_max, b.created, "
 #define BATCH_COUNT "(SELECT count(*) FROM keys k WHERE k.batch_id = b.id)"
+/* derived: the batch's, unless the key has a PPS of its own (a rotated key). */
 #define KEY_COLS                                                                                   \
-	"SELECT k.pid, b.name, k.state, b.derived, b.shared_max, k.max_devices, k.use_count, "     \
-	"k.failure_count, k.created, k.updated, k.locked_until, k.exported_at "                    \
+	"SELECT k.pid, b.name, k.state, b.derived = 1 AND k.pps IS NULL, b.shared_max, "           \
+	"k.max_devices, k.use_count, k.failure_count, k.created, k.updated, k.locked_until, "      \
+	"k.exported_at, k.batch_id "                                                               \
 	"FROM keys k JOIN batches b ON b.id = k.batch_id "
+#define DEVICE_COLS                                                                                \
+	"SELECT uuid, pid, address, state, quarantined, admin_secret IS NOT NULL, host_name, "     \
+	"domain, last_error, first_seen, last_seen, provisioned_at, quarantine_reason, "           \
+	"last_source, hello_count, updated FROM devices "
+#define JOB_COLS                                                                                   \
+	"SELECT id, uuid, pid, next_pid, address, state, step, attempts, owner, lease_until, "     \
+	"next_attempt_at, last_error, created, updated FROM jobs "
+/* Written exactly as the partial index jobs_one_active, so SQLite uses it. */
+#define JOB_ACTIVE "state IN ('pending', 'running', 'retry')"
 #define KEY_PAGE "k.pid > :after ORDER BY k.pid LIMIT :limit"
 
 static const char *const stmt_sql[ST_MAX] = {
@@ -242,6 +288,61 @@ static const char *const stmt_sql[ST_MAX] = {
 			"prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_AUDIT_LIST] = "SELECT seq, time, actor, action, subject, detail, hash "
 		      "FROM audit WHERE seq > ?1 ORDER BY seq",
+    [ST_SAVEPOINT] = "SAVEPOINT pp_sp",
+    [ST_RELEASE] = "RELEASE pp_sp",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO pp_sp",
+    [ST_KEY_LOCK] = KEY_COLS "WHERE k.pid = ?1",
+    [ST_KEY_USES] = "SELECT (SELECT count(*) FROM key_uses WHERE pid = ?1 AND uuid = ?2), "
+		    "(SELECT count(*) FROM key_uses WHERE pid = ?1), "
+		    "(SELECT uuid FROM key_uses WHERE pid = ?1 AND uuid <> ?2 "
+		    "ORDER BY first_seen, uuid LIMIT 1)",
+    [ST_KEY_USE_INSERT] = "INSERT INTO key_uses (pid, uuid, first_seen) VALUES (?1, ?2, ?3)",
+    [ST_KEY_USE_COUNT] = "UPDATE keys SET use_count = use_count + 1, updated = ?2, "
+			 "state = CASE WHEN state = 'available' OR state = 'exported' "
+			 "THEN 'in-use' ELSE state END WHERE pid = ?1",
+    [ST_KEY_PROVISIONED] = "SELECT count(DISTINCT uuid) FROM jobs WHERE pid = ?1 AND "
+			   "state = 'done'",
+    [ST_KEY_FAILURE] = "UPDATE keys SET failure_count = failure_count + 1, updated = ?2, "
+		       "locked_until = CASE WHEN failure_count + 1 >= ?3 THEN ?2 + ?4 "
+		       "ELSE locked_until END WHERE pid = ?1",
+    [ST_KEY_SUCCESS] = "UPDATE keys SET failure_count = 0, locked_until = 0, updated = ?2 "
+		       "WHERE pid = ?1",
+    [ST_DEVICE_INSERT] =
+	"INSERT INTO devices (uuid, pid, address, state, quarantined, quarantine_reason, "
+	"host_name, domain, last_error, last_source, hello_count, first_seen, last_seen, "
+	"provisioned_at, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+	"?13, ?14, ?15) ON CONFLICT (uuid) DO NOTHING",
+    [ST_DEVICE_GET] = DEVICE_COLS "WHERE uuid = ?1",
+    [ST_DEVICE_PUT] = "UPDATE devices SET pid = ?2, address = ?3, state = ?4, quarantined = ?5, "
+		      "quarantine_reason = ?6, host_name = ?7, domain = ?8, last_error = ?9, "
+		      "last_source = ?10, hello_count = ?11, last_seen = ?13, "
+		      "provisioned_at = ?14, updated = ?15 WHERE uuid = ?1",
+    [ST_DEVICE_LIST] = DEVICE_COLS "ORDER BY id LIMIT ?2",
+    [ST_DEVICE_LIST_STATE] = DEVICE_COLS "WHERE state = ?1 ORDER BY id LIMIT ?2",
+    [ST_ESCROW_GET] = "SELECT admin_user, admin_secret, mebx FROM devices WHERE uuid = ?1",
+    [ST_ESCROW_PUT] = "UPDATE devices SET admin_user = ?2, admin_secret = ?3, mebx = ?4, "
+		      "updated = ?5 WHERE uuid = ?1 AND admin_secret IS NULL AND mebx IS NULL",
+    [ST_JOB_INSERT] = "INSERT INTO jobs (uuid, pid, next_pid, address, state, step, attempts, "
+		      "owner, lease_until, next_attempt_at, last_error, created, updated) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_JOB_GET] = JOB_COLS "WHERE id = ?1",
+    [ST_JOB_ACTIVE] = JOB_COLS "WHERE uuid = ?1 AND " JOB_ACTIVE,
+    [ST_JOB_LAST_DONE] = JOB_COLS "WHERE uuid = ?1 AND state = 'done' ORDER BY id DESC LIMIT 1",
+    [ST_JOB_PUT] = "UPDATE jobs SET next_pid = ?2, address = ?3, state = ?4, step = ?5, "
+		   "attempts = ?6, owner = ?7, lease_until = ?8, next_attempt_at = ?9, "
+		   "last_error = ?10, updated = ?11 WHERE id = ?1",
+    [ST_JOB_CLAIMABLE] = "SELECT id FROM jobs WHERE ((state = 'pending' OR state = 'retry') "
+			 "AND next_attempt_at <= ?1) OR (state = 'running' AND lease_until < ?1) "
+			 "ORDER BY next_attempt_at, id LIMIT ?2",
+    [ST_JOB_CLAIM] = "UPDATE jobs SET state = 'running', owner = ?2, lease_until = ?3, "
+		     "attempts = attempts + 1, updated = ?4 WHERE id = ?1",
+    [ST_JOBS_RENEW] = "UPDATE jobs SET lease_until = ?3, updated = ?2 "
+		      "WHERE owner = ?1 AND state = 'running'",
+    [ST_JOB_LIST] = JOB_COLS "ORDER BY id LIMIT ?2",
+    [ST_JOB_LIST_STATE] = JOB_COLS "WHERE state = ?1 ORDER BY id LIMIT ?2",
+    [ST_COUNT_KEYS] = "SELECT state, count(*) FROM keys GROUP BY state",
+    [ST_COUNT_DEVICES] = "SELECT state, count(*) FROM devices GROUP BY state",
+    [ST_COUNT_JOBS] = "SELECT state, count(*) FROM jobs GROUP BY state",
 };
 
 struct sqlite_store {
@@ -791,6 +892,705 @@ out:
 	return rc;
 }
 
+/* ---- savepoints ---- */
+
+static bool sq_in_transaction(struct pp_store *base)
+{
+	return !sqlite3_get_autocommit(sq(base)->db);
+}
+
+static int sq_savepoint(struct pp_store *base, enum pp_savepoint_op op, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	switch (op) {
+	case PP_SP_BEGIN:
+		return stmt_exec(s, ST_SAVEPOINT, "store: savepoint", err);
+	case PP_SP_RELEASE:
+		return stmt_exec(s, ST_RELEASE, "store: release savepoint", err);
+	case PP_SP_ROLLBACK: {
+		int rc = stmt_exec(s, ST_ROLLBACK_TO, "store: roll back to savepoint", err);
+		if (rc == 0)
+			rc = stmt_exec(s, ST_RELEASE, "store: release savepoint", err);
+		return rc;
+	}
+	}
+	return pp_err_set(err, PP_EINVAL, "store: unknown savepoint operation");
+}
+
+/* ---- row helpers ---- */
+
+/* "" is stored as NULL. */
+static int bind_opt_text(sqlite3_stmt *st, int i, const char *t)
+{
+	if (!t || !*t)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+}
+
+static int bind_addr(sqlite3_stmt *st, int i, const uint8_t a[4])
+{
+	char t[16];
+	pp_store_addr_format(a, t);
+	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+}
+
+static int bind_uuid(sqlite3_stmt *st, int i, const uint8_t uuid[16])
+{
+	char t[37];
+	pp_uuid_format(uuid, t);
+	for (int k = 0; k < 36; k++)
+		if (t[k] >= 'A' && t[k] <= 'F')
+			t[k] = (char)(t[k] - 'A' + 'a');
+	return sqlite3_bind_text(st, i, t, 36, SQLITE_TRANSIENT);
+}
+
+static int column_uuid(sqlite3_stmt *st, int col, uint8_t out[16])
+{
+	const char *t = (const char *)sqlite3_column_text(st, col);
+	return t && pp_uuid_parse(t, out, NULL) == 0 ? 0 : -PP_ESTORE;
+}
+
+static int column_addr(sqlite3_stmt *st, int col, uint8_t out[4])
+{
+	return pp_store_addr_parse((const char *)sqlite3_column_text(st, col), out) < 0 ? -PP_ESTORE
+											: 0;
+}
+
+/* Steps a statement that returns at most one row; -PP_ENOTFOUND for none. */
+static int step_row(struct sqlite_store *s, sqlite3_stmt *st, const char *what, struct pp_err *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return pp_err_set(err, PP_ENOTFOUND, "%s: not found", what);
+	return db_err(s->db, rc, what, err);
+}
+
+/* Steps a write; -PP_ENOTFOUND when it changed no row. */
+static int step_write(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
+		      struct pp_err *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s->db, rc, what, err);
+	if (sqlite3_changes(s->db) == 0)
+		return pp_err_set(err, PP_ENOTFOUND, "%s: no such row", what);
+	return 0;
+}
+
+static int bind_failed(struct sqlite_store *s, const char *what, struct pp_err *err)
+{
+	return db_err(s->db, sqlite3_errcode(s->db), what, err);
+}
+
+static int64_t limit_param(uint64_t limit)
+{
+	return limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
+}
+
+/* ---- key use and lockout ---- */
+
+static int sq_key_lock(struct pp_store *base, const char *pid, struct pp_key_info *info,
+		       int64_t *batch_id, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_KEY_LOCK, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, pid) != SQLITE_OK) {
+		rc = bind_failed(s, "store: key lookup", err);
+		goto out;
+	}
+	if ((rc = step_row(s, st, "store: key lookup", err)) < 0)
+		goto out;
+	if ((rc = key_row(st, info, err)) < 0)
+		goto out;
+	*batch_id = sqlite3_column_int64(st, 12);
+out:
+	stmt_give(s, ST_KEY_LOCK);
+	return rc;
+}
+
+static int sq_key_uses(struct pp_store *base, const char *pid, const char *uuid, bool *bound,
+		       uint64_t *count, char other[37], struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_KEY_USES, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, pid) != SQLITE_OK || bind_text(st, 2, uuid) != SQLITE_OK) {
+		rc = bind_failed(s, "store: key uses", err);
+		goto out;
+	}
+	if ((rc = step_row(s, st, "store: key uses", err)) < 0)
+		goto out;
+	*bound = sqlite3_column_int64(st, 0) > 0;
+	int64_t n = sqlite3_column_int64(st, 1);
+	*count = n < 0 ? 0 : (uint64_t)n;
+	column_str(st, 2, other, 37);
+out:
+	stmt_give(s, ST_KEY_USES);
+	return rc;
+}
+
+static int sq_key_bind(struct pp_store *base, const char *pid, const char *uuid, int64_t now,
+		       struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_KEY_USE_INSERT, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, pid) != SQLITE_OK || bind_text(st, 2, uuid) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, now) != SQLITE_OK)
+		rc = bind_failed(s, "store: key use", err);
+	else
+		rc = step_write(s, st, "store: key use", err);
+	stmt_give(s, ST_KEY_USE_INSERT);
+	if (rc < 0)
+		return rc;
+	if ((rc = stmt_take(s, ST_KEY_USE_COUNT, &st, err)) < 0)
+		return rc;
+	if (bind_text(st, 1, pid) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
+		rc = bind_failed(s, "store: key use", err);
+	else
+		rc = step_write(s, st, "store: key use", err);
+	stmt_give(s, ST_KEY_USE_COUNT);
+	return rc;
+}
+
+static int sq_key_provisioned(struct pp_store *base, const char *pid, uint64_t *count,
+			      struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_KEY_PROVISIONED, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, pid) != SQLITE_OK) {
+		rc = bind_failed(s, "store: key devices", err);
+		goto out;
+	}
+	if ((rc = step_row(s, st, "store: key devices", err)) < 0)
+		goto out;
+	int64_t n = sqlite3_column_int64(st, 0);
+	*count = n < 0 ? 0 : (uint64_t)n;
+out:
+	stmt_give(s, ST_KEY_PROVISIONED);
+	return rc;
+}
+
+static int sq_key_failure(struct pp_store *base, const char *pid, int64_t now, uint32_t limit,
+			  uint32_t lock_s, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_KEY_FAILURE, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, pid) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, limit) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, lock_s) != SQLITE_OK)
+		rc = bind_failed(s, "store: key failure", err);
+	else
+		rc = step_write(s, st, "store: key failure", err);
+	stmt_give(s, ST_KEY_FAILURE);
+	return rc;
+}
+
+static int sq_key_success(struct pp_store *base, const char *pid, int64_t now, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_KEY_SUCCESS, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, pid) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
+		rc = bind_failed(s, "store: key success", err);
+	else
+		rc = step_write(s, st, "store: key success", err);
+	stmt_give(s, ST_KEY_SUCCESS);
+	return rc;
+}
+
+/* ---- devices ---- */
+
+static int device_row(sqlite3_stmt *st, struct pp_device_row *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (column_uuid(st, 0, d->info.uuid) < 0)
+		return -PP_ESTORE;
+	column_str(st, 1, d->info.pid, sizeof(d->info.pid));
+	if (column_addr(st, 2, d->info.addr) < 0)
+		return -PP_ESTORE;
+	int state = pp_device_state_from_name((const char *)sqlite3_column_text(st, 3));
+	if (state < 0)
+		return -PP_ESTORE;
+	d->info.state = (enum pp_device_state)state;
+	d->info.quarantined = sqlite3_column_int(st, 4) != 0;
+	d->info.has_credentials = sqlite3_column_int(st, 5) != 0;
+	column_str(st, 6, d->info.host_name, sizeof(d->info.host_name));
+	column_str(st, 7, d->info.domain, sizeof(d->info.domain));
+	column_str(st, 8, d->info.last_error, sizeof(d->info.last_error));
+	d->info.first_seen = sqlite3_column_int64(st, 9);
+	d->info.last_seen = sqlite3_column_int64(st, 10);
+	d->info.provisioned_at = sqlite3_column_int64(st, 11);
+	column_str(st, 12, d->quarantine_reason, sizeof(d->quarantine_reason));
+	column_str(st, 13, d->last_source, sizeof(d->last_source));
+	int64_t n = sqlite3_column_int64(st, 14);
+	d->hello_count = n < 0 ? 0 : (uint64_t)n;
+	d->updated = sqlite3_column_int64(st, 15);
+	return 0;
+}
+
+/* Parameters 1..15 of ST_DEVICE_INSERT; ST_DEVICE_PUT uses them but for 12. */
+static int bind_device(sqlite3_stmt *st, const struct pp_device_row *d, bool insert)
+{
+	const struct pp_device_info *i = &d->info;
+	if (bind_uuid(st, 1, i->uuid) != SQLITE_OK || bind_opt_text(st, 2, i->pid) != SQLITE_OK ||
+	    bind_addr(st, 3, i->addr) != SQLITE_OK ||
+	    bind_text(st, 4, pp_device_state_name(i->state)) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 5, i->quarantined ? 1 : 0) != SQLITE_OK ||
+	    bind_opt_text(st, 6, d->quarantine_reason) != SQLITE_OK ||
+	    bind_opt_text(st, 7, i->host_name) != SQLITE_OK ||
+	    bind_opt_text(st, 8, i->domain) != SQLITE_OK ||
+	    bind_opt_text(st, 9, i->last_error) != SQLITE_OK ||
+	    bind_opt_text(st, 10, d->last_source) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 11,
+			       d->hello_count > INT64_MAX ? INT64_MAX : (int64_t)d->hello_count) !=
+		SQLITE_OK ||
+	    (insert && sqlite3_bind_int64(st, 12, i->first_seen) != SQLITE_OK) ||
+	    sqlite3_bind_int64(st, 13, i->last_seen) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 14, i->provisioned_at) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 15, d->updated) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+static int sq_device_get(struct pp_store *base, const uint8_t uuid[16], struct pp_device_row *out,
+			 struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_DEVICE_GET, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_uuid(st, 1, uuid) != SQLITE_OK) {
+		rc = bind_failed(s, "store: device lookup", err);
+		goto out;
+	}
+	if ((rc = step_row(s, st, "store: device lookup", err)) < 0)
+		goto out;
+	if (device_row(st, out) < 0)
+		rc = pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
+out:
+	stmt_give(s, ST_DEVICE_GET);
+	return rc;
+}
+
+static int sq_device_lock(struct pp_store *base, const uint8_t uuid[16],
+			  const struct pp_device_row *insert, struct pp_device_row *out,
+			  bool *created, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	if (created)
+		*created = false;
+	if (insert) {
+		sqlite3_stmt *st;
+		int rc = stmt_take(s, ST_DEVICE_INSERT, &st, err);
+		if (rc < 0)
+			return rc;
+		if (bind_device(st, insert, true) < 0) {
+			rc = bind_failed(s, "store: device insert", err);
+		} else {
+			rc = sqlite3_step(st);
+			if (rc != SQLITE_DONE)
+				rc = db_err(s->db, rc, "store: device insert", err);
+			else {
+				rc = 0;
+				if (created)
+					*created = sqlite3_changes(s->db) > 0;
+			}
+		}
+		stmt_give(s, ST_DEVICE_INSERT);
+		if (rc < 0)
+			return rc;
+	}
+	/* The write lock of the transaction is the row lock. */
+	return sq_device_get(base, uuid, out, err);
+}
+
+static int sq_device_put(struct pp_store *base, const struct pp_device_row *d, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_DEVICE_PUT, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_device(st, d, false) < 0)
+		rc = bind_failed(s, "store: device update", err);
+	else
+		rc = step_write(s, st, "store: device update", err);
+	stmt_give(s, ST_DEVICE_PUT);
+	return rc;
+}
+
+static int sq_device_list(struct pp_store *base, int state, uint64_t limit,
+			  int (*cb)(void *, const struct pp_device_row *), void *ctx,
+			  struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	enum stmt_id sid = state >= 0 ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST;
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, sid, &st, err);
+	if (rc < 0)
+		return rc;
+	if ((state >= 0 &&
+	     bind_text(st, 1, pp_device_state_name((enum pp_device_state)state)) != SQLITE_OK) ||
+	    sqlite3_bind_int64(st, 2, limit_param(limit)) != SQLITE_OK) {
+		rc = bind_failed(s, "store: device list", err);
+		goto out;
+	}
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = db_err(s->db, rc, "store: device list", err);
+			break;
+		}
+		struct pp_device_row d;
+		if (device_row(st, &d) < 0) {
+			rc = pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
+			break;
+		}
+		rc = cb(ctx, &d);
+		if (rc != 0) {
+			rc = rc > 0 ? 0 : rc;
+			break;
+		}
+	}
+out:
+	stmt_give(s, sid);
+	return rc;
+}
+
+static int sq_escrow_get(struct pp_store *base, const uint8_t uuid[16], char admin_user[33],
+			 struct pp_sealed_small *admin, struct pp_sealed_small *mebx,
+			 struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_ESCROW_GET, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_uuid(st, 1, uuid) != SQLITE_OK) {
+		rc = bind_failed(s, "store: escrow", err);
+		goto out;
+	}
+	if ((rc = step_row(s, st, "store: escrow", err)) < 0)
+		goto out;
+	column_str(st, 0, admin_user, 33);
+	if (column_sealed(st, 1, admin) < 0 || column_sealed(st, 2, mebx) < 0)
+		rc = pp_err_set(err, PP_ESTORE, "store: an escrow blob is too long");
+out:
+	stmt_give(s, ST_ESCROW_GET);
+	return rc;
+}
+
+static int sq_escrow_put(struct pp_store *base, const uint8_t uuid[16], const char *admin_user,
+			 const struct pp_sealed_small *admin, const struct pp_sealed_small *mebx,
+			 int64_t now, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_ESCROW_PUT, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_uuid(st, 1, uuid) != SQLITE_OK || bind_text(st, 2, admin_user) != SQLITE_OK ||
+	    bind_blob(st, 3, admin->b, admin->len) != SQLITE_OK ||
+	    bind_blob(st, 4, mebx->b, mebx->len) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, now) != SQLITE_OK)
+		rc = bind_failed(s, "store: escrow", err);
+	else
+		rc = step_write(s, st, "store: escrow", err);
+	if (rc == -PP_ENOTFOUND)
+		rc = pp_err_set(err, PP_EEXIST, "store: escrow: already set");
+	stmt_give(s, ST_ESCROW_PUT);
+	return rc;
+}
+
+/* ---- jobs ---- */
+
+static int job_row(sqlite3_stmt *st, struct pp_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = sqlite3_column_int64(st, 0);
+	if (column_uuid(st, 1, j->uuid) < 0)
+		return -PP_ESTORE;
+	column_str(st, 2, j->pid, sizeof(j->pid));
+	column_str(st, 3, j->next_pid, sizeof(j->next_pid));
+	if (column_addr(st, 4, j->addr) < 0)
+		return -PP_ESTORE;
+	int state = pp_job_state_from_name((const char *)sqlite3_column_text(st, 5));
+	int step = pp_job_step_from_name((const char *)sqlite3_column_text(st, 6));
+	if (state < 0 || step < 0)
+		return -PP_ESTORE;
+	j->state = (enum pp_job_state)state;
+	j->step = (enum pp_job_step)step;
+	j->attempts = column_u32(st, 7);
+	column_str(st, 8, j->owner, sizeof(j->owner));
+	j->lease_until = sqlite3_column_int64(st, 9);
+	j->next_attempt_at = sqlite3_column_int64(st, 10);
+	column_str(st, 11, j->last_error, sizeof(j->last_error));
+	j->created = sqlite3_column_int64(st, 12);
+	j->updated = sqlite3_column_int64(st, 13);
+	return 0;
+}
+
+/* Runs a job query by uuid (when not NULL) or id and reads its one row. */
+static int job_query(struct sqlite_store *s, enum stmt_id sid, const uint8_t *uuid, int64_t id,
+		     struct pp_job *out, struct pp_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, sid, &st, err);
+	if (rc < 0)
+		return rc;
+	if ((uuid ? bind_uuid(st, 1, uuid) : sqlite3_bind_int64(st, 1, id)) != SQLITE_OK) {
+		rc = bind_failed(s, "store: job lookup", err);
+		goto out;
+	}
+	if ((rc = step_row(s, st, "store: job lookup", err)) < 0)
+		goto out;
+	if (job_row(st, out) < 0)
+		rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
+out:
+	stmt_give(s, sid);
+	return rc;
+}
+
+static int sq_job_get(struct pp_store *base, int64_t id, bool lock, struct pp_job *out,
+		      struct pp_err *err)
+{
+	(void)lock; /* the transaction's write lock covers it */
+	return job_query(sq(base), ST_JOB_GET, NULL, id, out, err);
+}
+
+static int sq_job_find(struct pp_store *base, const uint8_t uuid[16], enum pp_job_find which,
+		       bool lock, struct pp_job *out, struct pp_err *err)
+{
+	(void)lock;
+	return job_query(sq(base), which == PP_JOB_FIND_ACTIVE ? ST_JOB_ACTIVE : ST_JOB_LAST_DONE,
+			 uuid, 0, out, err);
+}
+
+static int sq_job_insert(struct pp_store *base, const struct pp_job *j, int64_t *id,
+			 struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_JOB_INSERT, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_uuid(st, 1, j->uuid) != SQLITE_OK || bind_text(st, 2, j->pid) != SQLITE_OK ||
+	    bind_opt_text(st, 3, j->next_pid) != SQLITE_OK ||
+	    bind_addr(st, 4, j->addr) != SQLITE_OK ||
+	    bind_text(st, 5, pp_job_state_name(j->state)) != SQLITE_OK ||
+	    bind_text(st, 6, pp_job_step_name(j->step)) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 7, j->attempts) != SQLITE_OK ||
+	    bind_opt_text(st, 8, j->owner) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 9, j->lease_until) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 10, j->next_attempt_at) != SQLITE_OK ||
+	    bind_opt_text(st, 11, j->last_error) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 12, j->created) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 13, j->updated) != SQLITE_OK) {
+		rc = bind_failed(s, "store: job insert", err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		rc = db_err(s->db, rc, "store: job insert", err);
+		goto out;
+	}
+	*id = sqlite3_last_insert_rowid(s->db);
+	rc = 0;
+out:
+	stmt_give(s, ST_JOB_INSERT);
+	return rc;
+}
+
+static int sq_job_put(struct pp_store *base, const struct pp_job *j, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_JOB_PUT, &st, err);
+	if (rc < 0)
+		return rc;
+	if (sqlite3_bind_int64(st, 1, j->id) != SQLITE_OK ||
+	    bind_opt_text(st, 2, j->next_pid) != SQLITE_OK ||
+	    bind_addr(st, 3, j->addr) != SQLITE_OK ||
+	    bind_text(st, 4, pp_job_state_name(j->state)) != SQLITE_OK ||
+	    bind_text(st, 5, pp_job_step_name(j->step)) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 6, j->attempts) != SQLITE_OK ||
+	    bind_opt_text(st, 7, j->owner) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 8, j->lease_until) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 9, j->next_attempt_at) != SQLITE_OK ||
+	    bind_opt_text(st, 10, j->last_error) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 11, j->updated) != SQLITE_OK)
+		rc = bind_failed(s, "store: job update", err);
+	else
+		rc = step_write(s, st, "store: job update", err);
+	stmt_give(s, ST_JOB_PUT);
+	return rc;
+}
+
+static int sq_jobs_claim(struct pp_store *base, const char *owner, int64_t now, int64_t lease_until,
+			 size_t max, struct pp_job *out, size_t *n, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	size_t found = 0;
+	*n = 0;
+	/* The ids first, then the updates: no write while the query is stepping. */
+	int rc = stmt_take(s, ST_JOB_CLAIMABLE, &st, err);
+	if (rc < 0)
+		return rc;
+	if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, max > INT64_MAX ? INT64_MAX : (int64_t)max) != SQLITE_OK) {
+		rc = bind_failed(s, "store: job claim", err);
+		stmt_give(s, ST_JOB_CLAIMABLE);
+		return rc;
+	}
+	while (found < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		out[found++].id = sqlite3_column_int64(st, 0);
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: job claim", err);
+	stmt_give(s, ST_JOB_CLAIMABLE);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < found; i++) {
+		int64_t id = out[i].id;
+		if ((rc = stmt_take(s, ST_JOB_CLAIM, &st, err)) < 0)
+			return rc;
+		if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK || bind_text(st, 2, owner) ||
+		    sqlite3_bind_int64(st, 3, lease_until) != SQLITE_OK ||
+		    sqlite3_bind_int64(st, 4, now) != SQLITE_OK)
+			rc = bind_failed(s, "store: job claim", err);
+		else
+			rc = step_write(s, st, "store: job claim", err);
+		stmt_give(s, ST_JOB_CLAIM);
+		if (rc < 0)
+			return rc;
+		if ((rc = job_query(s, ST_JOB_GET, NULL, id, &out[i], err)) < 0)
+			return rc;
+	}
+	*n = found;
+	return 0;
+}
+
+static int sq_jobs_renew(struct pp_store *base, const char *owner, int64_t now, int64_t lease_until,
+			 struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, ST_JOBS_RENEW, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, owner) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, lease_until) != SQLITE_OK)
+		rc = bind_failed(s, "store: lease renewal", err);
+	else {
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: lease renewal", err);
+	}
+	stmt_give(s, ST_JOBS_RENEW);
+	return rc;
+}
+
+static int sq_job_list(struct pp_store *base, int state, uint64_t limit,
+		       int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	enum stmt_id sid = state >= 0 ? ST_JOB_LIST_STATE : ST_JOB_LIST;
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, sid, &st, err);
+	if (rc < 0)
+		return rc;
+	if ((state >= 0 &&
+	     bind_text(st, 1, pp_job_state_name((enum pp_job_state)state)) != SQLITE_OK) ||
+	    sqlite3_bind_int64(st, 2, limit_param(limit)) != SQLITE_OK) {
+		rc = bind_failed(s, "store: job list", err);
+		goto out;
+	}
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = db_err(s->db, rc, "store: job list", err);
+			break;
+		}
+		struct pp_job j;
+		if (job_row(st, &j) < 0) {
+			rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
+			break;
+		}
+		rc = cb(ctx, &j);
+		if (rc != 0) {
+			rc = rc > 0 ? 0 : rc;
+			break;
+		}
+	}
+out:
+	stmt_give(s, sid);
+	return rc;
+}
+
+static int count_by_state(struct sqlite_store *s, enum stmt_id sid, int (*from_name)(const char *),
+			  uint64_t *counts, int n, struct pp_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = stmt_take(s, sid, &st, err);
+	if (rc < 0)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int i = from_name((const char *)sqlite3_column_text(st, 0));
+		int64_t c = sqlite3_column_int64(st, 1);
+		/* States this program does not know (a newer schema's) are not counted. */
+		if (i >= 0 && i < n && c > 0)
+			counts[i] = (uint64_t)c;
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: counts", err);
+	stmt_give(s, sid);
+	return rc;
+}
+
+static int key_state_index(const char *name)
+{
+	enum pp_key_state st;
+	return pp_key_state_parse(name, &st, NULL) < 0 ? -1 : (int)st;
+}
+
+static int sq_counts(struct pp_store *base, struct pp_store_counts *out, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	int rc = count_by_state(s, ST_COUNT_KEYS, key_state_index, out->keys_by_state,
+				PP_KEY_STATE_MAX, err);
+	if (rc == 0)
+		rc = count_by_state(s, ST_COUNT_DEVICES, pp_device_state_from_name,
+				    out->devices_by_state, PP_DEV_STATE_MAX, err);
+	if (rc == 0)
+		rc = count_by_state(s, ST_COUNT_JOBS, pp_job_state_from_name, out->jobs_by_state,
+				    PP_JOB_STATE_MAX, err);
+	return rc;
+}
+
 /* ---- open and close ---- */
 
 static void sq_close(struct pp_store *base)
@@ -824,6 +1624,28 @@ static const struct pp_store_ops sqlite_ops = {
     .key_state_cas = sq_key_state_cas,
     .audit_append = sq_audit_append,
     .audit_list = sq_audit_list,
+    .in_transaction = sq_in_transaction,
+    .savepoint = sq_savepoint,
+    .key_lock = sq_key_lock,
+    .key_uses = sq_key_uses,
+    .key_bind = sq_key_bind,
+    .key_provisioned = sq_key_provisioned,
+    .key_failure = sq_key_failure,
+    .key_success = sq_key_success,
+    .device_lock = sq_device_lock,
+    .device_put = sq_device_put,
+    .device_get = sq_device_get,
+    .device_list = sq_device_list,
+    .escrow_get = sq_escrow_get,
+    .escrow_put = sq_escrow_put,
+    .job_insert = sq_job_insert,
+    .job_get = sq_job_get,
+    .job_find = sq_job_find,
+    .job_put = sq_job_put,
+    .jobs_claim = sq_jobs_claim,
+    .jobs_renew = sq_jobs_renew,
+    .job_list = sq_job_list,
+    .counts = sq_counts,
 };
 
 /* One-off statements of open time (not cached). */

@@ -5,6 +5,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,7 +82,7 @@ static int check_batch_name(const char *name, struct pp_err *err)
 }
 
 /* The store keeps PIDs canonical: what pp_pid_parse gives back, unchanged. */
-static int check_pid(const char *pid, struct pp_err *err)
+int pp_store_check_pid(const char *pid, struct pp_err *err)
 {
 	struct pp_pid p;
 	if (!pid)
@@ -102,8 +103,10 @@ static bool is_key_symbol(char c)
 }
 
 /* Shape only (its checksums are keys' business); never quotes the value. */
-static int check_pps(const char *pps, struct pp_err *err)
+int pp_store_check_pps(const char *pps, struct pp_err *err)
 {
+	if (!pps)
+		return pp_err_set(err, PP_EINVAL, "no PPS");
 	if (strnlen(pps, PP_PPS_LEN + 1) != PP_PPS_LEN)
 		return pp_err_set(err, PP_EINVAL, "PPS must be %d symbols with no dashes",
 				  PP_PPS_LEN);
@@ -115,7 +118,7 @@ static int check_pps(const char *pps, struct pp_err *err)
 	return 0;
 }
 
-static int check_mebx(const char *pw, struct pp_err *err)
+int pp_store_check_mebx(const char *pw, struct pp_err *err)
 {
 	if (!pw)
 		return pp_err_set(err, PP_EINVAL, "no MEBx password");
@@ -193,7 +196,10 @@ const char *pp_store_backend(const struct pp_store *s)
 
 int pp_store_begin(struct pp_store *s, struct pp_err *err)
 {
-	return s->ops->begin(s, err);
+	int rc = s->ops->begin(s, err);
+	if (rc == 0)
+		s->savepoints = 0;
+	return rc;
 }
 
 int pp_store_commit(struct pp_store *s, struct pp_err *err)
@@ -201,6 +207,8 @@ int pp_store_commit(struct pp_store *s, struct pp_err *err)
 	int rc = s->ops->commit(s, err);
 	if (rc < 0)
 		pp_store_forget_cache(s);
+	if (!s->ops->in_transaction(s))
+		s->savepoints = 0;
 	return rc;
 }
 
@@ -208,7 +216,78 @@ int pp_store_rollback(struct pp_store *s, struct pp_err *err)
 {
 	/* A batch created in the transaction is gone and its id may come back. */
 	pp_store_forget_cache(s);
-	return s->ops->rollback(s, err);
+	int rc = s->ops->rollback(s, err);
+	if (!s->ops->in_transaction(s))
+		s->savepoints = 0;
+	return rc;
+}
+
+int pp_store_savepoint(struct pp_store *s, struct pp_err *err)
+{
+	if (!s->ops->in_transaction(s))
+		return pp_err_set(err, PP_ESTATE, "store: a savepoint needs an open transaction");
+	if (s->savepoints == UINT_MAX)
+		return pp_err_set(err, PP_ETOOBIG, "store: too many savepoints");
+	int rc = s->ops->savepoint(s, PP_SP_BEGIN, err);
+	if (rc == 0)
+		s->savepoints++;
+	return rc;
+}
+
+static int savepoint_end(struct pp_store *s, enum pp_savepoint_op op, struct pp_err *err)
+{
+	if (!s->ops->in_transaction(s)) {
+		s->savepoints = 0;
+		return pp_err_set(err, PP_ESTATE, "store: no transaction open");
+	}
+	if (s->savepoints == 0)
+		return pp_err_set(err, PP_ESTATE, "store: no savepoint open");
+	if (op == PP_SP_ROLLBACK)
+		pp_store_forget_cache(s);
+	int rc = s->ops->savepoint(s, op, err);
+	if (rc == 0)
+		s->savepoints--;
+	return rc;
+}
+
+int pp_store_savepoint_release(struct pp_store *s, struct pp_err *err)
+{
+	return savepoint_end(s, PP_SP_RELEASE, err);
+}
+
+int pp_store_savepoint_rollback(struct pp_store *s, struct pp_err *err)
+{
+	return savepoint_end(s, PP_SP_ROLLBACK, err);
+}
+
+int pp_store_atomic_begin(struct pp_store *s, struct pp_store_atomic *a, struct pp_err *err)
+{
+	a->own = !s->ops->in_transaction(s);
+	if (a->own)
+		return s->ops->begin(s, err);
+	return s->ops->savepoint(s, PP_SP_BEGIN, err);
+}
+
+int pp_store_atomic_end(struct pp_store *s, struct pp_store_atomic *a, int rc, struct pp_err *err)
+{
+	if (rc >= 0) {
+		int c = a->own ? s->ops->commit(s, err) : s->ops->savepoint(s, PP_SP_RELEASE, err);
+		if (c == 0)
+			return rc;
+		rc = c;
+	}
+	/* Undo without touching err: it names what failed. A database that rolled the
+	 * whole transaction back by itself (SQLite on I/O errors) has nothing left. */
+	pp_store_forget_cache(s);
+	if (s->ops->in_transaction(s)) {
+		if (a->own)
+			(void)s->ops->rollback(s, NULL);
+		else
+			(void)s->ops->savepoint(s, PP_SP_ROLLBACK, NULL);
+	}
+	if (!s->ops->in_transaction(s))
+		s->savepoints = 0;
+	return rc;
 }
 
 /* ---- batches ---- */
@@ -297,10 +376,10 @@ int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct p
 	size_t pps_len = 0, mebx_len = 0;
 	const struct pp_batch_info *b = NULL;
 
-	int rc = check_pid(k->pid, err);
+	int rc = pp_store_check_pid(k->pid, err);
 	if (rc < 0)
 		return rc;
-	if ((rc = check_mebx(k->mebx_password, err)) < 0)
+	if ((rc = pp_store_check_mebx(k->mebx_password, err)) < 0)
 		return rc;
 	if (k->state != PP_KEY_AVAILABLE && k->state != PP_KEY_EXPORTED &&
 	    k->state != PP_KEY_IN_USE)
@@ -321,7 +400,7 @@ int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct p
 				  "key %s: max devices %u is over the batch's limit of %u", k->pid,
 				  max_devices, limit);
 	if (k->pps) {
-		if ((rc = check_pps(k->pps, err)) < 0)
+		if ((rc = pp_store_check_pps(k->pps, err)) < 0)
 			return rc;
 		rc = pp_seal(s->sealer, PP_SEAL_PPS, k->pid, k->pps, PP_PPS_LEN, pps_blob,
 			     sizeof(pps_blob), &pps_len, err);
@@ -355,7 +434,7 @@ int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct p
 int pp_store_key_get(struct pp_store *s, const char *pid, struct pp_key_info *info,
 		     struct pp_err *err)
 {
-	int rc = check_pid(pid, err);
+	int rc = pp_store_check_pid(pid, err);
 	if (rc < 0)
 		return rc;
 	rc = s->ops->key_get(s, pid, info, err);
@@ -404,7 +483,7 @@ int pp_store_key_secrets(struct pp_store *s, const char *pid, struct pp_pps *pps
 	uint8_t plain[PP_SEALED_SMALL_MAX];
 	size_t n = 0;
 	struct pp_pid p;
-	int rc = check_pid(pid, err);
+	int rc = pp_store_check_pid(pid, err);
 	if (rc < 0)
 		return rc;
 	if (mebx && mebx_cap == 0)
@@ -415,7 +494,9 @@ int pp_store_key_secrets(struct pp_store *s, const char *pid, struct pp_pps *pps
 	if (rc < 0)
 		return rc;
 
-	if (pps && sealed.derived) {
+	/* A derived batch's keys carry no PPS, except the rotated keys made for its
+	 * devices (pp_store_job_next_key), whose random PPS is sealed like any other. */
+	if (pps && sealed.derived && sealed.pps.len == 0) {
 		char subject[PP_BATCH_NAME_MAX + 8];
 		if (batch_subject(sealed.batch, subject, sizeof(subject)) < 0) {
 			rc = pp_err_set(err, PP_ESTORE, "batch name too long");
@@ -478,27 +559,34 @@ out:
 int pp_store_key_set_state(struct pp_store *s, const char *pid, enum pp_key_state to,
 			   struct pp_err *err)
 {
-	int rc = check_pid(pid, err);
+	int rc = pp_store_check_pid(pid, err);
 	if (rc < 0)
 		return rc;
 	if ((unsigned)to >= PP_KEY_STATE_MAX)
 		return pp_err_set(err, PP_EINVAL, "unknown key state %d", (int)to);
-	/* Compare and set: another writer may move the key between the read and the
-	 * update; then read again and judge the new state. */
-	for (int attempt = 0; attempt < 3; attempt++) {
-		struct pp_key_info info;
-		rc = pp_store_key_get(s, pid, &info, err);
-		if (rc < 0)
-			return rc;
-		if (!pp_key_transition_allowed(info.state, to))
-			return pp_err_set(err, PP_ESTATE, "key %s: cannot go from '%s' to '%s'",
-					  pid, pp_key_state_name(info.state),
-					  pp_key_state_name(to));
-		rc = s->ops->key_state_cas(s, pid, info.state, to, now_s(), err);
-		if (rc != -PP_ENOTFOUND)
-			return rc;
+	/* Read under the lock, then compare and set: in the caller's transaction this is a
+	 * savepoint, so the pair is atomic there too. */
+	struct pp_store_atomic a;
+	struct pp_key_info info;
+	int64_t batch_id = 0;
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	rc = s->ops->key_lock(s, pid, &info, &batch_id, err);
+	if (rc == -PP_ENOTFOUND)
+		rc = pp_err_set(err, PP_ENOTFOUND, "no key with PID %s", pid);
+	if (rc < 0)
+		goto out;
+	if (!pp_key_transition_allowed(info.state, to)) {
+		rc = pp_err_set(err, PP_ESTATE, "key %s: cannot go from '%s' to '%s'", pid,
+				pp_key_state_name(info.state), pp_key_state_name(to));
+		goto out;
 	}
-	return pp_err_set(err, PP_EBUSY, "key %s: its state keeps changing; try again", pid);
+	rc = s->ops->key_state_cas(s, pid, info.state, to, now_s(), err);
+	if (rc == -PP_ENOTFOUND)
+		rc = pp_err_set(err, PP_EBUSY, "key %s: its state changed meanwhile; try again",
+				pid);
+out:
+	return pp_store_atomic_end(s, &a, rc, err);
 }
 
 /* ---- audit ---- */
@@ -550,8 +638,8 @@ out:
 	return rc;
 }
 
-int pp_store_audit_append(struct pp_store *s, const char *actor, const char *action,
-			  const char *subject, const char *detail, struct pp_err *err)
+int pp_store_audit_at(struct pp_store *s, int64_t time_s, const char *actor, const char *action,
+		      const char *subject, const char *detail, struct pp_err *err)
 {
 	int rc;
 	if ((rc = check_text(actor, PP_AUDIT_FIELD_MAX, true, "actor", err)) < 0 ||
@@ -560,13 +648,24 @@ int pp_store_audit_append(struct pp_store *s, const char *actor, const char *act
 	    (rc = check_text(detail, PP_AUDIT_DETAIL_MAX, false, "detail", err)) < 0)
 		return rc;
 	struct pp_audit_new e = {
-	    .time = now_s(),
+	    .time = time_s,
 	    .actor = actor,
 	    .action = action,
 	    .subject = subject ? subject : "",
 	    .detail = detail ? detail : "",
 	};
 	return s->ops->audit_append(s, &e, err);
+}
+
+int pp_store_audit_append(struct pp_store *s, const char *actor, const char *action,
+			  const char *subject, const char *detail, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	int rc = pp_store_atomic_begin(s, &a, err);
+	if (rc < 0)
+		return rc;
+	rc = pp_store_audit_at(s, now_s(), actor, action, subject, detail, err);
+	return pp_store_atomic_end(s, &a, rc, err);
 }
 
 struct verify_ctx {

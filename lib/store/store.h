@@ -24,7 +24,7 @@
 #include "keys/keys.h"
 #include "store/seal.h"
 
-#define PP_STORE_SCHEMA_VERSION 1
+#define PP_STORE_SCHEMA_VERSION 2
 #define PP_BATCH_NAME_MAX 64
 #define PP_BATCH_SECRET_LEN 32
 #define PP_STORE_MEBX_MAX 32   /* longest MEBx password the store accepts, bytes */
@@ -49,10 +49,22 @@ void pp_store_close(struct pp_store *s);
 const char *pp_store_backend(const struct pp_store *s);
 
 /* An explicit transaction takes the write lock at once (SQLite BEGIN IMMEDIATE). Not
- * nested. Outside one, each call below is its own transaction. */
+ * nested. Outside one, each call below is its own transaction; inside one, each write
+ * call runs in its own savepoint, so a call that fails leaves nothing behind and the
+ * transaction usable (the rest of it still commits). Commit and rollback also end any
+ * savepoints still open. */
 int pp_store_begin(struct pp_store *s, struct pp_err *err) PP_WUR;
 int pp_store_commit(struct pp_store *s, struct pp_err *err) PP_WUR;
 int pp_store_rollback(struct pp_store *s, struct pp_err *err) PP_WUR;
+
+/* Savepoints inside an explicit transaction (-PP_ESTATE outside one): the server's
+ * batching writer runs many operations in one transaction (group commit) and isolates
+ * each with a savepoint. They nest; names are internal. Release keeps the work done
+ * since the matching savepoint (the transaction still decides); rollback undoes it and
+ * releases the savepoint. Release or rollback with none open: -PP_ESTATE. */
+int pp_store_savepoint(struct pp_store *s, struct pp_err *err) PP_WUR;
+int pp_store_savepoint_release(struct pp_store *s, struct pp_err *err) PP_WUR;
+int pp_store_savepoint_rollback(struct pp_store *s, struct pp_err *err) PP_WUR;
 
 /* ---- batches ---- */
 
@@ -181,5 +193,225 @@ int pp_store_audit_verify(struct pp_store *s, uint64_t *entries, struct pp_err *
 int pp_store_audit_list(struct pp_store *s, uint64_t since_seq,
 			int (*cb)(void *ctx, const struct pp_audit_entry *), void *ctx,
 			struct pp_err *err) PP_WUR;
+
+/* ---- devices and jobs (docs/dev/store-jobs.md) ----
+ *
+ * A device is known by its UUID (RFC 4122 byte order; stored as lower-case text). A
+ * job is one durable configuration of a device, leased by a worker ("owner": 1..39
+ * printable ASCII, the instance and worker that runs it). Times are Unix seconds given
+ * by the caller where the function takes `now`; the others stamp their `updated`
+ * columns with the clock. Every write below is atomic: it runs in its own transaction,
+ * or in a savepoint of the caller's, and leaves nothing behind when it fails. Reason
+ * and error texts are stored cut to fit (199 bytes, never inside a UTF-8 sequence),
+ * control characters replaced by '?'. */
+
+enum pp_device_state {
+	PP_DEV_SEEN,        /* hellos recorded, no job (unknown PID, unusable key) */
+	PP_DEV_CONFIGURING, /* a job is pending, running or waiting to retry */
+	PP_DEV_PROVISIONED,
+	PP_DEV_FAILED, /* its last job failed; a new hello may start another */
+	PP_DEV_QUARANTINED,
+	PP_DEV_STATE_MAX
+};
+enum pp_job_state {
+	PP_JOB_PENDING,
+	PP_JOB_RUNNING,
+	PP_JOB_RETRY,
+	PP_JOB_DONE,
+	PP_JOB_FAILED,
+	PP_JOB_STATE_MAX
+};
+/* Steps, in protocol.md section 4 order; a job records the last completed one. */
+enum pp_job_step {
+	PP_STEP_NONE,
+	PP_STEP_READ,
+	PP_STEP_ACL,
+	PP_STEP_MEBX,
+	PP_STEP_PSK,
+	PP_STEP_NAMES,
+	PP_STEP_TIME,
+	PP_STEP_COMMIT_SENT,
+	PP_STEP_DONE,
+	PP_STEP_MAX
+};
+/* "seen", "configuring", "provisioned", "failed", "quarantined"; "pending", "running",
+ * "retry", "done", "failed"; "none", "read", "acl", "mebx", "psk", "names", "time",
+ * "commit-sent", "done". "?" for anything else. */
+const char *pp_device_state_name(enum pp_device_state st);
+const char *pp_job_state_name(enum pp_job_state st);
+const char *pp_job_step_name(enum pp_job_step step);
+
+struct pp_hello_in {
+	uint8_t uuid[16];   /* RFC 4122 order */
+	char pid[9];        /* canonical (else -PP_EINVAL) */
+	uint8_t addr[4];    /* IPv4 of the device */
+	const char *source; /* "hello" or "agent" */
+	int64_t now;
+};
+enum pp_hello_outcome {
+	PP_HELLO_NEW_JOB,    /* a pending job was made */
+	PP_HELLO_JOB_ACTIVE, /* the device already has a pending/running/retry job: address
+				refreshed */
+	PP_HELLO_ALREADY_PROVISIONED,
+	PP_HELLO_UNKNOWN_PID,
+	PP_HELLO_KEY_UNUSABLE, /* revoked, expired, consumed, or locked out */
+	PP_HELLO_QUARANTINED,  /* a non-shared PID already bound to another UUID (clone), or a
+				  shared key over its limit: device quarantined */
+};
+/* Records a hello; every outcome is a success (0), errors are bad input or the
+ * database. In this order:
+ *  - The device row is made on first sight (state seen, the hello's PID and address);
+ *    every hello counts (last_seen = now, hello count, source).
+ *  - Unknown PID: UNKNOWN_PID.
+ *  - A provisioned device: ALREADY_PROVISIONED, unless the PID is the rotated key its
+ *    last job gave it (the device was unprovisioned and starts again with the key it
+ *    holds): that is a new setup and goes on below.
+ *  - A quarantined device stays so: QUARANTINED.
+ *  - Key revoked, expired, consumed, or locked (locked_until > now): KEY_UNUSABLE.
+ *  - The key binds to the UUID the first time (key_uses; use_count counts distinct
+ *    UUIDs; available or exported becomes in-use). A key already bound to max_devices
+ *    other UUIDs (a unique key: one; a rotated key: its device) quarantines this
+ *    device: state quarantined, flag set, last_error and an audit entry
+ *    "device.quarantined" naming the PID and both UUIDs; an active job of the device is
+ *    failed. A rotated key is bound to its device when made, so the device that was
+ *    being configured may come back with either PID, and any other UUID with it is a
+ *    clone.
+ *  - The device has an active job: JOB_ACTIVE, the job's and device's address and the
+ *    device's PID refreshed. Else a pending job is made (runnable at now), the device
+ *    goes to configuring: NEW_JOB.
+ * *job_id (may be NULL) gets the job for NEW_JOB and JOB_ACTIVE, else 0. */
+int pp_store_hello(struct pp_store *s, const struct pp_hello_in *h, enum pp_hello_outcome *outcome,
+		   int64_t *job_id, struct pp_err *err) PP_WUR;
+
+#define PP_JOB_OWNER_MAX 39
+#define PP_STORE_TEXT_MAX 199 /* last_error, reasons */
+
+struct pp_job {
+	int64_t id;
+	uint8_t uuid[16];
+	char pid[9];      /* the key the device had at hello */
+	char next_pid[9]; /* the rotated key, once made ("" before) */
+	uint8_t addr[4];
+	enum pp_job_state state;
+	enum pp_job_step step;
+	uint32_t attempts;
+	char owner[PP_JOB_OWNER_MAX + 1]; /* "" when none; kept on done and failed jobs */
+	int64_t lease_until, next_attempt_at, created, updated;
+	char last_error[PP_STORE_TEXT_MAX + 1];
+};
+/* Claims up to max runnable jobs into out[0..*n): pending/retry with next_attempt_at <=
+ * now, or running with lease_until < now (a crashed owner), oldest next_attempt_at
+ * first, then by id. Sets owner, lease_until = now + lease_s, state running,
+ * attempts + 1; the step is kept, so the new owner resumes after it. SQLite: in the
+ * caller's transaction (a savepoint) or its own IMMEDIATE one; PostgreSQL: FOR UPDATE
+ * SKIP LOCKED, so instances sharing a database never claim the same job. */
+int pp_store_jobs_claim(struct pp_store *s, const char *owner, int64_t now, uint32_t lease_s,
+			size_t max, struct pp_job *out, size_t *n, struct pp_err *err) PP_WUR;
+/* Extends the lease of every running job this owner holds to now + lease_s. */
+int pp_store_jobs_renew(struct pp_store *s, const char *owner, int64_t now, uint32_t lease_s,
+			struct pp_err *err) PP_WUR;
+/* Each fails with -PP_ESTATE when the job is not running under this owner (lease lost:
+ * claimed by another, or finished), -PP_ENOTFOUND when there is no such job.
+ * Step: records a completed step (PP_STEP_READ..PP_STEP_COMMIT_SENT; DONE is
+ * pp_store_job_complete's). Never lowers the recorded step: an older one is a no-op. */
+int pp_store_job_step(struct pp_store *s, int64_t id, const char *owner, enum pp_job_step step,
+		      struct pp_err *err) PP_WUR;
+/* To retry at next_at: state retry, last_error = reason, owner and lease cleared. */
+int pp_store_job_retry(struct pp_store *s, int64_t id, const char *owner, int64_t next_at,
+		       const char *reason, struct pp_err *err) PP_WUR;
+/* Final failure: job failed with last_error; the device goes to failed with it (a
+ * quarantined device stays quarantined); audit entry "job.failed" (actor: owner). The
+ * keys stay in-use and bound: the device may hold either. */
+int pp_store_job_fail(struct pp_store *s, int64_t id, const char *owner, const char *reason,
+		      struct pp_err *err) PP_WUR;
+/* Success, one transaction: job done (step DONE); device provisioned with host/domain
+ * names (NULL or "" for none; a host name of up to 63 bytes, a domain of up to 253,
+ * printable ASCII), provisioned_at = now, its PID the rotated key when there is one;
+ * the hello key consumed once the distinct devices provisioned with it reach its
+ * max_devices (a unique key at once; a shared key stays in-use until then); the next
+ * key stays in-use, bound to the device; audit entry "device.provisioned" (actor:
+ * owner). Idempotent: completing a job already done by this owner returns 0 and
+ * changes nothing. */
+int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, const char *host_name,
+			  const char *domain, int64_t now, struct pp_err *err) PP_WUR;
+
+/* Escrow before use: stores (sealed, AAD = UUID) the admin user/password and the new
+ * MEBx password for a device. Idempotent: when already escrowed, the stored values win
+ * and are returned in the out-buffers (so a repeat after a crash sends the same ones).
+ * The given values must be valid even then: user 1..32, password 1..64, MEBx password
+ * 1..32 bytes of printable ASCII without spaces. -PP_ENOTFOUND for an unknown device.
+ * Only the admin user is stored in clear. Wipe the struct when done. */
+struct pp_device_secrets {
+	char admin_user[33];
+	char admin_password[65];
+	char mebx_password[33];
+};
+int pp_store_device_escrow(struct pp_store *s, const uint8_t uuid[16],
+			   struct pp_device_secrets *inout, struct pp_err *err) PP_WUR;
+/* The escrowed secrets; -PP_ENOTFOUND for an unknown device or one without escrow.
+ * Revealing them to a person is the caller's audited act. */
+int pp_store_device_secrets(struct pp_store *s, const uint8_t uuid[16],
+			    struct pp_device_secrets *out, struct pp_err *err) PP_WUR;
+
+/* Rotation: stores the device's next key and records it on the job as next_pid. The
+ * key row: the hello key's batch, state in-use, max_devices 1, the candidate PPS sealed
+ * and, as its MEBx password, the device's new one from the escrow (-PP_ESTATE when the
+ * device has no escrow yet), bound to the device's UUID. Idempotent: if the job already
+ * has a next key, returns it and ignores the given one (which may then be NULL). The
+ * caller generates the candidate (canonical PID and PPS); a PID already in the store is
+ * -PP_EEXIST: draw again. -PP_ESTATE when the job is not running under owner. Wipe
+ * pps_out when done. */
+int pp_store_job_next_key(struct pp_store *s, int64_t job_id, const char *owner,
+			  const char *cand_pid, const char *cand_pps, struct pp_pid *pid_out,
+			  struct pp_pps *pps_out, struct pp_err *err) PP_WUR;
+
+/* Handshake failure accounting for a PID: failure_count + 1; once it reaches `limit`
+ * (>= 1) the key is locked until now + lock_s, and each further failure renews the lock
+ * (the count is not reset by time: after the lock ends, one more failure locks it
+ * again). A success resets the count and any lock. -PP_ENOTFOUND for an unknown PID. */
+int pp_store_key_failure(struct pp_store *s, const char *pid, int64_t now, uint32_t limit,
+			 uint32_t lock_s, struct pp_err *err) PP_WUR;
+int pp_store_key_success(struct pp_store *s, const char *pid, struct pp_err *err) PP_WUR;
+
+struct pp_device_info {
+	uint8_t uuid[16];
+	char pid[9]; /* the key it holds now: after a rotation, the new one */
+	uint8_t addr[4];
+	enum pp_device_state state;
+	bool quarantined; /* ever quarantined (stays when the state moves on) */
+	bool has_credentials;
+	char host_name[64];
+	char domain[254];
+	char last_error[200];
+	int64_t first_seen, last_seen, provisioned_at;
+};
+/* -PP_ENOTFOUND for an unknown device. */
+int pp_store_device_get(struct pp_store *s, const uint8_t uuid[16], struct pp_device_info *out,
+			struct pp_err *err) PP_WUR;
+/* In order of first sight. limit 0: all. */
+struct pp_device_filter {
+	int state; /* enum pp_device_state, -1 any */
+	uint64_t limit;
+};
+int pp_store_device_list(struct pp_store *s, const struct pp_device_filter *f,
+			 int (*cb)(void *ctx, const struct pp_device_info *), void *ctx,
+			 struct pp_err *err) PP_WUR;
+/* In id order. limit 0: all. */
+struct pp_job_filter {
+	int state; /* enum pp_job_state, -1 any */
+	uint64_t limit;
+};
+int pp_store_job_list(struct pp_store *s, const struct pp_job_filter *f,
+		      int (*cb)(void *ctx, const struct pp_job *), void *ctx,
+		      struct pp_err *err) PP_WUR;
+/* -PP_ENOTFOUND for an unknown job. */
+int pp_store_job_get(struct pp_store *s, int64_t id, struct pp_job *out, struct pp_err *err) PP_WUR;
+/* Counts for `pskprov status` and /metrics, indexed by the enums above. */
+struct pp_store_counts {
+	uint64_t keys_by_state[PP_KEY_STATE_MAX];
+	uint64_t devices_by_state[PP_DEV_STATE_MAX];
+	uint64_t jobs_by_state[PP_JOB_STATE_MAX];
+};
+int pp_store_counts(struct pp_store *s, struct pp_store_counts *out, struct pp_err *err) PP_WUR;
 
 #endif

@@ -51,12 +51,29 @@ struct pp_audit_new {
 	const char *actor, *action, *subject, *detail; /* never NULL here */
 };
 
+/* A device row as the generic layer reads and writes it; the escrow columns apart. */
+struct pp_device_row {
+	struct pp_device_info info;
+	char quarantine_reason[PP_STORE_TEXT_MAX + 1];
+	char last_source[8];
+	uint64_t hello_count;
+	int64_t updated;
+};
+
+enum pp_savepoint_op { PP_SP_BEGIN, PP_SP_RELEASE, PP_SP_ROLLBACK };
+enum pp_job_find { PP_JOB_FIND_ACTIVE, PP_JOB_FIND_LAST_DONE };
+
 struct pp_store_ops {
 	const char *name;
 	void (*close)(struct pp_store *s);
+	/* begin takes the write lock at once (SQLite IMMEDIATE). */
 	int (*begin)(struct pp_store *s, struct pp_err *err);
 	int (*commit)(struct pp_store *s, struct pp_err *err);
 	int (*rollback)(struct pp_store *s, struct pp_err *err);
+	bool (*in_transaction)(struct pp_store *s);
+	/* SAVEPOINT, RELEASE, or ROLLBACK TO then RELEASE, of one constant name: the most
+	 * recent savepoint of that name is the one released or rolled back to. */
+	int (*savepoint)(struct pp_store *s, enum pp_savepoint_op op, struct pp_err *err);
 
 	/* -PP_EEXIST on a duplicate name. */
 	int (*batch_insert)(struct pp_store *s, const struct pp_batch_new *b,
@@ -89,11 +106,80 @@ struct pp_store_ops {
 	int (*audit_list)(struct pp_store *s, uint64_t since_seq,
 			  int (*cb)(void *, const struct pp_audit_entry *), void *ctx,
 			  struct pp_err *err);
+
+	/* ---- devices, jobs, key use (docs/dev/store-jobs.md) ----
+	 * The generic layer (jobs.c) runs these inside a transaction or savepoint of its
+	 * own and reads before it writes; "lock" reads hold the row until the transaction
+	 * ends (PostgreSQL FOR UPDATE; SQLite holds the database write lock anyway). Lock
+	 * order, to keep PostgreSQL free of deadlocks: device, then job, then keys. */
+
+	/* Reads and locks the key with its batch id; -PP_ENOTFOUND. */
+	int (*key_lock)(struct pp_store *s, const char *pid, struct pp_key_info *info,
+			int64_t *batch_id, struct pp_err *err);
+	/* Whether (pid, uuid) is in key_uses, how many UUIDs are, and the first other one
+	 * ("" when none). */
+	int (*key_uses)(struct pp_store *s, const char *pid, const char *uuid, bool *bound,
+			uint64_t *count, char other[37], struct pp_err *err);
+	/* Adds (pid, uuid) to key_uses, use_count + 1, available/exported -> in-use. */
+	int (*key_bind)(struct pp_store *s, const char *pid, const char *uuid, int64_t now,
+			struct pp_err *err);
+	/* Distinct UUIDs of done jobs whose hello key is pid. */
+	int (*key_provisioned)(struct pp_store *s, const char *pid, uint64_t *count,
+			       struct pp_err *err);
+	/* One UPDATE each; -PP_ENOTFOUND when no such key. */
+	int (*key_failure)(struct pp_store *s, const char *pid, int64_t now, uint32_t limit,
+			   uint32_t lock_s, struct pp_err *err);
+	int (*key_success)(struct pp_store *s, const char *pid, int64_t now, struct pp_err *err);
+
+	/* Inserts `insert` (when not NULL) unless the UUID exists, then reads and locks the
+	 * row into out; *created (may be NULL) tells whether it was inserted. -PP_ENOTFOUND
+	 * when there is no row and nothing to insert. */
+	int (*device_lock)(struct pp_store *s, const uint8_t uuid[16],
+			   const struct pp_device_row *insert, struct pp_device_row *out,
+			   bool *created, struct pp_err *err);
+	/* Writes every field but uuid, first_seen and the escrow; -PP_ENOTFOUND. */
+	int (*device_put)(struct pp_store *s, const struct pp_device_row *d, struct pp_err *err);
+	int (*device_get)(struct pp_store *s, const uint8_t uuid[16], struct pp_device_row *out,
+			  struct pp_err *err);
+	/* state -1: any; limit 0: all; by id. */
+	int (*device_list)(struct pp_store *s, int state, uint64_t limit,
+			   int (*cb)(void *, const struct pp_device_row *), void *ctx,
+			   struct pp_err *err);
+	/* The escrow columns; blobs empty when not escrowed. -PP_ENOTFOUND: no device. */
+	int (*escrow_get)(struct pp_store *s, const uint8_t uuid[16], char admin_user[33],
+			  struct pp_sealed_small *admin, struct pp_sealed_small *mebx,
+			  struct pp_err *err);
+	/* Sets them where none are set yet; -PP_EEXIST when they are. */
+	int (*escrow_put)(struct pp_store *s, const uint8_t uuid[16], const char *admin_user,
+			  const struct pp_sealed_small *admin, const struct pp_sealed_small *mebx,
+			  int64_t now, struct pp_err *err);
+
+	/* Inserts j (id ignored) and sets *id; -PP_EEXIST when the device has an active
+	 * job. */
+	int (*job_insert)(struct pp_store *s, const struct pp_job *j, int64_t *id,
+			  struct pp_err *err);
+	int (*job_get)(struct pp_store *s, int64_t id, bool lock, struct pp_job *out,
+		       struct pp_err *err);
+	/* The device's active job, or its last done one; -PP_ENOTFOUND. */
+	int (*job_find)(struct pp_store *s, const uint8_t uuid[16], enum pp_job_find which,
+			bool lock, struct pp_job *out, struct pp_err *err);
+	/* Writes every field but id, uuid, pid and created; -PP_ENOTFOUND. */
+	int (*job_put)(struct pp_store *s, const struct pp_job *j, struct pp_err *err);
+	/* Claims as pp_store_jobs_claim says, with lease_until given; out in claim order. */
+	int (*jobs_claim)(struct pp_store *s, const char *owner, int64_t now, int64_t lease_until,
+			  size_t max, struct pp_job *out, size_t *n, struct pp_err *err);
+	int (*jobs_renew)(struct pp_store *s, const char *owner, int64_t now, int64_t lease_until,
+			  struct pp_err *err);
+	int (*job_list)(struct pp_store *s, int state, uint64_t limit,
+			int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err);
+	int (*counts)(struct pp_store *s, struct pp_store_counts *out, struct pp_err *err);
 };
 
 struct pp_store {
 	const struct pp_store_ops *ops;
 	struct pp_sealer *sealer;
+	/* Savepoints opened by pp_store_savepoint and not yet released. */
+	unsigned savepoints;
 	/* The batch of the last key insert: bulk inserts look it up once. */
 	bool batch_cached;
 	struct pp_batch_info batch_cache;
@@ -106,6 +192,36 @@ int pp_store_init_base(struct pp_store *s, const struct pp_store_ops *ops,
 void pp_store_fini_base(struct pp_store *s);
 /* Forgets cached rows (after a rollback, which may undo a batch). */
 void pp_store_forget_cache(struct pp_store *s);
+
+/* An atomic unit of work: the caller's transaction gets a savepoint, else one of its
+ * own (write-locked) is opened. pp_store_atomic_end commits or releases when rc >= 0,
+ * else rolls back (forgetting cached rows); it returns rc, or the error of a failed
+ * commit. */
+struct pp_store_atomic {
+	bool own;
+};
+int pp_store_atomic_begin(struct pp_store *s, struct pp_store_atomic *a, struct pp_err *err) PP_WUR;
+int pp_store_atomic_end(struct pp_store *s, struct pp_store_atomic *a, int rc,
+			struct pp_err *err) PP_WUR;
+
+/* Shared by the generic layer and the backends. */
+int pp_store_check_pid(const char *pid, struct pp_err *err) PP_WUR;
+int pp_store_check_mebx(const char *pw, struct pp_err *err) PP_WUR;
+int pp_store_check_pps(const char *pps, struct pp_err *err) PP_WUR;
+/* Audit append with the caller's time; checks the text like pp_store_audit_append.
+ * Runs in the caller's transaction (it must be in one). */
+int pp_store_audit_at(struct pp_store *s, int64_t time, const char *actor, const char *action,
+		      const char *subject, const char *detail, struct pp_err *err) PP_WUR;
+/* Names back to enums; -1 when unknown. */
+int pp_device_state_from_name(const char *name);
+int pp_job_state_from_name(const char *name);
+int pp_job_step_from_name(const char *name);
+/* "a.b.c.d" into 4 bytes; -PP_EINVAL. */
+int pp_store_addr_parse(const char *s, uint8_t out[4]);
+void pp_store_addr_format(const uint8_t addr[4], char out[16]);
+/* Copies text cut to fit cap (never inside a UTF-8 sequence), control characters
+ * replaced by '?'. NULL gives "". */
+void pp_store_text_copy(char *out, size_t cap, const char *in);
 
 #define PP_AUDIT_HASH_LEN 32
 /* hash = SHA-256(prev || canonical(seq, time, actor, action, subject, detail)). */

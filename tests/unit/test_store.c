@@ -248,7 +248,10 @@ static void test_open_refusals(void **state)
 	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &other, &err), -PP_EVERSION);
 	expect_msg(&err, "schema version 99");
 	db = raw_open(f);
-	raw_exec(db, "UPDATE meta SET value = 1 WHERE name = 'schema_version'");
+	char sql[96];
+	snprintf(sql, sizeof(sql), "UPDATE meta SET value = %d WHERE name = 'schema_version'",
+		 PP_STORE_SCHEMA_VERSION);
+	raw_exec(db, sql);
 	sqlite3_close(db);
 
 	/* The check value removed. */

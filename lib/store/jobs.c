@@ -1,0 +1,925 @@
+/* Devices, jobs, rotation, escrow and key lockout: the rules of docs/dev/store-jobs.md,
+ * over the row operations of a backend (store_impl.h). Each write function is one atomic
+ * unit (pp_store_atomic_begin/end): its own transaction, or a savepoint of the
+ * caller's. */
+#include "store/store_impl.h"
+
+#include "core/parse.h"
+#include "core/secret.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- names ---- */
+
+static const char *const device_state_names[PP_DEV_STATE_MAX] = {
+    [PP_DEV_SEEN] = "seen",
+    [PP_DEV_CONFIGURING] = "configuring",
+    [PP_DEV_PROVISIONED] = "provisioned",
+    [PP_DEV_FAILED] = "failed",
+    [PP_DEV_QUARANTINED] = "quarantined",
+};
+static const char *const job_state_names[PP_JOB_STATE_MAX] = {
+    [PP_JOB_PENDING] = "pending", [PP_JOB_RUNNING] = "running", [PP_JOB_RETRY] = "retry",
+    [PP_JOB_DONE] = "done",       [PP_JOB_FAILED] = "failed",
+};
+static const char *const job_step_names[PP_STEP_MAX] = {
+    [PP_STEP_NONE] = "none", [PP_STEP_READ] = "read",
+    [PP_STEP_ACL] = "acl",   [PP_STEP_MEBX] = "mebx",
+    [PP_STEP_PSK] = "psk",   [PP_STEP_NAMES] = "names",
+    [PP_STEP_TIME] = "time", [PP_STEP_COMMIT_SENT] = "commit-sent",
+    [PP_STEP_DONE] = "done",
+};
+
+const char *pp_device_state_name(enum pp_device_state st)
+{
+	return (unsigned)st < PP_DEV_STATE_MAX ? device_state_names[st] : "?";
+}
+
+const char *pp_job_state_name(enum pp_job_state st)
+{
+	return (unsigned)st < PP_JOB_STATE_MAX ? job_state_names[st] : "?";
+}
+
+const char *pp_job_step_name(enum pp_job_step step)
+{
+	return (unsigned)step < PP_STEP_MAX ? job_step_names[step] : "?";
+}
+
+static int name_index(const char *const *names, int n, const char *name)
+{
+	for (int i = 0; name && i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int pp_device_state_from_name(const char *name)
+{
+	return name_index(device_state_names, PP_DEV_STATE_MAX, name);
+}
+
+int pp_job_state_from_name(const char *name)
+{
+	return name_index(job_state_names, PP_JOB_STATE_MAX, name);
+}
+
+int pp_job_step_from_name(const char *name)
+{
+	return name_index(job_step_names, PP_STEP_MAX, name);
+}
+
+/* ---- small helpers ---- */
+
+int pp_store_addr_parse(const char *s, uint8_t out[4])
+{
+	memset(out, 0, 4);
+	if (!s || !*s)
+		return 0; /* never set */
+	return pp_parse_ipv4(s, out, "address", NULL) < 0 ? -PP_EINVAL : 0;
+}
+
+void pp_store_addr_format(const uint8_t a[4], char out[16])
+{
+	snprintf(out, 16, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+}
+
+void pp_store_text_copy(char *out, size_t cap, const char *in)
+{
+	size_t n = 0;
+	if (cap == 0)
+		return;
+	if (in) {
+		n = strnlen(in, cap - 1);
+		/* Back off over UTF-8 continuation bytes so a sequence is never cut. */
+		if (in[n] != '\0')
+			while (n > 0 && ((unsigned char)in[n] & 0xC0) == 0x80)
+				n--;
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)in[i];
+			out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		}
+	}
+	out[n] = '\0';
+}
+
+static int64_t wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* 1..max bytes of printable ASCII without spaces (user names, passwords, owners). */
+static bool word_ok(const char *s, size_t max)
+{
+	if (!s)
+		return false;
+	size_t n = strnlen(s, max + 1);
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static int check_owner(const char *owner, struct pp_err *err)
+{
+	if (!word_ok(owner, PP_JOB_OWNER_MAX))
+		return pp_err_set(err, PP_EINVAL,
+				  "job owner must be 1..%d printable ASCII characters, no spaces",
+				  PP_JOB_OWNER_MAX);
+	return 0;
+}
+
+/* Host and domain names as the device takes them: printable ASCII, no spaces. */
+static int check_name(const char *s, size_t max, const char *what, struct pp_err *err)
+{
+	if (!s || !*s)
+		return 0;
+	if (!word_ok(s, max))
+		return pp_err_set(err, PP_EINVAL, "%s must be 1..%zu printable ASCII characters",
+				  what, max);
+	return 0;
+}
+
+static void uuid_text(const uint8_t uuid[16], char out[37])
+{
+	pp_uuid_format(uuid, out);
+	/* The store keeps UUIDs in lower case. */
+	for (int i = 0; i < 36; i++)
+		if (out[i] >= 'A' && out[i] <= 'F')
+			out[i] = (char)(out[i] - 'A' + 'a');
+}
+
+static bool owner_holds(const struct pp_job *j, const char *owner)
+{
+	return j->state == PP_JOB_RUNNING && strcmp(j->owner, owner) == 0;
+}
+
+static int lease_lost(const struct pp_job *j, const char *owner, struct pp_err *err)
+{
+	if (j->state != PP_JOB_RUNNING)
+		return pp_err_set(err, PP_ESTATE, "job %lld is %s, not running under '%s'",
+				  (long long)j->id, pp_job_state_name(j->state), owner);
+	return pp_err_set(err, PP_ESTATE, "job %lld is no longer held by '%s' (lease lost)",
+			  (long long)j->id, owner);
+}
+
+static int job_get(struct pp_store *s, int64_t id, bool lock, struct pp_job *j, struct pp_err *err)
+{
+	int rc = s->ops->job_get(s, id, lock, j, err);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ENOTFOUND, "no job %lld", (long long)id);
+	return rc;
+}
+
+/* Reads the job and locks its device first, then the job (store_impl.h lock order). */
+static int job_and_device(struct pp_store *s, int64_t id, struct pp_job *j, struct pp_device_row *d,
+			  struct pp_err *err)
+{
+	int rc = job_get(s, id, false, j, err);
+	if (rc < 0)
+		return rc;
+	rc = s->ops->device_lock(s, j->uuid, NULL, d, NULL, err);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ESTORE, "job %lld: its device is missing", (long long)id);
+	if (rc < 0)
+		return rc;
+	return job_get(s, id, true, j, err);
+}
+
+/* ---- hello ---- */
+
+struct hello_ctx {
+	const struct pp_hello_in *h;
+	char uuid[37];
+	struct pp_device_row dev;
+	struct pp_key_info key;
+	int64_t batch_id;
+};
+
+static bool key_usable(const struct pp_key_info *k, int64_t now)
+{
+	if (k->state != PP_KEY_AVAILABLE && k->state != PP_KEY_EXPORTED &&
+	    k->state != PP_KEY_IN_USE)
+		return false;
+	return k->locked_until <= now;
+}
+
+static int quarantine(struct pp_store *s, struct hello_ctx *c, uint64_t count, const char *other,
+		      struct pp_err *err)
+{
+	char reason[PP_STORE_TEXT_MAX + 1], detail[320];
+	const struct pp_hello_in *h = c->h;
+	if (c->key.max_devices <= 1) {
+		snprintf(reason, sizeof(reason), "PID %s is bound to device %s (cloned key?)",
+			 h->pid, other);
+		snprintf(detail, sizeof(detail),
+			 "PID %s is bound to device %s and was seen from device %s (%s): "
+			 "cloned or stolen key",
+			 h->pid, other, c->uuid, h->source);
+	} else {
+		snprintf(reason, sizeof(reason),
+			 "shared PID %s is at its limit of %u devices (first: %s)", h->pid,
+			 c->key.max_devices, other);
+		snprintf(detail, sizeof(detail),
+			 "shared PID %s already serves %llu of %u devices (first: %s); seen "
+			 "from device %s (%s): over its limit",
+			 h->pid, (unsigned long long)count, c->key.max_devices, other, c->uuid,
+			 h->source);
+	}
+	c->dev.info.state = PP_DEV_QUARANTINED;
+	c->dev.info.quarantined = true;
+	pp_store_text_copy(c->dev.quarantine_reason, sizeof(c->dev.quarantine_reason), reason);
+	pp_store_text_copy(c->dev.info.last_error, sizeof(c->dev.info.last_error), reason);
+
+	/* A quarantined device is not configured: its active job (made with another key)
+	 * ends here; its owner's next call gets -PP_ESTATE. */
+	struct pp_job j;
+	int rc = s->ops->job_find(s, h->uuid, PP_JOB_FIND_ACTIVE, true, &j, err);
+	if (rc == 0) {
+		j.state = PP_JOB_FAILED;
+		j.lease_until = 0;
+		j.updated = h->now;
+		pp_store_text_copy(j.last_error, sizeof(j.last_error), reason);
+		if ((rc = s->ops->job_put(s, &j, err)) < 0)
+			return rc;
+	} else if (rc != -PP_ENOTFOUND) {
+		return rc;
+	}
+	return pp_store_audit_at(s, h->now, h->source, "device.quarantined", c->uuid, detail, err);
+}
+
+/* The decision, with the device row locked; fills *out and *job_id, and updates c->dev
+ * (written back by the caller). */
+static int hello_decide(struct pp_store *s, struct hello_ctx *c, enum pp_hello_outcome *out,
+			int64_t *job_id, struct pp_err *err)
+{
+	const struct pp_hello_in *h = c->h;
+	int rc = s->ops->key_lock(s, h->pid, &c->key, &c->batch_id, err);
+	if (rc == -PP_ENOTFOUND) {
+		*out = PP_HELLO_UNKNOWN_PID;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+
+	if (c->dev.info.state == PP_DEV_PROVISIONED) {
+		/* Only the key its last job rotated in starts a new setup: that device was
+		 * unprovisioned and holds it. The old key, or any other, is a stale or
+		 * foreign hello; the device keeps its escrow and state. */
+		struct pp_job last;
+		rc = s->ops->job_find(s, h->uuid, PP_JOB_FIND_LAST_DONE, false, &last, err);
+		if (rc < 0 && rc != -PP_ENOTFOUND)
+			return rc;
+		if (rc == -PP_ENOTFOUND || last.next_pid[0] == '\0' ||
+		    strcmp(last.next_pid, h->pid) != 0) {
+			*out = PP_HELLO_ALREADY_PROVISIONED;
+			return 0;
+		}
+	}
+	if (c->dev.info.state == PP_DEV_QUARANTINED) {
+		*out = PP_HELLO_QUARANTINED;
+		return 0;
+	}
+	if (!key_usable(&c->key, h->now)) {
+		*out = PP_HELLO_KEY_UNUSABLE;
+		return 0;
+	}
+
+	bool bound = false;
+	uint64_t count = 0;
+	char other[37] = "";
+	if ((rc = s->ops->key_uses(s, h->pid, c->uuid, &bound, &count, other, err)) < 0)
+		return rc;
+	if (!bound) {
+		if (count >= c->key.max_devices) {
+			*out = PP_HELLO_QUARANTINED;
+			return quarantine(s, c, count, other, err);
+		}
+		if ((rc = s->ops->key_bind(s, h->pid, c->uuid, h->now, err)) < 0)
+			return rc;
+	}
+
+	struct pp_job j;
+	rc = s->ops->job_find(s, h->uuid, PP_JOB_FIND_ACTIVE, true, &j, err);
+	if (rc == 0) {
+		memcpy(j.addr, h->addr, 4);
+		j.updated = h->now;
+		if ((rc = s->ops->job_put(s, &j, err)) < 0)
+			return rc;
+		*out = PP_HELLO_JOB_ACTIVE;
+		*job_id = j.id;
+		return 0;
+	}
+	if (rc != -PP_ENOTFOUND)
+		return rc;
+
+	memset(&j, 0, sizeof(j));
+	memcpy(j.uuid, h->uuid, 16);
+	memcpy(j.pid, h->pid, sizeof(j.pid));
+	memcpy(j.addr, h->addr, 4);
+	j.state = PP_JOB_PENDING;
+	j.step = PP_STEP_NONE;
+	j.next_attempt_at = h->now;
+	j.created = j.updated = h->now;
+	if ((rc = s->ops->job_insert(s, &j, job_id, err)) < 0)
+		return rc;
+	c->dev.info.state = PP_DEV_CONFIGURING;
+	*out = PP_HELLO_NEW_JOB;
+	return 0;
+}
+
+int pp_store_hello(struct pp_store *s, const struct pp_hello_in *h, enum pp_hello_outcome *outcome,
+		   int64_t *job_id, struct pp_err *err)
+{
+	struct hello_ctx c;
+	struct pp_store_atomic a;
+	struct pp_device_row fresh;
+	bool created = false;
+	enum pp_hello_outcome out = PP_HELLO_UNKNOWN_PID;
+	int64_t jid = 0;
+	int rc;
+
+	if (!h)
+		return pp_err_set(err, PP_EINVAL, "no hello");
+	if ((rc = pp_store_check_pid(h->pid, err)) < 0)
+		return rc;
+	if (!h->source || (strcmp(h->source, "hello") != 0 && strcmp(h->source, "agent") != 0))
+		return pp_err_set(err, PP_EINVAL, "hello source must be 'hello' or 'agent'");
+	memset(&c, 0, sizeof(c));
+	c.h = h;
+	uuid_text(h->uuid, c.uuid);
+
+	memset(&fresh, 0, sizeof(fresh));
+	memcpy(fresh.info.uuid, h->uuid, 16);
+	memcpy(fresh.info.pid, h->pid, sizeof(fresh.info.pid));
+	memcpy(fresh.info.addr, h->addr, 4);
+	fresh.info.state = PP_DEV_SEEN;
+	fresh.info.first_seen = fresh.info.last_seen = fresh.updated = h->now;
+	pp_store_text_copy(fresh.last_source, sizeof(fresh.last_source), h->source);
+
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	if ((rc = s->ops->device_lock(s, h->uuid, &fresh, &c.dev, &created, err)) < 0)
+		goto out;
+	if ((rc = hello_decide(s, &c, &out, &jid, err)) < 0)
+		goto out;
+	/* Every hello counts; only an accepted one moves the device's address and PID (a
+	 * refused hello may be forged: it must not redirect a known device). */
+	if (out == PP_HELLO_NEW_JOB || out == PP_HELLO_JOB_ACTIVE) {
+		memcpy(c.dev.info.pid, h->pid, sizeof(c.dev.info.pid));
+		memcpy(c.dev.info.addr, h->addr, 4);
+	}
+	if (h->now > c.dev.info.last_seen)
+		c.dev.info.last_seen = h->now;
+	c.dev.hello_count++;
+	pp_store_text_copy(c.dev.last_source, sizeof(c.dev.last_source), h->source);
+	c.dev.updated = h->now;
+	rc = s->ops->device_put(s, &c.dev, err);
+out:
+	rc = pp_store_atomic_end(s, &a, rc, err);
+	if (rc < 0)
+		return rc;
+	if (outcome)
+		*outcome = out;
+	if (job_id)
+		*job_id = jid;
+	return 0;
+}
+
+/* ---- claims and leases ---- */
+
+static int lease_end(int64_t now, uint32_t lease_s, int64_t *out, struct pp_err *err)
+{
+	if (lease_s == 0)
+		return pp_err_set(err, PP_EINVAL, "a lease must last at least a second");
+	if (now < 0 || now > INT64_MAX - (int64_t)lease_s)
+		return pp_err_set(err, PP_EINVAL, "time out of range");
+	*out = now + lease_s;
+	return 0;
+}
+
+int pp_store_jobs_claim(struct pp_store *s, const char *owner, int64_t now, uint32_t lease_s,
+			size_t max, struct pp_job *out, size_t *n, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	int64_t until = 0;
+	int rc;
+	*n = 0;
+	if ((rc = check_owner(owner, err)) < 0 || (rc = lease_end(now, lease_s, &until, err)) < 0)
+		return rc;
+	if (max == 0)
+		return 0;
+	if (!out)
+		return pp_err_set(err, PP_EINVAL, "no room for claimed jobs");
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	rc = s->ops->jobs_claim(s, owner, now, until, max, out, n, err);
+	rc = pp_store_atomic_end(s, &a, rc, err);
+	if (rc < 0)
+		*n = 0;
+	return rc;
+}
+
+int pp_store_jobs_renew(struct pp_store *s, const char *owner, int64_t now, uint32_t lease_s,
+			struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	int64_t until = 0;
+	int rc;
+	if ((rc = check_owner(owner, err)) < 0 || (rc = lease_end(now, lease_s, &until, err)) < 0)
+		return rc;
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	rc = s->ops->jobs_renew(s, owner, now, until, err);
+	return pp_store_atomic_end(s, &a, rc, err);
+}
+
+int pp_store_job_step(struct pp_store *s, int64_t id, const char *owner, enum pp_job_step step,
+		      struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	struct pp_job j;
+	int rc = check_owner(owner, err);
+	if (rc < 0)
+		return rc;
+	if (step < PP_STEP_READ || step > PP_STEP_COMMIT_SENT)
+		return pp_err_set(err, PP_EINVAL,
+				  "job step %d cannot be recorded (done is the completion's)",
+				  (int)step);
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	if ((rc = job_get(s, id, true, &j, err)) < 0)
+		goto out;
+	if (!owner_holds(&j, owner)) {
+		rc = lease_lost(&j, owner, err);
+		goto out;
+	}
+	/* Monotonic: a late or repeated report of an earlier step changes nothing. */
+	if (step > j.step) {
+		j.step = step;
+		j.updated = wall_now();
+		rc = s->ops->job_put(s, &j, err);
+	}
+out:
+	return pp_store_atomic_end(s, &a, rc, err);
+}
+
+int pp_store_job_retry(struct pp_store *s, int64_t id, const char *owner, int64_t next_at,
+		       const char *reason, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	struct pp_job j;
+	int rc = check_owner(owner, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	if ((rc = job_get(s, id, true, &j, err)) < 0)
+		goto out;
+	if (!owner_holds(&j, owner)) {
+		rc = lease_lost(&j, owner, err);
+		goto out;
+	}
+	j.state = PP_JOB_RETRY;
+	j.next_attempt_at = next_at;
+	j.owner[0] = '\0';
+	j.lease_until = 0;
+	j.updated = wall_now();
+	pp_store_text_copy(j.last_error, sizeof(j.last_error), reason);
+	rc = s->ops->job_put(s, &j, err);
+out:
+	return pp_store_atomic_end(s, &a, rc, err);
+}
+
+int pp_store_job_fail(struct pp_store *s, int64_t id, const char *owner, const char *reason,
+		      struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	struct pp_job j;
+	struct pp_device_row d;
+	char uuid[37], detail[PP_STORE_TEXT_MAX + 64];
+	int64_t now = wall_now();
+	int rc = check_owner(owner, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	if ((rc = job_and_device(s, id, &j, &d, err)) < 0)
+		goto out;
+	if (!owner_holds(&j, owner)) {
+		rc = lease_lost(&j, owner, err);
+		goto out;
+	}
+	j.state = PP_JOB_FAILED;
+	j.lease_until = 0;
+	j.updated = now;
+	pp_store_text_copy(j.last_error, sizeof(j.last_error), reason);
+	if ((rc = s->ops->job_put(s, &j, err)) < 0)
+		goto out;
+	if (d.info.state != PP_DEV_QUARANTINED)
+		d.info.state = PP_DEV_FAILED;
+	memcpy(d.info.last_error, j.last_error, sizeof(d.info.last_error));
+	d.updated = now;
+	if ((rc = s->ops->device_put(s, &d, err)) < 0)
+		goto out;
+	uuid_text(j.uuid, uuid);
+	snprintf(detail, sizeof(detail), "job %lld, PID %s: %s", (long long)j.id, j.pid,
+		 j.last_error);
+	rc = pp_store_audit_at(s, now, owner, "job.failed", uuid, detail, err);
+out:
+	return pp_store_atomic_end(s, &a, rc, err);
+}
+
+/* The hello key once its device is provisioned: consumed when the devices provisioned
+ * with it reach its max_devices. *consumed tells. */
+static int consume_hello_key(struct pp_store *s, const struct pp_job *j, int64_t now,
+			     bool *consumed, uint64_t *used, uint32_t *max, struct pp_err *err)
+{
+	struct pp_key_info k;
+	int64_t batch_id = 0;
+	*consumed = false;
+	*used = 0;
+	*max = 0;
+	int rc = s->ops->key_lock(s, j->pid, &k, &batch_id, err);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing",
+				  (long long)j->id, j->pid);
+	if (rc < 0)
+		return rc;
+	*max = k.max_devices;
+	if ((rc = s->ops->key_provisioned(s, j->pid, used, err)) < 0)
+		return rc;
+	/* A key revoked meanwhile stays revoked. */
+	if (k.state != PP_KEY_IN_USE || *used < k.max_devices)
+		return 0;
+	rc = s->ops->key_state_cas(s, j->pid, PP_KEY_IN_USE, PP_KEY_CONSUMED, now, err);
+	if (rc < 0)
+		return rc;
+	*consumed = true;
+	return 0;
+}
+
+int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, const char *host_name,
+			  const char *domain, int64_t now, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	struct pp_job j;
+	struct pp_device_row d;
+	char uuid[37], detail[512];
+	bool consumed = false;
+	uint64_t used = 0;
+	uint32_t max = 0;
+	int rc;
+	if ((rc = check_owner(owner, err)) < 0 ||
+	    (rc = check_name(host_name, 63, "host name", err)) < 0 ||
+	    (rc = check_name(domain, 253, "domain name", err)) < 0)
+		return rc;
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	if ((rc = job_and_device(s, id, &j, &d, err)) < 0)
+		goto out;
+	if (j.state == PP_JOB_DONE && strcmp(j.owner, owner) == 0) {
+		rc = 0; /* a repeat after a crash or a lost answer */
+		goto out;
+	}
+	if (!owner_holds(&j, owner)) {
+		rc = lease_lost(&j, owner, err);
+		goto out;
+	}
+	j.state = PP_JOB_DONE;
+	j.step = PP_STEP_DONE;
+	j.lease_until = 0;
+	j.updated = now;
+	if ((rc = s->ops->job_put(s, &j, err)) < 0)
+		goto out;
+
+	d.info.state = PP_DEV_PROVISIONED;
+	memcpy(d.info.pid, j.next_pid[0] ? j.next_pid : j.pid, sizeof(d.info.pid));
+	memcpy(d.info.addr, j.addr, 4);
+	pp_store_text_copy(d.info.host_name, sizeof(d.info.host_name), host_name);
+	pp_store_text_copy(d.info.domain, sizeof(d.info.domain), domain);
+	d.info.last_error[0] = '\0';
+	d.info.provisioned_at = now;
+	d.updated = now;
+	if ((rc = s->ops->device_put(s, &d, err)) < 0)
+		goto out;
+	if ((rc = consume_hello_key(s, &j, now, &consumed, &used, &max, err)) < 0)
+		goto out;
+
+	uuid_text(j.uuid, uuid);
+	snprintf(detail, sizeof(detail),
+		 "job %lld: PID %s %s (%llu of %u devices)%s%s%s, host '%s', domain '%s'",
+		 (long long)j.id, j.pid, consumed ? "consumed" : "stays in-use",
+		 (unsigned long long)used, max, j.next_pid[0] ? ", next PID " : "", j.next_pid,
+		 j.next_pid[0] ? " in-use" : "", d.info.host_name, d.info.domain);
+	rc = pp_store_audit_at(s, now, owner, "device.provisioned", uuid, detail, err);
+out:
+	return pp_store_atomic_end(s, &a, rc, err);
+}
+
+/* ---- escrow ---- */
+
+static int check_secrets(const struct pp_device_secrets *x, struct pp_err *err)
+{
+	if (!word_ok(x->admin_user, sizeof(x->admin_user) - 1))
+		return pp_err_set(err, PP_EINVAL,
+				  "admin user must be 1..32 printable ASCII characters, no spaces");
+	if (!word_ok(x->admin_password, sizeof(x->admin_password) - 1))
+		return pp_err_set(
+		    err, PP_EINVAL,
+		    "admin password must be 1..64 printable ASCII characters, no spaces");
+	return pp_store_check_mebx(x->mebx_password, err);
+}
+
+/* Opens both escrow blobs into out; -PP_ENOTFOUND when there are none, with *device
+ * (may be NULL) telling whether the device exists. */
+static int escrow_open(struct pp_store *s, const uint8_t uuid[16], const char *subject,
+		       struct pp_device_secrets *out, bool *device, struct pp_err *err)
+{
+	struct pp_sealed_small admin = {.len = 0}, mebx = {.len = 0};
+	char user[33] = "";
+	size_t n = 0;
+	if (device)
+		*device = false;
+	int rc = s->ops->escrow_get(s, uuid, user, &admin, &mebx, err);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ENOTFOUND, "no device %s", subject);
+	if (rc < 0)
+		return rc;
+	if (device)
+		*device = true;
+	if (admin.len == 0 && mebx.len == 0)
+		return pp_err_set(err, PP_ENOTFOUND, "device %s: nothing escrowed", subject);
+	if (admin.len == 0 || mebx.len == 0 || !user[0])
+		return pp_err_set(err, PP_ESTORE, "device %s: the escrow is incomplete", subject);
+	memset(out, 0, sizeof(*out));
+	memcpy(out->admin_user, user, sizeof(out->admin_user));
+	rc = pp_unseal(s->sealer, PP_SEAL_ADMIN, subject, admin.b, admin.len, out->admin_password,
+		       sizeof(out->admin_password) - 1, &n, err);
+	if (rc < 0)
+		goto out;
+	out->admin_password[n] = '\0';
+	rc = pp_unseal(s->sealer, PP_SEAL_DEVICE_MEBX, subject, mebx.b, mebx.len,
+		       out->mebx_password, sizeof(out->mebx_password) - 1, &n, err);
+	if (rc < 0)
+		goto out;
+	out->mebx_password[n] = '\0';
+	if (strlen(out->admin_password) == 0 || strlen(out->mebx_password) != n)
+		rc = pp_err_set(err, PP_ESTORE, "device %s: an escrowed secret is malformed",
+				subject);
+out:
+	if (rc < 0)
+		pp_wipe(out, sizeof(*out));
+	return rc;
+}
+
+int pp_store_device_escrow(struct pp_store *s, const uint8_t uuid[16],
+			   struct pp_device_secrets *inout, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	struct pp_sealed_small admin = {.len = 0}, mebx = {.len = 0};
+	struct pp_device_secrets stored;
+	char subject[37];
+	int rc;
+	if (!inout)
+		return pp_err_set(err, PP_EINVAL, "no secrets to escrow");
+	if ((rc = check_secrets(inout, err)) < 0)
+		return rc;
+	uuid_text(uuid, subject);
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	bool device = false;
+	rc = escrow_open(s, uuid, subject, &stored, &device, err);
+	if (rc == 0) {
+		/* Already escrowed: what the store has is what the device may hold. */
+		memcpy(inout, &stored, sizeof(*inout));
+		goto out;
+	}
+	if (rc != -PP_ENOTFOUND || !device)
+		goto out;
+	if ((rc = pp_seal(s->sealer, PP_SEAL_ADMIN, subject, inout->admin_password,
+			  strlen(inout->admin_password), admin.b, sizeof(admin.b), &admin.len,
+			  err)) < 0 ||
+	    (rc = pp_seal(s->sealer, PP_SEAL_DEVICE_MEBX, subject, inout->mebx_password,
+			  strlen(inout->mebx_password), mebx.b, sizeof(mebx.b), &mebx.len, err)) <
+		0)
+		goto out;
+	rc = s->ops->escrow_put(s, uuid, inout->admin_user, &admin, &mebx, wall_now(), err);
+	if (rc == -PP_EEXIST)
+		rc = pp_err_set(err, PP_EBUSY, "device %s: escrowed meanwhile; try again", subject);
+out:
+	pp_wipe(&stored, sizeof(stored));
+	return pp_store_atomic_end(s, &a, rc, err);
+}
+
+int pp_store_device_secrets(struct pp_store *s, const uint8_t uuid[16],
+			    struct pp_device_secrets *out, struct pp_err *err)
+{
+	char subject[37];
+	if (!out)
+		return pp_err_set(err, PP_EINVAL, "no room for the secrets");
+	uuid_text(uuid, subject);
+	return escrow_open(s, uuid, subject, out, NULL, err);
+}
+
+/* ---- rotation ---- */
+
+static int next_key_existing(struct pp_store *s, const struct pp_job *j, struct pp_pid *pid_out,
+			     struct pp_pps *pps_out, struct pp_err *err)
+{
+	int rc = pp_store_key_secrets(s, j->next_pid, pps_out, NULL, 0, err);
+	if (rc < 0)
+		return rc;
+	memcpy(pid_out->s, j->next_pid, sizeof(pid_out->s));
+	return 0;
+}
+
+int pp_store_job_next_key(struct pp_store *s, int64_t job_id, const char *owner,
+			  const char *cand_pid, const char *cand_pps, struct pp_pid *pid_out,
+			  struct pp_pps *pps_out, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	struct pp_job j;
+	struct pp_device_secrets esc;
+	struct pp_key_info hk;
+	int64_t batch_id = 0, now = wall_now();
+	uint8_t pps_blob[PP_PPS_LEN + PP_SEAL_OVERHEAD];
+	uint8_t mebx_blob[PP_STORE_MEBX_MAX + PP_SEAL_OVERHEAD];
+	size_t pps_len = 0, mebx_len = 0;
+	char uuid[37];
+	int rc = check_owner(owner, err);
+	if (rc < 0)
+		return rc;
+	if (!pid_out || !pps_out)
+		return pp_err_set(err, PP_EINVAL, "no room for the next key");
+	memset(&esc, 0, sizeof(esc));
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	if ((rc = job_get(s, job_id, true, &j, err)) < 0)
+		goto out;
+	if (!owner_holds(&j, owner)) {
+		rc = lease_lost(&j, owner, err);
+		goto out;
+	}
+	if (j.next_pid[0]) {
+		rc = next_key_existing(s, &j, pid_out, pps_out, err);
+		goto out;
+	}
+	if ((rc = pp_store_check_pid(cand_pid, err)) < 0 ||
+	    (rc = pp_store_check_pps(cand_pps, err)) < 0)
+		goto out;
+	uuid_text(j.uuid, uuid);
+	rc = pp_store_device_secrets(s, j.uuid, &esc, err);
+	if (rc == -PP_ENOTFOUND) {
+		rc = pp_err_set(err, PP_ESTATE,
+				"job %lld: device %s has no escrowed MEBx password yet",
+				(long long)j.id, uuid);
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	rc = s->ops->key_lock(s, j.pid, &hk, &batch_id, err);
+	if (rc == -PP_ENOTFOUND)
+		rc = pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing", (long long)j.id,
+				j.pid);
+	if (rc < 0)
+		goto out;
+	if ((rc = pp_seal(s->sealer, PP_SEAL_PPS, cand_pid, cand_pps, PP_PPS_LEN, pps_blob,
+			  sizeof(pps_blob), &pps_len, err)) < 0 ||
+	    (rc = pp_seal(s->sealer, PP_SEAL_MEBX, cand_pid, esc.mebx_password,
+			  strlen(esc.mebx_password), mebx_blob, sizeof(mebx_blob), &mebx_len,
+			  err)) < 0)
+		goto out;
+	struct pp_key_row row = {
+	    .pid = cand_pid,
+	    .batch_id = batch_id,
+	    .pps = pps_blob,
+	    .pps_len = pps_len,
+	    .mebx = mebx_blob,
+	    .mebx_len = mebx_len,
+	    .state = PP_KEY_IN_USE,
+	    .max_devices = 1,
+	    .now = now,
+	};
+	rc = s->ops->key_insert(s, &row, err);
+	if (rc == -PP_EEXIST)
+		rc = pp_err_set(err, PP_EEXIST, "PID %s is already in the store; draw another",
+				cand_pid);
+	if (rc < 0)
+		goto out;
+	if ((rc = s->ops->key_bind(s, cand_pid, uuid, now, err)) < 0)
+		goto out;
+	memcpy(j.next_pid, cand_pid, sizeof(j.next_pid));
+	j.updated = now;
+	if ((rc = s->ops->job_put(s, &j, err)) < 0)
+		goto out;
+	memcpy(pid_out->s, cand_pid, sizeof(pid_out->s));
+	memcpy(pps_out->s, cand_pps, PP_PPS_LEN);
+	pps_out->s[PP_PPS_LEN] = '\0';
+out:
+	pp_wipe(&esc, sizeof(esc));
+	rc = pp_store_atomic_end(s, &a, rc, err);
+	if (rc < 0)
+		pp_wipe(pps_out, sizeof(*pps_out));
+	return rc;
+}
+
+/* ---- lockout ---- */
+
+int pp_store_key_failure(struct pp_store *s, const char *pid, int64_t now, uint32_t limit,
+			 uint32_t lock_s, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	int rc = pp_store_check_pid(pid, err);
+	if (rc < 0)
+		return rc;
+	if (limit == 0)
+		return pp_err_set(err, PP_EINVAL, "failure limit must be at least 1");
+	if (now < 0 || now > INT64_MAX - (int64_t)lock_s)
+		return pp_err_set(err, PP_EINVAL, "time out of range");
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	rc = s->ops->key_failure(s, pid, now, limit, lock_s, err);
+	if (rc == -PP_ENOTFOUND)
+		rc = pp_err_set(err, PP_ENOTFOUND, "no key with PID %s", pid);
+	return pp_store_atomic_end(s, &a, rc, err);
+}
+
+int pp_store_key_success(struct pp_store *s, const char *pid, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	int rc = pp_store_check_pid(pid, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	rc = s->ops->key_success(s, pid, wall_now(), err);
+	if (rc == -PP_ENOTFOUND)
+		rc = pp_err_set(err, PP_ENOTFOUND, "no key with PID %s", pid);
+	return pp_store_atomic_end(s, &a, rc, err);
+}
+
+/* ---- reading ---- */
+
+int pp_store_device_get(struct pp_store *s, const uint8_t uuid[16], struct pp_device_info *out,
+			struct pp_err *err)
+{
+	struct pp_device_row d;
+	int rc = s->ops->device_get(s, uuid, &d, err);
+	if (rc == -PP_ENOTFOUND) {
+		char t[37];
+		uuid_text(uuid, t);
+		return pp_err_set(err, PP_ENOTFOUND, "no device %s", t);
+	}
+	if (rc < 0)
+		return rc;
+	*out = d.info;
+	return 0;
+}
+
+struct device_list_ctx {
+	int (*cb)(void *, const struct pp_device_info *);
+	void *ctx;
+};
+
+static int device_list_one(void *vctx, const struct pp_device_row *d)
+{
+	struct device_list_ctx *c = vctx;
+	return c->cb(c->ctx, &d->info);
+}
+
+int pp_store_device_list(struct pp_store *s, const struct pp_device_filter *f,
+			 int (*cb)(void *ctx, const struct pp_device_info *), void *ctx,
+			 struct pp_err *err)
+{
+	int state = f ? f->state : -1;
+	uint64_t limit = f ? f->limit : 0;
+	if (state < -1 || state >= PP_DEV_STATE_MAX)
+		return pp_err_set(err, PP_EINVAL, "unknown device state %d", state);
+	struct device_list_ctx c = {.cb = cb, .ctx = ctx};
+	return s->ops->device_list(s, state, limit, device_list_one, &c, err);
+}
+
+int pp_store_job_list(struct pp_store *s, const struct pp_job_filter *f,
+		      int (*cb)(void *ctx, const struct pp_job *), void *ctx, struct pp_err *err)
+{
+	int state = f ? f->state : -1;
+	uint64_t limit = f ? f->limit : 0;
+	if (state < -1 || state >= PP_JOB_STATE_MAX)
+		return pp_err_set(err, PP_EINVAL, "unknown job state %d", state);
+	return s->ops->job_list(s, state, limit, cb, ctx, err);
+}
+
+int pp_store_job_get(struct pp_store *s, int64_t id, struct pp_job *out, struct pp_err *err)
+{
+	return job_get(s, id, false, out, err);
+}
+
+int pp_store_counts(struct pp_store *s, struct pp_store_counts *out, struct pp_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->counts(s, out, err);
+}

@@ -1,0 +1,1459 @@
+/* The contract of devices, jobs, rotation, escrow and lockout (docs/dev/store-jobs.md),
+ * run against any backend. Included by test_store_jobs.c (SQLite) and test_store_pg.c
+ * (PostgreSQL), each of which defines, before including this file, the struct fixture
+ * members it needs after the common ones, and after it the backend hooks declared
+ * below. */
+#ifndef PSKPROV_TEST_STORE_CONTRACT_H
+#define PSKPROV_TEST_STORE_CONTRACT_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "core/secret.h"
+#include "keys/keys.h"
+#include "store/store.h"
+
+/* ---- backend hooks (defined by the including file) ---- */
+
+struct fixture;
+static struct pp_store *backend_open_other(struct fixture *f);
+/* Everything the database holds, as bytes to search (malloc'd). */
+static uint8_t *backend_bytes(struct fixture *f, size_t *len);
+/* Makes the append of audit action "device.provisioned" fail (on) or work (off). */
+static void backend_inject_audit_failure(struct fixture *f, bool on);
+
+/* ---- helpers ---- */
+
+#define T0 1700000000
+
+static const char c_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+static void c_expect_msg(const struct pp_err *err, const char *needle)
+{
+	if (!strstr(err->msg, needle))
+		fail_msg("message '%s' lacks '%s'", err->msg, needle);
+}
+
+static void c_pid(unsigned long n, char out[9])
+{
+	unsigned sum = 0;
+	for (int i = 6; i >= 0; i--) {
+		out[i] = c_alphabet[n % 36];
+		n /= 36;
+	}
+	for (int i = 0; i < 7; i++)
+		sum += (unsigned char)out[i];
+	out[7] = c_alphabet[sum % 36];
+	out[8] = '\0';
+}
+
+static void c_pps(unsigned long n, char out[33])
+{
+	for (int i = 0; i < 32; i++)
+		out[i] = c_alphabet[(n * 29 + (unsigned long)i * 13 + (n >> (i % 8))) % 36];
+	memcpy(out, "WQ", 2);
+	out[32] = '\0';
+}
+
+static void c_mebx(unsigned long n, char out[33])
+{
+	snprintf(out, 33, "KeyMebx#%06lu", n);
+}
+
+static void c_uuid(unsigned n, uint8_t out[16])
+{
+	for (int i = 0; i < 16; i++)
+		out[i] = (uint8_t)(0x10 + i * 7);
+	out[12] = (uint8_t)(n >> 24);
+	out[13] = (uint8_t)(n >> 16);
+	out[14] = (uint8_t)(n >> 8);
+	out[15] = (uint8_t)n;
+}
+
+static void c_uuid_text(unsigned n, char out[37])
+{
+	uint8_t u[16];
+	c_uuid(n, u);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
+static int64_t c_batch(struct fixture *f, const char *name, bool derived, uint32_t shared)
+{
+	uint8_t secret[32];
+	for (int i = 0; i < 32; i++)
+		secret[i] = (uint8_t)(i * 5 + 3);
+	struct pp_batch_new b = {.name = name,
+				 .derived = derived,
+				 .secret = derived ? secret : NULL,
+				 .secret_len = derived ? sizeof(secret) : 0,
+				 .shared_max = shared};
+	int64_t id = 0;
+	struct pp_err err = {0};
+	if (pp_store_batch_create(f->s, &b, &id, &err) < 0)
+		fail_msg("batch %s: %s", name, err.msg);
+	return id;
+}
+
+static void c_key(struct fixture *f, int64_t batch, unsigned long n, bool derived,
+		  enum pp_key_state st, uint32_t max_devices)
+{
+	char pid[9], pps[33], mebx[33];
+	c_pid(n, pid);
+	c_pps(n, pps);
+	c_mebx(n, mebx);
+	struct pp_key_new k = {.pid = pid,
+			       .pps = derived ? NULL : pps,
+			       .mebx_password = mebx,
+			       .batch_id = batch,
+			       .max_devices = max_devices,
+			       .state = st};
+	struct pp_err err = {0};
+	if (pp_store_key_insert(f->s, &k, &err) < 0)
+		fail_msg("key %s: %s", pid, err.msg);
+}
+
+static enum pp_hello_outcome c_hello_at(struct fixture *f, unsigned dev, unsigned long key,
+					uint8_t last_octet, int64_t now, int64_t *job)
+{
+	struct pp_hello_in h = {.source = "hello", .now = now};
+	c_uuid(dev, h.uuid);
+	c_pid(key, h.pid);
+	h.addr[0] = 127;
+	h.addr[1] = 0;
+	h.addr[2] = (uint8_t)(dev & 0xff);
+	h.addr[3] = last_octet;
+	enum pp_hello_outcome out = PP_HELLO_UNKNOWN_PID;
+	int64_t id = -1;
+	struct pp_err err = {0};
+	if (pp_store_hello(f->s, &h, &out, &id, &err) < 0)
+		fail_msg("hello dev %u key %lu: %s", dev, key, err.msg);
+	if (job)
+		*job = id;
+	return out;
+}
+
+static enum pp_hello_outcome c_hello(struct fixture *f, unsigned dev, unsigned long key,
+				     int64_t *job)
+{
+	return c_hello_at(f, dev, key, 2, T0, job);
+}
+
+static void c_device(struct fixture *f, unsigned dev, struct pp_device_info *d)
+{
+	uint8_t u[16];
+	struct pp_err err = {0};
+	c_uuid(dev, u);
+	if (pp_store_device_get(f->s, u, d, &err) < 0)
+		fail_msg("device %u: %s", dev, err.msg);
+}
+
+static void c_job(struct fixture *f, int64_t id, struct pp_job *j)
+{
+	struct pp_err err = {0};
+	if (pp_store_job_get(f->s, id, j, &err) < 0)
+		fail_msg("job %lld: %s", (long long)id, err.msg);
+}
+
+static void c_keyinfo(struct fixture *f, unsigned long n, struct pp_key_info *k)
+{
+	char pid[9];
+	struct pp_err err = {0};
+	c_pid(n, pid);
+	if (pp_store_key_get(f->s, pid, k, &err) < 0)
+		fail_msg("key %s: %s", pid, err.msg);
+}
+
+/* Claims one job (the first runnable) as owner at now. */
+static int64_t c_claim1(struct fixture *f, const char *owner, int64_t now, uint32_t lease)
+{
+	struct pp_job out[1];
+	size_t n = 99;
+	struct pp_err err = {0};
+	if (pp_store_jobs_claim(f->s, owner, now, lease, 1, out, &n, &err) < 0)
+		fail_msg("claim: %s", err.msg);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].state, PP_JOB_RUNNING);
+	assert_string_equal(out[0].owner, owner);
+	assert_int_equal(out[0].lease_until, now + lease);
+	return out[0].id;
+}
+
+static size_t c_claim_n(struct fixture *f, const char *owner, int64_t now)
+{
+	struct pp_job out[16];
+	size_t n = 99;
+	struct pp_err err = {0};
+	if (pp_store_jobs_claim(f->s, owner, now, 60, 16, out, &n, &err) < 0)
+		fail_msg("claim: %s", err.msg);
+	return n;
+}
+
+static void c_escrow(struct fixture *f, unsigned dev, const char *pw, const char *mebx,
+		     struct pp_device_secrets *got)
+{
+	uint8_t u[16];
+	struct pp_err err = {0};
+	c_uuid(dev, u);
+	memset(got, 0, sizeof(*got));
+	snprintf(got->admin_user, sizeof(got->admin_user), "admin");
+	snprintf(got->admin_password, sizeof(got->admin_password), "%s", pw);
+	snprintf(got->mebx_password, sizeof(got->mebx_password), "%s", mebx);
+	if (pp_store_device_escrow(f->s, u, got, &err) < 0)
+		fail_msg("escrow dev %u: %s", dev, err.msg);
+}
+
+struct audit_find {
+	const char *action;
+	int n;
+	char subject[96];
+	char detail[512];
+	char actor[64];
+};
+
+static int c_audit_cb(void *ctx, const struct pp_audit_entry *e)
+{
+	struct audit_find *a = ctx;
+	if (strcmp(e->action, a->action) == 0) {
+		a->n++;
+		snprintf(a->subject, sizeof(a->subject), "%s", e->subject);
+		snprintf(a->detail, sizeof(a->detail), "%s", e->detail);
+		snprintf(a->actor, sizeof(a->actor), "%s", e->actor);
+	}
+	return 0;
+}
+
+static struct audit_find c_audit(struct fixture *f, const char *action)
+{
+	struct audit_find a = {.action = action};
+	struct pp_err err = {0};
+	uint64_t n = 0;
+	if (pp_store_audit_list(f->s, 0, c_audit_cb, &a, &err) < 0)
+		fail_msg("audit list: %s", err.msg);
+	if (pp_store_audit_verify(f->s, &n, &err) < 0)
+		fail_msg("audit verify: %s", err.msg);
+	return a;
+}
+
+struct job_seen {
+	int n;
+	int64_t ids[64];
+	enum pp_job_state states[64];
+	int stop_after;
+};
+
+static int c_job_cb(void *ctx, const struct pp_job *j)
+{
+	struct job_seen *s = ctx;
+	if (s->n < 64) {
+		s->ids[s->n] = j->id;
+		s->states[s->n] = j->state;
+	}
+	s->n++;
+	return s->stop_after && s->n == s->stop_after ? 1 : 0;
+}
+
+static int c_job_count(struct fixture *f, int state)
+{
+	struct job_seen seen = {0};
+	struct pp_job_filter jf = {.state = state};
+	struct pp_err err = {0};
+	if (pp_store_job_list(f->s, &jf, c_job_cb, &seen, &err) < 0)
+		fail_msg("job list: %s", err.msg);
+	return seen.n;
+}
+
+/* A job from hello to just before completion: claimed by owner at T0, steps up to
+ * commit-sent, escrow (admin password pw, MEBx "NewMebx#<dev>"), next key `next`. */
+static int64_t c_run_job(struct fixture *f, unsigned dev, unsigned long key, unsigned long next,
+			 const char *owner)
+{
+	int64_t job = 0;
+	struct pp_err err = {0};
+	struct pp_device_secrets sec;
+	char pw[40], mebx[33], npid[9], npps[33];
+	enum pp_hello_outcome o = c_hello(f, dev, key, &job);
+	if (o != PP_HELLO_NEW_JOB)
+		fail_msg("hello dev %u: outcome %d", dev, (int)o);
+	assert_int_equal(c_claim1(f, owner, T0, 60), job);
+	assert_int_equal(pp_store_job_step(f->s, job, owner, PP_STEP_READ, &err), 0);
+	snprintf(pw, sizeof(pw), "AdminPw!%u", dev);
+	snprintf(mebx, sizeof(mebx), "NewMebx#%u", dev);
+	c_escrow(f, dev, pw, mebx, &sec);
+	assert_int_equal(pp_store_job_step(f->s, job, owner, PP_STEP_ACL, &err), 0);
+	assert_int_equal(pp_store_job_step(f->s, job, owner, PP_STEP_MEBX, &err), 0);
+	if (next) {
+		struct pp_pid p;
+		struct pp_pps s;
+		c_pid(next, npid);
+		c_pps(next, npps);
+		if (pp_store_job_next_key(f->s, job, owner, npid, npps, &p, &s, &err) < 0)
+			fail_msg("next key: %s", err.msg);
+		assert_string_equal(p.s, npid);
+		assert_int_equal(pp_store_job_step(f->s, job, owner, PP_STEP_PSK, &err), 0);
+	}
+	assert_int_equal(pp_store_job_step(f->s, job, owner, PP_STEP_COMMIT_SENT, &err), 0);
+	return job;
+}
+
+/* ---- tests ---- */
+
+static void c_test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(pp_device_state_name(PP_DEV_SEEN), "seen");
+	assert_string_equal(pp_device_state_name(PP_DEV_QUARANTINED), "quarantined");
+	assert_string_equal(pp_device_state_name((enum pp_device_state)99), "?");
+	assert_string_equal(pp_job_state_name(PP_JOB_RETRY), "retry");
+	assert_string_equal(pp_job_state_name((enum pp_job_state) - 1), "?");
+	assert_string_equal(pp_job_step_name(PP_STEP_COMMIT_SENT), "commit-sent");
+	assert_string_equal(pp_job_step_name(PP_STEP_DONE), "done");
+	assert_string_equal(pp_job_step_name(PP_STEP_MAX), "?");
+}
+
+/* hello -> claim -> steps -> escrow -> next key -> complete, and each repeat. */
+static void c_test_job_life(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "life", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	uint8_t u[16];
+	c_uuid(1, u);
+
+	int64_t job = 0;
+	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
+	assert_true(job > 0);
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	assert_memory_equal(d.uuid, u, 16);
+	char pid1[9], pid2[9], pps2[33], pps9[33], pid9[9];
+	c_pid(1, pid1);
+	c_pid(2, pid2);
+	c_pps(2, pps2);
+	c_pid(9, pid9);
+	c_pps(9, pps9);
+	assert_string_equal(d.pid, pid1);
+	assert_int_equal(d.addr[0], 127);
+	assert_int_equal(d.addr[3], 2);
+	assert_int_equal(d.first_seen, T0);
+	assert_int_equal(d.last_seen, T0);
+	assert_false(d.quarantined);
+	assert_false(d.has_credentials);
+	assert_int_equal(d.provisioned_at, 0);
+	struct pp_key_info k;
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.state, PP_KEY_IN_USE);
+	assert_int_equal(k.use_count, 1);
+
+	struct pp_job j;
+	c_job(f, job, &j);
+	assert_int_equal(j.state, PP_JOB_PENDING);
+	assert_int_equal(j.step, PP_STEP_NONE);
+	assert_int_equal(j.attempts, 0);
+	assert_string_equal(j.pid, pid1);
+	assert_string_equal(j.next_pid, "");
+	assert_string_equal(j.owner, "");
+	assert_int_equal(j.next_attempt_at, T0);
+	assert_int_equal(j.created, T0);
+	assert_memory_equal(j.uuid, u, 16);
+
+	/* Not runnable before its time; runnable at it. */
+	assert_int_equal(c_claim_n(f, "w1", T0 - 1), 0);
+	struct pp_job cl[2];
+	size_t n = 0;
+	assert_int_equal(pp_store_jobs_claim(f->s, "w1", T0, 30, 2, cl, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cl[0].id, job);
+	assert_int_equal(cl[0].attempts, 1);
+	assert_int_equal(cl[0].state, PP_JOB_RUNNING);
+	assert_int_equal(cl[0].lease_until, T0 + 30);
+	assert_string_equal(cl[0].owner, "w1");
+	/* Held: nobody else gets it while the lease runs. */
+	assert_int_equal(c_claim_n(f, "w2", T0 + 29), 0);
+	assert_int_equal(pp_store_jobs_renew(f->s, "w1", T0 + 20, 30, &err), 0);
+	c_job(f, job, &j);
+	assert_int_equal(j.lease_until, T0 + 50);
+	assert_int_equal(c_claim_n(f, "w2", T0 + 45), 0);
+
+	/* Steps: recorded, never lowered; a repeat is harmless. */
+	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_READ, &err), 0);
+	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_ACL, &err), 0);
+	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_ACL, &err), 0);
+	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_READ, &err), 0);
+	c_job(f, job, &j);
+	assert_int_equal(j.step, PP_STEP_ACL);
+	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_DONE, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_NONE, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_job_step(f->s, job, "w1", (enum pp_job_step)42, &err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_store_job_step(f->s, job + 100, "w1", PP_STEP_MEBX, &err),
+			 -PP_ENOTFOUND);
+	assert_int_equal(pp_store_job_step(f->s, job, "", PP_STEP_MEBX, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_job_step(f->s, job, "has space", PP_STEP_MEBX, &err), -PP_EINVAL);
+
+	/* Rotation before escrow: refused. */
+	struct pp_pid np;
+	struct pp_pps nps;
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w1", pid2, pps2, &np, &nps, &err),
+			 -PP_ESTATE);
+	c_expect_msg(&err, "escrow");
+
+	/* Escrow; a repeat with other values gets the stored ones. */
+	struct pp_device_secrets sec, again, got;
+	c_escrow(f, 1, "Admin!Pass1", "NewMebx#1", &sec);
+	assert_string_equal(sec.admin_password, "Admin!Pass1");
+	c_escrow(f, 1, "Other!Pass2", "Other#2", &again);
+	assert_string_equal(again.admin_user, "admin");
+	assert_string_equal(again.admin_password, "Admin!Pass1");
+	assert_string_equal(again.mebx_password, "NewMebx#1");
+	assert_int_equal(pp_store_device_secrets(f->s, u, &got, &err), 0);
+	assert_string_equal(got.admin_password, "Admin!Pass1");
+	assert_string_equal(got.mebx_password, "NewMebx#1");
+	c_device(f, 1, &d);
+	assert_true(d.has_credentials);
+	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_MEBX, &err), 0);
+
+	/* Next key; a repeat returns the first and ignores the new candidate. */
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w1", pid2, pps2, &np, &nps, &err), 0);
+	assert_string_equal(np.s, pid2);
+	assert_string_equal(nps.s, pps2);
+	memset(&np, 0, sizeof(np));
+	memset(&nps, 0, sizeof(nps));
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w1", pid9, pps9, &np, &nps, &err), 0);
+	assert_string_equal(np.s, pid2);
+	assert_string_equal(nps.s, pps2);
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w1", NULL, NULL, &np, &nps, &err), 0);
+	assert_string_equal(np.s, pid2);
+	assert_int_equal(pp_store_key_get(f->s, pid9, &k, &err), -PP_ENOTFOUND);
+	c_job(f, job, &j);
+	assert_string_equal(j.next_pid, pid2);
+	c_keyinfo(f, 2, &k);
+	assert_int_equal(k.state, PP_KEY_IN_USE);
+	assert_int_equal(k.max_devices, 1);
+	assert_int_equal(k.use_count, 1);
+	assert_string_equal(k.batch, "life");
+	assert_false(k.derived);
+	struct pp_pps kp;
+	char kmebx[PP_STORE_MEBX_MAX + 1];
+	assert_int_equal(pp_store_key_secrets(f->s, pid2, &kp, kmebx, sizeof(kmebx), &err), 0);
+	assert_string_equal(kp.s, pps2);
+	assert_string_equal(kmebx, "NewMebx#1");
+
+	for (enum pp_job_step st = PP_STEP_PSK; st <= PP_STEP_COMMIT_SENT; st++)
+		assert_int_equal(pp_store_job_step(f->s, job, "w1", st, &err), 0);
+	c_job(f, job, &j);
+	assert_int_equal(j.step, PP_STEP_COMMIT_SENT);
+
+	/* Complete, then complete again: the same, once. */
+	assert_int_equal(
+	    pp_store_job_complete(f->s, job, "w1", "host-1", "example.org", T0 + 40, &err), 0);
+	assert_int_equal(c_audit(f, "device.provisioned").n, 1);
+	assert_int_equal(
+	    pp_store_job_complete(f->s, job, "w1", "host-1", "example.org", T0 + 41, &err), 0);
+	struct audit_find af = c_audit(f, "device.provisioned");
+	assert_int_equal(af.n, 1);
+	char ut[37];
+	c_uuid_text(1, ut);
+	assert_string_equal(af.subject, ut);
+	assert_string_equal(af.actor, "w1");
+	assert_non_null(strstr(af.detail, pid1));
+	assert_non_null(strstr(af.detail, pid2));
+	assert_null(strstr(af.detail, "Admin!Pass1"));
+
+	c_job(f, job, &j);
+	assert_int_equal(j.state, PP_JOB_DONE);
+	assert_int_equal(j.step, PP_STEP_DONE);
+	assert_int_equal(j.updated, T0 + 40);
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_PROVISIONED);
+	assert_string_equal(d.host_name, "host-1");
+	assert_string_equal(d.domain, "example.org");
+	assert_int_equal(d.provisioned_at, T0 + 40);
+	assert_string_equal(d.pid, pid2);
+	assert_true(d.has_credentials);
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.state, PP_KEY_CONSUMED);
+	c_keyinfo(f, 2, &k);
+	assert_int_equal(k.state, PP_KEY_IN_USE);
+
+	/* After completion: steps, rotation and another owner's complete are refused. */
+	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_TIME, &err), -PP_ESTATE);
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w1", pid9, pps9, &np, &nps, &err),
+			 -PP_ESTATE);
+	assert_int_equal(pp_store_job_complete(f->s, job, "w2", NULL, NULL, T0 + 42, &err),
+			 -PP_ESTATE);
+	assert_int_equal(pp_store_job_complete(f->s, job + 7, "w1", NULL, NULL, T0, &err),
+			 -PP_ENOTFOUND);
+	assert_int_equal(c_claim_n(f, "w2", T0 + 1000), 0);
+
+	struct pp_store_counts c;
+	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
+	assert_int_equal(c.keys_by_state[PP_KEY_CONSUMED], 1);
+	assert_int_equal(c.keys_by_state[PP_KEY_IN_USE], 1);
+	assert_int_equal(c.devices_by_state[PP_DEV_PROVISIONED], 1);
+	assert_int_equal(c.jobs_by_state[PP_JOB_DONE], 1);
+	assert_int_equal(c.jobs_by_state[PP_JOB_RUNNING], 0);
+	pp_wipe(&kp, sizeof(kp));
+	pp_wipe(&nps, sizeof(nps));
+}
+
+/* A crashed owner: its lease ends, another claims, the first is refused. */
+static void c_test_lease_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "lease", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	c_key(f, b, 3, false, PP_KEY_EXPORTED, 0);
+	int64_t job = 0;
+	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_claim1(f, "A", T0, 30), job);
+	assert_int_equal(pp_store_job_step(f->s, job, "A", PP_STEP_ACL, &err), 0);
+	struct pp_device_secrets sec;
+	c_escrow(f, 1, "Admin!Pass1", "NewMebx#1", &sec);
+
+	/* Lease in the past: B takes it, resuming after A's last step. */
+	assert_int_equal(c_claim_n(f, "B", T0 + 30), 0); /* lease_until < now, not <= */
+	struct pp_job cl[1];
+	size_t n = 0;
+	assert_int_equal(pp_store_jobs_claim(f->s, "B", T0 + 31, 30, 1, cl, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cl[0].id, job);
+	assert_int_equal(cl[0].attempts, 2);
+	assert_int_equal(cl[0].step, PP_STEP_ACL);
+	assert_string_equal(cl[0].owner, "B");
+
+	char pid2[9], pps2[33];
+	c_pid(2, pid2);
+	c_pps(2, pps2);
+	struct pp_pid np;
+	struct pp_pps nps;
+	assert_int_equal(pp_store_job_step(f->s, job, "A", PP_STEP_MEBX, &err), -PP_ESTATE);
+	c_expect_msg(&err, "lease lost");
+	assert_int_equal(pp_store_job_complete(f->s, job, "A", "h", "d", T0 + 32, &err),
+			 -PP_ESTATE);
+	assert_int_equal(pp_store_job_retry(f->s, job, "A", T0 + 99, "x", &err), -PP_ESTATE);
+	assert_int_equal(pp_store_job_fail(f->s, job, "A", "x", &err), -PP_ESTATE);
+	assert_int_equal(pp_store_job_next_key(f->s, job, "A", pid2, pps2, &np, &nps, &err),
+			 -PP_ESTATE);
+	/* A's renewal does not take it back. */
+	assert_int_equal(pp_store_jobs_renew(f->s, "A", T0 + 33, 300, &err), 0);
+	struct pp_job j;
+	c_job(f, job, &j);
+	assert_string_equal(j.owner, "B");
+	assert_int_equal(j.lease_until, T0 + 61);
+	assert_int_equal(j.step, PP_STEP_ACL);
+	assert_string_equal(j.next_pid, "");
+
+	/* B finishes it. */
+	assert_int_equal(pp_store_job_next_key(f->s, job, "B", pid2, pps2, &np, &nps, &err), 0);
+	assert_int_equal(pp_store_job_complete(f->s, job, "B", "h", "d", T0 + 40, &err), 0);
+	assert_int_equal(pp_store_job_complete(f->s, job, "A", "h", "d", T0 + 41, &err),
+			 -PP_ESTATE);
+
+	/* Renewal keeps a live owner's job: B's lease never runs out. */
+	int64_t job2 = 0;
+	assert_int_equal(c_hello(f, 3, 3, &job2), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_claim1(f, "A", T0 + 100, 30), job2);
+	assert_int_equal(pp_store_jobs_renew(f->s, "A", T0 + 125, 30, &err), 0);
+	assert_int_equal(c_claim_n(f, "B", T0 + 140), 0);
+	assert_int_equal(pp_store_jobs_renew(f->s, "A", T0 + 150, 30, &err), 0);
+	assert_int_equal(c_claim_n(f, "B", T0 + 170), 0);
+	assert_int_equal(c_claim_n(f, "B", T0 + 181), 1);
+	assert_int_equal(pp_store_jobs_renew(f->s, "A", T0 + 100, 0, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_jobs_claim(f->s, "A", T0, 0, 1, cl, &n, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_jobs_claim(f->s, "A", T0, 10, 0, cl, &n, &err), 0);
+	assert_int_equal(n, 0);
+	pp_wipe(&nps, sizeof(nps));
+}
+
+/* Two hellos of one device make one job; the address follows the device. */
+static void c_test_hello_twice(void **state)
+{
+	struct fixture *f = *state;
+	int64_t b = c_batch(f, "twice", false, 0);
+	c_key(f, b, 1, false, PP_KEY_AVAILABLE, 0);
+	int64_t j1 = 0, j2 = 0;
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0, &j1), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_hello_at(f, 1, 1, 9, T0 + 5, &j2), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(j1, j2);
+	assert_int_equal(c_job_count(f, -1), 1);
+	struct pp_job j;
+	c_job(f, j1, &j);
+	assert_int_equal(j.addr[3], 9);
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	assert_int_equal(d.addr[3], 9);
+	assert_int_equal(d.first_seen, T0);
+	assert_int_equal(d.last_seen, T0 + 5);
+	/* Available went straight to in-use. */
+	struct pp_key_info k;
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.state, PP_KEY_IN_USE);
+	assert_int_equal(k.use_count, 1);
+	/* While running, and while waiting to retry, still one job. */
+	assert_int_equal(c_claim1(f, "w", T0 + 6, 60), j1);
+	assert_int_equal(c_hello_at(f, 1, 1, 9, T0 + 7, &j2), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(j2, j1);
+	struct pp_err err = {0};
+	assert_int_equal(pp_store_job_retry(f->s, j1, "w", T0 + 100, "no answer", &err), 0);
+	assert_int_equal(c_hello_at(f, 1, 1, 9, T0 + 8, &j2), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(j2, j1);
+	assert_int_equal(c_job_count(f, -1), 1);
+	/* Bad input. */
+	struct pp_hello_in h = {.source = "hello", .now = T0};
+	c_uuid(1, h.uuid);
+	snprintf(h.pid, sizeof(h.pid), "abc");
+	enum pp_hello_outcome o;
+	assert_int_equal(pp_store_hello(f->s, &h, &o, NULL, &err), -PP_EINVAL);
+	c_pid(1, h.pid);
+	h.source = "udp";
+	assert_int_equal(pp_store_hello(f->s, &h, &o, NULL, &err), -PP_EINVAL);
+	h.source = "agent";
+	assert_int_equal(pp_store_hello(f->s, &h, &o, NULL, &err), 0);
+	assert_int_equal(o, PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(pp_store_hello(f->s, NULL, &o, NULL, &err), -PP_EINVAL);
+}
+
+/* Provisioned: the old key is a stale hello; the rotated one a new setup. */
+static void c_test_hello_after_provisioned(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "prov", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	c_key(f, b, 5, false, PP_KEY_EXPORTED, 0);
+	int64_t job = c_run_job(f, 1, 1, 2, "w");
+	assert_int_equal(pp_store_job_complete(f->s, job, "w", "h1", "d", T0 + 10, &err), 0);
+
+	int64_t j = -1;
+	assert_int_equal(c_hello_at(f, 1, 1, 77, T0 + 20, &j), PP_HELLO_ALREADY_PROVISIONED);
+	assert_int_equal(j, 0);
+	/* Any other good key too: a provisioned device keeps its escrow and state. */
+	assert_int_equal(c_hello(f, 1, 5, &j), PP_HELLO_ALREADY_PROVISIONED);
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_PROVISIONED);
+	assert_int_equal(d.addr[3], 2); /* a refused hello moves nothing */
+	assert_int_equal(d.last_seen, T0 + 20);
+	struct pp_key_info k;
+	c_keyinfo(f, 5, &k);
+	assert_int_equal(k.state, PP_KEY_EXPORTED);
+
+	/* Another device with the rotated key: a clone. */
+	assert_int_equal(c_hello(f, 2, 2, &j), PP_HELLO_QUARANTINED);
+	/* Unprovisioned, back with the key it was given: a new setup. */
+	int64_t job2 = 0;
+	assert_int_equal(c_hello_at(f, 1, 2, 3, T0 + 30, &job2), PP_HELLO_NEW_JOB);
+	assert_true(job2 > job);
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	struct pp_job jj;
+	c_job(f, job2, &jj);
+	char pid2[9];
+	c_pid(2, pid2);
+	assert_string_equal(jj.pid, pid2);
+	/* The second setup consumes the rotated key and rotates again. */
+	assert_int_equal(c_claim1(f, "w", T0 + 30, 60), job2);
+	char pid3[9], pps3[33];
+	c_pid(3, pid3);
+	c_pps(3, pps3);
+	struct pp_pid np;
+	struct pp_pps nps;
+	assert_int_equal(pp_store_job_next_key(f->s, job2, "w", pid3, pps3, &np, &nps, &err), 0);
+	assert_int_equal(pp_store_job_complete(f->s, job2, "w", "h1", "d", T0 + 40, &err), 0);
+	c_keyinfo(f, 2, &k);
+	assert_int_equal(k.state, PP_KEY_CONSUMED);
+	c_keyinfo(f, 3, &k);
+	assert_int_equal(k.state, PP_KEY_IN_USE);
+	assert_int_equal(c_hello(f, 1, 2, &j), PP_HELLO_ALREADY_PROVISIONED);
+	pp_wipe(&nps, sizeof(nps));
+}
+
+/* A unique key from a second UUID: the new device is quarantined and reported. */
+static void c_test_clone_quarantine(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "clone", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	c_key(f, b, 2, false, PP_KEY_EXPORTED, 0);
+	c_key(f, b, 3, false, PP_KEY_EXPORTED, 0);
+	int64_t j1 = 0, j = -1;
+	assert_int_equal(c_hello(f, 1, 1, &j1), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_hello(f, 2, 1, &j), PP_HELLO_QUARANTINED);
+	assert_int_equal(j, 0);
+	struct pp_device_info d;
+	c_device(f, 2, &d);
+	assert_int_equal(d.state, PP_DEV_QUARANTINED);
+	assert_true(d.quarantined);
+	char pid1[9], u1[37], u2[37];
+	c_pid(1, pid1);
+	c_uuid_text(1, u1);
+	c_uuid_text(2, u2);
+	assert_non_null(strstr(d.last_error, pid1));
+	struct audit_find a = c_audit(f, "device.quarantined");
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.subject, u2);
+	assert_non_null(strstr(a.detail, u1));
+	assert_non_null(strstr(a.detail, u2));
+	assert_non_null(strstr(a.detail, pid1));
+	/* The first device is untouched. */
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	assert_false(d.quarantined);
+	struct pp_key_info k;
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.use_count, 1);
+	assert_int_equal(k.state, PP_KEY_IN_USE);
+	/* Quarantine sticks, whatever the key; no job, no new audit entry. */
+	assert_int_equal(c_hello(f, 2, 1, &j), PP_HELLO_QUARANTINED);
+	assert_int_equal(c_hello(f, 2, 2, &j), PP_HELLO_QUARANTINED);
+	c_keyinfo(f, 2, &k);
+	assert_int_equal(k.state, PP_KEY_EXPORTED);
+	assert_int_equal(k.use_count, 0);
+	assert_int_equal(c_audit(f, "device.quarantined").n, 1);
+	assert_int_equal(c_job_count(f, -1), 1);
+
+	/* A device with a job of its own that shows a cloned key: quarantined, its job
+	 * ended under its owner. */
+	int64_t j3 = 0;
+	assert_int_equal(c_hello(f, 3, 3, &j3), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_claim1(f, "w", T0, 60), j1);
+	assert_int_equal(c_claim1(f, "w", T0, 60), j3);
+	assert_int_equal(c_hello(f, 3, 1, &j), PP_HELLO_QUARANTINED);
+	struct pp_job jj;
+	c_job(f, j3, &jj);
+	assert_int_equal(jj.state, PP_JOB_FAILED);
+	assert_int_equal(pp_store_job_step(f->s, j3, "w", PP_STEP_READ, &err), -PP_ESTATE);
+	assert_int_equal(c_audit(f, "device.quarantined").n, 2);
+	struct pp_store_counts c;
+	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
+	assert_int_equal(c.devices_by_state[PP_DEV_QUARANTINED], 2);
+	assert_int_equal(c.devices_by_state[PP_DEV_CONFIGURING], 1);
+}
+
+/* A shared key: distinct devices up to its limit; consumed when all are provisioned. */
+static void c_test_shared_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "shared", false, 5);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 3);
+	int64_t jobs[4] = {0};
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(c_hello(f, i + 1, 1, &jobs[i]), PP_HELLO_NEW_JOB);
+	struct pp_key_info k;
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.use_count, 3);
+	assert_true(k.shared);
+	/* Known devices come back freely; a fourth is over the limit. */
+	int64_t j = 0;
+	assert_int_equal(c_hello(f, 2, 1, &j), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(j, jobs[1]);
+	assert_int_equal(c_hello(f, 4, 1, &j), PP_HELLO_QUARANTINED);
+	struct audit_find a = c_audit(f, "device.quarantined");
+	assert_int_equal(a.n, 1);
+	assert_non_null(strstr(a.detail, "limit"));
+	char u4[37];
+	c_uuid_text(4, u4);
+	assert_non_null(strstr(a.detail, u4));
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.use_count, 3);
+
+	/* Provisioning: in-use until the third device is done. */
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(c_claim1(f, "w", T0, 60), jobs[i]);
+		assert_int_equal(
+		    pp_store_job_complete(f->s, jobs[i], "w", NULL, NULL, T0 + 1, &err), 0);
+		c_keyinfo(f, 1, &k);
+		assert_int_equal(k.state, i < 2 ? PP_KEY_IN_USE : PP_KEY_CONSUMED);
+	}
+	struct pp_device_info d;
+	c_device(f, 3, &d);
+	assert_int_equal(d.state, PP_DEV_PROVISIONED);
+	assert_string_equal(d.host_name, "");
+}
+
+/* Unknown PIDs, and keys that may not be used. */
+static void c_test_unknown_and_unusable(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "unusable", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	c_key(f, b, 2, false, PP_KEY_AVAILABLE, 0);
+	c_key(f, b, 3, false, PP_KEY_AVAILABLE, 0);
+	char pid1[9], pid2[9];
+	c_pid(1, pid1);
+	c_pid(2, pid2);
+	assert_int_equal(pp_store_key_set_state(f->s, pid1, PP_KEY_REVOKED, &err), 0);
+	assert_int_equal(pp_store_key_set_state(f->s, pid2, PP_KEY_EXPIRED, &err), 0);
+
+	int64_t j = -1;
+	assert_int_equal(c_hello(f, 1, 999, &j), PP_HELLO_UNKNOWN_PID);
+	assert_int_equal(j, 0);
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_SEEN);
+	char pid999[9];
+	c_pid(999, pid999);
+	assert_string_equal(d.pid, pid999);
+	assert_int_equal(c_hello(f, 2, 1, &j), PP_HELLO_KEY_UNUSABLE);
+	assert_int_equal(c_hello(f, 3, 2, &j), PP_HELLO_KEY_UNUSABLE);
+	c_device(f, 2, &d);
+	assert_int_equal(d.state, PP_DEV_SEEN);
+	struct pp_key_info k;
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.state, PP_KEY_REVOKED);
+	assert_int_equal(k.use_count, 0);
+	assert_int_equal(c_job_count(f, -1), 0);
+	/* A seen device with a good key gets its job. */
+	assert_int_equal(c_hello(f, 1, 3, &j), PP_HELLO_NEW_JOB);
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	char pid3[9];
+	c_pid(3, pid3);
+	assert_string_equal(d.pid, pid3);
+	/* Revoked while in use: the same device is refused from then on. */
+	assert_int_equal(pp_store_key_set_state(f->s, pid3, PP_KEY_REVOKED, &err), 0);
+	assert_int_equal(c_hello(f, 1, 3, &j), PP_HELLO_KEY_UNUSABLE);
+}
+
+/* Handshake failures lock a key out; time unlocks it; success resets. */
+static void c_test_lockout(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "lock", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	char pid[9], nope[9];
+	c_pid(1, pid);
+	c_pid(77, nope);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pp_store_key_failure(f->s, pid, T0, 3, 60, &err), 0);
+	struct pp_key_info k;
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.failure_count, 2);
+	assert_int_equal(k.locked_until, 0);
+	int64_t j = 0;
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 1, &j), PP_HELLO_NEW_JOB);
+	assert_int_equal(pp_store_key_failure(f->s, pid, T0 + 2, 3, 60, &err), 0);
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.failure_count, 3);
+	assert_int_equal(k.locked_until, T0 + 62);
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 3, &j), PP_HELLO_KEY_UNUSABLE);
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 62, &j), PP_HELLO_JOB_ACTIVE);
+	/* One more failure after the lock: locked again at once. */
+	assert_int_equal(pp_store_key_failure(f->s, pid, T0 + 70, 3, 60, &err), 0);
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.locked_until, T0 + 130);
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 71, &j), PP_HELLO_KEY_UNUSABLE);
+	/* A success ends it. */
+	assert_int_equal(pp_store_key_success(f->s, pid, &err), 0);
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.failure_count, 0);
+	assert_int_equal(k.locked_until, 0);
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 72, &j), PP_HELLO_JOB_ACTIVE);
+	/* Refusals. */
+	assert_int_equal(pp_store_key_failure(f->s, nope, T0, 3, 60, &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_key_success(f->s, nope, &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_key_failure(f->s, pid, T0, 0, 60, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_key_failure(f->s, "bad", T0, 3, 60, &err), -PP_EINVAL);
+}
+
+/* Group commit: one transaction, each operation in a savepoint. A rolled-back one
+ * leaves nothing; the others commit. */
+static void c_test_savepoints(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "sp", false, 0);
+	for (unsigned long i = 1; i <= 4; i++)
+		c_key(f, b, i, false, PP_KEY_EXPORTED, 0);
+
+	assert_int_equal(pp_store_savepoint(f->s, &err), -PP_ESTATE);
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), -PP_ESTATE);
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint_rollback(f->s, &err), -PP_ESTATE);
+
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_NEW_JOB);
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
+
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(c_hello(f, 2, 2, NULL), PP_HELLO_NEW_JOB);
+	assert_int_equal(pp_store_audit_append(f->s, "t", "t.undone", NULL, NULL, &err), 0);
+	/* Nested savepoints: the inner one kept, the outer rolled back with it. */
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(c_hello(f, 3, 3, NULL), PP_HELLO_NEW_JOB);
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint_rollback(f->s, &err), 0);
+
+	/* An operation failing on its own leaves the transaction usable. */
+	char pid1[9], pps1[33];
+	c_pid(1, pid1);
+	c_pps(1, pps1);
+	int64_t j1 = 0;
+	j1 = c_claim1(f, "w", T0, 60);
+	struct pp_device_secrets sec;
+	c_escrow(f, 1, "Admin!Pass1", "NewMebx#1", &sec);
+	struct pp_pid np;
+	struct pp_pps nps;
+	assert_int_equal(pp_store_job_next_key(f->s, j1, "w", pid1, pps1, &np, &nps, &err),
+			 -PP_EEXIST);
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(c_hello(f, 4, 4, NULL), PP_HELLO_NEW_JOB);
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint(f->s, &err), -PP_ESTATE);
+
+	struct pp_device_info d;
+	uint8_t u[16];
+	c_device(f, 1, &d);
+	assert_true(d.has_credentials);
+	c_device(f, 4, &d);
+	for (unsigned dev = 2; dev <= 3; dev++) {
+		c_uuid(dev, u);
+		assert_int_equal(pp_store_device_get(f->s, u, &d, &err), -PP_ENOTFOUND);
+	}
+	struct pp_key_info k;
+	c_keyinfo(f, 2, &k);
+	assert_int_equal(k.state, PP_KEY_EXPORTED);
+	assert_int_equal(k.use_count, 0);
+	c_keyinfo(f, 3, &k);
+	assert_int_equal(k.state, PP_KEY_EXPORTED);
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.use_count, 1);
+	assert_int_equal(c_job_count(f, -1), 2);
+	assert_int_equal(c_audit(f, "t.undone").n, 0);
+	struct pp_job jj;
+	c_job(f, j1, &jj);
+	assert_string_equal(jj.next_pid, "");
+	assert_int_equal(jj.state, PP_JOB_RUNNING);
+	/* The same devices again, outside any transaction. */
+	assert_int_equal(c_hello(f, 2, 2, NULL), PP_HELLO_NEW_JOB);
+	/* A transaction rolled back with savepoints open ends them all. */
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(c_hello(f, 3, 3, NULL), PP_HELLO_NEW_JOB);
+	assert_int_equal(pp_store_rollback(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), -PP_ESTATE);
+	c_uuid(3, u);
+	assert_int_equal(pp_store_device_get(f->s, u, &d, &err), -PP_ENOTFOUND);
+}
+
+/* A write that fails at its last statement leaves nothing of its earlier ones, alone
+ * and inside a caller's transaction. */
+static void c_test_atomic_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "atomic", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	c_key(f, b, 3, false, PP_KEY_EXPORTED, 0);
+	int64_t job = c_run_job(f, 1, 1, 2, "w");
+
+	backend_inject_audit_failure(f, true);
+	assert_true(pp_store_job_complete(f->s, job, "w", "h", "d", T0 + 5, &err) < 0);
+	struct pp_job j;
+	c_job(f, job, &j);
+	assert_int_equal(j.state, PP_JOB_RUNNING);
+	assert_int_equal(j.step, PP_STEP_COMMIT_SENT);
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	struct pp_key_info k;
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.state, PP_KEY_IN_USE);
+
+	/* In a transaction: the failed call is undone, the rest commits. */
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(c_hello(f, 3, 3, NULL), PP_HELLO_NEW_JOB);
+	assert_true(pp_store_job_complete(f->s, job, "w", "h", "d", T0 + 6, &err) < 0);
+	assert_int_equal(pp_store_job_step(f->s, job, "w", PP_STEP_COMMIT_SENT, &err), 0);
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	backend_inject_audit_failure(f, false);
+	c_job(f, job, &j);
+	assert_int_equal(j.state, PP_JOB_RUNNING);
+	c_device(f, 3, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+
+	assert_int_equal(pp_store_job_complete(f->s, job, "w", "h", "d", T0 + 7, &err), 0);
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_PROVISIONED);
+	uint64_t n = 0;
+	assert_int_equal(pp_store_audit_verify(f->s, &n, &err), 0);
+}
+
+/* The rotated PID: accepted from its device, a clone from any other. */
+static void c_test_rotated_pid(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "rot", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	int64_t job = c_run_job(f, 1, 1, 2, "w");
+	int64_t j = 0;
+	/* Mid-configuration, the device answers with either PID. */
+	assert_int_equal(c_hello_at(f, 1, 2, 8, T0 + 1, &j), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(j, job);
+	assert_int_equal(c_hello_at(f, 1, 1, 9, T0 + 2, &j), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(j, job);
+	struct pp_key_info k;
+	c_keyinfo(f, 2, &k);
+	assert_int_equal(k.use_count, 1);
+	/* Another device with it is a clone, not a second setup. */
+	assert_int_equal(c_hello(f, 5, 2, &j), PP_HELLO_QUARANTINED);
+	struct audit_find a = c_audit(f, "device.quarantined");
+	char pid2[9], u1[37];
+	c_pid(2, pid2);
+	c_uuid_text(1, u1);
+	assert_non_null(strstr(a.detail, pid2));
+	assert_non_null(strstr(a.detail, u1));
+	/* Crash after the rotation: the new owner resumes with the stored key. */
+	assert_int_equal(c_claim_n(f, "w2", T0 + 61), 1);
+	struct pp_pid np;
+	struct pp_pps nps;
+	char pid3[9], pps3[33], pps2[33];
+	c_pid(3, pid3);
+	c_pps(3, pps3);
+	c_pps(2, pps2);
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w2", pid3, pps3, &np, &nps, &err), 0);
+	assert_string_equal(np.s, pid2);
+	assert_string_equal(nps.s, pps2);
+	assert_int_equal(pp_store_job_complete(f->s, job, "w2", "h", "d", T0 + 62, &err), 0);
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	assert_string_equal(d.pid, pid2);
+	pp_wipe(&nps, sizeof(nps));
+}
+
+/* Retry, then final failure, then a new hello starts again. */
+static void c_test_retry_and_fail(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "retry", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	int64_t job = 0;
+	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_claim1(f, "w", T0, 60), job);
+	assert_int_equal(pp_store_job_step(f->s, job, "w", PP_STEP_READ, &err), 0);
+	assert_int_equal(
+	    pp_store_job_retry(f->s, job, "w", T0 + 100, "connect: refused\n\x1b[31m", &err), 0);
+	struct pp_job j;
+	c_job(f, job, &j);
+	assert_int_equal(j.state, PP_JOB_RETRY);
+	assert_string_equal(j.owner, "");
+	assert_int_equal(j.lease_until, 0);
+	assert_int_equal(j.next_attempt_at, T0 + 100);
+	assert_string_equal(j.last_error, "connect: refused??[31m");
+	assert_int_equal(j.step, PP_STEP_READ);
+	assert_int_equal(pp_store_job_step(f->s, job, "w", PP_STEP_ACL, &err), -PP_ESTATE);
+	assert_int_equal(c_claim_n(f, "w", T0 + 99), 0);
+	assert_int_equal(c_claim1(f, "w", T0 + 100, 60), job);
+	c_job(f, job, &j);
+	assert_int_equal(j.attempts, 2);
+	assert_int_equal(j.step, PP_STEP_READ);
+
+	/* A long reason is cut, never inside a UTF-8 sequence. */
+	char reason[400];
+	memset(reason, 'x', sizeof(reason));
+	memcpy(reason + 198, "\xc3\xa9\xc3\xa9", 4);
+	reason[sizeof(reason) - 1] = '\0';
+	assert_int_equal(pp_store_job_fail(f->s, job, "w", reason, &err), 0);
+	c_job(f, job, &j);
+	assert_int_equal(j.state, PP_JOB_FAILED);
+	assert_int_equal(strlen(j.last_error), 198); /* the cut falls inside the second é */
+	assert_int_equal((unsigned char)j.last_error[197], 'x');
+	assert_int_equal(pp_store_job_retry(f->s, job, "w", T0, "x", &err), -PP_ESTATE);
+	assert_int_equal(pp_store_job_fail(f->s, job, "w", "again", &err), -PP_ESTATE);
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_FAILED);
+	assert_string_equal(d.last_error, j.last_error);
+	struct audit_find a = c_audit(f, "job.failed");
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.actor, "w");
+	/* Keys stay with the device; a new hello makes a new job. */
+	struct pp_key_info k;
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.state, PP_KEY_IN_USE);
+	int64_t job2 = 0;
+	assert_int_equal(c_hello(f, 1, 1, &job2), PP_HELLO_NEW_JOB);
+	assert_true(job2 != job);
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	assert_int_equal(c_job_count(f, PP_JOB_FAILED), 1);
+	assert_int_equal(c_job_count(f, PP_JOB_PENDING), 1);
+}
+
+/* Escrow and rotation refusals; rotation in a derived batch. */
+static void c_test_escrow_and_rotation_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "esc", true, 0);
+	c_key(f, b, 1, true, PP_KEY_EXPORTED, 0);
+	c_key(f, b, 4, true, PP_KEY_EXPORTED, 0);
+	uint8_t u[16];
+	c_uuid(9, u);
+	struct pp_device_secrets sec;
+	memset(&sec, 0, sizeof(sec));
+	snprintf(sec.admin_user, sizeof(sec.admin_user), "admin");
+	snprintf(sec.admin_password, sizeof(sec.admin_password), "Pw!1234567");
+	snprintf(sec.mebx_password, sizeof(sec.mebx_password), "Mebx!123");
+	assert_int_equal(pp_store_device_escrow(f->s, u, &sec, &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_device_secrets(f->s, u, &sec, &err), -PP_ENOTFOUND);
+
+	int64_t job = 0;
+	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
+	c_uuid(1, u);
+	assert_int_equal(pp_store_device_secrets(f->s, u, &sec, &err), -PP_ENOTFOUND);
+	struct pp_device_secrets bad = sec;
+	bad.admin_password[0] = '\0';
+	assert_int_equal(pp_store_device_escrow(f->s, u, &bad, &err), -PP_EINVAL);
+	bad = sec;
+	snprintf(bad.mebx_password, sizeof(bad.mebx_password), "has space");
+	assert_int_equal(pp_store_device_escrow(f->s, u, &bad, &err), -PP_EINVAL);
+	assert_null(strstr(err.msg, "has space"));
+	bad = sec;
+	bad.admin_user[0] = '\0';
+	assert_int_equal(pp_store_device_escrow(f->s, u, &bad, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_escrow(f->s, u, NULL, &err), -PP_EINVAL);
+
+	assert_int_equal(c_claim1(f, "w", T0, 60), job);
+	char pid1[9], pid2[9], pps2[33];
+	c_pid(1, pid1);
+	c_pid(2, pid2);
+	c_pps(2, pps2);
+	struct pp_pid np;
+	struct pp_pps nps;
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w", pid2, pps2, &np, &nps, &err),
+			 -PP_ESTATE);
+	assert_int_equal(pp_store_device_escrow(f->s, u, &sec, &err), 0);
+	/* A PID already in the store: draw again. */
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w", pid1, pps2, &np, &nps, &err),
+			 -PP_EEXIST);
+	char pid4[9];
+	c_pid(4, pid4);
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w", pid4, pps2, &np, &nps, &err),
+			 -PP_EEXIST);
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w", "bad", pps2, &np, &nps, &err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w", pid2, "short", &np, &nps, &err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w", pid2, NULL, &np, &nps, &err),
+			 -PP_EINVAL);
+	struct pp_job j;
+	c_job(f, job, &j);
+	assert_string_equal(j.next_pid, "");
+	/* In a derived batch the rotated key keeps its own random PPS. */
+	assert_int_equal(pp_store_job_next_key(f->s, job, "w", pid2, pps2, &np, &nps, &err), 0);
+	struct pp_key_info k;
+	c_keyinfo(f, 2, &k);
+	assert_string_equal(k.batch, "esc");
+	assert_false(k.derived);
+	c_keyinfo(f, 1, &k);
+	assert_true(k.derived);
+	struct pp_pps got;
+	char mebx[PP_STORE_MEBX_MAX + 1];
+	assert_int_equal(pp_store_key_secrets(f->s, pid2, &got, mebx, sizeof(mebx), &err), 0);
+	assert_string_equal(got.s, pps2);
+	assert_string_equal(mebx, "Mebx!123");
+	/* Host names are checked on completion. */
+	char longname[80];
+	memset(longname, 'a', sizeof(longname));
+	longname[64] = '\0';
+	assert_int_equal(pp_store_job_complete(f->s, job, "w", longname, "d", T0, &err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_store_job_complete(f->s, job, "w", "a b", "d", T0, &err), -PP_EINVAL);
+	longname[63] = '\0';
+	assert_int_equal(pp_store_job_complete(f->s, job, "w", longname, "", T0, &err), 0);
+	pp_wipe(&got, sizeof(got));
+	pp_wipe(&nps, sizeof(nps));
+}
+
+struct dev_seen {
+	int n;
+	enum pp_device_state states[64];
+	int stop_after;
+	int fail_at;
+};
+
+static int c_dev_cb(void *ctx, const struct pp_device_info *d)
+{
+	struct dev_seen *s = ctx;
+	if (s->n < 64)
+		s->states[s->n] = d->state;
+	s->n++;
+	if (s->fail_at && s->n == s->fail_at)
+		return -PP_EIO;
+	return s->stop_after && s->n == s->stop_after ? 1 : 0;
+}
+
+static void c_test_lists_and_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "lists", false, 0);
+	for (unsigned long i = 1; i <= 6; i++)
+		c_key(f, b, i, false, PP_KEY_EXPORTED, 0);
+	c_key(f, b, 20, false, PP_KEY_AVAILABLE, 0);
+	for (unsigned dev = 1; dev <= 5; dev++)
+		assert_int_equal(c_hello(f, dev, dev, NULL), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_hello(f, 6, 1, NULL), PP_HELLO_QUARANTINED);
+	assert_int_equal(c_hello(f, 7, 99, NULL), PP_HELLO_UNKNOWN_PID);
+	int64_t j1 = c_claim1(f, "w", T0, 60);
+	assert_int_equal(pp_store_job_complete(f->s, j1, "w", NULL, NULL, T0, &err), 0);
+	int64_t j2 = c_claim1(f, "w", T0, 60);
+	assert_int_equal(pp_store_job_fail(f->s, j2, "w", "broken", &err), 0);
+	int64_t j3 = c_claim1(f, "w", T0, 60);
+	assert_int_equal(pp_store_job_retry(f->s, j3, "w", T0 + 50, "later", &err), 0);
+	(void)c_claim1(f, "w", T0, 60);
+
+	struct dev_seen ds = {0};
+	assert_int_equal(pp_store_device_list(f->s, NULL, c_dev_cb, &ds, &err), 0);
+	assert_int_equal(ds.n, 7);
+	assert_int_equal(ds.states[0], PP_DEV_PROVISIONED);
+	assert_int_equal(ds.states[1], PP_DEV_FAILED);
+	assert_int_equal(ds.states[5], PP_DEV_QUARANTINED);
+	assert_int_equal(ds.states[6], PP_DEV_SEEN);
+	struct pp_device_filter df = {.state = PP_DEV_CONFIGURING, .limit = 0};
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(pp_store_device_list(f->s, &df, c_dev_cb, &ds, &err), 0);
+	assert_int_equal(ds.n, 3);
+	df.limit = 2;
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(pp_store_device_list(f->s, &df, c_dev_cb, &ds, &err), 0);
+	assert_int_equal(ds.n, 2);
+	df = (struct pp_device_filter){.state = -1};
+	memset(&ds, 0, sizeof(ds));
+	ds.stop_after = 3;
+	assert_int_equal(pp_store_device_list(f->s, &df, c_dev_cb, &ds, &err), 0);
+	assert_int_equal(ds.n, 3);
+	memset(&ds, 0, sizeof(ds));
+	ds.fail_at = 2;
+	assert_int_equal(pp_store_device_list(f->s, &df, c_dev_cb, &ds, &err), -PP_EIO);
+	df.state = PP_DEV_STATE_MAX;
+	assert_int_equal(pp_store_device_list(f->s, &df, c_dev_cb, &ds, &err), -PP_EINVAL);
+
+	struct job_seen js = {0};
+	assert_int_equal(pp_store_job_list(f->s, NULL, c_job_cb, &js, &err), 0);
+	assert_int_equal(js.n, 5);
+	for (int i = 1; i < 5; i++)
+		assert_true(js.ids[i - 1] < js.ids[i]);
+	assert_int_equal(js.states[0], PP_JOB_DONE);
+	assert_int_equal(c_job_count(f, PP_JOB_RUNNING), 1);
+	assert_int_equal(c_job_count(f, PP_JOB_RETRY), 1);
+	assert_int_equal(c_job_count(f, PP_JOB_PENDING), 1);
+	struct pp_job_filter jf = {.state = -1, .limit = 2};
+	memset(&js, 0, sizeof(js));
+	assert_int_equal(pp_store_job_list(f->s, &jf, c_job_cb, &js, &err), 0);
+	assert_int_equal(js.n, 2);
+	jf.state = 17;
+	assert_int_equal(pp_store_job_list(f->s, &jf, c_job_cb, &js, &err), -PP_EINVAL);
+
+	struct pp_store_counts c;
+	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
+	assert_int_equal(c.devices_by_state[PP_DEV_SEEN], 1);
+	assert_int_equal(c.devices_by_state[PP_DEV_CONFIGURING], 3);
+	assert_int_equal(c.devices_by_state[PP_DEV_PROVISIONED], 1);
+	assert_int_equal(c.devices_by_state[PP_DEV_FAILED], 1);
+	assert_int_equal(c.devices_by_state[PP_DEV_QUARANTINED], 1);
+	assert_int_equal(c.jobs_by_state[PP_JOB_PENDING], 1);
+	assert_int_equal(c.jobs_by_state[PP_JOB_RUNNING], 1);
+	assert_int_equal(c.jobs_by_state[PP_JOB_RETRY], 1);
+	assert_int_equal(c.jobs_by_state[PP_JOB_DONE], 1);
+	assert_int_equal(c.jobs_by_state[PP_JOB_FAILED], 1);
+	assert_int_equal(c.keys_by_state[PP_KEY_AVAILABLE], 1);
+	assert_int_equal(c.keys_by_state[PP_KEY_EXPORTED], 1);
+	assert_int_equal(c.keys_by_state[PP_KEY_IN_USE], 4);
+	assert_int_equal(c.keys_by_state[PP_KEY_CONSUMED], 1);
+}
+
+/* Claim order: oldest runnable first, then id; inside a caller's transaction too. */
+static void c_test_claim_order(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "order", false, 0);
+	int64_t ids[5];
+	for (unsigned long i = 1; i <= 5; i++) {
+		c_key(f, b, i, false, PP_KEY_EXPORTED, 0);
+		/* Newer hellos first: device 5 at T0, device 1 at T0 + 4. */
+		assert_int_equal(c_hello_at(f, (unsigned)i, i, 2, T0 + 5 - (int64_t)i, &ids[i - 1]),
+				 PP_HELLO_NEW_JOB);
+	}
+	struct pp_job out[3];
+	size_t n = 0;
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_jobs_claim(f->s, "w", T0 + 3, 60, 3, out, &n, &err), 0);
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(out[0].id, ids[4]);
+	assert_int_equal(out[1].id, ids[3]);
+	assert_int_equal(out[2].id, ids[2]);
+	/* A rolled-back claim is no claim. */
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_jobs_claim(f->s, "x", T0 + 10, 60, 3, out, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(pp_store_rollback(f->s, &err), 0);
+	assert_int_equal(pp_store_jobs_claim(f->s, "y", T0 + 10, 60, 3, out, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[0].id, ids[1]);
+	assert_int_equal(out[1].id, ids[0]);
+	assert_string_equal(out[1].owner, "y");
+	assert_int_equal(out[1].attempts, 1);
+}
+
+/* Needles that must never reach the database in clear after a full job. */
+static void c_scan_clear(const uint8_t *b, size_t len, const char *const *needles, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(needles[i]);
+		if (memmem(b, len, needles[i], l))
+			fail_msg("'%s' is in the database in clear", needles[i]);
+		/* Half of a PPS is still too much. */
+		if (l == 32 && memmem(b, len, needles[i] + 8, 16))
+			fail_msg("part of a PPS is in the database in clear");
+	}
+}
+
+static void c_test_no_plaintext(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "clear", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	int64_t job = c_run_job(f, 1, 1, 2, "w");
+	assert_int_equal(pp_store_job_complete(f->s, job, "w", "host", "dom", T0 + 5, &err), 0);
+	char pps1[33], pps2[33], mebx1[33];
+	c_pps(1, pps1);
+	c_pps(2, pps2);
+	c_mebx(1, mebx1);
+	const char *needles[] = {pps1, pps2, mebx1, "AdminPw!1", "NewMebx#1"};
+	size_t len = 0;
+	uint8_t *bytes = backend_bytes(f, &len);
+	assert_non_null(bytes);
+	/* The scan sees the rows: the PIDs are there. */
+	char pid1[9], pid2[9];
+	c_pid(1, pid1);
+	c_pid(2, pid2);
+	assert_non_null(memmem(bytes, len, pid1, 8));
+	assert_non_null(memmem(bytes, len, pid2, 8));
+	c_scan_clear(bytes, len, needles, sizeof(needles) / sizeof(needles[0]));
+	free(bytes);
+}
+
+/* Two handles claiming at once never get the same job. */
+#define RACE_JOBS 60
+
+struct claimer {
+	struct pp_store *s;
+	const char *owner;
+	int64_t got[RACE_JOBS];
+	size_t n;
+	int rc;
+	char msg[256];
+};
+
+static void *claimer_run(void *arg)
+{
+	struct claimer *c = arg;
+	struct pp_err err = {0};
+	for (int idle = 0; idle < 3;) {
+		struct pp_job out[2];
+		size_t n = 0;
+		int rc = pp_store_jobs_claim(c->s, c->owner, T0 + 10, 600, 2, out, &n, &err);
+		if (rc == -PP_EBUSY)
+			continue;
+		if (rc < 0) {
+			c->rc = rc;
+			snprintf(c->msg, sizeof(c->msg), "%s", err.msg);
+			return NULL;
+		}
+		if (n == 0)
+			idle++;
+		for (size_t i = 0; i < n && c->n < RACE_JOBS; i++)
+			c->got[c->n++] = out[i].id;
+		/* A little work between claims, so the claimers interleave. */
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 200000};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void c_test_concurrent_claims(void **state)
+{
+	struct fixture *f = *state;
+	int64_t b = c_batch(f, "race", false, 0);
+	struct pp_err err = {0};
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	for (unsigned long i = 1; i <= RACE_JOBS; i++) {
+		c_key(f, b, i, false, PP_KEY_EXPORTED, 0);
+		assert_int_equal(c_hello(f, (unsigned)i, i, NULL), PP_HELLO_NEW_JOB);
+	}
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	struct claimer a = {.s = backend_open_other(f), .owner = "inst-a"};
+	struct claimer c = {.s = backend_open_other(f), .owner = "inst-b"};
+	pthread_t ta, tc;
+	assert_int_equal(pthread_create(&ta, NULL, claimer_run, &a), 0);
+	assert_int_equal(pthread_create(&tc, NULL, claimer_run, &c), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tc, NULL);
+	pp_store_close(a.s);
+	pp_store_close(c.s);
+	if (a.rc < 0 || c.rc < 0)
+		fail_msg("claimer failed: %s%s", a.msg, c.msg);
+	assert_int_equal(a.n + c.n, RACE_JOBS);
+	bool seen[RACE_JOBS + 1] = {false};
+	int64_t base = 0;
+	struct job_seen js = {0};
+	assert_int_equal(pp_store_job_list(f->s, NULL, c_job_cb, &js, &err), 0);
+	base = js.ids[0];
+	for (size_t i = 0; i < a.n + c.n; i++) {
+		int64_t id = i < a.n ? a.got[i] : c.got[i - a.n];
+		int64_t k = id - base;
+		assert_true(k >= 0 && k < RACE_JOBS);
+		if (seen[k])
+			fail_msg("job %lld claimed twice", (long long)id);
+		seen[k] = true;
+	}
+	/* Each row says who holds it, and that holder is the one that got it. */
+	for (size_t i = 0; i < a.n; i++) {
+		struct pp_job j;
+		c_job(f, a.got[i], &j);
+		assert_string_equal(j.owner, "inst-a");
+		assert_int_equal(j.attempts, 1);
+	}
+	printf("     concurrent claims: %zu by inst-a, %zu by inst-b\n", a.n, c.n);
+}
+
+#define CONTRACT_TESTS(T)                                                                          \
+	cmocka_unit_test(c_test_names), T(c_test_job_life), T(c_test_lease_expiry),                \
+	    T(c_test_hello_twice), T(c_test_hello_after_provisioned), T(c_test_clone_quarantine),  \
+	    T(c_test_shared_limit), T(c_test_unknown_and_unusable), T(c_test_lockout),             \
+	    T(c_test_savepoints), T(c_test_atomic_failure), T(c_test_rotated_pid),                 \
+	    T(c_test_retry_and_fail), T(c_test_escrow_and_rotation_errors),                        \
+	    T(c_test_lists_and_counts), T(c_test_claim_order), T(c_test_no_plaintext),             \
+	    T(c_test_concurrent_claims)
+
+#endif

@@ -1,0 +1,240 @@
+/* Devices, jobs, rotation, escrow and lockout on the SQLite backend: the shared
+ * contract (test_store_contract.h) plus what is SQLite's own (migration, the bytes of
+ * the file). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct fixture {
+	struct pp_master_key mk;
+	struct pp_store *s;
+	char dir[256];
+	char db[300];
+};
+
+#include "test_store_contract.h"
+
+static void remove_db(const struct fixture *f)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char p[320];
+		snprintf(p, sizeof(p), "%s%s", f->db, suffix[i]);
+		unlink(p);
+	}
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *base = getenv("TMPDIR");
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s/pp-jobs-XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/pskprov.db", f->dir);
+	for (size_t i = 0; i < sizeof(f->mk.k); i++)
+		f->mk.k[i] = (uint8_t)(0x5C ^ (i * 3));
+	struct pp_err err = {0};
+	if (pp_store_open_sqlite(f->db, &f->mk, true, &f->s, &err) < 0) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	pp_store_close(f->s);
+	remove_db(f);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct pp_store *backend_open_other(struct fixture *f)
+{
+	struct pp_store *o = NULL;
+	struct pp_err err = {0};
+	if (pp_store_open_sqlite(f->db, &f->mk, false, &o, &err) < 0)
+		fail_msg("second handle: %s", err.msg);
+	return o;
+}
+
+static uint8_t *slurp_append(const char *path, uint8_t *b, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return b;
+	fseek(fp, 0, SEEK_END);
+	long n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	if (n > 0) {
+		uint8_t *nb = realloc(b, *len + (size_t)n);
+		assert_non_null(nb);
+		b = nb;
+		*len += fread(b + *len, 1, (size_t)n, fp);
+	}
+	fclose(fp);
+	return b;
+}
+
+/* The database file and its WAL, as they are on disk now. */
+static uint8_t *backend_bytes(struct fixture *f, size_t *len)
+{
+	char wal[320];
+	uint8_t *b = malloc(1);
+	assert_non_null(b);
+	*len = 0;
+	b = slurp_append(f->db, b, len);
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+	return slurp_append(wal, b, len);
+}
+
+static sqlite3 *raw_open(const struct fixture *f)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 2000);
+	return db;
+}
+
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("raw sql '%s': %s", sql, msg ? msg : "?");
+}
+
+static void backend_inject_audit_failure(struct fixture *f, bool on)
+{
+	sqlite3 *db = raw_open(f);
+	if (on)
+		raw_exec(db, "CREATE TRIGGER test_fail BEFORE INSERT ON audit "
+			     "WHEN NEW.action = 'device.provisioned' "
+			     "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+	else
+		raw_exec(db, "DROP TRIGGER test_fail");
+	sqlite3_close(db);
+}
+
+/* ---- SQLite's own ---- */
+
+static int64_t raw_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* A version 1 database is migrated on open; the data stays. */
+static void test_migration_from_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "mig", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_NEW_JOB);
+	pp_store_close(f->s);
+	f->s = NULL;
+	sqlite3 *db = raw_open(f);
+	raw_exec(db, "DROP INDEX jobs_uuid");
+	raw_exec(db, "UPDATE meta SET value = 1 WHERE name = 'schema_version'");
+	sqlite3_close(db);
+	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
+	db = raw_open(f);
+	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"),
+			 PP_STORE_SCHEMA_VERSION);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+				     "AND name = 'jobs_uuid'"),
+			 1);
+	sqlite3_close(db);
+	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_JOB_ACTIVE);
+}
+
+/* The lookups of hello and claim use indexes, not scans of the jobs table. */
+static void test_query_plans(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db = raw_open(f);
+	static const char *const queries[] = {
+	    "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE uuid = 'x' AND "
+	    "state IN ('pending', 'running', 'retry')",
+	    "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE uuid = 'x' AND state = 'done' "
+	    "ORDER BY id DESC LIMIT 1",
+	    "EXPLAIN QUERY PLAN SELECT count(DISTINCT uuid) FROM jobs WHERE pid = 'x' AND "
+	    "state = 'done'",
+	    "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE ((state = 'pending' OR state = "
+	    "'retry') AND next_attempt_at <= 5) OR (state = 'running' AND lease_until < 5) "
+	    "ORDER BY next_attempt_at, id LIMIT 10",
+	};
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		sqlite3_stmt *st = NULL;
+		assert_int_equal(sqlite3_prepare_v2(db, queries[i], -1, &st, NULL), SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *d = (const char *)sqlite3_column_text(st, 3);
+			if (d && strncmp(d, "SCAN jobs", 9) == 0 && !strstr(d, "INDEX"))
+				fail_msg("query %zu scans jobs: %s", i, d);
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+}
+
+/* After close, everything is in the main file: still no secret in clear. */
+static void test_file_after_close(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "closed", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	int64_t job = c_run_job(f, 1, 1, 2, "w");
+	assert_int_equal(pp_store_job_complete(f->s, job, "w", "h", "d", T0, &err), 0);
+	pp_store_close(f->s);
+	f->s = NULL;
+	size_t len = 0;
+	uint8_t *bytes = backend_bytes(f, &len);
+	char pps1[33], pps2[33], mebx1[33], pid2[9];
+	c_pps(1, pps1);
+	c_pps(2, pps2);
+	c_mebx(1, mebx1);
+	c_pid(2, pid2);
+	const char *needles[] = {pps1, pps2, mebx1, "AdminPw!1", "NewMebx#1"};
+	assert_non_null(memmem(bytes, len, pid2, 8));
+	c_scan_clear(bytes, len, needles, sizeof(needles) / sizeof(needles[0]));
+	free(bytes);
+	struct stat st;
+	assert_int_equal(stat(f->db, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    CONTRACT_TESTS(T),
+	    T(test_migration_from_v1),
+	    T(test_query_plans),
+	    T(test_file_after_close),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -7,5 +7,7 @@ int cmd_init(struct pp_cli *cli, int argc, char **argv);
 int cmd_keys(struct pp_cli *cli, int argc, char **argv);
 int cmd_usb(struct pp_cli *cli, int argc, char **argv);
 int cmd_audit(struct pp_cli *cli, int argc, char **argv);
+int cmd_device(struct pp_cli *cli, int argc, char **argv);
+int cmd_fleet(struct pp_cli *cli, int argc, char **argv);
 
 #endif

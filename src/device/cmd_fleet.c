@@ -1,0 +1,764 @@
+/* pskprov fleet: N emulated devices in one process on one event loop, each on its own
+ * loopback address, the load generator for tests and benchmarks (system.md "Device
+ * emulator"). */
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "amt/device.h"
+#include "cli/commands.h"
+#include "core/parse.h"
+#include "core/secret.h"
+#include "device/devutil.h"
+#include "device/emu.h"
+#include "proto/hello.h"
+#include "tls/tls.h"
+#include "util/log.h"
+#include "wsman/soap.h"
+
+#define LOG "fleet"
+#define FLEET_MAX 100000u
+#define FLEET_TICK_MS 250
+/* Once every device that can be provisioned is, wrong-key devices get this long to see
+ * the server try (and fail) before the fleet ends anyway. */
+#define FLEET_GRACE_MS 10000
+#define FLEET_FD_SPARE 256
+/* After the last device is done: time for the answers still on their way (the last
+ * CommitChanges response among them) to leave before the process exits. */
+#define FLEET_DRAIN_MS 1000
+
+enum { F_NONE, F_WRONG, F_SILENT, F_DISCONNECT, F_KINDS };
+static const char *const fault_names[F_KINDS] = {"none", "wrong-key", "silent", "disconnect"};
+static const enum pp_emu_fault fault_emu[F_KINDS] = {PP_EMU_FAULT_NONE, PP_EMU_FAULT_WRONG_KEY,
+						     PP_EMU_FAULT_SILENT, PP_EMU_FAULT_DISCONNECT};
+
+struct fleet;
+
+struct fleet_dev {
+	struct fleet *fl;
+	struct pp_emu *emu;
+	struct pp_amt_device *dev;
+	uint8_t fault;
+	bool provisioned;
+	uint8_t addr[4];
+	uint64_t first_hello_ms, provisioned_ms;
+	uint32_t hs_failed, dropped;
+};
+
+struct fleet_opts {
+	uint32_t count;
+	const char *csv, *state_dir;
+	uint8_t base[4];
+	enum pp_tls_profile profile;
+	enum pp_log_level level;
+	uint32_t timeout_s;
+	uint32_t faults[F_KINDS];
+	bool json;
+	struct pp_emu_env env;
+};
+
+struct fleet {
+	struct fleet_opts *o;
+	struct event_base *base;
+	struct fleet_dev *devs;
+	size_t n;
+	size_t good_total, good_done, bad_provisioned, wrong_tried;
+	uint64_t start_ms, good_done_ms, last_provisioned_ms, hs_failed_total, end_ms;
+	bool timed_out, interrupted, progress, draining;
+	struct event *tick, *drain;
+};
+
+static bool counts_as_good(uint8_t fault)
+{
+	return fault != F_WRONG && fault != F_SILENT;
+}
+
+static void fleet_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pskprov fleet --count N --csv FILE --server IP[:PORT] [--base IP]\n"
+		"            [--port N] [--http-port N] [--profile amt-legacy|tls12|tls13]\n"
+		"            [--time-scale X] [--latency MS] [--faults SPEC] [--timeout SECONDS]\n"
+		"            [--state-dir DIR] [--log-level L] [--json]\n\n"
+		"Runs N emulated devices in one process: rows 1..N of a key CSV (pid,pps,\n"
+		"mebx_password,batch), each device on its own loopback address from --base\n"
+		"(host parts .0 and .255 skipped), sending hellos from that address to the\n"
+		"server and serving TLS-PSK. Ends when every device that can be provisioned is,\n"
+		"or at the timeout, with a summary. Exit 0 only when every non-faulty device was\n"
+		"provisioned and no faulty one was.\n"
+		"  --server      the configuration server's hello address (port 9971 unless\n"
+		"                given)\n"
+		"  --base        first device address (default 127.1.0.1)\n"
+		"  --port        TLS-PSK port of every device (default 16993)\n"
+		"  --http-port   HTTP port of provisioned devices (default 16992)\n"
+		"  --time-scale  multiplies the hello retry delays (0.001: a minute is 60 ms)\n"
+		"  --latency     delay before every WS-Management answer, ms (default 0)\n"
+		"  --faults      e.g. wrong-key=3,silent=2,disconnect=1: counts of devices,\n"
+		"                taken from the end of the list in that order. wrong-key holds\n"
+		"                a corrupted PPS; silent sends no hello and accepts nothing;\n"
+		"                disconnect drops its connection at its %dth request, once\n"
+		"                (and must still end provisioned)\n"
+		"  --timeout     seconds (default 300)\n"
+		"  --state-dir   keep per-device state directories DIR/dev-NNNNNN (an existing\n"
+		"                one is loaded as it is); default: a private temporary directory\n"
+		"                removed at exit\n"
+		"  --log-level   default warn\n",
+		PP_EMU_DISCONNECT_AT);
+}
+
+/* "wrong-key=3,silent=2,disconnect=1" */
+static int parse_faults(const char *spec, uint32_t out[F_KINDS], struct pp_err *err)
+{
+	char buf[256];
+	size_t len = strlen(spec);
+	bool seen[F_KINDS] = {false};
+	if (len == 0 || len >= sizeof(buf))
+		return pp_err_set(err, PP_EINVAL, "--faults: expected NAME=COUNT[,NAME=COUNT...]");
+	memcpy(buf, spec, len + 1);
+	char *p = buf;
+	while (p) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		char *eq = strchr(p, '=');
+		if (!eq)
+			return pp_err_set(err, PP_EINVAL, "--faults: '%.40s' is not NAME=COUNT", p);
+		*eq = '\0';
+		int k;
+		for (k = F_WRONG; k < F_KINDS; k++)
+			if (!strcmp(p, fault_names[k]))
+				break;
+		if (k == F_KINDS)
+			return pp_err_set(err, PP_EINVAL,
+					  "--faults: unknown fault '%.40s' (wrong-key, silent, "
+					  "disconnect)",
+					  p);
+		if (seen[k])
+			return pp_err_set(err, PP_EINVAL, "--faults: '%s' given twice",
+					  fault_names[k]);
+		seen[k] = true;
+		if (pp_parse_u32(eq + 1, 0, FLEET_MAX, &out[k], "--faults count", err) < 0)
+			return -PP_EINVAL;
+		p = comma ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
+/* ---- progress and completion ---- */
+
+static void fleet_progress(struct fleet *fl, bool final)
+{
+	if (!fl->progress)
+		return;
+	size_t prov = fl->good_done + fl->bad_provisioned;
+	double el = (double)(pp_dev_mono_ms() - fl->start_ms) / 1000.0;
+	fprintf(stderr, "\rfleet: %zu/%zu provisioned, %" PRIu64 " failed handshakes, %.1f s   ",
+		prov, fl->good_total, fl->hs_failed_total, el);
+	if (final)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void fleet_stop(struct fleet *fl)
+{
+	if (!fl->end_ms)
+		fl->end_ms = pp_dev_mono_ms();
+	event_base_loopbreak(fl->base);
+}
+
+static void fleet_drained(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(((struct fleet *)arg)->base);
+}
+
+static void fleet_check(struct fleet *fl)
+{
+	uint64_t now = pp_dev_mono_ms();
+	size_t wrong = fl->o->faults[F_WRONG];
+	if (fl->draining)
+		return;
+	if (fl->good_done == fl->good_total) {
+		if (!fl->good_done_ms)
+			fl->good_done_ms = now;
+		if (fl->wrong_tried >= wrong || now - fl->good_done_ms >= FLEET_GRACE_MS) {
+			struct timeval tv = {0, 0};
+			uint64_t ms = FLEET_DRAIN_MS + fl->o->env.latency_ms;
+			tv.tv_sec = (time_t)(ms / 1000);
+			tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+			fl->end_ms = now;
+			fl->draining = true;
+			if (!fl->drain || evtimer_add(fl->drain, &tv) < 0)
+				fleet_stop(fl);
+			return;
+		}
+	}
+	if (now - fl->start_ms >= (uint64_t)fl->o->timeout_s * 1000u) {
+		fl->timed_out = true;
+		fleet_stop(fl);
+	}
+}
+
+static void fleet_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct fleet *fl = arg;
+	(void)fd;
+	(void)what;
+	fleet_progress(fl, false);
+	fleet_check(fl);
+}
+
+static void fleet_event(void *arg, struct pp_emu *emu, enum pp_emu_event ev)
+{
+	struct fleet_dev *d = arg;
+	struct fleet *fl = d->fl;
+	uint64_t now = pp_dev_mono_ms();
+	(void)emu;
+	switch (ev) {
+	case PP_EMU_EV_HELLO:
+		if (!d->first_hello_ms)
+			d->first_hello_ms = now;
+		break;
+	case PP_EMU_EV_HANDSHAKE_OK:
+		break;
+	case PP_EMU_EV_HANDSHAKE_FAILED:
+		if (d->hs_failed++ == 0 && d->fault == F_WRONG)
+			fl->wrong_tried++;
+		fl->hs_failed_total++;
+		break;
+	case PP_EMU_EV_DISCONNECT:
+		d->dropped++;
+		break;
+	case PP_EMU_EV_STATE: {
+		bool prov = pp_amt_state(d->dev) == PP_AMT_POST_SETUP;
+		if (prov == d->provisioned)
+			break;
+		d->provisioned = prov;
+		size_t *counter = counts_as_good(d->fault) ? &fl->good_done : &fl->bad_provisioned;
+		if (prov) {
+			(*counter)++;
+			d->provisioned_ms = now;
+			fl->last_provisioned_ms = now;
+			if (!counts_as_good(d->fault))
+				pp_error(LOG, "%s: a %s device was provisioned",
+					 pp_emu_name(d->emu), fault_names[d->fault]);
+		} else {
+			(*counter)--;
+			if (counts_as_good(d->fault))
+				fl->good_done_ms = 0;
+		}
+		fleet_check(fl);
+		break;
+	}
+	}
+}
+
+static void fleet_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct fleet *fl = arg;
+	(void)sig;
+	(void)what;
+	fl->interrupted = true;
+	fleet_stop(fl);
+}
+
+/* ---- summary ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct fleet_sum {
+	size_t provisioned, failed, timed_count;
+	uint64_t median_ms, p99_ms;
+	double elapsed_s, rate;
+	uint32_t fprov[F_KINDS], fhs[F_KINDS], fdrop[F_KINDS];
+};
+
+static void fleet_summarize(struct fleet *fl, uint64_t end_ms, struct fleet_sum *s)
+{
+	memset(s, 0, sizeof(*s));
+	uint64_t *t = calloc(fl->n ? fl->n : 1, sizeof(*t));
+	for (size_t i = 0; i < fl->n; i++) {
+		struct fleet_dev *d = &fl->devs[i];
+		if (d->provisioned) {
+			s->provisioned++;
+			if (t && d->first_hello_ms && d->provisioned_ms >= d->first_hello_ms)
+				t[s->timed_count++] = d->provisioned_ms - d->first_hello_ms;
+		}
+		/* a device that should be provisioned and is not, or the reverse */
+		if (counts_as_good(d->fault) != d->provisioned)
+			s->failed++;
+		s->fprov[d->fault] += d->provisioned;
+		s->fhs[d->fault] += d->hs_failed;
+		s->fdrop[d->fault] += d->dropped;
+	}
+	if (t && s->timed_count) {
+		qsort(t, s->timed_count, sizeof(*t), cmp_u64);
+		s->median_ms = t[(s->timed_count - 1) / 2];
+		/* nearest rank */
+		size_t rank = (size_t)ceil(0.99 * (double)s->timed_count);
+		s->p99_ms = t[(rank ? rank : 1) - 1];
+	}
+	free(t);
+	s->elapsed_s = (double)(end_ms - fl->start_ms) / 1000.0;
+	if (s->provisioned && fl->last_provisioned_ms > fl->start_ms)
+		s->rate = (double)s->provisioned /
+			  ((double)(fl->last_provisioned_ms - fl->start_ms) / 1000.0);
+}
+
+static const char *fleet_result(const struct fleet *fl)
+{
+	return fl->interrupted ? "interrupted" : fl->timed_out ? "timed out" : "complete";
+}
+
+static int fleet_report(struct fleet *fl, const struct fleet_sum *s)
+{
+	const struct fleet_opts *o = fl->o;
+	if (o->json) {
+		json_t *faults = json_object();
+		for (int k = F_WRONG; k < F_KINDS; k++) {
+			json_t *f = json_object();
+			json_object_set_new(f, "devices", json_integer(o->faults[k]));
+			json_object_set_new(f, "provisioned", json_integer(s->fprov[k]));
+			json_object_set_new(f, "failed_handshakes", json_integer(s->fhs[k]));
+			json_object_set_new(f, "dropped_connections", json_integer(s->fdrop[k]));
+			json_object_set_new(faults, fault_names[k], f);
+		}
+		json_t *t = json_object();
+		json_object_set_new(t, "count", json_integer((json_int_t)s->timed_count));
+		json_object_set_new(t, "median",
+				    s->timed_count ? json_integer((json_int_t)s->median_ms)
+						   : json_null());
+		json_object_set_new(
+		    t, "p99", s->timed_count ? json_integer((json_int_t)s->p99_ms) : json_null());
+		json_t *j = json_object();
+		json_object_set_new(j, "devices", json_integer((json_int_t)fl->n));
+		json_object_set_new(j, "expected", json_integer((json_int_t)fl->good_total));
+		json_object_set_new(j, "provisioned", json_integer((json_int_t)s->provisioned));
+		json_object_set_new(j, "failed", json_integer((json_int_t)s->failed));
+		json_object_set_new(j, "result", json_string(fleet_result(fl)));
+		json_object_set_new(j, "elapsed_s", json_real(s->elapsed_s));
+		json_object_set_new(j, "devices_per_s", json_real(s->rate));
+		json_object_set_new(j, "first_hello_to_provisioned_ms", t);
+		json_object_set_new(j, "failed_handshakes",
+				    json_integer((json_int_t)fl->hs_failed_total));
+		json_object_set_new(j, "faults", faults);
+		return pp_json_print(j);
+	}
+	printf("devices          %zu\n", fl->n);
+	printf("provisioned      %zu (%zu expected)\n", s->provisioned, fl->good_total);
+	printf("failed           %zu\n", s->failed);
+	for (int k = F_WRONG; k < F_KINDS; k++)
+		if (o->faults[k])
+			printf("fault %-10s %u devices: %u provisioned, %u failed handshakes, "
+			       "%u dropped connections\n",
+			       fault_names[k], o->faults[k], s->fprov[k], s->fhs[k], s->fdrop[k]);
+	printf("elapsed          %.2f s (%s)\n", s->elapsed_s, fleet_result(fl));
+	printf("rate             %.1f devices/s\n", s->rate);
+	if (s->timed_count)
+		printf("hello to done    median %" PRIu64 " ms, p99 %" PRIu64 " ms (%zu devices)\n",
+		       s->median_ms, s->p99_ms, s->timed_count);
+	else
+		printf("hello to done    -\n");
+	return PP_EXIT_OK;
+}
+
+/* ---- state directories ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* A private directory for the devices' state files: tmpfs when there is one. */
+static int make_temp_root(char *out, size_t cap, struct pp_err *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *cands[] = {"/dev/shm", tmp && *tmp ? tmp : "/tmp", "/tmp"};
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		int n = snprintf(out, cap, "%s/pskprov-fleet.XXXXXX", cands[i]);
+		if (n > 0 && (size_t)n < cap && mkdtemp(out))
+			return 0;
+	}
+	return pp_err_set(err, PP_EIO, "cannot create a temporary directory: %s", strerror(errno));
+}
+
+static int device_dir(const char *root, size_t i, char *out, size_t cap, struct pp_err *err)
+{
+	int n = snprintf(out, cap, "%s/dev-%06zu", root, i + 1);
+	if (n < 0 || (size_t)n >= cap)
+		return pp_err_set(err, PP_EINVAL, "state directory path too long");
+	return 0;
+}
+
+static int make_device(const struct fleet_opts *o, const char *root, size_t i,
+		       const struct pp_devkey *key, uint8_t fault, struct pp_amt_device **out,
+		       struct pp_err *err)
+{
+	char dir[4096], file[4200];
+	struct stat st;
+	int rc;
+	if ((rc = device_dir(root, i, dir, sizeof(dir), err)) < 0)
+		return rc;
+	snprintf(file, sizeof(file), "%s/%s", dir, PP_AMT_DEV_STATE_FILE);
+	if (o->state_dir && stat(file, &st) == 0)
+		return pp_amt_load(dir, out, err);
+
+	/* The MEBx verifier at its lowest cost: thousands of devices are made at once. */
+	struct pp_amt_create_opts copts = {.pbkdf2_iterations = PP_AMT_DEV_PBKDF2_MIN};
+	struct pp_amt_server srv = {.has_ipv4 = true, .port = o->env.server_port};
+	struct pp_pps bad;
+	const char *pps = key->pps.s;
+	memcpy(srv.ipv4, o->env.server_ip, 4);
+	if ((rc = pp_amt_create(dir, &copts, out, err)) < 0)
+		return rc;
+	if (fault == F_WRONG) {
+		/* A valid PPS, but not the one the server holds for this PID. */
+		if (pp_pps_generate(&bad) < 0)
+			return pp_err_set(err, PP_ECRYPTO, "the random generator failed");
+		pps = bad.s;
+	}
+	rc = pp_amt_load_key(*out, key->pid.s, pps, key->mebx, &srv, err);
+	pp_wipe(&bad, sizeof(bad));
+	return rc;
+}
+
+/* ---- main ---- */
+
+static bool parse_fleet(int argc, char **argv, struct fleet_opts *o, int *exit_code)
+{
+	static const struct option opts[] = {{"count", required_argument, NULL, 'n'},
+					     {"csv", required_argument, NULL, 'c'},
+					     {"server", required_argument, NULL, 'S'},
+					     {"base", required_argument, NULL, 'b'},
+					     {"port", required_argument, NULL, 'p'},
+					     {"http-port", required_argument, NULL, 'H'},
+					     {"profile", required_argument, NULL, 'P'},
+					     {"time-scale", required_argument, NULL, 't'},
+					     {"latency", required_argument, NULL, 'L'},
+					     {"faults", required_argument, NULL, 'f'},
+					     {"timeout", required_argument, NULL, 'T'},
+					     {"state-dir", required_argument, NULL, 'd'},
+					     {"log-level", required_argument, NULL, 'l'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	struct pp_err err = {0};
+	bool have_server = false;
+	int c;
+#define USAGE(...)                                                                                 \
+	do {                                                                                       \
+		*exit_code = pp_usage_error("fleet", __VA_ARGS__);                                 \
+		return true;                                                                       \
+	} while (0)
+	while ((c = getopt_long(argc, argv, "n:c:S:b:p:H:P:t:L:f:T:d:l:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (pp_parse_u32(optarg, 1, FLEET_MAX, &o->count, "--count", &err) < 0)
+				USAGE("%s", err.msg);
+			break;
+		case 'c':
+			o->csv = optarg;
+			break;
+		case 'S':
+			o->env.server_port = PP_HELLO_PORT;
+			if (pp_dev_parse_loopback_port(optarg, o->env.server_ip,
+						       &o->env.server_port, "--server", &err) < 0)
+				USAGE("%s", err.msg);
+			o->env.has_server = have_server = true;
+			break;
+		case 'b':
+			if (pp_dev_parse_loopback(optarg, o->base, "--base", &err) < 0)
+				USAGE("%s", err.msg);
+			break;
+		case 'p':
+			if (pp_dev_parse_port(optarg, &o->env.tls_port, "--port", &err) < 0)
+				USAGE("%s", err.msg);
+			break;
+		case 'H':
+			if (pp_dev_parse_port(optarg, &o->env.http_port, "--http-port", &err) < 0)
+				USAGE("%s", err.msg);
+			break;
+		case 'P':
+			if (pp_tls_profile_parse(optarg, &o->profile, &err) < 0)
+				USAGE("--profile: %s", err.msg);
+			break;
+		case 't':
+			if (pp_parse_double(optarg, 1e-6, 1e6, &o->env.time_scale, "--time-scale",
+					    &err) < 0)
+				USAGE("%s", err.msg);
+			break;
+		case 'L':
+			if (pp_parse_u32(optarg, 0, PP_EMU_LATENCY_MAX_MS, &o->env.latency_ms,
+					 "--latency", &err) < 0)
+				USAGE("%s", err.msg);
+			break;
+		case 'f':
+			if (parse_faults(optarg, o->faults, &err) < 0)
+				USAGE("%s", err.msg);
+			break;
+		case 'T':
+			if (pp_parse_u32(optarg, 1, 7 * 86400, &o->timeout_s, "--timeout", &err) <
+			    0)
+				USAGE("%s", err.msg);
+			break;
+		case 'd':
+			o->state_dir = optarg;
+			break;
+		case 'l':
+			if (pp_log_level_parse(optarg, &o->level) < 0)
+				USAGE("--log-level: '%.20s' is not debug, info, warn or error",
+				      optarg);
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			fleet_usage(stdout);
+			*exit_code = PP_EXIT_OK;
+			return true;
+		default:
+			fleet_usage(stderr);
+			*exit_code = PP_EXIT_USAGE;
+			return true;
+		}
+	}
+	if (optind != argc)
+		USAGE("unexpected argument '%.40s'", argv[optind]);
+	if (!o->count || !o->csv || !have_server)
+		USAGE("--count, --csv and --server are required");
+	if (o->env.tls_port == o->env.http_port)
+		USAGE("--port and --http-port must differ");
+	uint64_t faulty =
+	    (uint64_t)o->faults[F_WRONG] + o->faults[F_SILENT] + o->faults[F_DISCONNECT];
+	if (faulty > o->count)
+		USAGE("--faults: %" PRIu64 " faulty devices, but --count is %u", faulty, o->count);
+#undef USAGE
+	return false;
+}
+
+/* Device addresses: base, base+1, ... skipping host parts .0 and .255, inside 127/8. */
+static int assign_addresses(struct fleet *fl, const uint8_t base[4], struct pp_err *err)
+{
+	uint32_t a =
+	    (uint32_t)base[0] << 24 | (uint32_t)base[1] << 16 | (uint32_t)base[2] << 8 | base[3];
+	for (size_t i = 0; i < fl->n; i++) {
+		while ((a & 0xff) == 0 || (a & 0xff) == 0xff)
+			a++;
+		if ((a >> 24) != 127)
+			return pp_err_set(err, PP_EINVAL,
+					  "--count %zu devices from --base %u.%u.%u.%u leave "
+					  "127.0.0.0/8",
+					  fl->n, base[0], base[1], base[2], base[3]);
+		uint8_t *d = fl->devs[i].addr;
+		d[0] = (uint8_t)(a >> 24);
+		d[1] = (uint8_t)(a >> 16);
+		d[2] = (uint8_t)(a >> 8);
+		d[3] = (uint8_t)a;
+		a++;
+	}
+	return 0;
+}
+
+int cmd_fleet(struct pp_cli *cli, int argc, char **argv)
+{
+	struct fleet_opts o = {
+	    .base = {127, 1, 0, 1},
+	    .profile = PP_TLS_PROFILE_DEFAULT,
+	    .level = PP_LOG_WARN,
+	    .timeout_s = 300,
+	    .env = {.tls_port = PP_EMU_TLS_PORT, .http_port = PP_EMU_HTTP_PORT, .time_scale = 1.0},
+	};
+	struct fleet fl = {.o = &o};
+	struct pp_err err = {0};
+	struct pp_devkey *rows = NULL;
+	size_t nrows = 0;
+	bool loose = false, temp_root = false;
+	char root[4096] = "";
+	SSL_CTX *ctx = NULL;
+	struct event *sigint = NULL, *sigterm = NULL;
+	int ret = PP_EXIT_FAIL, code = PP_EXIT_OK;
+	(void)cli;
+
+	if (parse_fleet(argc, argv, &o, &code))
+		return code;
+	pp_log_init(stderr, o.level);
+	signal(SIGPIPE, SIG_IGN);
+	pp_wsman_init();
+
+	uint64_t nofile = pp_dev_raise_nofile();
+	uint64_t need = 2 * (uint64_t)o.count + FLEET_FD_SPARE;
+	if (nofile < need)
+		return pp_fail("%u devices need about %" PRIu64 " file descriptors; the limit is "
+			       "%" PRIu64 " (raise the hard limit: ulimit -Hn)",
+			       o.count, need, nofile);
+
+	if (pp_devcsv_read(o.csv, NULL, o.count, &rows, &nrows, &loose, &err) < 0)
+		return pp_fail_err(&err);
+	if (loose)
+		pp_note("warning: '%s' can be read by group or others; key files should be mode "
+			"0600 (chmod 600)",
+			o.csv);
+	if (nrows < o.count) {
+		pp_devcsv_free(rows, nrows);
+		return pp_fail("'%s' has %zu key rows; --count %u needs %u", o.csv, nrows, o.count,
+			       o.count);
+	}
+
+	fl.n = o.count;
+	fl.devs = calloc(fl.n, sizeof(*fl.devs));
+	if (!fl.devs) {
+		pp_fail("out of memory");
+		goto out;
+	}
+	/* Faults from the end of the list: wrong-key, then silent, then disconnect. */
+	size_t at = fl.n;
+	for (int k = F_WRONG; k < F_KINDS; k++)
+		for (uint32_t j = 0; j < o.faults[k]; j++)
+			fl.devs[--at].fault = (uint8_t)k;
+	if (assign_addresses(&fl, o.base, &err) < 0) {
+		pp_fail_err(&err);
+		goto out;
+	}
+
+	if (o.state_dir) {
+		if (mkdir(o.state_dir, 0700) < 0 && errno != EEXIST) {
+			pp_fail("cannot create '%s': %s", o.state_dir, strerror(errno));
+			goto out;
+		}
+		snprintf(root, sizeof(root), "%s", o.state_dir);
+	} else {
+		if (make_temp_root(root, sizeof(root), &err) < 0) {
+			pp_fail_err(&err);
+			goto out;
+		}
+		temp_root = true;
+	}
+
+	struct pp_progress prog;
+	pp_progress_start(&prog, "creating devices", fl.n);
+	for (size_t i = 0; i < fl.n; i++) {
+		struct fleet_dev *d = &fl.devs[i];
+		d->fl = &fl;
+		if (make_device(&o, root, i, &rows[i], d->fault, &d->dev, &err) < 0) {
+			pp_progress_finish(&prog);
+			pp_fail("device %zu (%u.%u.%u.%u): %s", i + 1, d->addr[0], d->addr[1],
+				d->addr[2], d->addr[3], err.msg);
+			goto out;
+		}
+		pp_progress_update(&prog, i + 1);
+	}
+	pp_progress_finish(&prog);
+	pp_devcsv_free(rows, nrows);
+	rows = NULL;
+
+	if (!(fl.base = event_base_new())) {
+		pp_fail("cannot create an event loop");
+		goto out;
+	}
+	if (!(ctx = pp_tls_device_ctx_new(o.profile, &err))) {
+		pp_fail_err(&err);
+		goto out;
+	}
+	o.env.base = fl.base;
+	o.env.tls_ctx = ctx;
+	o.env.on_event = fleet_event;
+	for (size_t i = 0; i < fl.n; i++) {
+		struct fleet_dev *d = &fl.devs[i];
+		if (pp_emu_new(&o.env, d->dev, d->addr, fault_emu[d->fault], d, &d->emu, &err) <
+		    0) {
+			pp_fail_err(&err);
+			goto out;
+		}
+		d->provisioned = pp_amt_state(d->dev) == PP_AMT_POST_SETUP;
+		if (counts_as_good(d->fault))
+			fl.good_total++;
+		if (d->provisioned)
+			(*(counts_as_good(d->fault) ? &fl.good_done : &fl.bad_provisioned))++;
+	}
+	fl.start_ms = pp_dev_mono_ms();
+	for (size_t i = 0; i < fl.n; i++) {
+		if (pp_emu_start(fl.devs[i].emu, &err) < 0) {
+			pp_fail_err(&err);
+			goto out;
+		}
+	}
+	fl.progress = isatty(STDERR_FILENO) && !o.json;
+	struct timeval tick = {0, FLEET_TICK_MS * 1000};
+	fl.tick = event_new(fl.base, -1, EV_PERSIST, fleet_tick, &fl);
+	fl.drain = evtimer_new(fl.base, fleet_drained, &fl);
+	sigint = evsignal_new(fl.base, SIGINT, fleet_signal, &fl);
+	sigterm = evsignal_new(fl.base, SIGTERM, fleet_signal, &fl);
+	if (!fl.tick || !fl.drain || !sigint || !sigterm || event_add(fl.tick, &tick) < 0 ||
+	    evsignal_add(sigint, NULL) < 0 || evsignal_add(sigterm, NULL) < 0) {
+		pp_fail("cannot set up the event loop");
+		goto out;
+	}
+	pp_info(LOG, "%zu devices from %u.%u.%u.%u, hellos to %u.%u.%u.%u:%u", fl.n,
+		fl.devs[0].addr[0], fl.devs[0].addr[1], fl.devs[0].addr[2], fl.devs[0].addr[3],
+		o.env.server_ip[0], o.env.server_ip[1], o.env.server_ip[2], o.env.server_ip[3],
+		o.env.server_port);
+	fleet_check(&fl);
+	if (event_base_dispatch(fl.base) < 0) {
+		pp_fail("event loop failed");
+		goto out;
+	}
+	fleet_progress(&fl, true);
+
+	struct fleet_sum sum;
+	fleet_summarize(&fl, fl.end_ms ? fl.end_ms : pp_dev_mono_ms(), &sum);
+	if (fleet_report(&fl, &sum) != PP_EXIT_OK)
+		goto out;
+	if (fl.good_done == fl.good_total && fl.bad_provisioned == 0)
+		ret = PP_EXIT_OK;
+	else
+		pp_note("%zu of %zu devices that should be provisioned are; %zu faulty devices "
+			"were provisioned (%s)",
+			fl.good_done, fl.good_total, fl.bad_provisioned, fleet_result(&fl));
+out:
+	pp_devcsv_free(rows, nrows);
+	if (fl.devs) {
+		for (size_t i = 0; i < fl.n; i++)
+			pp_emu_free(fl.devs[i].emu);
+		for (size_t i = 0; i < fl.n; i++) {
+			struct fleet_dev *d = &fl.devs[i];
+			/* Kept state directories get the in-memory audit events too. */
+			if (d->dev && o.state_dir && pp_amt_save(d->dev, &err) < 0)
+				pp_warn(LOG, "device %zu: cannot save its state: %s", i + 1,
+					err.msg);
+			pp_amt_free(d->dev);
+		}
+		free(fl.devs);
+	}
+	if (temp_root && nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		pp_warn(LOG, "cannot remove '%s': %s", root, strerror(errno));
+	if (fl.tick)
+		event_free(fl.tick);
+	if (fl.drain)
+		event_free(fl.drain);
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	SSL_CTX_free(ctx);
+	if (fl.base)
+		event_base_free(fl.base);
+	return ret;
+}

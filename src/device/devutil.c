@@ -1,0 +1,157 @@
+#include "device/devutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core/bytes.h"
+#include "core/fileio.h"
+#include "core/parse.h"
+#include "core/secret.h"
+
+struct csv_pick {
+	const struct pp_pid *want;
+	size_t max;
+	struct pp_devkey *rows;
+	size_t n, cap;
+	struct pp_err *err;
+};
+
+/* Returned by the row callback to stop the parse early: not an error. */
+#define CSV_STOP 1
+
+static int csv_row(void *ctx, const struct pp_csv_row *row, unsigned line)
+{
+	struct csv_pick *p = ctx;
+	if (p->want && strcmp(p->want->s, row->pid.s) != 0)
+		return 0;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64, bytes;
+		if (cap > p->max)
+			cap = p->max;
+		if (!pp_mul_ok(cap, sizeof(*p->rows), &bytes))
+			return pp_err_set(p->err, PP_ENOMEM, "out of memory");
+		struct pp_devkey *nr = calloc(cap, sizeof(*nr));
+		if (!nr)
+			return pp_err_set(p->err, PP_ENOMEM, "out of memory");
+		if (p->n) {
+			memcpy(nr, p->rows, p->n * sizeof(*nr));
+			pp_wipe(p->rows, p->n * sizeof(*nr));
+		}
+		free(p->rows);
+		p->rows = nr;
+		p->cap = cap;
+	}
+	struct pp_devkey *k = &p->rows[p->n++];
+	k->pid = row->pid;
+	k->pps = row->pps;
+	memcpy(k->mebx, row->mebx, sizeof(k->mebx));
+	k->line = line;
+	return p->n >= p->max ? CSV_STOP : 0;
+}
+
+int pp_devcsv_read(const char *path, const struct pp_pid *want, size_t max, struct pp_devkey **rows,
+		   size_t *n, bool *loose, struct pp_err *err)
+{
+	struct pp_buf b;
+	struct csv_pick p = {.want = want, .max = want ? 1 : max, .err = err};
+	struct pp_err perm = {0};
+	int rc;
+	*rows = NULL;
+	*n = 0;
+	*loose = false;
+	if (p.max == 0)
+		return pp_err_set(err, PP_EINVAL, "no rows wanted");
+	pp_buf_init(&b, PP_DEVCSV_MAX_BYTES);
+	if ((rc = pp_file_read(path, PP_DEVCSV_MAX_BYTES, &b, err)) < 0)
+		goto out;
+	*loose = pp_file_check_private(path, &perm) == -PP_EPERM;
+	rc = pp_csv_parse((const char *)b.data, b.len, csv_row, &p, err);
+	if (rc == CSV_STOP)
+		rc = 0;
+	if (rc < 0) {
+		pp_err_prefix(err, "'%s'", path);
+		goto out;
+	}
+	if (want && p.n == 0) {
+		char shown[PP_PID_TEXT];
+		pp_pid_format(want, shown);
+		rc = pp_err_set(err, PP_ENOTFOUND, "'%s' has no row for PID %s", path, shown);
+		goto out;
+	}
+	if (p.n == 0) {
+		rc = pp_err_set(err, PP_ENOTFOUND, "'%s' has no key rows", path);
+		goto out;
+	}
+	*rows = p.rows;
+	*n = p.n;
+	p.rows = NULL;
+	p.n = 0;
+out:
+	pp_devcsv_free(p.rows, p.n);
+	pp_buf_free_wipe(&b);
+	return rc;
+}
+
+void pp_devcsv_free(struct pp_devkey *rows, size_t n)
+{
+	if (!rows)
+		return;
+	pp_wipe(rows, n * sizeof(*rows));
+	free(rows);
+}
+
+int pp_dev_parse_loopback(const char *s, uint8_t ip[4], const char *what, struct pp_err *err)
+{
+	int rc = pp_parse_ipv4(s, ip, what, err);
+	if (rc < 0)
+		return rc;
+	if (ip[0] != 127)
+		return pp_err_set(err, PP_EINVAL,
+				  "%s: %.40s is not a loopback address (127.0.0.0/8)", what, s);
+	return 0;
+}
+
+int pp_dev_parse_loopback_port(const char *s, uint8_t ip[4], uint16_t *port, const char *what,
+			       struct pp_err *err)
+{
+	int rc = pp_parse_ipv4_port(s, ip, port, what, err);
+	if (rc < 0)
+		return rc;
+	if (ip[0] != 127)
+		return pp_err_set(err, PP_EINVAL,
+				  "%s: %.40s is not a loopback address (127.0.0.0/8)", what, s);
+	if (*port == 0)
+		return pp_err_set(err, PP_EINVAL, "%s: port 0", what);
+	return 0;
+}
+
+int pp_dev_parse_port(const char *s, uint16_t *port, const char *what, struct pp_err *err)
+{
+	uint32_t v;
+	int rc = pp_parse_u32(s, 1, 65535, &v, what, err);
+	if (rc == 0)
+		*port = (uint16_t)v;
+	return rc;
+}
+
+uint64_t pp_dev_raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl.rlim_cur = rl.rlim_max;
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+uint64_t pp_dev_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}

@@ -1,0 +1,46 @@
+/* Shared by `pskprov device` and `pskprov fleet`: the key CSV, loopback addresses, file
+ * descriptor limits, the monotonic clock. */
+#ifndef PSKPROV_DEVICE_DEVUTIL_H
+#define PSKPROV_DEVICE_DEVUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "keys/csv.h"
+#include "keys/keys.h"
+
+#define PP_DEVCSV_MAX_BYTES (64u * 1024 * 1024)
+
+/* One key record from the exported CSV (pid,pps,mebx_password,batch). Secret: free the
+ * array with pp_devcsv_free. */
+struct pp_devkey {
+	struct pp_pid pid;
+	struct pp_pps pps;
+	char mebx[PP_MEBX_MAX + 1];
+	unsigned line;
+};
+
+/* Reads the key CSV at path, every row validated: the first `max` rows, or only the row
+ * whose PID is `want` (-PP_ENOTFOUND when none). A file that group or others may read
+ * is read, with *loose set so the caller can warn. */
+int pp_devcsv_read(const char *path, const struct pp_pid *want, size_t max, struct pp_devkey **rows,
+		   size_t *n, bool *loose, struct pp_err *err) PP_WUR;
+void pp_devcsv_free(struct pp_devkey *rows, size_t n);
+
+/* "a.b.c.d" in 127.0.0.0/8; what names the option in the error. */
+int pp_dev_parse_loopback(const char *s, uint8_t ip[4], const char *what,
+			  struct pp_err *err) PP_WUR;
+/* "a.b.c.d[:port]" in 127.0.0.0/8; *port keeps its value when none is given. */
+int pp_dev_parse_loopback_port(const char *s, uint8_t ip[4], uint16_t *port, const char *what,
+			       struct pp_err *err) PP_WUR;
+/* A TCP port 1..65535. */
+int pp_dev_parse_port(const char *s, uint16_t *port, const char *what, struct pp_err *err) PP_WUR;
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in force. */
+uint64_t pp_dev_raise_nofile(void);
+
+uint64_t pp_dev_mono_ms(void);
+
+#endif

@@ -700,7 +700,7 @@ int cmd_fleet(struct pp_cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	fl.progress = isatty(STDERR_FILENO) && !o.json;
+	fl.progress = isatty(STDERR_FILENO);
 	struct timeval tick = {0, FLEET_TICK_MS * 1000};
 	fl.tick = event_new(fl.base, -1, EV_PERSIST, fleet_tick, &fl);
 	fl.drain = evtimer_new(fl.base, fleet_drained, &fl);

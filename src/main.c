@@ -14,6 +14,11 @@ static const struct pp_command commands[] = {
     {"audit", cmd_audit, "list and verify the hash-chained audit log"},
     {"device", cmd_device, "run one emulated device (factory load, run, show)"},
     {"fleet", cmd_fleet, "run many emulated devices in one process (load generator)"},
+    {"server", cmd_server, "run the configuration server (hellos, TLS-PSK, WS-Management)"},
+    {"devices", cmd_devices, "list and show devices, reveal escrowed credentials"},
+    {"jobs", cmd_jobs, "list provisioning jobs"},
+    {"status", cmd_status, "counts of keys, devices and jobs"},
+    {"demo", cmd_demo, "run the whole story: keys, server, a fleet, a summary"},
     {NULL, NULL, NULL},
 };
 

@@ -9,5 +9,10 @@ int cmd_usb(struct pp_cli *cli, int argc, char **argv);
 int cmd_audit(struct pp_cli *cli, int argc, char **argv);
 int cmd_device(struct pp_cli *cli, int argc, char **argv);
 int cmd_fleet(struct pp_cli *cli, int argc, char **argv);
+int cmd_server(struct pp_cli *cli, int argc, char **argv);
+int cmd_devices(struct pp_cli *cli, int argc, char **argv);
+int cmd_jobs(struct pp_cli *cli, int argc, char **argv);
+int cmd_status(struct pp_cli *cli, int argc, char **argv);
+int cmd_demo(struct pp_cli *cli, int argc, char **argv);
 
 #endif

@@ -1,0 +1,363 @@
+/* pskprov devices list|show|credentials, pskprov jobs list, pskprov status */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/parse.h"
+#include "core/secret.h"
+#include "store/store.h"
+
+static const char *addr_text(const uint8_t a[4], char out[16])
+{
+	snprintf(out, 16, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	return out;
+}
+
+static json_t *device_json(const struct pp_device_info *d)
+{
+	char uuid[37], addr[16];
+	pp_uuid_format(d->uuid, uuid);
+	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:s,s:s,s:s,s:I,s:I,s:I}", "uuid", uuid, "pid",
+			 d->pid, "address", addr_text(d->addr, addr), "state",
+			 pp_device_state_name(d->state), "quarantined", d->quarantined,
+			 "has_credentials", d->has_credentials, "host_name", d->host_name, "domain",
+			 d->domain, "last_error", d->last_error, "first_seen",
+			 (json_int_t)d->first_seen, "last_seen", (json_int_t)d->last_seen,
+			 "provisioned_at", (json_int_t)d->provisioned_at);
+}
+
+struct list_ctx {
+	json_t *arr;
+	uint64_t n;
+};
+
+static int device_row(void *arg, const struct pp_device_info *d)
+{
+	struct list_ctx *lc = arg;
+	lc->n++;
+	if (lc->arr) {
+		json_t *o = device_json(d);
+		return o ? json_array_append_new(lc->arr, o) : -PP_ENOMEM;
+	}
+	char uuid[37], addr[16], t[24];
+	pp_uuid_format(d->uuid, uuid);
+	pp_format_time(d->last_seen, t);
+	char name[320] = "-";
+	if (d->host_name[0])
+		snprintf(name, sizeof(name), "%s.%s", d->host_name, d->domain);
+	printf("%-36s %-8s %-15s %-12s%s %-28s %s\n", uuid, d->pid, addr_text(d->addr, addr),
+	       pp_device_state_name(d->state), d->quarantined ? " QUARANTINED" : "", name, t);
+	return 0;
+}
+
+static int parse_common(int argc, char **argv, const char *cmd, bool *json, int *state,
+			const char *(*state_name)(int), int nstates)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+					     {"state", required_argument, NULL, 's'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "js:h", opts, NULL)) != -1) {
+		if (c == 'j') {
+			*json = true;
+		} else if (c == 's') {
+			int found = -1;
+			for (int i = 0; i < nstates; i++)
+				if (!strcmp(optarg, state_name(i)))
+					found = i;
+			if (found < 0)
+				return pp_usage_error(cmd, "--state: unknown state '%.20s'",
+						      optarg);
+			*state = found;
+		} else if (c == 'h') {
+			printf("usage: pskprov %s [--state S] [--json]\n", cmd);
+			return -1;
+		} else {
+			return PP_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static const char *dev_state_name(int i)
+{
+	return pp_device_state_name((enum pp_device_state)i);
+}
+static const char *job_state_name(int i)
+{
+	return pp_job_state_name((enum pp_job_state)i);
+}
+
+static int devices_list(struct pp_cli *cli, int argc, char **argv)
+{
+	bool json = false;
+	struct pp_device_filter f = {.state = -1, .limit = 0};
+	int urc = parse_common(argc, argv, "devices list", &json, &f.state, dev_state_name, 5);
+	if (urc)
+		return urc < 0 ? PP_EXIT_OK : urc;
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
+		return pp_fail_err(&err);
+	struct list_ctx lc = {.arr = json ? json_array() : NULL};
+	if (!json)
+		printf("%-36s %-8s %-15s %-12s %-28s %s\n", "UUID", "PID", "ADDRESS", "STATE",
+		       "NAME", "LAST SEEN (UTC)");
+	int rc = pp_store_device_list(store, &f, device_row, &lc, &err);
+	pp_store_close(store);
+	if (rc < 0) {
+		json_decref(lc.arr);
+		return pp_fail_err(&err);
+	}
+	if (json)
+		return pp_json_print(lc.arr);
+	fprintf(stderr, "%llu devices\n", (unsigned long long)lc.n);
+	return PP_EXIT_OK;
+}
+
+static int uuid_arg(const char *cmd, int argc, char **argv, uint8_t uuid[16])
+{
+	if (optind + 1 != argc)
+		return pp_usage_error(cmd, "expected one UUID");
+	struct pp_err err = {0};
+	if (pp_uuid_parse(argv[optind], uuid, &err) < 0)
+		return pp_usage_error(cmd, "%s", err.msg);
+	return 0;
+}
+
+static int devices_show(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else if (c == 'h') {
+			printf("usage: pskprov devices show UUID [--json]\n");
+			return PP_EXIT_OK;
+		} else
+			return PP_EXIT_USAGE;
+	}
+	uint8_t uuid[16];
+	int urc = uuid_arg("devices show", argc, argv, uuid);
+	if (urc)
+		return urc;
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	struct pp_device_info d;
+	int rc = pp_datadir_open(cli, &dd, &store, &err);
+	if (rc == 0)
+		rc = pp_store_device_get(store, uuid, &d, &err);
+	pp_store_close(store);
+	if (rc < 0)
+		return pp_fail_err(&err);
+	if (json)
+		return pp_json_print(device_json(&d));
+	char u[37], addr[16], t1[24], t2[24], t3[24];
+	pp_uuid_format(d.uuid, u);
+	pp_format_time(d.first_seen, t1);
+	pp_format_time(d.last_seen, t2);
+	pp_format_time(d.provisioned_at, t3);
+	printf("uuid           %s\n", u);
+	printf("pid            %s\n", d.pid);
+	printf("address        %s\n", addr_text(d.addr, addr));
+	printf("state          %s%s\n", pp_device_state_name(d.state),
+	       d.quarantined ? " (QUARANTINED)" : "");
+	printf("name           %s%s%s\n", d.host_name, d.host_name[0] ? "." : "", d.domain);
+	printf("credentials    %s\n",
+	       d.has_credentials ? "escrowed (devices credentials --reveal)" : "none");
+	printf("first seen     %s UTC\n", t1);
+	printf("last seen      %s UTC\n", t2);
+	printf("provisioned    %s\n", d.provisioned_at ? t3 : "-");
+	if (d.last_error[0])
+		printf("last error     %s\n", d.last_error);
+	return PP_EXIT_OK;
+}
+
+static int devices_credentials(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"reveal", no_argument, NULL, 'r'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	bool json = false, reveal = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "rjh", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else if (c == 'r')
+			reveal = true;
+		else if (c == 'h') {
+			printf("usage: pskprov devices credentials UUID --reveal [--json]\n\n"
+			       "Prints the escrowed admin account and MEBx password of a device.\n"
+			       "Every reveal is recorded in the audit log first.\n");
+			return PP_EXIT_OK;
+		} else
+			return PP_EXIT_USAGE;
+	}
+	uint8_t uuid[16];
+	int urc = uuid_arg("devices credentials", argc, argv, uuid);
+	if (urc)
+		return urc;
+	if (!reveal)
+		return pp_usage_error("devices credentials",
+				      "--reveal is required: this prints secrets");
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	struct pp_device_secrets sec;
+	memset(&sec, 0, sizeof(sec));
+	char u[37];
+	pp_uuid_format(uuid, u);
+	int rc = pp_datadir_open(cli, &dd, &store, &err);
+	if (rc == 0)
+		rc = pp_store_audit_append(store, pp_actor(), "devices.reveal", u,
+					   "admin and MEBx credentials shown", &err);
+	if (rc == 0)
+		rc = pp_store_device_secrets(store, uuid, &sec, &err);
+	pp_store_close(store);
+	if (rc < 0)
+		return pp_fail_err(&err);
+	int out = PP_EXIT_OK;
+	if (json) {
+		out = pp_json_print(json_pack("{s:s,s:s,s:s,s:s}", "uuid", u, "admin_user",
+					      sec.admin_user, "admin_password", sec.admin_password,
+					      "mebx_password", sec.mebx_password));
+	} else {
+		printf("uuid            %s\n", u);
+		printf("admin user      %s\n", sec.admin_user);
+		printf("admin password  %s\n", sec.admin_password);
+		printf("MEBx password   %s\n", sec.mebx_password);
+	}
+	pp_wipe(&sec, sizeof(sec));
+	return out;
+}
+
+int cmd_devices(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct pp_command table[] = {
+	    {"list", devices_list, "list devices (quarantined ones flagged)"},
+	    {"show", devices_show, "show one device"},
+	    {"credentials", devices_credentials, "print a device's escrowed credentials"},
+	    {NULL, NULL, NULL},
+	};
+	return pp_dispatch(cli, "devices", table, argc, argv);
+}
+
+static int job_row(void *arg, const struct pp_job *j)
+{
+	struct list_ctx *lc = arg;
+	lc->n++;
+	char uuid[37], addr[16];
+	pp_uuid_format(j->uuid, uuid);
+	if (lc->arr) {
+		json_t *o = json_pack(
+		    "{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:I,s:s}", "id", (json_int_t)j->id,
+		    "uuid", uuid, "pid", j->pid, "next_pid", j->next_pid, "address",
+		    addr_text(j->addr, addr), "state", pp_job_state_name(j->state), "step",
+		    pp_job_step_name(j->step), "attempts", (json_int_t)j->attempts, "owner",
+		    j->owner, "lease_until", (json_int_t)j->lease_until, "updated",
+		    (json_int_t)j->updated, "last_error", j->last_error);
+		return o ? json_array_append_new(lc->arr, o) : -PP_ENOMEM;
+	}
+	printf("%6lld %-36s %-8s %-15s %-8s %-12s %3u  %s\n", (long long)j->id, uuid, j->pid,
+	       addr_text(j->addr, addr), pp_job_state_name(j->state), pp_job_step_name(j->step),
+	       j->attempts, j->last_error);
+	return 0;
+}
+
+static int jobs_list(struct pp_cli *cli, int argc, char **argv)
+{
+	bool json = false;
+	struct pp_job_filter f = {.state = -1, .limit = 0};
+	int urc = parse_common(argc, argv, "jobs list", &json, &f.state, job_state_name, 5);
+	if (urc)
+		return urc < 0 ? PP_EXIT_OK : urc;
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
+		return pp_fail_err(&err);
+	struct list_ctx lc = {.arr = json ? json_array() : NULL};
+	if (!json)
+		printf("%6s %-36s %-8s %-15s %-8s %-12s %3s  %s\n", "ID", "UUID", "PID", "ADDRESS",
+		       "STATE", "STEP", "TRY", "LAST ERROR");
+	int rc = pp_store_job_list(store, &f, job_row, &lc, &err);
+	pp_store_close(store);
+	if (rc < 0) {
+		json_decref(lc.arr);
+		return pp_fail_err(&err);
+	}
+	return json ? pp_json_print(lc.arr) : PP_EXIT_OK;
+}
+
+int cmd_jobs(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct pp_command table[] = {
+	    {"list", jobs_list, "list provisioning jobs"},
+	    {NULL, NULL, NULL},
+	};
+	return pp_dispatch(cli, "jobs", table, argc, argv);
+}
+
+int cmd_status(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else if (c == 'h') {
+			printf("usage: pskprov status [--json]\n\nCounts of keys, devices and "
+			       "jobs by state.\n");
+			return PP_EXIT_OK;
+		} else
+			return PP_EXIT_USAGE;
+	}
+	if (optind != argc)
+		return pp_usage_error("status", "unexpected argument '%.40s'", argv[optind]);
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	struct pp_store_counts k;
+	int rc = pp_datadir_open(cli, &dd, &store, &err);
+	if (rc == 0)
+		rc = pp_store_counts(store, &k, &err);
+	pp_store_close(store);
+	if (rc < 0)
+		return pp_fail_err(&err);
+	if (json) {
+		json_t *keys = json_object(), *devs = json_object(), *jobs = json_object();
+		for (int i = 0; i < 6; i++)
+			json_object_set_new(keys, pp_key_state_name((enum pp_key_state)i),
+					    json_integer((json_int_t)k.keys_by_state[i]));
+		for (int i = 0; i < 5; i++) {
+			json_object_set_new(devs, dev_state_name(i),
+					    json_integer((json_int_t)k.devices_by_state[i]));
+			json_object_set_new(jobs, job_state_name(i),
+					    json_integer((json_int_t)k.jobs_by_state[i]));
+		}
+		return pp_json_print(
+		    json_pack("{s:o,s:o,s:o}", "keys", keys, "devices", devs, "jobs", jobs));
+	}
+	printf("data directory  %s\n", dd.dir);
+	printf("keys           ");
+	for (int i = 0; i < 6; i++)
+		printf(" %s %llu", pp_key_state_name((enum pp_key_state)i),
+		       (unsigned long long)k.keys_by_state[i]);
+	printf("\ndevices        ");
+	for (int i = 0; i < 5; i++)
+		printf(" %s %llu", dev_state_name(i), (unsigned long long)k.devices_by_state[i]);
+	printf("\njobs           ");
+	for (int i = 0; i < 5; i++)
+		printf(" %s %llu", job_state_name(i), (unsigned long long)k.jobs_by_state[i]);
+	printf("\n");
+	return PP_EXIT_OK;
+}

@@ -1,0 +1,272 @@
+/* pskprov server: runs the configuration server until SIGINT/SIGTERM. */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "core/fileio.h"
+#include "core/parse.h"
+#include "core/secret.h"
+#include "keys/keys.h"
+#include "server/server.h"
+#include "store/store.h"
+#include "util/log.h"
+
+uint64_t pp_server_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void server_usage(FILE *out)
+{
+	fprintf(out, "usage: pskprov server [--hello IP:PORT] [--api IP:PORT] [--device-port N]\n"
+		     "                      [--device-http-port N] [--profile P] [--log-level L]\n"
+		     "                      [--exit-when-idle]\n\n"
+		     "Receives hellos, connects to devices over TLS-PSK and configures them over\n"
+		     "WS-Management. Addresses default to the config file (loopback).\n"
+		     "  --profile P         amt-legacy | tls12 | tls13\n"
+		     "  --log-level L       debug | info | warn | error\n"
+		     "  --exit-when-idle    exit once no job is runnable (tests, demo)\n");
+}
+
+/* The admin API token: api.token in the data directory, made on first start. */
+static int load_api_token(const char *dir, char out[65], struct pp_err *err)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/api.token", dir);
+	struct pp_buf b;
+	pp_buf_init(&b, 128);
+	int rc = pp_file_read(path, 128, &b, err);
+	if (rc == -PP_ENOTFOUND) {
+		uint8_t raw[32];
+		char hex[66];
+		if (pp_random(raw, sizeof(raw)) < 0)
+			return pp_err_set(err, PP_ECRYPTO, "cannot draw an API token");
+		pp_hex(raw, sizeof(raw), hex);
+		pp_wipe(raw, sizeof(raw));
+		hex[64] = '\n';
+		hex[65] = '\0';
+		rc = pp_file_create(path, hex, 65, 0600, err);
+		if (rc == 0) {
+			memcpy(out, hex, 64);
+			out[64] = '\0';
+		}
+		pp_wipe(hex, sizeof(hex));
+		return rc;
+	}
+	if (rc == 0)
+		rc = pp_file_check_private(path, err);
+	if (rc == 0) {
+		if (b.len < 64 || (b.len > 64 && !(b.len == 65 && b.data[64] == '\n')))
+			rc = pp_err_set(err, PP_EINVAL, "%s: expected 64 hex digits", path);
+		else {
+			memcpy(out, b.data, 64);
+			out[64] = '\0';
+		}
+	}
+	pp_buf_free_wipe(&b);
+	return rc;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct pp_server *s = arg;
+	pp_info("server", "signal %d: stopping (unfinished jobs resume from their last step)",
+		(int)sig);
+	s->stopping = true;
+	event_base_loopexit(s->base, NULL);
+}
+
+int cmd_server(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"hello", required_argument, NULL, 'H'},
+					     {"api", required_argument, NULL, 'A'},
+					     {"device-port", required_argument, NULL, 'p'},
+					     {"device-http-port", required_argument, NULL, 'P'},
+					     {"profile", required_argument, NULL, 't'},
+					     {"log-level", required_argument, NULL, 'l'},
+					     {"exit-when-idle", no_argument, NULL, 'x'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	struct pp_err err = {0};
+	const char *hello = NULL, *api = NULL, *profile = NULL;
+	uint32_t dport = 0, hport = 0;
+	enum pp_log_level lvl = PP_LOG_INFO;
+	bool exit_idle = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "H:A:p:P:t:l:xh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			hello = optarg;
+			break;
+		case 'A':
+			api = optarg;
+			break;
+		case 'p':
+			if (pp_parse_u32(optarg, 1, 65535, &dport, "--device-port", &err) < 0)
+				return pp_usage_error("server", "%s", err.msg);
+			break;
+		case 'P':
+			if (pp_parse_u32(optarg, 1, 65535, &hport, "--device-http-port", &err) < 0)
+				return pp_usage_error("server", "%s", err.msg);
+			break;
+		case 't':
+			profile = optarg;
+			break;
+		case 'l':
+			if (pp_log_level_parse(optarg, &lvl) < 0)
+				return pp_usage_error("server",
+						      "--log-level: '%.20s' is not debug, "
+						      "info, warn or error",
+						      optarg);
+			break;
+		case 'x':
+			exit_idle = true;
+			break;
+		case 'h':
+			server_usage(stdout);
+			return PP_EXIT_OK;
+		default:
+			server_usage(stderr);
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return pp_usage_error("server", "unexpected argument '%.40s'", argv[optind]);
+	pp_log_init(stderr, lvl);
+
+	static struct pp_server srv;
+	struct pp_server *s = &srv;
+	memset(s, 0, sizeof(*s));
+	struct pp_datadir dd;
+	int rc = pp_datadir_open(cli, &dd, &s->store, &err);
+	if (rc < 0)
+		return pp_fail_err(&err);
+	s->cfg = dd.config;
+	s->device_http_port = s->cfg.device_http_port;
+	if (hello &&
+	    pp_parse_ipv4_port(hello, s->cfg.hello_ip, &s->cfg.hello_port, "--hello", &err) < 0)
+		goto usage_err;
+	if (api && pp_parse_ipv4_port(api, s->cfg.api_ip, &s->cfg.api_port, "--api", &err) < 0)
+		goto usage_err;
+	if (dport)
+		s->cfg.device_port = (uint16_t)dport;
+	if (hport)
+		s->device_http_port = (uint16_t)hport;
+	if (profile) {
+		if (strlen(profile) >= sizeof(s->cfg.tls_profile)) {
+			pp_err_set(&err, PP_EINVAL, "--profile: unknown profile");
+			goto usage_err;
+		}
+		memcpy(s->cfg.tls_profile, profile, strlen(profile) + 1);
+	}
+	if (pp_tls_profile_parse(s->cfg.tls_profile, &s->profile, &err) < 0)
+		goto usage_err;
+	s->exit_when_idle = exit_idle;
+
+	rc = load_api_token(dd.dir, s->api_token, &err);
+	if (rc < 0)
+		goto fail;
+	uint8_t rnd[6];
+	char host[64] = "host";
+	gethostname(host, sizeof(host) - 1);
+	if (pp_random(rnd, sizeof(rnd)) < 0) {
+		rc = pp_err_set(&err, PP_ECRYPTO, "no randomness");
+		goto fail;
+	}
+	char rhex[13];
+	pp_hex(rnd, sizeof(rnd), rhex);
+	snprintf(s->owner, sizeof(s->owner), "%.16s:%d:%s", host, (int)getpid(), rhex);
+
+	rc = pp_keygen_new(&s->keygen);
+	if (rc < 0) {
+		pp_err_set(&err, PP_ECRYPTO, "cannot start the key generator");
+		goto fail;
+	}
+	s->tls_ctx = pp_tls_server_ctx_new(s->profile, &err);
+	if (!s->tls_ctx) {
+		rc = -PP_ECRYPTO;
+		goto fail;
+	}
+	/* Sessions allocate and free tens of KiB; glibc's default trimming of the store
+	 * thread's arena then costs a TLB shootdown per free (madvise). Keep memory. */
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	evthread_use_pthreads();
+	s->base = event_base_new();
+	if (!s->base) {
+		rc = pp_err_set(&err, PP_ENOMEM, "cannot create the event loop");
+		goto fail;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	rc = pp_dbq_start(s->base, s->store, 512, &s->dbq, &err);
+	if (rc < 0)
+		goto fail;
+	rc = pp_server_hello_start(s, &err);
+	if (rc == 0)
+		rc = pp_server_api_start(s, &err);
+	if (rc < 0)
+		goto fail;
+	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
+	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
+	s->claim_timer = event_new(s->base, -1, EV_PERSIST, pp_server_claim_tick, s);
+	s->renew_timer = event_new(s->base, -1, EV_PERSIST, pp_server_renew_tick, s);
+	if (!s->sig_int || !s->sig_term || !s->claim_timer || !s->renew_timer) {
+		rc = pp_err_set(&err, PP_ENOMEM, "cannot create events");
+		goto fail;
+	}
+	struct timeval claim_tv = {0, 250000};
+	uint32_t renew_ms = s->cfg.lease_seconds * 1000 / 3;
+	struct timeval renew_tv = {(time_t)(renew_ms / 1000),
+				   (suseconds_t)((renew_ms % 1000) * 1000)};
+	event_add(s->sig_int, NULL);
+	event_add(s->sig_term, NULL);
+	event_add(s->claim_timer, &claim_tv);
+	event_add(s->renew_timer, &renew_tv);
+	s->started = pp_server_now_ms() / 1000.0;
+	pp_info("server",
+		"instance %s: hellos on %u.%u.%u.%u:%u, API on %u.%u.%u.%u:%u, devices on port "
+		"%u (%s), store %s",
+		s->owner, s->cfg.hello_ip[0], s->cfg.hello_ip[1], s->cfg.hello_ip[2],
+		s->cfg.hello_ip[3], s->cfg.hello_port, s->cfg.api_ip[0], s->cfg.api_ip[1],
+		s->cfg.api_ip[2], s->cfg.api_ip[3], s->cfg.api_port, s->cfg.device_port,
+		pp_tls_profile_name(s->profile), dd.db_path);
+	pp_server_kick_claim(s);
+	event_base_dispatch(s->base);
+	s->stopping = true;
+	pp_info("server", "stopped: %llu provisioned, %llu failed, %llu hellos",
+		(unsigned long long)s->m.provisioned, (unsigned long long)s->m.jobs_failed,
+		(unsigned long long)s->m.hellos_v2);
+	rc = 0;
+fail:
+	pp_server_hello_stop(s);
+	pp_server_api_stop(s);
+	pp_dbq_stop(s->dbq);
+	if (s->sig_int)
+		event_free(s->sig_int);
+	if (s->sig_term)
+		event_free(s->sig_term);
+	if (s->claim_timer)
+		event_free(s->claim_timer);
+	if (s->renew_timer)
+		event_free(s->renew_timer);
+	if (s->base)
+		event_base_free(s->base);
+	SSL_CTX_free(s->tls_ctx);
+	pp_keygen_free(s->keygen);
+	pp_store_close(s->store);
+	pp_wipe(s->api_token, sizeof(s->api_token));
+	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
+usage_err:
+	pp_store_close(s->store);
+	return pp_usage_error("server", "%s", err.msg);
+}

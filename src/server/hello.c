@@ -1,0 +1,329 @@
+/* The hello listener [protocol.md section 2]: a device opens a TCP connection, writes one
+ * hello and closes. Only well-formed v2 hellos become jobs; v3 is declined; everything
+ * else is dropped and counted. A hello is never trusted: it only says "try this
+ * address"; the TLS-PSK handshake decides. */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "core/parse.h"
+#include "proto/hello.h"
+#include "server/server.h"
+#include "store/store.h"
+#include "util/log.h"
+
+#define HELLO_MAX_CONNS 4096
+#define HELLO_READ_TIMEOUT_S 5
+/* A device repeats its hello on a schedule (a minute apart at first; much faster under
+ * a test --time-scale). A hello identical to one recorded less than this long ago
+ * changes nothing in the store, so it is counted and dropped without a store round
+ * trip. Real schedules never come this close. */
+#define HELLO_DEDUP_MS 5000
+#define HELLO_SEEN_SLOTS 65536 /* power of 2 */
+#define HELLO_SEEN_PROBE 8
+
+struct hello_seen {
+	uint8_t uuid[16];
+	char pid[8];
+	uint8_t addr[4];
+	uint64_t until_ms;
+};
+
+static uint32_t seen_hash(const uint8_t uuid[16])
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ uuid[i]) * 16777619u;
+	return h;
+}
+
+/* True when the same device, PID and address were recorded within the window. */
+static bool hello_recent(struct pp_server *s, const uint8_t uuid[16], const char *pid,
+			 const uint8_t addr[4], uint64_t now)
+{
+	if (!s->seen)
+		return false;
+	uint32_t h = seen_hash(uuid);
+	for (uint32_t i = 0; i < HELLO_SEEN_PROBE; i++) {
+		struct hello_seen *e = &s->seen[(h + i) & (HELLO_SEEN_SLOTS - 1)];
+		if (e->until_ms > now && !memcmp(e->uuid, uuid, 16))
+			return !memcmp(e->pid, pid, 8) && !memcmp(e->addr, addr, 4);
+	}
+	return false;
+}
+
+static void hello_remember(struct pp_server *s, const uint8_t uuid[16], const char *pid,
+			   const uint8_t addr[4], uint64_t now)
+{
+	if (!s->seen)
+		return;
+	uint32_t h = seen_hash(uuid);
+	struct hello_seen *victim = NULL;
+	for (uint32_t i = 0; i < HELLO_SEEN_PROBE; i++) {
+		struct hello_seen *e = &s->seen[(h + i) & (HELLO_SEEN_SLOTS - 1)];
+		if (!memcmp(e->uuid, uuid, 16) || e->until_ms <= now) {
+			victim = e;
+			break;
+		}
+		if (!victim || e->until_ms < victim->until_ms)
+			victim = e;
+	}
+	memcpy(victim->uuid, uuid, 16);
+	memcpy(victim->pid, pid, 8);
+	memcpy(victim->addr, addr, 4);
+	victim->until_ms = now + HELLO_DEDUP_MS;
+}
+
+struct hello_conn {
+	struct pp_server *s;
+	struct bufferevent *bev;
+	uint8_t addr[4];
+};
+
+struct hello_op {
+	struct pp_dbq_op op;
+	struct pp_server *s;
+	struct pp_hello_in in;
+	char source[8];
+	enum pp_hello_outcome outcome;
+	int64_t job_id;
+};
+
+static const char *outcome_name(enum pp_hello_outcome o)
+{
+	switch (o) {
+	case PP_HELLO_NEW_JOB:
+		return "new job";
+	case PP_HELLO_JOB_ACTIVE:
+		return "job already active";
+	case PP_HELLO_ALREADY_PROVISIONED:
+		return "already provisioned";
+	case PP_HELLO_UNKNOWN_PID:
+		return "unknown PID";
+	case PP_HELLO_KEY_UNUSABLE:
+		return "key not usable (revoked, expired, consumed or locked out)";
+	case PP_HELLO_QUARANTINED:
+		return "QUARANTINED: PID already bound to another device, or shared key over "
+		       "its limit";
+	}
+	return "?";
+}
+
+static int hello_run(struct pp_store *store, struct pp_dbq_op *op, struct pp_err *err)
+{
+	struct hello_op *h = (struct hello_op *)op;
+	h->in.source = h->source;
+	return pp_store_hello(store, &h->in, &h->outcome, &h->job_id, err);
+}
+
+static void hello_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
+{
+	struct hello_op *h = (struct hello_op *)op;
+	struct pp_server *s = h->s;
+	char uuid[37];
+	pp_uuid_format(h->in.uuid, uuid);
+	if (rc < 0) {
+		s->m.store_errors++;
+		pp_error("hello", "uuid=%s pid=%s: store: %s", uuid, h->in.pid, err->msg);
+	} else {
+		if ((unsigned)h->outcome < 8)
+			s->m.hello_outcomes[h->outcome]++;
+		if (h->outcome <= PP_HELLO_ALREADY_PROVISIONED)
+			hello_remember(s, h->in.uuid, h->in.pid, h->in.addr, pp_server_now_ms());
+		/* A repeated hello of a known device is routine: debug. */
+		enum pp_log_level lvl = PP_LOG_WARN;
+		if (h->outcome == PP_HELLO_NEW_JOB)
+			lvl = PP_LOG_INFO;
+		else if (h->outcome <= PP_HELLO_ALREADY_PROVISIONED)
+			lvl = PP_LOG_DEBUG;
+		pp_log(lvl, "hello", "%s uuid=%s pid=%s from %u.%u.%u.%u: %s", h->source, uuid,
+		       h->in.pid, h->in.addr[0], h->in.addr[1], h->in.addr[2], h->in.addr[3],
+		       outcome_name(h->outcome));
+		if (h->outcome == PP_HELLO_NEW_JOB)
+			pp_server_kick_claim(s);
+	}
+	free(h);
+}
+
+void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const char *pid,
+			    const uint8_t addr[4], const char *source)
+{
+	if (hello_recent(s, uuid, pid, addr, pp_server_now_ms())) {
+		s->m.hellos_duplicate++;
+		return;
+	}
+	struct hello_op *h = calloc(1, sizeof(*h));
+	if (!h) {
+		pp_error("hello", "out of memory; hello dropped");
+		return;
+	}
+	h->op.run = hello_run;
+	h->op.done = hello_done;
+	h->s = s;
+	memcpy(h->in.uuid, uuid, 16);
+	memcpy(h->in.pid, pid, 8);
+	h->in.pid[8] = '\0';
+	memcpy(h->in.addr, addr, 4);
+	h->in.now = (int64_t)time(NULL);
+	snprintf(h->source, sizeof(h->source), "%s", source);
+	pp_dbq_submit(s->dbq, &h->op);
+}
+
+static void conn_free(struct hello_conn *c)
+{
+	c->s->hello_conns--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void handle_hello(struct hello_conn *c)
+{
+	struct pp_server *s = c->s;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t len = evbuffer_get_length(in);
+	uint8_t buf[PP_HELLO_MAX_LEN];
+	if (len > sizeof(buf)) {
+		s->m.hellos_oversize++;
+		pp_warn("hello", "from %u.%u.%u.%u: %zu bytes, more than any hello; dropped",
+			c->addr[0], c->addr[1], c->addr[2], c->addr[3], len);
+		return;
+	}
+	evbuffer_remove(in, buf, len);
+	struct pp_hello h;
+	struct pp_err err = {0};
+	if (pp_hello_parse(buf, len, &h, &err) < 0) {
+		s->m.hellos_malformed++;
+		pp_warn("hello", "from %u.%u.%u.%u: malformed hello dropped: %s", c->addr[0],
+			c->addr[1], c->addr[2], c->addr[3], err.msg);
+		return;
+	}
+	if (h.version == PP_HELLO_V3) {
+		s->m.hellos_v3_declined++;
+		char uuid[37];
+		pp_uuid_format(h.uuid, uuid);
+		pp_warn("hello",
+			"from %u.%u.%u.%u uuid=%s: version 3 hello (certificate-based setup) "
+			"declined: pskprov does PSK setup only",
+			c->addr[0], c->addr[1], c->addr[2], c->addr[3], uuid);
+		return;
+	}
+	s->m.hellos_v2++;
+	pp_server_submit_hello(s, h.uuid, h.pid, c->addr, "hello");
+}
+
+static void hello_read(struct bufferevent *bev, void *arg)
+{
+	struct hello_conn *c = arg;
+	/* More than any hello can be: drop now rather than buffer. */
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > PP_HELLO_MAX_LEN) {
+		c->s->m.hellos_oversize++;
+		pp_warn("hello", "from %u.%u.%u.%u: more than %d bytes; dropped", c->addr[0],
+			c->addr[1], c->addr[2], c->addr[3], PP_HELLO_MAX_LEN);
+		conn_free(c);
+	}
+}
+
+static void hello_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct hello_conn *c = arg;
+	if (what & BEV_EVENT_EOF) {
+		handle_hello(c);
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		c->s->m.hellos_timeout++;
+		pp_warn("hello", "from %u.%u.%u.%u: no complete hello within %d s; dropped",
+			c->addr[0], c->addr[1], c->addr[2], c->addr[3], HELLO_READ_TIMEOUT_S);
+	} else {
+		c->s->m.hellos_malformed++;
+	}
+	conn_free(c);
+}
+
+static void hello_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			 int salen, void *arg)
+{
+	(void)l;
+	(void)salen;
+	struct pp_server *s = arg;
+	s->m.hello_connections++;
+	if (sa->sa_family != AF_INET) {
+		evutil_closesocket(fd);
+		return;
+	}
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	uint32_t ip = ntohl(sin->sin_addr.s_addr);
+	if (s->hello_conns >= HELLO_MAX_CONNS) {
+		s->m.hello_connections_refused++;
+		evutil_closesocket(fd);
+		return;
+	}
+	if (!pp_ratelimit_allow(s->rl, ip, pp_server_now_ms())) {
+		s->m.hellos_rate_limited++;
+		pp_warn("hello", "from %u.%u.%u.%u: over %u hellos a minute; dropped", ip >> 24,
+			(ip >> 16) & 255, (ip >> 8) & 255, ip & 255, s->cfg.hello_rate_per_min);
+		evutil_closesocket(fd);
+		return;
+	}
+	struct hello_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->s = s;
+	c->addr[0] = (uint8_t)(ip >> 24);
+	c->addr[1] = (uint8_t)(ip >> 16);
+	c->addr[2] = (uint8_t)(ip >> 8);
+	c->addr[3] = (uint8_t)ip;
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	s->hello_conns++;
+	struct timeval tv = {HELLO_READ_TIMEOUT_S, 0};
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_setcb(c->bev, hello_read, NULL, hello_event, c);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+int pp_server_hello_start(struct pp_server *s, struct pp_err *err)
+{
+	struct sockaddr_in sin;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(s->cfg.hello_port);
+	memcpy(&sin.sin_addr.s_addr, s->cfg.hello_ip, 4);
+	s->hello_listener = evconnlistener_new_bind(s->base, hello_accept, s,
+						    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+							LEV_OPT_CLOSE_ON_EXEC,
+						    1024, (struct sockaddr *)&sin, sizeof(sin));
+	if (!s->hello_listener)
+		return pp_err_set(err, PP_EIO, "cannot listen for hellos on %u.%u.%u.%u:%u: %s",
+				  s->cfg.hello_ip[0], s->cfg.hello_ip[1], s->cfg.hello_ip[2],
+				  s->cfg.hello_ip[3], s->cfg.hello_port,
+				  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (pp_ratelimit_new(s->cfg.hello_rate_per_min, s->cfg.hello_rate_per_min, 65536, &s->rl) <
+	    0)
+		return pp_err_set(err, PP_ENOMEM, "cannot make the hello rate limiter");
+	s->seen = calloc(HELLO_SEEN_SLOTS, sizeof(*s->seen));
+	if (!s->seen)
+		return pp_err_set(err, PP_ENOMEM, "cannot make the hello table");
+	return 0;
+}
+
+void pp_server_hello_stop(struct pp_server *s)
+{
+	if (s->hello_listener)
+		evconnlistener_free(s->hello_listener);
+	s->hello_listener = NULL;
+	pp_ratelimit_free(s->rl);
+	s->rl = NULL;
+	free(s->seen);
+	s->seen = NULL;
+}

@@ -1,0 +1,104 @@
+/* pskprov server: the configuration server.
+ *
+ * One event loop (libevent) runs the hello listener, the HTTP API and every device
+ * session; the store runs on its own thread behind a batching writer (dbq.h). Nothing
+ * on the loop blocks: every network wait has a timeout, every queue and count a cap. */
+#ifndef PSKPROV_SERVER_H
+#define PSKPROV_SERVER_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/ratelimit.h"
+#include "server/dbq.h"
+#include "tls/tls.h"
+
+struct pp_store;
+struct pp_keygen;
+struct pp_job;
+
+struct pp_server_metrics {
+	uint64_t hello_connections;
+	uint64_t hello_connections_refused; /* over the connection cap */
+	uint64_t hellos_v2;
+	uint64_t hellos_v3_declined;
+	uint64_t hellos_malformed;
+	uint64_t hellos_oversize;
+	uint64_t hellos_timeout;
+	uint64_t hellos_rate_limited;
+	uint64_t hellos_agent;
+	uint64_t hellos_duplicate;  /* same device and PID again within the window */
+	uint64_t hello_outcomes[8]; /* enum pp_hello_outcome */
+	uint64_t jobs_claimed;
+	uint64_t sessions_started;
+	uint64_t sessions_active;
+	uint64_t sessions_peak;
+	uint64_t provisioned;
+	uint64_t jobs_failed;
+	uint64_t jobs_retried;
+	uint64_t connect_failures;
+	uint64_t tls_failures[8]; /* enum pp_tls_reason */
+	uint64_t wsman_requests;
+	uint64_t wsman_faults;
+	uint64_t api_requests;
+	uint64_t api_rejected;
+	uint64_t store_errors;
+};
+
+struct pp_server {
+	struct pp_config cfg;
+	const char *datadir;
+	struct event_base *base;
+	struct pp_store *store;
+	struct pp_dbq *dbq;
+	SSL_CTX *tls_ctx;
+	enum pp_tls_profile profile;
+	struct pp_keygen *keygen; /* rotated keys, admin and MEBx passwords */
+	char owner[40];           /* this instance's lease owner id */
+	uint16_t device_http_port;
+
+	struct evconnlistener *hello_listener;
+	uint32_t hello_conns;
+	struct pp_ratelimit *rl;
+	struct hello_seen *seen; /* recent hellos already recorded: fixed-size table */
+
+	struct evhttp *http;
+	struct evhttp_bound_socket *http_sock;
+	char api_token[65];
+
+	struct event *claim_timer;
+	struct event *renew_timer;
+	struct event *sig_int, *sig_term;
+	bool claim_in_flight;
+	bool stopping;
+	bool exit_when_idle; /* --exit-when-done: stop once no job is runnable (tests) */
+	uint32_t idle_rounds;
+
+	struct pp_server_metrics m;
+	double started;
+};
+
+/* hello.c */
+int pp_server_hello_start(struct pp_server *s, struct pp_err *err) PP_WUR;
+void pp_server_hello_stop(struct pp_server *s);
+/* Shared by the hello listener and the API: a well-formed hello to record. */
+void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const char *pid,
+			    const uint8_t addr[4], const char *source);
+
+/* session.c */
+void pp_server_kick_claim(struct pp_server *s);
+void pp_server_claim_tick(evutil_socket_t fd, short what, void *arg);
+void pp_server_renew_tick(evutil_socket_t fd, short what, void *arg);
+
+/* api.c */
+int pp_server_api_start(struct pp_server *s, struct pp_err *err) PP_WUR;
+void pp_server_api_stop(struct pp_server *s);
+
+uint64_t pp_server_now_ms(void);
+
+#endif

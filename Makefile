@@ -6,9 +6,10 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECS  ?= 10
+DEMO_DEVICES ?= 100
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build check unit asan fuzz-smoke lint format format-check banned demo bench clean
+.PHONY: all deps build check unit asan fuzz-smoke lint format format-check banned demo tour bench clean
 
 all: build
 
@@ -53,7 +54,12 @@ lint: format-check banned
 check: lint unit asan fuzz-smoke
 	@echo "check: all passed"
 
+# The whole story: keys, the server, a fleet of emulated devices, a summary.
 demo: build
+	$(BUILD)/pskprov demo --devices $(DEMO_DEVICES)
+
+# A walk through the key and USB commands.
+tour: build
 	sh scripts/demo.sh $(BUILD)/pskprov
 
 bench: build

@@ -225,30 +225,44 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 	struct pp_store_counts k;
 	memset(&k, 0, sizeof(k));
 	int fleet_rc = -1;
+	bool tty = isatty(STDOUT_FILENO);
+	double done_at = 0, last_line = 0;
+	uint64_t last_done = UINT64_MAX;
 	for (;;) {
 		int st;
 		pid_t w = waitpid(fl, &st, WNOHANG);
 		if (rc == 0 && pp_store_counts(store, &k, &err) == 0) {
 			uint64_t done = k.devices_by_state[PP_DEV_PROVISIONED];
-			int width = 30, filled = (int)(done * (uint64_t)width / n);
-			char bar[32];
-			for (int i = 0; i < width; i++)
-				bar[i] = i < filled ? '#' : '.';
-			bar[width] = '\0';
-			printf("\r  provisioning [%s] %llu/%u  failed %llu  %.1f s   ", bar,
-			       (unsigned long long)done, n,
-			       (unsigned long long)k.devices_by_state[PP_DEV_FAILED],
-			       pp_now() - t0);
-			fflush(stdout);
+			uint64_t bad = k.devices_by_state[PP_DEV_FAILED];
+			double el = pp_now() - t0;
+			if (done >= n && !done_at)
+				done_at = el;
+			if (tty) {
+				int width = 30, filled = (int)(done * (uint64_t)width / n);
+				char bar[32];
+				for (int i = 0; i < width; i++)
+					bar[i] = i < filled ? '#' : '.';
+				bar[width] = '\0';
+				printf("\r  provisioning [%s] %llu/%u  failed %llu  %.1f s   ", bar,
+				       (unsigned long long)done, n, (unsigned long long)bad, el);
+				fflush(stdout);
+			} else if (done != last_done && el - last_line >= 1.0) {
+				/* Not a terminal: a line a second at most, when it changes. */
+				printf("  provisioned %llu/%u, failed %llu, %.1f s\n",
+				       (unsigned long long)done, n, (unsigned long long)bad, el);
+				fflush(stdout);
+				last_done = done;
+				last_line = el;
+			}
 		}
 		if (w == fl) {
 			fleet_rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 			break;
 		}
-		usleep(200000);
+		usleep(100000);
 	}
-	double elapsed = pp_now() - t0;
-	printf("\n\n");
+	double elapsed = done_at ? done_at : pp_now() - t0;
+	printf(tty ? "\n\n" : "\n");
 	kill(srv, SIGTERM);
 	wait_child(srv);
 	uint64_t prov = 0, failed = 0;
@@ -264,7 +278,7 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 	printf("  devices        %u\n", n);
 	printf("  provisioned    %llu\n", (unsigned long long)prov);
 	printf("  failed         %llu\n", (unsigned long long)failed);
-	printf("  elapsed        %.2f s (first hello to last commit, with start-up)\n", elapsed);
+	printf("  elapsed        %.2f s (fleet start to the last device provisioned)\n", elapsed);
 	printf("  rate           %.0f devices/s\n", elapsed > 0 ? (double)prov / elapsed : 0.0);
 	printf("  keys consumed  %llu (each replaced by a rotated key on its device)\n",
 	       (unsigned long long)k.keys_by_state[PP_KEY_CONSUMED]);

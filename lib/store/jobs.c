@@ -87,21 +87,29 @@ void pp_store_addr_format(const uint8_t a[4], char out[16])
 
 void pp_store_text_copy(char *out, size_t cap, const char *in)
 {
-	size_t n = 0;
+	size_t o = 0;
 	if (cap == 0)
 		return;
 	if (in) {
-		n = strnlen(in, cap - 1);
-		/* Back off over UTF-8 continuation bytes so a sequence is never cut. */
-		if (in[n] != '\0')
-			while (n > 0 && ((unsigned char)in[n] & 0xC0) == 0x80)
-				n--;
-		for (size_t i = 0; i < n; i++) {
-			unsigned char c = (unsigned char)in[i];
-			out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		const unsigned char *p = (const unsigned char *)in;
+		size_t n = strlen(in);
+		for (size_t i = 0; i < n;) {
+			size_t l = pp_store_utf8_len(p + i, n - i);
+			if (l == 0 || p[i] < 0x20 || p[i] == 0x7f) {
+				l = 1; /* a control character or a byte that is not UTF-8 */
+				if (o + 1 >= cap)
+					break;
+				out[o++] = '?';
+			} else {
+				if (o + l >= cap)
+					break; /* never cut a sequence */
+				memcpy(out + o, p + i, l);
+				o += l;
+			}
+			i += l;
 		}
 	}
-	out[n] = '\0';
+	out[o] = '\0';
 }
 
 static int64_t wall_now(void)

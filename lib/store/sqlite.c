@@ -414,7 +414,7 @@ static void stmt_give(struct sqlite_store *s, enum stmt_id id)
 /* Runs a statement that returns no rows. */
 static int stmt_exec(struct sqlite_store *s, enum stmt_id id, const char *what, struct pp_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, id, &st, err);
 	if (rc < 0)
 		return rc;
@@ -500,7 +500,7 @@ static int sq_batch_insert(struct pp_store *base, const struct pp_batch_new *b,
 			   struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_BATCH_INSERT, &st, err);
 	if (rc < 0)
 		return rc;
@@ -541,7 +541,7 @@ static int sq_batch_get(struct pp_store *base, const char *name, int64_t id, boo
 	struct sqlite_store *s = sq(base);
 	enum stmt_id sid = name ? (count ? ST_BATCH_BY_NAME_COUNT : ST_BATCH_BY_NAME)
 				: (count ? ST_BATCH_BY_ID_COUNT : ST_BATCH_BY_ID);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, sid, &st, err);
 	if (rc < 0)
 		return rc;
@@ -568,7 +568,7 @@ static int sq_batch_list(struct pp_store *base, int (*cb)(void *, const struct p
 			 void *ctx, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_BATCH_LIST, &st, err);
 	if (rc < 0)
 		return rc;
@@ -599,7 +599,7 @@ static int sq_batch_list(struct pp_store *base, int (*cb)(void *, const struct p
 static int sq_key_insert(struct pp_store *base, const struct pp_key_row *row, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_KEY_INSERT, &st, err);
 	if (rc < 0)
 		return rc;
@@ -643,7 +643,7 @@ static int sq_key_get(struct pp_store *base, const char *pid, struct pp_key_info
 		      struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_KEY_GET, &st, err);
 	if (rc < 0)
 		return rc;
@@ -670,7 +670,7 @@ static int sq_key_list(struct pp_store *base, const struct pp_key_query *q,
 	enum stmt_id sid = q->batch_id
 			       ? (q->state >= 0 ? ST_KEY_LIST_BATCH_STATE : ST_KEY_LIST_BATCH)
 			       : (q->state >= 0 ? ST_KEY_LIST_STATE : ST_KEY_LIST);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, sid, &st, err);
 	if (rc < 0)
 		return rc;
@@ -715,7 +715,7 @@ static int sq_key_sealed(struct pp_store *base, const char *pid, struct pp_key_s
 			 struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_KEY_SEALED, &st, err);
 	if (rc < 0)
 		return rc;
@@ -749,7 +749,7 @@ static int sq_key_state_cas(struct pp_store *base, const char *pid, enum pp_key_
 			    enum pp_key_state to, int64_t now, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_KEY_CAS, &st, err);
 	if (rc < 0)
 		return rc;
@@ -780,7 +780,7 @@ static int audit_append_locked(struct sqlite_store *s, const struct pp_audit_new
 	uint8_t prev[PP_AUDIT_HASH_LEN] = {0}, hash[PP_AUDIT_HASH_LEN];
 	char prev_hex[2 * PP_AUDIT_HASH_LEN + 1], hash_hex[2 * PP_AUDIT_HASH_LEN + 1];
 	uint64_t seq = 1;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_AUDIT_TAIL, &st, err);
 	if (rc < 0)
 		return rc;
@@ -847,7 +847,7 @@ static int sq_audit_list(struct pp_store *base, uint64_t since_seq,
 			 struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_AUDIT_LIST, &st, err);
 	if (rc < 0)
 		return rc;
@@ -995,7 +995,7 @@ static int sq_key_lock(struct pp_store *base, const char *pid, struct pp_key_inf
 		       int64_t *batch_id, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_KEY_LOCK, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1017,7 +1017,7 @@ static int sq_key_uses(struct pp_store *base, const char *pid, const char *uuid,
 		       uint64_t *count, char other[37], struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_KEY_USES, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1040,7 +1040,7 @@ static int sq_key_bind(struct pp_store *base, const char *pid, const char *uuid,
 		       struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_KEY_USE_INSERT, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1066,7 +1066,7 @@ static int sq_key_provisioned(struct pp_store *base, const char *pid, uint64_t *
 			      struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_KEY_PROVISIONED, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1087,7 +1087,7 @@ static int sq_key_failure(struct pp_store *base, const char *pid, int64_t now, u
 			  uint32_t lock_s, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_KEY_FAILURE, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1104,7 +1104,7 @@ static int sq_key_failure(struct pp_store *base, const char *pid, int64_t now, u
 static int sq_key_success(struct pp_store *base, const char *pid, int64_t now, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_KEY_SUCCESS, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1174,7 +1174,7 @@ static int sq_device_get(struct pp_store *base, const uint8_t uuid[16], struct p
 			 struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_DEVICE_GET, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1199,7 +1199,7 @@ static int sq_device_lock(struct pp_store *base, const uint8_t uuid[16],
 	if (created)
 		*created = false;
 	if (insert) {
-		sqlite3_stmt *st;
+		sqlite3_stmt *st = NULL;
 		int rc = stmt_take(s, ST_DEVICE_INSERT, &st, err);
 		if (rc < 0)
 			return rc;
@@ -1226,7 +1226,7 @@ static int sq_device_lock(struct pp_store *base, const uint8_t uuid[16],
 static int sq_device_put(struct pp_store *base, const struct pp_device_row *d, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_DEVICE_PUT, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1244,7 +1244,7 @@ static int sq_device_list(struct pp_store *base, int state, uint64_t limit,
 {
 	struct sqlite_store *s = sq(base);
 	enum stmt_id sid = state >= 0 ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, sid, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1285,7 +1285,7 @@ static int sq_escrow_get(struct pp_store *base, const uint8_t uuid[16], char adm
 			 struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_ESCROW_GET, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1308,7 +1308,7 @@ static int sq_escrow_put(struct pp_store *base, const uint8_t uuid[16], const ch
 			 int64_t now, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_ESCROW_PUT, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1357,7 +1357,7 @@ static int job_row(sqlite3_stmt *st, struct pp_job *j)
 static int job_query(struct sqlite_store *s, enum stmt_id sid, const uint8_t *uuid, int64_t id,
 		     struct pp_job *out, struct pp_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, sid, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1393,7 +1393,7 @@ static int sq_job_insert(struct pp_store *base, const struct pp_job *j, int64_t 
 			 struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_JOB_INSERT, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1427,7 +1427,7 @@ out:
 static int sq_job_put(struct pp_store *base, const struct pp_job *j, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_JOB_PUT, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1453,7 +1453,7 @@ static int sq_jobs_claim(struct pp_store *base, const char *owner, int64_t now, 
 			 size_t max, struct pp_job *out, size_t *n, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	size_t found = 0;
 	*n = 0;
 	/* The ids first, then the updates: no write while the query is stepping. */
@@ -1496,7 +1496,7 @@ static int sq_jobs_renew(struct pp_store *base, const char *owner, int64_t now, 
 			 struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, ST_JOBS_RENEW, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1516,7 +1516,7 @@ static int sq_job_list(struct pp_store *base, int state, uint64_t limit,
 {
 	struct sqlite_store *s = sq(base);
 	enum stmt_id sid = state >= 0 ? ST_JOB_LIST_STATE : ST_JOB_LIST;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, sid, &st, err);
 	if (rc < 0)
 		return rc;
@@ -1555,7 +1555,7 @@ out:
 static int count_by_state(struct sqlite_store *s, enum stmt_id sid, int (*from_name)(const char *),
 			  uint64_t *counts, int n, struct pp_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = stmt_take(s, sid, &st, err);
 	if (rc < 0)
 		return rc;

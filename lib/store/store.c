@@ -134,6 +134,37 @@ int pp_store_check_mebx(const char *pw, struct pp_err *err)
 	return 0;
 }
 
+size_t pp_store_utf8_len(const unsigned char *p, size_t avail)
+{
+	unsigned char c = p[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		if (c == 0xE0)
+			lo = 0xA0; /* no overlong forms */
+		else if (c == 0xED)
+			hi = 0x9F; /* no surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F; /* nothing above U+10FFFF */
+	} else
+		return 0;
+	if (avail < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
 static int check_text(const char *s, size_t max, bool required, const char *what,
 		      struct pp_err *err)
 {
@@ -146,12 +177,17 @@ static int check_text(const char *s, size_t max, bool required, const char *what
 	if (n > max || (required && n == 0))
 		return pp_err_set(err, PP_EINVAL, "audit %s must be %s..%zu bytes", what,
 				  required ? "1" : "0", max);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c == 0x7f)
 			return pp_err_set(err, PP_EINVAL,
 					  "audit %s has a control character at byte %zu", what,
 					  i + 1);
+		size_t l = pp_store_utf8_len((const unsigned char *)s + i, n - i);
+		if (l == 0)
+			return pp_err_set(err, PP_EINVAL, "audit %s is not UTF-8 at byte %zu", what,
+					  i + 1);
+		i += l;
 	}
 	return 0;
 }

@@ -43,9 +43,26 @@ struct pp_store;
  * the last ones may be lost on power failure), foreign keys and a 5 s busy timeout. */
 int pp_store_open_sqlite(const char *db_path, const struct pp_master_key *mk, bool create,
 			 struct pp_store **out, struct pp_err *err) PP_WUR;
+/* PostgreSQL backend: several server instances share one database (system.md, "Beyond
+ * one machine"). conninfo: a libpq connection string or URI; the tables live in the
+ * first schema of its search_path. Keep passwords out of it where it could be logged
+ * (use a ~/.pgpass or PGPASSFILE): this library never prints it, and an unparsable
+ * conninfo is reported without quoting it. create: the schema must hold no pskprov
+ * tables (-PP_EEXIST); they are made with the current schema version and a check value
+ * of mk. !create: they must exist (-PP_ENOTFOUND otherwise), carry a schema no newer
+ * than this program's (-PP_EVERSION; older ones are migrated, one instance at a time)
+ * and match mk (-PP_ECRYPTO). Connecting gives up after 10 s unless the conninfo says
+ * otherwise; a row lock is waited for at most 5 s (-PP_EBUSY, like SQLite's busy
+ * timeout), as are deadlocks and serialization failures. Messages from the server
+ * come through (first line only; never a bound value). Not thread-safe: one handle per
+ * thread, like the SQLite one. Inside a transaction, a call this API refuses (a
+ * duplicate, a lost lease, bad input, an unusable key) leaves the transaction usable,
+ * as with SQLite; after a database error, roll back. */
+int pp_store_open_postgres(const char *conninfo, const struct pp_master_key *mk, bool create,
+			   struct pp_store **out, struct pp_err *err) PP_WUR;
 /* Rolls back an open transaction, wipes, frees; accepts NULL. */
 void pp_store_close(struct pp_store *s);
-/* "sqlite", later "postgres". */
+/* "sqlite" or "postgres". */
 const char *pp_store_backend(const struct pp_store *s);
 
 /* An explicit transaction takes the write lock at once (SQLite BEGIN IMMEDIATE). Not
@@ -203,7 +220,7 @@ int pp_store_audit_list(struct pp_store *s, uint64_t since_seq,
  * columns with the clock. Every write below is atomic: it runs in its own transaction,
  * or in a savepoint of the caller's, and leaves nothing behind when it fails. Reason
  * and error texts are stored cut to fit (199 bytes, never inside a UTF-8 sequence),
- * control characters replaced by '?'. */
+ * control characters and bytes that are not UTF-8 replaced by '?'. */
 
 enum pp_device_state {
 	PP_DEV_SEEN,        /* hellos recorded, no job (unknown PID, unusable key) */

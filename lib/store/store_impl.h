@@ -219,8 +219,10 @@ int pp_job_step_from_name(const char *name);
 /* "a.b.c.d" into 4 bytes; -PP_EINVAL. */
 int pp_store_addr_parse(const char *s, uint8_t out[4]);
 void pp_store_addr_format(const uint8_t addr[4], char out[16]);
-/* Copies text cut to fit cap (never inside a UTF-8 sequence), control characters
- * replaced by '?'. NULL gives "". */
+/* Length of the valid UTF-8 sequence at p (1..4), 0 when it is not one. */
+size_t pp_store_utf8_len(const unsigned char *p, size_t avail);
+/* Copies text cut to fit cap (never inside a UTF-8 sequence), control characters and
+ * bytes that are not UTF-8 replaced by '?'. NULL gives "". */
 void pp_store_text_copy(char *out, size_t cap, const char *in);
 
 #define PP_AUDIT_HASH_LEN 32

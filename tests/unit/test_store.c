@@ -1148,6 +1148,11 @@ static void test_audit_refusals(void **state)
 			 -PP_EINVAL);
 	assert_int_equal(pp_store_audit_append(f->s, "a", "x", NULL, "esc\x1b[0m", &err),
 			 -PP_EINVAL);
+	/* Not UTF-8: a lone continuation byte, an overlong '/', a cut sequence. */
+	assert_int_equal(pp_store_audit_append(f->s, "a", "x", NULL, "a\x80", &err), -PP_EINVAL);
+	expect_msg(&err, "not UTF-8 at byte 2");
+	assert_int_equal(pp_store_audit_append(f->s, "a", "x", "\xc0\xaf", NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_audit_append(f->s, "a", "x", NULL, "\xe2\x82", &err), -PP_EINVAL);
 	char big[PP_AUDIT_DETAIL_MAX + 2];
 	memset(big, 'd', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';

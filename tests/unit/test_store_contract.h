@@ -1065,12 +1065,24 @@ static void c_test_retry_and_fail(void **state)
 	assert_int_equal(j.lease_until, 0);
 	assert_int_equal(j.next_attempt_at, T0 + 100);
 	assert_string_equal(j.last_error, "connect: refused??[31m");
+	/* Bytes that are not UTF-8 (a lone continuation, an overlong form, a surrogate)
+	 * are replaced; real UTF-8 is kept. */
+	assert_int_equal(c_claim1(f, "w", T0 + 100, 60), job);
+	assert_int_equal(pp_store_job_retry(f->s, job, "w", T0 + 100,
+					    "a\x80"
+					    "b\xc0\xaf"
+					    "c\xed\xa0\x80"
+					    "d\xc3\xa9",
+					    &err),
+			 0);
+	c_job(f, job, &j);
+	assert_string_equal(j.last_error, "a?b??c???d\xc3\xa9");
 	assert_int_equal(j.step, PP_STEP_READ);
 	assert_int_equal(pp_store_job_step(f->s, job, "w", PP_STEP_ACL, &err), -PP_ESTATE);
 	assert_int_equal(c_claim_n(f, "w", T0 + 99), 0);
 	assert_int_equal(c_claim1(f, "w", T0 + 100, 60), job);
 	c_job(f, job, &j);
-	assert_int_equal(j.attempts, 2);
+	assert_int_equal(j.attempts, 3);
 	assert_int_equal(j.step, PP_STEP_READ);
 
 	/* A long reason is cut, never inside a UTF-8 sequence. */

@@ -84,6 +84,8 @@ struct session {
 	struct pp_buf body;
 	const char *what; /* the step being done, for messages */
 	double t0;
+	bool failing; /* a failure is being recorded: ignore further callbacks */
+	bool talked;  /* a response came on this connection: the handshake was done */
 	bool ended;
 };
 
@@ -382,8 +384,10 @@ static void fail_logged(struct session *x, int rc, const struct pp_err *err)
 static void session_fail(struct session *x, bool retryable, const char *fmt, ...) PP_PRINTF(3, 4);
 static void session_fail(struct session *x, bool retryable, const char *fmt, ...)
 {
-	if (x->ended)
+	/* libevent may report one broken connection through more than one callback. */
+	if (x->ended || x->failing)
 		return;
+	x->failing = true;
 	struct pp_server *s = x->s;
 	char reason[200];
 	va_list ap;
@@ -457,6 +461,13 @@ static void classify_transport_error(struct session *x, const char *what)
 {
 	char pid[PP_TLS_PID_LEN + 1] = "", why[160] = "";
 	int reason = PP_TLS_PROTOCOL;
+	if (x->failing || x->ended)
+		return;
+	if (x->talked) {
+		/* The handshake was done long ago: the device dropped the connection. */
+		session_fail(x, true, "%s: the device closed the connection", what);
+		return;
+	}
 	if (x->ssl)
 		reason = pp_tls_server_result(x->ssl, pid, why, sizeof(why));
 	if (reason >= 0 && reason < 8)
@@ -490,7 +501,7 @@ static void classify_transport_error(struct session *x, const char *what)
 static void on_response(struct evhttp_request *req, void *arg)
 {
 	struct session *x = arg;
-	if (x->ended)
+	if (x->ended || x->failing)
 		return;
 	struct pp_server *s = x->s;
 	int code = req ? evhttp_request_get_response_code(req) : 0;
@@ -498,6 +509,7 @@ static void on_response(struct evhttp_request *req, void *arg)
 		classify_transport_error(x, x->what);
 		return;
 	}
+	x->talked = true;
 	struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
 	if (code == 401) {
 		const char *wa = evhttp_find_header(hdrs, "WWW-Authenticate");
@@ -644,7 +656,7 @@ out:
 static void on_request_error(enum evhttp_request_error e, void *arg)
 {
 	struct session *x = arg;
-	if (x->ended)
+	if (x->ended || x->failing)
 		return;
 	if (e == EVREQ_HTTP_TIMEOUT) {
 		x->s->m.connect_failures++;
@@ -661,6 +673,7 @@ static int connect_device(struct session *x, bool plain)
 	struct bufferevent *bev;
 	x->plain_http = plain;
 	x->have_chal = false;
+	x->talked = false;
 	snprintf(x->host, sizeof(x->host), "%u.%u.%u.%u", x->job.addr[0], x->job.addr[1],
 		 x->job.addr[2], x->job.addr[3]);
 	if (plain) {

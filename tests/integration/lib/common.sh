@@ -15,6 +15,11 @@ cleanup() {
 	if [ "$rc" -ne 0 ]; then
 		echo "--- last commands (log: $LOG)" >&2
 		tail -20 "$LOG" >&2 || true
+		for f in "$T"/*.log; do
+			[ -f "$f" ] && [ "$f" != "$LOG" ] || continue
+			echo "--- errors in $(basename "$f")" >&2
+			grep -E ' (error|warn) ' "$f" | grep -v 'malformed hello' | tail -8 >&2 || true
+		done
 	fi
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 	exit "$rc"

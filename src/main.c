@@ -19,6 +19,7 @@ static const struct pp_command commands[] = {
     {"jobs", cmd_jobs, "list provisioning jobs"},
     {"status", cmd_status, "counts of keys, devices and jobs"},
     {"demo", cmd_demo, "run the whole story: keys, server, a fleet, a summary"},
+    {"agent", cmd_agent, "host agent: report a device to the server and start its setup"},
     {NULL, NULL, NULL},
 };
 

@@ -14,5 +14,6 @@ int cmd_devices(struct pp_cli *cli, int argc, char **argv);
 int cmd_jobs(struct pp_cli *cli, int argc, char **argv);
 int cmd_status(struct pp_cli *cli, int argc, char **argv);
 int cmd_demo(struct pp_cli *cli, int argc, char **argv);
+int cmd_agent(struct pp_cli *cli, int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@
 #include "core/secret.h"
 #include "device/devutil.h"
 #include "device/emu.h"
+#include "device/mebx.h"
 #include "proto/hello.h"
 #include "tls/tls.h"
 #include "util/log.h"
@@ -756,6 +757,7 @@ int cmd_device(struct pp_cli *cli, int argc, char **argv)
 	static const struct pp_command table[] = {
 	    {"factory-load", device_factory_load, "create a device and load one key (factory)"},
 	    {"run", device_run, "run the device on a loopback address"},
+	    {"mebx", pp_device_mebx, "the device's keyboard console (MEBx)"},
 	    {"show", device_show, "show a device's state (never a secret)"},
 	    {"hello-listen", device_hello_listen, "receive and print hellos (tests)"},
 	    {NULL, NULL, NULL},

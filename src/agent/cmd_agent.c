@@ -1,0 +1,687 @@
+/* pskprov agent: the host agent (see agent/cmd_agent.h). */
+#include "agent/cmd_agent.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "core/bytes.h"
+#include "core/parse.h"
+
+/* ---- PTHI client: one socket, a deadline per exchange ---- */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+			      .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Milliseconds left before deadline, as poll() wants them; 0 when it has passed. */
+static int ms_left(uint64_t deadline)
+{
+	uint64_t now = mono_ms();
+	if (now >= deadline)
+		return 0;
+	uint64_t left = deadline - now;
+	return left > 60000000u ? 60000000 : (int)left;
+}
+
+static int pthi_connect(const char *path, uint64_t deadline, int *out, struct pp_err *err)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(sun.sun_path))
+		return pp_err_set(err, PP_EINVAL, "device socket path must be 1 to %zu bytes",
+				  sizeof(sun.sun_path) - 1);
+	memcpy(sun.sun_path, path, n + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return pp_err_set(err, PP_EIO, "socket: %s", strerror(errno));
+	for (;;) {
+		if (connect(fd, (const struct sockaddr *)&sun, sizeof(sun)) == 0)
+			break;
+		int e = errno;
+		if (e == EINTR)
+			continue;
+		/* A Unix socket whose backlog is full says EAGAIN: wait a little, within the
+		 * deadline. */
+		if (e == EAGAIN && ms_left(deadline) > 0) {
+			sleep_ms(20);
+			continue;
+		}
+		close(fd);
+		if (e == ENOENT)
+			return pp_err_set(
+			    err, PP_ENOTFOUND,
+			    "device socket '%s' does not exist: is the device running?", path);
+		if (e == ECONNREFUSED)
+			return pp_err_set(
+			    err, PP_EIO,
+			    "device socket '%s': nobody is listening (the device is not "
+			    "running)",
+			    path);
+		if (e == EAGAIN)
+			return pp_err_set(err, PP_ETIMEOUT, "device socket '%s': busy, timed out",
+					  path);
+		return pp_err_set(err, PP_EIO, "device socket '%s': %s", path, strerror(e));
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Moves exactly n bytes in one direction before the deadline. */
+static int pthi_io(int fd, void *buf, size_t n, bool writing, uint64_t deadline, struct pp_err *err)
+{
+	uint8_t *p = buf;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = writing ? send(fd, p + done, n - done, MSG_NOSIGNAL)
+				    : recv(fd, p + done, n - done, 0);
+		if (r > 0) {
+			done += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return pp_err_set(
+			    err, PP_EPROTO,
+			    "the device closed the connection (it refused the request)");
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return pp_err_set(err, PP_EIO, "device socket: %s", strerror(errno));
+		struct pollfd pfd = {.fd = fd, .events = writing ? POLLOUT : POLLIN};
+		int left = ms_left(deadline);
+		if (left == 0)
+			return pp_err_set(err, PP_ETIMEOUT, "the device did not answer in time");
+		int rc = poll(&pfd, 1, left);
+		if (rc < 0 && errno != EINTR)
+			return pp_err_set(err, PP_EIO, "poll: %s", strerror(errno));
+		if (rc == 0)
+			return pp_err_set(err, PP_ETIMEOUT, "the device did not answer in time");
+	}
+	return 0;
+}
+
+/* One request and its response, both checked by the codec. Returns what
+ * pp_pthi_response_parse returns: -PP_ESTATE is a refusal with resp->status set. */
+static int pthi_call(int fd, uint32_t command, unsigned timeout_ms, struct pp_pthi_response *resp,
+		     struct pp_err *err)
+{
+	uint8_t buf[PP_PTHI_MAX_FRAME];
+	size_t len = 0, rest = 0;
+	uint64_t deadline = mono_ms() + timeout_ms;
+	const char *name = pp_pthi_command_name(command);
+	int rc;
+
+	if ((rc = pp_pthi_request_write(command, buf, sizeof(buf), &len, err)) < 0 ||
+	    (rc = pthi_io(fd, buf, len, true, deadline, err)) < 0 ||
+	    (rc = pthi_io(fd, buf, PP_PTHI_HEADER_LEN, false, deadline, err)) < 0 ||
+	    (rc = pp_pthi_frame_remaining(buf, PP_PTHI_HEADER_LEN, &rest, err)) < 0 ||
+	    (rc = pthi_io(fd, buf + PP_PTHI_HEADER_LEN, rest, false, deadline, err)) < 0)
+		return pp_err_prefix(err, "%s", name);
+	rc = pp_pthi_response_parse(buf, PP_PTHI_HEADER_LEN + rest, command, resp, err);
+	if (rc < 0 && rc != -PP_ESTATE)
+		return pp_err_prefix(err, "%s: malformed answer from the device", name);
+	return rc;
+}
+
+int pp_agent_query(const char *path, unsigned timeout_ms, struct pp_agent_device *out,
+		   struct pp_err *err)
+{
+	struct pp_pthi_response r;
+	int fd = -1, rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = pthi_connect(path, mono_ms() + timeout_ms, &fd, err)) < 0)
+		return rc;
+	if ((rc = pthi_call(fd, PP_PTHI_GET_PROVISIONING_STATE, timeout_ms, &r, err)) < 0)
+		goto out;
+	out->state = r.provisioning_state;
+	if ((rc = pthi_call(fd, PP_PTHI_GET_UUID, timeout_ms, &r, err)) < 0)
+		goto out;
+	memcpy(out->uuid, r.uuid, sizeof(out->uuid));
+	if ((rc = pthi_call(fd, PP_PTHI_GET_CODE_VERSIONS, timeout_ms, &r, err)) < 0)
+		goto out;
+	out->versions = r.code_versions;
+	if ((rc = pthi_call(fd, PP_PTHI_GET_PROVISIONING_TLS_MODE, timeout_ms, &r, err)) < 0)
+		goto out;
+	out->tls_mode = r.tls_mode;
+	rc = pthi_call(fd, PP_PTHI_CFG_GET_PID, timeout_ms, &r, err);
+	if (rc == -PP_ESTATE) {
+		out->has_pid = false; /* no key on the device */
+		pp_err_clear(err);
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	/* The codec checked the alphabet; the checksum too, like any PID from outside. */
+	if ((rc = pp_pid_parse(r.pid, &out->pid, err)) < 0) {
+		rc = pp_err_prefix(err, "CFG_GetPID: the device's PID is not valid");
+		goto out;
+	}
+	out->has_pid = true;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int pp_agent_start_configuration(const char *path, unsigned timeout_ms, uint32_t *status,
+				 struct pp_err *err)
+{
+	struct pp_pthi_response r;
+	int fd = -1, rc;
+
+	*status = PP_PTHI_STATUS_INTERNAL_ERROR;
+	if ((rc = pthi_connect(path, mono_ms() + timeout_ms, &fd, err)) < 0)
+		return rc;
+	rc = pthi_call(fd, PP_PTHI_CFG_START_CONFIGURATION, timeout_ms, &r, err);
+	if (rc == 0 || rc == -PP_ESTATE)
+		*status = r.status;
+	close(fd);
+	return rc;
+}
+
+/* ---- the server's URL ---- */
+
+struct agent_url {
+	char host[16]; /* dotted quad */
+	uint16_t port;
+	char path[1024]; /* path and query */
+	char hostport[32];
+};
+
+/* http://IPV4[:PORT][/PATH]: http only, an IPv4 literal on loopback (127.0.0.0/8) or
+ * 0.0.0.0 (this host), no user info. An empty path or "/" means /api/v1/hello. */
+static int parse_url(const char *s, struct agent_url *u, struct pp_err *err)
+{
+	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(s, 0);
+	uint8_t ip[4];
+	int rc = 0;
+
+	if (!uri)
+		return pp_err_set(err, PP_EINVAL,
+				  "--server: not a URL (expected e.g. "
+				  "http://127.0.0.1:8971/api/v1/hello)");
+	const char *scheme = evhttp_uri_get_scheme(uri);
+	const char *host = evhttp_uri_get_host(uri);
+	const char *path = evhttp_uri_get_path(uri);
+	const char *query = evhttp_uri_get_query(uri);
+	int port = evhttp_uri_get_port(uri);
+
+	if (!scheme || strcasecmp(scheme, "http") != 0) {
+		rc = pp_err_set(err, PP_EINVAL, "--server: only http:// URLs are supported");
+		goto out;
+	}
+	if (evhttp_uri_get_userinfo(uri)) {
+		rc = pp_err_set(err, PP_EINVAL,
+				"--server: user information in the URL is refused (credentials "
+				"never go in argv)");
+		goto out;
+	}
+	if (!host || !host[0] || pp_parse_ipv4(host, ip, "--server host", NULL) < 0) {
+		rc = pp_err_set(err, PP_EINVAL,
+				"--server: the host must be an IPv4 address such as 127.0.0.1, "
+				"not a name");
+		goto out;
+	}
+	if (ip[0] != 127 && (ip[0] | ip[1] | ip[2] | ip[3]) != 0) {
+		rc = pp_err_set(err, PP_EINVAL,
+				"--server: %s is not a loopback address (127.0.0.0/8 or 0.0.0.0)",
+				host);
+		goto out;
+	}
+	if (port == 0 || port > 65535) {
+		rc = pp_err_set(err, PP_EINVAL, "--server: port must be 1 to 65535");
+		goto out;
+	}
+	snprintf(u->host, sizeof(u->host), "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+	u->port = port < 0 ? 80 : (uint16_t)port;
+	snprintf(u->hostport, sizeof(u->hostport), "%s:%u", u->host, (unsigned)u->port);
+	if (!path || !path[0] || !strcmp(path, "/"))
+		path = PP_AGENT_HELLO_PATH;
+	int n = snprintf(u->path, sizeof(u->path), "%s%s%s", path, query ? "?" : "",
+			 query ? query : "");
+	if (n < 0 || (size_t)n >= sizeof(u->path))
+		rc = pp_err_set(err, PP_ETOOBIG, "--server: path over %zu bytes",
+				sizeof(u->path) - 1);
+out:
+	evhttp_uri_free(uri);
+	return rc;
+}
+
+/* ---- POST /api/v1/hello ---- */
+
+struct http_result {
+	struct event_base *base;
+	bool done; /* the request finished (with or without a response) */
+	int code;  /* HTTP status; 0 when there was none */
+	int error; /* enum evhttp_request_error, -1 when none */
+	char reason[64];
+	char body[PP_AGENT_REPLY_MAX + 1];
+	size_t body_len;
+};
+
+static void on_http_error(enum evhttp_request_error e, void *arg)
+{
+	struct http_result *h = arg;
+	h->error = (int)e;
+}
+
+static void on_http_done(struct evhttp_request *req, void *arg)
+{
+	struct http_result *h = arg;
+	h->done = true;
+	if (req && evhttp_request_get_response_code(req) > 0) {
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t n = evbuffer_get_length(in);
+		if (n > PP_AGENT_REPLY_MAX)
+			n = PP_AGENT_REPLY_MAX;
+		h->code = evhttp_request_get_response_code(req);
+		const char *line = evhttp_request_get_response_code_line(req);
+		snprintf(h->reason, sizeof(h->reason), "%s", line ? line : "");
+		ev_ssize_t got = evbuffer_copyout(in, h->body, n);
+		h->body_len = got > 0 ? (size_t)got : 0;
+		h->body[h->body_len] = '\0';
+	}
+	event_base_loopexit(h->base, NULL);
+}
+
+static void on_guard(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopexit(arg, NULL);
+}
+
+static const char *http_error_name(int e)
+{
+	switch (e) {
+	case EVREQ_HTTP_TIMEOUT:
+		return "timed out";
+	case EVREQ_HTTP_EOF:
+		return "connection closed";
+	case EVREQ_HTTP_INVALID_HEADER:
+		return "malformed reply";
+	case EVREQ_HTTP_BUFFER_ERROR:
+		return "connection error";
+	case EVREQ_HTTP_DATA_TOO_LONG:
+		return "reply too long";
+	default:
+		return "cannot connect";
+	}
+}
+
+/* One POST, bounded by timeout_s (libevent's connection timeout, and a guard timer on
+ * the loop in case a callback never comes). */
+static int http_post(const struct agent_url *u, const char *body, unsigned timeout_s,
+		     struct http_result *h, struct pp_err *err)
+{
+	struct evhttp_connection *conn = NULL;
+	struct evhttp_request *req = NULL;
+	struct event *guard = NULL;
+	int rc = 0;
+
+	memset(h, 0, sizeof(*h));
+	h->error = -1;
+	h->base = event_base_new();
+	if (!h->base)
+		return pp_err_set(err, PP_ENOMEM, "cannot make an event loop");
+	conn = evhttp_connection_base_new(h->base, NULL, u->host, u->port);
+	req = conn ? evhttp_request_new(on_http_done, h) : NULL;
+	guard = evtimer_new(h->base, on_guard, h->base);
+	if (!conn || !req || !guard) {
+		if (req)
+			evhttp_request_free(req);
+		rc = pp_err_set(err, PP_ENOMEM, "cannot make an HTTP request");
+		goto out;
+	}
+	evhttp_connection_set_timeout(conn, (int)timeout_s);
+	evhttp_connection_set_retries(conn, 0);
+	evhttp_connection_set_max_headers_size(conn, 8192);
+	evhttp_connection_set_max_body_size(conn, PP_AGENT_REPLY_MAX);
+	evhttp_request_set_error_cb(req, on_http_error);
+	struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+	if (evhttp_add_header(hdr, "Host", u->hostport) < 0 ||
+	    evhttp_add_header(hdr, "Content-Type", "application/json") < 0 ||
+	    evhttp_add_header(hdr, "Accept", "application/json") < 0 ||
+	    evhttp_add_header(hdr, "Connection", "close") < 0 ||
+	    evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body)) < 0) {
+		evhttp_request_free(req);
+		rc = pp_err_set(err, PP_ENOMEM, "cannot make an HTTP request");
+		goto out;
+	}
+	/* On failure evhttp_make_request frees req itself. */
+	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, u->path) < 0) {
+		rc = pp_err_set(err, PP_EIO, "cannot send the request to %s", u->hostport);
+		goto out;
+	}
+	struct timeval tv = {.tv_sec = (time_t)timeout_s + 2};
+	evtimer_add(guard, &tv);
+	event_base_dispatch(h->base);
+	if (!h->done)
+		h->error = EVREQ_HTTP_TIMEOUT;
+out:
+	if (guard)
+		event_free(guard);
+	if (conn)
+		evhttp_connection_free(conn); /* frees a request still pending */
+	event_base_free(h->base);
+	h->base = NULL;
+	return rc;
+}
+
+/* The "error" text of the server's JSON reply, printable and short. */
+static void reply_error_text(const struct http_result *h, char *out, size_t cap)
+{
+	json_t *j = json_loadb(h->body, h->body_len, 0, NULL);
+	const char *msg = NULL;
+	if (j && json_is_object(j))
+		msg = json_string_value(json_object_get(j, "error"));
+	if (!msg || !msg[0])
+		snprintf(out, cap, "HTTP %d %s", h->code, h->reason);
+	else
+		snprintf(out, cap, "%s", msg);
+	json_decref(j);
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	if (strlen(out) > 200)
+		memcpy(out + 197, "...", 4);
+}
+
+/* ---- the command ---- */
+
+static const char *state_name(uint32_t s)
+{
+	switch (s) {
+	case PP_PTHI_STATE_PRE:
+		return "Pre-Setup";
+	case PP_PTHI_STATE_IN:
+		return "In-Setup";
+	case PP_PTHI_STATE_POST:
+		return "Post-Setup";
+	default:
+		return "?";
+	}
+}
+
+static const char *tls_mode_name(uint32_t m)
+{
+	return m == PP_PTHI_TLS_PSK ? "PSK" : m == PP_PTHI_TLS_PKI ? "PKI" : "?";
+}
+
+static json_t *versions_json(const struct pp_pthi_code_versions *cv)
+{
+	json_t *o = json_object(), *table = json_object();
+	if (!o || !table) {
+		json_decref(o);
+		json_decref(table);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < cv->count; i++)
+		json_object_set_new(table, cv->versions[i].description,
+				    json_string(cv->versions[i].version));
+	json_object_set_new(o, "bios", json_string(cv->bios));
+	json_object_set_new(o, "table", table);
+	return o;
+}
+
+static void print_device(const struct pp_agent_device *d, const char *uuid)
+{
+	char pid[PP_PID_TEXT];
+	if (d->has_pid)
+		pp_pid_format(&d->pid, pid);
+	printf("device    %s\n", uuid);
+	printf("state     %s\n", state_name(d->state));
+	printf("pid       %s\n", d->has_pid ? pid : "(none)");
+	printf("tls mode  %s\n", tls_mode_name(d->tls_mode));
+	printf("firmware ");
+	for (uint32_t i = 0; i < d->versions.count; i++)
+		printf(" %s %s%s", d->versions.versions[i].description,
+		       d->versions.versions[i].version, i + 1 < d->versions.count ? "," : "");
+	printf("; BIOS %s\n", d->versions.bios);
+}
+
+static json_t *device_json(const struct pp_agent_device *d, const char *uuid, const char *result)
+{
+	char pid[PP_PID_TEXT];
+	if (d->has_pid)
+		pp_pid_format(&d->pid, pid);
+	return json_pack("{s:s,s:s,s:o,s:s,s:s,s:o}", "result", result, "uuid", uuid, "pid",
+			 d->has_pid ? json_string(pid) : json_null(), "state", state_name(d->state),
+			 "tls_mode", tls_mode_name(d->tls_mode), "firmware",
+			 versions_json(&d->versions));
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pskprov agent --device-socket PATH --server URL --address IPV4\n"
+		"                     [--retries N] [--timeout SECONDS] [--json]\n\n"
+		"The host agent: reads the device's UUID, PID, provisioning state, TLS mode and\n"
+		"firmware versions through its host interface (PTHI over the emulated MEI\n"
+		"socket, e.g. DIR/"
+		"pthi.sock of 'pskprov device run --state DIR'), reports the\n"
+		"device to the configuration server (POST /api/v1/hello), then tells the device\n"
+		"to start configuration (CFG_StartConfiguration: it sends hellos again and\n"
+		"waits for the server's TLS-PSK connection).\n\n"
+		"  --device-socket PATH  the device's PTHI socket\n"
+		"  --server URL          http://IPV4[:PORT][/PATH] on loopback; the path defaults\n"
+		"                        to %s\n"
+		"  --address IPV4        the device's management address the server should\n"
+		"                        connect to (127.0.0.0/8)\n"
+		"  --retries N           retries while the server is down or busy, waiting 1 s,\n"
+		"                        then doubling (default %d, at most %d)\n"
+		"  --timeout SECONDS     for each exchange with the device and each HTTP request\n"
+		"                        (default %d, at most %d)\n"
+		"  --json                print the result as JSON\n\n"
+		"Exit status: 0 when the device was reported and started (or is already\n"
+		"provisioned), 1 on failure (no PID, not PSK, server refused or unreachable),\n"
+		"2 on bad usage.\n",
+		PP_AGENT_HELLO_PATH, PP_AGENT_RETRIES, PP_AGENT_RETRIES_MAX, PP_AGENT_TIMEOUT_S,
+		PP_AGENT_TIMEOUT_MAX_S);
+}
+
+int cmd_agent(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"device-socket", required_argument, NULL, 's'},
+					     {"server", required_argument, NULL, 'S'},
+					     {"address", required_argument, NULL, 'a'},
+					     {"retries", required_argument, NULL, 'r'},
+					     {"timeout", required_argument, NULL, 't'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *sock = NULL, *server = NULL, *address = NULL;
+	uint32_t retries = PP_AGENT_RETRIES, timeout_s = PP_AGENT_TIMEOUT_S;
+	bool json = false;
+	struct pp_err err = {0};
+	struct agent_url url;
+	uint8_t addr[4];
+	int c;
+	(void)cli;
+
+	while ((c = getopt_long(argc, argv, "s:S:a:r:t:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'S':
+			server = optarg;
+			break;
+		case 'a':
+			address = optarg;
+			break;
+		case 'r':
+			if (pp_parse_u32(optarg, 0, PP_AGENT_RETRIES_MAX, &retries, "--retries",
+					 &err) < 0)
+				return pp_usage_error("agent", "%s", err.msg);
+			break;
+		case 't':
+			if (pp_parse_u32(optarg, 1, PP_AGENT_TIMEOUT_MAX_S, &timeout_s, "--timeout",
+					 &err) < 0)
+				return pp_usage_error("agent", "%s", err.msg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return PP_EXIT_OK;
+		default:
+			usage(stderr);
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return pp_usage_error("agent", "unexpected argument '%.40s'", argv[optind]);
+	if (!sock || !server || !address)
+		return pp_usage_error("agent",
+				      "--device-socket, --server and --address are required");
+	if (parse_url(server, &url, &err) < 0)
+		return pp_usage_error("agent", "%s", err.msg);
+	if (pp_parse_ipv4(address, addr, "--address", &err) < 0)
+		return pp_usage_error("agent", "%s", err.msg);
+	if (addr[0] != 127)
+		return pp_usage_error(
+		    "agent", "--address %s is not a loopback address (127.0.0.0/8)", address);
+	/* A server that closes early must not kill the agent. */
+	signal(SIGPIPE, SIG_IGN);
+
+	/* 1. Read the device. */
+	struct pp_agent_device dev;
+	char uuid[37];
+	unsigned timeout_ms = timeout_s * 1000u;
+	if (pp_agent_query(sock, timeout_ms, &dev, &err) < 0)
+		return pp_fail("cannot read the device: %s", err.msg);
+	pp_uuid_format(dev.uuid, uuid);
+
+	if (dev.state == PP_PTHI_STATE_POST) {
+		if (json)
+			return pp_json_print(device_json(&dev, uuid, "already-provisioned"));
+		print_device(&dev, uuid);
+		printf("device is already provisioned: nothing to do\n");
+		return PP_EXIT_OK;
+	}
+	if (!dev.has_pid || dev.state == PP_PTHI_STATE_PRE)
+		return pp_fail(
+		    "the device has no PID: give it a key first (console, USB or factory "
+		    "load)");
+	if (dev.tls_mode != PP_PTHI_TLS_PSK)
+		return pp_fail("the device is set up for %s (certificate-based) configuration, not "
+			       "PSK: pskprov configures PSK devices only",
+			       tls_mode_name(dev.tls_mode));
+
+	/* 2. Report it to the server. */
+	char pid[PP_PID_TEXT], addr_s[16];
+	pp_pid_format(&dev.pid, pid);
+	snprintf(addr_s, sizeof(addr_s), "%u.%u.%u.%u", addr[0], addr[1], addr[2], addr[3]);
+	json_t *hello = json_pack("{s:s,s:s,s:s}", "uuid", uuid, "pid", pid, "address", addr_s);
+	char *body = hello ? json_dumps(hello, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(hello);
+	if (!body)
+		return pp_fail("out of memory");
+
+	struct http_result *h = malloc(sizeof(*h));
+	if (!h) {
+		free(body);
+		return pp_fail("out of memory");
+	}
+	int rc = PP_EXIT_FAIL;
+	uint64_t wait = PP_AGENT_BACKOFF_FIRST_MS;
+	for (uint32_t attempt = 0;; attempt++) {
+		char why[256];
+		if (http_post(&url, body, timeout_s, h, &err) < 0) {
+			rc = pp_fail("%s", err.msg);
+			goto out;
+		}
+		if (h->code >= 200 && h->code < 300)
+			break;
+		if (h->code >= 400 && h->code < 500 && h->code != 429) {
+			reply_error_text(h, why, sizeof(why));
+			rc = pp_fail("server refused: %s", why);
+			goto out;
+		}
+		if (h->code != 0 && h->code != 429 && h->code < 500) {
+			rc = pp_fail("unexpected answer from the server: HTTP %d", h->code);
+			goto out;
+		}
+		if (h->code == 0 && (h->error == EVREQ_HTTP_DATA_TOO_LONG ||
+				     h->error == EVREQ_HTTP_INVALID_HEADER)) {
+			rc = pp_fail("server at %s: %s", url.hostport, http_error_name(h->error));
+			goto out;
+		}
+		if (h->code)
+			reply_error_text(h, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s", http_error_name(h->error));
+		if (attempt >= retries) {
+			rc = pp_fail("server at %s not reachable (%s) after %u attempt%s",
+				     url.hostport, why, attempt + 1, attempt ? "s" : "");
+			goto out;
+		}
+		pp_note("server at %s not reachable (%s); retrying in %llu s (attempt %u of %u)",
+			url.hostport, why, (unsigned long long)(wait / 1000), attempt + 2,
+			retries + 1);
+		sleep_ms(wait);
+		wait = wait * 2 > PP_AGENT_BACKOFF_MAX_MS ? PP_AGENT_BACKOFF_MAX_MS : wait * 2;
+	}
+	int code = h->code;
+
+	/* 3. Tell the device to start (a new connection: the first may have idled out
+	 * while the server was retried). */
+	uint32_t status = 0;
+	if (pp_agent_start_configuration(sock, timeout_ms, &status, &err) < 0) {
+		rc =
+		    pp_fail("the server accepted the device, but CFG_StartConfiguration failed: %s",
+			    err.msg);
+		goto out;
+	}
+	if (json) {
+		json_t *o = device_json(&dev, uuid, "started");
+		if (o) {
+			json_object_set_new(o, "address", json_string(addr_s));
+			json_object_set_new(o, "server_status", json_integer(code));
+		}
+		rc = pp_json_print(o);
+	} else {
+		print_device(&dev, uuid);
+		printf("server    %s accepted the hello (HTTP %d); the device's address is %s\n",
+		       url.hostport, code, addr_s);
+		printf("started   CFG_StartConfiguration: the device sends hellos and waits for "
+		       "the server\n");
+		rc = PP_EXIT_OK;
+	}
+out:
+	free(body);
+	free(h);
+	return rc;
+}

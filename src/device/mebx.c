@@ -1,0 +1,587 @@
+/* The emulated MEBx console (see device/mebx.h). */
+#include "device/mebx.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "core/parse.h"
+#include "core/secret.h"
+#include "device/pthi_server.h"
+#include "keys/keys.h"
+
+struct console {
+	struct pp_amt_device *dev;
+	FILE *in, *out, *data;
+	bool tty; /* in is a terminal: no echo for secrets, and a refused entry is asked again */
+};
+
+enum line_rc { LINE_OK = 0, LINE_EOF = -1, LINE_TOO_LONG = -2 };
+
+/* What a menu action ended with. */
+enum act {
+	ACT_OK,      /* done, or cancelled at the user's wish */
+	ACT_REFUSED, /* the console said why; a scripted session stops */
+	ACT_FATAL,   /* input ended or the state could not be saved */
+	ACT_EXIT,    /* leave the console normally */
+};
+
+static void say(struct console *c, const char *fmt, ...) PP_PRINTF(2, 3);
+static void say(struct console *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(c->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->out);
+	fflush(c->out);
+}
+
+/* Reads one line after a prompt. A secret is read without echo from a terminal. The
+ * line ends at '\n' (a trailing '\r' is dropped); a longer line than cap - 1 is read to
+ * its end and refused. */
+static int read_line(struct console *c, const char *prompt, bool secret, char *buf, size_t cap)
+{
+	struct termios old, quiet;
+	bool echo_off = false, too_long = false;
+	size_t n = 0;
+	int ch, fd = fileno(c->in);
+
+	fputs(prompt, c->out);
+	fflush(c->out);
+	if (secret && c->tty && tcgetattr(fd, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		echo_off = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+	}
+	while ((ch = fgetc(c->in)) != EOF && ch != '\n') {
+		if (n + 1 >= cap) {
+			too_long = true;
+			continue;
+		}
+		buf[n++] = (char)ch;
+	}
+	if (n && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (echo_off)
+		tcsetattr(fd, TCSANOW, &old);
+	/* Nothing echoed the user's Enter: end the prompt's line. */
+	if (echo_off || !c->tty)
+		fputc('\n', c->out);
+	if (too_long) {
+		pp_wipe(buf, cap);
+		return LINE_TOO_LONG;
+	}
+	if (ch == EOF && n == 0)
+		return LINE_EOF;
+	return LINE_OK;
+}
+
+/* Spaces and tabs around a typed value (never a password) are not part of it. */
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	return s;
+}
+
+static const char *state_name(enum pp_amt_setup_state s)
+{
+	switch (s) {
+	case PP_AMT_PRE_SETUP:
+		return "Pre-Setup";
+	case PP_AMT_IN_SETUP:
+		return "In-Setup";
+	case PP_AMT_POST_SETUP:
+		return "Post-Setup (provisioned)";
+	}
+	return "?";
+}
+
+/* ---- login and the forced password change ---- */
+
+static int login(struct console *c, char *pw, size_t cap)
+{
+	struct pp_err err = {0};
+	for (int i = 1; i <= PP_MEBX_LOGIN_TRIES; i++) {
+		int rc = read_line(c, "MEBx password: ", true, pw, cap);
+		if (rc == LINE_EOF) {
+			say(c, "input ended before the password was entered: leaving the console");
+			return -1;
+		}
+		if (rc == LINE_OK && pp_amt_console_login(c->dev, pw, &err) == 0)
+			return 0;
+		pp_wipe(pw, cap);
+		if (i < PP_MEBX_LOGIN_TRIES)
+			say(c, "wrong password (try %d of %d)", i, PP_MEBX_LOGIN_TRIES);
+	}
+	say(c, "wrong password %d times: leaving the console", PP_MEBX_LOGIN_TRIES);
+	return -1;
+}
+
+/* MEBx makes the user replace the factory password before anything else. */
+static int forced_change(struct console *c, const char *current)
+{
+	char pw1[PP_MEBX_LINE_MAX], pw2[PP_MEBX_LINE_MAX];
+	struct pp_err err = {0};
+	int result = -1;
+
+	say(c, "The factory password must be changed. The new one needs 8 to 32 characters with "
+	       "an upper-case letter, a lower-case letter, a digit and a symbol (not : , or \").");
+	for (int i = 1; i <= PP_MEBX_CHANGE_TRIES; i++) {
+		int rc = read_line(c, "New MEBx password: ", true, pw1, sizeof(pw1));
+		if (rc == LINE_EOF)
+			goto ended;
+		if (rc == LINE_TOO_LONG) {
+			say(c, "refused: longer than %d characters", PP_MEBX_PW_MAX);
+			continue;
+		}
+		if (pp_mebx_password_check(pw1, &err) < 0) {
+			say(c, "refused: %s", err.msg);
+			continue;
+		}
+		rc = read_line(c, "Repeat the new password: ", true, pw2, sizeof(pw2));
+		if (rc == LINE_EOF)
+			goto ended;
+		if (rc != LINE_OK || !pp_ct_streq(pw1, pw2)) {
+			say(c, "refused: the two passwords differ");
+			continue;
+		}
+		if (pp_amt_console_change_password(c->dev, current, pw1, &err) < 0) {
+			say(c, "refused: %s", err.msg);
+			if (err.code == PP_EIO || err.code == PP_ECRYPTO)
+				goto out;
+			continue;
+		}
+		say(c, "MEBx password changed");
+		result = 0;
+		goto out;
+	}
+	say(c, "no acceptable new password after %d tries: leaving the console",
+	    PP_MEBX_CHANGE_TRIES);
+	goto out;
+ended:
+	say(c, "input ended before the new password was set: leaving the console");
+out:
+	pp_wipe(pw1, sizeof(pw1));
+	pp_wipe(pw2, sizeof(pw2));
+	return result;
+}
+
+/* ---- menu actions ---- */
+
+/* An entry is asked again at a terminal, never in a script. */
+static int tries(const struct console *c)
+{
+	return c->tty ? PP_MEBX_ENTRY_TRIES : 1;
+}
+
+static enum act refuse_provisioned(struct console *c)
+{
+	say(c, "refused: the device is provisioned (Post-Setup); a full unprovision (menu 4) "
+	       "comes first");
+	return ACT_REFUSED;
+}
+
+static enum act set_key(struct console *c)
+{
+	char line[PP_MEBX_LINE_MAX];
+	struct pp_pid pid;
+	struct pp_pps pps;
+	struct pp_err err = {0};
+	char shown[PP_PID_TEXT];
+	enum act result = ACT_REFUSED;
+	int rc, i;
+
+	memset(&pps, 0, sizeof(pps));
+	if (pp_amt_state(c->dev) == PP_AMT_POST_SETUP)
+		return refuse_provisioned(c);
+	if (pp_amt_pid(c->dev, &pid, NULL) == 0) {
+		pp_pid_format(&pid, shown);
+		say(c, "the device holds PID %s; a new key replaces it", shown);
+	}
+	for (i = 0; i < tries(c); i++) {
+		rc = read_line(c, "PID (XXXX-XXXC): ", false, line, sizeof(line));
+		if (rc == LINE_EOF)
+			goto ended;
+		if (rc == LINE_TOO_LONG) {
+			say(c, "refused: PID: too long");
+			continue;
+		}
+		char *t = trim(line);
+		if (!*t && c->tty) {
+			say(c, "cancelled: nothing changed");
+			return ACT_OK;
+		}
+		if (pp_pid_parse(t, &pid, &err) == 0)
+			break;
+		say(c, "refused: %s", err.msg);
+	}
+	if (i == tries(c))
+		return ACT_REFUSED;
+	for (i = 0; i < tries(c); i++) {
+		rc = read_line(c, "PPS (XXXC-XXXC-...-XXXC, 8 groups): ", true, line, sizeof(line));
+		if (rc == LINE_EOF)
+			goto ended;
+		if (rc == LINE_TOO_LONG) {
+			say(c, "refused: PPS: too long");
+			continue;
+		}
+		char *t = trim(line);
+		if (!*t && c->tty) {
+			say(c, "cancelled: nothing changed");
+			result = ACT_OK;
+			goto out;
+		}
+		if (pp_pps_parse(t, &pps, &err) == 0)
+			break;
+		say(c, "refused: %s", err.msg);
+	}
+	if (i == tries(c))
+		goto out;
+	if (pp_amt_console_set_key(c->dev, pid.s, pps.s, &err) < 0) {
+		say(c, "refused: %s", err.msg);
+		result = err.code == PP_EIO || err.code == PP_ECRYPTO ? ACT_FATAL : ACT_REFUSED;
+		goto out;
+	}
+	pp_pid_format(&pid, shown);
+	say(c, "key set: PID %s; the device is In-Setup and sends hellos while it runs", shown);
+	result = ACT_OK;
+	goto out;
+ended:
+	say(c, "input ended before the key was entered: nothing changed");
+	result = ACT_FATAL;
+out:
+	pp_wipe(line, sizeof(line));
+	pp_wipe(&pps, sizeof(pps));
+	return result;
+}
+
+/* Only digits and dots: meant as an IPv4 address, not a name. */
+static bool looks_numeric(const char *s)
+{
+	for (; *s; s++)
+		if (*s != '.' && (*s < '0' || *s > '9'))
+			return false;
+	return true;
+}
+
+static enum act set_server(struct console *c)
+{
+	char line[PP_MEBX_LINE_MAX];
+	struct pp_amt_server srv;
+	struct pp_err err = {0};
+	int rc, i;
+
+	if (pp_amt_state(c->dev) == PP_AMT_POST_SETUP)
+		return refuse_provisioned(c);
+	for (i = 0; i < tries(c); i++) {
+		memset(&srv, 0, sizeof(srv));
+		rc = read_line(c, "Configuration server (IPv4 address or FQDN): ", false, line,
+			       sizeof(line));
+		if (rc == LINE_EOF)
+			goto ended;
+		char *t = trim(line);
+		if (rc == LINE_OK && !*t && c->tty) {
+			say(c, "cancelled: nothing changed");
+			return ACT_OK;
+		}
+		if (rc == LINE_OK && looks_numeric(t)) {
+			if (pp_parse_ipv4(t, srv.ipv4, "server", NULL) == 0) {
+				srv.has_ipv4 = true;
+				break;
+			}
+			say(c, "refused: not an IPv4 address (four numbers 0 to 255, a.b.c.d)");
+			continue;
+		}
+		if (rc == LINE_OK && strlen(t) <= PP_AMT_DEV_FQDN_MAX && pp_valid_fqdn(t)) {
+			memcpy(srv.fqdn, t, strlen(t) + 1);
+			break;
+		}
+		say(c,
+		    "refused: not an IPv4 address or a DNS name (labels of A-Z a-z 0-9 and -, "
+		    "at most %d characters)",
+		    PP_AMT_DEV_FQDN_MAX);
+	}
+	if (i == tries(c))
+		return ACT_REFUSED;
+	for (i = 0; i < tries(c); i++) {
+		uint32_t port;
+		rc = read_line(c, "Port [9971]: ", false, line, sizeof(line));
+		if (rc == LINE_EOF)
+			goto ended;
+		char *t = trim(line);
+		if (rc == LINE_OK && !*t) {
+			srv.port = PP_AMT_DEV_SERVER_PORT;
+			break;
+		}
+		if (rc == LINE_OK && pp_parse_u32(t, 1, 65535, &port, "port", NULL) == 0) {
+			srv.port = (uint16_t)port;
+			break;
+		}
+		say(c, "refused: the port is a number from 1 to 65535");
+	}
+	if (i == tries(c))
+		return ACT_REFUSED;
+	if (pp_amt_console_set_server(c->dev, &srv, &err) < 0) {
+		say(c, "refused: %s", err.msg);
+		return err.code == PP_EIO ? ACT_FATAL : ACT_REFUSED;
+	}
+	if (srv.has_ipv4)
+		say(c, "configuration server set: %u.%u.%u.%u port %u", srv.ipv4[0], srv.ipv4[1],
+		    srv.ipv4[2], srv.ipv4[3], (unsigned)srv.port);
+	else
+		say(c, "configuration server set: %s port %u", srv.fqdn, (unsigned)srv.port);
+	return ACT_OK;
+ended:
+	say(c, "input ended before the server was entered: nothing changed");
+	return ACT_FATAL;
+}
+
+static enum act show(struct console *c)
+{
+	struct pp_amt_device *d = c->dev;
+	uint8_t uuid[16];
+	char uuid_s[37], pid_s[PP_PID_TEXT], host[256];
+	struct pp_pid pid;
+	struct pp_amt_server srv;
+	uint16_t port = 0;
+	const char *admin = pp_amt_admin_user(d);
+
+	pp_amt_uuid(d, uuid);
+	pp_uuid_format(uuid, uuid_s);
+	fprintf(c->data, "state     %s\n", state_name(pp_amt_state(d)));
+	fprintf(c->data, "uuid      %s\n", uuid_s);
+	if (pp_amt_pid(d, &pid, NULL) == 0) {
+		pp_pid_format(&pid, pid_s);
+		fprintf(c->data, "pid       %s\n", pid_s);
+	} else {
+		fprintf(c->data, "pid       (none)\n");
+	}
+	if (pp_amt_next_pid(d, &pid, NULL) == 0) {
+		pp_pid_format(&pid, pid_s);
+		fprintf(c->data, "next pid  %s\n", pid_s);
+	}
+	pp_amt_server(d, &srv);
+	if (pp_amt_server_target(d, host, sizeof(host), &port, NULL) < 0)
+		snprintf(host, sizeof(host), "?");
+	fprintf(c->data, "server    %s port %u%s\n", host, (unsigned)port,
+		srv.has_ipv4 || srv.fqdn[0] ? "" : " (none set: the default name)");
+	fprintf(c->data, "password  %s\n",
+		pp_amt_mebx_is_factory_default(d) ? "factory default" : "set " PP_HIDDEN);
+	fprintf(c->data, "admin     %s\n", admin[0] ? admin : "(none)");
+	fflush(c->data);
+	return ACT_OK;
+}
+
+static enum act unprovision(struct console *c)
+{
+	char line[PP_MEBX_LINE_MAX];
+	struct pp_err err = {0};
+
+	say(c, "A full unprovision erases the key, the configuration server, the host and "
+	       "domain names and the admin account, and sets the MEBx password back to the "
+	       "factory default.");
+	int rc = read_line(c, "Type 'yes' to unprovision: ", false, line, sizeof(line));
+	if (rc == LINE_EOF) {
+		say(c, "input ended: nothing changed");
+		return ACT_FATAL;
+	}
+	if (rc != LINE_OK || strcasecmp(trim(line), "yes") != 0) {
+		say(c, "not confirmed: nothing changed");
+		return ACT_OK;
+	}
+	if (pp_amt_unprovision(c->dev, PP_AMT_DEV_UNPROVISION_FULL, &err) < 0) {
+		say(c, "refused: %s", err.msg);
+		return err.code == PP_EIO || err.code == PP_ECRYPTO ? ACT_FATAL : ACT_REFUSED;
+	}
+	say(c, "unprovisioned: the device is in Pre-Setup with the factory password; leaving the "
+	       "console");
+	return ACT_EXIT;
+}
+
+/* ---- the session ---- */
+
+static void menu(struct console *c)
+{
+	say(c,
+	    "\nMEBx: %s\n"
+	    "  1) enter the PID and PPS\n"
+	    "  2) set the configuration server\n"
+	    "  3) show the state\n"
+	    "  4) unprovision (full)\n"
+	    "  5) exit",
+	    state_name(pp_amt_state(c->dev)));
+}
+
+/* Failed logins are audited in memory; a save puts them in the state file. */
+static void flush_audit(struct console *c)
+{
+	struct pp_err err = {0};
+	if (pp_amt_save(c->dev, &err) < 0)
+		say(c, "warning: cannot save the audit events: %s", err.msg);
+}
+
+int pp_mebx_console(struct pp_amt_device *dev, FILE *in, FILE *out, FILE *data)
+{
+	struct console c = {.dev = dev, .in = in, .out = out, .data = data};
+	char pw[PP_MEBX_LINE_MAX];
+	int result = PP_EXIT_FAIL;
+
+	c.tty = isatty(fileno(in)) == 1;
+	if (login(&c, pw, sizeof(pw)) < 0) {
+		flush_audit(&c);
+		goto out;
+	}
+	if (pp_amt_mebx_is_factory_default(dev) && forced_change(&c, pw) < 0) {
+		flush_audit(&c);
+		goto out;
+	}
+	pp_wipe(pw, sizeof(pw));
+
+	for (;;) {
+		char line[PP_MEBX_LINE_MAX];
+		enum act a;
+
+		menu(&c);
+		int rc = read_line(&c, "Choice: ", false, line, sizeof(line));
+		if (rc == LINE_EOF) {
+			say(&c, "end of input: leaving the console");
+			result = PP_EXIT_OK;
+			break;
+		}
+		const char *t = rc == LINE_OK ? trim(line) : "";
+		if (!strcmp(t, "1"))
+			a = set_key(&c);
+		else if (!strcmp(t, "2"))
+			a = set_server(&c);
+		else if (!strcmp(t, "3"))
+			a = show(&c);
+		else if (!strcmp(t, "4"))
+			a = unprovision(&c);
+		else if (!strcmp(t, "5"))
+			a = ACT_EXIT;
+		else {
+			/* What was typed is not repeated: it may be a misplaced secret. */
+			say(&c, "refused: unknown choice (enter 1 to 5)");
+			a = ACT_REFUSED;
+		}
+		pp_wipe(line, sizeof(line));
+		if (a == ACT_EXIT) {
+			result = PP_EXIT_OK;
+			break;
+		}
+		if (a == ACT_FATAL)
+			break;
+		if (a == ACT_REFUSED && !c.tty) {
+			say(&c, "the input is not a terminal: stopping at the first refusal");
+			break;
+		}
+	}
+	if (result == PP_EXIT_OK)
+		say(&c, "bye");
+out:
+	pp_wipe(pw, sizeof(pw));
+	return result;
+}
+
+/* ---- pskprov device mebx ---- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pskprov device mebx --state DIR [--create]\n\n"
+		"The device's keyboard console (MEBx): log in with the MEBx password ('admin'\n"
+		"on a new device, which must then be changed to a strong one), enter the PID\n"
+		"and PPS, set the configuration server, show the state, unprovision.\n"
+		"Passwords and the PPS are read without echo from a terminal; from a pipe, one\n"
+		"line each, in order (the session stops at the first refused entry). Prompts go\n"
+		"to stderr, the state display to stdout.\n\n"
+		"  --state DIR  the device's state directory\n"
+		"  --create     when DIR holds no device yet, make a factory-new one (Pre-Setup,\n"
+		"               password 'admin', a random UUID) first\n\n"
+		"Exit status: 0 after 'exit', 1 when the session was refused or ended early.\n");
+}
+
+/* The device must not be running: one process owns a state directory at a time. A
+ * running device serves its host interface at DIR/pthi.sock. */
+static bool device_running(const char *dir)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, PP_PTHI_SOCKET_NAME);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
+		return false;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return false;
+	int rc = connect(fd, (const struct sockaddr *)&sun, sizeof(sun));
+	bool live = rc == 0 || errno == EAGAIN;
+	close(fd);
+	return live;
+}
+
+int pp_device_mebx(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
+					     {"create", no_argument, NULL, 'c'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *dir = NULL;
+	bool create = false;
+	struct pp_amt_device *dev = NULL;
+	struct pp_err err = {0};
+	int c;
+	(void)cli;
+
+	while ((c = getopt_long(argc, argv, "s:ch", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			dir = optarg;
+			break;
+		case 'c':
+			create = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return PP_EXIT_OK;
+		default:
+			usage(stderr);
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return pp_usage_error("device mebx", "unexpected argument '%.40s'", argv[optind]);
+	if (!dir)
+		return pp_usage_error("device mebx", "--state DIR is required");
+	if (device_running(dir))
+		return pp_fail("the device in '%s' is running: stop it before using its console",
+			       dir);
+
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", dir, PP_AMT_DEV_STATE_FILE);
+	if (create && stat(path, &st) < 0 && errno == ENOENT) {
+		if (pp_amt_create(dir, NULL, &dev, &err) < 0)
+			return pp_fail("cannot create a device in '%s': %s", dir, err.msg);
+		pp_note("created a factory-new device in '%s' (Pre-Setup)", dir);
+	} else if (pp_amt_load(dir, &dev, &err) < 0) {
+		if (stat(path, &st) < 0 && errno == ENOENT)
+			return pp_fail("no device in '%s' (use --create for a factory-new one)",
+				       dir);
+		return pp_fail("cannot load the device in '%s': %s", dir, err.msg);
+	}
+	int rc = pp_mebx_console(dev, stdin, stderr, stdout);
+	pp_amt_free(dev);
+	return rc;
+}

@@ -23,6 +23,7 @@
 #include "device/devutil.h"
 #include "device/emu.h"
 #include "device/mebx.h"
+#include "device/pthi_server.h"
 #include "proto/hello.h"
 #include "tls/tls.h"
 #include "util/log.h"
@@ -172,7 +173,8 @@ static void run_usage(FILE *out)
 		"Runs the device in DIR on a loopback address until SIGINT or SIGTERM.\n"
 		"In-Setup: sends hellos to the server and serves TLS-PSK (WS-Management with\n"
 		"Digest inside) on IP:--port; Provisioned: serves WS-Management with Digest on\n"
-		"plain HTTP at IP:--http-port.\n"
+		"plain HTTP at IP:--http-port. Always: the host interface (PTHI) on the Unix\n"
+		"socket DIR/pthi.sock for a host agent.\n"
 		"  --server      where hellos go (default: the server in the device state;\n"
 		"                port 9971 unless given)\n"
 		"  --port        TLS-PSK port (default 16993)\n"
@@ -190,6 +192,12 @@ struct run_opts {
 	enum pp_tls_profile profile;
 	enum pp_log_level level;
 };
+
+/* CFG_StartConfiguration over the host interface restarted the hello schedule. */
+static void on_start_configuration(void *arg)
+{
+	pp_emu_refresh(arg);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -295,6 +303,7 @@ static int device_run(struct pp_cli *cli, int argc, char **argv)
 	struct event_base *base = NULL;
 	struct event *sigint = NULL, *sigterm = NULL;
 	struct pp_emu *emu = NULL;
+	struct pp_pthi_server *pthi = NULL;
 	SSL_CTX *ctx = NULL;
 	int ret = PP_EXIT_FAIL;
 	(void)cli;
@@ -320,6 +329,17 @@ static int device_run(struct pp_cli *cli, int argc, char **argv)
 	o.env.tls_ctx = ctx;
 	if (pp_emu_new(&o.env, dev, o.addr, PP_EMU_FAULT_NONE, NULL, &emu, &err) < 0 ||
 	    pp_emu_start(emu, &err) < 0) {
+		pp_fail_err(&err);
+		goto out;
+	}
+	/* The host interface (protocol.md section 5) for a host agent: DIR/pthi.sock. */
+	char sock[4096];
+	int sn = snprintf(sock, sizeof(sock), "%s/%s", o.dir, PP_PTHI_SOCKET_NAME);
+	if (sn < 0 || (size_t)sn >= sizeof(sock)) {
+		pp_fail("--state: path too long");
+		goto out;
+	}
+	if (pp_pthi_server_start(base, sock, dev, on_start_configuration, emu, &pthi, &err) < 0) {
 		pp_fail_err(&err);
 		goto out;
 	}
@@ -353,6 +373,7 @@ static int device_run(struct pp_cli *cli, int argc, char **argv)
 			"%s: Pre-Setup, UUID %s: nothing on the network until a key "
 			"is loaded",
 			name, uuid_s);
+	pp_info("device", "%s: serving the host interface on %s", name, sock);
 
 	if (event_base_dispatch(base) < 0) {
 		pp_fail("event loop failed");
@@ -360,6 +381,7 @@ static int device_run(struct pp_cli *cli, int argc, char **argv)
 	}
 	ret = PP_EXIT_OK;
 out:
+	pp_pthi_server_stop(pthi);
 	pp_emu_free(emu);
 	if (dev && pp_amt_save(dev, &err) < 0) {
 		pp_warn("device", "cannot save the device state: %s", err.msg);

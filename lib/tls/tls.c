@@ -37,6 +37,7 @@ struct tls_conn {
 	bool alert_rcvd_after_hello; /* received while waiting for the ServerHello */
 	int local_reason;            /* OpenSSL's reason code when we sent the alert */
 	char local_error[96];        /* and its text */
+	bool handshake_done;         /* SSL_CB_HANDSHAKE_DONE was seen */
 };
 
 struct profile_def {
@@ -238,6 +239,14 @@ static int conn_dup_cb(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **fr
  * caller (or libevent) may have cleared by then. */
 static void info_cb(const SSL *ssl, int where, int ret)
 {
+	if (where & SSL_CB_HANDSHAKE_DONE) {
+		/* Remembered: once the peer drops the connection later, OpenSSL's state no
+		 * longer says the handshake was finished. */
+		struct tls_conn *d = conn_get(ssl);
+		if (d)
+			d->handshake_done = true;
+		return;
+	}
 	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
 		return;
 	struct tls_conn *c = conn_get(ssl);
@@ -689,7 +698,7 @@ int pp_tls_server_result(SSL *ssl, char pid_out[PP_TLS_PID_LEN + 1], char *why, 
 	}
 	if (pid_out)
 		memcpy(pid_out, c->used_id, PP_TLS_PID_LEN + 1);
-	if (SSL_is_init_finished(ssl))
+	if (SSL_is_init_finished(ssl) || c->handshake_done)
 		return finished_result(ssl, c, "PID", why, why_cap);
 
 	describe_alerts(c, "device", alerts, sizeof(alerts));
@@ -744,7 +753,7 @@ int pp_tls_device_result(SSL *ssl, char id_out[PP_TLS_PID_LEN + 1], char *why, s
 	}
 	if (id_out)
 		memcpy(id_out, c->used_id, PP_TLS_PID_LEN + 1);
-	if (SSL_is_init_finished(ssl))
+	if (SSL_is_init_finished(ssl) || c->handshake_done)
 		return finished_result(ssl, c, "client identity", why, why_cap);
 
 	describe_alerts(c, "client", alerts, sizeof(alerts));

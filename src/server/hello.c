@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/parse.h"
+#include "keys/keys.h"
 #include "proto/hello.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -196,6 +197,13 @@ static void handle_hello(struct hello_conn *c)
 	evbuffer_remove(in, buf, len);
 	struct pp_hello h;
 	struct pp_err err = {0};
+	if (len == 0) {
+		/* A connection closed without a byte: a port probe, or a device that gave up. */
+		s->m.hellos_malformed++;
+		pp_debug("hello", "from %u.%u.%u.%u: empty connection", c->addr[0], c->addr[1],
+			 c->addr[2], c->addr[3]);
+		return;
+	}
 	if (pp_hello_parse(buf, len, &h, &err) < 0) {
 		s->m.hellos_malformed++;
 		pp_warn("hello", "from %u.%u.%u.%u: malformed hello dropped: %s", c->addr[0],
@@ -212,8 +220,15 @@ static void handle_hello(struct hello_conn *c)
 			c->addr[0], c->addr[1], c->addr[2], c->addr[3], uuid);
 		return;
 	}
+	struct pp_pid pid;
+	if (pp_pid_parse(h.pid, &pid, &err) < 0) {
+		s->m.hellos_malformed++;
+		pp_warn("hello", "from %u.%u.%u.%u: hello dropped: %s", c->addr[0], c->addr[1],
+			c->addr[2], c->addr[3], err.msg);
+		return;
+	}
 	s->m.hellos_v2++;
-	pp_server_submit_hello(s, h.uuid, h.pid, c->addr, "hello");
+	pp_server_submit_hello(s, h.uuid, pid.s, c->addr, "hello");
 }
 
 static void hello_read(struct bufferevent *bev, void *arg)

@@ -4,7 +4,7 @@
 set -u
 : "${PSKPROV:?PSKPROV must name the pskprov binary}"
 P="$PSKPROV"
-T=$(mktemp -d /tmp/pskprov-test.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/pp-it-$(basename "$0" .sh).XXXXXX")
 LOG="$T/commands.log"
 : >"$LOG"
 export PSKPROV_DIR="$T/data"

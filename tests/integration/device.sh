@@ -33,7 +33,13 @@ stop_bg() {
 	done
 	BGPIDS=""
 }
-trap 'rc=$?; stop_bg; (exit $rc); cleanup' EXIT
+on_exit() {
+	local status=$?
+	stop_bg
+	(exit "$status")
+	cleanup
+}
+trap on_exit EXIT
 
 # wait_for FILE TEXT [SECONDS]: until FILE holds TEXT.
 wait_for() {

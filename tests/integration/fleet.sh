@@ -32,7 +32,13 @@ stop_bg() {
 	done
 	BGPIDS=""
 }
-trap 'rc=$?; stop_bg; (exit $rc); cleanup' EXIT
+on_exit() {
+	local status=$?
+	stop_bg
+	(exit "$status")
+	cleanup
+}
+trap on_exit EXIT
 
 wait_for() {
 	for _ in $(seq $((${3:-10} * 10))); do

@@ -22,17 +22,21 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Unit and integration tests on the normal build.
+# Unit and integration tests on the normal build, with a throwaway PostgreSQL 15
+# cluster on loopback for the PostgreSQL store tests (scripts/pg-test.sh starts it and
+# always stops it).
 unit: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	sh scripts/pg-test.sh run sh -c 'cd $(BUILD) && ctest --output-on-failure -j $(JOBS)'
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPSKPROV_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	sh scripts/pg-test.sh run sh -c 'cd $(ASAN_BUILD) && \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS)
+	  ctest --output-on-failure -j $(JOBS)'
+
 
 # A short libFuzzer run of every parser, from its seed corpus.
 fuzz-smoke: deps

@@ -198,9 +198,12 @@ int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store *
 	if (rc < 0)
 		return rc;
 	if (dd->config.backend == PP_BACKEND_POSTGRES) {
-		rc = pp_err_set(err, PP_ESTATE,
-				"%s: backend = postgres is not available in this build yet",
-				dd->config_path);
+		if (!dd->config.postgres_url[0])
+			rc = pp_err_set(err, PP_EINVAL, "%s: backend = postgres needs postgres_url",
+					dd->config_path);
+		else
+			rc =
+			    pp_store_open_postgres(dd->config.postgres_url, &mk, false, store, err);
 	} else {
 		rc = pp_store_open_sqlite(dd->db_path, &mk, false, store, err);
 	}

@@ -20,7 +20,14 @@ SCHEMA="pp_it_$$_$RANDOM"
 psql "$PSKPROV_TEST_PG" -qc "CREATE SCHEMA $SCHEMA" >/dev/null || fail "cannot create a schema"
 CONN="$PSKPROV_TEST_PG options=-csearch_path=$SCHEMA"
 S1= S2=
-trap 'kill $S1 $S2 2>/dev/null; psql "$PSKPROV_TEST_PG" -qc "DROP SCHEMA $SCHEMA CASCADE" >/dev/null 2>&1; cleanup' EXIT
+# Stops what this test started, keeping the script's exit status for cleanup().
+pg_cleanup() {
+	local rc=$?
+	kill $S1 $S2 2>/dev/null || true
+	psql "$PSKPROV_TEST_PG" -qc "DROP SCHEMA $SCHEMA CASCADE" >/dev/null 2>&1 || true
+	return $rc
+}
+trap 'pg_cleanup; cleanup' EXIT
 
 D1="$T/a" D2="$T/b"
 run "$P" -d "$D1" init --postgres "$CONN"

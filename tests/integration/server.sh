@@ -22,7 +22,12 @@ hex_of() { row "$1" | cut -d, -f2 | tr -d - | tr -d '\n' | od -An -tx1 | tr -d '
 
 "$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --device-port $DP >"$T/server.log" 2>&1 &
 SPID=$!
-trap 'kill $SPID 2>/dev/null; cleanup' EXIT
+stop_server() {
+	local rc=$?
+	kill $SPID 2>/dev/null || true
+	return $rc
+}
+trap 'stop_server; cleanup' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null && break; sleep 0.1; done
 TOKEN=$(cat "$PSKPROV_DIR/api.token")
 expect_mode "$PSKPROV_DIR/api.token" 600

@@ -440,11 +440,165 @@ static int usb_inspect(struct pp_cli *cli, int argc, char **argv)
 	return out;
 }
 
+/* ---- reconcile --------------------------------------------------------------- */
+
+/* A used USB file comes back from the field: its consumed records say which keys went
+ * into machines. Those keys are marked in-use (they are on a device now); records whose
+ * key no device ever said hello with are listed: a machine that took a key and never
+ * reached the server. */
+static int usb_reconcile(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (c == 'j') {
+			json = true;
+		} else if (c == 'h') {
+			printf("usage: pskprov usb reconcile FILE [--json]\n\n"
+			       "Reads a used setup.bin: marks the keys of consumed records in-use "
+			       "and lists\nthe records whose key no device has said hello with "
+			       "yet. Exit 0; 1 on a bad\nfile or a record the store does not "
+			       "know.\n");
+			return PP_EXIT_OK;
+		} else {
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc)
+		return pp_usage_error("usb reconcile", "expected one FILE");
+	const char *path = argv[optind];
+	struct pp_err err = {0};
+	struct pp_buf b;
+	struct pp_usb_file f;
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	json_t *arr = json ? json_array() : NULL;
+	bool in_tx = false;
+	uint64_t consumed = 0, valid = 0, marked = 0, silent = 0, unknown = 0;
+	memset(&f, 0, sizeof(f));
+	pp_buf_init(&b, USB_READ_MAX);
+	int rc = pp_file_read(path, USB_READ_MAX, &b, &err);
+	if (rc == 0)
+		rc = pp_usb_file_parse(b.data, b.len, &f, &err);
+	pp_buf_free_wipe(&b);
+	if (rc < 0) {
+		pp_err_prefix(&err, "%s", path);
+		goto out;
+	}
+	rc = pp_datadir_open(cli, &dd, &store, &err);
+	if (rc < 0)
+		goto out;
+	rc = pp_store_begin(store, &err);
+	if (rc < 0)
+		goto out;
+	in_tx = true;
+	if (!json)
+		printf("%-7s %-10s %-9s %-9s %s\n", "RECORD", "PID", "RECORD", "KEY", "DEVICE");
+	for (size_t i = 0; i < f.n_records; i++) {
+		const struct pp_usb_record *r = &f.records[i];
+		char pidtext[16] = "";
+		struct pp_pid pid;
+		const char *rstate = r->type != PP_USB_TYPE_DATA     ? "invalid"
+				     : (r->flags & PP_USB_REC_VALID) ? "valid"
+								     : "consumed";
+		if (pp_usb_record_get_string(r, PP_USB_MOD_AMT, PP_USB_AMT_PID, pidtext,
+					     sizeof(pidtext), &err) < 0 ||
+		    pp_pid_parse(pidtext, &pid, &err) < 0) {
+			/* A record without a PID (Intel's own tools write such files). */
+			if (!json)
+				printf("%-7u %-10s %-9s %-9s %s\n", r->number, "-", rstate, "-",
+				       "-");
+			continue;
+		}
+		char pidshow[PP_PID_TEXT];
+		pp_pid_format(&pid, pidshow);
+		struct pp_key_info k;
+		const char *heard = "-";
+		int krc = pp_store_key_get(store, pid.s, &k, &err);
+		if (krc == -PP_ENOTFOUND) {
+			unknown++;
+		} else if (krc < 0) {
+			rc = krc;
+			goto out;
+		} else if (!strcmp(rstate, "consumed")) {
+			consumed++;
+			if (k.state == PP_KEY_EXPORTED || k.state == PP_KEY_AVAILABLE) {
+				if (k.state == PP_KEY_AVAILABLE)
+					rc = pp_store_key_set_state(store, pid.s, PP_KEY_EXPORTED,
+								    &err);
+				if (rc == 0)
+					rc = pp_store_key_set_state(store, pid.s, PP_KEY_IN_USE,
+								    &err);
+				if (rc < 0)
+					goto out;
+				marked++;
+				k.state = PP_KEY_IN_USE;
+			}
+			heard = k.use_count ? "heard from" : "NEVER HEARD FROM";
+			if (!k.use_count)
+				silent++;
+		} else if (!strcmp(rstate, "valid")) {
+			valid++;
+		}
+		const char *kstate = krc == 0 ? pp_key_state_name(k.state) : "UNKNOWN";
+		if (json) {
+			json_array_append_new(
+			    arr, json_pack("{s:I,s:s,s:s,s:s,s:b}", "record", (json_int_t)r->number,
+					   "pid", pidshow, "record_state", rstate, "key_state",
+					   kstate, "heard_from", krc == 0 && k.use_count > 0));
+		} else {
+			printf("%-7u %-10s %-9s %-9s %s\n", r->number, pidshow, rstate, kstate,
+			       heard);
+		}
+	}
+	char detail[160];
+	snprintf(detail, sizeof(detail),
+		 "consumed=%llu marked=%llu never_heard=%llu valid=%llu unknown=%llu",
+		 (unsigned long long)consumed, (unsigned long long)marked,
+		 (unsigned long long)silent, (unsigned long long)valid,
+		 (unsigned long long)unknown);
+	rc = pp_store_audit_append(store, pp_actor(), "usb.reconcile", path, detail, &err);
+	if (rc == 0)
+		rc = pp_store_commit(store, &err);
+	if (rc < 0)
+		goto out;
+	in_tx = false;
+	if (json) {
+		rc = pp_json_print(json_pack(
+		    "{s:o,s:I,s:I,s:I,s:I,s:I}", "records", arr, "consumed", (json_int_t)consumed,
+		    "marked_in_use", (json_int_t)marked, "never_heard_from", (json_int_t)silent,
+		    "still_valid", (json_int_t)valid, "unknown_to_store", (json_int_t)unknown));
+		arr = NULL;
+		if (rc != PP_EXIT_OK)
+			rc = -PP_EIO;
+	} else {
+		printf("%llu consumed (%llu marked in-use now), %llu never heard from, %llu still "
+		       "unused, %llu not in this store\n",
+		       (unsigned long long)consumed, (unsigned long long)marked,
+		       (unsigned long long)silent, (unsigned long long)valid,
+		       (unsigned long long)unknown);
+	}
+	if (rc == 0 && unknown)
+		rc = pp_err_set(&err, PP_ENOTFOUND,
+				"%s: %llu records hold keys this store does not know", path,
+				(unsigned long long)unknown);
+out:
+	if (in_tx)
+		pp_rollback_quiet(store);
+	json_decref(arr);
+	pp_usb_file_free(&f);
+	pp_store_close(store);
+	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
+}
+
 int cmd_usb(struct pp_cli *cli, int argc, char **argv)
 {
 	static const struct pp_command table[] = {
 	    {"create", usb_create, "write a setup.bin for a batch (file 0600)"},
 	    {"inspect", usb_inspect, "print a setup.bin (secrets hidden unless --reveal)"},
+	    {"reconcile", usb_reconcile, "mark the keys of used records; list the silent ones"},
 	    {NULL, NULL, NULL},
 	};
 	return pp_dispatch(cli, "usb", table, argc, argv);

@@ -118,4 +118,61 @@ expect_rc 1 "record count beyond the file"
 expect_one_line_err
 run "$P" usb inspect "$T/nonexistent.bin"
 expect_rc 1 "missing file"
+
+# --- reconcile: a used file comes back from the field ---
+run "$P" keys generate --count 4 --batch rc
+run "$P" usb create --batch rc --out "$T/rc.bin" --server 127.0.0.1:9971
+expect_rc 0 "create for reconcile"
+run "$P" usb inspect "$T/rc.bin" --json
+printf '%s' "$OUT" | jq -r '.records[].variables[] | select(.name == "PID") | .value' >"$T/rcpids"
+# dashed, as listings print them
+PID1=$(sed -n 1p "$T/rcpids" | sed 's/^..../&-/')
+PID2=$(sed -n 2p "$T/rcpids" | sed 's/^..../&-/')
+# Two machines took records 1 and 2 (their valid bits cleared, as the firmware does).
+for n in 1 2; do
+	printf '\x00' | dd of="$T/rc.bin" bs=1 seek=$((512 * n + 4)) conv=notrunc 2>/dev/null
+done
+# The machine with record 1 reached the server: a hello with its PID.
+HP=$((31000 + RANDOM % 1000))
+"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$((HP + 1000)) >"$T/server.log" 2>&1 &
+SPID=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$((HP + 1000))/healthz" >/dev/null && break; sleep 0.1; done
+{
+	printf '\x00\x00\x02\x00\x00\x00\x00\x00'
+	printf '\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff\x00'
+	printf '%s' "$PID1" | tr -d -
+} >"$T/hello.bin"
+bash -c "cat '$T/hello.bin' >/dev/tcp/127.0.0.1/$HP"
+for _ in $(seq 1 50); do
+	[ "$("$P" keys show "$PID1" --json | jq .use_count)" -ge 1 ] && break
+	sleep 0.1
+done
+kill -INT $SPID
+wait $SPID 2>/dev/null || true
+run "$P" usb reconcile "$T/rc.bin" --json
+expect_rc 0 "reconcile"
+[ "$(printf '%s' "$OUT" | jq .consumed)" -eq 2 ] || fail "2 consumed: $OUT"
+[ "$(printf '%s' "$OUT" | jq .still_valid)" -eq 2 ] || fail "2 valid: $OUT"
+[ "$(printf '%s' "$OUT" | jq .never_heard_from)" -eq 1 ] || fail "1 silent: $OUT"
+printf '%s' "$OUT" | jq -e --arg p "$PID2" '.records[] | select(.pid == $p) | (.heard_from | not) and .key_state == "in-use"' >/dev/null ||
+	fail "record 2: its key is in-use and never heard from"
+printf '%s' "$OUT" | jq -e --arg p "$PID1" '.records[] | select(.pid == $p) | .heard_from' >/dev/null ||
+	fail "record 1 was heard from"
+ok
+run "$P" usb reconcile "$T/rc.bin"
+expect_rc 0 "reconcile twice"
+expect_out "NEVER HEARD FROM"
+expect_out "(0 marked in-use now)"
+run "$P" audit list --json
+printf '%s' "$OUT" | jq -e '[.[] | select(.action == "usb.reconcile")] | length == 2' >/dev/null || fail "reconcile audited"
+ok
+# a file from another store's batch: its keys are unknown here
+D2="$T/other"
+run "$P" -d "$D2" init
+run "$P" -d "$D2" usb reconcile "$T/rc.bin"
+expect_rc 1 "reconcile against another store"
+expect_err "keys this store does not know"
+run "$P" usb reconcile "$T/trunc.bin"
+expect_rc 1 "reconcile a truncated file"
+expect_one_line_err
 finish

@@ -751,8 +751,10 @@ static int key_row(const PGresult *r, int row, struct pp_key_info *k, struct pp_
 	if (pp_key_state_parse(col_cstr(r, row, 2), &k->state, NULL) < 0)
 		return pp_err_set(err, PP_ESTORE, "key %s: unknown state in the database", k->pid);
 	k->derived = col_bool(r, row, 3);
-	k->shared = col_i64(r, row, 4) > 0;
 	k->max_devices = col_u32(r, row, 5);
+	/* Shared means this key opens several devices; a rotated key in a shared batch
+	 * belongs to one device. */
+	k->shared = k->max_devices > 1;
 	k->use_count = col_u32(r, row, 6);
 	k->failure_count = col_u32(r, row, 7);
 	k->created = col_i64(r, row, 8);

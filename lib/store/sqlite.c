@@ -628,8 +628,10 @@ static int key_row(sqlite3_stmt *st, struct pp_key_info *k, struct pp_err *err)
 	if (pp_key_state_parse(state, &k->state, NULL) < 0)
 		return pp_err_set(err, PP_ESTORE, "key %s: unknown state in the database", k->pid);
 	k->derived = sqlite3_column_int(st, 3) != 0;
-	k->shared = sqlite3_column_int64(st, 4) > 0;
 	k->max_devices = column_u32(st, 5);
+	/* Shared means this key opens several devices; a rotated key in a shared batch
+	 * belongs to one device. */
+	k->shared = k->max_devices > 1;
 	k->use_count = column_u32(st, 6);
 	k->failure_count = column_u32(st, 7);
 	k->created = sqlite3_column_int64(st, 8);

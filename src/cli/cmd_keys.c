@@ -1004,6 +1004,142 @@ static int keys_transport_key(struct pp_cli *cli, int argc, char **argv)
 	return PP_EXIT_OK;
 }
 
+/* ---- report ------------------------------------------------------------------ */
+
+struct report {
+	json_t *shared, *locked, *silent, *quarantined;
+	int64_t now;
+	uint64_t n_shared, n_locked, n_silent, n_quar;
+	bool json;
+};
+
+static int report_key(void *arg, const struct pp_key_info *k)
+{
+	struct report *r = arg;
+	char pid[PP_PID_TEXT];
+	struct pp_pid p;
+	memcpy(p.s, k->pid, sizeof(p.s));
+	pp_pid_format(&p, pid);
+	if (k->shared) {
+		r->n_shared++;
+		if (r->json)
+			json_array_append_new(
+			    r->shared, json_pack("{s:s,s:s,s:s,s:I,s:I}", "pid", pid, "batch",
+						 k->batch, "state", pp_key_state_name(k->state),
+						 "devices", (json_int_t)k->use_count, "max_devices",
+						 (json_int_t)k->max_devices));
+		else
+			printf("  shared       %-10s %-20s %-9s %u of %u devices\n", pid, k->batch,
+			       pp_key_state_name(k->state), k->use_count, k->max_devices);
+	}
+	if (k->locked_until > r->now) {
+		r->n_locked++;
+		char t[24];
+		pp_format_time(k->locked_until, t);
+		if (r->json)
+			json_array_append_new(
+			    r->locked, json_pack("{s:s,s:I,s:I}", "pid", pid, "failures",
+						 (json_int_t)k->failure_count, "locked_until",
+						 (json_int_t)k->locked_until));
+		else
+			printf("  locked out   %-10s %u failed handshakes, until %s UTC\n", pid,
+			       k->failure_count, t);
+	}
+	if (k->state == PP_KEY_EXPORTED && k->use_count == 0) {
+		r->n_silent++;
+		char t[24];
+		pp_format_time(k->exported_at, t);
+		if (r->json)
+			json_array_append_new(r->silent, json_pack("{s:s,s:s,s:I}", "pid", pid,
+								   "batch", k->batch, "exported_at",
+								   (json_int_t)k->exported_at));
+		else if (r->n_silent <= 50)
+			printf("  never seen   %-10s %-20s exported %s UTC\n", pid, k->batch, t);
+	}
+	return 0;
+}
+
+static int report_device(void *arg, const struct pp_device_info *d)
+{
+	struct report *r = arg;
+	if (!d->quarantined && d->state != PP_DEV_QUARANTINED)
+		return 0;
+	r->n_quar++;
+	char uuid[37];
+	pp_uuid_format(d->uuid, uuid);
+	if (r->json)
+		json_array_append_new(r->quarantined,
+				      json_pack("{s:s,s:s,s:s}", "uuid", uuid, "pid", d->pid,
+						"reason", d->last_error));
+	else
+		printf("  QUARANTINED  %s pid %s: %s\n", uuid, d->pid,
+		       d->last_error[0] ? d->last_error : "key already used by another device");
+	return 0;
+}
+
+static int keys_report(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	struct report r;
+	memset(&r, 0, sizeof(r));
+	int c;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (c == 'j') {
+			r.json = true;
+		} else if (c == 'h') {
+			printf("usage: pskprov keys report [--json]\n\n"
+			       "Shared keys and their use, quarantined devices (a cloned or "
+			       "stolen key),\nlocked-out PIDs, and keys exported but never seen "
+			       "by the server.\n");
+			return PP_EXIT_OK;
+		} else {
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return pp_usage_error("keys report", "unexpected argument '%.40s'", argv[optind]);
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	r.now = pp_unix_time();
+	if (r.json) {
+		r.shared = json_array();
+		r.locked = json_array();
+		r.silent = json_array();
+		r.quarantined = json_array();
+	}
+	int rc = pp_datadir_open(cli, &dd, &store, &err);
+	if (rc == 0 && !r.json)
+		printf("keys report (%s)\n", dd.dir);
+	struct pp_key_filter kf = {.batch = NULL, .state = -1, .limit = 0};
+	if (rc == 0)
+		rc = pp_store_key_list(store, &kf, report_key, &r, &err);
+	struct pp_device_filter df = {.state = -1, .limit = 0};
+	if (rc == 0)
+		rc = pp_store_device_list(store, &df, report_device, &r, &err);
+	pp_store_close(store);
+	if (rc < 0) {
+		json_decref(r.shared);
+		json_decref(r.locked);
+		json_decref(r.silent);
+		json_decref(r.quarantined);
+		return pp_fail_err(&err);
+	}
+	if (r.json)
+		return pp_json_print(json_pack("{s:o,s:o,s:o,s:o}", "shared", r.shared,
+					       "quarantined", r.quarantined, "locked_out", r.locked,
+					       "exported_never_seen", r.silent));
+	if (r.n_silent > 50)
+		printf("  ... and %llu more keys exported but never seen\n",
+		       (unsigned long long)(r.n_silent - 50));
+	printf("%llu shared keys, %llu quarantined devices, %llu locked-out PIDs, %llu keys "
+	       "exported but never seen\n",
+	       (unsigned long long)r.n_shared, (unsigned long long)r.n_quar,
+	       (unsigned long long)r.n_locked, (unsigned long long)r.n_silent);
+	return PP_EXIT_OK;
+}
+
 int cmd_keys(struct pp_cli *cli, int argc, char **argv)
 {
 	static const struct pp_command table[] = {
@@ -1015,6 +1151,7 @@ int cmd_keys(struct pp_cli *cli, int argc, char **argv)
 	    {"export", keys_export, "export a batch to CSV or PSKC (file 0600)"},
 	    {"import", keys_import, "import keys from CSV or PSKC"},
 	    {"transport-key", keys_transport_key, "make a PSKC transport key file (0600)"},
+	    {"report", keys_report, "shared keys, quarantined devices, lockouts, unseen keys"},
 	    {NULL, NULL, NULL},
 	};
 	return pp_dispatch(cli, "keys", table, argc, argv);

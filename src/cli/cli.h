@@ -38,6 +38,13 @@ void pp_note(const char *fmt, ...) PP_PRINTF(1, 2);
 int pp_dispatch(struct pp_cli *cli, const char *family, const struct pp_command *table, int argc,
 		char **argv);
 
+/* For commands whose only options are flags: --json, --reveal (as `allowed` says) and
+ * --help (prints `usage` to stdout). Returns true when the caller must return *exit_code
+ * at once (help shown, or a usage error). Positional arguments start at optind. */
+enum { PP_FLAG_JSON = 1, PP_FLAG_REVEAL = 2 };
+bool pp_parse_flags(int argc, char **argv, unsigned allowed, const char *usage, bool *json,
+		    bool *reveal, int *exit_code);
+
 /* JSON: dumps v (stolen) to stdout with a newline; returns PP_EXIT_OK or FAIL. */
 int pp_json_print(json_t *v);
 

@@ -71,22 +71,14 @@ static int audit_list(struct pp_cli *cli, int argc, char **argv)
 
 static int audit_verify(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		if (c == 'j') {
-			json = true;
-		} else if (c == 'h') {
-			printf("usage: pskprov audit verify [--json]\n\n"
-			       "Recomputes the hash chain over every audit entry. Exit 0 when it\n"
-			       "is intact, 1 naming the first entry that does not match.\n");
-			return PP_EXIT_OK;
-		} else {
-			return PP_EXIT_USAGE;
-		}
-	}
+	int ec;
+	if (pp_parse_flags(argc, argv, PP_FLAG_JSON,
+			   "usage: pskprov audit verify [--json]\n\n"
+			   "Recomputes the hash chain over every audit entry. Exit 0 when it\n"
+			   "is intact, 1 naming the first entry that does not match.\n",
+			   &json, NULL, &ec))
+		return ec;
 	if (optind != argc)
 		return pp_usage_error("audit verify", "unexpected argument '%.40s'", argv[optind]);
 	struct pp_err err = {0};

@@ -346,25 +346,14 @@ static int parse_pid_arg(const char *cmd, const char *text, struct pp_pid *pid)
 
 static int keys_show(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"reveal", no_argument, NULL, 'r'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
 	bool reveal = false, json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "rjh", opts, NULL)) != -1) {
-		if (c == 'r')
-			reveal = true;
-		else if (c == 'j')
-			json = true;
-		else if (c == 'h') {
-			printf("usage: pskprov keys show PID [--reveal] [--json]\n\n"
-			       "--reveal prints the PPS and MEBx password; it is recorded in the "
-			       "audit log.\n");
-			return PP_EXIT_OK;
-		} else
-			return PP_EXIT_USAGE;
-	}
+	int ec;
+	if (pp_parse_flags(argc, argv, PP_FLAG_JSON | PP_FLAG_REVEAL,
+			   "usage: pskprov keys show PID [--reveal] [--json]\n\n"
+			   "--reveal prints the PPS and MEBx password; it is recorded in the "
+			   "audit log.\n",
+			   &json, &reveal, &ec))
+		return ec;
 	if (optind + 1 != argc)
 		return pp_usage_error("keys show", "expected one PID");
 	struct pp_pid pid;

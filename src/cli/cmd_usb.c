@@ -397,26 +397,15 @@ static void inspect_text(const char *path, const struct pp_usb_file *f, bool rev
 static int usb_inspect(struct pp_cli *cli, int argc, char **argv)
 {
 	(void)cli;
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-					     {"reveal", no_argument, NULL, 'r'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
 	bool json = false, reveal = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "jrh", opts, NULL)) != -1) {
-		if (c == 'j')
-			json = true;
-		else if (c == 'r')
-			reveal = true;
-		else if (c == 'h') {
-			printf("usage: pskprov usb inspect FILE [--json] [--reveal]\n\n"
-			       "Reads a setup.bin of any version 1 to 4 (also files written by "
-			       "Intel's tools)\nand prints its header, records and variables. "
-			       "Passwords and PPS show as\n(hidden) unless --reveal.\n");
-			return PP_EXIT_OK;
-		} else
-			return PP_EXIT_USAGE;
-	}
+	int ec;
+	if (pp_parse_flags(argc, argv, PP_FLAG_JSON | PP_FLAG_REVEAL,
+			   "usage: pskprov usb inspect FILE [--json] [--reveal]\n\n"
+			   "Reads a setup.bin of any version 1 to 4 (also files written by "
+			   "Intel's tools)\nand prints its header, records and variables. "
+			   "Passwords and PPS show as\n(hidden) unless --reveal.\n",
+			   &json, &reveal, &ec))
+		return ec;
 	if (optind + 1 != argc)
 		return pp_usage_error("usb inspect", "expected one FILE");
 	const char *path = argv[optind];
@@ -448,24 +437,16 @@ static int usb_inspect(struct pp_cli *cli, int argc, char **argv)
  * reached the server. */
 static int usb_reconcile(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		if (c == 'j') {
-			json = true;
-		} else if (c == 'h') {
-			printf("usage: pskprov usb reconcile FILE [--json]\n\n"
-			       "Reads a used setup.bin: marks the keys of consumed records in-use "
-			       "and lists\nthe records whose key no device has said hello with "
-			       "yet. Exit 0; 1 on a bad\nfile or a record the store does not "
-			       "know.\n");
-			return PP_EXIT_OK;
-		} else {
-			return PP_EXIT_USAGE;
-		}
-	}
+	int ec;
+	if (pp_parse_flags(argc, argv, PP_FLAG_JSON,
+			   "usage: pskprov usb reconcile FILE [--json]\n\n"
+			   "Reads a used setup.bin: marks the keys of consumed records in-use "
+			   "and lists\nthe records whose key no device has said hello with "
+			   "yet. Exit 0; 1 on a bad\nfile or a record the store does not "
+			   "know.\n",
+			   &json, NULL, &ec))
+		return ec;
 	if (optind + 1 != argc)
 		return pp_usage_error("usb reconcile", "expected one FILE");
 	const char *path = argv[optind];

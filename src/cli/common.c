@@ -73,6 +73,34 @@ int pp_dispatch(struct pp_cli *cli, const char *family, const struct pp_command 
 	return pp_usage_error(family, "unknown command '%s %.40s'", family, argv[1]);
 }
 
+bool pp_parse_flags(int argc, char **argv, unsigned allowed, const char *usage, bool *json,
+		    bool *reveal, int *exit_code)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+					     {"reveal", no_argument, NULL, 'r'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "jrh", opts, NULL)) != -1) {
+		if (c == 'j' && (allowed & PP_FLAG_JSON) && json) {
+			*json = true;
+		} else if (c == 'r' && (allowed & PP_FLAG_REVEAL) && reveal) {
+			*reveal = true;
+		} else if (c == 'h') {
+			fputs(usage, stdout);
+			*exit_code = PP_EXIT_OK;
+			return true;
+		} else {
+			if (c == 'j' || c == 'r')
+				fprintf(stderr, "pskprov: %s is not an option here\n",
+					c == 'j' ? "--json" : "--reveal");
+			*exit_code = PP_EXIT_USAGE;
+			return true;
+		}
+	}
+	return false;
+}
+
 int pp_json_print(json_t *v)
 {
 	if (!v)

@@ -129,19 +129,11 @@ static int uuid_arg(const char *cmd, int argc, char **argv, uint8_t uuid[16])
 
 static int devices_show(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		if (c == 'j')
-			json = true;
-		else if (c == 'h') {
-			printf("usage: pskprov devices show UUID [--json]\n");
-			return PP_EXIT_OK;
-		} else
-			return PP_EXIT_USAGE;
-	}
+	int ec;
+	if (pp_parse_flags(argc, argv, PP_FLAG_JSON, "usage: pskprov devices show UUID [--json]\n",
+			   &json, NULL, &ec))
+		return ec;
 	uint8_t uuid[16];
 	int urc = uuid_arg("devices show", argc, argv, uuid);
 	if (urc)
@@ -181,25 +173,14 @@ static int devices_show(struct pp_cli *cli, int argc, char **argv)
 
 static int devices_credentials(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"reveal", no_argument, NULL, 'r'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
 	bool json = false, reveal = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "rjh", opts, NULL)) != -1) {
-		if (c == 'j')
-			json = true;
-		else if (c == 'r')
-			reveal = true;
-		else if (c == 'h') {
-			printf("usage: pskprov devices credentials UUID --reveal [--json]\n\n"
-			       "Prints the escrowed admin account and MEBx password of a device.\n"
-			       "Every reveal is recorded in the audit log first.\n");
-			return PP_EXIT_OK;
-		} else
-			return PP_EXIT_USAGE;
-	}
+	int ec;
+	if (pp_parse_flags(argc, argv, PP_FLAG_JSON | PP_FLAG_REVEAL,
+			   "usage: pskprov devices credentials UUID --reveal [--json]\n\n"
+			   "Prints the escrowed admin account and MEBx password of a device.\n"
+			   "Every reveal is recorded in the audit log first.\n",
+			   &json, &reveal, &ec))
+		return ec;
 	uint8_t uuid[16];
 	int urc = uuid_arg("devices credentials", argc, argv, uuid);
 	if (urc)
@@ -307,20 +288,13 @@ int cmd_jobs(struct pp_cli *cli, int argc, char **argv)
 
 int cmd_status(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		if (c == 'j')
-			json = true;
-		else if (c == 'h') {
-			printf("usage: pskprov status [--json]\n\nCounts of keys, devices and "
-			       "jobs by state.\n");
-			return PP_EXIT_OK;
-		} else
-			return PP_EXIT_USAGE;
-	}
+	int ec;
+	if (pp_parse_flags(argc, argv, PP_FLAG_JSON,
+			   "usage: pskprov status [--json]\n\nCounts of keys, devices and "
+			   "jobs by state.\n",
+			   &json, NULL, &ec))
+		return ec;
 	if (optind != argc)
 		return pp_usage_error("status", "unexpected argument '%.40s'", argv[optind]);
 	struct pp_err err = {0};

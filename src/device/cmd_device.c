@@ -1,5 +1,6 @@
-/* pskprov device factory-load|run|show|hello-listen: one emulated device with its state
- * on disk (system.md "Device emulator"). */
+/* pskprov device create|factory-load|usb-boot|run|show|hello-listen: one emulated device
+ * with its state on disk (system.md "Device emulator"). The USB step at boot is in
+ * usb_boot.c; the console (mebx) in mebx.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,7 @@
 #include "device/emu.h"
 #include "device/mebx.h"
 #include "device/pthi_server.h"
+#include "device/usb_boot.h"
 #include "proto/hello.h"
 #include "tls/tls.h"
 #include "util/log.h"
@@ -42,20 +44,35 @@ static const char *setup_state_name(enum pp_amt_setup_state s)
 	return "?";
 }
 
+static json_t *jstr_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
 /* ---- factory-load ---- */
 
 static void factory_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: pskprov device factory-load --state DIR --csv FILE [--pid PID]\n"
-		"                                   [--server IPV4[:PORT]]\n\n"
-		"The manufacturer's key load: creates a new device state directory (a fresh\n"
-		"UUID and digest realm) and moves it from Pre-Setup to In-Setup with the PID,\n"
-		"PPS and MEBx password of one row of an exported key CSV (pid,pps,\n"
-		"mebx_password,batch): the row with --pid, or the first row. Refuses a\n"
-		"directory that already holds a device. The CSV should be mode 0600.\n"
-		"  --server  configuration server the device sends hellos to (loopback;\n"
-		"            port 9971 unless given); 'device run --server' overrides it\n");
+	fprintf(
+	    out,
+	    "usage: pskprov device factory-load --state DIR (--csv FILE | --pskc FILE\n"
+	    "            (--transport-key KEYFILE [--key-name NAME] | --passphrase |\n"
+	    "             --passphrase-file FILE)) [--pid PID] [--server IPV4[:PORT]]\n\n"
+	    "The manufacturer's key load: creates a new device state directory (a fresh\n"
+	    "UUID and digest realm) and moves it from Pre-Setup to In-Setup with the PID,\n"
+	    "PPS and MEBx password of one key: the one with --pid, or the first. Refuses a\n"
+	    "directory that already holds a device; a file that cannot be used leaves no\n"
+	    "directory behind.\n"
+	    "  --csv              an exported key CSV (pid,pps,mebx_password,batch), mode 0600\n"
+	    "  --pskc             an RFC 6030 container from 'keys export --format pskc':\n"
+	    "                     read and verified whole (every MAC) before anything is\n"
+	    "                     created; a tampered, truncated or wrong-key file is refused\n"
+	    "  --transport-key    the container's transport key file (mode 0600)\n"
+	    "  --key-name         the ds:KeyName the container must name (default: any)\n"
+	    "  --passphrase       read the passphrase from the terminal or standard input\n"
+	    "  --passphrase-file  read it from the first line of a file (mode 0600)\n"
+	    "  --server           configuration server the device sends hellos to (loopback;\n"
+	    "                     port 9971 unless given); 'device run --server' overrides it\n");
 }
 
 /* Removes what a failed factory load created: the state file it made, and the
@@ -70,24 +87,47 @@ static void factory_undo(const char *dir, const char *file, bool dir_existed)
 
 static int device_factory_load(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"state", required_argument, NULL, 's'}, {"csv", required_argument, NULL, 'c'},
-	    {"pid", required_argument, NULL, 'p'},   {"server", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-	const char *dir = NULL, *csv = NULL;
+	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
+					     {"csv", required_argument, NULL, 'c'},
+					     {"pskc", required_argument, NULL, 'x'},
+					     {"transport-key", required_argument, NULL, 'k'},
+					     {"key-name", required_argument, NULL, 'n'},
+					     {"passphrase", no_argument, NULL, 'a'},
+					     {"passphrase-file", required_argument, NULL, 'f'},
+					     {"pid", required_argument, NULL, 'p'},
+					     {"server", required_argument, NULL, 'S'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *dir = NULL, *csv = NULL, *pskc = NULL;
+	struct pp_devpskc_opts po = {0};
 	struct pp_pid want;
 	bool have_pid = false, have_server = false, loose = false;
 	struct pp_amt_server server = {.port = PP_AMT_DEV_SERVER_PORT};
 	struct pp_err err = {0};
 	int c;
 	(void)cli;
-	while ((c = getopt_long(argc, argv, "s:c:p:S:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:c:x:k:n:af:p:S:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			dir = optarg;
 			break;
 		case 'c':
 			csv = optarg;
+			break;
+		case 'x':
+			pskc = optarg;
+			break;
+		case 'k':
+			po.key_file = optarg;
+			break;
+		case 'n':
+			po.key_name = optarg;
+			break;
+		case 'a':
+			po.ask = true;
+			break;
+		case 'f':
+			po.pass_file = optarg;
 			break;
 		case 'p':
 			if (pp_pid_parse(optarg, &want, &err) < 0)
@@ -112,8 +152,23 @@ static int device_factory_load(struct pp_cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return pp_usage_error("device factory-load", "unexpected argument '%.40s'",
 				      argv[optind]);
-	if (!dir || !csv)
-		return pp_usage_error("device factory-load", "--state and --csv are required");
+	if (!dir)
+		return pp_usage_error("device factory-load", "--state is required");
+	if (!csv == !pskc)
+		return pp_usage_error("device factory-load",
+				      "give exactly one of --csv and --pskc");
+	int nprot = !!po.key_file + !!po.ask + !!po.pass_file;
+	if (csv && (nprot || po.key_name))
+		return pp_usage_error(
+		    "device factory-load",
+		    "--transport-key, --key-name and --passphrase go with --pskc");
+	if (pskc && nprot != 1)
+		return pp_usage_error("device factory-load",
+				      "--pskc needs one of --transport-key, --passphrase and "
+				      "--passphrase-file");
+	if (po.key_name && !po.key_file)
+		return pp_usage_error("device factory-load",
+				      "--key-name goes with --transport-key");
 
 	char file[4096];
 	struct stat st;
@@ -124,24 +179,33 @@ static int device_factory_load(struct pp_cli *cli, int argc, char **argv)
 		return pp_fail("'%s' already holds a device; not overwriting", dir);
 	bool dir_existed = lstat(dir, &st) == 0;
 
-	struct pp_devkey *rows = NULL;
-	size_t nrows = 0;
-	if (pp_devcsv_read(csv, have_pid ? &want : NULL, 1, &rows, &nrows, &loose, &err) < 0)
+	/* The key first: nothing is created until the whole file has been verified. */
+	struct pp_devkey key;
+	if (csv) {
+		struct pp_devkey *rows = NULL;
+		size_t nrows = 0;
+		if (pp_devcsv_read(csv, have_pid ? &want : NULL, 1, &rows, &nrows, &loose, &err) <
+		    0)
+			return pp_fail_err(&err);
+		if (loose)
+			pp_note("warning: '%s' can be read by group or others; key files should "
+				"be mode 0600 (chmod 600)",
+				csv);
+		key = rows[0];
+		pp_devcsv_free(rows, nrows);
+	} else if (pp_devpskc_read(pskc, &po, have_pid ? &want : NULL, &key, &err) < 0) {
 		return pp_fail_err(&err);
-	if (loose)
-		pp_note("warning: '%s' can be read by group or others; key files should be mode "
-			"0600 (chmod 600)",
-			csv);
+	}
 
 	struct pp_amt_device *dev = NULL;
 	int rc = pp_amt_create(dir, NULL, &dev, &err);
 	if (rc < 0) {
-		pp_devcsv_free(rows, nrows);
+		pp_wipe(&key, sizeof(key));
 		return pp_fail_err(&err);
 	}
-	rc = pp_amt_load_key(dev, rows[0].pid.s, rows[0].pps.s, rows[0].mebx,
-			     have_server ? &server : NULL, &err);
-	pp_devcsv_free(rows, nrows);
+	rc = pp_amt_load_key(dev, key.pid.s, key.pps.s, key.mebx, have_server ? &server : NULL,
+			     &err);
+	pp_wipe(&key, sizeof(key));
 	if (rc < 0) {
 		pp_amt_free(dev);
 		factory_undo(dir, file, dir_existed);
@@ -162,21 +226,232 @@ static int device_factory_load(struct pp_cli *cli, int argc, char **argv)
 	return PP_EXIT_OK;
 }
 
+/* ---- create: a factory-new device ---- */
+
+static void create_usage(FILE *out)
+{
+	fprintf(out, "usage: pskprov device create --state DIR [--json]\n\n"
+		     "Creates a factory-new device in DIR (made mode 0700 when missing): a fresh\n"
+		     "UUID and digest realm, Pre-Setup, MEBx password 'admin', no key. Refuses\n"
+		     "a directory that already holds a device. Give it a key with 'device mebx',\n"
+		     "a USB file ('device usb-boot', 'device run --usb') or use 'device\n"
+		     "factory-load' instead.\n");
+}
+
+static int device_create(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *dir = NULL;
+	bool json = false;
+	struct pp_err err = {0};
+	int c;
+	(void)cli;
+	while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			dir = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			create_usage(stdout);
+			return PP_EXIT_OK;
+		default:
+			create_usage(stderr);
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return pp_usage_error("device create", "unexpected argument '%.40s'", argv[optind]);
+	if (!dir)
+		return pp_usage_error("device create", "--state is required");
+	struct pp_amt_device *dev = NULL;
+	if (pp_amt_create(dir, NULL, &dev, &err) < 0) {
+		if (err.code == PP_EEXIST)
+			return pp_fail("'%s' already holds a device; not overwriting", dir);
+		return pp_fail_err(&err);
+	}
+	uint8_t uuid[16];
+	char uuid_s[37];
+	pp_amt_uuid(dev, uuid);
+	pp_uuid_format(uuid, uuid_s);
+	pp_amt_free(dev);
+	if (json)
+		return pp_json_print(
+		    json_pack("{s:s,s:s,s:s}", "path", dir, "state", "Pre-Setup", "uuid", uuid_s));
+	printf("device %s: Pre-Setup, UUID %s (factory new, MEBx password 'admin')\n", dir, uuid_s);
+	return PP_EXIT_OK;
+}
+
+/* ---- the USB setup file at boot ---- */
+
+/* Prints the result of pp_usb_boot: log lines for `device run`, else notes on stderr.
+ * Returns false when the caller should fail (the record stays valid: UNMARKED). */
+static bool usb_boot_report(const char *path, const struct pp_usb_boot_result *r, bool log)
+{
+	char line[1024];
+	int n = 0;
+	bool ok = true;
+	const char *srv = r->has_server ? r->server : "none in the record";
+	const char *pid = r->pid[0] ? r->pid : "-";
+	switch (r->outcome) {
+	case PP_USB_BOOT_APPLIED:
+		n = snprintf(line, sizeof(line),
+			     "USB: took record %u of '%s' (PID %s, server %s); the record is "
+			     "marked used",
+			     r->record, path, pid, srv);
+		break;
+	case PP_USB_BOOT_KEPT:
+		n = snprintf(line, sizeof(line),
+			     "USB: took record %u of '%s' (PID %s, server %s); do-not-consume "
+			     "file: left unchanged",
+			     r->record, path, pid, srv);
+		break;
+	case PP_USB_BOOT_FINISHED:
+		n = snprintf(line, sizeof(line),
+			     "USB: record %u of '%s' (PID %s) was loaded by a boot cut short; "
+			     "marked used now",
+			     r->record, path, pid);
+		break;
+	case PP_USB_BOOT_UNMARKED:
+		n = snprintf(line, sizeof(line), "USB: '%s': %s", path, r->note);
+		ok = false;
+		break;
+	case PP_USB_BOOT_IGNORED:
+		n = snprintf(line, sizeof(line), "USB: %s", r->note);
+		break;
+	}
+	if (n < 0 || (size_t)n >= sizeof(line))
+		snprintf(line, sizeof(line), "USB: %s", pp_usb_boot_outcome_name(r->outcome));
+	if (log && ok)
+		pp_info("device", "%s", line);
+	else if (log)
+		pp_warn("device", "%s", line);
+	else
+		pp_note("%s%s", ok ? "" : "warning: ", line);
+	return ok;
+}
+
+static void usb_boot_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pskprov device usb-boot --state DIR --usb FILE [--json]\n\n"
+		"The USB step of a boot, alone ('device run --usb' does it before starting):\n"
+		"a device whose MEBx password is still 'admin' takes the first unused record\n"
+		"of the setup.bin FILE whose current password is 'admin' (new MEBx password,\n"
+		"PID, PPS, server, names) and becomes In-Setup; the record is then marked used\n"
+		"in place (unless the file says do-not-consume). The device is saved before\n"
+		"the file is written: a boot cut short in between leaves the record valid and\n"
+		"the device holding it, and the next boot of that device only marks it used.\n"
+		"A device that already has a key leaves the file alone. Every refusal (wrong\n"
+		"current password, no unused record, corrupted file) changes nothing.\n"
+		"Exit 0 when the device took or already had a key, 1 on a refusal.\n");
+}
+
+static int device_usb_boot(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
+					     {"usb", required_argument, NULL, 'u'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *dir = NULL, *usb = NULL;
+	bool json = false;
+	struct pp_err err = {0};
+	int c;
+	(void)cli;
+	while ((c = getopt_long(argc, argv, "s:u:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			dir = optarg;
+			break;
+		case 'u':
+			usb = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usb_boot_usage(stdout);
+			return PP_EXIT_OK;
+		default:
+			usb_boot_usage(stderr);
+			return PP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return pp_usage_error("device usb-boot", "unexpected argument '%.40s'",
+				      argv[optind]);
+	if (!dir || !usb)
+		return pp_usage_error("device usb-boot", "--state and --usb are required");
+
+	struct pp_amt_device *dev = NULL;
+	struct pp_usb_boot_result res;
+	if (pp_amt_load(dir, &dev, &err) < 0)
+		return pp_fail_err(&err);
+	if (pp_usb_boot(dev, usb, &res, &err) < 0) {
+		/* Keep the device's audit event of the refusal (memory only until saved). */
+		struct pp_err serr = {0};
+		if (pp_amt_save(dev, &serr) < 0)
+			pp_note("warning: cannot save the device state: %s", serr.msg);
+		pp_amt_free(dev);
+		return pp_fail_err(&err);
+	}
+	bool ok = usb_boot_report(usb, &res, false);
+	uint8_t uuid[16];
+	char uuid_s[37], pid_s[PP_PID_TEXT] = "";
+	struct pp_pid pid;
+	pp_amt_uuid(dev, uuid);
+	pp_uuid_format(uuid, uuid_s);
+	if (pp_amt_pid(dev, &pid, NULL) == 0)
+		pp_pid_format(&pid, pid_s);
+	const char *state = setup_state_name(pp_amt_state(dev));
+	int ret = ok ? PP_EXIT_OK : PP_EXIT_FAIL;
+	if (json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "outcome",
+				    json_string(pp_usb_boot_outcome_name(res.outcome)));
+		json_object_set_new(o, "record",
+				    res.record ? json_integer(res.record) : json_null());
+		json_object_set_new(o, "record_pid", jstr_or_null(res.pid));
+		json_object_set_new(o, "record_server", jstr_or_null(res.server));
+		json_object_set_new(o, "note", jstr_or_null(res.note));
+		json_object_set_new(o, "state", json_string(state));
+		json_object_set_new(o, "uuid", json_string(uuid_s));
+		json_object_set_new(o, "pid", jstr_or_null(pid_s));
+		if (pp_json_print(o) != PP_EXIT_OK)
+			ret = PP_EXIT_FAIL;
+	} else {
+		printf("device %s: %s, UUID %s, PID %s\n", dir, state, uuid_s,
+		       pid_s[0] ? pid_s : "-");
+	}
+	pp_amt_free(dev);
+	return ret;
+}
+
 /* ---- run ---- */
 
 static void run_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: pskprov device run --state DIR --address IP [--server IP[:PORT]]\n"
-		"            [--port N] [--http-port N] [--profile amt-legacy|tls12|tls13]\n"
-		"            [--time-scale X] [--log-level debug|info|warn|error]\n\n"
+		"            [--usb FILE] [--port N] [--http-port N]\n"
+		"            [--profile amt-legacy|tls12|tls13] [--time-scale X]\n"
+		"            [--log-level debug|info|warn|error]\n\n"
 		"Runs the device in DIR on a loopback address until SIGINT or SIGTERM.\n"
 		"In-Setup: sends hellos to the server and serves TLS-PSK (WS-Management with\n"
 		"Digest inside) on IP:--port; Provisioned: serves WS-Management with Digest on\n"
 		"plain HTTP at IP:--http-port. Always: the host interface (PTHI) on the Unix\n"
 		"socket DIR/pthi.sock for a host agent.\n"
-		"  --server      where hellos go (default: the server in the device state;\n"
-		"                port 9971 unless given)\n"
+		"  --server      where hellos go (default: the server in the device state,\n"
+		"                such as the one a USB record set; port 9971 unless given)\n"
+		"  --usb         a setup.bin read at boot, before anything starts: a device\n"
+		"                still at MEBx password 'admin' takes its next record (see\n"
+		"                'device usb-boot --help'); a refusal ends the run (exit 1)\n"
 		"  --port        TLS-PSK port (default 16993)\n"
 		"  --http-port   HTTP port of a provisioned device (default 16992)\n"
 		"  --profile     TLS profile (default tls12)\n"
@@ -186,6 +461,7 @@ static void run_usage(FILE *out)
 
 struct run_opts {
 	const char *dir;
+	const char *usb;
 	uint8_t addr[4];
 	bool have_addr;
 	struct pp_emu_env env;
@@ -218,6 +494,7 @@ static bool parse_run(int argc, char **argv, struct run_opts *o, int *exit_code)
 	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
 					     {"address", required_argument, NULL, 'a'},
 					     {"server", required_argument, NULL, 'S'},
+					     {"usb", required_argument, NULL, 'u'},
 					     {"port", required_argument, NULL, 'p'},
 					     {"http-port", required_argument, NULL, 'H'},
 					     {"profile", required_argument, NULL, 'P'},
@@ -227,10 +504,13 @@ static bool parse_run(int argc, char **argv, struct run_opts *o, int *exit_code)
 					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
 	int c;
-	while ((c = getopt_long(argc, argv, "s:a:S:p:H:P:t:l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:a:S:u:p:H:P:t:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->dir = optarg;
+			break;
+		case 'u':
+			o->usb = optarg;
 			break;
 		case 'a':
 			if (pp_dev_parse_loopback(optarg, o->addr, "--address", &err) < 0)
@@ -317,6 +597,15 @@ static int device_run(struct pp_cli *cli, int argc, char **argv)
 
 	if (pp_amt_load(o.dir, &dev, &err) < 0)
 		return pp_fail_err(&err);
+	if (o.usb) {
+		/* Boot: the USB setup file before anything starts (protocol.md section 6). */
+		struct pp_usb_boot_result res;
+		if (pp_usb_boot(dev, o.usb, &res, &err) < 0) {
+			pp_fail_err(&err);
+			goto out;
+		}
+		(void)usb_boot_report(o.usb, &res, true);
+	}
 	if (!(base = event_base_new())) {
 		pp_fail("cannot create an event loop");
 		goto out;
@@ -407,11 +696,6 @@ static void show_usage(FILE *out)
 	fprintf(out, "usage: pskprov device show --state DIR [--json]\n\n"
 		     "Shows the device in DIR: state, UUID, PID, realm, names, server, admin\n"
 		     "user, firmware, audit events. Never a secret.\n");
-}
-
-static json_t *jstr_or_null(const char *s)
-{
-	return s && *s ? json_string(s) : json_null();
 }
 
 static int device_show(struct pp_cli *cli, int argc, char **argv)
@@ -777,7 +1061,9 @@ out:
 int cmd_device(struct pp_cli *cli, int argc, char **argv)
 {
 	static const struct pp_command table[] = {
+	    {"create", device_create, "create a factory-new device (Pre-Setup)"},
 	    {"factory-load", device_factory_load, "create a device and load one key (factory)"},
+	    {"usb-boot", device_usb_boot, "the USB step of a boot alone (setup.bin)"},
 	    {"run", device_run, "run the device on a loopback address"},
 	    {"mebx", pp_device_mebx, "the device's keyboard console (MEBx)"},
 	    {"show", device_show, "show a device's state (never a secret)"},

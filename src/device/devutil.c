@@ -1,14 +1,17 @@
 #include "device/devutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include "cli/cli.h"
 #include "core/bytes.h"
 #include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
+#include "proto/pskc.h"
 
 struct csv_pick {
 	const struct pp_pid *want;
@@ -100,6 +103,114 @@ void pp_devcsv_free(struct pp_devkey *rows, size_t n)
 		return;
 	pp_wipe(rows, n * sizeof(*rows));
 	free(rows);
+}
+
+/* ---- PSKC ---- */
+
+struct pskc_pick {
+	const struct pp_pid *want;
+	struct pp_devkey *out;
+	bool found;
+};
+
+/* Stops the read (positive return) at the key wanted; pp_pskc_read has already checked
+ * the whole container when the first callback runs. */
+static int pskc_key(void *ctx, const struct pp_pskc_key *k)
+{
+	struct pskc_pick *p = ctx;
+	if (p->want && strcmp(p->want->s, k->pid.s) != 0)
+		return 0;
+	size_t n = strlen(k->mebx);
+	if (n >= sizeof(p->out->mebx))
+		return -PP_ETOOBIG;
+	p->out->pid = k->pid;
+	p->out->pps = k->pps;
+	memcpy(p->out->mebx, k->mebx, n + 1);
+	p->found = true;
+	return 1;
+}
+
+/* The passphrase from a 0600 file (its first line) or the terminal / standard input. */
+static int pskc_passphrase(const struct pp_devpskc_opts *o, char *pass, size_t cap,
+			   struct pp_err *err)
+{
+	if (!o->pass_file)
+		return pp_read_secret("PSKC passphrase: ", pass, cap, err);
+	struct pp_buf b;
+	int rc = pp_file_check_private(o->pass_file, err);
+	if (rc < 0)
+		return rc;
+	pp_buf_init(&b, PP_PSKC_PASSPHRASE_MAX + 2);
+	if ((rc = pp_file_read(o->pass_file, PP_PSKC_PASSPHRASE_MAX + 2, &b, err)) == 0) {
+		const uint8_t *nl = memchr(b.data, '\n', b.len);
+		size_t n = nl ? (size_t)(nl - b.data) : b.len;
+		if (n && b.data[n - 1] == '\r')
+			n--;
+		if (n == 0 || n > PP_PSKC_PASSPHRASE_MAX || n >= cap || memchr(b.data, 0, n))
+			rc = pp_err_set(err, PP_EINVAL, "'%s': not a passphrase (1 to %u bytes)",
+					o->pass_file, PP_PSKC_PASSPHRASE_MAX);
+		else {
+			memcpy(pass, b.data, n);
+			pass[n] = '\0';
+		}
+	}
+	pp_buf_free_wipe(&b);
+	return rc;
+}
+
+int pp_devpskc_read(const char *path, const struct pp_devpskc_opts *o, const struct pp_pid *want,
+		    struct pp_devkey *out, struct pp_err *err)
+{
+	struct pp_pskc_protection prot = {0};
+	struct pskc_pick pick = {.want = want, .out = out};
+	uint8_t key[32];
+	char pass[PP_PSKC_PASSPHRASE_MAX + 2];
+	struct pp_buf doc;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(key, 0, sizeof(key));
+	memset(pass, 0, sizeof(pass));
+	pp_buf_init(&doc, PP_PSKC_DOC_MAX);
+	if ((rc = pp_file_read(path, PP_PSKC_DOC_MAX, &doc, err)) < 0)
+		goto out;
+	if (o->key_file) {
+		size_t kl = 0;
+		if ((rc = pp_pskc_transport_key_load(o->key_file, key, &kl, err)) < 0)
+			goto out;
+		prot.kind = PP_PSKC_TRANSPORT_KEY;
+		prot.key = key;
+		prot.key_len = kl;
+		prot.key_name = o->key_name;
+	} else {
+		if ((rc = pskc_passphrase(o, pass, sizeof(pass), err)) < 0)
+			goto out;
+		prot.kind = PP_PSKC_PASSPHRASE;
+		prot.passphrase = pass;
+	}
+	rc = pp_pskc_read(doc.data, doc.len, &prot, pskc_key, &pick, err);
+	if (rc > 0)
+		rc = 0;
+	if (rc == -PP_ETOOBIG && err && !err->msg[0])
+		rc = pp_err_set(err, PP_ETOOBIG, "a MEBx password is too long");
+	if (rc < 0) {
+		pp_err_prefix(err, "'%s'", path);
+		goto out;
+	}
+	if (!pick.found) {
+		char shown[PP_PID_TEXT];
+		pp_pid_format(want, shown);
+		rc = pp_err_set(err, PP_ENOTFOUND, "'%s' has no key for PID %s", path, shown);
+		goto out;
+	}
+	out->line = 0;
+out:
+	if (rc < 0)
+		pp_wipe(out, sizeof(*out));
+	pp_wipe(key, sizeof(key));
+	pp_wipe(pass, sizeof(pass));
+	pp_buf_free_wipe(&doc);
+	return rc;
 }
 
 int pp_dev_parse_loopback(const char *s, uint8_t ip[4], const char *what, struct pp_err *err)

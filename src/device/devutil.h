@@ -1,5 +1,5 @@
-/* Shared by `pskprov device` and `pskprov fleet`: the key CSV, loopback addresses, file
- * descriptor limits, the monotonic clock. */
+/* Shared by `pskprov device` and `pskprov fleet`: the key CSV, the manufacturer's PSKC
+ * container, loopback addresses, file descriptor limits, the monotonic clock. */
 #ifndef PSKPROV_DEVICE_DEVUTIL_H
 #define PSKPROV_DEVICE_DEVUTIL_H
 
@@ -28,6 +28,24 @@ struct pp_devkey {
 int pp_devcsv_read(const char *path, const struct pp_pid *want, size_t max, struct pp_devkey **rows,
 		   size_t *n, bool *loose, struct pp_err *err) PP_WUR;
 void pp_devcsv_free(struct pp_devkey *rows, size_t n);
+
+/* How a PSKC container is protected (protocol.md section 7), from the command line:
+ * exactly one of a transport key file (0600, `keys transport-key`), a passphrase read
+ * from the terminal without echo or from standard input (ask), or a passphrase file
+ * (0600, first line). The secret never comes from argv. */
+struct pp_devpskc_opts {
+	const char *key_file;
+	const char *key_name; /* NULL: any ds:KeyName */
+	const char *pass_file;
+	bool ask;
+};
+
+/* Reads and verifies the whole PSKC container at path (pp_pskc_read: every MAC,
+ * every value, all or nothing; at most PP_PSKC_DOC_MAX bytes) and returns in *out the
+ * key whose PID is `want` (-PP_ENOTFOUND when none), or the first. A tampered,
+ * truncated or wrong-key file fails before any key is seen. *out is secret: pp_wipe it. */
+int pp_devpskc_read(const char *path, const struct pp_devpskc_opts *o, const struct pp_pid *want,
+		    struct pp_devkey *out, struct pp_err *err) PP_WUR;
 
 /* "a.b.c.d" in 127.0.0.0/8; what names the option in the error. */
 int pp_dev_parse_loopback(const char *s, uint8_t ip[4], const char *what,

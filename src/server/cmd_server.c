@@ -192,11 +192,19 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 		pp_err_set(&err, PP_ECRYPTO, "cannot start the key generator");
 		goto fail;
 	}
+	s->resp_scratch = calloc(1, sizeof(*s->resp_scratch));
+	if (!s->resp_scratch) {
+		rc = pp_err_set(&err, PP_ENOMEM, "out of memory");
+		goto fail;
+	}
 	s->tls_ctx = pp_tls_server_ctx_new(s->profile, &err);
 	if (!s->tls_ctx) {
 		rc = -PP_ECRYPTO;
 		goto fail;
 	}
+	/* Thousands of sessions mostly wait on slow devices: give the record buffers back
+	 * while they do. */
+	SSL_CTX_set_mode(s->tls_ctx, SSL_MODE_RELEASE_BUFFERS);
 	/* Sessions allocate and free tens of KiB; glibc's default trimming of the store
 	 * thread's arena then costs a TLB shootdown per free (madvise). Keep memory. */
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
@@ -263,6 +271,10 @@ fail:
 		event_base_free(s->base);
 	SSL_CTX_free(s->tls_ctx);
 	pp_keygen_free(s->keygen);
+	if (s->resp_scratch) {
+		pp_wsman_response_wipe(s->resp_scratch);
+		free(s->resp_scratch);
+	}
 	pp_store_close(s->store);
 	pp_wipe(s->api_token, sizeof(s->api_token));
 	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;

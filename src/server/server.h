@@ -17,6 +17,7 @@
 #include "core/ratelimit.h"
 #include "server/dbq.h"
 #include "tls/tls.h"
+#include "wsman/soap.h"
 
 struct pp_store;
 struct pp_keygen;
@@ -58,8 +59,9 @@ struct pp_server {
 	struct pp_dbq *dbq;
 	SSL_CTX *tls_ctx;
 	enum pp_tls_profile profile;
-	struct pp_keygen *keygen; /* rotated keys, admin and MEBx passwords */
-	char owner[40];           /* this instance's lease owner id */
+	struct pp_keygen *keygen;               /* rotated keys, admin and MEBx passwords */
+	struct pp_wsman_response *resp_scratch; /* the response being parsed (loop only) */
+	char owner[40];                         /* this instance's lease owner id */
 	uint16_t device_http_port;
 
 	struct evconnlistener *hello_listener;

@@ -80,7 +80,6 @@ struct session {
 	bool swapped_password;
 	int auth_tries;
 	struct pp_wsman_call call;
-	struct pp_wsman_response resp; /* reused: about 34 KiB, allocated once */
 	struct pp_buf body;
 	const char *what; /* the step being done, for messages */
 	double t0;
@@ -550,7 +549,9 @@ static void on_response(struct evhttp_request *req, void *arg)
 		return;
 	}
 	uint8_t *xml = evbuffer_pullup(in, -1);
-	struct pp_wsman_response *resp = &x->resp;
+	/* One parsed response at a time on this loop: a scratch of the server's, not 34 KiB
+	 * in each of thousands of sessions. */
+	struct pp_wsman_response *resp = s->resp_scratch;
 	struct pp_err err = {0};
 	int rc = pp_wsman_response_parse(&x->call, xml, len, resp, &err);
 	if (rc < 0) {

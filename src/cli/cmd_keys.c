@@ -1,5 +1,6 @@
 /* pskprov keys generate|list|show|revoke|check|export|import */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,91 @@ static void generate_usage(FILE *out)
 		"                         everywhere; unique keys are the default and safer)\n"
 		"  --mebx-password random a random strong MEBx password per key (default)\n"
 		"  --mebx-password ask    one MEBx password for the batch, read without echo\n");
+}
+
+#define GEN_CHUNK 8192u
+
+/* A key made before it is stored (secrets: wiped after each chunk). */
+struct gen_key {
+	struct pp_pid pid;
+	struct pp_pps pps;
+	char mebx[PP_MEBX_MAX + 1];
+};
+
+static int gen_key_cmp(const void *a, const void *b)
+{
+	/* PIDs are public: an ordinary comparison. */
+	return strcmp(((const struct gen_key *)a)->pid.s, ((const struct gen_key *)b)->pid.s);
+}
+
+static int gen_pid_pps(struct pp_keygen *gen, bool derived, const uint8_t *secret,
+		       size_t secret_len, struct gen_key *g)
+{
+	int rc = pp_keygen_pid(gen, &g->pid);
+	if (rc == 0)
+		rc = derived ? pp_pps_derive(secret, secret_len, &g->pid, &g->pps)
+			     : pp_keygen_pps(gen, &g->pps);
+	return rc;
+}
+
+/* Generation runs on a thread of its own, one chunk ahead of the inserts: two
+ * buffers, handed over under a mutex. */
+struct gen_pipe {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct gen_key *buf[2];
+	uint32_t len[2];
+	bool full[2];
+	bool stop;
+	int rc;
+	/* inputs */
+	struct pp_keygen *gen;
+	uint32_t count;
+	bool derived, ask;
+	const uint8_t *secret;
+	size_t secret_len;
+	const char *mebx_fixed;
+	uint32_t mebx_len;
+};
+
+static void *gen_thread(void *arg)
+{
+	struct gen_pipe *gp = arg;
+	uint32_t made = 0;
+	for (int b = 0; made < gp->count; b ^= 1) {
+		pthread_mutex_lock(&gp->mu);
+		while (gp->full[b] && !gp->stop)
+			pthread_cond_wait(&gp->cv, &gp->mu);
+		bool stop = gp->stop;
+		pthread_mutex_unlock(&gp->mu);
+		if (stop)
+			break;
+		uint32_t n = gp->count - made < GEN_CHUNK ? gp->count - made : GEN_CHUNK;
+		int rc = 0;
+		for (uint32_t j = 0; j < n && rc == 0; j++) {
+			struct gen_key *g = &gp->buf[b][j];
+			if (gp->ask)
+				memcpy(g->mebx, gp->mebx_fixed, strlen(gp->mebx_fixed) + 1);
+			else
+				rc = pp_keygen_password(gp->gen, gp->mebx_len, g->mebx);
+			if (rc == 0)
+				rc = gen_pid_pps(gp->gen, gp->derived, gp->secret, gp->secret_len,
+						 g);
+		}
+		if (rc == 0)
+			qsort(gp->buf[b], n, sizeof(struct gen_key), gen_key_cmp);
+		pthread_mutex_lock(&gp->mu);
+		gp->rc = rc;
+		gp->len[b] = n;
+		gp->full[b] = true;
+		pthread_cond_broadcast(&gp->cv);
+		pthread_mutex_unlock(&gp->mu);
+		if (rc < 0)
+			break;
+		made += n;
+	}
+	return NULL;
 }
 
 static int keys_generate(struct pp_cli *cli, int argc, char **argv)
@@ -108,7 +194,7 @@ static int keys_generate(struct pp_cli *cli, int argc, char **argv)
 			return pp_fail("MEBx password: %s", err.msg);
 		if (pp_mebx_password_check(mebx_fixed, &err) < 0) {
 			pp_wipe(mebx_fixed, sizeof(mebx_fixed));
-			return pp_fail("MEBx password: %s", err.msg);
+			return pp_fail("%s", err.msg); /* it names the MEBx password */
 		}
 	}
 
@@ -116,9 +202,9 @@ static int keys_generate(struct pp_cli *cli, int argc, char **argv)
 	struct pp_store *store = NULL;
 	struct pp_keygen *gen = NULL;
 	uint8_t secret[32];
-	struct pp_pid pid;
-	struct pp_pps pps;
-	char mebx[PP_MEBX_MAX + 1];
+	struct gen_pipe gp;
+	bool gp_running = false;
+	memset(&gp, 0, sizeof(gp));
 	int rc = pp_datadir_open(cli, &dd, &store, &err);
 	if (rc < 0)
 		goto out;
@@ -147,42 +233,76 @@ static int keys_generate(struct pp_cli *cli, int argc, char **argv)
 	struct pp_progress prog;
 	pp_progress_start(&prog, "generating", count);
 	double t0 = pp_now();
-	for (uint32_t i = 0; i < count; i++) {
-		if (ask) {
-			memcpy(mebx, mebx_fixed, strlen(mebx_fixed) + 1);
-		} else if ((rc = pp_keygen_password(gen, dd.config.mebx_password_length, mebx)) <
-			   0) {
-			pp_err_set(&err, PP_ECRYPTO, "cannot generate a MEBx password");
+	/* Keys are made a chunk at a time (on the generator thread) and inserted in PID
+	 * order: random PIDs inserted one by one scatter over the index; sorted, each
+	 * chunk walks it in order. */
+	gp.buf[0] = calloc(GEN_CHUNK, sizeof(struct gen_key));
+	gp.buf[1] = calloc(GEN_CHUNK, sizeof(struct gen_key));
+	if (!gp.buf[0] || !gp.buf[1]) {
+		rc = pp_err_set(&err, PP_ENOMEM, "out of memory");
+		goto rollback;
+	}
+	gp.gen = gen;
+	gp.count = count;
+	gp.derived = derived;
+	gp.ask = ask;
+	gp.secret = secret;
+	gp.secret_len = sizeof(secret);
+	gp.mebx_fixed = mebx_fixed;
+	gp.mebx_len = dd.config.mebx_password_length;
+	pthread_mutex_init(&gp.mu, NULL);
+	pthread_cond_init(&gp.cv, NULL);
+	if (pthread_create(&gp.thread, NULL, gen_thread, &gp) != 0) {
+		rc = pp_err_set(&err, PP_ENOMEM, "cannot start the generator thread");
+		goto rollback;
+	}
+	gp_running = true;
+	for (uint32_t done = 0, b = 0; done < count; b ^= 1) {
+		pthread_mutex_lock(&gp.mu);
+		while (!gp.full[b] && gp.rc == 0)
+			pthread_cond_wait(&gp.cv, &gp.mu);
+		int grc = gp.rc;
+		uint32_t n = gp.len[b];
+		pthread_mutex_unlock(&gp.mu);
+		if (grc < 0) {
+			rc = pp_err_set(&err, PP_ECRYPTO, "cannot generate keys");
 			goto rollback;
 		}
-		for (int attempt = 0;; attempt++) {
-			if ((rc = pp_keygen_pid(gen, &pid)) < 0) {
-				pp_err_set(&err, PP_ECRYPTO, "cannot generate a PID");
-				goto rollback;
+		for (uint32_t j = 0; j < n; j++) {
+			struct gen_key *g = &gp.buf[b][j];
+			for (int attempt = 0;; attempt++) {
+				struct pp_key_new k = {.pid = g->pid.s,
+						       .pps = derived ? NULL : g->pps.s,
+						       .mebx_password = g->mebx,
+						       .batch_id = batch_id,
+						       .max_devices = shared ? shared : 1,
+						       .state = PP_KEY_AVAILABLE};
+				rc = pp_store_key_insert(store, &k, &err);
+				/* 36^7 PIDs: a large batch meets a few collisions; draw again
+				 * (the generator is the other thread's: use the one-off one). */
+				if (rc == -PP_EEXIST && attempt < PID_RETRIES) {
+					if ((rc = pp_pid_generate(&g->pid)) == 0 && derived)
+						rc = pp_pps_derive(secret, sizeof(secret), &g->pid,
+								   &g->pps);
+					if (rc < 0) {
+						pp_err_set(&err, PP_ECRYPTO,
+							   "cannot generate a key");
+						goto rollback;
+					}
+					continue;
+				}
+				if (rc < 0)
+					goto rollback;
+				break;
 			}
-			if (derived)
-				rc = pp_pps_derive(secret, sizeof(secret), &pid, &pps);
-			else
-				rc = pp_keygen_pps(gen, &pps);
-			if (rc < 0) {
-				pp_err_set(&err, PP_ECRYPTO, "cannot generate a PPS");
-				goto rollback;
-			}
-			struct pp_key_new k = {.pid = pid.s,
-					       .pps = derived ? NULL : pps.s,
-					       .mebx_password = mebx,
-					       .batch_id = batch_id,
-					       .max_devices = shared ? shared : 1,
-					       .state = PP_KEY_AVAILABLE};
-			rc = pp_store_key_insert(store, &k, &err);
-			/* 36^7 PIDs: a large fleet meets a few collisions; draw again. */
-			if (rc == -PP_EEXIST && attempt < PID_RETRIES)
-				continue;
-			if (rc < 0)
-				goto rollback;
-			break;
 		}
-		pp_progress_update(&prog, i + 1);
+		pp_wipe(gp.buf[b], (size_t)n * sizeof(struct gen_key));
+		pthread_mutex_lock(&gp.mu);
+		gp.full[b] = false;
+		pthread_cond_broadcast(&gp.cv);
+		pthread_mutex_unlock(&gp.mu);
+		done += n;
+		pp_progress_update(&prog, done);
 	}
 	char detail[128];
 	snprintf(detail, sizeof(detail), "count=%u derived=%s shared=%u mebx=%s", count,
@@ -213,8 +333,21 @@ rollback:
 	pp_rollback_quiet(store);
 out:
 	pp_wipe(secret, sizeof(secret));
-	pp_wipe(&pps, sizeof(pps));
-	pp_wipe(mebx, sizeof(mebx));
+	if (gp_running) {
+		pthread_mutex_lock(&gp.mu);
+		gp.stop = true;
+		pthread_cond_broadcast(&gp.cv);
+		pthread_mutex_unlock(&gp.mu);
+		pthread_join(gp.thread, NULL);
+		pthread_mutex_destroy(&gp.mu);
+		pthread_cond_destroy(&gp.cv);
+	}
+	for (int b = 0; b < 2; b++) {
+		if (gp.buf[b]) {
+			pp_wipe(gp.buf[b], (size_t)GEN_CHUNK * sizeof(struct gen_key));
+			free(gp.buf[b]);
+		}
+	}
 	pp_wipe(mebx_fixed, sizeof(mebx_fixed));
 	pp_keygen_free(gen);
 	pp_store_close(store);

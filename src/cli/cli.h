@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "core/err.h"
+#include "proto/pskc.h"
 
 struct pp_store;
 
@@ -85,6 +86,25 @@ int pp_read_secret(const char *prompt, char *out, size_t cap, struct pp_err *err
 
 /* Rolls back after a failure that is already being reported. */
 void pp_rollback_quiet(struct pp_store *store);
+
+/* PSKC protection from command-line options: a transport key file (0600), or a
+ * passphrase read from the terminal / standard input (asked twice on a terminal when
+ * writing) or from the first line of a 0600 file. Never from argv. When reading, a
+ * missing --key-name accepts any ds:KeyName; when writing it is "pskprov". */
+struct pp_pskc_opts {
+	const char *key_file;
+	const char *key_name;
+	const char *pass_file;
+	bool ask;
+};
+struct pp_pskc_prot {
+	struct pp_pskc_protection p;
+	uint8_t key[32];
+	char pass[PP_PSKC_PASSPHRASE_MAX + 2];
+};
+int pp_pskc_protection(const struct pp_pskc_opts *o, bool writing, struct pp_pskc_prot *pp,
+		       struct pp_err *err) PP_WUR;
+void pp_pskc_prot_wipe(struct pp_pskc_prot *pp);
 
 /* The actor name recorded in the audit log for CLI actions: "cli:<user>". */
 const char *pp_actor(void);

@@ -641,74 +641,6 @@ static int collect_key(void *arg, const struct pp_key_info *k)
 	return 0;
 }
 
-struct pskc_opts {
-	const char *key_file;
-	const char *key_name;
-	const char *pass_file;
-	bool ask;
-};
-
-struct pskc_prot {
-	struct pp_pskc_protection p;
-	uint8_t key[32];
-	char pass[PP_PSKC_PASSPHRASE_MAX + 2];
-};
-
-static void pskc_prot_wipe(struct pskc_prot *pp)
-{
-	pp_wipe(pp, sizeof(*pp));
-}
-
-/* The PSKC protection from the options: a transport key file (0600), a passphrase read
- * from the terminal or standard input (asked twice on a terminal when writing), or a
- * passphrase file (0600). The secret never comes from argv. */
-static int pskc_protection(const struct pskc_opts *o, bool writing, struct pskc_prot *pp,
-			   struct pp_err *err)
-{
-	memset(pp, 0, sizeof(*pp));
-	if (o->key_file) {
-		size_t kl = 0;
-		int rc = pp_pskc_transport_key_load(o->key_file, pp->key, &kl, err);
-		if (rc < 0)
-			return rc;
-		pp->p.kind = PP_PSKC_TRANSPORT_KEY;
-		pp->p.key = pp->key;
-		pp->p.key_len = kl;
-		pp->p.key_name = o->key_name ? o->key_name : "pskprov";
-		return 0;
-	}
-	pp->p.kind = PP_PSKC_PASSPHRASE;
-	pp->p.passphrase = pp->pass;
-	if (o->pass_file) {
-		struct pp_buf b;
-		pp_buf_init(&b, PP_PSKC_PASSPHRASE_MAX + 1);
-		int rc = pp_file_check_private(o->pass_file, err);
-		if (rc == 0)
-			rc = pp_file_read(o->pass_file, PP_PSKC_PASSPHRASE_MAX + 1, &b, err);
-		if (rc == 0) {
-			size_t n = b.len;
-			while (n && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
-				n--;
-			if (n == 0 || n > PP_PSKC_PASSPHRASE_MAX || memchr(b.data, 0, n))
-				rc = pp_err_set(err, PP_EINVAL, "%s: not a passphrase",
-						o->pass_file);
-			else
-				memcpy(pp->pass, b.data, n);
-		}
-		pp_buf_free_wipe(&b);
-		return rc;
-	}
-	int rc = pp_read_secret("PSKC passphrase: ", pp->pass, sizeof(pp->pass), err);
-	if (rc == 0 && writing && isatty(STDIN_FILENO)) {
-		char again[sizeof(pp->pass)];
-		rc = pp_read_secret("again: ", again, sizeof(again), err);
-		if (rc == 0 && !pp_ct_streq(again, pp->pass))
-			rc = pp_err_set(err, PP_EINVAL, "the passphrases differ");
-		pp_wipe(again, sizeof(again));
-	}
-	return rc;
-}
-
 static int keys_export(struct pp_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"batch", required_argument, NULL, 'b'},
@@ -721,7 +653,7 @@ static int keys_export(struct pp_cli *cli, int argc, char **argv)
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *batch = NULL, *format = "csv", *outpath = NULL;
-	struct pskc_opts po = {0};
+	struct pp_pskc_opts po = {0};
 	int c;
 	while ((c = getopt_long(argc, argv, "b:f:o:k:n:pP:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -789,14 +721,14 @@ static int keys_export(struct pp_cli *cli, int argc, char **argv)
 	struct pp_buf out;
 	struct pp_csv_row row;
 	struct pp_pskc_writer *pw = NULL;
-	struct pskc_prot prot;
+	struct pp_pskc_prot prot;
 	bool in_tx = false, file_written = false;
 	pp_buf_init(&out, pskc ? PP_PSKC_DOC_MAX : (size_t)4 << 30);
 	memset(&row, 0, sizeof(row));
 	memset(&prot, 0, sizeof(prot));
 	int rc = 0;
 	if (pskc) {
-		rc = pskc_protection(&po, true, &prot, &err);
+		rc = pp_pskc_protection(&po, true, &prot, &err);
 		if (rc == 0)
 			rc = pp_pskc_writer_new(&prot.p, &pw, &err);
 		if (rc < 0)
@@ -887,7 +819,7 @@ out:
 	pp_wipe(&row, sizeof(row));
 	pp_buf_free_wipe(&out);
 	pp_pskc_writer_free(pw);
-	pskc_prot_wipe(&prot);
+	pp_pskc_prot_wipe(&prot);
 	free(pv.v);
 	pp_store_close(store);
 	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
@@ -986,7 +918,7 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 					     {"passphrase-file", required_argument, NULL, 'P'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	struct pskc_opts po = {0};
+	struct pp_pskc_opts po = {0};
 	int c;
 	while ((c = getopt_long(argc, argv, "k:n:pP:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -1028,7 +960,7 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 	pp_buf_init(&text, IMPORT_MAX_BYTES);
 	struct pp_datadir dd;
 	struct pp_store *store = NULL;
-	struct pskc_prot prot;
+	struct pp_pskc_prot prot;
 	memset(&prot, 0, sizeof(prot));
 	bool pskc = false;
 	int rc = pp_file_read(path, IMPORT_MAX_BYTES, &text, &err);
@@ -1049,7 +981,7 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (pskc) {
-		rc = pskc_protection(&po, false, &prot, &err);
+		rc = pp_pskc_protection(&po, false, &prot, &err);
 		if (rc < 0)
 			goto out;
 	}
@@ -1083,7 +1015,7 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 	       path, pskc ? "pskc" : "csv", (unsigned long long)ic.batches_created);
 out:
 	pp_buf_free_wipe(&text);
-	pskc_prot_wipe(&prot);
+	pp_pskc_prot_wipe(&prot);
 	pp_store_close(store);
 	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
 }

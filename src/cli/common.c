@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
 #include "store/masterkey.h"
@@ -299,4 +300,63 @@ void pp_rollback_quiet(struct pp_store *store)
 		/* The caller reports the first error; a failed rollback ends with the
 		 * connection, which SQLite rolls back. */
 	}
+}
+
+void pp_pskc_prot_wipe(struct pp_pskc_prot *pp)
+{
+	pp_wipe(pp, sizeof(*pp));
+}
+
+static int pskc_pass_file(const char *path, char *pass, size_t cap, struct pp_err *err)
+{
+	struct pp_buf b;
+	int rc = pp_file_check_private(path, err);
+	if (rc < 0)
+		return rc;
+	pp_buf_init(&b, PP_PSKC_PASSPHRASE_MAX + 2);
+	if ((rc = pp_file_read(path, PP_PSKC_PASSPHRASE_MAX + 2, &b, err)) == 0) {
+		const uint8_t *nl = memchr(b.data, '\n', b.len);
+		size_t n = nl ? (size_t)(nl - b.data) : b.len;
+		if (n && b.data[n - 1] == '\r')
+			n--;
+		if (n == 0 || n > PP_PSKC_PASSPHRASE_MAX || n >= cap || memchr(b.data, 0, n))
+			rc = pp_err_set(err, PP_EINVAL, "'%s': not a passphrase (1 to %u bytes)",
+					path, PP_PSKC_PASSPHRASE_MAX);
+		else {
+			memcpy(pass, b.data, n);
+			pass[n] = '\0';
+		}
+	}
+	pp_buf_free_wipe(&b);
+	return rc;
+}
+
+int pp_pskc_protection(const struct pp_pskc_opts *o, bool writing, struct pp_pskc_prot *pp,
+		       struct pp_err *err)
+{
+	memset(pp, 0, sizeof(*pp));
+	if (o->key_file) {
+		size_t kl = 0;
+		int rc = pp_pskc_transport_key_load(o->key_file, pp->key, &kl, err);
+		if (rc < 0)
+			return rc;
+		pp->p.kind = PP_PSKC_TRANSPORT_KEY;
+		pp->p.key = pp->key;
+		pp->p.key_len = kl;
+		pp->p.key_name = o->key_name ? o->key_name : writing ? "pskprov" : NULL;
+		return 0;
+	}
+	pp->p.kind = PP_PSKC_PASSPHRASE;
+	pp->p.passphrase = pp->pass;
+	if (o->pass_file)
+		return pskc_pass_file(o->pass_file, pp->pass, sizeof(pp->pass), err);
+	int rc = pp_read_secret("PSKC passphrase: ", pp->pass, sizeof(pp->pass), err);
+	if (rc == 0 && writing && isatty(STDIN_FILENO)) {
+		char again[sizeof(pp->pass)];
+		rc = pp_read_secret("again: ", again, sizeof(again), err);
+		if (rc == 0 && !pp_ct_streq(again, pp->pass))
+			rc = pp_err_set(err, PP_EINVAL, "the passphrases differ");
+		pp_wipe(again, sizeof(again));
+	}
+	return rc;
 }

@@ -99,7 +99,7 @@ static int device_factory_load(struct pp_cli *cli, int argc, char **argv)
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *dir = NULL, *csv = NULL, *pskc = NULL;
-	struct pp_devpskc_opts po = {0};
+	struct pp_pskc_opts po = {0};
 	struct pp_pid want;
 	bool have_pid = false, have_server = false, loose = false;
 	struct pp_amt_server server = {.port = PP_AMT_DEV_SERVER_PORT};

@@ -130,65 +130,22 @@ static int pskc_key(void *ctx, const struct pp_pskc_key *k)
 	return 1;
 }
 
-/* The passphrase from a 0600 file (its first line) or the terminal / standard input. */
-static int pskc_passphrase(const struct pp_devpskc_opts *o, char *pass, size_t cap,
-			   struct pp_err *err)
-{
-	if (!o->pass_file)
-		return pp_read_secret("PSKC passphrase: ", pass, cap, err);
-	struct pp_buf b;
-	int rc = pp_file_check_private(o->pass_file, err);
-	if (rc < 0)
-		return rc;
-	pp_buf_init(&b, PP_PSKC_PASSPHRASE_MAX + 2);
-	if ((rc = pp_file_read(o->pass_file, PP_PSKC_PASSPHRASE_MAX + 2, &b, err)) == 0) {
-		const uint8_t *nl = memchr(b.data, '\n', b.len);
-		size_t n = nl ? (size_t)(nl - b.data) : b.len;
-		if (n && b.data[n - 1] == '\r')
-			n--;
-		if (n == 0 || n > PP_PSKC_PASSPHRASE_MAX || n >= cap || memchr(b.data, 0, n))
-			rc = pp_err_set(err, PP_EINVAL, "'%s': not a passphrase (1 to %u bytes)",
-					o->pass_file, PP_PSKC_PASSPHRASE_MAX);
-		else {
-			memcpy(pass, b.data, n);
-			pass[n] = '\0';
-		}
-	}
-	pp_buf_free_wipe(&b);
-	return rc;
-}
-
-int pp_devpskc_read(const char *path, const struct pp_devpskc_opts *o, const struct pp_pid *want,
+int pp_devpskc_read(const char *path, const struct pp_pskc_opts *o, const struct pp_pid *want,
 		    struct pp_devkey *out, struct pp_err *err)
 {
-	struct pp_pskc_protection prot = {0};
+	struct pp_pskc_prot prot;
 	struct pskc_pick pick = {.want = want, .out = out};
-	uint8_t key[32];
-	char pass[PP_PSKC_PASSPHRASE_MAX + 2];
 	struct pp_buf doc;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	memset(key, 0, sizeof(key));
-	memset(pass, 0, sizeof(pass));
+	memset(&prot, 0, sizeof(prot));
 	pp_buf_init(&doc, PP_PSKC_DOC_MAX);
 	if ((rc = pp_file_read(path, PP_PSKC_DOC_MAX, &doc, err)) < 0)
 		goto out;
-	if (o->key_file) {
-		size_t kl = 0;
-		if ((rc = pp_pskc_transport_key_load(o->key_file, key, &kl, err)) < 0)
-			goto out;
-		prot.kind = PP_PSKC_TRANSPORT_KEY;
-		prot.key = key;
-		prot.key_len = kl;
-		prot.key_name = o->key_name;
-	} else {
-		if ((rc = pskc_passphrase(o, pass, sizeof(pass), err)) < 0)
-			goto out;
-		prot.kind = PP_PSKC_PASSPHRASE;
-		prot.passphrase = pass;
-	}
-	rc = pp_pskc_read(doc.data, doc.len, &prot, pskc_key, &pick, err);
+	if ((rc = pp_pskc_protection(o, false, &prot, err)) < 0)
+		goto out;
+	rc = pp_pskc_read(doc.data, doc.len, &prot.p, pskc_key, &pick, err);
 	if (rc > 0)
 		rc = 0;
 	if (rc == -PP_ETOOBIG && err && !err->msg[0])
@@ -207,8 +164,7 @@ int pp_devpskc_read(const char *path, const struct pp_devpskc_opts *o, const str
 out:
 	if (rc < 0)
 		pp_wipe(out, sizeof(*out));
-	pp_wipe(key, sizeof(key));
-	pp_wipe(pass, sizeof(pass));
+	pp_pskc_prot_wipe(&prot);
 	pp_buf_free_wipe(&doc);
 	return rc;
 }

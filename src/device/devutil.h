@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli/cli.h"
 #include "core/err.h"
 #include "keys/csv.h"
 #include "keys/keys.h"
@@ -33,18 +34,12 @@ void pp_devcsv_free(struct pp_devkey *rows, size_t n);
  * exactly one of a transport key file (0600, `keys transport-key`), a passphrase read
  * from the terminal without echo or from standard input (ask), or a passphrase file
  * (0600, first line). The secret never comes from argv. */
-struct pp_devpskc_opts {
-	const char *key_file;
-	const char *key_name; /* NULL: any ds:KeyName */
-	const char *pass_file;
-	bool ask;
-};
 
 /* Reads and verifies the whole PSKC container at path (pp_pskc_read: every MAC,
  * every value, all or nothing; at most PP_PSKC_DOC_MAX bytes) and returns in *out the
  * key whose PID is `want` (-PP_ENOTFOUND when none), or the first. A tampered,
  * truncated or wrong-key file fails before any key is seen. *out is secret: pp_wipe it. */
-int pp_devpskc_read(const char *path, const struct pp_devpskc_opts *o, const struct pp_pid *want,
+int pp_devpskc_read(const char *path, const struct pp_pskc_opts *o, const struct pp_pid *want,
 		    struct pp_devkey *out, struct pp_err *err) PP_WUR;
 
 /* "a.b.c.d" in 127.0.0.0/8; what names the option in the error. */

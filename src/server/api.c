@@ -1,4 +1,5 @@
 /* The server's HTTP API (evhttp), loopback by default:
+ *   GET  /                 a small page of fleet status (counters, no secrets)
  *   GET  /healthz          liveness
  *   GET  /metrics          Prometheus text format
  *   GET  /api/v1/status    counts (admin token)
@@ -228,11 +229,56 @@ static void on_hello(struct evhttp_request *req, void *arg)
 		   json_pack("{s:s}", "status", "accepted: the server will try the device"));
 }
 
-static void on_other(struct evhttp_request *req, void *arg)
+/* GET /: a small page of fleet status, refreshed every few seconds. Counters only, from
+ * memory: no secret, no store access on the loop. */
+static void on_page(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
 	s->m.api_requests++;
-	reply_error(s, req, 404, "Not Found", "no such endpoint");
+	if (strcmp(evhttp_request_get_uri(req), "/") != 0) {
+		reply_error(s, req, 404, "Not Found", "no such endpoint");
+		return;
+	}
+	struct evbuffer *b = evbuffer_new();
+	if (!b) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	const struct pp_server_metrics *m = &s->m;
+	double up = pp_server_now_ms() / 1000.0 - s->started;
+	evbuffer_add_printf(
+	    b,
+	    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	    "<meta http-equiv=\"refresh\" content=\"5\"><title>pskprov</title>"
+	    "<style>body{font-family:sans-serif;margin:2em}td{padding:.2em 1em}"
+	    "td.n{text-align:right;font-variant-numeric:tabular-nums}"
+	    ".bad{color:#b00}</style></head><body>\n"
+	    "<h1>pskprov configuration server</h1>\n"
+	    "<p>instance %s, up %.0f s, TLS profile %s</p>\n<table>\n"
+	    "<tr><td>provisioned</td><td class=\"n\">%llu</td></tr>\n"
+	    "<tr><td>in progress</td><td class=\"n\">%llu</td></tr>\n"
+	    "<tr><td>failed</td><td class=\"n bad\">%llu</td></tr>\n"
+	    "<tr><td>retries</td><td class=\"n\">%llu</td></tr>\n"
+	    "<tr><td>hellos (device / agent)</td><td class=\"n\">%llu / %llu</td></tr>\n"
+	    "<tr><td>quarantined hellos</td><td class=\"n bad\">%llu</td></tr>\n"
+	    "<tr><td>unknown PID hellos</td><td class=\"n bad\">%llu</td></tr>\n"
+	    "<tr><td>malformed / v3 / rate-limited hellos</td><td class=\"n\">%llu / %llu / "
+	    "%llu</td></tr>\n"
+	    "<tr><td>TLS-PSK wrong key</td><td class=\"n bad\">%llu</td></tr>\n"
+	    "</table>\n<p><a href=\"/metrics\">metrics</a></p>\n</body></html>\n",
+	    s->owner, up, pp_tls_profile_name(s->profile), (unsigned long long)m->provisioned,
+	    (unsigned long long)m->sessions_active, (unsigned long long)m->jobs_failed,
+	    (unsigned long long)m->jobs_retried, (unsigned long long)m->hellos_v2,
+	    (unsigned long long)m->hellos_agent,
+	    (unsigned long long)m->hello_outcomes[PP_HELLO_QUARANTINED],
+	    (unsigned long long)m->hello_outcomes[PP_HELLO_UNKNOWN_PID],
+	    (unsigned long long)m->hellos_malformed, (unsigned long long)m->hellos_v3_declined,
+	    (unsigned long long)m->hellos_rate_limited,
+	    (unsigned long long)m->tls_failures[PP_TLS_BAD_KEY]);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/html; charset=utf-8");
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
 }
 
 int pp_server_api_start(struct pp_server *s, struct pp_err *err)
@@ -248,7 +294,7 @@ int pp_server_api_start(struct pp_server *s, struct pp_err *err)
 	evhttp_set_cb(s->http, "/metrics", on_metrics, s);
 	evhttp_set_cb(s->http, "/api/v1/status", on_status, s);
 	evhttp_set_cb(s->http, "/api/v1/hello", on_hello, s);
-	evhttp_set_gencb(s->http, on_other, s);
+	evhttp_set_gencb(s->http, on_page, s);
 	char host[16];
 	snprintf(host, sizeof(host), "%u.%u.%u.%u", s->cfg.api_ip[0], s->cfg.api_ip[1],
 		 s->cfg.api_ip[2], s->cfg.api_ip[3]);

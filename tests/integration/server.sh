@@ -158,6 +158,10 @@ curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$AP/api/v1/status" 
 	fail "status with the token"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AP/nope")
 [ "$code" = 404 ] || fail "unknown path: HTTP $code"
+# the status page: counters, and the failures this test caused
+curl -sf "http://127.0.0.1:$AP/" >"$T/page.html" || fail "status page"
+grep -q "pskprov configuration server" "$T/page.html" || fail "status page title"
+grep -q "<td>failed</td><td class=\"n bad\">[1-9]" "$T/page.html" || fail "status page counts the failed jobs: $(cat "$T/page.html")"
 ok
 
 # --- the per-source hello rate limit (30 a minute by default) ---

@@ -564,6 +564,38 @@ out:
 	return rc;
 }
 
+/* Steps st to its end, handing each row to row(): 0 goes on, > 0 stops (not an
+ * error), < 0 fails. This is the list callbacks' convention, kept in one place. */
+static int step_rows(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
+		     int (*row)(sqlite3_stmt *st, void *arg, struct pp_err *err), void *arg,
+		     struct pp_err *err)
+{
+	for (;;) {
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			return 0;
+		if (rc != SQLITE_ROW)
+			return db_err(s->db, rc, what, err);
+		rc = row(st, arg, err);
+		if (rc != 0)
+			return rc > 0 ? 0 : rc;
+	}
+}
+
+struct batch_list_ctx {
+	int (*cb)(void *, const struct pp_batch_info *);
+	void *ctx;
+};
+
+static int batch_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+{
+	(void)err;
+	struct batch_list_ctx *c = arg;
+	struct pp_batch_info info;
+	batch_row(st, &info);
+	return c->cb(c->ctx, &info);
+}
+
 static int sq_batch_list(struct pp_store *base, int (*cb)(void *, const struct pp_batch_info *),
 			 void *ctx, struct pp_err *err)
 {
@@ -572,24 +604,8 @@ static int sq_batch_list(struct pp_store *base, int (*cb)(void *, const struct p
 	int rc = stmt_take(s, ST_BATCH_LIST, &st, err);
 	if (rc < 0)
 		return rc;
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW) {
-			rc = db_err(s->db, rc, "store: batch list", err);
-			break;
-		}
-		struct pp_batch_info info;
-		batch_row(st, &info);
-		rc = cb(ctx, &info);
-		if (rc != 0) {
-			rc = rc > 0 ? 0 : rc;
-			break;
-		}
-	}
+	struct batch_list_ctx c = {cb, ctx};
+	rc = step_rows(s, st, "store: batch list", batch_list_row, &c, err);
 	stmt_give(s, ST_BATCH_LIST);
 	return rc;
 }
@@ -665,6 +681,19 @@ out:
 	return rc;
 }
 
+struct key_list_ctx {
+	int (*cb)(void *, const struct pp_key_info *);
+	void *ctx;
+};
+
+static int key_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+{
+	struct key_list_ctx *c = arg;
+	struct pp_key_info info;
+	int rc = key_row(st, &info, err);
+	return rc < 0 ? rc : c->cb(c->ctx, &info);
+}
+
 static int sq_key_list(struct pp_store *base, const struct pp_key_query *q,
 		       int (*cb)(void *, const struct pp_key_info *), void *ctx, struct pp_err *err)
 {
@@ -689,25 +718,8 @@ static int sq_key_list(struct pp_store *base, const struct pp_key_query *q,
 		rc = db_err(s->db, sqlite3_errcode(s->db), "store: key list", err);
 		goto out;
 	}
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW) {
-			rc = db_err(s->db, rc, "store: key list", err);
-			break;
-		}
-		struct pp_key_info info;
-		if ((rc = key_row(st, &info, err)) < 0)
-			break;
-		rc = cb(ctx, &info);
-		if (rc != 0) {
-			rc = rc > 0 ? 0 : rc;
-			break;
-		}
-	}
+	struct key_list_ctx c = {cb, ctx};
+	rc = step_rows(s, st, "store: key list", key_list_row, &c, err);
 out:
 	stmt_give(s, sid);
 	return rc;
@@ -844,6 +856,29 @@ static int sq_audit_append(struct pp_store *base, const struct pp_audit_new *e, 
 	return rc;
 }
 
+struct audit_list_ctx {
+	int (*cb)(void *, const struct pp_audit_entry *);
+	void *ctx;
+};
+
+static int audit_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+{
+	struct audit_list_ctx *c = arg;
+	struct pp_audit_entry e;
+	int64_t seq = sqlite3_column_int64(st, 0);
+	e.seq = seq < 0 ? 0 : (uint64_t)seq;
+	e.time = sqlite3_column_int64(st, 1);
+	e.actor = (const char *)sqlite3_column_text(st, 2);
+	e.action = (const char *)sqlite3_column_text(st, 3);
+	e.subject = (const char *)sqlite3_column_text(st, 4);
+	e.detail = (const char *)sqlite3_column_text(st, 5);
+	column_str(st, 6, e.hash, sizeof(e.hash));
+	if (!e.actor || !e.action || !e.subject || !e.detail)
+		return pp_err_set(err, PP_ESTORE, "audit entry %llu: a field is missing",
+				  (unsigned long long)e.seq);
+	return c->cb(c->ctx, &e);
+}
+
 static int sq_audit_list(struct pp_store *base, uint64_t since_seq,
 			 int (*cb)(void *, const struct pp_audit_entry *), void *ctx,
 			 struct pp_err *err)
@@ -859,36 +894,8 @@ static int sq_audit_list(struct pp_store *base, uint64_t since_seq,
 		rc = db_err(s->db, rc, "store: audit list", err);
 		goto out;
 	}
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW) {
-			rc = db_err(s->db, rc, "store: audit list", err);
-			break;
-		}
-		struct pp_audit_entry e;
-		int64_t seq = sqlite3_column_int64(st, 0);
-		e.seq = seq < 0 ? 0 : (uint64_t)seq;
-		e.time = sqlite3_column_int64(st, 1);
-		e.actor = (const char *)sqlite3_column_text(st, 2);
-		e.action = (const char *)sqlite3_column_text(st, 3);
-		e.subject = (const char *)sqlite3_column_text(st, 4);
-		e.detail = (const char *)sqlite3_column_text(st, 5);
-		column_str(st, 6, e.hash, sizeof(e.hash));
-		if (!e.actor || !e.action || !e.subject || !e.detail) {
-			rc = pp_err_set(err, PP_ESTORE, "audit entry %llu: a field is missing",
-					(unsigned long long)e.seq);
-			break;
-		}
-		rc = cb(ctx, &e);
-		if (rc != 0) {
-			rc = rc > 0 ? 0 : rc;
-			break;
-		}
-	}
+	struct audit_list_ctx c = {cb, ctx};
+	rc = step_rows(s, st, "store: audit list", audit_list_row, &c, err);
 out:
 	stmt_give(s, ST_AUDIT_LIST);
 	return rc;
@@ -1240,6 +1247,20 @@ static int sq_device_put(struct pp_store *base, const struct pp_device_row *d, s
 	return rc;
 }
 
+struct device_list_ctx {
+	int (*cb)(void *, const struct pp_device_row *);
+	void *ctx;
+};
+
+static int device_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+{
+	struct device_list_ctx *c = arg;
+	struct pp_device_row d;
+	if (device_row(st, &d) < 0)
+		return pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
+	return c->cb(c->ctx, &d);
+}
+
 static int sq_device_list(struct pp_store *base, int state, uint64_t limit,
 			  int (*cb)(void *, const struct pp_device_row *), void *ctx,
 			  struct pp_err *err)
@@ -1256,27 +1277,8 @@ static int sq_device_list(struct pp_store *base, int state, uint64_t limit,
 		rc = bind_failed(s, "store: device list", err);
 		goto out;
 	}
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW) {
-			rc = db_err(s->db, rc, "store: device list", err);
-			break;
-		}
-		struct pp_device_row d;
-		if (device_row(st, &d) < 0) {
-			rc = pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
-			break;
-		}
-		rc = cb(ctx, &d);
-		if (rc != 0) {
-			rc = rc > 0 ? 0 : rc;
-			break;
-		}
-	}
+	struct device_list_ctx c = {cb, ctx};
+	rc = step_rows(s, st, "store: device list", device_list_row, &c, err);
 out:
 	stmt_give(s, sid);
 	return rc;
@@ -1513,6 +1515,20 @@ static int sq_jobs_renew(struct pp_store *base, const char *owner, int64_t now, 
 	return rc;
 }
 
+struct job_list_ctx {
+	int (*cb)(void *, const struct pp_job *);
+	void *ctx;
+};
+
+static int job_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+{
+	struct job_list_ctx *c = arg;
+	struct pp_job j;
+	if (job_row(st, &j) < 0)
+		return pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
+	return c->cb(c->ctx, &j);
+}
+
 static int sq_job_list(struct pp_store *base, int state, uint64_t limit,
 		       int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
 {
@@ -1528,27 +1544,8 @@ static int sq_job_list(struct pp_store *base, int state, uint64_t limit,
 		rc = bind_failed(s, "store: job list", err);
 		goto out;
 	}
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (rc != SQLITE_ROW) {
-			rc = db_err(s->db, rc, "store: job list", err);
-			break;
-		}
-		struct pp_job j;
-		if (job_row(st, &j) < 0) {
-			rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
-			break;
-		}
-		rc = cb(ctx, &j);
-		if (rc != 0) {
-			rc = rc > 0 ? 0 : rc;
-			break;
-		}
-	}
+	struct job_list_ctx c = {cb, ctx};
+	rc = step_rows(s, st, "store: job list", job_list_row, &c, err);
 out:
 	stmt_give(s, sid);
 	return rc;

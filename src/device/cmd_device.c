@@ -228,6 +228,48 @@ static int device_factory_load(struct pp_cli *cli, int argc, char **argv)
 
 /* ---- create: a factory-new device ---- */
 
+/* The options of create, show and usb-boot: --state DIR, --usb FILE (usb-boot only)
+ * and --json. Returns true when the caller must return *exit_code at once: help shown,
+ * or a usage error (a missing --state or --usb included). */
+static bool parse_state_opts(int argc, char **argv, const char *cmd, void (*usage)(FILE *),
+			     bool want_usb, const char **dir, const char **usb, bool *json,
+			     int *exit_code)
+{
+	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
+					     {"usb", required_argument, NULL, 'u'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, want_usb ? "s:u:jh" : "s:jh", opts, NULL)) != -1) {
+		if (c == 's') {
+			*dir = optarg;
+		} else if (c == 'u' && want_usb) {
+			*usb = optarg;
+		} else if (c == 'j') {
+			*json = true;
+		} else if (c == 'h') {
+			usage(stdout);
+			*exit_code = PP_EXIT_OK;
+			return true;
+		} else {
+			usage(stderr);
+			*exit_code = PP_EXIT_USAGE;
+			return true;
+		}
+	}
+	if (optind != argc) {
+		*exit_code = pp_usage_error(cmd, "unexpected argument '%.40s'", argv[optind]);
+		return true;
+	}
+	if (!*dir || (want_usb && !*usb)) {
+		*exit_code = pp_usage_error(cmd, want_usb ? "--state and --usb are required"
+							  : "--state is required");
+		return true;
+	}
+	return false;
+}
+
 static void create_usage(FILE *out)
 {
 	fprintf(out, "usage: pskprov device create --state DIR [--json]\n\n"
@@ -240,35 +282,14 @@ static void create_usage(FILE *out)
 
 static int device_create(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *dir = NULL;
+	const char *dir = NULL, *usb = NULL;
 	bool json = false;
 	struct pp_err err = {0};
-	int c;
+	int ec;
 	(void)cli;
-	while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			dir = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			create_usage(stdout);
-			return PP_EXIT_OK;
-		default:
-			create_usage(stderr);
-			return PP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		return pp_usage_error("device create", "unexpected argument '%.40s'", argv[optind]);
-	if (!dir)
-		return pp_usage_error("device create", "--state is required");
+	if (parse_state_opts(argc, argv, "device create", create_usage, false, &dir, &usb, &json,
+			     &ec))
+		return ec;
 	struct pp_amt_device *dev = NULL;
 	if (pp_amt_create(dir, NULL, &dev, &err) < 0) {
 		if (err.code == PP_EEXIST)
@@ -354,40 +375,14 @@ static void usb_boot_usage(FILE *out)
 
 static int device_usb_boot(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
-					     {"usb", required_argument, NULL, 'u'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
 	const char *dir = NULL, *usb = NULL;
 	bool json = false;
 	struct pp_err err = {0};
-	int c;
+	int ec;
 	(void)cli;
-	while ((c = getopt_long(argc, argv, "s:u:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			dir = optarg;
-			break;
-		case 'u':
-			usb = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usb_boot_usage(stdout);
-			return PP_EXIT_OK;
-		default:
-			usb_boot_usage(stderr);
-			return PP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		return pp_usage_error("device usb-boot", "unexpected argument '%.40s'",
-				      argv[optind]);
-	if (!dir || !usb)
-		return pp_usage_error("device usb-boot", "--state and --usb are required");
+	if (parse_state_opts(argc, argv, "device usb-boot", usb_boot_usage, true, &dir, &usb, &json,
+			     &ec))
+		return ec;
 
 	struct pp_amt_device *dev = NULL;
 	struct pp_usb_boot_result res;
@@ -700,35 +695,13 @@ static void show_usage(FILE *out)
 
 static int device_show(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *dir = NULL;
+	const char *dir = NULL, *usb = NULL;
 	bool json = false;
 	struct pp_err err = {0};
-	int c;
+	int ec;
 	(void)cli;
-	while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			dir = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			show_usage(stdout);
-			return PP_EXIT_OK;
-		default:
-			show_usage(stderr);
-			return PP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		return pp_usage_error("device show", "unexpected argument '%.40s'", argv[optind]);
-	if (!dir)
-		return pp_usage_error("device show", "--state is required");
+	if (parse_state_opts(argc, argv, "device show", show_usage, false, &dir, &usb, &json, &ec))
+		return ec;
 
 	struct pp_amt_device *dev = NULL;
 	if (pp_amt_load(dir, &dev, &err) < 0)

@@ -12,7 +12,7 @@ NET=127.213.$((RANDOM % 200))
 
 run "$P" init
 expect_rc 0 init
-printf '[server]\nmax_attempts = 1\nio_timeout_ms = 3000\n' >>"$PSKPROV_DIR/pskprov.conf"
+printf '[server]\nmax_attempts = 1\nio_timeout_ms = 3000\n[keys]\nlockout_failures = 1\n' >>"$PSKPROV_DIR/pskprov.conf"
 run "$P" keys generate --count 4 --batch s
 expect_rc 0 generate
 run "$P" keys export --batch s --format csv --out "$T/k.csv"
@@ -106,6 +106,12 @@ wait $OPID 2>/dev/null || true
 case "$E" in *"different PPS"*) ok ;; *) fail "wrong key: got: $E" ;; esac
 run "$P" keys show "$(pid_of 3)" --json
 [ "$(printf '%s' "$OUT" | jq .failure_count)" -ge 1 ] || fail "handshake failure not counted on the key"
+# one failure is the lockout limit here: the key is locked and reported
+run "$P" keys report --json
+printf '%s' "$OUT" | jq -e --arg p "$(row 3 | cut -d, -f1)" '.locked_out | any(.pid == $p)' >/dev/null ||
+	fail "keys report does not list the locked-out PID: $OUT"
+run "$P" keys report
+expect_out "locked out"
 ok
 
 # --- a hint that is not the PID of the hello: refused, nothing guessed ---

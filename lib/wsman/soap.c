@@ -1,5 +1,6 @@
 #include "wsman/soap.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,6 +56,12 @@ static const struct fault_info fault_table[] = {
     {PP_WSMAN_FAULT_INTERNAL_ERROR, PP_WSMAN_NS_WSMAN, "InternalError", "wsman:InternalError",
      "s:Receiver", 500, PP_WSMAN_ACTION_WSMAN_FAULT,
      "The service cannot comply with the request due to internal processing errors."},
+    {PP_WSMAN_FAULT_INVALID_SELECTORS, PP_WSMAN_NS_WSMAN, "InvalidSelectors",
+     "wsman:InvalidSelectors", "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
+     "The Selectors for the resource are not valid."},
+    {PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT, PP_WSMAN_NS_WSEN, "InvalidEnumerationContext",
+     "wsen:InvalidEnumerationContext", "s:Receiver", 400, PP_WSMAN_ACTION_WSEN_FAULT,
+     "The supplied enumeration context is invalid."},
 };
 
 static const struct fault_info *fault_find(enum pp_wsman_fault f)
@@ -163,7 +170,7 @@ static int body_name_for(enum pp_wsman_op op, const char *resource_uri, const ch
 struct env {
 	xmlDoc *doc;
 	xmlNode *root, *header, *body;
-	xmlNs *s, *wsa, *wsman;
+	xmlNs *s, *wsa, *wsman, *wsen; /* wsen: declared on demand (env_wsen) */
 };
 
 static int nomem(struct pp_err *err)
@@ -192,6 +199,13 @@ static int env_new(struct env *e, struct pp_err *err)
 	if (!e->header || !e->body)
 		return nomem(err);
 	return 0;
+}
+
+static xmlNs *env_wsen(struct env *e)
+{
+	if (!e->wsen)
+		e->wsen = xmlNewNs(e->root, X(PP_WSMAN_NS_WSEN), X("wsen"));
+	return e->wsen;
 }
 
 static void env_free(struct env *e)
@@ -249,6 +263,39 @@ static int env_body_element(struct env *e, const char *name, const char *ns_uri,
 	return 0;
 }
 
+/* The request headers every operation sends (call->action and message_id set). */
+static int request_envelope(struct env *e, const struct pp_wsman_call *call, const char *to,
+			    const struct pp_wsman_props *selectors, struct pp_err *err)
+{
+	int rc;
+	if ((rc = env_new(e, err)) < 0 ||
+	    (rc = env_header(e, e->wsa, "Action", call->action, true, err)) < 0 ||
+	    (rc = env_header(e, e->wsa, "To", to, true, err)) < 0 ||
+	    (rc = env_header(e, e->wsman, "ResourceURI", call->resource_uri, true, err)) < 0 ||
+	    (rc = env_header(e, e->wsa, "MessageID", call->message_id, false, err)) < 0)
+		return rc;
+	xmlNode *reply_to = xmlNewChild(e->header, e->wsa, X("ReplyTo"), NULL);
+	if (!reply_to || !pp_wsxml_add(reply_to, e->wsa, "Address", PP_WSMAN_ANONYMOUS))
+		return nomem(err);
+	if ((rc = env_header(e, e->wsman, "OperationTimeout", PP_WSMAN_OPERATION_TIMEOUT, false,
+			     err)) < 0)
+		return rc;
+	return env_selectors(e, selectors, err);
+}
+
+static int call_start(enum pp_wsman_op op, const char *to, const char *resource_uri,
+		      struct pp_wsman_call *call, struct pp_err *err)
+{
+	int rc;
+	memset(call, 0, sizeof(*call));
+	if ((rc = check_uri(to, "wsa:To", err)) < 0 ||
+	    (rc = check_uri(resource_uri, "wsman:ResourceURI", err)) < 0)
+		return rc;
+	call->op = op;
+	memcpy(call->resource_uri, resource_uri, strlen(resource_uri) + 1);
+	return 0;
+}
+
 static int build_request(enum pp_wsman_op op, const char *to, const char *resource_uri,
 			 const char *method, const struct pp_wsman_props *selectors,
 			 const struct pp_wsman_props *body, struct pp_wsman_call *call,
@@ -258,14 +305,10 @@ static int build_request(enum pp_wsman_op op, const char *to, const char *resour
 	char body_name[PP_WSMAN_NAME_MAX + 1] = "";
 	int rc, n;
 
-	memset(call, 0, sizeof(*call));
-	if ((rc = check_uri(to, "wsa:To", err)) < 0 ||
-	    (rc = check_uri(resource_uri, "wsman:ResourceURI", err)) < 0 ||
+	if ((rc = call_start(op, to, resource_uri, call, err)) < 0 ||
 	    (rc = check_props(selectors, "selectors", err)) < 0 ||
 	    (rc = check_props(body, op == PP_WSMAN_OP_PUT ? "instance" : "parameters", err)) < 0)
 		return rc;
-	call->op = op;
-	memcpy(call->resource_uri, resource_uri, strlen(resource_uri) + 1);
 
 	switch (op) {
 	case PP_WSMAN_OP_GET:
@@ -292,21 +335,7 @@ static int build_request(enum pp_wsman_op op, const char *to, const char *resour
 	}
 	if ((rc = new_message_id(call->message_id, sizeof(call->message_id), err)) < 0)
 		return rc;
-
-	if ((rc = env_new(&e, err)) < 0 ||
-	    (rc = env_header(&e, e.wsa, "Action", call->action, true, err)) < 0 ||
-	    (rc = env_header(&e, e.wsa, "To", to, true, err)) < 0 ||
-	    (rc = env_header(&e, e.wsman, "ResourceURI", resource_uri, true, err)) < 0 ||
-	    (rc = env_header(&e, e.wsa, "MessageID", call->message_id, false, err)) < 0)
-		goto out;
-	xmlNode *reply_to = xmlNewChild(e.header, e.wsa, X("ReplyTo"), NULL);
-	if (!reply_to || !pp_wsxml_add(reply_to, e.wsa, "Address", PP_WSMAN_ANONYMOUS)) {
-		rc = nomem(err);
-		goto out;
-	}
-	if ((rc = env_header(&e, e.wsman, "OperationTimeout", PP_WSMAN_OPERATION_TIMEOUT, false,
-			     err)) < 0 ||
-	    (rc = env_selectors(&e, selectors, err)) < 0)
+	if ((rc = request_envelope(&e, call, to, selectors, err)) < 0)
 		goto out;
 	if (body_name[0]) {
 		xmlNode *el;
@@ -319,6 +348,117 @@ static int build_request(enum pp_wsman_op op, const char *to, const char *resour
 out:
 	env_free(&e);
 	return rc;
+}
+
+/* An enumeration context we send or answer with: 1..PP_WSMAN_CONTEXT_MAX printable ASCII
+ * characters (contexts are opaque, but ours and AMT's are ids). */
+static int check_context(const char *ctx, struct pp_err *err)
+{
+	if (!ctx || !*ctx)
+		return pp_err_set(err, PP_EINVAL, "wsen:EnumerationContext is empty");
+	size_t n = strlen(ctx);
+	if (n > PP_WSMAN_CONTEXT_MAX)
+		return pp_err_set(err, PP_ETOOBIG, "wsen:EnumerationContext is longer than %d bytes",
+				  PP_WSMAN_CONTEXT_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)ctx[i] < 0x20 || (unsigned char)ctx[i] >= 0x7F)
+			return pp_err_set(err, PP_EINVAL,
+					  "wsen:EnumerationContext has a character that is not "
+					  "printable ASCII");
+	}
+	return 0;
+}
+
+/* Enumerate, Pull, Release: a wsen:<op> body with the context and limits. */
+static int build_enum(enum pp_wsman_op op, const char *to, const char *resource_uri,
+		      const char *context, uint32_t max_elements, struct pp_wsman_call *call,
+		      struct pp_buf *out, struct pp_err *err)
+{
+	static const struct {
+		enum pp_wsman_op op;
+		const char *action, *body;
+	} ops[] = {
+	    {PP_WSMAN_OP_ENUMERATE, PP_WSMAN_ACTION_ENUMERATE, "Enumerate"},
+	    {PP_WSMAN_OP_PULL, PP_WSMAN_ACTION_PULL, "Pull"},
+	    {PP_WSMAN_OP_RELEASE, PP_WSMAN_ACTION_RELEASE, "Release"},
+	};
+	struct env e = {0};
+	size_t k = 0;
+	int rc;
+	while (ops[k].op != op)
+		k++;
+	if ((rc = call_start(op, to, resource_uri, call, err)) < 0)
+		return rc;
+	if (op != PP_WSMAN_OP_ENUMERATE && (rc = check_context(context, err)) < 0)
+		return rc;
+	if (op == PP_WSMAN_OP_PULL && max_elements == 0)
+		return pp_err_set(err, PP_EINVAL, "wsen:MaxElements must be 1 or more");
+	memcpy(call->action, ops[k].action, strlen(ops[k].action) + 1);
+	if ((rc = new_message_id(call->message_id, sizeof(call->message_id), err)) < 0 ||
+	    (rc = request_envelope(&e, call, to, NULL, err)) < 0)
+		goto out;
+	xmlNs *wsen = env_wsen(&e);
+	xmlNode *el = wsen ? xmlNewChild(e.body, wsen, X(ops[k].body), NULL) : NULL;
+	if (!el) {
+		rc = nomem(err);
+		goto out;
+	}
+	if (op != PP_WSMAN_OP_ENUMERATE && !pp_wsxml_add(el, wsen, "EnumerationContext", context)) {
+		rc = nomem(err);
+		goto out;
+	}
+	if (op == PP_WSMAN_OP_PULL) {
+		char num[16], chars[16];
+		snprintf(num, sizeof(num), "%" PRIu32, max_elements);
+		snprintf(chars, sizeof(chars), "%u", PP_WSMAN_PULL_MAX_CHARACTERS);
+		if (!pp_wsxml_add(el, wsen, "MaxElements", num) ||
+		    !pp_wsxml_add(el, wsen, "MaxCharacters", chars)) {
+			rc = nomem(err);
+			goto out;
+		}
+	}
+	rc = pp_wsxml_serialize(e.doc, out, err);
+out:
+	env_free(&e);
+	if (rc < 0)
+		memset(call, 0, sizeof(*call));
+	return rc;
+}
+
+int pp_wsman_build_enumerate(const char *to, const char *resource_uri, struct pp_wsman_call *call,
+			     struct pp_buf *out, struct pp_err *err)
+{
+	return build_enum(PP_WSMAN_OP_ENUMERATE, to, resource_uri, NULL, 0, call, out, err);
+}
+
+int pp_wsman_build_pull(const char *to, const char *resource_uri, const char *context,
+			uint32_t max_elements, struct pp_wsman_call *call, struct pp_buf *out,
+			struct pp_err *err)
+{
+	return build_enum(PP_WSMAN_OP_PULL, to, resource_uri, context, max_elements, call, out,
+			  err);
+}
+
+int pp_wsman_build_release(const char *to, const char *resource_uri, const char *context,
+			   struct pp_wsman_call *call, struct pp_buf *out, struct pp_err *err)
+{
+	return build_enum(PP_WSMAN_OP_RELEASE, to, resource_uri, context, 0, call, out, err);
+}
+
+int pp_wsman_call_pick(struct pp_wsman_call *call, const char *name, const char *value,
+		       struct pp_err *err)
+{
+	call->pick_name[0] = call->pick_value[0] = '\0';
+	if (!name || !*name)
+		return 0;
+	if (!pp_wsman_name_valid(name))
+		return pp_err_set(err, PP_EINVAL, "pick property name '%.64s' is not valid", name);
+	if (!value || strlen(value) > PP_WSMAN_PICK_MAX)
+		return pp_err_set(err, PP_EINVAL, "pick value for %s is missing or longer than %d bytes",
+				  name, PP_WSMAN_PICK_MAX);
+	memcpy(call->pick_name, name, strlen(name) + 1);
+	memcpy(call->pick_value, value, strlen(value) + 1);
+	return 0;
 }
 
 int pp_wsman_build_get(const char *to, const char *resource_uri,
@@ -579,6 +719,10 @@ static void request_reset(struct pp_wsman_request *req)
 	req->op = PP_WSMAN_OP_NONE;
 	req->to[0] = req->resource_uri[0] = req->action[0] = req->message_id[0] = '\0';
 	req->operation_timeout[0] = req->method[0] = req->body_name[0] = '\0';
+	req->enum_context[0] = '\0';
+	req->optimize = false;
+	req->max_elements = 1;
+	req->max_characters = 0;
 	pp_wsman_props_init(&req->selectors);
 	pp_wsman_props_init(&req->params);
 	req->fault = PP_WSMAN_FAULT_SCHEMA_VALIDATION;
@@ -604,6 +748,20 @@ static int classify_action(struct pp_wsman_request *req, struct pp_err *err)
 		req->op = PP_WSMAN_OP_PUT;
 		return 0;
 	}
+	static const struct {
+		const char *action;
+		enum pp_wsman_op op;
+	} wsen[] = {
+	    {PP_WSMAN_ACTION_ENUMERATE, PP_WSMAN_OP_ENUMERATE},
+	    {PP_WSMAN_ACTION_PULL, PP_WSMAN_OP_PULL},
+	    {PP_WSMAN_ACTION_RELEASE, PP_WSMAN_OP_RELEASE},
+	};
+	for (size_t i = 0; i < sizeof(wsen) / sizeof(wsen[0]); i++) {
+		if (text_eq(req->action, wsen[i].action)) {
+			req->op = wsen[i].op;
+			return 0;
+		}
+	}
 	if (strncmp(req->action, req->resource_uri, ulen) == 0 && req->action[ulen] == '/' &&
 	    pp_wsman_name_valid(req->action + ulen + 1)) {
 		req->op = PP_WSMAN_OP_INVOKE;
@@ -612,8 +770,62 @@ static int classify_action(struct pp_wsman_request *req, struct pp_err *err)
 	}
 	req->fault = PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED;
 	return pp_err_set(err, PP_EPROTO,
-			  "wsa:Action '%.160s' is not Get, Put or a method of the resource",
+			  "wsa:Action '%.160s' is not Get, Put, Enumerate, Pull, Release or a "
+			  "method of the resource",
 			  req->action);
+}
+
+/* A positive xs:unsignedInt limit (MaxElements, MaxCharacters). */
+static int enum_limit(const xmlNode *n, const char *what, uint32_t *out, struct pp_err *err)
+{
+	char text[16];
+	int rc = pp_wsxml_text(n, text, sizeof(text), PP_WSXML_TRIM, what, err);
+	if (rc < 0)
+		return rc;
+	return pp_parse_u32(text, 1, UINT32_MAX, out, what, err);
+}
+
+/* The children of wsen:Enumerate, wsen:Pull or wsen:Release (DSP0226 8.2-8.4). Anything
+ * else (a filter, wsen:Expires, an EndTo) is refused. */
+static int enum_body(const xmlNode *el, struct pp_wsman_request *req, struct pp_err *err)
+{
+	bool has_ctx = false;
+	int rc = pp_wsxml_element_only(el, "WS-Enumeration body", err);
+	if (rc < 0)
+		return rc;
+	for (const xmlNode *n = pp_wsxml_first_el(el); n; n = pp_wsxml_next_el(n)) {
+		bool en = req->op == PP_WSMAN_OP_ENUMERATE, pull = req->op == PP_WSMAN_OP_PULL;
+		if (en && pp_wsxml_is(n, PP_WSMAN_NS_WSMAN, "OptimizeEnumeration")) {
+			req->optimize = true;
+		} else if (en && pp_wsxml_is(n, PP_WSMAN_NS_WSMAN, "MaxElements")) {
+			rc = enum_limit(n, "wsman:MaxElements", &req->max_elements, err);
+		} else if (pull && pp_wsxml_is(n, PP_WSMAN_NS_WSEN, "MaxElements")) {
+			rc = enum_limit(n, "wsen:MaxElements", &req->max_elements, err);
+		} else if (pull && pp_wsxml_is(n, PP_WSMAN_NS_WSEN, "MaxCharacters")) {
+			rc = enum_limit(n, "wsen:MaxCharacters", &req->max_characters, err);
+		} else if (pull && pp_wsxml_is(n, PP_WSMAN_NS_WSEN, "MaxTime")) {
+			rc = 0; /* answers are immediate */
+		} else if (!en && !has_ctx && pp_wsxml_is(n, PP_WSMAN_NS_WSEN, "EnumerationContext")) {
+			has_ctx = true;
+			req->fault = PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT;
+			if ((rc = pp_wsxml_text(n, req->enum_context, sizeof(req->enum_context),
+						PP_WSXML_TRIM, "wsen:EnumerationContext", err)) < 0 ||
+			    (rc = check_context(req->enum_context, err)) < 0)
+				return rc;
+			req->fault = PP_WSMAN_FAULT_INVALID_PARAMETER;
+		} else {
+			return pp_err_set(err, PP_EINVAL, "%s: element <%.64s> is not supported",
+					  (const char *)el->name, (const char *)n->name);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (req->op != PP_WSMAN_OP_ENUMERATE && !has_ctx) {
+		req->fault = PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT;
+		return pp_err_set(err, PP_EINVAL, "%s has no wsen:EnumerationContext",
+				  (const char *)el->name);
+	}
+	return 0;
 }
 
 static int request_body(const xmlNode *body, struct pp_wsman_request *req, struct pp_err *err)
@@ -630,6 +842,19 @@ static int request_body(const xmlNode *body, struct pp_wsman_request *req, struc
 			return pp_err_set(err, PP_EINVAL, "Get request has a body element <%.64s>",
 					  (const char *)el->name);
 		return 0;
+	}
+	if (req->op == PP_WSMAN_OP_ENUMERATE || req->op == PP_WSMAN_OP_PULL ||
+	    req->op == PP_WSMAN_OP_RELEASE) {
+		const char *want = req->op == PP_WSMAN_OP_ENUMERATE ? "Enumerate"
+				   : req->op == PP_WSMAN_OP_PULL    ? "Pull"
+								    : "Release";
+		if (!pp_wsxml_is(el, PP_WSMAN_NS_WSEN, want)) {
+			if (req->op != PP_WSMAN_OP_ENUMERATE)
+				req->fault = PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT;
+			return pp_err_set(err, PP_EINVAL, "s:Body has no wsen:%s", want);
+		}
+		memcpy(req->body_name, want, strlen(want) + 1);
+		return enum_body(el, req, err);
 	}
 	if ((rc = body_name_for(req->op, req->resource_uri, req->method, "_INPUT", expect, err)) <
 	    0)
@@ -712,7 +937,7 @@ out:
 /* ---- device: responses and faults ---- */
 
 static int reply_envelope(struct env *e, const char *relates_to, const char *action,
-			  struct pp_err *err)
+			  const char *resource_uri, struct pp_err *err)
 {
 	char id[PP_WSMAN_ID_MAX + 1];
 	int rc;
@@ -724,6 +949,9 @@ static int reply_envelope(struct env *e, const char *relates_to, const char *act
 		return rc;
 	if ((rc = env_header(e, e->wsa, "Action", action, false, err)) < 0 ||
 	    (rc = env_header(e, e->wsa, "MessageID", id, false, err)) < 0)
+		return rc;
+	if (resource_uri &&
+	    (rc = env_header(e, e->wsman, "ResourceURI", resource_uri, false, err)) < 0)
 		return rc;
 	return 0;
 }
@@ -756,7 +984,7 @@ static int build_reply(const struct pp_wsman_request *req, const char *body_name
 	n = snprintf(action, sizeof(action), "%sResponse", req->action);
 	if (n < 0 || (size_t)n >= sizeof(action) || !req->action[0])
 		return pp_err_set(err, PP_EINVAL, "request wsa:Action is empty or too long");
-	if ((rc = reply_envelope(&e, req->message_id, action, err)) < 0)
+	if ((rc = reply_envelope(&e, req->message_id, action, req->resource_uri, err)) < 0)
 		goto out;
 	if (body_name) {
 		xmlNode *el;
@@ -805,6 +1033,83 @@ int pp_wsman_output_build(const struct pp_wsman_request *req, uint32_t return_va
 	return build_reply(req, name, &return_value, outputs, out, err);
 }
 
+/* n instances <g:Class xmlns:g="ResourceURI"> under parent. */
+static int add_items(xmlNode *parent, const struct pp_wsman_request *req,
+		     const struct pp_wsman_props *items, size_t n, struct pp_err *err)
+{
+	char name[PP_WSMAN_NAME_MAX + 1];
+	int rc = body_name_for(PP_WSMAN_OP_GET, req->resource_uri, NULL, NULL, name, err);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		xmlNode *el = xmlNewChild(parent, NULL, X(name), NULL);
+		xmlNs *ns = el ? xmlNewNs(el, X(req->resource_uri), X("g")) : NULL;
+		if (!ns)
+			return nomem(err);
+		xmlSetNs(el, ns);
+		rc = add_props(el, ns, &items[i], err);
+	}
+	return rc;
+}
+
+int pp_wsman_enum_response_build(const struct pp_wsman_request *req, const char *context,
+				 const struct pp_wsman_props *items, size_t n, bool end,
+				 struct pp_buf *out, struct pp_err *err)
+{
+	bool pull = req->op == PP_WSMAN_OP_PULL;
+	struct env e = {0};
+	int rc;
+	if (req->op != PP_WSMAN_OP_ENUMERATE && !pull)
+		return pp_err_set(err, PP_EINVAL, "enumeration response to a request that is not "
+						  "Enumerate or Pull");
+	if (!pull && !req->optimize && n)
+		return pp_err_set(err, PP_EINVAL, "items in a non-optimized EnumerateResponse");
+	if ((context || !pull) && (rc = check_context(context, err)) < 0)
+		return rc;
+	if ((rc = check_request_ids(req, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = check_props(&items[i], "item", err)) < 0)
+			return rc;
+	}
+	const char *action = pull ? PP_WSMAN_ACTION_PULL "Response" : PP_WSMAN_ACTION_ENUMERATE
+								      "Response";
+	if ((rc = reply_envelope(&e, req->message_id, action, req->resource_uri, err)) < 0)
+		goto out;
+	xmlNs *wsen = env_wsen(&e);
+	xmlNode *r = wsen ? xmlNewChild(e.body, wsen,
+					X(pull ? "PullResponse" : "EnumerateResponse"), NULL)
+			  : NULL;
+	if (!r || (context && !pp_wsxml_add(r, wsen, "EnumerationContext", context))) {
+		rc = nomem(err);
+		goto out;
+	}
+	if (pull || req->optimize) {
+		xmlNs *ns = pull ? wsen : e.wsman;
+		xmlNode *list = xmlNewChild(r, ns, X("Items"), NULL);
+		if (!list) {
+			rc = nomem(err);
+			goto out;
+		}
+		if ((rc = add_items(list, req, items, n, err)) < 0)
+			goto out;
+		if (end && !xmlNewChild(r, ns, X("EndOfSequence"), NULL)) {
+			rc = nomem(err);
+			goto out;
+		}
+	}
+	rc = pp_wsxml_serialize(e.doc, out, err);
+out:
+	env_free(&e);
+	return rc;
+}
+
+int pp_wsman_release_response_build(const struct pp_wsman_request *req, struct pp_buf *out,
+				    struct pp_err *err)
+{
+	if (req->op != PP_WSMAN_OP_RELEASE)
+		return pp_err_set(err, PP_EINVAL, "ReleaseResponse to a request that is not Release");
+	return build_reply(req, NULL, NULL, NULL, out, err);
+}
+
 int pp_wsman_fault_build(const struct pp_wsman_request *req, enum pp_wsman_fault fault,
 			 const char *reason, struct pp_buf *out, int *http_status,
 			 struct pp_err *err)
@@ -825,8 +1130,16 @@ int pp_wsman_fault_build(const struct pp_wsman_request *req, enum pp_wsman_fault
 		if (end && pp_wsman_text_valid(req->message_id, (size_t)(end - req->message_id)))
 			relates_to = req->message_id;
 	}
-	if ((rc = reply_envelope(&e, relates_to, fi->action, err)) < 0)
+	const char *uri = NULL;
+	if (req && memchr(req->resource_uri, '\0', sizeof(req->resource_uri)) &&
+	    check_uri(req->resource_uri, "wsman:ResourceURI", NULL) == 0)
+		uri = req->resource_uri;
+	if ((rc = reply_envelope(&e, relates_to, fi->action, uri, err)) < 0)
 		goto out;
+	if (fi->fault == PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT && !env_wsen(&e)) {
+		rc = nomem(err);
+		goto out;
+	}
 	xmlNode *f = xmlNewChild(e.body, e.s, X("Fault"), NULL);
 	xmlNode *code = f ? xmlNewChild(f, e.s, X("Code"), NULL) : NULL;
 	xmlNode *sub = code && pp_wsxml_add(code, e.s, "Value", fi->code)
@@ -861,6 +1174,10 @@ static void response_reset(struct pp_wsman_response *resp)
 	pp_wsman_props_init(&resp->props);
 	resp->has_return_value = false;
 	resp->return_value = 0;
+	resp->enum_context[0] = '\0';
+	resp->end_of_sequence = false;
+	resp->item_count = 0;
+	resp->picked = false;
 }
 
 void pp_wsman_response_wipe(struct pp_wsman_response *resp)
@@ -969,6 +1286,94 @@ static int response_body(const struct pp_wsman_call *call, const xmlNode *el,
 	return 0;
 }
 
+/* True when item holds the call's pick (or no pick is set). */
+static bool item_matches(const struct pp_wsman_call *call, const xmlNode *item)
+{
+	char text[PP_WSMAN_PICK_MAX + 1];
+	if (!call->pick_name[0])
+		return true;
+	for (const xmlNode *n = pp_wsxml_first_el(item); n; n = pp_wsxml_next_el(n)) {
+		if (!pp_wsxml_is(n, call->resource_uri, call->pick_name))
+			continue;
+		if (pp_wsxml_text(n, text, sizeof(text), PP_WSXML_TRIM, "pick", NULL) == 0 &&
+		    text_eq(text, call->pick_value))
+			return true;
+	}
+	return false;
+}
+
+/* wsen:Items / wsman:Items: instances of the call's class only; the picked one parsed. */
+static int parse_items(const struct pp_wsman_call *call, const xmlNode *list,
+		       struct pp_wsman_response *resp, struct pp_err *err)
+{
+	char cls[PP_WSMAN_NAME_MAX + 1];
+	int rc;
+	if ((rc = pp_wsxml_element_only(list, "Items", err)) < 0 ||
+	    (rc = body_name_for(PP_WSMAN_OP_GET, call->resource_uri, NULL, NULL, cls, err)) < 0)
+		return rc;
+	for (const xmlNode *n = pp_wsxml_first_el(list); n; n = pp_wsxml_next_el(n)) {
+		if (!pp_wsxml_is(n, call->resource_uri, cls))
+			return pp_err_set(err, PP_EPROTO,
+					  "Items holds <%.64s> (namespace '%.100s'), expected <%s> "
+					  "in the ResourceURI namespace",
+					  (const char *)n->name, pp_wsxml_ns(n), cls);
+		resp->item_count++;
+		if (resp->picked || !item_matches(call, n))
+			continue;
+		if ((rc = parse_props(n, call->resource_uri, cls, &resp->props, err)) < 0)
+			return rc;
+		memcpy(resp->body_name, cls, strlen(cls) + 1);
+		resp->picked = true;
+	}
+	return 0;
+}
+
+/* EnumerateResponse, PullResponse (wsen: items; optimized Enumerate: wsman: items) and
+ * ReleaseResponse (empty). */
+static int enum_response_body(const struct pp_wsman_call *call, const xmlNode *el,
+			      struct pp_wsman_response *resp, struct pp_err *err)
+{
+	bool pull = call->op == PP_WSMAN_OP_PULL, seen_ctx = false, seen_items = false;
+	const char *want = pull ? "PullResponse" : "EnumerateResponse";
+	const char *items_ns = pull ? PP_WSMAN_NS_WSEN : PP_WSMAN_NS_WSMAN;
+	int rc;
+	if (call->op == PP_WSMAN_OP_RELEASE) {
+		if (el)
+			return pp_err_set(err, PP_EPROTO, "ReleaseResponse has a body element <%.64s>",
+					  (const char *)el->name);
+		return 0;
+	}
+	if (!pp_wsxml_is(el, PP_WSMAN_NS_WSEN, want))
+		return pp_err_set(err, PP_EPROTO, "response s:Body holds <%.64s>, expected wsen:%s",
+				  el ? (const char *)el->name : "nothing", want);
+	if ((rc = pp_wsxml_element_only(el, want, err)) < 0)
+		return rc;
+	for (const xmlNode *n = pp_wsxml_first_el(el); n; n = pp_wsxml_next_el(n)) {
+		if (!seen_ctx && pp_wsxml_is(n, PP_WSMAN_NS_WSEN, "EnumerationContext")) {
+			seen_ctx = true;
+			if ((rc = pp_wsxml_text(n, resp->enum_context, sizeof(resp->enum_context),
+						PP_WSXML_TRIM, "wsen:EnumerationContext", err)) < 0 ||
+			    (rc = check_context(resp->enum_context, err)) < 0) {
+				resp->enum_context[0] = '\0';
+				return rc;
+			}
+		} else if (!seen_items && pp_wsxml_is(n, items_ns, "Items")) {
+			seen_items = true;
+			if ((rc = parse_items(call, n, resp, err)) < 0)
+				return rc;
+		} else if (!resp->end_of_sequence && pp_wsxml_is(n, items_ns, "EndOfSequence")) {
+			resp->end_of_sequence = true;
+		} else {
+			return pp_err_set(err, PP_EPROTO, "%s: unexpected element <%.64s>", want,
+					  (const char *)n->name);
+		}
+	}
+	if (!seen_ctx && !resp->end_of_sequence)
+		return pp_err_set(err, PP_EPROTO,
+				  "%s has neither wsen:EnumerationContext nor EndOfSequence", want);
+	return 0;
+}
+
 /* Peer text in our one-line error: control characters become spaces. */
 static void printable(const char *in, char *out, size_t cap)
 {
@@ -1061,7 +1466,11 @@ int pp_wsman_response_parse(const struct pp_wsman_call *call, const void *xml, s
 				resp->action, expect_action);
 		goto out;
 	}
-	rc = response_body(call, el, resp, err);
+	if (call->op == PP_WSMAN_OP_ENUMERATE || call->op == PP_WSMAN_OP_PULL ||
+	    call->op == PP_WSMAN_OP_RELEASE)
+		rc = enum_response_body(call, el, resp, err);
+	else
+		rc = response_body(call, el, resp, err);
 out:
 	pp_wsxml_free(doc);
 	if (rc < 0)

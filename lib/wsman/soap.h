@@ -37,6 +37,13 @@
 #define PP_WSMAN_ACTION_WSMAN_FAULT "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
 #define PP_WSMAN_ACTION_WSA_FAULT "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault"
 
+/* WS-Enumeration 2004/09 (DSP0226 sections 8.2 to 8.4). */
+#define PP_WSMAN_NS_WSEN "http://schemas.xmlsoap.org/ws/2004/09/enumeration"
+#define PP_WSMAN_ACTION_ENUMERATE PP_WSMAN_NS_WSEN "/Enumerate"
+#define PP_WSMAN_ACTION_PULL PP_WSMAN_NS_WSEN "/Pull"
+#define PP_WSMAN_ACTION_RELEASE PP_WSMAN_NS_WSEN "/Release"
+#define PP_WSMAN_ACTION_WSEN_FAULT PP_WSMAN_NS_WSEN "/fault"
+
 /* wsman:OperationTimeout sent with every request (xs:duration). */
 #define PP_WSMAN_OPERATION_TIMEOUT "PT60S"
 
@@ -46,12 +53,19 @@
 #define PP_WSMAN_TIMEOUT_MAX 64      /* OperationTimeout text */
 #define PP_WSMAN_REASON_MAX 512      /* fault reason text (longer ones are cut) */
 #define PP_WSMAN_SUBCODE_MAX 160
+#define PP_WSMAN_CONTEXT_MAX 128 /* EnumerationContext text */
+#define PP_WSMAN_PICK_MAX 64     /* pp_wsman_call pick_value */
+/* Pull MaxElements and the characters Intel's library sends as MaxCharacters. */
+#define PP_WSMAN_PULL_MAX_CHARACTERS 99999u
 
 enum pp_wsman_op {
 	PP_WSMAN_OP_NONE = 0,
 	PP_WSMAN_OP_GET,
 	PP_WSMAN_OP_PUT,
 	PP_WSMAN_OP_INVOKE,
+	PP_WSMAN_OP_ENUMERATE,
+	PP_WSMAN_OP_PULL,
+	PP_WSMAN_OP_RELEASE,
 };
 
 /* SOAP faults. HTTP status, following SOAP 1.2 Part 2 section 7.5.1.2 (env:Sender -> 400,
@@ -64,6 +78,8 @@ enum pp_wsman_op {
  *   ENCODING_LIMIT           wsman:EncodingLimit                  400
  *   SCHEMA_VALIDATION        wsman:SchemaValidationError          400
  *   INTERNAL_ERROR           wsman:InternalError                  500
+ *   INVALID_SELECTORS        wsman:InvalidSelectors               400 (missing, unknown)
+ *   INVALID_ENUM_CONTEXT     wsen:InvalidEnumerationContext       400 (unknown, expired)
  * 401 is kept for HTTP Digest failures (with a WWW-Authenticate challenge and no SOAP
  * body): a client that sees 401 re-authenticates, which is wrong for wsman:AccessDenied
  * (authenticated but not allowed, e.g. in the wrong provisioning state). */
@@ -77,6 +93,8 @@ enum pp_wsman_fault {
 	PP_WSMAN_FAULT_ENCODING_LIMIT,
 	PP_WSMAN_FAULT_SCHEMA_VALIDATION,
 	PP_WSMAN_FAULT_INTERNAL_ERROR,
+	PP_WSMAN_FAULT_INVALID_SELECTORS,
+	PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT,
 	PP_WSMAN_FAULT_OTHER, /* parsed by a client: a subcode this module does not know */
 };
 
@@ -99,6 +117,11 @@ struct pp_wsman_call {
 	char action[PP_WSMAN_URI_MAX + 1];
 	char method[PP_WSMAN_NAME_MAX + 1];
 	char message_id[PP_WSMAN_ID_MAX + 1]; /* "uuid:" + random version 4 UUID */
+	/* Pull (and an optimized EnumerateResponse): keep the first item whose property
+	 * pick_name equals pick_value; an empty pick_name keeps the first item. Set with
+	 * pp_wsman_call_pick after building the Pull. */
+	char pick_name[PP_WSMAN_NAME_MAX + 1];
+	char pick_value[PP_WSMAN_PICK_MAX + 1];
 };
 
 /* `to` is the wsa:To address ("/wsman" or "https://host:16993/wsman"); `selectors`
@@ -118,6 +141,23 @@ int pp_wsman_build_invoke(const char *to, const char *resource_uri, const char *
 			  const struct pp_wsman_props *params, struct pp_wsman_call *call,
 			  struct pp_buf *out, struct pp_err *err) PP_WUR;
 
+/* Enumerate: body <wsen:Enumerate/> (no filter, not optimized). */
+int pp_wsman_build_enumerate(const char *to, const char *resource_uri, struct pp_wsman_call *call,
+			     struct pp_buf *out, struct pp_err *err) PP_WUR;
+/* Pull: wsen:EnumerationContext (printable, at most PP_WSMAN_CONTEXT_MAX bytes),
+ * wsen:MaxElements (1 or more) and wsen:MaxCharacters PP_WSMAN_PULL_MAX_CHARACTERS, as
+ * Intel's library sends them. The pick is cleared: set it after with pp_wsman_call_pick. */
+int pp_wsman_build_pull(const char *to, const char *resource_uri, const char *context,
+			uint32_t max_elements, struct pp_wsman_call *call, struct pp_buf *out,
+			struct pp_err *err) PP_WUR;
+int pp_wsman_build_release(const char *to, const char *resource_uri, const char *context,
+			   struct pp_wsman_call *call, struct pp_buf *out,
+			   struct pp_err *err) PP_WUR;
+/* Which item of a PullResponse to keep (name NULL or "": the first). -PP_EINVAL for a
+ * bad name or a value longer than PP_WSMAN_PICK_MAX. */
+int pp_wsman_call_pick(struct pp_wsman_call *call, const char *name, const char *value,
+		       struct pp_err *err) PP_WUR;
+
 struct pp_wsman_response {
 	char action[PP_WSMAN_URI_MAX + 1];
 	char message_id[PP_WSMAN_ID_MAX + 1];
@@ -130,12 +170,21 @@ struct pp_wsman_response {
 	struct pp_wsman_props props;                  /* the body element's children */
 	bool has_return_value;
 	uint32_t return_value; /* method outputs: ReturnValue (0 = success) */
+	/* WS-Enumeration */
+	char enum_context[PP_WSMAN_CONTEXT_MAX + 1]; /* "" when absent (the end) */
+	bool end_of_sequence; /* PullResponse wsen:EndOfSequence (optimized: wsman:) */
+	size_t item_count;    /* items in wsen:Items (wsman:Items when optimized) */
+	bool picked;          /* the picked item is in props, its element name in body_name */
 };
 
 /* Parses the response to `call`. Returns 0 for a normal response: wsa:RelatesTo equal to
  * call->message_id, wsa:Action equal to call->action + "Response", and the body element
  * matching the call (Get: the class; Put: the class or nothing; method:
- * <method>_OUTPUT with a ReturnValue). Returns -PP_EPROTO with resp->is_fault set for a
+ * <method>_OUTPUT with a ReturnValue; Enumerate: wsen:EnumerateResponse with a context,
+ * or wsman:Items and wsman:EndOfSequence when optimized; Pull: wsen:PullResponse with
+ * items of the call's class only, an optional context and wsen:EndOfSequence; Release:
+ * an empty body). A pick that matches no item is not an error: picked stays false.
+ * Returns -PP_EPROTO with resp->is_fault set for a
  * SOAP fault (its wsa:RelatesTo, when present, must still match), and other negative
  * codes when the document is oversized, malformed or not the answer to this call. */
 int pp_wsman_response_parse(const struct pp_wsman_call *call, const void *xml, size_t len,
@@ -153,6 +202,13 @@ struct pp_wsman_request {
 	char operation_timeout[PP_WSMAN_TIMEOUT_MAX + 1]; /* "" when absent */
 	char method[PP_WSMAN_NAME_MAX + 1];               /* PP_WSMAN_OP_INVOKE */
 	char body_name[PP_WSMAN_NAME_MAX + 1];            /* "" when the body is empty */
+	/* WS-Enumeration: Pull and Release context; Enumerate wsman:OptimizeEnumeration;
+	 * MaxElements (Enumerate: wsman:, Pull: wsen:; 1 when absent); MaxCharacters (0 when
+	 * absent). */
+	char enum_context[PP_WSMAN_CONTEXT_MAX + 1];
+	bool optimize;
+	uint32_t max_elements;
+	uint32_t max_characters;
 	struct pp_wsman_props selectors;
 	struct pp_wsman_props params; /* Put: the instance; method: the parameters */
 	/* After a failed parse: the fault to answer with. message_id is kept when it was
@@ -162,8 +218,12 @@ struct pp_wsman_request {
 
 /* Requires wsa:Action, wsa:To, wsman:ResourceURI, wsa:MessageID and an anonymous
  * wsa:ReplyTo (To, ResourceURI and Action printable ASCII without spaces, at most
- * PP_WSMAN_URI_MAX bytes); Action must be Get, Put or <ResourceURI>/<Method>; Get has an empty
- * body, Put a <Class> element in the ResourceURI namespace, a method <Method>_INPUT. Unknown
+ * PP_WSMAN_URI_MAX bytes); Action must be Get, Put, Enumerate, Pull, Release or
+ * <ResourceURI>/<Method>; Get has an empty body, Put a <Class> element in the ResourceURI
+ * namespace, a method <Method>_INPUT, Enumerate wsen:Enumerate (children:
+ * wsman:OptimizeEnumeration, wsman:MaxElements), Pull wsen:Pull (wsen:EnumerationContext,
+ * wsen:MaxElements, wsen:MaxCharacters, wsen:MaxTime), Release wsen:Release (context). A
+ * missing or oversized context fails with fault wsen:InvalidEnumerationContext. Unknown
  * headers are ignored unless they carry s:mustUnderstand="true". Which resource URIs
  * and methods exist is the caller's business (wsa:DestinationUnreachable,
  * wsa:ActionNotSupported). */
@@ -182,6 +242,17 @@ int pp_wsman_response_build(const struct pp_wsman_request *req, const char *body
 int pp_wsman_output_build(const struct pp_wsman_request *req, uint32_t return_value,
 			  const struct pp_wsman_props *outputs, struct pp_buf *out,
 			  struct pp_err *err) PP_WUR;
+/* EnumerateResponse (req an Enumerate) or PullResponse (req a Pull): context (NULL when
+ * the sequence is over), n items of the ResourceURI's class, EndOfSequence when `end`.
+ * EnumerateResponse carries items (in wsman:Items) only when req->optimize. */
+int pp_wsman_enum_response_build(const struct pp_wsman_request *req, const char *context,
+				 const struct pp_wsman_props *items, size_t n, bool end,
+				 struct pp_buf *out, struct pp_err *err) PP_WUR;
+/* ReleaseResponse: an empty body. */
+int pp_wsman_release_response_build(const struct pp_wsman_request *req, struct pp_buf *out,
+				    struct pp_err *err) PP_WUR;
+/* Every response and fault carries wsa:To (anonymous), wsa:RelatesTo, wsa:Action,
+ * wsa:MessageID and wsman:ResourceURI (when the request's was read). */
 /* Fault envelope; req may be NULL or partly parsed (wsa:RelatesTo is sent when its
  * message_id is set). reason replaces the standard text when not NULL; never put a
  * secret in it. *http_status (may be NULL) gets pp_wsman_fault_http_status(fault). */

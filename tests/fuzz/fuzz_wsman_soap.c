@@ -50,7 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* As a response to a fixed call (its MessageID is in the seeds). */
 	memset(&call, 0, sizeof(call));
-	call.op = size && (data[size - 1] & 1) ? PP_WSMAN_OP_INVOKE : PP_WSMAN_OP_GET;
+	/* The last byte (white space after the document in the seeds) picks the call. */
+	uint8_t last = size ? data[size - 1] : 0;
+	call.op = last & 1 ? PP_WSMAN_OP_INVOKE : PP_WSMAN_OP_GET;
+	if (last == '\r')
+		call.op = PP_WSMAN_OP_PULL;
+	else if (last == ' ')
+		call.op = PP_WSMAN_OP_ENUMERATE;
 	memcpy(call.resource_uri, PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE,
 	       sizeof(PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE));
 	memcpy(call.method, "CommitChanges", sizeof("CommitChanges"));
@@ -59,9 +65,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (call.op == PP_WSMAN_OP_INVOKE)
 		memcpy(call.action, PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE "/CommitChanges",
 		       sizeof(PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE "/CommitChanges"));
+	else if (call.op == PP_WSMAN_OP_PULL)
+		memcpy(call.action, PP_WSMAN_ACTION_PULL, sizeof(PP_WSMAN_ACTION_PULL));
+	else if (call.op == PP_WSMAN_OP_ENUMERATE)
+		memcpy(call.action, PP_WSMAN_ACTION_ENUMERATE, sizeof(PP_WSMAN_ACTION_ENUMERATE));
 	else
 		memcpy(call.action, PP_WSMAN_ACTION_GET, sizeof(PP_WSMAN_ACTION_GET));
+	if (size > 1 && data[size - 2] == '\n')
+		check(pp_wsman_call_pick(&call, "InstanceID", "AMT", &err) == 0);
 	rc = pp_wsman_response_parse(&call, data, size, &resp, &err);
+	check(strlen(resp.enum_context) <= PP_WSMAN_CONTEXT_MAX);
+	check(!resp.picked || resp.item_count > 0);
 	check(rc <= 0);
 	check(resp.props.count <= PP_WSMAN_PROPS_MAX);
 	if (rc == 0) {
@@ -90,6 +104,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = pp_wsman_response_build(&req, req.body_name, &req.params, &out, &err);
 		check(rc == 0);
 		break;
+	case PP_WSMAN_OP_ENUMERATE:
+	case PP_WSMAN_OP_PULL: {
+		bool items = req.op == PP_WSMAN_OP_PULL || req.optimize;
+		rc = pp_wsman_enum_response_build(&req, "fuzz-ctx", &req.selectors, items ? 1 : 0,
+						  items, &out, &err);
+		break;
+	}
+	case PP_WSMAN_OP_RELEASE:
+		check(req.enum_context[0] != '\0');
+		rc = pp_wsman_release_response_build(&req, &out, &err);
+		check(rc == 0);
+		break;
 	default:
 		rc = pp_wsman_output_build(&req, 0, NULL, &out, &err);
 		check(rc == 0);
@@ -98,6 +124,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		rc = pp_wsman_response_parse(&call, out.data, out.len, &resp, &err);
 		check(rc == 0);
+		if (req.op == PP_WSMAN_OP_ENUMERATE || req.op == PP_WSMAN_OP_PULL)
+			check(strcmp(resp.enum_context, "fuzz-ctx") == 0);
+		if (req.op == PP_WSMAN_OP_PULL)
+			check(resp.item_count == 1 && resp.picked &&
+			      resp.props.count == req.selectors.count);
 		if (req.op == PP_WSMAN_OP_PUT) {
 			check(resp.props.count == req.params.count);
 			for (size_t i = 0; i < resp.props.count; i++)

@@ -638,10 +638,10 @@ static void test_actions_and_bodies(void **state)
 	const char *ns = PP_AMT_URI_GENERAL_SETTINGS;
 	char body[1024];
 
-	/* Enumerate is not in the subset. */
+	/* Renew is not in the subset (Enumerate, Pull and Release are). */
 	assert_int_equal(
 	    parse_doc(f, get_doc("<wsa:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/"
-				 "Enumerate</wsa:Action>" H_TO H_URI H_ID H_REPLY,
+				 "Renew</wsa:Action>" H_TO H_URI H_ID H_REPLY,
 				 "")),
 	    -PP_EPROTO);
 	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED);
@@ -864,6 +864,371 @@ static void test_helpers(void **state)
 	    "a123456789012345678901234567890123456789012345678901234567890123456789"));
 }
 
+/* ---- WS-Enumeration ---- */
+
+#define SW PP_CIM_URI_SOFTWARE_IDENTITY
+
+/* Intel's library (wsman-messages), verbatim but for the MessageID. */
+#define INTEL_HEAD(action, uri)                                                                    \
+	"<?xml version=\"1.0\" encoding=\"utf-8\"?><Envelope "                                     \
+	"xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "                                 \
+	"xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" "                                          \
+	"xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" "                            \
+	"xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" "                              \
+	"xmlns=\"http://www.w3.org/2003/05/soap-envelope\"><Header><a:Action>" action              \
+	"</a:Action><a:To>/wsman</a:To><w:ResourceURI>" uri                                        \
+	"</w:ResourceURI><a:MessageID>1</a:MessageID><a:ReplyTo><a:Address>"                       \
+	"http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></"            \
+	"a:ReplyTo><w:OperationTimeout>PT60S</w:OperationTimeout></Header>"
+
+static void sw_item(struct pp_wsman_props *p, const char *id, const char *version)
+{
+	pp_wsman_props_init(p);
+	assert_int_equal(pp_wsman_props_add(p, "InstanceID", id, NULL), 0);
+	assert_int_equal(pp_wsman_props_add(p, "IsEntity", "true", NULL), 0);
+	assert_int_equal(pp_wsman_props_add(p, "VersionString", version, NULL), 0);
+}
+
+static void test_intel_enum_envelopes(void **state)
+{
+	struct fx *f = *state;
+	static const char en[] = INTEL_HEAD(PP_WSMAN_ACTION_ENUMERATE, SW)
+	    "<Body><Enumerate xmlns=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" "
+	    "/></Body></Envelope>";
+	static const char pull[] = INTEL_HEAD(PP_WSMAN_ACTION_PULL, SW)
+	    "<Body><Pull xmlns=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">"
+	    "<EnumerationContext>CTX-1</EnumerationContext><MaxElements>999</MaxElements>"
+	    "<MaxCharacters>99999</MaxCharacters></Pull></Body></Envelope>";
+	static const char method[] =
+	    INTEL_HEAD(PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE "/GetUuid",
+		       PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE)
+	    "<Body><h:GetUuid_INPUT xmlns:h=\"" PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE
+	    "\"></h:GetUuid_INPUT></Body></Envelope>";
+
+	assert_int_equal(pp_wsman_request_parse(en, strlen(en), &f->req, &f->err), 0);
+	assert_int_equal(f->req.op, PP_WSMAN_OP_ENUMERATE);
+	assert_false(f->req.optimize);
+	assert_string_equal(f->req.message_id, "1");
+	assert_int_equal(pp_wsman_request_parse(pull, strlen(pull), &f->req, &f->err), 0);
+	assert_int_equal(f->req.op, PP_WSMAN_OP_PULL);
+	assert_string_equal(f->req.enum_context, "CTX-1");
+	assert_int_equal(f->req.max_elements, 999);
+	assert_int_equal(f->req.max_characters, 99999);
+	assert_int_equal(pp_wsman_request_parse(method, strlen(method), &f->req, &f->err), 0);
+	assert_int_equal(f->req.op, PP_WSMAN_OP_INVOKE);
+	assert_string_equal(f->req.method, "GetUuid");
+	/* Every answer names the resource, as firmware does. */
+	assert_int_equal(pp_wsman_output_build(&f->req, 0, NULL, &f->reply, &f->err), 0);
+	assert_non_null(strstr(text(&f->reply), "ResourceURI>" PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE
+							 "</wsman:ResourceURI>"));
+}
+
+static void test_enumerate_pull_release_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct pp_wsman_props items[3];
+	sw_item(&items[0], "Flash", "16.1.25");
+	sw_item(&items[1], "AMT FW Core Version", "16.1.25");
+	sw_item(&items[2], "Sku", "16392");
+
+	/* Enumerate -> context */
+	assert_int_equal(pp_wsman_build_enumerate(TO, SW, &f->call, &f->buf, &f->err), 0);
+	assert_int_equal(f->call.op, PP_WSMAN_OP_ENUMERATE);
+	assert_string_equal(f->call.action, PP_WSMAN_ACTION_ENUMERATE);
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+	assert_int_equal(f->req.op, PP_WSMAN_OP_ENUMERATE);
+	assert_string_equal(f->req.body_name, "Enumerate");
+	assert_int_equal(pp_wsman_enum_response_build(&f->req, "ctx-42", NULL, 0, false, &f->reply,
+						      &f->err),
+			 0);
+	assert_non_null(strstr(text(&f->reply), "<wsman:ResourceURI>" SW "</wsman:ResourceURI>"));
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_string_equal(f->resp.enum_context, "ctx-42");
+	assert_false(f->resp.end_of_sequence);
+	assert_int_equal(f->resp.item_count, 0);
+
+	/* Pull, picking the core version among three items. */
+	assert_int_equal(pp_wsman_build_pull(TO, SW, "ctx-42", 999, &f->call, &f->buf, &f->err), 0);
+	assert_non_null(strstr(text(&f->buf), "MaxCharacters>99999<"));
+	assert_int_equal(pp_wsman_call_pick(&f->call, "InstanceID", "AMT FW Core Version", &f->err),
+			 0);
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+	assert_int_equal(f->req.op, PP_WSMAN_OP_PULL);
+	assert_string_equal(f->req.enum_context, "ctx-42");
+	assert_int_equal(f->req.max_elements, 999);
+	assert_int_equal(f->req.max_characters, PP_WSMAN_PULL_MAX_CHARACTERS);
+	assert_int_equal(
+	    pp_wsman_enum_response_build(&f->req, NULL, items, 3, true, &f->reply, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_int_equal(f->resp.item_count, 3);
+	assert_true(f->resp.end_of_sequence);
+	assert_string_equal(f->resp.enum_context, "");
+	assert_true(f->resp.picked);
+	assert_string_equal(f->resp.body_name, PP_CIM_SOFTWARE_IDENTITY);
+	assert_string_equal(pp_wsman_props_get(&f->resp.props, "InstanceID"),
+			    "AMT FW Core Version");
+	assert_string_equal(pp_wsman_props_get(&f->resp.props, "VersionString"), "16.1.25");
+
+	/* No pick: the first item. Pick not found: not an error, nothing picked. */
+	assert_int_equal(pp_wsman_call_pick(&f->call, NULL, NULL, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_string_equal(pp_wsman_props_get(&f->resp.props, "InstanceID"), "Flash");
+	assert_int_equal(pp_wsman_call_pick(&f->call, "InstanceID", "Nope", &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_false(f->resp.picked);
+	assert_int_equal(f->resp.props.count, 0);
+	assert_int_equal(f->resp.item_count, 3);
+
+	/* A mid-sequence Pull answer keeps the context. */
+	assert_int_equal(
+	    pp_wsman_enum_response_build(&f->req, "ctx-43", items, 1, false, &f->reply, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_string_equal(f->resp.enum_context, "ctx-43");
+	assert_false(f->resp.end_of_sequence);
+
+	/* Release -> empty body */
+	assert_int_equal(pp_wsman_build_release(TO, SW, "ctx-43", &f->call, &f->buf, &f->err), 0);
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+	assert_int_equal(f->req.op, PP_WSMAN_OP_RELEASE);
+	assert_string_equal(f->req.enum_context, "ctx-43");
+	assert_int_equal(pp_wsman_release_response_build(&f->req, &f->reply, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_string_equal(f->resp.action, PP_WSMAN_ACTION_RELEASE "Response");
+	for (int i = 0; i < 3; i++)
+		pp_wsman_props_wipe(&items[i]);
+}
+
+static void test_optimized_enumerate(void **state)
+{
+	struct fx *f = *state;
+	struct pp_wsman_props items[2];
+	sw_item(&items[0], "Flash", "16.1.25");
+	sw_item(&items[1], "Sku", "16392");
+	const char *doc = get_doc(
+	    "<wsa:Action>" PP_WSMAN_ACTION_ENUMERATE "</wsa:Action>" H_TO
+	    "<wsman:ResourceURI>" SW "</wsman:ResourceURI>" H_ID H_REPLY,
+	    "<n:Enumerate xmlns:n=\"" PP_WSMAN_NS_WSEN "\"><wsman:OptimizeEnumeration/>"
+	    "<wsman:MaxElements>5</wsman:MaxElements></n:Enumerate>");
+	assert_int_equal(parse_doc(f, doc), 0);
+	assert_true(f->req.optimize);
+	assert_int_equal(f->req.max_elements, 5);
+	assert_int_equal(
+	    pp_wsman_enum_response_build(&f->req, "c1", items, 2, true, &f->reply, &f->err), 0);
+	assert_non_null(strstr(text(&f->reply), "wsman:EndOfSequence"));
+	assert_non_null(strstr(text(&f->reply), "<wsman:Items>"));
+	/* Parsed as the answer to an Enumerate whose MessageID was the one above. */
+	memset(&f->call, 0, sizeof(f->call));
+	f->call.op = PP_WSMAN_OP_ENUMERATE;
+	snprintf(f->call.resource_uri, sizeof(f->call.resource_uri), "%s", SW);
+	snprintf(f->call.action, sizeof(f->call.action), "%s", PP_WSMAN_ACTION_ENUMERATE);
+	snprintf(f->call.message_id, sizeof(f->call.message_id), "%s",
+		 "uuid:00000000-8086-0000-0000-000000000001");
+	assert_int_equal(pp_wsman_call_pick(&f->call, "InstanceID", "Sku", &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_true(f->resp.end_of_sequence);
+	assert_int_equal(f->resp.item_count, 2);
+	assert_true(f->resp.picked);
+	assert_string_equal(pp_wsman_props_get(&f->resp.props, "VersionString"), "16392");
+	/* A non-optimized request cannot be answered with items. */
+	f->req.optimize = false;
+	assert_int_equal(
+	    pp_wsman_enum_response_build(&f->req, "c1", items, 2, true, &f->reply, &f->err),
+	    -PP_EINVAL);
+	pp_wsman_props_wipe(&items[0]);
+	pp_wsman_props_wipe(&items[1]);
+}
+
+static void test_enum_hostile_requests(void **state)
+{
+	struct fx *f = *state;
+	char big[PP_WSMAN_CONTEXT_MAX + 40], body[512];
+	const char *head = "<wsa:Action>" PP_WSMAN_ACTION_PULL "</wsa:Action>" H_TO
+			   "<wsman:ResourceURI>" SW "</wsman:ResourceURI>" H_ID H_REPLY;
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+
+	/* Oversized context: the WS-Enumeration fault, with our RelatesTo. */
+	snprintf(body, sizeof(body),
+		 "<n:Pull xmlns:n=\"" PP_WSMAN_NS_WSEN "\"><n:EnumerationContext>%s"
+		 "</n:EnumerationContext></n:Pull>",
+		 big);
+	assert_true(parse_doc(f, get_doc(head, body)) < 0);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT);
+	int status = 0;
+	assert_int_equal(
+	    pp_wsman_fault_build(&f->req, f->req.fault, NULL, &f->reply, &status, &f->err), 0);
+	assert_int_equal(status, 400);
+	assert_non_null(strstr(text(&f->reply), "wsen:InvalidEnumerationContext"));
+	assert_non_null(strstr(text(&f->reply), "uuid:00000000-8086-0000-0000-000000000001"));
+	assert_non_null(strstr(text(&f->reply), "<wsman:ResourceURI>" SW));
+	/* ... which a client classifies. */
+	memset(&f->call, 0, sizeof(f->call));
+	f->call.op = PP_WSMAN_OP_PULL;
+	snprintf(f->call.resource_uri, sizeof(f->call.resource_uri), "%s", SW);
+	snprintf(f->call.action, sizeof(f->call.action), "%s", PP_WSMAN_ACTION_PULL);
+	snprintf(f->call.message_id, sizeof(f->call.message_id), "%s",
+		 "uuid:00000000-8086-0000-0000-000000000001");
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err),
+	    -PP_EPROTO);
+	assert_true(f->resp.is_fault);
+	assert_int_equal(f->resp.fault, PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT);
+
+	/* Missing context; empty context; a Pull body that is no Pull. */
+	assert_true(parse_doc(f, get_doc(head, "<n:Pull xmlns:n=\"" PP_WSMAN_NS_WSEN "\"/>")) < 0);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT);
+	assert_true(parse_doc(f, get_doc(head, "<n:Pull xmlns:n=\"" PP_WSMAN_NS_WSEN
+					       "\"><n:EnumerationContext> </n:EnumerationContext>"
+					       "</n:Pull>")) < 0);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT);
+	assert_true(parse_doc(f, get_doc(head, "")) < 0);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT);
+	/* MaxElements 0, not a number; a filter; a nested context. */
+	assert_true(parse_doc(f, get_doc(head, "<n:Pull xmlns:n=\"" PP_WSMAN_NS_WSEN
+					       "\"><n:EnumerationContext>c</n:EnumerationContext>"
+					       "<n:MaxElements>0</n:MaxElements></n:Pull>")) < 0);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_PARAMETER);
+	assert_true(parse_doc(f, get_doc(head, "<n:Pull xmlns:n=\"" PP_WSMAN_NS_WSEN
+					       "\"><n:EnumerationContext>c</n:EnumerationContext>"
+					       "<n:MaxElements>x</n:MaxElements></n:Pull>")) < 0);
+	assert_true(parse_doc(f, get_doc(head, "<n:Pull xmlns:n=\"" PP_WSMAN_NS_WSEN
+					       "\"><n:EnumerationContext><x/></n:EnumerationContext>"
+					       "</n:Pull>")) < 0);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT);
+	assert_true(
+	    parse_doc(f, get_doc("<wsa:Action>" PP_WSMAN_ACTION_ENUMERATE "</wsa:Action>" H_TO
+				 "<wsman:ResourceURI>" SW "</wsman:ResourceURI>" H_ID H_REPLY,
+				 "<n:Enumerate xmlns:n=\"" PP_WSMAN_NS_WSEN "\"><wsman:Filter>x"
+				 "</wsman:Filter></n:Enumerate>")) < 0);
+	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_PARAMETER);
+	assert_err_has(&f->err, "Filter");
+
+	/* Client side refuses what it cannot send. */
+	assert_int_equal(pp_wsman_build_pull(TO, SW, big, 1, &f->call, &f->buf, &f->err),
+			 -PP_ETOOBIG);
+	assert_int_equal(pp_wsman_build_pull(TO, SW, "", 1, &f->call, &f->buf, &f->err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_wsman_build_pull(TO, SW, "c", 0, &f->call, &f->buf, &f->err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_wsman_build_release(TO, SW, NULL, &f->call, &f->buf, &f->err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_wsman_call_pick(&f->call, "bad name", "x", &f->err), -PP_EINVAL);
+	assert_int_equal(pp_wsman_call_pick(&f->call, "InstanceID", big, &f->err), -PP_EINVAL);
+}
+
+static void test_enum_hostile_responses(void **state)
+{
+	struct fx *f = *state;
+	struct pp_wsman_props *items = calloc(200, sizeof(*items));
+	assert_non_null(items);
+	assert_int_equal(pp_wsman_build_pull(TO, SW, "c", 999, &f->call, &f->buf, &f->err), 0);
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+
+	/* Many items: counted, the first kept, the document stays under its cap. */
+	for (int i = 0; i < 200; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "i%d", i);
+		sw_item(&items[i], id, "1");
+	}
+	assert_int_equal(
+	    pp_wsman_enum_response_build(&f->req, NULL, items, 200, true, &f->reply, &f->err), 0);
+	assert_int_equal(pp_wsman_call_pick(&f->call, "InstanceID", "i199", &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
+	assert_int_equal(f->resp.item_count, 200);
+	assert_true(f->resp.picked);
+	assert_string_equal(pp_wsman_props_get(&f->resp.props, "InstanceID"), "i199");
+	/* Too many for the envelope cap: refused at build time. */
+	struct pp_wsman_props *huge = calloc(120, sizeof(*huge));
+	assert_non_null(huge);
+	char long_value[PP_WSMAN_VALUE_MAX + 1];
+	memset(long_value, 'v', PP_WSMAN_VALUE_MAX);
+	long_value[PP_WSMAN_VALUE_MAX] = '\0';
+	for (int i = 0; i < 120; i++) {
+		pp_wsman_props_init(&huge[i]);
+		assert_int_equal(pp_wsman_props_add(&huge[i], "VersionString", long_value, NULL), 0);
+	}
+	assert_int_equal(
+	    pp_wsman_enum_response_build(&f->req, NULL, huge, 120, true, &f->reply, &f->err),
+	    -PP_ETOOBIG);
+	free(huge);
+
+	/* RelatesTo mismatch: another message's answer. */
+	struct pp_wsman_call other = f->call;
+	snprintf(other.message_id, sizeof(other.message_id), "uuid:other");
+	assert_int_equal(pp_wsman_enum_response_build(&f->req, "c2", items, 1, false, &f->reply,
+						      &f->err),
+			 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&other, f->reply.data, f->reply.len, &f->resp, &f->err),
+	    -PP_EPROTO);
+	assert_err_has(&f->err, "RelatesTo");
+
+	/* Items of another class; neither context nor end; an oversized context. */
+	struct pp_wsman_call gs = f->call;
+	snprintf(gs.resource_uri, sizeof(gs.resource_uri), "%s", PP_AMT_URI_GENERAL_SETTINGS);
+	assert_int_equal(
+	    pp_wsman_response_parse(&gs, f->reply.data, f->reply.len, &f->resp, &f->err),
+	    -PP_EPROTO);
+	assert_err_has(&f->err, "Items holds");
+	assert_int_equal(
+	    pp_wsman_enum_response_build(&f->req, NULL, items, 1, false, &f->reply, &f->err), 0);
+	assert_int_equal(
+	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err),
+	    -PP_EPROTO);
+	assert_err_has(&f->err, "neither");
+	char big[PP_WSMAN_CONTEXT_MAX + 2];
+	memset(big, 'B', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(
+	    pp_wsman_enum_response_build(&f->req, big, items, 1, false, &f->reply, &f->err),
+	    -PP_ETOOBIG);
+	/* A hand-made answer with a 129-byte context is refused by the client. */
+	char doc[2048];
+	snprintf(doc, sizeof(doc),
+		 "<s:Envelope xmlns:s=\"" PP_WSMAN_NS_SOAP "\" xmlns:a=\"" PP_WSMAN_NS_WSA
+		 "\" xmlns:n=\"" PP_WSMAN_NS_WSEN "\"><s:Header><a:Action>" PP_WSMAN_ACTION_PULL
+		 "Response</a:Action><a:RelatesTo>%s</a:RelatesTo></s:Header><s:Body>"
+		 "<n:PullResponse><n:EnumerationContext>%s</n:EnumerationContext>"
+		 "</n:PullResponse></s:Body></s:Envelope>",
+		 f->call.message_id, big);
+	assert_true(pp_wsman_response_parse(&f->call, doc, strlen(doc), &f->resp, &f->err) < 0);
+	assert_string_equal(f->resp.enum_context, "");
+	/* A body on a ReleaseResponse. */
+	struct pp_wsman_call rel = f->call;
+	rel.op = PP_WSMAN_OP_RELEASE;
+	snprintf(rel.action, sizeof(rel.action), "%s", PP_WSMAN_ACTION_RELEASE);
+	snprintf(doc, sizeof(doc),
+		 "<s:Envelope xmlns:s=\"" PP_WSMAN_NS_SOAP "\" xmlns:a=\"" PP_WSMAN_NS_WSA
+		 "\"><s:Header><a:Action>" PP_WSMAN_ACTION_RELEASE
+		 "Response</a:Action><a:RelatesTo>%s</a:RelatesTo></s:Header><s:Body><x/>"
+		 "</s:Body></s:Envelope>",
+		 f->call.message_id);
+	assert_int_equal(pp_wsman_response_parse(&rel, doc, strlen(doc), &f->resp, &f->err),
+			 -PP_EPROTO);
+	for (int i = 0; i < 200; i++)
+		pp_wsman_props_wipe(&items[i]);
+	free(items);
+}
+
+static void test_new_faults(void **state)
+{
+	(void)state;
+	assert_string_equal(pp_wsman_fault_name(PP_WSMAN_FAULT_INVALID_SELECTORS),
+			    "wsman:InvalidSelectors");
+	assert_int_equal(pp_wsman_fault_http_status(PP_WSMAN_FAULT_INVALID_SELECTORS), 400);
+	assert_string_equal(pp_wsman_fault_name(PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT),
+			    "wsen:InvalidEnumerationContext");
+	assert_int_equal(pp_wsman_fault_http_status(PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT), 400);
+}
+
 int main(void)
 {
 	pp_wsman_init();
@@ -884,6 +1249,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_malformed_and_namespaces, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_entities_refused, setup, teardown),
 	    cmocka_unit_test(test_helpers),
+	    cmocka_unit_test_setup_teardown(test_intel_enum_envelopes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_enumerate_pull_release_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_optimized_enumerate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_enum_hostile_requests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_enum_hostile_responses, setup, teardown),
+	    cmocka_unit_test(test_new_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,10 @@
 #include "core/fileio.h"
 #include "core/parse.h"
 
+/* The TLS profiles of lib/tls (pp_tls_profile_parse), the default first: this module
+ * does not link that one, and the server parses the value again with it at start. */
+static const char *const tls_profiles[] = {"compat", "tls12", "tls13", "amt-legacy"};
+
 void pp_config_defaults(struct pp_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -19,7 +23,7 @@ void pp_config_defaults(struct pp_config *c)
 	c->api_port = 8971;
 	c->device_port = 16993;
 	c->device_http_port = 16992;
-	snprintf(c->tls_profile, sizeof(c->tls_profile), "tls12");
+	snprintf(c->tls_profile, sizeof(c->tls_profile), "%s", tls_profiles[0]);
 	c->workers = 2;
 	c->max_sessions = 20000;
 	c->connect_timeout_ms = 5000;
@@ -48,7 +52,10 @@ const char *pp_config_default_text(void)
 	       "# api = 127.0.0.1:8971          ; HTTP API, loopback by default\n"
 	       "# device_port = 16993           ; device TLS-PSK port\n"
 	       "# device_http_port = 16992      ; a provisioned device's HTTP port\n"
-	       "# tls_profile = tls12           ; amt-legacy | tls12 | tls13\n"
+	       "# tls_profile = compat          ; compat: TLS 1.2 ECDHE-PSK first, then the AMT\n"
+	       "#                               ; firmware suites (TLS 1.0, PSK-AES-CBC-SHA);\n"
+	       "#                               ; tls12: strict modern-only, refuses legacy;\n"
+	       "#                               ; tls13; amt-legacy: the AMT suites only\n"
 	       "# workers = 2                   ; event-loop threads\n"
 	       "# max_sessions = 20000          ; device sessions at once\n"
 	       "# connect_timeout_ms = 5000\n"
@@ -124,11 +131,13 @@ static int apply(struct pp_config *c, const char *sec, const char *key, const ch
 	if (IS("server", "device_http_port"))
 		return set_port(&c->device_http_port, v, key, err);
 	if (IS("server", "tls_profile")) {
-		if (strcmp(v, "amt-legacy") && strcmp(v, "tls12") && strcmp(v, "tls13"))
-			return pp_err_set(err, PP_EINVAL,
-					  "tls_profile: '%.32s' is not amt-legacy, tls12 or tls13",
-					  v);
-		return set_str(c->tls_profile, sizeof(c->tls_profile), v, err);
+		for (size_t i = 0; i < sizeof(tls_profiles) / sizeof(tls_profiles[0]); i++) {
+			if (strcmp(v, tls_profiles[i]) == 0)
+				return set_str(c->tls_profile, sizeof(c->tls_profile), v, err);
+		}
+		return pp_err_set(err, PP_EINVAL,
+				  "tls_profile: '%.32s' is not compat, tls12, tls13 or amt-legacy",
+				  v);
 	}
 	if (IS("server", "workers"))
 		return pp_parse_u32(v, 1, 64, &c->workers, key, err);

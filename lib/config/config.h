@@ -23,7 +23,7 @@ struct pp_config {
 	uint16_t api_port;         /* 8971 */
 	uint16_t device_port;      /* 16993 */
 	uint16_t device_http_port; /* 16992: a provisioned device's WS-Management */
-	char tls_profile[16];      /* amt-legacy | tls12 | tls13 */
+	char tls_profile[16];      /* compat (default) | tls12 | tls13 | amt-legacy */
 	uint32_t workers;          /* event-loop threads */
 	uint32_t max_sessions;
 	uint32_t connect_timeout_ms;

@@ -45,8 +45,12 @@ struct profile_def {
 	int min_version, max_version;
 	const char *cipher_list;  /* TLS <= 1.2, in preference order */
 	const char *ciphersuites; /* TLS 1.3 */
-	const char *expect[3];    /* every one must be available */
+	const char *expect[6];    /* every one must be available; NULL-terminated */
 };
+
+#define MODERN_PSK_SUITES                                                                          \
+	"ECDHE-PSK-CHACHA20-POLY1305:ECDHE-PSK-AES128-CBC-SHA256:PSK-AES128-GCM-SHA256"
+#define LEGACY_PSK_SUITES "PSK-AES128-CBC-SHA:PSK-AES256-CBC-SHA"
 
 static const struct profile_def profiles[] = {
     [PP_TLS_AMT_LEGACY] =
@@ -54,7 +58,7 @@ static const struct profile_def profiles[] = {
 	    .name = "amt-legacy",
 	    .min_version = TLS1_VERSION,
 	    .max_version = TLS1_2_VERSION,
-	    .cipher_list = "PSK-AES128-CBC-SHA:PSK-AES256-CBC-SHA:@SECLEVEL=0",
+	    .cipher_list = LEGACY_PSK_SUITES ":@SECLEVEL=0",
 	    .ciphersuites = "",
 	    .expect = {"PSK-AES128-CBC-SHA", "PSK-AES256-CBC-SHA", NULL},
 	},
@@ -63,8 +67,7 @@ static const struct profile_def profiles[] = {
 	    .name = "tls12",
 	    .min_version = TLS1_2_VERSION,
 	    .max_version = TLS1_2_VERSION,
-	    .cipher_list = "ECDHE-PSK-CHACHA20-POLY1305:ECDHE-PSK-AES128-CBC-SHA256:"
-			   "PSK-AES128-GCM-SHA256",
+	    .cipher_list = MODERN_PSK_SUITES,
 	    .ciphersuites = "",
 	    .expect = {"ECDHE-PSK-CHACHA20-POLY1305", "ECDHE-PSK-AES128-CBC-SHA256",
 		       "PSK-AES128-GCM-SHA256"},
@@ -80,11 +83,47 @@ static const struct profile_def profiles[] = {
 	    .ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256",
 	    .expect = {"TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256", NULL},
 	},
+    /* The default: tls12's suites first, the two AMT suites last, TLS 1.0 to 1.2, so a
+     * new user's first real device (AMT firmware: TLS 1.0, PSK-AES128-CBC-SHA) works and
+     * any peer that can do better gets forward secrecy.
+     *
+     * Why offering the legacy suites does not let an attacker force them on a peer that
+     * supports the modern ones (RFC 5246 sections 7.4.9 and 8.1, RFC 4279 section 2;
+     * the same for TLS 1.0, RFC 2246 section 7.4.9): the version and suite are chosen
+     * from the ClientHello, and both Finished messages are a PRF, keyed by the master
+     * secret, over the hash of every handshake message, ClientHello and ServerHello
+     * included. With a PSK suite the master secret comes from the PSK alone (plus an
+     * ECDHE share for ECDHE-PSK), so a man in the middle who rewrote either hello to
+     * strip the modern suites or lower the version cannot produce a matching Finished
+     * without the PPS: the handshake fails instead of downgrading. Someone who holds the
+     * PPS is the device or this server already. There is no fallback retry either (no
+     * second ClientHello with fewer suites after a failure), so no SCSV is needed.
+     * What the legacy choice costs is forward secrecy with devices that only speak it,
+     * the same as amt-legacy; the threat model says so.
+     *
+     * OpenSSL 3 refuses TLS 1.0/1.1 and SHA-1 MACs above security level 0, so this
+     * profile needs @SECLEVEL=0, the lowest level at which its chosen suites (all PSK:
+     * no certificate or DH parameters that a level would judge) can be offered. The
+     * floor on what is negotiated is the suite list itself, not the level. */
+    [PP_TLS_COMPAT] =
+	{
+	    .name = "compat",
+	    .min_version = TLS1_VERSION,
+	    .max_version = TLS1_2_VERSION,
+	    .cipher_list = MODERN_PSK_SUITES ":" LEGACY_PSK_SUITES ":@SECLEVEL=0",
+	    .ciphersuites = "",
+	    .expect = {"ECDHE-PSK-CHACHA20-POLY1305", "ECDHE-PSK-AES128-CBC-SHA256",
+		       "PSK-AES128-GCM-SHA256", "PSK-AES128-CBC-SHA", "PSK-AES256-CBC-SHA", NULL},
+	},
 };
+_Static_assert(sizeof(profiles) / sizeof(profiles[0]) == PP_TLS_PROFILE_MAX,
+	       "one entry per profile");
 
 /* TLS_AES_128_GCM_SHA256: the cipher of the external PSK session. Both tls13 suites
  * hash with SHA-256, so the PSK is usable whichever one the device picks. */
 static const unsigned char tls13_psk_cipher_id[2] = {0x13, 0x01};
+
+static void printable(const void *in, size_t n, char *out, size_t cap);
 
 int pp_tls_profile_parse(const char *name, enum pp_tls_profile *out, struct pp_err *err)
 {
@@ -96,9 +135,10 @@ int pp_tls_profile_parse(const char *name, enum pp_tls_profile *out, struct pp_e
 			return 0;
 		}
 	}
-	return pp_err_set(err, PP_EINVAL,
-			  "unknown TLS profile '%.32s' (expected amt-legacy, tls12 or tls13)",
-			  name);
+	char shown[40];
+	printable(name, strlen(name), shown, sizeof(shown));
+	return pp_err_set(err, PP_EINVAL, "unknown TLS profile '%s' (expected %s)", shown,
+			  PP_TLS_PROFILE_NAMES);
 }
 
 const char *pp_tls_profile_name(enum pp_tls_profile p)
@@ -193,7 +233,7 @@ static bool tag_decode(const SSL_CTX *ctx, int *idx, enum role *role, enum pp_tl
 	*idx = (int)(v >> 16);
 	*role = (enum role)((v >> 12) & 3u);
 	*p = (enum pp_tls_profile)((v >> 8) & 0xfu);
-	return (*role == ROLE_DEVICE || *role == ROLE_SERVER) && *p <= PP_TLS_TLS13;
+	return (*role == ROLE_DEVICE || *role == ROLE_SERVER) && *p < PP_TLS_PROFILE_MAX;
 }
 
 static struct tls_conn *conn_get(const SSL *ssl)
@@ -475,7 +515,7 @@ static SSL_CTX *ctx_new(enum pp_tls_profile p, enum role role, struct pp_err *er
 		goto fail;
 	}
 	STACK_OF(SSL_CIPHER) *have = SSL_CTX_get_ciphers(ctx);
-	for (size_t i = 0; i < 3 && d->expect[i]; i++) {
+	for (size_t i = 0; i < sizeof(d->expect) / sizeof(d->expect[0]) && d->expect[i]; i++) {
 		bool found = false;
 		for (int j = 0; have && j < sk_SSL_CIPHER_num(have); j++) {
 			if (strcmp(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(have, j)),
@@ -665,6 +705,27 @@ static void describe_alerts(const struct tls_conn *c, const char *peer, char *bu
 			 "no alert (connection closed, or the handshake is still running)");
 }
 
+/* The profiles that refuse what old AMT firmware speaks, and what the operator can do
+ * about a device that answered with no version or suite in common. */
+static const char *legacy_refused_hint(const struct tls_conn *c)
+{
+	if (c->profile != PP_TLS_TLS12 && c->profile != PP_TLS_TLS13)
+		return "";
+	/* tls12 has a key only after the device's hint: past the choice of suite. tls13
+	 * has one before its ClientHello: count an answer to that hello. */
+	if (c->psk_chosen && (c->profile == PP_TLS_TLS12 || !c->alert_rcvd_after_hello))
+		return "";
+	int a = c->alert_rcvd >= 0 ? c->alert_rcvd : c->alert_sent;
+	if (a != SSL_AD_PROTOCOL_VERSION && a != SSL_AD_HANDSHAKE_FAILURE &&
+	    a != SSL_AD_INSUFFICIENT_SECURITY)
+		return "";
+	return c->profile == PP_TLS_TLS12
+		   ? "; profile tls12 refuses TLS 1.0/1.1 and the legacy PSK-AES-CBC-SHA suites "
+		     "that AMT firmware speaks (profile compat or amt-legacy reaches it)"
+		   : "; profile tls13 refuses TLS <= 1.2, which AMT firmware speaks (profile "
+		     "compat or amt-legacy reaches it)";
+}
+
 static int finished_result(SSL *ssl, const struct tls_conn *c, const char *who, char *why,
 			   size_t cap)
 {
@@ -729,10 +790,10 @@ int pp_tls_server_result(SSL *ssl, char pid_out[PP_TLS_PID_LEN + 1], char *why, 
 		return PP_TLS_BAD_KEY;
 	}
 	if (c->psk_chosen)
-		snprintf(why, why_cap, "handshake failed after offering PID %s: %s", c->used_id,
-			 alerts);
+		snprintf(why, why_cap, "handshake failed after offering PID %s: %s%s", c->used_id,
+			 alerts, legacy_refused_hint(c));
 	else
-		snprintf(why, why_cap, "handshake failed: %s", alerts);
+		snprintf(why, why_cap, "handshake failed: %s%s", alerts, legacy_refused_hint(c));
 	return PP_TLS_PROTOCOL;
 }
 
@@ -770,4 +831,21 @@ int pp_tls_device_result(SSL *ssl, char id_out[PP_TLS_PID_LEN + 1], char *why, s
 	}
 	snprintf(why, why_cap, "handshake failed: %s", alerts);
 	return PP_TLS_PROTOCOL;
+}
+
+int pp_tls_negotiated(const SSL *ssl, char *version, size_t vcap, char *cipher, size_t ccap)
+{
+	if (!ssl || !version || !vcap || !cipher || !ccap)
+		return -PP_EINVAL;
+	version[0] = cipher[0] = '\0';
+	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+	struct tls_conn *t = conn_get(ssl);
+	if (!c || !(SSL_is_init_finished(ssl) || (t && t->handshake_done)))
+		return -PP_ESTATE;
+	const char *v = SSL_get_version(ssl), *n = SSL_CIPHER_get_name(c);
+	if (!v || !n || strlen(v) >= vcap || strlen(n) >= ccap)
+		return -PP_EINVAL;
+	memcpy(version, v, strlen(v) + 1);
+	memcpy(cipher, n, strlen(n) + 1);
+	return 0;
 }

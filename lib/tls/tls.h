@@ -27,13 +27,21 @@
 #define PP_TLS_DEVICE_PORT 16993
 
 enum pp_tls_profile {
-	PP_TLS_AMT_LEGACY, /* TLS 1.0-1.2, PSK-AES{128,256}-CBC-SHA, @SECLEVEL=0 */
-	PP_TLS_TLS12,      /* default: TLS 1.2, ECDHE-PSK first */
+	PP_TLS_AMT_LEGACY, /* TLS 1.0-1.2, PSK-AES{128,256}-CBC-SHA only, @SECLEVEL=0 */
+	PP_TLS_TLS12,      /* strict modern-only: TLS 1.2, ECDHE-PSK first, no legacy suite */
 	PP_TLS_TLS13,      /* TLS 1.3 external PSK, psk_dhe_ke, SHA-256 suites */
+	PP_TLS_COMPAT,     /* default: tls12's suites first, then the legacy AMT ones; 1.0-1.2 */
+	PP_TLS_PROFILE_MAX
 };
-#define PP_TLS_PROFILE_DEFAULT PP_TLS_TLS12
+/* What reaches real AMT firmware (TLS 1.0, PSK-AES128-CBC-SHA) while any peer that can
+ * do better gets forward secrecy: see the compat entry in tls.c. */
+#define PP_TLS_PROFILE_DEFAULT PP_TLS_COMPAT
+#define PP_TLS_PROFILE_DEFAULT_NAME "compat"
+/* For messages and help texts. */
+#define PP_TLS_PROFILE_NAMES "compat, tls12, tls13 or amt-legacy"
 
-/* "amt-legacy", "tls12", "tls13". */
+/* "compat", "tls12", "tls13", "amt-legacy". An unknown name is -PP_EINVAL with one line
+ * naming it and the valid ones. */
 int pp_tls_profile_parse(const char *name, enum pp_tls_profile *out, struct pp_err *err) PP_WUR;
 const char *pp_tls_profile_name(enum pp_tls_profile p);
 
@@ -56,6 +64,17 @@ enum pp_tls_reason {
 	PP_TLS_PROTOCOL,
 };
 const char *pp_tls_reason_name(int reason);
+
+/* After a completed handshake: the negotiated protocol version ("TLSv1", "TLSv1.2",
+ * "TLSv1.3") into version and the cipher suite in OpenSSL's name
+ * ("PSK-AES128-CBC-SHA", "TLS_AES_128_GCM_SHA256") into cipher, both NUL-terminated.
+ * Either side of any context (ours or not). -PP_ESTATE when the handshake has not
+ * completed (outputs ""), -PP_EINVAL on NULL or a buffer too small for the name
+ * (PP_TLS_VERSION_MAX + 1 and PP_TLS_CIPHER_MAX + 1 bytes are always
+ * enough). */
+#define PP_TLS_VERSION_MAX 15
+#define PP_TLS_CIPHER_MAX 63
+int pp_tls_negotiated(const SSL *ssl, char *version, size_t vcap, char *cipher, size_t ccap) PP_WUR;
 
 /* ---- Device side (TLS server) ----
  * One context serves any number of devices (a fleet); the key is set per connection. */

@@ -23,6 +23,7 @@
 #include "core/secret.h"
 #include "keys/csv.h"
 #include "store/store.h"
+#include "tls/tls.h"
 
 extern char **environ;
 
@@ -299,7 +300,7 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	uint32_t n = 100;
-	const char *profile = "tls12";
+	const char *profile = PP_TLS_PROFILE_DEFAULT_NAME;
 	struct demo d;
 	memset(&d, 0, sizeof(d));
 	struct pp_err err = {0};
@@ -311,12 +312,8 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 				return pp_usage_error("demo", "%s", err.msg);
 			break;
 		case 't':
-			if (strcmp(optarg, "amt-legacy") && strcmp(optarg, "tls12") &&
-			    strcmp(optarg, "tls13"))
-				return pp_usage_error("demo",
-						      "--profile: '%.20s' is not "
-						      "amt-legacy, tls12 or tls13",
-						      optarg);
+			if (pp_tls_profile_parse(optarg, &(enum pp_tls_profile){0}, &err) < 0)
+				return pp_usage_error("demo", "--profile: %s", err.msg);
 			profile = optarg;
 			break;
 		case 'k':

@@ -27,14 +27,19 @@ uint64_t pp_server_now_ms(void)
 
 static void server_usage(FILE *out)
 {
-	fprintf(out, "usage: pskprov server [--hello IP:PORT] [--api IP:PORT] [--device-port N]\n"
-		     "                      [--device-http-port N] [--profile P] [--log-level L]\n"
-		     "                      [--exit-when-idle]\n\n"
-		     "Receives hellos, connects to devices over TLS-PSK and configures them over\n"
-		     "WS-Management. Addresses default to the config file (loopback).\n"
-		     "  --profile P         amt-legacy | tls12 | tls13\n"
-		     "  --log-level L       debug | info | warn | error\n"
-		     "  --exit-when-idle    exit once no job is runnable (tests, demo)\n");
+	fprintf(out,
+		"usage: pskprov server [--hello IP:PORT] [--api IP:PORT] [--device-port N]\n"
+		"                      [--device-http-port N] [--profile P] [--log-level L]\n"
+		"                      [--exit-when-idle]\n\n"
+		"Receives hellos, connects to devices over TLS-PSK and configures them over\n"
+		"WS-Management. Addresses default to the config file (loopback).\n"
+		"  --profile P         TLS profile (default: tls_profile of the config, compat):\n"
+		"                      compat: TLS 1.2 ECDHE-PSK first, then the AMT firmware\n"
+		"                        suites (TLS 1.0, PSK-AES-CBC-SHA)\n"
+		"                      tls12: strict modern-only, refuses legacy firmware\n"
+		"                      tls13 | amt-legacy (the AMT suites only)\n"
+		"  --log-level L       debug | info | warn | error\n"
+		"  --exit-when-idle    exit once no job is runnable (tests, demo)\n");
 }
 
 /* The admin API token: api.token in the data directory, made on first start. */

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -18,8 +19,10 @@ static void test_defaults_parse(void **state)
 	assert_int_equal(pp_config_parse(&c, pp_config_default_text(), "t.conf", &err), 0);
 	assert_int_equal(c.hello_port, 9971);
 	assert_int_equal(c.device_port, 16993);
-	assert_string_equal(c.tls_profile, "tls12");
+	assert_string_equal(c.tls_profile, "compat");
 	assert_true(c.rotate_psk);
+	/* init writes the default, commented out. */
+	assert_non_null(strstr(pp_config_default_text(), "# tls_profile = compat "));
 }
 
 static void test_values(void **state)
@@ -28,6 +31,13 @@ static void test_values(void **state)
 	struct pp_config c;
 	struct pp_err err = {0};
 	pp_config_defaults(&c);
+	const char *profiles[] = {"compat", "tls12", "tls13", "amt-legacy"};
+	for (size_t i = 0; i < 4; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "[server]\ntls_profile = %s\n", profiles[i]);
+		assert_int_equal(pp_config_parse(&c, line, "t.conf", &err), 0);
+		assert_string_equal(c.tls_profile, profiles[i]);
+	}
 	const char *text = "[server]\nhello = 127.0.0.2:19971\ntls_profile = tls13\n"
 			   "[store]\nbackend = postgres\npostgres_url = dbname=x\n"
 			   "[provision]\ndomain = corp.example\nrotate_psk = false\n";
@@ -59,7 +69,10 @@ static void test_errors(void **state)
 	expect_error("[server]\nhello = 300.0.0.1:1\n", "not an IPv4 address");
 	expect_error("[server]\nhello = 127.0.0.1:70000\n", "out of range");
 	expect_error("[server]\nworkers = -1\n", "not a whole number");
-	expect_error("[server]\ntls_profile = ssl3\n", "not amt-legacy, tls12 or tls13");
+	expect_error("[server]\ntls_profile = ssl3\n",
+		     "tls_profile: 'ssl3' is not compat, tls12, tls13 or amt-legacy");
+	expect_error("[server]\ntls_profile = Compat\n", "'Compat' is not compat");
+	expect_error("[server]\ntls_profile = compat2\n", "'compat2' is not compat");
 	expect_error("[provision]\nrotate_psk = maybe\n", "not true or false");
 	expect_error("[provision]\ndomain = bad..name\n", "not a DNS name");
 	expect_error("[provision]\nadmin_user = a:b\n", "not allowed");

@@ -129,8 +129,11 @@ static void handshake(enum pp_tls_profile sp, enum pp_tls_profile dp, const char
 	SSL_CTX_free(dctx);
 }
 
-static const enum pp_tls_profile all_profiles[] = {PP_TLS_AMT_LEGACY, PP_TLS_TLS12, PP_TLS_TLS13};
-#define FOR_EACH_PROFILE(p) for (size_t i_ = 0; i_ < 3 && ((p) = all_profiles[i_], 1); i_++)
+static const enum pp_tls_profile all_profiles[] = {PP_TLS_AMT_LEGACY, PP_TLS_TLS12, PP_TLS_TLS13,
+						   PP_TLS_COMPAT};
+#define N_PROFILES (sizeof(all_profiles) / sizeof(all_profiles[0]))
+#define FOR_EACH_PROFILE(p)                                                                        \
+	for (size_t i_ = 0; i_ < N_PROFILES && ((p) = all_profiles[i_], 1); i_++)
 
 /* ---- names and argument checks ---- */
 
@@ -145,7 +148,12 @@ static void test_profile_names(void **state)
 	assert_int_equal(p, PP_TLS_TLS12);
 	assert_int_equal(pp_tls_profile_parse("tls13", &p, &err), 0);
 	assert_int_equal(p, PP_TLS_TLS13);
-	assert_int_equal(PP_TLS_PROFILE_DEFAULT, PP_TLS_TLS12);
+	assert_int_equal(pp_tls_profile_parse("compat", &p, &err), 0);
+	assert_int_equal(p, PP_TLS_COMPAT);
+	assert_int_equal(PP_TLS_PROFILE_DEFAULT, PP_TLS_COMPAT);
+	assert_string_equal(pp_tls_profile_name(PP_TLS_PROFILE_DEFAULT),
+			    PP_TLS_PROFILE_DEFAULT_NAME);
+	assert_int_equal(N_PROFILES, PP_TLS_PROFILE_MAX);
 	FOR_EACH_PROFILE(p)
 	{
 		enum pp_tls_profile q;
@@ -154,6 +162,10 @@ static void test_profile_names(void **state)
 	}
 	assert_int_equal(pp_tls_profile_parse("TLS12", &p, &err), -PP_EINVAL);
 	assert_non_null(strstr(err.msg, "'TLS12'"));
+	assert_non_null(strstr(err.msg, "compat"));
+	assert_null(strchr(err.msg, '\n'));
+	assert_int_equal(pp_tls_profile_parse("bad\nname", &p, &err), -PP_EINVAL);
+	assert_null(strchr(err.msg, '\n'));
 	assert_int_equal(pp_tls_profile_parse("", &p, &err), -PP_EINVAL);
 	assert_int_equal(pp_tls_profile_parse("tls1.2", &p, NULL), -PP_EINVAL);
 	assert_int_equal(pp_tls_profile_parse(NULL, &p, &err), -PP_EINVAL);
@@ -243,11 +255,13 @@ static void test_success_each_profile(void **state)
 	    [PP_TLS_AMT_LEGACY] = "PSK-AES128-CBC-SHA",
 	    [PP_TLS_TLS12] = "ECDHE-PSK-CHACHA20-POLY1305",
 	    [PP_TLS_TLS13] = "TLS_AES_128_GCM_SHA256",
+	    [PP_TLS_COMPAT] = "ECDHE-PSK-CHACHA20-POLY1305",
 	};
 	static const char *const want_version[] = {
 	    [PP_TLS_AMT_LEGACY] = "TLSv1.2",
 	    [PP_TLS_TLS12] = "TLSv1.2",
 	    [PP_TLS_TLS13] = "TLSv1.3",
+	    [PP_TLS_COMPAT] = "TLSv1.2",
 	};
 	enum pp_tls_profile p;
 	FOR_EACH_PROFILE(p)
@@ -281,8 +295,8 @@ static void test_tls12_any_hint(void **state)
 	(void)state;
 	/* No expected PID: the hint alone selects the key (a device that may show its old
 	 * or its new PID during a rotation). */
-	enum pp_tls_profile ps[] = {PP_TLS_AMT_LEGACY, PP_TLS_TLS12};
-	for (size_t i = 0; i < 2; i++) {
+	enum pp_tls_profile ps[] = {PP_TLS_AMT_LEGACY, PP_TLS_TLS12, PP_TLS_COMPAT};
+	for (size_t i = 0; i < 3; i++) {
 		struct keytab kt = {PID, PPS, 0, ""};
 		struct outcome o;
 		handshake(ps[i], ps[i], PID, PPS, NULL, &kt, NULL, &o);
@@ -449,6 +463,15 @@ static void test_profile_mismatch(void **state)
 	assert_non_null(strstr(o.d_why, "no shared cipher"));
 }
 
+/* Stands in for pp_tls_negotiated: what OpenSSL says on the client side. */
+static void check_negotiated(SSL *c, const char *version, const char *cipher)
+{
+	char v[PP_TLS_VERSION_MAX + 1], n[PP_TLS_CIPHER_MAX + 1];
+	assert_int_equal(pp_tls_negotiated(c, v, sizeof(v), n, sizeof(n)), 0);
+	assert_string_equal(v, version);
+	assert_string_equal(n, cipher);
+}
+
 static void device_tls10(SSL *client, SSL *device)
 {
 	(void)client;
@@ -475,6 +498,104 @@ static void test_legacy_old_firmware(void **state)
 	handshake(PP_TLS_AMT_LEGACY, PP_TLS_AMT_LEGACY, PID, PPS, PID, &kt, device_aes256_only, &o);
 	assert_int_equal(o.c_reason, PP_TLS_OK);
 	assert_string_equal(o.cipher, "PSK-AES256-CBC-SHA");
+}
+
+/* The emulator serves every profile (it uses the same device contexts); the default
+ * client profile reaches each one that speaks TLS <= 1.2, and picks what the device
+ * prefers: forward secrecy when it has it, the AMT suite when that is all it has. */
+static void test_compat_against_each_device(void **state)
+{
+	(void)state;
+	static const struct {
+		enum pp_tls_profile device;
+		bool ok;
+		const char *version, *cipher;
+	} cases[] = {
+	    {PP_TLS_COMPAT, true, "TLSv1.2", "ECDHE-PSK-CHACHA20-POLY1305"},
+	    {PP_TLS_TLS12, true, "TLSv1.2", "ECDHE-PSK-CHACHA20-POLY1305"},
+	    {PP_TLS_AMT_LEGACY, true, "TLSv1.2", "PSK-AES128-CBC-SHA"},
+	    {PP_TLS_TLS13, false, NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct keytab kt = {PID, PPS, 0, ""};
+		struct outcome o;
+		print_message("client compat, device %s\n", pp_tls_profile_name(cases[i].device));
+		handshake(PP_TLS_PROFILE_DEFAULT, cases[i].device, PID, PPS, PID, &kt, NULL, &o);
+		assert_int_equal(o.c_ok, cases[i].ok);
+		assert_int_equal(o.c_reason, cases[i].ok ? PP_TLS_OK : PP_TLS_PROTOCOL);
+		assert_int_equal(o.d_reason, cases[i].ok ? PP_TLS_OK : PP_TLS_PROTOCOL);
+		if (cases[i].ok) {
+			assert_string_equal(o.version, cases[i].version);
+			assert_string_equal(o.cipher, cases[i].cipher);
+		}
+	}
+	/* And a compat device serves every client profile that speaks TLS <= 1.2. */
+	static const enum pp_tls_profile clients[] = {PP_TLS_AMT_LEGACY, PP_TLS_TLS12};
+	static const char *const client_cipher[] = {"PSK-AES128-CBC-SHA",
+						    "ECDHE-PSK-CHACHA20-POLY1305"};
+	for (size_t i = 0; i < 2; i++) {
+		struct keytab kt = {PID, PPS, 0, ""};
+		struct outcome o;
+		handshake(clients[i], PP_TLS_COMPAT, PID, PPS, NULL, &kt, NULL, &o);
+		assert_int_equal(o.c_reason, PP_TLS_OK);
+		assert_string_equal(o.cipher, client_cipher[i]);
+	}
+}
+
+static void negotiated_tweak(SSL *client, SSL *device)
+{
+	char v[PP_TLS_VERSION_MAX + 1], n[PP_TLS_CIPHER_MAX + 1];
+	(void)device;
+	/* Before the handshake: nothing negotiated. */
+	assert_int_equal(pp_tls_negotiated(client, v, sizeof(v), n, sizeof(n)), -PP_ESTATE);
+	assert_string_equal(v, "");
+	assert_string_equal(n, "");
+	assert_int_equal(pp_tls_negotiated(NULL, v, sizeof(v), n, sizeof(n)), -PP_EINVAL);
+	assert_int_equal(pp_tls_negotiated(client, NULL, 0, n, sizeof(n)), -PP_EINVAL);
+}
+
+/* Old AMT firmware: TLS 1.0 and PSK-AES128-CBC-SHA only. The default reaches it and
+ * says what it got; the strict profiles refuse it and say why. */
+static void test_old_firmware_default_and_strict(void **state)
+{
+	(void)state;
+	struct pp_err err = {0};
+	SSL_CTX *sctx = pp_tls_server_ctx_new(PP_TLS_PROFILE_DEFAULT, &err);
+	SSL_CTX *dctx = pp_tls_device_ctx_new(PP_TLS_AMT_LEGACY, &err);
+	assert_non_null(sctx);
+	assert_non_null(dctx);
+	SSL *c = SSL_new(sctx), *d = SSL_new(dctx);
+	struct keytab kt = {PID, PPS, 0, ""};
+	assert_int_equal(pp_tls_device_attach(d, PID, (const uint8_t *)PPS, &err), 0);
+	assert_int_equal(pp_tls_server_attach(c, PID, lookup, &kt, &err), 0);
+	device_tls10(c, d);
+	assert_int_equal(SSL_set_cipher_list(d, "PSK-AES128-CBC-SHA:@SECLEVEL=0"), 1);
+	negotiated_tweak(c, d);
+	bool c_ok, d_ok;
+	run_pair(c, d, &c_ok, &d_ok);
+	assert_true(c_ok);
+	check_negotiated(c, "TLSv1", "PSK-AES128-CBC-SHA");
+	check_negotiated(d, "TLSv1", "PSK-AES128-CBC-SHA");
+	char v[PP_TLS_VERSION_MAX + 1], n[PP_TLS_CIPHER_MAX + 1];
+	assert_int_equal(pp_tls_negotiated(c, v, 5, n, sizeof(n)), -PP_EINVAL); /* "TLSv1" */
+	assert_int_equal(pp_tls_negotiated(c, v, sizeof(v), n, 18), -PP_EINVAL);
+	assert_int_equal(pp_tls_negotiated(c, v, 6, n, 19), 0);
+	SSL_free(c);
+	SSL_free(d);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(dctx);
+
+	static const enum pp_tls_profile strict[] = {PP_TLS_TLS12, PP_TLS_TLS13};
+	for (size_t i = 0; i < 2; i++) {
+		struct outcome o;
+		kt.calls = 0;
+		handshake(strict[i], PP_TLS_AMT_LEGACY, PID, PPS, PID, &kt, device_tls10, &o);
+		assert_false(o.c_ok);
+		assert_int_equal(o.c_reason, PP_TLS_PROTOCOL);
+		assert_true(strstr(o.c_why, "protocol version") ||
+			    strstr(o.c_why, "handshake failure"));
+		assert_non_null(strstr(o.c_why, "profile compat or amt-legacy reaches it"));
+	}
 }
 
 /* A foreign client that offers another identity with the right key. */
@@ -604,6 +725,8 @@ int main(void)
 	    cmocka_unit_test(test_tls13_wrong_identity),
 	    cmocka_unit_test(test_profile_mismatch),
 	    cmocka_unit_test(test_legacy_old_firmware),
+	    cmocka_unit_test(test_compat_against_each_device),
+	    cmocka_unit_test(test_old_firmware_default_and_strict),
 	    cmocka_unit_test(test_device_unknown_identity),
 	    cmocka_unit_test(test_lookup_malformed_key),
 	    cmocka_unit_test(test_fleet_one_ctx),

@@ -442,8 +442,11 @@ static void server_vs(enum pp_tls_profile p, const char *expected, struct keytab
 	r->handshake_ok = SSL_do_handshake(ssl) == 1;
 	r->reason = pp_tls_server_result(ssl, r->pid, r->why, sizeof(r->why));
 	if (r->handshake_ok) {
-		snprintf(r->version, sizeof(r->version), "%s", SSL_get_version(ssl));
-		snprintf(r->cipher, sizeof(r->cipher), "%s", SSL_get_cipher_name(ssl));
+		assert_true(sizeof(r->version) > PP_TLS_VERSION_MAX);
+		assert_true(sizeof(r->cipher) > PP_TLS_CIPHER_MAX);
+		assert_int_equal(pp_tls_negotiated(ssl, r->version, sizeof(r->version), r->cipher,
+						   sizeof(r->cipher)),
+				 0);
 		r->echo_ok = echo_roundtrip(ssl, echo_send, echo_want);
 		(void)SSL_shutdown(ssl);
 	}
@@ -777,6 +780,54 @@ static void test_s_server_legacy(void **state)
 	result_free(&r);
 }
 
+/* Old AMT firmware, as the brief of the compat profile describes it: s_server speaking
+ * TLS 1.0 and PSK-AES128-CBC-SHA only. */
+#define OLD_FIRMWARE_CIPHER "PSK-AES128-CBC-SHA@SECLEVEL=0"
+
+static void test_s_server_old_firmware(void **state)
+{
+	(void)state;
+	struct result r;
+	struct keytab kt = {PID, PPS, 0, ""};
+	/* The default profile reaches it, and says what it got. */
+	s_server_case(PP_TLS_PROFILE_DEFAULT, PPS, PID, NULL, "-tls1", OLD_FIRMWARE_CIPHER, NULL,
+		      &kt, &r);
+	assert_int_equal(r.reason, PP_TLS_OK);
+	assert_string_equal(r.version, "TLSv1");
+	assert_string_equal(r.cipher, "PSK-AES128-CBC-SHA");
+	assert_string_equal(r.pid, PID);
+	assert_true(r.echo_ok);
+	result_free(&r);
+
+	/* The strict profiles refuse it, and say why and what would reach it. */
+	static const enum pp_tls_profile strict[] = {PP_TLS_TLS12, PP_TLS_TLS13};
+	for (size_t i = 0; i < 2; i++) {
+		kt.calls = 0;
+		s_server_case(strict[i], PPS, PID, NULL, "-tls1", OLD_FIRMWARE_CIPHER, PID, &kt,
+			      &r);
+		assert_false(r.handshake_ok);
+		assert_int_equal(r.reason, PP_TLS_PROTOCOL);
+		assert_true(strstr(r.why, "protocol version") ||
+			    strstr(r.why, "handshake failure"));
+		assert_non_null(strstr(r.why, "profile compat or amt-legacy reaches it"));
+		result_free(&r);
+	}
+
+	/* A modern peer gets forward secrecy from the default profile. */
+	s_server_case(PP_TLS_PROFILE_DEFAULT, PPS, PID, NULL, "-tls1_2", NULL, PID, &kt, &r);
+	assert_int_equal(r.reason, PP_TLS_OK);
+	assert_string_equal(r.version, "TLSv1.2");
+	assert_string_equal(r.cipher, "ECDHE-PSK-CHACHA20-POLY1305");
+	result_free(&r);
+
+	/* The old firmware with a different PPS: bad key, not a protocol problem. */
+	s_server_case(PP_TLS_PROFILE_DEFAULT, PPS_OTHER, PID, NULL, "-tls1", OLD_FIRMWARE_CIPHER,
+		      PID, &kt, &r);
+	assert_false(r.handshake_ok);
+	assert_int_equal(r.reason, PP_TLS_BAD_KEY);
+	result_free(&r);
+}
+
 static void test_s_server_tls13(void **state)
 {
 	(void)state;
@@ -891,6 +942,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_gnutls_cli_legacy, teardown_peer),
 	    cmocka_unit_test_teardown(test_gnutls_cli_tls13, teardown_peer),
 	    cmocka_unit_test_teardown(test_s_server_tls12, teardown_peer),
+	    cmocka_unit_test_teardown(test_s_server_old_firmware, teardown_peer),
 	    cmocka_unit_test_teardown(test_s_server_legacy, teardown_peer),
 	    cmocka_unit_test_teardown(test_s_server_tls13, teardown_peer),
 	    cmocka_unit_test_teardown(test_gnutls_serv_tls12, teardown_peer),

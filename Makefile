@@ -9,7 +9,7 @@ FUZZ_SECS  ?= 10
 DEMO_DEVICES ?= 100
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build check unit asan fuzz-smoke lint format format-check banned demo tour bench clean
+.PHONY: all deps build check unit asan fuzz-smoke lint format format-check banned demo tour bench clean engine-graph
 
 all: build
 
@@ -68,6 +68,11 @@ tour: build
 
 bench: build
 	sh scripts/bench.sh $(BUILD)
+
+# The provisioning engine's table as a picture (docs/provisioning-engine.dot); a unit
+# test fails when the checked-in file is not what the table draws.
+engine-graph: build
+	$(BUILD)/prov_dot > docs/provisioning-engine.dot
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

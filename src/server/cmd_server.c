@@ -15,6 +15,7 @@
 #include "core/secret.h"
 #include "keys/keys.h"
 #include "server/server.h"
+#include "server/session.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -197,6 +198,7 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 		pp_err_set(&err, PP_ECRYPTO, "cannot start the key generator");
 		goto fail;
 	}
+	pp_server_policy_init(s);
 	s->resp_scratch = calloc(1, sizeof(*s->resp_scratch));
 	if (!s->resp_scratch) {
 		rc = pp_err_set(&err, PP_ENOMEM, "out of memory");

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "core/ratelimit.h"
+#include "prov/prov.h"
 #include "server/dbq.h"
 #include "tls/tls.h"
 #include "wsman/soap.h"
@@ -60,6 +61,7 @@ struct pp_server {
 	SSL_CTX *tls_ctx;
 	enum pp_tls_profile profile;
 	struct pp_keygen *keygen;               /* rotated keys, admin and MEBx passwords */
+	struct pp_prov_policy policy;           /* the provisioning engine's, from cfg */
 	struct pp_wsman_response *resp_scratch; /* the response being parsed (loop only) */
 	char owner[40];                         /* this instance's lease owner id */
 	uint16_t device_http_port;
@@ -92,7 +94,7 @@ void pp_server_hello_stop(struct pp_server *s);
 void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const char *pid,
 			    const uint8_t addr[4], const char *source);
 
-/* session.c */
+/* claim.c, session.c */
 void pp_server_kick_claim(struct pp_server *s);
 void pp_server_claim_tick(evutil_socket_t fd, short what, void *arg);
 void pp_server_renew_tick(evutil_socket_t fd, short what, void *arg);

@@ -192,6 +192,19 @@ static void device(struct fake *f, struct pp_prov *p, struct pp_buf *out, struct
 	free(q);
 }
 
+/* With PP_PROV_SEED set, the first run writes its conversation as a seed for
+ * tests/fuzz/fuzz_prov.c (u16 length, u8 status, body). */
+static FILE *seed;
+
+static void seed_chunk(const void *body, size_t len, uint8_t st)
+{
+	if (!seed)
+		return;
+	uint8_t h[3] = {(uint8_t)len, (uint8_t)(len >> 8), st};
+	fwrite(h, 1, 3, seed);
+	fwrite(body, 1, len, seed);
+}
+
 /* ---- the driver ---- */
 
 static int fixed_password(void *rng, size_t len, char *out)
@@ -291,6 +304,7 @@ static struct pp_prov_action run(struct fake *f, struct pp_prov *p, hook_fn hook
 			if (a.op == PV_OP_NEXT_KEY && ev.store_rc == 0)
 				fixed_key(NULL, &p->next_pid, &p->next_pps);
 			ev.store_err = &serr;
+			seed_chunk("", 0, 0);
 			continue;
 		}
 		f->last_transport = a.transport;
@@ -300,6 +314,7 @@ static struct pp_prov_action run(struct fake *f, struct pp_prov *p, hook_fn hook
 			continue;
 		}
 		device(f, p, &out, &ev);
+		seed_chunk(ev.body, ev.body_len, ev.http_status == 200 ? 0 : 0x80);
 	}
 	pp_buf_free_wipe(&out);
 	free(scratch);
@@ -325,7 +340,13 @@ static void test_full_sequence(void **state)
 	struct pp_prov p;
 	fake_init(&f);
 	engine_init(&p, PP_STEP_NONE, false);
+	const char *seed_path = getenv("PP_PROV_SEED");
+	if (seed_path && (seed = fopen(seed_path, "wb")) != NULL)
+		fputc(0, seed);
 	struct pp_prov_action a = run(&f, &p, NULL);
+	if (seed)
+		fclose(seed);
+	seed = NULL;
 	assert_int_equal(a.kind, PV_ACT_FINISH);
 	assert_int_equal(f.nreq, FULL_N);
 	for (int i = 0; i < FULL_N; i++)

@@ -84,7 +84,26 @@ MRC=$?
 set -e
 cat "$T/mismatch.out"
 [ "$MRC" -eq 1 ] || fail "compare.js: the mismatching fixture: exit $MRC, expected 1"
-grep -q 'FAIL' "$T/mismatch.out" || fail "compare.js: the mismatching fixture reported no FAIL"
+grep -q 'SetTLSPSK.*FAIL: SetTLSPSK_INPUT parameter order PPS,PID, Intel PID,PPS' "$T/mismatch.out" ||
+	fail "compare.js: PPS before PID not reported"
+grep -q 'SetMEBxPassword.*FAIL: .*lacks {[^}]*AMT_SetupAndConfigurationService}Password' \
+	"$T/mismatch.out" || fail "compare.js: a parameter in the wrong namespace not reported"
+grep -q 'GeneralSettings.Put.*FAIL: not the whole instance: lacks DHCPv6' "$T/mismatch.out" ||
+	fail "compare.js: a Put of part of AMT_GeneralSettings not reported"
+grep -q 'CommitChanges.*\]  ok$' "$T/mismatch.out" || fail "compare.js: a matching request failed"
+ok
+# The whole setup sequence as the server sends it after its rewrite passes --sequence;
+# the mismatching set (three requests, the wrong first) does not.
+timeout 60 node "$I/compare.js" --sequence "$I/fixtures/sequence" >"$T/sequence.out" 2>&1 ||
+	fail "compare.js --sequence on the expected sequence: $(cat "$T/sequence.out")"
+grep -q '^sequence of 127.0.0.3 .* ok$' "$T/sequence.out" ||
+	fail "compare.js --sequence: $(cat "$T/sequence.out")"
+set +e
+timeout 60 node "$I/compare.js" --sequence "$I/fixtures/mismatch" >"$T/sequence.out" 2>&1
+MRC=$?
+set -e
+[ "$MRC" -eq 1 ] && grep -q '^sequence of 127.0.0.2 .* FAIL: request 1 is' "$T/sequence.out" ||
+	fail "compare.js --sequence on the mismatching set: $(cat "$T/sequence.out")"
 ok
 
 # ---- does the emulator trace requests? ----
@@ -140,7 +159,9 @@ printf '%s' "$OUT" >"$T/devices.json"
 DEV_ADDR=$BASE
 UUID1=$(jq -r --arg a "$DEV_ADDR" '.[] | select(.address == $a) | .uuid' "$T/devices.json")
 HOST1=$(jq -r --arg a "$DEV_ADDR" '.[] | select(.address == $a) | .host_name' "$T/devices.json")
-[ -n "$UUID1" ] && [ "$UUID1" != null ] || fail "no server record for $DEV_ADDR"
+if [ -z "$UUID1" ] || [ "$UUID1" = null ]; then
+	fail "no server record for $DEV_ADDR"
+fi
 run_secret "$P" devices credentials "$UUID1" --reveal --json
 expect_rc 0 "devices credentials --reveal"
 SECRETS="$T/secrets"
@@ -168,8 +189,9 @@ ok
 # ---- part B: the server's requests against Intel's envelopes ----
 if [ -n "$TRACE" ]; then
 	echo "part B: the server's requests (traced by the devices) against wsman-messages"
-	ls "$TRACE" | grep -q . || fail "--wsman-trace wrote nothing to $TRACE"
-	for f in "$TRACE"/*; do
+	set -- "$TRACE"/*.xml
+	[ -e "$1" ] || fail "--wsman-trace wrote nothing to $TRACE"
+	for f in "$@"; do
 		expect_mode "$f" 600
 	done
 	set +e
@@ -184,8 +206,10 @@ fi
 
 kill -TERM "$DEV"
 wait_exit "$DEV" 10
+[ "$WRC" -eq 0 ] || fail "device run: exit $WRC"
 kill -TERM "$SRV"
 wait_exit "$SRV" 20
+[ "$WRC" -eq 0 ] || fail "server: exit $WRC after SIGTERM: $(tail -5 "$SLOG")"
 BGPIDS=""
 scan_for_secrets "$SECRETS" "$LOG" "$SLOG" "$FLOG" "$DLOG"
 [ -z "$FAILED" ] || fail "interop checks failed:$FAILED (see the FAIL lines above)"

@@ -151,6 +151,19 @@ function differences(got, want) {
 	return d;
 }
 
+// A Put of AMT_GeneralSettings writes back the whole instance read (the library's Put takes
+// whatever it is given): every property firmware reports, per the library's model (its
+// own properties but OemID, AMT 16.1 and later, and CIM_SettingData's ElementName and
+// InstanceID), must be in it.
+function wholeInstance(op, got) {
+	if (op !== 'GeneralSettings.Put') return [];
+	const p = intel.properties('AMT', 'GeneralSettings');
+	const need = p.own.filter((n) => n !== 'OemID').concat(['ElementName', 'InstanceID']);
+	const have = new Set(((got.body[0] && got.body[0].children) || []).map((c) => c.local));
+	const lack = need.filter((n) => !have.has(n));
+	return lack.length ? [`not the whole instance: lacks ${lack.join(', ')}`] : [];
+}
+
 function main(argv) {
 	const sequence = argv[0] === '--sequence';
 	const dir = sequence ? argv[1] : argv[0];
@@ -197,7 +210,7 @@ function main(argv) {
 			continue;
 		}
 		const [want] = shapes(['-'], ref.xml);
-		line(op, ref.by, differences(got, want));
+		line(op, ref.by, differences(got, want).concat(wholeInstance(op, got)));
 	}
 	if (sequence) {
 		for (const [dev, ops] of Object.entries(byDevice)) {

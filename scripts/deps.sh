@@ -1,5 +1,7 @@
 #!/bin/sh
-# Installs the Debian 12 packages pskprov needs, only those that are missing.
+# Installs the Debian 12 packages pskprov needs, only those that are missing, then the
+# test-only npm packages of tests/interop (Intel's wsman-messages, pinned by its
+# package-lock.json) when they are missing or differ from the lockfile.
 # Run by `make deps` (and so by `make`, `make check`, `make demo`).
 set -eu
 
@@ -15,7 +17,27 @@ for p in $PKGS; do
 	fi
 done
 
-[ -z "$missing" ] && exit 0
+# Node and npm for tests/interop only: Debian's nodejs and npm when the commands are
+# missing (a nodejs package from elsewhere brings its own npm; Debian's npm conflicts with it).
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
+# npm ci in tests/interop when node_modules is missing or stale (a version installed there
+# differs from package-lock.json). The shipped program never uses node.
+interop_npm() {
+	dir="$(cd "$(dirname "$0")/.." && pwd)/tests/interop"
+	[ -f "$dir/package-lock.json" ] || return 0
+	if [ -d "$dir/node_modules" ] && node "$dir/installed.js" >/dev/null 2>&1; then
+		return 0
+	fi
+	echo "deps: npm ci in tests/interop"
+	(cd "$dir" && npm ci --no-audit --no-fund)
+}
+
+if [ -z "$missing" ]; then
+	interop_npm
+	exit 0
+fi
 
 echo "deps: installing:$missing"
 SUDO=""
@@ -31,3 +53,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q || echo "deps: apt-get update failed; trying install with the current lists" >&2
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+interop_npm

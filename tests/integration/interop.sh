@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# interop: pskprov's WS-Management held against Intel's own message library,
+# @device-management-toolkit/wsman-messages (test-only; tests/interop, installed by
+# scripts/deps.sh). A real provisioning run (server + two emulated devices), then
+#  part A: the standard requests Intel's RPS and MeshCentral send to a provisioned AMT
+#          device, built by the library, sent with curl --digest to the device's plain
+#          HTTP port, each answer checked field by field as firmware answers
+#          (tests/interop/check_answers.py);
+#  part B: every request the server sent during setup (the device's --wsman-trace) compared
+#          with the library's envelope for the same operation (tests/interop/compare.js);
+#          a self-test of the comparator on hand-written fixtures always runs, the trace
+#          comparison only when `device run --help` lists --wsman-trace.
+# Exits non-zero when any check fails.
+. "$(dirname "$0")/lib/common.sh"
+set -e
+
+for tool in node python3 curl jq timeout; do
+	command -v "$tool" >/dev/null ||
+		fail "$tool is required (scripts/deps.sh installs it: make deps)"
+done
+if [ -n "${PP_SOURCE_DIR:-}" ]; then
+	I="$PP_SOURCE_DIR/tests/interop"
+else
+	I="$(cd "$(dirname "$0")/../interop" && pwd)"
+fi
+node "$I/installed.js" ||
+	fail "tests/interop/node_modules is missing or stale: run scripts/deps.sh (make deps)"
+
+# This file's loopback addresses: the server on 127.0.71.1, devices from 127.0.71.11.
+NET=127.0.71
+SRV_ADDR=$NET.1 BASE=$NET.11
+PB=$((21000 + (RANDOM % 3900) * 10))
+HELLO_PORT=$((PB + 1)) API_PORT=$((PB + 4)) HTTP_PORT=$((PB + 2)) TLS_PORT=$((PB + 3))
+N=2
+
+BGPIDS=""
+stop_bg() {
+	for p in $BGPIDS; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $BGPIDS; do
+		for _ in $(seq 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	BGPIDS=""
+}
+on_exit() {
+	local status=$?
+	stop_bg
+	(exit "$status")
+	cleanup
+}
+trap on_exit EXIT
+wait_for() {
+	for _ in $(seq $((${3:-10} * 10))); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "timed out waiting for '$2' in $1: $(tail -5 "$1" 2>/dev/null)"
+}
+wait_exit() {
+	for _ in $(seq $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$1" 2>/dev/null && fail "process $1 still running after $2 s"
+	set +e
+	wait "$1"
+	WRC=$?
+	set -e
+}
+FAILED=""
+
+# ---- part B's comparator on hand-written fixtures (runs before anything starts) ----
+echo "part B self-test: the comparator on tests/interop/fixtures"
+timeout 60 node "$I/compare.js" "$I/fixtures/match" || fail "compare.js: the matching fixture"
+ok
+set +e
+timeout 60 node "$I/compare.js" "$I/fixtures/mismatch" >"$T/mismatch.out" 2>&1
+MRC=$?
+set -e
+cat "$T/mismatch.out"
+[ "$MRC" -eq 1 ] || fail "compare.js: the mismatching fixture: exit $MRC, expected 1"
+grep -q 'SetTLSPSK.*FAIL: SetTLSPSK_INPUT parameter order PPS,PID, Intel PID,PPS' "$T/mismatch.out" ||
+	fail "compare.js: PPS before PID not reported"
+grep -q 'SetMEBxPassword.*FAIL: .*lacks {[^}]*AMT_SetupAndConfigurationService}Password' \
+	"$T/mismatch.out" || fail "compare.js: a parameter in the wrong namespace not reported"
+grep -q 'GeneralSettings.Put.*FAIL: not the whole instance: lacks DHCPv6' "$T/mismatch.out" ||
+	fail "compare.js: a Put of part of AMT_GeneralSettings not reported"
+grep -q 'CommitChanges.*\]  ok$' "$T/mismatch.out" || fail "compare.js: a matching request failed"
+ok
+# The whole setup sequence as the server sends it after its rewrite passes --sequence;
+# the mismatching set (three requests, the wrong first) does not.
+timeout 60 node "$I/compare.js" --sequence "$I/fixtures/sequence" >"$T/sequence.out" 2>&1 ||
+	fail "compare.js --sequence on the expected sequence: $(cat "$T/sequence.out")"
+grep -q '^sequence of 127.0.0.3 .* ok$' "$T/sequence.out" ||
+	fail "compare.js --sequence: $(cat "$T/sequence.out")"
+set +e
+timeout 60 node "$I/compare.js" --sequence "$I/fixtures/mismatch" >"$T/sequence.out" 2>&1
+MRC=$?
+set -e
+[ "$MRC" -eq 1 ] && grep -q '^sequence of 127.0.0.2 .* FAIL: request 1 is' "$T/sequence.out" ||
+	fail "compare.js --sequence on the mismatching set: $(cat "$T/sequence.out")"
+ok
+
+# ---- does the emulator trace requests? ----
+TRACE=""
+if "$P" device run --help 2>&1 | grep -q -- '--wsman-trace'; then
+	TRACE="$T/trace"
+	mkdir -m 700 "$TRACE"
+fi
+
+# ---- data directory, keys, server, two devices provisioned ----
+run "$P" init
+expect_rc 0 "init"
+run "$P" keys generate --count "$N" --batch interop
+expect_rc 0 "generate"
+CSV="$T/keys.csv"
+run "$P" keys export --batch interop --format csv --out "$CSV"
+expect_rc 0 "export"
+cat >"$PSKPROV_DIR/pskprov.conf" <<EOF
+[server]
+device_port = $TLS_PORT
+device_http_port = $HTTP_PORT
+lease_seconds = 5
+EOF
+SLOG="$T/server.log"
+"$P" server --hello "$SRV_ADDR:$HELLO_PORT" --api "$SRV_ADDR:$API_PORT" --log-level info \
+	2>"$SLOG" &
+SRV=$!
+BGPIDS="$BGPIDS $SRV"
+for _ in $(seq 100); do
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$SRV_ADDR:$API_PORT/healthz" || true)" = 200 ] &&
+		break
+	kill -0 "$SRV" 2>/dev/null || fail "the server exited: $(tail -5 "$SLOG")"
+	sleep 0.1
+done
+ok
+FLOG="$T/fleet.log"
+set +e
+timeout 120 "$P" fleet --count "$N" --csv "$CSV" --server "$SRV_ADDR:$HELLO_PORT" \
+	--base "$BASE" --port "$TLS_PORT" --http-port "$HTTP_PORT" --time-scale 0.01 \
+	--timeout 90 --state-dir "$T/states" --log-level info --json \
+	${TRACE:+--wsman-trace "$TRACE"} >"$T/fleet.json" 2>"$FLOG"
+FRC=$?
+set -e
+[ "$FRC" -eq 0 ] || fail "fleet: exit $FRC: $(cat "$T/fleet.json"); $(tail -3 "$FLOG")"
+jq -e --argjson n "$N" '.provisioned == $n' "$T/fleet.json" >/dev/null ||
+	fail "fleet summary: $(cat "$T/fleet.json")"
+ok
+run "$P" devices list --json
+expect_rc 0 "devices list"
+printf '%s' "$OUT" >"$T/devices.json"
+
+# ---- part A: the requests RPS and MeshCentral send, answered as firmware would ----
+DEV_ADDR=$BASE
+UUID1=$(jq -r --arg a "$DEV_ADDR" '.[] | select(.address == $a) | .uuid' "$T/devices.json")
+HOST1=$(jq -r --arg a "$DEV_ADDR" '.[] | select(.address == $a) | .host_name' "$T/devices.json")
+if [ -z "$UUID1" ] || [ "$UUID1" = null ]; then
+	fail "no server record for $DEV_ADDR"
+fi
+run_secret "$P" devices credentials "$UUID1" --reveal --json
+expect_rc 0 "devices credentials --reveal"
+SECRETS="$T/secrets"
+printf '%s\n' "$(printf '%s' "$OUT" | jq -r .admin_password)" >"$SECRETS"
+# Credentials in a 0600 curl config file, never in argv.
+(umask 077 && printf '%s' "$OUT" | jq -r '"user = \"" + .admin_user + ":" + .admin_password + "\""' \
+	>"$T/curl.cfg")
+OUT=""
+DLOG="$T/device1.log"
+"$P" device run --state "$T/states/dev-000001" --address "$DEV_ADDR" --port "$TLS_PORT" \
+	--http-port "$HTTP_PORT" 2>"$DLOG" &
+DEV=$!
+BGPIDS="$BGPIDS $DEV"
+wait_for "$DLOG" "WS-Management on http://$DEV_ADDR:$HTTP_PORT/wsman"
+echo "part A: requests built by wsman-messages, answered by $DEV_ADDR:$HTTP_PORT"
+set +e
+timeout 120 python3 "$I/check_answers.py" --url "http://$DEV_ADDR:$HTTP_PORT/wsman" \
+	--curl-config "$T/curl.cfg" --uuid "$UUID1" --host-name "$HOST1" --requests "$I/requests.js" \
+	--work "$T/partA" | tee "$T/partA.out"
+ARC=${PIPESTATUS[0]}
+set -e
+[ "$ARC" -eq 0 ] || FAILED="$FAILED part-A"
+ok
+
+# ---- part B: the server's requests against Intel's envelopes ----
+if [ -n "$TRACE" ]; then
+	echo "part B: the server's requests (traced by the devices) against wsman-messages"
+	set -- "$TRACE"/*.xml
+	[ -e "$1" ] || fail "--wsman-trace wrote nothing to $TRACE"
+	for f in "$@"; do
+		expect_mode "$f" 600
+	done
+	set +e
+	timeout 120 node "$I/compare.js" --sequence "$TRACE" | tee "$T/partB.out"
+	BRC=${PIPESTATUS[0]}
+	set -e
+	[ "$BRC" -eq 0 ] || FAILED="$FAILED part-B"
+	scan_for_secrets "$SECRETS" "$TRACE"/*
+else
+	echo "SKIP part B: this pskprov has no --wsman-trace (pskprov device run --help)"
+fi
+
+kill -TERM "$DEV"
+wait_exit "$DEV" 10
+[ "$WRC" -eq 0 ] || fail "device run: exit $WRC"
+kill -TERM "$SRV"
+wait_exit "$SRV" 20
+[ "$WRC" -eq 0 ] || fail "server: exit $WRC after SIGTERM: $(tail -5 "$SLOG")"
+BGPIDS=""
+scan_for_secrets "$SECRETS" "$LOG" "$SLOG" "$FLOG" "$DLOG"
+[ -z "$FAILED" ] || fail "interop checks failed:$FAILED (see the FAIL lines above)"
+finish

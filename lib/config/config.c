@@ -28,6 +28,8 @@ void pp_config_defaults(struct pp_config *c)
 	c->max_sessions = 20000;
 	c->connect_timeout_ms = 5000;
 	c->io_timeout_ms = 10000;
+	c->exchange_timeout_ms = 30000;
+	c->session_timeout_ms = 300000;
 	c->hello_rate_per_min = 30;
 	c->lease_seconds = 60;
 	c->max_attempts = 5;
@@ -59,7 +61,9 @@ const char *pp_config_default_text(void)
 	       "# workers = 2                   ; event-loop threads\n"
 	       "# max_sessions = 20000          ; device sessions at once\n"
 	       "# connect_timeout_ms = 5000\n"
-	       "# io_timeout_ms = 10000\n"
+	       "# io_timeout_ms = 10000         ; idle: no byte for this long\n"
+	       "# exchange_timeout_ms = 30000   ; one request and its whole answer\n"
+	       "# session_timeout_ms = 300000   ; one device session, whatever it does\n"
 	       "# hello_rate_per_min = 30       ; per source address\n"
 	       "# lease_seconds = 60            ; job lease\n"
 	       "# max_attempts = 5              ; per job, then it fails\n"
@@ -147,6 +151,10 @@ static int apply(struct pp_config *c, const char *sec, const char *key, const ch
 		return pp_parse_u32(v, 10, 600000, &c->connect_timeout_ms, key, err);
 	if (IS("server", "io_timeout_ms"))
 		return pp_parse_u32(v, 10, 600000, &c->io_timeout_ms, key, err);
+	if (IS("server", "exchange_timeout_ms"))
+		return pp_parse_u32(v, 10, 600000, &c->exchange_timeout_ms, key, err);
+	if (IS("server", "session_timeout_ms"))
+		return pp_parse_u32(v, 100, 3600000, &c->session_timeout_ms, key, err);
 	if (IS("server", "hello_rate_per_min"))
 		return pp_parse_u32(v, 1, 1000000, &c->hello_rate_per_min, key, err);
 	if (IS("server", "lease_seconds"))

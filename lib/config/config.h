@@ -28,7 +28,9 @@ struct pp_config {
 	uint32_t max_sessions;
 	uint32_t connect_timeout_ms;
 	uint32_t io_timeout_ms;
-	uint32_t hello_rate_per_min; /* per source address */
+	uint32_t exchange_timeout_ms; /* one request and its whole answer */
+	uint32_t session_timeout_ms;  /* one device session, from connect to the end */
+	uint32_t hello_rate_per_min;  /* per source address */
 	uint32_t lease_seconds;
 	uint32_t max_attempts;
 	/* [store] */

@@ -120,6 +120,9 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	       m->jobs_retried);
 	metric(b, "pskprov_connect_failures_total", "device connections that failed", "counter",
 	       m->connect_failures);
+	metric(b, "pskprov_deadlines_missed_total",
+	       "device exchanges or sessions over their total deadline", "counter",
+	       m->deadlines_missed);
 	evbuffer_add_printf(b, "# HELP pskprov_tls_failures_total TLS-PSK failures by reason\n"
 			       "# TYPE pskprov_tls_failures_total counter\n");
 	for (int i = 2; i < 7; i++)

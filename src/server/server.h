@@ -44,7 +44,8 @@ struct pp_server_metrics {
 	uint64_t jobs_failed;
 	uint64_t jobs_retried;
 	uint64_t connect_failures;
-	uint64_t tls_failures[8]; /* enum pp_tls_reason */
+	uint64_t deadlines_missed; /* exchanges or sessions over their total deadline */
+	uint64_t tls_failures[8];  /* enum pp_tls_reason */
 	uint64_t wsman_requests;
 	uint64_t wsman_faults;
 	uint64_t api_requests;

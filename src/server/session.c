@@ -20,6 +20,9 @@
 #include "util/log.h"
 
 #define AUTH_TRIES 3
+/* The largest answer headers a device may send; a body is bounded by PP_WSMAN_DOC_MAX.
+ * libevent fails the request past either, before it is buffered whole. */
+#define ANSWER_HEADERS_MAX 8192
 
 static void carry_out(struct session *x, const struct pp_prov_action *a);
 
@@ -199,6 +202,9 @@ static void session_teardown_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct session *x = arg;
 	struct pp_server *s = x->s;
+	if (x->deadline)
+		event_free(x->deadline);
+	x->deadline = NULL;
 	if (x->evcon)
 		evhttp_connection_free(x->evcon); /* frees the bufferevent and the SSL */
 	x->evcon = NULL;
@@ -358,9 +364,18 @@ static void note_tls(struct session *x)
 		x->tls_version[0] = '\0';
 }
 
+/* The answer (or the failure) of the request in flight came: no deadline now. */
+static void answered(struct session *x)
+{
+	x->inflight = NULL;
+	if (x->deadline)
+		event_del(x->deadline);
+}
+
 static void on_response(struct evhttp_request *req, void *arg)
 {
 	struct session *x = arg;
+	answered(x);
 	if (x->ended || x->failing)
 		return;
 	int code = req ? evhttp_request_get_response_code(req) : 0;
@@ -388,12 +403,55 @@ static void on_response(struct evhttp_request *req, void *arg)
 static void on_request_error(enum evhttp_request_error e, void *arg)
 {
 	struct session *x = arg;
+	answered(x);
 	if (x->ended || x->failing)
 		return;
 	if (e == EVREQ_HTTP_TIMEOUT)
 		feed_transport(x, PV_TE_TIMEOUT, NULL);
+	else if (e == EVREQ_HTTP_DATA_TOO_LONG)
+		feed_transport(x, PV_TE_CLOSED, "the answer is over the size limit");
+	else if (e == EVREQ_HTTP_INVALID_HEADER)
+		feed_transport(x, PV_TE_CLOSED,
+			       "the answer's headers are malformed or over the size limit");
 	else
 		transport_error(x);
+}
+
+/* The exchange (or the whole session) ran out of time: drop the request, however
+ * busy the device keeps the connection. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct session *x = arg;
+	struct evhttp_request *req = x->inflight;
+	bool whole = pp_server_now_ms() >= x->session_end_ms;
+	answered(x);
+	if (!x->ended && !x->failing) {
+		x->s->m.deadlines_missed++;
+		char why[96];
+		snprintf(why, sizeof(why), "no whole answer within the %s deadline (%u ms)",
+			 whole ? "session" : "exchange",
+			 whole ? x->s->cfg.session_timeout_ms : x->s->cfg.exchange_timeout_ms);
+		feed_transport(x, PV_TE_TIMEOUT, why); /* first: the cancel below calls back */
+	}
+	if (req)
+		evhttp_cancel_request(req);
+}
+
+/* Arms the deadline of one exchange: its own, or what is left of the session's. */
+static int arm_deadline(struct session *x)
+{
+	uint64_t now = pp_server_now_ms();
+	if (now >= x->session_end_ms)
+		return -PP_ETIMEOUT;
+	uint64_t ms = x->s->cfg.exchange_timeout_ms;
+	if (x->session_end_ms - now < ms)
+		ms = x->session_end_ms - now;
+	if (!x->deadline && !(x->deadline = evtimer_new(x->s->base, on_deadline, x)))
+		return -PP_ENOMEM;
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+	return evtimer_add(x->deadline, &tv) < 0 ? -PP_ENOMEM : 0;
 }
 
 static void free_evcon_cb(evutil_socket_t fd, short what, void *arg)
@@ -460,6 +518,8 @@ static int ensure_connection(struct session *x, enum pp_prov_transport t)
 		return -PP_ENOMEM;
 	}
 	evhttp_connection_set_retries(x->evcon, 0);
+	evhttp_connection_set_max_headers_size(x->evcon, ANSWER_HEADERS_MAX);
+	evhttp_connection_set_max_body_size(x->evcon, PP_WSMAN_DOC_MAX);
 	struct timeval tv = {(time_t)(s->cfg.io_timeout_ms / 1000),
 			     (suseconds_t)((s->cfg.io_timeout_ms % 1000) * 1000)};
 	evhttp_connection_set_timeout_tv(x->evcon, &tv);
@@ -502,9 +562,18 @@ static void send_current(struct session *x)
 		feed_transport(x, PV_TE_CONNECT, "cannot build the request");
 		return;
 	}
+	if (arm_deadline(x) < 0) {
+		evhttp_request_free(req);
+		x->s->m.deadlines_missed++;
+		feed_transport(x, PV_TE_TIMEOUT, "the session is over its deadline");
+		return;
+	}
 	s->m.wsman_requests++;
-	if (evhttp_make_request(x->evcon, req, EVHTTP_REQ_POST, "/wsman") < 0)
+	x->inflight = req;
+	if (evhttp_make_request(x->evcon, req, EVHTTP_REQ_POST, "/wsman") < 0) {
+		answered(x);
 		feed_transport(x, PV_TE_CONNECT, "cannot send the request");
+	}
 }
 
 /* ---- carrying out the engine's actions -------------------------------------------- */
@@ -548,6 +617,7 @@ void pp_session_begin(struct session *x)
 	if (s->m.sessions_active > s->m.sessions_peak)
 		s->m.sessions_peak = s->m.sessions_active;
 	x->t0 = pp_server_now_ms() / 1000.0;
+	x->session_end_ms = pp_server_now_ms() + s->cfg.session_timeout_ms;
 	if (x->load_error[0]) {
 		struct pp_prov_action a = {.kind = PV_ACT_FAIL};
 		snprintf(a.reason, sizeof(a.reason), "%s", x->load_error);

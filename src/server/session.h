@@ -17,6 +17,9 @@ struct session {
 
 	SSL *ssl;
 	struct evhttp_connection *evcon;
+	struct evhttp_request *inflight; /* the request awaiting its answer */
+	struct event *deadline;          /* armed while a request is in flight */
+	uint64_t session_end_ms;         /* the whole session's deadline */
 	enum pp_prov_transport conn_transport;
 	char host[16];
 	uint16_t port;

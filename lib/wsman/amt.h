@@ -17,6 +17,8 @@
 #define PP_AMT_AUTHORIZATION_SERVICE "AMT_AuthorizationService"
 #define PP_AMT_TIME_SYNCHRONIZATION_SERVICE "AMT_TimeSynchronizationService"
 #define PP_CIM_SOFTWARE_IDENTITY "CIM_SoftwareIdentity"
+#define PP_AMT_ETHERNET_PORT_SETTINGS "AMT_EthernetPortSettings"
+#define PP_CIM_COMPUTER_SYSTEM_PACKAGE "CIM_ComputerSystemPackage"
 
 #define PP_AMT_URI_GENERAL_SETTINGS PP_AMT_SCHEMA PP_AMT_GENERAL_SETTINGS
 #define PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE                                                 \
@@ -24,12 +26,15 @@
 #define PP_AMT_URI_AUTHORIZATION_SERVICE PP_AMT_SCHEMA PP_AMT_AUTHORIZATION_SERVICE
 #define PP_AMT_URI_TIME_SYNCHRONIZATION_SERVICE PP_AMT_SCHEMA PP_AMT_TIME_SYNCHRONIZATION_SERVICE
 #define PP_CIM_URI_SOFTWARE_IDENTITY PP_CIM_SCHEMA PP_CIM_SOFTWARE_IDENTITY
+#define PP_AMT_URI_ETHERNET_PORT_SETTINGS PP_AMT_SCHEMA PP_AMT_ETHERNET_PORT_SETTINGS
+#define PP_CIM_URI_COMPUTER_SYSTEM_PACKAGE PP_CIM_SCHEMA PP_CIM_COMPUTER_SYSTEM_PACKAGE
 
 /* Methods (Action = <resource URI>/<method>). */
 #define PP_AMT_SET_MEBX_PASSWORD "SetMEBxPassword"         /* (Password) */
 #define PP_AMT_SET_TLS_PSK "SetTLSPSK"                     /* (PID, PPS), base64 */
 #define PP_AMT_COMMIT_CHANGES "CommitChanges"              /* () */
 #define PP_AMT_UNPROVISION "Unprovision"                   /* (ProvisioningMode) */
+#define PP_AMT_GET_UUID "GetUuid"                          /* () -> UUID (base64, SMBIOS) */
 #define PP_AMT_SET_ADMIN_ACL_ENTRY_EX "SetAdminAclEntryEx" /* (Username, DigestPassword) */
 #define PP_AMT_GET_LOW_ACCURACY_TIME_SYNCH "GetLowAccuracyTimeSynch"   /* () -> Ta0 */
 #define PP_AMT_SET_HIGH_ACCURACY_TIME_SYNCH "SetHighAccuracyTimeSynch" /* (Ta0, Tm1, Tm2) */

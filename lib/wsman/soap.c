@@ -358,7 +358,8 @@ static int check_context(const char *ctx, struct pp_err *err)
 		return pp_err_set(err, PP_EINVAL, "wsen:EnumerationContext is empty");
 	size_t n = strlen(ctx);
 	if (n > PP_WSMAN_CONTEXT_MAX)
-		return pp_err_set(err, PP_ETOOBIG, "wsen:EnumerationContext is longer than %d bytes",
+		return pp_err_set(err, PP_ETOOBIG,
+				  "wsen:EnumerationContext is longer than %d bytes",
 				  PP_WSMAN_CONTEXT_MAX);
 	for (size_t i = 0; i < n; i++) {
 		if ((unsigned char)ctx[i] < 0x20 || (unsigned char)ctx[i] >= 0x7F)
@@ -454,8 +455,9 @@ int pp_wsman_call_pick(struct pp_wsman_call *call, const char *name, const char 
 	if (!pp_wsman_name_valid(name))
 		return pp_err_set(err, PP_EINVAL, "pick property name '%.64s' is not valid", name);
 	if (!value || strlen(value) > PP_WSMAN_PICK_MAX)
-		return pp_err_set(err, PP_EINVAL, "pick value for %s is missing or longer than %d bytes",
-				  name, PP_WSMAN_PICK_MAX);
+		return pp_err_set(err, PP_EINVAL,
+				  "pick value for %s is missing or longer than %d bytes", name,
+				  PP_WSMAN_PICK_MAX);
 	memcpy(call->pick_name, name, strlen(name) + 1);
 	memcpy(call->pick_value, value, strlen(value) + 1);
 	return 0;
@@ -805,11 +807,13 @@ static int enum_body(const xmlNode *el, struct pp_wsman_request *req, struct pp_
 			rc = enum_limit(n, "wsen:MaxCharacters", &req->max_characters, err);
 		} else if (pull && pp_wsxml_is(n, PP_WSMAN_NS_WSEN, "MaxTime")) {
 			rc = 0; /* answers are immediate */
-		} else if (!en && !has_ctx && pp_wsxml_is(n, PP_WSMAN_NS_WSEN, "EnumerationContext")) {
+		} else if (!en && !has_ctx &&
+			   pp_wsxml_is(n, PP_WSMAN_NS_WSEN, "EnumerationContext")) {
 			has_ctx = true;
 			req->fault = PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT;
 			if ((rc = pp_wsxml_text(n, req->enum_context, sizeof(req->enum_context),
-						PP_WSXML_TRIM, "wsen:EnumerationContext", err)) < 0 ||
+						PP_WSXML_TRIM, "wsen:EnumerationContext", err)) <
+				0 ||
 			    (rc = check_context(req->enum_context, err)) < 0)
 				return rc;
 			req->fault = PP_WSMAN_FAULT_INVALID_PARAMETER;
@@ -1058,8 +1062,9 @@ int pp_wsman_enum_response_build(const struct pp_wsman_request *req, const char 
 	struct env e = {0};
 	int rc;
 	if (req->op != PP_WSMAN_OP_ENUMERATE && !pull)
-		return pp_err_set(err, PP_EINVAL, "enumeration response to a request that is not "
-						  "Enumerate or Pull");
+		return pp_err_set(err, PP_EINVAL,
+				  "enumeration response to a request that is not "
+				  "Enumerate or Pull");
 	if (!pull && !req->optimize && n)
 		return pp_err_set(err, PP_EINVAL, "items in a non-optimized EnumerateResponse");
 	if ((context || !pull) && (rc = check_context(context, err)) < 0)
@@ -1070,14 +1075,14 @@ int pp_wsman_enum_response_build(const struct pp_wsman_request *req, const char 
 		if ((rc = check_props(&items[i], "item", err)) < 0)
 			return rc;
 	}
-	const char *action = pull ? PP_WSMAN_ACTION_PULL "Response" : PP_WSMAN_ACTION_ENUMERATE
-								      "Response";
+	const char *action =
+	    pull ? PP_WSMAN_ACTION_PULL "Response" : PP_WSMAN_ACTION_ENUMERATE "Response";
 	if ((rc = reply_envelope(&e, req->message_id, action, req->resource_uri, err)) < 0)
 		goto out;
 	xmlNs *wsen = env_wsen(&e);
-	xmlNode *r = wsen ? xmlNewChild(e.body, wsen,
-					X(pull ? "PullResponse" : "EnumerateResponse"), NULL)
-			  : NULL;
+	xmlNode *r =
+	    wsen ? xmlNewChild(e.body, wsen, X(pull ? "PullResponse" : "EnumerateResponse"), NULL)
+		 : NULL;
 	if (!r || (context && !pp_wsxml_add(r, wsen, "EnumerationContext", context))) {
 		rc = nomem(err);
 		goto out;
@@ -1106,7 +1111,8 @@ int pp_wsman_release_response_build(const struct pp_wsman_request *req, struct p
 				    struct pp_err *err)
 {
 	if (req->op != PP_WSMAN_OP_RELEASE)
-		return pp_err_set(err, PP_EINVAL, "ReleaseResponse to a request that is not Release");
+		return pp_err_set(err, PP_EINVAL,
+				  "ReleaseResponse to a request that is not Release");
 	return build_reply(req, NULL, NULL, NULL, out, err);
 }
 
@@ -1339,7 +1345,8 @@ static int enum_response_body(const struct pp_wsman_call *call, const xmlNode *e
 	int rc;
 	if (call->op == PP_WSMAN_OP_RELEASE) {
 		if (el)
-			return pp_err_set(err, PP_EPROTO, "ReleaseResponse has a body element <%.64s>",
+			return pp_err_set(err, PP_EPROTO,
+					  "ReleaseResponse has a body element <%.64s>",
 					  (const char *)el->name);
 		return 0;
 	}
@@ -1352,7 +1359,8 @@ static int enum_response_body(const struct pp_wsman_call *call, const xmlNode *e
 		if (!seen_ctx && pp_wsxml_is(n, PP_WSMAN_NS_WSEN, "EnumerationContext")) {
 			seen_ctx = true;
 			if ((rc = pp_wsxml_text(n, resp->enum_context, sizeof(resp->enum_context),
-						PP_WSXML_TRIM, "wsen:EnumerationContext", err)) < 0 ||
+						PP_WSXML_TRIM, "wsen:EnumerationContext", err)) <
+				0 ||
 			    (rc = check_context(resp->enum_context, err)) < 0) {
 				resp->enum_context[0] = '\0';
 				return rc;

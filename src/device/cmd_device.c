@@ -436,7 +436,7 @@ static void run_usage(FILE *out)
 		"usage: pskprov device run --state DIR --address IP [--server IP[:PORT]]\n"
 		"            [--usb FILE] [--port N] [--http-port N]\n"
 		"            [--profile amt-legacy|tls12|tls13] [--time-scale X]\n"
-		"            [--log-level debug|info|warn|error]\n\n"
+		"            [--wsman-trace DIR] [--log-level debug|info|warn|error]\n\n"
 		"Runs the device in DIR on a loopback address until SIGINT or SIGTERM.\n"
 		"In-Setup: sends hellos to the server and serves TLS-PSK (WS-Management with\n"
 		"Digest inside) on IP:--port; Provisioned: serves WS-Management with Digest on\n"
@@ -451,6 +451,11 @@ static void run_usage(FILE *out)
 		"  --http-port   HTTP port of a provisioned device (default 16992)\n"
 		"  --profile     TLS profile (default tls12)\n"
 		"  --time-scale  multiplies the hello retry delays (0.001: a minute is 60 ms)\n"
+		"  --wsman-trace DIR  write every WS-Management request the device accepts after\n"
+		"                authentication to DIR/NNNNNN-<address>.xml (6-digit sequence per\n"
+		"                process, mode 0600, never overwritten), with the text of PPS,\n"
+		"                Password, DigestPassword and any *Password* element replaced by\n"
+		"                (hidden); for interoperability tests\n"
 		"  --log-level   default info\n");
 }
 
@@ -460,6 +465,7 @@ struct run_opts {
 	uint8_t addr[4];
 	bool have_addr;
 	struct pp_emu_env env;
+	struct pp_emu_trace trace;
 	enum pp_tls_profile profile;
 	enum pp_log_level level;
 };
@@ -495,12 +501,17 @@ static bool parse_run(int argc, char **argv, struct run_opts *o, int *exit_code)
 					     {"profile", required_argument, NULL, 'P'},
 					     {"time-scale", required_argument, NULL, 't'},
 					     {"log-level", required_argument, NULL, 'l'},
+					     {"wsman-trace", required_argument, NULL, 'W'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
 	int c;
-	while ((c = getopt_long(argc, argv, "s:a:S:u:p:H:P:t:l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:a:S:u:p:H:P:t:l:W:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'W':
+			if (pp_dev_trace_dir(optarg, &o->trace, &o->env, &err) < 0)
+				RUN_USAGE("%s", err.msg);
+			break;
 		case 's':
 			o->dir = optarg;
 			break;

@@ -64,6 +64,7 @@ struct fleet_opts {
 	uint32_t faults[F_KINDS];
 	bool json;
 	struct pp_emu_env env;
+	struct pp_emu_trace trace;
 };
 
 struct fleet {
@@ -88,7 +89,7 @@ static void fleet_usage(FILE *out)
 		"usage: pskprov fleet --count N --csv FILE --server IP[:PORT] [--base IP]\n"
 		"            [--port N] [--http-port N] [--profile amt-legacy|tls12|tls13]\n"
 		"            [--time-scale X] [--latency MS] [--faults SPEC] [--timeout SECONDS]\n"
-		"            [--state-dir DIR] [--log-level L] [--json]\n\n"
+		"            [--state-dir DIR] [--wsman-trace DIR] [--log-level L] [--json]\n\n"
 		"Runs N emulated devices in one process: rows 1..N of a key CSV (pid,pps,\n"
 		"mebx_password,batch), each device on its own loopback address from --base\n"
 		"(host parts .0 and .255 skipped), sending hellos from that address to the\n"
@@ -111,6 +112,11 @@ static void fleet_usage(FILE *out)
 		"  --state-dir   keep per-device state directories DIR/dev-NNNNNN (an existing\n"
 		"                one is loaded as it is); default: a private temporary directory\n"
 		"                removed at exit\n"
+		"  --wsman-trace DIR  write every WS-Management request the device accepts after\n"
+		"                authentication to DIR/NNNNNN-<address>.xml (6-digit sequence per\n"
+		"                process, mode 0600, never overwritten), with the text of PPS,\n"
+		"                Password, DigestPassword and any *Password* element replaced by\n"
+		"                (hidden); for interoperability tests\n"
 		"  --log-level   default warn\n",
 		PP_EMU_DISCONNECT_AT);
 }
@@ -458,6 +464,7 @@ static bool parse_fleet(int argc, char **argv, struct fleet_opts *o, int *exit_c
 					     {"state-dir", required_argument, NULL, 'd'},
 					     {"log-level", required_argument, NULL, 'l'},
 					     {"json", no_argument, NULL, 'j'},
+					     {"wsman-trace", required_argument, NULL, 'W'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
@@ -468,8 +475,12 @@ static bool parse_fleet(int argc, char **argv, struct fleet_opts *o, int *exit_c
 		*exit_code = pp_usage_error("fleet", __VA_ARGS__);                                 \
 		return true;                                                                       \
 	} while (0)
-	while ((c = getopt_long(argc, argv, "n:c:S:b:p:H:P:t:L:f:T:d:l:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:c:S:b:p:H:P:t:L:f:T:d:l:W:jh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'W':
+			if (pp_dev_trace_dir(optarg, &o->trace, &o->env, &err) < 0)
+				USAGE("%s", err.msg);
+			break;
 		case 'n':
 			if (pp_parse_u32(optarg, 1, FLEET_MAX, &o->count, "--count", &err) < 0)
 				USAGE("%s", err.msg);

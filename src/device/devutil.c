@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -11,6 +12,7 @@
 #include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
+#include "device/emu.h"
 #include "proto/pskc.h"
 
 struct csv_pick {
@@ -221,4 +223,19 @@ uint64_t pp_dev_mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int pp_dev_trace_dir(const char *dir, struct pp_emu_trace *trace, struct pp_emu_env *env,
+		     struct pp_err *err)
+{
+	struct stat st;
+	if (!dir[0] || strlen(dir) > 3000)
+		return pp_err_set(err, PP_EINVAL, "--wsman-trace: empty or too long a path");
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return pp_err_set(err, PP_EINVAL, "--wsman-trace: '%.200s' is not a directory",
+				  dir);
+	trace->dir = dir;
+	trace->seq = 0;
+	env->trace = trace;
+	return 0;
 }

@@ -56,4 +56,10 @@ uint64_t pp_dev_raise_nofile(void);
 
 uint64_t pp_dev_mono_ms(void);
 
+struct pp_emu_env;
+struct pp_emu_trace;
+/* --wsman-trace DIR: DIR must be an existing directory; sets trace->dir and env->trace. */
+int pp_dev_trace_dir(const char *dir, struct pp_emu_trace *trace, struct pp_emu_env *env,
+		     struct pp_err *err) PP_WUR;
+
 #endif

@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 #include <openssl/err.h>
 
+#include "core/fileio.h"
 #include "core/secret.h"
 #include "device/ws.h"
 #include "keys/keys.h"
@@ -86,6 +87,7 @@ struct pp_emu {
 	unsigned n_hs;
 	struct emu_conn *conns;
 	unsigned n_conns;
+	struct pp_devws_state *ws; /* enumeration contexts; NULL until the first Enumerate */
 };
 
 static uint64_t mono_ms(void)
@@ -579,6 +581,26 @@ static void state_changed(struct pp_emu *e)
 	emit(e, PP_EMU_EV_STATE);
 }
 
+/* --wsman-trace: DIR/NNNNNN-<address>.xml, secrets hidden, 0600, never overwritten. */
+static void trace_request(struct pp_emu *e, const void *xml, size_t len)
+{
+	struct pp_emu_trace *t = e->env->trace;
+	struct pp_buf copy;
+	struct pp_err err = {0};
+	char path[4096];
+	if (!t || !t->dir)
+		return;
+	pp_buf_init(&copy, PP_WSMAN_DOC_MAX + 4096);
+	int n =
+	    snprintf(path, sizeof(path), "%s/%06u-%s.xml", t->dir, ++t->seq % 1000000u, e->name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		pp_warn(LOG, "%s: request trace: directory name too long", e->name);
+	else if (pp_devws_trace_redact(xml, len, &copy, &err) < 0 ||
+		 pp_file_create(path, copy.data, copy.len, 0600, &err) < 0)
+		pp_warn(LOG, "%s: request trace: %s", e->name, err.msg);
+	pp_buf_free_wipe(&copy);
+}
+
 static void wsman(struct pp_emu *e, struct emu_conn *cn, struct evhttp_request *req)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -598,7 +620,9 @@ static void wsman(struct pp_emu *e, struct emu_conn *cn, struct evhttp_request *
 		return;
 	}
 	pp_buf_init(&env, PP_WSMAN_DOC_MAX);
-	int rc = pp_devws_handle(e->dev, xml, len, (int64_t)time(NULL), &env, &res, &err);
+	trace_request(e, xml, len);
+	int rc = pp_devws_handle(e->dev, &e->ws, e->addr, xml, len, (int64_t)time(NULL), &env, &res,
+				 &err);
 	pp_wipe(xml, len); /* may hold a password */
 	evbuffer_drain(in, len);
 	if (rc < 0) {
@@ -890,6 +914,7 @@ void pp_emu_free(struct pp_emu *e)
 		event_free(e->net_timer);
 	pp_digest_server_wipe(&e->digest);
 	free(e->replay);
+	pp_devws_state_free(e->ws);
 	pp_wipe(e, sizeof(*e));
 	free(e);
 }

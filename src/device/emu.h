@@ -67,6 +67,14 @@ enum pp_emu_event {
 struct pp_emu;
 typedef void (*pp_emu_event_fn)(void *arg, struct pp_emu *emu, enum pp_emu_event ev);
 
+/* --wsman-trace DIR: every WS-Management request a device accepts after authentication
+ * is written to DIR/NNNNNN-<address>.xml (sequence per process, mode 0600, O_EXCL),
+ * secrets hidden (pp_devws_trace_redact). */
+struct pp_emu_trace {
+	const char *dir;
+	unsigned seq;
+};
+
 /* Shared by every device of a process; must outlive them. */
 struct pp_emu_env {
 	struct event_base *base;
@@ -81,6 +89,7 @@ struct pp_emu_env {
 	double time_scale;        /* > 0; multiplies the hello delays (0.001: a minute is 60 ms) */
 	uint32_t latency_ms;      /* added before every HTTP answer; 0..PP_EMU_LATENCY_MAX_MS */
 	pp_emu_event_fn on_event; /* may be NULL; never frees the device from inside */
+	struct pp_emu_trace *trace; /* may be NULL: no trace */
 };
 
 /* A runtime for dev on addr (127.0.0.0/8 only). dev stays the caller's: free it after

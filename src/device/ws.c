@@ -1,6 +1,6 @@
 /* WS-Management on the emulated device: the dispatch table of the AMT subset
  * (protocol.md section 4) over the firmware operations of lib/amt. */
-#include "device/ws.h"
+#include "ws.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -16,13 +16,28 @@
 #include "wsman/digest.h"
 #include "wsman/soap.h"
 
-/* CIM_SoftwareIdentity instances (selector InstanceID), as AMT names them. */
-#define SW_CORE "AMT FW Core Version"
-#define SW_BUILD "Build Number"
-#define SW_SKU "Sku"
+#define SEL_INSTANCE_ID "InstanceID"
+#define GS_NAME "Intel(r) AMT: General Settings"
+#define SCS_NAME "Intel(r) AMT Setup and Configuration Service"
+#define ETH_NAME "Intel(r) AMT Ethernet Port Settings"
+
+/* One open enumeration: which class, how far, until when. */
+struct devws_enum {
+	char id[37]; /* a random UUID: contexts cannot be guessed across clients */
+	uint8_t cls; /* index in ws_classes */
+	uint8_t pos; /* next instance */
+	int64_t expires;
+};
+
+struct pp_devws_state {
+	uint8_t count;
+	struct devws_enum e[PP_DEVWS_ENUM_MAX];
+};
 
 struct ws_ctx {
 	struct pp_amt_device *dev;
+	struct pp_devws_state **state;
+	const uint8_t *addr; /* 4 bytes, or NULL */
 	int64_t now;
 	struct pp_buf *env;
 	struct pp_devws_result *res;
@@ -54,9 +69,20 @@ static void what_set(struct ws_ctx *c, const char *fmt, ...)
 
 static const char *op_label(const struct ws_ctx *c)
 {
-	if (c->req.op == PP_WSMAN_OP_INVOKE)
+	switch (c->req.op) {
+	case PP_WSMAN_OP_INVOKE:
 		return c->req.method;
-	return c->req.op == PP_WSMAN_OP_PUT ? "Put" : "Get";
+	case PP_WSMAN_OP_PUT:
+		return "Put";
+	case PP_WSMAN_OP_ENUMERATE:
+		return "Enumerate";
+	case PP_WSMAN_OP_PULL:
+		return "Pull";
+	case PP_WSMAN_OP_RELEASE:
+		return "Release";
+	default:
+		return "Get";
+	}
 }
 
 static int fault(struct ws_ctx *c, enum pp_wsman_fault f, const char *reason)
@@ -159,27 +185,89 @@ static const char *param(const struct ws_ctx *c, const char *name)
 	return pp_wsman_props_get(&c->req.params, name);
 }
 
-/* ---- AMT_GeneralSettings ---- */
+/* ---- instances ----
+ * Every class is rendered into a property list by a function of (device, instance
+ * number); Get, Enumerate and Pull share them. The device serves nothing in Pre-Setup. */
 
-static int general_instance(struct ws_ctx *c)
+static int need_setup(const struct ws_ctx *c, struct pp_err *why)
 {
-	struct pp_amt_general_settings gs;
-	struct pp_err why = {0};
-	int rc = pp_amt_get_general_settings(c->dev, &gs, &why);
-	if (rc < 0)
-		return op_error_fault(c, rc, &why);
-	pp_wsman_props_init(&c->out);
-	if ((rc = add(c, PP_AMT_P_DIGEST_REALM, gs.digest_realm)) < 0 ||
-	    (rc = add(c, PP_AMT_P_HOST_NAME, gs.host_name)) < 0 ||
-	    (rc = add(c, PP_AMT_P_DOMAIN_NAME, gs.domain_name)) < 0 ||
-	    (rc = add(c, PP_AMT_P_AMT_NETWORK_ENABLED, gs.network_enabled ? "true" : "false")) < 0)
-		return rc;
-	return instance(c, PP_AMT_GENERAL_SETTINGS);
+	if (pp_amt_state(c->dev) == PP_AMT_PRE_SETUP)
+		return pp_err_set(why, PP_ESTATE, "not available in Pre-Setup");
+	return 0;
 }
 
-static int op_get_general(struct ws_ctx *c)
+static int padd(struct pp_wsman_props *p, const char *name, const char *value, struct pp_err *why)
 {
-	return general_instance(c);
+	return pp_wsman_props_add(p, name, value, why);
+}
+
+/* AMT_GeneralSettings, in the firmware's (alphabetical) order. Values come from the
+ * firmware model (realm, names, network flag) or are the firmware defaults. `writable`:
+ * a Put may change it; only the modelled ones (src != GS_FIXED) can really change, the
+ * others are accepted back unchanged only. */
+enum gs_src { GS_FIXED, GS_REALM, GS_HOST, GS_DOMAIN, GS_NET };
+enum gs_type { T_STR, T_BOOL, T_UINT };
+
+struct gs_prop {
+	const char *name;
+	enum gs_src src;
+	enum gs_type type;
+	bool writable;
+	const char *fixed;
+};
+
+static const struct gs_prop gs_props[] = {
+    {"AMTNetworkEnabled", GS_NET, T_UINT, true, NULL},
+    {"DDNSPeriodicUpdateInterval", GS_FIXED, T_UINT, true, "1440"},
+    {"DDNSTTL", GS_FIXED, T_UINT, true, "900"},
+    {"DDNSUpdateByDHCPServerEnabled", GS_FIXED, T_BOOL, true, "true"},
+    {"DDNSUpdateEnabled", GS_FIXED, T_BOOL, true, "false"},
+    {"DHCPSyncRequiresHostname", GS_FIXED, T_UINT, true, "1"},
+    {"DHCPv6ConfigurationTimeout", GS_FIXED, T_UINT, true, "0"},
+    {"DigestRealm", GS_REALM, T_STR, false, NULL},
+    {"DomainName", GS_DOMAIN, T_STR, true, NULL},
+    {"ElementName", GS_FIXED, T_STR, false, GS_NAME},
+    {"HostName", GS_HOST, T_STR, true, NULL},
+    {"HostOSFQDN", GS_FIXED, T_STR, false, ""},
+    {"IdleWakeTimeout", GS_FIXED, T_UINT, true, "65535"},
+    {"InstanceID", GS_FIXED, T_STR, false, GS_NAME},
+    {"NetworkInterfaceEnabled", GS_FIXED, T_BOOL, false, "true"},
+    {"OemID", GS_FIXED, T_UINT, false, "0"},
+    {"PingResponseEnabled", GS_FIXED, T_BOOL, true, "true"},
+    {"PowerSource", GS_FIXED, T_UINT, false, "0"},
+    {"PreferredAddressFamily", GS_FIXED, T_UINT, true, "0"},
+    {"PresenceNotificationInterval", GS_FIXED, T_UINT, true, "0"},
+    {"PrivacyLevel", GS_FIXED, T_UINT, false, "0"},
+    {"RmcpPingResponseEnabled", GS_FIXED, T_BOOL, true, "true"},
+    {"SharedFQDN", GS_FIXED, T_BOOL, true, "true"},
+    {"ThunderboltDockEnabled", GS_FIXED, T_UINT, true, "0"},
+    {"WsmanOnlyMode", GS_FIXED, T_BOOL, true, "false"},
+};
+
+static const char *gs_value(const struct gs_prop *g, const struct pp_amt_general_settings *gs)
+{
+	switch (g->src) {
+	case GS_REALM:
+		return gs->digest_realm;
+	case GS_HOST:
+		return gs->host_name;
+	case GS_DOMAIN:
+		return gs->domain_name;
+	case GS_NET:
+		return gs->network_enabled ? "1" : "0";
+	default:
+		return g->fixed;
+	}
+}
+
+static int render_general(struct ws_ctx *c, size_t i, struct pp_wsman_props *p, struct pp_err *why)
+{
+	struct pp_amt_general_settings gs;
+	int rc = pp_amt_get_general_settings(c->dev, &gs, why);
+	(void)i;
+	for (size_t k = 0; rc == 0 && k < sizeof(gs_props) / sizeof(gs_props[0]); k++)
+		rc = padd(p, gs_props[k].name, gs_value(&gs_props[k], &gs), why);
+	return rc;
 }
 
 /* xs:boolean */
@@ -194,45 +282,145 @@ static int parse_bool(const char *s, bool *out)
 	return 0;
 }
 
-/* Put: the instance's writable properties; absent ones keep their value. DigestRealm is
- * read-only: it may come back unchanged (a client that Puts what it got), never
- * different. Other properties of the class are not emulated and are ignored. */
+/* A value of the property's type, reduced to a comparable number (strings: 0). */
+static int gs_parse(const struct gs_prop *g, const char *s, uint32_t *v)
+{
+	bool b;
+	*v = 0;
+	if (g->src == GS_NET && parse_bool(s, &b) == 0) { /* 0/1, and booleans as sent before */
+		*v = b;
+		return 0;
+	}
+	if (g->type == T_BOOL) {
+		if (parse_bool(s, &b) < 0)
+			return -PP_EINVAL;
+		*v = b;
+		return 0;
+	}
+	if (g->type == T_UINT)
+		return pp_parse_u32(s, 0, UINT32_MAX, v, g->name, NULL);
+	return 0;
+}
+
+static bool gs_same(const struct gs_prop *g, const char *a, const char *b)
+{
+	uint32_t x, y;
+	if (g->type == T_STR)
+		return strcmp(a, b) == 0;
+	return gs_parse(g, a, &x) == 0 && gs_parse(g, b, &y) == 0 && x == y;
+}
+
+static const struct gs_prop *gs_find(const char *name)
+{
+	for (size_t k = 0; k < sizeof(gs_props) / sizeof(gs_props[0]); k++) {
+		if (!strcmp(gs_props[k].name, name))
+			return &gs_props[k];
+	}
+	return NULL;
+}
+
+/* Put: the whole instance as Intel's tools send it back (every property read, a few
+ * changed), or only the properties to change (absent ones keep their value). A
+ * property given twice, unknown, not of its type, read-only and changed, or writable
+ * but not modelled by the emulator and changed, is refused (wsman:InvalidParameter
+ * naming it): nothing is applied then. */
 static int op_put_general(struct ws_ctx *c)
 {
 	struct pp_amt_general_settings gs;
 	struct pp_err why = {0};
+	const char *host = NULL, *domain = NULL;
 	int rc = pp_amt_get_general_settings(c->dev, &gs, &why);
 	if (rc < 0)
 		return op_error_fault(c, rc, &why);
-	const char *host = param(c, PP_AMT_P_HOST_NAME);
-	const char *domain = param(c, PP_AMT_P_DOMAIN_NAME);
-	const char *net = param(c, PP_AMT_P_AMT_NETWORK_ENABLED);
-	const char *realm = param(c, PP_AMT_P_DIGEST_REALM);
 	bool enabled = gs.network_enabled;
-	if (net && parse_bool(net, &enabled) < 0)
-		return bad_param(c, PP_AMT_P_AMT_NETWORK_ENABLED, "not an xs:boolean");
-	if (realm && strcmp(realm, gs.digest_realm) != 0)
-		return bad_param(c, PP_AMT_P_DIGEST_REALM, "read-only");
+	for (size_t i = 0; i < c->req.params.count; i++) {
+		const char *name = c->req.params.item[i].name;
+		const char *value = c->req.params.item[i].value;
+		const struct gs_prop *g = gs_find(name);
+		uint32_t v;
+		if (!g)
+			return bad_param(c, name, "not a property of AMT_GeneralSettings");
+		if (pp_wsman_props_get(&c->req.params, name) != value)
+			return bad_param(c, name, "given twice");
+		if (gs_parse(g, value, &v) < 0)
+			return bad_param(c, name,
+					 g->type == T_BOOL ? "not an xs:boolean"
+							   : "not an unsigned integer");
+		if (gs_same(g, value, gs_value(g, &gs)))
+			continue;
+		if (!g->writable)
+			return bad_param(c, name, "read-only");
+		if (g->src == GS_FIXED)
+			return bad_param(c, name, "the emulator keeps the firmware default");
+		if (g->src == GS_HOST)
+			host = value;
+		else if (g->src == GS_DOMAIN)
+			domain = value;
+		else if (g->src == GS_NET && v > 1)
+			return bad_param(c, name, "0 or 1");
+		else if (g->src == GS_NET)
+			enabled = v == 1;
+	}
 	rc = pp_amt_put_general_settings(c->dev, host, domain, enabled, &why);
 	if (rc < 0)
 		return op_error_fault(c, rc, &why);
-	return general_instance(c);
+	pp_wsman_props_init(&c->out);
+	if ((rc = render_general(c, 0, &c->out, &why)) < 0)
+		return op_error_fault(c, rc, &why);
+	return instance(c, PP_AMT_GENERAL_SETTINGS);
 }
 
 /* ---- AMT_SetupAndConfigurationService ---- */
 
-static int op_get_setup(struct ws_ctx *c)
+static int render_setup(struct ws_ctx *c, size_t i, struct pp_wsman_props *p, struct pp_err *why)
 {
 	uint32_t state, mode;
-	struct pp_err why = {0};
-	int rc = pp_amt_get_setup_config(c->dev, &state, &mode, &why);
-	if (rc < 0)
-		return op_error_fault(c, rc, &why);
-	pp_wsman_props_init(&c->out);
-	if ((rc = add_u32(c, PP_AMT_P_PROVISIONING_STATE, state)) < 0 ||
-	    (rc = add_u32(c, PP_AMT_P_PROVISIONING_MODE, mode)) < 0)
+	struct pp_amt_server srv;
+	struct pp_amt_general_settings gs;
+	char st[16], md[16];
+	int rc = pp_amt_get_setup_config(c->dev, &state, &mode, why);
+	(void)i;
+	if (rc < 0 || (rc = pp_amt_get_general_settings(c->dev, &gs, why)) < 0)
 		return rc;
-	return instance(c, PP_AMT_SETUP_AND_CONFIGURATION_SERVICE);
+	pp_amt_server(c->dev, &srv);
+	snprintf(st, sizeof(st), "%" PRIu32, state);
+	snprintf(md, sizeof(md), "%" PRIu32, mode);
+	const char *const kv[][2] = {
+	    {"CreationClassName", PP_AMT_SETUP_AND_CONFIGURATION_SERVICE},
+	    {"ElementName", SCS_NAME},
+	    {"EnabledState", "5"},
+	    {"Name", SCS_NAME},
+	    {"PasswordModel", "1"},
+	    {PP_AMT_P_PROVISIONING_MODE, md},
+	    {"ProvisioningServerOTP", ""},
+	    {PP_AMT_P_PROVISIONING_STATE, st},
+	    {"RequestedState", "12"},
+	    {"SystemCreationClassName", "CIM_ComputerSystem"},
+	    {"SystemName", "Intel(r) AMT"},
+	    {"ZeroTouchConfigurationEnabled", "false"},
+	    {"ConfigurationServerFQDN", srv.fqdn},
+	    {"DhcpDNSSuffix", gs.domain_name},
+	    {"TrustedDNSSuffix", ""},
+	};
+	for (size_t k = 0; rc == 0 && k < sizeof(kv) / sizeof(kv[0]); k++)
+		rc = padd(p, kv[k][0], kv[k][1], why);
+	return rc;
+}
+
+/* GetUuid: UUID = base64 of the 16 bytes in SMBIOS order, as in the hello. */
+static int op_get_uuid(struct ws_ctx *c)
+{
+	uint8_t rfc[16], smbios[16];
+	char b64[32];
+	int rc;
+	pp_amt_uuid(c->dev, rfc);
+	pp_uuid_to_smbios(rfc, smbios);
+	if ((rc = pp_b64_encode(smbios, sizeof(smbios), b64, sizeof(b64), c->err)) < 0)
+		return rc;
+	pp_wsman_props_init(&c->out);
+	if ((rc = add(c, "UUID", b64)) < 0)
+		return rc;
+	return output(c, 0, NULL);
 }
 
 static int op_set_mebx(struct ws_ctx *c)
@@ -363,37 +551,347 @@ static int op_set_time(struct ws_ctx *c)
 
 /* ---- CIM_SoftwareIdentity ---- */
 
-static int op_get_software(struct ws_ctx *c)
+/* The instances firmware reports, in its order; the version each shows. */
+enum sw_val { SW_AMT, SW_BUILD, SW_SKU, SW_VENDOR, SW_LEGACY };
+static const struct {
+	const char *id;
+	enum sw_val val;
+} sw_ids[] = {
+    {"Flash", SW_AMT},
+    {"Netstack", SW_AMT},
+    {"AMTApps", SW_AMT},
+    {"AMT", SW_AMT},
+    {"Sku", SW_SKU},
+    {"VendorID", SW_VENDOR},
+    {"Build Number", SW_BUILD},
+    {"Recovery Version", SW_AMT},
+    {"Recovery Build Num", SW_BUILD},
+    {"Legacy Mode", SW_LEGACY},
+    {"AMT FW Core Version", SW_AMT},
+};
+
+static int render_software(struct ws_ctx *c, size_t i, struct pp_wsman_props *p, struct pp_err *why)
 {
 	struct pp_amt_versions v;
-	const char *id = pp_wsman_props_get(&c->req.selectors, "InstanceID");
 	const char *version;
-	int rc;
-	if (pp_amt_state(c->dev) == PP_AMT_PRE_SETUP)
-		return fault(c, PP_WSMAN_FAULT_ACCESS_DENIED, "not available in Pre-Setup");
-	pp_amt_versions(c->dev, &v);
-	if (!id || !strcmp(id, SW_CORE)) {
-		id = SW_CORE;
-		version = v.amt;
-	} else if (!strcmp(id, SW_BUILD)) {
-		version = v.build;
-	} else if (!strcmp(id, SW_SKU)) {
-		version = v.sku;
-	} else {
-		return bad_param(c, "InstanceID", "no such instance");
-	}
-	pp_wsman_props_init(&c->out);
-	if ((rc = add(c, PP_CIM_P_INSTANCE_ID, id)) < 0 ||
-	    (rc = add(c, PP_CIM_P_VERSION_STRING, version)) < 0)
+	int rc = need_setup(c, why);
+	if (rc < 0)
 		return rc;
-	return instance(c, PP_CIM_SOFTWARE_IDENTITY);
+	pp_amt_versions(c->dev, &v);
+	switch (sw_ids[i].val) {
+	case SW_BUILD:
+		version = v.build;
+		break;
+	case SW_SKU:
+		version = v.sku;
+		break;
+	case SW_VENDOR:
+		version = "8086";
+		break;
+	case SW_LEGACY:
+		version = "False";
+		break;
+	default:
+		version = v.amt;
+		break;
+	}
+	if ((rc = padd(p, PP_CIM_P_INSTANCE_ID, sw_ids[i].id, why)) < 0 ||
+	    (rc = padd(p, "IsEntity", "true", why)) < 0)
+		return rc;
+	return padd(p, PP_CIM_P_VERSION_STRING, version, why);
 }
 
-/* The WS-Management subset the configuration server uses (protocol.md section 4). */
+/* ---- AMT_EthernetPortSettings: 0 wired (shares the host's DHCP address), 1 wireless
+ * (link down, no address). MAC addresses derive from the UUID. ---- */
+
+static int render_ethernet(struct ws_ctx *c, size_t i, struct pp_wsman_props *p, struct pp_err *why)
+{
+	uint8_t u[16];
+	char id[64], mac[24], ip[16] = "";
+	int rc = need_setup(c, why);
+	if (rc < 0)
+		return rc;
+	pp_amt_uuid(c->dev, u);
+	snprintf(id, sizeof(id), ETH_NAME " %zu", i);
+	snprintf(mac, sizeof(mac), "a4-ae-12-%02x-%02x-%02x", u[13], u[14],
+		 (u[15] ^ (unsigned)i) & 0xFF);
+	if (c->addr)
+		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", c->addr[0], c->addr[1], c->addr[2],
+			 c->addr[3]);
+	bool wired = i == 0, addr = wired && ip[0];
+	const char *const kv[][2] = {
+	    {"ElementName", ETH_NAME},
+	    {"InstanceID", id},
+	    {"VLANTag", wired ? "0" : NULL},
+	    {"SharedMAC", "true"},
+	    {"MACAddress", mac},
+	    {"LinkIsUp", wired ? "true" : "false"},
+	    {"LinkPolicy", wired ? "1" : "14"},
+	    {"LinkPolicy", wired ? "14" : "16"},
+	    {"LinkPreference", wired ? NULL : "2"},
+	    {"LinkControl", wired ? NULL : "2"},
+	    {"SharedStaticIp", "false"},
+	    {"SharedDynamicIP", wired ? "true" : "false"},
+	    {"IpSyncEnabled", wired ? "true" : "false"},
+	    {"DHCPEnabled", "true"},
+	    {"IPAddress", addr ? ip : NULL},
+	    {"SubnetMask", addr ? "255.0.0.0" : NULL},
+	    {"DefaultGateway", addr ? "127.0.0.1" : NULL},
+	    {"PrimaryDNS", addr ? "127.0.0.1" : NULL},
+	    {"SecondaryDNS", addr ? "0.0.0.0" : NULL},
+	    {"ConsoleTcpMaxRetransmissions", "5"},
+	    {"WLANLinkProtectionLevel", wired ? NULL : "1"},
+	    {"PhysicalConnectionType", wired ? "0" : "3"},
+	    {"PhysicalNicMedium", wired ? "0" : "1"},
+	};
+	for (size_t k = 0; rc == 0 && k < sizeof(kv) / sizeof(kv[0]); k++) {
+		if (kv[k][1])
+			rc = padd(p, kv[k][0], kv[k][1], why);
+	}
+	return rc;
+}
+
+/* ---- CIM_ComputerSystemPackage: PlatformGUID is the UUID in SMBIOS byte order as 32
+ * hex digits (what MeshCentral and RPS decode). Antecedent and Dependent are references
+ * to CIM_Chassis and CIM_ComputerSystem; this emulator gives them as the referenced
+ * resource URIs (text), not as full endpoint references. ---- */
+
+static int render_package(struct ws_ctx *c, size_t i, struct pp_wsman_props *p, struct pp_err *why)
+{
+	uint8_t rfc[16], smbios[16];
+	char hex[33];
+	int rc = need_setup(c, why);
+	(void)i;
+	if (rc < 0)
+		return rc;
+	pp_amt_uuid(c->dev, rfc);
+	pp_uuid_to_smbios(rfc, smbios);
+	pp_hex(smbios, 16, hex);
+	for (char *h = hex; *h; h++) {
+		if (*h >= 'a' && *h <= 'f')
+			*h = (char)(*h - 'a' + 'A');
+	}
+	if ((rc = padd(p, "Antecedent", PP_CIM_SCHEMA "CIM_Chassis", why)) < 0 ||
+	    (rc = padd(p, "Dependent", PP_CIM_SCHEMA "CIM_ComputerSystem", why)) < 0)
+		return rc;
+	return padd(p, "PlatformGUID", hex, why);
+}
+
+/* ---- classes with instances: Get, Enumerate, Pull ---- */
+
+typedef int (*ws_render_fn)(struct ws_ctx *c, size_t i, struct pp_wsman_props *p,
+			    struct pp_err *why);
+
+struct ws_class {
+	const char *uri;
+	const char *key; /* selector naming one instance; NULL: a single instance */
+	size_t count;
+	ws_render_fn render;
+};
+
+static const struct ws_class ws_classes[] = {
+    {PP_AMT_URI_GENERAL_SETTINGS, NULL, 1, render_general},
+    {PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE, NULL, 1, render_setup},
+    {PP_CIM_URI_SOFTWARE_IDENTITY, SEL_INSTANCE_ID, sizeof(sw_ids) / sizeof(sw_ids[0]),
+     render_software},
+    {PP_AMT_URI_ETHERNET_PORT_SETTINGS, SEL_INSTANCE_ID, 2, render_ethernet},
+    {PP_CIM_URI_COMPUTER_SYSTEM_PACKAGE, NULL, 1, render_package},
+};
+
+static const struct ws_class *class_find(const char *uri)
+{
+	for (size_t i = 0; i < sizeof(ws_classes) / sizeof(ws_classes[0]); i++) {
+		if (!strcmp(ws_classes[i].uri, uri))
+			return &ws_classes[i];
+	}
+	return NULL;
+}
+
+static int op_get(struct ws_ctx *c, const struct ws_class *k)
+{
+	struct pp_err why = {0};
+	const char *want = k->key ? pp_wsman_props_get(&c->req.selectors, k->key) : NULL;
+	char reason[160];
+	int rc;
+	if (k->key && !want) {
+		snprintf(reason, sizeof(reason), "%s has %zu instances: selector %s is required",
+			 pp_wsman_class_name(k->uri), k->count, k->key);
+		return fault(c, PP_WSMAN_FAULT_INVALID_SELECTORS, reason);
+	}
+	for (size_t i = 0; i < k->count; i++) {
+		pp_wsman_props_wipe(&c->out);
+		if ((rc = k->render(c, i, &c->out, &why)) < 0)
+			return op_error_fault(c, rc, &why);
+		const char *have = want ? pp_wsman_props_get(&c->out, k->key) : NULL;
+		if (!want || (have && !strcmp(have, want)))
+			return instance(c, pp_wsman_class_name(k->uri));
+	}
+	snprintf(reason, sizeof(reason), "no %s instance with %s '%.64s'",
+		 pp_wsman_class_name(k->uri), k->key, want);
+	return fault(c, PP_WSMAN_FAULT_INVALID_SELECTORS, reason);
+}
+
+/* ---- enumeration contexts (per device, in memory) ---- */
+
+void pp_devws_state_free(struct pp_devws_state *s)
+{
+	free(s);
+}
+
+static void enum_drop(struct pp_devws_state *s, size_t i)
+{
+	s->e[i] = s->e[s->count - 1];
+	memset(&s->e[s->count - 1], 0, sizeof(s->e[0]));
+	s->count--;
+}
+
+static void enum_expire(struct pp_devws_state *s, int64_t now)
+{
+	for (size_t i = s->count; i-- > 0;) {
+		if (s->e[i].expires <= now)
+			enum_drop(s, i);
+	}
+}
+
+static struct devws_enum *enum_find(struct ws_ctx *c)
+{
+	struct pp_devws_state *s = c->state ? *c->state : NULL;
+	if (!s)
+		return NULL;
+	enum_expire(s, c->now);
+	for (size_t i = 0; i < s->count; i++) {
+		if (!strcmp(s->e[i].id, c->req.enum_context))
+			return &s->e[i];
+	}
+	return NULL;
+}
+
+/* A new context for class k; the least recently used one goes when all are taken. */
+static struct devws_enum *enum_open(struct ws_ctx *c, size_t k)
+{
+	uint8_t u[16];
+	if (!c->state)
+		return NULL;
+	if (!*c->state && !(*c->state = calloc(1, sizeof(**c->state))))
+		return NULL;
+	struct pp_devws_state *s = *c->state;
+	enum_expire(s, c->now);
+	if (s->count == PP_DEVWS_ENUM_MAX) {
+		size_t old = 0;
+		for (size_t i = 1; i < s->count; i++) {
+			if (s->e[i].expires < s->e[old].expires)
+				old = i;
+		}
+		enum_drop(s, old);
+	}
+	if (pp_random(u, sizeof(u)) < 0)
+		return NULL;
+	u[6] = (uint8_t)((u[6] & 0x0F) | 0x40);
+	u[8] = (uint8_t)((u[8] & 0x3F) | 0x80);
+	struct devws_enum *e = &s->e[s->count++];
+	pp_uuid_format(u, e->id);
+	e->cls = (uint8_t)k;
+	e->pos = 0;
+	e->expires = c->now + PP_DEVWS_ENUM_TTL_S;
+	return e;
+}
+
+static int enum_context_fault(struct ws_ctx *c)
+{
+	return fault(c, PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT,
+		     "unknown, expired or released enumeration context");
+}
+
+/* Items [from, from + n) of class k into one answer. */
+static int enum_answer(struct ws_ctx *c, const struct ws_class *k, size_t from, size_t n,
+		       const char *context, bool end)
+{
+	struct pp_err why = {0};
+	struct pp_wsman_props *items = n ? calloc(n, sizeof(*items)) : NULL;
+	int rc = 0;
+	if (n && !items)
+		return pp_err_set(c->err, PP_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = k->render(c, from + i, &items[i], &why);
+	if (rc < 0) {
+		rc = op_error_fault(c, rc, &why);
+		goto out;
+	}
+	pp_buf_reset(c->env);
+	if ((rc = pp_wsman_enum_response_build(&c->req, context, items, n, end, c->env, c->err)) <
+	    0)
+		goto out;
+	c->res->http_status = 200;
+	what_set(c, "%s %s: %zu item%s%s", op_label(c), pp_wsman_class_name(k->uri), n,
+		 n == 1 ? "" : "s", end ? ", end" : "");
+out:
+	for (size_t i = 0; items && i < n; i++)
+		pp_wsman_props_wipe(&items[i]);
+	free(items);
+	return rc;
+}
+
+static int op_enumerate(struct ws_ctx *c, const struct ws_class *k)
+{
+	struct pp_err why = {0};
+	int rc = need_setup(c, &why);
+	if (rc < 0)
+		return op_error_fault(c, rc, &why);
+	size_t n = c->req.optimize ? c->req.max_elements : 0;
+	if (n > k->count)
+		n = k->count;
+	struct devws_enum *e = enum_open(c, (size_t)(k - ws_classes));
+	if (!e)
+		return fault(c, PP_WSMAN_FAULT_INTERNAL_ERROR,
+			     "no room for an enumeration context");
+	char id[sizeof(e->id)];
+	memcpy(id, e->id, sizeof(id));
+	bool end = c->req.optimize && n == k->count;
+	if (end) /* everything sent: the context is released at once (DSP0226 8.2.3) */
+		enum_drop(*c->state, (size_t)(e - (*c->state)->e));
+	else
+		e->pos = (uint8_t)n;
+	return enum_answer(c, k, 0, n, id, end);
+}
+
+static int op_pull(struct ws_ctx *c, const struct ws_class *k)
+{
+	struct devws_enum *e = enum_find(c);
+	if (!e || &ws_classes[e->cls] != k)
+		return enum_context_fault(c);
+	size_t from = e->pos, n = k->count - from;
+	if (n > c->req.max_elements)
+		n = c->req.max_elements;
+	bool end = from + n == k->count;
+	char id[sizeof(e->id)];
+	memcpy(id, e->id, sizeof(id));
+	if (end) {
+		enum_drop(*c->state, (size_t)(e - (*c->state)->e));
+	} else {
+		e->pos = (uint8_t)(from + n);
+		e->expires = c->now + PP_DEVWS_ENUM_TTL_S;
+	}
+	return enum_answer(c, k, from, n, end ? NULL : id, end);
+}
+
+static int op_release(struct ws_ctx *c, const struct ws_class *k)
+{
+	struct devws_enum *e = enum_find(c);
+	if (!e || &ws_classes[e->cls] != k)
+		return enum_context_fault(c);
+	enum_drop(*c->state, (size_t)(e - (*c->state)->e));
+	pp_buf_reset(c->env);
+	int rc = pp_wsman_release_response_build(&c->req, c->env, c->err);
+	if (rc < 0)
+		return rc;
+	c->res->http_status = 200;
+	what_set(c, "Release %s", pp_wsman_class_name(k->uri));
+	return 0;
+}
+
+/* Put and methods (Get, Enumerate, Pull and Release go by ws_classes). */
 static const struct ws_op ws_ops[] = {
-    {PP_AMT_URI_GENERAL_SETTINGS, PP_WSMAN_OP_GET, NULL, op_get_general},
     {PP_AMT_URI_GENERAL_SETTINGS, PP_WSMAN_OP_PUT, NULL, op_put_general},
-    {PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE, PP_WSMAN_OP_GET, NULL, op_get_setup},
     {PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE, PP_WSMAN_OP_INVOKE, PP_AMT_SET_MEBX_PASSWORD,
      op_set_mebx},
     {PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE, PP_WSMAN_OP_INVOKE, PP_AMT_SET_TLS_PSK,
@@ -402,18 +900,27 @@ static const struct ws_op ws_ops[] = {
      op_commit},
     {PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE, PP_WSMAN_OP_INVOKE, PP_AMT_UNPROVISION,
      op_unprovision},
+    {PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE, PP_WSMAN_OP_INVOKE, PP_AMT_GET_UUID, op_get_uuid},
     {PP_AMT_URI_AUTHORIZATION_SERVICE, PP_WSMAN_OP_INVOKE, PP_AMT_SET_ADMIN_ACL_ENTRY_EX,
      op_set_admin},
     {PP_AMT_URI_TIME_SYNCHRONIZATION_SERVICE, PP_WSMAN_OP_INVOKE,
      PP_AMT_GET_LOW_ACCURACY_TIME_SYNCH, op_get_time},
     {PP_AMT_URI_TIME_SYNCHRONIZATION_SERVICE, PP_WSMAN_OP_INVOKE,
      PP_AMT_SET_HIGH_ACCURACY_TIME_SYNCH, op_set_time},
-    {PP_CIM_URI_SOFTWARE_IDENTITY, PP_WSMAN_OP_GET, NULL, op_get_software},
 };
 
 static int dispatch(struct ws_ctx *c)
 {
-	bool known_class = false;
+	const struct ws_class *k = class_find(c->req.resource_uri);
+	bool known_class = k != NULL;
+	if (k && c->req.op == PP_WSMAN_OP_GET)
+		return op_get(c, k);
+	if (k && c->req.op == PP_WSMAN_OP_ENUMERATE)
+		return op_enumerate(c, k);
+	if (k && c->req.op == PP_WSMAN_OP_PULL)
+		return op_pull(c, k);
+	if (k && c->req.op == PP_WSMAN_OP_RELEASE)
+		return op_release(c, k);
 	for (size_t i = 0; i < sizeof(ws_ops) / sizeof(ws_ops[0]); i++) {
 		const struct ws_op *o = &ws_ops[i];
 		if (strcmp(o->uri, c->req.resource_uri) != 0)
@@ -430,8 +937,9 @@ static int dispatch(struct ws_ctx *c)
 	return fault(c, PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED, NULL);
 }
 
-int pp_devws_handle(struct pp_amt_device *dev, const void *xml, size_t len, int64_t now,
-		    struct pp_buf *out, struct pp_devws_result *res, struct pp_err *err)
+int pp_devws_handle(struct pp_amt_device *dev, struct pp_devws_state **state, const uint8_t addr[4],
+		    const void *xml, size_t len, int64_t now, struct pp_buf *out,
+		    struct pp_devws_result *res, struct pp_err *err)
 {
 	memset(res, 0, sizeof(*res));
 	res->http_status = 500;
@@ -439,6 +947,8 @@ int pp_devws_handle(struct pp_amt_device *dev, const void *xml, size_t len, int6
 	if (!c)
 		return pp_err_set(err, PP_ENOMEM, "out of memory");
 	c->dev = dev;
+	c->state = state;
+	c->addr = addr;
 	c->now = now;
 	c->env = out;
 	c->res = res;
@@ -458,4 +968,86 @@ int pp_devws_handle(struct pp_amt_device *dev, const void *xml, size_t len, int6
 	pp_wipe(c, sizeof(*c));
 	free(c);
 	return rc;
+}
+
+/* ---- request trace ---- */
+
+/* True for the local name of an element whose text is a secret. */
+static bool secret_element(const char *name, size_t n)
+{
+	static const char *const exact[] = {"PPS", "Password", "DigestPassword"};
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
+		if (strlen(exact[i]) == n && !memcmp(name, exact[i], n))
+			return true;
+	}
+	for (size_t i = 0; i + 8 <= n; i++) {
+		if (!memcmp(name + i, "Password", 8))
+			return true;
+	}
+	return false;
+}
+
+static const char *find3(const char *x, size_t len, const char *pat)
+{
+	for (size_t i = 0; i + 3 <= len; i++) {
+		if (!memcmp(x + i, pat, 3))
+			return x + i;
+	}
+	return NULL;
+}
+
+/* Past the content of the element whose start tag ends at p: up to its first end tag
+ * or nested element, CDATA sections and comments skipped whole. */
+static size_t content_end(const char *x, size_t p, size_t len)
+{
+	while (p < len) {
+		if (x[p] == '<' && len - p >= 9 && !memcmp(x + p, "<![CDATA[", 9)) {
+			const char *e = find3(x + p, len - p, "]]>");
+			p = e ? (size_t)(e - x) + 3 : len;
+		} else if (x[p] == '<' && len - p >= 4 && !memcmp(x + p, "<!--", 4)) {
+			const char *e = find3(x + p, len - p, "-->");
+			p = e ? (size_t)(e - x) + 3 : len;
+		} else if (x[p] == '<') {
+			return p;
+		} else {
+			p++;
+		}
+	}
+	return len;
+}
+
+int pp_devws_trace_redact(const void *xml, size_t len, struct pp_buf *out, struct pp_err *err)
+{
+	const char *x = xml;
+	size_t p = 0, copied = 0;
+	int rc = 0;
+	pp_buf_reset(out);
+	while (rc == 0 && p < len) {
+		if (x[p] != '<' || p + 1 >= len || x[p + 1] == '/' || x[p + 1] == '!' ||
+		    x[p + 1] == '?') {
+			p++;
+			continue;
+		}
+		size_t name = p + 1, q = name;
+		while (q < len && !strchr(" \t\r\n/>", x[q]))
+			q++;
+		const char *colon = memchr(x + name, ':', q - name);
+		size_t local = colon ? (size_t)(colon - x) + 1 : name;
+		size_t gt = q;
+		while (gt < len && x[gt] != '>')
+			gt++;
+		if (gt >= len || x[gt - 1] == '/' || !secret_element(x + local, q - local)) {
+			p = gt;
+			continue;
+		}
+		size_t end = content_end(x, gt + 1, len);
+		if ((rc = pp_buf_append(out, x + copied, gt + 1 - copied)) == 0)
+			rc = pp_buf_append_str(out, "(hidden)");
+		copied = p = end;
+	}
+	if (rc == 0)
+		rc = pp_buf_append(out, x + copied, len - copied);
+	if (rc < 0)
+		return pp_err_set(err, rc, "request trace: the redacted copy does not fit");
+	return 0;
 }

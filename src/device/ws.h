@@ -27,12 +27,48 @@ struct pp_devws_result {
 	char what[192]; /* for the log: "SetTLSPSK -> 0x0", "... fault ..."; never a secret */
 };
 
-/* Handles one request of len bytes; out (pp_buf_init'ed with a ceiling of at least
- * PP_WSMAN_DOC_MAX) receives the envelope, which may hold nothing secret but is wiped
+/* Open WS-Enumeration contexts of one device, in memory only: allocated by the first
+ * Enumerate (about 450 bytes), at most PP_DEVWS_ENUM_MAX (the least recently used one
+ * is dropped for a new one), each expiring PP_DEVWS_ENUM_TTL_S seconds after its last
+ * use. An unknown, expired or released context gets wsen:InvalidEnumerationContext. */
+#define PP_DEVWS_ENUM_MAX 8
+#define PP_DEVWS_ENUM_TTL_S 60
+struct pp_devws_state;
+/* Accepts NULL. */
+void pp_devws_state_free(struct pp_devws_state *s);
+
+/* Classes: AMT_GeneralSettings (Get, Put, Enumerate), AMT_SetupAndConfigurationService
+ * (Get, Enumerate; SetMEBxPassword, SetTLSPSK, CommitChanges, Unprovision, GetUuid),
+ * CIM_SoftwareIdentity and AMT_EthernetPortSettings (several instances: Get needs the
+ * InstanceID selector, else wsman:InvalidSelectors; Enumerate), CIM_ComputerSystemPackage
+ * (Get, Enumerate), AMT_AuthorizationService (SetAdminAclEntryEx),
+ * AMT_TimeSynchronizationService (GetLowAccuracyTimeSynch, SetHighAccuracyTimeSynch).
+ * Pull honours MaxElements (MaxCharacters is not counted: answers are small);
+ * Enumerate with wsman:OptimizeEnumeration returns up to wsman:MaxElements items at once.
+ *
+ * Put of AMT_GeneralSettings takes the whole instance back or only some properties.
+ * Stored (durable, lib/amt): HostName, DomainName, AMTNetworkEnabled. Read-only
+ * (DigestRealm, ElementName, InstanceID, ...) and writable-but-not-modelled ones
+ * (PingResponseEnabled, DDNS*, SharedFQDN, ...) are accepted when unchanged and refused
+ * with wsman:InvalidParameter naming the property when changed; unknown properties
+ * are refused. */
+
+/* Handles one request of len bytes. state: where the device's enumeration contexts live
+ * (*state NULL until the first Enumerate; NULL: Enumerate fails); addr: the device's
+ * IPv4 address (AMT_EthernetPortSettings IPAddress) or NULL; out (pp_buf_init'ed with a ceiling of
+ * at least PP_WSMAN_DOC_MAX) receives the envelope, which may hold nothing secret but is wiped
  * anyway by the caller. now: host Unix seconds (the device clock's base). Returns 0 with
  * an envelope, or < 0 when not even a fault could be built (answer 500 without a
  * body). */
-int pp_devws_handle(struct pp_amt_device *dev, const void *xml, size_t len, int64_t now,
-		    struct pp_buf *out, struct pp_devws_result *res, struct pp_err *err) PP_WUR;
+int pp_devws_handle(struct pp_amt_device *dev, struct pp_devws_state **state, const uint8_t addr[4],
+		    const void *xml, size_t len, int64_t now, struct pp_buf *out,
+		    struct pp_devws_result *res, struct pp_err *err) PP_WUR;
+
+/* The request trace (`--wsman-trace DIR`): a copy of xml in out with the text of every
+ * element whose local name is PPS, Password, DigestPassword or contains "Password"
+ * replaced by "(hidden)"; every other byte unchanged. out holds the rest of the request
+ * (no secret): pp_buf_free_wipe it anyway. */
+int pp_devws_trace_redact(const void *xml, size_t len, struct pp_buf *out,
+			  struct pp_err *err) PP_WUR;
 
 #endif

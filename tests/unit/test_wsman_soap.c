@@ -892,18 +892,21 @@ static void sw_item(struct pp_wsman_props *p, const char *id, const char *versio
 static void test_intel_enum_envelopes(void **state)
 {
 	struct fx *f = *state;
-	static const char en[] = INTEL_HEAD(PP_WSMAN_ACTION_ENUMERATE, SW)
-	    "<Body><Enumerate xmlns=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" "
-	    "/></Body></Envelope>";
-	static const char pull[] = INTEL_HEAD(PP_WSMAN_ACTION_PULL, SW)
-	    "<Body><Pull xmlns=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">"
-	    "<EnumerationContext>CTX-1</EnumerationContext><MaxElements>999</MaxElements>"
-	    "<MaxCharacters>99999</MaxCharacters></Pull></Body></Envelope>";
-	static const char method[] =
-	    INTEL_HEAD(PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE "/GetUuid",
-		       PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE)
-	    "<Body><h:GetUuid_INPUT xmlns:h=\"" PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE
-	    "\"></h:GetUuid_INPUT></Body></Envelope>";
+	static const char en[] = INTEL_HEAD(
+	    PP_WSMAN_ACTION_ENUMERATE,
+	    SW) "<Body><Enumerate xmlns=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" "
+		"/></Body></Envelope>";
+	static const char pull[] = INTEL_HEAD(
+	    PP_WSMAN_ACTION_PULL,
+	    SW) "<Body><Pull xmlns=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">"
+		"<EnumerationContext>CTX-1</EnumerationContext><MaxElements>999</MaxElements>"
+		"<MaxCharacters>99999</MaxCharacters></Pull></Body></Envelope>";
+	static const char method[] = INTEL_HEAD(
+	    PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE "/GetUuid",
+	    PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE) "<Body><h:GetUuid_INPUT "
+							"xmlns:h="
+							"\"" PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE
+							"\"></h:GetUuid_INPUT></Body></Envelope>";
 
 	assert_int_equal(pp_wsman_request_parse(en, strlen(en), &f->req, &f->err), 0);
 	assert_int_equal(f->req.op, PP_WSMAN_OP_ENUMERATE);
@@ -919,8 +922,9 @@ static void test_intel_enum_envelopes(void **state)
 	assert_string_equal(f->req.method, "GetUuid");
 	/* Every answer names the resource, as firmware does. */
 	assert_int_equal(pp_wsman_output_build(&f->req, 0, NULL, &f->reply, &f->err), 0);
-	assert_non_null(strstr(text(&f->reply), "ResourceURI>" PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE
-							 "</wsman:ResourceURI>"));
+	assert_non_null(strstr(text(&f->reply),
+			       "ResourceURI>" PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE
+			       "</wsman:ResourceURI>"));
 }
 
 static void test_enumerate_pull_release_roundtrip(void **state)
@@ -938,9 +942,8 @@ static void test_enumerate_pull_release_roundtrip(void **state)
 	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
 	assert_int_equal(f->req.op, PP_WSMAN_OP_ENUMERATE);
 	assert_string_equal(f->req.body_name, "Enumerate");
-	assert_int_equal(pp_wsman_enum_response_build(&f->req, "ctx-42", NULL, 0, false, &f->reply,
-						      &f->err),
-			 0);
+	assert_int_equal(
+	    pp_wsman_enum_response_build(&f->req, "ctx-42", NULL, 0, false, &f->reply, &f->err), 0);
 	assert_non_null(strstr(text(&f->reply), "<wsman:ResourceURI>" SW "</wsman:ResourceURI>"));
 	assert_int_equal(
 	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
@@ -985,7 +988,8 @@ static void test_enumerate_pull_release_roundtrip(void **state)
 
 	/* A mid-sequence Pull answer keeps the context. */
 	assert_int_equal(
-	    pp_wsman_enum_response_build(&f->req, "ctx-43", items, 1, false, &f->reply, &f->err), 0);
+	    pp_wsman_enum_response_build(&f->req, "ctx-43", items, 1, false, &f->reply, &f->err),
+	    0);
 	assert_int_equal(
 	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
 	assert_string_equal(f->resp.enum_context, "ctx-43");
@@ -1010,11 +1014,11 @@ static void test_optimized_enumerate(void **state)
 	struct pp_wsman_props items[2];
 	sw_item(&items[0], "Flash", "16.1.25");
 	sw_item(&items[1], "Sku", "16392");
-	const char *doc = get_doc(
-	    "<wsa:Action>" PP_WSMAN_ACTION_ENUMERATE "</wsa:Action>" H_TO
-	    "<wsman:ResourceURI>" SW "</wsman:ResourceURI>" H_ID H_REPLY,
-	    "<n:Enumerate xmlns:n=\"" PP_WSMAN_NS_WSEN "\"><wsman:OptimizeEnumeration/>"
-	    "<wsman:MaxElements>5</wsman:MaxElements></n:Enumerate>");
+	const char *doc =
+	    get_doc("<wsa:Action>" PP_WSMAN_ACTION_ENUMERATE "</wsa:Action>" H_TO
+		    "<wsman:ResourceURI>" SW "</wsman:ResourceURI>" H_ID H_REPLY,
+		    "<n:Enumerate xmlns:n=\"" PP_WSMAN_NS_WSEN "\"><wsman:OptimizeEnumeration/>"
+		    "<wsman:MaxElements>5</wsman:MaxElements></n:Enumerate>");
 	assert_int_equal(parse_doc(f, doc), 0);
 	assert_true(f->req.optimize);
 	assert_int_equal(f->req.max_elements, 5);
@@ -1098,9 +1102,10 @@ static void test_enum_hostile_requests(void **state)
 	assert_true(parse_doc(f, get_doc(head, "<n:Pull xmlns:n=\"" PP_WSMAN_NS_WSEN
 					       "\"><n:EnumerationContext>c</n:EnumerationContext>"
 					       "<n:MaxElements>x</n:MaxElements></n:Pull>")) < 0);
-	assert_true(parse_doc(f, get_doc(head, "<n:Pull xmlns:n=\"" PP_WSMAN_NS_WSEN
-					       "\"><n:EnumerationContext><x/></n:EnumerationContext>"
-					       "</n:Pull>")) < 0);
+	assert_true(
+	    parse_doc(f, get_doc(head, "<n:Pull xmlns:n=\"" PP_WSMAN_NS_WSEN
+				       "\"><n:EnumerationContext><x/></n:EnumerationContext>"
+				       "</n:Pull>")) < 0);
 	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT);
 	assert_true(
 	    parse_doc(f, get_doc("<wsa:Action>" PP_WSMAN_ACTION_ENUMERATE "</wsa:Action>" H_TO
@@ -1153,7 +1158,8 @@ static void test_enum_hostile_responses(void **state)
 	long_value[PP_WSMAN_VALUE_MAX] = '\0';
 	for (int i = 0; i < 120; i++) {
 		pp_wsman_props_init(&huge[i]);
-		assert_int_equal(pp_wsman_props_add(&huge[i], "VersionString", long_value, NULL), 0);
+		assert_int_equal(pp_wsman_props_add(&huge[i], "VersionString", long_value, NULL),
+				 0);
 	}
 	assert_int_equal(
 	    pp_wsman_enum_response_build(&f->req, NULL, huge, 120, true, &f->reply, &f->err),
@@ -1163,9 +1169,8 @@ static void test_enum_hostile_responses(void **state)
 	/* RelatesTo mismatch: another message's answer. */
 	struct pp_wsman_call other = f->call;
 	snprintf(other.message_id, sizeof(other.message_id), "uuid:other");
-	assert_int_equal(pp_wsman_enum_response_build(&f->req, "c2", items, 1, false, &f->reply,
-						      &f->err),
-			 0);
+	assert_int_equal(
+	    pp_wsman_enum_response_build(&f->req, "c2", items, 1, false, &f->reply, &f->err), 0);
 	assert_int_equal(
 	    pp_wsman_response_parse(&other, f->reply.data, f->reply.len, &f->resp, &f->err),
 	    -PP_EPROTO);

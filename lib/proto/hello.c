@@ -73,72 +73,119 @@ static int truncated(struct pp_err *err, const char *where, const char *field, s
 	return pp_err_set(err, PP_ETRUNC, "%s: truncated in %s (%zu bytes)", where, field, len);
 }
 
-int pp_hello_parse(const uint8_t *buf, size_t len, struct pp_hello *out, struct pp_err *err)
+_Static_assert(PP_HELLO_MAX_HASHES == 255 && PP_HELLO_MAX_LEN == 12775,
+	       "v3: hashCount is a u8 and the longest hash is SHA-384");
+
+/* The hash entries of a v3 hello, from r. Checks only when dst is NULL (the first pass),
+ * else fills dst[0..count). */
+static int read_hashes(struct pp_reader *r, size_t count, struct pp_hello_hash *dst,
+		       const char *where, size_t len, struct pp_err *err)
 {
-	struct pp_reader r = pp_reader_make(buf, len);
-	struct pp_hello h;
-	uint8_t smbios[16];
-	const char *where = "hello";
+	for (size_t i = 0; i < count; i++) {
+		struct pp_hello_hash e;
+		int rc;
+		if (pp_rd_u8(r, &e.type) < 0 || pp_rd_u8(r, &e.len) < 0)
+			return pp_err_set(err, PP_ETRUNC,
+					  "%s: truncated in hash %zu of %zu (%zu bytes)", where, i,
+					  count, len);
+		if ((rc = check_hash(e.type, e.len, i, where, err)) < 0)
+			return rc;
+		if (pp_rd_bytes(r, e.hash, e.len) < 0)
+			return pp_err_set(err, PP_ETRUNC,
+					  "%s: truncated in hash %zu of %zu (%zu bytes)", where, i,
+					  count, len);
+		if (dst) {
+			memset(e.hash + e.len, 0, sizeof(e.hash) - e.len);
+			dst[i] = e;
+		}
+	}
+	return 0;
+}
+
+/* Header, UUID and the version's own fields into h (which may be NULL: check only). The
+ * hashes are read by read_hashes from *r, left just after hashCount. */
+static int read_fixed(struct pp_reader *r, size_t len, struct pp_hello *h, size_t *hash_count,
+		      const char **where, struct pp_err *err)
+{
+	uint16_t admin, version;
+	uint32_t retry;
+	uint8_t smbios[16], pid[PP_HELLO_PID_LEN];
 	int rc;
 
-	memset(&h, 0, sizeof(h));
-	if (!buf && len)
-		return pp_err_set(err, PP_EINVAL, "hello: no buffer");
+	*where = "hello";
 	/* The version decides the layout, so it is read (and judged) first. */
-	if (pp_rd_u16le(&r, &h.admin_credentials_set) < 0 || pp_rd_u16le(&r, &h.version) < 0)
-		return truncated(err, where, "header", len);
-	if (h.version == PP_HELLO_V2)
-		where = "hello v2";
-	else if (h.version == PP_HELLO_V3)
-		where = "hello v3";
+	if (pp_rd_u16le(r, &admin) < 0 || pp_rd_u16le(r, &version) < 0)
+		return truncated(err, *where, "header", len);
+	if (version == PP_HELLO_V2)
+		*where = "hello v2";
+	else if (version == PP_HELLO_V3)
+		*where = "hello v3";
 	else
 		return pp_err_set(err, PP_EVERSION,
 				  "hello: InterfaceVersion %u is not supported (expected 2 or 3)",
-				  (unsigned)h.version);
-	if ((rc = check_admin(h.admin_credentials_set, where, err)) < 0)
+				  (unsigned)version);
+	if ((rc = check_admin(admin, *where, err)) < 0)
 		return rc;
-	if (pp_rd_u32le(&r, &h.retry_count) < 0)
-		return truncated(err, where, "RetryCount", len);
-	if ((rc = check_retry(h.retry_count, where, err)) < 0)
+	if (pp_rd_u32le(r, &retry) < 0)
+		return truncated(err, *where, "RetryCount", len);
+	if ((rc = check_retry(retry, *where, err)) < 0)
 		return rc;
-	if (pp_rd_bytes(&r, smbios, sizeof(smbios)) < 0)
-		return truncated(err, where, "UUID", len);
-	pp_uuid_from_smbios(smbios, h.uuid);
-
-	if (h.version == PP_HELLO_V2) {
-		uint8_t pid[PP_HELLO_PID_LEN];
-		if (pp_rd_bytes(&r, pid, sizeof(pid)) < 0)
-			return truncated(err, where, "PID", len);
-		if ((rc = check_pid(pid, where, err)) < 0)
+	if (pp_rd_bytes(r, smbios, sizeof(smbios)) < 0)
+		return truncated(err, *where, "UUID", len);
+	*hash_count = 0;
+	if (version == PP_HELLO_V2) {
+		if (pp_rd_bytes(r, pid, sizeof(pid)) < 0)
+			return truncated(err, *where, "PID", len);
+		if ((rc = check_pid(pid, *where, err)) < 0)
 			return rc;
-		memcpy(h.pid, pid, sizeof(pid));
-		h.pid[PP_HELLO_PID_LEN] = '\0';
 	} else {
 		uint8_t count;
-		if (pp_rd_u8(&r, &count) < 0)
-			return truncated(err, where, "hashCount", len);
-		if (count > PP_HELLO_MAX_HASHES)
-			return pp_err_set(err, PP_ETOOBIG, "%s: hashCount %u is over the cap of %d",
-					  where, (unsigned)count, PP_HELLO_MAX_HASHES);
-		for (size_t i = 0; i < count; i++) {
-			struct pp_hello_hash *e = &h.hashes[i];
-			if (pp_rd_u8(&r, &e->type) < 0 || pp_rd_u8(&r, &e->len) < 0)
-				return pp_err_set(err, PP_ETRUNC,
-						  "%s: truncated in hash %zu of %u (%zu bytes)",
-						  where, i, (unsigned)count, len);
-			if ((rc = check_hash(e->type, e->len, i, where, err)) < 0)
-				return rc;
-			if (pp_rd_bytes(&r, e->hash, e->len) < 0)
-				return pp_err_set(err, PP_ETRUNC,
-						  "%s: truncated in hash %zu of %u (%zu bytes)",
-						  where, i, (unsigned)count, len);
-		}
-		h.hash_count = count;
+		if (pp_rd_u8(r, &count) < 0)
+			return truncated(err, *where, "hashCount", len);
+		*hash_count = count;
 	}
+	if (h) {
+		h->admin_credentials_set = admin;
+		h->version = version;
+		h->retry_count = retry;
+		pp_uuid_from_smbios(smbios, h->uuid);
+		if (version == PP_HELLO_V2) {
+			memcpy(h->pid, pid, sizeof(pid));
+			h->pid[PP_HELLO_PID_LEN] = '\0';
+		}
+		h->hash_count = *hash_count;
+	}
+	return 0;
+}
+
+/* Two passes over the input: the first checks everything, the second fills *out, so
+ * *out stays unchanged on failure without a second 13 KB struct on the stack. */
+int pp_hello_parse(const uint8_t *buf, size_t len, struct pp_hello *out, struct pp_err *err)
+{
+	const char *where;
+	size_t count;
+	int rc;
+
+	if (!buf && len)
+		return pp_err_set(err, PP_EINVAL, "hello: no buffer");
+	if (!out)
+		return pp_err_set(err, PP_EINVAL, "hello: no output");
+	if (len > PP_HELLO_MAX_LEN)
+		return pp_err_set(err, PP_ETOOBIG, "hello: %zu bytes, more than any hello (%d)",
+				  len, PP_HELLO_MAX_LEN);
+	struct pp_reader r = pp_reader_make(buf, len);
+	if ((rc = read_fixed(&r, len, NULL, &count, &where, err)) < 0 ||
+	    (rc = read_hashes(&r, count, NULL, where, len, err)) < 0)
+		return rc;
 	if (pp_rd_expect_end(&r) < 0)
 		return pp_err_set(err, PP_ETOOBIG, "%s: %zu trailing bytes after the message",
 				  where, pp_rd_left(&r));
-	*out = h;
+
+	memset(out, 0, sizeof(*out));
+	r = pp_reader_make(buf, len);
+	if ((rc = read_fixed(&r, len, out, &count, &where, err)) < 0 ||
+	    (rc = read_hashes(&r, count, out->hashes, where, len, err)) < 0)
+		return rc; /* unreachable: the first pass read the same bytes */
 	return 0;
 }
 

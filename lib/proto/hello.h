@@ -33,13 +33,12 @@
 #define PP_HELLO_PID_LEN 8
 #define PP_HELLO_RETRY_MAX 14
 
-/* [ours] Cap on v3 hash entries. The wire allows up to 255; a device announces the few
- * root-certificate hashes it trusts, and 16 bounds the struct and the work per hello.
- * A hello claiming more is rejected (-PP_ETOOBIG). */
-#define PP_HELLO_MAX_HASHES 16
+/* v3 hash entries: hashCount is a u8, so up to 255 (real devices send 20-30). */
+#define PP_HELLO_MAX_HASHES 255
 #define PP_HELLO_MAX_HASH_LEN 48
 
-/* Largest valid hello: v3 with PP_HELLO_MAX_HASHES SHA-384 entries (825 bytes). */
+/* Largest valid hello: v3 with 255 SHA-384 entries, 24 + 1 + 255 x 50 = 12,775 bytes.
+ * A reader buffers at most this much; anything longer is not a hello. */
 #define PP_HELLO_MAX_LEN                                                                           \
 	(PP_HELLO_COMMON_LEN + 1 + PP_HELLO_MAX_HASHES * (2 + PP_HELLO_MAX_HASH_LEN))
 
@@ -63,16 +62,17 @@ struct pp_hello {
 	char pid[PP_HELLO_PID_LEN + 1]; /* v2: 8 x [0-9A-Z] and NUL; v3: "" (no PID field) */
 	size_t hash_count;              /* v3 only: 0..PP_HELLO_MAX_HASHES; v2: 0 */
 	struct pp_hello_hash hashes[PP_HELLO_MAX_HASHES];
-};
+}; /* about 13 KB: keep one per connection on the heap, not several on a stack */
 
 /* Parses exactly one hello of len bytes. On success fills *out (zeroing what the
- * version does not use). On failure *out is left unchanged and the code says why:
+ * version does not use). On failure *out is left unchanged and the code says why
+ * (the input is checked in full before *out is touched, so no copy is kept):
  *   -PP_ETRUNC   the input ends before the message does (including a hashCount that
  *                claims more entries than there are bytes)
  *   -PP_EVERSION InterfaceVersion is not 2 or 3 (the message names it)
  *   -PP_EINVAL   a field is out of range: admin flag, RetryCount, PID byte, hash type,
  *                hash length not matching its type
- *   -PP_ETOOBIG  bytes after the message, or hashCount over PP_HELLO_MAX_HASHES */
+ *   -PP_ETOOBIG  bytes after the message (or more than PP_HELLO_MAX_LEN) */
 int pp_hello_parse(const uint8_t *buf, size_t len, struct pp_hello *out, struct pp_err *err) PP_WUR;
 
 /* Writes h as version h->version into out (cap bytes), *len = bytes written. Checks

@@ -870,6 +870,45 @@ int pp_store_key_success(struct pp_store *s, const char *pid, struct pp_err *err
 	return pp_store_atomic_end(s, &a, rc, err);
 }
 
+/* TLS version and cipher names: OpenSSL's, so letters, digits, '.', '_' and '-'. */
+static int check_tls_name(const char *v, size_t max, const char *what, struct pp_err *err)
+{
+	size_t n = v ? strnlen(v, max + 1) : 0;
+	if (n == 0 || n > max)
+		return pp_err_set(err, PP_EINVAL, "TLS %s: must be 1..%zu characters", what, max);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return pp_err_set(err, PP_EINVAL,
+					  "TLS %s: character %zu is not a letter, digit, '.', "
+					  "'_' or '-'",
+					  what, i + 1);
+	}
+	return 0;
+}
+
+int pp_store_device_set_tls(struct pp_store *s, const uint8_t uuid[16], const char *version,
+			    const char *cipher, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	int rc;
+	if (!uuid)
+		return pp_err_set(err, PP_EINVAL, "device TLS: no UUID");
+	if ((rc = check_tls_name(version, PP_STORE_TLS_VERSION_MAX, "version", err)) < 0 ||
+	    (rc = check_tls_name(cipher, PP_STORE_TLS_CIPHER_MAX, "cipher", err)) < 0)
+		return rc;
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	rc = s->ops->device_set_tls(s, uuid, version, cipher, wall_now(), err);
+	if (rc == -PP_ENOTFOUND) {
+		char t[37];
+		uuid_text(uuid, t);
+		rc = pp_err_set(err, PP_ENOTFOUND, "no device %s", t);
+	}
+	return pp_store_atomic_end(s, &a, rc, err);
+}
+
 /* ---- reading ---- */
 
 int pp_store_device_get(struct pp_store *s, const uint8_t uuid[16], struct pp_device_info *out,

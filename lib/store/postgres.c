@@ -147,12 +147,21 @@ static const char schema_v1[] =
 
 static const char schema_v2[] = "CREATE INDEX jobs_uuid ON jobs (uuid, id);\n";
 
+/* What the last completed TLS handshake with the device negotiated (store.h
+ * pp_store_device_set_tls); NULL before any. */
+static const char schema_v3[] =
+    "ALTER TABLE devices ADD COLUMN tls_version TEXT\n"
+    "  CHECK (tls_version IS NULL OR (length(tls_version) BETWEEN 1 AND 15));\n"
+    "ALTER TABLE devices ADD COLUMN tls_cipher TEXT\n"
+    "  CHECK (tls_cipher IS NULL OR (length(tls_cipher) BETWEEN 1 AND 63));\n";
+
 static const struct migration {
 	int64_t version;
 	const char *sql;
 } migrations[] = {
     {1, schema_v1},
     {2, schema_v2},
+    {3, schema_v3},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == PP_STORE_SCHEMA_VERSION,
@@ -208,6 +217,7 @@ enum stmt_id {
 	ST_COUNT_KEYS,
 	ST_COUNT_DEVICES,
 	ST_COUNT_JOBS,
+	ST_DEVICE_SET_TLS,
 	ST_MAX
 };
 
@@ -223,7 +233,7 @@ enum stmt_id {
 #define DEVICE_COLS                                                                                \
 	"SELECT uuid, pid, address, state, quarantined, admin_secret IS NOT NULL, host_name, "     \
 	"domain, last_error, first_seen, last_seen, provisioned_at, quarantine_reason, "           \
-	"last_source, hello_count, updated, id FROM devices "
+	"last_source, hello_count, updated, id, tls_version, tls_cipher FROM devices "
 #define JOB_COLS                                                                                   \
 	"SELECT id, uuid, pid, next_pid, address, state, step, attempts, owner, lease_until, "     \
 	"next_attempt_at, last_error, created, updated FROM jobs "
@@ -281,6 +291,8 @@ static const char *const stmt_sql[ST_MAX] = {
 	"provisioned_at, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
 	"$13, $14, $15) ON CONFLICT (uuid) DO NOTHING",
     [ST_DEVICE_GET] = DEVICE_COLS "WHERE uuid = $1",
+    [ST_DEVICE_SET_TLS] = "UPDATE devices SET tls_version = $2, tls_cipher = $3, updated = $4 "
+			  "WHERE uuid = $1",
     [ST_DEVICE_LOCK] = DEVICE_COLS "WHERE uuid = $1 FOR UPDATE",
     [ST_DEVICE_PUT] = "UPDATE devices SET pid = $2, address = $3, state = $4, quarantined = $5, "
 		      "quarantine_reason = $6, host_name = $7, domain = $8, last_error = $9, "
@@ -1062,6 +1074,9 @@ static int device_row(const PGresult *r, int row, struct pp_device_row *d)
 	col_str(r, row, 13, d->last_source, sizeof(d->last_source));
 	d->hello_count = col_u64(r, row, 14);
 	d->updated = col_i64(r, row, 15);
+	/* 16 is id, for paging. */
+	col_str(r, row, 17, d->info.tls_version, sizeof(d->info.tls_version));
+	col_str(r, row, 18, d->info.tls_cipher, sizeof(d->info.tls_cipher));
 	return 0;
 }
 
@@ -1149,6 +1164,18 @@ static int pg_device_put(struct pp_store *base, const struct pp_device_row *d, s
 	p_i64(&p, i->provisioned_at);
 	p_i64(&p, d->updated);
 	return run_write(pg(base), ST_DEVICE_PUT, &p, "store: device update", err);
+}
+
+static int pg_device_set_tls(struct pp_store *base, const uint8_t uuid[16], const char *version,
+			     const char *cipher, int64_t now, struct pp_err *err)
+{
+	struct params p = {0};
+	char u[37];
+	p_uuid(&p, uuid, u);
+	p_text(&p, version);
+	p_text(&p, cipher);
+	p_i64(&p, now);
+	return run_write(pg(base), ST_DEVICE_SET_TLS, &p, "store: device TLS", err);
 }
 
 static int pg_device_list(struct pp_store *base, int state, uint64_t limit,
@@ -1500,6 +1527,7 @@ static const struct pp_store_ops postgres_ops = {
     .key_success = pg_key_success,
     .device_lock = pg_device_lock,
     .device_put = pg_device_put,
+    .device_set_tls = pg_device_set_tls,
     .device_get = pg_device_get,
     .device_list = pg_device_list,
     .escrow_get = pg_escrow_get,

@@ -173,12 +173,21 @@ static const char schema_v1[] =
  * jobs. */
 static const char schema_v2[] = "CREATE INDEX jobs_uuid ON jobs (uuid, id);\n";
 
+/* What the last completed TLS handshake with the device negotiated (store.h
+ * pp_store_device_set_tls); NULL before any. */
+static const char schema_v3[] =
+    "ALTER TABLE devices ADD COLUMN tls_version TEXT\n"
+    "  CHECK (tls_version IS NULL OR (length(tls_version) BETWEEN 1 AND 15));\n"
+    "ALTER TABLE devices ADD COLUMN tls_cipher TEXT\n"
+    "  CHECK (tls_cipher IS NULL OR (length(tls_cipher) BETWEEN 1 AND 63));\n";
+
 static const struct migration {
 	int64_t version;
 	const char *sql;
 } migrations[] = {
     {1, schema_v1},
     {2, schema_v2},
+    {3, schema_v3},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == PP_STORE_SCHEMA_VERSION,
@@ -237,6 +246,7 @@ enum stmt_id {
 	ST_COUNT_KEYS,
 	ST_COUNT_DEVICES,
 	ST_COUNT_JOBS,
+	ST_DEVICE_SET_TLS,
 	ST_MAX
 };
 
@@ -251,7 +261,7 @@ enum stmt_id {
 #define DEVICE_COLS                                                                                \
 	"SELECT uuid, pid, address, state, quarantined, admin_secret IS NOT NULL, host_name, "     \
 	"domain, last_error, first_seen, last_seen, provisioned_at, quarantine_reason, "           \
-	"last_source, hello_count, updated FROM devices "
+	"last_source, hello_count, updated, tls_version, tls_cipher FROM devices "
 #define JOB_COLS                                                                                   \
 	"SELECT id, uuid, pid, next_pid, address, state, step, attempts, owner, lease_until, "     \
 	"next_attempt_at, last_error, created, updated FROM jobs "
@@ -313,6 +323,8 @@ static const char *const stmt_sql[ST_MAX] = {
 	"provisioned_at, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
 	"?13, ?14, ?15) ON CONFLICT (uuid) DO NOTHING",
     [ST_DEVICE_GET] = DEVICE_COLS "WHERE uuid = ?1",
+    [ST_DEVICE_SET_TLS] = "UPDATE devices SET tls_version = ?2, tls_cipher = ?3, updated = ?4 "
+			  "WHERE uuid = ?1",
     [ST_DEVICE_PUT] = "UPDATE devices SET pid = ?2, address = ?3, state = ?4, quarantined = ?5, "
 		      "quarantine_reason = ?6, host_name = ?7, domain = ?8, last_error = ?9, "
 		      "last_source = ?10, hello_count = ?11, last_seen = ?13, "
@@ -1152,6 +1164,8 @@ static int device_row(sqlite3_stmt *st, struct pp_device_row *d)
 	int64_t n = sqlite3_column_int64(st, 14);
 	d->hello_count = n < 0 ? 0 : (uint64_t)n;
 	d->updated = sqlite3_column_int64(st, 15);
+	column_str(st, 16, d->info.tls_version, sizeof(d->info.tls_version));
+	column_str(st, 17, d->info.tls_cipher, sizeof(d->info.tls_cipher));
 	return 0;
 }
 
@@ -1244,6 +1258,23 @@ static int sq_device_put(struct pp_store *base, const struct pp_device_row *d, s
 	else
 		rc = step_write(s, st, "store: device update", err);
 	stmt_give(s, ST_DEVICE_PUT);
+	return rc;
+}
+
+static int sq_device_set_tls(struct pp_store *base, const uint8_t uuid[16], const char *version,
+			     const char *cipher, int64_t now, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_take(s, ST_DEVICE_SET_TLS, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_uuid(st, 1, uuid) != SQLITE_OK || bind_text(st, 2, version) != SQLITE_OK ||
+	    bind_text(st, 3, cipher) != SQLITE_OK || sqlite3_bind_int64(st, 4, now) != SQLITE_OK)
+		rc = bind_failed(s, "store: device TLS", err);
+	else
+		rc = step_write(s, st, "store: device TLS", err);
+	stmt_give(s, ST_DEVICE_SET_TLS);
 	return rc;
 }
 
@@ -1633,6 +1664,7 @@ static const struct pp_store_ops sqlite_ops = {
     .key_success = sq_key_success,
     .device_lock = sq_device_lock,
     .device_put = sq_device_put,
+    .device_set_tls = sq_device_set_tls,
     .device_get = sq_device_get,
     .device_list = sq_device_list,
     .escrow_get = sq_escrow_get,

@@ -24,12 +24,14 @@
 #include "keys/keys.h"
 #include "store/seal.h"
 
-#define PP_STORE_SCHEMA_VERSION 2
+#define PP_STORE_SCHEMA_VERSION 3
 #define PP_BATCH_NAME_MAX 64
 #define PP_BATCH_SECRET_LEN 32
 #define PP_STORE_MEBX_MAX 32   /* longest MEBx password the store accepts, bytes */
 #define PP_AUDIT_FIELD_MAX 256 /* actor, action, subject */
 #define PP_AUDIT_DETAIL_MAX 4096
+#define PP_STORE_TLS_VERSION_MAX 15 /* "TLSv1.2" */
+#define PP_STORE_TLS_CIPHER_MAX 63  /* "ECDHE-PSK-CHACHA20-POLY1305" */
 
 struct pp_store;
 
@@ -401,7 +403,19 @@ struct pp_device_info {
 	char domain[254];
 	char last_error[200];
 	int64_t first_seen, last_seen, provisioned_at;
+	/* The last completed TLS handshake with the device: protocol version ("TLSv1",
+	 * "TLSv1.2") and cipher suite (OpenSSL's name, "PSK-AES128-CBC-SHA"); "" before
+	 * any. Set by pp_store_device_set_tls. */
+	char tls_version[PP_STORE_TLS_VERSION_MAX + 1];
+	char tls_cipher[PP_STORE_TLS_CIPHER_MAX + 1];
 };
+/* Records what the last completed TLS handshake with the device negotiated (tls.h
+ * pp_tls_negotiated gives both): version 1..PP_STORE_TLS_VERSION_MAX and cipher
+ * 1..PP_STORE_TLS_CIPHER_MAX characters of [A-Za-z0-9._-] (-PP_EINVAL naming which,
+ * the value never echoed). -PP_ENOTFOUND for an unknown device. Atomic, like every
+ * write above; it changes nothing else of the device but its updated time. */
+int pp_store_device_set_tls(struct pp_store *s, const uint8_t uuid[16], const char *version,
+			    const char *cipher, struct pp_err *err) PP_WUR;
 /* -PP_ENOTFOUND for an unknown device. */
 int pp_store_device_get(struct pp_store *s, const uint8_t uuid[16], struct pp_device_info *out,
 			struct pp_err *err) PP_WUR;

@@ -173,6 +173,9 @@ struct pp_store_ops {
 	int (*job_list)(struct pp_store *s, int state, uint64_t limit,
 			int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err);
 	int (*counts)(struct pp_store *s, struct pp_store_counts *out, struct pp_err *err);
+	/* Sets the two TLS columns (checked by the caller) and updated; -PP_ENOTFOUND. */
+	int (*device_set_tls)(struct pp_store *s, const uint8_t uuid[16], const char *version,
+			      const char *cipher, int64_t now, struct pp_err *err);
 };
 
 struct pp_store {

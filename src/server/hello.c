@@ -1,7 +1,8 @@
 /* The hello listener [protocol.md section 2]: a device opens a TCP connection, writes one
- * hello and closes. Only well-formed v2 hellos become jobs; v3 is declined; everything
- * else is dropped and counted. A hello is never trusted: it only says "try this
- * address"; the TLS-PSK handshake decides. */
+ * hello and closes. Only well-formed v2 hellos become jobs; v3 (up to 255 certificate
+ * hashes, 12,775 bytes) is parsed in full, counted on its own and declined with one log
+ * line; everything else is dropped and counted as malformed or oversize. A hello is never trusted:
+ * it only says "try this address"; the TLS-PSK handshake decides. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -182,21 +183,28 @@ static void conn_free(struct hello_conn *c)
 	free(c);
 }
 
+static void log_v3(const struct hello_conn *c, const struct pp_hello *h)
+{
+	char uuid[37];
+	pp_uuid_format(h->uuid, uuid);
+	pp_warn("hello",
+		"from %u.%u.%u.%u uuid=%s: version 3 hello (certificate-based setup, %zu "
+		"certificate hash%s) declined: pskprov does PSK setup only",
+		c->addr[0], c->addr[1], c->addr[2], c->addr[3], uuid, h->hash_count,
+		h->hash_count == 1 ? "" : "es");
+}
+
 static void handle_hello(struct hello_conn *c)
 {
 	struct pp_server *s = c->s;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t len = evbuffer_get_length(in);
-	uint8_t buf[PP_HELLO_MAX_LEN];
-	if (len > sizeof(buf)) {
+	if (len > PP_HELLO_MAX_LEN) {
 		s->m.hellos_oversize++;
 		pp_warn("hello", "from %u.%u.%u.%u: %zu bytes, more than any hello; dropped",
 			c->addr[0], c->addr[1], c->addr[2], c->addr[3], len);
 		return;
 	}
-	evbuffer_remove(in, buf, len);
-	struct pp_hello h;
-	struct pp_err err = {0};
 	if (len == 0) {
 		/* A connection closed without a byte: a port probe, or a device that gave up. */
 		s->m.hellos_malformed++;
@@ -204,31 +212,37 @@ static void handle_hello(struct hello_conn *c)
 			 c->addr[2], c->addr[3]);
 		return;
 	}
-	if (pp_hello_parse(buf, len, &h, &err) < 0) {
+	/* Up to 12,775 bytes (v3 with 255 hashes) and a 13 KB struct: neither on the
+	 * event loop's stack. */
+	const uint8_t *buf = evbuffer_pullup(in, (ev_ssize_t)len);
+	struct pp_hello *h = malloc(sizeof(*h));
+	struct pp_err err = {0};
+	if (!buf || !h) {
+		pp_error("hello", "out of memory; hello dropped");
+		goto out;
+	}
+	if (pp_hello_parse(buf, len, h, &err) < 0) {
 		s->m.hellos_malformed++;
 		pp_warn("hello", "from %u.%u.%u.%u: malformed hello dropped: %s", c->addr[0],
 			c->addr[1], c->addr[2], c->addr[3], err.msg);
-		return;
+		goto out;
 	}
-	if (h.version == PP_HELLO_V3) {
+	if (h->version == PP_HELLO_V3) {
 		s->m.hellos_v3_declined++;
-		char uuid[37];
-		pp_uuid_format(h.uuid, uuid);
-		pp_warn("hello",
-			"from %u.%u.%u.%u uuid=%s: version 3 hello (certificate-based setup) "
-			"declined: pskprov does PSK setup only",
-			c->addr[0], c->addr[1], c->addr[2], c->addr[3], uuid);
-		return;
+		log_v3(c, h);
+		goto out;
 	}
 	struct pp_pid pid;
-	if (pp_pid_parse(h.pid, &pid, &err) < 0) {
+	if (pp_pid_parse(h->pid, &pid, &err) < 0) {
 		s->m.hellos_malformed++;
 		pp_warn("hello", "from %u.%u.%u.%u: hello dropped: %s", c->addr[0], c->addr[1],
 			c->addr[2], c->addr[3], err.msg);
-		return;
+		goto out;
 	}
 	s->m.hellos_v2++;
-	pp_server_submit_hello(s, h.uuid, pid.s, c->addr, "hello");
+	pp_server_submit_hello(s, h->uuid, pid.s, c->addr, "hello");
+out:
+	free(h);
 }
 
 static void hello_read(struct bufferevent *bev, void *arg)

@@ -141,9 +141,37 @@ printf 'GET / HTTP/1.0\r\n\r\n' | send
 wait_metric pskprov_hellos_malformed_total 1
 { printf '\x00\x00\x03\x00\x00\x00\x00\x00'; printf '0123456789abcdef'; printf '\x01\x02\x20'; head -c 32 /dev/zero; } | send
 wait_metric pskprov_hellos_v3_declined_total 1
-head -c 5000 /dev/zero | send
+# A real v3 hello: 30 hashes (SHA-256, SHA-384, SHA-1 in turn), 1,085 bytes: counted as
+# v3 and declined, never malformed.
+hello_v3() { # COUNT -> bytes
+	printf '\x00\x00\x03\x00\x02\x00\x00\x00'
+	printf 'v3v3v3v3v3v3v3v3'
+	printf "\\x$(printf '%02x' "$1")"
+	for i in $(seq 1 "$1"); do
+		case $((i % 3)) in
+		1) printf '\x02\x20'; head -c 32 /dev/urandom ;;
+		2) printf '\x03\x30'; head -c 48 /dev/urandom ;;
+		0) printf '\x01\x14'; head -c 20 /dev/urandom ;;
+		esac
+	done
+}
+MALFORMED=$(metric pskprov_hellos_malformed_total)
+hello_v3 30 | send
+[ "$(wc -c <"$T/hello.bin")" -eq 1085 ] || fail "v3 hello is $(wc -c <"$T/hello.bin") bytes"
+wait_metric pskprov_hellos_v3_declined_total 2
+# The largest v3 hello (255 entries of SHA-384: 12,775 bytes) too.
+{ printf '\x00\x00\x03\x00\x00\x00\x00\x00'; printf 'v3v3v3v3v3v3v3v4\xff'
+  for _ in $(seq 1 255); do printf '\x03\x30'; head -c 48 /dev/zero; done; } | send
+[ "$(wc -c <"$T/hello.bin")" -eq 12775 ] || fail "largest v3 hello is $(wc -c <"$T/hello.bin") bytes"
+wait_metric pskprov_hellos_v3_declined_total 3
+[ "$(metric pskprov_hellos_malformed_total)" -eq "$MALFORMED" ] ||
+	fail "v3 hellos counted as malformed: $(grep 'malformed hello' "$T/server.log" | tail -2)"
+grep -q "version 3 hello (certificate-based setup, 30 certificate hashes) declined" "$T/server.log" ||
+	fail "30-hash v3 not logged: $(grep 'hello' "$T/server.log" | tail -3)"
+head -c 13000 /dev/zero | send
 wait_metric pskprov_hellos_oversize_total 1
-grep -q "version 3 hello (certificate-based setup) declined" "$T/server.log" || fail "v3 not logged"
+grep -q "version 3 hello (certificate-based setup, 1 certificate hash) declined" "$T/server.log" ||
+	fail "v3 not logged"
 ok
 
 # --- the API: checks on input and the token ---

@@ -177,7 +177,8 @@ static void test_v3_max_len(void **state)
 	memset(lens, 48, sizeof(lens));
 	n = build_v3(buf, types, lens, PP_HELLO_MAX_HASHES);
 	assert_int_equal(n, PP_HELLO_MAX_LEN);
-	assert_int_equal(PP_HELLO_MAX_LEN, 825);
+	assert_int_equal(PP_HELLO_MAX_LEN, 24 + 1 + 255 * 50);
+	assert_int_equal(PP_HELLO_MAX_LEN, 12775);
 	assert_int_equal(pp_hello_parse(buf, n, &h, &err), 0);
 	assert_int_equal(h.hash_count, PP_HELLO_MAX_HASHES);
 	/* PP_HELLO_MAX_LEN is exactly enough; one less is not, and nothing is written. */
@@ -343,17 +344,11 @@ static void test_bad_fields_v3(void **state)
 	buf[4] = 15;
 	expect_field(buf, n, "hello v3: RetryCount is 15");
 
-	/* hashCount over the cap, with enough bytes behind it. */
-	uint8_t types[32], lens[32];
-	memset(types, 1, sizeof(types));
-	memset(lens, 20, sizeof(lens));
-	n = build_v3(buf, types, lens, PP_HELLO_MAX_HASHES + 1);
-	assert_int_equal(pp_hello_parse(buf, n, &h, &err), -PP_ETOOBIG);
-	assert_non_null(strstr(err.msg, "hashCount 17 is over the cap of 16"));
+	/* hashCount 255 with nothing behind it: truncated, never "over a cap". */
 	n = build_v3(buf, NULL, NULL, 0);
 	buf[24] = 0xff;
-	assert_int_equal(pp_hello_parse(buf, n, &h, &err), -PP_ETOOBIG);
-	assert_non_null(strstr(err.msg, "hashCount 255"));
+	assert_int_equal(pp_hello_parse(buf, n, &h, &err), -PP_ETRUNC);
+	assert_non_null(strstr(err.msg, "hash 0 of 255"));
 
 	/* hashCount claiming more entries than there are bytes. */
 	n = build_v3(buf, v3_types, v3_lens, 3);
@@ -444,6 +439,127 @@ static void test_write_rejects(void **state)
 	assert_int_equal(len, 25 + 2 + 48);
 }
 
+/* What real AMT v3 firmware sends: 20-30 hashes of SHA-256 and SHA-384, a few SHA-1
+ * (types cycle 2, 3, 2, 3, 1). */
+static const uint8_t cycle[5] = {2, 3, 2, 3, 1};
+
+static size_t build_real_v3(uint8_t *buf, size_t count)
+{
+	uint8_t types[PP_HELLO_MAX_HASHES], lens[PP_HELLO_MAX_HASHES];
+	for (size_t i = 0; i < count; i++) {
+		types[i] = cycle[i % 5];
+		lens[i] = (uint8_t)pp_hello_hash_len(types[i]);
+	}
+	return build_v3(buf, types, lens, count);
+}
+
+static void check_v3_parses(const uint8_t *buf, size_t n, size_t count)
+{
+	static struct pp_hello h;
+	static uint8_t out[PP_HELLO_MAX_LEN];
+	struct pp_err err = {0};
+	size_t len = 0;
+	assert_int_equal(pp_hello_parse(buf, n, &h, &err), 0);
+	assert_int_equal(h.version, PP_HELLO_V3);
+	assert_int_equal(h.hash_count, count);
+	assert_int_equal(h.hashes[count - 1].len, pp_hello_hash_len(h.hashes[count - 1].type));
+	assert_int_equal(h.hashes[count - 1].hash[0], (uint8_t)(0x10 * (count - 1)));
+	assert_int_equal(pp_hello_write(&h, out, sizeof(out), &len, &err), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(out, buf, n);
+}
+
+/* Every cut of a valid v3 message is truncated (never another error). */
+static void check_every_cut(const uint8_t *buf, size_t n)
+{
+	static struct pp_hello h;
+	struct pp_err err;
+	for (size_t cut = 0; cut < n; cut++) {
+		pp_err_clear(&err);
+		int rc = pp_hello_parse(buf, cut, &h, &err);
+		if (rc != -PP_ETRUNC)
+			fail_msg("cut at %zu of %zu: %d (%s)", cut, n, rc, err.msg);
+	}
+}
+
+static void test_v3_real_sizes(void **state)
+{
+	(void)state;
+	static uint8_t buf[PP_HELLO_MAX_LEN + 64];
+	static struct pp_hello h;
+	struct pp_err err = {0};
+	size_t n;
+
+	/* 23 hashes: 903 bytes, over the 825 the old cap of 16 allowed. */
+	n = build_real_v3(buf, 23);
+	assert_int_equal(n, 25 + 4 * (34 + 50 + 34 + 50 + 22) + 34 + 50 + 34);
+	assert_true(n > 825);
+	check_v3_parses(buf, n, 23);
+	check_every_cut(buf, n);
+	/* A trailing byte. */
+	buf[n] = 0;
+	assert_int_equal(pp_hello_parse(buf, n + 1, &h, &err), -PP_ETOOBIG);
+	assert_non_null(strstr(err.msg, "hello v3: 1 trailing byte"));
+	/* A wrong len for its type in the last entry, each type. */
+	for (uint8_t t = 1; t <= 3; t++) {
+		n = build_real_v3(buf, 23);
+		size_t last = n - 2 - pp_hello_hash_len(2); /* entry 22 is type 2 (SHA-256) */
+		assert_int_equal(buf[last], 2);
+		buf[last] = t;
+		if (t != 2) {
+			char want[64];
+			snprintf(want, sizeof(want),
+				 "hash 22 of type %u has length 32, expected %zu", t,
+				 pp_hello_hash_len(t));
+			expect_field(buf, n, want);
+		}
+	}
+	/* 30 hashes, as sent by the integration test. */
+	n = build_real_v3(buf, 30);
+	check_v3_parses(buf, n, 30);
+
+	/* 255 real-mix hashes, and 255 SHA-384 ones: the largest hello. */
+	n = build_real_v3(buf, 255);
+	check_v3_parses(buf, n, 255);
+	check_every_cut(buf, n);
+	uint8_t types[PP_HELLO_MAX_HASHES], lens[PP_HELLO_MAX_HASHES];
+	memset(types, PP_HELLO_HASH_SHA384, sizeof(types));
+	memset(lens, 48, sizeof(lens));
+	n = build_v3(buf, types, lens, PP_HELLO_MAX_HASHES);
+	assert_int_equal(n, PP_HELLO_MAX_LEN);
+	check_v3_parses(buf, n, 255);
+	check_every_cut(buf, n);
+	/* One byte more is more than any hello. */
+	buf[n] = 0;
+	assert_int_equal(pp_hello_parse(buf, n + 1, &h, &err), -PP_ETOOBIG);
+	assert_non_null(strstr(err.msg, "more than any hello"));
+	/* The last entry of the largest hello with a wrong length. */
+	n = build_v3(buf, types, lens, PP_HELLO_MAX_HASHES);
+	buf[n - 49] = 32;
+	assert_int_equal(pp_hello_parse(buf, n, &h, &err), -PP_EINVAL);
+	assert_non_null(strstr(err.msg, "hash 254 of type 3 has length 32, expected 48"));
+}
+
+static void test_v3_failure_leaves_output(void **state)
+{
+	(void)state;
+	static uint8_t buf[PP_HELLO_MAX_LEN];
+	static struct pp_hello h, before;
+	size_t n = build_real_v3(buf, 200);
+	memset(&h, 0xa5, sizeof(h));
+	before = h;
+	/* An error at the very end, after 199 good entries: entry 199's len byte. */
+	size_t last_len = pp_hello_hash_len(cycle[199 % 5]);
+	assert_int_equal(buf[n - last_len - 1], last_len);
+	buf[n - last_len - 1] = 9;
+	assert_int_equal(pp_hello_parse(buf, n, &h, NULL), -PP_EINVAL);
+	assert_memory_equal(&h, &before, sizeof(h));
+	n = build_real_v3(buf, 200);
+	assert_int_equal(pp_hello_parse(buf, n - 1, &h, NULL), -PP_ETRUNC);
+	assert_memory_equal(&h, &before, sizeof(h));
+	assert_int_equal(pp_hello_parse(buf, n, NULL, NULL), -PP_EINVAL);
+}
+
 /* Every one-byte change of a valid message either is rejected or is itself a valid
  * message that writes back byte for byte. */
 static void test_mutations_round_trip(void **state)
@@ -511,6 +627,8 @@ int main(void)
 	    cmocka_unit_test(test_v3_round_trip),
 	    cmocka_unit_test(test_v3_max_len),
 	    cmocka_unit_test(test_truncated_every_byte),
+	    cmocka_unit_test(test_v3_real_sizes),
+	    cmocka_unit_test(test_v3_failure_leaves_output),
 	    cmocka_unit_test(test_trailing_bytes),
 	    cmocka_unit_test(test_bad_versions),
 	    cmocka_unit_test(test_bad_fields_v2),

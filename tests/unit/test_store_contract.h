@@ -1459,6 +1459,103 @@ static void c_test_concurrent_claims(void **state)
 	printf("     concurrent claims: %zu by inst-a, %zu by inst-b\n", a.n, c.n);
 }
 
+static int c_tls_list_cb(void *ctx, const struct pp_device_info *d)
+{
+	char *out = ctx;
+	snprintf(out, 96, "%s %s", d->tls_version, d->tls_cipher);
+	return 1;
+}
+
+/* What the last TLS handshake negotiated: set, read back by get and list, kept by later
+ * hellos, replaced by the next handshake; bad input refused without a trace. */
+static void c_test_device_tls(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "tls", false, 0);
+	c_key(f, b, 1, false, PP_KEY_AVAILABLE, 0);
+	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_NEW_JOB);
+	struct pp_device_info d, before;
+	c_device(f, 1, &before);
+	assert_string_equal(before.tls_version, "");
+	assert_string_equal(before.tls_cipher, "");
+
+	uint8_t u[16];
+	c_uuid(1, u);
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "TLSv1", "PSK-AES128-CBC-SHA", &err), 0);
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_version, "TLSv1");
+	assert_string_equal(d.tls_cipher, "PSK-AES128-CBC-SHA");
+	/* Nothing else moved. */
+	assert_int_equal(d.state, before.state);
+	assert_string_equal(d.pid, before.pid);
+	assert_int_equal(d.first_seen, before.first_seen);
+	assert_int_equal(d.last_seen, before.last_seen);
+	char listed[96] = "";
+	struct pp_device_filter all = {.state = -1, .limit = 0};
+	assert_int_equal(pp_store_device_list(f->s, &all, c_tls_list_cb, listed, &err), 0);
+	assert_string_equal(listed, "TLSv1 PSK-AES128-CBC-SHA");
+
+	/* A later hello keeps it; the next handshake replaces it. */
+	assert_int_equal(c_hello_at(f, 1, 1, 7, T0 + 5, NULL), PP_HELLO_JOB_ACTIVE);
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_version, "TLSv1");
+	assert_int_equal(d.addr[3], 7);
+	assert_int_equal(
+	    pp_store_device_set_tls(f->s, u, "TLSv1.2", "ECDHE-PSK-CHACHA20-POLY1305", &err), 0);
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_version, "TLSv1.2");
+	assert_string_equal(d.tls_cipher, "ECDHE-PSK-CHACHA20-POLY1305");
+
+	/* Bounds: 15 and 63 characters fit, one more does not. */
+	char v15[16], c63[64], v16[17], c64[65];
+	memset(v15, 'v', 15);
+	v15[15] = '\0';
+	memset(v16, 'v', 16);
+	v16[16] = '\0';
+	memset(c63, 'C', 63);
+	c63[63] = '\0';
+	memset(c64, 'C', 64);
+	c64[64] = '\0';
+	assert_int_equal(pp_store_device_set_tls(f->s, u, v15, c63, &err), 0);
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_version, v15);
+	assert_string_equal(d.tls_cipher, c63);
+	assert_int_equal(pp_store_device_set_tls(f->s, u, v16, c63, &err), -PP_EINVAL);
+	c_expect_msg(&err, "TLS version: must be 1..15 characters");
+	assert_int_equal(pp_store_device_set_tls(f->s, u, v15, c64, &err), -PP_EINVAL);
+	c_expect_msg(&err, "TLS cipher: must be 1..63 characters");
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "", "X", &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_set_tls(f->s, u, NULL, "X", &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "TLSv1", NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "TLS v1", "X", &err), -PP_EINVAL);
+	c_expect_msg(&err, "TLS version: character 4 is not");
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "TLSv1", "PSK\nX", &err), -PP_EINVAL);
+	assert_null(strstr(err.msg, "PSK"));
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "TLSv1", "PSK'X", &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_set_tls(f->s, NULL, "TLSv1", "X", &err), -PP_EINVAL);
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_version, v15); /* unchanged by the refusals */
+
+	/* An unknown device. */
+	uint8_t other[16];
+	c_uuid(99, other);
+	assert_int_equal(pp_store_device_set_tls(f->s, other, "TLSv1", "X", &err), -PP_ENOTFOUND);
+	c_expect_msg(&err, "no device");
+	/* Inside a transaction: a refusal leaves it usable; rollback undoes a set. */
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_device_set_tls(f->s, other, "TLSv1", "X", &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "TLSv1", "PSK-AES256-CBC-SHA", &err), 0);
+	assert_int_equal(pp_store_rollback(f->s, &err), 0);
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_cipher, c63);
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "TLSv1", "PSK-AES256-CBC-SHA", &err), 0);
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_cipher, "PSK-AES256-CBC-SHA");
+}
+
 #define CONTRACT_TESTS(T)                                                                          \
 	cmocka_unit_test(c_test_names), T(c_test_job_life), T(c_test_lease_expiry),                \
 	    T(c_test_hello_twice), T(c_test_hello_after_provisioned), T(c_test_clone_quarantine),  \
@@ -1466,6 +1563,6 @@ static void c_test_concurrent_claims(void **state)
 	    T(c_test_savepoints), T(c_test_atomic_failure), T(c_test_rotated_pid),                 \
 	    T(c_test_retry_and_fail), T(c_test_escrow_and_rotation_errors),                        \
 	    T(c_test_lists_and_counts), T(c_test_claim_order), T(c_test_no_plaintext),             \
-	    T(c_test_concurrent_claims)
+	    T(c_test_concurrent_claims), T(c_test_device_tls)
 
 #endif

@@ -156,6 +156,8 @@ static void test_migration_from_v1(void **state)
 	f->s = NULL;
 	sqlite3 *db = raw_open(f);
 	raw_exec(db, "DROP INDEX jobs_uuid");
+	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_version");
+	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_cipher");
 	raw_exec(db, "UPDATE meta SET value = 1 WHERE name = 'schema_version'");
 	sqlite3_close(db);
 	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
@@ -165,8 +167,52 @@ static void test_migration_from_v1(void **state)
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
 				     "AND name = 'jobs_uuid'"),
 			 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info('devices') "
+				     "WHERE name IN ('tls_version', 'tls_cipher')"),
+			 2);
 	sqlite3_close(db);
 	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_JOB_ACTIVE);
+	/* The device from before the migration has no TLS record yet, and takes one. */
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_version, "");
+	uint8_t u[16];
+	c_uuid(1, u);
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "TLSv1", "PSK-AES128-CBC-SHA", &err), 0);
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_cipher, "PSK-AES128-CBC-SHA");
+}
+
+/* A version 2 database gains the TLS columns (migration 3); its data stays. */
+static void test_migration_from_v2(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "mig2", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_NEW_JOB);
+	pp_store_close(f->s);
+	f->s = NULL;
+	sqlite3 *db = raw_open(f);
+	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_version");
+	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_cipher");
+	raw_exec(db, "UPDATE meta SET value = 2 WHERE name = 'schema_version'");
+	sqlite3_close(db);
+	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
+	db = raw_open(f);
+	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"), 3);
+	/* The CHECK constraints came with the columns. */
+	assert_int_not_equal(
+	    sqlite3_exec(db, "UPDATE devices SET tls_version = ''", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	assert_string_equal(d.tls_version, "");
+	uint8_t u[16];
+	c_uuid(1, u);
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "TLSv1.2", "PSK-AES128-GCM-SHA256", &err),
+			 0);
 }
 
 /* The lookups of hello and claim use indexes, not scans of the jobs table. */
@@ -230,10 +276,8 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    CONTRACT_TESTS(T),
-	    T(test_migration_from_v1),
-	    T(test_query_plans),
-	    T(test_file_after_close),
+	    CONTRACT_TESTS(T),   T(test_migration_from_v1), T(test_migration_from_v2),
+	    T(test_query_plans), T(test_file_after_close),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

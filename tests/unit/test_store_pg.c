@@ -324,6 +324,7 @@ static void test_pg_migration_from_v1(void **state)
 	pp_store_close(f->s);
 	f->s = NULL;
 	raw_exec(f->raw, "DROP INDEX jobs_uuid");
+	raw_exec(f->raw, "ALTER TABLE devices DROP COLUMN tls_version, DROP COLUMN tls_cipher");
 	raw_exec(f->raw, "UPDATE meta SET ivalue = 1 WHERE name = 'schema_version'");
 	assert_int_equal(pp_store_open_postgres(f->conninfo, &f->mk, false, &f->s, &err), 0);
 	assert_int_equal(raw_int(f->raw, "SELECT ivalue FROM meta WHERE name = 'schema_version'"),
@@ -331,7 +332,20 @@ static void test_pg_migration_from_v1(void **state)
 	assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM pg_indexes WHERE schemaname = "
 					 "current_schema() AND indexname = 'jobs_uuid'"),
 			 1);
+	assert_int_equal(raw_int(f->raw,
+				 "SELECT count(*) FROM information_schema.columns WHERE "
+				 "table_schema = current_schema() AND table_name = "
+				 "'devices' AND column_name IN ('tls_version', 'tls_cipher')"),
+			 2);
 	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_JOB_ACTIVE);
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_version, "");
+	uint8_t u[16];
+	c_uuid(1, u);
+	assert_int_equal(pp_store_device_set_tls(f->s, u, "TLSv1", "PSK-AES128-CBC-SHA", &err), 0);
+	c_device(f, 1, &d);
+	assert_string_equal(d.tls_version, "TLSv1");
 }
 
 struct pid_seen {

@@ -45,14 +45,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct pp_prov_policy pol = {
-	    .rotate_psk = true, .set_time = true, .max_attempts = 3, .admin_user = "admin",
-	    .admin_password_length = 16, .mebx_password_length = 12, .domain = "example.test",
-	    .host_name_template = "amt-{pid}", .gen_password = gen_password, .gen_key = gen_key};
+	static const struct pp_prov_policy pol = {.rotate_psk = true,
+						  .set_time = true,
+						  .max_attempts = 3,
+						  .admin_user = "admin",
+						  .admin_password_length = 16,
+						  .mebx_password_length = 12,
+						  .domain = "example.test",
+						  .host_name_template = "amt-{pid}",
+						  .gen_password = gen_password,
+						  .gen_key = gen_key};
 	if (size < 1)
 		return 0;
-	struct pp_job job = {.id = 1, .step = (enum pp_job_step)(data[0] % PP_STEP_DONE),
-			     .attempts = 1};
+	struct pp_job job = {
+	    .id = 1, .step = (enum pp_job_step)(data[0] % PP_STEP_DONE), .attempts = 1};
 	memcpy(job.pid, "ABCD1234", 9);
 	struct pp_prov p;
 	pp_prov_init(&p, &pol, &job);

@@ -24,17 +24,17 @@ static const uint8_t UUID[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 
 /* ---- the scripted device ---- */
 
 struct fake {
-	uint32_t state;     /* ProvisioningState */
-	uint8_t uuid[16];   /* what GetUuid answers */
-	int fault_at;       /* answer the n-th request (1-based) with a fault */
-	int rv_at;          /* answer the n-th request with ReturnValue 0x24 */
-	int garbage_at;     /* answer the n-th request with junk */
-	int pull_items;     /* SoftwareIdentity items per Pull (0: all) */
-	bool pull_forever;  /* never EndOfSequence */
-	int store_rc[8];    /* by enum pp_prov_store_op */
-	int eexist_once;    /* NEXT_KEY answers EEXIST this many times first */
-	int refuse_auth;    /* refuse Digest this many times */
-	char mebx_now[40];  /* the password the device takes */
+	uint32_t state;    /* ProvisioningState */
+	uint8_t uuid[16];  /* what GetUuid answers */
+	int fault_at;      /* answer the n-th request (1-based) with a fault */
+	int rv_at;         /* answer the n-th request with ReturnValue 0x24 */
+	int garbage_at;    /* answer the n-th request with junk */
+	int pull_items;    /* SoftwareIdentity items per Pull (0: all) */
+	bool pull_forever; /* never EndOfSequence */
+	int store_rc[8];   /* by enum pp_prov_store_op */
+	int eexist_once;   /* NEXT_KEY answers EEXIST this many times first */
+	int refuse_auth;   /* refuse Digest this many times */
+	char mebx_now[40]; /* the password the device takes */
 	/* what happened */
 	int nreq;
 	char seen[40][96]; /* "Get AMT_GeneralSettings", "SetMEBxPassword", ... */
@@ -42,21 +42,23 @@ struct fake {
 	int nrec;
 	int nstore;
 	enum pp_prov_store_op stores[16];
-	struct pp_wsman_props put;   /* the last Put's instance */
-	char last_password[40];      /* Digest password of the last request */
+	struct pp_wsman_props put; /* the last Put's instance */
+	char last_password[40];    /* Digest password of the last request */
 	enum pp_prov_transport last_transport;
 	int pulled;
 };
 
-static const char *const SW_IDS[] = {"Flash", "Netstack", "AMTApps", "AMT", "Sku", "VendorID",
-				     "Build Number"};
+static const char *const SW_IDS[] = {"Flash", "Netstack", "AMTApps",     "AMT",
+				     "Sku",   "VendorID", "Build Number"};
 #define SW_N ((int)(sizeof(SW_IDS) / sizeof(SW_IDS[0])))
 
 static void gs_instance(struct pp_wsman_props *o)
 {
 	pp_wsman_props_init(o);
-	assert_int_equal(pp_wsman_props_add(o, "ElementName", "Intel(r) AMT: General Settings", NULL), 0);
-	assert_int_equal(pp_wsman_props_add(o, "InstanceID", "Intel(r) AMT: General Settings", NULL), 0);
+	assert_int_equal(
+	    pp_wsman_props_add(o, "ElementName", "Intel(r) AMT: General Settings", NULL), 0);
+	assert_int_equal(
+	    pp_wsman_props_add(o, "InstanceID", "Intel(r) AMT: General Settings", NULL), 0);
 	assert_int_equal(pp_wsman_props_add(o, "NetworkInterfaceEnabled", "true", NULL), 0);
 	assert_int_equal(pp_wsman_props_add(o, "DigestRealm", REALM, NULL), 0);
 	assert_int_equal(pp_wsman_props_add(o, "HostName", "", NULL), 0);
@@ -70,7 +72,8 @@ static void answer_enum(struct fake *f, const struct pp_wsman_request *q, struct
 	struct pp_wsman_props items[SW_N];
 	if (q->op == PP_WSMAN_OP_ENUMERATE) {
 		f->pulled = 0;
-		assert_int_equal(pp_wsman_enum_response_build(q, "ctx-1", NULL, 0, false, out, NULL), 0);
+		assert_int_equal(
+		    pp_wsman_enum_response_build(q, "ctx-1", NULL, 0, false, out, NULL), 0);
 		return;
 	}
 	assert_string_equal(q->enum_context, f->pulled ? "ctx-2" : "ctx-1");
@@ -86,9 +89,9 @@ static void answer_enum(struct fake *f, const struct pp_wsman_request *q, struct
 				 0);
 	}
 	bool end = !f->pull_forever && f->pulled >= SW_N;
-	assert_int_equal(pp_wsman_enum_response_build(q, end ? NULL : "ctx-2", items, (size_t)k, end,
-						      out, NULL),
-			 0);
+	assert_int_equal(
+	    pp_wsman_enum_response_build(q, end ? NULL : "ctx-2", items, (size_t)k, end, out, NULL),
+	    0);
 }
 
 static void answer_method(struct fake *f, const struct pp_wsman_request *q, struct pp_buf *out)
@@ -117,9 +120,9 @@ static void answer(struct fake *f, const struct pp_wsman_request *q, struct pp_b
 	struct pp_wsman_props o;
 	const char *cls = pp_wsman_class_name(q->resource_uri);
 	if (f->nreq == f->fault_at) {
-		assert_int_equal(pp_wsman_fault_build(q, PP_WSMAN_FAULT_ACCESS_DENIED, NULL, out,
-						      NULL, NULL),
-				 0);
+		assert_int_equal(
+		    pp_wsman_fault_build(q, PP_WSMAN_FAULT_ACCESS_DENIED, NULL, out, NULL, NULL),
+		    0);
 		return;
 	}
 	switch (q->op) {
@@ -322,11 +325,15 @@ static struct pp_prov_action run(struct fake *f, struct pp_prov *p, hook_fn hook
 }
 
 static const char *const FULL[] = {
-    "Get AMT_GeneralSettings", "Get AMT_SetupAndConfigurationService",
-    "GetUuid AMT_SetupAndConfigurationService", "Enumerate CIM_SoftwareIdentity",
-    "Pull CIM_SoftwareIdentity", "SetAdminAclEntryEx AMT_AuthorizationService",
+    "Get AMT_GeneralSettings",
+    "Get AMT_SetupAndConfigurationService",
+    "GetUuid AMT_SetupAndConfigurationService",
+    "Enumerate CIM_SoftwareIdentity",
+    "Pull CIM_SoftwareIdentity",
+    "SetAdminAclEntryEx AMT_AuthorizationService",
     "SetMEBxPassword AMT_SetupAndConfigurationService",
-    "SetTLSPSK AMT_SetupAndConfigurationService", "Put AMT_GeneralSettings",
+    "SetTLSPSK AMT_SetupAndConfigurationService",
+    "Put AMT_GeneralSettings",
     "GetLowAccuracyTimeSynch AMT_TimeSynchronizationService",
     "SetHighAccuracyTimeSynch AMT_TimeSynchronizationService",
     "CommitChanges AMT_SetupAndConfigurationService",
@@ -353,7 +360,8 @@ static void test_full_sequence(void **state)
 		assert_string_equal(f.seen[i], FULL[i]);
 	/* Stored before sent: the escrow before the account, the key before SetTLSPSK, the
 	 * commit before CommitChanges; success last. */
-	enum pp_prov_store_op want_ops[] = {PV_OP_ESCROW, PV_OP_NEXT_KEY, PV_OP_STEP, PV_OP_COMPLETE};
+	enum pp_prov_store_op want_ops[] = {PV_OP_ESCROW, PV_OP_NEXT_KEY, PV_OP_STEP,
+					    PV_OP_COMPLETE};
 	assert_int_equal(f.nstore, 4);
 	assert_memory_equal(f.stores, want_ops, sizeof(want_ops));
 	enum pp_job_step want_rec[] = {PP_STEP_READ, PP_STEP_ACL,   PP_STEP_MEBX,
@@ -469,9 +477,12 @@ static void test_transport_errors(void **state)
 	static const struct {
 		enum pp_prov_transport_error e;
 		bool retry, key;
-	} cases[] = {{PV_TE_CONNECT, true, false},       {PV_TE_TIMEOUT, true, false},
-		     {PV_TE_CLOSED, true, false},        {PV_TE_TLS_UNKNOWN, false, false},
-		     {PV_TE_TLS_BAD_KEY, false, true},   {PV_TE_TLS_PROTOCOL, true, false},
+	} cases[] = {{PV_TE_CONNECT, true, false},
+		     {PV_TE_TIMEOUT, true, false},
+		     {PV_TE_CLOSED, true, false},
+		     {PV_TE_TLS_UNKNOWN, false, false},
+		     {PV_TE_TLS_BAD_KEY, false, true},
+		     {PV_TE_TLS_PROTOCOL, true, false},
 		     {(enum pp_prov_transport_error)99, true, false}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct pp_prov p;

@@ -13,17 +13,37 @@ static const char *addr_text(const uint8_t a[4], char out[16])
 	return out;
 }
 
+/* The last negotiated TLS version and suite, "-" before any handshake completed. */
+static const char *tls_text(const struct pp_device_info *d, char *out, size_t cap)
+{
+	if (!d->tls_version[0])
+		return "-";
+	snprintf(out, cap, "%s %s", d->tls_version, d->tls_cipher);
+	return out;
+}
+
 static json_t *device_json(const struct pp_device_info *d)
 {
 	char uuid[37], addr[16];
 	pp_uuid_format(d->uuid, uuid);
-	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:s,s:s,s:s,s:I,s:I,s:I}", "uuid", uuid, "pid",
-			 d->pid, "address", addr_text(d->addr, addr), "state",
-			 pp_device_state_name(d->state), "quarantined", d->quarantined,
-			 "has_credentials", d->has_credentials, "host_name", d->host_name, "domain",
-			 d->domain, "last_error", d->last_error, "first_seen",
-			 (json_int_t)d->first_seen, "last_seen", (json_int_t)d->last_seen,
-			 "provisioned_at", (json_int_t)d->provisioned_at);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:s,s:s,s:s,s:I,s:I,s:I}", "uuid", uuid,
+			      "pid", d->pid, "address", addr_text(d->addr, addr), "state",
+			      pp_device_state_name(d->state), "quarantined", d->quarantined,
+			      "has_credentials", d->has_credentials, "host_name", d->host_name,
+			      "domain", d->domain, "last_error", d->last_error, "first_seen",
+			      (json_int_t)d->first_seen, "last_seen", (json_int_t)d->last_seen,
+			      "provisioned_at", (json_int_t)d->provisioned_at);
+	/* null until a handshake with the device has completed. */
+	if (o && (json_object_set_new(o, "tls_version",
+				      d->tls_version[0] ? json_string(d->tls_version)
+							: json_null()) < 0 ||
+		  json_object_set_new(o, "tls_cipher",
+				      d->tls_cipher[0] ? json_string(d->tls_cipher) : json_null()) <
+		      0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 struct list_ctx {
@@ -39,14 +59,15 @@ static int device_row(void *arg, const struct pp_device_info *d)
 		json_t *o = device_json(d);
 		return o ? json_array_append_new(lc->arr, o) : -PP_ENOMEM;
 	}
-	char uuid[37], addr[16], t[24];
+	char uuid[37], addr[16], t[24], tls[96];
 	pp_uuid_format(d->uuid, uuid);
 	pp_format_time(d->last_seen, t);
 	char name[320] = "-";
 	if (d->host_name[0])
 		snprintf(name, sizeof(name), "%s.%s", d->host_name, d->domain);
-	printf("%-36s %-8s %-15s %-12s%s %-28s %s\n", uuid, d->pid, addr_text(d->addr, addr),
-	       pp_device_state_name(d->state), d->quarantined ? " QUARANTINED" : "", name, t);
+	printf("%-36s %-8s %-15s %-12s%s %-28s %-19s %s\n", uuid, d->pid, addr_text(d->addr, addr),
+	       pp_device_state_name(d->state), d->quarantined ? " QUARANTINED" : "", name, t,
+	       tls_text(d, tls, sizeof(tls)));
 	return 0;
 }
 
@@ -103,8 +124,8 @@ static int devices_list(struct pp_cli *cli, int argc, char **argv)
 		return pp_fail_err(&err);
 	struct list_ctx lc = {.arr = json ? json_array() : NULL};
 	if (!json)
-		printf("%-36s %-8s %-15s %-12s %-28s %s\n", "UUID", "PID", "ADDRESS", "STATE",
-		       "NAME", "LAST SEEN (UTC)");
+		printf("%-36s %-8s %-15s %-12s %-28s %-19s %s\n", "UUID", "PID", "ADDRESS", "STATE",
+		       "NAME", "LAST SEEN (UTC)", "TLS");
 	int rc = pp_store_device_list(store, &f, device_row, &lc, &err);
 	pp_store_close(store);
 	if (rc < 0) {
@@ -166,6 +187,8 @@ static int devices_show(struct pp_cli *cli, int argc, char **argv)
 	printf("first seen     %s UTC\n", t1);
 	printf("last seen      %s UTC\n", t2);
 	printf("provisioned    %s\n", d.provisioned_at ? t3 : "-");
+	char tls[96];
+	printf("tls            %s\n", tls_text(&d, tls, sizeof(tls)));
 	if (d.last_error[0])
 		printf("last error     %s\n", d.last_error);
 	return PP_EXIT_OK;

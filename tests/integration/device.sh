@@ -249,7 +249,7 @@ RUNLOG="$T/run1.log"
 	2>"$RUNLOG" &
 RUN=$!
 BGPIDS="$BGPIDS $RUN"
-wait_for "$RUNLOG" "TLS-PSK (tls12) on $DEV:$TLS_PORT"
+wait_for "$RUNLOG" "TLS-PSK (compat) on $DEV:$TLS_PORT"
 wait_exit "$HL" 30
 [ "$WRC" -eq 0 ] || fail "hello-listen: exit $WRC: $(cat "$T/hl1.err")"
 [ "$(wc -l <"$T/hl1.out")" -eq 3 ] || fail "3 hellos expected: $(cat "$T/hl1.out")"

@@ -116,10 +116,11 @@ static int build_read_uuid(struct pp_prov *p, const struct pp_prov_event *ev,
 static int read_uuid(struct pp_prov *p, const struct pp_wsman_response *r, struct pp_err *err)
 {
 	const char *b64 = pp_wsman_props_get(&r->props, PP_AMT_P_UUID);
-	uint8_t uuid[16];
+	uint8_t wire[16], uuid[16];
 	size_t n = 0;
-	if (!b64 || pp_b64_decode(b64, strlen(b64), uuid, sizeof(uuid), &n, NULL) < 0 || n != 16)
+	if (!b64 || pp_b64_decode(b64, strlen(b64), wire, sizeof(wire), &n, NULL) < 0 || n != 16)
 		return pp_err_set(err, PP_EPROTO, "no valid UUID in the GetUuid answer");
+	pp_uuid_from_smbios(wire, uuid);
 	if (memcmp(uuid, p->job.uuid, 16) != 0) {
 		char got[37], want[37];
 		pp_uuid_format(uuid, got);

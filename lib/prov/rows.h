@@ -4,14 +4,6 @@
 
 #include "prov/prov.h"
 
-/* GetUuid of AMT_SetupAndConfigurationService (AMT SDK class reference). */
-#ifndef PP_AMT_GET_UUID
-#define PP_AMT_GET_UUID "GetUuid"
-#endif
-#ifndef PP_AMT_P_UUID
-#define PP_AMT_P_UUID "UUID"
-#endif
-
 /* wsa:To of every request, as Intel's tools send it. */
 #define PV_TO "/wsman"
 

@@ -55,6 +55,7 @@
 #define PP_AMT_P_TM1 "Tm1"
 #define PP_AMT_P_TM2 "Tm2"
 #define PP_AMT_P_RETURN_VALUE "ReturnValue"
+#define PP_AMT_P_UUID "UUID" /* GetUuid output */
 #define PP_CIM_P_INSTANCE_ID "InstanceID"
 #define PP_CIM_P_VERSION_STRING "VersionString"
 

@@ -418,7 +418,7 @@ static int op_get_uuid(struct ws_ctx *c)
 	if ((rc = pp_b64_encode(smbios, sizeof(smbios), b64, sizeof(b64), c->err)) < 0)
 		return rc;
 	pp_wsman_props_init(&c->out);
-	if ((rc = add(c, "UUID", b64)) < 0)
+	if ((rc = add(c, PP_AMT_P_UUID, b64)) < 0)
 		return rc;
 	return output(c, 0, NULL);
 }

@@ -104,11 +104,9 @@ static int sess_run_engine(struct pp_store *store, struct sess_op *o, struct pp_
 	case OP_COMPLETE: {
 		int rc = pp_store_job_complete(store, o->job_id, owner, p->host_name,
 					       o->s->cfg.domain, (int64_t)time(NULL), err);
-#ifdef PP_STORE_HAS_DEVICE_TLS
 		if (rc == 0 && o->x->tls_version[0])
 			rc = pp_store_device_set_tls(store, p->job.uuid, o->x->tls_version,
 						     o->x->tls_cipher, err);
-#endif
 		return rc;
 	}
 	}

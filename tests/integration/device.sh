@@ -77,6 +77,10 @@ envelope() { # ACTION RESOURCE_URI BODY
 		"$NS" "$1" "$2" "$(cat /proc/sys/kernel/random/uuid)" "$ANON" "$3"
 }
 ws_get() { envelope http://schemas.xmlsoap.org/ws/2004/09/transfer/Get "$1" ""; }
+# A Get with one selector: the header gains a wsman:SelectorSet.
+ws_get_sel() { # RESOURCE_URI NAME VALUE
+	ws_get "$1" | sed "s|</wsman:ResourceURI>|</wsman:ResourceURI><wsman:SelectorSet><wsman:Selector Name=\"$2\">$3</wsman:Selector></wsman:SelectorSet>|"
+}
 ws_put_names() { # HOST DOMAIN
 	envelope http://schemas.xmlsoap.org/ws/2004/09/transfer/Put "$AMT/AMT_GeneralSettings" \
 		"<g:AMT_GeneralSettings xmlns:g=\"$AMT/AMT_GeneralSettings\"><g:HostName>$1</g:HostName><g:DomainName>$2</g:DomainName></g:AMT_GeneralSettings>"
@@ -323,7 +327,7 @@ printf '%s\n' "$CHAL" | grep -q "^WWW-Authenticate: Digest realm=\"$REALM1\", no
 ok
 expect_status 200 "Get AMT_GeneralSettings"
 [ "$(xval DigestRealm)" = "$REALM1" ] || fail "DigestRealm: $RESP"
-[ "$(xval AMTNetworkEnabled)" = "true" ] || fail "AMTNetworkEnabled: $RESP"
+[ "$(xval AMTNetworkEnabled)" = "1" ] || fail "AMTNetworkEnabled: $RESP"
 printf '%s' "$RESP" | grep -q "GetResponse</wsa:Action>" || fail "response action: $RESP"
 ok
 wsman admin 'Wr0ng-Passw0rd!' "$T/get.xml"
@@ -339,7 +343,11 @@ wsman admin "$MEBX1" "$T/b.xml"
 expect_status 200 "Get AMT_SetupAndConfigurationService"
 [ "$(xval ProvisioningState)" = 1 ] && [ "$(xval ProvisioningMode)" = 1 ] || fail "setup: $RESP"
 ok
+# One instance per InstanceID: a Get without the selector is refused as firmware does.
 ws_get "$CIM/CIM_SoftwareIdentity" >"$T/b.xml"
+wsman admin "$MEBX1" "$T/b.xml"
+expect_fault wsman:InvalidSelectors "Get CIM_SoftwareIdentity without a selector"
+ws_get_sel "$CIM/CIM_SoftwareIdentity" InstanceID "AMT FW Core Version" >"$T/b.xml"
 wsman admin "$MEBX1" "$T/b.xml"
 expect_status 200 "Get CIM_SoftwareIdentity"
 [ "$(xval VersionString)" = 6.2.61 ] && [ "$(xval InstanceID)" = "AMT FW Core Version" ] ||

@@ -230,6 +230,21 @@ def smbios_uuid(raw):
     return str(uuidlib.UUID(bytes_le=bytes(raw)))
 
 
+# Properties the AMT SDK class reference has (and firmware reports) that the library's
+# models lack: allowed, never required.
+AMT_SDK_EXTRAS = {
+    # AMT_GeneralSettings.DHCPSyncRequiresHostname (AMT SDK, Release 11.0 and later).
+    "GeneralSettings": ["DHCPSyncRequiresHostname"],
+    # AMT_SetupAndConfigurationService: ConfigurationServerFQDN, DhcpDNSSuffix and
+    # TrustedDNSSuffix (AMT SDK, Release 7.0 and later).
+    "SetupAndConfigurationService": ["ConfigurationServerFQDN", "DhcpDNSSuffix",
+                                     "TrustedDNSSuffix"],
+}
+# The DMTF CIM schema (CIM_ComputerSystemPackage.mof) and firmware spell the property
+# PlatformGUID; the library's TypeScript model writes PlatformGuid.
+CIM_SPELLING = {"PlatformGuid": "PlatformGUID"}
+
+
 # ---- the expectations of each class, from the library's models ----
 def specs(models):
     def spec(required, allowed, rules):
@@ -237,6 +252,9 @@ def specs(models):
         if unknown:  # a typo here would weaken the test: refuse it
             raise SystemExit("check_answers.py: %s not in the library's model" % unknown)
         return {"required": required, "allowed": set(allowed), "rules": rules}
+
+    def cim(names):
+        return [CIM_SPELLING.get(n, n) for n in names]
 
     gs = models["GeneralSettings"]
     scs = models["SetupAndConfigurationService"]["nested"]["AMT_SetupAndConfigurationService"]
@@ -249,10 +267,11 @@ def specs(models):
         # InstanceID of CIM_SettingData; OemID only from AMT 16.1 (AMT SDK), so optional.
         "GeneralSettings": spec(
             [n for n in gs["own"] if n != "OemID"] + ["ElementName", "InstanceID"],
-            gs["all"], gs["rules"]),
+            gs["all"] + AMT_SDK_EXTRAS["GeneralSettings"], gs["rules"]),
         # AMT_SetupAndConfigurationService: the twelve the model spells out.
         "SetupAndConfigurationService": spec(scs["all"], scs["all"] + models[
-            "SetupAndConfigurationService"]["all"], {}),
+            "SetupAndConfigurationService"]["all"] + AMT_SDK_EXTRAS[
+            "SetupAndConfigurationService"], {}),
         # CIM_SoftwareIdentity items: the model's required InstanceID, VersionString, IsEntity.
         "SoftwareIdentity": spec(si["nested"]["CIM_SoftwareIdentity"]["required"],
                                  si["nested"]["CIM_SoftwareIdentity"]["all"] + si["all"],
@@ -264,7 +283,7 @@ def specs(models):
              "SharedMAC", "IpSyncEnabled", "LinkPolicy", "PhysicalConnectionType"],
             eth["all"], eth["rules"]),
         # CIM_ComputerSystemPackage: the association and the platform GUID.
-        "ComputerSystemPackage": spec(csp["all"], csp["all"], {}),
+        "ComputerSystemPackage": spec(cim(csp["all"]), cim(csp["all"]), {}),
         # AMT_AuthorizationService: the model's required property and the CIM_Service keys.
         "AuthorizationService": spec(
             auth["required"] + ["CreationClassName", "ElementName", "Name",
@@ -480,13 +499,13 @@ def gs_items(run, a, items):
 
 
 def csp_values(run, a, props):
-    g = props.get("PlatformGuid")
+    g = props.get("PlatformGUID")
     if g is None:
         return
     if not re.fullmatch(r"[0-9A-Fa-f]{32}", g):
-        a.diff("PlatformGuid %r is not 32 hex digits" % g)
+        a.diff("PlatformGUID %r is not 32 hex digits" % g)
     elif smbios_uuid(bytes.fromhex(g)) != run.args.uuid.lower():
-        a.diff("PlatformGuid %s is not the device's UUID %s in SMBIOS byte order" % (g, run.args.uuid))
+        a.diff("PlatformGUID %s is not the device's UUID %s in SMBIOS byte order" % (g, run.args.uuid))
 
 
 def put_args(run):

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/parse.h"
 #include "core/secret.h"
 #include "prov/prov.h"
 #include "wsman/amt.h"
@@ -105,7 +106,9 @@ static void answer_method(struct fake *f, const struct pp_wsman_request *q, stru
 			 pp_wsman_props_get(&q->params, PP_AMT_P_PASSWORD));
 	if (!strcmp(q->method, "GetUuid")) {
 		char b64[32];
-		assert_int_equal(pp_b64_encode(f->uuid, 16, b64, sizeof(b64), NULL), 0);
+		uint8_t wire[16];
+		pp_uuid_to_smbios(f->uuid, wire); /* as the hello: SMBIOS byte order */
+		assert_int_equal(pp_b64_encode(wire, 16, b64, sizeof(b64), NULL), 0);
 		assert_int_equal(pp_wsman_props_add(&o, "UUID", b64, NULL), 0);
 	}
 	if (!strcmp(q->method, PP_AMT_GET_LOW_ACCURACY_TIME_SYNCH))

@@ -199,12 +199,18 @@ static void on_stored(struct pp_prov *p, const struct pp_prov_event *ev, struct 
 	const struct pp_prov_rowdef *d = &pp_prov_rows[p->row];
 	struct pp_err err = {0};
 	int next = d->stored(p, ev->store_rc, &err);
-	if (next < 0 && next != ROW_NEXT && next != ROW_AGAIN)
-		fail(p, a, true, ev->now, "%s: %s", d->what,
-		     ev->store_err && ev->store_err->msg[0] ? ev->store_err->msg
-							    : pp_status_str(-ev->store_rc));
-	else
+	if (next >= 0 || next == ROW_NEXT || next == ROW_AGAIN) {
 		go(p, ev, a, next);
+		return;
+	}
+	/* A verdict of the row's own (err set) ends the job for good; a store failure is
+	 * retried, since the store may come back. */
+	const char *why = ev->store_err && ev->store_err->msg[0] ? ev->store_err->msg
+								: pp_status_str(-ev->store_rc);
+	if (err.msg[0])
+		fail(p, a, false, ev->now, "%s: %s (%s)", d->what, err.msg, why);
+	else
+		fail(p, a, true, ev->now, "%s: %s", d->what, why);
 }
 
 /* After a crash the device may hold the old or the new MEBx password: try the other

@@ -32,6 +32,7 @@ enum pp_prov_row {
 	PV_READ_SETTINGS, /* Get AMT_GeneralSettings: realm, the instance for the Put */
 	PV_READ_SETUP,    /* Get AMT_SetupAndConfigurationService: ProvisioningState */
 	PV_READ_UUID,     /* GetUuid: the UUID over the authenticated channel */
+	PV_BIND,          /* store: the key belongs to the device that proved it */
 	PV_ENUM_VERSION,  /* Enumerate CIM_SoftwareIdentity */
 	PV_PULL_VERSION,  /* Pull until EndOfSequence: the "AMT" VersionString */
 	PV_ESCROW,        /* store: admin account and new MEBx password, before they are sent */
@@ -100,6 +101,7 @@ enum pp_prov_action_kind {
 
 enum pp_prov_store_op {
 	PV_OP_NONE,
+	PV_OP_BIND,     /* pp_store_job_bind(proven_uuid, host_name) -> reserved host_name */
 	PV_OP_ESCROW,   /* pp_store_device_escrow(uuid, &p->sec) */
 	PV_OP_NEXT_KEY, /* pp_store_job_next_key(candidate) -> p->next_pid/next_pps */
 	PV_OP_STEP,     /* pp_store_job_step(step) */
@@ -170,7 +172,8 @@ struct pp_prov {
 	uint32_t pulls;
 	char realm[PP_AMT_REALM_LEN + 1];
 	char fw_version[64];
-	char host_name[64];
+	char host_name[64]; /* the candidate, then the name the store reserved */
+	uint8_t proven_uuid[16]; /* read with GetUuid over the TLS-PSK channel */
 	uint32_t ta0;
 	char enum_context[PP_WSMAN_CONTEXT_MAX + 1];
 	struct pp_prov_instance settings;

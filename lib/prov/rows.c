@@ -112,22 +112,40 @@ static int build_read_uuid(struct pp_prov *p, const struct pp_prov_event *ev,
 	return invoke(p, PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE, PP_AMT_GET_UUID, NULL, err);
 }
 
-/* GetUuid answers base64 of the 16 bytes in SMBIOS order, as the hello carries them. */
+/* GetUuid answers base64 of the 16 bytes in SMBIOS order, as the hello carries them.
+ * This UUID, read over the channel the PPS authenticated, is the one the key is bound
+ * to; the hello's is only a claim (system.md "Security model"). */
 static int read_uuid(struct pp_prov *p, const struct pp_wsman_response *r, struct pp_err *err)
 {
 	const char *b64 = pp_wsman_props_get(&r->props, PP_AMT_P_UUID);
-	uint8_t wire[16], uuid[16];
+	uint8_t wire[16];
 	size_t n = 0;
 	if (!b64 || pp_b64_decode(b64, strlen(b64), wire, sizeof(wire), &n, NULL) < 0 || n != 16)
 		return pp_err_set(err, PP_EPROTO, "no valid UUID in the GetUuid answer");
-	pp_uuid_from_smbios(wire, uuid);
-	if (memcmp(uuid, p->job.uuid, 16) != 0) {
-		char got[37], want[37];
-		pp_uuid_format(uuid, got);
-		pp_uuid_format(p->job.uuid, want);
-		return pp_err_set(err, PP_ESTATE, "the device's UUID is %s, not %s as in its hello",
-				  got, want);
-	}
+	pp_uuid_from_smbios(wire, p->proven_uuid);
+	return ROW_NEXT;
+}
+
+static int build_bind(struct pp_prov *p, const struct pp_prov_event *ev, struct pp_prov_action *a,
+		      struct pp_err *err)
+{
+	(void)ev;
+	(void)err;
+	pp_prov_host_name(p); /* the candidate; the store reserves it or a unique variant */
+	a->op = PV_OP_BIND;
+	return 0;
+}
+
+/* -PP_EPERM: the key already belongs to another device (or a shared key is over its
+ * limit): this device is quarantined as a clone, and the job ends for good. */
+static int stored_bind(struct pp_prov *p, int rc, struct pp_err *err)
+{
+	if (rc == -PP_EPERM)
+		return pp_err_set(err, PP_EPERM, "a cloned or shared key over its limit: the "
+						 "device is quarantined");
+	if (rc < 0)
+		return rc;
+	memcpy(p->job.uuid, p->proven_uuid, 16);
 	return ROW_NEXT;
 }
 
@@ -331,7 +349,8 @@ static int build_names(struct pp_prov *p, const struct pp_prov_event *ev, struct
 	(void)ev;
 	(void)a;
 	struct pp_wsman_props inst;
-	pp_prov_host_name(p);
+	if (!p->host_name[0])
+		pp_prov_host_name(p);
 	int rc = pp_prov_instance_with(&p->settings, PP_AMT_P_HOST_NAME, p->host_name,
 				       PP_AMT_P_DOMAIN_NAME, p->policy->domain, &inst, err);
 	if (rc == 0) {
@@ -469,6 +488,11 @@ const struct pp_prov_rowdef pp_prov_rows[PV_ROW_COUNT] = {
 	[PV_READ_UUID] = {
 		.name = "READ_UUID", .what = "read the UUID (GetUuid)",
 		.build = build_read_uuid, .read = read_uuid, .resume = "repeated",
+	},
+	[PV_BIND] = {
+		.name = "BIND", .what = "bind the key to the device",
+		.store = true, .build = build_bind, .stored = stored_bind,
+		.resume = "repeated (idempotent for the same device)",
 	},
 	[PV_ENUM_VERSION] = {
 		.name = "ENUM_VERSION", .what = "enumerate CIM_SoftwareIdentity",

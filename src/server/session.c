@@ -304,6 +304,13 @@ static void transport_error(struct session *x)
 		feed_transport(x, PV_TE_CONNECT, NULL);
 		return;
 	}
+	/* Not a byte from the device: the TCP connection never came up (refused,
+	 * unreachable) or closed before TLS began. Not a handshake failure. */
+	BIO *rbio = SSL_get_rbio(x->ssl);
+	if (!rbio || BIO_number_read(rbio) == 0) {
+		feed_transport(x, PV_TE_CONNECT, NULL);
+		return;
+	}
 	int reason = pp_tls_server_result(x->ssl, pid, why, sizeof(why));
 	if (reason >= 0 && reason < 8)
 		x->s->m.tls_failures[reason]++;

@@ -86,6 +86,15 @@ case "$E4" in *"exchange deadline"*) ok ;; *) fail "drip: $E4" ;; esac
 ok
 [ "$(metric pskprov_deadlines_missed_total)" -ge 1 ] || fail "no deadline counted"
 ok
+# Nothing listens at device 5's address: a refused connection, not a TLS failure.
+TLS0=$(curl -sf "http://127.0.0.1:$AP/metrics" | awk '/^pskprov_tls_failures_total/ {n += $2} END {print n + 0}')
+[ "$(agent_hello 11111111-2222-3333-4444-000000000005 "$(pid_of 5)" "$NET.5")" = 202 ] || fail "agent hello 5"
+E5=$(job_error 11111111-2222-3333-4444-000000000005)
+echo "nobody listening: $E5"
+case "$E5" in *"cannot connect to the device"*) ok ;; *) fail "refused connect: $E5" ;; esac
+TLS1=$(curl -sf "http://127.0.0.1:$AP/metrics" | awk '/^pskprov_tls_failures_total/ {n += $2} END {print n + 0}')
+[ "$TLS1" = "$TLS0" ] || fail "a refused connect was counted as a TLS failure ($TLS0 -> $TLS1)"
+ok
 # The server is still serving.
 curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null || fail "server no longer answers"
 ok

@@ -35,6 +35,7 @@ struct fake {
 	int store_rc[8];   /* by enum pp_prov_store_op */
 	int eexist_once;   /* NEXT_KEY answers EEXIST this many times first */
 	int refuse_auth;   /* refuse Digest this many times */
+	const char *reserve; /* the host name the store reserves at BIND (NULL: the candidate) */
 	char mebx_now[40]; /* the password the device takes */
 	/* what happened */
 	int nreq;
@@ -309,6 +310,8 @@ static struct pp_prov_action run(struct fake *f, struct pp_prov *p, hook_fn hook
 				ev.store_rc = -PP_EEXIST;
 			if (a.op == PV_OP_NEXT_KEY && ev.store_rc == 0)
 				fixed_key(NULL, &p->next_pid, &p->next_pps);
+			if (a.op == PV_OP_BIND && ev.store_rc == 0 && f->reserve)
+				snprintf(p->host_name, sizeof(p->host_name), "%s", f->reserve);
 			ev.store_err = &serr;
 			seed_chunk("", 0, 0);
 			continue;
@@ -361,11 +364,11 @@ static void test_full_sequence(void **state)
 	assert_int_equal(f.nreq, FULL_N);
 	for (int i = 0; i < FULL_N; i++)
 		assert_string_equal(f.seen[i], FULL[i]);
-	/* Stored before sent: the escrow before the account, the key before SetTLSPSK, the
-	 * commit before CommitChanges; success last. */
-	enum pp_prov_store_op want_ops[] = {PV_OP_ESCROW, PV_OP_NEXT_KEY, PV_OP_STEP,
+	/* The key bound once the device proved it; stored before sent: the escrow before the
+	 * account, the key before SetTLSPSK, the commit before CommitChanges; success last. */
+	enum pp_prov_store_op want_ops[] = {PV_OP_BIND, PV_OP_ESCROW, PV_OP_NEXT_KEY, PV_OP_STEP,
 					    PV_OP_COMPLETE};
-	assert_int_equal(f.nstore, 4);
+	assert_int_equal(f.nstore, 5);
 	assert_memory_equal(f.stores, want_ops, sizeof(want_ops));
 	enum pp_job_step want_rec[] = {PP_STEP_READ, PP_STEP_ACL,   PP_STEP_MEBX,
 				       PP_STEP_PSK,  PP_STEP_NAMES, PP_STEP_TIME};
@@ -409,20 +412,43 @@ static void test_no_rotation_no_clock(void **state)
 	pp_prov_free(&p);
 }
 
-static void test_uuid_mismatch_fails(void **state)
+static void test_bind_to_the_proven_uuid(void **state)
 {
 	(void)state;
+	/* The hello claimed UUID; the device says another over the TLS-PSK channel: the
+	 * key is bound to the one the device told, and the job follows it. */
 	struct fake f;
 	struct pp_prov p;
 	fake_init(&f);
 	f.uuid[15] ^= 0xFF;
+	f.reserve = "amt-abcd1234-0102";
 	engine_init(&p, PP_STEP_NONE, false);
 	struct pp_prov_action a = run(&f, &p, NULL);
+	assert_int_equal(a.kind, PV_ACT_FINISH);
+	assert_memory_equal(p.proven_uuid, f.uuid, 16);
+	assert_memory_equal(p.job.uuid, f.uuid, 16);
+	assert_int_equal(f.stores[0], PV_OP_BIND);
+	/* The name the store reserved is the one set on the device. */
+	assert_string_equal(pp_wsman_props_get(&f.put, "HostName"), "amt-abcd1234-0102");
+	pp_prov_free(&p);
+	/* A clone: the store refuses the binding; nothing is set on the device. */
+	fake_init(&f);
+	f.store_rc[PV_OP_BIND] = -PP_EPERM;
+	engine_init(&p, PP_STEP_NONE, false);
+	a = run(&f, &p, NULL);
 	assert_int_equal(a.kind, PV_ACT_FAIL);
 	assert_false(a.retryable);
-	assert_non_null(strstr(a.reason, "UUID"));
-	assert_int_equal(f.nreq, 3); /* nothing was set */
-	assert_int_equal(f.nstore, 0);
+	assert_non_null(strstr(a.reason, "quarantined"));
+	assert_int_equal(f.nreq, 3);
+	assert_int_equal(f.nstore, 1);
+	pp_prov_free(&p);
+	/* The store down at BIND: retried later. */
+	fake_init(&f);
+	f.store_rc[PV_OP_BIND] = -PP_ESTORE;
+	engine_init(&p, PP_STEP_NONE, false);
+	a = run(&f, &p, NULL);
+	assert_int_equal(a.kind, PV_ACT_FAIL);
+	assert_true(a.retryable);
 	pp_prov_free(&p);
 }
 
@@ -703,10 +729,11 @@ static void test_store_results(void **state)
 	f.eexist_once = 2; /* a taken PID: two new draws */
 	engine_init(&p, PP_STEP_NONE, false);
 	assert_int_equal(run(&f, &p, NULL).kind, PV_ACT_FINISH);
-	assert_int_equal(f.nstore, 6);
+	assert_int_equal(f.nstore, 7);
 	pp_prov_free(&p);
-	enum pp_prov_store_op ops[] = {PV_OP_ESCROW, PV_OP_NEXT_KEY, PV_OP_STEP, PV_OP_COMPLETE};
-	for (size_t i = 0; i < 4; i++) {
+	enum pp_prov_store_op ops[] = {PV_OP_BIND, PV_OP_ESCROW, PV_OP_NEXT_KEY, PV_OP_STEP,
+				       PV_OP_COMPLETE};
+	for (size_t i = 0; i < 5; i++) {
 		fake_init(&f);
 		f.store_rc[ops[i]] = -PP_EIO;
 		engine_init(&p, PP_STEP_NONE, false);
@@ -747,7 +774,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_sequence),
 	    cmocka_unit_test(test_no_rotation_no_clock),
-	    cmocka_unit_test(test_uuid_mismatch_fails),
+	    cmocka_unit_test(test_bind_to_the_proven_uuid),
 	    cmocka_unit_test(test_fault_and_return_value),
 	    cmocka_unit_test(test_transport_errors),
 	    cmocka_unit_test(test_resume_from_every_step),

@@ -15,8 +15,7 @@ struct backend_health {
 };
 
 static const struct backend_health backends[] = {
-    {"postgres", pp_pg_conn_lost, pp_pg_reconnect, pp_pg_txn_id, pp_pg_txn_status,
-     pp_pg_heartbeat},
+    {"postgres", pp_pg_conn_lost, pp_pg_reconnect, pp_pg_txn_id, pp_pg_txn_status, pp_pg_heartbeat},
     {"sqlite", NULL, NULL, NULL, NULL, pp_sqlite_heartbeat},
 };
 
@@ -50,8 +49,7 @@ int pp_store_txn_id(struct pp_store *s, uint64_t *id, struct pp_err *err)
 	return b && b->txn_id ? b->txn_id(s, id, err) : 0;
 }
 
-int pp_store_txn_status(struct pp_store *s, uint64_t id, enum pp_txn_status *st,
-			struct pp_err *err)
+int pp_store_txn_status(struct pp_store *s, uint64_t id, enum pp_txn_status *st, struct pp_err *err)
 {
 	const struct backend_health *b = backend(s);
 	*st = PP_TXN_ABORTED;

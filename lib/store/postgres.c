@@ -1723,9 +1723,12 @@ int pp_store_open_postgres(const char *conninfo, const struct pp_master_key *mk,
 	 * timeout and name the application itself. */
 	/* TCP keepalives: a peer gone without a word (a cut network) shows within a minute
 	 * instead of the system's two hours. */
-	static const char *const keys[] = {"connect_timeout",     "keepalives_idle",
-					   "keepalives_interval", "keepalives_count",
-					   "dbname",              "fallback_application_name",
+	static const char *const keys[] = {"connect_timeout",
+					   "keepalives_idle",
+					   "keepalives_interval",
+					   "keepalives_count",
+					   "dbname",
+					   "fallback_application_name",
 					   NULL};
 	const char *vals[] = {CONNECT_TIMEOUT, "30", "10", "3", conninfo, "pskprov", NULL};
 	s->conn = PQconnectdbParams(keys, vals, 1);
@@ -1783,8 +1786,8 @@ int pp_pg_txn_id(struct pp_store *base, uint64_t *id, struct pp_err *err)
 	*id = 0;
 	if (!pg_in_transaction(base))
 		return pp_err_set(err, PP_ESTATE, "store: no transaction to name");
-	int rc = query(s, "SELECT txid_current_if_assigned()", 0, NULL, &r,
-		       "store: transaction id", err);
+	int rc = query(s, "SELECT txid_current_if_assigned()", 0, NULL, &r, "store: transaction id",
+		       err);
 	if (rc < 0)
 		return rc;
 	if (PQntuples(r) == 1 && col_i64(r, 0, 0) > 0)
@@ -1793,8 +1796,7 @@ int pp_pg_txn_id(struct pp_store *base, uint64_t *id, struct pp_err *err)
 	return 0;
 }
 
-int pp_pg_txn_status(struct pp_store *base, uint64_t id, enum pp_txn_status *st,
-		     struct pp_err *err)
+int pp_pg_txn_status(struct pp_store *base, uint64_t id, enum pp_txn_status *st, struct pp_err *err)
 {
 	struct pg_store *s = pg(base);
 	PGresult *r = NULL;
@@ -1804,12 +1806,12 @@ int pp_pg_txn_status(struct pp_store *base, uint64_t id, enum pp_txn_status *st,
 	char num[24];
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)id);
 	const char *pv[] = {num};
-	int rc = query(s, "SELECT txid_status($1::bigint)", 1, pv, &r,
-		       "store: transaction status", err);
+	int rc =
+	    query(s, "SELECT txid_status($1::bigint)", 1, pv, &r, "store: transaction status", err);
 	if (rc < 0)
 		return rc;
 	const char *v = PQntuples(r) == 1 ? col_cstr(r, 0, 0) : NULL;
-	*st = !v ? PP_TXN_UNKNOWN
+	*st = !v                            ? PP_TXN_UNKNOWN
 	      : strcmp(v, "committed") == 0 ? PP_TXN_COMMITTED
 	      : strcmp(v, "aborted") == 0   ? PP_TXN_ABORTED
 					    : PP_TXN_UNKNOWN;

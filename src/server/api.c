@@ -266,14 +266,15 @@ static void readyz_answer(void *arg, const struct pp_dbq_health *h)
 	struct pp_server *s = r->s;
 	bool listeners = s->hello_listener && s->http_sock;
 	bool ok = listeners && h->rc == 0 && h->up;
-	json_t *v = json_pack("{s:s,s:b,s:b,s:b}", "status", ok ? "ready" : "not ready", "store",
-			      h->rc == 0 && h->up, "store_connected", h->up, "listeners", listeners);
+	json_t *v =
+	    json_pack("{s:s,s:b,s:b,s:b}", "status", ok ? "ready" : "not ready", "store",
+		      h->rc == 0 && h->up, "store_connected", h->up, "listeners", listeners);
 	if (v && h->rc < 0)
 		json_object_set_new(v, "store_error", json_string(h->msg));
 	if (v && !listeners)
-		json_object_set_new(v, "listeners_error",
-				    json_string(s->hello_listener ? "API listener down"
-								  : "hello listener down"));
+		json_object_set_new(
+		    v, "listeners_error",
+		    json_string(s->hello_listener ? "API listener down" : "hello listener down"));
 	reply_json(r->req, ok ? HTTP_OK : 503, ok ? "OK" : "Service Unavailable", v);
 	free(r);
 }

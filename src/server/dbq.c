@@ -220,7 +220,7 @@ static bool reconnect(struct pp_dbq *q, uint64_t oldest_ms)
 		if (pause_ms(q, q->backoff_ms))
 			return false;
 		q->backoff_ms = q->backoff_ms * 2 > PP_DBQ_BACKOFF_MAX_MS ? PP_DBQ_BACKOFF_MAX_MS
-									 : q->backoff_ms * 2;
+									  : q->backoff_ms * 2;
 	}
 }
 
@@ -383,9 +383,9 @@ static int probe_run(struct pp_store *store, struct pp_dbq_op *op, struct pp_err
 	return pp_store_heartbeat(store, (int64_t)time(NULL), err);
 }
 
-static void probe_again(struct pp_dbq_op *op)
+void pp_dbq_again_noop(struct pp_dbq_op *op)
 {
-	(void)op; /* it only writes a time */
+	(void)op;
 }
 
 static void probe_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
@@ -439,7 +439,7 @@ void pp_dbq_health(struct pp_dbq *q, uint64_t max_age_ms, pp_dbq_health_cb cb, v
 		q->probe_in_flight = true;
 		q->probe.op.run = probe_run;
 		q->probe.op.done = probe_done;
-		q->probe.op.again = probe_again;
+		q->probe.op.again = pp_dbq_again_noop; /* it only writes a time */
 		q->probe.q = q;
 		pp_dbq_submit(q, &q->probe.op);
 	}

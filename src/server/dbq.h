@@ -52,6 +52,9 @@ struct pp_dbq_stats {
 	uint64_t doubtful_commits;   /* commits whose answer was lost (outcome asked) */
 };
 
+/* An `again` hook for operations whose run only (re)writes their own results. */
+void pp_dbq_again_noop(struct pp_dbq_op *op);
+
 /* While the store is unreachable, an operation waits at most this long (from its
  * submission) for the connection to come back, then fails with -PP_ESTORE. The thread
  * tries to connect again after 0.1 s, doubling the pause up to PP_DBQ_BACKOFF_MAX_MS. */

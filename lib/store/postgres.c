@@ -8,6 +8,7 @@
  * advisory lock, so the hash chain never forks. Row locks wait at most LOCK_TIMEOUT;
  * that, a deadlock or a serialization failure is -PP_EBUSY: try again. */
 #include "store/store_impl.h"
+#include "store/health_impl.h"
 
 #include "core/parse.h"
 #include "core/secret.h"
@@ -1564,6 +1565,16 @@ static int query(struct pg_store *s, const char *sql, int np, const char *const 
 	return 0;
 }
 
+/* What every connection (the first and each after a reconnect) is set up with. */
+static int session_settings(struct pg_store *s, struct pp_err *err)
+{
+	PQsetNoticeProcessor(s->conn, no_notices, NULL);
+	return exec_sql(s,
+			"SET lock_timeout = '" LOCK_TIMEOUT "'; "
+			"SET client_min_messages = warning",
+			"store: session settings", err);
+}
+
 /* -1: no pskprov tables in the schema; else the schema version. */
 static int schema_version(struct pg_store *s, int64_t *ver, struct pp_err *err)
 {
@@ -1710,9 +1721,16 @@ int pp_store_open_postgres(const char *conninfo, const struct pp_master_key *mk,
 		goto out;
 	/* Keywords are read in order; the conninfo (dbname, expanded) may override the
 	 * timeout and name the application itself. */
-	static const char *const keys[] = {"connect_timeout", "dbname", "fallback_application_name",
+	/* TCP keepalives: a peer gone without a word (a cut network) shows within a minute
+	 * instead of the system's two hours. */
+	static const char *const keys[] = {"connect_timeout",
+					   "keepalives_idle",
+					   "keepalives_interval",
+					   "keepalives_count",
+					   "dbname",
+					   "fallback_application_name",
 					   NULL};
-	const char *vals[] = {CONNECT_TIMEOUT, conninfo, "pskprov", NULL};
+	const char *vals[] = {CONNECT_TIMEOUT, "30", "10", "3", conninfo, "pskprov", NULL};
 	s->conn = PQconnectdbParams(keys, vals, 1);
 	if (!s->conn) {
 		rc = pp_err_set(err, PP_ENOMEM, "store: out of memory");
@@ -1724,11 +1742,7 @@ int pp_store_open_postgres(const char *conninfo, const struct pp_master_key *mk,
 		rc = pp_err_set(err, PP_ESTORE, "store: cannot connect to PostgreSQL: %s", line);
 		goto out;
 	}
-	PQsetNoticeProcessor(s->conn, no_notices, NULL);
-	if ((rc = exec_sql(s,
-			   "SET lock_timeout = '" LOCK_TIMEOUT "'; "
-			   "SET client_min_messages = warning",
-			   "store: session settings", err)) < 0)
+	if ((rc = session_settings(s, err)) < 0)
 		goto out;
 	if ((rc = prepare_schema(s, create, err)) < 0)
 		goto out;
@@ -1737,4 +1751,82 @@ int pp_store_open_postgres(const char *conninfo, const struct pp_master_key *mk,
 out:
 	pg_close(&s->base);
 	return rc;
+}
+
+/* ---- connection health (store.h; dispatched by health.c) ---- */
+
+bool pp_pg_conn_lost(struct pp_store *base)
+{
+	return PQstatus(pg(base)->conn) != CONNECTION_OK;
+}
+
+/* PQreset connects again with the parameters of the first connection (conninfo,
+ * timeout, keepalives): statements prepared on the old one are gone with it. */
+int pp_pg_reconnect(struct pp_store *base, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	PQreset(s->conn);
+	memset(s->prepared, 0, sizeof(s->prepared));
+	base->savepoints = 0;
+	pp_store_forget_cache(base);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		char line[200];
+		one_line(PQerrorMessage(s->conn), line, sizeof(line));
+		return pp_err_set(err, PP_ESTORE, "store: cannot reconnect to PostgreSQL: %s",
+				  line);
+	}
+	return session_settings(s, err);
+}
+
+/* NULL when the transaction has no id yet: it has written nothing. */
+int pp_pg_txn_id(struct pp_store *base, uint64_t *id, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	PGresult *r = NULL;
+	*id = 0;
+	if (!pg_in_transaction(base))
+		return pp_err_set(err, PP_ESTATE, "store: no transaction to name");
+	int rc = query(s, "SELECT txid_current_if_assigned()", 0, NULL, &r, "store: transaction id",
+		       err);
+	if (rc < 0)
+		return rc;
+	if (PQntuples(r) == 1 && col_i64(r, 0, 0) > 0)
+		*id = (uint64_t)col_i64(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+int pp_pg_txn_status(struct pp_store *base, uint64_t id, enum pp_txn_status *st, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	PGresult *r = NULL;
+	*st = PP_TXN_ABORTED;
+	if (id == 0)
+		return 0;
+	char num[24];
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)id);
+	const char *pv[] = {num};
+	int rc =
+	    query(s, "SELECT txid_status($1::bigint)", 1, pv, &r, "store: transaction status", err);
+	if (rc < 0)
+		return rc;
+	const char *v = PQntuples(r) == 1 ? col_cstr(r, 0, 0) : NULL;
+	*st = !v                            ? PP_TXN_UNKNOWN
+	      : strcmp(v, "committed") == 0 ? PP_TXN_COMMITTED
+	      : strcmp(v, "aborted") == 0   ? PP_TXN_ABORTED
+					    : PP_TXN_UNKNOWN;
+	PQclear(r);
+	return 0;
+}
+
+/* A round trip and a write: the connection, the server, its disk. */
+int pp_pg_heartbeat(struct pp_store *base, int64_t now, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	struct pp_store_atomic a;
+	int rc = pp_store_atomic_begin(base, &a, err);
+	if (rc < 0)
+		return rc;
+	rc = set_meta(s, "heartbeat", now, NULL, 0, err);
+	return pp_store_atomic_end(base, &a, rc, err);
 }

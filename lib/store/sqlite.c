@@ -2,6 +2,7 @@
  * the life of the handle (system.md, "Configuration server internals"). Every value
  * reaches SQL through a bound parameter; the SQL text is constant. */
 #include "store/store_impl.h"
+#include "store/health_impl.h"
 
 #include "core/fileio.h"
 #include "core/parse.h"
@@ -2012,4 +2013,19 @@ out:
 	if (created)
 		remove_db_files(db_path);
 	return rc;
+}
+
+/* ---- connection health (store.h; dispatched by health.c) ---- */
+
+/* A write that reaches the file when it commits: a full disk, a file the process may no
+ * longer extend, or a write lock held elsewhere for longer than the busy timeout fails
+ * it. */
+int pp_sqlite_heartbeat(struct pp_store *base, int64_t now, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	int rc = pp_store_atomic_begin(base, &a, err);
+	if (rc < 0)
+		return rc;
+	rc = set_meta_int(sq(base)->db, "heartbeat", now, err);
+	return pp_store_atomic_end(base, &a, rc, err);
 }

@@ -445,4 +445,38 @@ struct pp_store_counts {
 };
 int pp_store_counts(struct pp_store *s, struct pp_store_counts *out, struct pp_err *err) PP_WUR;
 
+/* ---- connection health ----
+ *
+ * A PostgreSQL connection can be lost (the server restarted, a network cut); SQLite's
+ * cannot. These let the one thread that owns a handle notice that, connect again, and
+ * learn whether a COMMIT whose answer was lost took effect. */
+
+/* True when the handle's connection is gone (PostgreSQL: closed or broken); every call
+ * but pp_store_reconnect then fails. Always false for SQLite. */
+bool pp_store_conn_lost(struct pp_store *s);
+/* One attempt to connect again with the handle's conninfo, blocking up to its connect
+ * timeout. An open transaction is gone with the old connection (see pp_store_txn_id);
+ * savepoints, prepared statements and cached rows are forgotten and the session settings
+ * applied again. 0 once connected, else -PP_ESTORE naming why not. SQLite: 0. */
+int pp_store_reconnect(struct pp_store *s, struct pp_err *err) PP_WUR;
+
+enum pp_txn_status {
+	PP_TXN_COMMITTED,
+	PP_TXN_ABORTED,
+	PP_TXN_UNKNOWN /* still in progress, or too old to tell */
+};
+/* Inside an explicit transaction, just before committing it: an id to ask
+ * pp_store_txn_status about if the connection is lost before COMMIT answers. 0 when the
+ * transaction has written nothing (its outcome does not matter) and for SQLite (whose
+ * COMMIT never leaves its outcome in doubt). -PP_ESTATE outside a transaction. */
+int pp_store_txn_id(struct pp_store *s, uint64_t *id, struct pp_err *err) PP_WUR;
+/* On a (new) connection: did transaction id commit? id 0: PP_TXN_ABORTED. */
+int pp_store_txn_status(struct pp_store *s, uint64_t id, enum pp_txn_status *st,
+			struct pp_err *err) PP_WUR;
+/* Health check: the store is reachable and takes writes. Writes `now` into the
+ * heartbeat row of the meta table, in a savepoint of the caller's transaction or in one
+ * of its own; an error (a full disk, a lost connection, a lock held too long) names
+ * what failed. */
+int pp_store_heartbeat(struct pp_store *s, int64_t now, struct pp_err *err) PP_WUR;
+
 #endif

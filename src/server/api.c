@@ -1,6 +1,7 @@
 /* The server's HTTP API (evhttp), loopback by default:
  *   GET  /                 a small page of fleet status (counters, no secrets)
  *   GET  /healthz          liveness
+ *   GET  /readyz           readiness: the store reachable and writable, listeners up
  *   GET  /metrics          Prometheus text format
  *   GET  /api/v1/status    counts (admin token)
  *   POST /api/v1/hello     a host agent's hello (JSON), treated like a device hello
@@ -69,6 +70,24 @@ static void metric(struct evbuffer *b, const char *name, const char *help, const
 {
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
 			    name, (unsigned long long)v);
+}
+
+static void store_health_metrics(struct evbuffer *b, const struct pp_dbq_stats *ds)
+{
+	metric(b, "pskprov_store_up", "1 while the store connection is up", "gauge",
+	       ds->up ? 1 : 0);
+	metric(b, "pskprov_store_reconnects_total", "store connections made again after a loss",
+	       "counter", ds->reconnects);
+	metric(b, "pskprov_store_reconnect_failures_total", "store reconnect attempts that failed",
+	       "counter", ds->reconnect_failures);
+	metric(b, "pskprov_store_lost_batches_total",
+	       "store transactions lost with their connection (run again)", "counter",
+	       ds->lost_batches);
+	metric(b, "pskprov_store_retried_ops_total", "store operations run again after a loss",
+	       "counter", ds->retried_ops);
+	metric(b, "pskprov_store_doubtful_commits_total",
+	       "commits whose answer was lost with the connection (outcome asked)", "counter",
+	       ds->doubtful_commits);
 }
 
 static void on_metrics(struct evhttp_request *req, void *arg)
@@ -143,6 +162,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	metric(b, "pskprov_store_commits_total", "store transactions (group commits)", "counter",
 	       ds.commits);
 	metric(b, "pskprov_store_batch_max", "largest group commit", "gauge", ds.max_batch);
+	store_health_metrics(b, &ds);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);
@@ -232,6 +252,48 @@ static void on_hello(struct evhttp_request *req, void *arg)
 		   json_pack("{s:s}", "status", "accepted: the server will try the device"));
 }
 
+/* GET /readyz: 200 when this instance can do its work: the store answered a health
+ * check (a heartbeat write through the store thread, at most one a second however often
+ * this is asked) and the hello and API listeners are up; else 503 naming what is not. */
+struct readyz {
+	struct pp_server *s;
+	struct evhttp_request *req;
+};
+
+static void readyz_answer(void *arg, const struct pp_dbq_health *h)
+{
+	struct readyz *r = arg;
+	struct pp_server *s = r->s;
+	bool listeners = s->hello_listener && s->http_sock;
+	bool ok = listeners && h->rc == 0 && h->up;
+	json_t *v =
+	    json_pack("{s:s,s:b,s:b,s:b}", "status", ok ? "ready" : "not ready", "store",
+		      h->rc == 0 && h->up, "store_connected", h->up, "listeners", listeners);
+	if (v && h->rc < 0)
+		json_object_set_new(v, "store_error", json_string(h->msg));
+	if (v && !listeners)
+		json_object_set_new(
+		    v, "listeners_error",
+		    json_string(s->hello_listener ? "API listener down" : "hello listener down"));
+	reply_json(r->req, ok ? HTTP_OK : 503, ok ? "OK" : "Service Unavailable", v);
+	free(r);
+}
+
+static void on_readyz(struct evhttp_request *req, void *arg)
+{
+	struct pp_server *s = arg;
+	s->m.api_requests++;
+	struct readyz *r = calloc(1, sizeof(*r));
+	if (!r || !s->dbq) {
+		free(r);
+		reply_error(s, req, 503, "Service Unavailable", "not ready: no store thread");
+		return;
+	}
+	r->s = s;
+	r->req = req;
+	pp_dbq_health(s->dbq, 1000, readyz_answer, r);
+}
+
 /* GET /: a small page of fleet status, refreshed every few seconds. Counters only, from
  * memory: no secret, no store access on the loop. */
 static void on_page(struct evhttp_request *req, void *arg)
@@ -294,6 +356,7 @@ int pp_server_api_start(struct pp_server *s, struct pp_err *err)
 	evhttp_set_timeout(s->http, 10);
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_cb(s->http, "/healthz", on_healthz, s);
+	evhttp_set_cb(s->http, "/readyz", on_readyz, s);
 	evhttp_set_cb(s->http, "/metrics", on_metrics, s);
 	evhttp_set_cb(s->http, "/api/v1/status", on_status, s);
 	evhttp_set_cb(s->http, "/api/v1/hello", on_hello, s);
@@ -310,6 +373,7 @@ int pp_server_api_start(struct pp_server *s, struct pp_err *err)
 
 void pp_server_api_stop(struct pp_server *s)
 {
+	pp_dbq_health_cancel(s->dbq); /* answers waiting /readyz requests before they go */
 	if (s->http)
 		evhttp_free(s->http);
 	s->http = NULL;

@@ -677,6 +677,136 @@ static void test_pg_many_instances(void **state)
 		}
 }
 
+/* ---- connection health ---- */
+
+/* A store of its own with a name to find its server process by. */
+static struct pp_store *open_named(struct fixture *f, const char *app)
+{
+	char ci[1400];
+	snprintf(ci, sizeof(ci), "%s application_name=%s", f->conninfo, app);
+	struct pp_store *o = NULL;
+	struct pp_err err = {0};
+	assert_int_equal(pp_store_open_postgres(ci, &f->mk, false, &o, &err), 0);
+	return o;
+}
+
+/* Ends the named store's server process, as a restart of PostgreSQL does. */
+static void kill_backend(struct fixture *f, const char *app)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+		 "application_name = '%s'",
+		 app);
+	assert_int_equal(raw_int(f->raw, sql), 1);
+}
+
+/* The connection is lost, noticed, made again; statements prepared on the old one are
+ * prepared again on the new one. */
+static void test_pg_reconnect(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	char app[80];
+	snprintf(app, sizeof(app), "ppr_%s", f->schema);
+	int64_t b = c_batch(f, "recon", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	struct pp_store *o = open_named(f, app);
+	struct pp_key_info ki;
+	char pid[9];
+	c_pid(1, pid);
+	assert_int_equal(pp_store_key_get(o, pid, &ki, &err), 0);
+	assert_false(pp_store_conn_lost(o));
+	kill_backend(f, app);
+	int rc = pp_store_key_get(o, pid, &ki, &err);
+	assert_int_equal(rc, -PP_ESTORE);
+	assert_true(pp_store_conn_lost(o));
+	assert_int_equal(pp_store_reconnect(o, &err), 0);
+	assert_false(pp_store_conn_lost(o));
+	assert_int_equal(pp_store_key_get(o, pid, &ki, &err), 0);
+	assert_string_equal(ki.pid, pid);
+	/* Writes and transactions work again too. */
+	assert_int_equal(pp_store_begin(o, &err), 0);
+	assert_int_equal(pp_store_savepoint(o, &err), 0);
+	assert_int_equal(pp_store_key_set_state(o, pid, PP_KEY_REVOKED, &err), 0);
+	assert_int_equal(pp_store_savepoint_release(o, &err), 0);
+	assert_int_equal(pp_store_commit(o, &err), 0);
+	assert_int_equal(pp_store_key_get(f->s, pid, &ki, &err), 0);
+	assert_int_equal(ki.state, PP_KEY_REVOKED);
+	pp_store_close(o);
+}
+
+/* Transaction ids: the outcome of a transaction can be asked for on a new connection
+ * after the old one went during its COMMIT. */
+static void test_pg_txn_status(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	char app[80];
+	snprintf(app, sizeof(app), "ppt_%s", f->schema);
+	struct pp_store *o = open_named(f, app);
+	uint64_t id = 1;
+	enum pp_txn_status st = PP_TXN_UNKNOWN;
+	assert_int_equal(pp_store_txn_id(o, &id, &err), -PP_ESTATE);
+	/* Nothing written: no id, and nothing to ask. */
+	assert_int_equal(pp_store_begin(o, &err), 0);
+	struct pp_batch_info bi;
+	assert_int_equal(pp_store_batch_get(o, "none", &bi, &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_txn_id(o, &id, &err), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(pp_store_rollback(o, &err), 0);
+	/* Committed. */
+	int64_t bid = 0;
+	struct pp_batch_new nb = {.name = "t1"};
+	assert_int_equal(pp_store_begin(o, &err), 0);
+	assert_int_equal(pp_store_batch_create(o, &nb, &bid, &err), 0);
+	assert_int_equal(pp_store_txn_id(o, &id, &err), 0);
+	assert_true(id > 0);
+	assert_int_equal(pp_store_commit(o, &err), 0);
+	assert_int_equal(pp_store_txn_status(o, id, &st, &err), 0);
+	assert_int_equal(st, PP_TXN_COMMITTED);
+	/* Lost with its connection before COMMIT: aborted, and nothing of it stays. */
+	nb.name = "t2";
+	assert_int_equal(pp_store_begin(o, &err), 0);
+	assert_int_equal(pp_store_batch_create(o, &nb, &bid, &err), 0);
+	assert_int_equal(pp_store_txn_id(o, &id, &err), 0);
+	kill_backend(f, app);
+	assert_true(pp_store_commit(o, &err) < 0);
+	assert_true(pp_store_conn_lost(o));
+	assert_int_equal(pp_store_reconnect(o, &err), 0);
+	assert_int_equal(pp_store_txn_status(o, id, &st, &err), 0);
+	assert_int_equal(st, PP_TXN_ABORTED);
+	assert_int_equal(pp_store_batch_get(o, "t2", &bi, &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_batch_get(o, "t1", &bi, &err), 0);
+	assert_int_equal(pp_store_txn_status(o, 0, &st, &err), 0);
+	assert_int_equal(st, PP_TXN_ABORTED);
+	pp_store_close(o);
+}
+
+/* The health check writes the heartbeat row, alone or inside a transaction; it fails,
+ * saying so, once the connection is gone. */
+static void test_pg_heartbeat(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	assert_int_equal(pp_store_heartbeat(f->s, 1234, &err), 0);
+	assert_int_equal(raw_int(f->raw, "SELECT ivalue FROM meta WHERE name = 'heartbeat'"), 1234);
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_heartbeat(f->s, 5678, &err), 0);
+	assert_int_equal(pp_store_rollback(f->s, &err), 0);
+	assert_int_equal(raw_int(f->raw, "SELECT ivalue FROM meta WHERE name = 'heartbeat'"), 1234);
+	char app[80];
+	snprintf(app, sizeof(app), "pph_%s", f->schema);
+	struct pp_store *o = open_named(f, app);
+	kill_backend(f, app);
+	assert_int_equal(pp_store_heartbeat(o, 9, &err), -PP_ESTORE);
+	assert_non_null(strstr(err.msg, "store"));
+	assert_null(strchr(err.msg, '\n'));
+	assert_int_equal(pp_store_reconnect(o, &err), 0);
+	assert_int_equal(pp_store_heartbeat(o, 9, &err), 0);
+	pp_store_close(o);
+}
+
 /* Without a server: skipped, and said so. */
 static void test_pg_skipped(void **state)
 {
@@ -703,6 +833,9 @@ int main(void)
 	    T(test_pg_audit),
 	    T(test_pg_skip_locked),
 	    T(test_pg_many_instances),
+	    T(test_pg_reconnect),
+	    T(test_pg_txn_status),
+	    T(test_pg_heartbeat),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -468,7 +468,7 @@ static int read_next(struct pp_prov *p, const struct pp_wsman_response *r, struc
 /* clang-format off */
 const struct pp_prov_rowdef pp_prov_rows[PV_ROW_COUNT] = {
 	[PV_VERIFY] = {
-		.name = "VERIFY", .what = "check the commit on the HTTP port",
+		.name = "VERIFY", .what = "check the commit",
 		.transport = PV_PLAIN, .build = build_read_setup, .read = read_verify,
 		.jumps = {PV_COMPLETE, PV_READ_SETTINGS},
 		.unreachable = PV_READ_SETTINGS,

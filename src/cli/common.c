@@ -321,6 +321,10 @@ int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store *
 		else
 			rc =
 			    pp_store_open_postgres(dd->config.postgres_url, &mk, false, store, err);
+	} else if (access(dd->dir, W_OK) < 0 || access(dd->db_path, W_OK) < 0) {
+		/* A directory nobody may write to (a read-only mount, chmod a-w): the
+		 * commands that only read still work, the others fail at their first write. */
+		rc = pp_store_open_sqlite_readonly(dd->db_path, &mk, store, err);
 	} else {
 		rc = pp_store_open_sqlite(dd->db_path, &mk, false, store, err);
 	}

@@ -14,6 +14,7 @@ stop_all() {
 	local rc=$?
 	[ -z "$SPID" ] || kill "$SPID" 2>/dev/null || true
 	[ -z "${DPID:-}" ] || kill "$DPID" 2>/dev/null || true
+	[ ! -d "$T/ro" ] || chmod -R u+w "$T/ro" 2>/dev/null || true
 	return $rc
 }
 trap 'stop_all; cleanup' EXIT
@@ -99,4 +100,32 @@ expect_err "PSKPROV_MASTER_KEY is not used (nor passed on)"
 [ "$checked" -ge 10 ] || fail "only $checked environments of the demo and its children were read"
 ok
 echo "demo: $checked environments of the demo and its children read, none holds the key"
+# ---- a data directory nobody may write to ----
+# Root is not stopped by file modes, so as root the commands run as nobody: chmod a-w
+# then binds them as it binds an operator on a read-only copy or mount.
+RO="$T/ro"
+run "$P" -d "$RO" init
+expect_rc 0 "init ro"
+run "$P" -d "$RO" keys generate --count 3 --batch ro
+expect_rc 0 "generate ro"
+[ ! -e "$RO/pskprov.db-wal" ] && [ ! -e "$RO/pskprov.db-shm" ] || fail "a closed store left -wal/-shm files"
+ok
+owned "$RO"
+chmod -R a-w "$RO"
+before=$(cd "$RO" && ls -la --time-style=+%s.%N | md5sum)
+for c in "keys list" "status" "audit verify" "devices list" "keys list --json"; do
+	# shellcheck disable=SC2086
+	run as_user "$P" -d "$RO" $c
+	expect_rc 0 "'$c' on a read-only data directory"
+done
+[ "$(printf '%s' "$OUT" | jq length)" -eq 3 ] || fail "keys list on a read-only directory: $OUT"
+ok
+run as_user "$P" -d "$RO" keys generate --count 1 --batch more
+expect_rc 1 "a write on a read-only data directory"
+expect_err "readonly database"
+expect_one_line_err
+[ "$(cd "$RO" && ls -la --time-style=+%s.%N | md5sum)" = "$before" ] || fail "the read-only directory changed"
+ok
+chmod -R u+w "$RO"
+
 finish

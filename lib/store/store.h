@@ -47,7 +47,7 @@ int pp_store_open_sqlite(const char *db_path, const struct pp_master_key *mk, bo
 			 struct pp_store **out, struct pp_err *err) PP_WUR;
 /* The same database opened read-only (SQLITE_OPEN_READONLY), for a data directory that
  * cannot be written (a read-only mount, chmod a-w): reads work, every write fails
- * (-PP_ESTORE "attempt to write a readonly database"); a schema that needs migrating
+ * (-PP_EPERM "attempt to write a readonly database"); a schema that needs migrating
  * is -PP_EVERSION. With neither -wal nor -shm beside the database and no right to
  * create the -shm, the file is opened immutable (no writer can be at work without
  * a -wal file). */

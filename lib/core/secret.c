@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void pp_wipe(void *p, size_t n)
 {
@@ -53,4 +54,34 @@ void pp_freep(void *pp)
 void pp_str_wipe_freep(char **ps)
 {
 	pp_str_free_wipe(*ps);
+}
+
+void *pp_secret_alloc(size_t n)
+{
+	if (n == 0)
+		return NULL;
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_DONTDUMP
+	if (madvise(p, n, MADV_DONTDUMP) < 0) {
+		/* Without it the secret would land in a core dump: refuse the memory. */
+		munmap(p, n);
+		return NULL;
+	}
+#endif
+#ifdef MADV_WIPEONFORK
+	(void)madvise(p, n, MADV_WIPEONFORK);
+#endif
+	(void)mlock(p, n); /* EPERM / ENOMEM past RLIMIT_MEMLOCK: still out of dumps */
+	return p;
+}
+
+void pp_secret_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	pp_wipe(p, n);
+	(void)munlock(p, n);
+	munmap(p, n);
 }

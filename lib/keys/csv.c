@@ -99,6 +99,19 @@ static int csv_record(const char *text, size_t len, size_t *pos, char bufs[][PP_
 	}
 }
 
+/* A cell the export neutralised: a quote, then a formula lead or another quote. */
+static bool neutralised(const char *s)
+{
+	return s[0] == '\'' && (pp_formula_lead(s[1]) || s[1] == '\'');
+}
+
+/* Takes back the quote csv_field added (see csv.h): "'=x" reads as "=x". */
+static void unneutralise(char *s)
+{
+	if (neutralised(s))
+		memmove(s, s + 1, strlen(s)); /* with the NUL */
+}
+
 int pp_csv_parse(const char *text, size_t len, pp_csv_row_fn cb, void *ctx, struct pp_err *err)
 {
 	char(*f)[PP_CSV_MAX_LINE] = calloc(4, PP_CSV_MAX_LINE);
@@ -137,6 +150,8 @@ int pp_csv_parse(const char *text, size_t len, pp_csv_row_fn cb, void *ctx, stru
 			    pp_err_set(err, PP_EINVAL, "line %u: %zu fields, expected 4", line, nf);
 			goto out;
 		}
+		for (size_t i = 0; i < nf; i++)
+			unneutralise(f[i]);
 		rc = pp_pid_parse(f[0], &row.pid, err);
 		if (rc == 0)
 			rc = pp_pps_parse(f[1], &row.pps, err);
@@ -166,10 +181,13 @@ out:
 
 static int csv_field(struct pp_buf *out, const char *s, bool last)
 {
-	bool quote = strpbrk(s, ",\"\r\n") != NULL;
+	/* A formula lead is neutralised with a quote inside a quoted cell; a cell that
+	 * would read back as neutralised gets one more quote, so the import is exact. */
+	bool guard = pp_formula_lead(s[0]) || neutralised(s);
+	bool quote = guard || strpbrk(s, ",\"\r\n") != NULL;
 	int rc = 0;
 	if (quote) {
-		rc = pp_buf_append(out, "\"", 1);
+		rc = pp_buf_append(out, guard ? "\"'" : "\"", guard ? 2 : 1);
 		for (const char *p = s; rc == 0 && *p; p++)
 			rc = *p == '"' ? pp_buf_append(out, "\"\"", 2) : pp_buf_append(out, p, 1);
 		if (rc == 0)

@@ -1,6 +1,17 @@
 /* Key exchange CSV [protocol.md section 7]: header `pid,pps,mebx_password,batch`,
  * PID and PPS dashed on output, any accepted form on input. Fields follow RFC 4180:
- * a field holding a comma, quote, CR or LF is quoted, quotes doubled. */
+ * a field holding a comma, quote, CR or LF is quoted, quotes doubled.
+ *
+ * CSV injection [ours, the OWASP rule]: a cell starting with a formula lead
+ * (pp_formula_lead: = + - @ TAB CR) is written quoted with a single quote before it,
+ * "'=x", so a spreadsheet shows it as text. To keep the round trip exact, a cell that
+ * starts with a single quote followed by a formula lead or another single quote gets
+ * one more quote too ("'=x" is written "''=x"). On import, one leading single quote is
+ * dropped from a cell that starts with a single quote followed by a formula lead or a
+ * single quote, in any field, quoted or not: a file made by another tool that
+ * follows the same rule reads back as meant. The price: a password that really starts
+ * with '= (say) must be written ''= by such a tool. PIDs and PPSs never start with
+ * either; passwords we generate never start with a formula lead. */
 #ifndef PSKPROV_KEYS_CSV_H
 #define PSKPROV_KEYS_CSV_H
 

@@ -84,7 +84,8 @@ int pp_keygen_pps(struct pp_keygen *g, struct pp_pps *out) PP_WUR;
 /* count values uniform in [0, n), 2 <= n <= 256, by rejection sampling. */
 int pp_keygen_uniform(struct pp_keygen *g, unsigned n, uint8_t *out, size_t count) PP_WUR;
 /* A password of len (PP_MEBX_PW_MIN..PP_MEBX_PW_MAX) characters that passes
- * pp_mebx_password_check, drawn uniformly among such strings over the alphabet
+ * pp_mebx_password_check and does not start with a formula lead (pp_formula_lead),
+ * drawn uniformly among such strings over the alphabet
  * A-Z a-z 0-9 and the symbols  ! # $ % * + - . = ? @ ^  (none of which needs quoting
  * in XML, JSON, CSV, HTTP Digest or a shell word). out holds len + 1 bytes. */
 int pp_keygen_password(struct pp_keygen *g, size_t len, char *out) PP_WUR;
@@ -116,5 +117,10 @@ int pp_key_derive_symbols(const uint8_t *secret, size_t secret_len, const struct
  * (they break HTTP Digest), and '_' counts as alphanumeric, not as the symbol.
  * The error names the rule that failed and never repeats the password. */
 int pp_mebx_password_check(const char *pw, struct pp_err *err) PP_WUR;
+
+/* True for = + - @ TAB CR: a spreadsheet reads a cell starting with one of them as a
+ * formula (the OWASP "CSV injection" rule). Generated passwords never start so; CSV
+ * export neutralises such cells (keys/csv.h). The firmware policy allows them. */
+bool pp_formula_lead(int c);
 
 #endif

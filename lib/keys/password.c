@@ -12,7 +12,8 @@ static const char pw_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				  "0123456789"
 				  "!#$%*+-.=?@^";
 #define PW_ALPHABET_LEN (sizeof(pw_alphabet) - 1)
-/* Even at 8 characters about half the draws pass the policy; 200 misses in a row has
+/* Even at 8 characters about half the draws pass the policy (and 70 of 74 first
+ * characters are not a formula lead); 200 misses in a row has
  * odds below 2^-170, so reaching the cap means the random source is broken. */
 #define PW_MAX_ATTEMPTS 200
 
@@ -66,6 +67,11 @@ int pp_mebx_password_check(const char *pw, struct pp_err *err)
 	return 0;
 }
 
+bool pp_formula_lead(int c)
+{
+	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+
 int pp_keygen_password(struct pp_keygen *g, size_t len, char *out)
 {
 	uint8_t idx[PP_MEBX_PW_MAX];
@@ -80,7 +86,8 @@ int pp_keygen_password(struct pp_keygen *g, size_t len, char *out)
 		for (size_t i = 0; i < len; i++)
 			out[i] = pw_alphabet[idx[i]];
 		out[len] = '\0';
-		rc = pp_mebx_password_check(out, NULL);
+		/* Never a spreadsheet formula when the password is exported to CSV. */
+		rc = pp_formula_lead(out[0]) ? -PP_EINVAL : pp_mebx_password_check(out, NULL);
 		if (rc == 0)
 			break;
 		rc = -PP_ECRYPTO;

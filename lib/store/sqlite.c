@@ -1906,7 +1906,7 @@ static int read_journal_mode(sqlite3_stmt *st, void *ctx)
 	return 0;
 }
 
-static int configure(sqlite3 *db, const char *path, struct pp_err *err)
+static int configure(sqlite3 *db, const char *path, bool readonly, struct pp_err *err)
 {
 	bool wal = false, found = false;
 	sqlite3_extended_result_codes(db, 1);
@@ -1915,6 +1915,12 @@ static int configure(sqlite3 *db, const char *path, struct pp_err *err)
 	 * views in the file may call only harmless functions. */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	if (readonly) /* the journal mode is the file's; nothing here writes */
+		return exec_sql(db,
+				"PRAGMA temp_store = MEMORY;"
+				"PRAGMA foreign_keys = ON;"
+				"PRAGMA cache_size = " CACHE_KIB ";",
+				"store: opening read-only", err);
 	int rc = query_row(db, "PRAGMA journal_mode = WAL", NULL, read_journal_mode, &wal, &found,
 			   "store: opening", err);
 	if (rc < 0)
@@ -1932,8 +1938,65 @@ static int configure(sqlite3 *db, const char *path, struct pp_err *err)
 			"store: setting pragmas", err);
 }
 
-int pp_store_open_sqlite(const char *db_path, const struct pp_master_key *mk, bool create,
-			 struct pp_store **out, struct pp_err *err)
+/* "file:PATH?immutable=1", the path percent-encoded where a URI needs it. */
+static int immutable_uri(const char *path, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (n + 4 >= cap)
+			return -PP_EINVAL;
+		if (*p == '%' || *p == '?' || *p == '#' || *p < 0x21 || *p > 0x7E) {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		} else {
+			out[n++] = (char)*p;
+		}
+	}
+	out[n] = '\0';
+	char tmp[PATH_MAX * 3 + 32];
+	int w = snprintf(tmp, sizeof(tmp), "file:%s?immutable=1", out);
+	if (w < 0 || (size_t)w >= cap)
+		return -PP_EINVAL;
+	memcpy(out, tmp, (size_t)w + 1);
+	return 0;
+}
+
+/* Read-only: a WAL database needs its -shm file, which a reader creates when it is
+ * missing. In a directory nobody may write to (a read-only mount, chmod a-w), with no
+ * -wal file either, no writer can be at work (a writer needs the -wal), so every
+ * committed page is in the database file: it is opened as immutable (no locks, no
+ * -shm). With a -wal file present the -shm must be readable (SQLite reads it without
+ * writing). */
+static int open_readonly(const char *db_path, sqlite3 **db, struct pp_err *err)
+{
+	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+		    SQLITE_OPEN_EXRESCODE;
+	char wal[PATH_MAX], uri[PATH_MAX * 3 + 32];
+	int rc = sqlite3_open_v2(db_path, db, flags, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(*db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		return 0;
+	int n = snprintf(wal, sizeof(wal), "%s-wal", db_path);
+	bool no_wal = n > 0 && (size_t)n < sizeof(wal) && access(wal, F_OK) < 0 && errno == ENOENT;
+	if ((rc & 0xff) != SQLITE_READONLY && (rc & 0xff) != SQLITE_CANTOPEN)
+		goto fail;
+	if (!no_wal || immutable_uri(db_path, uri, sizeof(uri)) < 0)
+		goto fail;
+	sqlite3_close(*db);
+	*db = NULL;
+	rc = sqlite3_open_v2(uri, db, flags | SQLITE_OPEN_URI, NULL);
+	if (rc == SQLITE_OK)
+		return 0;
+fail:
+	return pp_err_set(err, PP_ESTORE, "cannot open '%s' read-only: %s", db_path,
+			  *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+}
+
+static int open_sqlite(const char *db_path, const struct pp_master_key *mk, bool create,
+		       bool readonly, struct pp_store **out, struct pp_err *err)
 {
 	struct sqlite_store *s = NULL;
 	bool created = false;
@@ -1965,13 +2028,15 @@ int pp_store_open_sqlite(const char *db_path, const struct pp_master_key *mk, bo
 		goto out;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
 		    SQLITE_OPEN_EXRESCODE;
-	rc = sqlite3_open_v2(db_path, &s->db, flags, NULL);
-	if (rc != SQLITE_OK) {
+	if (readonly) {
+		if ((rc = open_readonly(db_path, &s->db, err)) < 0)
+			goto out;
+	} else if ((rc = sqlite3_open_v2(db_path, &s->db, flags, NULL)) != SQLITE_OK) {
 		rc = pp_err_set(err, PP_ESTORE, "cannot open '%s': %s", db_path,
 				s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		goto out;
 	}
-	if ((rc = configure(s->db, db_path, err)) < 0)
+	if ((rc = configure(s->db, db_path, readonly, err)) < 0)
 		goto out;
 
 	if (!create) {
@@ -1993,6 +2058,14 @@ int pp_store_open_sqlite(const char *db_path, const struct pp_master_key *mk, bo
 		/* Before any migration: never rewrite a database under the wrong key. */
 		if ((rc = check_key(s, err)) < 0)
 			goto out;
+		if (ver < PP_STORE_SCHEMA_VERSION && readonly) {
+			rc = pp_err_set(
+			    err, PP_EVERSION,
+			    "'%s' has schema version %lld and needs a migration, which a "
+			    "read-only open cannot do",
+			    db_path, (long long)ver);
+			goto out;
+		}
 		if (ver < PP_STORE_SCHEMA_VERSION && (rc = migrate(s, db_path, false, err)) < 0)
 			goto out;
 	} else {
@@ -2028,4 +2101,16 @@ int pp_sqlite_heartbeat(struct pp_store *base, int64_t now, struct pp_err *err)
 		return rc;
 	rc = set_meta_int(sq(base)->db, "heartbeat", now, err);
 	return pp_store_atomic_end(base, &a, rc, err);
+}
+
+int pp_store_open_sqlite(const char *db_path, const struct pp_master_key *mk, bool create,
+			 struct pp_store **out, struct pp_err *err)
+{
+	return open_sqlite(db_path, mk, create, false, out, err);
+}
+
+int pp_store_open_sqlite_readonly(const char *db_path, const struct pp_master_key *mk,
+				  struct pp_store **out, struct pp_err *err)
+{
+	return open_sqlite(db_path, mk, false, true, out, err);
 }

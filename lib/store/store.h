@@ -45,6 +45,14 @@ struct pp_store;
  * the last ones may be lost on power failure), foreign keys and a 5 s busy timeout. */
 int pp_store_open_sqlite(const char *db_path, const struct pp_master_key *mk, bool create,
 			 struct pp_store **out, struct pp_err *err) PP_WUR;
+/* The same database opened read-only (SQLITE_OPEN_READONLY), for a data directory that
+ * cannot be written (a read-only mount, chmod a-w): reads work, every write fails
+ * (-PP_EPERM "attempt to write a readonly database"); a schema that needs migrating
+ * is -PP_EVERSION. With neither -wal nor -shm beside the database and no right to
+ * create the -shm, the file is opened immutable (no writer can be at work without
+ * a -wal file). */
+int pp_store_open_sqlite_readonly(const char *db_path, const struct pp_master_key *mk,
+				  struct pp_store **out, struct pp_err *err) PP_WUR;
 /* PostgreSQL backend: several server instances share one database (system.md, "Beyond
  * one machine"). conninfo: a libpq connection string or URI; the tables live in the
  * first schema of its search_path. Keep passwords out of it where it could be logged

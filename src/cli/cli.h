@@ -12,6 +12,7 @@
 #include "proto/pskc.h"
 
 struct pp_store;
+struct pp_master_key;
 
 /* Exit codes. */
 enum { PP_EXIT_OK = 0, PP_EXIT_FAIL = 1, PP_EXIT_USAGE = 2 };
@@ -79,6 +80,25 @@ int pp_datadir_paths(struct pp_cli *cli, struct pp_datadir *dd, struct pp_err *e
 /* Loads the config and master key and opens the store (the backend the config names). */
 int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store **store,
 		    struct pp_err *err) PP_WUR;
+
+/* PSKPROV_MASTER_KEY (system.md, "Security model"). The first call in a process takes
+ * the variable out of the environment: the key is parsed into memory kept out of core
+ * dumps (pp_secret_alloc), the value in the environment block is overwritten with
+ * zeros and the variable unset, so neither /proc/PID/environ nor a child process
+ * sees it. Later calls use that copy. pp_datadir_open calls it; commands that spawn
+ * children call it first. */
+void pp_master_key_env_take(void);
+/* The key from the variable (*present false when it was not set, and mk untouched);
+ * the parse error (never the value) when it was set but is not 64 hex digits. */
+int pp_master_key_from_env(struct pp_master_key *mk, bool *present, struct pp_err *err) PP_WUR;
+/* Takes the variable out of the environment and forgets the key, so the data
+ * directory's key file is used (demo). True when the variable was set. */
+bool pp_master_key_env_drop(void);
+/* For a process that holds secrets (the server; pp_datadir_open): takes
+ * PSKPROV_MASTER_KEY out of the environment, makes the process not dumpable
+ * (prctl(PR_SET_DUMPABLE, 0): no core file, no ptrace or /proc/PID/mem by same-user
+ * processes) and sets RLIMIT_CORE to 0. */
+int pp_harden_process(struct pp_err *err) PP_WUR;
 
 /* Reads a secret line from the terminal without echo, or from stdin when it is not a
  * terminal. The result is wiped by the caller (pp_wipe). */

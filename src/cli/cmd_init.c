@@ -71,14 +71,11 @@ int cmd_init(struct pp_cli *cli, int argc, char **argv)
 			(unsigned)(st.st_mode & 0777));
 
 	struct pp_master_key mk;
-	const char *env = getenv("PSKPROV_MASTER_KEY");
-	bool created_key = false;
-	int rc;
-	if (env && *env) {
-		rc = pp_master_key_from_hex(env, &mk, &err);
-		if (rc < 0)
-			return pp_fail("PSKPROV_MASTER_KEY: %s", err.msg);
-	} else {
+	bool created_key = false, from_env = false;
+	int rc = pp_master_key_from_env(&mk, &from_env, &err);
+	if (rc < 0)
+		return pp_fail_err(&err);
+	if (!from_env) {
 		rc = pp_master_key_create(dd.key_path, &err);
 		if (rc == 0)
 			rc = pp_master_key_load(dd.key_path, &mk, &err);

@@ -825,15 +825,54 @@ out:
 	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
 }
 
+/* A PID read from the file, and where: tells a PID repeated in the file from one
+ * already in the store (both are -PP_EEXIST from the insert). */
+struct import_seen {
+	char pid[PP_PID_LEN + 1];
+	unsigned where; /* line (CSV) or KeyPackage (PSKC) */
+};
+
 struct import_ctx {
 	struct pp_store *store;
 	struct pp_err *err;
+	struct import_seen *seen;
+	size_t nseen, capseen;
 	char last_batch[PP_BATCH_NAME_MAX + 1];
 	int64_t batch_id;
 	uint64_t n;
 	uint64_t batches_created;
 	uint64_t package; /* PSKC: KeyPackage number, for messages */
 };
+
+static int import_remember(struct import_ctx *ic, const struct pp_pid *pid, unsigned where)
+{
+	if (ic->nseen == ic->capseen) {
+		size_t cap = ic->capseen ? 2 * ic->capseen : 1024;
+		struct import_seen *n = reallocarray(ic->seen, cap, sizeof(*n));
+		if (!n)
+			return pp_err_set(ic->err, PP_ENOMEM, "import: out of memory");
+		ic->seen = n;
+		ic->capseen = cap;
+	}
+	memcpy(ic->seen[ic->nseen].pid, pid->s, sizeof(pid->s));
+	ic->seen[ic->nseen++].where = where;
+	return 0;
+}
+
+/* The insert said the PID exists: earlier in this file, or in the store before. */
+static int import_duplicate(struct import_ctx *ic, const struct pp_pid *pid, unsigned where)
+{
+	char t[PP_PID_TEXT];
+	const char *unit = ic->package ? "KeyPackages" : "lines";
+	pp_pid_format(pid, t);
+	for (size_t i = 0; i < ic->nseen; i++)
+		if (!strcmp(ic->seen[i].pid, pid->s))
+			return pp_err_set(ic->err, PP_EEXIST,
+					  "PID %s appears twice in the file (%s %u and %u)", t,
+					  unit, ic->seen[i].where, where);
+	return pp_err_set(ic->err, PP_EEXIST, "%s %u: PID %s is already in the store",
+			  ic->package ? "KeyPackage" : "line", where, t);
+}
 
 static int import_row(void *arg, const struct pp_csv_row *row, unsigned line)
 {
@@ -873,16 +912,12 @@ static int import_row(void *arg, const struct pp_csv_row *row, unsigned line)
 			       .max_devices = 1,
 			       .state = PP_KEY_EXPORTED};
 	rc = pp_store_key_insert(ic->store, &k, ic->err);
-	if (rc == -PP_EEXIST) {
-		char t[PP_PID_TEXT];
-		pp_pid_format(&row->pid, t);
-		return pp_err_set(ic->err, PP_EEXIST, "line %u: PID %s is already in the store",
-				  line, t);
-	}
+	if (rc == -PP_EEXIST)
+		return import_duplicate(ic, &row->pid, line);
 	if (rc < 0)
 		return pp_err_prefix(ic->err, "line %u", line);
 	ic->n++;
-	return 0;
+	return import_remember(ic, &row->pid, line);
 }
 
 static int import_pskc_key(void *arg, const struct pp_pskc_key *k)
@@ -963,6 +998,7 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 	struct pp_pskc_prot prot;
 	memset(&prot, 0, sizeof(prot));
 	bool pskc = false;
+	struct import_ctx ic = {.err = &err};
 	int rc = pp_file_read(path, IMPORT_MAX_BYTES, &text, &err);
 	if (rc < 0)
 		goto out;
@@ -991,7 +1027,7 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 	rc = pp_store_begin(store, &err);
 	if (rc < 0)
 		goto out;
-	struct import_ctx ic = {.store = store, .err = &err};
+	ic.store = store;
 	if (pskc)
 		rc = pp_pskc_read(text.data, text.len, &prot.p, import_pskc_key, &ic, &err);
 	else
@@ -1014,6 +1050,7 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 	printf("imported %llu keys from %s (%s, %llu new batches)\n", (unsigned long long)ic.n,
 	       path, pskc ? "pskc" : "csv", (unsigned long long)ic.batches_created);
 out:
+	free(ic.seen);
 	pp_buf_free_wipe(&text);
 	pp_pskc_prot_wipe(&prot);
 	pp_store_close(store);

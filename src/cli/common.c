@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -196,15 +199,97 @@ int pp_datadir_paths(struct pp_cli *cli, struct pp_datadir *dd, struct pp_err *e
 	return 0;
 }
 
+extern char **environ;
+
+#define MK_ENV "PSKPROV_MASTER_KEY"
+
+/* PSKPROV_MASTER_KEY, taken out of the environment once per process: parsed into a
+ * page of its own (out of core dumps), then every copy of the value in the
+ * environment block is overwritten with zeros (what /proc/PID/environ shows) and the
+ * variable unset (so no child inherits it). */
+static struct {
+	pthread_once_t once;
+	bool present; /* the variable was set and not empty */
+	bool dropped; /* pp_master_key_env_drop: the key was thrown away */
+	struct pp_master_key *key;
+	int rc; /* the parse result, with err */
+	struct pp_err err;
+} env_mk = {.once = PTHREAD_ONCE_INIT};
+
+static void env_mk_take(void)
+{
+	const size_t nl = sizeof(MK_ENV) - 1;
+	const char *first = NULL;
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, MK_ENV, nl) && (*e)[nl] == '=') {
+			first = *e + nl + 1;
+			break;
+		}
+	if (!first)
+		return;
+	if (*first) {
+		env_mk.present = true;
+		env_mk.key = pp_secret_alloc(sizeof(*env_mk.key));
+		if (!env_mk.key)
+			env_mk.rc = pp_err_set(&env_mk.err, PP_ENOMEM, MK_ENV ": out of memory");
+		else if ((env_mk.rc = pp_master_key_from_hex(first, env_mk.key, &env_mk.err)) < 0)
+			pp_err_prefix(&env_mk.err, MK_ENV);
+	}
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, MK_ENV, nl) && (*e)[nl] == '=')
+			pp_wipe(*e + nl + 1, strlen(*e + nl + 1));
+	(void)unsetenv(MK_ENV); /* every occurrence */
+}
+
+void pp_master_key_env_take(void)
+{
+	pthread_once(&env_mk.once, env_mk_take);
+}
+
+bool pp_master_key_env_drop(void)
+{
+	pp_master_key_env_take();
+	pp_secret_free(env_mk.key, sizeof(*env_mk.key));
+	env_mk.key = NULL;
+	env_mk.dropped = env_mk.present;
+	env_mk.present = false;
+	return env_mk.dropped;
+}
+
+int pp_master_key_from_env(struct pp_master_key *mk, bool *present, struct pp_err *err)
+{
+	pp_master_key_env_take();
+	*present = env_mk.present;
+	if (!env_mk.present)
+		return 0;
+	if (env_mk.rc < 0) {
+		if (err)
+			*err = env_mk.err;
+		return env_mk.rc;
+	}
+	*mk = *env_mk.key;
+	return 0;
+}
+
+int pp_harden_process(struct pp_err *err)
+{
+	pp_master_key_env_take();
+	/* Not dumpable: no core file, no ptrace or /proc/PID/mem by other processes of
+	 * the same user, /proc/PID owned by root. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return pp_err_set(err, PP_EIO, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+	struct rlimit none = {0, 0};
+	if (setrlimit(RLIMIT_CORE, &none) < 0)
+		return pp_err_set(err, PP_EIO, "setrlimit(RLIMIT_CORE): %s", strerror(errno));
+	return 0;
+}
+
 static int load_master_key(struct pp_datadir *dd, struct pp_master_key *mk, struct pp_err *err)
 {
-	const char *env = getenv("PSKPROV_MASTER_KEY");
-	if (env && *env) {
-		int rc = pp_master_key_from_hex(env, mk, err);
-		if (rc < 0)
-			return pp_err_prefix(err, "PSKPROV_MASTER_KEY");
-		return 0;
-	}
+	bool present = false;
+	int rc = pp_master_key_from_env(mk, &present, err);
+	if (rc < 0 || present)
+		return rc;
 	return pp_master_key_load(dd->key_path, mk, err);
 }
 
@@ -222,6 +307,9 @@ int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store *
 	rc = pp_config_load(&dd->config, dd->config_path, err);
 	if (rc < 0)
 		return rc;
+	/* A process that holds the master key is not dumpable. */
+	if ((rc = pp_harden_process(err)) < 0)
+		return rc;
 	struct pp_master_key mk;
 	rc = load_master_key(dd, &mk, err);
 	if (rc < 0)
@@ -233,6 +321,10 @@ int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store *
 		else
 			rc =
 			    pp_store_open_postgres(dd->config.postgres_url, &mk, false, store, err);
+	} else if (access(dd->dir, W_OK) < 0 || access(dd->db_path, W_OK) < 0) {
+		/* A directory nobody may write to (a read-only mount, chmod a-w): the
+		 * commands that only read still work, the others fail at their first write. */
+		rc = pp_store_open_sqlite_readonly(dd->db_path, &mk, store, err);
 	} else {
 		rc = pp_store_open_sqlite(dd->db_path, &mk, false, store, err);
 	}

@@ -24,7 +24,8 @@ struct pthi_conn {
 	struct pp_pthi_server *srv;
 	struct bufferevent *bev;
 	struct pthi_conn *prev, *next;
-	bool closing; /* the client is gone or broke the protocol: flush, then free */
+	uint64_t active; /* server tick of the accept or of the last answered request */
+	bool closing;    /* the client is gone or broke the protocol: flush, then free */
 };
 
 struct pp_pthi_server {
@@ -35,6 +36,8 @@ struct pp_pthi_server {
 	struct evconnlistener *listener;
 	struct pthi_conn *conns;
 	unsigned nconns;
+	uint64_t shed; /* idle connections closed to make room */
+	uint64_t tick; /* counts accepts and answered requests: orders connections by use */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t st_dev; /* the socket file this server made, so stop removes only that one */
 	ino_t st_ino;
@@ -111,6 +114,7 @@ static bool conn_process(struct pthi_conn *c)
 			c->closing = true;
 			break;
 		}
+		c->active = ++s->tick;
 		const char *status = pp_pthi_status_name(res.status);
 		pp_debug(LOG, "%s: %s -> %s", s->path, pp_pthi_command_name(res.command),
 			 status ? status : "error");
@@ -173,6 +177,39 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* The connection that has gone longest without a request answered and has no answer
+ * waiting to be written (an idle client, or one trickling a frame), or NULL. */
+static struct pthi_conn *idlest(struct pp_pthi_server *s)
+{
+	struct pthi_conn *best = NULL;
+	for (struct pthi_conn *c = s->conns; c; c = c->next) {
+		if (c->closing || evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+			continue;
+		if (!best || c->active < best->active)
+			best = c;
+	}
+	return best;
+}
+
+/* At the cap, a new client takes the slot of the idlest one: idle local clients
+ * cannot shut out the agent. Returns false when every slot is busy answering. */
+static bool make_room(struct pp_pthi_server *s)
+{
+	if (s->nconns < PP_PTHI_SERVER_MAX_CONNS)
+		return true;
+	struct pthi_conn *victim = idlest(s);
+	if (!victim)
+		return false;
+	s->shed++;
+	/* One line per power of two: a flood of clients does not flood the log. */
+	if ((s->shed & (s->shed - 1)) == 0)
+		pp_info(LOG,
+			"%s: %u connections open (the cap): closed the idlest one (%llu so far)",
+			s->path, s->nconns, (unsigned long long)s->shed);
+	conn_free(victim);
+	return true;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		      int socklen, void *arg)
 {
@@ -183,9 +220,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	(void)sa;
 	(void)socklen;
 
-	if (s->nconns >= PP_PTHI_SERVER_MAX_CONNS) {
-		pp_warn(LOG, "%s: %u connections open (the cap): refusing another", s->path,
-			s->nconns);
+	if (!make_room(s)) {
+		pp_warn(LOG, "%s: %u connections open (the cap), all busy: refusing another",
+			s->path, s->nconns);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -211,6 +248,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		free(c);
 		return;
 	}
+	c->active = ++s->tick;
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;

@@ -6,7 +6,10 @@
  * header, then exactly payloadLength more bytes (never more than PP_PTHI_MAX_FRAME in
  * all), answer, repeat. A malformed frame is logged (one line, the codec's reason) and
  * the connection closed. Idle connections are closed after PP_PTHI_SERVER_IDLE_S; at
- * most PP_PTHI_SERVER_MAX_CONNS are open at once (more are closed at accept); a client
+ * most PP_PTHI_SERVER_MAX_CONNS are open at once: at the cap a new client takes the slot
+ * of the connection that has gone longest without a request answered (and has no answer
+ * waiting), so idle or trickling local clients cannot shut out the host agent; only
+ * when every slot has answers waiting is the new client closed at accept. A client
  * that does not read its answers is not read from either.
  *
  * The socket is created mode 0600 and removed by pp_pthi_server_stop. Starting refuses
@@ -24,7 +27,7 @@
 
 #define PP_PTHI_SOCKET_NAME "pthi.sock" /* in the device's state directory */
 #define PP_PTHI_SERVER_IDLE_S 30        /* a connection with nothing to read or write */
-#define PP_PTHI_SERVER_MAX_CONNS 8
+#define PP_PTHI_SERVER_MAX_CONNS 32
 #define PP_PTHI_SERVER_BACKLOG 16
 /* Answers waiting for a client that does not read; past this the server stops reading
  * its requests until they are written. */

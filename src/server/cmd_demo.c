@@ -334,6 +334,11 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return pp_usage_error("demo", "unexpected argument '%.40s'", argv[optind]);
 
+	/* The demo's data directory has a key file of its own: a PSKPROV_MASTER_KEY from
+	 * the caller is taken out of the environment, so no child inherits it. */
+	if (pp_master_key_env_drop())
+		pp_note("PSKPROV_MASTER_KEY is not used (nor passed on): the demo's data "
+			"directory has its own key file");
 	ssize_t sl = readlink("/proc/self/exe", d.self, sizeof(d.self) - 1);
 	if (sl <= 0)
 		return pp_fail("demo: cannot find my own binary");

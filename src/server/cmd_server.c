@@ -149,6 +149,8 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return pp_usage_error("server", "unexpected argument '%.40s'", argv[optind]);
 	pp_log_init(stderr, lvl);
+	if (pp_harden_process(&err) < 0) /* before any secret: no core dump, no env key */
+		return pp_fail_err(&err);
 
 	static struct pp_server srv;
 	struct pp_server *s = &srv;

@@ -232,6 +232,33 @@ el=$(($(date +%s) - start))
 [ "$el" -ge 3 ] && [ "$el" -le 10 ] || fail "backoff took $el s, expected about 3"
 ok
 
+# Idle local clients do not shut out the agent (issue 9): 40 connections that never
+# send a byte (more than the 32 slots), then the agent still reads the device through
+# the host interface (it gets as far as the server, which is down here).
+python3 -c '
+import socket, sys, time
+conns = []
+for _ in range(40):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    conns.append(c)
+    time.sleep(0.01)
+print("open", flush=True)
+time.sleep(60)
+' "$S" >"$T/idle.out" 2>&1 &
+IDLEPID=$!
+BGPIDS="$BGPIDS $IDLEPID"
+for _ in $(seq 50); do grep -q open "$T/idle.out" && break; sleep 0.1; done
+grep -q open "$T/idle.out" || fail "the idle clients did not connect: $(cat "$T/idle.out")"
+sleep 0.3
+agent --device-socket "$S" --server http://$SRV:$API_PORT --address $DEV --retries 0 --timeout 3
+expect_rc 1 "agent with 40 idle clients on the host interface (server down)"
+expect_err "not reachable"
+grep -qF "closed the idlest one" "$T/dev.log" || fail "the device did not shed an idle client"
+ok
+kill "$IDLEPID" 2>/dev/null || true
+wait "$IDLEPID" 2>/dev/null || true
+
 # Accepted: the exact JSON, then CFG_StartConfiguration restarts the hellos.
 fake_api $API_PORT 202 "$T/api.log"
 wait_port $SRV $API_PORT
@@ -302,32 +329,38 @@ wait_for "$T/dev.log" "malformed request, closing the connection: PTHI: header v
 wait_for "$T/dev.log" "unknown command 0x04000099"
 wait_for "$T/dev.log" "makes the frame larger than 4096 bytes"
 wait_for "$T/dev.log" "payloadLength is 4, the command takes none"
-# At most 8 connections: a 9th is closed at once while the others are still served.
+# At most 32 connections: a 33rd takes the slot of the idlest one (the first, which
+# never sent anything), and is served, as are the 31 others.
 cat >"$T/conncap.py" <<'EOF'
 import socket, sys
+req = bytes([1, 1, 0, 0, 0x11, 0, 0, 4, 0, 0, 0, 0])  # GetProvisioningState
 conns = []
-for i in range(8):
+for i in range(32):
     c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     c.settimeout(5)
     c.connect(sys.argv[1])
     conns.append(c)
+    if i > 0:  # all but the first have been answered once: not the idlest
+        c.sendall(req)
+        assert len(c.recv(64)) == 20
 extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 extra.settimeout(5)
 extra.connect(sys.argv[1])
-ninth = "closed" if extra.recv(16) == b"" else "served"
-# GetProvisioningState on the first eight.
+extra.sendall(req)
+last = "served" if len(extra.recv(64)) == 20 else "refused"
+first = "closed" if conns[0].recv(16) == b"" else "open"
 answered = 0
-for c in conns:
-    c.sendall(bytes([1, 1, 0, 0, 0x11, 0, 0, 4, 0, 0, 0, 0]))
+for c in conns[1:]:
+    c.sendall(req)
     if len(c.recv(64)) == 20:
         answered += 1
-print(ninth, answered)
+print(last, first, answered)
 EOF
 run timeout 20 python3 "$T/conncap.py" "$S"
 expect_rc 0 "connection cap probe"
-[ "$OUT" = "closed 8" ] || fail "connection cap: $OUT"
+[ "$OUT" = "served closed 31" ] || fail "connection cap: $OUT"
 ok
-wait_for "$T/dev.log" "8 connections open (the cap): refusing another"
+wait_for "$T/dev.log" "32 connections open (the cap): closed the idlest one"
 
 fake_api $API_PORT 202 "$T/api2.log"
 wait_port $SRV $API_PORT

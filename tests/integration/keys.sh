@@ -161,6 +161,36 @@ run "$P" -d "$D2" keys list --json
 [ "$(printf '%s' "$OUT" | jq length)" -eq 50 ] || fail "a failed import changed the store"
 ok
 
+# a PID repeated inside one file is named as such, with both lines (issue 9)
+D3="$T/data3"
+run "$P" -d "$D3" init
+expect_rc 0 "init 3"
+{ cat "$T/b1.csv"; sed -n 3p "$T/b1.csv"; } >"$T/dup.csv"
+chmod 600 "$T/dup.csv"
+DUPPID=$(sed -n 3p "$T/b1.csv" | cut -d, -f1)
+run "$P" -d "$D3" keys import "$T/dup.csv"
+expect_rc 1 "import a file with a PID twice"
+expect_err "PID $DUPPID appears twice in the file (lines 3 and 52)"
+expect_one_line_err
+run "$P" -d "$D3" keys list --json
+[ "$(printf '%s' "$OUT" | jq length)" -eq 0 ] || fail "a failed import changed the store"
+ok
+# CSV injection: a password starting with '=' (allowed by the firmware, never generated)
+# leaves as a neutralised cell "'=..." and comes back unchanged from that file.
+printf "pid,pps,mebx_password,batch\n%s,%s,'=Ab1!cmd|x,inj\n" "$PID1" "$PPS1" >"$T/inj.csv"
+chmod 600 "$T/inj.csv"
+run "$P" -d "$D3" keys import "$T/inj.csv"
+expect_rc 0 "import a neutralised password"
+run_secret "$P" -d "$D3" keys show "$PID1" --reveal --json
+[ "$(printf '%s' "$OUT" | jq -r .mebx_password)" = "=Ab1!cmd|x" ] || fail "neutralised password not read back"
+ok
+run_secret "$P" -d "$D3" keys export --batch inj --format csv --out "$T/inj-out.csv"
+expect_rc 0 "export a password starting with ="
+grep -qF "\"'=Ab1!cmd|x\"" "$T/inj-out.csv" || fail "formula cell not neutralised on export"
+ok
+! cut -d, -f3 "$T/b1.csv" | grep -q '^[-=+@]' || fail "a generated password starts with a formula character"
+ok
+
 # --- revoke ---
 run "$P" keys revoke "$PID1"
 expect_rc 0 "revoke"

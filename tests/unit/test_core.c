@@ -1,5 +1,6 @@
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -200,6 +201,45 @@ static void test_err_prefix(void **state)
 	assert_int_equal(pp_err_set(NULL, PP_EIO, "x"), -PP_EIO);
 }
 
+/* The VmFlags line of the /proc/self/smaps entry that starts at p, or "" */
+static void smaps_flags(const void *p, char *out, size_t cap)
+{
+	char want[32], line[512];
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)p);
+	out[0] = '\0';
+	FILE *f = fopen("/proc/self/smaps", "r");
+	assert_non_null(f);
+	bool in = false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ') && strchr(line, ' '))
+			in = strncmp(line, want, strlen(want)) == 0;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(out, cap, "%s", line + 8);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static void test_secret_alloc(void **state)
+{
+	(void)state;
+	assert_null(pp_secret_alloc(0));
+	pp_secret_free(NULL, 32);
+	uint8_t *p = pp_secret_alloc(32);
+	assert_non_null(p);
+	assert_int_equal((uintptr_t)p % (uintptr_t)sysconf(_SC_PAGESIZE), 0);
+	for (size_t i = 0; i < 32; i++)
+		assert_int_equal(p[i], 0);
+	memset(p, 0xA5, 32);
+	char flags[256];
+	smaps_flags(p, flags, sizeof(flags));
+	/* "dd": the kernel leaves the mapping out of a core dump; "wf": wiped on fork. */
+	if (!strstr(flags, " dd"))
+		fail_msg("the secret page is not marked do-not-dump: VmFlags:%s", flags);
+	pp_secret_free(p, 32);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,7 +247,8 @@ int main(void)
 	    cmocka_unit_test(test_buf_ceiling),   cmocka_unit_test(test_parse_numbers),
 	    cmocka_unit_test(test_parse_ipv4),    cmocka_unit_test(test_fqdn),
 	    cmocka_unit_test(test_uuid),          cmocka_unit_test(test_secret_compare),
-	    cmocka_unit_test(test_files),         cmocka_unit_test(test_err_prefix),
+	    cmocka_unit_test(test_secret_alloc),  cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_err_prefix),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

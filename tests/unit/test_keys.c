@@ -788,6 +788,34 @@ static void test_password_generate(void **state)
 	pp_keygen_free(g);
 }
 
+/* CSV injection (issue 9): a generated password never starts with = + - @ (or TAB,
+ * CR), while the rest of the password still uses every symbol of the alphabet. */
+static void test_password_no_formula_lead(void **state)
+{
+	(void)state;
+	struct pp_keygen *g = NULL;
+	assert_int_equal(pp_keygen_new(&g), 0);
+	char pw[PP_MEBX_PW_MAX + 1];
+	unsigned formula_first = 0, formula_later = 0;
+	for (int i = 0; i < 100000; i++) {
+		size_t len = PP_MEBX_PW_MIN + (size_t)i % (PP_MEBX_PW_MAX - PP_MEBX_PW_MIN + 1);
+		assert_int_equal(pp_keygen_password(g, len, pw), 0);
+		if (pp_formula_lead(pw[0]))
+			formula_first++;
+		for (size_t k = 1; k < len; k++)
+			formula_later += pp_formula_lead(pw[k]);
+	}
+	assert_int_equal(formula_first, 0);
+	assert_true(formula_later > 10000); /* still drawn after the first character */
+	const char *leads = "=+-@\t\r", *not_leads = "!#$%*.?^'Aa0_ ";
+	for (const char *p = leads; *p; p++)
+		assert_true(pp_formula_lead(*p));
+	for (const char *p = not_leads; *p; p++)
+		assert_false(pp_formula_lead(*p));
+	pp_wipe(pw, sizeof(pw));
+	pp_keygen_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +837,7 @@ int main(void)
 	    cmocka_unit_test(test_valid),
 	    cmocka_unit_test(test_password_check),
 	    cmocka_unit_test(test_password_generate),
+	    cmocka_unit_test(test_password_no_formula_lead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

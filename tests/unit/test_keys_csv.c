@@ -61,6 +61,63 @@ static void test_round_trip(void **state)
 	pp_buf_free_wipe(&b);
 }
 
+/* CSV injection: cells starting with = + - @ are written "'=..." (quoted), and every
+ * such value, including ones that start with a single quote, reads back unchanged. */
+static void test_formula_round_trip(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *mebx, *batch, *cells;
+	} cases[] = {
+	    {"=Ab1!cmd", "-b", "\"'=Ab1!cmd\",\"'-b\"\n"},
+	    {"+Ab1!xyz", "b", "\"'+Ab1!xyz\",b\n"},
+	    {"-Ab1!xyz", "@", "\"'-Ab1!xyz\",\"'@\"\n"}, /* '@' is no batch name */
+	    {"@Ab1!xyz", "b", "\"'@Ab1!xyz\",b\n"},
+	    {"'=Ab1!xy", "b", "\"''=Ab1!xy\",b\n"},
+	    {"''Ab1!xy", "b", "\"'''Ab1!xy\",b\n"},
+	    {"'Ab1!xyz", "b", "'Ab1!xyz,b\n"}, /* a quote before a letter is kept as is */
+	    {"A=b1!xyz", "b", "A=b1!xyz,b\n"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pp_csv_row row;
+		struct pp_err err = {0};
+		memset(&row, 0, sizeof(row));
+		assert_int_equal(pp_pid_parse("0000-037M", &row.pid, &err), 0);
+		assert_int_equal(
+		    pp_pps_parse("NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ", &row.pps, &err), 0);
+		memcpy(row.mebx, cases[i].mebx, strlen(cases[i].mebx) + 1);
+		memcpy(row.batch, cases[i].batch, strlen(cases[i].batch) + 1);
+		struct pp_buf b;
+		pp_buf_init(&b, 4096);
+		assert_int_equal(pp_csv_write_header(&b), 0);
+		assert_int_equal(pp_csv_write_row(&b, &row), 0);
+		assert_int_equal(pp_buf_cstr(&b), 0);
+		const char *cells = strstr((char *)b.data, "69XJ,");
+		assert_non_null(cells);
+		assert_string_equal(cells + 5, cases[i].cells);
+		struct rows rs;
+		int rc = parse((char *)b.data, &rs, &err);
+		if (!strcmp(cases[i].batch, "@")) {
+			assert_true(rc < 0);
+			assert_non_null(strstr(err.msg, "line 2: batch name"));
+		} else {
+			assert_int_equal(rc, 0);
+			assert_string_equal(rs.r[0].mebx, cases[i].mebx);
+			assert_string_equal(rs.r[0].batch, cases[i].batch);
+		}
+		pp_buf_free_wipe(&b);
+	}
+	/* Another tool's neutralised cells, unquoted, read the same. */
+	struct rows rs;
+	struct pp_err err = {0};
+	assert_int_equal(parse("pid,pps,mebx_password,batch\n0000-037M,"
+			       "NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ,'=Ab1!cmd,'-b\n",
+			       &rs, &err),
+			 0);
+	assert_string_equal(rs.r[0].mebx, "=Ab1!cmd");
+	assert_string_equal(rs.r[0].batch, "-b");
+}
+
 static void test_forms(void **state)
 {
 	(void)state;
@@ -151,9 +208,9 @@ static void test_batch_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_forms),
-	    cmocka_unit_test(test_errors),      cmocka_unit_test(test_nul_rejected),
-	    cmocka_unit_test(test_batch_names),
+	    cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_forms),
+	    cmocka_unit_test(test_formula_round_trip), cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_nul_rejected),       cmocka_unit_test(test_batch_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

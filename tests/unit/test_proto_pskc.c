@@ -1463,6 +1463,10 @@ static void test_write_fuzz_seeds(void **state)
 	write_doc(&p, 2, true, &doc);
 	save(dir, "aes128-2keys.xml", doc.data, doc.len);
 	pp_buf_free(&doc);
+	/* Many KeyPackages: past the 4 KiB a fuzzer tries by default (fuzz_proto_pskc.options). */
+	write_doc(&p, 24, true, &doc);
+	save(dir, "aes128-24keys.xml", doc.data, doc.len);
+	pp_buf_free(&doc);
 	p = transport(key32, 32, "fuzz");
 	write_doc(&p, 1, false, &doc);
 	save(dir, "aes256-1key.xml", doc.data, doc.len);

@@ -1302,12 +1302,42 @@ static void test_no_plaintext_on_disk(void **state)
 	reopen(f);
 }
 
+/* Read-only open (issue 9, a data directory nobody may write to): reads work, a write
+ * fails with one line and changes nothing, a wrong key is still refused. */
+static void test_open_readonly(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	new_batch(f, "ro", false, 0);
+	pp_store_close(f->s);
+	f->s = NULL;
+	struct pp_master_key wrong = f->mk;
+	wrong.k[0] ^= 1;
+	assert_int_equal(pp_store_open_sqlite_readonly(f->db, &wrong, &f->s, &err), -PP_ECRYPTO);
+	assert_null(f->s);
+	assert_int_equal(pp_store_open_sqlite_readonly(f->db, &f->mk, &f->s, &err), 0);
+	struct pp_batch_info bi;
+	assert_int_equal(pp_store_batch_get(f->s, "ro", &bi, &err), 0);
+	struct pp_batch_new b = {.name = "more"};
+	assert_int_equal(pp_store_batch_create(f->s, &b, NULL, &err), -PP_EPERM);
+	expect_msg(&err, "readonly database");
+	assert_null(strchr(err.msg, '\n'));
+	reopen(f);
+	assert_int_equal(pp_store_batch_get(f->s, "more", &bi, &err), -PP_ENOTFOUND);
+	char missing[320];
+	snprintf(missing, sizeof(missing), "%s/none.db", f->dir);
+	struct pp_store *none = NULL;
+	assert_int_equal(pp_store_open_sqlite_readonly(missing, &f->mk, &none, &err),
+			 -PP_ENOTFOUND);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_create_and_modes),
 	    T(test_open_refusals),
+	    T(test_open_readonly),
 	    T(test_batches),
 	    T(test_key_insert),
 	    T(test_key_get),

@@ -1802,8 +1802,7 @@ static int pg_token_insert(struct pp_store *base, const char *name, const char *
 			 4, pv, "store: token insert", err);
 }
 
-static int pg_token_revoke(struct pp_store *base, const char *name, int64_t now,
-			   struct pp_err *err)
+static int pg_token_revoke(struct pp_store *base, const char *name, int64_t now, struct pp_err *err)
 {
 	char t[24];
 	snprintf(t, sizeof(t), "%lld", (long long)now);

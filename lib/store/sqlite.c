@@ -2052,8 +2052,8 @@ out:
  * Statements prepared per call, not cached: tokens are made and revoked by hand, and a
  * server reads them once every few seconds. */
 
-static int tok_prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **st,
-		       const char *what, struct pp_err *err)
+static int tok_prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **st, const char *what,
+		       struct pp_err *err)
 {
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
 	return rc == SQLITE_OK ? 0 : db_err(s->db, rc, what, err);
@@ -2079,8 +2079,7 @@ static int sq_token_insert(struct pp_store *base, const char *name, const char *
 	return rc;
 }
 
-static int sq_token_revoke(struct pp_store *base, const char *name, int64_t now,
-			   struct pp_err *err)
+static int sq_token_revoke(struct pp_store *base, const char *name, int64_t now, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;

@@ -480,9 +480,8 @@ struct pp_token_info {
 /* Draws a token, stores its hash and audits the act (actor: who did it). The token is
  * written to token (wipe it when done) and never kept. -PP_EEXIST when an active token
  * has the name; -PP_EINVAL for a bad name or role. */
-int pp_store_token_create(struct pp_store *s, const char *name, const char *role,
-			  const char *actor, char token[PP_TOKEN_TEXT_LEN + 1],
-			  struct pp_err *err) PP_WUR;
+int pp_store_token_create(struct pp_store *s, const char *name, const char *role, const char *actor,
+			  char token[PP_TOKEN_TEXT_LEN + 1], struct pp_err *err) PP_WUR;
 /* Revokes the active token of that name and audits it; -PP_ENOTFOUND when there is
  * none. */
 int pp_store_token_revoke(struct pp_store *s, const char *name, const char *actor,

@@ -182,8 +182,7 @@ struct pp_store_ops {
 	int (*token_insert)(struct pp_store *s, const char *name, const char *role,
 			    const char *hash_hex, int64_t now, struct pp_err *err);
 	/* Sets revoked = now on the active token of that name; -PP_ENOTFOUND. */
-	int (*token_revoke)(struct pp_store *s, const char *name, int64_t now,
-			    struct pp_err *err);
+	int (*token_revoke)(struct pp_store *s, const char *name, int64_t now, struct pp_err *err);
 	/* By id; all: revoked ones too. */
 	int (*token_list)(struct pp_store *s, bool all,
 			  int (*cb)(void *, const struct pp_token_info *, const char *hash_hex),

@@ -97,8 +97,8 @@ static int draw(char token[PP_TOKEN_TEXT_LEN + 1], char hash_hex[2 * PP_TOKEN_HA
 	return 0;
 }
 
-int pp_store_token_create(struct pp_store *s, const char *name, const char *role,
-			  const char *actor, char token[PP_TOKEN_TEXT_LEN + 1], struct pp_err *err)
+int pp_store_token_create(struct pp_store *s, const char *name, const char *role, const char *actor,
+			  char token[PP_TOKEN_TEXT_LEN + 1], struct pp_err *err)
 {
 	char hash_hex[2 * PP_TOKEN_HASH_LEN + 1];
 	int rc = check_name(name, err);

@@ -30,12 +30,10 @@ static const char create_usage[] =
 /* True when the caller must return *ec at once (help shown, or a usage error). */
 static bool parse_create(int argc, char **argv, struct create_opts *o, int *ec)
 {
-	static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
-					     {"name", required_argument, NULL, 'n'},
-					     {"out", required_argument, NULL, 'o'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"role", required_argument, NULL, 'r'}, {"name", required_argument, NULL, 'n'},
+	    {"out", required_argument, NULL, 'o'},  {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "r:n:o:jh", opts, NULL)) != -1) {
 		switch (c) {
@@ -149,10 +147,10 @@ static int list_one(void *arg, const struct pp_token_info *t)
 	lc->n++;
 	const char *state = t->revoked ? "revoked" : "active";
 	if (lc->arr) {
-		json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "name", t->name, "role",
-				      t->role, "state", state, "created", (json_int_t)t->created,
-				      "last_used", (json_int_t)t->last_used, "revoked",
-				      (json_int_t)t->revoked);
+		json_t *o =
+		    json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "name", t->name, "role", t->role,
+			      "state", state, "created", (json_int_t)t->created, "last_used",
+			      (json_int_t)t->last_used, "revoked", (json_int_t)t->revoked);
 		return o && json_array_append_new(lc->arr, o) == 0 ? 0 : -PP_ENOMEM;
 	}
 	char created[24], used[24] = "never";

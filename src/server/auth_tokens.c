@@ -145,8 +145,7 @@ static int refresh_run(struct pp_store *store, struct pp_dbq_op *op, struct pp_e
 	pp_err_clear(err);
 	int rc = pp_store_token_active(store, collect, r, err);
 	if (rc == -PP_ETOOBIG)
-		return pp_err_set(err, PP_ETOOBIG, "more than %d active API tokens",
-				  PP_TOKENS_MAX);
+		return pp_err_set(err, PP_ETOOBIG, "more than %d active API tokens", PP_TOKENS_MAX);
 	if (rc == -PP_ENOMEM)
 		return pp_err_set(err, PP_ENOMEM, "out of memory reading API tokens");
 	return rc;
@@ -212,8 +211,9 @@ static void refresh_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 		if (now - c->last_ok_ms > PP_TOKENS_STALE_MS && c->n) {
 			cache_drop(c);
 			if (!c->stale_logged)
-				pp_warn("auth", "API tokens not refreshed for %d s: only api.token "
-						"is accepted until the store answers",
+				pp_warn("auth",
+					"API tokens not refreshed for %d s: only api.token "
+					"is accepted until the store answers",
 					PP_TOKENS_STALE_MS / 1000);
 			c->stale_logged = true;
 		}

@@ -409,16 +409,17 @@ if timeout 10 "$P" server --help >/dev/null 2>&1; then
 	run timeout 20 "$P" device factory-load --state "$E" --csv "$T/e2e.csv"
 	expect_rc 0 "factory-load (end to end)"
 	run_device "$E" $DEV_E2E "$T/e2e-dev.log" || fail "device run (end to end) did not serve PTHI"
+	# The hello needs an agent token (a file only its owner may read); made before the
+	# server starts, which reads the tokens then and every 2 s.
+	run timeout 30 "$P" token create --role agent --name e2e-agent --out "$T/agent.tok"
+	expect_rc 0 "token create --out"
+	expect_mode "$T/agent.tok" 600
+	ATOK=$(cat "$T/agent.tok")
 	timeout 120 "$P" server --hello $SRV:$E_HELLO --api $SRV:$E_API --device-port $TLS_PORT \
 		--device-http-port $HTTP_PORT >"$T/server.log" 2>&1 &
 	SRVPID=$!
 	BGPIDS="$BGPIDS $SRVPID"
 	wait_port $SRV $E_API
-	# The hello needs an agent token (a file only its owner may read).
-	run timeout 30 "$P" token create --role agent --name e2e-agent --out "$T/agent.tok"
-	expect_rc 0 "token create --out"
-	expect_mode "$T/agent.tok" 600
-	ATOK=$(cat "$T/agent.tok")
 	# The real API refuses what is not exactly {"uuid","pid","address"}.
 	run curl -s -m 10 -o "$T/bad.json" -w '%{http_code}' -H 'Content-Type: application/json' \
 		-H "Authorization: Bearer $ATOK" \

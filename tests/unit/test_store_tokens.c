@@ -22,8 +22,8 @@ struct fixture {
 	bool pg;
 	struct pp_master_key mk;
 	struct pp_store *s;
-	char dir[256], db[300];               /* SQLite */
-	char schema[64], conninfo[1200];      /* PostgreSQL */
+	char dir[256], db[300];          /* SQLite */
+	char schema[64], conninfo[1200]; /* PostgreSQL */
 	PGconn *raw;
 };
 
@@ -171,7 +171,8 @@ static uint8_t *db_bytes(struct fixture *f, size_t *len)
 		return slurp_append(wal, b, len);
 	}
 	static const char *const q[] = {"SELECT t::text FROM api_tokens t",
-					"SELECT a::text FROM audit a", "SELECT m::text FROM meta m"};
+					"SELECT a::text FROM audit a",
+					"SELECT m::text FROM meta m"};
 	for (size_t i = 0; i < 3; i++) {
 		PGresult *r = PQexec(f->raw, q[i]);
 		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
@@ -362,8 +363,7 @@ static void test_refusals(void **state)
 	assert_int_equal(pp_store_token_create(f->s, "bad name", "read", "cli:test", t, &err),
 			 -PP_EINVAL);
 	expect_msg(&err, "token name must be");
-	assert_int_equal(pp_store_token_create(f->s, "x", "root", "cli:test", t, &err),
-			 -PP_EINVAL);
+	assert_int_equal(pp_store_token_create(f->s, "x", "root", "cli:test", t, &err), -PP_EINVAL);
 	expect_msg(&err, "role must be read, admin or agent");
 	assert_int_equal(pp_store_token_create(f->s, "x", "read", "cli:test", NULL, &err),
 			 -PP_EINVAL);
@@ -464,9 +464,9 @@ static void test_no_plaintext(void **state)
 	size_t len = 0;
 	uint8_t *b = db_bytes(f, &len);
 	assert_true(len > 0);
-	assert_non_null(memmem(b, len, hex, 64));      /* the hash is there... */
+	assert_non_null(memmem(b, len, hex, 64));          /* the hash is there... */
 	assert_null(memmem(b, len, t, PP_TOKEN_TEXT_LEN)); /* ...the token is not */
-	assert_null(memmem(b, len, t + 4, 64));        /* nor its random part */
+	assert_null(memmem(b, len, t + 4, 64));            /* nor its random part */
 	free(b);
 	if (!f->pg)
 		assert_int_equal(open_store(f, false, &err), 0);
@@ -487,7 +487,8 @@ static void test_migration(void **state)
 		f->s = NULL;
 		if (from[i] < 5)
 			raw_exec(f, "DROP TABLE api_tokens");
-		snprintf(sql, sizeof(sql), "UPDATE meta SET %s = %lld WHERE name = 'schema_version'",
+		snprintf(sql, sizeof(sql),
+			 "UPDATE meta SET %s = %lld WHERE name = 'schema_version'",
 			 f->pg ? "ivalue" : "value", (long long)from[i]);
 		raw_exec(f, sql);
 		assert_int_equal(open_store(f, false, &err), 0);
@@ -496,7 +497,8 @@ static void test_migration(void **state)
 		assert_int_equal(c.n, from[i] < 5 ? 0 : 1);
 		char name[16];
 		snprintf(name, sizeof(name), "after%zu", i);
-		assert_int_equal(pp_store_token_create(f->s, name, "agent", "cli:test", t, &err), 0);
+		assert_int_equal(pp_store_token_create(f->s, name, "agent", "cli:test", t, &err),
+				 0);
 	}
 	uint64_t n = 0;
 	assert_int_equal(pp_store_audit_verify(f->s, &n, &err), 0);

@@ -12,6 +12,7 @@ static const struct pp_command commands[] = {
     {"keys", cmd_keys, "generate, list, show, revoke, check, export and import keys"},
     {"usb", cmd_usb, "write and inspect USB setup.bin files"},
     {"audit", cmd_audit, "list and verify the hash-chained audit log"},
+    {"token", cmd_token, "create, list and revoke API tokens (roles read, admin, agent)"},
     {"device", cmd_device, "run one emulated device (factory load, run, show)"},
     {"fleet", cmd_fleet, "run many emulated devices in one process (load generator)"},
     {"server", cmd_server, "run the configuration server (hellos, TLS-PSK, WS-Management)"},

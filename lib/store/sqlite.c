@@ -182,6 +182,25 @@ static const char schema_v3[] =
     "ALTER TABLE devices ADD COLUMN tls_cipher TEXT\n"
     "  CHECK (tls_cipher IS NULL OR (length(tls_cipher) BETWEEN 1 AND 63));\n";
 
+/* API tokens (store.h): only the SHA-256 of a token (hex), never the token. A name is
+ * unique among active tokens (revoked = 0); revoked rows stay as history. IF NOT
+ * EXISTS: this step may run after a database already at 4 from another branch of the
+ * code, or twice; it is idempotent either way. */
+static const char schema_v5[] =
+    "CREATE TABLE IF NOT EXISTS api_tokens (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),\n"
+    "  role TEXT NOT NULL CHECK (role = 'read' OR role = 'admin' OR role = 'agent'),\n"
+    "  hash TEXT NOT NULL UNIQUE CHECK (length(hash) = 64),\n"
+    "  created INTEGER NOT NULL,\n"
+    "  last_used INTEGER NOT NULL DEFAULT 0,\n"
+    "  revoked INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE UNIQUE INDEX IF NOT EXISTS api_tokens_active_name ON api_tokens (name)\n"
+    "  WHERE revoked = 0;\n";
+
+/* In increasing version order; a version may be missing (a step merged from another
+ * branch later): the runner applies every step above the stored version. */
 static const struct migration {
 	int64_t version;
 	const char *sql;
@@ -189,10 +208,11 @@ static const struct migration {
     {1, schema_v1},
     {2, schema_v2},
     {3, schema_v3},
+    {5, schema_v5},
 };
 
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == PP_STORE_SCHEMA_VERSION,
-	       "one migration per schema version");
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) <= PP_STORE_SCHEMA_VERSION,
+	       "at most one migration per schema version");
 
 /* ---- statements ---- */
 
@@ -1639,6 +1659,16 @@ static void sq_close(struct pp_store *base)
 	free(s);
 }
 
+static int sq_token_insert(struct pp_store *base, const char *name, const char *role,
+			   const char *hash_hex, int64_t now, struct pp_err *err);
+static int sq_token_revoke(struct pp_store *base, const char *name, int64_t now,
+			   struct pp_err *err);
+static int sq_token_list(struct pp_store *base, bool all,
+			 int (*cb)(void *, const struct pp_token_info *, const char *), void *ctx,
+			 struct pp_err *err);
+static int sq_token_touch(struct pp_store *base, const char *hash_hex, int64_t when,
+			  struct pp_err *err);
+
 static const struct pp_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1678,6 +1708,10 @@ static const struct pp_store_ops sqlite_ops = {
     .jobs_renew = sq_jobs_renew,
     .job_list = sq_job_list,
     .counts = sq_counts,
+    .token_insert = sq_token_insert,
+    .token_revoke = sq_token_revoke,
+    .token_list = sq_token_list,
+    .token_touch = sq_token_touch,
 };
 
 /* One-off statements of open time (not cached). */
@@ -2113,4 +2147,114 @@ int pp_store_open_sqlite_readonly(const char *db_path, const struct pp_master_ke
 				  struct pp_store **out, struct pp_err *err)
 {
 	return open_sqlite(db_path, mk, false, true, out, err);
+}
+
+/* ---- API tokens (store.h) ----
+ * Statements prepared per call, not cached: tokens are made and revoked by hand, and a
+ * server reads them once every few seconds. */
+
+static int tok_prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **st, const char *what,
+		       struct pp_err *err)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+	return rc == SQLITE_OK ? 0 : db_err(s->db, rc, what, err);
+}
+
+static int sq_token_insert(struct pp_store *base, const char *name, const char *role,
+			   const char *hash_hex, int64_t now, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	int rc = tok_prepare(s,
+			     "INSERT INTO api_tokens (name, role, hash, created) "
+			     "VALUES (?1, ?2, ?3, ?4)",
+			     &st, "store: token insert", err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, name) != SQLITE_OK || bind_text(st, 2, role) != SQLITE_OK ||
+	    bind_text(st, 3, hash_hex) != SQLITE_OK || sqlite3_bind_int64(st, 4, now) != SQLITE_OK)
+		rc = bind_failed(s, "store: token insert", err);
+	else
+		rc = step_write(s, st, "store: token insert", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_token_revoke(struct pp_store *base, const char *name, int64_t now, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	int rc = tok_prepare(s,
+			     "UPDATE api_tokens SET revoked = max(?2, 1) WHERE name = ?1 AND "
+			     "revoked = 0",
+			     &st, "store: token revoke", err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, name) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
+		rc = bind_failed(s, "store: token revoke", err);
+	else
+		rc = step_write(s, st, "store: token revoke", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+struct tok_list_ctx {
+	int (*cb)(void *, const struct pp_token_info *, const char *);
+	void *ctx;
+};
+
+static int tok_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+{
+	(void)err;
+	struct tok_list_ctx *c = arg;
+	struct pp_token_info t;
+	char hash[2 * PP_TOKEN_HASH_LEN + 1];
+	column_str(st, 0, t.name, sizeof(t.name));
+	column_str(st, 1, t.role, sizeof(t.role));
+	column_str(st, 2, hash, sizeof(hash));
+	t.created = sqlite3_column_int64(st, 3);
+	t.last_used = sqlite3_column_int64(st, 4);
+	t.revoked = sqlite3_column_int64(st, 5);
+	int rc = c->cb(c->ctx, &t, hash);
+	pp_wipe(hash, sizeof(hash));
+	return rc;
+}
+
+static int sq_token_list(struct pp_store *base, bool all,
+			 int (*cb)(void *, const struct pp_token_info *, const char *), void *ctx,
+			 struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	int rc = tok_prepare(s,
+			     all ? "SELECT name, role, hash, created, last_used, revoked "
+				   "FROM api_tokens ORDER BY id"
+				 : "SELECT name, role, hash, created, last_used, revoked "
+				   "FROM api_tokens WHERE revoked = 0 ORDER BY id",
+			     &st, "store: token list", err);
+	if (rc < 0)
+		return rc;
+	struct tok_list_ctx c = {cb, ctx};
+	rc = step_rows(s, st, "store: token list", tok_list_row, &c, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_token_touch(struct pp_store *base, const char *hash_hex, int64_t when,
+			  struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	int rc = tok_prepare(s,
+			     "UPDATE api_tokens SET last_used = max(last_used, ?2) "
+			     "WHERE hash = ?1 AND revoked = 0",
+			     &st, "store: token use", err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, hash_hex) != SQLITE_OK || sqlite3_bind_int64(st, 2, when) != SQLITE_OK)
+		rc = bind_failed(s, "store: token use", err);
+	else
+		rc = step_write(s, st, "store: token use", err);
+	sqlite3_finalize(st);
+	return rc;
 }

@@ -24,7 +24,7 @@
 #include "keys/keys.h"
 #include "store/seal.h"
 
-#define PP_STORE_SCHEMA_VERSION 3
+#define PP_STORE_SCHEMA_VERSION 5
 #define PP_BATCH_NAME_MAX 64
 #define PP_BATCH_SECRET_LEN 32
 #define PP_STORE_MEBX_MAX 32   /* longest MEBx password the store accepts, bytes */
@@ -486,5 +486,62 @@ int pp_store_txn_status(struct pp_store *s, uint64_t id, enum pp_txn_status *st,
  * of its own; an error (a full disk, a lost connection, a lock held too long) names
  * what failed. */
 int pp_store_heartbeat(struct pp_store *s, int64_t now, struct pp_err *err) PP_WUR;
+
+/* ---- API tokens ----
+ *
+ * Bearer tokens for the server's HTTP API, each with a role: "read" (GET endpoints),
+ * "admin" (everything) or "agent" (POST /api/v1/hello only). A token is "ppt_" and 64
+ * lower-case hex digits of 32 random bytes, shown once when made; the store keeps only
+ * its SHA-256 (pp_token_hash), so a copy of the database lets no one call the API.
+ * Names are 1..64 of [A-Za-z0-9._-], unique among tokens not revoked; a revoked token
+ * stays listed (its name free again) and is never accepted again. Creating and
+ * revoking are audited ("token.create", "token.revoke"; subject the name, detail the
+ * role) in the same transaction. Several server instances on one PostgreSQL database
+ * share the tokens. */
+#define PP_TOKEN_NAME_MAX 64
+#define PP_TOKEN_PREFIX "ppt_"
+#define PP_TOKEN_TEXT_LEN 68 /* "ppt_" + 64 hex digits */
+#define PP_TOKEN_HASH_LEN 32
+#define PP_TOKEN_ROLE_MAX 8
+
+bool pp_token_name_valid(const char *name);
+/* "read", "admin" or "agent". */
+bool pp_token_role_valid(const char *role);
+/* "ppt_" and 64 lower-case hex digits, nothing else. */
+bool pp_token_well_formed(const char *token);
+/* SHA-256 of the token text. -PP_EINVAL when it is not well formed. */
+int pp_token_hash(const char *token, uint8_t out[PP_TOKEN_HASH_LEN]) PP_WUR;
+
+struct pp_token_info {
+	char name[PP_TOKEN_NAME_MAX + 1];
+	char role[PP_TOKEN_ROLE_MAX];
+	int64_t created;
+	int64_t last_used; /* 0: never (as recorded by servers, a few seconds late) */
+	int64_t revoked;   /* 0: active; else when it was revoked */
+};
+/* Draws a token, stores its hash and audits the act (actor: who did it). The token is
+ * written to token (wipe it when done) and never kept. -PP_EEXIST when an active token
+ * has the name; -PP_EINVAL for a bad name or role. */
+int pp_store_token_create(struct pp_store *s, const char *name, const char *role, const char *actor,
+			  char token[PP_TOKEN_TEXT_LEN + 1], struct pp_err *err) PP_WUR;
+/* Revokes the active token of that name and audits it; -PP_ENOTFOUND when there is
+ * none. */
+int pp_store_token_revoke(struct pp_store *s, const char *name, const char *actor,
+			  struct pp_err *err) PP_WUR;
+/* In creation order; all: revoked ones too. Never the token, nor its hash. */
+int pp_store_token_list(struct pp_store *s, bool all,
+			int (*cb)(void *ctx, const struct pp_token_info *), void *ctx,
+			struct pp_err *err) PP_WUR;
+/* The active tokens as a server checks them: hash and role. */
+struct pp_token_entry {
+	uint8_t hash[PP_TOKEN_HASH_LEN];
+	char role[PP_TOKEN_ROLE_MAX];
+};
+int pp_store_token_active(struct pp_store *s, int (*cb)(void *ctx, const struct pp_token_entry *),
+			  void *ctx, struct pp_err *err) PP_WUR;
+/* Records a use of the active token with this hash: last_used = max(last_used, when).
+ * -PP_ENOTFOUND when there is no such active token (revoked meanwhile). */
+int pp_store_token_touch(struct pp_store *s, const uint8_t hash[PP_TOKEN_HASH_LEN], int64_t when,
+			 struct pp_err *err) PP_WUR;
 
 #endif

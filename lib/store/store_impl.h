@@ -176,6 +176,21 @@ struct pp_store_ops {
 	/* Sets the two TLS columns (checked by the caller) and updated; -PP_ENOTFOUND. */
 	int (*device_set_tls)(struct pp_store *s, const uint8_t uuid[16], const char *version,
 			      const char *cipher, int64_t now, struct pp_err *err);
+
+	/* ---- API tokens (store.h); hash_hex: 64 lower-case hex digits ---- */
+	/* -PP_EEXIST when an active token has the name (or the hash is stored). */
+	int (*token_insert)(struct pp_store *s, const char *name, const char *role,
+			    const char *hash_hex, int64_t now, struct pp_err *err);
+	/* Sets revoked = now on the active token of that name; -PP_ENOTFOUND. */
+	int (*token_revoke)(struct pp_store *s, const char *name, int64_t now, struct pp_err *err);
+	/* By id; all: revoked ones too. */
+	int (*token_list)(struct pp_store *s, bool all,
+			  int (*cb)(void *, const struct pp_token_info *, const char *hash_hex),
+			  void *ctx, struct pp_err *err);
+	/* last_used = max(last_used, when) on the active token with this hash;
+	 * -PP_ENOTFOUND. */
+	int (*token_touch)(struct pp_store *s, const char *hash_hex, int64_t when,
+			   struct pp_err *err);
 };
 
 struct pp_store {

@@ -23,7 +23,10 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "core/bytes.h"
+#include "core/fileio.h"
 #include "core/parse.h"
+#include "core/secret.h"
+#include "store/store.h"
 
 /* ---- PTHI client: one socket, a deadline per exchange ---- */
 
@@ -341,9 +344,10 @@ static const char *http_error_name(int e)
 
 /* One POST, bounded by timeout_s (libevent's connection timeout, and a guard timer on
  * the loop in case a callback never comes). */
-static int http_post(const struct agent_url *u, const char *body, unsigned timeout_s,
-		     struct http_result *h, struct pp_err *err)
+static int http_post(const struct agent_url *u, const char *body, const char *token,
+		     unsigned timeout_s, struct http_result *h, struct pp_err *err)
 {
+	char auth[PP_TOKEN_TEXT_LEN + 16];
 	struct evhttp_connection *conn = NULL;
 	struct evhttp_request *req = NULL;
 	struct event *guard = NULL;
@@ -373,6 +377,8 @@ static int http_post(const struct agent_url *u, const char *body, unsigned timeo
 	    evhttp_add_header(hdr, "Content-Type", "application/json") < 0 ||
 	    evhttp_add_header(hdr, "Accept", "application/json") < 0 ||
 	    evhttp_add_header(hdr, "Connection", "close") < 0 ||
+	    (token && (snprintf(auth, sizeof(auth), "Bearer %s", token) < 0 ||
+		       evhttp_add_header(hdr, "Authorization", auth) < 0)) ||
 	    evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body)) < 0) {
 		evhttp_request_free(req);
 		rc = pp_err_set(err, PP_ENOMEM, "cannot make an HTTP request");
@@ -395,6 +401,42 @@ out:
 		evhttp_connection_free(conn); /* frees a request still pending */
 	event_base_free(h->base);
 	h->base = NULL;
+	pp_wipe(auth, sizeof(auth));
+	return rc;
+}
+
+static void wipe_token(char (*t)[PP_TOKEN_TEXT_LEN + 1])
+{
+	pp_wipe(*t, sizeof(*t));
+}
+
+/* The API token for the hello: the first line of a file only its owner may read (a
+ * `pskprov token create --role agent --out FILE`, or api.token). Never from argv. */
+static int read_token_file(const char *path, char out[PP_TOKEN_TEXT_LEN + 1], struct pp_err *err)
+{
+	struct pp_buf b;
+	pp_buf_init(&b, 256);
+	int rc = pp_file_check_private(path, err);
+	if (rc == 0)
+		rc = pp_file_read(path, 256, &b, err);
+	if (rc == 0) {
+		size_t n = b.len;
+		while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
+			n--;
+		if (n > PP_TOKEN_TEXT_LEN)
+			n = PP_TOKEN_TEXT_LEN + 1; /* too long: refused below */
+		char tok[PP_TOKEN_TEXT_LEN + 2];
+		memcpy(tok, b.data, n < sizeof(tok) ? n : sizeof(tok) - 1);
+		tok[n < sizeof(tok) ? n : sizeof(tok) - 1] = '\0';
+		bool hex64 = strlen(tok) == 64 && strspn(tok, "0123456789abcdef") == 64;
+		if (!pp_token_well_formed(tok) && !hex64)
+			rc = pp_err_set(err, PP_EINVAL,
+					"%s: not an API token (ppt_ and 64 hex digits)", path);
+		else
+			memcpy(out, tok, strlen(tok) + 1);
+		pp_wipe(tok, sizeof(tok));
+	}
+	pp_buf_free_wipe(&b);
 	return rc;
 }
 
@@ -485,7 +527,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: pskprov agent --device-socket PATH --server URL --address IPV4\n"
-		"                     [--retries N] [--timeout SECONDS] [--json]\n\n"
+		"                     [--retries N] [--timeout SECONDS] [--token-file FILE]\n"
+		"                     [--json]\n\n"
 		"The host agent: reads the device's UUID, PID, provisioning state, TLS mode and\n"
 		"firmware versions through its host interface (PTHI over the emulated MEI\n"
 		"socket, e.g. DIR/"
@@ -502,6 +545,9 @@ static void usage(FILE *out)
 		"                        then doubling (default %d, at most %d)\n"
 		"  --timeout SECONDS     for each exchange with the device and each HTTP request\n"
 		"                        (default %d, at most %d)\n"
+		"  --token-file FILE     API token for the hello (Authorization: Bearer), the\n"
+		"                        first line of FILE, which must be mode 0600 or\n"
+		"                        stricter ('pskprov token create --role agent --out')\n"
 		"  --json                print the result as JSON\n\n"
 		"Exit status: 0 when the device was reported and started (or is already\n"
 		"provisioned), 1 on failure (no PID, not PSK, server refused or unreachable),\n"
@@ -518,9 +564,12 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 					     {"retries", required_argument, NULL, 'r'},
 					     {"timeout", required_argument, NULL, 't'},
 					     {"json", no_argument, NULL, 'j'},
+					     {"token-file", required_argument, NULL, 'T'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	const char *sock = NULL, *server = NULL, *address = NULL;
+	const char *sock = NULL, *server = NULL, *address = NULL, *token_file = NULL;
+	/* Wiped on every way out. */
+	pp_cleanup(wipe_token) char token[PP_TOKEN_TEXT_LEN + 1] = "";
 	uint32_t retries = PP_AGENT_RETRIES, timeout_s = PP_AGENT_TIMEOUT_S;
 	bool json = false;
 	struct pp_err err = {0};
@@ -529,8 +578,11 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 	int c;
 	(void)cli;
 
-	while ((c = getopt_long(argc, argv, "s:S:a:r:t:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:a:r:t:T:jh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'T':
+			token_file = optarg;
+			break;
 		case 's':
 			sock = optarg;
 			break;
@@ -573,6 +625,8 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 	if (addr[0] != 127)
 		return pp_usage_error(
 		    "agent", "--address %s is not a loopback address (127.0.0.0/8)", address);
+	if (token_file && read_token_file(token_file, token, &err) < 0)
+		return pp_fail("--token-file: %s", err.msg);
 	/* A server that closes early must not kill the agent. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -619,7 +673,7 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 	uint64_t wait = PP_AGENT_BACKOFF_FIRST_MS;
 	for (uint32_t attempt = 0;; attempt++) {
 		char why[256];
-		if (http_post(&url, body, timeout_s, h, &err) < 0) {
+		if (http_post(&url, body, token[0] ? token : NULL, timeout_s, h, &err) < 0) {
 			rc = pp_fail("%s", err.msg);
 			goto out;
 		}

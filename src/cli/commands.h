@@ -15,5 +15,6 @@ int cmd_jobs(struct pp_cli *cli, int argc, char **argv);
 int cmd_status(struct pp_cli *cli, int argc, char **argv);
 int cmd_demo(struct pp_cli *cli, int argc, char **argv);
 int cmd_agent(struct pp_cli *cli, int argc, char **argv);
+int cmd_token(struct pp_cli *cli, int argc, char **argv);
 
 #endif

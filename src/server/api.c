@@ -3,9 +3,12 @@
  *   GET  /healthz          liveness
  *   GET  /readyz           readiness: the store reachable and writable, listeners up
  *   GET  /metrics          Prometheus text format
- *   GET  /api/v1/status    counts (admin token)
+ *   GET  /api/v1/status    counts (role read or admin)
  *   POST /api/v1/hello     a host agent's hello (JSON), treated like a device hello
- * Admin calls need "Authorization: Bearer <token>" (token file api.token, 0600). */
+ *                          (role agent or admin)
+ * Calls under /api/ need "Authorization: Bearer <token>": a token of the store
+ * (`pskprov token create`) or api.token (admin); roles in auth.h. No token or an
+ * unknown one: 401; a token whose role does not allow the call: 403. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -16,6 +19,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 #include "keys/keys.h"
+#include "server/auth.h"
 #include "server/server.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -45,12 +49,23 @@ static void reply_error(struct pp_server *s, struct evhttp_request *req, int cod
 	reply_json(req, code, reason, json_pack("{s:s}", "error", msg));
 }
 
-static bool authorized(struct pp_server *s, struct evhttp_request *req)
+/* True when the request's bearer token allows `need`; else replies 401 or 403. */
+static bool authorized(struct pp_server *s, struct evhttp_request *req, enum pp_token_role need)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	if (!h || strncmp(h, "Bearer ", 7))
+	enum pp_token_role role = PP_ROLE_NONE;
+	if (!h || strncmp(h, "Bearer ", 7) != 0 || pp_server_token_role(s, h + 7, &role) < 0) {
+		reply_error(s, req, 401, "Unauthorized", "missing or wrong bearer token");
 		return false;
-	return pp_ct_streq(h + 7, s->api_token);
+	}
+	if (!pp_token_role_allows(role, need)) {
+		char msg[80];
+		snprintf(msg, sizeof(msg), "a %s token may not do this (needs %s)",
+			 pp_token_role_name(role), pp_token_role_name(need));
+		reply_error(s, req, 403, "Forbidden", msg);
+		return false;
+	}
+	return true;
 }
 
 static void on_healthz(struct evhttp_request *req, void *arg)
@@ -173,10 +188,8 @@ static void on_status(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
 	s->m.api_requests++;
-	if (!authorized(s, req)) {
-		reply_error(s, req, 401, "Unauthorized", "missing or wrong bearer token");
+	if (!authorized(s, req, PP_ROLE_READ))
 		return;
-	}
 	const struct pp_server_metrics *m = &s->m;
 	reply_json(req, HTTP_OK, "OK",
 		   json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f}", "instance", s->owner,
@@ -197,6 +210,8 @@ static void on_hello(struct evhttp_request *req, void *arg)
 		reply_error(s, req, 405, "Method Not Allowed", "use POST");
 		return;
 	}
+	if (!authorized(s, req, PP_ROLE_AGENT))
+		return;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	if (len == 0 || len > API_BODY_MAX) {

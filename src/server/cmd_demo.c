@@ -259,8 +259,10 @@ static int onetouch_start(struct demo *d, struct onetouch *ot, const char *net, 
 	snprintf(sock, sizeof(sock), "%s/pthi.sock", ot->dir[OT_AGENT]);
 	if (!wait_file(sock, 50))
 		return pp_fail("demo: the agent's device did not open %s", sock);
-	const char *a4[] = {"agent",     "--device-socket",  sock, "--server", url,
-			    "--address", ot->addr[OT_AGENT], NULL};
+	char tok[200];
+	snprintf(tok, sizeof(tok), "%s/agent.token", d->tmp);
+	const char *a4[] = {"agent",     "--device-socket",  sock,           "--server", url,
+			    "--address", ot->addr[OT_AGENT], "--token-file", tok,        NULL};
 	if (run_step(d, "agent: report the device, start setup", a4, log))
 		return -1;
 	return 0;
@@ -347,13 +349,14 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 	if (!mkdtemp(d.tmp))
 		return pp_fail("demo: cannot make a temporary directory: %s", strerror(errno));
 	snprintf(d.data, sizeof(d.data), "%s/data", d.tmp);
-	char log[128], slog[128], flog[128], fout[128], csv[128], count[16];
+	char log[128], slog[128], flog[128], fout[128], csv[128], count[16], tok[128];
 	snprintf(log, sizeof(log), "%s/steps.log", d.tmp);
 	snprintf(slog, sizeof(slog), "%s/server.log", d.tmp);
 	snprintf(flog, sizeof(flog), "%s/fleet.log", d.tmp);
 	snprintf(fout, sizeof(fout), "%s/fleet.json", d.tmp);
 	snprintf(csv, sizeof(csv), "%s/factory.csv", d.tmp);
 	snprintf(count, sizeof(count), "%u", n);
+	snprintf(tok, sizeof(tok), "%s/agent.token", d.tmp);
 
 	int hello_port = free_port(), api_port = free_port();
 	uint8_t rnd[2];
@@ -370,9 +373,13 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 	const char *a_gen[] = {"keys", "generate", "--count", count, "--batch", "demo", NULL};
 	const char *a_exp[] = {"keys", "export", "--batch", "demo", "--format",
 			       "csv",  "--out",  csv,       NULL};
+	/* The host agent's API token: made before the server starts, which reads it. */
+	const char *a_tok[] = {"token",      "create", "--role", "agent", "--name",
+			       "demo-agent", "--out",  tok,      NULL};
 	if (run_step(&d, "init (config, master key, database)", a_init, log) ||
 	    run_step(&d, "keys generate (one batch)", a_gen, log) ||
-	    run_step(&d, "keys export (manufacturer CSV, 0600)", a_exp, log))
+	    run_step(&d, "keys export (manufacturer CSV, 0600)", a_exp, log) ||
+	    run_step(&d, "token create (agent role, file 0600)", a_tok, log))
 		return PP_EXIT_FAIL;
 
 	const char *a_srv[] = {"server", "--hello",   hello,   "--api",

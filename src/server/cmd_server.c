@@ -14,6 +14,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 #include "keys/keys.h"
+#include "server/auth.h"
 #include "server/server.h"
 #include "server/session.h"
 #include "store/store.h"
@@ -225,6 +226,10 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 		goto fail;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Before the store thread takes the store: the first copy of the API tokens. */
+	rc = pp_server_tokens_start(s, &err);
+	if (rc < 0)
+		goto fail;
 	rc = pp_dbq_start(s->base, s->store, 512, &s->dbq, &err);
 	if (rc < 0)
 		goto fail;
@@ -267,7 +272,9 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 fail:
 	pp_server_hello_stop(s);
 	pp_server_api_stop(s);
+	pp_server_tokens_stop(s);
 	pp_dbq_stop(s->dbq);
+	pp_server_tokens_free(s);
 	if (s->sig_int)
 		event_free(s->sig_int);
 	if (s->sig_term)

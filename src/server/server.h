@@ -23,6 +23,7 @@
 struct pp_store;
 struct pp_keygen;
 struct pp_job;
+struct pp_token_cache;
 
 struct pp_server_metrics {
 	uint64_t hello_connections;
@@ -75,6 +76,7 @@ struct pp_server {
 	struct evhttp *http;
 	struct evhttp_bound_socket *http_sock;
 	char api_token[65];
+	struct pp_token_cache *tokens; /* auth_tokens.c: the store's API tokens */
 
 	struct event *claim_timer;
 	struct event *renew_timer;

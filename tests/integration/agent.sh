@@ -442,6 +442,12 @@ if timeout 10 "$P" server --help >/dev/null 2>&1; then
 	run timeout 20 "$P" device factory-load --state "$E" --csv "$T/e2e.csv"
 	expect_rc 0 "factory-load (end to end)"
 	run_device "$E" $DEV_E2E "$T/e2e-dev.log" || fail "device run (end to end) did not serve PTHI"
+	# The hello needs an agent token (a file only its owner may read); made before the
+	# server starts, which reads the tokens then and every 2 s.
+	run timeout 30 "$P" token create --role agent --name e2e-agent --out "$T/agent.tok"
+	expect_rc 0 "token create --out"
+	expect_mode "$T/agent.tok" 600
+	ATOK=$(cat "$T/agent.tok")
 	timeout 120 "$P" server --hello $SRV:$E_HELLO --api $SRV:$E_API --device-port $TLS_PORT \
 		--device-http-port $HTTP_PORT >"$T/server.log" 2>&1 &
 	SRVPID=$!
@@ -449,11 +455,21 @@ if timeout 10 "$P" server --help >/dev/null 2>&1; then
 	wait_port $SRV $E_API
 	# The real API refuses what is not exactly {"uuid","pid","address"}.
 	run curl -s -m 10 -o "$T/bad.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H "Authorization: Bearer $ATOK" \
 		-d '{"uuid":"x","pid":"0000-037M","address":"127.0.0.1","extra":1}' \
 		http://$SRV:$E_API/api/v1/hello
 	[ "$OUT" = "400" ] || fail "bad JSON to the API: HTTP $OUT"
 	ok
 	agent --device-socket "$E/pthi.sock" --server http://$SRV:$E_API --address $DEV_E2E
+	expect_rc 1 "agent without a token"
+	expect_err "server refused: missing or wrong bearer token"
+	cp "$T/agent.tok" "$T/open.tok"
+	chmod 644 "$T/open.tok"
+	agent --device-socket "$E/pthi.sock" --server http://$SRV:$E_API --address $DEV_E2E \
+		--token-file "$T/open.tok"
+	expect_rc 1 "agent with a token file others may read"
+	agent --device-socket "$E/pthi.sock" --server http://$SRV:$E_API --address $DEV_E2E \
+		--token-file "$T/agent.tok"
 	expect_rc 0 "agent against the real server"
 	expect_out "accepted the hello (HTTP 202)"
 	for _ in $(seq 300); do

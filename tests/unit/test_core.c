@@ -214,7 +214,9 @@ static void smaps_flags(const void *p, char *out, size_t cap)
 		if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ') && strchr(line, ' '))
 			in = strncmp(line, want, strlen(want)) == 0;
 		else if (in && !strncmp(line, "VmFlags:", 8)) {
-			snprintf(out, cap, "%s", line + 8);
+			size_t n = strnlen(line + 8, cap - 1);
+			memcpy(out, line + 8, n);
+			out[n] = '\0';
 			break;
 		}
 	}

@@ -200,7 +200,8 @@ static void test_migration_from_v2(void **state)
 	sqlite3_close(db);
 	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
 	db = raw_open(f);
-	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"), 3);
+	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"),
+			 PP_STORE_SCHEMA_VERSION);
 	/* The CHECK constraints came with the columns. */
 	assert_int_not_equal(
 	    sqlite3_exec(db, "UPDATE devices SET tls_version = ''", NULL, NULL, NULL), SQLITE_OK);

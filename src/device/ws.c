@@ -677,6 +677,29 @@ static int render_package(struct ws_ctx *c, size_t i, struct pp_wsman_props *p, 
 	return padd(p, "PlatformGUID", hex, why);
 }
 
+/* ---- AMT_AuthorizationService: the service instance (AMT SDK class reference); its
+ * methods are in the method table. AllowHttpQopAuthOnly 1: Digest with qop=auth only. */
+
+static int render_authorization(struct ws_ctx *c, size_t i, struct pp_wsman_props *p,
+				struct pp_err *why)
+{
+	static const char *const kv[][2] = {
+	    {"AllowHttpQopAuthOnly", "1"},
+	    {"CreationClassName", PP_AMT_AUTHORIZATION_SERVICE},
+	    {"ElementName", "Intel(r) AMT Authorization Service"},
+	    {"EnabledState", "5"},
+	    {"Name", "Intel(r) AMT Authorization Service"},
+	    {"RequestedState", "12"},
+	    {"SystemCreationClassName", "CIM_ComputerSystem"},
+	    {"SystemName", "Intel(r) AMT"},
+	};
+	int rc = need_setup(c, why);
+	(void)i;
+	for (size_t k = 0; rc == 0 && k < sizeof(kv) / sizeof(kv[0]); k++)
+		rc = padd(p, kv[k][0], kv[k][1], why);
+	return rc;
+}
+
 /* ---- classes with instances: Get, Enumerate, Pull ---- */
 
 typedef int (*ws_render_fn)(struct ws_ctx *c, size_t i, struct pp_wsman_props *p,
@@ -696,6 +719,7 @@ static const struct ws_class ws_classes[] = {
      render_software},
     {PP_AMT_URI_ETHERNET_PORT_SETTINGS, SEL_INSTANCE_ID, 2, render_ethernet},
     {PP_CIM_URI_COMPUTER_SYSTEM_PACKAGE, NULL, 1, render_package},
+    {PP_AMT_URI_AUTHORIZATION_SERVICE, NULL, 1, render_authorization},
 };
 
 static const struct ws_class *class_find(const char *uri)

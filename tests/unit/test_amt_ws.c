@@ -419,8 +419,13 @@ static void test_faults(void **state)
 	    pp_wsman_build_invoke(TO, SCS, "NoSuchMethod", NULL, NULL, &f->call, &f->req, &f->err),
 	    0);
 	expect_fault(f, PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED);
-	/* Methods-only services have no Get. */
+	/* The authorization service answers a Get (its instance) and still its methods;
+	 * the time service is methods only. */
 	get(f, PP_AMT_URI_AUTHORIZATION_SERVICE, NULL, NULL);
+	assert_int_equal(roundtrip(f), 0);
+	assert_false(f->resp.is_fault);
+	assert_string_equal(pp_wsman_props_get(&f->resp.props, "AllowHttpQopAuthOnly"), "1");
+	get(f, PP_AMT_URI_TIME_SYNCHRONIZATION_SERVICE, NULL, NULL);
 	expect_fault(f, PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED);
 	/* Methods kept. */
 	assert_int_equal(pp_wsman_build_invoke(TO, PP_AMT_URI_TIME_SYNCHRONIZATION_SERVICE,

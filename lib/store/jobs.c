@@ -609,9 +609,11 @@ int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
 	rc = bind_to_device(s, &c, host_name_candidate, host_name_out, err);
 out:
 	rc = pp_store_atomic_end(s, &a, rc, err);
-	if (rc == 0 && c.clone)
-		return pp_err_set(err, PP_EPERM, "job %lld: device %s quarantined: %s",
-				  (long long)job_id, c.proven_text, c.reason);
+	if (rc == 0 && c.clone) {
+		(void)pp_err_set(err, PP_EPERM, "job %lld: device %s quarantined: %s",
+				 (long long)job_id, c.proven_text, c.reason);
+		return PP_STORE_BIND_CLONE;
+	}
 	return rc;
 }
 
@@ -680,8 +682,8 @@ int pp_store_job_step(struct pp_store *s, int64_t id, const char *owner, enum pp
 		 * job's UUID: that device proved the key. */
 		if ((rc = job_get(s, id, false, &j, err)) < 0)
 			return rc;
-		if (!j.bound &&
-		    (rc = pp_store_job_bind(s, id, owner, j.uuid, NULL, NULL, wall_now(), err)) < 0)
+		if (!j.bound && (rc = pp_store_job_bind(s, id, owner, j.uuid, NULL, NULL,
+							wall_now(), err)) != 0)
 			return rc;
 	}
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)

@@ -345,8 +345,8 @@ int pp_store_jobs_renew(struct pp_store *s, const char *owner, int64_t now, uint
  * pp_store_job_complete's). Never lowers the recorded step: an older one is a no-op.
  * PP_STEP_READ on an unbound job binds it to its own UUID first, as pp_store_job_bind
  * with no host name (the engine records READ only after GetUuid, read over the
- * authenticated channel, matched the job's UUID), with the same outcomes: -PP_EPERM
- * for a clone (quarantined, job failed, committed all the same). */
+ * authenticated channel, matched the job's UUID), with the same outcomes:
+ * PP_STORE_BIND_CLONE for a clone (quarantined, job failed; the step not recorded). */
 /* After the device proved the key (TLS-PSK) and told its UUID over that channel
  * (GetUuid): binds the job's key (its hello PID) to that device and the job to it. The
  * proven device's row is made on first proof (state configuring, address the job's).
@@ -358,13 +358,16 @@ int pp_store_jobs_renew(struct pp_store *s, const char *owner, int64_t now, uint
  * unique among devices: the candidate, or the candidate with "-" and the first 8 hex
  * digits of the UUID, then with "-2", "-3", ... (cut to 63 bytes), reserved for this
  * device. 0: bound (idempotent for the same device: the reserved name again).
- * -PP_EPERM: a clone -- the key is not shared and belongs to another UUID already
- * (before or after that device's setup), the key is shared and at its device limit,
- * or the device is quarantined: the proving device is quarantined (its row made if
- * need be), audited ("device.quarantined") and noted for `keys report`; the job fails
- * for good. These changes are committed although the call fails. -PP_ESTATE: the job
- * is not running under owner, is bound to another device, or its key was revoked or
- * expired meanwhile. */
+ * PP_STORE_BIND_CLONE (> 0, err says why): a clone -- the key is not shared and
+ * belongs to another UUID already (before or after that device's setup), the key is
+ * shared and at its device limit, or the device is quarantined: the proving device is
+ * quarantined (its row made if need be), audited ("device.quarantined") and noted for
+ * `keys report`; the job fails for good. It is a positive value, not an error, because
+ * these changes must be kept: a caller batching operations in a transaction releases
+ * its savepoint (src/server/dbq.c does so for any rc >= 0). -PP_ESTATE: the job is not
+ * running under owner, is bound to another device, or its key was revoked or expired
+ * meanwhile; like every error, nothing is written. */
+#define PP_STORE_BIND_CLONE 1
 int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
 		      const uint8_t proven_uuid[16], const char *host_name_candidate,
 		      char host_name_out[64], int64_t now, struct pp_err *err) PP_WUR;

@@ -199,131 +199,56 @@ static int job_and_device(struct pp_store *s, int64_t id, struct pp_job *j, stru
 
 /* ---- hello ---- */
 
+static const char *const note_kind_names[PP_NOTE_KIND_MAX] = {
+    [PP_NOTE_UNKNOWN_PID] = "unknown-pid",
+    [PP_NOTE_SUSPECT_CLONE] = "suspect-clone",
+};
+
+const char *pp_note_kind_name(enum pp_hello_note_kind kind)
+{
+	return (unsigned)kind < PP_NOTE_KIND_MAX ? note_kind_names[kind] : NULL;
+}
+
+static int note(struct pp_store *s, enum pp_hello_note_kind kind, const char *pid,
+		const uint8_t uuid[16], const uint8_t addr[4], int64_t now, struct pp_err *err)
+{
+	struct pp_hello_note n;
+	memset(&n, 0, sizeof(n));
+	n.kind = kind;
+	memcpy(n.pid, pid, 8);
+	memcpy(n.uuid, uuid, 16);
+	memcpy(n.addr, addr, 4);
+	n.count = 1;
+	n.first_seen = n.last_seen = now;
+	return s->ops->note_put(s, &n, err);
+}
+
 struct hello_ctx {
 	const struct pp_hello_in *h;
 	char uuid[37];
+	bool known; /* the UUID names a device row (a device proven once) */
 	struct pp_device_row dev;
 	struct pp_key_info key;
 	int64_t batch_id;
 };
 
-static bool key_usable(const struct pp_key_info *k, int64_t now)
+/* The job for (UUID, address): refreshed when it exists (a running one is left alone),
+ * else made; then the PID's unproven jobs are cut to the bound. */
+static int hello_job(struct pp_store *s, const struct pp_hello_in *h, enum pp_hello_outcome *out,
+		     int64_t *job_id, struct pp_err *err)
 {
-	if (k->state != PP_KEY_AVAILABLE && k->state != PP_KEY_EXPORTED &&
-	    k->state != PP_KEY_IN_USE)
-		return false;
-	return k->locked_until <= now;
-}
-
-static int quarantine(struct pp_store *s, struct hello_ctx *c, uint64_t count, const char *other,
-		      struct pp_err *err)
-{
-	char reason[PP_STORE_TEXT_MAX + 1], detail[320];
-	const struct pp_hello_in *h = c->h;
-	if (c->key.max_devices <= 1) {
-		snprintf(reason, sizeof(reason), "PID %s is bound to device %s (cloned key?)",
-			 h->pid, other);
-		snprintf(detail, sizeof(detail),
-			 "PID %s is bound to device %s and was seen from device %s (%s): "
-			 "cloned or stolen key",
-			 h->pid, other, c->uuid, h->source);
-	} else {
-		snprintf(reason, sizeof(reason),
-			 "shared PID %s is at its limit of %u devices (first: %s)", h->pid,
-			 c->key.max_devices, other);
-		snprintf(detail, sizeof(detail),
-			 "shared PID %s already serves %llu of %u devices (first: %s); seen "
-			 "from device %s (%s): over its limit",
-			 h->pid, (unsigned long long)count, c->key.max_devices, other, c->uuid,
-			 h->source);
-	}
-	c->dev.info.state = PP_DEV_QUARANTINED;
-	c->dev.info.quarantined = true;
-	pp_store_text_copy(c->dev.quarantine_reason, sizeof(c->dev.quarantine_reason), reason);
-	pp_store_text_copy(c->dev.info.last_error, sizeof(c->dev.info.last_error), reason);
-
-	/* A quarantined device is not configured: its active job (made with another key)
-	 * ends here; its owner's next call gets -PP_ESTATE. */
 	struct pp_job j;
-	int rc = s->ops->job_find(s, h->uuid, PP_JOB_FIND_ACTIVE, true, &j, err);
+	int rc = s->ops->job_find_at(s, h->uuid, h->addr, true, &j, err);
 	if (rc == 0) {
-		j.state = PP_JOB_FAILED;
-		j.lease_until = 0;
-		j.updated = h->now;
-		pp_store_text_copy(j.last_error, sizeof(j.last_error), reason);
-		if ((rc = s->ops->job_put(s, &j, err)) < 0)
-			return rc;
-	} else if (rc != -PP_ENOTFOUND) {
-		return rc;
-	}
-	return pp_store_audit_at(s, h->now, h->source, "device.quarantined", c->uuid, detail, err);
-}
-
-/* The decision, with the device row locked; fills *out and *job_id, and updates c->dev
- * (written back by the caller). */
-static int hello_decide(struct pp_store *s, struct hello_ctx *c, enum pp_hello_outcome *out,
-			int64_t *job_id, struct pp_err *err)
-{
-	const struct pp_hello_in *h = c->h;
-	int rc = s->ops->key_lock(s, h->pid, &c->key, &c->batch_id, err);
-	if (rc == -PP_ENOTFOUND) {
-		*out = PP_HELLO_UNKNOWN_PID;
-		return 0;
-	}
-	if (rc < 0)
-		return rc;
-
-	if (c->dev.info.state == PP_DEV_PROVISIONED) {
-		/* Only the key its last job rotated in starts a new setup: that device was
-		 * unprovisioned and holds it. The old key, or any other, is a stale or
-		 * foreign hello; the device keeps its escrow and state. */
-		struct pp_job last;
-		rc = s->ops->job_find(s, h->uuid, PP_JOB_FIND_LAST_DONE, false, &last, err);
-		if (rc < 0 && rc != -PP_ENOTFOUND)
-			return rc;
-		if (rc == -PP_ENOTFOUND || last.next_pid[0] == '\0' ||
-		    strcmp(last.next_pid, h->pid) != 0) {
-			*out = PP_HELLO_ALREADY_PROVISIONED;
-			return 0;
-		}
-	}
-	if (c->dev.info.state == PP_DEV_QUARANTINED) {
-		*out = PP_HELLO_QUARANTINED;
-		return 0;
-	}
-	if (!key_usable(&c->key, h->now)) {
-		*out = PP_HELLO_KEY_UNUSABLE;
-		return 0;
-	}
-
-	bool bound = false;
-	uint64_t count = 0;
-	char other[37] = "";
-	if ((rc = s->ops->key_uses(s, h->pid, c->uuid, &bound, &count, other, err)) < 0)
-		return rc;
-	if (!bound) {
-		if (count >= c->key.max_devices) {
-			*out = PP_HELLO_QUARANTINED;
-			return quarantine(s, c, count, other, err);
-		}
-		if ((rc = s->ops->key_bind(s, h->pid, c->uuid, h->now, err)) < 0)
-			return rc;
-	}
-
-	struct pp_job j;
-	rc = s->ops->job_find(s, h->uuid, PP_JOB_FIND_ACTIVE, true, &j, err);
-	if (rc == 0) {
-		memcpy(j.addr, h->addr, 4);
-		j.updated = h->now;
-		if ((rc = s->ops->job_put(s, &j, err)) < 0)
-			return rc;
 		*out = PP_HELLO_JOB_ACTIVE;
 		*job_id = j.id;
-		return 0;
+		if (j.state == PP_JOB_RUNNING || h->now <= j.updated)
+			return 0;
+		j.updated = h->now;
+		return s->ops->job_put(s, &j, err);
 	}
 	if (rc != -PP_ENOTFOUND)
 		return rc;
-
 	memset(&j, 0, sizeof(j));
 	memcpy(j.uuid, h->uuid, 16);
 	memcpy(j.pid, h->pid, sizeof(j.pid));
@@ -334,8 +259,83 @@ static int hello_decide(struct pp_store *s, struct hello_ctx *c, enum pp_hello_o
 	j.created = j.updated = h->now;
 	if ((rc = s->ops->job_insert(s, &j, job_id, err)) < 0)
 		return rc;
-	c->dev.info.state = PP_DEV_CONFIGURING;
 	*out = PP_HELLO_NEW_JOB;
+	return s->ops->jobs_prune(s, h->pid, PP_STORE_UNPROVEN_PER_PID - 1, *job_id, NULL, err);
+}
+
+/* A known device: provisioned (unless the PID is the key its last job rotated in: it
+ * was unprovisioned and holds it) or quarantined ends the hello here (*done). */
+static int hello_known(struct pp_store *s, struct hello_ctx *c, enum pp_hello_outcome *out,
+		       bool *done, struct pp_err *err)
+{
+	const struct pp_hello_in *h = c->h;
+	*done = false;
+	if (c->dev.info.state == PP_DEV_QUARANTINED) {
+		*out = PP_HELLO_QUARANTINED;
+		*done = true;
+		return 0;
+	}
+	if (c->dev.info.state != PP_DEV_PROVISIONED)
+		return 0;
+	struct pp_job last;
+	int rc = s->ops->job_find(s, h->uuid, PP_JOB_FIND_LAST_DONE, false, &last, err);
+	if (rc < 0 && rc != -PP_ENOTFOUND)
+		return rc;
+	if (rc == -PP_ENOTFOUND || last.next_pid[0] == '\0' || strcmp(last.next_pid, h->pid) != 0) {
+		*out = PP_HELLO_ALREADY_PROVISIONED;
+		*done = true;
+	}
+	return 0;
+}
+
+/* The decision for a known PID; fills *out and *job_id. */
+static int hello_decide(struct pp_store *s, struct hello_ctx *c, enum pp_hello_outcome *out,
+			int64_t *job_id, struct pp_err *err)
+{
+	const struct pp_hello_in *h = c->h;
+	bool done = false, locked = false;
+	int rc;
+	if (c->known && ((rc = hello_known(s, c, out, &done, err)) < 0 || done))
+		return rc < 0 ? rc : 0;
+	if (c->key.state == PP_KEY_REVOKED || c->key.state == PP_KEY_EXPIRED) {
+		*out = PP_HELLO_KEY_UNUSABLE;
+		return 0;
+	}
+	if ((rc = s->ops->key_locked_at(s, h->pid, h->addr, h->now, &locked, err)) < 0)
+		return rc;
+	if (locked) {
+		*out = PP_HELLO_KEY_UNUSABLE;
+		return 0;
+	}
+	bool bound = false;
+	uint64_t count = 0;
+	char other[37] = "";
+	if ((rc = s->ops->key_uses(s, h->pid, c->uuid, &bound, &count, other, err)) < 0)
+		return rc;
+	bool suspect = !bound && count >= c->key.max_devices;
+	if (!suspect && c->key.state == PP_KEY_CONSUMED) {
+		*out = PP_HELLO_KEY_UNUSABLE;
+		return 0;
+	}
+	if ((rc = hello_job(s, h, out, job_id, err)) < 0)
+		return rc;
+	if (!suspect)
+		return 0;
+	/* The server tries the address all the same: only a handshake tells a clone that
+	 * holds the key (quarantined by pp_store_job_bind) from a forged hello. */
+	*out = PP_HELLO_SUSPECT_CLONE;
+	return note(s, PP_NOTE_SUSPECT_CLONE, h->pid, h->uuid, h->addr, h->now, err);
+}
+
+static int hello_check(const struct pp_hello_in *h, struct pp_err *err)
+{
+	if (!h)
+		return pp_err_set(err, PP_EINVAL, "no hello");
+	int rc = pp_store_check_pid(h->pid, err);
+	if (rc < 0)
+		return rc;
+	if (!h->source || (strcmp(h->source, "hello") != 0 && strcmp(h->source, "agent") != 0))
+		return pp_err_set(err, PP_EINVAL, "hello source must be 'hello' or 'agent'");
 	return 0;
 }
 
@@ -344,42 +344,32 @@ int pp_store_hello(struct pp_store *s, const struct pp_hello_in *h, enum pp_hell
 {
 	struct hello_ctx c;
 	struct pp_store_atomic a;
-	struct pp_device_row fresh;
-	bool created = false;
 	enum pp_hello_outcome out = PP_HELLO_UNKNOWN_PID;
 	int64_t jid = 0;
 	int rc;
 
-	if (!h)
-		return pp_err_set(err, PP_EINVAL, "no hello");
-	if ((rc = pp_store_check_pid(h->pid, err)) < 0)
+	if ((rc = hello_check(h, err)) < 0)
 		return rc;
-	if (!h->source || (strcmp(h->source, "hello") != 0 && strcmp(h->source, "agent") != 0))
-		return pp_err_set(err, PP_EINVAL, "hello source must be 'hello' or 'agent'");
 	memset(&c, 0, sizeof(c));
 	c.h = h;
 	uuid_text(h->uuid, c.uuid);
-
-	memset(&fresh, 0, sizeof(fresh));
-	memcpy(fresh.info.uuid, h->uuid, 16);
-	memcpy(fresh.info.pid, h->pid, sizeof(fresh.info.pid));
-	memcpy(fresh.info.addr, h->addr, 4);
-	fresh.info.state = PP_DEV_SEEN;
-	fresh.info.first_seen = fresh.info.last_seen = fresh.updated = h->now;
-	pp_store_text_copy(fresh.last_source, sizeof(fresh.last_source), h->source);
-
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	if ((rc = s->ops->device_lock(s, h->uuid, &fresh, &c.dev, &created, err)) < 0)
+	/* Lock order: device, then job, then keys. */
+	rc = s->ops->device_lock(s, h->uuid, NULL, &c.dev, NULL, err);
+	c.known = rc == 0;
+	if (rc < 0 && rc != -PP_ENOTFOUND)
 		goto out;
-	if ((rc = hello_decide(s, &c, &out, &jid, err)) < 0)
+	rc = s->ops->key_lock(s, h->pid, &c.key, &c.batch_id, err);
+	if (rc == -PP_ENOTFOUND) {
+		/* A sample for the operator, never a row each. */
+		rc = note(s, PP_NOTE_UNKNOWN_PID, h->pid, h->uuid, h->addr, h->now, err);
 		goto out;
-	/* Every hello counts; only an accepted one moves the device's address and PID (a
-	 * refused hello may be forged: it must not redirect a known device). */
-	if (out == PP_HELLO_NEW_JOB || out == PP_HELLO_JOB_ACTIVE) {
-		memcpy(c.dev.info.pid, h->pid, sizeof(c.dev.info.pid));
-		memcpy(c.dev.info.addr, h->addr, 4);
 	}
+	if (rc < 0 || (rc = hello_decide(s, &c, &out, &jid, err)) < 0 || !c.known)
+		goto out;
+	/* A known device counts the hello; its address, PID and state are not a hello's to
+	 * change (it may be forged). */
 	if (h->now > c.dev.info.last_seen)
 		c.dev.info.last_seen = h->now;
 	c.dev.hello_count++;
@@ -395,6 +385,236 @@ out:
 	if (job_id)
 		*job_id = jid;
 	return 0;
+}
+
+int pp_store_hello_notes(struct pp_store *s, enum pp_hello_note_kind kind,
+			 int (*cb)(void *ctx, const struct pp_hello_note *), void *ctx,
+			 struct pp_err *err)
+{
+	if (!pp_note_kind_name(kind))
+		return pp_err_set(err, PP_EINVAL, "unknown hello note kind %d", (int)kind);
+	if (!cb)
+		return pp_err_set(err, PP_EINVAL, "no callback");
+	return s->ops->note_list(s, kind, cb, ctx, err);
+}
+
+/* ---- binding: the device proved the key ---- */
+
+/* The n-th variant of a host name: the candidate, then "-" and the UUID's first 8 hex
+ * digits, then "-2", "-3", ...; the candidate is cut so the whole fits 63 bytes. */
+static void host_name_variant(const char *cand, const char *uuid8, unsigned n, char out[64])
+{
+	char suffix[32] = "";
+	if (n == 1)
+		snprintf(suffix, sizeof(suffix), "-%.8s", uuid8);
+	else if (n > 1)
+		snprintf(suffix, sizeof(suffix), "-%.8s-%u", uuid8, n);
+	size_t sl = strlen(suffix), cl = strlen(cand);
+	if (cl + sl > 63)
+		cl = 63 - sl;
+	memcpy(out, cand, cl);
+	memcpy(out + cl, suffix, sl + 1);
+}
+
+#define HOST_NAME_TRIES 1000
+
+/* A host name unique among devices for uuid, from cand (checked by the caller). */
+static int reserve_host_name(struct pp_store *s, const uint8_t uuid[16], const char *cand,
+			     char out[64], struct pp_err *err)
+{
+	char text[37];
+	uuid_text(uuid, text);
+	for (unsigned n = 0; n < HOST_NAME_TRIES; n++) {
+		bool taken = true;
+		host_name_variant(cand, text, n, out);
+		int rc = s->ops->host_name_taken(s, out, uuid, &taken, err);
+		if (rc < 0)
+			return rc;
+		if (!taken)
+			return 0;
+	}
+	out[0] = '\0';
+	return pp_err_set(err, PP_EEXIST, "host name '%s': no free variant after %d tries", cand,
+			  HOST_NAME_TRIES);
+}
+
+struct bind_ctx {
+	struct pp_job j;
+	struct pp_device_row d;
+	struct pp_key_info key;
+	const uint8_t *proven;
+	char proven_text[37], claimed_text[37];
+	const char *owner;
+	int64_t now;
+	bool clone;
+	char reason[PP_STORE_TEXT_MAX + 1];
+};
+
+/* A clone proved the key: the device is quarantined, the job fails for good (it stays
+ * with the device as the record), the operator is told. */
+static int bind_quarantine(struct pp_store *s, struct bind_ctx *c, uint64_t count,
+			   const char *other, struct pp_err *err)
+{
+	char detail[512], addr[16];
+	pp_store_addr_format(c->j.addr, addr);
+	if (c->d.info.state == PP_DEV_QUARANTINED)
+		snprintf(c->reason, sizeof(c->reason), "device %s is quarantined", c->proven_text);
+	else if (c->key.max_devices <= 1)
+		snprintf(c->reason, sizeof(c->reason), "PID %s belongs to device %s (cloned key?)",
+			 c->j.pid, other);
+	else
+		snprintf(c->reason, sizeof(c->reason),
+			 "shared PID %s is at its limit of %u devices (first: %s)", c->j.pid,
+			 c->key.max_devices, other);
+	snprintf(detail, sizeof(detail),
+		 "job %lld: device %s at %s proved PID %s (its hello claimed %s; %llu device(s) "
+		 "hold the key): %s",
+		 (long long)c->j.id, c->proven_text, addr, c->j.pid, c->claimed_text,
+		 (unsigned long long)count, c->reason);
+	c->clone = true;
+	c->d.info.state = PP_DEV_QUARANTINED;
+	c->d.info.quarantined = true;
+	pp_store_text_copy(c->d.quarantine_reason, sizeof(c->d.quarantine_reason), c->reason);
+	pp_store_text_copy(c->d.info.last_error, sizeof(c->d.info.last_error), c->reason);
+	c->d.updated = c->now;
+	int rc = s->ops->device_put(s, &c->d, err);
+	if (rc < 0)
+		return rc;
+	memcpy(c->j.uuid, c->proven, 16);
+	c->j.bound = true;
+	c->j.state = PP_JOB_FAILED;
+	c->j.lease_until = 0;
+	c->j.updated = c->now;
+	pp_store_text_copy(c->j.last_error, sizeof(c->j.last_error), c->reason);
+	if ((rc = s->ops->job_put(s, &c->j, err)) < 0)
+		return rc;
+	if ((rc = note(s, PP_NOTE_SUSPECT_CLONE, c->j.pid, c->proven, c->j.addr, c->now, err)) < 0)
+		return rc;
+	return pp_store_audit_at(s, c->now, c->owner, "device.quarantined", c->proven_text, detail,
+				 err);
+}
+
+/* Binds the key and the job to the proven device, with both locked. */
+static int bind_to_device(struct pp_store *s, struct bind_ctx *c, const char *cand,
+			  char host_out[64], struct pp_err *err)
+{
+	int64_t batch_id = 0;
+	bool bound = false;
+	uint64_t count = 0;
+	char other[37] = "";
+	int rc = s->ops->key_lock(s, c->j.pid, &c->key, &batch_id, err);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing",
+				  (long long)c->j.id, c->j.pid);
+	if (rc < 0)
+		return rc;
+	if (c->key.state == PP_KEY_REVOKED || c->key.state == PP_KEY_EXPIRED)
+		return pp_err_set(err, PP_ESTATE, "job %lld: key %s is %s", (long long)c->j.id,
+				  c->j.pid, pp_key_state_name(c->key.state));
+	if ((rc = s->ops->key_uses(s, c->j.pid, c->proven_text, &bound, &count, other, err)) < 0)
+		return rc;
+	if (c->d.info.state == PP_DEV_QUARANTINED || (!bound && count >= c->key.max_devices))
+		return bind_quarantine(s, c, count, other, err);
+	if (!bound && (rc = s->ops->key_bind(s, c->j.pid, c->proven_text, c->now, err)) < 0)
+		return rc;
+	if (memcmp(c->j.uuid, c->proven, 16) != 0) {
+		char detail[256];
+		snprintf(detail, sizeof(detail),
+			 "job %lld, PID %s: the hello claimed device %s; the device proved the "
+			 "key and is %s",
+			 (long long)c->j.id, c->j.pid, c->claimed_text, c->proven_text);
+		rc = pp_store_audit_at(s, c->now, c->owner, "job.uuid-corrected", c->proven_text,
+				       detail, err);
+		if (rc < 0)
+			return rc;
+	}
+	/* Its other unproven jobs are moot: the device is found. */
+	if ((rc = s->ops->jobs_drop_unbound(s, c->proven, c->j.id, err)) < 0)
+		return rc;
+	memcpy(c->j.uuid, c->proven, 16);
+	c->j.bound = true;
+	c->j.updated = c->now;
+	rc = s->ops->job_put(s, &c->j, err);
+	if (rc == -PP_EEXIST)
+		return pp_err_set(err, PP_ESTATE,
+				  "job %lld: device %s has another job for that "
+				  "address",
+				  (long long)c->j.id, c->proven_text);
+	if (rc < 0)
+		return rc;
+
+	c->d.info.state = PP_DEV_CONFIGURING;
+	memcpy(c->d.info.pid, c->j.pid, sizeof(c->d.info.pid));
+	memcpy(c->d.info.addr, c->j.addr, 4);
+	c->d.info.last_error[0] = '\0';
+	c->d.info.host_name[0] = '\0';
+	if (c->now > c->d.info.last_seen)
+		c->d.info.last_seen = c->now;
+	c->d.updated = c->now;
+	if (cand && *cand &&
+	    (rc = reserve_host_name(s, c->proven, cand, c->d.info.host_name, err)) < 0)
+		return rc;
+	if (host_out)
+		memcpy(host_out, c->d.info.host_name, 64);
+	return s->ops->device_put(s, &c->d, err);
+}
+
+int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
+		      const uint8_t proven_uuid[16], const char *host_name_candidate,
+		      char host_name_out[64], int64_t now, struct pp_err *err)
+{
+	struct pp_store_atomic a;
+	struct pp_device_row fresh;
+	struct bind_ctx c;
+	int rc;
+	if (host_name_out)
+		host_name_out[0] = '\0';
+	if ((rc = check_owner(owner, err)) < 0 ||
+	    (rc = check_name(host_name_candidate, 63, "host name", err)) < 0)
+		return rc;
+	if (!proven_uuid)
+		return pp_err_set(err, PP_EINVAL, "job bind: no UUID");
+	memset(&c, 0, sizeof(c));
+	c.proven = proven_uuid;
+	c.owner = owner;
+	c.now = now;
+	uuid_text(proven_uuid, c.proven_text);
+	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
+		return rc;
+	/* Lock order: the device (made on first proof), then the job. */
+	if ((rc = job_get(s, job_id, false, &c.j, err)) < 0)
+		goto out;
+	memset(&fresh, 0, sizeof(fresh));
+	memcpy(fresh.info.uuid, proven_uuid, 16);
+	memcpy(fresh.info.pid, c.j.pid, sizeof(fresh.info.pid));
+	memcpy(fresh.info.addr, c.j.addr, 4);
+	fresh.info.state = PP_DEV_CONFIGURING;
+	fresh.info.first_seen = fresh.info.last_seen = fresh.updated = now;
+	if ((rc = s->ops->device_lock(s, proven_uuid, &fresh, &c.d, NULL, err)) < 0 ||
+	    (rc = job_get(s, job_id, true, &c.j, err)) < 0)
+		goto out;
+	uuid_text(c.j.uuid, c.claimed_text);
+	if (!owner_holds(&c.j, owner)) {
+		rc = lease_lost(&c.j, owner, err);
+		goto out;
+	}
+	if (c.j.bound) {
+		if (memcmp(c.j.uuid, proven_uuid, 16) != 0)
+			rc = pp_err_set(err, PP_ESTATE, "job %lld is bound to device %s, not %s",
+					(long long)c.j.id, c.claimed_text, c.proven_text);
+		else if (host_name_out)
+			memcpy(host_name_out, c.d.info.host_name, 64);
+		goto out;
+	}
+	rc = bind_to_device(s, &c, host_name_candidate, host_name_out, err);
+out:
+	rc = pp_store_atomic_end(s, &a, rc, err);
+	if (rc == 0 && c.clone) {
+		(void)pp_err_set(err, PP_EPERM, "job %lld: device %s quarantined: %s",
+				 (long long)job_id, c.proven_text, c.reason);
+		return PP_STORE_BIND_CLONE;
+	}
+	return rc;
 }
 
 /* ---- claims and leases ---- */
@@ -457,6 +677,15 @@ int pp_store_job_step(struct pp_store *s, int64_t id, const char *owner, enum pp
 		return pp_err_set(err, PP_EINVAL,
 				  "job step %d cannot be recorded (done is the completion's)",
 				  (int)step);
+	if (step == PP_STEP_READ) {
+		/* READ is recorded once GetUuid, over the authenticated channel, matched the
+		 * job's UUID: that device proved the key. */
+		if ((rc = job_get(s, id, false, &j, err)) < 0)
+			return rc;
+		if (!j.bound && (rc = pp_store_job_bind(s, id, owner, j.uuid, NULL, NULL,
+							wall_now(), err)) != 0)
+			return rc;
+	}
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
 	if ((rc = job_get(s, id, true, &j, err)) < 0)
@@ -515,7 +744,11 @@ int pp_store_job_fail(struct pp_store *s, int64_t id, const char *owner, const c
 		return rc;
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	if ((rc = job_and_device(s, id, &j, &d, err)) < 0)
+	if ((rc = job_get(s, id, false, &j, err)) < 0)
+		goto out;
+	/* An unbound job has no device: nobody proved anything. */
+	rc = j.bound ? job_and_device(s, id, &j, &d, err) : job_get(s, id, true, &j, err);
+	if (rc < 0)
 		goto out;
 	if (!owner_holds(&j, owner)) {
 		rc = lease_lost(&j, owner, err);
@@ -525,7 +758,7 @@ int pp_store_job_fail(struct pp_store *s, int64_t id, const char *owner, const c
 	j.lease_until = 0;
 	j.updated = now;
 	pp_store_text_copy(j.last_error, sizeof(j.last_error), reason);
-	if ((rc = s->ops->job_put(s, &j, err)) < 0)
+	if ((rc = s->ops->job_put(s, &j, err)) < 0 || !j.bound)
 		goto out;
 	if (d.info.state != PP_DEV_QUARANTINED)
 		d.info.state = PP_DEV_FAILED;
@@ -597,6 +830,15 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
 		rc = lease_lost(&j, owner, err);
 		goto out;
 	}
+	if (!j.bound) {
+		rc = pp_err_set(err, PP_ESTATE, "job %lld: no device proved its key yet",
+				(long long)j.id);
+		goto out;
+	}
+	/* The name reserved at binding, else one made unique now. */
+	if (!d.info.host_name[0] && host_name && *host_name &&
+	    (rc = reserve_host_name(s, j.uuid, host_name, d.info.host_name, err)) < 0)
+		goto out;
 	j.state = PP_JOB_DONE;
 	j.step = PP_STEP_DONE;
 	j.lease_until = 0;
@@ -607,7 +849,6 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
 	d.info.state = PP_DEV_PROVISIONED;
 	memcpy(d.info.pid, j.next_pid[0] ? j.next_pid : j.pid, sizeof(d.info.pid));
 	memcpy(d.info.addr, j.addr, 4);
-	pp_store_text_copy(d.info.host_name, sizeof(d.info.host_name), host_name);
 	pp_store_text_copy(d.info.domain, sizeof(d.info.domain), domain);
 	d.info.last_error[0] = '\0';
 	d.info.provisioned_at = now;
@@ -699,6 +940,18 @@ int pp_store_device_escrow(struct pp_store *s, const uint8_t uuid[16],
 	uuid_text(uuid, subject);
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
+	struct pp_device_row d;
+	if ((rc = s->ops->device_get(s, uuid, &d, err)) < 0) {
+		if (rc == -PP_ENOTFOUND)
+			rc = pp_err_set(err, PP_ENOTFOUND, "no device %s", subject);
+		memset(&stored, 0, sizeof(stored));
+		goto out;
+	}
+	if (d.info.state == PP_DEV_QUARANTINED) {
+		rc = pp_err_set(err, PP_EPERM, "device %s is quarantined: no escrow", subject);
+		memset(&stored, 0, sizeof(stored));
+		goto out;
+	}
 	bool device = false;
 	rc = escrow_open(s, uuid, subject, &stored, &device, err);
 	if (rc == 0) {
@@ -837,20 +1090,22 @@ out:
 
 /* ---- lockout ---- */
 
-int pp_store_key_failure(struct pp_store *s, const char *pid, int64_t now, uint32_t limit,
-			 uint32_t lock_s, struct pp_err *err)
+int pp_store_key_failure(struct pp_store *s, const char *pid, const uint8_t addr[4], int64_t now,
+			 uint32_t limit, uint32_t lock_s, struct pp_err *err)
 {
 	struct pp_store_atomic a;
 	int rc = pp_store_check_pid(pid, err);
 	if (rc < 0)
 		return rc;
+	if (!addr)
+		return pp_err_set(err, PP_EINVAL, "key failure: no address");
 	if (limit == 0)
 		return pp_err_set(err, PP_EINVAL, "failure limit must be at least 1");
 	if (now < 0 || now > INT64_MAX - (int64_t)lock_s)
 		return pp_err_set(err, PP_EINVAL, "time out of range");
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	rc = s->ops->key_failure(s, pid, now, limit, lock_s, err);
+	rc = s->ops->key_failure(s, pid, addr, now, limit, lock_s, err);
 	if (rc == -PP_ENOTFOUND)
 		rc = pp_err_set(err, PP_ENOTFOUND, "no key with PID %s", pid);
 	return pp_store_atomic_end(s, &a, rc, err);

@@ -156,6 +156,42 @@ static const char schema_v3[] =
     "ALTER TABLE devices ADD COLUMN tls_cipher TEXT\n"
     "  CHECK (tls_cipher IS NULL OR (length(tls_cipher) BETWEEN 1 AND 63));\n";
 
+/* Binding on proof, per-address lockout and bounded hello samples: see sqlite.c's
+ * schema_v4. hello_notes.id is renewed from its sequence on every upsert, so the
+ * newest rows have the highest ids. */
+static const char schema_v4[] =
+    "ALTER TABLE jobs ADD COLUMN bound BOOLEAN NOT NULL DEFAULT false;\n"
+    "UPDATE jobs SET bound = true WHERE state = 'done' OR step <> 'none';\n"
+    "DELETE FROM key_uses u WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.bound AND\n"
+    "  j.uuid = u.uuid AND (j.pid = u.pid OR j.next_pid = u.pid));\n"
+    "UPDATE keys SET use_count = (SELECT count(*) FROM key_uses u WHERE u.pid = keys.pid)\n"
+    "  WHERE use_count > 0;\n"
+    "DROP INDEX jobs_one_active;\n"
+    "CREATE UNIQUE INDEX jobs_one_active ON jobs (uuid, address)\n"
+    "  WHERE state IN ('pending', 'running', 'retry');\n"
+    "CREATE INDEX jobs_pid_unbound ON jobs (pid, bound, updated);\n"
+    "CREATE INDEX devices_host_name ON devices (host_name);\n"
+    "CREATE TABLE key_failures (\n"
+    "  pid TEXT NOT NULL CHECK (length(pid) = 8),\n"
+    "  address TEXT NOT NULL,\n"
+    "  failure_count BIGINT NOT NULL CHECK (failure_count >= 0),\n"
+    "  locked_until BIGINT NOT NULL DEFAULT 0,\n"
+    "  updated BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (pid, address)\n"
+    ");\n"
+    "CREATE TABLE hello_notes (\n"
+    "  id BIGSERIAL PRIMARY KEY,\n"
+    "  kind TEXT NOT NULL CHECK (kind IN ('unknown-pid', 'suspect-clone')),\n"
+    "  pid TEXT NOT NULL CHECK (length(pid) = 8),\n"
+    "  address TEXT NOT NULL,\n"
+    "  uuid TEXT NOT NULL CHECK (length(uuid) = 36),\n"
+    "  count BIGINT NOT NULL CHECK (count >= 1),\n"
+    "  first_seen BIGINT NOT NULL,\n"
+    "  last_seen BIGINT NOT NULL,\n"
+    "  UNIQUE (kind, pid, address)\n"
+    ");\n"
+    "CREATE INDEX hello_notes_kind ON hello_notes (kind, id);\n";
+
 /* API tokens (store.h), as in sqlite.c: the hash only; names unique among active
  * tokens. IF NOT EXISTS: idempotent, whatever step 4 brought. */
 static const char schema_v5[] =
@@ -180,6 +216,7 @@ static const struct migration {
     {1, schema_v1},
     {2, schema_v2},
     {3, schema_v3},
+    {4, schema_v4},
     {5, schema_v5},
 };
 
@@ -237,6 +274,18 @@ enum stmt_id {
 	ST_COUNT_DEVICES,
 	ST_COUNT_JOBS,
 	ST_DEVICE_SET_TLS,
+	ST_JOB_ACTIVE_AT,
+	ST_JOBS_PRUNE,
+	ST_JOBS_DROP_UNBOUND,
+	ST_HOST_TAKEN,
+	ST_NOTE_PUT,
+	ST_NOTE_TRIM,
+	ST_NOTE_LIST,
+	ST_PAIR_FAILURE,
+	ST_KEY_LOCK_RAISE,
+	ST_PAIR_TRIM,
+	ST_PAIR_LOCKED,
+	ST_PAIR_CLEAR,
 	ST_MAX
 };
 
@@ -255,10 +304,10 @@ enum stmt_id {
 	"last_source, hello_count, updated, id, tls_version, tls_cipher FROM devices "
 #define JOB_COLS                                                                                   \
 	"SELECT id, uuid, pid, next_pid, address, state, step, attempts, owner, lease_until, "     \
-	"next_attempt_at, last_error, created, updated FROM jobs "
+	"next_attempt_at, last_error, created, updated, bound FROM jobs "
 #define JOB_COLS_J                                                                                 \
 	"j.id, j.uuid, j.pid, j.next_pid, j.address, j.state, j.step, j.attempts, j.owner, "       \
-	"j.lease_until, j.next_attempt_at, j.last_error, j.created, j.updated"
+	"j.lease_until, j.next_attempt_at, j.last_error, j.created, j.updated, j.bound"
 #define JOB_ACTIVE "state IN ('pending', 'running', 'retry')"
 
 static const char *const stmt_sql[ST_MAX] = {
@@ -299,9 +348,39 @@ static const char *const stmt_sql[ST_MAX] = {
 			 "THEN 'in-use' ELSE state END WHERE pid = $1",
     [ST_KEY_PROVISIONED] = "SELECT count(DISTINCT uuid) FROM jobs WHERE pid = $1 AND "
 			   "state = 'done'",
-    [ST_KEY_FAILURE] = "UPDATE keys SET failure_count = failure_count + 1, updated = $2, "
-		       "locked_until = CASE WHEN failure_count + 1 >= $3::bigint "
-		       "THEN $2::bigint + $4::bigint ELSE locked_until END WHERE pid = $1",
+    [ST_KEY_FAILURE] = "UPDATE keys SET failure_count = failure_count + 1, updated = $2 "
+		       "WHERE pid = $1",
+    [ST_PAIR_FAILURE] = "INSERT INTO key_failures AS f (pid, address, failure_count, "
+			"locked_until, updated) VALUES ($1, $2, 1, CASE WHEN 1 >= $4::bigint "
+			"THEN $3::bigint + $5::bigint ELSE 0 END, $3) ON CONFLICT (pid, address) "
+			"DO UPDATE SET failure_count = f.failure_count + 1, locked_until = CASE "
+			"WHEN f.failure_count + 1 >= $4::bigint THEN $3::bigint + $5::bigint "
+			"ELSE f.locked_until END, updated = $3",
+    [ST_KEY_LOCK_RAISE] = "UPDATE keys SET locked_until = GREATEST(locked_until, (SELECT "
+			  "locked_until FROM key_failures WHERE pid = $1 AND address = $2)) "
+			  "WHERE pid = $1",
+    [ST_PAIR_TRIM] = "DELETE FROM key_failures WHERE pid = $1 AND address IN (SELECT address "
+		     "FROM key_failures WHERE pid = $1 ORDER BY updated DESC, address "
+		     "OFFSET $2)",
+    [ST_PAIR_LOCKED] = "SELECT count(*) FROM key_failures WHERE pid = $1 AND address = $2 AND "
+		       "locked_until > $3",
+    [ST_PAIR_CLEAR] = "DELETE FROM key_failures WHERE pid = $1",
+    [ST_JOB_ACTIVE_AT] = JOB_COLS "WHERE uuid = $1 AND address = $2 AND " JOB_ACTIVE " FOR UPDATE",
+    [ST_JOBS_PRUNE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE pid = $1 AND "
+		      "NOT bound AND state <> 'running' AND id <> $3 "
+		      "ORDER BY updated DESC, id DESC OFFSET $2)",
+    [ST_JOBS_DROP_UNBOUND] = "DELETE FROM jobs WHERE uuid = $1 AND NOT bound AND "
+			     "state IN ('pending', 'retry') AND id <> $2",
+    [ST_HOST_TAKEN] = "SELECT count(*) FROM devices WHERE host_name = $1 AND uuid <> $2",
+    [ST_NOTE_PUT] = "INSERT INTO hello_notes AS n (kind, pid, address, uuid, count, first_seen, "
+		    "last_seen) VALUES ($1, $2, $3, $4, 1, $5, $5) "
+		    "ON CONFLICT (kind, pid, address) DO UPDATE SET uuid = EXCLUDED.uuid, "
+		    "count = n.count + 1, last_seen = GREATEST(n.last_seen, EXCLUDED.last_seen), "
+		    "id = nextval(pg_get_serial_sequence('hello_notes', 'id'))",
+    [ST_NOTE_TRIM] = "DELETE FROM hello_notes WHERE kind = $1 AND id <= (SELECT id FROM "
+		     "hello_notes WHERE kind = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)",
+    [ST_NOTE_LIST] = "SELECT pid, address, uuid, count, first_seen, last_seen FROM hello_notes "
+		     "WHERE kind = $1 ORDER BY id DESC",
     [ST_KEY_SUCCESS] = "UPDATE keys SET failure_count = 0, locked_until = 0, updated = $2 "
 		       "WHERE pid = $1",
     [ST_DEVICE_INSERT] =
@@ -323,8 +402,8 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_ESCROW_PUT] = "UPDATE devices SET admin_user = $2, admin_secret = $3, mebx = $4, "
 		      "updated = $5 WHERE uuid = $1 AND admin_secret IS NULL AND mebx IS NULL",
     [ST_JOB_INSERT] = "INSERT INTO jobs (uuid, pid, next_pid, address, state, step, attempts, "
-		      "owner, lease_until, next_attempt_at, last_error, created, updated) "
-		      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+		      "owner, lease_until, next_attempt_at, last_error, created, updated, bound) "
+		      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
 		      "RETURNING id",
     [ST_JOB_GET] = JOB_COLS "WHERE id = $1",
     [ST_JOB_LOCK] = JOB_COLS "WHERE id = $1 FOR UPDATE",
@@ -333,7 +412,7 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_JOB_LAST_DONE] = JOB_COLS "WHERE uuid = $1 AND state = 'done' ORDER BY id DESC LIMIT 1",
     [ST_JOB_PUT] = "UPDATE jobs SET next_pid = $2, address = $3, state = $4, step = $5, "
 		   "attempts = $6, owner = $7, lease_until = $8, next_attempt_at = $9, "
-		   "last_error = $10, updated = $11 WHERE id = $1",
+		   "last_error = $10, updated = $11, uuid = $12, bound = $13 WHERE id = $1",
     /* Rows another instance holds are skipped, not waited for; a row changed since the
      * snapshot is checked again against the WHERE once locked (READ COMMITTED). */
     [ST_JOBS_CLAIM] = "WITH c AS (SELECT id FROM jobs "
@@ -958,15 +1037,70 @@ static int pg_key_provisioned(struct pp_store *base, const char *pid, uint64_t *
 	return 0;
 }
 
-static int pg_key_failure(struct pp_store *base, const char *pid, int64_t now, uint32_t limit,
-			  uint32_t lock_s, struct pp_err *err)
+/* Runs a write that may change no row. */
+static int run_exec(struct pg_store *s, enum stmt_id id, const struct params *p, const char *what,
+		    struct pp_err *err)
 {
+	PGresult *r = NULL;
+	int rc = run(s, id, p, &r, what, err);
+	PQclear(r);
+	return rc;
+}
+
+/* The first column of the first row as a number (0 without a row). */
+static int run_i64(struct pg_store *s, enum stmt_id id, const struct params *p, int64_t *val,
+		   const char *what, struct pp_err *err)
+{
+	PGresult *r = NULL;
+	int rc = run(s, id, p, &r, what, err);
+	*val = rc == 0 && PQntuples(r) > 0 ? col_i64(r, 0, 0) : 0;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_key_failure(struct pp_store *base, const char *pid, const uint8_t addr[4],
+			  int64_t now, uint32_t limit, uint32_t lock_s, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	const char *what = "store: key failure";
+	char a[16];
+	pp_store_addr_format(addr, a);
 	struct params p = {0};
 	p_text(&p, pid);
 	p_i64(&p, now);
-	p_i64(&p, limit);
-	p_i64(&p, lock_s);
-	return run_write(pg(base), ST_KEY_FAILURE, &p, "store: key failure", err);
+	int rc = run_write(s, ST_KEY_FAILURE, &p, what, err);
+	if (rc < 0)
+		return rc;
+	struct params q = {0};
+	p_text(&q, pid);
+	p_text(&q, a);
+	p_i64(&q, now);
+	p_i64(&q, limit);
+	p_i64(&q, lock_s);
+	if ((rc = run_exec(s, ST_PAIR_FAILURE, &q, what, err)) < 0)
+		return rc;
+	q.n = 2; /* pid, address */
+	if ((rc = run_exec(s, ST_KEY_LOCK_RAISE, &q, what, err)) < 0)
+		return rc;
+	struct params t = {0};
+	p_text(&t, pid);
+	p_i64(&t, PP_STORE_PAIRS_MAX);
+	return run_exec(s, ST_PAIR_TRIM, &t, what, err);
+}
+
+static int pg_key_locked_at(struct pp_store *base, const char *pid, const uint8_t addr[4],
+			    int64_t now, bool *locked, struct pp_err *err)
+{
+	char a[16];
+	int64_t n = 0;
+	pp_store_addr_format(addr, a);
+	struct params p = {0};
+	p_text(&p, pid);
+	p_text(&p, a);
+	p_i64(&p, now);
+	int rc = run_i64(pg(base), ST_PAIR_LOCKED, &p, &n, "store: key lock", err);
+	*locked = n > 0;
+	return rc;
 }
 
 static int pg_key_success(struct pp_store *base, const char *pid, int64_t now, struct pp_err *err)
@@ -974,7 +1108,11 @@ static int pg_key_success(struct pp_store *base, const char *pid, int64_t now, s
 	struct params p = {0};
 	p_text(&p, pid);
 	p_i64(&p, now);
-	return run_write(pg(base), ST_KEY_SUCCESS, &p, "store: key success", err);
+	int rc = run_write(pg(base), ST_KEY_SUCCESS, &p, "store: key success", err);
+	if (rc < 0)
+		return rc;
+	p.n = 1;
+	return run_exec(pg(base), ST_PAIR_CLEAR, &p, "store: key success", err);
 }
 
 /* ---- audit ---- */
@@ -1297,6 +1435,7 @@ static int job_row(const PGresult *r, int row, struct pp_job *j)
 	col_str(r, row, 11, j->last_error, sizeof(j->last_error));
 	j->created = col_i64(r, row, 12);
 	j->updated = col_i64(r, row, 13);
+	j->bound = col_bool(r, row, 14);
 	return 0;
 }
 
@@ -1333,6 +1472,117 @@ static int pg_job_find(struct pp_store *base, const uint8_t uuid[16], enum pp_jo
 	return job_one(pg(base), sid, &p, out, err);
 }
 
+static int pg_job_find_at(struct pp_store *base, const uint8_t uuid[16], const uint8_t addr[4],
+			  bool lock, struct pp_job *out, struct pp_err *err)
+{
+	struct params p = {0};
+	char u[37], a[16];
+	(void)lock; /* always FOR UPDATE: a hello refreshes it */
+	p_uuid(&p, uuid, u);
+	pp_store_addr_format(addr, a);
+	p_text(&p, a);
+	return job_one(pg(base), ST_JOB_ACTIVE_AT, &p, out, err);
+}
+
+static int pg_jobs_prune(struct pp_store *base, const char *pid, uint64_t keep, int64_t keep_id,
+			 uint64_t *dropped, struct pp_err *err)
+{
+	struct params p = {0};
+	PGresult *r = NULL;
+	p_text(&p, pid);
+	p_i64(&p, keep > INT64_MAX ? INT64_MAX : (int64_t)keep);
+	p_i64(&p, keep_id);
+	int rc = run(pg(base), ST_JOBS_PRUNE, &p, &r, "store: unproven jobs", err);
+	if (dropped)
+		*dropped = rc == 0 ? strtoull(PQcmdTuples(r), NULL, 10) : 0;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_jobs_drop_unbound(struct pp_store *base, const uint8_t uuid[16], int64_t keep_id,
+				struct pp_err *err)
+{
+	struct params p = {0};
+	char u[37];
+	p_uuid(&p, uuid, u);
+	p_i64(&p, keep_id);
+	return run_exec(pg(base), ST_JOBS_DROP_UNBOUND, &p, "store: unproven jobs", err);
+}
+
+static int pg_host_name_taken(struct pp_store *base, const char *name, const uint8_t uuid[16],
+			      bool *taken, struct pp_err *err)
+{
+	struct params p = {0};
+	char u[37];
+	int64_t n = 0;
+	p_text(&p, name);
+	p_uuid(&p, uuid, u);
+	int rc = run_i64(pg(base), ST_HOST_TAKEN, &p, &n, "store: host names", err);
+	*taken = n > 0;
+	return rc;
+}
+
+static int pg_note_put(struct pp_store *base, const struct pp_hello_note *n, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	struct params p = {0};
+	char u[37], a[16];
+	const char *kind = pp_note_kind_name(n->kind);
+	pp_store_addr_format(n->addr, a);
+	p_text(&p, kind);
+	p_text(&p, n->pid);
+	p_text(&p, a);
+	p_uuid(&p, n->uuid, u);
+	p_i64(&p, n->last_seen);
+	int rc = run_exec(s, ST_NOTE_PUT, &p, "store: hello note", err);
+	if (rc < 0)
+		return rc;
+	struct params t = {0};
+	p_text(&t, kind);
+	p_i64(&t, PP_STORE_NOTES_MAX);
+	return run_exec(s, ST_NOTE_TRIM, &t, "store: hello note", err);
+}
+
+/* At most PP_STORE_NOTES_MAX rows: one round trip, read before any callback. */
+static int pg_note_list(struct pp_store *base, enum pp_hello_note_kind kind,
+			int (*cb)(void *, const struct pp_hello_note *), void *ctx,
+			struct pp_err *err)
+{
+	struct params p = {0};
+	PGresult *r = NULL;
+	p_text(&p, pp_note_kind_name(kind));
+	int rc = run(pg(base), ST_NOTE_LIST, &p, &r, "store: hello notes", err);
+	if (rc < 0)
+		return rc;
+	int rows = PQntuples(r);
+	struct pp_hello_note *all = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*all));
+	if (!all) {
+		PQclear(r);
+		return pp_err_set(err, PP_ENOMEM, "store: hello notes: out of memory");
+	}
+	for (int i = 0; i < rows && rc == 0; i++) {
+		struct pp_hello_note *n = &all[i];
+		n->kind = kind;
+		col_str(r, i, 0, n->pid, sizeof(n->pid));
+		if (pp_store_addr_parse(col_cstr(r, i, 1), n->addr) < 0 ||
+		    col_uuid(r, i, 2, n->uuid) < 0)
+			rc = pp_err_set(err, PP_ESTORE, "store: a hello note is malformed");
+		n->count = col_u64(r, i, 3);
+		n->first_seen = col_i64(r, i, 4);
+		n->last_seen = col_i64(r, i, 5);
+	}
+	PQclear(r);
+	for (int i = 0; i < rows && rc == 0; i++) {
+		rc = cb(ctx, &all[i]);
+		if (rc > 0) {
+			rc = 0;
+			break;
+		}
+	}
+	free(all);
+	return rc;
+}
+
 static int pg_job_insert(struct pp_store *base, const struct pp_job *j, int64_t *id,
 			 struct pp_err *err)
 {
@@ -1353,6 +1603,7 @@ static int pg_job_insert(struct pp_store *base, const struct pp_job *j, int64_t 
 	p_opt_text(&p, j->last_error);
 	p_i64(&p, j->created);
 	p_i64(&p, j->updated);
+	p_bool(&p, j->bound);
 	int rc = run_row(pg(base), ST_JOB_INSERT, &p, &r, "store: job insert", err);
 	if (rc < 0)
 		return rc;
@@ -1377,6 +1628,9 @@ static int pg_job_put(struct pp_store *base, const struct pp_job *j, struct pp_e
 	p_i64(&p, j->next_attempt_at);
 	p_opt_text(&p, j->last_error);
 	p_i64(&p, j->updated);
+	char u[37];
+	p_uuid(&p, j->uuid, u);
+	p_bool(&p, j->bound);
 	return run_write(pg(base), ST_JOB_PUT, &p, "store: job update", err);
 }
 
@@ -1554,6 +1808,13 @@ static const struct pp_store_ops postgres_ops = {
     .key_provisioned = pg_key_provisioned,
     .key_failure = pg_key_failure,
     .key_success = pg_key_success,
+    .key_locked_at = pg_key_locked_at,
+    .job_find_at = pg_job_find_at,
+    .jobs_prune = pg_jobs_prune,
+    .jobs_drop_unbound = pg_jobs_drop_unbound,
+    .host_name_taken = pg_host_name_taken,
+    .note_put = pg_note_put,
+    .note_list = pg_note_list,
     .device_lock = pg_device_lock,
     .device_put = pg_device_put,
     .device_set_tls = pg_device_set_tls,

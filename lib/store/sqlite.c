@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,48 @@ static const char schema_v3[] =
     "ALTER TABLE devices ADD COLUMN tls_cipher TEXT\n"
     "  CHECK (tls_cipher IS NULL OR (length(tls_cipher) BETWEEN 1 AND 63));\n";
 
+/* A hello proves nothing (store.h pp_store_hello): jobs are bound (bound = 1) once a
+ * device proved the key (pp_store_job_bind); until then a job touches no device, and
+ * jobs of one UUID from several addresses coexist (a replayed hello cannot pull a job
+ * away from its address). Bindings made by hellos before (key_uses without a bound
+ * job) are dropped: they proved nothing. key_failures: handshake failures per (PID,
+ * device address), so failures at an address a hello named lock only that pair.
+ * hello_notes: bounded samples of unknown PIDs and suspected clones (the last
+ * PP_STORE_NOTES_MAX of each kind by id), never a row per hello. */
+static const char schema_v4[] =
+    "ALTER TABLE jobs ADD COLUMN bound INTEGER NOT NULL DEFAULT 0\n"
+    "  CHECK (bound = 0 OR bound = 1);\n"
+    "UPDATE jobs SET bound = 1 WHERE state = 'done' OR step <> 'none';\n"
+    "DELETE FROM key_uses WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.bound = 1 AND\n"
+    "  j.uuid = key_uses.uuid AND (j.pid = key_uses.pid OR j.next_pid = key_uses.pid));\n"
+    "UPDATE keys SET use_count = (SELECT count(*) FROM key_uses u WHERE u.pid = keys.pid)\n"
+    "  WHERE use_count > 0;\n"
+    "DROP INDEX jobs_one_active;\n"
+    "CREATE UNIQUE INDEX jobs_one_active ON jobs (uuid, address)\n"
+    "  WHERE state IN ('pending', 'running', 'retry');\n"
+    "CREATE INDEX jobs_pid_unbound ON jobs (pid, bound, updated);\n"
+    "CREATE INDEX devices_host_name ON devices (host_name);\n"
+    "CREATE TABLE key_failures (\n"
+    "  pid TEXT NOT NULL CHECK (length(pid) = 8),\n"
+    "  address TEXT NOT NULL,\n"
+    "  failure_count INTEGER NOT NULL CHECK (failure_count >= 0),\n"
+    "  locked_until INTEGER NOT NULL DEFAULT 0,\n"
+    "  updated INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (pid, address)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE hello_notes (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  kind TEXT NOT NULL CHECK (kind = 'unknown-pid' OR kind = 'suspect-clone'),\n"
+    "  pid TEXT NOT NULL CHECK (length(pid) = 8),\n"
+    "  address TEXT NOT NULL,\n"
+    "  uuid TEXT NOT NULL CHECK (length(uuid) = 36),\n"
+    "  count INTEGER NOT NULL CHECK (count >= 1),\n"
+    "  first_seen INTEGER NOT NULL,\n"
+    "  last_seen INTEGER NOT NULL,\n"
+    "  UNIQUE (kind, pid, address)\n"
+    ");\n"
+    "CREATE INDEX hello_notes_kind ON hello_notes (kind, id);\n";
+
 /* API tokens (store.h): only the SHA-256 of a token (hex), never the token. A name is
  * unique among active tokens (revoked = 0); revoked rows stay as history. IF NOT
  * EXISTS: this step may run after a database already at 4 from another branch of the
@@ -208,6 +251,7 @@ static const struct migration {
     {1, schema_v1},
     {2, schema_v2},
     {3, schema_v3},
+    {4, schema_v4},
     {5, schema_v5},
 };
 
@@ -268,6 +312,18 @@ enum stmt_id {
 	ST_COUNT_DEVICES,
 	ST_COUNT_JOBS,
 	ST_DEVICE_SET_TLS,
+	ST_JOB_ACTIVE_AT,
+	ST_JOBS_PRUNE,
+	ST_JOBS_DROP_UNBOUND,
+	ST_HOST_TAKEN,
+	ST_NOTE_PUT,
+	ST_NOTE_TRIM,
+	ST_NOTE_LIST,
+	ST_PAIR_FAILURE,
+	ST_KEY_LOCK_RAISE,
+	ST_PAIR_TRIM,
+	ST_PAIR_LOCKED,
+	ST_PAIR_CLEAR,
 	ST_MAX
 };
 
@@ -285,7 +341,7 @@ enum stmt_id {
 	"last_source, hello_count, updated, tls_version, tls_cipher FROM devices "
 #define JOB_COLS                                                                                   \
 	"SELECT id, uuid, pid, next_pid, address, state, step, attempts, owner, lease_until, "     \
-	"next_attempt_at, last_error, created, updated FROM jobs "
+	"next_attempt_at, last_error, created, updated, bound FROM jobs "
 /* Written exactly as the partial index jobs_one_active, so SQLite uses it. */
 #define JOB_ACTIVE "state IN ('pending', 'running', 'retry')"
 #define KEY_PAGE "k.pid > :after ORDER BY k.pid LIMIT :limit"
@@ -333,9 +389,39 @@ static const char *const stmt_sql[ST_MAX] = {
 			 "THEN 'in-use' ELSE state END WHERE pid = ?1",
     [ST_KEY_PROVISIONED] = "SELECT count(DISTINCT uuid) FROM jobs WHERE pid = ?1 AND "
 			   "state = 'done'",
-    [ST_KEY_FAILURE] = "UPDATE keys SET failure_count = failure_count + 1, updated = ?2, "
-		       "locked_until = CASE WHEN failure_count + 1 >= ?3 THEN ?2 + ?4 "
-		       "ELSE locked_until END WHERE pid = ?1",
+    [ST_KEY_FAILURE] = "UPDATE keys SET failure_count = failure_count + 1, updated = ?2 "
+		       "WHERE pid = ?1",
+    [ST_PAIR_FAILURE] =
+	"INSERT INTO key_failures (pid, address, failure_count, locked_until, "
+	"updated) VALUES (?1, ?2, 1, CASE WHEN 1 >= ?4 THEN ?3 + ?5 ELSE 0 END, ?3) "
+	"ON CONFLICT (pid, address) DO UPDATE SET "
+	"failure_count = failure_count + 1, locked_until = CASE WHEN "
+	"failure_count + 1 >= ?4 THEN ?3 + ?5 ELSE locked_until END, updated = ?3",
+    [ST_KEY_LOCK_RAISE] = "UPDATE keys SET locked_until = max(locked_until, (SELECT "
+			  "locked_until FROM key_failures WHERE pid = ?1 AND address = ?2)) "
+			  "WHERE pid = ?1",
+    [ST_PAIR_TRIM] = "DELETE FROM key_failures WHERE pid = ?1 AND address IN (SELECT address "
+		     "FROM key_failures WHERE pid = ?1 ORDER BY updated DESC, address "
+		     "LIMIT -1 OFFSET ?2)",
+    [ST_PAIR_LOCKED] = "SELECT count(*) FROM key_failures WHERE pid = ?1 AND address = ?2 AND "
+		       "locked_until > ?3",
+    [ST_PAIR_CLEAR] = "DELETE FROM key_failures WHERE pid = ?1",
+    [ST_JOB_ACTIVE_AT] = JOB_COLS "WHERE uuid = ?1 AND address = ?2 AND " JOB_ACTIVE,
+    [ST_JOBS_PRUNE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE pid = ?1 AND "
+		      "bound = 0 AND state <> 'running' AND id <> ?3 "
+		      "ORDER BY updated DESC, id DESC LIMIT -1 OFFSET ?2)",
+    [ST_JOBS_DROP_UNBOUND] = "DELETE FROM jobs WHERE uuid = ?1 AND bound = 0 AND "
+			     "(state = 'pending' OR state = 'retry') AND id <> ?2",
+    [ST_HOST_TAKEN] = "SELECT count(*) FROM devices WHERE host_name = ?1 AND uuid <> ?2",
+    [ST_NOTE_PUT] = "INSERT OR REPLACE INTO hello_notes (kind, pid, address, uuid, count, "
+		    "first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, "
+		    "coalesce((SELECT count FROM hello_notes WHERE kind = ?1 AND pid = ?2 AND "
+		    "address = ?3), 0) + 1, coalesce((SELECT first_seen FROM hello_notes WHERE "
+		    "kind = ?1 AND pid = ?2 AND address = ?3), ?5), ?5)",
+    [ST_NOTE_TRIM] = "DELETE FROM hello_notes WHERE kind = ?1 AND id <= (SELECT id FROM "
+		     "hello_notes WHERE kind = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    [ST_NOTE_LIST] = "SELECT pid, address, uuid, count, first_seen, last_seen FROM hello_notes "
+		     "WHERE kind = ?1 ORDER BY id DESC",
     [ST_KEY_SUCCESS] = "UPDATE keys SET failure_count = 0, locked_until = 0, updated = ?2 "
 		       "WHERE pid = ?1",
     [ST_DEVICE_INSERT] =
@@ -356,14 +442,14 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_ESCROW_PUT] = "UPDATE devices SET admin_user = ?2, admin_secret = ?3, mebx = ?4, "
 		      "updated = ?5 WHERE uuid = ?1 AND admin_secret IS NULL AND mebx IS NULL",
     [ST_JOB_INSERT] = "INSERT INTO jobs (uuid, pid, next_pid, address, state, step, attempts, "
-		      "owner, lease_until, next_attempt_at, last_error, created, updated) "
-		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+		      "owner, lease_until, next_attempt_at, last_error, created, updated, bound) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [ST_JOB_GET] = JOB_COLS "WHERE id = ?1",
     [ST_JOB_ACTIVE] = JOB_COLS "WHERE uuid = ?1 AND " JOB_ACTIVE,
     [ST_JOB_LAST_DONE] = JOB_COLS "WHERE uuid = ?1 AND state = 'done' ORDER BY id DESC LIMIT 1",
     [ST_JOB_PUT] = "UPDATE jobs SET next_pid = ?2, address = ?3, state = ?4, step = ?5, "
 		   "attempts = ?6, owner = ?7, lease_until = ?8, next_attempt_at = ?9, "
-		   "last_error = ?10, updated = ?11 WHERE id = ?1",
+		   "last_error = ?10, updated = ?11, uuid = ?12, bound = ?13 WHERE id = ?1",
     [ST_JOB_CLAIMABLE] = "SELECT id FROM jobs WHERE ((state = 'pending' OR state = 'retry') "
 			 "AND next_attempt_at <= ?1) OR (state = 'running' AND lease_until < ?1) "
 			 "ORDER BY next_attempt_at, id LIMIT ?2",
@@ -1125,21 +1211,91 @@ out:
 	return rc;
 }
 
-static int sq_key_failure(struct pp_store *base, const char *pid, int64_t now, uint32_t limit,
-			  uint32_t lock_s, struct pp_err *err)
+/* Binds parameters 1.. from fmt: 't' text, 'i' int64, 'u' UUID, 'a' address. */
+static int bind_fmt(sqlite3_stmt *st, const char *fmt, va_list ap)
 {
-	struct sqlite_store *s = sq(base);
+	for (int i = 1; *fmt; fmt++, i++) {
+		int rc = SQLITE_MISUSE;
+		switch (*fmt) {
+		case 't':
+			rc = bind_text(st, i, va_arg(ap, const char *));
+			break;
+		case 'i':
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 'u':
+			rc = bind_uuid(st, i, va_arg(ap, const uint8_t *));
+			break;
+		case 'a':
+			rc = bind_addr(st, i, va_arg(ap, const uint8_t *));
+			break;
+		default:
+			break;
+		}
+		if (rc != SQLITE_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* Runs a cached statement with parameters from fmt (bind_fmt). A write when val is
+ * NULL (*changes, may be NULL, gets the rows changed); else a query whose first row's
+ * first column goes to *val (0 without a row). */
+static int sq_run(struct sqlite_store *s, enum stmt_id id, const char *what, int64_t *val,
+		  int *changes, struct pp_err *err, const char *fmt, ...)
+{
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_FAILURE, &st, err);
+	va_list ap;
+	int rc = stmt_take(s, id, &st, err);
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, limit) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 4, lock_s) != SQLITE_OK)
-		rc = bind_failed(s, "store: key failure", err);
-	else
-		rc = step_write(s, st, "store: key failure", err);
-	stmt_give(s, ST_KEY_FAILURE);
+	va_start(ap, fmt);
+	rc = bind_fmt(st, fmt, ap);
+	va_end(ap);
+	if (rc < 0) {
+		rc = bind_failed(s, what, err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (val) {
+		*val = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
+		if (rc == 0 && changes)
+			*changes = sqlite3_changes(s->db);
+	}
+out:
+	stmt_give(s, id);
+	return rc;
+}
+
+static int sq_key_failure(struct pp_store *base, const char *pid, const uint8_t addr[4],
+			  int64_t now, uint32_t limit, uint32_t lock_s, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	const char *what = "store: key failure";
+	int changes = 0;
+	int rc = sq_run(s, ST_KEY_FAILURE, what, NULL, &changes, err, "ti", pid, now);
+	if (rc < 0)
+		return rc;
+	if (changes == 0)
+		return pp_err_set(err, PP_ENOTFOUND, "%s: no such key", what);
+	if ((rc = sq_run(s, ST_PAIR_FAILURE, what, NULL, NULL, err, "taiii", pid, addr, now,
+			 (int64_t)limit, (int64_t)lock_s)) < 0 ||
+	    (rc = sq_run(s, ST_KEY_LOCK_RAISE, what, NULL, NULL, err, "ta", pid, addr)) < 0)
+		return rc;
+	return sq_run(s, ST_PAIR_TRIM, what, NULL, NULL, err, "ti", pid,
+		      (int64_t)PP_STORE_PAIRS_MAX);
+}
+
+static int sq_key_locked_at(struct pp_store *base, const char *pid, const uint8_t addr[4],
+			    int64_t now, bool *locked, struct pp_err *err)
+{
+	int64_t n = 0;
+	int rc = sq_run(sq(base), ST_PAIR_LOCKED, "store: key lock", &n, NULL, err, "tai", pid,
+			addr, now);
+	*locked = n > 0;
 	return rc;
 }
 
@@ -1155,7 +1311,9 @@ static int sq_key_success(struct pp_store *base, const char *pid, int64_t now, s
 	else
 		rc = step_write(s, st, "store: key success", err);
 	stmt_give(s, ST_KEY_SUCCESS);
-	return rc;
+	if (rc < 0)
+		return rc;
+	return sq_run(s, ST_PAIR_CLEAR, "store: key success", NULL, NULL, err, "t", pid);
 }
 
 /* ---- devices ---- */
@@ -1406,6 +1564,7 @@ static int job_row(sqlite3_stmt *st, struct pp_job *j)
 	column_str(st, 11, j->last_error, sizeof(j->last_error));
 	j->created = sqlite3_column_int64(st, 12);
 	j->updated = sqlite3_column_int64(st, 13);
+	j->bound = sqlite3_column_int(st, 14) != 0;
 	return 0;
 }
 
@@ -1445,6 +1604,108 @@ static int sq_job_find(struct pp_store *base, const uint8_t uuid[16], enum pp_jo
 			 uuid, 0, out, err);
 }
 
+static int sq_job_find_at(struct pp_store *base, const uint8_t uuid[16], const uint8_t addr[4],
+			  bool lock, struct pp_job *out, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	(void)lock;
+	int rc = stmt_take(s, ST_JOB_ACTIVE_AT, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_uuid(st, 1, uuid) != SQLITE_OK || bind_addr(st, 2, addr) != SQLITE_OK) {
+		rc = bind_failed(s, "store: job lookup", err);
+		goto out;
+	}
+	if ((rc = step_row(s, st, "store: job lookup", err)) < 0)
+		goto out;
+	if (job_row(st, out) < 0)
+		rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
+out:
+	stmt_give(s, ST_JOB_ACTIVE_AT);
+	return rc;
+}
+
+static int sq_jobs_prune(struct pp_store *base, const char *pid, uint64_t keep, int64_t keep_id,
+			 uint64_t *dropped, struct pp_err *err)
+{
+	int changes = 0;
+	int rc = sq_run(sq(base), ST_JOBS_PRUNE, "store: unproven jobs", NULL, &changes, err, "tii",
+			pid, limit_param(keep) < 0 ? INT64_MAX : (int64_t)keep, keep_id);
+	if (dropped)
+		*dropped = rc == 0 && changes > 0 ? (uint64_t)changes : 0;
+	return rc;
+}
+
+static int sq_jobs_drop_unbound(struct pp_store *base, const uint8_t uuid[16], int64_t keep_id,
+				struct pp_err *err)
+{
+	return sq_run(sq(base), ST_JOBS_DROP_UNBOUND, "store: unproven jobs", NULL, NULL, err, "ui",
+		      uuid, keep_id);
+}
+
+static int sq_host_name_taken(struct pp_store *base, const char *name, const uint8_t uuid[16],
+			      bool *taken, struct pp_err *err)
+{
+	int64_t n = 0;
+	int rc =
+	    sq_run(sq(base), ST_HOST_TAKEN, "store: host names", &n, NULL, err, "tu", name, uuid);
+	*taken = n > 0;
+	return rc;
+}
+
+static int sq_note_put(struct pp_store *base, const struct pp_hello_note *n, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	const char *kind = pp_note_kind_name(n->kind);
+	int rc = sq_run(s, ST_NOTE_PUT, "store: hello note", NULL, NULL, err, "ttaui", kind, n->pid,
+			n->addr, n->uuid, n->last_seen);
+	if (rc < 0)
+		return rc;
+	return sq_run(s, ST_NOTE_TRIM, "store: hello note", NULL, NULL, err, "ti", kind,
+		      (int64_t)PP_STORE_NOTES_MAX);
+}
+
+struct note_list_ctx {
+	enum pp_hello_note_kind kind;
+	int (*cb)(void *, const struct pp_hello_note *);
+	void *ctx;
+};
+
+static int note_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+{
+	struct note_list_ctx *c = arg;
+	struct pp_hello_note n;
+	memset(&n, 0, sizeof(n));
+	n.kind = c->kind;
+	column_str(st, 0, n.pid, sizeof(n.pid));
+	if (column_addr(st, 1, n.addr) < 0 || column_uuid(st, 2, n.uuid) < 0)
+		return pp_err_set(err, PP_ESTORE, "store: a hello note is malformed");
+	int64_t count = sqlite3_column_int64(st, 3);
+	n.count = count < 0 ? 0 : (uint64_t)count;
+	n.first_seen = sqlite3_column_int64(st, 4);
+	n.last_seen = sqlite3_column_int64(st, 5);
+	return c->cb(c->ctx, &n);
+}
+
+static int sq_note_list(struct pp_store *base, enum pp_hello_note_kind kind,
+			int (*cb)(void *, const struct pp_hello_note *), void *ctx,
+			struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	struct note_list_ctx c = {.kind = kind, .cb = cb, .ctx = ctx};
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_take(s, ST_NOTE_LIST, &st, err);
+	if (rc < 0)
+		return rc;
+	if (bind_text(st, 1, pp_note_kind_name(kind)) != SQLITE_OK)
+		rc = bind_failed(s, "store: hello notes", err);
+	else
+		rc = step_rows(s, st, "store: hello notes", note_list_row, &c, err);
+	stmt_give(s, ST_NOTE_LIST);
+	return rc;
+}
+
 static int sq_job_insert(struct pp_store *base, const struct pp_job *j, int64_t *id,
 			 struct pp_err *err)
 {
@@ -1464,7 +1725,8 @@ static int sq_job_insert(struct pp_store *base, const struct pp_job *j, int64_t 
 	    sqlite3_bind_int64(st, 10, j->next_attempt_at) != SQLITE_OK ||
 	    bind_opt_text(st, 11, j->last_error) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 12, j->created) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 13, j->updated) != SQLITE_OK) {
+	    sqlite3_bind_int64(st, 13, j->updated) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 14, j->bound ? 1 : 0) != SQLITE_OK) {
 		rc = bind_failed(s, "store: job insert", err);
 		goto out;
 	}
@@ -1497,7 +1759,9 @@ static int sq_job_put(struct pp_store *base, const struct pp_job *j, struct pp_e
 	    sqlite3_bind_int64(st, 8, j->lease_until) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 9, j->next_attempt_at) != SQLITE_OK ||
 	    bind_opt_text(st, 10, j->last_error) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 11, j->updated) != SQLITE_OK)
+	    sqlite3_bind_int64(st, 11, j->updated) != SQLITE_OK ||
+	    bind_uuid(st, 12, j->uuid) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 13, j->bound ? 1 : 0) != SQLITE_OK)
 		rc = bind_failed(s, "store: job update", err);
 	else
 		rc = step_write(s, st, "store: job update", err);
@@ -1693,6 +1957,13 @@ static const struct pp_store_ops sqlite_ops = {
     .key_provisioned = sq_key_provisioned,
     .key_failure = sq_key_failure,
     .key_success = sq_key_success,
+    .key_locked_at = sq_key_locked_at,
+    .job_find_at = sq_job_find_at,
+    .jobs_prune = sq_jobs_prune,
+    .jobs_drop_unbound = sq_jobs_drop_unbound,
+    .host_name_taken = sq_host_name_taken,
+    .note_put = sq_note_put,
+    .note_list = sq_note_list,
     .device_lock = sq_device_lock,
     .device_put = sq_device_put,
     .device_set_tls = sq_device_set_tls,

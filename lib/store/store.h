@@ -277,36 +277,42 @@ struct pp_hello_in {
 };
 enum pp_hello_outcome {
 	PP_HELLO_NEW_JOB,    /* a pending job was made */
-	PP_HELLO_JOB_ACTIVE, /* the device already has a pending/running/retry job: address
-				refreshed */
+	PP_HELLO_JOB_ACTIVE, /* a job for this UUID and address is already pending, running
+				or waiting to retry */
 	PP_HELLO_ALREADY_PROVISIONED,
-	PP_HELLO_UNKNOWN_PID,
-	PP_HELLO_KEY_UNUSABLE, /* revoked, expired, consumed, or locked out */
-	PP_HELLO_QUARANTINED,  /* a non-shared PID already bound to another UUID (clone), or a
-				  shared key over its limit: device quarantined */
+	PP_HELLO_UNKNOWN_PID,   /* counted in the bounded sample (pp_store_hello_notes) */
+	PP_HELLO_KEY_UNUSABLE,  /* revoked, expired, or locked out for this address */
+	PP_HELLO_QUARANTINED,   /* the UUID names a quarantined device */
+	PP_HELLO_SUSPECT_CLONE, /* the key belongs to other devices (a non-shared key bound
+				   to another UUID, or a shared key at its limit): noted in
+				   the bounded sample; a job is made all the same, so the
+				   server tries the address and pp_store_job_bind quarantines
+				   the device if it really holds the key */
+	PP_HELLO_OUTCOME_MAX
 };
-/* Records a hello; every outcome is a success (0), errors are bad input or the
- * database. In this order:
- *  - The device row is made on first sight (state seen, the hello's PID and address);
- *    every hello counts (last_seen = now, hello count, source).
- *  - Unknown PID: UNKNOWN_PID.
- *  - A provisioned device: ALREADY_PROVISIONED, unless the PID is the rotated key its
- *    last job gave it (the device was unprovisioned and starts again with the key it
- *    holds): that is a new setup and goes on below.
- *  - A quarantined device stays so: QUARANTINED.
- *  - Key revoked, expired, consumed, or locked (locked_until > now): KEY_UNUSABLE.
- *  - The key binds to the UUID the first time (key_uses; use_count counts distinct
- *    UUIDs; available or exported becomes in-use). A key already bound to max_devices
- *    other UUIDs (a unique key: one; a rotated key: its device) quarantines this
- *    device: state quarantined, flag set, last_error and an audit entry
- *    "device.quarantined" naming the PID and both UUIDs; an active job of the device is
- *    failed. A rotated key is bound to its device when made, so the device that was
- *    being configured may come back with either PID, and any other UUID with it is a
- *    clone.
- *  - The device has an active job: JOB_ACTIVE, the job's and device's address and the
- *    device's PID refreshed. Else a pending job is made (runnable at now), the device
- *    goes to configuring: NEW_JOB.
- * *job_id (may be NULL) gets the job for NEW_JOB and JOB_ACTIVE, else 0. */
+/* Most unproven jobs (pending, retry or failed jobs not yet bound by pp_store_job_bind,
+ * a running one apart) kept per PID; a hello beyond it drops the least recently
+ * refreshed one. */
+#define PP_STORE_UNPROVEN_PER_PID 4
+/* Records a hello. A hello proves nothing (anyone can send one with any UUID, PID and
+ * address): it says "try this address", binds no key and makes no device row. Every
+ * outcome is a success (0); errors are bad input or the database. In this order:
+ *  - Unknown PID: UNKNOWN_PID, noted in the bounded sample (no row each).
+ *  - A UUID of a known device counts (last_seen, hello count, source); its address,
+ *    PID and state are not changed by a hello. Provisioned: ALREADY_PROVISIONED, unless
+ *    the PID is the rotated key its last job gave it (unprovisioned since: a new setup,
+ *    goes on below). Quarantined: QUARANTINED.
+ *  - Key revoked or expired, or locked for this address (pp_store_key_failure):
+ *    KEY_UNUSABLE.
+ *  - A key that belongs to max_devices other UUIDs already (key_uses; consumed keys
+ *    too): SUSPECT_CLONE, noted in the bounded sample; it goes on below all the same.
+ *    Revoked and expired keys stop above; consumed ones only here.
+ *  - A job for this (UUID, address) that is active: JOB_ACTIVE (a job that is not
+ *    running is refreshed). Else a pending job is made (runnable at now, unbound):
+ *    NEW_JOB; a job in progress elsewhere is never moved by a hello. Then the PID's
+ *    unproven jobs beyond PP_STORE_UNPROVEN_PER_PID are dropped, least recently
+ *    refreshed first (never a running or bound one).
+ * *job_id (may be NULL) gets the job for NEW_JOB, JOB_ACTIVE and SUSPECT_CLONE, else 0. */
 int pp_store_hello(struct pp_store *s, const struct pp_hello_in *h, enum pp_hello_outcome *outcome,
 		   int64_t *job_id, struct pp_err *err) PP_WUR;
 
@@ -325,6 +331,10 @@ struct pp_job {
 	char owner[PP_JOB_OWNER_MAX + 1]; /* "" when none; kept on done and failed jobs */
 	int64_t lease_until, next_attempt_at, created, updated;
 	char last_error[PP_STORE_TEXT_MAX + 1];
+	/* Bound by pp_store_job_bind: the device proved the key in a TLS-PSK handshake and
+	 * uuid is the one it told over that channel. Until then uuid is only what a hello
+	 * claimed, and the job touches no device row. */
+	bool bound;
 };
 /* Claims up to max runnable jobs into out[0..*n): pending/retry with next_attempt_at <=
  * now, or running with lease_until < now (a crashed owner), oldest next_attempt_at
@@ -340,20 +350,53 @@ int pp_store_jobs_renew(struct pp_store *s, const char *owner, int64_t now, uint
 /* Each fails with -PP_ESTATE when the job is not running under this owner (lease lost:
  * claimed by another, or finished), -PP_ENOTFOUND when there is no such job.
  * Step: records a completed step (PP_STEP_READ..PP_STEP_COMMIT_SENT; DONE is
- * pp_store_job_complete's). Never lowers the recorded step: an older one is a no-op. */
+ * pp_store_job_complete's). Never lowers the recorded step: an older one is a no-op.
+ * PP_STEP_READ on an unbound job binds it to its own UUID first, as pp_store_job_bind
+ * with no host name (the engine records READ only after GetUuid, read over the
+ * authenticated channel, matched the job's UUID), with the same outcomes:
+ * PP_STORE_BIND_CLONE for a clone (quarantined, job failed; the step not recorded). */
+/* After the device proved the key (TLS-PSK) and told its UUID over that channel
+ * (GetUuid): binds the job's key (its hello PID) to that device and the job to it. The
+ * proven device's row is made on first proof (state configuring, address the job's).
+ * When proven_uuid is not the UUID the hello claimed, the job becomes the proven
+ * device's and an audit entry "job.uuid-corrected" keeps the claim. The device's other
+ * unbound jobs that are not running are dropped (superseded).
+ * host_name_candidate (NULL or "": reserve nothing, pp_store_job_complete reserves) is
+ * the name the server would give it; host_name_out (may be NULL; 64 bytes) gets a name
+ * unique among devices: the candidate, or the candidate with "-" and the first 8 hex
+ * digits of the UUID, then with "-2", "-3", ... (cut to 63 bytes), reserved for this
+ * device. 0: bound (idempotent for the same device: the reserved name again).
+ * PP_STORE_BIND_CLONE (> 0, err says why): a clone -- the key is not shared and
+ * belongs to another UUID already (before or after that device's setup), the key is
+ * shared and at its device limit, or the device is quarantined: the proving device is
+ * quarantined (its row made if need be), audited ("device.quarantined") and noted for
+ * `keys report`; the job fails for good. It is a positive value, not an error, because
+ * these changes must be kept: a caller batching operations in a transaction releases
+ * its savepoint (src/server/dbq.c does so for any rc >= 0). -PP_ESTATE: the job is not
+ * running under owner, is bound to another device, or its key was revoked or expired
+ * meanwhile; like every error, nothing is written. */
+#define PP_STORE_BIND_CLONE 1
+int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
+		      const uint8_t proven_uuid[16], const char *host_name_candidate,
+		      char host_name_out[64], int64_t now, struct pp_err *err) PP_WUR;
 int pp_store_job_step(struct pp_store *s, int64_t id, const char *owner, enum pp_job_step step,
 		      struct pp_err *err) PP_WUR;
 /* To retry at next_at: state retry, last_error = reason, owner and lease cleared. */
 int pp_store_job_retry(struct pp_store *s, int64_t id, const char *owner, int64_t next_at,
 		       const char *reason, struct pp_err *err) PP_WUR;
-/* Final failure: job failed with last_error; the device goes to failed with it (a
- * quarantined device stays quarantined); audit entry "job.failed" (actor: owner). The
- * keys stay in-use and bound: the device may hold either. */
+/* Final failure: job failed with last_error; for a bound job, the device goes to failed
+ * with it (a quarantined device stays quarantined) and an audit entry
+ * "job.failed" (actor: owner) is written. An unbound job (nobody proved anything: a
+ * forged or stale hello) changes no device and writes no audit entry; it stays as a
+ * failed unproven job of its PID until hellos push it out. The keys stay in-use and
+ * bound: the device may hold either. */
 int pp_store_job_fail(struct pp_store *s, int64_t id, const char *owner, const char *reason,
 		      struct pp_err *err) PP_WUR;
-/* Success, one transaction: job done (step DONE); device provisioned with host/domain
- * names (NULL or "" for none; a host name of up to 63 bytes, a domain of up to 253,
- * printable ASCII), provisioned_at = now, its PID the rotated key when there is one;
+/* Success, one transaction: the job must be bound (-PP_ESTATE otherwise); job done (step
+ * DONE); device provisioned with host/domain names (NULL or "" for none; a host name of
+ * up to 63 bytes, a domain of up to 253, printable ASCII; the name reserved by
+ * pp_store_job_bind wins over host_name, and without one host_name is made unique the
+ * same way), provisioned_at = now, its PID the rotated key when there is one;
  * the hello key consumed once the distinct devices provisioned with it reach its
  * max_devices (a unique key at once; a shared key stays in-use until then); the next
  * key stays in-use, bound to the device; audit entry "device.provisioned" (actor:
@@ -366,7 +409,8 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
  * MEBx password for a device. Idempotent: when already escrowed, the stored values win
  * and are returned in the out-buffers (so a repeat after a crash sends the same ones).
  * The given values must be valid even then: user 1..32, password 1..64, MEBx password
- * 1..32 bytes of printable ASCII without spaces. -PP_ENOTFOUND for an unknown device.
+ * 1..32 bytes of printable ASCII without spaces. -PP_ENOTFOUND for an unknown device
+ * (a device row exists once a job was bound to it), -PP_EPERM for a quarantined one.
  * Only the admin user is stored in clear. Wipe the struct when done. */
 struct pp_device_secrets {
 	char admin_user[33];
@@ -392,13 +436,43 @@ int pp_store_job_next_key(struct pp_store *s, int64_t job_id, const char *owner,
 			  const char *cand_pid, const char *cand_pps, struct pp_pid *pid_out,
 			  struct pp_pps *pps_out, struct pp_err *err) PP_WUR;
 
-/* Handshake failure accounting for a PID: failure_count + 1; once it reaches `limit`
- * (>= 1) the key is locked until now + lock_s, and each further failure renews the lock
- * (the count is not reset by time: after the lock ends, one more failure locks it
- * again). A success resets the count and any lock. -PP_ENOTFOUND for an unknown PID. */
-int pp_store_key_failure(struct pp_store *s, const char *pid, int64_t now, uint32_t limit,
-			 uint32_t lock_s, struct pp_err *err) PP_WUR;
+/* Handshake failure accounting per (PID, device address): anyone can make the server try
+ * a key at any address (a hello), so failures there must not lock the key for the
+ * device that holds it elsewhere. The pair's count + 1; once it reaches `limit` (>= 1)
+ * the pair is locked until now + lock_s (hellos for that PID from that address are
+ * KEY_UNUSABLE), and each further failure renews the lock (the count is not reset by
+ * time: after the lock ends, one more failure locks it again). The key's failure_count
+ * counts every failure and its locked_until is the latest lock of any address (both
+ * for listings; a hello only looks at its own address's lock). At most
+ * PP_STORE_PAIRS_MAX addresses are kept per PID (the least recently failed dropped). A success
+ * resets the key and all its pairs. -PP_ENOTFOUND for an unknown PID. */
+#define PP_STORE_PAIRS_MAX 64 /* addresses with a failure count kept per PID */
+int pp_store_key_failure(struct pp_store *s, const char *pid, const uint8_t addr[4], int64_t now,
+			 uint32_t limit, uint32_t lock_s, struct pp_err *err) PP_WUR;
 int pp_store_key_success(struct pp_store *s, const char *pid, struct pp_err *err) PP_WUR;
+
+/* Bounded samples of hellos for the operator (`keys report`): the last
+ * PP_STORE_NOTES_MAX distinct (PID, address) of each kind, with the UUID last claimed,
+ * a count and first/last times; older ones are dropped, so a flood costs no rows. */
+#define PP_STORE_NOTES_MAX 64
+enum pp_hello_note_kind {
+	PP_NOTE_UNKNOWN_PID,   /* a PID the store does not have */
+	PP_NOTE_SUSPECT_CLONE, /* a key that belongs to other devices (SUSPECT_CLONE), and
+				  devices quarantined by pp_store_job_bind */
+	PP_NOTE_KIND_MAX
+};
+struct pp_hello_note {
+	enum pp_hello_note_kind kind;
+	char pid[9];
+	uint8_t uuid[16];
+	uint8_t addr[4];
+	uint64_t count;
+	int64_t first_seen, last_seen;
+};
+/* Newest first. */
+int pp_store_hello_notes(struct pp_store *s, enum pp_hello_note_kind kind,
+			 int (*cb)(void *ctx, const struct pp_hello_note *), void *ctx,
+			 struct pp_err *err) PP_WUR;
 
 struct pp_device_info {
 	uint8_t uuid[16];

@@ -126,10 +126,17 @@ struct pp_store_ops {
 	/* Distinct UUIDs of done jobs whose hello key is pid. */
 	int (*key_provisioned)(struct pp_store *s, const char *pid, uint64_t *count,
 			       struct pp_err *err);
-	/* One UPDATE each; -PP_ENOTFOUND when no such key. */
-	int (*key_failure)(struct pp_store *s, const char *pid, int64_t now, uint32_t limit,
-			   uint32_t lock_s, struct pp_err *err);
+	/* -PP_ENOTFOUND when no such key. Failure: the (pid, addr) pair's count + 1, locked
+	 * until now + lock_s from `limit` failures on; the key's failure_count + 1 and its
+	 * locked_until raised to the pair's; pairs of the pid beyond PP_STORE_PAIRS_MAX
+	 * dropped, least recently failed first. Success: the key's count and lock reset, its
+	 * pairs deleted. */
+	int (*key_failure)(struct pp_store *s, const char *pid, const uint8_t addr[4], int64_t now,
+			   uint32_t limit, uint32_t lock_s, struct pp_err *err);
 	int (*key_success)(struct pp_store *s, const char *pid, int64_t now, struct pp_err *err);
+	/* Whether the (pid, addr) pair is locked at now. */
+	int (*key_locked_at)(struct pp_store *s, const char *pid, const uint8_t addr[4],
+			     int64_t now, bool *locked, struct pp_err *err);
 
 	/* Inserts `insert` (when not NULL) unless the UUID exists, then reads and locks the
 	 * row into out; *created (may be NULL) tells whether it was inserted. -PP_ENOTFOUND
@@ -163,8 +170,28 @@ struct pp_store_ops {
 	/* The device's active job, or its last done one; -PP_ENOTFOUND. */
 	int (*job_find)(struct pp_store *s, const uint8_t uuid[16], enum pp_job_find which,
 			bool lock, struct pp_job *out, struct pp_err *err);
-	/* Writes every field but id, uuid, pid and created; -PP_ENOTFOUND. */
+	/* Writes every field but id, pid and created; -PP_ENOTFOUND. */
 	int (*job_put)(struct pp_store *s, const struct pp_job *j, struct pp_err *err);
+	/* The active job of (uuid, addr); -PP_ENOTFOUND. */
+	int (*job_find_at)(struct pp_store *s, const uint8_t uuid[16], const uint8_t addr[4],
+			   bool lock, struct pp_job *out, struct pp_err *err);
+	/* Deletes the unbound jobs of pid that are not running, but keep_id and the `keep`
+	 * most recently updated others (then by id); *dropped (may be NULL) gets how many. */
+	int (*jobs_prune)(struct pp_store *s, const char *pid, uint64_t keep, int64_t keep_id,
+			  uint64_t *dropped, struct pp_err *err);
+	/* Deletes the unbound pending and retry jobs of uuid but keep_id. */
+	int (*jobs_drop_unbound)(struct pp_store *s, const uint8_t uuid[16], int64_t keep_id,
+				 struct pp_err *err);
+	/* Whether a device other than uuid has this host name. */
+	int (*host_name_taken)(struct pp_store *s, const char *name, const uint8_t uuid[16],
+			       bool *taken, struct pp_err *err);
+	/* Upserts the note of (kind, pid, addr): count + 1, uuid and last_seen the given;
+	 * then keeps the PP_STORE_NOTES_MAX most recent of the kind. */
+	int (*note_put)(struct pp_store *s, const struct pp_hello_note *n, struct pp_err *err);
+	/* Newest first. */
+	int (*note_list)(struct pp_store *s, enum pp_hello_note_kind kind,
+			 int (*cb)(void *, const struct pp_hello_note *), void *ctx,
+			 struct pp_err *err);
 	/* Claims as pp_store_jobs_claim says, with lease_until given; out in claim order. */
 	int (*jobs_claim)(struct pp_store *s, const char *owner, int64_t now, int64_t lease_until,
 			  size_t max, struct pp_job *out, size_t *n, struct pp_err *err);
@@ -230,6 +257,8 @@ int pp_store_check_pps(const char *pps, struct pp_err *err) PP_WUR;
  * Runs in the caller's transaction (it must be in one). */
 int pp_store_audit_at(struct pp_store *s, int64_t time, const char *actor, const char *action,
 		      const char *subject, const char *detail, struct pp_err *err) PP_WUR;
+/* "unknown-pid", "suspect-clone"; NULL otherwise. */
+const char *pp_note_kind_name(enum pp_hello_note_kind kind);
 /* Names back to enums; -1 when unknown. */
 int pp_device_state_from_name(const char *name);
 int pp_job_state_from_name(const char *name);

@@ -1098,9 +1098,10 @@ static int keys_transport_key(struct pp_cli *cli, int argc, char **argv)
 /* ---- report ------------------------------------------------------------------ */
 
 struct report {
-	json_t *shared, *locked, *silent, *quarantined;
+	json_t *shared, *locked, *silent, *quarantined, *notes[PP_NOTE_KIND_MAX];
 	int64_t now;
-	uint64_t n_shared, n_locked, n_silent, n_quar;
+	uint64_t n_shared, n_locked, n_silent, n_quar, n_notes[PP_NOTE_KIND_MAX];
+	enum pp_hello_note_kind kind; /* of the note list being walked */
 	bool json;
 };
 
@@ -1133,8 +1134,9 @@ static int report_key(void *arg, const struct pp_key_info *k)
 						 (json_int_t)k->failure_count, "locked_until",
 						 (json_int_t)k->locked_until));
 		else
-			printf("  locked out   %-10s %u failed handshakes, until %s UTC\n", pid,
-			       k->failure_count, t);
+			printf("  locked out   %-10s %u failed handshakes; an address locked until "
+			       "%s UTC\n",
+			       pid, k->failure_count, t);
 	}
 	if (k->state == PP_KEY_EXPORTED && k->use_count == 0) {
 		r->n_silent++;
@@ -1168,6 +1170,54 @@ static int report_device(void *arg, const struct pp_device_info *d)
 	return 0;
 }
 
+/* The bounded samples of hellos (store.h pp_store_hello_notes), newest first. */
+static int report_note(void *arg, const struct pp_hello_note *n)
+{
+	struct report *r = arg;
+	char pid[PP_PID_TEXT], uuid[37], addr[16], t[24];
+	struct pp_pid p;
+	memcpy(p.s, n->pid, sizeof(p.s));
+	pp_pid_format(&p, pid);
+	pp_uuid_format(n->uuid, uuid);
+	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", n->addr[0], n->addr[1], n->addr[2], n->addr[3]);
+	pp_format_time(n->last_seen, t);
+	r->n_notes[r->kind]++;
+	if (r->json)
+		return json_array_append_new(r->notes[r->kind],
+					     json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "pid", pid,
+						       "uuid", uuid, "address", addr, "hellos",
+						       (json_int_t)n->count, "first_seen",
+						       (json_int_t)n->first_seen, "last_seen",
+						       (json_int_t)n->last_seen)) < 0
+			   ? -PP_ENOMEM
+			   : 0;
+	printf("  %-12s %-10s %s from %s, %llu hello%s, last %s UTC\n",
+	       r->kind == PP_NOTE_SUSPECT_CLONE ? "SUSPECT" : "unknown PID", pid, uuid, addr,
+	       (unsigned long long)n->count, n->count == 1 ? "" : "s", t);
+	return 0;
+}
+
+static int report_notes(struct pp_store *store, struct report *r, struct pp_err *err)
+{
+	for (int k = 0; k < PP_NOTE_KIND_MAX; k++) {
+		r->kind = (enum pp_hello_note_kind)k;
+		int rc = pp_store_hello_notes(store, r->kind, report_note, r, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void report_free(struct report *r)
+{
+	json_decref(r->shared);
+	json_decref(r->locked);
+	json_decref(r->silent);
+	json_decref(r->quarantined);
+	for (int k = 0; k < PP_NOTE_KIND_MAX; k++)
+		json_decref(r->notes[k]);
+}
+
 static int keys_report(struct pp_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1181,8 +1231,11 @@ static int keys_report(struct pp_cli *cli, int argc, char **argv)
 		} else if (c == 'h') {
 			printf("usage: pskprov keys report [--json]\n\n"
 			       "Shared keys and their use, quarantined devices (a cloned or "
-			       "stolen key),\nlocked-out PIDs, and keys exported but never seen "
-			       "by the server.\n");
+			       "stolen key),\nlocked-out PIDs, keys exported but never seen "
+			       "by the server, and the last %d\nsuspected clones (hellos for a "
+			       "key that belongs to other devices) and unknown\nPIDs (hellos "
+			       "for a PID the store does not have).\n",
+			       PP_STORE_NOTES_MAX);
 			return PP_EXIT_OK;
 		} else {
 			return PP_EXIT_USAGE;
@@ -1199,6 +1252,8 @@ static int keys_report(struct pp_cli *cli, int argc, char **argv)
 		r.locked = json_array();
 		r.silent = json_array();
 		r.quarantined = json_array();
+		for (int k = 0; k < PP_NOTE_KIND_MAX; k++)
+			r.notes[k] = json_array();
 	}
 	int rc = pp_datadir_open(cli, &dd, &store, &err);
 	if (rc == 0 && !r.json)
@@ -1209,25 +1264,28 @@ static int keys_report(struct pp_cli *cli, int argc, char **argv)
 	struct pp_device_filter df = {.state = -1, .limit = 0};
 	if (rc == 0)
 		rc = pp_store_device_list(store, &df, report_device, &r, &err);
+	if (rc == 0)
+		rc = report_notes(store, &r, &err);
 	pp_store_close(store);
 	if (rc < 0) {
-		json_decref(r.shared);
-		json_decref(r.locked);
-		json_decref(r.silent);
-		json_decref(r.quarantined);
+		report_free(&r);
 		return pp_fail_err(&err);
 	}
 	if (r.json)
-		return pp_json_print(json_pack("{s:o,s:o,s:o,s:o}", "shared", r.shared,
-					       "quarantined", r.quarantined, "locked_out", r.locked,
-					       "exported_never_seen", r.silent));
+		return pp_json_print(json_pack(
+		    "{s:o,s:o,s:o,s:o,s:o,s:o}", "shared", r.shared, "quarantined", r.quarantined,
+		    "locked_out", r.locked, "exported_never_seen", r.silent, "suspected_clones",
+		    r.notes[PP_NOTE_SUSPECT_CLONE], "unknown_pids", r.notes[PP_NOTE_UNKNOWN_PID]));
 	if (r.n_silent > 50)
 		printf("  ... and %llu more keys exported but never seen\n",
 		       (unsigned long long)(r.n_silent - 50));
 	printf("%llu shared keys, %llu quarantined devices, %llu locked-out PIDs, %llu keys "
-	       "exported but never seen\n",
+	       "exported but never seen; recent suspected clones %llu, unknown PIDs %llu (the "
+	       "last %d of each are kept)\n",
 	       (unsigned long long)r.n_shared, (unsigned long long)r.n_quar,
-	       (unsigned long long)r.n_locked, (unsigned long long)r.n_silent);
+	       (unsigned long long)r.n_locked, (unsigned long long)r.n_silent,
+	       (unsigned long long)r.n_notes[PP_NOTE_SUSPECT_CLONE],
+	       (unsigned long long)r.n_notes[PP_NOTE_UNKNOWN_PID], PP_STORE_NOTES_MAX);
 	return PP_EXIT_OK;
 }
 
@@ -1242,7 +1300,9 @@ int cmd_keys(struct pp_cli *cli, int argc, char **argv)
 	    {"export", keys_export, "export a batch to CSV or PSKC (file 0600)"},
 	    {"import", keys_import, "import keys from CSV or PSKC"},
 	    {"transport-key", keys_transport_key, "make a PSKC transport key file (0600)"},
-	    {"report", keys_report, "shared keys, quarantined devices, lockouts, unseen keys"},
+	    {"report", keys_report,
+	     "shared keys, quarantined devices, lockouts, unseen keys, suspected clones, "
+	     "unknown PIDs"},
 	    {NULL, NULL, NULL},
 	};
 	return pp_dispatch(cli, "keys", table, argc, argv);

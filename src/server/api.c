@@ -135,11 +135,12 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	metric(b, "pskprov_hellos_duplicate_total",
 	       "hellos identical to one recorded seconds before (dropped)", "counter",
 	       m->hellos_duplicate);
-	static const char *const outcomes[] = {"new_job",     "job_active",   "provisioned",
-					       "unknown_pid", "key_unusable", "quarantined"};
+	static const char *const outcomes[PP_HELLO_OUTCOME_MAX] = {
+	    "new_job",      "job_active",  "provisioned",  "unknown_pid",
+	    "key_unusable", "quarantined", "suspect_clone"};
 	evbuffer_add_printf(b, "# HELP pskprov_hello_outcomes_total what became of hellos\n"
 			       "# TYPE pskprov_hello_outcomes_total counter\n");
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < PP_HELLO_OUTCOME_MAX; i++)
 		evbuffer_add_printf(b, "pskprov_hello_outcomes_total{outcome=\"%s\"} %llu\n",
 				    outcomes[i], (unsigned long long)m->hello_outcomes[i]);
 	metric(b, "pskprov_jobs_claimed_total", "jobs claimed by this instance", "counter",

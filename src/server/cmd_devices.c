@@ -261,12 +261,12 @@ static int job_row(void *arg, const struct pp_job *j)
 	pp_uuid_format(j->uuid, uuid);
 	if (lc->arr) {
 		json_t *o = json_pack(
-		    "{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:I,s:s}", "id", (json_int_t)j->id,
-		    "uuid", uuid, "pid", j->pid, "next_pid", j->next_pid, "address",
-		    addr_text(j->addr, addr), "state", pp_job_state_name(j->state), "step",
-		    pp_job_step_name(j->step), "attempts", (json_int_t)j->attempts, "owner",
+		    "{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:I,s:s,s:b}", "id",
+		    (json_int_t)j->id, "uuid", uuid, "pid", j->pid, "next_pid", j->next_pid,
+		    "address", addr_text(j->addr, addr), "state", pp_job_state_name(j->state),
+		    "step", pp_job_step_name(j->step), "attempts", (json_int_t)j->attempts, "owner",
 		    j->owner, "lease_until", (json_int_t)j->lease_until, "updated",
-		    (json_int_t)j->updated, "last_error", j->last_error);
+		    (json_int_t)j->updated, "last_error", j->last_error, "bound", (int)j->bound);
 		return o ? json_array_append_new(lc->arr, o) : -PP_ENOMEM;
 	}
 	printf("%6lld %-36s %-8s %-15s %-8s %-12s %3u  %s\n", (long long)j->id, uuid, j->pid,

@@ -108,10 +108,15 @@ static const char *outcome_name(enum pp_hello_outcome o)
 	case PP_HELLO_UNKNOWN_PID:
 		return "unknown PID";
 	case PP_HELLO_KEY_UNUSABLE:
-		return "key not usable (revoked, expired, consumed or locked out)";
+		return "key not usable (revoked, expired, consumed, or locked out for this "
+		       "address)";
 	case PP_HELLO_QUARANTINED:
-		return "QUARANTINED: PID already bound to another device, or shared key over "
-		       "its limit";
+		return "the device is quarantined";
+	case PP_HELLO_SUSPECT_CLONE:
+		return "SUSPECTED CLONE: the key belongs to other devices; trying the address (a "
+		       "device that proves the key is quarantined)";
+	case PP_HELLO_OUTCOME_MAX:
+		break;
 	}
 	return "?";
 }
@@ -133,20 +138,23 @@ static void hello_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 		s->m.store_errors++;
 		pp_error("hello", "uuid=%s pid=%s: store: %s", uuid, h->in.pid, err->msg);
 	} else {
-		if ((unsigned)h->outcome < 8)
+		if ((unsigned)h->outcome <
+		    sizeof(s->m.hello_outcomes) / sizeof(s->m.hello_outcomes[0]))
 			s->m.hello_outcomes[h->outcome]++;
 		if (h->outcome <= PP_HELLO_ALREADY_PROVISIONED)
 			hello_remember(s, h->in.uuid, h->in.pid, h->in.addr, pp_server_now_ms());
-		/* A repeated hello of a known device is routine: debug. */
+		/* A repeated hello of a known device is routine: debug. An unknown PID is
+		 * counted (metrics, `keys report`) but, as junk can come by the thousand,
+		 * logged at debug too. */
 		enum pp_log_level lvl = PP_LOG_WARN;
 		if (h->outcome == PP_HELLO_NEW_JOB)
 			lvl = PP_LOG_INFO;
-		else if (h->outcome <= PP_HELLO_ALREADY_PROVISIONED)
+		else if (h->outcome <= PP_HELLO_UNKNOWN_PID)
 			lvl = PP_LOG_DEBUG;
 		pp_log(lvl, "hello", "%s uuid=%s pid=%s from %u.%u.%u.%u: %s", h->source, uuid,
 		       h->in.pid, h->in.addr[0], h->in.addr[1], h->in.addr[2], h->in.addr[3],
 		       outcome_name(h->outcome));
-		if (h->outcome == PP_HELLO_NEW_JOB)
+		if (h->outcome == PP_HELLO_NEW_JOB || h->outcome == PP_HELLO_SUSPECT_CLONE)
 			pp_server_kick_claim(s);
 	}
 	free(h);

@@ -86,6 +86,7 @@ struct sess_op {
 	int kind;
 	int64_t job_id;
 	char pid[9];
+	uint8_t addr[4]; /* the job's device address (key failures count per address) */
 	enum pp_job_step step;
 	int64_t next_at;
 	char reason[200];
@@ -125,7 +126,7 @@ static int sess_run(struct pp_store *store, struct pp_dbq_op *op, struct pp_err 
 	case OP_FAIL:
 		return pp_store_job_fail(store, o->job_id, s->owner, o->reason, err);
 	case OP_KEYFAIL:
-		return pp_store_key_failure(store, o->pid, (int64_t)time(NULL),
+		return pp_store_key_failure(store, o->pid, o->addr, (int64_t)time(NULL),
 					    s->cfg.lockout_failures, s->cfg.lockout_seconds, err);
 	default:
 		return sess_run_engine(store, o, err);
@@ -175,6 +176,7 @@ static void submit(struct session *x, int kind, bool wait,
 	o->kind = kind;
 	o->job_id = x->prov.job.id;
 	memcpy(o->pid, x->prov.job.pid, sizeof(o->pid));
+	memcpy(o->addr, x->prov.job.addr, sizeof(o->addr));
 	if (fill)
 		fill(o, arg);
 	pp_dbq_submit(x->s->dbq, &o->op);

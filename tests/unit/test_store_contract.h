@@ -308,6 +308,16 @@ static int64_t c_run_job(struct fixture *f, unsigned dev, unsigned long key, uns
 	return job;
 }
 
+/* pp_store_job_bind as device dev (c_uuid) proving the job's key. */
+static int c_bind(struct fixture *f, int64_t job, const char *owner, unsigned dev, const char *cand,
+		  char name[64])
+{
+	uint8_t u[16];
+	struct pp_err err = {0};
+	c_uuid(dev, u);
+	return pp_store_job_bind(f->s, job, owner, u, cand, name, T0, &err);
+}
+
 /* ---- tests ---- */
 
 static void c_test_names(void **state)
@@ -336,28 +346,19 @@ static void c_test_job_life(void **state)
 	int64_t job = 0;
 	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
 	assert_true(job > 0);
+	/* A hello binds nothing: no device, the key as it was. */
 	struct pp_device_info d;
-	c_device(f, 1, &d);
-	assert_int_equal(d.state, PP_DEV_CONFIGURING);
-	assert_memory_equal(d.uuid, u, 16);
+	assert_int_equal(pp_store_device_get(f->s, u, &d, &err), -PP_ENOTFOUND);
 	char pid1[9], pid2[9], pps2[33], pps9[33], pid9[9];
 	c_pid(1, pid1);
 	c_pid(2, pid2);
 	c_pps(2, pps2);
 	c_pid(9, pid9);
 	c_pps(9, pps9);
-	assert_string_equal(d.pid, pid1);
-	assert_int_equal(d.addr[0], 127);
-	assert_int_equal(d.addr[3], 2);
-	assert_int_equal(d.first_seen, T0);
-	assert_int_equal(d.last_seen, T0);
-	assert_false(d.quarantined);
-	assert_false(d.has_credentials);
-	assert_int_equal(d.provisioned_at, 0);
 	struct pp_key_info k;
 	c_keyinfo(f, 1, &k);
-	assert_int_equal(k.state, PP_KEY_IN_USE);
-	assert_int_equal(k.use_count, 1);
+	assert_int_equal(k.state, PP_KEY_EXPORTED);
+	assert_int_equal(k.use_count, 0);
 
 	struct pp_job j;
 	c_job(f, job, &j);
@@ -388,6 +389,26 @@ static void c_test_job_life(void **state)
 	c_job(f, job, &j);
 	assert_int_equal(j.lease_until, T0 + 50);
 	assert_int_equal(c_claim_n(f, "w2", T0 + 45), 0);
+
+	/* The device proves the key: bound, its row made. */
+	assert_int_equal(c_bind(f, job, "w2", 1, NULL, NULL), -PP_ESTATE);
+	assert_int_equal(c_bind(f, job, "w1", 1, NULL, NULL), 0);
+	c_job(f, job, &j);
+	assert_true(j.bound);
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	assert_memory_equal(d.uuid, u, 16);
+	assert_string_equal(d.pid, pid1);
+	assert_int_equal(d.addr[0], 127);
+	assert_int_equal(d.addr[3], 2);
+	assert_int_equal(d.first_seen, T0);
+	assert_int_equal(d.last_seen, T0);
+	assert_false(d.quarantined);
+	assert_false(d.has_credentials);
+	assert_int_equal(d.provisioned_at, 0);
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.state, PP_KEY_IN_USE);
+	assert_int_equal(k.use_count, 1);
 
 	/* Steps: recorded, never lowered; a repeat is harmless. */
 	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_READ, &err), 0);
@@ -522,6 +543,7 @@ static void c_test_lease_expiry(void **state)
 	int64_t job = 0;
 	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
 	assert_int_equal(c_claim1(f, "A", T0, 30), job);
+	assert_int_equal(pp_store_job_step(f->s, job, "A", PP_STEP_READ, &err), 0);
 	assert_int_equal(pp_store_job_step(f->s, job, "A", PP_STEP_ACL, &err), 0);
 	struct pp_device_secrets sec;
 	c_escrow(f, 1, "Admin!Pass1", "NewMebx#1", &sec);
@@ -581,39 +603,48 @@ static void c_test_lease_expiry(void **state)
 	pp_wipe(&nps, sizeof(nps));
 }
 
-/* Two hellos of one device make one job; the address follows the device. */
+/* A hello binds nothing: one job per (UUID, address), a second address a second job
+ * (a replayed hello never pulls a job away), no device row, the key untouched. */
 static void c_test_hello_twice(void **state)
 {
 	struct fixture *f = *state;
 	int64_t b = c_batch(f, "twice", false, 0);
 	c_key(f, b, 1, false, PP_KEY_AVAILABLE, 0);
-	int64_t j1 = 0, j2 = 0;
+	int64_t j1 = 0, j2 = 0, j3 = 0;
 	assert_int_equal(c_hello_at(f, 1, 1, 2, T0, &j1), PP_HELLO_NEW_JOB);
-	assert_int_equal(c_hello_at(f, 1, 1, 9, T0 + 5, &j2), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 5, &j2), PP_HELLO_JOB_ACTIVE);
 	assert_int_equal(j1, j2);
-	assert_int_equal(c_job_count(f, -1), 1);
+	assert_int_equal(c_hello_at(f, 1, 1, 9, T0 + 6, &j3), PP_HELLO_NEW_JOB);
+	assert_true(j3 != j1);
+	assert_int_equal(c_job_count(f, -1), 2);
 	struct pp_job j;
 	c_job(f, j1, &j);
-	assert_int_equal(j.addr[3], 9);
+	assert_int_equal(j.addr[3], 2);
+	assert_int_equal(j.updated, T0 + 5);
+	assert_false(j.bound);
+	/* No device row, the key neither bound nor in use. */
 	struct pp_device_info d;
-	c_device(f, 1, &d);
-	assert_int_equal(d.addr[3], 9);
-	assert_int_equal(d.first_seen, T0);
-	assert_int_equal(d.last_seen, T0 + 5);
-	/* Available went straight to in-use. */
+	uint8_t u1[16];
+	c_uuid(1, u1);
+	struct pp_err err = {0};
+	assert_int_equal(pp_store_device_get(f->s, u1, &d, &err), -PP_ENOTFOUND);
 	struct pp_key_info k;
 	c_keyinfo(f, 1, &k);
-	assert_int_equal(k.state, PP_KEY_IN_USE);
-	assert_int_equal(k.use_count, 1);
-	/* While running, and while waiting to retry, still one job. */
+	assert_int_equal(k.state, PP_KEY_AVAILABLE);
+	assert_int_equal(k.use_count, 0);
+	/* While running, a hello from elsewhere leaves it where it is. */
 	assert_int_equal(c_claim1(f, "w", T0 + 6, 60), j1);
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 7, &j2), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(j2, j1);
 	assert_int_equal(c_hello_at(f, 1, 1, 9, T0 + 7, &j2), PP_HELLO_JOB_ACTIVE);
-	assert_int_equal(j2, j1);
-	struct pp_err err = {0};
+	assert_int_equal(j2, j3);
+	c_job(f, j1, &j);
+	assert_int_equal(j.addr[3], 2);
+	assert_int_equal(j.state, PP_JOB_RUNNING);
 	assert_int_equal(pp_store_job_retry(f->s, j1, "w", T0 + 100, "no answer", &err), 0);
-	assert_int_equal(c_hello_at(f, 1, 1, 9, T0 + 8, &j2), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 8, &j2), PP_HELLO_JOB_ACTIVE);
 	assert_int_equal(j2, j1);
-	assert_int_equal(c_job_count(f, -1), 1);
+	assert_int_equal(c_job_count(f, -1), 2);
 	/* Bad input. */
 	struct pp_hello_in h = {.source = "hello", .now = T0};
 	c_uuid(1, h.uuid);
@@ -625,11 +656,53 @@ static void c_test_hello_twice(void **state)
 	assert_int_equal(pp_store_hello(f->s, &h, &o, NULL, &err), -PP_EINVAL);
 	h.source = "agent";
 	assert_int_equal(pp_store_hello(f->s, &h, &o, NULL, &err), 0);
-	assert_int_equal(o, PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(o, PP_HELLO_NEW_JOB);
 	assert_int_equal(pp_store_hello(f->s, NULL, &o, NULL, &err), -PP_EINVAL);
 }
 
-/* Provisioned: the old key is a stale hello; the rotated one a new setup. */
+/* Forged hellos for one PID (random UUIDs, other addresses) keep at most
+ * PP_STORE_UNPROVEN_PER_PID unproven jobs; a running or bound one is never dropped. */
+static void c_test_unproven_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "bound", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	int64_t genuine = 0, j = 0;
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0, &genuine), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_claim1(f, "w", T0, 60), genuine);
+	for (unsigned i = 0; i < 50; i++)
+		assert_int_equal(c_hello_at(f, 100 + i, 1, 5, T0 + 1 + i, &j), PP_HELLO_NEW_JOB);
+	/* The running one and the four most recent forgeries. */
+	assert_int_equal(c_job_count(f, -1), 1 + PP_STORE_UNPROVEN_PER_PID);
+	struct pp_job jj;
+	c_job(f, genuine, &jj);
+	assert_int_equal(jj.state, PP_JOB_RUNNING);
+	c_job(f, j, &jj);
+	assert_int_equal(jj.state, PP_JOB_PENDING);
+	assert_int_equal(pp_store_job_get(f->s, genuine + 1, &jj, &err), -PP_ENOTFOUND);
+	/* Bound, it is the device's for good; forgeries go on being cut to the bound. */
+	assert_int_equal(c_bind(f, genuine, "w", 1, NULL, NULL), 0);
+	assert_int_equal(pp_store_job_retry(f->s, genuine, "w", T0 + 500, "later", &err), 0);
+	for (unsigned i = 0; i < 10; i++)
+		assert_int_equal(c_hello_at(f, 200 + i, 1, 6, T0 + 100 + i, &j),
+				 PP_HELLO_SUSPECT_CLONE);
+	c_job(f, genuine, &jj);
+	assert_true(jj.bound);
+	assert_int_equal(jj.state, PP_JOB_RETRY);
+	assert_int_equal(c_job_count(f, -1), 1 + PP_STORE_UNPROVEN_PER_PID);
+	/* No device rows for any of them. */
+	struct pp_store_counts c;
+	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
+	assert_int_equal(c.devices_by_state[PP_DEV_CONFIGURING], 1);
+	uint64_t total = 0;
+	for (int i = 0; i < PP_DEV_STATE_MAX; i++)
+		total += c.devices_by_state[i];
+	assert_int_equal(total, 1);
+}
+
+/* Provisioned: the old key is a stale hello; the rotated one a new setup; another
+ * device with the rotated key is a suspected clone, quarantined once it proves it. */
 static void c_test_hello_after_provisioned(void **state)
 {
 	struct fixture *f = *state;
@@ -639,52 +712,101 @@ static void c_test_hello_after_provisioned(void **state)
 	c_key(f, b, 5, false, PP_KEY_EXPORTED, 0);
 	int64_t job = c_run_job(f, 1, 1, 2, "w");
 	assert_int_equal(pp_store_job_complete(f->s, job, "w", "h1", "d", T0 + 10, &err), 0);
+	struct pp_device_info d;
+	c_device(f, 1, &d);
+	int64_t seen = d.last_seen;
 
 	int64_t j = -1;
-	assert_int_equal(c_hello_at(f, 1, 1, 77, T0 + 20, &j), PP_HELLO_ALREADY_PROVISIONED);
+	assert_int_equal(c_hello_at(f, 1, 1, 77, seen + 20, &j), PP_HELLO_ALREADY_PROVISIONED);
 	assert_int_equal(j, 0);
 	/* Any other good key too: a provisioned device keeps its escrow and state. */
 	assert_int_equal(c_hello(f, 1, 5, &j), PP_HELLO_ALREADY_PROVISIONED);
-	struct pp_device_info d;
 	c_device(f, 1, &d);
 	assert_int_equal(d.state, PP_DEV_PROVISIONED);
-	assert_int_equal(d.addr[3], 2); /* a refused hello moves nothing */
-	assert_int_equal(d.last_seen, T0 + 20);
+	assert_string_equal(d.host_name, "h1");
+	assert_int_equal(d.addr[3], 2); /* a hello moves nothing */
+	assert_int_equal(d.last_seen, seen + 20);
 	struct pp_key_info k;
 	c_keyinfo(f, 5, &k);
 	assert_int_equal(k.state, PP_KEY_EXPORTED);
 
-	/* Another device with the rotated key: a clone. */
-	assert_int_equal(c_hello(f, 2, 2, &j), PP_HELLO_QUARANTINED);
 	/* Unprovisioned, back with the key it was given: a new setup. */
 	int64_t job2 = 0;
 	assert_int_equal(c_hello_at(f, 1, 2, 3, T0 + 30, &job2), PP_HELLO_NEW_JOB);
 	assert_true(job2 > job);
+	assert_int_equal(c_claim1(f, "w", T0 + 30, 60), job2);
+	char name[64];
+	assert_int_equal(c_bind(f, job2, "w", 1, "h1", name), 0);
+	assert_string_equal(name, "h1"); /* its own name is no conflict */
 	c_device(f, 1, &d);
 	assert_int_equal(d.state, PP_DEV_CONFIGURING);
-	struct pp_job jj;
-	c_job(f, job2, &jj);
-	char pid2[9];
+	assert_int_equal(d.addr[3], 3);
+	char pid2[9], pid3[9], pps3[33];
 	c_pid(2, pid2);
-	assert_string_equal(jj.pid, pid2);
-	/* The second setup consumes the rotated key and rotates again. */
-	assert_int_equal(c_claim1(f, "w", T0 + 30, 60), job2);
-	char pid3[9], pps3[33];
 	c_pid(3, pid3);
 	c_pps(3, pps3);
+	assert_string_equal(d.pid, pid2);
 	struct pp_pid np;
 	struct pp_pps nps;
 	assert_int_equal(pp_store_job_next_key(f->s, job2, "w", pid3, pps3, &np, &nps, &err), 0);
-	assert_int_equal(pp_store_job_complete(f->s, job2, "w", "h1", "d", T0 + 40, &err), 0);
+	assert_int_equal(pp_store_job_complete(f->s, job2, "w", "other", "d", T0 + 40, &err), 0);
+	c_device(f, 1, &d);
+	assert_string_equal(d.host_name, "h1"); /* the reserved name wins */
 	c_keyinfo(f, 2, &k);
 	assert_int_equal(k.state, PP_KEY_CONSUMED);
 	c_keyinfo(f, 3, &k);
 	assert_int_equal(k.state, PP_KEY_IN_USE);
 	assert_int_equal(c_hello(f, 1, 2, &j), PP_HELLO_ALREADY_PROVISIONED);
+
+	/* Another device with the consumed key, and with the rotated one: suspected, tried. */
+	int64_t js = 0;
+	assert_int_equal(c_hello_at(f, 2, 2, 4, T0 + 50, &j), PP_HELLO_SUSPECT_CLONE);
+	assert_true(j > 0);
+	assert_int_equal(c_hello_at(f, 2, 3, 5, T0 + 51, &js), PP_HELLO_SUSPECT_CLONE);
+	assert_int_equal(c_audit(f, "device.quarantined").n, 0);
+	assert_int_equal(c_claim1(f, "w", T0 + 52, 60), j);
+	assert_int_equal(c_claim1(f, "w", T0 + 52, 60), js);
+	/* It proves the rotated key: a clone. */
+	assert_int_equal(c_bind(f, js, "w", 2, "h2", NULL), PP_STORE_BIND_CLONE);
+	c_device(f, 2, &d);
+	assert_int_equal(d.state, PP_DEV_QUARANTINED);
+	assert_non_null(strstr(d.last_error, pid3));
+	struct pp_job jj;
+	c_job(f, js, &jj);
+	assert_int_equal(jj.state, PP_JOB_FAILED);
+	assert_int_equal(c_audit(f, "device.quarantined").n, 1);
+	assert_int_equal(c_hello(f, 2, 3, &j), PP_HELLO_QUARANTINED);
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_PROVISIONED);
 	pp_wipe(&nps, sizeof(nps));
 }
 
-/* A unique key from a second UUID: the new device is quarantined and reported. */
+struct note_seen {
+	int n;
+	struct pp_hello_note first, last;
+};
+
+static int c_note_cb(void *ctx, const struct pp_hello_note *n)
+{
+	struct note_seen *s = ctx;
+	if (s->n++ == 0)
+		s->first = *n;
+	s->last = *n;
+	return 0;
+}
+
+static struct note_seen c_notes(struct fixture *f, enum pp_hello_note_kind kind)
+{
+	struct note_seen s;
+	struct pp_err err = {0};
+	memset(&s, 0, sizeof(s));
+	if (pp_store_hello_notes(f->s, kind, c_note_cb, &s, &err) < 0)
+		fail_msg("notes: %s", err.msg);
+	return s;
+}
+
+/* A hello cannot quarantine anyone; a device that proves a key that is another's is
+ * quarantined and reported; a lie about the UUID is corrected by the proof. */
 static void c_test_clone_quarantine(void **state)
 {
 	struct fixture *f = *state;
@@ -693,18 +815,42 @@ static void c_test_clone_quarantine(void **state)
 	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
 	c_key(f, b, 2, false, PP_KEY_EXPORTED, 0);
 	c_key(f, b, 3, false, PP_KEY_EXPORTED, 0);
-	int64_t j1 = 0, j = -1;
+	int64_t j1 = 0, j2 = 0, j = -1;
+	/* A forged hello first (device 2 claims key 1), then the genuine device. */
+	assert_int_equal(c_hello(f, 2, 1, &j2), PP_HELLO_NEW_JOB);
 	assert_int_equal(c_hello(f, 1, 1, &j1), PP_HELLO_NEW_JOB);
-	assert_int_equal(c_hello(f, 2, 1, &j), PP_HELLO_QUARANTINED);
-	assert_int_equal(j, 0);
+	assert_int_equal(c_audit(f, "device.quarantined").n, 0);
+	assert_int_equal(c_claim1(f, "w", T0, 60), j2);
+	assert_int_equal(c_claim1(f, "w", T0, 60), j1);
+	/* The genuine device proves it first. */
+	char name[64];
+	assert_int_equal(c_bind(f, j1, "w", 1, "host", name), 0);
+	assert_string_equal(name, "host");
+	assert_int_equal(c_bind(f, j1, "w", 1, "ignored", name), 0); /* idempotent */
+	assert_string_equal(name, "host");
 	struct pp_device_info d;
-	c_device(f, 2, &d);
-	assert_int_equal(d.state, PP_DEV_QUARANTINED);
-	assert_true(d.quarantined);
-	char pid1[9], u1[37], u2[37];
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	assert_string_equal(d.host_name, "host");
+	struct pp_key_info k;
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.use_count, 1);
+	assert_int_equal(k.state, PP_KEY_IN_USE);
+	/* Now device 2 is a suspected clone at hello; if it proves the key, a clone. */
+	assert_int_equal(c_hello_at(f, 2, 1, 2, T0 + 1, &j), PP_HELLO_SUSPECT_CLONE);
+	assert_int_equal(j, j2);
+	struct note_seen ns = c_notes(f, PP_NOTE_SUSPECT_CLONE);
+	assert_int_equal(ns.n, 1);
+	char pid1[9], u1[37], u2[37], u5[37];
 	c_pid(1, pid1);
 	c_uuid_text(1, u1);
 	c_uuid_text(2, u2);
+	c_uuid_text(5, u5);
+	assert_string_equal(ns.first.pid, pid1);
+	assert_int_equal(c_bind(f, j2, "w", 2, "host", name), PP_STORE_BIND_CLONE);
+	c_device(f, 2, &d);
+	assert_int_equal(d.state, PP_DEV_QUARANTINED);
+	assert_true(d.quarantined);
 	assert_non_null(strstr(d.last_error, pid1));
 	struct audit_find a = c_audit(f, "device.quarantined");
 	assert_int_equal(a.n, 1);
@@ -712,42 +858,88 @@ static void c_test_clone_quarantine(void **state)
 	assert_non_null(strstr(a.detail, u1));
 	assert_non_null(strstr(a.detail, u2));
 	assert_non_null(strstr(a.detail, pid1));
+	struct pp_job jj;
+	c_job(f, j2, &jj);
+	assert_int_equal(jj.state, PP_JOB_FAILED);
+	assert_int_equal(pp_store_job_step(f->s, j2, "w", PP_STEP_READ, &err), -PP_ESTATE);
 	/* The first device is untouched. */
 	c_device(f, 1, &d);
 	assert_int_equal(d.state, PP_DEV_CONFIGURING);
 	assert_false(d.quarantined);
-	struct pp_key_info k;
 	c_keyinfo(f, 1, &k);
 	assert_int_equal(k.use_count, 1);
-	assert_int_equal(k.state, PP_KEY_IN_USE);
-	/* Quarantine sticks, whatever the key; no job, no new audit entry. */
+	/* Quarantine sticks, whatever the key; no job, no new audit entry, no escrow. */
 	assert_int_equal(c_hello(f, 2, 1, &j), PP_HELLO_QUARANTINED);
+	assert_int_equal(j, 0);
 	assert_int_equal(c_hello(f, 2, 2, &j), PP_HELLO_QUARANTINED);
 	c_keyinfo(f, 2, &k);
 	assert_int_equal(k.state, PP_KEY_EXPORTED);
 	assert_int_equal(k.use_count, 0);
 	assert_int_equal(c_audit(f, "device.quarantined").n, 1);
-	assert_int_equal(c_job_count(f, -1), 1);
+	struct pp_device_secrets sec = {
+	    .admin_user = "admin", .admin_password = "pw", .mebx_password = "Mebx#1"};
+	uint8_t u2b[16];
+	c_uuid(2, u2b);
+	assert_int_equal(pp_store_device_escrow(f->s, u2b, &sec, &err), -PP_EPERM);
 
-	/* A device with a job of its own that shows a cloned key: quarantined, its job
-	 * ended under its owner. */
-	int64_t j3 = 0;
-	assert_int_equal(c_hello(f, 3, 3, &j3), PP_HELLO_NEW_JOB);
-	assert_int_equal(c_claim1(f, "w", T0, 60), j1);
-	assert_int_equal(c_claim1(f, "w", T0, 60), j3);
-	assert_int_equal(c_hello(f, 3, 1, &j), PP_HELLO_QUARANTINED);
-	struct pp_job jj;
-	c_job(f, j3, &jj);
-	assert_int_equal(jj.state, PP_JOB_FAILED);
-	assert_int_equal(pp_store_job_step(f->s, j3, "w", PP_STEP_READ, &err), -PP_ESTATE);
-	assert_int_equal(c_audit(f, "device.quarantined").n, 2);
+	/* A hello that lies about the UUID: the device proves key 3 as device 3. */
+	int64_t j5 = 0;
+	assert_int_equal(c_hello(f, 5, 3, &j5), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_claim1(f, "w", T0 + 2, 60), j5);
+	assert_int_equal(c_bind(f, j5, "w", 3, NULL, name), 0);
+	assert_string_equal(name, "");
+	c_job(f, j5, &jj);
+	uint8_t u3b[16];
+	c_uuid(3, u3b);
+	assert_memory_equal(jj.uuid, u3b, 16);
+	assert_true(jj.bound);
+	a = c_audit(f, "job.uuid-corrected");
+	assert_int_equal(a.n, 1);
+	assert_non_null(strstr(a.detail, u5));
+	uint8_t u5b[16];
+	c_uuid(5, u5b);
+	assert_int_equal(pp_store_device_get(f->s, u5b, &d, &err), -PP_ENOTFOUND);
 	struct pp_store_counts c;
 	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
-	assert_int_equal(c.devices_by_state[PP_DEV_QUARANTINED], 2);
-	assert_int_equal(c.devices_by_state[PP_DEV_CONFIGURING], 1);
+	assert_int_equal(c.devices_by_state[PP_DEV_QUARANTINED], 1);
+	assert_int_equal(c.devices_by_state[PP_DEV_CONFIGURING], 2);
+
+	/* A clone after the first setup: the key consumed, another UUID proves it. */
+	assert_int_equal(pp_store_job_complete(f->s, j1, "w", NULL, NULL, T0 + 3, &err), 0);
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.state, PP_KEY_CONSUMED);
+	int64_t j4 = 0;
+	assert_int_equal(c_hello_at(f, 4, 1, 2, T0 + 4, &j4), PP_HELLO_SUSPECT_CLONE);
+	assert_int_equal(c_claim1(f, "w", T0 + 4, 60), j4);
+	/* Found by the step READ (bound to the job's own UUID), inside a caller's batch:
+	 * the quarantine is kept when the savepoint is released. */
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(pp_store_job_step(f->s, j4, "w", PP_STEP_READ, &err), PP_STORE_BIND_CLONE);
+	c_expect_msg(&err, "quarantined");
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	c_device(f, 4, &d);
+	assert_int_equal(d.state, PP_DEV_QUARANTINED);
+	c_job(f, j4, &jj);
+	assert_int_equal(jj.step, PP_STEP_NONE);
+	assert_int_equal(c_audit(f, "device.quarantined").n, 2);
+	ns = c_notes(f, PP_NOTE_SUSPECT_CLONE);
+	assert_true(ns.n >= 2);
+	c_device(f, 1, &d);
+	assert_int_equal(d.state, PP_DEV_PROVISIONED);
+	/* Refusals: a job not held, a bound job for another device. */
+	assert_int_equal(c_bind(f, j1, "w", 1, NULL, NULL), -PP_ESTATE);
+	assert_int_equal(pp_store_job_bind(f->s, j5, "w", u5b, NULL, NULL, T0, &err), -PP_ESTATE);
+	assert_int_equal(pp_store_job_bind(f->s, j5, "w", NULL, NULL, NULL, T0, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_job_bind(f->s, j5, "w", u3b, "bad name", NULL, T0, &err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_store_job_bind(f->s, 9999, "w", u3b, NULL, NULL, T0, &err),
+			 -PP_ENOTFOUND);
 }
 
-/* A shared key: distinct devices up to its limit; consumed when all are provisioned. */
+/* A shared key: distinct devices up to its limit, each with a unique host name;
+ * consumed when all are provisioned; one more that proves it is quarantined. */
 static void c_test_shared_limit(void **state)
 {
 	struct fixture *f = *state;
@@ -755,17 +947,31 @@ static void c_test_shared_limit(void **state)
 	int64_t b = c_batch(f, "shared", false, 5);
 	c_key(f, b, 1, false, PP_KEY_EXPORTED, 3);
 	int64_t jobs[4] = {0};
-	for (unsigned i = 0; i < 3; i++)
+	char names[3][64];
+	for (unsigned i = 0; i < 3; i++) {
 		assert_int_equal(c_hello(f, i + 1, 1, &jobs[i]), PP_HELLO_NEW_JOB);
+		assert_int_equal(c_claim1(f, "w", T0, 60), jobs[i]);
+		assert_int_equal(c_bind(f, jobs[i], "w", i + 1, "pc", names[i]), 0);
+	}
+	char u1[37];
+	c_uuid_text(1, u1);
+	char want[64];
+	assert_string_equal(names[0], "pc");
+	snprintf(want, sizeof(want), "pc-%.8s", u1);
+	assert_string_equal(names[1], want);
+	snprintf(want, sizeof(want), "pc-%.8s-2", u1);
+	assert_string_equal(names[2], want);
 	struct pp_key_info k;
 	c_keyinfo(f, 1, &k);
 	assert_int_equal(k.use_count, 3);
 	assert_true(k.shared);
-	/* Known devices come back freely; a fourth is over the limit. */
+	/* Known devices come back freely; a fourth is suspected, and a clone once proven. */
 	int64_t j = 0;
 	assert_int_equal(c_hello(f, 2, 1, &j), PP_HELLO_JOB_ACTIVE);
 	assert_int_equal(j, jobs[1]);
-	assert_int_equal(c_hello(f, 4, 1, &j), PP_HELLO_QUARANTINED);
+	assert_int_equal(c_hello(f, 4, 1, &jobs[3]), PP_HELLO_SUSPECT_CLONE);
+	assert_int_equal(c_claim1(f, "w", T0, 60), jobs[3]);
+	assert_int_equal(c_bind(f, jobs[3], "w", 4, "pc", NULL), PP_STORE_BIND_CLONE);
 	struct audit_find a = c_audit(f, "device.quarantined");
 	assert_int_equal(a.n, 1);
 	assert_non_null(strstr(a.detail, "limit"));
@@ -775,21 +981,20 @@ static void c_test_shared_limit(void **state)
 	c_keyinfo(f, 1, &k);
 	assert_int_equal(k.use_count, 3);
 
-	/* Provisioning: in-use until the third device is done. */
+	/* Provisioning: in-use until the third device is done; the reserved names stay. */
 	for (unsigned i = 0; i < 3; i++) {
-		assert_int_equal(c_claim1(f, "w", T0, 60), jobs[i]);
 		assert_int_equal(
-		    pp_store_job_complete(f->s, jobs[i], "w", NULL, NULL, T0 + 1, &err), 0);
+		    pp_store_job_complete(f->s, jobs[i], "w", "pc", NULL, T0 + 1, &err), 0);
 		c_keyinfo(f, 1, &k);
 		assert_int_equal(k.state, i < 2 ? PP_KEY_IN_USE : PP_KEY_CONSUMED);
+		struct pp_device_info d;
+		c_device(f, i + 1, &d);
+		assert_int_equal(d.state, PP_DEV_PROVISIONED);
+		assert_string_equal(d.host_name, names[i]);
 	}
-	struct pp_device_info d;
-	c_device(f, 3, &d);
-	assert_int_equal(d.state, PP_DEV_PROVISIONED);
-	assert_string_equal(d.host_name, "");
 }
 
-/* Unknown PIDs, and keys that may not be used. */
+/* Unknown PIDs leave a bounded sample, never a row each; keys that may not be used. */
 static void c_test_unknown_and_unusable(void **state)
 {
 	struct fixture *f = *state;
@@ -807,34 +1012,59 @@ static void c_test_unknown_and_unusable(void **state)
 	int64_t j = -1;
 	assert_int_equal(c_hello(f, 1, 999, &j), PP_HELLO_UNKNOWN_PID);
 	assert_int_equal(j, 0);
+	assert_int_equal(c_hello_at(f, 1, 999, 2, T0 + 1, &j), PP_HELLO_UNKNOWN_PID);
 	struct pp_device_info d;
-	c_device(f, 1, &d);
-	assert_int_equal(d.state, PP_DEV_SEEN);
+	uint8_t u1[16];
+	c_uuid(1, u1);
+	assert_int_equal(pp_store_device_get(f->s, u1, &d, &err), -PP_ENOTFOUND);
+	struct note_seen ns = c_notes(f, PP_NOTE_UNKNOWN_PID);
+	assert_int_equal(ns.n, 1);
 	char pid999[9];
 	c_pid(999, pid999);
-	assert_string_equal(d.pid, pid999);
+	assert_string_equal(ns.first.pid, pid999);
+	assert_int_equal(ns.first.count, 2);
+	assert_int_equal(ns.first.first_seen, T0);
+	assert_int_equal(ns.first.last_seen, T0 + 1);
+	assert_memory_equal(ns.first.uuid, u1, 16);
 	assert_int_equal(c_hello(f, 2, 1, &j), PP_HELLO_KEY_UNUSABLE);
 	assert_int_equal(c_hello(f, 3, 2, &j), PP_HELLO_KEY_UNUSABLE);
-	c_device(f, 2, &d);
-	assert_int_equal(d.state, PP_DEV_SEEN);
 	struct pp_key_info k;
 	c_keyinfo(f, 1, &k);
 	assert_int_equal(k.state, PP_KEY_REVOKED);
 	assert_int_equal(k.use_count, 0);
 	assert_int_equal(c_job_count(f, -1), 0);
-	/* A seen device with a good key gets its job. */
+	/* A good key gets a job. */
 	assert_int_equal(c_hello(f, 1, 3, &j), PP_HELLO_NEW_JOB);
-	c_device(f, 1, &d);
-	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	/* Revoked meanwhile: hellos refused, and the job cannot be bound. */
 	char pid3[9];
 	c_pid(3, pid3);
-	assert_string_equal(d.pid, pid3);
-	/* Revoked while in use: the same device is refused from then on. */
+	assert_int_equal(c_claim1(f, "w", T0, 60), j);
 	assert_int_equal(pp_store_key_set_state(f->s, pid3, PP_KEY_REVOKED, &err), 0);
-	assert_int_equal(c_hello(f, 1, 3, &j), PP_HELLO_KEY_UNUSABLE);
+	int64_t j2 = -1;
+	assert_int_equal(c_hello(f, 1, 3, &j2), PP_HELLO_KEY_UNUSABLE);
+	assert_int_equal(j2, 0);
+	assert_int_equal(c_bind(f, j, "w", 1, NULL, NULL), -PP_ESTATE);
+	/* An unknown-PID flood: the sample stays at its bound, newest first; no rows. */
+	for (unsigned i = 0; i < 3 * PP_STORE_NOTES_MAX; i++)
+		assert_int_equal(c_hello_at(f, 500 + i, 5000 + i, 7, T0 + 10 + i, NULL),
+				 PP_HELLO_UNKNOWN_PID);
+	ns = c_notes(f, PP_NOTE_UNKNOWN_PID);
+	assert_int_equal(ns.n, PP_STORE_NOTES_MAX);
+	char newest[9], oldest[9];
+	c_pid(5000 + 3 * PP_STORE_NOTES_MAX - 1, newest);
+	c_pid(5000 + 2 * PP_STORE_NOTES_MAX, oldest);
+	assert_string_equal(ns.first.pid, newest);
+	assert_string_equal(ns.last.pid, oldest);
+	struct pp_store_counts c;
+	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
+	for (int i = 0; i < PP_DEV_STATE_MAX; i++)
+		assert_int_equal(c.devices_by_state[i], 0);
+	assert_int_equal(pp_store_hello_notes(f->s, PP_NOTE_KIND_MAX, c_note_cb, &ns, &err),
+			 -PP_EINVAL);
 }
 
-/* Handshake failures lock a key out; time unlocks it; success resets. */
+/* Handshake failures lock a (PID, address) pair, not the key: forged hellos naming
+ * another address cannot lock the genuine device out. Time unlocks; success resets. */
 static void c_test_lockout(void **state)
 {
 	struct fixture *f = *state;
@@ -844,36 +1074,53 @@ static void c_test_lockout(void **state)
 	char pid[9], nope[9];
 	c_pid(1, pid);
 	c_pid(77, nope);
+	/* c_hello_at(dev 1, octet n) comes from 127.0.1.n. */
+	const uint8_t bad[4] = {127, 0, 1, 66}, good[4] = {127, 0, 1, 2};
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(pp_store_key_failure(f->s, pid, T0, 3, 60, &err), 0);
+		assert_int_equal(pp_store_key_failure(f->s, pid, bad, T0, 3, 60, &err), 0);
 	struct pp_key_info k;
 	c_keyinfo(f, 1, &k);
 	assert_int_equal(k.failure_count, 2);
 	assert_int_equal(k.locked_until, 0);
-	int64_t j = 0;
-	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 1, &j), PP_HELLO_NEW_JOB);
-	assert_int_equal(pp_store_key_failure(f->s, pid, T0 + 2, 3, 60, &err), 0);
+	int64_t j = 0, jg = 0;
+	assert_int_equal(c_hello_at(f, 1, 1, 66, T0 + 1, &j), PP_HELLO_NEW_JOB);
+	assert_int_equal(pp_store_key_failure(f->s, pid, bad, T0 + 2, 3, 60, &err), 0);
 	c_keyinfo(f, 1, &k);
 	assert_int_equal(k.failure_count, 3);
 	assert_int_equal(k.locked_until, T0 + 62);
-	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 3, &j), PP_HELLO_KEY_UNUSABLE);
-	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 62, &j), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(c_hello_at(f, 1, 1, 66, T0 + 3, &j), PP_HELLO_KEY_UNUSABLE);
+	/* The same PID and UUID from the device's own address: not locked. */
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 3, &jg), PP_HELLO_NEW_JOB);
+	assert_int_equal(pp_store_key_failure(f->s, pid, good, T0 + 3, 3, 60, &err), 0);
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 4, &j), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(j, jg);
+	assert_int_equal(c_hello_at(f, 1, 1, 66, T0 + 62, &j), PP_HELLO_JOB_ACTIVE);
 	/* One more failure after the lock: locked again at once. */
-	assert_int_equal(pp_store_key_failure(f->s, pid, T0 + 70, 3, 60, &err), 0);
+	assert_int_equal(pp_store_key_failure(f->s, pid, bad, T0 + 70, 3, 60, &err), 0);
 	c_keyinfo(f, 1, &k);
 	assert_int_equal(k.locked_until, T0 + 130);
-	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 71, &j), PP_HELLO_KEY_UNUSABLE);
+	assert_int_equal(c_hello_at(f, 1, 1, 66, T0 + 71, &j), PP_HELLO_KEY_UNUSABLE);
+	/* A flood of failures from many addresses: each pair is its own, the genuine
+	 * address stays open. */
+	for (unsigned i = 0; i < 3 * PP_STORE_PAIRS_MAX; i++) {
+		const uint8_t a[4] = {127, 9, (uint8_t)(i >> 8), (uint8_t)i};
+		for (int n = 0; n < 3; n++)
+			assert_int_equal(pp_store_key_failure(f->s, pid, a, T0 + 80, 3, 60, &err),
+					 0);
+	}
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 81, &j), PP_HELLO_JOB_ACTIVE);
 	/* A success ends it. */
 	assert_int_equal(pp_store_key_success(f->s, pid, &err), 0);
 	c_keyinfo(f, 1, &k);
 	assert_int_equal(k.failure_count, 0);
 	assert_int_equal(k.locked_until, 0);
-	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 72, &j), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(c_hello_at(f, 1, 1, 66, T0 + 82, &j), PP_HELLO_JOB_ACTIVE);
 	/* Refusals. */
-	assert_int_equal(pp_store_key_failure(f->s, nope, T0, 3, 60, &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_key_failure(f->s, nope, bad, T0, 3, 60, &err), -PP_ENOTFOUND);
 	assert_int_equal(pp_store_key_success(f->s, nope, &err), -PP_ENOTFOUND);
-	assert_int_equal(pp_store_key_failure(f->s, pid, T0, 0, 60, &err), -PP_EINVAL);
-	assert_int_equal(pp_store_key_failure(f->s, "bad", T0, 3, 60, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_key_failure(f->s, pid, bad, T0, 0, 60, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_key_failure(f->s, "bad", bad, T0, 3, 60, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_key_failure(f->s, pid, NULL, T0, 3, 60, &err), -PP_EINVAL);
 }
 
 /* Group commit: one transaction, each operation in a savepoint. A rolled-back one
@@ -910,6 +1157,7 @@ static void c_test_savepoints(void **state)
 	c_pps(1, pps1);
 	int64_t j1 = 0;
 	j1 = c_claim1(f, "w", T0, 60);
+	assert_int_equal(c_bind(f, j1, "w", 1, NULL, NULL), 0);
 	struct pp_device_secrets sec;
 	c_escrow(f, 1, "Admin!Pass1", "NewMebx#1", &sec);
 	struct pp_pid np;
@@ -926,8 +1174,7 @@ static void c_test_savepoints(void **state)
 	uint8_t u[16];
 	c_device(f, 1, &d);
 	assert_true(d.has_credentials);
-	c_device(f, 4, &d);
-	for (unsigned dev = 2; dev <= 3; dev++) {
+	for (unsigned dev = 2; dev <= 4; dev++) {
 		c_uuid(dev, u);
 		assert_int_equal(pp_store_device_get(f->s, u, &d, &err), -PP_ENOTFOUND);
 	}
@@ -990,8 +1237,7 @@ static void c_test_atomic_failure(void **state)
 	backend_inject_audit_failure(f, false);
 	c_job(f, job, &j);
 	assert_int_equal(j.state, PP_JOB_RUNNING);
-	c_device(f, 3, &d);
-	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	assert_int_equal(c_job_count(f, PP_JOB_PENDING), 1);
 	c_device(f, 1, &d);
 	assert_int_equal(d.state, PP_DEV_CONFIGURING);
 
@@ -1012,23 +1258,24 @@ static void c_test_rotated_pid(void **state)
 	int64_t job = c_run_job(f, 1, 1, 2, "w");
 	int64_t j = 0;
 	/* Mid-configuration, the device answers with either PID. */
-	assert_int_equal(c_hello_at(f, 1, 2, 8, T0 + 1, &j), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(c_hello_at(f, 1, 2, 2, T0 + 1, &j), PP_HELLO_JOB_ACTIVE);
 	assert_int_equal(j, job);
-	assert_int_equal(c_hello_at(f, 1, 1, 9, T0 + 2, &j), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(c_hello_at(f, 1, 1, 2, T0 + 2, &j), PP_HELLO_JOB_ACTIVE);
 	assert_int_equal(j, job);
 	struct pp_key_info k;
 	c_keyinfo(f, 2, &k);
 	assert_int_equal(k.use_count, 1);
-	/* Another device with it is a clone, not a second setup. */
-	assert_int_equal(c_hello(f, 5, 2, &j), PP_HELLO_QUARANTINED);
-	struct audit_find a = c_audit(f, "device.quarantined");
-	char pid2[9], u1[37];
+	/* Another device with it is a suspected clone, not a second setup. */
+	int64_t js = 0;
+	assert_int_equal(c_hello(f, 5, 2, &js), PP_HELLO_SUSPECT_CLONE);
+	assert_int_equal(c_audit(f, "device.quarantined").n, 0);
+	char pid2[9];
 	c_pid(2, pid2);
-	c_uuid_text(1, u1);
-	assert_non_null(strstr(a.detail, pid2));
-	assert_non_null(strstr(a.detail, u1));
+	struct note_seen ns = c_notes(f, PP_NOTE_SUSPECT_CLONE);
+	assert_int_equal(ns.n, 1);
+	assert_string_equal(ns.first.pid, pid2);
 	/* Crash after the rotation: the new owner resumes with the stored key. */
-	assert_int_equal(c_claim_n(f, "w2", T0 + 61), 1);
+	assert_int_equal(c_claim_n(f, "w2", T0 + 61), 2);
 	struct pp_pid np;
 	struct pp_pps nps;
 	char pid3[9], pps3[33], pps2[33];
@@ -1112,7 +1359,7 @@ static void c_test_retry_and_fail(void **state)
 	assert_int_equal(c_hello(f, 1, 1, &job2), PP_HELLO_NEW_JOB);
 	assert_true(job2 != job);
 	c_device(f, 1, &d);
-	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	assert_int_equal(d.state, PP_DEV_FAILED); /* until the device proves the key again */
 	assert_int_equal(c_job_count(f, PP_JOB_FAILED), 1);
 	assert_int_equal(c_job_count(f, PP_JOB_PENDING), 1);
 }
@@ -1138,6 +1385,10 @@ static void c_test_escrow_and_rotation_errors(void **state)
 	int64_t job = 0;
 	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
 	c_uuid(1, u);
+	/* No escrow before a device proved the key. */
+	assert_int_equal(pp_store_device_escrow(f->s, u, &sec, &err), -PP_ENOTFOUND);
+	assert_int_equal(c_claim1(f, "w", T0, 60), job);
+	assert_int_equal(c_bind(f, job, "w", 1, NULL, NULL), 0);
 	assert_int_equal(pp_store_device_secrets(f->s, u, &sec, &err), -PP_ENOTFOUND);
 	struct pp_device_secrets bad = sec;
 	bad.admin_password[0] = '\0';
@@ -1151,7 +1402,6 @@ static void c_test_escrow_and_rotation_errors(void **state)
 	assert_int_equal(pp_store_device_escrow(f->s, u, &bad, &err), -PP_EINVAL);
 	assert_int_equal(pp_store_device_escrow(f->s, u, NULL, &err), -PP_EINVAL);
 
-	assert_int_equal(c_claim1(f, "w", T0, 60), job);
 	char pid1[9], pid2[9], pps2[33];
 	c_pid(1, pid1);
 	c_pid(2, pid2);
@@ -1229,25 +1479,28 @@ static void c_test_lists_and_counts(void **state)
 	for (unsigned long i = 1; i <= 6; i++)
 		c_key(f, b, i, false, PP_KEY_EXPORTED, 0);
 	c_key(f, b, 20, false, PP_KEY_AVAILABLE, 0);
+	int64_t jobs[7] = {0};
 	for (unsigned dev = 1; dev <= 5; dev++)
-		assert_int_equal(c_hello(f, dev, dev, NULL), PP_HELLO_NEW_JOB);
-	assert_int_equal(c_hello(f, 6, 1, NULL), PP_HELLO_QUARANTINED);
+		assert_int_equal(c_hello(f, dev, dev, &jobs[dev]), PP_HELLO_NEW_JOB);
+	for (unsigned dev = 1; dev <= 5; dev++) {
+		assert_int_equal(c_claim1(f, "w", T0, 60), jobs[dev]);
+		assert_int_equal(c_bind(f, jobs[dev], "w", dev, NULL, NULL), 0);
+	}
+	assert_int_equal(c_hello(f, 6, 1, &jobs[6]), PP_HELLO_SUSPECT_CLONE);
+	assert_int_equal(c_claim1(f, "w", T0, 60), jobs[6]);
+	assert_int_equal(c_bind(f, jobs[6], "w", 6, NULL, NULL), PP_STORE_BIND_CLONE);
 	assert_int_equal(c_hello(f, 7, 99, NULL), PP_HELLO_UNKNOWN_PID);
-	int64_t j1 = c_claim1(f, "w", T0, 60);
-	assert_int_equal(pp_store_job_complete(f->s, j1, "w", NULL, NULL, T0, &err), 0);
-	int64_t j2 = c_claim1(f, "w", T0, 60);
-	assert_int_equal(pp_store_job_fail(f->s, j2, "w", "broken", &err), 0);
-	int64_t j3 = c_claim1(f, "w", T0, 60);
-	assert_int_equal(pp_store_job_retry(f->s, j3, "w", T0 + 50, "later", &err), 0);
-	(void)c_claim1(f, "w", T0, 60);
+	assert_int_equal(pp_store_job_complete(f->s, jobs[1], "w", NULL, NULL, T0, &err), 0);
+	assert_int_equal(pp_store_job_fail(f->s, jobs[2], "w", "broken", &err), 0);
+	assert_int_equal(pp_store_job_retry(f->s, jobs[3], "w", T0 + 50, "later", &err), 0);
+	assert_int_equal(c_hello(f, 8, 20, NULL), PP_HELLO_NEW_JOB);
 
 	struct dev_seen ds = {0};
 	assert_int_equal(pp_store_device_list(f->s, NULL, c_dev_cb, &ds, &err), 0);
-	assert_int_equal(ds.n, 7);
+	assert_int_equal(ds.n, 6);
 	assert_int_equal(ds.states[0], PP_DEV_PROVISIONED);
 	assert_int_equal(ds.states[1], PP_DEV_FAILED);
 	assert_int_equal(ds.states[5], PP_DEV_QUARANTINED);
-	assert_int_equal(ds.states[6], PP_DEV_SEEN);
 	struct pp_device_filter df = {.state = PP_DEV_CONFIGURING, .limit = 0};
 	memset(&ds, 0, sizeof(ds));
 	assert_int_equal(pp_store_device_list(f->s, &df, c_dev_cb, &ds, &err), 0);
@@ -1269,11 +1522,11 @@ static void c_test_lists_and_counts(void **state)
 
 	struct job_seen js = {0};
 	assert_int_equal(pp_store_job_list(f->s, NULL, c_job_cb, &js, &err), 0);
-	assert_int_equal(js.n, 5);
-	for (int i = 1; i < 5; i++)
+	assert_int_equal(js.n, 7);
+	for (int i = 1; i < 7; i++)
 		assert_true(js.ids[i - 1] < js.ids[i]);
 	assert_int_equal(js.states[0], PP_JOB_DONE);
-	assert_int_equal(c_job_count(f, PP_JOB_RUNNING), 1);
+	assert_int_equal(c_job_count(f, PP_JOB_RUNNING), 2);
 	assert_int_equal(c_job_count(f, PP_JOB_RETRY), 1);
 	assert_int_equal(c_job_count(f, PP_JOB_PENDING), 1);
 	struct pp_job_filter jf = {.state = -1, .limit = 2};
@@ -1285,16 +1538,16 @@ static void c_test_lists_and_counts(void **state)
 
 	struct pp_store_counts c;
 	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
-	assert_int_equal(c.devices_by_state[PP_DEV_SEEN], 1);
+	assert_int_equal(c.devices_by_state[PP_DEV_SEEN], 0);
 	assert_int_equal(c.devices_by_state[PP_DEV_CONFIGURING], 3);
 	assert_int_equal(c.devices_by_state[PP_DEV_PROVISIONED], 1);
 	assert_int_equal(c.devices_by_state[PP_DEV_FAILED], 1);
 	assert_int_equal(c.devices_by_state[PP_DEV_QUARANTINED], 1);
 	assert_int_equal(c.jobs_by_state[PP_JOB_PENDING], 1);
-	assert_int_equal(c.jobs_by_state[PP_JOB_RUNNING], 1);
+	assert_int_equal(c.jobs_by_state[PP_JOB_RUNNING], 2);
 	assert_int_equal(c.jobs_by_state[PP_JOB_RETRY], 1);
 	assert_int_equal(c.jobs_by_state[PP_JOB_DONE], 1);
-	assert_int_equal(c.jobs_by_state[PP_JOB_FAILED], 1);
+	assert_int_equal(c.jobs_by_state[PP_JOB_FAILED], 2);
 	assert_int_equal(c.keys_by_state[PP_KEY_AVAILABLE], 1);
 	assert_int_equal(c.keys_by_state[PP_KEY_EXPORTED], 1);
 	assert_int_equal(c.keys_by_state[PP_KEY_IN_USE], 4);
@@ -1474,7 +1727,10 @@ static void c_test_device_tls(void **state)
 	struct pp_err err = {0};
 	int64_t b = c_batch(f, "tls", false, 0);
 	c_key(f, b, 1, false, PP_KEY_AVAILABLE, 0);
-	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_NEW_JOB);
+	int64_t job = 0;
+	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_claim1(f, "w", T0, 60), job);
+	assert_int_equal(c_bind(f, job, "w", 1, NULL, NULL), 0);
 	struct pp_device_info d, before;
 	c_device(f, 1, &before);
 	assert_string_equal(before.tls_version, "");
@@ -1497,10 +1753,10 @@ static void c_test_device_tls(void **state)
 	assert_string_equal(listed, "TLSv1 PSK-AES128-CBC-SHA");
 
 	/* A later hello keeps it; the next handshake replaces it. */
-	assert_int_equal(c_hello_at(f, 1, 1, 7, T0 + 5, NULL), PP_HELLO_JOB_ACTIVE);
+	assert_int_equal(c_hello_at(f, 1, 1, 7, T0 + 5, NULL), PP_HELLO_NEW_JOB);
 	c_device(f, 1, &d);
 	assert_string_equal(d.tls_version, "TLSv1");
-	assert_int_equal(d.addr[3], 7);
+	assert_int_equal(d.addr[3], 2); /* a hello moves no device */
 	assert_int_equal(
 	    pp_store_device_set_tls(f->s, u, "TLSv1.2", "ECDHE-PSK-CHACHA20-POLY1305", &err), 0);
 	c_device(f, 1, &d);
@@ -1558,10 +1814,10 @@ static void c_test_device_tls(void **state)
 
 #define CONTRACT_TESTS(T)                                                                          \
 	cmocka_unit_test(c_test_names), T(c_test_job_life), T(c_test_lease_expiry),                \
-	    T(c_test_hello_twice), T(c_test_hello_after_provisioned), T(c_test_clone_quarantine),  \
-	    T(c_test_shared_limit), T(c_test_unknown_and_unusable), T(c_test_lockout),             \
-	    T(c_test_savepoints), T(c_test_atomic_failure), T(c_test_rotated_pid),                 \
-	    T(c_test_retry_and_fail), T(c_test_escrow_and_rotation_errors),                        \
+	    T(c_test_hello_twice), T(c_test_unproven_bound), T(c_test_hello_after_provisioned),    \
+	    T(c_test_clone_quarantine), T(c_test_shared_limit), T(c_test_unknown_and_unusable),    \
+	    T(c_test_lockout), T(c_test_savepoints), T(c_test_atomic_failure),                     \
+	    T(c_test_rotated_pid), T(c_test_retry_and_fail), T(c_test_escrow_and_rotation_errors), \
 	    T(c_test_lists_and_counts), T(c_test_claim_order), T(c_test_no_plaintext),             \
 	    T(c_test_concurrent_claims), T(c_test_device_tls)
 

@@ -79,7 +79,8 @@ static void fail(struct pp_prov *p, struct pp_prov_action *a, bool retryable, in
 	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
 	va_end(ap);
 	a->kind = PV_ACT_FAIL;
-	a->retryable = retryable && p->job.attempts < p->policy->max_attempts;
+	a->recorded = p->failure_recorded;
+	a->retryable = !a->recorded && retryable && p->job.attempts < p->policy->max_attempts;
 	if (a->retryable) {
 		/* 2, 4, 8 ... seconds, at most a minute. */
 		uint32_t n = p->job.attempts ? p->job.attempts : 1;
@@ -206,7 +207,7 @@ static void on_stored(struct pp_prov *p, const struct pp_prov_event *ev, struct 
 	/* A verdict of the row's own (err set) ends the job for good; a store failure is
 	 * retried, since the store may come back. */
 	const char *why = ev->store_err && ev->store_err->msg[0] ? ev->store_err->msg
-								: pp_status_str(-ev->store_rc);
+								 : pp_status_str(-ev->store_rc);
 	if (err.msg[0])
 		fail(p, a, false, ev->now, "%s: %s (%s)", d->what, err.msg, why);
 	else

@@ -123,6 +123,7 @@ struct pp_prov_action {
 	int64_t retry_at;   /* retryable: when to try again */
 	bool connect_error; /* the failure was reaching the device (a metric) */
 	bool wsman_fault;   /* the device answered with a SOAP fault (a metric) */
+	bool recorded;      /* the store already recorded this failure (a clone at BIND) */
 	char reason[200];   /* never a secret */
 };
 
@@ -172,8 +173,9 @@ struct pp_prov {
 	uint32_t pulls;
 	char realm[PP_AMT_REALM_LEN + 1];
 	char fw_version[64];
-	char host_name[64]; /* the candidate, then the name the store reserved */
+	char host_name[64];      /* the candidate, then the name the store reserved */
 	uint8_t proven_uuid[16]; /* read with GetUuid over the TLS-PSK channel */
+	bool failure_recorded;   /* the store ended the job itself (a clone at BIND) */
 	uint32_t ta0;
 	char enum_context[PP_WSMAN_CONTEXT_MAX + 1];
 	struct pp_prov_instance settings;

@@ -140,9 +140,12 @@ static int build_bind(struct pp_prov *p, const struct pp_prov_event *ev, struct 
  * limit): this device is quarantined as a clone, and the job ends for good. */
 static int stored_bind(struct pp_prov *p, int rc, struct pp_err *err)
 {
-	if (rc == -PP_EPERM)
-		return pp_err_set(err, PP_EPERM, "a cloned or shared key over its limit: the "
-						 "device is quarantined");
+	if (rc == -PP_EPERM) {
+		p->failure_recorded = true; /* the store failed the job with the quarantine */
+		return pp_err_set(err, PP_EPERM,
+				  "a cloned or shared key over its limit: the "
+				  "device is quarantined");
+	}
 	if (rc < 0)
 		return rc;
 	memcpy(p->job.uuid, p->proven_uuid, 16);

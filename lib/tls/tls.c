@@ -38,6 +38,7 @@ struct tls_conn {
 	int local_reason;            /* OpenSSL's reason code when we sent the alert */
 	char local_error[96];        /* and its text */
 	bool handshake_done;         /* SSL_CB_HANDSHAKE_DONE was seen */
+	bool heard;                  /* the peer sent a handshake message or an alert */
 };
 
 struct profile_def {
@@ -287,11 +288,21 @@ static void info_cb(const SSL *ssl, int where, int ret)
 			d->handshake_done = true;
 		return;
 	}
+	if (where & SSL_CB_LOOP) {
+		/* A state reached by reading means the peer spoke TLS. Remembered: after a
+		 * failure libevent resets the SSL, and its state with it. */
+		struct tls_conn *h = conn_get(ssl);
+		OSSL_HANDSHAKE_STATE st = SSL_get_state(ssl);
+		if (h && st != TLS_ST_BEFORE && st != TLS_ST_CW_CLNT_HELLO && !SSL_is_server(ssl))
+			h->heard = true;
+	}
 	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
 		return;
 	struct tls_conn *c = conn_get(ssl);
 	if (!c)
 		return;
+	if (where & SSL_CB_READ)
+		c->heard = true;
 	if (where & SSL_CB_READ) {
 		if (c->alert_rcvd < 0) {
 			c->alert_rcvd = ret & 0xff;
@@ -848,4 +859,10 @@ int pp_tls_negotiated(const SSL *ssl, char *version, size_t vcap, char *cipher, 
 	memcpy(version, v, strlen(v) + 1);
 	memcpy(cipher, n, strlen(n) + 1);
 	return 0;
+}
+
+bool pp_tls_peer_heard(SSL *ssl)
+{
+	struct tls_conn *c = conn_get(ssl);
+	return c && (c->heard || c->handshake_done);
 }

@@ -15,6 +15,7 @@
 #ifndef PSKPROV_TLS_TLS_H
 #define PSKPROV_TLS_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,5 +113,9 @@ int pp_tls_server_attach(SSL *ssl, const char *expected_pid8, pp_tls_lookup_fn f
 /* After the handshake (finished or failed): the reason, the PID that was used (the
  * hint, or the identity offered; empty when none; pid_out may be NULL) and one line. */
 int pp_tls_server_result(SSL *ssl, char pid_out[PP_TLS_PID_LEN + 1], char *why, size_t why_cap);
+/* Client side: whether the device sent anything of TLS (a handshake message or an
+ * alert). False after a failure means the connection never came up (refused,
+ * unreachable, closed before TLS): a connect failure, not a handshake failure. */
+bool pp_tls_peer_heard(SSL *ssl);
 
 #endif

@@ -74,7 +74,7 @@ static void feed_transport(struct session *x, enum pp_prov_transport_error e, co
 
 /* ---- store operations ----------------------------------------------------------- */
 
-enum { OP_STEP, OP_RETRY, OP_FAIL, OP_ESCROW, OP_NEXTKEY, OP_COMPLETE, OP_KEYFAIL };
+enum { OP_STEP, OP_RETRY, OP_FAIL, OP_BIND, OP_ESCROW, OP_NEXTKEY, OP_COMPLETE, OP_KEYFAIL };
 
 /* A store write for a session. Fire-and-forget ones carry copies of what they write:
  * the session may be gone when they run. Ones with `wait` feed the engine. */
@@ -97,6 +97,14 @@ static int sess_run_engine(struct pp_store *store, struct sess_op *o, struct pp_
 	struct pp_prov *p = &o->x->prov;
 	const char *owner = o->s->owner;
 	switch (o->kind) {
+	case OP_BIND: {
+		char name[64];
+		int rc = pp_store_job_bind(store, o->job_id, owner, p->proven_uuid, p->host_name,
+					   name, (int64_t)time(NULL), err);
+		if (rc == 0)
+			memcpy(p->host_name, name, sizeof(p->host_name));
+		return rc;
+	}
 	case OP_ESCROW:
 		return pp_store_device_escrow(store, p->job.uuid, &p->sec, err);
 	case OP_NEXTKEY:
@@ -152,6 +160,9 @@ static void sess_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 		session_end(x);
 		return;
 	}
+	/* A clone at BIND is a positive result, so the batch keeps the quarantine. */
+	if (kind == OP_BIND && rc == PP_STORE_BIND_CLONE)
+		rc = -PP_EPERM;
 	struct pp_prov_event ev = {.kind = PV_EV_STORE_DONE, .store_rc = rc, .store_err = err};
 	feed(x, &ev);
 }
@@ -170,6 +181,8 @@ static void submit(struct session *x, int kind, bool wait,
 	}
 	o->op.run = sess_run;
 	o->op.done = sess_done;
+	/* sess_run only writes its own results: safe to run again on a new connection. */
+	o->op.again = pp_dbq_again_noop;
 	o->s = x->s;
 	o->x = wait ? x : NULL;
 	o->wait = wait;
@@ -260,6 +273,14 @@ static void fail(struct session *x, const struct pp_prov_action *a)
 		s->m.connect_failures++;
 	if (a->wsman_fault)
 		s->m.wsman_faults++;
+	if (a->recorded) {
+		/* The store ended the job itself (a clone quarantined at BIND). */
+		s->m.jobs_failed++;
+		pp_error("jobs", "job %lld uuid=%s pid=%s FAILED: %s", (long long)p->job.id, uuid,
+			 p->job.pid, a->reason);
+		session_end(x);
+		return;
+	}
 	if (a->retryable) {
 		s->m.jobs_retried++;
 		pp_warn("jobs", "job %lld uuid=%s pid=%s attempt %u: %s; retry in %lld s",
@@ -306,10 +327,9 @@ static void transport_error(struct session *x)
 		feed_transport(x, PV_TE_CONNECT, NULL);
 		return;
 	}
-	/* Not a byte from the device: the TCP connection never came up (refused,
-	 * unreachable) or closed before TLS began. Not a handshake failure. */
-	BIO *rbio = SSL_get_rbio(x->ssl);
-	if (!rbio || BIO_number_read(rbio) == 0) {
+	/* Nothing heard from the device (no ServerHello): the TCP connection never came
+	 * up (refused, unreachable) or closed before TLS began. Not a handshake failure. */
+	if (!pp_tls_peer_heard(x->ssl)) {
 		feed_transport(x, PV_TE_CONNECT, NULL);
 		return;
 	}
@@ -600,7 +620,8 @@ static void carry_out(struct session *x, const struct pp_prov_action *a)
 			send_current(x);
 		return;
 	case PV_ACT_STORE: {
-		static const int kinds[] = {[PV_OP_ESCROW] = OP_ESCROW,
+		static const int kinds[] = {[PV_OP_BIND] = OP_BIND,
+					    [PV_OP_ESCROW] = OP_ESCROW,
 					    [PV_OP_NEXT_KEY] = OP_NEXTKEY,
 					    [PV_OP_STEP] = OP_STEP,
 					    [PV_OP_COMPLETE] = OP_COMPLETE};

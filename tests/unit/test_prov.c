@@ -25,18 +25,18 @@ static const uint8_t UUID[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 
 /* ---- the scripted device ---- */
 
 struct fake {
-	uint32_t state;    /* ProvisioningState */
-	uint8_t uuid[16];  /* what GetUuid answers */
-	int fault_at;      /* answer the n-th request (1-based) with a fault */
-	int rv_at;         /* answer the n-th request with ReturnValue 0x24 */
-	int garbage_at;    /* answer the n-th request with junk */
-	int pull_items;    /* SoftwareIdentity items per Pull (0: all) */
-	bool pull_forever; /* never EndOfSequence */
-	int store_rc[8];   /* by enum pp_prov_store_op */
-	int eexist_once;   /* NEXT_KEY answers EEXIST this many times first */
-	int refuse_auth;   /* refuse Digest this many times */
+	uint32_t state;      /* ProvisioningState */
+	uint8_t uuid[16];    /* what GetUuid answers */
+	int fault_at;        /* answer the n-th request (1-based) with a fault */
+	int rv_at;           /* answer the n-th request with ReturnValue 0x24 */
+	int garbage_at;      /* answer the n-th request with junk */
+	int pull_items;      /* SoftwareIdentity items per Pull (0: all) */
+	bool pull_forever;   /* never EndOfSequence */
+	int store_rc[8];     /* by enum pp_prov_store_op */
+	int eexist_once;     /* NEXT_KEY answers EEXIST this many times first */
+	int refuse_auth;     /* refuse Digest this many times */
 	const char *reserve; /* the host name the store reserves at BIND (NULL: the candidate) */
-	char mebx_now[40]; /* the password the device takes */
+	char mebx_now[40];   /* the password the device takes */
 	/* what happened */
 	int nreq;
 	char seen[40][96]; /* "Get AMT_GeneralSettings", "SetMEBxPassword", ... */
@@ -439,6 +439,7 @@ static void test_bind_to_the_proven_uuid(void **state)
 	assert_int_equal(a.kind, PV_ACT_FAIL);
 	assert_false(a.retryable);
 	assert_non_null(strstr(a.reason, "quarantined"));
+	assert_true(a.recorded); /* the store failed the job itself */
 	assert_int_equal(f.nreq, 3);
 	assert_int_equal(f.nstore, 1);
 	pp_prov_free(&p);

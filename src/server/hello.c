@@ -143,11 +143,12 @@ static void hello_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 			s->m.hello_outcomes[h->outcome]++;
 		if (h->outcome <= PP_HELLO_ALREADY_PROVISIONED)
 			hello_remember(s, h->in.uuid, h->in.pid, h->in.addr, pp_server_now_ms());
-		/* A repeated hello of a known device is routine: debug. An unknown PID is
-		 * counted (metrics, `keys report`) but, as junk can come by the thousand,
-		 * logged at debug too. */
+		/* A repeated hello of a known device is routine: debug. Unknown PIDs and
+		 * suspected clones are counted (metrics) and sampled (`keys report`), and
+		 * anyone can send them by the thousand: debug and info. A clone that proves
+		 * the key is the alarm (quarantined, audited). */
 		enum pp_log_level lvl = PP_LOG_WARN;
-		if (h->outcome == PP_HELLO_NEW_JOB)
+		if (h->outcome == PP_HELLO_NEW_JOB || h->outcome == PP_HELLO_SUSPECT_CLONE)
 			lvl = PP_LOG_INFO;
 		else if (h->outcome <= PP_HELLO_UNKNOWN_PID)
 			lvl = PP_LOG_DEBUG;

@@ -26,7 +26,11 @@ struct pp_job;
 
 struct pp_server_metrics {
 	uint64_t hello_connections;
-	uint64_t hello_connections_refused; /* over the connection cap */
+	uint64_t hello_connections_refused;    /* over the connection cap */
+	uint64_t hello_connections_shed;       /* oldest idle closed for a new one at the cap */
+	uint64_t hello_connections_per_source; /* refused: the source holds its slots */
+	uint64_t accept_pauses;                /* listeners paused: out of descriptors */
+	uint64_t api_connections_shed;
 	uint64_t hellos_v2;
 	uint64_t hellos_v3_declined;
 	uint64_t hellos_malformed;
@@ -53,6 +57,15 @@ struct pp_server_metrics {
 	uint64_t store_errors;
 };
 
+/* Descriptor budget and connection caps, set at start (cmd_server.c). */
+struct pp_net_limits {
+	uint64_t nofile;            /* RLIMIT_NOFILE in force */
+	uint32_t hello_max_conns;   /* hello connections at once */
+	uint32_t hello_per_source;  /* of them from one address */
+	uint32_t hello_deadline_ms; /* a whole hello, from accept to the last byte */
+	uint32_t api_max_conns;     /* API connections at once */
+};
+
 struct pp_server {
 	struct pp_config cfg;
 	const char *datadir;
@@ -71,6 +84,10 @@ struct pp_server {
 	uint32_t hello_conns;
 	struct pp_ratelimit *rl;
 	struct hello_seen *seen; /* recent hellos already recorded: fixed-size table */
+	struct pp_net_limits lim;
+	struct hello_net *hnet; /* hello connections, oldest idle first (hello.c) */
+	struct api_net *anet;   /* API connections (api.c) */
+	uint32_t api_conns;
 
 	struct evhttp *http;
 	struct evhttp_bound_socket *http_sock;
@@ -95,14 +112,35 @@ void pp_server_hello_stop(struct pp_server *s);
 void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const char *pid,
 			    const uint8_t addr[4], const char *source);
 
+/* A listener's accept failed (out of descriptors, most often): pause it for a moment,
+ * shed idle connections, log it at most once in a while. */
+void pp_server_accept_error(struct pp_server *s, struct evconnlistener *l, const char *what);
+/* Closes up to n of the longest idle hello / API connections; returns how many. */
+unsigned pp_server_hello_shed(struct pp_server *s, unsigned n);
+unsigned pp_server_api_shed(struct pp_server *s, unsigned n);
+
 /* claim.c, session.c */
 void pp_server_kick_claim(struct pp_server *s);
 void pp_server_claim_tick(evutil_socket_t fd, short what, void *arg);
 void pp_server_renew_tick(evutil_socket_t fd, short what, void *arg);
 
+/* auth.c: API bearer tokens and what each role may do. Today one token, api.token,
+ * with the admin role; tokens with roles (a store table) replace the body of
+ * pp_server_token_role, not its contract. */
+enum pp_token_role { PP_ROLE_READ = 1, PP_ROLE_AGENT, PP_ROLE_ADMIN };
+enum pp_api_action { PP_API_STATUS, PP_API_HELLO };
+/* The role of a bearer token (the text after "Bearer "): 0 and *role, or -PP_EPERM
+ * when no token matches (compared in constant time, never logged). */
+int pp_server_token_role(struct pp_server *s, const char *bearer, enum pp_token_role *role);
+/* True when the role may do the action (a table in auth.c). */
+bool pp_server_role_allows(enum pp_token_role role, enum pp_api_action action);
+const char *pp_token_role_name(enum pp_token_role role);
+
 /* api.c */
 int pp_server_api_start(struct pp_server *s, struct pp_err *err) PP_WUR;
 void pp_server_api_stop(struct pp_server *s);
+/* After event_base_free: the connection table (its last entries go with the loop). */
+void pp_server_api_release(struct pp_server *s);
 
 uint64_t pp_server_now_ms(void);
 

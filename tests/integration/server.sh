@@ -41,6 +41,7 @@ wait_metric() { # NAME MIN
 }
 agent_hello() { # UUID PID ADDRESS -> HTTP code
 	curl -s -o "$T/api.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		-H "Authorization: Bearer $TOKEN" \
 		--data "{\"uuid\":\"$1\",\"pid\":\"$2\",\"address\":\"$3\"}" "http://127.0.0.1:$AP/api/v1/hello"
 }
 job_error() { # UUID -> last_error once the job failed
@@ -175,14 +176,17 @@ grep -q "version 3 hello (certificate-based setup, 1 certificate hash) declined"
 ok
 
 # --- the API: checks on input and the token ---
-code=$(curl -s -o "$T/api.out" -w '%{http_code}' -X POST --data '{"uuid":1}' "http://127.0.0.1:$AP/api/v1/hello")
+code=$(curl -s -o "$T/api.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	-H "Authorization: Bearer $TOKEN" --data '{"uuid":1}' "http://127.0.0.1:$AP/api/v1/hello")
 [ "$code" = 400 ] || fail "bad JSON: HTTP $code"
 code=$(agent_hello 11111111-2222-3333-4444-00000000000x "$(pid_of 1)" 127.0.0.9)
 [ "$code" = 400 ] || fail "bad UUID: HTTP $code"
 jq -e '.error | test("UUID")' "$T/api.out" >/dev/null || fail "bad UUID message: $(cat "$T/api.out")"
 code=$(agent_hello 11111111-2222-3333-4444-000000000009 0000-037N 127.0.0.9)
 [ "$code" = 400 ] || fail "bad PID checksum: HTTP $code"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data '{"uuid":"11111111-2222-3333-4444-000000000009","pid":"0000-037M","address":"127.0.0.9","x":1}' "http://127.0.0.1:$AP/api/v1/hello")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	-H "Authorization: Bearer $TOKEN" \
+	--data '{"uuid":"11111111-2222-3333-4444-000000000009","pid":"0000-037M","address":"127.0.0.9","x":1}' "http://127.0.0.1:$AP/api/v1/hello")
 [ "$code" = 400 ] || fail "unknown JSON key: HTTP $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AP/api/v1/status")
 [ "$code" = 401 ] || fail "status without a token: HTTP $code"

@@ -23,7 +23,9 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "core/bytes.h"
+#include "core/fileio.h"
 #include "core/parse.h"
+#include "core/secret.h"
 
 /* ---- PTHI client: one socket, a deadline per exchange ---- */
 
@@ -216,7 +218,33 @@ struct agent_url {
 	uint16_t port;
 	char path[1024]; /* path and query */
 	char hostport[32];
+	char token[129]; /* bearer token (agent role), empty when none */
 };
+
+/* The bearer token from a 0600 file: one line of up to 128 printable characters. */
+static int read_token(const char *path, char out[129], struct pp_err *err)
+{
+	struct pp_buf b;
+	pp_buf_init(&b, 256);
+	int rc = pp_file_read(path, 256, &b, err);
+	if (rc == 0)
+		rc = pp_file_check_private(path, err);
+	size_t n = b.len;
+	while (rc == 0 && n && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
+		n--;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (b.data[i] <= ' ' || b.data[i] > '~')
+			rc = pp_err_set(err, PP_EINVAL, "%s: not a token (one line, no spaces)",
+					path);
+	if (rc == 0 && (n == 0 || n > 128))
+		rc = pp_err_set(err, PP_EINVAL, "%s: a token is 1 to 128 characters", path);
+	if (rc == 0) {
+		memcpy(out, b.data, n);
+		out[n] = '\0';
+	}
+	pp_buf_free_wipe(&b);
+	return rc;
+}
 
 /* http://IPV4[:PORT][/PATH]: http only, an IPv4 literal on loopback (127.0.0.0/8) or
  * 0.0.0.0 (this host), no user info. An empty path or "/" means /api/v1/hello. */
@@ -339,6 +367,15 @@ static const char *http_error_name(int e)
 	}
 }
 
+static int add_bearer(struct evkeyvalq *hdr, const char *token)
+{
+	char v[140];
+	snprintf(v, sizeof(v), "Bearer %s", token);
+	int rc = evhttp_add_header(hdr, "Authorization", v);
+	pp_wipe(v, sizeof(v));
+	return rc;
+}
+
 /* One POST, bounded by timeout_s (libevent's connection timeout, and a guard timer on
  * the loop in case a callback never comes). */
 static int http_post(const struct agent_url *u, const char *body, unsigned timeout_s,
@@ -373,6 +410,7 @@ static int http_post(const struct agent_url *u, const char *body, unsigned timeo
 	    evhttp_add_header(hdr, "Content-Type", "application/json") < 0 ||
 	    evhttp_add_header(hdr, "Accept", "application/json") < 0 ||
 	    evhttp_add_header(hdr, "Connection", "close") < 0 ||
+	    (u->token[0] && add_bearer(hdr, u->token) < 0) ||
 	    evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body)) < 0) {
 		evhttp_request_free(req);
 		rc = pp_err_set(err, PP_ENOMEM, "cannot make an HTTP request");
@@ -485,7 +523,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: pskprov agent --device-socket PATH --server URL --address IPV4\n"
-		"                     [--retries N] [--timeout SECONDS] [--json]\n\n"
+		"                     [--token-file FILE] [--retries N] [--timeout SECONDS]\n"
+		"                     [--json]\n\n"
 		"The host agent: reads the device's UUID, PID, provisioning state, TLS mode and\n"
 		"firmware versions through its host interface (PTHI over the emulated MEI\n"
 		"socket, e.g. DIR/"
@@ -498,6 +537,8 @@ static void usage(FILE *out)
 		"                        to %s\n"
 		"  --address IPV4        the device's management address the server should\n"
 		"                        connect to (127.0.0.0/8)\n"
+		"  --token-file FILE     the API bearer token (agent role), one line in a 0600\n"
+		"                        file (the server refuses hellos without one)\n"
 		"  --retries N           retries while the server is down or busy, waiting 1 s,\n"
 		"                        then doubling (default %d, at most %d)\n"
 		"  --timeout SECONDS     for each exchange with the device and each HTTP request\n"
@@ -518,9 +559,10 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 					     {"retries", required_argument, NULL, 'r'},
 					     {"timeout", required_argument, NULL, 't'},
 					     {"json", no_argument, NULL, 'j'},
+					     {"token-file", required_argument, NULL, 'T'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	const char *sock = NULL, *server = NULL, *address = NULL;
+	const char *sock = NULL, *server = NULL, *address = NULL, *token_file = NULL;
 	uint32_t retries = PP_AGENT_RETRIES, timeout_s = PP_AGENT_TIMEOUT_S;
 	bool json = false;
 	struct pp_err err = {0};
@@ -529,8 +571,11 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 	int c;
 	(void)cli;
 
-	while ((c = getopt_long(argc, argv, "s:S:a:r:t:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:a:r:t:jhT:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'T':
+			token_file = optarg;
+			break;
 		case 's':
 			sock = optarg;
 			break;
@@ -568,6 +613,9 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 				      "--device-socket, --server and --address are required");
 	if (parse_url(server, &url, &err) < 0)
 		return pp_usage_error("agent", "%s", err.msg);
+	url.token[0] = '\0';
+	if (token_file && read_token(token_file, url.token, &err) < 0)
+		return pp_fail("%s", err.msg);
 	if (pp_parse_ipv4(address, addr, "--address", &err) < 0)
 		return pp_usage_error("agent", "%s", err.msg);
 	if (addr[0] != 127)

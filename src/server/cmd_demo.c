@@ -259,8 +259,11 @@ static int onetouch_start(struct demo *d, struct onetouch *ot, const char *net, 
 	snprintf(sock, sizeof(sock), "%s/pthi.sock", ot->dir[OT_AGENT]);
 	if (!wait_file(sock, 50))
 		return pp_fail("demo: the agent's device did not open %s", sock);
-	const char *a4[] = {"agent",     "--device-socket",  sock, "--server", url,
-			    "--address", ot->addr[OT_AGENT], NULL};
+	/* The server's api.token (admin role: it may send hellos as an agent does). */
+	char token[4200];
+	snprintf(token, sizeof(token), "%s/api.token", d->data);
+	const char *a4[] = {"agent",     "--device-socket",  sock,           "--server", url,
+			    "--address", ot->addr[OT_AGENT], "--token-file", token,      NULL};
 	if (run_step(d, "agent: report the device, start setup", a4, log))
 		return -1;
 	return 0;

@@ -104,12 +104,29 @@ static void test_srcslots_model(void **state)
 	pp_srcslots_free(ss);
 }
 
+static void test_every(void **state)
+{
+	(void)state;
+	struct pp_every e = {0};
+	uint64_t skipped = 99;
+	assert_true(pp_every_due(&e, 0, 1000, &skipped)); /* time 0 counts too */
+	assert_int_equal(skipped, 0);
+	for (int i = 1; i <= 500; i++)
+		assert_false(pp_every_due(&e, (uint64_t)i, 1000, &skipped));
+	assert_false(pp_every_due(&e, 999, 1000, &skipped));
+	assert_true(pp_every_due(&e, 1000, 1000, &skipped));
+	assert_int_equal(skipped, 501);
+	assert_true(pp_every_due(&e, 5000, 1000, &skipped));
+	assert_int_equal(skipped, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_burst_then_refill), cmocka_unit_test(test_bounded_table),
 	    cmocka_unit_test(test_bad_params),        cmocka_unit_test(test_srcslots_caps),
 	    cmocka_unit_test(test_srcslots_model),
+	    cmocka_unit_test(test_every),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

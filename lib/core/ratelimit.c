@@ -190,3 +190,18 @@ uint32_t pp_srcslots_total(const struct pp_srcslots *ss)
 {
 	return ss->total;
 }
+
+bool pp_every_due(struct pp_every *e, uint64_t now_ms, uint64_t period_ms, uint64_t *skipped)
+{
+	if (e->next_ms && now_ms < e->next_ms) {
+		e->skipped++;
+		return false;
+	}
+	if (skipped)
+		*skipped = e->skipped;
+	e->skipped = 0;
+	e->next_ms = now_ms + period_ms;
+	if (!e->next_ms)
+		e->next_ms = 1;
+	return true;
+}

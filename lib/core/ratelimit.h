@@ -35,4 +35,12 @@ void pp_srcslots_put(struct pp_srcslots *ss, uint32_t ipv4);
 uint32_t pp_srcslots_held(const struct pp_srcslots *ss, uint32_t ipv4);
 uint32_t pp_srcslots_total(const struct pp_srcslots *ss);
 
+/* At most one log line a period for a noisy event: true when one is due; *skipped then
+ * says how many were not logged since the last one. Starts zeroed. */
+struct pp_every {
+	uint64_t next_ms;
+	uint64_t skipped;
+};
+bool pp_every_due(struct pp_every *e, uint64_t now_ms, uint64_t period_ms, uint64_t *skipped);
+
 #endif

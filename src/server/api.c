@@ -11,6 +11,7 @@
  * so /healthz answers under a flood of idle clients. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -51,6 +52,18 @@ static void reply_json(struct evhttp_request *req, int code, const char *reason,
 		evbuffer_free(out);
 }
 
+/* Once the answer is written: evhttp keeps a CONNECT's connection open whatever the
+ * headers say (a tunnel), so shut it down here; evhttp then reads the end and frees it. */
+static void close_when_done(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
 /* {"error": msg[, "field": field]} with the status; 405 and 400 close the connection. */
 static void reply_field_error(struct pp_server *s, struct evhttp_request *req, int code,
 			      const char *reason, const char *msg, const char *field)
@@ -59,8 +72,10 @@ static void reply_field_error(struct pp_server *s, struct evhttp_request *req, i
 	json_t *v = json_pack("{s:s}", "error", msg);
 	if (v && field)
 		json_object_set_new(v, "field", json_string(field));
-	if (code == 405 || code == 400)
+	if (code == 405 || code == 400) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		evhttp_request_set_on_complete_cb(req, close_when_done, NULL);
+	}
 	reply_json(req, code, reason, v);
 }
 

@@ -125,8 +125,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_burst_then_refill), cmocka_unit_test(test_bounded_table),
 	    cmocka_unit_test(test_bad_params),        cmocka_unit_test(test_srcslots_caps),
-	    cmocka_unit_test(test_srcslots_model),
-	    cmocka_unit_test(test_every),
+	    cmocka_unit_test(test_srcslots_model),    cmocka_unit_test(test_every),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

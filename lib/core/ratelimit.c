@@ -83,3 +83,125 @@ bool pp_ratelimit_allow(struct pp_ratelimit *rl, uint32_t ip, uint64_t now_ms)
 	victim->last_ms = now_ms;
 	return true;
 }
+
+/* ---- concurrent slots per source: linear probing, deletion by backward shift ---- */
+
+struct src {
+	uint32_t ip;
+	uint32_t n; /* 0 = empty */
+};
+
+struct pp_srcslots {
+	uint32_t per_source;
+	uint32_t max_total;
+	uint32_t total;
+	uint32_t mask;
+	struct src *tab;
+};
+
+int pp_srcslots_new(uint32_t per_source, uint32_t max_total, struct pp_srcslots **out)
+{
+	if (!per_source || !max_total || max_total > (1u << 24))
+		return -PP_EINVAL;
+	uint32_t size = 16;
+	while (size < 2 * max_total)
+		size <<= 1;
+	struct pp_srcslots *ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return -PP_ENOMEM;
+	ss->tab = calloc(size, sizeof(*ss->tab));
+	if (!ss->tab) {
+		free(ss);
+		return -PP_ENOMEM;
+	}
+	ss->per_source = per_source;
+	ss->max_total = max_total;
+	ss->mask = size - 1;
+	*out = ss;
+	return 0;
+}
+
+void pp_srcslots_free(struct pp_srcslots *ss)
+{
+	if (!ss)
+		return;
+	free(ss->tab);
+	free(ss);
+}
+
+/* The entry of ip, or the empty one where it would go. The table is never full:
+ * at most max_total sources in 2 * max_total entries or more. */
+static struct src *src_find(const struct pp_srcslots *ss, uint32_t ip)
+{
+	uint32_t i = hash32(ip) & ss->mask;
+	while (ss->tab[i].n && ss->tab[i].ip != ip)
+		i = (i + 1) & ss->mask;
+	return &ss->tab[i];
+}
+
+bool pp_srcslots_take(struct pp_srcslots *ss, uint32_t ip)
+{
+	if (ss->total >= ss->max_total)
+		return false;
+	struct src *e = src_find(ss, ip);
+	if (e->n >= ss->per_source)
+		return false;
+	e->ip = ip;
+	e->n++;
+	ss->total++;
+	return true;
+}
+
+void pp_srcslots_put(struct pp_srcslots *ss, uint32_t ip)
+{
+	struct src *e = src_find(ss, ip);
+	if (!e->n)
+		return;
+	ss->total--;
+	if (--e->n)
+		return;
+	/* Backward-shift deletion: move later entries of the cluster into the hole when
+	 * their home slot is at or before it, so every lookup still finds them. */
+	uint32_t hole = (uint32_t)(e - ss->tab);
+	uint32_t j = hole;
+	for (;;) {
+		j = (j + 1) & ss->mask;
+		if (!ss->tab[j].n)
+			break;
+		uint32_t home = hash32(ss->tab[j].ip) & ss->mask;
+		/* j's entry may fill the hole unless its home lies cyclically in (hole, j]. */
+		bool in_between =
+		    hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+		if (in_between)
+			continue;
+		ss->tab[hole] = ss->tab[j];
+		hole = j;
+	}
+	ss->tab[hole].n = 0;
+	ss->tab[hole].ip = 0;
+}
+
+uint32_t pp_srcslots_held(const struct pp_srcslots *ss, uint32_t ip)
+{
+	return src_find(ss, ip)->n;
+}
+
+uint32_t pp_srcslots_total(const struct pp_srcslots *ss)
+{
+	return ss->total;
+}
+
+bool pp_every_due(struct pp_every *e, uint64_t now_ms, uint64_t period_ms, uint64_t *skipped)
+{
+	if (e->next_ms && now_ms < e->next_ms) {
+		e->skipped++;
+		return false;
+	}
+	if (skipped)
+		*skipped = e->skipped;
+	e->skipped = 0;
+	e->next_ms = now_ms + period_ms;
+	if (!e->next_ms)
+		e->next_ms = 1;
+	return true;
+}

@@ -8,13 +8,22 @@
  *                          (role agent or admin)
  * Calls under /api/ need "Authorization: Bearer <token>": a token of the store
  * (`pskprov token create`) or api.token (admin); roles in auth.h. No token or an
- * unknown one: 401; a token whose role does not allow the call: 403. */
+ * unknown one: 401; a token whose role does not allow the call: 403.
+ * Every error is JSON, {"error": "...", "field": "..."} (field when one is at fault); a
+ * method a path does not take is 405 and closes the connection. Connections are capped
+ * (s->lim.api_max_conns): a full table closes its oldest connection for the new one,
+ * so /healthz answers under a flood of idle clients. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "core/parse.h"
 #include "core/secret.h"
@@ -25,6 +34,12 @@
 #include "util/log.h"
 
 #define API_BODY_MAX 4096
+/* evhttp refuses bodies over this itself (its own HTML 413); between API_BODY_MAX and
+ * this, the handler answers a JSON 413. */
+#define API_BODY_HARD_MAX (4 * API_BODY_MAX)
+#define ALL_METHODS                                                                                \
+	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
+	 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
 
 static void reply_json(struct evhttp_request *req, int code, const char *reason, json_t *v)
 {
@@ -42,26 +57,54 @@ static void reply_json(struct evhttp_request *req, int code, const char *reason,
 		evbuffer_free(out);
 }
 
+/* Once the answer is written: evhttp keeps a CONNECT's connection open whatever the
+ * headers say (a tunnel), so shut it down here; evhttp then reads the end and frees it. */
+static void close_when_done(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+/* {"error": msg[, "field": field]} with the status; 405 and 400 close the connection. */
+static void reply_field_error(struct pp_server *s, struct evhttp_request *req, int code,
+			      const char *reason, const char *msg, const char *field)
+{
+	s->m.api_rejected++;
+	json_t *v = json_pack("{s:s}", "error", msg);
+	if (v && field)
+		json_object_set_new(v, "field", json_string(field));
+	if (code == 405 || code == 400) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		evhttp_request_set_on_complete_cb(req, close_when_done, NULL);
+	}
+	reply_json(req, code, reason, v);
+}
+
 static void reply_error(struct pp_server *s, struct evhttp_request *req, int code,
 			const char *reason, const char *msg)
 {
-	s->m.api_rejected++;
-	reply_json(req, code, reason, json_pack("{s:s}", "error", msg));
+	reply_field_error(s, req, code, reason, msg, NULL);
 }
 
-/* True when the request's bearer token allows `need`; else replies 401 or 403. */
-static bool authorized(struct pp_server *s, struct evhttp_request *req, enum pp_token_role need)
+/* The caller's token allows the action: true, or an error (401/403) sent. */
+static bool authorized(struct pp_server *s, struct evhttp_request *req, enum pp_api_action act)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	enum pp_token_role role = PP_ROLE_NONE;
-	if (!h || strncmp(h, "Bearer ", 7) != 0 || pp_server_token_role(s, h + 7, &role) < 0) {
+	enum pp_token_role role;
+	if (!h || strncmp(h, "Bearer ", 7) || pp_server_token_role(s, h + 7, &role) < 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer");
 		reply_error(s, req, 401, "Unauthorized", "missing or wrong bearer token");
 		return false;
 	}
-	if (!pp_token_role_allows(role, need)) {
-		char msg[80];
-		snprintf(msg, sizeof(msg), "a %s token may not do this (needs %s)",
-			 pp_token_role_name(role), pp_token_role_name(need));
+	if (!pp_server_role_allows(role, act)) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "a token of the %s role may not do this",
+			 pp_token_role_name(role));
 		reply_error(s, req, 403, "Forbidden", msg);
 		return false;
 	}
@@ -75,6 +118,7 @@ static void on_healthz(struct evhttp_request *req, void *arg)
 	struct evbuffer *out = evbuffer_new();
 	if (out)
 		evbuffer_add_printf(out, "ok\n");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
 	evhttp_send_reply(req, HTTP_OK, "OK", out);
 	if (out)
 		evbuffer_free(out);
@@ -105,13 +149,15 @@ static void store_health_metrics(struct evbuffer *b, const struct pp_dbq_stats *
 	       ds->doubtful_commits);
 }
 
+static uint32_t api_sweep(struct pp_server *s);
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
 	s->m.api_requests++;
 	struct evbuffer *b = evbuffer_new();
 	if (!b) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		reply_error(s, req, 500, "Internal Server Error", "out of memory");
 		return;
 	}
 	const struct pp_server_metrics *m = &s->m;
@@ -119,6 +165,20 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	       m->hello_connections);
 	metric(b, "pskprov_hello_connections_refused_total", "hello connections over the cap",
 	       "counter", m->hello_connections_refused);
+	metric(b, "pskprov_hello_connections_shed_total",
+	       "longest idle hello connections closed for new ones at the cap", "counter",
+	       m->hello_connections_shed);
+	metric(b, "pskprov_hello_connections_per_source_total",
+	       "hello connections refused: the source holds its share", "counter",
+	       m->hello_connections_per_source);
+	metric(b, "pskprov_hello_connections", "hello connections open", "gauge", s->hello_conns);
+	metric(b, "pskprov_api_connections", "API connections open", "gauge", api_sweep(s));
+	metric(b, "pskprov_api_connections_shed_total",
+	       "oldest API connections closed for new ones at the cap", "counter",
+	       m->api_connections_shed);
+	metric(b, "pskprov_accept_pauses_total",
+	       "accepts paused: out of descriptors (EMFILE/ENFILE) or another accept error",
+	       "counter", m->accept_pauses);
 	metric(b, "pskprov_hellos_v2_total", "well-formed v2 hellos", "counter", m->hellos_v2);
 	metric(b, "pskprov_hellos_v3_declined_total", "v3 (certificate) hellos declined", "counter",
 	       m->hellos_v3_declined);
@@ -126,8 +186,8 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	       m->hellos_malformed);
 	metric(b, "pskprov_hellos_oversize_total", "oversized hellos dropped", "counter",
 	       m->hellos_oversize);
-	metric(b, "pskprov_hellos_timeout_total", "incomplete hellos timed out", "counter",
-	       m->hellos_timeout);
+	metric(b, "pskprov_hellos_timeout_total",
+	       "hellos not complete within their deadline (dropped)", "counter", m->hellos_timeout);
 	metric(b, "pskprov_hellos_rate_limited_total", "hellos over the per-source rate", "counter",
 	       m->hellos_rate_limited);
 	metric(b, "pskprov_hellos_agent_total", "hellos from host agents (API)", "counter",
@@ -189,7 +249,7 @@ static void on_status(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
 	s->m.api_requests++;
-	if (!authorized(s, req, PP_ROLE_READ))
+	if (!authorized(s, req, PP_API_STATUS))
 		return;
 	const struct pp_server_metrics *m = &s->m;
 	reply_json(req, HTTP_OK, "OK",
@@ -201,21 +261,86 @@ static void on_status(struct evhttp_request *req, void *arg)
 			     pp_server_now_ms() / 1000.0 - s->started));
 }
 
-/* {"uuid": "...", "pid": "XXXX-XXXC", "address": "a.b.c.d"} from a host agent. Validated
- * like network input; it only tells the server which address to try. */
+/* A unicast IPv4 address a device may have: not 0.0.0.0/8, broadcast, multicast
+ * (224/4) or reserved (240/4). Loopback stays allowed (devices under test live there). */
+static bool unicast_ipv4(const uint8_t a[4])
+{
+	return a[0] != 0 && a[0] < 224;
+}
+
+/* Content-Type application/json, parameters (charset) allowed. */
+static bool json_content_type(struct evhttp_request *req)
+{
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+	static const char want[] = "application/json";
+	if (!ct || strncasecmp(ct, want, sizeof(want) - 1))
+		return false;
+	char next = ct[sizeof(want) - 1];
+	return next == '\0' || next == ';' || next == ' ';
+}
+
+/* The hello's body, parsed and checked field by field: 0, or an error sent. */
+static int hello_body(struct pp_server *s, struct evhttp_request *req, uint8_t uuid[16],
+		      struct pp_pid *pid, uint8_t addr[4])
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	char body[API_BODY_MAX + 1];
+	evbuffer_remove(in, body, len);
+	body[len] = '\0';
+	json_error_t je;
+	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	const char *uuid_s = NULL, *pid_s = NULL, *addr_s = NULL;
+	if (!j || json_unpack_ex(j, &je, JSON_STRICT, "{s:s,s:s,s:s}", "uuid", &uuid_s, "pid",
+				 &pid_s, "address", &addr_s) < 0) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "bad JSON: %s", je.text);
+		json_decref(j);
+		reply_error(s, req, 400, "Bad Request", msg);
+		return -1;
+	}
+	struct pp_err err = {0};
+	const char *field = "uuid";
+	int rc = pp_uuid_parse(uuid_s, uuid, &err);
+	if (rc == 0 && (field = "pid"))
+		rc = pp_pid_parse(pid_s, pid, &err);
+	if (rc == 0 && (field = "address"))
+		rc = pp_parse_ipv4(addr_s, addr, "address", &err);
+	if (rc == 0 && !unicast_ipv4(addr)) {
+		snprintf(err.msg, sizeof(err.msg),
+			 "address %.20s is not a unicast IPv4 address (0/8, multicast, broadcast "
+			 "and 240/4 are refused)",
+			 addr_s);
+		rc = -PP_EINVAL;
+	}
+	json_decref(j);
+	if (rc < 0) {
+		reply_field_error(s, req, 400, "Bad Request", err.msg, field);
+		return -1;
+	}
+	return 0;
+}
+
+/* POST {"uuid": "...", "pid": "XXXX-XXXC", "address": "a.b.c.d"} from a host agent
+ * (a token of the agent role). Validated like network input; it only tells the server
+ * which address to try. */
 static void on_hello(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
 	s->m.api_requests++;
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		reply_error(s, req, 405, "Method Not Allowed", "use POST");
+	if (!authorized(s, req, PP_API_HELLO))
+		return;
+	if (!json_content_type(req)) {
+		reply_error(s, req, 415, "Unsupported Media Type",
+			    "Content-Type must be application/json");
 		return;
 	}
-	if (!authorized(s, req, PP_ROLE_AGENT))
+	size_t len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	if (len > API_BODY_MAX) {
+		reply_error(s, req, 413, "Payload Too Large", "body over 4096 bytes");
 		return;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	if (len == 0 || len > API_BODY_MAX) {
+	}
+	if (len == 0) {
 		reply_error(s, req, 400, "Bad Request", "body must be 1 to 4096 bytes of JSON");
 		return;
 	}
@@ -236,32 +361,10 @@ static void on_hello(struct evhttp_request *req, void *arg)
 		reply_error(s, req, 429, "Too Many Requests", "hello rate limit");
 		return;
 	}
-	char body[API_BODY_MAX + 1];
-	evbuffer_remove(in, body, len);
-	body[len] = '\0';
-	json_error_t je;
-	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	const char *uuid_s = NULL, *pid_s = NULL, *addr_s = NULL;
-	if (!j || json_unpack_ex(j, &je, JSON_STRICT, "{s:s,s:s,s:s}", "uuid", &uuid_s, "pid",
-				 &pid_s, "address", &addr_s) < 0) {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "bad JSON: %s", je.text);
-		json_decref(j);
-		reply_error(s, req, 400, "Bad Request", msg);
-		return;
-	}
 	uint8_t uuid[16], addr[4];
 	struct pp_pid pid;
-	int rc = pp_uuid_parse(uuid_s, uuid, &err);
-	if (rc == 0)
-		rc = pp_pid_parse(pid_s, &pid, &err);
-	if (rc == 0)
-		rc = pp_parse_ipv4(addr_s, addr, "address", &err);
-	json_decref(j);
-	if (rc < 0) {
-		reply_error(s, req, 400, "Bad Request", err.msg);
+	if (hello_body(s, req, uuid, &pid, addr) < 0)
 		return;
-	}
 	s->m.hellos_agent++;
 	pp_server_submit_hello(s, uuid, pid.s, addr, "agent");
 	reply_json(req, 202, "Accepted",
@@ -316,13 +419,9 @@ static void on_page(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
 	s->m.api_requests++;
-	if (strcmp(evhttp_request_get_uri(req), "/") != 0) {
-		reply_error(s, req, 404, "Not Found", "no such endpoint");
-		return;
-	}
 	struct evbuffer *b = evbuffer_new();
 	if (!b) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		reply_error(s, req, 500, "Internal Server Error", "out of memory");
 		return;
 	}
 	const struct pp_server_metrics *m = &s->m;
@@ -362,21 +461,176 @@ static void on_page(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
+/* ---- routes: path, methods, handler (as data); everything else is a JSON 404 ---- */
+
+static const struct api_route {
+	const char *path;
+	uint16_t methods;
+	void (*fn)(struct evhttp_request *, void *);
+} routes[] = {
+    {"/", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, on_page},
+    {"/healthz", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, on_healthz},
+    {"/readyz", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, on_readyz},
+    {"/metrics", EVHTTP_REQ_GET, on_metrics},
+    {"/api/v1/status", EVHTTP_REQ_GET, on_status},
+    {"/api/v1/hello", EVHTTP_REQ_POST, on_hello},
+};
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+	struct pp_server *s = arg;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	if (!path || !*path)
+		path = "/";
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(path, routes[i].path) != 0)
+			continue;
+		if (!(evhttp_request_get_command(req) & routes[i].methods)) {
+			s->m.api_requests++;
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+					  routes[i].methods & EVHTTP_REQ_POST ? "POST"
+									      : "GET, HEAD");
+			reply_error(s, req, 405, "Method Not Allowed",
+				    "method not allowed on this path");
+			return;
+		}
+		routes[i].fn(req, s);
+		return;
+	}
+	s->m.api_requests++;
+	if (evhttp_request_get_command(req) & (EVHTTP_REQ_CONNECT | EVHTTP_REQ_TRACE))
+		reply_error(s, req, 405, "Method Not Allowed", "method not allowed");
+	else
+		reply_error(s, req, 404, "Not Found", "no such endpoint");
+}
+
+/* ---- connections: counted, capped, oldest shed first ----
+ *
+ * libevent 2.1 has no evhttp connection cap and no hook when evhttp frees a connection,
+ * so the API's accept callback is wrapped: each accepted socket is recorded by
+ * descriptor and inode (alive while fstat still finds that inode there), and a full
+ * table shuts down its oldest connection (evhttp sees the end of the stream and frees
+ * it) to make room for the new one. */
+
+/* The head of libevent 2.1's struct evconnlistener (listener.c), to call evhttp's own
+ * accept callback from ours. Checked against what evhttp must have put there before
+ * it is used; a libevent that differs leaves the API uncapped (and says so). */
+struct lev_head_2_1 {
+	const void *ops;
+	void *lock;
+	evconnlistener_cb cb;
+	evconnlistener_errorcb errorcb;
+	void *user_data;
+};
+
+struct api_track {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
+
+struct api_net {
+	evconnlistener_cb evhttp_accept;
+	void *evhttp_arg;
+	uint32_t n, max;
+	struct api_track *t; /* oldest first */
+};
+
+static bool track_alive(const struct api_track *t)
+{
+	struct stat st;
+	return fstat(t->fd, &st) == 0 && st.st_ino == t->ino && st.st_dev == t->dev;
+}
+
+/* Forgets connections evhttp has closed; returns how many are open. */
+static uint32_t api_sweep(struct pp_server *s)
+{
+	struct api_net *a = s->anet;
+	if (!a)
+		return 0;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < a->n; i++)
+		if (track_alive(&a->t[i]))
+			a->t[k++] = a->t[i];
+	a->n = k;
+	s->api_conns = k;
+	return k;
+}
+
+unsigned pp_server_api_shed(struct pp_server *s, unsigned n)
+{
+	struct api_net *a = s->anet;
+	if (!a || !a->t)
+		return 0;
+	unsigned done = 0;
+	uint32_t i = 0;
+	for (; i < a->n && done < n; i++) {
+		if (!track_alive(&a->t[i]))
+			continue;
+		/* evhttp reads the end of the stream and frees the connection itself. */
+		shutdown(a->t[i].fd, SHUT_RDWR);
+		s->m.api_connections_shed++;
+		done++;
+	}
+	memmove(a->t, a->t + i, (a->n - i) * sizeof(*a->t));
+	a->n -= i;
+	s->api_conns = a->n;
+	return done;
+}
+
+static void api_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		       void *arg)
+{
+	struct pp_server *s = arg;
+	struct api_net *a = s->anet;
+	if (a->n >= s->lim.api_max_conns && api_sweep(s) >= s->lim.api_max_conns)
+		pp_server_api_shed(s, a->n - s->lim.api_max_conns + 1);
+	struct stat st;
+	if (a->n < a->max && fstat(fd, &st) == 0) {
+		a->t[a->n++] = (struct api_track){fd, st.st_dev, st.st_ino};
+		s->api_conns = a->n;
+	}
+	a->evhttp_accept(l, fd, sa, salen, a->evhttp_arg);
+}
+
+static void api_accept_error(struct evconnlistener *l, void *arg)
+{
+	pp_server_accept_error(arg, l, "API listener");
+}
+
+/* Puts api_accept in front of evhttp's accept callback, or says why not. */
+static void api_wrap_listener(struct pp_server *s, struct evconnlistener *l)
+{
+	struct lev_head_2_1 *h = (struct lev_head_2_1 *)l;
+	struct api_net *a = s->anet;
+	evconnlistener_set_error_cb(l, api_accept_error);
+	a->max = s->lim.api_max_conns + 64;
+	a->t = calloc(a->max, sizeof(*a->t));
+	if (!a->t || h->user_data != (void *)s->http || !h->cb || h->errorcb != api_accept_error) {
+		pp_warn("api", "this libevent's listener is not the one expected (2.1): API "
+			       "connections are not capped");
+		free(a->t);
+		a->t = NULL;
+		return;
+	}
+	a->evhttp_accept = h->cb;
+	a->evhttp_arg = h->user_data;
+	evconnlistener_set_cb(l, api_accept, s);
+}
+
 int pp_server_api_start(struct pp_server *s, struct pp_err *err)
 {
+	s->anet = calloc(1, sizeof(*s->anet));
 	s->http = evhttp_new(s->base);
-	if (!s->http)
+	if (!s->http || !s->anet)
 		return pp_err_set(err, PP_ENOMEM, "cannot start the HTTP API");
-	evhttp_set_max_body_size(s->http, API_BODY_MAX);
+	evhttp_set_max_body_size(s->http, API_BODY_HARD_MAX);
 	evhttp_set_max_headers_size(s->http, 8192);
 	evhttp_set_timeout(s->http, 10);
-	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	evhttp_set_cb(s->http, "/healthz", on_healthz, s);
-	evhttp_set_cb(s->http, "/readyz", on_readyz, s);
-	evhttp_set_cb(s->http, "/metrics", on_metrics, s);
-	evhttp_set_cb(s->http, "/api/v1/status", on_status, s);
-	evhttp_set_cb(s->http, "/api/v1/hello", on_hello, s);
-	evhttp_set_gencb(s->http, on_page, s);
+	/* Every method reaches dispatch(), which answers 405 in JSON and closes. */
+	evhttp_set_allowed_methods(s->http, ALL_METHODS);
+	evhttp_set_gencb(s->http, dispatch, s);
 	char host[16];
 	snprintf(host, sizeof(host), "%u.%u.%u.%u", s->cfg.api_ip[0], s->cfg.api_ip[1],
 		 s->cfg.api_ip[2], s->cfg.api_ip[3]);
@@ -384,6 +638,7 @@ int pp_server_api_start(struct pp_server *s, struct pp_err *err)
 	if (!s->http_sock)
 		return pp_err_set(err, PP_EIO, "cannot listen for the API on %s:%u", host,
 				  s->cfg.api_port);
+	api_wrap_listener(s, evhttp_bound_socket_get_listener(s->http_sock));
 	return 0;
 }
 
@@ -393,4 +648,13 @@ void pp_server_api_stop(struct pp_server *s)
 	if (s->http)
 		evhttp_free(s->http);
 	s->http = NULL;
+}
+
+void pp_server_api_release(struct pp_server *s)
+{
+	if (!s->anet)
+		return;
+	free(s->anet->t);
+	free(s->anet);
+	s->anet = NULL;
 }

@@ -77,6 +77,14 @@ bool pp_token_role_allows(enum pp_token_role have, enum pp_token_role need)
 	return have == PP_ROLE_ADMIN || have == need;
 }
 
+bool pp_server_role_allows(enum pp_token_role role, enum pp_api_action action)
+{
+	static const enum pp_token_role needs[] = {[PP_API_STATUS] = PP_ROLE_READ,
+						   [PP_API_HELLO] = PP_ROLE_AGENT};
+	return (size_t)action < sizeof(needs) / sizeof(needs[0]) &&
+	       pp_token_role_allows(role, needs[action]);
+}
+
 /* Scans every entry, whatever matches, with a constant-time compare: the time taken
  * depends on the number of tokens only. */
 static enum pp_token_role cache_lookup(struct pp_token_cache *c, const uint8_t h[32])

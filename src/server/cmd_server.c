@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +33,9 @@ static void server_usage(FILE *out)
 	fprintf(out,
 		"usage: pskprov server [--hello IP:PORT] [--api IP:PORT] [--device-port N]\n"
 		"                      [--device-http-port N] [--profile P] [--log-level L]\n"
-		"                      [--exit-when-idle]\n\n"
+		"                      [--exit-when-idle] [--hello-deadline-ms N]\n"
+		"                      [--hello-max-conns N] [--hello-per-source N]\n"
+		"                      [--api-max-conns N]\n\n"
 		"Receives hellos, connects to devices over TLS-PSK and configures them over\n"
 		"WS-Management. Addresses default to the config file (loopback).\n"
 		"  --profile P         TLS profile (default: tls_profile of the config, compat):\n"
@@ -41,7 +44,13 @@ static void server_usage(FILE *out)
 		"                      tls12: strict modern-only, refuses legacy firmware\n"
 		"                      tls13 | amt-legacy (the AMT suites only)\n"
 		"  --log-level L       debug | info | warn | error\n"
-		"  --exit-when-idle    exit once no job is runnable (tests, demo)\n");
+		"  --exit-when-idle    exit once no job is runnable (tests, demo)\n"
+		"  --hello-deadline-ms a whole hello within this long of the connection\n"
+		"                      (default 5000)\n"
+		"  --hello-max-conns   hello connections at once (default 4096, less when the\n"
+		"                      descriptor limit is low); the longest idle goes first\n"
+		"  --hello-per-source  hello connections at once from one address (default 8)\n"
+		"  --api-max-conns     API connections at once (default 256, or less)\n");
 }
 
 /* The admin API token: api.token in the data directory, made on first start. */
@@ -83,6 +92,67 @@ static int load_api_token(const char *dir, char out[65], struct pp_err *err)
 	return rc;
 }
 
+#define NOFILE_RESERVE 64 /* the store, logs, listeners, the loop's own */
+#define HELLO_MAX_CONNS_DEFAULT 4096
+#define API_MAX_CONNS_DEFAULT 256
+
+struct net_opts {
+	uint32_t hello_deadline_ms, hello_max, hello_per_source, api_max; /* 0: default */
+};
+
+/* Raises RLIMIT_NOFILE to the hard limit and shares the descriptors out: a reserve for
+ * the store and the loop, the hello and API connection caps, the rest for device
+ * sessions (max_sessions lowered, with a warning, when it does not fit). */
+static void net_budget(struct pp_server *s, const struct net_opts *o)
+{
+	struct rlimit rl;
+	uint64_t nofile = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			struct rlimit want = {rl.rlim_max, rl.rlim_max};
+			if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+				rl.rlim_cur = rl.rlim_max;
+		}
+		nofile = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : (uint64_t)rl.rlim_cur;
+	}
+	struct pp_net_limits *l = &s->lim;
+	l->nofile = nofile;
+	uint64_t avail = nofile > 2 * NOFILE_RESERVE ? nofile - NOFILE_RESERVE : nofile / 2;
+	uint64_t hello = HELLO_MAX_CONNS_DEFAULT, api = API_MAX_CONNS_DEFAULT;
+	if (hello > avail / 4)
+		hello = avail / 4 ? avail / 4 : 1;
+	if (api > avail / 8)
+		api = avail / 8 ? avail / 8 : 1;
+	l->hello_max_conns = o->hello_max ? o->hello_max : (uint32_t)hello;
+	l->api_max_conns = o->api_max ? o->api_max : (uint32_t)api;
+	l->hello_per_source = o->hello_per_source ? o->hello_per_source : 8;
+	l->hello_deadline_ms = o->hello_deadline_ms ? o->hello_deadline_ms : 5000;
+	uint64_t listeners = (uint64_t)l->hello_max_conns + l->api_max_conns;
+	uint64_t sessions = avail > listeners ? avail - listeners : 0;
+	if (sessions < 1)
+		sessions = 1;
+	pp_info("server",
+		"descriptors: limit %llu (hard limit %llu); %u for hellos (%u per source, %u ms "
+		"each), %u for the API, %llu for device sessions, %d kept for the store",
+		(unsigned long long)nofile,
+		(unsigned long long)(rl.rlim_max == RLIM_INFINITY ? nofile : rl.rlim_max),
+		l->hello_max_conns, l->hello_per_source, l->hello_deadline_ms, l->api_max_conns,
+		(unsigned long long)sessions, NOFILE_RESERVE);
+	if (listeners > avail)
+		pp_warn("server",
+			"--hello-max-conns and --api-max-conns (%llu) exceed the %llu descriptors "
+			"left: accepts will pause when descriptors run out",
+			(unsigned long long)listeners, (unsigned long long)avail);
+	if (s->cfg.max_sessions > sessions) {
+		pp_warn("server",
+			"max_sessions %u does not fit in the descriptor limit %llu: at most %llu "
+			"sessions at once (raise the hard limit: ulimit -Hn)",
+			s->cfg.max_sessions, (unsigned long long)nofile,
+			(unsigned long long)sessions);
+		s->cfg.max_sessions = (uint32_t)sessions;
+	}
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -102,6 +172,10 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 					     {"profile", required_argument, NULL, 't'},
 					     {"log-level", required_argument, NULL, 'l'},
 					     {"exit-when-idle", no_argument, NULL, 'x'},
+					     {"hello-deadline-ms", required_argument, NULL, 'D'},
+					     {"hello-max-conns", required_argument, NULL, 'M'},
+					     {"hello-per-source", required_argument, NULL, 'S'},
+					     {"api-max-conns", required_argument, NULL, 'C'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
@@ -109,9 +183,30 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 	uint32_t dport = 0, hport = 0;
 	enum pp_log_level lvl = PP_LOG_INFO;
 	bool exit_idle = false;
+	struct net_opts no = {0};
 	int c;
-	while ((c = getopt_long(argc, argv, "H:A:p:P:t:l:xh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "H:A:p:P:t:l:xhD:M:S:C:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'D':
+			if (pp_parse_u32(optarg, 100, 600000, &no.hello_deadline_ms,
+					 "--hello-deadline-ms", &err) < 0)
+				return pp_usage_error("server", "%s", err.msg);
+			break;
+		case 'M':
+			if (pp_parse_u32(optarg, 1, 1000000, &no.hello_max, "--hello-max-conns",
+					 &err) < 0)
+				return pp_usage_error("server", "%s", err.msg);
+			break;
+		case 'S':
+			if (pp_parse_u32(optarg, 1, 65535, &no.hello_per_source,
+					 "--hello-per-source", &err) < 0)
+				return pp_usage_error("server", "%s", err.msg);
+			break;
+		case 'C':
+			if (pp_parse_u32(optarg, 1, 1000000, &no.api_max, "--api-max-conns", &err) <
+			    0)
+				return pp_usage_error("server", "%s", err.msg);
+			break;
 		case 'H':
 			hello = optarg;
 			break;
@@ -181,6 +276,7 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 	if (pp_tls_profile_parse(s->cfg.tls_profile, &s->profile, &err) < 0)
 		goto usage_err;
 	s->exit_when_idle = exit_idle;
+	net_budget(s, &no);
 
 	rc = load_api_token(dd.dir, s->api_token, &err);
 	if (rc < 0)
@@ -285,6 +381,7 @@ fail:
 		event_free(s->renew_timer);
 	if (s->base)
 		event_base_free(s->base);
+	pp_server_api_release(s);
 	SSL_CTX_free(s->tls_ctx);
 	pp_keygen_free(s->keygen);
 	if (s->resp_scratch) {

@@ -7,8 +7,10 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -19,8 +21,12 @@
 #include "store/store.h"
 #include "util/log.h"
 
-#define HELLO_MAX_CONNS 4096
-#define HELLO_READ_TIMEOUT_S 5
+/* Connection caps and the whole-hello deadline come from s->lim (cmd_server.c). A full
+ * table sheds its longest idle connection for the new one; one source holds at most
+ * lim.hello_per_source. Out of descriptors, the listener pauses for ACCEPT_PAUSE_MS. */
+#define ACCEPT_PAUSE_MS 250
+#define ACCEPT_SHED_ON_EMFILE 8
+#define NOISY_LOG_PERIOD_MS 10000
 /* A device repeats its hello on a schedule (a minute apart at first; much faster under
  * a test --time-scale). A hello identical to one recorded less than this long ago
  * changes nothing in the store, so it is counted and dropped without a store round
@@ -84,7 +90,16 @@ static void hello_remember(struct pp_server *s, const uint8_t uuid[16], const ch
 struct hello_conn {
 	struct pp_server *s;
 	struct bufferevent *bev;
+	struct event *deadline;
+	TAILQ_ENTRY(hello_conn) idle; /* least recently active first */
+	uint32_t ip;
 	uint8_t addr[4];
+};
+
+struct hello_net {
+	TAILQ_HEAD(, hello_conn) idle;
+	struct pp_srcslots *slots;
+	struct pp_every log_timeout, log_shed, log_per_source, log_accept;
 };
 
 struct hello_op {
@@ -175,6 +190,8 @@ void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const c
 	}
 	h->op.run = hello_run;
 	h->op.done = hello_done;
+	/* Records a hello idempotently: safe to run again on a new store connection. */
+	h->op.again = pp_dbq_again_noop;
 	h->s = s;
 	memcpy(h->in.uuid, uuid, 16);
 	memcpy(h->in.pid, pid, 8);
@@ -187,9 +204,40 @@ void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const c
 
 static void conn_free(struct hello_conn *c)
 {
-	c->s->hello_conns--;
+	struct pp_server *s = c->s;
+	s->hello_conns--;
+	TAILQ_REMOVE(&s->hnet->idle, c, idle);
+	pp_srcslots_put(s->hnet->slots, c->ip);
+	event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+/* A noisy event: one line now and then, saying how many were not logged. */
+static void log_noisy(struct pp_every *e, const uint8_t a[4], const char *what, const char *action)
+{
+	uint64_t skipped = 0;
+	if (!pp_every_due(e, pp_server_now_ms(), NOISY_LOG_PERIOD_MS, &skipped))
+		return;
+	char more[64] = "";
+	if (skipped)
+		snprintf(more, sizeof(more), " (and %llu more in the last %d s)",
+			 (unsigned long long)skipped, NOISY_LOG_PERIOD_MS / 1000);
+	pp_warn("hello", "from %u.%u.%u.%u: %s; %s%s", a[0], a[1], a[2], a[3], what, action, more);
+}
+
+unsigned pp_server_hello_shed(struct pp_server *s, unsigned n)
+{
+	unsigned done = 0;
+	while (done < n && s->hnet && !TAILQ_EMPTY(&s->hnet->idle)) {
+		struct hello_conn *c = TAILQ_FIRST(&s->hnet->idle);
+		s->m.hello_connections_shed++;
+		log_noisy(&s->hnet->log_shed, c->addr, "longest idle connection shed for a new one",
+			  "closed");
+		conn_free(c);
+		done++;
+	}
+	return done;
 }
 
 static void log_v3(const struct hello_conn *c, const struct pp_hello *h)
@@ -263,23 +311,84 @@ static void hello_read(struct bufferevent *bev, void *arg)
 		pp_warn("hello", "from %u.%u.%u.%u: more than %d bytes; dropped", c->addr[0],
 			c->addr[1], c->addr[2], c->addr[3], PP_HELLO_MAX_LEN);
 		conn_free(c);
+		return;
 	}
+	/* Active: last in line to be shed. */
+	TAILQ_REMOVE(&c->s->hnet->idle, c, idle);
+	TAILQ_INSERT_TAIL(&c->s->hnet->idle, c, idle);
 }
 
 static void hello_event(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	struct hello_conn *c = arg;
-	if (what & BEV_EVENT_EOF) {
+	if (what & BEV_EVENT_EOF)
 		handle_hello(c);
-	} else if (what & BEV_EVENT_TIMEOUT) {
-		c->s->m.hellos_timeout++;
-		pp_warn("hello", "from %u.%u.%u.%u: no complete hello within %d s; dropped",
-			c->addr[0], c->addr[1], c->addr[2], c->addr[3], HELLO_READ_TIMEOUT_S);
-	} else {
+	else
 		c->s->m.hellos_malformed++;
-	}
 	conn_free(c);
+}
+
+/* The whole hello, from accept to its last byte, within lim.hello_deadline_ms however
+ * slowly it trickles in (an idle timeout alone lets one byte a second hold a slot). */
+static void hello_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct hello_conn *c = arg;
+	char what_s[80];
+	c->s->m.hellos_timeout++;
+	snprintf(what_s, sizeof(what_s), "no complete hello within %u ms",
+		 c->s->lim.hello_deadline_ms);
+	log_noisy(&c->s->hnet->log_timeout, c->addr, what_s, "dropped");
+	conn_free(c);
+}
+
+/* Room for one more from this source: false when it holds its share (refused);
+ * a full table sheds its longest idle connection instead of refusing the new one. */
+static bool hello_admit(struct pp_server *s, uint32_t ip, const uint8_t addr[4])
+{
+	if (pp_srcslots_held(s->hnet->slots, ip) >= s->lim.hello_per_source) {
+		s->m.hello_connections_per_source++;
+		char what[64];
+		snprintf(what, sizeof(what), "holds %u hello connections already",
+			 s->lim.hello_per_source);
+		log_noisy(&s->hnet->log_per_source, addr, what, "refused");
+		return false;
+	}
+	if (s->hello_conns >= s->lim.hello_max_conns)
+		pp_server_hello_shed(s, 1);
+	if (!pp_srcslots_take(s->hnet->slots, ip)) {
+		s->m.hello_connections_refused++;
+		return false;
+	}
+	return true;
+}
+
+static struct hello_conn *conn_new(struct pp_server *s, evutil_socket_t fd, uint32_t ip)
+{
+	struct hello_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->s = s;
+	c->ip = ip;
+	c->addr[0] = (uint8_t)(ip >> 24);
+	c->addr[1] = (uint8_t)(ip >> 16);
+	c->addr[2] = (uint8_t)(ip >> 8);
+	c->addr[3] = (uint8_t)ip;
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->deadline = evtimer_new(s->base, hello_deadline, c);
+	if (!c->bev || !c->deadline) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->deadline)
+			event_free(c->deadline);
+		free(c);
+		return NULL;
+	}
+	return c;
 }
 
 static void hello_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -295,39 +404,69 @@ static void hello_accept(struct evconnlistener *l, evutil_socket_t fd, struct so
 	}
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 	uint32_t ip = ntohl(sin->sin_addr.s_addr);
-	if (s->hello_conns >= HELLO_MAX_CONNS) {
-		s->m.hello_connections_refused++;
-		evutil_closesocket(fd);
-		return;
-	}
+	uint8_t addr[4] = {(uint8_t)(ip >> 24), (uint8_t)(ip >> 16), (uint8_t)(ip >> 8),
+			   (uint8_t)ip};
 	if (!pp_ratelimit_allow(s->rl, ip, pp_server_now_ms())) {
 		s->m.hellos_rate_limited++;
-		pp_warn("hello", "from %u.%u.%u.%u: over %u hellos a minute; dropped", ip >> 24,
-			(ip >> 16) & 255, (ip >> 8) & 255, ip & 255, s->cfg.hello_rate_per_min);
+		char what[64];
+		snprintf(what, sizeof(what), "over %u hellos a minute", s->cfg.hello_rate_per_min);
+		log_noisy(&s->hnet->log_per_source, addr, what, "dropped");
 		evutil_closesocket(fd);
 		return;
 	}
-	struct hello_conn *c = calloc(1, sizeof(*c));
+	if (!hello_admit(s, ip, addr)) {
+		evutil_closesocket(fd);
+		return;
+	}
+	struct hello_conn *c = conn_new(s, fd, ip);
 	if (!c) {
-		evutil_closesocket(fd);
-		return;
-	}
-	c->s = s;
-	c->addr[0] = (uint8_t)(ip >> 24);
-	c->addr[1] = (uint8_t)(ip >> 16);
-	c->addr[2] = (uint8_t)(ip >> 8);
-	c->addr[3] = (uint8_t)ip;
-	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!c->bev) {
-		evutil_closesocket(fd);
-		free(c);
+		pp_srcslots_put(s->hnet->slots, ip);
 		return;
 	}
 	s->hello_conns++;
-	struct timeval tv = {HELLO_READ_TIMEOUT_S, 0};
-	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	TAILQ_INSERT_TAIL(&s->hnet->idle, c, idle);
+	struct timeval tv = {(time_t)(s->lim.hello_deadline_ms / 1000),
+			     (suseconds_t)(s->lim.hello_deadline_ms % 1000) * 1000};
+	evtimer_add(c->deadline, &tv);
 	bufferevent_setcb(c->bev, hello_read, NULL, hello_event, c);
 	bufferevent_enable(c->bev, EV_READ);
+}
+
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(arg);
+}
+
+void pp_server_accept_error(struct pp_server *s, struct evconnlistener *l, const char *what)
+{
+	int e = EVUTIL_SOCKET_ERROR();
+	s->m.accept_pauses++;
+	evconnlistener_disable(l);
+	/* Descriptors back for the accepts to come: the longest idle connections go. */
+	unsigned shed = 0;
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		shed = pp_server_hello_shed(s, ACCEPT_SHED_ON_EMFILE);
+		shed += pp_server_api_shed(s, ACCEPT_SHED_ON_EMFILE);
+	}
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+	if (event_base_once(s->base, -1, EV_TIMEOUT, accept_resume, l, &tv) < 0)
+		evconnlistener_enable(l);
+	uint64_t skipped = 0;
+	if (s->hnet &&
+	    pp_every_due(&s->hnet->log_accept, pp_server_now_ms(), NOISY_LOG_PERIOD_MS, &skipped))
+		pp_warn("server",
+			"%s: accept: %s (descriptor limit %llu): paused %d ms, %u idle "
+			"connection%s shed; %llu more such pause%s in the last %d s",
+			what, evutil_socket_error_to_string(e), (unsigned long long)s->lim.nofile,
+			ACCEPT_PAUSE_MS, shed, shed == 1 ? "" : "s", (unsigned long long)skipped,
+			skipped == 1 ? "" : "s", NOISY_LOG_PERIOD_MS / 1000);
+}
+
+static void hello_accept_error(struct evconnlistener *l, void *arg)
+{
+	pp_server_accept_error(arg, l, "hello listener");
 }
 
 int pp_server_hello_start(struct pp_server *s, struct pp_err *err)
@@ -341,6 +480,8 @@ int pp_server_hello_start(struct pp_server *s, struct pp_err *err)
 						    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 							LEV_OPT_CLOSE_ON_EXEC,
 						    1024, (struct sockaddr *)&sin, sizeof(sin));
+	if (s->hello_listener)
+		evconnlistener_set_error_cb(s->hello_listener, hello_accept_error);
 	if (!s->hello_listener)
 		return pp_err_set(err, PP_EIO, "cannot listen for hellos on %u.%u.%u.%u:%u: %s",
 				  s->cfg.hello_ip[0], s->cfg.hello_ip[1], s->cfg.hello_ip[2],
@@ -352,6 +493,13 @@ int pp_server_hello_start(struct pp_server *s, struct pp_err *err)
 	s->seen = calloc(HELLO_SEEN_SLOTS, sizeof(*s->seen));
 	if (!s->seen)
 		return pp_err_set(err, PP_ENOMEM, "cannot make the hello table");
+	s->hnet = calloc(1, sizeof(*s->hnet));
+	if (!s->hnet)
+		return pp_err_set(err, PP_ENOMEM, "cannot make the hello connection table");
+	TAILQ_INIT(&s->hnet->idle);
+	if (pp_srcslots_new(s->lim.hello_per_source, s->lim.hello_max_conns + 1, &s->hnet->slots) <
+	    0)
+		return pp_err_set(err, PP_ENOMEM, "cannot make the hello source table");
 	return 0;
 }
 
@@ -360,6 +508,13 @@ void pp_server_hello_stop(struct pp_server *s)
 	if (s->hello_listener)
 		evconnlistener_free(s->hello_listener);
 	s->hello_listener = NULL;
+	if (s->hnet) {
+		while (!TAILQ_EMPTY(&s->hnet->idle))
+			conn_free(TAILQ_FIRST(&s->hnet->idle));
+		pp_srcslots_free(s->hnet->slots);
+		free(s->hnet);
+		s->hnet = NULL;
+	}
 	pp_ratelimit_free(s->rl);
 	s->rl = NULL;
 	free(s->seen);

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "core/ratelimit.h"
 #include "prov/prov.h"
+#include "server/auth.h"
 #include "server/dbq.h"
 #include "tls/tls.h"
 #include "wsman/soap.h"
@@ -27,7 +28,11 @@ struct pp_token_cache;
 
 struct pp_server_metrics {
 	uint64_t hello_connections;
-	uint64_t hello_connections_refused; /* over the connection cap */
+	uint64_t hello_connections_refused;    /* over the connection cap */
+	uint64_t hello_connections_shed;       /* oldest idle closed for a new one at the cap */
+	uint64_t hello_connections_per_source; /* refused: the source holds its slots */
+	uint64_t accept_pauses;                /* listeners paused: out of descriptors */
+	uint64_t api_connections_shed;
 	uint64_t hellos_v2;
 	uint64_t hellos_v3_declined;
 	uint64_t hellos_malformed;
@@ -54,6 +59,15 @@ struct pp_server_metrics {
 	uint64_t store_errors;
 };
 
+/* Descriptor budget and connection caps, set at start (cmd_server.c). */
+struct pp_net_limits {
+	uint64_t nofile;            /* RLIMIT_NOFILE in force */
+	uint32_t hello_max_conns;   /* hello connections at once */
+	uint32_t hello_per_source;  /* of them from one address */
+	uint32_t hello_deadline_ms; /* a whole hello, from accept to the last byte */
+	uint32_t api_max_conns;     /* API connections at once */
+};
+
 struct pp_server {
 	struct pp_config cfg;
 	const char *datadir;
@@ -72,6 +86,10 @@ struct pp_server {
 	uint32_t hello_conns;
 	struct pp_ratelimit *rl;
 	struct hello_seen *seen; /* recent hellos already recorded: fixed-size table */
+	struct pp_net_limits lim;
+	struct hello_net *hnet; /* hello connections, oldest idle first (hello.c) */
+	struct api_net *anet;   /* API connections (api.c) */
+	uint32_t api_conns;
 
 	struct evhttp *http;
 	struct evhttp_bound_socket *http_sock;
@@ -97,14 +115,29 @@ void pp_server_hello_stop(struct pp_server *s);
 void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const char *pid,
 			    const uint8_t addr[4], const char *source);
 
+/* A listener's accept failed (out of descriptors, most often): pause it for a moment,
+ * shed idle connections, log it at most once in a while. */
+void pp_server_accept_error(struct pp_server *s, struct evconnlistener *l, const char *what);
+/* Closes up to n of the longest idle hello / API connections; returns how many. */
+unsigned pp_server_hello_shed(struct pp_server *s, unsigned n);
+unsigned pp_server_api_shed(struct pp_server *s, unsigned n);
+
 /* claim.c, session.c */
 void pp_server_kick_claim(struct pp_server *s);
 void pp_server_claim_tick(evutil_socket_t fd, short what, void *arg);
 void pp_server_renew_tick(evutil_socket_t fd, short what, void *arg);
 
+/* API bearer tokens and roles: auth.h (auth_tokens.c). What each API action needs. */
+enum pp_api_action { PP_API_STATUS, PP_API_HELLO };
+/* True when the role may do the action: status needs read, hello needs agent (admin may
+ * do both). */
+bool pp_server_role_allows(enum pp_token_role role, enum pp_api_action action);
+
 /* api.c */
 int pp_server_api_start(struct pp_server *s, struct pp_err *err) PP_WUR;
 void pp_server_api_stop(struct pp_server *s);
+/* After event_base_free: the connection table (its last entries go with the loop). */
+void pp_server_api_release(struct pp_server *s);
 
 uint64_t pp_server_now_ms(void);
 

@@ -454,6 +454,12 @@ if timeout 10 "$P" server --help >/dev/null 2>&1; then
 	BGPIDS="$BGPIDS $SRVPID"
 	wait_port $SRV $E_API
 	# The real API refuses what is not exactly {"uuid","pid","address"}.
+	# The API hello needs a token of the agent role (api.token has the admin role).
+	run curl -s -m 10 -o "$T/bad.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+		-d '{"uuid":"x","pid":"0000-037M","address":"127.0.0.1"}' \
+		http://$SRV:$E_API/api/v1/hello
+	[ "$OUT" = "401" ] || fail "a hello without a token: HTTP $OUT"
+	ok
 	run curl -s -m 10 -o "$T/bad.json" -w '%{http_code}' -H 'Content-Type: application/json' \
 		-H "Authorization: Bearer $ATOK" \
 		-d '{"uuid":"x","pid":"0000-037M","address":"127.0.0.1","extra":1}' \
@@ -481,7 +487,8 @@ if timeout 10 "$P" server --help >/dev/null 2>&1; then
 	ok
 	# The device commits before the server records it: wait for the server's line.
 	wait_for "$T/server.log" "provisioned as" 30
-	agent --device-socket "$E/pthi.sock" --server http://$SRV:$E_API --address $DEV_E2E
+	agent --device-socket "$E/pthi.sock" --server http://$SRV:$E_API --address $DEV_E2E \
+		--token-file "$PSKPROV_DIR/api.token"
 	expect_rc 0 "agent after provisioning"
 	expect_out "device is already provisioned"
 	kill "$SRVPID" 2>/dev/null || true

@@ -176,14 +176,17 @@ grep -q "version 3 hello (certificate-based setup, 1 certificate hash) declined"
 ok
 
 # --- the API: checks on input and the token ---
-code=$(curl -s -o "$T/api.out" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" --data '{"uuid":1}' "http://127.0.0.1:$AP/api/v1/hello")
+code=$(curl -s -o "$T/api.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	-H "Authorization: Bearer $TOKEN" --data '{"uuid":1}' "http://127.0.0.1:$AP/api/v1/hello")
 [ "$code" = 400 ] || fail "bad JSON: HTTP $code"
 code=$(agent_hello 11111111-2222-3333-4444-00000000000x "$(pid_of 1)" 127.0.0.9)
 [ "$code" = 400 ] || fail "bad UUID: HTTP $code"
 jq -e '.error | test("UUID")' "$T/api.out" >/dev/null || fail "bad UUID message: $(cat "$T/api.out")"
 code=$(agent_hello 11111111-2222-3333-4444-000000000009 0000-037N 127.0.0.9)
 [ "$code" = 400 ] || fail "bad PID checksum: HTTP $code"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" --data '{"uuid":"11111111-2222-3333-4444-000000000009","pid":"0000-037M","address":"127.0.0.9","x":1}' "http://127.0.0.1:$AP/api/v1/hello")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	-H "Authorization: Bearer $TOKEN" \
+	--data '{"uuid":"11111111-2222-3333-4444-000000000009","pid":"0000-037M","address":"127.0.0.9","x":1}' "http://127.0.0.1:$AP/api/v1/hello")
 [ "$code" = 400 ] || fail "unknown JSON key: HTTP $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AP/api/v1/status")
 [ "$code" = 401 ] || fail "status without a token: HTTP $code"
@@ -193,6 +196,57 @@ curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$AP/api/v1/status" 
 	fail "status with the token"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AP/nope")
 [ "$code" = 404 ] || fail "unknown path: HTTP $code"
+# --- API hygiene: every error is JSON with the right status; unsupported methods close ---
+api_err() { # EXPECTED_CODE WHAT CURL_ARGS... : the status and a JSON {"error": ...} body
+	local want=$1 what=$2
+	shift 2
+	code=$(curl -s -m 5 -o "$T/api.out" -w '%{http_code}' "$@")
+	[ "$code" = "$want" ] || fail "$what: HTTP $code, expected $want: $(cat "$T/api.out")"
+	jq -e '.error | type == "string"' "$T/api.out" >/dev/null || fail "$what: not a JSON error: $(cat "$T/api.out")"
+	ok
+}
+HURL="http://127.0.0.1:$AP/api/v1/hello"
+GOOD='{"uuid":"11111111-2222-3333-4444-000000000010","pid":"0000-037M","address":"127.0.0.10"}'
+api_err 404 "unknown path" "http://127.0.0.1:$AP/nope"
+api_err 405 "DELETE /healthz" -X DELETE "http://127.0.0.1:$AP/healthz"
+api_err 405 "GET on the hello" -H "Authorization: Bearer $TOKEN" "$HURL"
+api_err 401 "hello without a token" -X POST -H 'Content-Type: application/json' --data "$GOOD" "$HURL"
+grep -q '"missing or wrong bearer token"' "$T/api.out" || fail "401 message: $(cat "$T/api.out")"
+api_err 401 "hello with a wrong token" -X POST -H 'Content-Type: application/json' \
+	-H "Authorization: Bearer $(printf '%064d' 0)" --data "$GOOD" "$HURL"
+api_err 415 "hello as a form" -X POST -H "Authorization: Bearer $TOKEN" --data "$GOOD" "$HURL"
+api_err 415 "hello as text/plain" -X POST -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: text/plain' --data "$GOOD" "$HURL"
+head -c 6000 /dev/zero | tr '\0' ' ' >"$T/big.json"
+api_err 413 "hello over 4 KiB" -X POST -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: application/json' --data-binary "@$T/big.json" "$HURL"
+for a in 0.0.0.0 255.255.255.255 224.0.0.1 239.1.2.3 240.0.0.1 0.1.2.3; do
+	api_err 400 "hello for $a" -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+		--data "{\"uuid\":\"11111111-2222-3333-4444-000000000011\",\"pid\":\"0000-037M\",\"address\":\"$a\"}" "$HURL"
+	jq -e '.field == "address"' "$T/api.out" >/dev/null || fail "$a: no field: $(cat "$T/api.out")"
+done
+api_err 400 "hello with a bad PID" -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+	--data '{"uuid":"11111111-2222-3333-4444-000000000011","pid":"0000-037N","address":"127.0.0.11"}' "$HURL"
+jq -e '.field == "pid"' "$T/api.out" >/dev/null || fail "bad PID: no field: $(cat "$T/api.out")"
+# CONNECT: answered 405 and the connection closed (before: left open).
+python3 - "$AP" >"$T/connect.out" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n")
+t0, data = time.monotonic(), b""
+while True:
+    try:
+        d = s.recv(4096)
+    except socket.timeout:
+        print("OPEN after 5 s:", data[:40]); sys.exit(0)
+    if not d:
+        break
+    data += d
+print("CLOSED in %.2f s: %s" % (time.monotonic() - t0, data.split(b"\r\n")[0].decode()))
+PY
+echo "CONNECT: $(cat "$T/connect.out")"
+grep -q "CLOSED in .*405" "$T/connect.out" || fail "CONNECT: $(cat "$T/connect.out")"
+ok
 # the status page: counters, and the failures this test caused
 curl -sf "http://127.0.0.1:$AP/" >"$T/page.html" || fail "status page"
 grep -q "pskprov configuration server" "$T/page.html" || fail "status page title"

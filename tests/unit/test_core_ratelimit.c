@@ -45,12 +45,87 @@ static void test_bad_params(void **state)
 	assert_int_equal(pp_ratelimit_new(1, 0, 16, &rl), -PP_EINVAL);
 }
 
+static void test_srcslots_caps(void **state)
+{
+	(void)state;
+	struct pp_srcslots *ss = NULL;
+	assert_int_equal(pp_srcslots_new(3, 5, &ss), 0);
+	uint32_t a = 0x7f000001, b = 0x7f000002;
+	for (int i = 0; i < 3; i++)
+		assert_true(pp_srcslots_take(ss, a));
+	assert_false(pp_srcslots_take(ss, a)); /* per source */
+	assert_int_equal(pp_srcslots_held(ss, a), 3);
+	assert_true(pp_srcslots_take(ss, b));
+	assert_true(pp_srcslots_take(ss, b));
+	assert_false(pp_srcslots_take(ss, 0x7f000003)); /* in all */
+	assert_int_equal(pp_srcslots_total(ss), 5);
+	pp_srcslots_put(ss, a);
+	assert_true(pp_srcslots_take(ss, 0x7f000003));
+	pp_srcslots_put(ss, 0x0a000001); /* never taken: no effect */
+	assert_int_equal(pp_srcslots_total(ss), 5);
+	pp_srcslots_free(ss);
+	assert_int_equal(pp_srcslots_new(0, 5, &ss), -PP_EINVAL);
+	assert_int_equal(pp_srcslots_new(1, 0, &ss), -PP_EINVAL);
+}
+
+/* Random takes and puts over many colliding sources against a plain array: every
+ * count stays exact (deletion keeps every other source findable). */
+static void test_srcslots_model(void **state)
+{
+	(void)state;
+	enum { SOURCES = 300, TOTAL = 200, PER = 4 };
+	struct pp_srcslots *ss = NULL;
+	assert_int_equal(pp_srcslots_new(PER, TOTAL, &ss), 0);
+	uint32_t held[SOURCES] = {0}, total = 0, x = 12345;
+	for (int step = 0; step < 200000; step++) {
+		x = x * 1103515245u + 12345u;
+		uint32_t i = (x >> 8) % SOURCES;
+		uint32_t ip = 0x7f000000u + i * 4096u; /* spread, many share a home */
+		if ((x >> 4) & 1) {
+			bool want = held[i] < PER && total < TOTAL;
+			assert_int_equal(pp_srcslots_take(ss, ip), want);
+			if (want) {
+				held[i]++;
+				total++;
+			}
+		} else {
+			pp_srcslots_put(ss, ip);
+			if (held[i]) {
+				held[i]--;
+				total--;
+			}
+		}
+		if (step % 997 == 0)
+			for (uint32_t k = 0; k < SOURCES; k++)
+				assert_int_equal(pp_srcslots_held(ss, 0x7f000000u + k * 4096u),
+						 held[k]);
+		assert_int_equal(pp_srcslots_total(ss), total);
+	}
+	pp_srcslots_free(ss);
+}
+
+static void test_every(void **state)
+{
+	(void)state;
+	struct pp_every e = {0};
+	uint64_t skipped = 99;
+	assert_true(pp_every_due(&e, 0, 1000, &skipped)); /* time 0 counts too */
+	assert_int_equal(skipped, 0);
+	for (int i = 1; i <= 500; i++)
+		assert_false(pp_every_due(&e, (uint64_t)i, 1000, &skipped));
+	assert_false(pp_every_due(&e, 999, 1000, &skipped));
+	assert_true(pp_every_due(&e, 1000, 1000, &skipped));
+	assert_int_equal(skipped, 501);
+	assert_true(pp_every_due(&e, 5000, 1000, &skipped));
+	assert_int_equal(skipped, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_burst_then_refill),
-	    cmocka_unit_test(test_bounded_table),
-	    cmocka_unit_test(test_bad_params),
+	    cmocka_unit_test(test_burst_then_refill), cmocka_unit_test(test_bounded_table),
+	    cmocka_unit_test(test_bad_params),        cmocka_unit_test(test_srcslots_caps),
+	    cmocka_unit_test(test_srcslots_model),    cmocka_unit_test(test_every),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

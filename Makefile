@@ -9,7 +9,7 @@ FUZZ_SECS  ?= 10
 DEMO_DEVICES ?= 100
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build check unit asan fuzz-smoke lint format format-check banned demo tour bench clean engine-graph
+.PHONY: all deps build check unit asan fuzz-smoke lint format format-check banned demo tour bench clean engine-graph soak
 
 all: build
 
@@ -68,6 +68,11 @@ tour: build
 
 bench: build
 	sh scripts/bench.sh $(BUILD)
+
+# The attacks of docs/threat-model.md together against a fleet, for SOAK_SECS seconds
+# (default 180); prints what held. Not part of check.
+soak: build
+	bash scripts/soak.sh $(BUILD)/pskprov
 
 # The provisioning engine's table as a picture (docs/provisioning-engine.dot); a unit
 # test fails when the checked-in file is not what the table draws.

@@ -30,6 +30,8 @@ void pp_config_defaults(struct pp_config *c)
 	c->io_timeout_ms = 10000;
 	c->exchange_timeout_ms = 30000;
 	c->session_timeout_ms = 300000;
+	c->hello_deadline_ms = 5000;
+	c->hello_per_source = 8;
 	c->hello_rate_per_min = 30;
 	c->lease_seconds = 60;
 	c->max_attempts = 5;
@@ -64,6 +66,11 @@ const char *pp_config_default_text(void)
 	       "# io_timeout_ms = 10000         ; idle: no byte for this long\n"
 	       "# exchange_timeout_ms = 30000   ; one request and its whole answer\n"
 	       "# session_timeout_ms = 300000   ; one device session, whatever it does\n"
+	       "# hello_deadline_ms = 5000      ; a whole hello, from accept to its last byte\n"
+	       "# hello_per_source = 8          ; hello connections at once from one address\n"
+	       "# hello_max_conns = 0           ; hello connections at once (0: from the\n"
+	       "#                               ; descriptor budget, at most 4096)\n"
+	       "# api_max_conns = 0             ; API connections at once (0: budget, <= 256)\n"
 	       "# hello_rate_per_min = 30       ; per source address\n"
 	       "# lease_seconds = 60            ; job lease\n"
 	       "# max_attempts = 5              ; per job, then it fails\n"
@@ -155,6 +162,14 @@ static int apply(struct pp_config *c, const char *sec, const char *key, const ch
 		return pp_parse_u32(v, 10, 600000, &c->exchange_timeout_ms, key, err);
 	if (IS("server", "session_timeout_ms"))
 		return pp_parse_u32(v, 100, 3600000, &c->session_timeout_ms, key, err);
+	if (IS("server", "hello_deadline_ms"))
+		return pp_parse_u32(v, 100, 600000, &c->hello_deadline_ms, key, err);
+	if (IS("server", "hello_per_source"))
+		return pp_parse_u32(v, 1, 65536, &c->hello_per_source, key, err);
+	if (IS("server", "hello_max_conns"))
+		return pp_parse_u32(v, 0, 1000000, &c->hello_max_conns, key, err);
+	if (IS("server", "api_max_conns"))
+		return pp_parse_u32(v, 0, 1000000, &c->api_max_conns, key, err);
 	if (IS("server", "hello_rate_per_min"))
 		return pp_parse_u32(v, 1, 1000000, &c->hello_rate_per_min, key, err);
 	if (IS("server", "lease_seconds"))

@@ -30,6 +30,10 @@ struct pp_config {
 	uint32_t io_timeout_ms;
 	uint32_t exchange_timeout_ms; /* one request and its whole answer */
 	uint32_t session_timeout_ms;  /* one device session, from connect to the end */
+	uint32_t hello_deadline_ms;   /* a whole hello, from accept to its last byte */
+	uint32_t hello_per_source;    /* hello connections at once from one address */
+	uint32_t hello_max_conns;     /* hello connections at once (0: from the budget) */
+	uint32_t api_max_conns;       /* API connections at once (0: from the budget) */
 	uint32_t hello_rate_per_min;  /* per source address */
 	uint32_t lease_seconds;
 	uint32_t max_attempts;

@@ -213,11 +213,7 @@ static const struct migration {
 	int64_t version;
 	const char *sql;
 } migrations[] = {
-    {1, schema_v1},
-    {2, schema_v2},
-    {3, schema_v3},
-    {4, schema_v4},
-    {5, schema_v5},
+    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) <= PP_STORE_SCHEMA_VERSION,

@@ -60,7 +60,7 @@ static const struct fault_info fault_table[] = {
      "wsman:InvalidSelectors", "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
      "The Selectors for the resource are not valid."},
     {PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT, PP_WSMAN_NS_WSEN, "InvalidEnumerationContext",
-     "wsen:InvalidEnumerationContext", "s:Receiver", 400, PP_WSMAN_ACTION_WSEN_FAULT,
+     "wsen:InvalidEnumerationContext", "s:Receiver", 500, PP_WSMAN_ACTION_WSEN_FAULT,
      "The supplied enumeration context is invalid."},
 };
 

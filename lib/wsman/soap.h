@@ -79,7 +79,7 @@ enum pp_wsman_op {
  *   SCHEMA_VALIDATION        wsman:SchemaValidationError          400
  *   INTERNAL_ERROR           wsman:InternalError                  500
  *   INVALID_SELECTORS        wsman:InvalidSelectors               400 (missing, unknown)
- *   INVALID_ENUM_CONTEXT     wsen:InvalidEnumerationContext       400 (unknown, expired)
+ *   INVALID_ENUM_CONTEXT     wsen:InvalidEnumerationContext       500 (unknown, expired)
  * 401 is kept for HTTP Digest failures (with a WWW-Authenticate challenge and no SOAP
  * body): a client that sees 401 re-authenticates, which is wrong for wsman:AccessDenied
  * (authenticated but not allowed, e.g. in the wrong provisioning state). */

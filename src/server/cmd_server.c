@@ -123,10 +123,16 @@ static void net_budget(struct pp_server *s, const struct net_opts *o)
 		hello = avail / 4 ? avail / 4 : 1;
 	if (api > avail / 8)
 		api = avail / 8 ? avail / 8 : 1;
-	l->hello_max_conns = o->hello_max ? o->hello_max : (uint32_t)hello;
-	l->api_max_conns = o->api_max ? o->api_max : (uint32_t)api;
-	l->hello_per_source = o->hello_per_source ? o->hello_per_source : 8;
-	l->hello_deadline_ms = o->hello_deadline_ms ? o->hello_deadline_ms : 5000;
+	/* The command line wins, then the configuration, then what the budget allows. */
+	const struct pp_config *c = &s->cfg;
+	l->hello_max_conns = o->hello_max         ? o->hello_max
+			     : c->hello_max_conns ? c->hello_max_conns
+						  : (uint32_t)hello;
+	l->api_max_conns = o->api_max         ? o->api_max
+			   : c->api_max_conns ? c->api_max_conns
+					      : (uint32_t)api;
+	l->hello_per_source = o->hello_per_source ? o->hello_per_source : c->hello_per_source;
+	l->hello_deadline_ms = o->hello_deadline_ms ? o->hello_deadline_ms : c->hello_deadline_ms;
 	uint64_t listeners = (uint64_t)l->hello_max_conns + l->api_max_conns;
 	uint64_t sessions = avail > listeners ? avail - listeners : 0;
 	if (sessions < 1)

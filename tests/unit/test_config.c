@@ -49,6 +49,17 @@ static void test_values(void **state)
 	assert_string_equal(c.postgres_url, "dbname=x");
 	assert_string_equal(c.domain, "corp.example");
 	assert_false(c.rotate_psk);
+	/* Bounds on every wait and connection count (issue 9). */
+	const char *bounds = "[server]\nexchange_timeout_ms = 1234\nsession_timeout_ms = 56789\n"
+			     "hello_deadline_ms = 2500\nhello_per_source = 3\n"
+			     "hello_max_conns = 100\napi_max_conns = 7\n";
+	assert_int_equal(pp_config_parse(&c, bounds, "t.conf", &err), 0);
+	assert_int_equal(c.exchange_timeout_ms, 1234);
+	assert_int_equal(c.session_timeout_ms, 56789);
+	assert_int_equal(c.hello_deadline_ms, 2500);
+	assert_int_equal(c.hello_per_source, 3);
+	assert_int_equal(c.hello_max_conns, 100);
+	assert_int_equal(c.api_max_conns, 7);
 }
 
 static void expect_error(const char *text, const char *needle)
@@ -77,6 +88,10 @@ static void test_errors(void **state)
 	expect_error("[provision]\ndomain = bad..name\n", "not a DNS name");
 	expect_error("[provision]\nadmin_user = a:b\n", "not allowed");
 	expect_error("[server]\njust words\n", "t.conf:2:");
+	expect_error("[server]\nexchange_timeout_ms = 5\n", "out of range");
+	expect_error("[server]\nsession_timeout_ms = 99999999\n", "out of range");
+	expect_error("[server]\nhello_per_source = 0\n", "out of range");
+	expect_error("[server]\nhello_deadline_ms = x\n", "not a whole number");
 }
 
 int main(void)

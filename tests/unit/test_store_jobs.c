@@ -187,7 +187,8 @@ static void test_migration_from_v3(void **state)
 	sqlite3_close(db);
 	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
 	db = raw_open(f);
-	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"), 4);
+	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"),
+			 PP_STORE_SCHEMA_VERSION);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM key_uses"), 1);
 	assert_int_equal(raw_int(db, "SELECT bound FROM jobs WHERE state = 'done'"), 1);
 	sqlite3_close(db);

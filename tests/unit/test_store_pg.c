@@ -348,7 +348,7 @@ static void test_pg_migration_from_v3(void **state)
 	raw_exec(f->raw, "UPDATE meta SET ivalue = 3 WHERE name = 'schema_version'");
 	assert_int_equal(pp_store_open_postgres(f->conninfo, &f->mk, false, &f->s, &err), 0);
 	assert_int_equal(raw_int(f->raw, "SELECT ivalue FROM meta WHERE name = 'schema_version'"),
-			 4);
+			 PP_STORE_SCHEMA_VERSION);
 	assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM key_uses"), 1);
 	assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM jobs WHERE bound"), 1);
 	int64_t j2 = 0;

@@ -20,6 +20,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -151,6 +152,88 @@ static void store_health_metrics(struct evbuffer *b, const struct pp_dbq_stats *
 
 static uint32_t api_sweep(struct pp_server *s);
 
+/* The server's own counters as data: name, help, type, field of struct
+ * pp_server_metrics. */
+static const struct metric_def {
+	const char *name, *help, *type;
+	size_t off;
+} server_metrics[] = {
+    {"pskprov_hello_connections_total", "TCP connections to the hello port", "counter",
+     offsetof(struct pp_server_metrics, hello_connections)},
+    {"pskprov_hello_connections_refused_total", "hello connections over the cap", "counter",
+     offsetof(struct pp_server_metrics, hello_connections_refused)},
+    {"pskprov_hello_connections_shed_total",
+     "longest idle hello connections closed for new ones at the cap", "counter",
+     offsetof(struct pp_server_metrics, hello_connections_shed)},
+    {"pskprov_hello_connections_per_source_total",
+     "hello connections refused: the source holds its share", "counter",
+     offsetof(struct pp_server_metrics, hello_connections_per_source)},
+    {"pskprov_api_connections_shed_total", "oldest API connections closed for new ones at the cap",
+     "counter", offsetof(struct pp_server_metrics, api_connections_shed)},
+    {"pskprov_accept_pauses_total",
+     "accepts paused: out of descriptors (EMFILE/ENFILE) or another accept error", "counter",
+     offsetof(struct pp_server_metrics, accept_pauses)},
+    {"pskprov_hellos_v2_total", "well-formed v2 hellos", "counter",
+     offsetof(struct pp_server_metrics, hellos_v2)},
+    {"pskprov_hellos_v3_declined_total", "v3 (certificate) hellos declined", "counter",
+     offsetof(struct pp_server_metrics, hellos_v3_declined)},
+    {"pskprov_hellos_malformed_total", "malformed hellos dropped", "counter",
+     offsetof(struct pp_server_metrics, hellos_malformed)},
+    {"pskprov_hellos_oversize_total", "oversized hellos dropped", "counter",
+     offsetof(struct pp_server_metrics, hellos_oversize)},
+    {"pskprov_hellos_timeout_total", "hellos not complete within their deadline (dropped)",
+     "counter", offsetof(struct pp_server_metrics, hellos_timeout)},
+    {"pskprov_hellos_rate_limited_total", "hellos over the per-source rate", "counter",
+     offsetof(struct pp_server_metrics, hellos_rate_limited)},
+    {"pskprov_hellos_agent_total", "hellos from host agents (API)", "counter",
+     offsetof(struct pp_server_metrics, hellos_agent)},
+    {"pskprov_hellos_duplicate_total", "hellos identical to one recorded seconds before (dropped)",
+     "counter", offsetof(struct pp_server_metrics, hellos_duplicate)},
+    {"pskprov_jobs_claimed_total", "jobs claimed by this instance", "counter",
+     offsetof(struct pp_server_metrics, jobs_claimed)},
+    {"pskprov_sessions_active", "device sessions in progress", "gauge",
+     offsetof(struct pp_server_metrics, sessions_active)},
+    {"pskprov_sessions_peak", "most device sessions at once", "gauge",
+     offsetof(struct pp_server_metrics, sessions_peak)},
+    {"pskprov_provisioned_total", "devices provisioned", "counter",
+     offsetof(struct pp_server_metrics, provisioned)},
+    {"pskprov_jobs_failed_total", "jobs failed for good", "counter",
+     offsetof(struct pp_server_metrics, jobs_failed)},
+    {"pskprov_jobs_retried_total", "job attempts to be retried", "counter",
+     offsetof(struct pp_server_metrics, jobs_retried)},
+    {"pskprov_connect_failures_total", "device connections that failed", "counter",
+     offsetof(struct pp_server_metrics, connect_failures)},
+    {"pskprov_deadlines_missed_total", "device exchanges or sessions over their total deadline",
+     "counter", offsetof(struct pp_server_metrics, deadlines_missed)},
+    {"pskprov_wsman_requests_total", "WS-Management requests sent", "counter",
+     offsetof(struct pp_server_metrics, wsman_requests)},
+    {"pskprov_wsman_faults_total", "WS-Management faults received", "counter",
+     offsetof(struct pp_server_metrics, wsman_faults)},
+    {"pskprov_api_requests_total", "HTTP API requests", "counter",
+     offsetof(struct pp_server_metrics, api_requests)},
+    {"pskprov_api_rejected_total", "HTTP API requests refused", "counter",
+     offsetof(struct pp_server_metrics, api_rejected)},
+    {"pskprov_store_errors_total", "store operations that failed", "counter",
+     offsetof(struct pp_server_metrics, store_errors)},
+};
+
+static void hello_outcome_metrics(struct evbuffer *b, const struct pp_server_metrics *m)
+{
+	static const char *const outcomes[PP_HELLO_OUTCOME_MAX] = {
+	    "new_job",      "job_active",  "provisioned",  "unknown_pid",
+	    "key_unusable", "quarantined", "suspect_clone"};
+	evbuffer_add_printf(b, "# HELP pskprov_hello_outcomes_total what became of hellos\n"
+			       "# TYPE pskprov_hello_outcomes_total counter\n");
+	for (int i = 0; i < PP_HELLO_OUTCOME_MAX; i++)
+		evbuffer_add_printf(b, "pskprov_hello_outcomes_total{outcome=\"%s\"} %llu\n",
+				    outcomes[i], (unsigned long long)m->hello_outcomes[i]);
+	evbuffer_add_printf(b, "# HELP pskprov_tls_failures_total TLS-PSK failures by reason\n"
+			       "# TYPE pskprov_tls_failures_total counter\n");
+	for (int i = 2; i < 7; i++)
+		evbuffer_add_printf(b, "pskprov_tls_failures_total{reason=\"%s\"} %llu\n",
+				    pp_tls_reason_name(i), (unsigned long long)m->tls_failures[i]);
+}
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
@@ -161,77 +244,13 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		return;
 	}
 	const struct pp_server_metrics *m = &s->m;
-	metric(b, "pskprov_hello_connections_total", "TCP connections to the hello port", "counter",
-	       m->hello_connections);
-	metric(b, "pskprov_hello_connections_refused_total", "hello connections over the cap",
-	       "counter", m->hello_connections_refused);
-	metric(b, "pskprov_hello_connections_shed_total",
-	       "longest idle hello connections closed for new ones at the cap", "counter",
-	       m->hello_connections_shed);
-	metric(b, "pskprov_hello_connections_per_source_total",
-	       "hello connections refused: the source holds its share", "counter",
-	       m->hello_connections_per_source);
+	for (size_t i = 0; i < sizeof(server_metrics) / sizeof(server_metrics[0]); i++) {
+		const struct metric_def *d = &server_metrics[i];
+		metric(b, d->name, d->help, d->type, *(const uint64_t *)((const char *)m + d->off));
+	}
 	metric(b, "pskprov_hello_connections", "hello connections open", "gauge", s->hello_conns);
 	metric(b, "pskprov_api_connections", "API connections open", "gauge", api_sweep(s));
-	metric(b, "pskprov_api_connections_shed_total",
-	       "oldest API connections closed for new ones at the cap", "counter",
-	       m->api_connections_shed);
-	metric(b, "pskprov_accept_pauses_total",
-	       "accepts paused: out of descriptors (EMFILE/ENFILE) or another accept error",
-	       "counter", m->accept_pauses);
-	metric(b, "pskprov_hellos_v2_total", "well-formed v2 hellos", "counter", m->hellos_v2);
-	metric(b, "pskprov_hellos_v3_declined_total", "v3 (certificate) hellos declined", "counter",
-	       m->hellos_v3_declined);
-	metric(b, "pskprov_hellos_malformed_total", "malformed hellos dropped", "counter",
-	       m->hellos_malformed);
-	metric(b, "pskprov_hellos_oversize_total", "oversized hellos dropped", "counter",
-	       m->hellos_oversize);
-	metric(b, "pskprov_hellos_timeout_total",
-	       "hellos not complete within their deadline (dropped)", "counter", m->hellos_timeout);
-	metric(b, "pskprov_hellos_rate_limited_total", "hellos over the per-source rate", "counter",
-	       m->hellos_rate_limited);
-	metric(b, "pskprov_hellos_agent_total", "hellos from host agents (API)", "counter",
-	       m->hellos_agent);
-	metric(b, "pskprov_hellos_duplicate_total",
-	       "hellos identical to one recorded seconds before (dropped)", "counter",
-	       m->hellos_duplicate);
-	static const char *const outcomes[PP_HELLO_OUTCOME_MAX] = {
-	    "new_job",      "job_active",  "provisioned",  "unknown_pid",
-	    "key_unusable", "quarantined", "suspect_clone"};
-	evbuffer_add_printf(b, "# HELP pskprov_hello_outcomes_total what became of hellos\n"
-			       "# TYPE pskprov_hello_outcomes_total counter\n");
-	for (int i = 0; i < PP_HELLO_OUTCOME_MAX; i++)
-		evbuffer_add_printf(b, "pskprov_hello_outcomes_total{outcome=\"%s\"} %llu\n",
-				    outcomes[i], (unsigned long long)m->hello_outcomes[i]);
-	metric(b, "pskprov_jobs_claimed_total", "jobs claimed by this instance", "counter",
-	       m->jobs_claimed);
-	metric(b, "pskprov_sessions_active", "device sessions in progress", "gauge",
-	       m->sessions_active);
-	metric(b, "pskprov_sessions_peak", "most device sessions at once", "gauge",
-	       m->sessions_peak);
-	metric(b, "pskprov_provisioned_total", "devices provisioned", "counter", m->provisioned);
-	metric(b, "pskprov_jobs_failed_total", "jobs failed for good", "counter", m->jobs_failed);
-	metric(b, "pskprov_jobs_retried_total", "job attempts to be retried", "counter",
-	       m->jobs_retried);
-	metric(b, "pskprov_connect_failures_total", "device connections that failed", "counter",
-	       m->connect_failures);
-	metric(b, "pskprov_deadlines_missed_total",
-	       "device exchanges or sessions over their total deadline", "counter",
-	       m->deadlines_missed);
-	evbuffer_add_printf(b, "# HELP pskprov_tls_failures_total TLS-PSK failures by reason\n"
-			       "# TYPE pskprov_tls_failures_total counter\n");
-	for (int i = 2; i < 7; i++)
-		evbuffer_add_printf(b, "pskprov_tls_failures_total{reason=\"%s\"} %llu\n",
-				    pp_tls_reason_name(i), (unsigned long long)m->tls_failures[i]);
-	metric(b, "pskprov_wsman_requests_total", "WS-Management requests sent", "counter",
-	       m->wsman_requests);
-	metric(b, "pskprov_wsman_faults_total", "WS-Management faults received", "counter",
-	       m->wsman_faults);
-	metric(b, "pskprov_api_requests_total", "HTTP API requests", "counter", m->api_requests);
-	metric(b, "pskprov_api_rejected_total", "HTTP API requests refused", "counter",
-	       m->api_rejected);
-	metric(b, "pskprov_store_errors_total", "store operations that failed", "counter",
-	       m->store_errors);
+	hello_outcome_metrics(b, m);
 	struct pp_dbq_stats ds;
 	pp_dbq_stats(s->dbq, &ds);
 	metric(b, "pskprov_store_ops_total", "store operations", "counter", ds.ops);

@@ -181,6 +181,36 @@ static bool wait_file(const char *path, int tenths)
 	return false;
 }
 
+/* Starts the four devices (the USB one boots with its setup.bin), then the host agent
+ * reports the agent's device to the server. */
+static int onetouch_run(struct demo *d, struct onetouch *ot, const char *usb, const char *url,
+			const char *profile, const char *log)
+{
+	for (int i = 0; i < OT_N; i++) {
+		const char *r_usb[] = {
+		    "device",    "run",       "--state", ot->dir[i],     "--address",
+		    ot->addr[i], "--profile", profile,   "--time-scale", "0.01",
+		    "--usb",     usb,         NULL};
+		if (i != OT_USB)
+			r_usb[10] = NULL;
+		ot->pid[i] = spawn_self(d, r_usb, NULL, log);
+		ot->started[i] = ot->pid[i] > 0;
+		if (!ot->started[i])
+			return pp_fail("demo: cannot start the %s device", ot_name[i]);
+	}
+	char sock[200];
+	snprintf(sock, sizeof(sock), "%s/pthi.sock", ot->dir[OT_AGENT]);
+	if (!wait_file(sock, 50))
+		return pp_fail("demo: the agent's device did not open %s", sock);
+	char tok[200];
+	snprintf(tok, sizeof(tok), "%s/agent.token", d->tmp);
+	const char *a4[] = {"agent",     "--device-socket",  sock,           "--server", url,
+			    "--address", ot->addr[OT_AGENT], "--token-file", tok,        NULL};
+	if (run_step(d, "agent: report the device, start setup", a4, log))
+		return -1;
+	return 0;
+}
+
 /* Gives four devices their keys by the other one-touch paths and starts them. */
 static int onetouch_start(struct demo *d, struct onetouch *ot, const char *net, const char *hello,
 			  uint16_t hello_port, const char *api, const char *profile,
@@ -243,29 +273,7 @@ static int onetouch_start(struct demo *d, struct onetouch *ot, const char *net, 
 	if (run_step(d, "export for the agent's device (CSV)", e4, log) ||
 	    run_step(d, "agent: device factory-load, no server", f4, log))
 		return -1;
-	for (int i = 0; i < OT_N; i++) {
-		const char *r_usb[] = {
-		    "device",    "run",       "--state", ot->dir[i],     "--address",
-		    ot->addr[i], "--profile", profile,   "--time-scale", "0.01",
-		    "--usb",     usb,         NULL};
-		if (i != OT_USB)
-			r_usb[10] = NULL;
-		ot->pid[i] = spawn_self(d, r_usb, NULL, log);
-		ot->started[i] = ot->pid[i] > 0;
-		if (!ot->started[i])
-			return pp_fail("demo: cannot start the %s device", ot_name[i]);
-	}
-	char sock[200];
-	snprintf(sock, sizeof(sock), "%s/pthi.sock", ot->dir[OT_AGENT]);
-	if (!wait_file(sock, 50))
-		return pp_fail("demo: the agent's device did not open %s", sock);
-	char tok[200];
-	snprintf(tok, sizeof(tok), "%s/agent.token", d->tmp);
-	const char *a4[] = {"agent",     "--device-socket",  sock,           "--server", url,
-			    "--address", ot->addr[OT_AGENT], "--token-file", tok,        NULL};
-	if (run_step(d, "agent: report the device, start setup", a4, log))
-		return -1;
-	return 0;
+	return onetouch_run(d, ot, usb, url, profile, log);
 }
 
 static void onetouch_stop(struct demo *d, struct onetouch *ot, bool report, int *ok_count)
@@ -293,33 +301,43 @@ static void onetouch_stop(struct demo *d, struct onetouch *ot, bool report, int 
 	}
 }
 
-int cmd_demo(struct pp_cli *cli, int argc, char **argv)
+/* Paths, ports and addresses of one demo run. */
+struct demo_run {
+	uint32_t n;
+	const char *profile;
+	char log[128], slog[128], flog[128], fout[128], csv[128], count[16], tok[128];
+	int hello_port, api_port;
+	char hello[32], api[32], base[32], net[32];
+	uint64_t total;
+	pid_t srv, fleet;
+	double t0;
+};
+
+/* -1 to go on; otherwise the exit code (help, or a usage error already reported). */
+static int parse_demo_opts(int argc, char **argv, struct demo *d, struct demo_run *r)
 {
-	(void)cli;
 	static const struct option opts[] = {{"devices", required_argument, NULL, 'n'},
 					     {"profile", required_argument, NULL, 't'},
 					     {"keep", no_argument, NULL, 'k'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	uint32_t n = 100;
-	const char *profile = PP_TLS_PROFILE_DEFAULT_NAME;
-	struct demo d;
-	memset(&d, 0, sizeof(d));
 	struct pp_err err = {0};
 	int c;
+	r->n = 100;
+	r->profile = PP_TLS_PROFILE_DEFAULT_NAME;
 	while ((c = getopt_long(argc, argv, "n:t:kh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (pp_parse_u32(optarg, 1, DEMO_MAX_DEVICES, &n, "--devices", &err) < 0)
+			if (pp_parse_u32(optarg, 1, DEMO_MAX_DEVICES, &r->n, "--devices", &err) < 0)
 				return pp_usage_error("demo", "%s", err.msg);
 			break;
 		case 't':
 			if (pp_tls_profile_parse(optarg, &(enum pp_tls_profile){0}, &err) < 0)
 				return pp_usage_error("demo", "--profile: %s", err.msg);
-			profile = optarg;
+			r->profile = optarg;
 			break;
 		case 'k':
-			d.keep = true;
+			d->keep = true;
 			break;
 		case 'h':
 			printf("usage: pskprov demo [--devices N] [--profile P] [--keep]\n\n"
@@ -335,148 +353,143 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return pp_usage_error("demo", "unexpected argument '%.40s'", argv[optind]);
+	return -1;
+}
 
+/* The temporary directory, the files in it, free ports and a /16 of loopback. */
+static int demo_prepare(struct demo *d, struct demo_run *r)
+{
 	/* The demo's data directory has a key file of its own: a PSKPROV_MASTER_KEY from
 	 * the caller is taken out of the environment, so no child inherits it. */
 	if (pp_master_key_env_drop())
 		pp_note("PSKPROV_MASTER_KEY is not used (nor passed on): the demo's data "
 			"directory has its own key file");
-	ssize_t sl = readlink("/proc/self/exe", d.self, sizeof(d.self) - 1);
+	ssize_t sl = readlink("/proc/self/exe", d->self, sizeof(d->self) - 1);
 	if (sl <= 0)
 		return pp_fail("demo: cannot find my own binary");
-	d.self[sl] = '\0';
-	snprintf(d.tmp, sizeof(d.tmp), "/tmp/pskprov-demo.XXXXXX");
-	if (!mkdtemp(d.tmp))
+	d->self[sl] = '\0';
+	snprintf(d->tmp, sizeof(d->tmp), "/tmp/pskprov-demo.XXXXXX");
+	if (!mkdtemp(d->tmp))
 		return pp_fail("demo: cannot make a temporary directory: %s", strerror(errno));
-	snprintf(d.data, sizeof(d.data), "%s/data", d.tmp);
-	char log[128], slog[128], flog[128], fout[128], csv[128], count[16], tok[128];
-	snprintf(log, sizeof(log), "%s/steps.log", d.tmp);
-	snprintf(slog, sizeof(slog), "%s/server.log", d.tmp);
-	snprintf(flog, sizeof(flog), "%s/fleet.log", d.tmp);
-	snprintf(fout, sizeof(fout), "%s/fleet.json", d.tmp);
-	snprintf(csv, sizeof(csv), "%s/factory.csv", d.tmp);
-	snprintf(count, sizeof(count), "%u", n);
-	snprintf(tok, sizeof(tok), "%s/agent.token", d.tmp);
-
-	int hello_port = free_port(), api_port = free_port();
+	snprintf(d->data, sizeof(d->data), "%s/data", d->tmp);
+	snprintf(r->log, sizeof(r->log), "%s/steps.log", d->tmp);
+	snprintf(r->slog, sizeof(r->slog), "%s/server.log", d->tmp);
+	snprintf(r->flog, sizeof(r->flog), "%s/fleet.log", d->tmp);
+	snprintf(r->fout, sizeof(r->fout), "%s/fleet.json", d->tmp);
+	snprintf(r->csv, sizeof(r->csv), "%s/factory.csv", d->tmp);
+	snprintf(r->count, sizeof(r->count), "%u", r->n);
+	snprintf(r->tok, sizeof(r->tok), "%s/agent.token", d->tmp);
+	r->hello_port = free_port();
+	r->api_port = free_port();
 	uint8_t rnd[2];
-	if (hello_port < 0 || api_port < 0 || pp_random(rnd, 2) < 0)
+	if (r->hello_port < 0 || r->api_port < 0 || pp_random(rnd, 2) < 0)
 		return pp_fail("demo: no free loopback port");
-	char hello[32], api[32], base[32];
-	snprintf(hello, sizeof(hello), "127.0.0.1:%d", hello_port);
-	snprintf(api, sizeof(api), "127.0.0.1:%d", api_port);
+	snprintf(r->hello, sizeof(r->hello), "127.0.0.1:%d", r->hello_port);
+	snprintf(r->api, sizeof(r->api), "127.0.0.1:%d", r->api_port);
 	/* A /16 of loopback addresses of its own, so demos and tests do not collide. */
-	snprintf(base, sizeof(base), "127.%u.%u.1", 100 + rnd[0] % 100, rnd[1] % 128);
+	snprintf(r->base, sizeof(r->base), "127.%u.%u.1", 100 + rnd[0] % 100, rnd[1] % 128);
+	snprintf(r->net, sizeof(r->net), "127.%u.250", 100 + rnd[0] % 100);
+	r->total = (uint64_t)r->n + OT_N;
+	return 0;
+}
 
-	printf("pskprov demo: %u devices, profile %s, directory %s\n\n", n, profile, d.tmp);
+static bool port_answers(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool up = fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return up;
+}
+
+static void stop_child(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	wait_child(pid);
+}
+
+/* init, a batch, its CSV, the agent's token, then the server until its API answers. */
+static int demo_start_server(struct demo *d, struct demo_run *r)
+{
 	const char *a_init[] = {"init", NULL};
-	const char *a_gen[] = {"keys", "generate", "--count", count, "--batch", "demo", NULL};
+	const char *a_gen[] = {"keys", "generate", "--count", r->count, "--batch", "demo", NULL};
 	const char *a_exp[] = {"keys", "export", "--batch", "demo", "--format",
-			       "csv",  "--out",  csv,       NULL};
+			       "csv",  "--out",  r->csv,    NULL};
 	/* The host agent's API token: made before the server starts, which reads it. */
 	const char *a_tok[] = {"token",      "create", "--role", "agent", "--name",
-			       "demo-agent", "--out",  tok,      NULL};
-	if (run_step(&d, "init (config, master key, database)", a_init, log) ||
-	    run_step(&d, "keys generate (one batch)", a_gen, log) ||
-	    run_step(&d, "keys export (manufacturer CSV, 0600)", a_exp, log) ||
-	    run_step(&d, "token create (agent role, file 0600)", a_tok, log))
-		return PP_EXIT_FAIL;
-
-	const char *a_srv[] = {"server", "--hello",   hello,   "--api",
-			       api,      "--profile", profile, NULL};
-	pid_t srv = spawn_self(&d, a_srv, NULL, slog);
-	if (srv < 0)
+			       "demo-agent", "--out",  r->tok,   NULL};
+	if (run_step(d, "init (config, master key, database)", a_init, r->log) ||
+	    run_step(d, "keys generate (one batch)", a_gen, r->log) ||
+	    run_step(d, "keys export (manufacturer CSV, 0600)", a_exp, r->log) ||
+	    run_step(d, "token create (agent role, file 0600)", a_tok, r->log))
+		return -1;
+	const char *a_srv[] = {"server", "--hello",   r->hello,   "--api",
+			       r->api,   "--profile", r->profile, NULL};
+	r->srv = spawn_self(d, a_srv, NULL, r->slog);
+	if (r->srv < 0)
 		return pp_fail("demo: cannot start the server");
-	/* Wait until the hello port answers. */
 	bool up = false;
-	for (int i = 0; i < 100 && !up; i++) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		struct sockaddr_in sin = {.sin_family = AF_INET,
-					  .sin_port = htons((uint16_t)api_port)};
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		up = fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
-		if (fd >= 0)
-			close(fd);
-		if (!up)
-			usleep(50000);
-	}
+	for (int i = 0; i < 100 && !(up = port_answers(r->api_port)); i++)
+		usleep(50000);
 	if (!up) {
-		kill(srv, SIGTERM);
-		wait_child(srv);
-		return pp_fail("demo: the server did not start; see %s", slog);
+		stop_child(r->srv);
+		return pp_fail("demo: the server did not start; see %s", r->slog);
 	}
-	printf("  %-44sok (hellos %s, API %s)\n", "server started", hello, api);
+	printf("  %-44sok (hellos %s, API %s)\n", "server started", r->hello, r->api);
+	return 0;
+}
 
-	struct onetouch ot;
-	memset(&ot, 0, sizeof(ot));
-	char net[32];
-	snprintf(net, sizeof(net), "127.%u.250", 100 + rnd[0] % 100);
-	if (onetouch_start(&d, &ot, net, hello, (uint16_t)hello_port, api, profile, log) < 0) {
-		int unused;
-		onetouch_stop(&d, &ot, false, &unused);
-		kill(srv, SIGTERM);
-		wait_child(srv);
-		return PP_EXIT_FAIL;
+static void progress_line(bool tty, uint64_t done, uint64_t total, uint64_t bad, double el)
+{
+	if (!tty) {
+		printf("  provisioned %llu/%llu, failed %llu, %.1f s\n", (unsigned long long)done,
+		       (unsigned long long)total, (unsigned long long)bad, el);
+		fflush(stdout);
+		return;
 	}
-	const uint64_t total = (uint64_t)n + OT_N;
+	int width = 30, filled = (int)(done * (uint64_t)width / total);
+	char bar[32];
+	for (int i = 0; i < width; i++)
+		bar[i] = i < filled ? '#' : '.';
+	bar[width] = '\0';
+	printf("\r  provisioning [%s] %llu/%llu  failed %llu  %.1f s   ", bar,
+	       (unsigned long long)done, (unsigned long long)total, (unsigned long long)bad, el);
+	fflush(stdout);
+}
 
-	const char *a_fleet[] = {"fleet",    "--count",      count,    "--csv",  csv,
-				 "--server", hello,          "--base", base,     "--profile",
-				 profile,    "--time-scale", "0.01",   "--json", NULL};
-	double t0 = pp_now();
-	pid_t fl = spawn_self(&d, a_fleet, fout, flog);
-	if (fl < 0) {
-		kill(srv, SIGTERM);
-		wait_child(srv);
-		return pp_fail("demo: cannot start the fleet");
-	}
-	printf("  %-44sok (%u devices from %s, keys from the CSV)\n\n", "fleet started", n, base);
-
-	/* Live progress from the store, until the fleet exits. */
-	struct pp_datadir dd;
-	struct pp_store *store = NULL;
-	struct pp_cli sub = {.datadir = d.data};
-	int rc = pp_datadir_open(&sub, &dd, &store, &err);
+/* Live progress from the store until the fleet exits and every device is done (the
+ * single devices get a minute more at most). Returns the fleet's exit code; *done_at
+ * gets the time to the last device (0 when not all were). */
+static int demo_progress(struct demo_run *r, struct pp_store *store, double *done_at)
+{
 	struct pp_store_counts k;
-	memset(&k, 0, sizeof(k));
+	struct pp_err err = {0};
 	int fleet_rc = -1;
-	double fleet_done_at = 0;
+	double fleet_done_at = 0, last_line = 0;
 	bool tty = isatty(STDOUT_FILENO);
-	double done_at = 0, last_line = 0;
 	uint64_t last_done = UINT64_MAX;
+	*done_at = 0;
 	for (;;) {
 		int st;
-		pid_t w = waitpid(fl, &st, WNOHANG);
-		if (rc == 0 && pp_store_counts(store, &k, &err) == 0) {
+		pid_t w = waitpid(r->fleet, &st, WNOHANG);
+		if (store && pp_store_counts(store, &k, &err) == 0) {
 			uint64_t done = k.devices_by_state[PP_DEV_PROVISIONED];
-			uint64_t bad = k.devices_by_state[PP_DEV_FAILED];
-			double el = pp_now() - t0;
-			if (done >= total && !done_at)
-				done_at = el;
-			if (tty) {
-				int width = 30, filled = (int)(done * (uint64_t)width / total);
-				char bar[32];
-				for (int i = 0; i < width; i++)
-					bar[i] = i < filled ? '#' : '.';
-				bar[width] = '\0';
-				printf("\r  provisioning [%s] %llu/%llu  failed %llu  %.1f s   ",
-				       bar, (unsigned long long)done, (unsigned long long)total,
-				       (unsigned long long)bad, el);
-				fflush(stdout);
-			} else if (done != last_done && el - last_line >= 1.0) {
-				/* Not a terminal: a line a second at most, when it changes. */
-				printf("  provisioned %llu/%llu, failed %llu, %.1f s\n",
-				       (unsigned long long)done, (unsigned long long)total,
-				       (unsigned long long)bad, el);
-				fflush(stdout);
+			double el = pp_now() - r->t0;
+			if (done >= r->total && !*done_at)
+				*done_at = el;
+			/* Not a terminal: a line a second at most, when it changes. */
+			if (tty || (done != last_done && el - last_line >= 1.0)) {
+				progress_line(tty, done, r->total,
+					      k.devices_by_state[PP_DEV_FAILED], el);
 				last_done = done;
 				last_line = el;
 			}
 		}
-		if (w == fl)
+		if (w == r->fleet)
 			fleet_rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-		/* The fleet is done; the single devices get a minute more at most. */
-		if (fleet_rc >= 0 && done_at)
+		if (fleet_rc >= 0 && *done_at)
 			break;
 		if (fleet_rc >= 0 && fleet_done_at == 0)
 			fleet_done_at = pp_now();
@@ -484,28 +497,27 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 			break;
 		usleep(100000);
 	}
-	double elapsed = done_at ? done_at : pp_now() - t0;
 	printf(tty ? "\n\n" : "\n");
-	printf("one-touch paths\n");
-	printf("  %-28s %u of %u provisioned\n", "manufacturer CSV (fleet)", fleet_rc == 0 ? n : 0,
-	       n);
-	int ot_ok = 0;
-	onetouch_stop(&d, &ot, true, &ot_ok);
-	printf("\n");
-	kill(srv, SIGTERM);
-	wait_child(srv);
-	uint64_t prov = 0, failed = 0;
-	if (rc == 0 && pp_store_counts(store, &k, &err) == 0) {
+	return fleet_rc;
+}
+
+/* The summary from the store; true when everything was provisioned and the audit log
+ * holds. */
+static bool demo_summary(struct demo *d, struct demo_run *r, struct pp_store *store, int fleet_rc,
+			 int ot_ok, double elapsed)
+{
+	struct pp_store_counts k;
+	struct pp_err err = {0};
+	uint64_t prov = 0, failed = 0, audit_n = 0;
+	memset(&k, 0, sizeof(k));
+	if (store && pp_store_counts(store, &k, &err) == 0) {
 		prov = k.devices_by_state[PP_DEV_PROVISIONED];
 		failed = k.devices_by_state[PP_DEV_FAILED];
 	}
-	uint64_t audit_n = 0;
-	int arc = rc == 0 ? pp_store_audit_verify(store, &audit_n, &err) : -1;
-	pp_store_close(store);
-
+	int arc = store ? pp_store_audit_verify(store, &audit_n, &err) : -1;
 	printf("summary\n");
 	printf("  devices        %llu (%u in the fleet, %d by the other paths)\n",
-	       (unsigned long long)total, n, OT_N);
+	       (unsigned long long)r->total, r->n, OT_N);
 	printf("  provisioned    %llu\n", (unsigned long long)prov);
 	printf("  failed         %llu\n", (unsigned long long)failed);
 	printf("  elapsed        %.2f s (fleet start to the last device provisioned)\n", elapsed);
@@ -514,18 +526,82 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 	       (unsigned long long)k.keys_by_state[PP_KEY_CONSUMED]);
 	printf("  audit log      %s (%llu entries)\n", arc == 0 ? "intact" : "BROKEN",
 	       (unsigned long long)audit_n);
-	bool ok = prov == total && fleet_rc == 0 && arc == 0 && ot_ok == OT_N;
-	printf("  logs           %s\n", d.keep || !ok ? d.tmp : "(removed)");
-	if (!d.keep && ok) {
-		const char *rm[] = {"/bin/rm", "-rf", d.tmp, NULL};
-		pid_t p;
-		if (posix_spawn(&p, "/bin/rm", NULL, NULL, (char *const *)rm, environ) == 0)
-			wait_child(p);
-	}
+	bool ok = prov == r->total && fleet_rc == 0 && arc == 0 && ot_ok == OT_N;
+	printf("  logs           %s\n", d->keep || !ok ? d->tmp : "(removed)");
 	if (!ok)
-		return pp_fail("demo: %llu of %llu devices provisioned (fleet exit %d); logs in %s",
-			       (unsigned long long)prov, (unsigned long long)total, fleet_rc,
-			       d.tmp);
+		pp_fail("demo: %llu of %llu devices provisioned (fleet exit %d); logs in %s",
+			(unsigned long long)prov, (unsigned long long)r->total, fleet_rc, d->tmp);
+	return ok;
+}
+
+static void remove_tree(const char *dir)
+{
+	const char *rm[] = {"/bin/rm", "-rf", dir, NULL};
+	pid_t p;
+	if (posix_spawn(&p, "/bin/rm", NULL, NULL, (char *const *)rm, environ) == 0)
+		wait_child(p);
+}
+
+static int demo_fleet_start(struct demo *d, struct demo_run *r)
+{
+	const char *a_fleet[] = {"fleet",    "--count",      r->count, "--csv",  r->csv,
+				 "--server", r->hello,       "--base", r->base,  "--profile",
+				 r->profile, "--time-scale", "0.01",   "--json", NULL};
+	r->t0 = pp_now();
+	r->fleet = spawn_self(d, a_fleet, r->fout, r->flog);
+	if (r->fleet < 0)
+		return pp_fail("demo: cannot start the fleet");
+	printf("  %-44sok (%u devices from %s, keys from the CSV)\n\n", "fleet started", r->n,
+	       r->base);
+	return 0;
+}
+
+int cmd_demo(struct pp_cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	struct demo d;
+	struct demo_run r;
+	struct onetouch ot;
+	memset(&d, 0, sizeof(d));
+	memset(&r, 0, sizeof(r));
+	memset(&ot, 0, sizeof(ot));
+	int rc = parse_demo_opts(argc, argv, &d, &r);
+	if (rc >= 0)
+		return rc;
+	if (demo_prepare(&d, &r) < 0)
+		return PP_EXIT_FAIL;
+	printf("pskprov demo: %u devices, profile %s, directory %s\n\n", r.n, r.profile, d.tmp);
+	if (demo_start_server(&d, &r) < 0)
+		return PP_EXIT_FAIL;
+	int ot_ok = 0;
+	if (onetouch_start(&d, &ot, r.net, r.hello, (uint16_t)r.hello_port, r.api, r.profile,
+			   r.log) < 0 ||
+	    demo_fleet_start(&d, &r) < 0) {
+		onetouch_stop(&d, &ot, false, &ot_ok);
+		stop_child(r.srv);
+		return PP_EXIT_FAIL;
+	}
+	struct pp_datadir dd;
+	struct pp_store *store = NULL;
+	struct pp_cli sub = {.datadir = d.data};
+	struct pp_err err = {0};
+	if (pp_datadir_open(&sub, &dd, &store, &err) < 0)
+		store = NULL;
+	double done_at;
+	int fleet_rc = demo_progress(&r, store, &done_at);
+	double elapsed = done_at ? done_at : pp_now() - r.t0;
+	printf("one-touch paths\n");
+	printf("  %-28s %u of %u provisioned\n", "manufacturer CSV (fleet)",
+	       fleet_rc == 0 ? r.n : 0, r.n);
+	onetouch_stop(&d, &ot, true, &ot_ok);
+	printf("\n");
+	stop_child(r.srv);
+	bool ok = demo_summary(&d, &r, store, fleet_rc, ot_ok, elapsed);
+	pp_store_close(store);
+	if (!ok)
+		return PP_EXIT_FAIL;
+	if (!d.keep)
+		remove_tree(d.tmp);
 	printf("\ndemo: every device provisioned\n");
 	return PP_EXIT_OK;
 }

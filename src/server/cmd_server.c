@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -169,7 +170,52 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(s->base, NULL);
 }
 
-int cmd_server(struct pp_cli *cli, int argc, char **argv)
+/* What the command line says; NULL and 0 leave the configuration's value. */
+struct server_opts {
+	const char *hello, *api, *profile;
+	uint32_t dport, hport;
+	enum pp_log_level lvl;
+	bool exit_idle;
+	struct net_opts net;
+};
+
+/* The numeric options as data: the letter, the name for messages, the range and where
+ * the value goes. */
+static const struct u32_opt {
+	int letter;
+	const char *name;
+	uint32_t min, max;
+	size_t off;
+} u32_opts[] = {
+    {'p', "--device-port", 1, 65535, offsetof(struct server_opts, dport)},
+    {'P', "--device-http-port", 1, 65535, offsetof(struct server_opts, hport)},
+    {'D', "--hello-deadline-ms", 100, 600000,
+     offsetof(struct server_opts, net) + offsetof(struct net_opts, hello_deadline_ms)},
+    {'M', "--hello-max-conns", 1, 1000000,
+     offsetof(struct server_opts, net) + offsetof(struct net_opts, hello_max)},
+    {'S', "--hello-per-source", 1, 65535,
+     offsetof(struct server_opts, net) + offsetof(struct net_opts, hello_per_source)},
+    {'C', "--api-max-conns", 1, 1000000,
+     offsetof(struct server_opts, net) + offsetof(struct net_opts, api_max)},
+};
+
+static int parse_u32_opt(struct server_opts *o, int letter, const char *arg, struct pp_err *err,
+			 bool *found)
+{
+	*found = false;
+	for (size_t i = 0; i < sizeof(u32_opts) / sizeof(u32_opts[0]); i++) {
+		if (u32_opts[i].letter != letter)
+			continue;
+		*found = true;
+		return pp_parse_u32(arg, u32_opts[i].min, u32_opts[i].max,
+				    (uint32_t *)((char *)o + u32_opts[i].off), u32_opts[i].name,
+				    err);
+	}
+	return 0;
+}
+
+/* -1 to go on; otherwise the exit code (help, or a usage error already reported). */
+static int parse_server_opts(int argc, char **argv, struct server_opts *o)
 {
 	static const struct option opts[] = {{"hello", required_argument, NULL, 'H'},
 					     {"api", required_argument, NULL, 'A'},
@@ -185,60 +231,34 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
-	const char *hello = NULL, *api = NULL, *profile = NULL;
-	uint32_t dport = 0, hport = 0;
-	enum pp_log_level lvl = PP_LOG_INFO;
-	bool exit_idle = false;
-	struct net_opts no = {0};
+	bool found;
 	int c;
+	memset(o, 0, sizeof(*o));
+	o->lvl = PP_LOG_INFO;
 	while ((c = getopt_long(argc, argv, "H:A:p:P:t:l:xhD:M:S:C:", opts, NULL)) != -1) {
+		if (parse_u32_opt(o, c, optarg, &err, &found) < 0)
+			return pp_usage_error("server", "%s", err.msg);
+		if (found)
+			continue;
 		switch (c) {
-		case 'D':
-			if (pp_parse_u32(optarg, 100, 600000, &no.hello_deadline_ms,
-					 "--hello-deadline-ms", &err) < 0)
-				return pp_usage_error("server", "%s", err.msg);
-			break;
-		case 'M':
-			if (pp_parse_u32(optarg, 1, 1000000, &no.hello_max, "--hello-max-conns",
-					 &err) < 0)
-				return pp_usage_error("server", "%s", err.msg);
-			break;
-		case 'S':
-			if (pp_parse_u32(optarg, 1, 65535, &no.hello_per_source,
-					 "--hello-per-source", &err) < 0)
-				return pp_usage_error("server", "%s", err.msg);
-			break;
-		case 'C':
-			if (pp_parse_u32(optarg, 1, 1000000, &no.api_max, "--api-max-conns", &err) <
-			    0)
-				return pp_usage_error("server", "%s", err.msg);
-			break;
 		case 'H':
-			hello = optarg;
+			o->hello = optarg;
 			break;
 		case 'A':
-			api = optarg;
-			break;
-		case 'p':
-			if (pp_parse_u32(optarg, 1, 65535, &dport, "--device-port", &err) < 0)
-				return pp_usage_error("server", "%s", err.msg);
-			break;
-		case 'P':
-			if (pp_parse_u32(optarg, 1, 65535, &hport, "--device-http-port", &err) < 0)
-				return pp_usage_error("server", "%s", err.msg);
+			o->api = optarg;
 			break;
 		case 't':
-			profile = optarg;
+			o->profile = optarg;
 			break;
 		case 'l':
-			if (pp_log_level_parse(optarg, &lvl) < 0)
+			if (pp_log_level_parse(optarg, &o->lvl) < 0)
 				return pp_usage_error("server",
 						      "--log-level: '%.20s' is not debug, "
 						      "info, warn or error",
 						      optarg);
 			break;
 		case 'x':
-			exit_idle = true;
+			o->exit_idle = true;
 			break;
 		case 'h':
 			server_usage(stdout);
@@ -250,70 +270,64 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return pp_usage_error("server", "unexpected argument '%.40s'", argv[optind]);
-	pp_log_init(stderr, lvl);
-	if (pp_harden_process(&err) < 0) /* before any secret: no core dump, no env key */
-		return pp_fail_err(&err);
+	return -1;
+}
 
-	static struct pp_server srv;
-	struct pp_server *s = &srv;
-	memset(s, 0, sizeof(*s));
-	struct pp_datadir dd;
-	int rc = pp_datadir_open(cli, &dd, &s->store, &err);
-	if (rc < 0)
-		return pp_fail_err(&err);
-	s->cfg = dd.config;
+/* The configuration with the command line over it. */
+static int apply_opts(struct pp_server *s, const struct server_opts *o, struct pp_err *err)
+{
 	s->device_http_port = s->cfg.device_http_port;
-	if (hello &&
-	    pp_parse_ipv4_port(hello, s->cfg.hello_ip, &s->cfg.hello_port, "--hello", &err) < 0)
-		goto usage_err;
-	if (api && pp_parse_ipv4_port(api, s->cfg.api_ip, &s->cfg.api_port, "--api", &err) < 0)
-		goto usage_err;
-	if (dport)
-		s->cfg.device_port = (uint16_t)dport;
-	if (hport)
-		s->device_http_port = (uint16_t)hport;
-	if (profile) {
-		if (strlen(profile) >= sizeof(s->cfg.tls_profile)) {
-			pp_err_set(&err, PP_EINVAL, "--profile: unknown profile");
-			goto usage_err;
-		}
-		memcpy(s->cfg.tls_profile, profile, strlen(profile) + 1);
+	if (o->hello &&
+	    pp_parse_ipv4_port(o->hello, s->cfg.hello_ip, &s->cfg.hello_port, "--hello", err) < 0)
+		return -PP_EINVAL;
+	if (o->api && pp_parse_ipv4_port(o->api, s->cfg.api_ip, &s->cfg.api_port, "--api", err) < 0)
+		return -PP_EINVAL;
+	if (o->dport)
+		s->cfg.device_port = (uint16_t)o->dport;
+	if (o->hport)
+		s->device_http_port = (uint16_t)o->hport;
+	if (o->profile) {
+		if (strlen(o->profile) >= sizeof(s->cfg.tls_profile))
+			return pp_err_set(err, PP_EINVAL, "--profile: unknown profile");
+		memcpy(s->cfg.tls_profile, o->profile, strlen(o->profile) + 1);
 	}
-	if (pp_tls_profile_parse(s->cfg.tls_profile, &s->profile, &err) < 0)
-		goto usage_err;
-	s->exit_when_idle = exit_idle;
-	net_budget(s, &no);
+	if (pp_tls_profile_parse(s->cfg.tls_profile, &s->profile, err) < 0)
+		return -PP_EINVAL;
+	s->exit_when_idle = o->exit_idle;
+	net_budget(s, &o->net);
+	return 0;
+}
 
-	rc = load_api_token(dd.dir, s->api_token, &err);
-	if (rc < 0)
-		goto fail;
+/* This instance's lease owner: host, process and a random part. */
+static int make_owner(struct pp_server *s, struct pp_err *err)
+{
 	uint8_t rnd[6];
-	char host[64] = "host";
+	char host[64] = "host", rhex[13];
 	gethostname(host, sizeof(host) - 1);
-	if (pp_random(rnd, sizeof(rnd)) < 0) {
-		rc = pp_err_set(&err, PP_ECRYPTO, "no randomness");
-		goto fail;
-	}
-	char rhex[13];
+	if (pp_random(rnd, sizeof(rnd)) < 0)
+		return pp_err_set(err, PP_ECRYPTO, "no randomness");
 	pp_hex(rnd, sizeof(rnd), rhex);
 	snprintf(s->owner, sizeof(s->owner), "%.16s:%d:%s", host, (int)getpid(), rhex);
+	return 0;
+}
 
-	rc = pp_keygen_new(&s->keygen);
-	if (rc < 0) {
-		pp_err_set(&err, PP_ECRYPTO, "cannot start the key generator");
-		goto fail;
-	}
+/* What the loop needs before it runs: tokens, the owner, randomness, TLS, the loop. */
+static int server_init(struct pp_server *s, const char *dir, struct pp_err *err)
+{
+	int rc = load_api_token(dir, s->api_token, err);
+	if (rc == 0)
+		rc = make_owner(s, err);
+	if (rc == 0 && pp_keygen_new(&s->keygen) < 0)
+		rc = pp_err_set(err, PP_ECRYPTO, "cannot start the key generator");
+	if (rc < 0)
+		return rc;
 	pp_server_policy_init(s);
 	s->resp_scratch = calloc(1, sizeof(*s->resp_scratch));
-	if (!s->resp_scratch) {
-		rc = pp_err_set(&err, PP_ENOMEM, "out of memory");
-		goto fail;
-	}
-	s->tls_ctx = pp_tls_server_ctx_new(s->profile, &err);
-	if (!s->tls_ctx) {
-		rc = -PP_ECRYPTO;
-		goto fail;
-	}
+	if (!s->resp_scratch)
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	s->tls_ctx = pp_tls_server_ctx_new(s->profile, err);
+	if (!s->tls_ctx)
+		return -PP_ECRYPTO;
 	/* Thousands of sessions mostly wait on slow devices: give the record buffers back
 	 * while they do. */
 	SSL_CTX_set_mode(s->tls_ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -323,39 +337,45 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	evthread_use_pthreads();
 	s->base = event_base_new();
-	if (!s->base) {
-		rc = pp_err_set(&err, PP_ENOMEM, "cannot create the event loop");
-		goto fail;
-	}
+	if (!s->base)
+		return pp_err_set(err, PP_ENOMEM, "cannot create the event loop");
 	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static int add_timer(struct event *ev, uint32_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+	return event_add(ev, &tv);
+}
+
+/* The store thread, the listeners, signals and timers. */
+static int server_start(struct pp_server *s, struct pp_err *err)
+{
 	/* Before the store thread takes the store: the first copy of the API tokens. */
-	rc = pp_server_tokens_start(s, &err);
-	if (rc < 0)
-		goto fail;
-	rc = pp_dbq_start(s->base, s->store, 512, &s->dbq, &err);
-	if (rc < 0)
-		goto fail;
-	rc = pp_server_hello_start(s, &err);
+	int rc = pp_server_tokens_start(s, err);
 	if (rc == 0)
-		rc = pp_server_api_start(s, &err);
+		rc = pp_dbq_start(s->base, s->store, 512, &s->dbq, err);
+	if (rc == 0)
+		rc = pp_server_hello_start(s, err);
+	if (rc == 0)
+		rc = pp_server_api_start(s, err);
 	if (rc < 0)
-		goto fail;
+		return rc;
 	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
 	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
 	s->claim_timer = event_new(s->base, -1, EV_PERSIST, pp_server_claim_tick, s);
 	s->renew_timer = event_new(s->base, -1, EV_PERSIST, pp_server_renew_tick, s);
-	if (!s->sig_int || !s->sig_term || !s->claim_timer || !s->renew_timer) {
-		rc = pp_err_set(&err, PP_ENOMEM, "cannot create events");
-		goto fail;
-	}
-	struct timeval claim_tv = {0, 250000};
-	uint32_t renew_ms = s->cfg.lease_seconds * 1000 / 3;
-	struct timeval renew_tv = {(time_t)(renew_ms / 1000),
-				   (suseconds_t)((renew_ms % 1000) * 1000)};
-	event_add(s->sig_int, NULL);
-	event_add(s->sig_term, NULL);
-	event_add(s->claim_timer, &claim_tv);
-	event_add(s->renew_timer, &renew_tv);
+	if (!s->sig_int || !s->sig_term || !s->claim_timer || !s->renew_timer ||
+	    event_add(s->sig_int, NULL) < 0 || event_add(s->sig_term, NULL) < 0 ||
+	    add_timer(s->claim_timer, 250) < 0 ||
+	    add_timer(s->renew_timer, s->cfg.lease_seconds * 1000 / 3) < 0)
+		return pp_err_set(err, PP_ENOMEM, "cannot create events");
+	return 0;
+}
+
+static void server_run(struct pp_server *s, const char *db_path)
+{
 	s->started = pp_server_now_ms() / 1000.0;
 	pp_info("server",
 		"instance %s: hellos on %u.%u.%u.%u:%u, API on %u.%u.%u.%u:%u, devices on port "
@@ -363,28 +383,33 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 		s->owner, s->cfg.hello_ip[0], s->cfg.hello_ip[1], s->cfg.hello_ip[2],
 		s->cfg.hello_ip[3], s->cfg.hello_port, s->cfg.api_ip[0], s->cfg.api_ip[1],
 		s->cfg.api_ip[2], s->cfg.api_ip[3], s->cfg.api_port, s->cfg.device_port,
-		pp_tls_profile_name(s->profile), dd.db_path);
+		pp_tls_profile_name(s->profile), db_path);
 	pp_server_kick_claim(s);
 	event_base_dispatch(s->base);
 	s->stopping = true;
 	pp_info("server", "stopped: %llu provisioned, %llu failed, %llu hellos",
 		(unsigned long long)s->m.provisioned, (unsigned long long)s->m.jobs_failed,
 		(unsigned long long)s->m.hellos_v2);
-	rc = 0;
-fail:
+}
+
+static void event_free_opt(struct event *ev)
+{
+	if (ev)
+		event_free(ev);
+}
+
+/* Everything server_init and server_start made, in reverse; safe on a partial start. */
+static void server_stop(struct pp_server *s)
+{
 	pp_server_hello_stop(s);
 	pp_server_api_stop(s);
 	pp_server_tokens_stop(s);
 	pp_dbq_stop(s->dbq);
 	pp_server_tokens_free(s);
-	if (s->sig_int)
-		event_free(s->sig_int);
-	if (s->sig_term)
-		event_free(s->sig_term);
-	if (s->claim_timer)
-		event_free(s->claim_timer);
-	if (s->renew_timer)
-		event_free(s->renew_timer);
+	event_free_opt(s->sig_int);
+	event_free_opt(s->sig_term);
+	event_free_opt(s->claim_timer);
+	event_free_opt(s->renew_timer);
 	if (s->base)
 		event_base_free(s->base);
 	pp_server_api_release(s);
@@ -396,8 +421,35 @@ fail:
 	}
 	pp_store_close(s->store);
 	pp_wipe(s->api_token, sizeof(s->api_token));
+}
+
+int cmd_server(struct pp_cli *cli, int argc, char **argv)
+{
+	struct server_opts o;
+	struct pp_err err = {0};
+	int rc = parse_server_opts(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	pp_log_init(stderr, o.lvl);
+	if (pp_harden_process(&err) < 0) /* before any secret: no core dump, no env key */
+		return pp_fail_err(&err);
+
+	static struct pp_server srv;
+	struct pp_server *s = &srv;
+	memset(s, 0, sizeof(*s));
+	struct pp_datadir dd;
+	if (pp_datadir_open(cli, &dd, &s->store, &err) < 0)
+		return pp_fail_err(&err);
+	s->cfg = dd.config;
+	if (apply_opts(s, &o, &err) < 0) {
+		pp_store_close(s->store);
+		return pp_usage_error("server", "%s", err.msg);
+	}
+	rc = server_init(s, dd.dir, &err);
+	if (rc == 0)
+		rc = server_start(s, &err);
+	if (rc == 0)
+		server_run(s, dd.db_path);
+	server_stop(s);
 	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
-usage_err:
-	pp_store_close(s->store);
-	return pp_usage_error("server", "%s", err.msg);
 }

@@ -340,6 +340,9 @@ static int server_init(struct pp_server *s, const char *dir, struct pp_err *err)
 	if (!s->base)
 		return pp_err_set(err, PP_ENOMEM, "cannot create the event loop");
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (RLIMIT_FSIZE) makes writes fail with EFBIG, as a full disk
+	 * does: the store reports it (/readyz), the process lives on. */
+	signal(SIGXFSZ, SIG_IGN);
 	return 0;
 }
 

@@ -41,11 +41,15 @@ die() {
 "$P" init >/dev/null || die "init failed"
 printf '[server]\nmax_attempts = 5\nhello_rate_per_min = 100000\nexchange_timeout_ms = 5000\n' \
 	>>"$PSKPROV_DIR/pskprov.conf"
-"$P" keys generate --count "$N" --batch fleet >/dev/null || die "keys"
+# A fresh fleet of N devices per round, rounds until the time is up.
+ROUNDS=${SOAK_ROUNDS:-20}
+for r in $(seq 1 "$ROUNDS"); do
+	"$P" keys generate --count "$N" --batch "fleet$r" >/dev/null || die "keys"
+	"$P" keys export --batch "fleet$r" --format csv --out "$T/fleet$r.csv" >/dev/null || die "export"
+	tail -n +2 "$T/fleet$r.csv" | cut -d, -f1 | tr -d - >>"$T/fleet.pids"
+done
 "$P" keys generate --count 4 --batch hostile >/dev/null || die "keys"
-"$P" keys export --batch fleet --format csv --out "$T/fleet.csv" >/dev/null || die "export"
 "$P" keys export --batch hostile --format csv --out "$T/hostile.csv" >/dev/null || die "export"
-tail -n +2 "$T/fleet.csv" | cut -d, -f1 | tr -d - >"$T/fleet.pids"
 hrow() { sed -n "$(($1 + 1))p" "$T/hostile.csv"; }
 hpid() { hrow "$1" | cut -d, -f1 | tr -d -; }
 hhex() { hrow "$1" | cut -d, -f2 | tr -d - | tr -d '\n' | od -An -tx1 | tr -d ' \n'; }
@@ -60,10 +64,10 @@ metric() { curl -sf -m 5 "http://127.0.0.1:$AP/metrics" | awk -v m="$1" '$1 == m
 say "soak: $N devices, ${SECS} s, on $(uname -sr), $(nproc) CPUs; server pid $SPID"
 
 # ---- the attackers ----
-timeout "$SECS" python3 "$SL" hello 127.0.0.1 $HP --sources 127.201.0.1 --nsrc 40 \
+timeout $((SECS + 30)) python3 "$SL" hello 127.0.0.1 $HP --sources 127.201.0.1 --nsrc 40 \
 	--per-source 8 --interval 2 --duration "$SECS" --reconnect >"$T/slowloris.json" 2>&1 &
 BG="$BG $!"
-timeout "$SECS" python3 "$SL" idle 127.0.0.1 $AP --count 300 --duration "$SECS" \
+timeout $((SECS + 30)) python3 "$SL" idle 127.0.0.1 $AP --count 300 --duration "$SECS" \
 	>"$T/idle.json" 2>&1 &
 BG="$BG $!"
 cat >"$T/hello.py" <<'EOF'
@@ -94,10 +98,10 @@ while time.time() < end and sent < 200000:
         time.sleep(0.02)
 print(sent)
 EOF
-timeout "$SECS" python3 "$T/hello.py" $HP forged "$T/fleet.pids" 127.202 "$SECS" \
+timeout $((SECS + 30)) python3 "$T/hello.py" $HP forged "$T/fleet.pids" 127.202 "$SECS" \
 	>"$T/forged.out" 2>&1 &
 BG="$BG $!"
-timeout "$SECS" python3 "$T/hello.py" $HP junk "$T/fleet.pids" 127.203 "$SECS" \
+timeout $((SECS + 30)) python3 "$T/hello.py" $HP junk "$T/fleet.pids" 127.203 "$SECS" \
 	>"$T/junk.out" 2>&1 &
 BG="$BG $!"
 # Misbehaving devices with valid keys, told to the server through the agent API.
@@ -135,18 +139,28 @@ BG="$BG $!"
 ) >"$T/watch.log" &
 BG="$BG $!"
 
-# ---- the fleet ----
+# ---- the fleets: one after another while the attacks go on ----
 sleep 2
 T0=$(date +%s)
-timeout $((SECS + 60)) "$P" fleet --count "$N" --csv "$T/fleet.csv" --server "127.0.0.1:$HP" \
-	--base 127.206.0.1 --port $DP --http-port $WP --time-scale 0.01 --timeout "$SECS" \
-	--state-dir "$T/states" --json >"$T/fleet.json" 2>"$T/fleet.log"
-FRC=$?
+FRC=0 PROV=0 DONE_ROUNDS=0 FT=0
+for r in $(seq 1 "$ROUNDS"); do
+	[ $(($(date +%s) - T0)) -lt "$SECS" ] || break
+	f0=$(date +%s)
+	timeout $((SECS + 60)) "$P" fleet --count "$N" --csv "$T/fleet$r.csv" \
+		--server "127.0.0.1:$HP" --base "127.$((206 + r / 200)).$((r % 200)).1" --port $DP \
+		--http-port $WP --time-scale 0.01 --timeout "$SECS" --state-dir "$T/states$r" \
+		--json >"$T/fleet$r.json" 2>"$T/fleet$r.log" || FRC=$?
+	FT=$((FT + $(date +%s) - f0))
+	PROV=$((PROV + $(jq -r '.provisioned // 0' "$T/fleet$r.json" 2>/dev/null || echo 0)))
+	DONE_ROUNDS=$r
+done
+# The attacks run their full time.
+while [ $(($(date +%s) - T0)) -lt "$SECS" ]; do sleep 1; done
 T1=$(date +%s)
-sleep 3
+sleep 5
 
 # ---- what held ----
-prov=$(jq -r '.provisioned // 0' "$T/fleet.json" 2>/dev/null)
+prov=$PROV
 quar=$("$P" devices list --json 2>/dev/null | jq '[.[] | select(.state == "quarantined")] | length')
 rows=$("$P" devices list --json 2>/dev/null | jq 'length')
 locked=$("$P" keys report --json 2>/dev/null | jq '.locked_out | length')
@@ -155,7 +169,7 @@ h_bad=$(awk '$3 != 200' "$T/watch.log" | wc -l)
 r_bad=$(awk '$4 != 200' "$T/watch.log" | wc -l)
 samples=$(wc -l <"$T/watch.log")
 cpu=$(awk '{print ($14 + $15) / 100}' /proc/$SPID/stat 2>/dev/null)
-say "fleet: $prov of $N provisioned in $((T1 - T0)) s (fleet exit $FRC)"
+say "fleets: $prov of $((N * DONE_ROUNDS)) provisioned in $DONE_ROUNDS rounds of $N ($FT s of fleet time in a $((T1 - T0)) s run; worst fleet exit $FRC)"
 say "fleet devices quarantined: $quar; keys locked out: $locked; device rows in the store: $rows"
 say "server: peak RSS ${rss_max} kB, peak descriptors $fds_max, CPU ${cpu} s"
 say "/healthz not 200 in $h_bad of $samples samples; /readyz not 200 in $r_bad"
@@ -169,7 +183,7 @@ for m in pskprov_hello_connections_shed_total pskprov_deadlines_missed_total \
 	say "  $m $(metric "$m")"
 done
 held=1
-[ "$prov" = "$N" ] || held=0
+[ "$prov" = $((N * DONE_ROUNDS)) ] && [ "$DONE_ROUNDS" -ge 1 ] || held=0
 [ "$quar" = 0 ] && [ "$locked" = 0 ] && [ "$h_bad" = 0 ] || held=0
 kill -0 $SPID 2>/dev/null || held=0
 if [ $held = 1 ]; then say "soak: held"; else say "soak: NOT HELD (log: KEEP=1 to keep $T)"; exit 1; fi

@@ -33,45 +33,7 @@ PB=$((21000 + (RANDOM % 3900) * 10))
 HELLO_PORT=$((PB + 1)) API_PORT=$((PB + 4)) HTTP_PORT=$((PB + 2)) TLS_PORT=$((PB + 3))
 N=2
 
-BGPIDS=""
-stop_bg() {
-	for p in $BGPIDS; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $BGPIDS; do
-		for _ in $(seq 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$p" 2>/dev/null || true
-	done
-	BGPIDS=""
-}
-on_exit() {
-	local status=$?
-	stop_bg
-	(exit "$status")
-	cleanup
-}
-trap on_exit EXIT
-wait_for() {
-	for _ in $(seq $((${3:-10} * 10))); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for '$2' in $1: $(tail -5 "$1" 2>/dev/null)"
-}
-wait_exit() {
-	for _ in $(seq $(($2 * 10))); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$1" 2>/dev/null && fail "process $1 still running after $2 s"
-	set +e
-	wait "$1"
-	WRC=$?
-	set -e
-}
+. "$(dirname "$0")/lib/proc.sh"
 FAILED=""
 
 # ---- part B's comparator on hand-written fixtures (runs before anything starts) ----

@@ -1,0 +1,42 @@
+# Background processes of a test: started with "cmd & BGPIDS="$BGPIDS $!"", all
+# stopped on exit (TERM, then KILL after 5 s), the script's exit status kept; bounded
+# waits for a line in a log and for a process to end. Sourced after common.sh.
+BGPIDS=""
+stop_bg() {
+	for p in $BGPIDS; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $BGPIDS; do
+		for _ in $(seq 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	BGPIDS=""
+}
+on_exit() {
+	local status=$?
+	stop_bg
+	(exit "$status")
+	cleanup
+}
+trap on_exit EXIT
+wait_for() {
+	for _ in $(seq $((${3:-10} * 10))); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "timed out waiting for '$2' in $1: $(tail -5 "$1" 2>/dev/null)"
+}
+wait_exit() {
+	for _ in $(seq $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$1" 2>/dev/null && fail "process $1 still running after $2 s"
+	set +e
+	wait "$1"
+	WRC=$?
+	set -e
+}

@@ -2,6 +2,7 @@
 
 #include <ini.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/bytes.h"
@@ -129,10 +130,42 @@ static int set_port(uint16_t *dst, const char *v, const char *key, struct pp_err
 	return rc;
 }
 
+/* The whole-number keys as data: section, key, range, field. */
+static const struct u32_key {
+	const char *sec, *key;
+	uint32_t min, max;
+	size_t off;
+} u32_keys[] = {
+    {"server", "workers", 1, 64, offsetof(struct pp_config, workers)},
+    {"server", "max_sessions", 1, 1000000, offsetof(struct pp_config, max_sessions)},
+    {"server", "connect_timeout_ms", 10, 600000, offsetof(struct pp_config, connect_timeout_ms)},
+    {"server", "io_timeout_ms", 10, 600000, offsetof(struct pp_config, io_timeout_ms)},
+    {"server", "exchange_timeout_ms", 10, 600000, offsetof(struct pp_config, exchange_timeout_ms)},
+    {"server", "session_timeout_ms", 100, 3600000, offsetof(struct pp_config, session_timeout_ms)},
+    {"server", "hello_deadline_ms", 100, 600000, offsetof(struct pp_config, hello_deadline_ms)},
+    {"server", "hello_per_source", 1, 65536, offsetof(struct pp_config, hello_per_source)},
+    {"server", "hello_max_conns", 0, 1000000, offsetof(struct pp_config, hello_max_conns)},
+    {"server", "api_max_conns", 0, 1000000, offsetof(struct pp_config, api_max_conns)},
+    {"server", "hello_rate_per_min", 1, 1000000, offsetof(struct pp_config, hello_rate_per_min)},
+    {"server", "lease_seconds", 1, 86400, offsetof(struct pp_config, lease_seconds)},
+    {"server", "max_attempts", 1, 1000, offsetof(struct pp_config, max_attempts)},
+    {"provision", "admin_password_length", 8, 32,
+     offsetof(struct pp_config, admin_password_length)},
+    {"keys", "mebx_password_length", 8, 32, offsetof(struct pp_config, mebx_password_length)},
+    {"keys", "lockout_failures", 1, 1000, offsetof(struct pp_config, lockout_failures)},
+    {"keys", "lockout_seconds", 1, 86400 * 30, offsetof(struct pp_config, lockout_seconds)},
+};
+
 static int apply(struct pp_config *c, const char *sec, const char *key, const char *v,
 		 struct pp_err *err)
 {
 #define IS(s, k) (!strcmp(sec, s) && !strcmp(key, k))
+	for (size_t i = 0; i < sizeof(u32_keys) / sizeof(u32_keys[0]); i++) {
+		const struct u32_key *u = &u32_keys[i];
+		if (IS(u->sec, u->key))
+			return pp_parse_u32(v, u->min, u->max, (uint32_t *)((char *)c + u->off),
+					    key, err);
+	}
 	if (IS("server", "hello"))
 		return pp_parse_ipv4_port(v, c->hello_ip, &c->hello_port, key, err);
 	if (IS("server", "api"))
@@ -150,32 +183,6 @@ static int apply(struct pp_config *c, const char *sec, const char *key, const ch
 				  "tls_profile: '%.32s' is not compat, tls12, tls13 or amt-legacy",
 				  v);
 	}
-	if (IS("server", "workers"))
-		return pp_parse_u32(v, 1, 64, &c->workers, key, err);
-	if (IS("server", "max_sessions"))
-		return pp_parse_u32(v, 1, 1000000, &c->max_sessions, key, err);
-	if (IS("server", "connect_timeout_ms"))
-		return pp_parse_u32(v, 10, 600000, &c->connect_timeout_ms, key, err);
-	if (IS("server", "io_timeout_ms"))
-		return pp_parse_u32(v, 10, 600000, &c->io_timeout_ms, key, err);
-	if (IS("server", "exchange_timeout_ms"))
-		return pp_parse_u32(v, 10, 600000, &c->exchange_timeout_ms, key, err);
-	if (IS("server", "session_timeout_ms"))
-		return pp_parse_u32(v, 100, 3600000, &c->session_timeout_ms, key, err);
-	if (IS("server", "hello_deadline_ms"))
-		return pp_parse_u32(v, 100, 600000, &c->hello_deadline_ms, key, err);
-	if (IS("server", "hello_per_source"))
-		return pp_parse_u32(v, 1, 65536, &c->hello_per_source, key, err);
-	if (IS("server", "hello_max_conns"))
-		return pp_parse_u32(v, 0, 1000000, &c->hello_max_conns, key, err);
-	if (IS("server", "api_max_conns"))
-		return pp_parse_u32(v, 0, 1000000, &c->api_max_conns, key, err);
-	if (IS("server", "hello_rate_per_min"))
-		return pp_parse_u32(v, 1, 1000000, &c->hello_rate_per_min, key, err);
-	if (IS("server", "lease_seconds"))
-		return pp_parse_u32(v, 1, 86400, &c->lease_seconds, key, err);
-	if (IS("server", "max_attempts"))
-		return pp_parse_u32(v, 1, 1000, &c->max_attempts, key, err);
 	if (IS("store", "backend")) {
 		if (!strcmp(v, "sqlite"))
 			c->backend = PP_BACKEND_SQLITE;
@@ -198,8 +205,6 @@ static int apply(struct pp_config *c, const char *sec, const char *key, const ch
 						  (size_t)(p - v) + 1);
 		return set_str(c->admin_user, sizeof(c->admin_user), v, err);
 	}
-	if (IS("provision", "admin_password_length"))
-		return pp_parse_u32(v, 8, 32, &c->admin_password_length, key, err);
 	if (IS("provision", "host_name_template"))
 		return set_str(c->host_name_template, sizeof(c->host_name_template), v, err);
 	if (IS("provision", "domain")) {
@@ -211,12 +216,6 @@ static int apply(struct pp_config *c, const char *sec, const char *key, const ch
 		return set_bool(&c->rotate_psk, v, err);
 	if (IS("provision", "set_time"))
 		return set_bool(&c->set_time, v, err);
-	if (IS("keys", "mebx_password_length"))
-		return pp_parse_u32(v, 8, 32, &c->mebx_password_length, key, err);
-	if (IS("keys", "lockout_failures"))
-		return pp_parse_u32(v, 1, 1000, &c->lockout_failures, key, err);
-	if (IS("keys", "lockout_seconds"))
-		return pp_parse_u32(v, 1, 86400 * 30, &c->lockout_seconds, key, err);
 #undef IS
 	return pp_err_set(err, PP_EINVAL, "unknown key '%.32s' in [%.32s]", key, sec);
 }

@@ -1391,12 +1391,60 @@ static void printable(const char *in, char *out, size_t cap)
 	out[i] = '\0';
 }
 
+/* A SOAP fault in answer to `call`: always a failure (-PP_EPROTO); resp says which
+ * fault when it is ours. A fault without wsa:RelatesTo (the peer could not read our
+ * MessageID) is still a failure of this call; one that names another message is not
+ * ours. */
+static int response_fault(const struct pp_wsman_call *call, xmlDoc *doc, const xmlNode *el,
+			  struct pp_wsman_response *resp, struct pp_err *err)
+{
+	int rc = parse_fault(doc, el, resp, err);
+	if (rc < 0)
+		return rc;
+	if (resp->relates_to[0] && !text_eq(resp->relates_to, call->message_id)) {
+		resp->is_fault = false;
+		resp->fault = PP_WSMAN_FAULT_NONE;
+		resp->fault_subcode[0] = resp->fault_reason[0] = '\0';
+		return pp_err_set(err, PP_EPROTO,
+				  "fault's wsa:RelatesTo '%.80s' does not match wsa:MessageID "
+				  "'%.80s'",
+				  resp->relates_to, call->message_id);
+	}
+	char reason[120];
+	printable(resp->fault_reason, reason, sizeof(reason));
+	return pp_err_set(err, PP_EPROTO, "SOAP fault %.80s: %s", resp->fault_subcode,
+			  reason[0] ? reason : "(no reason)");
+}
+
+/* The headers say this is the answer to `call`: wsa:RelatesTo is its MessageID and
+ * wsa:Action its action + "Response". */
+static int response_answers(const struct pp_wsman_call *call, const struct pp_wsman_response *resp,
+			    struct pp_err *err)
+{
+	char expect_action[PP_WSMAN_URI_MAX + 16];
+	if (!resp->relates_to[0])
+		return pp_err_set(err, PP_EPROTO, "SOAP header wsa:RelatesTo is missing");
+	if (!text_eq(resp->relates_to, call->message_id))
+		return pp_err_set(err, PP_EPROTO,
+				  "wsa:RelatesTo '%.80s' does not match wsa:MessageID '%.80s'",
+				  resp->relates_to, call->message_id);
+	if (!resp->action[0])
+		return pp_err_set(err, PP_EPROTO, "SOAP header wsa:Action is missing");
+	int n = snprintf(expect_action, sizeof(expect_action), "%sResponse", call->action);
+	if (n < 0 || (size_t)n >= sizeof(expect_action))
+		return pp_err_set(err, PP_EINVAL, "request wsa:Action is too long");
+	if (!text_eq(resp->action, expect_action))
+		return pp_err_set(err, PP_EPROTO,
+				  "wsa:Action '%.100s' is not the expected '%.100s'", resp->action,
+				  expect_action);
+	return 0;
+}
+
 int pp_wsman_response_parse(const struct pp_wsman_call *call, const void *xml, size_t len,
 			    struct pp_wsman_response *resp, struct pp_err *err)
 {
 	xmlDoc *doc = NULL;
 	struct envelope env;
-	char expect_action[PP_WSMAN_URI_MAX + 16];
 	int rc;
 
 	response_reset(resp);
@@ -1427,53 +1475,12 @@ int pp_wsman_response_parse(const struct pp_wsman_call *call, const void *xml, s
 		rc = pp_err_set(err, PP_EPROTO, "response s:Body holds more than one element");
 		goto out;
 	}
-	bool related = text_eq(resp->relates_to, call->message_id);
 	if (pp_wsxml_is(el, PP_WSMAN_NS_SOAP, "Fault")) {
-		if ((rc = parse_fault(doc, el, resp, err)) < 0)
-			goto out;
-		/* A fault without wsa:RelatesTo (the peer could not read our MessageID) is
-		 * still a failure of this call; one that names another message is not ours. */
-		if (resp->relates_to[0] && !related) {
-			resp->is_fault = false;
-			resp->fault = PP_WSMAN_FAULT_NONE;
-			resp->fault_subcode[0] = resp->fault_reason[0] = '\0';
-			rc =
-			    pp_err_set(err, PP_EPROTO,
-				       "fault's wsa:RelatesTo '%.80s' does not match wsa:MessageID "
-				       "'%.80s'",
-				       resp->relates_to, call->message_id);
-			goto out;
-		}
-		char reason[120];
-		printable(resp->fault_reason, reason, sizeof(reason));
-		rc = pp_err_set(err, PP_EPROTO, "SOAP fault %.80s: %s", resp->fault_subcode,
-				reason[0] ? reason : "(no reason)");
+		rc = response_fault(call, doc, el, resp, err);
 		goto out;
 	}
-	if (!resp->relates_to[0]) {
-		rc = pp_err_set(err, PP_EPROTO, "SOAP header wsa:RelatesTo is missing");
+	if ((rc = response_answers(call, resp, err)) < 0)
 		goto out;
-	}
-	if (!related) {
-		rc = pp_err_set(err, PP_EPROTO,
-				"wsa:RelatesTo '%.80s' does not match wsa:MessageID '%.80s'",
-				resp->relates_to, call->message_id);
-		goto out;
-	}
-	if (!resp->action[0]) {
-		rc = pp_err_set(err, PP_EPROTO, "SOAP header wsa:Action is missing");
-		goto out;
-	}
-	int n = snprintf(expect_action, sizeof(expect_action), "%sResponse", call->action);
-	if (n < 0 || (size_t)n >= sizeof(expect_action)) {
-		rc = pp_err_set(err, PP_EINVAL, "request wsa:Action is too long");
-		goto out;
-	}
-	if (!text_eq(resp->action, expect_action)) {
-		rc = pp_err_set(err, PP_EPROTO, "wsa:Action '%.100s' is not the expected '%.100s'",
-				resp->action, expect_action);
-		goto out;
-	}
 	if (call->op == PP_WSMAN_OP_ENUMERATE || call->op == PP_WSMAN_OP_PULL ||
 	    call->op == PP_WSMAN_OP_RELEASE)
 		rc = enum_response_body(call, el, resp, err);

@@ -7,13 +7,9 @@ set -e
 HP=$((32000 + RANDOM % 500))
 AP=$((HP + 500))
 NET=127.0.61
-DEVPIDS=""
-stop_all() {
-	local rc=$?
-	for p in $DEVPIDS ${SPID:-}; do kill "$p" 2>/dev/null || true; done
-	return $rc
-}
-trap 'stop_all; cleanup' EXIT
+# The devices and the server are stopped, and waited for, before the scratch directory
+# goes: a device still saving its state must not race the cleanup.
+. "$(dirname "$0")/lib/proc.sh"
 
 run "$P" init
 run "$P" keys generate --count 1 --batch uniq
@@ -23,6 +19,7 @@ run "$P" keys export --batch uniq --format csv --out "$T/uniq.csv"
 run "$P" keys export --batch kiosk --format csv --out "$T/kiosk.csv"
 "$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP >"$T/server.log" 2>&1 &
 SPID=$!
+BGPIDS="$BGPIDS $SPID"
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null && break; sleep 0.1; done
 
 start_device() { # N CSV
@@ -30,7 +27,7 @@ start_device() { # N CSV
 	expect_rc 0 "factory-load dev$1"
 	"$P" device run --state "$T/dev$1" --address "$NET.$1" --server 127.0.0.1:$HP \
 		--time-scale 0.01 >"$T/dev$1.log" 2>&1 &
-	DEVPIDS="$DEVPIDS $!"
+	BGPIDS="$BGPIDS $!"
 }
 start_device 1 "$T/uniq.csv"
 start_device 2 "$T/uniq.csv"

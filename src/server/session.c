@@ -149,9 +149,11 @@ static void sess_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 	struct session *x = o->x;
 	bool wait = o->wait;
 	int kind = o->kind;
+	/* err lives in the operation, which is freed here: the engine gets a copy. */
+	struct pp_err why = err ? *err : (struct pp_err){0};
 	if (rc < 0 && !wait) {
 		o->s->m.store_errors++;
-		pp_error("jobs", "job %lld: store: %s", (long long)o->job_id, err->msg);
+		pp_error("jobs", "job %lld: store: %s", (long long)o->job_id, why.msg);
 	}
 	free(o);
 	if (!wait)
@@ -163,7 +165,7 @@ static void sess_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 	/* A clone at BIND is a positive result, so the batch keeps the quarantine. */
 	if (kind == OP_BIND && rc == PP_STORE_BIND_CLONE)
 		rc = -PP_EPERM;
-	struct pp_prov_event ev = {.kind = PV_EV_STORE_DONE, .store_rc = rc, .store_err = err};
+	struct pp_prov_event ev = {.kind = PV_EV_STORE_DONE, .store_rc = rc, .store_err = &why};
 	feed(x, &ev);
 }
 

@@ -71,6 +71,37 @@ const char *pp_prov_what(const struct pp_prov *p)
 
 static void fail(struct pp_prov *p, struct pp_prov_action *a, bool retryable, int64_t now,
 		 const char *fmt, ...) PP_PRINTF(5, 6);
+/* Replaces every occurrence of secret (len bytes; skipped when shorter than 4) in text
+ * with "(hidden)", in place, within cap. */
+static void hide(char *text, size_t cap, const char *secret, size_t len)
+{
+	static const char mask[] = "(hidden)";
+	if (len < 4)
+		return;
+	char *at;
+	while ((at = memmem(text, strlen(text), secret, len)) != NULL) {
+		size_t tail = strlen(at + len);
+		size_t head = (size_t)(at - text);
+		if (head + sizeof(mask) - 1 + tail >= cap)
+			tail = cap - 1 - head - (sizeof(mask) - 1);
+		memmove(at + sizeof(mask) - 1, at + len, tail);
+		memcpy(at, mask, sizeof(mask) - 1);
+		text[head + sizeof(mask) - 1 + tail] = '\0';
+	}
+}
+
+/* A reason may quote what the device sent, and a device may echo anything, a secret of
+ * this session included: none of them reaches a log or the store. */
+static void hide_secrets(const struct pp_prov *p, char *text, size_t cap)
+{
+	const char *const secrets[] = {p->mebx_old, p->sec.mebx_password, p->sec.admin_password};
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		hide(text, cap, secrets[i], strnlen(secrets[i], PP_MEBX_PW_MAX + 33));
+	hide(text, cap, p->pps.s, strnlen(p->pps.s, sizeof(p->pps.s)));
+	hide(text, cap, p->next_pps.s, strnlen(p->next_pps.s, sizeof(p->next_pps.s)));
+	hide(text, cap, p->cand_pps.s, strnlen(p->cand_pps.s, sizeof(p->cand_pps.s)));
+}
+
 static void fail(struct pp_prov *p, struct pp_prov_action *a, bool retryable, int64_t now,
 		 const char *fmt, ...)
 {
@@ -78,6 +109,7 @@ static void fail(struct pp_prov *p, struct pp_prov_action *a, bool retryable, in
 	va_start(ap, fmt);
 	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
 	va_end(ap);
+	hide_secrets(p, a->reason, sizeof(a->reason));
 	a->kind = PV_ACT_FAIL;
 	a->recorded = p->failure_recorded;
 	a->retryable = !a->recorded && retryable && p->job.attempts < p->policy->max_attempts;

@@ -25,18 +25,19 @@ static const uint8_t UUID[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 
 /* ---- the scripted device ---- */
 
 struct fake {
-	uint32_t state;      /* ProvisioningState */
-	uint8_t uuid[16];    /* what GetUuid answers */
-	int fault_at;        /* answer the n-th request (1-based) with a fault */
-	int rv_at;           /* answer the n-th request with ReturnValue 0x24 */
-	int garbage_at;      /* answer the n-th request with junk */
-	int pull_items;      /* SoftwareIdentity items per Pull (0: all) */
-	bool pull_forever;   /* never EndOfSequence */
-	int store_rc[8];     /* by enum pp_prov_store_op */
-	int eexist_once;     /* NEXT_KEY answers EEXIST this many times first */
-	int refuse_auth;     /* refuse Digest this many times */
-	const char *reserve; /* the host name the store reserves at BIND (NULL: the candidate) */
-	char mebx_now[40];   /* the password the device takes */
+	uint32_t state;         /* ProvisioningState */
+	uint8_t uuid[16];       /* what GetUuid answers */
+	int fault_at;           /* answer the n-th request (1-based) with a fault */
+	const char *fault_text; /* its reason (NULL: the standard one) */
+	int rv_at;              /* answer the n-th request with ReturnValue 0x24 */
+	int garbage_at;         /* answer the n-th request with junk */
+	int pull_items;         /* SoftwareIdentity items per Pull (0: all) */
+	bool pull_forever;      /* never EndOfSequence */
+	int store_rc[8];        /* by enum pp_prov_store_op */
+	int eexist_once;        /* NEXT_KEY answers EEXIST this many times first */
+	int refuse_auth;        /* refuse Digest this many times */
+	const char *reserve;    /* the host name the store reserves at BIND (NULL: the candidate) */
+	char mebx_now[40];      /* the password the device takes */
 	/* what happened */
 	int nreq;
 	char seen[40][96]; /* "Get AMT_GeneralSettings", "SetMEBxPassword", ... */
@@ -119,6 +120,21 @@ static void answer_method(struct fake *f, const struct pp_wsman_request *q, stru
 	pp_wsman_props_wipe(&o);
 }
 
+/* The fault reason as a device chooses to word it. */
+static void say_instead(struct pp_buf *out, const char *std, const char *text)
+{
+	char *doc = calloc(1, out->len + 1), *at;
+	assert_non_null(doc);
+	memcpy(doc, out->data, out->len);
+	assert_non_null(at = strstr(doc, std));
+	*at = '\0';
+	pp_buf_reset(out);
+	assert_int_equal(pp_buf_append_str(out, doc), 0);
+	assert_int_equal(pp_buf_append_str(out, text), 0);
+	assert_int_equal(pp_buf_append_str(out, at + strlen(std)), 0);
+	free(doc);
+}
+
 static void answer(struct fake *f, const struct pp_wsman_request *q, struct pp_buf *out)
 {
 	struct pp_wsman_props o;
@@ -127,6 +143,9 @@ static void answer(struct fake *f, const struct pp_wsman_request *q, struct pp_b
 		assert_int_equal(
 		    pp_wsman_fault_build(q, PP_WSMAN_FAULT_ACCESS_DENIED, NULL, out, NULL, NULL),
 		    0);
+		if (f->fault_text)
+			say_instead(out, "The sender was not authorized to access the resource.",
+				    f->fault_text);
 		return;
 	}
 	switch (q->op) {
@@ -490,6 +509,24 @@ static void test_fault_and_return_value(void **state)
 	}
 }
 
+/* A device that echoes a secret of the session into its fault: the reason hides it. */
+static void test_echoed_secret_hidden(void **state)
+{
+	(void)state;
+	struct fake f;
+	struct pp_prov p;
+	fake_init(&f);
+	f.fault_at = 1;
+	f.fault_text = "no, your password " MEBX_OLD " is wrong";
+	engine_init(&p, PP_STEP_NONE, false);
+	struct pp_prov_action a = run(&f, &p, NULL);
+	assert_int_equal(a.kind, PV_ACT_FAIL);
+	assert_null(strstr(a.reason, MEBX_OLD));
+	if (!strstr(a.reason, "your password (hidden) is wrong"))
+		fail_msg("reason: %s", a.reason);
+	pp_prov_free(&p);
+}
+
 static bool drop_at_4(struct fake *f, int n, const struct pp_prov_action *a,
 		      struct pp_prov_event *ev)
 {
@@ -777,6 +814,7 @@ int main(void)
 	    cmocka_unit_test(test_no_rotation_no_clock),
 	    cmocka_unit_test(test_bind_to_the_proven_uuid),
 	    cmocka_unit_test(test_fault_and_return_value),
+	    cmocka_unit_test(test_echoed_secret_hidden),
 	    cmocka_unit_test(test_transport_errors),
 	    cmocka_unit_test(test_resume_from_every_step),
 	    cmocka_unit_test(test_resume_after_commit),

@@ -556,7 +556,17 @@ static void usage(FILE *out)
 		PP_AGENT_TIMEOUT_MAX_S);
 }
 
-int cmd_agent(struct pp_cli *cli, int argc, char **argv)
+/* What the command line says. */
+struct agent_opts {
+	const char *sock, *server, *address, *token_file;
+	uint32_t retries, timeout_s;
+	bool json;
+	struct agent_url url;
+	uint8_t addr[4];
+};
+
+/* -1 to go on; otherwise the exit code (help, or a usage error already reported). */
+static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 {
 	static const struct option opts[] = {{"device-socket", required_argument, NULL, 's'},
 					     {"server", required_argument, NULL, 'S'},
@@ -567,43 +577,37 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 					     {"token-file", required_argument, NULL, 'T'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	const char *sock = NULL, *server = NULL, *address = NULL, *token_file = NULL;
-	/* Wiped on every way out. */
-	pp_cleanup(wipe_token) char token[PP_TOKEN_TEXT_LEN + 1] = "";
-	uint32_t retries = PP_AGENT_RETRIES, timeout_s = PP_AGENT_TIMEOUT_S;
-	bool json = false;
 	struct pp_err err = {0};
-	struct agent_url url;
-	uint8_t addr[4];
 	int c;
-	(void)cli;
-
+	memset(o, 0, sizeof(*o));
+	o->retries = PP_AGENT_RETRIES;
+	o->timeout_s = PP_AGENT_TIMEOUT_S;
 	while ((c = getopt_long(argc, argv, "s:S:a:r:t:T:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'T':
-			token_file = optarg;
+			o->token_file = optarg;
 			break;
 		case 's':
-			sock = optarg;
+			o->sock = optarg;
 			break;
 		case 'S':
-			server = optarg;
+			o->server = optarg;
 			break;
 		case 'a':
-			address = optarg;
+			o->address = optarg;
 			break;
 		case 'r':
-			if (pp_parse_u32(optarg, 0, PP_AGENT_RETRIES_MAX, &retries, "--retries",
+			if (pp_parse_u32(optarg, 0, PP_AGENT_RETRIES_MAX, &o->retries, "--retries",
 					 &err) < 0)
 				return pp_usage_error("agent", "%s", err.msg);
 			break;
 		case 't':
-			if (pp_parse_u32(optarg, 1, PP_AGENT_TIMEOUT_MAX_S, &timeout_s, "--timeout",
-					 &err) < 0)
+			if (pp_parse_u32(optarg, 1, PP_AGENT_TIMEOUT_MAX_S, &o->timeout_s,
+					 "--timeout", &err) < 0)
 				return pp_usage_error("agent", "%s", err.msg);
 			break;
 		case 'j':
-			json = true;
+			o->json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -615,126 +619,168 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 	}
 	if (optind < argc)
 		return pp_usage_error("agent", "unexpected argument '%.40s'", argv[optind]);
-	if (!sock || !server || !address)
+	if (!o->sock || !o->server || !o->address)
 		return pp_usage_error("agent",
 				      "--device-socket, --server and --address are required");
-	if (parse_url(server, &url, &err) < 0)
+	if (parse_url(o->server, &o->url, &err) < 0 ||
+	    pp_parse_ipv4(o->address, o->addr, "--address", &err) < 0)
 		return pp_usage_error("agent", "%s", err.msg);
-	if (pp_parse_ipv4(address, addr, "--address", &err) < 0)
-		return pp_usage_error("agent", "%s", err.msg);
-	if (addr[0] != 127)
+	if (o->addr[0] != 127)
 		return pp_usage_error(
-		    "agent", "--address %s is not a loopback address (127.0.0.0/8)", address);
-	if (token_file && read_token_file(token_file, token, &err) < 0)
+		    "agent", "--address %s is not a loopback address (127.0.0.0/8)", o->address);
+	return -1;
+}
+
+/* Whether the device can be set up by PSK now: -1 to go on, or the exit code (already
+ * provisioned: reported, 0; no key or not PSK: a failure). */
+static int check_device(const struct agent_opts *o, const struct pp_agent_device *dev,
+			const char *uuid)
+{
+	if (dev->state == PP_PTHI_STATE_POST) {
+		if (o->json)
+			return pp_json_print(device_json(dev, uuid, "already-provisioned"));
+		print_device(dev, uuid);
+		printf("device is already provisioned: nothing to do\n");
+		return PP_EXIT_OK;
+	}
+	if (!dev->has_pid || dev->state == PP_PTHI_STATE_PRE)
+		return pp_fail(
+		    "the device has no PID: give it a key first (console, USB or factory "
+		    "load)");
+	if (dev->tls_mode != PP_PTHI_TLS_PSK)
+		return pp_fail("the device is set up for %s (certificate-based) configuration, not "
+			       "PSK: pskprov configures PSK devices only",
+			       tls_mode_name(dev->tls_mode));
+	return -1;
+}
+
+enum { ANSWER_TAKEN = -1, ANSWER_RETRY = -2 };
+
+/* One answer of the server: ANSWER_TAKEN, ANSWER_RETRY (why says what), or the exit
+ * code of a failure already reported. */
+static int judge_answer(const struct agent_opts *o, const struct http_result *h, char *why,
+			size_t cap)
+{
+	if (h->code >= 200 && h->code < 300)
+		return ANSWER_TAKEN;
+	if (h->code >= 400 && h->code < 500 && h->code != 429) {
+		reply_error_text(h, why, cap);
+		return pp_fail("server refused: %s", why);
+	}
+	if (h->code != 0 && h->code != 429 && h->code < 500)
+		return pp_fail("unexpected answer from the server: HTTP %d", h->code);
+	if (h->code == 0 &&
+	    (h->error == EVREQ_HTTP_DATA_TOO_LONG || h->error == EVREQ_HTTP_INVALID_HEADER))
+		return pp_fail("server at %s: %s", o->url.hostport, http_error_name(h->error));
+	if (h->code)
+		reply_error_text(h, why, cap);
+	else
+		snprintf(why, cap, "%s", http_error_name(h->error));
+	return ANSWER_RETRY;
+}
+
+/* POSTs the hello until the server takes it, retrying with backoff while it is down or
+ * busy. -1 and *code (the HTTP status) when accepted; otherwise the exit code. */
+static int report_hello(const struct agent_opts *o, const char *body, const char *token,
+			struct http_result *h, int *code)
+{
+	struct pp_err err = {0};
+	uint64_t wait = PP_AGENT_BACKOFF_FIRST_MS;
+	for (uint32_t attempt = 0;; attempt++) {
+		char why[256];
+		if (http_post(&o->url, body, token, o->timeout_s, h, &err) < 0)
+			return pp_fail("%s", err.msg);
+		int v = judge_answer(o, h, why, sizeof(why));
+		if (v == ANSWER_TAKEN)
+			break;
+		if (v != ANSWER_RETRY)
+			return v;
+		if (attempt >= o->retries)
+			return pp_fail("server at %s not reachable (%s) after %u attempt%s",
+				       o->url.hostport, why, attempt + 1, attempt ? "s" : "");
+		pp_note("server at %s not reachable (%s); retrying in %llu s (attempt %u of %u)",
+			o->url.hostport, why, (unsigned long long)(wait / 1000), attempt + 2,
+			o->retries + 1);
+		sleep_ms(wait);
+		wait = wait * 2 > PP_AGENT_BACKOFF_MAX_MS ? PP_AGENT_BACKOFF_MAX_MS : wait * 2;
+	}
+	*code = h->code;
+	return -1;
+}
+
+/* The hello's JSON body: {"uuid", "pid", "address"}. NULL when out of memory. */
+static char *hello_body(const struct pp_agent_device *dev, const char *uuid, const char *addr_s)
+{
+	char pid[PP_PID_TEXT];
+	pp_pid_format(&dev->pid, pid);
+	json_t *hello = json_pack("{s:s,s:s,s:s}", "uuid", uuid, "pid", pid, "address", addr_s);
+	char *body = hello ? json_dumps(hello, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(hello);
+	return body;
+}
+
+static int print_started(const struct agent_opts *o, const struct pp_agent_device *dev,
+			 const char *uuid, const char *addr_s, int code)
+{
+	if (o->json) {
+		json_t *j = device_json(dev, uuid, "started");
+		if (j) {
+			json_object_set_new(j, "address", json_string(addr_s));
+			json_object_set_new(j, "server_status", json_integer(code));
+		}
+		return pp_json_print(j);
+	}
+	print_device(dev, uuid);
+	printf("server    %s accepted the hello (HTTP %d); the device's address is %s\n",
+	       o->url.hostport, code, addr_s);
+	printf("started   CFG_StartConfiguration: the device sends hellos and waits for "
+	       "the server\n");
+	return PP_EXIT_OK;
+}
+
+int cmd_agent(struct pp_cli *cli, int argc, char **argv)
+{
+	struct agent_opts o;
+	struct pp_err err = {0};
+	/* Wiped on every way out. */
+	pp_cleanup(wipe_token) char token[PP_TOKEN_TEXT_LEN + 1] = "";
+	(void)cli;
+	int rc = parse_agent_opts(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (o.token_file && read_token_file(o.token_file, token, &err) < 0)
 		return pp_fail("--token-file: %s", err.msg);
 	/* A server that closes early must not kill the agent. */
 	signal(SIGPIPE, SIG_IGN);
 
 	/* 1. Read the device. */
 	struct pp_agent_device dev;
-	char uuid[37];
-	unsigned timeout_ms = timeout_s * 1000u;
-	if (pp_agent_query(sock, timeout_ms, &dev, &err) < 0)
+	char uuid[37], addr_s[16];
+	unsigned timeout_ms = o.timeout_s * 1000u;
+	if (pp_agent_query(o.sock, timeout_ms, &dev, &err) < 0)
 		return pp_fail("cannot read the device: %s", err.msg);
 	pp_uuid_format(dev.uuid, uuid);
-
-	if (dev.state == PP_PTHI_STATE_POST) {
-		if (json)
-			return pp_json_print(device_json(&dev, uuid, "already-provisioned"));
-		print_device(&dev, uuid);
-		printf("device is already provisioned: nothing to do\n");
-		return PP_EXIT_OK;
-	}
-	if (!dev.has_pid || dev.state == PP_PTHI_STATE_PRE)
-		return pp_fail(
-		    "the device has no PID: give it a key first (console, USB or factory "
-		    "load)");
-	if (dev.tls_mode != PP_PTHI_TLS_PSK)
-		return pp_fail("the device is set up for %s (certificate-based) configuration, not "
-			       "PSK: pskprov configures PSK devices only",
-			       tls_mode_name(dev.tls_mode));
+	if ((rc = check_device(&o, &dev, uuid)) >= 0)
+		return rc;
 
 	/* 2. Report it to the server. */
-	char pid[PP_PID_TEXT], addr_s[16];
-	pp_pid_format(&dev.pid, pid);
-	snprintf(addr_s, sizeof(addr_s), "%u.%u.%u.%u", addr[0], addr[1], addr[2], addr[3]);
-	json_t *hello = json_pack("{s:s,s:s,s:s}", "uuid", uuid, "pid", pid, "address", addr_s);
-	char *body = hello ? json_dumps(hello, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(hello);
-	if (!body)
-		return pp_fail("out of memory");
-
-	struct http_result *h = malloc(sizeof(*h));
-	if (!h) {
-		free(body);
-		return pp_fail("out of memory");
-	}
-	int rc = PP_EXIT_FAIL;
-	uint64_t wait = PP_AGENT_BACKOFF_FIRST_MS;
-	for (uint32_t attempt = 0;; attempt++) {
-		char why[256];
-		if (http_post(&url, body, token[0] ? token : NULL, timeout_s, h, &err) < 0) {
-			rc = pp_fail("%s", err.msg);
-			goto out;
-		}
-		if (h->code >= 200 && h->code < 300)
-			break;
-		if (h->code >= 400 && h->code < 500 && h->code != 429) {
-			reply_error_text(h, why, sizeof(why));
-			rc = pp_fail("server refused: %s", why);
-			goto out;
-		}
-		if (h->code != 0 && h->code != 429 && h->code < 500) {
-			rc = pp_fail("unexpected answer from the server: HTTP %d", h->code);
-			goto out;
-		}
-		if (h->code == 0 && (h->error == EVREQ_HTTP_DATA_TOO_LONG ||
-				     h->error == EVREQ_HTTP_INVALID_HEADER)) {
-			rc = pp_fail("server at %s: %s", url.hostport, http_error_name(h->error));
-			goto out;
-		}
-		if (h->code)
-			reply_error_text(h, why, sizeof(why));
+	snprintf(addr_s, sizeof(addr_s), "%u.%u.%u.%u", o.addr[0], o.addr[1], o.addr[2], o.addr[3]);
+	char *body = hello_body(&dev, uuid, addr_s);
+	struct http_result *h = body ? malloc(sizeof(*h)) : NULL;
+	int code = 0;
+	if (!h)
+		rc = pp_fail("out of memory");
+	else if ((rc = report_hello(&o, body, token[0] ? token : NULL, h, &code)) < 0) {
+		/* 3. Tell the device to start (a new connection: the first may have idled out
+		 * while the server was retried). */
+		uint32_t status = 0;
+		if (pp_agent_start_configuration(o.sock, timeout_ms, &status, &err) < 0)
+			rc = pp_fail("the server accepted the device, but CFG_StartConfiguration "
+				     "failed: %s",
+				     err.msg);
 		else
-			snprintf(why, sizeof(why), "%s", http_error_name(h->error));
-		if (attempt >= retries) {
-			rc = pp_fail("server at %s not reachable (%s) after %u attempt%s",
-				     url.hostport, why, attempt + 1, attempt ? "s" : "");
-			goto out;
-		}
-		pp_note("server at %s not reachable (%s); retrying in %llu s (attempt %u of %u)",
-			url.hostport, why, (unsigned long long)(wait / 1000), attempt + 2,
-			retries + 1);
-		sleep_ms(wait);
-		wait = wait * 2 > PP_AGENT_BACKOFF_MAX_MS ? PP_AGENT_BACKOFF_MAX_MS : wait * 2;
+			rc = print_started(&o, &dev, uuid, addr_s, code);
 	}
-	int code = h->code;
-
-	/* 3. Tell the device to start (a new connection: the first may have idled out
-	 * while the server was retried). */
-	uint32_t status = 0;
-	if (pp_agent_start_configuration(sock, timeout_ms, &status, &err) < 0) {
-		rc =
-		    pp_fail("the server accepted the device, but CFG_StartConfiguration failed: %s",
-			    err.msg);
-		goto out;
-	}
-	if (json) {
-		json_t *o = device_json(&dev, uuid, "started");
-		if (o) {
-			json_object_set_new(o, "address", json_string(addr_s));
-			json_object_set_new(o, "server_status", json_integer(code));
-		}
-		rc = pp_json_print(o);
-	} else {
-		print_device(&dev, uuid);
-		printf("server    %s accepted the hello (HTTP %d); the device's address is %s\n",
-		       url.hostport, code, addr_s);
-		printf("started   CFG_StartConfiguration: the device sends hellos and waits for "
-		       "the server\n");
-		rc = PP_EXIT_OK;
-	}
-out:
 	free(body);
 	free(h);
 	return rc;

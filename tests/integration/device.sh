@@ -16,7 +16,7 @@ done
 # This file's loopback addresses and ports (other test files use other 127.0.x nets).
 NET=127.0.31
 SRV=$NET.1 DEV=$NET.2 DEV_TLS13=$NET.3 DEV_LEGACY=$NET.4
-PB=$((21000 + (RANDOM % 3900) * 10))
+PB=$(port_base)
 HELLO_PORT=$((PB + 1)) HTTP_PORT=$((PB + 2)) TLS_PORT=$((PB + 3))
 
 BGPIDS=""

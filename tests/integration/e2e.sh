@@ -18,7 +18,7 @@ done
 # This file's loopback addresses: the server on 127.0.0.1 (test ports), devices from
 # 127.0.35.1.
 BASE=127.0.35.1 NET=127.0.35
-PB=$((21000 + (RANDOM % 3900) * 10))
+PB=$(port_base)
 HELLO_PORT=$((PB + 1)) API_PORT=$((PB + 4)) HTTP_PORT=$((PB + 2)) TLS_PORT=$((PB + 3))
 N=20
 FAULTS=wrong-key=1,silent=1,disconnect=1 # devices 20, 19 and 18

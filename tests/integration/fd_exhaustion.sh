@@ -12,7 +12,7 @@
 set -e
 command -v python3 >/dev/null || fail "python3 is required"
 N=30
-PB=$((38000 + (RANDOM % 500) * 8))
+PB=$(port_base)
 NET=127.218.$((RANDOM % 100))
 SL="$(dirname "$0")/lib/slowloris.py"
 TCK=$(getconf CLK_TCK)

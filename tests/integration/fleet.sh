@@ -15,7 +15,7 @@ done
 
 # This file's loopback addresses: devices from 127.0.32.1, the hello receiver 127.0.33.1.
 BASE=127.0.32.1 NET=127.0.32 SRV=127.0.33.1
-PB=$((21000 + (RANDOM % 3900) * 10))
+PB=$(port_base)
 HELLO_PORT=$((PB + 5)) HTTP_PORT=$((PB + 6)) TLS_PORT=$((PB + 7))
 
 BGPIDS=""

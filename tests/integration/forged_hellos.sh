@@ -23,7 +23,7 @@ for tool in python3 openssl; do
 		exit 0
 	fi
 done
-PB=$((34000 + (RANDOM % 1500) * 4))
+PB=$(port_base)
 HP=$PB AP=$((PB + 1)) DP=$((PB + 2))
 NET=127.$((60 + RANDOM % 40))
 FLOOD=${FLOOD:-20000}

@@ -6,7 +6,7 @@
 # still serves the commands that only read.
 . "$(dirname "$0")/lib/common.sh"
 set -e
-PB=$((26000 + (RANDOM % 1500) * 2))
+PB=$(port_base)
 HP=$PB AP=$((PB + 1))
 KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 SPID=""

@@ -6,7 +6,7 @@
 # reason, on time, while the server's memory stays bounded and it goes on serving.
 . "$(dirname "$0")/lib/common.sh"
 set -e
-PB=$((30000 + (RANDOM % 1500) * 4))
+PB=$(port_base)
 HP=$PB AP=$((PB + 1)) DP=$((PB + 2))
 NET=127.214.$((RANDOM % 200))
 

@@ -29,7 +29,7 @@ node "$I/installed.js" ||
 # This file's loopback addresses: the server on 127.0.71.1, devices from 127.0.71.11.
 NET=127.0.71
 SRV_ADDR=$NET.1 BASE=$NET.11
-PB=$((21000 + (RANDOM % 3900) * 10))
+PB=$(port_base)
 HELLO_PORT=$((PB + 1)) API_PORT=$((PB + 4)) HTTP_PORT=$((PB + 2)) TLS_PORT=$((PB + 3))
 N=2
 

@@ -6,7 +6,7 @@
 # reason that says why and what would reach it.
 . "$(dirname "$0")/lib/common.sh"
 set -e
-PB=$((38000 + (RANDOM % 1000) * 4))
+PB=$(port_base)
 HP=$PB AP=$((PB + 1)) DP=$((PB + 2))
 NET=127.216.$((RANDOM % 200))
 

@@ -213,7 +213,7 @@ expect_out "pid       (none)"
 # ---- a running device's console is refused ----
 if timeout 10 "$P" device run --help >/dev/null 2>&1; then
 	NET=127.0.46
-	PB=$((21000 + (RANDOM % 3900) * 10))
+	PB=$(port_base)
 	feed "$PW2" 1 "$PID" "$PPS" 5
 	mebx "$D" <"$T/in"
 	expect_rc 0 "key for the running test"

@@ -18,7 +18,7 @@ pgctl() { as_owner "$PGBIN/pg_ctl" -D "$PSKPROV_PG_DIR/data" -w -t 60 "$@" >/dev
 PGOPTS=$(cut -d' ' -f2- "$PSKPROV_PG_DIR/data/postmaster.opts" | tr -d '"')
 pgstart() { pgctl start -l "$PSKPROV_PG_DIR/server.log" -o "$PGOPTS"; }
 N=${PG_RESTART_N:-200}
-PB=$((30000 + (RANDOM % 1000) * 4))
+PB=$(port_base)
 BASE=127.215.$((RANDOM % 200)).1
 export PSKPROV_MASTER_KEY
 PSKPROV_MASTER_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')

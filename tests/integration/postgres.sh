@@ -11,7 +11,7 @@ if [ -z "${PSKPROV_TEST_PG:-}" ]; then
 	exit 0
 fi
 N=120
-PB=$((26000 + (RANDOM % 1000) * 4))
+PB=$(port_base)
 BASE=127.214.$((RANDOM % 200)).1
 export PSKPROV_MASTER_KEY
 PSKPROV_MASTER_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')

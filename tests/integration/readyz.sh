@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib/common.sh"
 set -e
 command -v prlimit >/dev/null || fail "prlimit (util-linux) is missing"
-PB=$((39000 + (RANDOM % 1000) * 4))
+PB=$(port_base)
 HP=$PB AP=$((PB + 1))
 run "$P" init
 expect_rc 0 init

@@ -5,8 +5,8 @@
 . "$(dirname "$0")/lib/common.sh"
 set -e
 N=150
-HP=$((21000 + RANDOM % 2000))
-AP=$((HP + 2000))
+HP=$(port_base)
+AP=$((HP + 5))
 BASE=127.211.$((RANDOM % 200)).1
 
 run "$P" init

@@ -6,7 +6,7 @@
 # every TLS profile.
 . "$(dirname "$0")/lib/common.sh"
 set -e
-PB=$((24000 + (RANDOM % 1500) * 4))
+PB=$(port_base)
 HP=$PB AP=$((PB + 1)) DP=$((PB + 2))
 NET=127.213.$((RANDOM % 200))
 

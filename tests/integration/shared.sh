@@ -4,8 +4,8 @@
 # devices on a key shared by at most two: two provisioned, the third quarantined.
 . "$(dirname "$0")/lib/common.sh"
 set -e
-HP=$((32000 + RANDOM % 500))
-AP=$((HP + 500))
+HP=$(port_base)
+AP=$((HP + 5))
 NET=127.0.61
 # The devices and the server are stopped, and waited for, before the scratch directory
 # goes: a device still saving its state must not race the cleanup.

@@ -11,7 +11,7 @@
 set -e
 command -v python3 >/dev/null || fail "python3 is required"
 N=50
-HP=$((36000 + (RANDOM % 1000) * 4))
+HP=$(port_base)
 AP=$((HP + 1))
 NET=127.215.$((RANDOM % 100))
 ATK=127.216.$((RANDOM % 100)).1

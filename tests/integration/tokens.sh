@@ -12,7 +12,7 @@ set -e
 for tool in jq curl sha256sum timeout; do
 	command -v "$tool" >/dev/null || fail "$tool is required"
 done
-PB=$((33000 + (RANDOM % 1500) * 4))
+PB=$(port_base)
 HP=$PB AP=$((PB + 1)) DP=$((PB + 2))
 IP=127.215.$((RANDOM % 200)).1
 TOKRE='^ppt_[0-9a-f]{64}$'

@@ -21,7 +21,7 @@ done
 # This file's loopback addresses (127.0.52.x) and ports (other test files use other nets).
 NET=127.0.52
 SRV=$NET.1 DEV_USB=$NET.2 DEV_PSKC=$NET.3
-PB=$((21000 + (RANDOM % 999) * 10))
+PB=$(port_base)
 HELLO_PORT=$((PB + 1)) HTTP_PORT=$((PB + 2)) TLS_PORT=$((PB + 3)) API_PORT=$((PB + 4))
 
 BGPIDS=""

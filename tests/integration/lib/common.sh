@@ -35,6 +35,11 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# port_base: the first of 10 ports for the test's listeners, drawn below the kernel's
+# ephemeral range (32768 and up), where the outgoing connections of tests running at
+# the same time take their ports.
+port_base() { echo $((10000 + (RANDOM % 2270) * 10)); }
 ok() { PASSES=$((PASSES + 1)); }
 
 # run CMD...: runs it, keeping stdout in $OUT, stderr in $ERR, exit code in $RC; stdout

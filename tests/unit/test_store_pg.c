@@ -667,9 +667,19 @@ static void *instance_run(void *arg)
 			continue;
 		}
 		in->jobs[in->claimed++] = out[0].id;
-		if ((rc = pp_store_job_step(in->s, out[0].id, in->owner, PP_STEP_READ, &err)) < 0 ||
-		    (rc = pp_store_job_complete(in->s, out[0].id, in->owner, "h", "d", T0 + 2,
-						&err)) < 0)
+		/* A deadlock PostgreSQL broke, or a lock wait that ran out, is -PP_EBUSY:
+		 * nothing was written, so the step is tried again (as the server's store
+		 * thread does). */
+		int tries = 0;
+		do {
+			rc = pp_store_job_step(in->s, out[0].id, in->owner, PP_STEP_READ, &err);
+			if (rc == 0)
+				rc = pp_store_job_complete(in->s, out[0].id, in->owner, "h", "d",
+							   T0 + 2, &err);
+			if (rc == -PP_EBUSY)
+				in->busy++;
+		} while (rc == -PP_EBUSY && ++tries < 20);
+		if (rc < 0)
 			return inst_fail(in, rc, &err), NULL;
 	}
 	return NULL;

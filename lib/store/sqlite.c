@@ -2427,42 +2427,40 @@ static int tok_prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **s
 	return rc == SQLITE_OK ? 0 : db_err(s->db, rc, what, err);
 }
 
-static int sq_token_insert(struct pp_store *base, const char *name, const char *role,
-			   const char *hash_hex, int64_t now, struct pp_err *err)
+/* One write: the texts bound to ?1..?n, the number to ?n+1. */
+static int tok_write(struct sqlite_store *s, const char *sql, const char *const *texts, int n,
+		     int64_t num, const char *what, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = tok_prepare(s,
-			     "INSERT INTO api_tokens (name, role, hash, created) "
-			     "VALUES (?1, ?2, ?3, ?4)",
-			     &st, "store: token insert", err);
+	int rc = tok_prepare(s, sql, &st, what, err);
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, name) != SQLITE_OK || bind_text(st, 2, role) != SQLITE_OK ||
-	    bind_text(st, 3, hash_hex) != SQLITE_OK || sqlite3_bind_int64(st, 4, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: token insert", err);
+	bool bound = true;
+	for (int i = 0; i < n && bound; i++)
+		bound = bind_text(st, i + 1, texts[i]) == SQLITE_OK;
+	if (!bound || sqlite3_bind_int64(st, n + 1, num) != SQLITE_OK)
+		rc = bind_failed(s, what, err);
 	else
-		rc = step_write(s, st, "store: token insert", err);
+		rc = step_write(s, st, what, err);
 	sqlite3_finalize(st);
 	return rc;
 }
 
+static int sq_token_insert(struct pp_store *base, const char *name, const char *role,
+			   const char *hash_hex, int64_t now, struct pp_err *err)
+{
+	const char *const v[] = {name, role, hash_hex};
+	return tok_write(
+	    sq(base), "INSERT INTO api_tokens (name, role, hash, created) VALUES (?1, ?2, ?3, ?4)",
+	    v, 3, now, "store: token insert", err);
+}
+
 static int sq_token_revoke(struct pp_store *base, const char *name, int64_t now, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = tok_prepare(s,
-			     "UPDATE api_tokens SET revoked = max(?2, 1) WHERE name = ?1 AND "
-			     "revoked = 0",
-			     &st, "store: token revoke", err);
-	if (rc < 0)
-		return rc;
-	if (bind_text(st, 1, name) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: token revoke", err);
-	else
-		rc = step_write(s, st, "store: token revoke", err);
-	sqlite3_finalize(st);
-	return rc;
+	const char *const v[] = {name};
+	return tok_write(
+	    sq(base), "UPDATE api_tokens SET revoked = max(?2, 1) WHERE name = ?1 AND revoked = 0",
+	    v, 1, now, "store: token revoke", err);
 }
 
 struct tok_list_ctx {
@@ -2510,18 +2508,9 @@ static int sq_token_list(struct pp_store *base, bool all,
 static int sq_token_touch(struct pp_store *base, const char *hash_hex, int64_t when,
 			  struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = tok_prepare(s,
-			     "UPDATE api_tokens SET last_used = max(last_used, ?2) "
-			     "WHERE hash = ?1 AND revoked = 0",
-			     &st, "store: token use", err);
-	if (rc < 0)
-		return rc;
-	if (bind_text(st, 1, hash_hex) != SQLITE_OK || sqlite3_bind_int64(st, 2, when) != SQLITE_OK)
-		rc = bind_failed(s, "store: token use", err);
-	else
-		rc = step_write(s, st, "store: token use", err);
-	sqlite3_finalize(st);
-	return rc;
+	const char *const v[] = {hash_hex};
+	return tok_write(sq(base),
+			 "UPDATE api_tokens SET last_used = max(last_used, ?2) "
+			 "WHERE hash = ?1 AND revoked = 0",
+			 v, 1, when, "store: token use", err);
 }

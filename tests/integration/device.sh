@@ -19,48 +19,7 @@ SRV=$NET.1 DEV=$NET.2 DEV_TLS13=$NET.3 DEV_LEGACY=$NET.4
 PB=$(port_base)
 HELLO_PORT=$((PB + 1)) HTTP_PORT=$((PB + 2)) TLS_PORT=$((PB + 3))
 
-BGPIDS=""
-stop_bg() {
-	for p in $BGPIDS; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $BGPIDS; do
-		for _ in $(seq 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$p" 2>/dev/null || true
-	done
-	BGPIDS=""
-}
-on_exit() {
-	local status=$?
-	stop_bg
-	(exit "$status")
-	cleanup
-}
-trap on_exit EXIT
-
-# wait_for FILE TEXT [SECONDS]: until FILE holds TEXT.
-wait_for() {
-	for _ in $(seq $((${3:-10} * 10))); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for '$2' in $1: $(tail -5 "$1" 2>/dev/null)"
-}
-# wait_exit PID SECONDS: waits for a background process, sets WRC to its exit code.
-wait_exit() {
-	for _ in $(seq $(($2 * 10))); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$1" 2>/dev/null && fail "process $1 still running after $2 s"
-	set +e
-	wait "$1"
-	WRC=$?
-	set -e
-}
+. "$(dirname "$0")/lib/proc.sh"
 
 nodash() { printf '%s' "$1" | tr -d -; }
 hexkey() { printf '%s' "$1" | tr -d - | od -An -tx1 | tr -d ' \n'; }

@@ -24,34 +24,7 @@ SRV=$NET.1 DEV_USB=$NET.2 DEV_PSKC=$NET.3
 PB=$(port_base)
 HELLO_PORT=$((PB + 1)) HTTP_PORT=$((PB + 2)) TLS_PORT=$((PB + 3)) API_PORT=$((PB + 4))
 
-BGPIDS=""
-stop_bg() {
-	for p in $BGPIDS; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $BGPIDS; do
-		for _ in $(seq 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$p" 2>/dev/null || true
-	done
-	BGPIDS=""
-}
-on_exit() {
-	local status=$?
-	stop_bg
-	(exit "$status")
-	cleanup
-}
-trap on_exit EXIT
-wait_for() {
-	for _ in $(seq $((${3:-10} * 10))); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for '$2' in $1: $(tail -5 "$1" 2>/dev/null)"
-}
+. "$(dirname "$0")/lib/proc.sh"
 
 nodash() { printf '%s' "$1" | tr -d -; }
 # inspect FILE: `usb inspect --json` into $J.

@@ -13,7 +13,7 @@ NET=127.214.$((RANDOM % 200))
 run "$P" init
 expect_rc 0 init
 printf '[server]\nmax_attempts = 1\nio_timeout_ms = 2000\nexchange_timeout_ms = 3000\n' >>"$PSKPROV_DIR/pskprov.conf"
-run "$P" keys generate --count 5 --batch h
+run "$P" keys generate --count 6 --batch h
 expect_rc 0 generate
 run_secret "$P" keys export --batch h --format csv --out "$T/k.csv"
 row() { sed -n "$(($1 + 1))p" "$T/k.csv"; }
@@ -98,4 +98,18 @@ ok
 # The server is still serving.
 curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null || fail "server no longer answers"
 ok
+
+# The whole session has a deadline too: with a session shorter than one exchange, the
+# drip is cut by the session's.
+kill $SPID
+wait $SPID 2>/dev/null || true
+printf 'session_timeout_ms = 1500\n' >>"$PSKPROV_DIR/pskprov.conf"
+"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --device-port $DP >>"$T/server.log" 2>&1 &
+SPID=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null && break; sleep 0.1; done
+device 6 "printf 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n'; for i in \$(seq 1 40); do printf '<'; sleep 1; done"
+[ "$(agent_hello 11111111-2222-3333-4444-000000000006 "$(pid_of 6)" "$NET.6")" = 202 ] || fail "agent hello 6"
+E6=$(job_error 11111111-2222-3333-4444-000000000006)
+echo "drip, short session: $E6"
+case "$E6" in *"session deadline (1500 ms)"*) ok ;; *) fail "session deadline: $E6" ;; esac
 finish

@@ -454,7 +454,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct session *x = arg;
 	struct evhttp_request *req = x->inflight;
-	bool whole = pp_server_now_ms() >= x->session_end_ms;
+	bool whole = x->deadline_whole;
 	answered(x);
 	if (!x->ended && !x->failing) {
 		x->s->m.deadlines_missed++;
@@ -475,7 +475,11 @@ static int arm_deadline(struct session *x)
 	if (now >= x->session_end_ms)
 		return -PP_ETIMEOUT;
 	uint64_t ms = x->s->cfg.exchange_timeout_ms;
-	if (x->session_end_ms - now < ms)
+	/* Which deadline this timer is, decided now: libevent reckons timers from the
+	 * time it cached at the top of its loop, so one may fire a little before our
+	 * own clock reaches the session's end. */
+	x->deadline_whole = x->session_end_ms - now <= ms;
+	if (x->deadline_whole)
 		ms = x->session_end_ms - now;
 	if (!x->deadline && !(x->deadline = evtimer_new(x->s->base, on_deadline, x)))
 		return -PP_ENOMEM;

@@ -20,6 +20,7 @@ struct session {
 	struct evhttp_request *inflight; /* the request awaiting its answer */
 	struct event *deadline;          /* armed while a request is in flight */
 	uint64_t session_end_ms;         /* the whole session's deadline */
+	bool deadline_whole;             /* the armed deadline is the session's */
 	enum pp_prov_transport conn_transport;
 	char host[16];
 	uint16_t port;

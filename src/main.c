@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/opts.h"
 
 static const struct pp_command commands[] = {
     {"init", cmd_init, "create a data directory (config, master key, database)"},
@@ -50,7 +51,7 @@ int main(int argc, char **argv)
 	};
 	int c;
 	/* '+' stops at the first non-option: the rest belongs to the subcommand. */
-	while ((c = getopt_long(argc, argv, "+d:hV", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "+d:hV", opts)) != -1) {
 		switch (c) {
 		case 'd':
 			cli.datadir = optarg;
@@ -76,9 +77,15 @@ int main(int argc, char **argv)
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 			optind = 0; /* GNU getopt: full reinitialisation for a new argv */
+			pp_command_path_add(cmd->name);
 			return cmd->run(&cli, sub_argc, sub_argv);
 		}
 	}
-	fprintf(stderr, "pskprov: unknown command '%.40s' (see 'pskprov --help')\n", name);
+	const char *near = pp_command_suggest(name, commands, sizeof(commands[0]));
+	if (near)
+		fprintf(stderr, "pskprov: unknown command '%.40s' (did you mean '%s'?)\n", name,
+			near);
+	else
+		fprintf(stderr, "pskprov: unknown command '%.40s' (see 'pskprov --help')\n", name);
 	return PP_EXIT_USAGE;
 }

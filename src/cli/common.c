@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "cli/opts.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -71,9 +72,14 @@ int pp_dispatch(struct pp_cli *cli, const char *family, const struct pp_command 
 	for (const struct pp_command *c = table; c->name; c++) {
 		if (!strcmp(c->name, argv[1])) {
 			optind = 0; /* GNU getopt: full reinitialisation for a new argv */
+			pp_command_path_add(c->name);
 			return c->run(cli, argc - 1, argv + 1);
 		}
 	}
+	const char *near = pp_command_suggest(argv[1], table, sizeof(table[0]));
+	if (near)
+		return pp_usage_error(family, "unknown command '%s %.40s' (did you mean '%s %s'?)",
+				      family, argv[1], family, near);
 	return pp_usage_error(family, "unknown command '%s %.40s'", family, argv[1]);
 }
 
@@ -85,7 +91,7 @@ bool pp_parse_flags(int argc, char **argv, unsigned allowed, const char *usage, 
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "jrh", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "jrh", opts)) != -1) {
 		if (c == 'j' && (allowed & PP_FLAG_JSON) && json) {
 			*json = true;
 		} else if (c == 'r' && (allowed & PP_FLAG_REVEAL) && reveal) {

@@ -1,0 +1,24 @@
+/* Option parsing in the program's own voice: getopt_long's grammar, with pskprov's
+ * messages (the command named, "did you mean" for a typo) in place of getopt's. */
+#ifndef PSKPROV_CLI_OPTS_H
+#define PSKPROV_CLI_OPTS_H
+
+#include <getopt.h>
+#include <stddef.h>
+
+/* The command being run, as the user typed it ("keys generate"): main and
+ * pp_dispatch add each word; messages and usage hints name it. */
+void pp_command_path_add(const char *word);
+const char *pp_command_path(void);
+
+/* getopt_long, except that an unknown option or a missing value prints one line,
+ * "pskprov keys generate: unknown option '--cuont' (did you mean '--count'?)" or
+ * "pskprov keys generate: option '--count' needs a value", instead of getopt's own,
+ * and returns '?'. */
+int pp_getopt(int argc, char *const argv[], const char *shortopts, const struct option *longopts);
+
+/* The nearest command name of a table of struct pp_command (or any struct whose first
+ * member is the name) to an unknown word, or NULL. */
+const char *pp_command_suggest(const char *word, const void *table, size_t stride);
+
+#endif

@@ -1,5 +1,6 @@
 /* pskprov: one binary, a subcommand table (style.md: wireguard-tools src/wg.c). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,38 @@ static void usage(FILE *out)
 	fprintf(out, "\n'pskprov COMMAND --help' describes each command.\n");
 }
 
+/* `-d DIR` / `--dir DIR` / `--dir=DIR` after the command too (up to a "--"): taken
+ * out of argv so the command never sees them. Returns false (with a message) when one
+ * has no value. */
+static bool take_dir_anywhere(int *argc, char **argv, int from, struct pp_cli *cli)
+{
+	int out = from;
+	for (int i = from; i < *argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strncmp(a, "--dir=", 6)) {
+			cli->datadir = a + 6;
+			continue;
+		}
+		if (!strcmp(a, "--dir") || !strcmp(a, "-d")) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "pskprov: option '%s' needs a value\n", a);
+				return false;
+			}
+			cli->datadir = argv[++i];
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct pp_cli cli = {.prog = "pskprov"};
@@ -71,6 +104,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return PP_EXIT_USAGE;
 	}
+	if (!take_dir_anywhere(&argc, argv, optind + 1, &cli))
+		return PP_EXIT_USAGE;
 	const char *name = argv[optind];
 	for (const struct pp_command *cmd = commands; cmd->name; cmd++) {
 		if (!strcmp(cmd->name, name)) {

@@ -75,8 +75,7 @@ static void say_unknown(int argc, char *const argv[], const struct option *longo
 	if (optopt && is_long) { /* "--json=1": a value given to a flag */
 		char name[64];
 		option_name(optopt, longopts, name, sizeof(name));
-		fprintf(stderr, "%s: option '%s' takes no value\n", pp_command_path(),
-			name);
+		fprintf(stderr, "%s: option '%s' takes no value\n", pp_command_path(), name);
 		return;
 	}
 	if (optopt || !is_long) {
@@ -92,8 +91,8 @@ static void say_unknown(int argc, char *const argv[], const struct option *longo
 		names[n++] = o->name;
 	const char *near = n ? pp_suggest(typed, names, n) : NULL;
 	if (near)
-		fprintf(stderr, "%s: unknown option '--%s' (did you mean '--%s'?)\n",
-			who(), typed, near);
+		fprintf(stderr, "%s: unknown option '--%s' (did you mean '--%s'?)\n", who(), typed,
+			near);
 	else
 		fprintf(stderr, "%s: unknown option '--%s'\n", who(), typed);
 }

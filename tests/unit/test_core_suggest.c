@@ -7,9 +7,9 @@
 
 #include "core/suggest.h"
 
-static const char *const commands[] = {"init",  "keys",    "usb",   "audit",  "token",
-				       "device", "fleet",  "server", "devices", "jobs",
-				       "status", "demo",   "agent",  NULL};
+static const char *const commands[] = {"init",   "keys",  "usb",    "audit",   "token",
+				       "device", "fleet", "server", "devices", "jobs",
+				       "status", "demo",  "agent",  NULL};
 
 static void test_typos(void **state)
 {
@@ -41,8 +41,8 @@ static void test_nothing_near(void **state)
 	static const char *const two[] = {"cat", "bat"};
 	assert_null(pp_suggest("hat", two, 2));
 	/* over-long words are never near */
-	assert_null(pp_suggest("serverserverserverserverserverserverserverserverserverserverserverx",
-			       commands, 0));
+	assert_null(pp_suggest(
+	    "serverserverserverserverserverserverserverserverserverserverserverx", commands, 0));
 }
 
 struct entry {

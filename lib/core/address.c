@@ -17,8 +17,8 @@ static int take_scheme(const char **s, const char *what, struct pp_err *err)
 		*s = sep + 3;
 		return 0;
 	}
-	return pp_err_set(err, PP_EINVAL, "%s: only http:// is supported (got '%.*s://')", what,
-			  (int)((sep - *s) < 16 ? (sep - *s) : 16), *s);
+	return pp_err_set(err, PP_EINVAL, "%s: only http:// URLs are supported (got '%.*s://')",
+			  what, (int)((sep - *s) < 16 ? (sep - *s) : 16), *s);
 }
 
 static int take_host(const char **s, const char *what, struct pp_address *a, struct pp_err *err)
@@ -27,7 +27,7 @@ static int take_host(const char **s, const char *what, struct pp_address *a, str
 	char host[32];
 	if (memchr(*s, '@', strcspn(*s, "/?#")))
 		return pp_err_set(err, PP_EINVAL,
-				  "%s: user information in the address is refused (credentials "
+				  "%s: user information in the URL is refused (credentials "
 				  "never go on the command line)",
 				  what);
 	if (n == 0 || n >= sizeof(host))
@@ -39,14 +39,15 @@ static int take_host(const char **s, const char *what, struct pp_address *a, str
 	host[n] = '\0';
 	if (pp_parse_ipv4(host, a->ip, what, NULL) < 0)
 		return pp_err_set(err, PP_EINVAL,
-				  "%s: '%.31s' is not an IPv4 address (names are not resolved)", what,
-				  host);
+				  "%s: the host must be an IPv4 address such as 127.0.0.1, not "
+				  "'%.31s' (names are not resolved)",
+				  what, host);
 	*s += n;
 	return 0;
 }
 
-static int take_port(const char **s, uint16_t default_port, const char *what,
-		     struct pp_address *a, struct pp_err *err)
+static int take_port(const char **s, uint16_t default_port, const char *what, struct pp_address *a,
+		     struct pp_err *err)
 {
 	a->port = default_port;
 	if (**s != ':')
@@ -81,8 +82,7 @@ static int take_path(const char *s, unsigned flags, const char *what, struct pp_
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 			return pp_err_set(err, PP_EINVAL,
-					  "%s: the path holds a space or control character",
-					  what);
+					  "%s: the path holds a space or control character", what);
 	memcpy(a->path, s, strlen(s) + 1);
 	return 0;
 }
@@ -94,8 +94,8 @@ static int check_loopback(unsigned flags, const char *what, const struct pp_addr
 		return 0;
 	if ((flags & PP_ADDR_ANY_OK) && !(a->ip[0] | a->ip[1] | a->ip[2] | a->ip[3]))
 		return 0;
-	return pp_err_set(err, PP_EINVAL, "%s: %s is not a loopback address (127.0.0.0/8%s)",
-			  what, a->host, (flags & PP_ADDR_ANY_OK) ? " or 0.0.0.0" : "");
+	return pp_err_set(err, PP_EINVAL, "%s: %s is not a loopback address (127.0.0.0/8%s)", what,
+			  a->host, (flags & PP_ADDR_ANY_OK) ? " or 0.0.0.0" : "");
 }
 
 int pp_address_parse(const char *s, uint16_t default_port, unsigned flags, const char *what,

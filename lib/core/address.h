@@ -16,9 +16,9 @@ enum {
 struct pp_address {
 	uint8_t ip[4];
 	uint16_t port;
-	char host[16];                    /* dotted quad */
-	char path[PP_ADDR_PATH_MAX + 1];  /* "" when none was given */
-	char hostport[24];                /* "127.0.0.1:8971" */
+	char host[16];                   /* dotted quad */
+	char path[PP_ADDR_PATH_MAX + 1]; /* "" when none was given */
+	char hostport[24];               /* "127.0.0.1:8971" */
 };
 
 /* Parses s: an optional "http://" (any case; another scheme is refused), an IPv4

@@ -22,6 +22,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "core/address.h"
 #include "core/bytes.h"
 #include "core/fileio.h"
 #include "core/parse.h"
@@ -214,69 +215,15 @@ int pp_agent_start_configuration(const char *path, unsigned timeout_ms, uint32_t
 
 /* ---- the server's URL ---- */
 
-struct agent_url {
-	char host[16]; /* dotted quad */
-	uint16_t port;
-	char path[1024]; /* path and query */
-	char hostport[32];
-};
-
-/* http://IPV4[:PORT][/PATH]: http only, an IPv4 literal on loopback (127.0.0.0/8) or
- * 0.0.0.0 (this host), no user info. An empty path or "/" means /api/v1/hello. */
-static int parse_url(const char *s, struct agent_url *u, struct pp_err *err)
+/* The server's URL: the one address grammar (core/address.h), on loopback or 0.0.0.0,
+ * with a path that defaults to /api/v1/hello; the port defaults to the API's. */
+static int parse_url(const char *s, struct pp_address *u, struct pp_err *err)
 {
-	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(s, 0);
-	uint8_t ip[4];
-	int rc = 0;
-
-	if (!uri)
-		return pp_err_set(err, PP_EINVAL,
-				  "--server: not a URL (expected e.g. "
-				  "http://127.0.0.1:8971/api/v1/hello)");
-	const char *scheme = evhttp_uri_get_scheme(uri);
-	const char *host = evhttp_uri_get_host(uri);
-	const char *path = evhttp_uri_get_path(uri);
-	const char *query = evhttp_uri_get_query(uri);
-	int port = evhttp_uri_get_port(uri);
-
-	if (!scheme || strcasecmp(scheme, "http") != 0) {
-		rc = pp_err_set(err, PP_EINVAL, "--server: only http:// URLs are supported");
-		goto out;
-	}
-	if (evhttp_uri_get_userinfo(uri)) {
-		rc = pp_err_set(err, PP_EINVAL,
-				"--server: user information in the URL is refused (credentials "
-				"never go in argv)");
-		goto out;
-	}
-	if (!host || !host[0] || pp_parse_ipv4(host, ip, "--server host", NULL) < 0) {
-		rc = pp_err_set(err, PP_EINVAL,
-				"--server: the host must be an IPv4 address such as 127.0.0.1, "
-				"not a name");
-		goto out;
-	}
-	if (ip[0] != 127 && (ip[0] | ip[1] | ip[2] | ip[3]) != 0) {
-		rc = pp_err_set(err, PP_EINVAL,
-				"--server: %s is not a loopback address (127.0.0.0/8 or 0.0.0.0)",
-				host);
-		goto out;
-	}
-	if (port == 0 || port > 65535) {
-		rc = pp_err_set(err, PP_EINVAL, "--server: port must be 1 to 65535");
-		goto out;
-	}
-	snprintf(u->host, sizeof(u->host), "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
-	u->port = port < 0 ? 80 : (uint16_t)port;
-	snprintf(u->hostport, sizeof(u->hostport), "%s:%u", u->host, (unsigned)u->port);
-	if (!path || !path[0] || !strcmp(path, "/"))
-		path = PP_AGENT_HELLO_PATH;
-	int n = snprintf(u->path, sizeof(u->path), "%s%s%s", path, query ? "?" : "",
-			 query ? query : "");
-	if (n < 0 || (size_t)n >= sizeof(u->path))
-		rc = pp_err_set(err, PP_ETOOBIG, "--server: path over %zu bytes",
-				sizeof(u->path) - 1);
-out:
-	evhttp_uri_free(uri);
+	int rc =
+	    pp_address_parse(s, PP_AGENT_API_PORT, PP_ADDR_LOOPBACK | PP_ADDR_ANY_OK | PP_ADDR_PATH,
+			     "--server", u, err);
+	if (rc == 0 && (!u->path[0] || !strcmp(u->path, "/")))
+		snprintf(u->path, sizeof(u->path), "%s", PP_AGENT_HELLO_PATH);
 	return rc;
 }
 
@@ -344,7 +291,7 @@ static const char *http_error_name(int e)
 
 /* One POST, bounded by timeout_s (libevent's connection timeout, and a guard timer on
  * the loop in case a callback never comes). */
-static int http_post(const struct agent_url *u, const char *body, const char *token,
+static int http_post(const struct pp_address *u, const char *body, const char *token,
 		     unsigned timeout_s, struct http_result *h, struct pp_err *err)
 {
 	char auth[PP_TOKEN_TEXT_LEN + 16];
@@ -537,8 +484,8 @@ static void usage(FILE *out)
 		"to start configuration (CFG_StartConfiguration: it sends hellos again and\n"
 		"waits for the server's TLS-PSK connection).\n\n"
 		"  --device-socket PATH  the device's PTHI socket\n"
-		"  --server URL          http://IPV4[:PORT][/PATH] on loopback; the path defaults\n"
-		"                        to %s\n"
+		"  --server URL          [http://]IPV4[:PORT][/PATH] on loopback; the port\n"
+		"                        defaults to 8971, the path to %s\n"
 		"  --address IPV4        the device's management address the server should\n"
 		"                        connect to (127.0.0.0/8)\n"
 		"  --retries N           retries while the server is down or busy, waiting 1 s,\n"
@@ -561,7 +508,7 @@ struct agent_opts {
 	const char *sock, *server, *address, *token_file;
 	uint32_t retries, timeout_s;
 	bool json;
-	struct agent_url url;
+	struct pp_address url;
 	uint8_t addr[4];
 };
 

@@ -24,6 +24,7 @@
 #define PP_AGENT_BACKOFF_MAX_MS 60000  /* ... up to this */
 #define PP_AGENT_REPLY_MAX 16384       /* bytes of a server reply the agent reads */
 #define PP_AGENT_HELLO_PATH "/api/v1/hello"
+#define PP_AGENT_API_PORT 8971 /* the server's API port when --server names none */
 
 /* What the device said about itself. */
 struct pp_agent_device {

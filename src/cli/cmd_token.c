@@ -203,14 +203,46 @@ static int token_list(struct pp_cli *cli, int argc, char **argv)
 	return json ? pp_json_print(lc.arr) : PP_EXIT_OK;
 }
 
+struct revoked_lookup {
+	const char *name;
+	bool found;
+};
+
+static int find_revoked(void *ctx, const struct pp_token_info *t)
+{
+	struct revoked_lookup *l = ctx;
+	if (t->revoked && !strcmp(t->name, l->name))
+		l->found = true;
+	return 0;
+}
+
+/* Revokes the token; *already is true when no active token has the name but a revoked
+ * one does (nothing to do: the caller says so and succeeds). */
+static int token_revoke_once(struct pp_store *store, const char *name, bool *already,
+			     struct pp_err *err)
+{
+	*already = false;
+	int rc = pp_store_token_revoke(store, name, pp_actor(), err);
+	if (rc != -PP_ENOTFOUND)
+		return rc;
+	struct revoked_lookup l = {.name = name};
+	struct pp_err ignored = {0};
+	if (pp_store_token_list(store, true, find_revoked, &l, &ignored) == 0 && l.found) {
+		*already = true;
+		return 0;
+	}
+	return rc;
+}
+
 static int token_revoke(struct pp_cli *cli, int argc, char **argv)
 {
-	bool json = false;
+	bool json = false, already = false;
 	int ec;
 	if (pp_parse_flags(argc, argv, PP_FLAG_JSON,
 			   "usage: pskprov token revoke NAME [--json]\n\n"
 			   "Revokes the active token of that name; running servers refuse it\n"
-			   "within a few seconds.\n",
+			   "within a few seconds. A token already revoked is left as it is\n"
+			   "(exit 0).\n",
 			   &json, NULL, &ec))
 		return ec;
 	if (argc - optind != 1)
@@ -225,13 +257,17 @@ static int token_revoke(struct pp_cli *cli, int argc, char **argv)
 	struct pp_store *store = NULL;
 	int rc = pp_datadir_open(cli, &dd, &store, &err);
 	if (rc == 0)
-		rc = pp_store_token_revoke(store, name, pp_actor(), &err);
+		rc = token_revoke_once(store, name, &already, &err);
 	pp_store_close(store);
 	if (rc < 0)
 		return pp_fail_err(&err);
 	if (json)
-		return pp_json_print(json_pack("{s:s,s:s}", "name", name, "state", "revoked"));
-	printf("revoked token '%s'\n", name);
+		return pp_json_print(json_pack("{s:s,s:s,s:b}", "name", name, "state", "revoked",
+					       "already_revoked", already));
+	if (already)
+		printf("token '%s' was already revoked\n", name);
+	else
+		printf("revoked token '%s'\n", name);
 	return PP_EXIT_OK;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "core/parse.h"
 #include "store/store.h"
 
@@ -37,7 +38,7 @@ static int audit_list(struct pp_cli *cli, int argc, char **argv)
 	uint64_t since = 0;
 	struct pp_err err = {0};
 	int c;
-	while ((c = getopt_long(argc, argv, "js:h", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "js:h", opts)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;

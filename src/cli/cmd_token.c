@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "core/fileio.h"
 #include "core/secret.h"
 #include "store/store.h"
@@ -35,7 +36,7 @@ static bool parse_create(int argc, char **argv, struct create_opts *o, int *ec)
 	    {"out", required_argument, NULL, 'o'},  {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "r:n:o:jh", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "r:n:o:jh", opts)) != -1) {
 		switch (c) {
 		case 'r':
 			o->role = optarg;
@@ -169,7 +170,7 @@ static int token_list(struct pp_cli *cli, int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	bool json = false, all = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "jah", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "jah", opts)) != -1) {
 		if (c == 'j')
 			json = true;
 		else if (c == 'a')

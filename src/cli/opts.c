@@ -75,7 +75,7 @@ static void say_unknown(int argc, char *const argv[], const struct option *longo
 	if (optopt && is_long) { /* "--json=1": a value given to a flag */
 		char name[64];
 		option_name(optopt, longopts, name, sizeof(name));
-		fprintf(stderr, "%s: option '%s' takes no value\n", pp_command_path(), name);
+		fprintf(stderr, "%s: option '%s' takes no value\n", who(), name);
 		return;
 	}
 	if (optopt || !is_long) {

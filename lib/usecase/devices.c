@@ -1,6 +1,7 @@
 /* Device and job lookups for the administrator. */
 #include "usecase/devices.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -70,6 +71,19 @@ struct device_ref {
 	const char *name;
 };
 
+/* 32 symbols, dashes aside: a PPS (or a mistyped one) given by mistake. */
+static bool pps_shaped(const char *text)
+{
+	size_t n = 0;
+	for (const char *c = text; *c; c++) {
+		if (isalnum((unsigned char)*c))
+			n++;
+		else if (*c != '-')
+			return false;
+	}
+	return n == PP_PPS_LEN;
+}
+
 static int ref_parse(const char *text, struct device_ref *r, struct pp_err *err)
 {
 	struct pp_err ignored;
@@ -77,7 +91,14 @@ static int ref_parse(const char *text, struct device_ref *r, struct pp_err *err)
 	memset(r, 0, sizeof(*r));
 	if (pp_uuid_parse(text, r->uuid, &ignored) == 0) {
 		r->kind = PP_UC_REF_UUID;
-	} else if (pp_parse_ipv4(text, r->addr, "address", &ignored) == 0) {
+		return 0;
+	}
+	/* Never echo a secret: a PPS is not a device name. */
+	if (pps_shaped(text))
+		return pp_err_set(err, PP_EINVAL,
+				  "a PPS is not a device name (give a UUID, PID, address or "
+				  "host name); the value is not shown");
+	if (pp_parse_ipv4(text, r->addr, "address", &ignored) == 0) {
 		r->kind = PP_UC_REF_ADDRESS;
 	} else if (pp_pid_parse(text, &pid, &ignored) == 0) {
 		r->kind = PP_UC_REF_PID;

@@ -106,8 +106,8 @@ static int pick_keys(struct create_job *j, struct pp_err *err)
 		return pp_err_set(err, PP_ENOTFOUND, "batch '%s' has no available keys", batch);
 	if (j->o->count && j->n < j->o->count)
 		return pp_err_set(err, PP_ENOTFOUND,
-				  "batch '%s' has %zu available keys; --count asks for %u", batch,
-				  j->n, j->o->count);
+				  "batch '%s' has %zu available key%s; --count asks for %u", batch,
+				  j->n, j->n == 1 ? "" : "s", j->o->count);
 	return 0;
 }
 
@@ -400,6 +400,8 @@ int pp_uc_reconcile_unknown_err(const struct pp_uc_reconcile_result *res, const 
 {
 	if (!res->unknown_to_store)
 		return 0;
-	return pp_err_set(err, PP_ENOTFOUND, "%s: %llu records hold keys this store does not know",
-			  path, (unsigned long long)res->unknown_to_store);
+	uint64_t n = res->unknown_to_store;
+	return pp_err_set(err, PP_ENOTFOUND, "%s: %llu %s this store does not know", path,
+			  (unsigned long long)n,
+			  n == 1 ? "record holds a key" : "records hold keys");
 }

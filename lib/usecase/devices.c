@@ -50,17 +50,8 @@ int pp_uc_job_state_parse(const char *name, int *out, struct pp_err *err)
 
 const char *pp_uc_device_ref_kind_name(enum pp_uc_device_ref_kind k)
 {
-	switch (k) {
-	case PP_UC_REF_UUID:
-		return "UUID";
-	case PP_UC_REF_PID:
-		return "PID";
-	case PP_UC_REF_ADDRESS:
-		return "address";
-	case PP_UC_REF_HOST_NAME:
-	default:
-		return "host name";
-	}
+	static const char *const names[] = {"UUID", "PID", "address", "host name"};
+	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "host name";
 }
 
 struct device_ref {

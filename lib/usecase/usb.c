@@ -254,18 +254,11 @@ int pp_uc_usb_create(struct pp_store *s, const struct pp_uc_usb_create_opts *o,
 
 const char *pp_uc_record_state_name(enum pp_uc_record_state st)
 {
-	switch (st) {
-	case PP_UC_REC_VALID:
-		return "valid";
-	case PP_UC_REC_CONSUMED:
-		return "consumed";
-	case PP_UC_REC_INVALID:
-	default:
-		return "invalid";
-	}
+	static const char *const names[] = {"invalid", "valid", "consumed"};
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "invalid";
 }
 
-static enum pp_uc_record_state record_state(const struct pp_usb_record *r)
+enum pp_uc_record_state pp_uc_usb_record_state(const struct pp_usb_record *r)
 {
 	if (r->type != PP_USB_TYPE_DATA)
 		return PP_UC_REC_INVALID;
@@ -308,7 +301,8 @@ static int reconcile_row(struct pp_store *s, const struct pp_usb_record *r,
 	char text[16] = "";
 	struct pp_pid pid;
 	struct pp_err ignored;
-	*row = (struct pp_uc_reconcile_row){.record = r->number, .record_state = record_state(r)};
+	*row = (struct pp_uc_reconcile_row){.record = r->number,
+					    .record_state = pp_uc_usb_record_state(r)};
 	/* A record without a PID: Intel's own tools write such files. */
 	if (pp_usb_record_get_string(r, PP_USB_MOD_AMT, PP_USB_AMT_PID, text, sizeof(text),
 				     &ignored) < 0 ||

@@ -55,6 +55,9 @@ int pp_uc_usb_create(struct pp_store *s, const struct pp_uc_usb_create_opts *o,
 enum pp_uc_record_state { PP_UC_REC_INVALID, PP_UC_REC_VALID, PP_UC_REC_CONSUMED };
 /* "invalid", "valid", "consumed" */
 const char *pp_uc_record_state_name(enum pp_uc_record_state st);
+struct pp_usb_record;
+/* Not a data record: invalid; a data record with its valid flag: valid; else consumed. */
+enum pp_uc_record_state pp_uc_usb_record_state(const struct pp_usb_record *r);
 
 struct pp_uc_reconcile_row {
 	uint32_t record;

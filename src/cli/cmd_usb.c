@@ -39,43 +39,32 @@ struct create_args {
 
 static int create_opt(struct create_args *a, int c, struct pp_err *err)
 {
-	switch (c) {
-	case 'b':
-		a->o.batch = optarg;
+	struct pp_uc_usb_create_opts *o = &a->o;
+	if (c && strchr("boqc", c)) {
+		const char **dst = c == 'b'   ? &o->batch
+				   : c == 'o' ? &o->out_path
+				   : c == 'q' ? &o->server_fqdn
+					      : &a->curpw_arg;
+		*dst = optarg;
 		return 0;
-	case 'o':
-		a->o.out_path = optarg;
-		return 0;
-	case 'n':
-		return pp_parse_u32(optarg, 1, PP_UC_USB_MAX_RECORDS, &a->o.count, "--count", err);
-	case 'f':
-		if (strlen(optarg) != 2 || optarg[0] != 'v' || optarg[1] < '1' || optarg[1] > '4')
-			return pp_err_set(err, PP_EINVAL,
-					  "--format: '%.20s' is not v1, v2, v3 or v4", optarg);
-		a->o.version = (uint32_t)(optarg[1] - '0');
-		return 0;
-	case 's':
-		a->o.have_server_ipv4 = true;
-		return pp_parse_ipv4_port(optarg, a->o.server_ipv4, &a->o.server_port, "--server",
-					  err);
-	case 'q':
-		a->o.server_fqdn = optarg;
-		return 0;
-	case 'c':
-		a->curpw_arg = optarg;
-		return 0;
-	case 'N':
-		a->o.no_consume = true;
-		return 0;
-	case 'S':
-		a->o.scramble = true;
-		return 0;
-	case 'j':
-		a->json = true;
-		return 0;
-	default:
-		return pp_err_set(err, PP_EINVAL, "unknown option");
 	}
+	if (c && strchr("NSj", c)) {
+		bool *flag = c == 'N' ? &o->no_consume : c == 'S' ? &o->scramble : &a->json;
+		*flag = true;
+		return 0;
+	}
+	if (c == 'n')
+		return pp_parse_u32(optarg, 1, PP_UC_USB_MAX_RECORDS, &o->count, "--count", err);
+	if (c == 's') {
+		o->have_server_ipv4 = true;
+		return pp_parse_ipv4_port(optarg, o->server_ipv4, &o->server_port, "--server", err);
+	}
+	/* 'f' */
+	if (strlen(optarg) != 2 || optarg[0] != 'v' || optarg[1] < '1' || optarg[1] > '4')
+		return pp_err_set(err, PP_EINVAL, "--format: '%.20s' is not v1, v2, v3 or v4",
+				  optarg);
+	o->version = (uint32_t)(optarg[1] - '0');
+	return 0;
 }
 
 /* PP_EXIT_* to return at once, or -1 to go on. */
@@ -230,9 +219,7 @@ static void value_text(const struct pp_usb_var_info *vi, const uint8_t *v, size_
 
 static const char *record_state(const struct pp_usb_record *r)
 {
-	if (r->type != PP_USB_TYPE_DATA)
-		return "invalid";
-	return (r->flags & PP_USB_REC_VALID) ? "valid" : "consumed";
+	return pp_uc_record_state_name(pp_uc_usb_record_state(r));
 }
 
 static json_t *inspect_json(const struct pp_usb_file *f, bool reveal)

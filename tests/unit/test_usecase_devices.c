@@ -19,50 +19,21 @@
 #include "store/store.h"
 #include "usecase/devices.h"
 
+#include "usecase_fixture.h"
+
 #define T0 1700000000
 
 struct fixture {
-	char dir[256];
-	char db[300];
-	struct pp_master_key mk;
-	struct pp_store *s;
-	int64_t batch;
-	char pid[3][9];
-	char pps[3][33];
+	struct uc_store u;
 	uint8_t uuid[3][16];
 };
 
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	pp_store_close(f->s);
-	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		char p[320];
-		snprintf(p, sizeof(p), "%s%s", f->db, suffix[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
+	uc_store_close(&f->u);
 	free(f);
 	return 0;
-}
-
-static void add_key(struct fixture *f, int i)
-{
-	struct pp_err err = {0};
-	struct pp_pid pid;
-	struct pp_pps pps;
-	assert_int_equal(pp_pid_generate(&pid), 0);
-	assert_int_equal(pp_pps_generate(&pps), 0);
-	memcpy(f->pid[i], pid.s, sizeof(f->pid[i]));
-	memcpy(f->pps[i], pps.s, sizeof(f->pps[i]));
-	struct pp_key_new k = {.pid = pid.s,
-			       .pps = pps.s,
-			       .mebx_password = "Mebx!Pass1",
-			       .batch_id = f->batch,
-			       .state = PP_KEY_EXPORTED};
-	if (pp_store_key_insert(f->s, &k, &err) < 0)
-		fail_msg("key insert: %s", err.msg);
 }
 
 /* Device i says hello from addr with key i, proves it and is provisioned as host. */
@@ -72,59 +43,36 @@ static void add_device(struct fixture *f, int i, const uint8_t addr[4], const ch
 	struct pp_hello_in h = {.source = "hello", .now = T0 + i};
 	memset(f->uuid[i], 0x10 + i, 16);
 	memcpy(h.uuid, f->uuid[i], 16);
-	memcpy(h.pid, f->pid[i], 9);
+	memcpy(h.pid, f->u.pid[i], 9);
 	memcpy(h.addr, addr, 4);
 	enum pp_hello_outcome oc;
 	int64_t job = 0;
-	assert_int_equal(pp_store_hello(f->s, &h, &oc, &job, &err), 0);
+	assert_int_equal(pp_store_hello(f->u.s, &h, &oc, &job, &err), 0);
 	assert_int_equal(oc, PP_HELLO_NEW_JOB);
 	struct pp_job claimed[1];
 	size_t n = 0;
-	assert_int_equal(pp_store_jobs_claim(f->s, "w", T0 + i, 60, 1, claimed, &n, &err), 0);
+	assert_int_equal(pp_store_jobs_claim(f->u.s, "w", T0 + i, 60, 1, claimed, &n, &err), 0);
 	assert_int_equal(n, 1);
-	if (pp_store_job_bind(f->s, job, "w", f->uuid[i], host, NULL, T0 + i, &err) != 0)
+	if (pp_store_job_bind(f->u.s, job, "w", f->uuid[i], host, NULL, T0 + i, &err) != 0)
 		fail_msg("bind: %s", err.msg);
 	struct pp_device_secrets sec = {"admin", "Admin!Pass1", "Mebx!Pass2"};
-	assert_int_equal(pp_store_device_escrow(f->s, f->uuid[i], &sec, &err), 0);
-	if (pp_store_job_complete(f->s, job, "w", host, "example.test", T0 + i, &err) < 0)
+	assert_int_equal(pp_store_device_escrow(f->u.s, f->uuid[i], &sec, &err), 0);
+	if (pp_store_job_complete(f->u.s, job, "w", host, "example.test", T0 + i, &err) < 0)
 		fail_msg("complete: %s", err.msg);
 }
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR");
-	if (!f)
+	if (!f || uc_store_open(&f->u, "ucdev") < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/pp-ucdev-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/pskprov.db", f->dir);
-	for (size_t i = 0; i < sizeof(f->mk.k); i++)
-		f->mk.k[i] = (uint8_t)(0x6B ^ (i * 7));
-	struct pp_err err = {0};
-	if (pp_store_open_sqlite(f->db, &f->mk, true, &f->s, &err) < 0)
-		return -1;
-	struct pp_batch_new b = {.name = "b1"};
-	if (pp_store_batch_create(f->s, &b, &f->batch, &err) < 0)
-		return -1;
-	add_key(f, 0);
-	add_key(f, 1);
 	static const uint8_t a0[4] = {10, 1, 2, 3}, a1[4] = {10, 1, 2, 4};
+	uc_add_key(&f->u, PP_KEY_EXPORTED);
+	uc_add_key(&f->u, PP_KEY_EXPORTED);
 	add_device(f, 0, a0, "host0");
 	add_device(f, 1, a1, "host1");
 	*state = f;
 	return 0;
-}
-
-static void expect_err(const struct fixture *f, const struct pp_err *err, const char *needle)
-{
-	if (!strstr(err->msg, needle))
-		fail_msg("message '%s' lacks '%s'", err->msg, needle);
-	assert_null(strchr(err->msg, '\n'));
-	for (int i = 0; i < 3; i++)
-		if (f->pps[i][0])
-			assert_null(strstr(err->msg, f->pps[i]));
 }
 
 static void find_expect(struct fixture *f, const char *ref, int dev,
@@ -133,7 +81,7 @@ static void find_expect(struct fixture *f, const char *ref, int dev,
 	struct pp_err err = {0};
 	struct pp_device_info d;
 	enum pp_uc_device_ref_kind k;
-	if (pp_uc_device_find(f->s, ref, &d, &k, &err) < 0)
+	if (pp_uc_device_find(f->u.s, ref, &d, &k, &err) < 0)
 		fail_msg("find '%s': %s", ref, err.msg);
 	assert_memory_equal(d.uuid, f->uuid[dev], 16);
 	assert_int_equal(k, kind);
@@ -145,9 +93,9 @@ static void test_find(void **state)
 	char uuid[37], dashed[PP_PID_TEXT];
 	pp_uuid_format(f->uuid[1], uuid);
 	find_expect(f, uuid, 1, PP_UC_REF_UUID);
-	find_expect(f, f->pid[0], 0, PP_UC_REF_PID);
+	find_expect(f, f->u.pid[0], 0, PP_UC_REF_PID);
 	struct pp_pid p;
-	memcpy(p.s, f->pid[1], sizeof(p.s));
+	memcpy(p.s, f->u.pid[1], sizeof(p.s));
 	pp_pid_format(&p, dashed);
 	find_expect(f, dashed, 1, PP_UC_REF_PID);
 	find_expect(f, "10.1.2.4", 1, PP_UC_REF_ADDRESS);
@@ -160,22 +108,22 @@ static void test_find_failures(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	struct pp_device_info d;
-	assert_int_equal(pp_uc_device_find(f->s, "10.9.9.9", &d, NULL, &err), -PP_ENOTFOUND);
-	expect_err(f, &err, "no device with address '10.9.9.9'");
-	assert_int_equal(pp_uc_device_find(f->s, "nohost", &d, NULL, &err), -PP_ENOTFOUND);
-	expect_err(f, &err, "no device with host name 'nohost'");
+	assert_int_equal(pp_uc_device_find(f->u.s, "10.9.9.9", &d, NULL, &err), -PP_ENOTFOUND);
+	uc_expect_err(&f->u, &err, "no device with address '10.9.9.9'");
+	assert_int_equal(pp_uc_device_find(f->u.s, "nohost", &d, NULL, &err), -PP_ENOTFOUND);
+	uc_expect_err(&f->u, &err, "no device with host name 'nohost'");
 	assert_int_equal(
-	    pp_uc_device_find(f->s, "00000000-0000-0000-0000-000000000009", &d, NULL, &err),
+	    pp_uc_device_find(f->u.s, "00000000-0000-0000-0000-000000000009", &d, NULL, &err),
 	    -PP_ENOTFOUND);
-	expect_err(f, &err, "no device with UUID");
-	assert_int_equal(pp_uc_device_find(f->s, "host0.other.test", &d, NULL, &err),
+	uc_expect_err(&f->u, &err, "no device with UUID");
+	assert_int_equal(pp_uc_device_find(f->u.s, "host0.other.test", &d, NULL, &err),
 			 -PP_ENOTFOUND);
-	assert_int_equal(pp_uc_device_find(f->s, "a b", &d, NULL, &err), -PP_EINVAL);
-	expect_err(f, &err, "'a b' is not a UUID, PID, IPv4 address or host name");
+	assert_int_equal(pp_uc_device_find(f->u.s, "a b", &d, NULL, &err), -PP_EINVAL);
+	uc_expect_err(&f->u, &err, "'a b' is not a UUID, PID, IPv4 address or host name");
 	/* A PPS given by mistake is not echoed back. */
-	assert_int_equal(pp_uc_device_find(f->s, f->pps[0], &d, NULL, &err), -PP_EINVAL);
-	expect_err(f, &err, "a PPS is not a device name");
-	assert_null(strstr(err.msg, f->pps[0]));
+	assert_int_equal(pp_uc_device_find(f->u.s, f->u.pps[0], &d, NULL, &err), -PP_EINVAL);
+	uc_expect_err(&f->u, &err, "a PPS is not a device name");
+	assert_null(strstr(err.msg, f->u.pps[0]));
 }
 
 static void test_find_ambiguous(void **state)
@@ -184,10 +132,10 @@ static void test_find_ambiguous(void **state)
 	struct pp_err err = {0};
 	struct pp_device_info d;
 	static const uint8_t a0[4] = {10, 1, 2, 3};
-	add_key(f, 2);
+	uc_add_key(&f->u, PP_KEY_EXPORTED);
 	add_device(f, 2, a0, "host2");
-	assert_int_equal(pp_uc_device_find(f->s, "10.1.2.3", &d, NULL, &err), -PP_EEXIST);
-	expect_err(f, &err, "2 devices have address '10.1.2.3'; name one by UUID");
+	assert_int_equal(pp_uc_device_find(f->u.s, "10.1.2.3", &d, NULL, &err), -PP_EEXIST);
+	uc_expect_err(&f->u, &err, "2 devices have address '10.1.2.3'; name one by UUID");
 	find_expect(f, "host2", 2, PP_UC_REF_HOST_NAME);
 }
 
@@ -201,11 +149,11 @@ static void test_states(void **state)
 	assert_int_equal(pp_uc_job_state_parse("done", &st, &err), 0);
 	assert_int_equal(st, PP_JOB_DONE);
 	assert_int_equal(pp_uc_device_state_parse("bogus", &st, &err), -PP_EINVAL);
-	expect_err(f, &err,
-		   "unknown state 'bogus' (valid: seen, configuring, provisioned, failed, "
-		   "quarantined)");
+	uc_expect_err(&f->u, &err,
+		      "unknown state 'bogus' (valid: seen, configuring, provisioned, failed, "
+		      "quarantined)");
 	assert_int_equal(pp_uc_job_state_parse("x", &st, &err), -PP_EINVAL);
-	expect_err(f, &err, "(valid: pending, running, retry, done, failed)");
+	uc_expect_err(&f->u, &err, "(valid: pending, running, retry, done, failed)");
 }
 
 static void test_lists(void **state)
@@ -213,15 +161,15 @@ static void test_lists(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	uint64_t n = 99;
-	assert_int_equal(pp_uc_device_list(f->s, -1, NULL, NULL, &n, &err), 0);
+	assert_int_equal(pp_uc_device_list(f->u.s, -1, NULL, NULL, &n, &err), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(pp_uc_device_list(f->s, PP_DEV_PROVISIONED, NULL, NULL, &n, &err), 0);
+	assert_int_equal(pp_uc_device_list(f->u.s, PP_DEV_PROVISIONED, NULL, NULL, &n, &err), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(pp_uc_device_list(f->s, PP_DEV_FAILED, NULL, NULL, &n, &err), 0);
+	assert_int_equal(pp_uc_device_list(f->u.s, PP_DEV_FAILED, NULL, NULL, &n, &err), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(pp_uc_job_list(f->s, PP_JOB_DONE, NULL, NULL, &n, &err), 0);
+	assert_int_equal(pp_uc_job_list(f->u.s, PP_JOB_DONE, NULL, NULL, &n, &err), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(pp_uc_job_list(f->s, PP_JOB_PENDING, NULL, NULL, &n, &err), 0);
+	assert_int_equal(pp_uc_job_list(f->u.s, PP_JOB_PENDING, NULL, NULL, &n, &err), 0);
 	assert_int_equal(n, 0);
 }
 
@@ -238,21 +186,21 @@ static void test_credentials(void **state)
 	struct pp_err err = {0};
 	struct pp_device_info d;
 	struct pp_device_secrets sec;
-	if (pp_uc_device_credentials(f->s, "host1", "test", &d, &sec, &err) < 0)
+	if (pp_uc_device_credentials(f->u.s, "host1", "test", &d, &sec, &err) < 0)
 		fail_msg("credentials: %s", err.msg);
 	assert_memory_equal(d.uuid, f->uuid[1], 16);
 	assert_string_equal(sec.admin_user, "admin");
 	assert_string_equal(sec.mebx_password, "Mebx!Pass2");
 	pp_wipe(&sec, sizeof(sec));
 	unsigned n = 0;
-	assert_int_equal(pp_store_audit_list(f->s, 0, audit_count, &n, &err), 0);
+	assert_int_equal(pp_store_audit_list(f->u.s, 0, audit_count, &n, &err), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(pp_uc_device_credentials(f->s, "10.7.7.7", "test", &d, &sec, &err),
+	assert_int_equal(pp_uc_device_credentials(f->u.s, "10.7.7.7", "test", &d, &sec, &err),
 			 -PP_ENOTFOUND);
-	expect_err(f, &err, "no device with address '10.7.7.7'");
+	uc_expect_err(&f->u, &err, "no device with address '10.7.7.7'");
 	assert_null(strstr(err.msg, "Admin!Pass1"));
 	n = 0;
-	assert_int_equal(pp_store_audit_list(f->s, 0, audit_count, &n, &err), 0);
+	assert_int_equal(pp_store_audit_list(f->u.s, 0, audit_count, &n, &err), 0);
 	assert_int_equal(n, 1);
 }
 

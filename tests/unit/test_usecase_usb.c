@@ -1,6 +1,5 @@
 /* lib/usecase/usb over a temporary SQLite store: a setup.bin for a batch, a used one
  * reconciled back, and the failures with their one-line texts (never a PPS). */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,73 +21,23 @@
 #include "store/store.h"
 #include "usecase/usb.h"
 
+#include "usecase_fixture.h"
+
 #define NKEYS 5
 
 struct fixture {
-	char dir[256];
-	char db[300];
+	struct uc_store u;
 	char out[300];
-	struct pp_master_key mk;
-	struct pp_store *s;
-	char pids[NKEYS][9];
-	char pps[NKEYS][33];
 };
-
-static void remove_dir(const struct fixture *f)
-{
-	static const char *const names[] = {
-	    "pskprov.db", "pskprov.db-wal", "pskprov.db-shm", "pskprov.db-journal",
-	    "setup.bin",  "other.db",       "other.db-wal",   "other.db-shm"};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char p[320];
-		snprintf(p, sizeof(p), "%s/%s", f->dir, names[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-}
-
-static void add_keys(struct fixture *f)
-{
-	struct pp_err err = {0};
-	struct pp_batch_new b = {.name = "b1"};
-	int64_t id = 0;
-	assert_int_equal(pp_store_batch_create(f->s, &b, &id, &err), 0);
-	for (int i = 0; i < NKEYS; i++) {
-		struct pp_pid pid;
-		struct pp_pps pps;
-		assert_int_equal(pp_pid_generate(&pid), 0);
-		assert_int_equal(pp_pps_generate(&pps), 0);
-		memcpy(f->pids[i], pid.s, sizeof(f->pids[i]));
-		memcpy(f->pps[i], pps.s, sizeof(f->pps[i]));
-		struct pp_key_new k = {.pid = pid.s,
-				       .pps = pps.s,
-				       .mebx_password = "Mebx!Pass1",
-				       .batch_id = id,
-				       .state = PP_KEY_AVAILABLE};
-		if (pp_store_key_insert(f->s, &k, &err) < 0)
-			fail_msg("key insert: %s", err.msg);
-	}
-}
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR");
-	if (!f)
+	if (!f || uc_store_open(&f->u, "ucusb") < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/pp-ucusb-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/pskprov.db", f->dir);
-	snprintf(f->out, sizeof(f->out), "%s/setup.bin", f->dir);
-	for (size_t i = 0; i < sizeof(f->mk.k); i++)
-		f->mk.k[i] = (uint8_t)(0x3A ^ (i * 5));
-	struct pp_err err = {0};
-	if (pp_store_open_sqlite(f->db, &f->mk, true, &f->s, &err) < 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
-	add_keys(f);
+	snprintf(f->out, sizeof(f->out), "%s/setup.bin", f->u.dir);
+	for (int i = 0; i < NKEYS; i++)
+		uc_add_key(&f->u, PP_KEY_AVAILABLE);
 	*state = f;
 	return 0;
 }
@@ -96,20 +45,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	pp_store_close(f->s);
-	remove_dir(f);
+	uc_store_close(&f->u);
 	free(f);
 	return 0;
-}
-
-/* One line, the expected text, and no PPS of the batch in it. */
-static void expect_err(const struct fixture *f, const struct pp_err *err, const char *needle)
-{
-	if (!strstr(err->msg, needle))
-		fail_msg("message '%s' lacks '%s'", err->msg, needle);
-	assert_null(strchr(err->msg, '\n'));
-	for (int i = 0; i < NKEYS; i++)
-		assert_null(strstr(err->msg, f->pps[i]));
 }
 
 static size_t count_state(struct fixture *f, enum pp_key_state st)
@@ -118,7 +56,7 @@ static size_t count_state(struct fixture *f, enum pp_key_state st)
 	struct pp_err err = {0};
 	for (int i = 0; i < NKEYS; i++) {
 		struct pp_key_info k;
-		assert_int_equal(pp_store_key_get(f->s, f->pids[i], &k, &err), 0);
+		assert_int_equal(pp_store_key_get(f->u.s, f->u.pid[i], &k, &err), 0);
 		n += k.state == st;
 	}
 	return n;
@@ -165,7 +103,7 @@ static void test_create(void **state)
 	o.progress = count_progress;
 	o.progress_ctx = &calls;
 	struct pp_uc_usb_create_result r;
-	if (pp_uc_usb_create(f->s, &o, &r, &err) < 0)
+	if (pp_uc_usb_create(f->u.s, &o, &r, &err) < 0)
 		fail_msg("create: %s", err.msg);
 	assert_int_equal(r.records, 3);
 	assert_int_equal(r.version, 1);
@@ -188,7 +126,7 @@ static void test_create(void **state)
 			 0);
 	bool found = false;
 	for (int i = 0; i < NKEYS; i++)
-		found |= !strcmp(pid, f->pids[i]) && !strcmp(pps, f->pps[i]);
+		found |= !strcmp(pid, f->u.pid[i]) && !strcmp(pps, f->u.pps[i]);
 	assert_true(found);
 	pp_wipe(pps, sizeof(pps));
 	pp_usb_file_free(&uf);
@@ -200,8 +138,8 @@ static void test_create_too_many(void **state)
 	struct pp_err err = {0};
 	struct pp_uc_usb_create_opts o = create_opts(f, NKEYS + 1);
 	struct pp_uc_usb_create_result r;
-	assert_int_equal(pp_uc_usb_create(f->s, &o, &r, &err), -PP_ENOTFOUND);
-	expect_err(f, &err, "batch 'b1' has 5 available keys; --count asks for 6");
+	assert_int_equal(pp_uc_usb_create(f->u.s, &o, &r, &err), -PP_ENOTFOUND);
+	uc_expect_err(&f->u, &err, "batch 'b1' has 5 available keys; --count asks for 6");
 	assert_int_equal(access(f->out, F_OK), -1);
 	assert_int_equal(count_state(f, PP_KEY_AVAILABLE), NKEYS);
 }
@@ -228,14 +166,14 @@ static void test_create_exists(void **state)
 	fputs("keep", fp);
 	fclose(fp);
 	struct pp_uc_usb_create_opts o = create_opts(f, 2);
-	assert_int_equal(pp_uc_usb_create(f->s, &o, &r, &err), -PP_EEXIST);
-	expect_err(f, &err, "already exists; not overwriting");
+	assert_int_equal(pp_uc_usb_create(f->u.s, &o, &r, &err), -PP_EEXIST);
+	uc_expect_err(&f->u, &err, "already exists; not overwriting");
 	struct stat st;
 	assert_int_equal(stat(f->out, &st), 0);
 	assert_int_equal(st.st_size, 4);
 	/* Rolled back: no key exported, no temporary file left. */
 	assert_int_equal(count_state(f, PP_KEY_AVAILABLE), NKEYS);
-	assert_int_equal(tmp_files(f->dir), 0);
+	assert_int_equal(tmp_files(f->u.dir), 0);
 }
 
 static void test_create_refusals(void **state)
@@ -243,27 +181,24 @@ static void test_create_refusals(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	struct pp_uc_usb_create_result r;
-	struct pp_uc_usb_create_opts o = create_opts(f, 1);
-	o.batch = "nosuch";
-	assert_true(pp_uc_usb_create(f->s, &o, &r, &err) < 0);
-	expect_err(f, &err, "nosuch");
-	o = create_opts(f, 1);
-	o.version = 5;
-	assert_int_equal(pp_uc_usb_create(f->s, &o, &r, &err), -PP_EINVAL);
-	expect_err(f, &err, "--format: v5 is not v1, v2, v3 or v4");
-	o = create_opts(f, 1);
-	o.server_fqdn = "a.example";
-	assert_int_equal(pp_uc_usb_create(f->s, &o, &r, &err), -PP_EINVAL);
-	expect_err(f, &err, "give --server or --server-fqdn, not both");
-	o = create_opts(f, 1);
-	o.have_server_ipv4 = false;
-	o.server_fqdn = "-bad-";
-	assert_int_equal(pp_uc_usb_create(f->s, &o, &r, &err), -PP_EINVAL);
-	expect_err(f, &err, "is not a DNS name");
-	o = create_opts(f, 1);
-	o.current_password = "";
-	assert_int_equal(pp_uc_usb_create(f->s, &o, &r, &err), -PP_EINVAL);
-	expect_err(f, &err, "--current-password: 1 to 32 characters");
+	struct pp_uc_usb_create_opts o[5];
+	static const int codes[5] = {PP_ENOTFOUND, PP_EINVAL, PP_EINVAL, PP_EINVAL, PP_EINVAL};
+	static const char *const texts[5] = {
+	    "no batch named 'nosuch'", "--format: v5 is not v1, v2, v3 or v4",
+	    "give --server or --server-fqdn, not both", "'-bad-' is not a DNS name",
+	    "--current-password: 1 to 32 characters"};
+	for (int i = 0; i < 5; i++)
+		o[i] = create_opts(f, 1);
+	o[0].batch = "nosuch";
+	o[1].version = 5;
+	o[2].server_fqdn = "a.example";
+	o[3].have_server_ipv4 = false;
+	o[3].server_fqdn = "-bad-";
+	o[4].current_password = "";
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(pp_uc_usb_create(f->u.s, &o[i], &r, &err), -codes[i]);
+		uc_expect_err(&f->u, &err, texts[i]);
+	}
 	assert_int_equal(access(f->out, F_OK), -1);
 	assert_int_equal(count_state(f, PP_KEY_AVAILABLE), NKEYS);
 }
@@ -283,7 +218,7 @@ static void create_all(struct fixture *f)
 	struct pp_err err = {0};
 	struct pp_uc_usb_create_result r;
 	struct pp_uc_usb_create_opts o = create_opts(f, 0);
-	if (pp_uc_usb_create(f->s, &o, &r, &err) < 0)
+	if (pp_uc_usb_create(f->u.s, &o, &r, &err) < 0)
 		fail_msg("create: %s", err.msg);
 	assert_int_equal(r.records, NKEYS);
 }
@@ -297,7 +232,7 @@ static void test_reconcile(void **state)
 	consume_record(f->out, 2);
 	struct pp_uc_reconcile_opts o = {.path = f->out, .actor = "test"};
 	struct pp_uc_reconcile_result r;
-	if (pp_uc_usb_reconcile(f->s, &o, &r, &err) < 0)
+	if (pp_uc_usb_reconcile(f->u.s, &o, &r, &err) < 0)
 		fail_msg("reconcile: %s", err.msg);
 	assert_int_equal(r.n_rows, NKEYS);
 	assert_int_equal(r.consumed, 2);
@@ -314,7 +249,7 @@ static void test_reconcile(void **state)
 	pp_uc_reconcile_result_free(&r);
 	assert_int_equal(count_state(f, PP_KEY_IN_USE), 2);
 	/* Again: nothing more to mark. */
-	assert_int_equal(pp_uc_usb_reconcile(f->s, &o, &r, &err), 0);
+	assert_int_equal(pp_uc_usb_reconcile(f->u.s, &o, &r, &err), 0);
 	assert_int_equal(r.consumed, 2);
 	assert_int_equal(r.marked_in_use, 0);
 	pp_uc_reconcile_result_free(&r);
@@ -326,16 +261,16 @@ static void test_reconcile_other_store(void **state)
 	struct pp_err err = {0};
 	create_all(f);
 	char other[320];
-	snprintf(other, sizeof(other), "%s/other.db", f->dir);
+	snprintf(other, sizeof(other), "%s/other.db", f->u.dir);
 	struct pp_store *s2 = NULL;
-	assert_int_equal(pp_store_open_sqlite(other, &f->mk, true, &s2, &err), 0);
+	assert_int_equal(pp_store_open_sqlite(other, &f->u.mk, true, &s2, &err), 0);
 	struct pp_uc_reconcile_opts o = {.path = f->out, .actor = "test"};
 	struct pp_uc_reconcile_result r;
 	assert_int_equal(pp_uc_usb_reconcile(s2, &o, &r, &err), 0);
 	assert_int_equal(r.unknown_to_store, NKEYS);
 	assert_false(r.rows[0].known);
 	assert_int_equal(pp_uc_reconcile_unknown_err(&r, f->out, &err), -PP_ENOTFOUND);
-	expect_err(f, &err, "5 records hold keys this store does not know");
+	uc_expect_err(&f->u, &err, "5 records hold keys this store does not know");
 	pp_uc_reconcile_result_free(&r);
 	pp_store_close(s2);
 }
@@ -348,12 +283,12 @@ static void test_reconcile_bad_file(void **state)
 	assert_int_equal(truncate(f->out, 1000), 0);
 	struct pp_uc_reconcile_opts o = {.path = f->out, .actor = "test"};
 	struct pp_uc_reconcile_result r;
-	assert_true(pp_uc_usb_reconcile(f->s, &o, &r, &err) < 0);
-	expect_err(f, &err, f->out);
+	assert_true(pp_uc_usb_reconcile(f->u.s, &o, &r, &err) < 0);
+	uc_expect_err(&f->u, &err, f->out);
 	pp_uc_reconcile_result_free(&r);
 	o.path = "/nonexistent/setup.bin";
-	assert_int_equal(pp_uc_usb_reconcile(f->s, &o, &r, &err), -PP_ENOTFOUND);
-	expect_err(f, &err, "cannot open");
+	assert_int_equal(pp_uc_usb_reconcile(f->u.s, &o, &r, &err), -PP_ENOTFOUND);
+	uc_expect_err(&f->u, &err, "cannot open");
 	pp_uc_reconcile_result_free(&r);
 	/* Nothing changed: the keys stay exported. */
 	assert_int_equal(count_state(f, PP_KEY_EXPORTED), NKEYS);

@@ -265,7 +265,7 @@ enum pp_uc_record_state pp_uc_usb_record_state(const struct pp_usb_record *r)
 	return (r->flags & PP_USB_REC_VALID) ? PP_UC_REC_VALID : PP_UC_REC_CONSUMED;
 }
 
-static int usb_file_load(const char *path, struct pp_usb_file *f, struct pp_err *err)
+int pp_uc_usb_file_load(const char *path, struct pp_usb_file *f, struct pp_err *err)
 {
 	struct pp_buf b;
 	pp_buf_init(&b, USB_READ_MAX);
@@ -367,7 +367,7 @@ int pp_uc_usb_reconcile(struct pp_store *s, const struct pp_uc_reconcile_opts *o
 	pp_cleanup(usb_file_freep) struct pp_usb_file f;
 	memset(&f, 0, sizeof(f));
 	memset(res, 0, sizeof(*res));
-	int rc = usb_file_load(o->path, &f, err);
+	int rc = pp_uc_usb_file_load(o->path, &f, err);
 	if (rc < 0)
 		return rc;
 	if ((rc = pp_store_begin(s, err)) < 0)

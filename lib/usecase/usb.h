@@ -56,6 +56,10 @@ enum pp_uc_record_state { PP_UC_REC_INVALID, PP_UC_REC_VALID, PP_UC_REC_CONSUMED
 /* "invalid", "valid", "consumed" */
 const char *pp_uc_record_state_name(enum pp_uc_record_state st);
 struct pp_usb_record;
+struct pp_usb_file;
+/* Reads and parses a setup.bin of any version (at most PP_UC_USB_MAX_RECORDS records);
+ * errors start with the path. Free f with pp_usb_file_free, also after a failure. */
+int pp_uc_usb_file_load(const char *path, struct pp_usb_file *f, struct pp_err *err) PP_WUR;
 /* Not a data record: invalid; a data record with its valid flag: valid; else consumed. */
 enum pp_uc_record_state pp_uc_usb_record_state(const struct pp_usb_record *r);
 

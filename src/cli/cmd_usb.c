@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
 #include "keys/csv.h"
@@ -13,8 +12,6 @@
 #include "proto/setupbin.h"
 #include "store/store.h"
 #include "usecase/usb.h"
-
-#define USB_READ_MAX ((size_t)PP_USB_BLOCK * (PP_UC_USB_MAX_RECORDS + 1))
 
 static void create_usage(FILE *out)
 {
@@ -306,6 +303,11 @@ static void inspect_text(const char *path, const struct pp_usb_file *f, bool rev
 	}
 }
 
+static void usb_file_freep(struct pp_usb_file *f)
+{
+	pp_usb_file_free(f);
+}
+
 static int usb_inspect(struct pp_cli *cli, int argc, char **argv)
 {
 	(void)cli;
@@ -322,22 +324,15 @@ static int usb_inspect(struct pp_cli *cli, int argc, char **argv)
 		return pp_usage_error("usb inspect", "expected one FILE");
 	const char *path = argv[optind];
 	struct pp_err err = {0};
-	struct pp_buf b;
-	pp_buf_init(&b, USB_READ_MAX);
-	struct pp_usb_file f;
+	pp_cleanup(usb_file_freep) struct pp_usb_file f;
 	memset(&f, 0, sizeof(f));
-	int rc = pp_file_read(path, USB_READ_MAX, &b, &err);
-	if (rc == 0)
-		rc = pp_usb_file_parse(b.data, b.len, &f, &err);
-	pp_buf_free_wipe(&b);
-	if (rc < 0)
-		return pp_fail("%s: %s", path, err.msg);
+	if (pp_uc_usb_file_load(path, &f, &err) < 0)
+		return pp_fail_err(&err);
 	int out = PP_EXIT_OK;
 	if (json)
 		out = pp_json_print(inspect_json(&f, reveal));
 	else
 		inspect_text(path, &f, reveal);
-	pp_usb_file_free(&f);
 	return out;
 }
 

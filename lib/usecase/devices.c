@@ -94,6 +94,8 @@ static int ref_parse(const char *text, struct device_ref *r, struct pp_err *err)
 	} else if (pp_pid_parse(text, &pid, &ignored) == 0) {
 		r->kind = PP_UC_REF_PID;
 		memcpy(r->pid, pid.s, sizeof(r->pid));
+		/* "server01" may be both: a host name of that spelling matches too. */
+		r->name = pp_valid_fqdn(text) ? text : NULL;
 	} else if (pp_valid_fqdn(text)) {
 		r->kind = PP_UC_REF_HOST_NAME;
 		r->name = text;
@@ -121,7 +123,7 @@ static bool ref_matches(const struct device_ref *r, const struct pp_device_info 
 	case PP_UC_REF_UUID:
 		return !memcmp(r->uuid, d->uuid, 16);
 	case PP_UC_REF_PID:
-		return !strcmp(r->pid, d->pid);
+		return !strcmp(r->pid, d->pid) || (r->name && name_matches(d, r->name));
 	case PP_UC_REF_ADDRESS:
 		return !memcmp(r->addr, d->addr, 4);
 	case PP_UC_REF_HOST_NAME:

@@ -22,10 +22,11 @@ enum pp_uc_device_ref_kind {
 /* "UUID", "PID", "address", "host name" */
 const char *pp_uc_device_ref_kind_name(enum pp_uc_device_ref_kind k);
 
-/* The one device that ref names: a UUID, a PID ("ABCD-EFGH" or "ABCDEFGH": the key the
- * device holds now), an IPv4 address, or a host name (alone or with its domain, case
- * insensitive). -PP_ENOTFOUND "no device with <kind> '<ref>'"; -PP_EINVAL when ref is
- * none of these; -PP_EEXIST "N devices have <kind> '<ref>'; name one by UUID" when
+/* The one device that ref names: a UUID, a PID ("ABCD-EFGH" or "ABCDEFGH": the key
+ * the device holds now; a host name spelled the same matches too), an IPv4 address, or
+ * a host name (alone or with its domain, case insensitive). -PP_ENOTFOUND "no device
+ * with <kind> '<ref>'"; -PP_EINVAL when ref is none of these (a PPS is refused without
+ * being echoed); -PP_EEXIST "N devices have <kind> '<ref>'; name one by UUID" when
  * several match. *kind (may be NULL) says how ref was read. */
 int pp_uc_device_find(struct pp_store *s, const char *ref, struct pp_device_info *out,
 		      enum pp_uc_device_ref_kind *kind, struct pp_err *err) PP_WUR;

@@ -1,6 +1,7 @@
 /* lib/usecase/devices over a temporary SQLite store: a device found by UUID, PID,
  * address and host name; state names; listings; the audited credentials reveal; the
  * failures with their one-line texts. */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,6 +140,22 @@ static void test_find_ambiguous(void **state)
 	find_expect(f, "host2", 2, PP_UC_REF_HOST_NAME);
 }
 
+/* A host name that is also a valid PID still names its device. */
+static void test_find_pid_shaped_host(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t a2[4] = {10, 1, 2, 5};
+	struct pp_pid p;
+	char host[9];
+	assert_int_equal(pp_pid_generate(&p), 0);
+	for (int i = 0; i < 9; i++)
+		host[i] = (char)tolower((unsigned char)p.s[i]);
+	uc_add_key(&f->u, PP_KEY_EXPORTED);
+	add_device(f, 2, a2, host);
+	find_expect(f, host, 2, PP_UC_REF_PID);
+	find_expect(f, p.s, 2, PP_UC_REF_PID);
+}
+
 static void test_states(void **state)
 {
 	struct fixture *f = *state;
@@ -210,6 +227,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_find, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_find_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_find_ambiguous, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_find_pid_shaped_host, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_states, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),

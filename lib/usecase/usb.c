@@ -183,9 +183,10 @@ static int records_export(struct create_job *j, struct pp_err *err)
 	return pp_store_audit_append(j->store, j->o->actor, "usb.create", j->o->batch, detail, err);
 }
 
-/* A new file that appears whole or not at all: written to a temporary name beside
- * path (0600, O_EXCL, fsynced), then linked to path, which fails when path exists. */
-static int file_publish(const char *path, const void *data, size_t len, struct pp_err *err)
+/* Written to a temporary name beside path (O_EXCL, fsynced), then linked to path, which
+ * fails when path exists. */
+int pp_uc_file_publish(const char *path, const void *data, size_t len, mode_t mode,
+		       struct pp_err *err)
 {
 	uint8_t rnd[8];
 	char hex[2 * sizeof(rnd) + 1];
@@ -196,7 +197,7 @@ static int file_publish(const char *path, const void *data, size_t len, struct p
 	pp_hex(rnd, sizeof(rnd), hex);
 	if (snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex) >= (int)sizeof(tmp))
 		return pp_err_set(err, PP_EINVAL, "output path is too long");
-	rc = pp_file_create(tmp, data, len, 0600, err);
+	rc = pp_file_create(tmp, data, len, mode, err);
 	if (rc < 0)
 		return rc;
 	int e = link(tmp, path) < 0 ? errno : 0;
@@ -236,7 +237,7 @@ int pp_uc_usb_create(struct pp_store *s, const struct pp_uc_usb_create_opts *o,
 		return rc;
 	rc = records_export(&j, err);
 	if (rc == 0)
-		rc = file_publish(o->out_path, j.file, j.file_len, err);
+		rc = pp_uc_file_publish(o->out_path, j.file, j.file_len, 0600, err);
 	if (rc < 0) {
 		rollback_quiet(s);
 		return rc;

@@ -412,7 +412,11 @@ static int usb_reconcile(struct pp_cli *cli, int argc, char **argv)
 		return ec;
 	if (optind + 1 != argc)
 		return pp_usage_error("usb reconcile", "expected one FILE");
-	struct pp_uc_reconcile_opts o = {.path = argv[optind], .actor = pp_actor()};
+	struct pp_progress prog = {0};
+	struct pp_uc_reconcile_opts o = {.path = argv[optind],
+					 .actor = pp_actor(),
+					 .progress = progress_cb,
+					 .progress_ctx = &prog};
 	pp_cleanup(reconcile_result_freep) struct pp_uc_reconcile_result res = {0};
 	pp_cleanup(store_closep) struct pp_store *store = NULL;
 	struct pp_err err = {0};
@@ -420,6 +424,7 @@ static int usb_reconcile(struct pp_cli *cli, int argc, char **argv)
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||
 	    pp_uc_usb_reconcile(store, &o, &res, &err) < 0)
 		return pp_fail_err(&err);
+	pp_progress_finish(&prog);
 	int out = json ? reconcile_json(&res) : (reconcile_text(&res), PP_EXIT_OK);
 	if (out == PP_EXIT_OK && pp_uc_reconcile_unknown_err(&res, o.path, &err) < 0)
 		return pp_fail_err(&err);

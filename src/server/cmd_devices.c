@@ -322,6 +322,39 @@ int cmd_jobs(struct pp_cli *cli, int argc, char **argv)
 	return pp_dispatch(cli, "jobs", table, argc, argv);
 }
 
+static int status_json(const struct pp_store_counts *k)
+{
+	json_t *keys = json_object(), *devs = json_object(), *jobs = json_object();
+	for (int i = 0; i < PP_KEY_STATE_MAX; i++)
+		json_object_set_new(keys, pp_key_state_name((enum pp_key_state)i),
+				    json_integer((json_int_t)k->keys_by_state[i]));
+	for (int i = 0; i < PP_DEV_STATE_MAX; i++)
+		json_object_set_new(devs, dev_state_name(i),
+				    json_integer((json_int_t)k->devices_by_state[i]));
+	for (int i = 0; i < PP_JOB_STATE_MAX; i++)
+		json_object_set_new(jobs, job_state_name(i),
+				    json_integer((json_int_t)k->jobs_by_state[i]));
+	return pp_json_print(
+	    json_pack("{s:o,s:o,s:o}", "keys", keys, "devices", devs, "jobs", jobs));
+}
+
+static int status_text(const struct pp_datadir *dd, const struct pp_store_counts *k)
+{
+	printf("data directory  %s\n", dd->dir);
+	printf("keys           ");
+	for (int i = 0; i < PP_KEY_STATE_MAX; i++)
+		printf(" %s %llu", pp_key_state_name((enum pp_key_state)i),
+		       (unsigned long long)k->keys_by_state[i]);
+	printf("\ndevices        ");
+	for (int i = 0; i < PP_DEV_STATE_MAX; i++)
+		printf(" %s %llu", dev_state_name(i), (unsigned long long)k->devices_by_state[i]);
+	printf("\njobs           ");
+	for (int i = 0; i < PP_JOB_STATE_MAX; i++)
+		printf(" %s %llu", job_state_name(i), (unsigned long long)k->jobs_by_state[i]);
+	printf("\n");
+	return PP_EXIT_OK;
+}
+
 int cmd_status(struct pp_cli *cli, int argc, char **argv)
 {
 	bool json = false;
@@ -335,39 +368,9 @@ int cmd_status(struct pp_cli *cli, int argc, char **argv)
 		return pp_usage_error("status", "unexpected argument '%.40s'", argv[optind]);
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	struct pp_store *store = NULL;
+	pp_cleanup(store_closep) struct pp_store *store = NULL;
 	struct pp_store_counts k;
-	int rc = pp_datadir_open(cli, &dd, &store, &err);
-	if (rc == 0)
-		rc = pp_store_counts(store, &k, &err);
-	pp_store_close(store);
-	if (rc < 0)
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0 || pp_store_counts(store, &k, &err) < 0)
 		return pp_fail_err(&err);
-	if (json) {
-		json_t *keys = json_object(), *devs = json_object(), *jobs = json_object();
-		for (int i = 0; i < 6; i++)
-			json_object_set_new(keys, pp_key_state_name((enum pp_key_state)i),
-					    json_integer((json_int_t)k.keys_by_state[i]));
-		for (int i = 0; i < 5; i++) {
-			json_object_set_new(devs, dev_state_name(i),
-					    json_integer((json_int_t)k.devices_by_state[i]));
-			json_object_set_new(jobs, job_state_name(i),
-					    json_integer((json_int_t)k.jobs_by_state[i]));
-		}
-		return pp_json_print(
-		    json_pack("{s:o,s:o,s:o}", "keys", keys, "devices", devs, "jobs", jobs));
-	}
-	printf("data directory  %s\n", dd.dir);
-	printf("keys           ");
-	for (int i = 0; i < 6; i++)
-		printf(" %s %llu", pp_key_state_name((enum pp_key_state)i),
-		       (unsigned long long)k.keys_by_state[i]);
-	printf("\ndevices        ");
-	for (int i = 0; i < 5; i++)
-		printf(" %s %llu", dev_state_name(i), (unsigned long long)k.devices_by_state[i]);
-	printf("\njobs           ");
-	for (int i = 0; i < 5; i++)
-		printf(" %s %llu", job_state_name(i), (unsigned long long)k.jobs_by_state[i]);
-	printf("\n");
-	return PP_EXIT_OK;
+	return json ? status_json(&k) : status_text(&dd, &k);
 }

@@ -1,4 +1,5 @@
-/* pskprov usb create|inspect: USB one-touch setup files [protocol.md section 6]. */
+/* pskprov usb create|inspect|reconcile: USB one-touch setup files [protocol.md section 6].
+ * The work is lib/usecase/usb; this file parses options and prints. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,12 +314,13 @@ static int usb_inspect(struct pp_cli *cli, int argc, char **argv)
 	(void)cli;
 	bool json = false, reveal = false;
 	int ec;
-	if (pp_parse_flags(argc, argv, PP_FLAG_JSON | PP_FLAG_REVEAL,
-			   "usage: pskprov usb inspect FILE [--json] [--reveal]\n\n"
-			   "Reads a setup.bin of any version 1 to 4 (also files written by "
-			   "Intel's tools)\nand prints its header, records and variables. "
-			   "Passwords and PPS show as\n(hidden) unless --reveal.\n",
-			   &json, &reveal, &ec))
+	if (pp_parse_flags(
+		argc, argv, PP_FLAG_JSON | PP_FLAG_REVEAL,
+		"usage: pskprov usb inspect FILE [--json] [--reveal]\n\n"
+		"Reads a setup.bin of any version 1 to 4 (also files written by "
+		"Intel's tools)\nand prints its header, records and variables. "
+		"Passwords and PPS show as\n(hidden) unless --reveal (null with --json).\n",
+		&json, &reveal, &ec))
 		return ec;
 	if (optind + 1 != argc)
 		return pp_usage_error("usb inspect", "expected one FILE");

@@ -110,11 +110,6 @@ static const char *job_state_name(int i)
 	return pp_job_state_name((enum pp_job_state)i);
 }
 
-static void store_closep(struct pp_store **s)
-{
-	pp_store_close(*s);
-}
-
 static void count_line(uint64_t n, const char *one, const char *many)
 {
 	fprintf(stderr, "%llu %s\n", (unsigned long long)n, n == 1 ? one : many);
@@ -129,7 +124,7 @@ static int devices_list(struct pp_cli *cli, int argc, char **argv)
 		return urc < 0 ? PP_EXIT_OK : urc;
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	pp_cleanup(store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
 	pp_cleanup(json_decrefp) json_t *arr = json ? json_array() : NULL;
 	struct list_ctx lc = {.arr = arr};
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
@@ -193,7 +188,7 @@ static int devices_show(struct pp_cli *cli, int argc, char **argv)
 		return urc;
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	pp_cleanup(store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
 	struct pp_device_info d;
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||
 	    pp_uc_device_find(store, ref, &d, NULL, &err) < 0)
@@ -245,7 +240,7 @@ static int devices_credentials(struct pp_cli *cli, int argc, char **argv)
 				      "--reveal is required: this prints secrets");
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	pp_cleanup(store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
 	pp_cleanup(secrets_wipe) struct pp_device_secrets sec;
 	struct pp_device_info d;
 	memset(&sec, 0, sizeof(sec));
@@ -297,7 +292,7 @@ static int jobs_list(struct pp_cli *cli, int argc, char **argv)
 		return urc < 0 ? PP_EXIT_OK : urc;
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	pp_cleanup(store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
 	pp_cleanup(json_decrefp) json_t *arr = json ? json_array() : NULL;
 	struct list_ctx lc = {.arr = arr};
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
@@ -368,7 +363,7 @@ int cmd_status(struct pp_cli *cli, int argc, char **argv)
 		return pp_usage_error("status", "unexpected argument '%.40s'", argv[optind]);
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	pp_cleanup(store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
 	struct pp_store_counts k;
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0 || pp_store_counts(store, &k, &err) < 0)
 		return pp_fail_err(&err);

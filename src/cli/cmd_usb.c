@@ -148,7 +148,7 @@ static int usb_create(struct pp_cli *cli, int argc, char **argv)
 		a.o.current_password = a.curpw_arg;
 	}
 	struct pp_datadir dd;
-	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
 	struct pp_progress prog = {0};
 	struct pp_uc_usb_create_result res;
 	a.o.actor = pp_actor();
@@ -415,7 +415,7 @@ static int usb_reconcile(struct pp_cli *cli, int argc, char **argv)
 					 .progress = progress_cb,
 					 .progress_ctx = &prog};
 	pp_cleanup(reconcile_result_freep) struct pp_uc_reconcile_result res = {0};
-	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
 	struct pp_err err = {0};
 	struct pp_datadir dd;
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||

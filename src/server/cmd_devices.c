@@ -124,7 +124,7 @@ static int devices_list(struct pp_cli *cli, int argc, char **argv)
 		return urc < 0 ? PP_EXIT_OK : urc;
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
 	pp_cleanup(json_decrefp) json_t *arr = json ? json_array() : NULL;
 	struct list_ctx lc = {.arr = arr};
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
@@ -188,7 +188,7 @@ static int devices_show(struct pp_cli *cli, int argc, char **argv)
 		return urc;
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
 	struct pp_device_info d;
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||
 	    pp_uc_device_find(store, ref, &d, NULL, &err) < 0)
@@ -240,7 +240,7 @@ static int devices_credentials(struct pp_cli *cli, int argc, char **argv)
 				      "--reveal is required: this prints secrets");
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
 	pp_cleanup(secrets_wipe) struct pp_device_secrets sec;
 	struct pp_device_info d;
 	memset(&sec, 0, sizeof(sec));
@@ -292,7 +292,7 @@ static int jobs_list(struct pp_cli *cli, int argc, char **argv)
 		return urc < 0 ? PP_EXIT_OK : urc;
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
 	pp_cleanup(json_decrefp) json_t *arr = json ? json_array() : NULL;
 	struct list_ctx lc = {.arr = arr};
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
@@ -363,7 +363,7 @@ int cmd_status(struct pp_cli *cli, int argc, char **argv)
 		return pp_usage_error("status", "unexpected argument '%.40s'", argv[optind]);
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	pp_cleanup(pp_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
 	struct pp_store_counts k;
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0 || pp_store_counts(store, &k, &err) < 0)
 		return pp_fail_err(&err);

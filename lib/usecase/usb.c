@@ -227,15 +227,14 @@ int pp_uc_usb_create(struct pp_store *s, const struct pp_uc_usb_create_opts *o,
 	pp_cleanup(create_job_free) struct create_job j = {.store = s, .o = o};
 	memset(res, 0, sizeof(*res));
 	int rc = pp_uc_usb_create_check(o, err);
-	if (rc == 0)
-		rc = pick_keys(&j, err);
+	if (rc < 0 || (rc = pp_store_begin(s, err)) < 0)
+		return rc;
+	/* Keys picked inside the transaction: no other writer exports them meanwhile. */
+	rc = pick_keys(&j, err);
 	if (rc == 0)
 		rc = file_start(&j, err);
-	if (rc < 0)
-		return rc;
-	if ((rc = pp_store_begin(s, err)) < 0)
-		return rc;
-	rc = records_export(&j, err);
+	if (rc == 0)
+		rc = records_export(&j, err);
 	if (rc == 0)
 		rc = pp_uc_file_publish(o->out_path, j.file, j.file_len, 0600, err);
 	if (rc < 0) {

@@ -129,4 +129,7 @@ void pp_pskc_prot_wipe(struct pp_pskc_prot *pp);
 /* The actor name recorded in the audit log for CLI actions: "cli:<user>". */
 const char *pp_actor(void);
 
+/* For pp_cleanup(pp_cli_store_closep) on a struct pp_store * (NULL accepted). */
+void pp_cli_store_closep(struct pp_store **s);
+
 #endif

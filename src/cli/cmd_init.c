@@ -1,20 +1,16 @@
 /* pskprov init: creates the data directory with its config, master key and database. */
-#include <errno.h>
 #include <getopt.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/commands.h"
-#include "core/bytes.h"
-#include "core/fileio.h"
 #include "core/secret.h"
 #include "store/masterkey.h"
 #include "store/store.h"
+#include "usecase/init.h"
 
 static void init_usage(FILE *out)
 {
-	fprintf(out, "usage: pskprov [-d DIR] init [--postgres CONNINFO]\n\n"
+	fprintf(out, "usage: pskprov [-d DIR] init [--postgres CONNINFO] [--json]\n\n"
 		     "Creates DIR (mode 0700) with pskprov.conf, master.key (0600) and the\n"
 		     "SQLite database. With PSKPROV_MASTER_KEY set (64 hex digits) no key file\n"
 		     "is written and that key is used. Refuses a directory that holds a\n"
@@ -25,118 +21,103 @@ static void init_usage(FILE *out)
 		     "                       master key. Keep passwords in ~/.pgpass, not here.\n");
 }
 
-int cmd_init(struct pp_cli *cli, int argc, char **argv)
+struct init_args {
+	const char *postgres;
+	bool json;
+};
+
+/* PP_EXIT_* to return at once, or -1 to go on. */
+static int init_parse(int argc, char **argv, struct init_args *a)
 {
 	static const struct option opts[] = {{"postgres", required_argument, NULL, 'p'},
+					     {"json", no_argument, NULL, 'j'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	const char *pg = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:jh", opts, NULL)) != -1) {
 		if (c == 'p') {
-			pg = optarg;
-			continue;
-		}
-		if (c == 'h') {
+			a->postgres = optarg;
+		} else if (c == 'j') {
+			a->json = true;
+		} else if (c == 'h') {
 			init_usage(stdout);
 			return PP_EXIT_OK;
+		} else {
+			init_usage(stderr);
+			return PP_EXIT_USAGE;
 		}
-		init_usage(stderr);
-		return PP_EXIT_USAGE;
 	}
-	if (pg && (!*pg || strlen(pg) >= sizeof(((struct pp_config *)0)->postgres_url) ||
-		   strpbrk(pg, "\n\r;")))
-		return pp_usage_error("init", "--postgres: not a usable conninfo");
-	if (pg && strstr(pg, "password"))
-		return pp_usage_error("init", "--postgres: keep the password in ~/.pgpass or "
-					      "PGPASSFILE, not in the conninfo");
+	struct pp_err err = {0};
+	struct pp_uc_init_opts o = {.postgres = a->postgres};
+	if (pp_uc_init_check(&o, &err) < 0)
+		return pp_usage_error("init", "%s", err.msg);
 	if (optind != argc)
 		return pp_usage_error("init", "unexpected argument '%.40s'", argv[optind]);
+	return -1;
+}
 
-	struct pp_err err = {0};
-	struct pp_datadir dd;
-	if (pp_datadir_paths(cli, &dd, &err) < 0)
-		return pp_fail_err(&err);
+static json_t *json_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
 
-	if (mkdir(dd.dir, 0700) < 0 && errno != EEXIST)
-		return pp_fail("cannot create '%s': %s", dd.dir, strerror(errno));
-	struct stat st;
-	if (stat(dd.dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return pp_fail("'%s' is not a directory", dd.dir);
-	if (access(dd.config_path, F_OK) == 0 || access(dd.db_path, F_OK) == 0 ||
-	    access(dd.key_path, F_OK) == 0)
-		return pp_fail("'%s' already holds a pskprov data set; not overwriting", dd.dir);
-	if (st.st_mode & 077)
-		pp_note("warning: '%s' is accessible by other users (mode %03o)", dd.dir,
-			(unsigned)(st.st_mode & 0777));
-
-	struct pp_master_key mk;
-	bool created_key = false, from_env = false;
-	int rc = pp_master_key_from_env(&mk, &from_env, &err);
-	if (rc < 0)
-		return pp_fail_err(&err);
-	if (!from_env) {
-		rc = pp_master_key_create(dd.key_path, &err);
-		if (rc == 0)
-			rc = pp_master_key_load(dd.key_path, &mk, &err);
-		if (rc < 0)
-			return pp_fail_err(&err);
-		created_key = true;
-	}
-
-	struct pp_buf conf;
-	pp_buf_init(&conf, 2 * PP_CONFIG_MAX_BYTES);
-	rc = pp_buf_append_str(&conf, pp_config_default_text());
-	if (rc == 0 && pg)
-		rc = pp_buf_printf(&conf, "\n[store]\nbackend = postgres\npostgres_url = %s\n", pg);
-	if (rc < 0) {
-		pp_buf_free(&conf);
-		pp_err_set(&err, PP_ENOMEM, "out of memory");
-		goto fail;
-	}
-	rc = pp_file_create(dd.config_path, conf.data, conf.len, 0600, &err);
-	pp_buf_free(&conf);
-	if (rc < 0)
-		goto fail;
-
-	struct pp_store *store = NULL;
-	bool joined = false;
-	if (pg) {
-		rc = pp_store_open_postgres(pg, &mk, true, &store, &err);
-		if (rc == -PP_EEXIST) {
-			/* Another instance made the schema: join it. Opening checks that this
-			 * master key is the one the database was made with. */
-			rc = pp_store_open_postgres(pg, &mk, false, &store, &err);
-			joined = rc == 0;
-		}
-	} else
-		rc = pp_store_open_sqlite(dd.db_path, &mk, true, &store, &err);
-	if (rc == 0)
-		rc = pp_store_audit_append(store, pp_actor(), "init", dd.dir,
-					   "data directory created", &err);
-	pp_store_close(store);
-	if (rc < 0) {
-		unlink(dd.config_path);
-		unlink(dd.db_path);
-		goto fail;
-	}
-	pp_wipe(&mk, sizeof(mk));
-	printf("initialised %s\n", dd.dir);
-	printf("  config    %s\n", dd.config_path);
-	if (pg)
+static int init_print(const struct pp_datadir *dd, const struct init_args *a,
+		      const struct pp_uc_init_result *r)
+{
+	if (a->json)
+		return pp_json_print(json_pack(
+		    "{s:s,s:s,s:s,s:o,s:b,s:o,s:s}", "data_directory", dd->dir, "config",
+		    dd->config_path, "backend", a->postgres ? "postgres" : "sqlite", "database",
+		    json_str_or_null(a->postgres ? NULL : dd->db_path), "joined", r->joined,
+		    "key_file", json_str_or_null(r->created_key ? dd->key_path : NULL),
+		    "key_source", r->created_key ? "file" : "environment"));
+	printf("initialised %s\n", dd->dir);
+	printf("  config    %s\n", dd->config_path);
+	if (a->postgres)
 		printf("  database  PostgreSQL (postgres_url in pskprov.conf)%s\n",
-		       joined ? ", joined the existing schema" : "");
+		       r->joined ? ", joined the existing schema" : "");
 	else
-		printf("  database  %s\n", dd.db_path);
-	if (created_key)
+		printf("  database  %s\n", dd->db_path);
+	if (r->created_key)
 		printf("  key       %s (0600; back it up: without it no secret can be read)\n",
-		       dd.key_path);
+		       dd->key_path);
 	else
 		printf("  key       from PSKPROV_MASTER_KEY (no key file written)\n");
 	return PP_EXIT_OK;
-fail:
-	pp_wipe(&mk, sizeof(mk));
-	if (created_key)
-		unlink(dd.key_path);
-	return pp_fail_err(&err);
+}
+
+static void key_wipe(struct pp_master_key *mk)
+{
+	pp_wipe(mk, sizeof(*mk));
+}
+
+int cmd_init(struct pp_cli *cli, int argc, char **argv)
+{
+	struct init_args a = {0};
+	int ec = init_parse(argc, argv, &a);
+	if (ec >= 0)
+		return ec;
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	pp_cleanup(key_wipe) struct pp_master_key mk;
+	bool from_env = false;
+	memset(&mk, 0, sizeof(mk));
+	if (pp_datadir_paths(cli, &dd, &err) < 0 ||
+	    pp_master_key_from_env(&mk, &from_env, &err) < 0)
+		return pp_fail_err(&err);
+	struct pp_uc_init_opts o = {.dir = dd.dir,
+				    .config_path = dd.config_path,
+				    .key_path = dd.key_path,
+				    .db_path = dd.db_path,
+				    .config_text = pp_config_default_text(),
+				    .postgres = a.postgres,
+				    .given = from_env ? &mk : NULL,
+				    .actor = pp_actor()};
+	struct pp_uc_init_result r;
+	if (pp_uc_init(&o, &r, &err) < 0)
+		return pp_fail_err(&err);
+	if (r.dir_open)
+		pp_note("warning: '%s' is accessible by other users (mode %03o)", dd.dir,
+			(unsigned)r.dir_mode);
+	return init_print(&dd, &a, &r);
 }

@@ -1,27 +1,25 @@
-/* pskprov usb create|inspect: USB one-touch setup files [protocol.md section 6]. */
+/* pskprov usb create|inspect|reconcile: USB one-touch setup files [protocol.md section 6].
+ * The work is lib/usecase/usb; this file parses options and prints. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
 #include "keys/csv.h"
 #include "keys/keys.h"
 #include "proto/setupbin.h"
 #include "store/store.h"
-
-#define USB_MAX_RECORDS 1000000u
-#define USB_READ_MAX ((size_t)PP_USB_BLOCK * (USB_MAX_RECORDS + 1))
+#include "usecase/usb.h"
 
 static void create_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: pskprov usb create --batch NAME --out FILE [--count N]\n"
 		"            [--format v1|v2|v3|v4] [--server IPV4[:PORT] | --server-fqdn NAME]\n"
-		"            [--current-password PW|-] [--no-consume] [--scramble]\n\n"
+		"            [--current-password PW|-] [--no-consume] [--scramble] [--json]\n\n"
 		"Writes one record per available key of the batch (current MEBx password,\n"
 		"new MEBx password, PID, PPS, configuration server and port) to a new file of\n"
 		"mode 0600, and marks those keys exported. v1 is the default format.\n"
@@ -31,21 +29,44 @@ static void create_usage(FILE *out)
 		"  --scramble          store record bodies scrambled (obfuscation only)\n");
 }
 
-struct pick {
-	char (*pids)[9];
-	size_t n, max;
+struct create_args {
+	struct pp_uc_usb_create_opts o;
+	const char *curpw_arg;
+	bool json;
 };
 
-static int pick_available(void *arg, const struct pp_key_info *k)
+static int create_opt(struct create_args *a, int c, struct pp_err *err)
 {
-	struct pick *p = arg;
-	if (k->state != PP_KEY_AVAILABLE || p->n >= p->max)
+	struct pp_uc_usb_create_opts *o = &a->o;
+	if (c && strchr("boqc", c)) {
+		const char **dst = c == 'b'   ? &o->batch
+				   : c == 'o' ? &o->out_path
+				   : c == 'q' ? &o->server_fqdn
+					      : &a->curpw_arg;
+		*dst = optarg;
 		return 0;
-	memcpy(p->pids[p->n++], k->pid, 9);
+	}
+	if (c && strchr("NSj", c)) {
+		bool *flag = c == 'N' ? &o->no_consume : c == 'S' ? &o->scramble : &a->json;
+		*flag = true;
+		return 0;
+	}
+	if (c == 'n')
+		return pp_parse_u32(optarg, 1, PP_UC_USB_MAX_RECORDS, &o->count, "--count", err);
+	if (c == 's') {
+		o->have_server_ipv4 = true;
+		return pp_parse_ipv4_port(optarg, o->server_ipv4, &o->server_port, "--server", err);
+	}
+	/* 'f' */
+	if (strlen(optarg) != 2 || optarg[0] != 'v' || optarg[1] < '1' || optarg[1] > '4')
+		return pp_err_set(err, PP_EINVAL, "--format: '%.20s' is not v1, v2, v3 or v4",
+				  optarg);
+	o->version = (uint32_t)(optarg[1] - '0');
 	return 0;
 }
 
-static int usb_create(struct pp_cli *cli, int argc, char **argv)
+/* PP_EXIT_* to return at once, or -1 to go on. */
+static int create_parse(int argc, char **argv, struct create_args *a)
 {
 	static const struct option opts[] = {{"batch", required_argument, NULL, 'b'},
 					     {"out", required_argument, NULL, 'o'},
@@ -56,204 +77,88 @@ static int usb_create(struct pp_cli *cli, int argc, char **argv)
 					     {"current-password", required_argument, NULL, 'c'},
 					     {"no-consume", no_argument, NULL, 'N'},
 					     {"scramble", no_argument, NULL, 'S'},
+					     {"json", no_argument, NULL, 'j'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
-	const char *batch = NULL, *outpath = NULL, *fqdn = NULL, *curpw_arg = "admin";
-	uint32_t count = 0, version = 1;
-	uint8_t ip[4];
-	uint16_t port = 9971;
-	bool have_ip = false, no_consume = false, scramble = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "b:o:n:f:s:q:c:NSh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'b':
-			batch = optarg;
-			break;
-		case 'o':
-			outpath = optarg;
-			break;
-		case 'n':
-			if (pp_parse_u32(optarg, 1, USB_MAX_RECORDS, &count, "--count", &err) < 0)
-				return pp_usage_error("usb create", "%s", err.msg);
-			break;
-		case 'f':
-			if (strlen(optarg) != 2 || optarg[0] != 'v' || optarg[1] < '1' ||
-			    optarg[1] > '4')
-				return pp_usage_error("usb create",
-						      "--format: '%.20s' is not v1, v2, v3 or v4",
-						      optarg);
-			version = (uint32_t)(optarg[1] - '0');
-			break;
-		case 's':
-			if (pp_parse_ipv4_port(optarg, ip, &port, "--server", &err) < 0)
-				return pp_usage_error("usb create", "%s", err.msg);
-			have_ip = true;
-			break;
-		case 'q':
-			if (!pp_valid_fqdn(optarg))
-				return pp_usage_error("usb create",
-						      "--server-fqdn: '%.64s' is not a DNS name",
-						      optarg);
-			fqdn = optarg;
-			break;
-		case 'c':
-			curpw_arg = optarg;
-			break;
-		case 'N':
-			no_consume = true;
-			break;
-		case 'S':
-			scramble = true;
-			break;
-		case 'h':
+	while ((c = getopt_long(argc, argv, "b:o:n:f:s:q:c:NSjh", opts, NULL)) != -1) {
+		if (c == 'h') {
 			create_usage(stdout);
 			return PP_EXIT_OK;
-		default:
+		}
+		if (c == '?') {
 			create_usage(stderr);
 			return PP_EXIT_USAGE;
 		}
+		if (create_opt(a, c, &err) < 0)
+			return pp_usage_error("usb create", "%s", err.msg);
 	}
 	if (optind != argc)
 		return pp_usage_error("usb create", "unexpected argument '%.40s'", argv[optind]);
-	if (!batch || !outpath)
-		return pp_usage_error("usb create", "--batch and --out are required");
-	if (have_ip && fqdn)
-		return pp_usage_error("usb create", "give --server or --server-fqdn, not both");
+	if (strcmp(a->curpw_arg, "-") && pp_uc_usb_create_check(&a->o, &err) < 0)
+		return pp_usage_error("usb create", "%s", err.msg);
+	return -1;
+}
 
-	char curpw[PP_MEBX_MAX + 2];
-	if (!strcmp(curpw_arg, "-")) {
+static void progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+	struct pp_progress *p = ctx;
+	if (!p->label)
+		pp_progress_start(p, "records", total);
+	pp_progress_update(p, done);
+}
+
+static int create_print(const struct create_args *a, const struct pp_uc_usb_create_result *r)
+{
+	const struct pp_uc_usb_create_opts *o = &a->o;
+	if (a->json)
+		return pp_json_print(
+		    json_pack("{s:s,s:s,s:I,s:I,s:I,s:s,s:b,s:b}", "path", o->out_path, "batch",
+			      o->batch, "version", (json_int_t)r->version, "records",
+			      (json_int_t)r->records, "bytes", (json_int_t)r->file_bytes, "mode",
+			      "0600", "scrambled", o->scramble, "no_consume", o->no_consume));
+	printf("wrote %s: setup.bin v%u, %zu record%s (%zu bytes, mode 0600)%s%s\n", o->out_path,
+	       r->version, r->records, r->records == 1 ? "" : "s", r->file_bytes,
+	       o->scramble ? ", scrambled" : "", o->no_consume ? ", do-not-consume" : "");
+	return PP_EXIT_OK;
+}
+
+static void secret_buf_wipe(char (*b)[PP_MEBX_MAX + 2])
+{
+	pp_wipe(*b, sizeof(*b));
+}
+
+static int usb_create(struct pp_cli *cli, int argc, char **argv)
+{
+	struct create_args a = {.o = {.version = 1, .server_port = PP_UC_USB_PORT_DEFAULT},
+				.curpw_arg = "admin"};
+	int ec = create_parse(argc, argv, &a);
+	if (ec >= 0)
+		return ec;
+	struct pp_err err = {0};
+	pp_cleanup(secret_buf_wipe) char curpw[PP_MEBX_MAX + 2] = "";
+	if (!strcmp(a.curpw_arg, "-")) {
 		if (pp_read_secret("current MEBx password: ", curpw, sizeof(curpw), &err) < 0)
 			return pp_fail("--current-password: %s", err.msg);
-	} else if (strlen(curpw_arg) > PP_MEBX_MAX || !*curpw_arg) {
-		return pp_usage_error("usb create", "--current-password: 1 to %d characters",
-				      PP_MEBX_MAX);
+		a.o.current_password = curpw;
+		if (pp_uc_usb_create_check(&a.o, &err) < 0)
+			return pp_usage_error("usb create", "%s", err.msg);
 	} else {
-		memcpy(curpw, curpw_arg, strlen(curpw_arg) + 1);
+		a.o.current_password = a.curpw_arg;
 	}
-
 	struct pp_datadir dd;
-	struct pp_store *store = NULL;
-	struct pick pk = {0};
-	uint8_t *file = NULL;
-	size_t file_len = 0;
-	struct pp_usb_record rec;
-	struct pp_pps pps;
-	char mebx[PP_MEBX_MAX + 1];
-	bool in_tx = false, written = false;
-	memset(&pps, 0, sizeof(pps));
-	pp_usb_record_init(&rec, 1);
-	int rc = pp_datadir_open(cli, &dd, &store, &err);
-	if (rc < 0)
-		goto out;
-	struct pp_batch_info bi;
-	rc = pp_store_batch_get(store, batch, &bi, &err);
-	if (rc < 0)
-		goto out;
-	pk.max = count ? count : (bi.key_count < USB_MAX_RECORDS ? bi.key_count : USB_MAX_RECORDS);
-	pk.pids = calloc(pk.max ? pk.max : 1, sizeof(*pk.pids));
-	if (!pk.pids) {
-		rc = pp_err_set(&err, PP_ENOMEM, "out of memory");
-		goto out;
-	}
-	struct pp_key_filter f = {.batch = batch, .state = PP_KEY_AVAILABLE, .limit = pk.max};
-	rc = pp_store_key_list(store, &f, pick_available, &pk, &err);
-	if (rc < 0)
-		goto out;
-	if (pk.n == 0) {
-		rc = pp_err_set(&err, PP_ENOTFOUND, "batch '%s' has no available keys", batch);
-		goto out;
-	}
-	if (count && pk.n < count) {
-		rc = pp_err_set(&err, PP_ENOTFOUND,
-				"batch '%s' has %zu available keys; --count asks for %u", batch,
-				pk.n, count);
-		goto out;
-	}
-	struct pp_usb_header hdr;
-	rc = pp_usb_header_init(&hdr, version, no_consume ? PP_USB_HDR_NO_CONSUME : 0,
-				(uint32_t)pk.n, &err);
-	if (rc == 0)
-		rc = pp_usb_header_add_module(&hdr, PP_USB_MOD_ME, &err);
-	if (rc == 0)
-		rc = pp_usb_header_add_module(&hdr, PP_USB_MOD_AMT, &err);
-	if (rc < 0)
-		goto out;
-	rc = pp_usb_file_size((uint32_t)pk.n, &file_len);
-	if (rc < 0 || !(file = calloc(1, file_len))) {
-		rc = pp_err_set(&err, PP_ENOMEM, "cannot hold a %zu-record file", pk.n);
-		goto out;
-	}
-	rc = pp_usb_header_write(&hdr, file, &err);
-	if (rc < 0)
-		goto out;
-	rc = pp_store_begin(store, &err);
-	if (rc < 0)
-		goto out;
-	in_tx = true;
-	for (size_t i = 0; i < pk.n; i++) {
-		rc = pp_store_key_secrets(store, pk.pids[i], &pps, mebx, sizeof(mebx), &err);
-		if (rc < 0)
-			goto out;
-		pp_usb_record_init(&rec, (uint32_t)(i + 1));
-		/* Entries sorted by (module, variable), protocol.md section 6. */
-		rc = pp_usb_record_add_string(&rec, 1, PP_USB_ME_CURRENT_PASSWORD, curpw, &err);
-		if (rc == 0)
-			rc = pp_usb_record_add_string(&rec, 1, PP_USB_ME_NEW_PASSWORD, mebx, &err);
-		if (rc == 0)
-			rc = pp_usb_record_add_string(&rec, 2, PP_USB_AMT_PID, pk.pids[i], &err);
-		if (rc == 0)
-			rc = pp_usb_record_add_string(&rec, 2, PP_USB_AMT_PPS, pps.s, &err);
-		if (rc == 0 && fqdn)
-			rc = pp_usb_record_add_string(&rec, 2, PP_USB_AMT_SERVER_FQDN, fqdn, &err);
-		if (rc == 0 && have_ip)
-			rc = pp_usb_record_add_ipv4(&rec, 2, PP_USB_AMT_SERVER_IPV4, ip, &err);
-		if (rc == 0 && (have_ip || fqdn))
-			rc = pp_usb_record_add_u16(&rec, 2, PP_USB_AMT_SERVER_PORT, port, &err);
-		if (rc == 0)
-			rc = pp_usb_record_write(&rec, scramble, file + PP_USB_BLOCK * (i + 1),
-						 &err);
-		pp_usb_record_wipe(&rec);
-		pp_wipe(&pps, sizeof(pps));
-		pp_wipe(mebx, sizeof(mebx));
-		if (rc < 0)
-			goto out;
-		rc = pp_store_key_set_state(store, pk.pids[i], PP_KEY_EXPORTED, &err);
-		if (rc < 0)
-			goto out;
-	}
-	char detail[128];
-	snprintf(detail, sizeof(detail), "setup.bin v%u records=%zu%s%s", version, pk.n,
-		 no_consume ? " no-consume" : "", scramble ? " scrambled" : "");
-	rc = pp_store_audit_append(store, pp_actor(), "usb.create", batch, detail, &err);
-	if (rc < 0)
-		goto out;
-	rc = pp_file_create(outpath, file, file_len, 0600, &err);
-	if (rc < 0)
-		goto out;
-	written = true;
-	rc = pp_store_commit(store, &err);
-	if (rc < 0)
-		goto out;
-	in_tx = false;
-	printf("wrote %s: setup.bin v%u, %zu records (%zu bytes, mode 0600)%s%s\n", outpath,
-	       version, pk.n, file_len, scramble ? ", scrambled" : "",
-	       no_consume ? ", do-not-consume" : "");
-out:
-	if (in_tx) {
-		pp_rollback_quiet(store);
-		if (written)
-			unlink(outpath);
-	}
-	if (file) {
-		pp_wipe(file, file_len);
-		free(file);
-	}
-	pp_usb_record_wipe(&rec);
-	pp_wipe(curpw, sizeof(curpw));
-	free(pk.pids);
-	pp_store_close(store);
-	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
+	struct pp_progress prog = {0};
+	struct pp_uc_usb_create_result res;
+	a.o.actor = pp_actor();
+	a.o.progress = progress_cb;
+	a.o.progress_ctx = &prog;
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||
+	    pp_uc_usb_create(store, &a.o, &res, &err) < 0)
+		return pp_fail_err(&err);
+	pp_progress_finish(&prog);
+	return create_print(&a, &res);
 }
 
 /* ---- inspect ----------------------------------------------------------------- */
@@ -307,9 +212,7 @@ static void value_text(const struct pp_usb_var_info *vi, const uint8_t *v, size_
 
 static const char *record_state(const struct pp_usb_record *r)
 {
-	if (r->type != PP_USB_TYPE_DATA)
-		return "invalid";
-	return (r->flags & PP_USB_REC_VALID) ? "valid" : "consumed";
+	return pp_uc_record_state_name(pp_uc_usb_record_state(r));
 }
 
 static json_t *inspect_json(const struct pp_usb_file *f, bool reveal)
@@ -340,12 +243,14 @@ static json_t *inspect_json(const struct pp_usb_file *f, bool reveal)
 			    pp_usb_var_lookup(v->module, v->variable);
 			char val[1024];
 			value_text(vi, r->body + v->off, v->len, reveal, val, sizeof(val));
+			/* A hidden secret is null, never the text "(hidden)". */
+			bool hidden = vi && vi->secret && !reveal;
 			json_array_append_new(
 			    vars,
-			    json_pack("{s:i,s:i,s:s,s:s,s:i,s:s}", "module", v->module, "variable",
+			    json_pack("{s:i,s:i,s:s,s:s,s:i,s:o}", "module", v->module, "variable",
 				      v->variable, "name", vi ? vi->name : "unknown", "type",
 				      pp_usb_vtype_str(vi ? vi->type : PP_USB_VT_BYTES), "length",
-				      v->len, "value", val));
+				      v->len, "value", hidden ? json_null() : json_string(val)));
 			pp_wipe(val, sizeof(val));
 		}
 		json_array_append_new(
@@ -394,47 +299,102 @@ static void inspect_text(const char *path, const struct pp_usb_file *f, bool rev
 	}
 }
 
+static void usb_file_freep(struct pp_usb_file *f)
+{
+	pp_usb_file_free(f);
+}
+
 static int usb_inspect(struct pp_cli *cli, int argc, char **argv)
 {
 	(void)cli;
 	bool json = false, reveal = false;
 	int ec;
-	if (pp_parse_flags(argc, argv, PP_FLAG_JSON | PP_FLAG_REVEAL,
-			   "usage: pskprov usb inspect FILE [--json] [--reveal]\n\n"
-			   "Reads a setup.bin of any version 1 to 4 (also files written by "
-			   "Intel's tools)\nand prints its header, records and variables. "
-			   "Passwords and PPS show as\n(hidden) unless --reveal.\n",
-			   &json, &reveal, &ec))
+	if (pp_parse_flags(
+		argc, argv, PP_FLAG_JSON | PP_FLAG_REVEAL,
+		"usage: pskprov usb inspect FILE [--json] [--reveal]\n\n"
+		"Reads a setup.bin of any version 1 to 4 (also files written by "
+		"Intel's tools)\nand prints its header, records and variables. "
+		"Passwords and PPS show as\n(hidden) unless --reveal (null with --json).\n",
+		&json, &reveal, &ec))
 		return ec;
 	if (optind + 1 != argc)
 		return pp_usage_error("usb inspect", "expected one FILE");
 	const char *path = argv[optind];
 	struct pp_err err = {0};
-	struct pp_buf b;
-	pp_buf_init(&b, USB_READ_MAX);
-	struct pp_usb_file f;
+	pp_cleanup(usb_file_freep) struct pp_usb_file f;
 	memset(&f, 0, sizeof(f));
-	int rc = pp_file_read(path, USB_READ_MAX, &b, &err);
-	if (rc == 0)
-		rc = pp_usb_file_parse(b.data, b.len, &f, &err);
-	pp_buf_free_wipe(&b);
-	if (rc < 0)
-		return pp_fail("%s: %s", path, err.msg);
+	if (pp_uc_usb_file_load(path, &f, &err) < 0)
+		return pp_fail_err(&err);
 	int out = PP_EXIT_OK;
 	if (json)
 		out = pp_json_print(inspect_json(&f, reveal));
 	else
 		inspect_text(path, &f, reveal);
-	pp_usb_file_free(&f);
 	return out;
 }
 
 /* ---- reconcile --------------------------------------------------------------- */
 
+static json_t *reconcile_row_json(const struct pp_uc_reconcile_row *r)
+{
+	return json_pack("{s:I,s:o,s:s,s:o,s:b}", "record", (json_int_t)r->record, "pid",
+			 r->pid[0] ? json_string(r->pid) : json_null(), "record_state",
+			 pp_uc_record_state_name(r->record_state), "key_state",
+			 r->known ? json_string(pp_key_state_name(r->key_state)) : json_null(),
+			 "heard_from", r->known && r->heard_from);
+}
+
+static int reconcile_json(const struct pp_uc_reconcile_result *res)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < res->n_rows; i++)
+		if (json_array_append_new(arr, reconcile_row_json(&res->rows[i])) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	if (!arr)
+		return pp_fail("out of memory");
+	return pp_json_print(json_pack(
+	    "{s:o,s:I,s:I,s:I,s:I,s:I}", "records", arr, "consumed", (json_int_t)res->consumed,
+	    "marked_in_use", (json_int_t)res->marked_in_use, "never_heard_from",
+	    (json_int_t)res->never_heard_from, "still_valid", (json_int_t)res->still_valid,
+	    "unknown_to_store", (json_int_t)res->unknown_to_store));
+}
+
+static const char *heard_text(const struct pp_uc_reconcile_row *r)
+{
+	if (!r->known || r->record_state != PP_UC_REC_CONSUMED)
+		return "-";
+	return r->heard_from ? "heard from" : "NEVER HEARD FROM";
+}
+
+static void reconcile_text(const struct pp_uc_reconcile_result *res)
+{
+	printf("%-7s %-10s %-9s %-9s %s\n", "RECORD", "PID", "RECORD", "KEY", "DEVICE");
+	for (size_t i = 0; i < res->n_rows; i++) {
+		const struct pp_uc_reconcile_row *r = &res->rows[i];
+		const char *kstate = !r->pid[0]  ? "-"
+				     : !r->known ? "UNKNOWN"
+						 : pp_key_state_name(r->key_state);
+		printf("%-7u %-10s %-9s %-9s %s\n", r->record, r->pid[0] ? r->pid : "-",
+		       pp_uc_record_state_name(r->record_state), kstate, heard_text(r));
+	}
+	printf("%llu consumed (%llu marked in-use now), %llu never heard from, %llu still "
+	       "unused, %llu not in this store\n",
+	       (unsigned long long)res->consumed, (unsigned long long)res->marked_in_use,
+	       (unsigned long long)res->never_heard_from, (unsigned long long)res->still_valid,
+	       (unsigned long long)res->unknown_to_store);
+}
+
+static void reconcile_result_freep(struct pp_uc_reconcile_result *res)
+{
+	pp_uc_reconcile_result_free(res);
+}
+
 /* A used USB file comes back from the field: its consumed records say which keys went
  * into machines. Those keys are marked in-use (they are on a device now); records whose
- * key no device ever said hello with are listed: a machine that took a key and never
- * reached the server. */
+ * key no device ever proved are listed: a machine that took a key and never reached
+ * the server. */
 static int usb_reconcile(struct pp_cli *cli, int argc, char **argv)
 {
 	bool json = false;
@@ -449,129 +409,23 @@ static int usb_reconcile(struct pp_cli *cli, int argc, char **argv)
 		return ec;
 	if (optind + 1 != argc)
 		return pp_usage_error("usb reconcile", "expected one FILE");
-	const char *path = argv[optind];
+	struct pp_progress prog = {0};
+	struct pp_uc_reconcile_opts o = {.path = argv[optind],
+					 .actor = pp_actor(),
+					 .progress = progress_cb,
+					 .progress_ctx = &prog};
+	pp_cleanup(reconcile_result_freep) struct pp_uc_reconcile_result res = {0};
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
 	struct pp_err err = {0};
-	struct pp_buf b;
-	struct pp_usb_file f;
 	struct pp_datadir dd;
-	struct pp_store *store = NULL;
-	json_t *arr = json ? json_array() : NULL;
-	bool in_tx = false;
-	uint64_t consumed = 0, valid = 0, marked = 0, silent = 0, unknown = 0;
-	memset(&f, 0, sizeof(f));
-	pp_buf_init(&b, USB_READ_MAX);
-	int rc = pp_file_read(path, USB_READ_MAX, &b, &err);
-	if (rc == 0)
-		rc = pp_usb_file_parse(b.data, b.len, &f, &err);
-	pp_buf_free_wipe(&b);
-	if (rc < 0) {
-		pp_err_prefix(&err, "%s", path);
-		goto out;
-	}
-	rc = pp_datadir_open(cli, &dd, &store, &err);
-	if (rc < 0)
-		goto out;
-	rc = pp_store_begin(store, &err);
-	if (rc < 0)
-		goto out;
-	in_tx = true;
-	if (!json)
-		printf("%-7s %-10s %-9s %-9s %s\n", "RECORD", "PID", "RECORD", "KEY", "DEVICE");
-	for (size_t i = 0; i < f.n_records; i++) {
-		const struct pp_usb_record *r = &f.records[i];
-		char pidtext[16] = "";
-		struct pp_pid pid;
-		const char *rstate = r->type != PP_USB_TYPE_DATA     ? "invalid"
-				     : (r->flags & PP_USB_REC_VALID) ? "valid"
-								     : "consumed";
-		if (pp_usb_record_get_string(r, PP_USB_MOD_AMT, PP_USB_AMT_PID, pidtext,
-					     sizeof(pidtext), &err) < 0 ||
-		    pp_pid_parse(pidtext, &pid, &err) < 0) {
-			/* A record without a PID (Intel's own tools write such files). */
-			if (!json)
-				printf("%-7u %-10s %-9s %-9s %s\n", r->number, "-", rstate, "-",
-				       "-");
-			continue;
-		}
-		char pidshow[PP_PID_TEXT];
-		pp_pid_format(&pid, pidshow);
-		struct pp_key_info k;
-		const char *heard = "-";
-		int krc = pp_store_key_get(store, pid.s, &k, &err);
-		if (krc == -PP_ENOTFOUND) {
-			unknown++;
-		} else if (krc < 0) {
-			rc = krc;
-			goto out;
-		} else if (!strcmp(rstate, "consumed")) {
-			consumed++;
-			if (k.state == PP_KEY_EXPORTED || k.state == PP_KEY_AVAILABLE) {
-				if (k.state == PP_KEY_AVAILABLE)
-					rc = pp_store_key_set_state(store, pid.s, PP_KEY_EXPORTED,
-								    &err);
-				if (rc == 0)
-					rc = pp_store_key_set_state(store, pid.s, PP_KEY_IN_USE,
-								    &err);
-				if (rc < 0)
-					goto out;
-				marked++;
-				k.state = PP_KEY_IN_USE;
-			}
-			heard = k.use_count ? "heard from" : "NEVER HEARD FROM";
-			if (!k.use_count)
-				silent++;
-		} else if (!strcmp(rstate, "valid")) {
-			valid++;
-		}
-		const char *kstate = krc == 0 ? pp_key_state_name(k.state) : "UNKNOWN";
-		if (json) {
-			json_array_append_new(
-			    arr, json_pack("{s:I,s:s,s:s,s:s,s:b}", "record", (json_int_t)r->number,
-					   "pid", pidshow, "record_state", rstate, "key_state",
-					   kstate, "heard_from", krc == 0 && k.use_count > 0));
-		} else {
-			printf("%-7u %-10s %-9s %-9s %s\n", r->number, pidshow, rstate, kstate,
-			       heard);
-		}
-	}
-	char detail[160];
-	snprintf(detail, sizeof(detail),
-		 "consumed=%llu marked=%llu never_heard=%llu valid=%llu unknown=%llu",
-		 (unsigned long long)consumed, (unsigned long long)marked,
-		 (unsigned long long)silent, (unsigned long long)valid,
-		 (unsigned long long)unknown);
-	rc = pp_store_audit_append(store, pp_actor(), "usb.reconcile", path, detail, &err);
-	if (rc == 0)
-		rc = pp_store_commit(store, &err);
-	if (rc < 0)
-		goto out;
-	in_tx = false;
-	if (json) {
-		rc = pp_json_print(json_pack(
-		    "{s:o,s:I,s:I,s:I,s:I,s:I}", "records", arr, "consumed", (json_int_t)consumed,
-		    "marked_in_use", (json_int_t)marked, "never_heard_from", (json_int_t)silent,
-		    "still_valid", (json_int_t)valid, "unknown_to_store", (json_int_t)unknown));
-		arr = NULL;
-		if (rc != PP_EXIT_OK)
-			rc = -PP_EIO;
-	} else {
-		printf("%llu consumed (%llu marked in-use now), %llu never heard from, %llu still "
-		       "unused, %llu not in this store\n",
-		       (unsigned long long)consumed, (unsigned long long)marked,
-		       (unsigned long long)silent, (unsigned long long)valid,
-		       (unsigned long long)unknown);
-	}
-	if (rc == 0 && unknown)
-		rc = pp_err_set(&err, PP_ENOTFOUND,
-				"%s: %llu records hold keys this store does not know", path,
-				(unsigned long long)unknown);
-out:
-	if (in_tx)
-		pp_rollback_quiet(store);
-	json_decref(arr);
-	pp_usb_file_free(&f);
-	pp_store_close(store);
-	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||
+	    pp_uc_usb_reconcile(store, &o, &res, &err) < 0)
+		return pp_fail_err(&err);
+	pp_progress_finish(&prog);
+	int out = json ? reconcile_json(&res) : (reconcile_text(&res), PP_EXIT_OK);
+	if (out == PP_EXIT_OK && pp_uc_reconcile_unknown_err(&res, o.path, &err) < 0)
+		return pp_fail_err(&err);
+	return out;
 }
 
 int cmd_usb(struct pp_cli *cli, int argc, char **argv)

@@ -458,3 +458,8 @@ int pp_pskc_protection(const struct pp_pskc_opts *o, bool writing, struct pp_psk
 	}
 	return rc;
 }
+
+void pp_cli_store_closep(struct pp_store **s)
+{
+	pp_store_close(*s);
+}

@@ -6,6 +6,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 #include "store/store.h"
+#include "usecase/devices.h"
 
 static const char *addr_text(const uint8_t a[4], char out[16])
 {
@@ -71,26 +72,23 @@ static int device_row(void *arg, const struct pp_device_info *d)
 	return 0;
 }
 
+/* --state names a state through parse_state; 0 to go on, -1 after --help, else the
+ * exit code of a usage error. */
 static int parse_common(int argc, char **argv, const char *cmd, bool *json, int *state,
-			const char *(*state_name)(int), int nstates)
+			int (*parse_state)(const char *, int *, struct pp_err *))
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
 					     {"state", required_argument, NULL, 's'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
+	struct pp_err err = {0};
 	int c;
 	while ((c = getopt_long(argc, argv, "js:h", opts, NULL)) != -1) {
 		if (c == 'j') {
 			*json = true;
 		} else if (c == 's') {
-			int found = -1;
-			for (int i = 0; i < nstates; i++)
-				if (!strcmp(optarg, state_name(i)))
-					found = i;
-			if (found < 0)
-				return pp_usage_error(cmd, "--state: unknown state '%.20s'",
-						      optarg);
-			*state = found;
+			if (parse_state(optarg, state, &err) < 0)
+				return pp_usage_error(cmd, "--state: %s", err.msg);
 		} else if (c == 'h') {
 			printf("usage: pskprov %s [--state S] [--json]\n", cmd);
 			return -1;
@@ -98,6 +96,8 @@ static int parse_common(int argc, char **argv, const char *cmd, bool *json, int 
 			return PP_EXIT_USAGE;
 		}
 	}
+	if (optind != argc)
+		return pp_usage_error(cmd, "unexpected argument '%.40s'", argv[optind]);
 	return 0;
 }
 
@@ -110,87 +110,113 @@ static const char *job_state_name(int i)
 	return pp_job_state_name((enum pp_job_state)i);
 }
 
+static void count_line(uint64_t n, const char *one, const char *many)
+{
+	fprintf(stderr, "%llu %s\n", (unsigned long long)n, n == 1 ? one : many);
+}
+
 static int devices_list(struct pp_cli *cli, int argc, char **argv)
 {
 	bool json = false;
-	struct pp_device_filter f = {.state = -1, .limit = 0};
-	int urc = parse_common(argc, argv, "devices list", &json, &f.state, dev_state_name, 5);
+	int state = -1;
+	int urc = parse_common(argc, argv, "devices list", &json, &state, pp_uc_device_state_parse);
 	if (urc)
 		return urc < 0 ? PP_EXIT_OK : urc;
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(json_decrefp) json_t *arr = json ? json_array() : NULL;
+	struct list_ctx lc = {.arr = arr};
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
 		return pp_fail_err(&err);
-	struct list_ctx lc = {.arr = json ? json_array() : NULL};
 	if (!json)
 		printf("%-36s %-8s %-15s %-12s %-28s %-19s %s\n", "UUID", "PID", "ADDRESS", "STATE",
 		       "NAME", "LAST SEEN (UTC)", "TLS");
-	int rc = pp_store_device_list(store, &f, device_row, &lc, &err);
-	pp_store_close(store);
-	if (rc < 0) {
-		json_decref(lc.arr);
+	if (pp_uc_device_list(store, state, device_row, &lc, NULL, &err) < 0)
 		return pp_fail_err(&err);
-	}
 	if (json)
-		return pp_json_print(lc.arr);
-	fprintf(stderr, "%llu devices\n", (unsigned long long)lc.n);
+		return pp_json_print(json_incref(arr));
+	count_line(lc.n, "device", "devices");
 	return PP_EXIT_OK;
 }
 
-static int uuid_arg(const char *cmd, int argc, char **argv, uint8_t uuid[16])
+static int device_arg(const char *cmd, int argc, char **argv, const char **ref)
 {
 	if (optind + 1 != argc)
-		return pp_usage_error(cmd, "expected one UUID");
-	struct pp_err err = {0};
-	if (pp_uuid_parse(argv[optind], uuid, &err) < 0)
-		return pp_usage_error(cmd, "%s", err.msg);
+		return pp_usage_error(cmd, "expected one device (UUID, PID, address or host name)");
+	*ref = argv[optind];
 	return 0;
+}
+
+static void device_show_text(const struct pp_device_info *d)
+{
+	char u[37], addr[16], t1[24], t2[24], t3[24], tls[96];
+	pp_uuid_format(d->uuid, u);
+	pp_format_time(d->first_seen, t1);
+	pp_format_time(d->last_seen, t2);
+	pp_format_time(d->provisioned_at, t3);
+	printf("uuid           %s\n", u);
+	printf("pid            %s\n", d->pid);
+	printf("address        %s\n", addr_text(d->addr, addr));
+	printf("state          %s%s\n", pp_device_state_name(d->state),
+	       d->quarantined ? " (QUARANTINED)" : "");
+	printf("name           %s%s%s\n", d->host_name, d->host_name[0] ? "." : "", d->domain);
+	printf("credentials    %s\n",
+	       d->has_credentials ? "escrowed (devices credentials --reveal)" : "none");
+	printf("first seen     %s UTC\n", t1);
+	printf("last seen      %s UTC\n", t2);
+	printf("provisioned    %s\n", d->provisioned_at ? t3 : "-");
+	printf("tls            %s\n", tls_text(d, tls, sizeof(tls)));
+	if (d->last_error[0])
+		printf("last error     %s\n", d->last_error);
 }
 
 static int devices_show(struct pp_cli *cli, int argc, char **argv)
 {
 	bool json = false;
 	int ec;
-	if (pp_parse_flags(argc, argv, PP_FLAG_JSON, "usage: pskprov devices show UUID [--json]\n",
-			   &json, NULL, &ec))
+	if (pp_parse_flags(
+		argc, argv, PP_FLAG_JSON,
+		"usage: pskprov devices show DEVICE [--json]\n\n"
+		"DEVICE: a UUID, a PID (with or without its dash), an IPv4 address or a\n"
+		"host name (alone or with its domain).\n",
+		&json, NULL, &ec))
 		return ec;
-	uint8_t uuid[16];
-	int urc = uuid_arg("devices show", argc, argv, uuid);
+	const char *ref = NULL;
+	int urc = device_arg("devices show", argc, argv, &ref);
 	if (urc)
 		return urc;
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
 	struct pp_device_info d;
-	int rc = pp_datadir_open(cli, &dd, &store, &err);
-	if (rc == 0)
-		rc = pp_store_device_get(store, uuid, &d, &err);
-	pp_store_close(store);
-	if (rc < 0)
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||
+	    pp_uc_device_find(store, ref, &d, NULL, &err) < 0)
 		return pp_fail_err(&err);
 	if (json)
 		return pp_json_print(device_json(&d));
-	char u[37], addr[16], t1[24], t2[24], t3[24];
-	pp_uuid_format(d.uuid, u);
-	pp_format_time(d.first_seen, t1);
-	pp_format_time(d.last_seen, t2);
-	pp_format_time(d.provisioned_at, t3);
-	printf("uuid           %s\n", u);
-	printf("pid            %s\n", d.pid);
-	printf("address        %s\n", addr_text(d.addr, addr));
-	printf("state          %s%s\n", pp_device_state_name(d.state),
-	       d.quarantined ? " (QUARANTINED)" : "");
-	printf("name           %s%s%s\n", d.host_name, d.host_name[0] ? "." : "", d.domain);
-	printf("credentials    %s\n",
-	       d.has_credentials ? "escrowed (devices credentials --reveal)" : "none");
-	printf("first seen     %s UTC\n", t1);
-	printf("last seen      %s UTC\n", t2);
-	printf("provisioned    %s\n", d.provisioned_at ? t3 : "-");
-	char tls[96];
-	printf("tls            %s\n", tls_text(&d, tls, sizeof(tls)));
-	if (d.last_error[0])
-		printf("last error     %s\n", d.last_error);
+	device_show_text(&d);
+	return PP_EXIT_OK;
+}
+
+static void secrets_wipe(struct pp_device_secrets *sec)
+{
+	pp_wipe(sec, sizeof(*sec));
+}
+
+static int credentials_print(const struct pp_device_info *d, const struct pp_device_secrets *sec,
+			     bool json)
+{
+	char u[37];
+	pp_uuid_format(d->uuid, u);
+	if (json)
+		return pp_json_print(json_pack(
+		    "{s:s,s:s,s:s,s:s}", "uuid", u, "admin_user", sec->admin_user, "admin_password",
+		    sec->admin_password, "mebx_password", sec->mebx_password));
+	printf("uuid            %s\n", u);
+	printf("admin user      %s\n", sec->admin_user);
+	printf("admin password  %s\n", sec->admin_password);
+	printf("MEBx password   %s\n", sec->mebx_password);
 	return PP_EXIT_OK;
 }
 
@@ -199,13 +225,14 @@ static int devices_credentials(struct pp_cli *cli, int argc, char **argv)
 	bool json = false, reveal = false;
 	int ec;
 	if (pp_parse_flags(argc, argv, PP_FLAG_JSON | PP_FLAG_REVEAL,
-			   "usage: pskprov devices credentials UUID --reveal [--json]\n\n"
-			   "Prints the escrowed admin account and MEBx password of a device.\n"
-			   "Every reveal is recorded in the audit log first.\n",
+			   "usage: pskprov devices credentials DEVICE --reveal [--json]\n\n"
+			   "Prints the escrowed admin account and MEBx password of a device\n"
+			   "(DEVICE as for devices show). Every reveal is recorded in the audit\n"
+			   "log first.\n",
 			   &json, &reveal, &ec))
 		return ec;
-	uint8_t uuid[16];
-	int urc = uuid_arg("devices credentials", argc, argv, uuid);
+	const char *ref = NULL;
+	int urc = device_arg("devices credentials", argc, argv, &ref);
 	if (urc)
 		return urc;
 	if (!reveal)
@@ -213,33 +240,14 @@ static int devices_credentials(struct pp_cli *cli, int argc, char **argv)
 				      "--reveal is required: this prints secrets");
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	struct pp_store *store = NULL;
-	struct pp_device_secrets sec;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(secrets_wipe) struct pp_device_secrets sec;
+	struct pp_device_info d;
 	memset(&sec, 0, sizeof(sec));
-	char u[37];
-	pp_uuid_format(uuid, u);
-	int rc = pp_datadir_open(cli, &dd, &store, &err);
-	if (rc == 0)
-		rc = pp_store_audit_append(store, pp_actor(), "devices.reveal", u,
-					   "admin and MEBx credentials shown", &err);
-	if (rc == 0)
-		rc = pp_store_device_secrets(store, uuid, &sec, &err);
-	pp_store_close(store);
-	if (rc < 0)
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||
+	    pp_uc_device_credentials(store, ref, pp_actor(), &d, &sec, &err) < 0)
 		return pp_fail_err(&err);
-	int out = PP_EXIT_OK;
-	if (json) {
-		out = pp_json_print(json_pack("{s:s,s:s,s:s,s:s}", "uuid", u, "admin_user",
-					      sec.admin_user, "admin_password", sec.admin_password,
-					      "mebx_password", sec.mebx_password));
-	} else {
-		printf("uuid            %s\n", u);
-		printf("admin user      %s\n", sec.admin_user);
-		printf("admin password  %s\n", sec.admin_password);
-		printf("MEBx password   %s\n", sec.mebx_password);
-	}
-	pp_wipe(&sec, sizeof(sec));
-	return out;
+	return credentials_print(&d, &sec, json);
 }
 
 int cmd_devices(struct pp_cli *cli, int argc, char **argv)
@@ -278,26 +286,26 @@ static int job_row(void *arg, const struct pp_job *j)
 static int jobs_list(struct pp_cli *cli, int argc, char **argv)
 {
 	bool json = false;
-	struct pp_job_filter f = {.state = -1, .limit = 0};
-	int urc = parse_common(argc, argv, "jobs list", &json, &f.state, job_state_name, 5);
+	int state = -1;
+	int urc = parse_common(argc, argv, "jobs list", &json, &state, pp_uc_job_state_parse);
 	if (urc)
 		return urc < 0 ? PP_EXIT_OK : urc;
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(json_decrefp) json_t *arr = json ? json_array() : NULL;
+	struct list_ctx lc = {.arr = arr};
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
 		return pp_fail_err(&err);
-	struct list_ctx lc = {.arr = json ? json_array() : NULL};
 	if (!json)
 		printf("%6s %-36s %-8s %-15s %-8s %-12s %3s  %s\n", "ID", "UUID", "PID", "ADDRESS",
 		       "STATE", "STEP", "TRY", "LAST ERROR");
-	int rc = pp_store_job_list(store, &f, job_row, &lc, &err);
-	pp_store_close(store);
-	if (rc < 0) {
-		json_decref(lc.arr);
+	if (pp_uc_job_list(store, state, job_row, &lc, NULL, &err) < 0)
 		return pp_fail_err(&err);
-	}
-	return json ? pp_json_print(lc.arr) : PP_EXIT_OK;
+	if (json)
+		return pp_json_print(json_incref(arr));
+	count_line(lc.n, "job", "jobs");
+	return PP_EXIT_OK;
 }
 
 int cmd_jobs(struct pp_cli *cli, int argc, char **argv)
@@ -307,6 +315,39 @@ int cmd_jobs(struct pp_cli *cli, int argc, char **argv)
 	    {NULL, NULL, NULL},
 	};
 	return pp_dispatch(cli, "jobs", table, argc, argv);
+}
+
+static int status_json(const struct pp_store_counts *k)
+{
+	json_t *keys = json_object(), *devs = json_object(), *jobs = json_object();
+	for (int i = 0; i < PP_KEY_STATE_MAX; i++)
+		json_object_set_new(keys, pp_key_state_name((enum pp_key_state)i),
+				    json_integer((json_int_t)k->keys_by_state[i]));
+	for (int i = 0; i < PP_DEV_STATE_MAX; i++)
+		json_object_set_new(devs, dev_state_name(i),
+				    json_integer((json_int_t)k->devices_by_state[i]));
+	for (int i = 0; i < PP_JOB_STATE_MAX; i++)
+		json_object_set_new(jobs, job_state_name(i),
+				    json_integer((json_int_t)k->jobs_by_state[i]));
+	return pp_json_print(
+	    json_pack("{s:o,s:o,s:o}", "keys", keys, "devices", devs, "jobs", jobs));
+}
+
+static int status_text(const struct pp_datadir *dd, const struct pp_store_counts *k)
+{
+	printf("data directory  %s\n", dd->dir);
+	printf("keys           ");
+	for (int i = 0; i < PP_KEY_STATE_MAX; i++)
+		printf(" %s %llu", pp_key_state_name((enum pp_key_state)i),
+		       (unsigned long long)k->keys_by_state[i]);
+	printf("\ndevices        ");
+	for (int i = 0; i < PP_DEV_STATE_MAX; i++)
+		printf(" %s %llu", dev_state_name(i), (unsigned long long)k->devices_by_state[i]);
+	printf("\njobs           ");
+	for (int i = 0; i < PP_JOB_STATE_MAX; i++)
+		printf(" %s %llu", job_state_name(i), (unsigned long long)k->jobs_by_state[i]);
+	printf("\n");
+	return PP_EXIT_OK;
 }
 
 int cmd_status(struct pp_cli *cli, int argc, char **argv)
@@ -322,39 +363,9 @@ int cmd_status(struct pp_cli *cli, int argc, char **argv)
 		return pp_usage_error("status", "unexpected argument '%.40s'", argv[optind]);
 	struct pp_err err = {0};
 	struct pp_datadir dd;
-	struct pp_store *store = NULL;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
 	struct pp_store_counts k;
-	int rc = pp_datadir_open(cli, &dd, &store, &err);
-	if (rc == 0)
-		rc = pp_store_counts(store, &k, &err);
-	pp_store_close(store);
-	if (rc < 0)
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0 || pp_store_counts(store, &k, &err) < 0)
 		return pp_fail_err(&err);
-	if (json) {
-		json_t *keys = json_object(), *devs = json_object(), *jobs = json_object();
-		for (int i = 0; i < 6; i++)
-			json_object_set_new(keys, pp_key_state_name((enum pp_key_state)i),
-					    json_integer((json_int_t)k.keys_by_state[i]));
-		for (int i = 0; i < 5; i++) {
-			json_object_set_new(devs, dev_state_name(i),
-					    json_integer((json_int_t)k.devices_by_state[i]));
-			json_object_set_new(jobs, job_state_name(i),
-					    json_integer((json_int_t)k.jobs_by_state[i]));
-		}
-		return pp_json_print(
-		    json_pack("{s:o,s:o,s:o}", "keys", keys, "devices", devs, "jobs", jobs));
-	}
-	printf("data directory  %s\n", dd.dir);
-	printf("keys           ");
-	for (int i = 0; i < 6; i++)
-		printf(" %s %llu", pp_key_state_name((enum pp_key_state)i),
-		       (unsigned long long)k.keys_by_state[i]);
-	printf("\ndevices        ");
-	for (int i = 0; i < 5; i++)
-		printf(" %s %llu", dev_state_name(i), (unsigned long long)k.devices_by_state[i]);
-	printf("\njobs           ");
-	for (int i = 0; i < 5; i++)
-		printf(" %s %llu", job_state_name(i), (unsigned long long)k.jobs_by_state[i]);
-	printf("\n");
-	return PP_EXIT_OK;
+	return json ? status_json(&k) : status_text(&dd, &k);
 }

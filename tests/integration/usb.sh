@@ -32,8 +32,8 @@ printf '%s' "$J" | jq -r '.records[].variables[] | select(.name == "PID") | .val
 cmp -s "$T/exported" "$T/inrec" || fail "records hold the exported PIDs"
 printf '%s' "$J" | jq -e '[.records[0].variables[] | select(.module == 2 and .variable == 17)][0].value == "127.0.0.1"' >/dev/null || fail "server IPv4"
 printf '%s' "$J" | jq -e '[.records[0].variables[] | select(.module == 2 and .variable == 18)][0].value == "9971"' >/dev/null || fail "server port"
-printf '%s' "$J" | jq -e '[.records[].variables[] | select(.name == "PPS" or (.name | test("password"))) | .value] | all(. == "(hidden)")' >/dev/null ||
-	fail "secrets hidden"
+printf '%s' "$J" | jq -e '[.records[].variables[] | select(.name == "PPS" or (.name | test("password"))) | .value] | all(. == null)' >/dev/null ||
+	fail "secrets hidden (null)"
 printf '%s' "$J" | jq -e '[.records[0].variables[] | select(.module == 1 and .variable == 1)][0].length == 5' >/dev/null || fail "current password admin (5 bytes)"
 ok
 # the PPS in a record is the key's PPS
@@ -42,6 +42,15 @@ run_secret "$P" usb inspect "$T/a.bin" --reveal --json
 RPPS=$(printf '%s' "$OUT" | jq -r --arg p "$PID" '.records[] | select(any(.variables[]; .name == "PID" and .value == $p)) | .variables[] | select(.name == "PPS") | .value')
 run_secret "$P" keys show "$PID" --reveal --json
 [ "$(printf '%s' "$OUT" | jq -r .pps | tr -d -)" = "$RPPS" ] || fail "record PPS matches the key"
+ok
+
+# --- create --json; one record is "1 record" ---
+run "$P" usb create --batch u1 --count 1 --out "$T/one.bin" --json
+expect_rc 0 "usb create --json"
+printf '%s' "$OUT" | jq -e '.records == 1 and .version == 1 and .bytes == 1024 and .mode == "0600" and .no_consume == false' >/dev/null ||
+	fail "usb create --json: $OUT"
+run "$P" usb create --batch u1 --count 1 --out "$T/one-text.bin"
+expect_out "setup.bin v1, 1 record (1024 bytes"
 ok
 
 # --- every version, scrambled and not, no-consume, fqdn ---
@@ -125,9 +134,9 @@ run "$P" usb create --batch rc --out "$T/rc.bin" --server 127.0.0.1:9971
 expect_rc 0 "create for reconcile"
 run "$P" usb inspect "$T/rc.bin" --json
 printf '%s' "$OUT" | jq -r '.records[].variables[] | select(.name == "PID") | .value' >"$T/rcpids"
-# dashed, as listings print them
-PID1=$(sed -n 1p "$T/rcpids" | sed 's/^..../&-/')
-PID2=$(sed -n 2p "$T/rcpids" | sed 's/^..../&-/')
+# undashed, as devices list and usb reconcile print them
+PID1=$(sed -n 1p "$T/rcpids")
+PID2=$(sed -n 2p "$T/rcpids")
 # Two machines took records 1 and 2 (their valid bits cleared, as the firmware does).
 for n in 1 2; do
 	printf '\x00' | dd of="$T/rc.bin" bs=1 seek=$((512 * n + 4)) conv=notrunc 2>/dev/null

@@ -117,7 +117,7 @@ int pp_csv_parse(const char *text, size_t len, pp_csv_row_fn cb, void *ctx, stru
 	char(*f)[PP_CSV_MAX_LINE] = calloc(4, PP_CSV_MAX_LINE);
 	if (!f)
 		return pp_err_set(err, PP_ENOMEM, "out of memory");
-	struct pp_csv_row row;
+	struct pp_key_record row;
 	memset(&row, 0, sizeof(row));
 	size_t pos = 0, nf = 0;
 	unsigned line = 1;
@@ -205,7 +205,7 @@ int pp_csv_write_header(struct pp_buf *out)
 	return pp_buf_append_str(out, PP_CSV_HEADER "\n");
 }
 
-int pp_csv_write_row(struct pp_buf *out, const struct pp_csv_row *row)
+int pp_csv_write_row(struct pp_buf *out, const struct pp_key_record *row)
 {
 	char pid[PP_PID_TEXT], pps[PP_PPS_TEXT];
 	pp_pid_format(&row->pid, pid);

@@ -12,7 +12,7 @@
 #include "core/secret.h"
 #include "keys/csv.h"
 #include "keys/keys.h"
-#include "proto/pskc.h"
+#include "keys/pskc.h"
 #include "store/store.h"
 
 #define MAX_GENERATE 10000000u

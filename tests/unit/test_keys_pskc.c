@@ -5,7 +5,7 @@
  * the transport key file.
  *
  * With PP_PSKC_SEED_DIR set, test_write_fuzz_seeds writes the fuzz seed corpus
- * (tests/fuzz/corpus/fuzz_proto_pskc) with the keys fuzz_proto_pskc.c uses. */
+ * (tests/fuzz/corpus/fuzz_keys_pskc) with the keys fuzz_keys_pskc.c uses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +27,7 @@
 #include "core/bytes.h"
 #include "core/secret.h"
 #include "keys/keys.h"
-#include "proto/pskc.h"
+#include "keys/pskc.h"
 
 #define DOC_CAP (4u << 20)
 
@@ -59,7 +59,7 @@ static struct pp_pskc_protection with_passphrase(const char *pw, uint32_t iterat
 }
 
 /* A deterministic, valid key: PID "PK" + base-36 i, a PPS from i, a MEBx password. */
-static void make_key(struct pp_pskc_key *k, unsigned i)
+static void make_key(struct pp_key_record *k, unsigned i)
 {
 	static const char alpha[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 	char pid_sym[PP_PID_FREE], pps_sym[PP_PPS_FREE];
@@ -79,7 +79,7 @@ static void make_key(struct pp_pskc_key *k, unsigned i)
 	snprintf(k->batch, sizeof(k->batch), "line-%u", i % 3);
 }
 
-static void intel_key(struct pp_pskc_key *k)
+static void intel_key(struct pp_key_record *k)
 {
 	memset(k, 0, sizeof(*k));
 	assert_int_equal(pp_pid_parse("0000-037M", &k->pid, NULL), 0);
@@ -97,7 +97,7 @@ static void write_doc(const struct pp_pskc_protection *prot, size_t n, bool inte
 	pp_buf_init(out, DOC_CAP);
 	assert_int_equal(pp_pskc_writer_new(prot, &w, &err), 0);
 	for (size_t i = 0; i < n; i++) {
-		struct pp_pskc_key k;
+		struct pp_key_record k;
 		if (intel && i == 0)
 			intel_key(&k);
 		else
@@ -113,12 +113,12 @@ static void write_doc(const struct pp_pskc_protection *prot, size_t n, bool inte
 
 struct sink {
 	size_t n;
-	struct pp_pskc_key keys[8];
+	struct pp_key_record keys[8];
 	size_t stop_at;
 	int stop_rc;
 };
 
-static int sink_cb(void *ctx, const struct pp_pskc_key *k)
+static int sink_cb(void *ctx, const struct pp_key_record *k)
 {
 	struct sink *s = ctx;
 	if (s->n < 8)
@@ -129,7 +129,7 @@ static int sink_cb(void *ctx, const struct pp_pskc_key *k)
 	return 0;
 }
 
-static void same_key(const struct pp_pskc_key *a, const struct pp_pskc_key *b)
+static void same_key(const struct pp_key_record *a, const struct pp_key_record *b)
 {
 	assert_string_equal(a->pid.s, b->pid.s);
 	assert_true(pp_ct_eq(a->pps.s, b->pps.s, sizeof(a->pps.s)));
@@ -368,7 +368,7 @@ static void roundtrip(const struct pp_pskc_protection *prot, size_t n)
 	expect_ok((const char *)doc.data, doc.len, prot, &s);
 	assert_int_equal(s.n, n);
 	for (size_t i = 0; i < n; i++) {
-		struct pp_pskc_key k;
+		struct pp_key_record k;
 		if (i == 0)
 			intel_key(&k);
 		else
@@ -1291,7 +1291,7 @@ static void test_writer_validation(void **state)
 	struct pp_buf out;
 	pp_buf_init(&out, DOC_CAP);
 	assert_int_equal(pp_pskc_writer_finish(w, &out, &err), -PP_EINVAL); /* no keys */
-	struct pp_pskc_key k;
+	struct pp_key_record k;
 	make_key(&k, 1);
 	k.pid.s[7] = k.pid.s[7] == 'A' ? 'B' : 'A';
 	assert_int_equal(pp_pskc_writer_add(w, &k, &err), -PP_ECHECKSUM);
@@ -1343,12 +1343,12 @@ static void test_many_keys(void **state)
 	const unsigned n = 3000;
 	assert_int_equal(pp_pskc_writer_new(&p, &w, &err), 0);
 	for (unsigned i = 0; i < n; i++) {
-		struct pp_pskc_key k;
+		struct pp_key_record k;
 		make_key(&k, i);
 		assert_int_equal(pp_pskc_writer_add(w, &k, &err), 0);
 	}
 	for (unsigned i = 0; i < n; i += 97) {
-		struct pp_pskc_key k;
+		struct pp_key_record k;
 		make_key(&k, i);
 		assert_int_equal(pp_pskc_writer_add(w, &k, &err), -PP_EEXIST);
 	}
@@ -1359,7 +1359,7 @@ static void test_many_keys(void **state)
 	expect_ok((const char *)out.data, out.len, &p, &s);
 	assert_int_equal(s.n, n);
 	for (unsigned i = 0; i < 8; i++) {
-		struct pp_pskc_key k;
+		struct pp_key_record k;
 		make_key(&k, i);
 		same_key(&s.keys[i], &k);
 	}
@@ -1463,7 +1463,7 @@ static void test_write_fuzz_seeds(void **state)
 	write_doc(&p, 2, true, &doc);
 	save(dir, "aes128-2keys.xml", doc.data, doc.len);
 	pp_buf_free(&doc);
-	/* Many KeyPackages: past the 4 KiB a fuzzer tries by default (fuzz_proto_pskc.options). */
+	/* Many KeyPackages: past the 4 KiB a fuzzer tries by default (fuzz_keys_pskc.options). */
 	write_doc(&p, 24, true, &doc);
 	save(dir, "aes128-24keys.xml", doc.data, doc.len);
 	pp_buf_free(&doc);

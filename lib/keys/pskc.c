@@ -1,6 +1,6 @@
 /* PSKC (RFC 6030) reader and writer: protocol.md section 7. See pskc.h for the profile,
  * the [ours] extensions and the strictness decisions. */
-#include "proto/pskc.h"
+#include "keys/pskc.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -1161,7 +1161,7 @@ struct pkg {
 	size_t mebx_cv_len;
 	uint8_t mebx[PP_PSKC_VALUE_MAX];
 	size_t mebx_len;
-	struct pp_pskc_key key;
+	struct pp_key_record key;
 };
 
 /* Profile checks of a decrypted KeyPackage into p->key. */
@@ -1824,7 +1824,7 @@ static bool terminated(const char *s, size_t cap)
 	return memchr(s, '\0', cap) != NULL;
 }
 
-static int check_key(const struct pp_pskc_key *k, struct pp_err *err)
+static int check_key(const struct pp_key_record *k, struct pp_err *err)
 {
 	struct pp_pid pid;
 	struct pp_pps pps;
@@ -1848,7 +1848,7 @@ static int check_key(const struct pp_pskc_key *k, struct pp_err *err)
 	return pp_batch_name_check(k->batch, err);
 }
 
-int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_pskc_key *key, struct pp_err *err)
+int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_key_record *key, struct pp_err *err)
 {
 	uint8_t scv[CIPHER_MAX], mcv[CIPHER_MAX];
 	size_t scv_len = 0, mcv_len = 0;

@@ -3,6 +3,7 @@
 #ifndef PSKPROV_KEYS_RECORD_H
 #define PSKPROV_KEYS_RECORD_H
 
+#include "core/secret.h"
 #include "keys/keys.h"
 
 #define PP_BATCH_NAME_MAX 64
@@ -14,5 +15,11 @@ struct pp_key_record {
 	char mebx[PP_MEBX_PW_MAX + 1];     /* secret: the MEBx password the device gets */
 	char batch[PP_BATCH_NAME_MAX + 1]; /* pp_batch_name_check */
 };
+
+/* For pp_cleanup(pp_key_record_wipe) on a record held in a local. */
+static inline void pp_key_record_wipe(struct pp_key_record *r)
+{
+	pp_wipe(r, sizeof(*r));
+}
 
 #endif

@@ -713,23 +713,12 @@ static const char *wrong_what(const struct rd *r)
 
 /* xenc:EncryptedDataType (EncryptedValue, MACKey): EncryptionMethod naming the
  * document's one cipher, and CipherData/CipherValue, decoded into cv. */
-static int read_encrypted(struct rd *r, const xmlNode *el, const char *where, uint8_t *cv,
-			  size_t *cv_len)
+/* EncryptionMethod: AES-CBC, the same key length throughout the document. */
+static int encryption_method(struct rd *r, const xmlNode *em, const char *where)
 {
-	static const struct slot slots[] = {
-	    {IN_NS, NS_XENC, "EncryptionMethod", 1, 1},
-	    {IN_NS, NS_XENC, "CipherData", 1, 1},
-	};
-	static const struct slot cd_slots[] = {{IN_NS, NS_XENC, "CipherValue", 1, 1}};
-	struct found f[2], g[1];
-	char uri[ALGORITHM_MAX], text[B64_TEXT_MAX + 1], b[SHOW_MAX + 4], w[WHERE_MAX];
+	char uri[ALGORITHM_MAX], b[SHOW_MAX + 4], w[WHERE_MAX];
 	size_t aes_len;
-	int rc;
-
-	rc = scan(el, where, slots, 2, f, r->err);
-	if (rc < 0)
-		return rc;
-	rc = attr_get(f[0].first, "Algorithm", uri, sizeof(uri), where, r->err);
+	int rc = attr_get(em, "Algorithm", uri, sizeof(uri), where, r->err);
 	if (rc == -PP_ENOTFOUND)
 		return pp_err_set(r->err, PP_EINVAL, "%s: EncryptionMethod has no Algorithm",
 				  where);
@@ -751,7 +740,22 @@ static int read_encrypted(struct rd *r, const xmlNode *el, const char *where, ui
 				  "%s: EncryptionMethod %s differs from the document's %s", where,
 				  aes_name(aes_len), aes_name(r->aes_len));
 	snprintf(w, sizeof(w), "%s: EncryptionMethod", where);
-	rc = scan(f[0].first, w, NULL, 0, NULL, r->err);
+	return scan(em, w, NULL, 0, NULL, r->err);
+}
+
+static int read_encrypted(struct rd *r, const xmlNode *el, const char *where, uint8_t *cv,
+			  size_t *cv_len)
+{
+	static const struct slot slots[] = {
+	    {IN_NS, NS_XENC, "EncryptionMethod", 1, 1},
+	    {IN_NS, NS_XENC, "CipherData", 1, 1},
+	};
+	static const struct slot cd_slots[] = {{IN_NS, NS_XENC, "CipherValue", 1, 1}};
+	struct found f[2], g[1];
+	char text[B64_TEXT_MAX + 1], w[WHERE_MAX];
+	int rc = scan(el, where, slots, 2, f, r->err);
+	if (rc == 0)
+		rc = encryption_method(r, f[0].first, where);
 	if (rc < 0)
 		return rc;
 	snprintf(w, sizeof(w), "%s: CipherData", where);
@@ -1915,77 +1919,83 @@ static int check_key(const struct pp_key_record *k, struct pp_err *err)
 	return pp_batch_name_check(k->batch, err);
 }
 
-int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_key_record *key, struct pp_err *err)
+/* The KeyPackage of one key, built detached (*kp); the CipherValues it holds, for the
+ * ContainerMAC. text: the PID as shown in messages. */
+static int writer_package(struct pp_pskc_writer *w, const struct pp_key_record *key,
+			  const char *text, xmlNode **kp, uint8_t *scv, size_t *scv_len,
+			  uint8_t *mcv, size_t *mcv_len, struct pp_err *err)
 {
-	uint8_t scv[CIPHER_MAX], mcv[CIPHER_MAX];
-	size_t scv_len = 0, mcv_len = 0;
-	char text[PP_PID_TEXT];
-	xmlNode *kp = NULL;
-	int rc;
+	*kp = xmlNewDocNode(w->doc, w->ns_pskc, (const xmlChar *)"KeyPackage", NULL);
+	xmlNode *k = add_el(*kp, w->ns_pskc, "Key", NULL);
+	xmlNode *data = add_el(k, w->ns_pskc, "Data", NULL);
+	xmlNode *secret = add_el(data, w->ns_pskc, "Secret", NULL);
+	if (!secret || !add_attr(k, "Id", key->pid.s) ||
+	    !add_attr(k, "Algorithm", PP_PSKC_ALGORITHM))
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	int rc = add_value(w, secret, key->pps.s, PP_PPS_LEN, scv, scv_len);
+	if (rc < 0)
+		return pp_err_set(err, -rc, "PID %s: cannot encrypt the PPS", text);
+	xmlNode *ext = add_el(k, w->ns_pskc, "Extensions", NULL);
+	bool ok = add_attr(ext, "definition", PP_PSKC_EXT_NS) &&
+		  add_el(ext, w->ns_ext, "Batch", key->batch);
+	xmlNode *mebx = ok ? add_el(ext, w->ns_ext, "MEBxPassword", NULL) : NULL;
+	if (!mebx)
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	rc = add_value(w, mebx, key->mebx, strlen(key->mebx), mcv, mcv_len);
+	if (rc < 0)
+		return pp_err_set(err, -rc, "PID %s: cannot encrypt the MEBx password", text);
+	return 0;
+}
 
-	if (!w || !key)
-		return pp_err_set(err, PP_EINVAL, "no writer or no key");
+static int writer_admit(struct pp_pskc_writer *w, const struct pp_key_record *key,
+			const char *text, struct pp_err *err)
+{
 	if (w->broken || w->sealed)
 		return pp_err_set(err, PP_ESTATE, "the PSKC writer is %s",
 				  w->broken ? "unusable after an earlier failure" : "finished");
-	rc = check_key(key, err);
-	if (rc < 0)
-		return pp_err_prefix(err, "key %zu", w->n + 1);
-	pp_pid_format(&key->pid, text);
 	if (set_has(w, pid_pack(key->pid.s)))
 		return pp_err_set(err, PP_EEXIST, "key %zu: PID %s was already added", w->n + 1,
 				  text);
 	if (w->n >= PP_PSKC_KEYS_MAX)
 		return pp_err_set(err, PP_ETOOBIG, "more than %u keys in one PSKC document",
 				  PP_PSKC_KEYS_MAX);
+	return 0;
+}
 
+int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_key_record *key, struct pp_err *err)
+{
+	uint8_t scv[CIPHER_MAX], mcv[CIPHER_MAX];
+	size_t scv_len = 0, mcv_len = 0;
+	char text[PP_PID_TEXT];
+	xmlNode *kp = NULL;
+
+	if (!w || !key)
+		return pp_err_set(err, PP_EINVAL, "no writer or no key");
+	if (w->broken || w->sealed)
+		return writer_admit(w, key, "", err);
+	int rc = check_key(key, err);
+	if (rc < 0)
+		return pp_err_prefix(err, "key %zu", w->n + 1);
+	pp_pid_format(&key->pid, text);
+	rc = writer_admit(w, key, text, err);
+	if (rc < 0)
+		return rc;
 	/* Built detached, attached only once complete: a failure leaves the tree as it was. */
-	kp = xmlNewDocNode(w->doc, w->ns_pskc, (const xmlChar *)"KeyPackage", NULL);
-	xmlNode *k = add_el(kp, w->ns_pskc, "Key", NULL);
-	xmlNode *data = add_el(k, w->ns_pskc, "Data", NULL);
-	xmlNode *secret = add_el(data, w->ns_pskc, "Secret", NULL);
-	if (!secret || !add_attr(k, "Id", key->pid.s) ||
-	    !add_attr(k, "Algorithm", PP_PSKC_ALGORITHM)) {
+	rc = writer_package(w, key, text, &kp, scv, &scv_len, mcv, &mcv_len, err);
+	if (rc == 0 && set_add(w, pid_pack(key->pid.s)) < 0)
 		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = add_value(w, secret, key->pps.s, PP_PPS_LEN, scv, &scv_len);
-	if (rc < 0) {
-		rc = pp_err_set(err, -rc, "PID %s: cannot encrypt the PPS", text);
-		goto out;
-	}
-	xmlNode *ext = add_el(k, w->ns_pskc, "Extensions", NULL);
-	bool ok = add_attr(ext, "definition", PP_PSKC_EXT_NS) &&
-		  add_el(ext, w->ns_ext, "Batch", key->batch);
-	xmlNode *mebx = ok ? add_el(ext, w->ns_ext, "MEBxPassword", NULL) : NULL;
-	if (!mebx) {
-		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = add_value(w, mebx, key->mebx, strlen(key->mebx), mcv, &mcv_len);
-	if (rc < 0) {
-		rc = pp_err_set(err, -rc, "PID %s: cannot encrypt the MEBx password", text);
-		goto out;
-	}
-	rc = set_add(w, pid_pack(key->pid.s));
-	if (rc < 0) {
-		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (cmac_entry(w->cmac, key->pid.s, PP_PSKC_ALGORITHM, key->batch, scv, scv_len, mcv,
-		       mcv_len) < 0) {
+	if (rc == 0 && cmac_entry(w->cmac, key->pid.s, PP_PSKC_ALGORITHM, key->batch, scv,
+				  scv_len, mcv, mcv_len) < 0) {
 		w->broken = true;
 		rc = pp_err_set(err, PP_ECRYPTO, "cannot compute the ContainerMAC");
-		goto out;
+	}
+	if (rc < 0) {
+		xmlFreeNode(kp);
+		return rc;
 	}
 	xmlAddChild(w->root, kp);
-	kp = NULL;
 	w->n++;
-	rc = 0;
-out:
-	if (kp)
-		xmlFreeNode(kp);
-	return rc;
+	return 0;
 }
 
 int pp_pskc_writer_finish(struct pp_pskc_writer *w, struct pp_buf *out, struct pp_err *err)

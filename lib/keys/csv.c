@@ -54,8 +54,8 @@ static int csv_quoted(struct csv_scan *st, bool end, char c, struct pp_err *err)
 
 /* A comma or a line end closes the field: CSV_NEXT after a comma, CSV_DONE at the end
  * of the record (st->p past its line end). */
-static int csv_field_end(struct csv_scan *st, char bufs[][PP_CSV_MAX_LINE], size_t max,
-			 bool end, char c, struct pp_err *err)
+static int csv_field_end(struct csv_scan *st, char bufs[][PP_CSV_MAX_LINE], size_t max, bool end,
+			 char c, struct pp_err *err)
 {
 	if (st->nf >= max)
 		return pp_err_set(err, PP_EINVAL, "line %u: more than %zu fields", st->line, max);

@@ -1242,8 +1242,7 @@ static int check_profile(struct rd *r, struct pkg *p, const char *where, bool ha
 
 /* Key Id and Algorithm; in the pskprov profile the Id is a canonical PID, which then
  * names the KeyPackage in messages (where, WHERE_MAX bytes). */
-static int pkg_identity(struct rd *r, const xmlNode *key, struct pkg *p, size_t index,
-			char *where)
+static int pkg_identity(struct rd *r, const xmlNode *key, struct pkg *p, size_t index, char *where)
 {
 	char b[SHOW_MAX + 4];
 	int rc = attr_get(key, "Id", p->id, sizeof(p->id), where, r->err);
@@ -1263,7 +1262,8 @@ static int pkg_identity(struct rd *r, const xmlNode *key, struct pkg *p, size_t 
 	if (rc < 0 || strcmp(p->id, p->key.pid.s) != 0)
 		return pp_err_set(r->err, rc == -PP_ECHECKSUM ? PP_ECHECKSUM : PP_EINVAL,
 				  "%s: Key Id '%s' is not a canonical PID (%s)", where,
-				  shown(p->id, b), rc < 0 ? e2.msg : "8 upper-case symbols, no dashes");
+				  shown(p->id, b),
+				  rc < 0 ? e2.msg : "8 upper-case symbols, no dashes");
 	char text[PP_PID_TEXT];
 	pp_pid_format(&p->key.pid, text);
 	snprintf(where, WHERE_MAX, "KeyPackage %zu (PID %s)", index, text);
@@ -1316,8 +1316,8 @@ static int pkg_values(struct rd *r, struct pkg *p, const char *where, const xmlN
 {
 	char w[WHERE_MAX + 32];
 	snprintf(w, sizeof(w), "%s: Secret", where);
-	int rc = read_value(r, secret, w, p->secret_cv, &p->secret_cv_len, p->secret,
-			    &p->secret_len);
+	int rc =
+	    read_value(r, secret, w, p->secret_cv, &p->secret_cv_len, p->secret, &p->secret_len);
 	if (rc < 0)
 		return rc;
 	if (x->batch) {
@@ -1342,8 +1342,8 @@ static int pkg_values(struct rd *r, struct pkg *p, const char *where, const xmlN
 
 /* The profile's checks (first pass: and the PID remembered), or the callback (second
  * pass). */
-static int pkg_finish(struct rd *r, struct pkg *p, const char *where, size_t index,
-		      bool deliver, const struct ext *x)
+static int pkg_finish(struct rd *r, struct pkg *p, const char *where, size_t index, bool deliver,
+		      const struct ext *x)
 {
 	if (r->profile) {
 		int rc = check_profile(r, p, where, x->batch != NULL, x->mebx != NULL);
@@ -1487,10 +1487,9 @@ static int doc_root(struct rd *r, xmlDoc *doc, const xmlNode **out)
 	char version[16], b[SHOW_MAX + 4];
 	const xmlNode *root = xmlDocGetRootElement(doc);
 	if (!is_el(root, PP_PSKC_NS, "KeyContainer"))
-		return pp_err_set(r->err, PP_EINVAL,
-				  "not a PSKC document (root element <%s> in '%s')",
-				  root ? shown((const char *)root->name, b) : "",
-				  root ? ns_of(root) : "");
+		return pp_err_set(
+		    r->err, PP_EINVAL, "not a PSKC document (root element <%s> in '%s')",
+		    root ? shown((const char *)root->name, b) : "", root ? ns_of(root) : "");
 	int rc = attr_get(root, "Version", version, sizeof(version), "KeyContainer", r->err);
 	if (rc == 0 && strcmp(version, "1.0") != 0)
 		rc = pp_err_set(r->err, PP_EVERSION, "KeyContainer Version '%s' is not 1.0",
@@ -1947,8 +1946,8 @@ static int writer_package(struct pp_pskc_writer *w, const struct pp_key_record *
 	return 0;
 }
 
-static int writer_admit(struct pp_pskc_writer *w, const struct pp_key_record *key,
-			const char *text, struct pp_err *err)
+static int writer_admit(struct pp_pskc_writer *w, const struct pp_key_record *key, const char *text,
+			struct pp_err *err)
 {
 	if (w->broken || w->sealed)
 		return pp_err_set(err, PP_ESTATE, "the PSKC writer is %s",
@@ -1962,7 +1961,8 @@ static int writer_admit(struct pp_pskc_writer *w, const struct pp_key_record *ke
 	return 0;
 }
 
-int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_key_record *key, struct pp_err *err)
+int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_key_record *key,
+		       struct pp_err *err)
 {
 	uint8_t scv[CIPHER_MAX], mcv[CIPHER_MAX];
 	size_t scv_len = 0, mcv_len = 0;
@@ -1984,8 +1984,8 @@ int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_key_record *key
 	rc = writer_package(w, key, text, &kp, scv, &scv_len, mcv, &mcv_len, err);
 	if (rc == 0 && set_add(w, pid_pack(key->pid.s)) < 0)
 		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-	if (rc == 0 && cmac_entry(w->cmac, key->pid.s, PP_PSKC_ALGORITHM, key->batch, scv,
-				  scv_len, mcv, mcv_len) < 0) {
+	if (rc == 0 && cmac_entry(w->cmac, key->pid.s, PP_PSKC_ALGORITHM, key->batch, scv, scv_len,
+				  mcv, mcv_len) < 0) {
 		w->broken = true;
 		rc = pp_err_set(err, PP_ECRYPTO, "cannot compute the ContainerMAC");
 	}

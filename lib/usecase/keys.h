@@ -18,8 +18,8 @@
 #include "keys/record.h"
 #include "store/store.h"
 
-#define PP_KEYS_GENERATE_MAX 10000000u /* keys in one batch */
-#define PP_KEYS_SHARED_MAX 100000u     /* devices per shared key */
+#define PP_KEYS_GENERATE_MAX 10000000u          /* keys in one batch */
+#define PP_KEYS_SHARED_MAX 100000u              /* devices per shared key */
 #define PP_KEYS_IMPORT_MAX (256u * 1024 * 1024) /* bytes of an import file */
 
 /* Progress of a long operation: done of total keys. Called on the caller's thread. */
@@ -78,7 +78,7 @@ int pp_keys_export(struct pp_store *s, const struct pp_keys_export_opts *o,
 
 /* A file to import, read whole (at most PP_KEYS_IMPORT_MAX bytes). */
 struct pp_keys_file {
-	struct pp_buf text; /* wiped on free: it may hold secrets */
+	struct pp_buf text;         /* wiped on free: it may hold secrets */
 	enum pp_keys_format format; /* PSKC when it starts with '<' (after a BOM, spaces) */
 	bool not_private;           /* group or others may read it (worth a warning) */
 };
@@ -113,8 +113,8 @@ int pp_keys_import(struct pp_store *s, const struct pp_keys_import_opts *o,
 
 /* Revokes a key. Revoking a revoked key changes nothing and sets *already (no audit
  * entry); a key in a final state (consumed, expired) is -PP_ESTATE. */
-int pp_keys_revoke(struct pp_store *s, const struct pp_pid *pid, const char *actor,
-		   bool *already, struct pp_err *err) PP_WUR;
+int pp_keys_revoke(struct pp_store *s, const struct pp_pid *pid, const char *actor, bool *already,
+		   struct pp_err *err) PP_WUR;
 
 struct pp_keys_shown {
 	struct pp_key_info info;
@@ -146,7 +146,7 @@ enum pp_keys_finding {
 };
 struct pp_keys_item {
 	enum pp_keys_finding kind;
-	uint64_t nth; /* 1 for the first of its kind */
+	uint64_t nth;                        /* 1 for the first of its kind */
 	const struct pp_key_info *key;       /* SHARED, LOCKED, SILENT */
 	const struct pp_device_info *device; /* QUARANTINED */
 	const struct pp_hello_note *note;    /* SUSPECT_CLONE, UNKNOWN_PID */

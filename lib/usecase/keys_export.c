@@ -102,8 +102,9 @@ static int export_check(const struct pp_keys_export_opts *o, struct pp_err *err)
 	if (o->format != PP_KEYS_CSV && o->format != PP_KEYS_PSKC)
 		return pp_err_set(err, PP_EINVAL, "export: unknown format");
 	if ((o->format == PP_KEYS_PSKC) != (o->prot != NULL))
-		return pp_err_set(err, PP_EINVAL, "export: PSKC, and only PSKC, needs a "
-						  "transport key or passphrase");
+		return pp_err_set(err, PP_EINVAL,
+				  "export: PSKC, and only PSKC, needs a "
+				  "transport key or passphrase");
 	if (!o->batch || !o->path)
 		return pp_err_set(err, PP_EINVAL, "export: a batch and a file are required");
 	return 0;

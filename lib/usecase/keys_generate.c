@@ -163,8 +163,8 @@ static void gen_give_back(struct gen_pipe *gp, int b, uint32_t n)
 
 /* Inserts one key; 36^7 PIDs: a large batch meets a few collisions, so a taken PID is
  * drawn again (with the one-off generator: the pipe's belongs to the other thread). */
-static int gen_insert(struct gen_pipe *gp, struct pp_store *s, int64_t batch_id,
-		      struct gen_key *g, struct pp_err *err)
+static int gen_insert(struct gen_pipe *gp, struct pp_store *s, int64_t batch_id, struct gen_key *g,
+		      struct pp_err *err)
 {
 	const struct pp_keys_generate_opts *o = gp->o;
 	for (int attempt = 0;; attempt++) {
@@ -222,8 +222,7 @@ static int gen_check(const struct pp_keys_generate_opts *o, struct pp_err *err)
 	return 0;
 }
 
-static int gen_audit(struct pp_store *s, const struct pp_keys_generate_opts *o,
-		     struct pp_err *err)
+static int gen_audit(struct pp_store *s, const struct pp_keys_generate_opts *o, struct pp_err *err)
 {
 	char detail[128];
 	snprintf(detail, sizeof(detail), "count=%u derived=%s shared=%u mebx=%s", o->count,
@@ -244,8 +243,7 @@ static void gen_secret_wipe(uint8_t (*secret)[PP_BATCH_SECRET_LEN])
 }
 
 /* In a transaction: the batch, its keys, the audit entry. */
-static int gen_in_tx(struct pp_store *s, struct gen_pipe *gp, int64_t *batch_id,
-		     struct pp_err *err)
+static int gen_in_tx(struct pp_store *s, struct gen_pipe *gp, int64_t *batch_id, struct pp_err *err)
 {
 	const struct pp_keys_generate_opts *o = gp->o;
 	struct pp_batch_new nb = {.name = o->batch,

@@ -29,8 +29,8 @@ static int revoke_in_tx(struct pp_store *s, const struct pp_pid *pid, const char
 	return rc;
 }
 
-int pp_keys_revoke(struct pp_store *s, const struct pp_pid *pid, const char *actor,
-		   bool *already, struct pp_err *err)
+int pp_keys_revoke(struct pp_store *s, const struct pp_pid *pid, const char *actor, bool *already,
+		   struct pp_err *err)
 {
 	*already = false;
 	int rc = pp_store_begin(s, err);
@@ -143,7 +143,8 @@ static int report_note(void *arg, const struct pp_hello_note *n)
 {
 	struct report_walk *w = arg;
 	struct pp_keys_item it = {.note = n};
-	it.kind = w->note_kind == PP_NOTE_SUSPECT_CLONE ? PP_FIND_SUSPECT_CLONE : PP_FIND_UNKNOWN_PID;
+	it.kind =
+	    w->note_kind == PP_NOTE_SUSPECT_CLONE ? PP_FIND_SUSPECT_CLONE : PP_FIND_UNKNOWN_PID;
 	return report_emit(w, &it);
 }
 

@@ -164,10 +164,11 @@ static int generate_print(const struct gen_args *a, const struct pp_keys_generat
 	const struct pp_keys_generate_opts *o = &a->o;
 	double rate = r->seconds > 0 ? r->count / r->seconds : 0.0;
 	if (a->json)
-		return pp_json_print(json_pack(
-		    "{s:s,s:I,s:I,s:b,s:I,s:f,s:f}", "batch", o->batch, "batch_id",
-		    (json_int_t)r->batch_id, "count", (json_int_t)r->count, "derived", o->derived,
-		    "shared", (json_int_t)o->shared, "seconds", r->seconds, "keys_per_second", rate));
+		return pp_json_print(json_pack("{s:s,s:I,s:I,s:b,s:I,s:f,s:f}", "batch", o->batch,
+					       "batch_id", (json_int_t)r->batch_id, "count",
+					       (json_int_t)r->count, "derived", o->derived,
+					       "shared", (json_int_t)o->shared, "seconds",
+					       r->seconds, "keys_per_second", rate));
 	printf("batch %s: %u %s%s %s generated in %.2f s (%.0f keys/s)\n", o->batch, r->count,
 	       o->derived ? "derived " : "", o->shared ? "SHARED" : "unique",
 	       plural(r->count, "key", "keys"), r->seconds, rate);
@@ -677,10 +678,8 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 	pp_cleanup(store_closep) struct pp_store *store = NULL;
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
 		return pp_fail_err(&err);
-	struct pp_keys_import_opts o = {.name = path,
-					.file = &f,
-					.prot = have_prot ? &prot.p : NULL,
-					.actor = pp_actor()};
+	struct pp_keys_import_opts o = {
+	    .name = path, .file = &f, .prot = have_prot ? &prot.p : NULL, .actor = pp_actor()};
 	struct pp_keys_import_result r;
 	if (pp_keys_import(store, &o, &r, &err) < 0)
 		return pp_fail_err(&err);
@@ -735,9 +734,8 @@ static int keys_transport_key(struct pp_cli *cli, int argc, char **argv)
 	if (pp_pskc_transport_key_create(outpath, bits / 8, &err) < 0)
 		return pp_fail_err(&err);
 	if (json)
-		return pp_json_print(
-		    json_pack("{s:s,s:I,s:s}", "path", outpath, "bits", (json_int_t)bits, "mode",
-			      "0600"));
+		return pp_json_print(json_pack("{s:s,s:I,s:s}", "path", outpath, "bits",
+					       (json_int_t)bits, "mode", "0600"));
 	printf("wrote a %u-bit transport key to %s (mode 0600)\n", bits, outpath);
 	return PP_EXIT_OK;
 }
@@ -830,8 +828,8 @@ static void report_item_text(const struct pp_keys_item *it)
 	pp_uuid_format(n->uuid, uuid);
 	pp_format_time(n->last_seen, t);
 	printf("  %-12s %-10s %s from %u.%u.%u.%u, %llu %s, last %s UTC\n",
-	       it->kind == PP_FIND_SUSPECT_CLONE ? "SUSPECT" : "unknown PID", pid, uuid,
-	       n->addr[0], n->addr[1], n->addr[2], n->addr[3], (unsigned long long)n->count,
+	       it->kind == PP_FIND_SUSPECT_CLONE ? "SUSPECT" : "unknown PID", pid, uuid, n->addr[0],
+	       n->addr[1], n->addr[2], n->addr[3], (unsigned long long)n->count,
 	       plural(n->count, "hello", "hellos"), t);
 }
 
@@ -867,12 +865,11 @@ static void report_summary(const struct pp_keys_report *s)
 
 static int report_json(struct report_out *r)
 {
-	json_t *o = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O}", "shared", r->lists[PP_FIND_SHARED],
-			      "quarantined", r->lists[PP_FIND_QUARANTINED], "locked_out",
-			      r->lists[PP_FIND_LOCKED], "exported_never_seen",
-			      r->lists[PP_FIND_SILENT], "suspected_clones",
-			      r->lists[PP_FIND_SUSPECT_CLONE], "unknown_pids",
-			      r->lists[PP_FIND_UNKNOWN_PID]);
+	json_t *o = json_pack(
+	    "{s:O,s:O,s:O,s:O,s:O,s:O}", "shared", r->lists[PP_FIND_SHARED], "quarantined",
+	    r->lists[PP_FIND_QUARANTINED], "locked_out", r->lists[PP_FIND_LOCKED],
+	    "exported_never_seen", r->lists[PP_FIND_SILENT], "suspected_clones",
+	    r->lists[PP_FIND_SUSPECT_CLONE], "unknown_pids", r->lists[PP_FIND_UNKNOWN_PID]);
 	return pp_json_print(o);
 }
 

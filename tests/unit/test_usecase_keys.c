@@ -24,7 +24,7 @@
 struct fixture {
 	char dir[256];
 	struct pp_master_key mk;
-	struct pp_store *a, *b; /* generated in a, imported into b */
+	struct pp_store *a, *b;        /* generated in a, imported into b */
 	char pps[N_KEYS][PP_PPS_TEXT]; /* the batch's PPSs, dashed, to look for in errors */
 	char pps_raw[N_KEYS][PP_PPS_LEN + 1];
 	size_t npps;
@@ -80,7 +80,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	pp_store_close(f->a);
 	pp_store_close(f->b);
-	static const char *const names[] = {"a.db",   "a.db-wal", "a.db-shm", "b.db",
+	static const char *const names[] = {"a.db",     "a.db-wal", "a.db-shm", "b.db",
 					    "b.db-wal", "b.db-shm", "b1.csv",   "b1.pskc",
 					    "bad.csv",  "x.csv"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

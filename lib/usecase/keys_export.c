@@ -19,6 +19,7 @@ struct export_ctx {
 	size_t n, cap;
 	struct pp_buf out;
 	struct pp_pskc_writer *pw;
+	bool file_written;
 };
 
 const char *pp_keys_format_name(enum pp_keys_format f)
@@ -128,19 +129,17 @@ static int export_collect(struct export_ctx *x, struct pp_err *err)
 	return rc;
 }
 
-/* Renders, audits, then creates the file and commits: a failed commit removes it. */
-static int export_in_tx(struct export_ctx *x, struct pp_err *err)
+/* In the transaction: renders, audits, then creates the file (last: when the commit
+ * fails, the caller removes it). */
+static int export_tx(void *arg, struct pp_err *err)
 {
+	struct export_ctx *x = arg;
 	int rc = export_render(x, err);
 	if (rc == 0)
 		rc = export_audit(x, err);
 	if (rc == 0)
 		rc = pp_file_create(x->o->path, x->out.data, x->out.len, 0600, err);
-	if (rc < 0)
-		return rc;
-	rc = pp_store_commit(x->s, err);
-	if (rc < 0)
-		unlink(x->o->path);
+	x->file_written = rc == 0;
 	return rc;
 }
 
@@ -157,14 +156,11 @@ int pp_keys_export(struct pp_store *s, const struct pp_keys_export_opts *o,
 		return rc;
 	rc = export_collect(&x, err);
 	if (rc == 0)
-		rc = pp_store_begin(s, err);
+		rc = pp_keys_in_tx(s, export_tx, &x, err);
+	if (rc < 0 && x.file_written)
+		unlink(o->path);
 	if (rc < 0)
 		return rc;
-	rc = export_in_tx(&x, err);
-	if (rc < 0) {
-		pp_keys_rollback(s);
-		return rc;
-	}
 	res->count = x.n;
 	return 0;
 }

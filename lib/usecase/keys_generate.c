@@ -35,6 +35,8 @@ struct gen_pipe {
 	int rc;
 	/* inputs */
 	struct pp_keygen *gen;
+	struct pp_store *s;
+	int64_t batch_id;
 	const struct pp_keys_generate_opts *o;
 	const uint8_t *secret; /* derived: PP_BATCH_SECRET_LEN bytes */
 };
@@ -243,8 +245,11 @@ static void gen_secret_wipe(uint8_t (*secret)[PP_BATCH_SECRET_LEN])
 }
 
 /* In a transaction: the batch, its keys, the audit entry. */
-static int gen_in_tx(struct pp_store *s, struct gen_pipe *gp, int64_t *batch_id, struct pp_err *err)
+static int gen_tx(void *arg, struct pp_err *err)
 {
+	struct gen_pipe *gp = arg;
+	struct pp_store *s = gp->s;
+	int64_t *batch_id = &gp->batch_id;
 	const struct pp_keys_generate_opts *o = gp->o;
 	struct pp_batch_new nb = {.name = o->batch,
 				  .derived = o->derived,
@@ -265,7 +270,7 @@ int pp_keys_generate(struct pp_store *s, const struct pp_keys_generate_opts *o,
 		     struct pp_keys_generate_result *res, struct pp_err *err)
 {
 	pp_cleanup(gen_secret_wipe) uint8_t secret[PP_BATCH_SECRET_LEN] = {0};
-	pp_cleanup(gen_pipe_stop) struct gen_pipe gp = {.o = o, .secret = secret};
+	pp_cleanup(gen_pipe_stop) struct gen_pipe gp = {.s = s, .o = o, .secret = secret};
 	memset(res, 0, sizeof(*res));
 	int rc = gen_check(o, err);
 	if (rc < 0)
@@ -275,16 +280,10 @@ int pp_keys_generate(struct pp_store *s, const struct pp_keys_generate_opts *o,
 	if (o->derived && pp_random(secret, sizeof(secret)) < 0)
 		return pp_err_set(err, PP_ECRYPTO, "cannot draw the batch secret");
 	double t0 = gen_clock();
-	rc = pp_store_begin(s, err);
+	rc = pp_keys_in_tx(s, gen_tx, &gp, err);
 	if (rc < 0)
 		return rc;
-	rc = gen_in_tx(s, &gp, &res->batch_id, err);
-	if (rc == 0)
-		rc = pp_store_commit(s, err);
-	if (rc < 0) {
-		pp_keys_rollback(s);
-		return rc;
-	}
+	res->batch_id = gp.batch_id;
 	res->count = o->count;
 	res->seconds = gen_clock() - t0;
 	return 0;

@@ -4,8 +4,10 @@
 
 #include "store/store.h"
 
-/* Rolls back after a failure already in the caller's err (that error is the one to
- * report; a rollback that fails ends with the connection, which rolls back). */
-void pp_keys_rollback(struct pp_store *s);
+/* Runs fn in a transaction: committed when fn returns 0, rolled back when fn or the
+ * commit fails (that error is the one reported; a rollback that fails ends with the
+ * connection, which rolls back). */
+int pp_keys_in_tx(struct pp_store *s, int (*fn)(void *ctx, struct pp_err *err), void *ctx,
+		  struct pp_err *err) PP_WUR;
 
 #endif

@@ -18,6 +18,7 @@ struct import_seen {
 
 struct import_ctx {
 	struct pp_store *s;
+	const struct pp_keys_import_opts *o;
 	struct pp_err *err;
 	struct import_seen *seen;
 	size_t nseen, capseen;
@@ -140,26 +141,26 @@ static int import_pskc_key(void *arg, const struct pp_key_record *k)
 	return import_row(ic, k, (unsigned)ic->package);
 }
 
-static int import_in_tx(struct import_ctx *ic, const struct pp_keys_import_opts *o)
+/* In the transaction: every key, then the audit entry. */
+static int import_tx(void *arg, struct pp_err *err)
 {
+	struct import_ctx *ic = arg;
+	const struct pp_keys_import_opts *o = ic->o;
 	const struct pp_keys_file *f = o->file;
 	bool pskc = f->format == PP_KEYS_PSKC;
 	int rc;
 	if (pskc)
-		rc = pp_pskc_read(f->text.data, f->text.len, o->prot, import_pskc_key, ic, ic->err);
+		rc = pp_pskc_read(f->text.data, f->text.len, o->prot, import_pskc_key, ic, err);
 	else
-		rc = pp_csv_parse((const char *)f->text.data, f->text.len, import_row, ic, ic->err);
+		rc = pp_csv_parse((const char *)f->text.data, f->text.len, import_row, ic, err);
 	if (rc == 0 && ic->n == 0)
-		rc = pp_err_set(ic->err, PP_EINVAL, "no keys in the file");
+		rc = pp_err_set(err, PP_EINVAL, "no keys in the file");
 	if (rc < 0)
 		return rc;
 	char detail[96];
 	snprintf(detail, sizeof(detail), "format=%s keys=%llu", pp_keys_format_name(f->format),
 		 (unsigned long long)ic->n);
-	rc = pp_store_audit_append(ic->s, o->actor, "keys.import", o->name, detail, ic->err);
-	if (rc == 0)
-		rc = pp_store_commit(ic->s, ic->err);
-	return rc;
+	return pp_store_audit_append(ic->s, o->actor, "keys.import", o->name, detail, err);
 }
 
 static void import_ctx_free(struct import_ctx *ic)
@@ -183,18 +184,13 @@ int pp_keys_import_check(const struct pp_keys_file *f, const char *name, bool ha
 int pp_keys_import(struct pp_store *s, const struct pp_keys_import_opts *o,
 		   struct pp_keys_import_result *res, struct pp_err *err)
 {
-	pp_cleanup(import_ctx_free) struct import_ctx ic = {.s = s, .err = err};
+	pp_cleanup(import_ctx_free) struct import_ctx ic = {.s = s, .o = o, .err = err};
 	memset(res, 0, sizeof(*res));
 	int rc = pp_keys_import_check(o->file, o->name, o->prot != NULL, err);
-	if (rc == 0)
-		rc = pp_store_begin(s, err);
 	if (rc < 0)
 		return rc;
-	rc = import_in_tx(&ic, o);
-	if (rc < 0) {
-		pp_keys_rollback(s);
+	if (pp_keys_in_tx(s, import_tx, &ic, err) < 0)
 		return pp_err_prefix(err, "%s", o->name);
-	}
 	res->count = ic.n;
 	res->batches_created = ic.batches_created;
 	return 0;

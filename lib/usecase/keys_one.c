@@ -5,43 +5,51 @@
 #include "usecase/keys.h"
 #include "usecase/keys_impl.h"
 
-void pp_keys_rollback(struct pp_store *s)
+int pp_keys_in_tx(struct pp_store *s, int (*fn)(void *ctx, struct pp_err *err), void *ctx,
+		  struct pp_err *err)
 {
+	int rc = pp_store_begin(s, err);
+	if (rc < 0)
+		return rc;
+	rc = fn(ctx, err);
+	if (rc == 0)
+		rc = pp_store_commit(s, err);
 	struct pp_err ignored = {0};
-	if (pp_store_rollback(s, &ignored) < 0)
-		return; /* the caller reports the first error */
+	if (rc < 0 && pp_store_rollback(s, &ignored) < 0)
+		return rc; /* the first error is the one to report */
+	return rc;
 }
 
-static int revoke_in_tx(struct pp_store *s, const struct pp_pid *pid, const char *actor,
-			bool *already, struct pp_err *err)
+struct revoke_ctx {
+	struct pp_store *s;
+	const struct pp_pid *pid;
+	const char *actor;
+	bool *already;
+};
+
+static int revoke_tx(void *arg, struct pp_err *err)
 {
+	struct revoke_ctx *x = arg;
 	struct pp_key_info k;
-	int rc = pp_store_key_get(s, pid->s, &k, err);
+	int rc = pp_store_key_get(x->s, x->pid->s, &k, err);
 	if (rc < 0)
 		return rc;
 	if (k.state == PP_KEY_REVOKED) {
-		*already = true;
+		*x->already = true;
 		return 0;
 	}
-	rc = pp_store_key_set_state(s, pid->s, PP_KEY_REVOKED, err);
+	rc = pp_store_key_set_state(x->s, x->pid->s, PP_KEY_REVOKED, err);
 	if (rc == 0)
-		rc = pp_store_audit_append(s, actor, "keys.revoke", pid->s, "", err);
+		rc = pp_store_audit_append(x->s, x->actor, "keys.revoke", x->pid->s, "", err);
 	return rc;
 }
 
 int pp_keys_revoke(struct pp_store *s, const struct pp_pid *pid, const char *actor, bool *already,
 		   struct pp_err *err)
 {
+	struct revoke_ctx x = {.s = s, .pid = pid, .actor = actor, .already = already};
 	*already = false;
-	int rc = pp_store_begin(s, err);
-	if (rc < 0)
-		return rc;
-	rc = revoke_in_tx(s, pid, actor, already, err);
-	if (rc == 0)
-		rc = pp_store_commit(s, err);
-	if (rc < 0)
-		pp_keys_rollback(s);
-	return rc;
+	return pp_keys_in_tx(s, revoke_tx, &x, err);
 }
 
 int pp_keys_show(struct pp_store *s, const struct pp_pid *pid, bool reveal, const char *actor,

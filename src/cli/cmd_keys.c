@@ -61,6 +61,28 @@ static int parse_pid_arg(const char *cmd, const char *text, struct pp_pid *pid)
 	return 0;
 }
 
+/* getopt_long over argv, each option handed to fn: -1 to go on, else the exit code. */
+static int parse_options(int argc, char **argv, const char *shortopts, const struct option *opts,
+			 int (*fn)(int c, void *ctx), void *ctx)
+{
+	int c, ec;
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1)
+		if ((ec = fn(c, ctx)) >= 0)
+			return ec;
+	return -1;
+}
+
+/* The options export and import share: the PSKC protection, --json and --help. */
+#define PSKC_OPTIONS                                                                               \
+	{"transport-key", required_argument, NULL, 'k'},                                           \
+	    {"key-name", required_argument, NULL, 'n'}, {"passphrase", no_argument, NULL, 'p'},    \
+	    {"passphrase-file", required_argument, NULL, 'P'}, {"json", no_argument, NULL, 'j'},   \
+	    {"help", no_argument, NULL, 'h'},                                                      \
+	{                                                                                          \
+		NULL, 0, NULL, 0                                                                   \
+	}
+#define PSKC_SHORTOPTS "k:n:pP:jh"
+
 static void progress_cb(void *ctx, uint64_t done, uint64_t total)
 {
 	(void)total;
@@ -91,8 +113,9 @@ struct gen_args {
 };
 
 /* One option; returns -1 to go on, else the exit code. */
-static int generate_option(int c, struct gen_args *a)
+static int generate_option(int c, void *ctx)
 {
+	struct gen_args *a = ctx;
 	struct pp_err err = {0};
 	switch (c) {
 	case 'n':
@@ -138,10 +161,9 @@ static int generate_parse(int argc, char **argv, struct gen_args *a)
 					     {"json", no_argument, NULL, 'j'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	int c, ec;
-	while ((c = getopt_long(argc, argv, "n:b:Ds:m:jh", opts, NULL)) != -1)
-		if ((ec = generate_option(c, a)) >= 0)
-			return ec;
+	int ec = parse_options(argc, argv, "n:b:Ds:m:jh", opts, generate_option, a);
+	if (ec >= 0)
+		return ec;
 	if (optind != argc)
 		return pp_usage_error("keys generate", "unexpected argument '%.40s'", argv[optind]);
 	if (!a->o.count)
@@ -250,8 +272,15 @@ static int list_row(void *arg, const struct pp_key_info *k)
 	return 0;
 }
 
-static int list_option(int c, struct pp_key_filter *f, bool *json)
+struct list_args {
+	struct pp_key_filter f;
+	bool json;
+};
+
+static int list_option(int c, void *ctx)
 {
+	struct list_args *a = ctx;
+	struct pp_key_filter *f = &a->f;
 	struct pp_err err = {0};
 	enum pp_key_state st;
 	switch (c) {
@@ -268,7 +297,7 @@ static int list_option(int c, struct pp_key_filter *f, bool *json)
 			return pp_usage_error("keys list", "%s", err.msg);
 		return -1;
 	case 'j':
-		*json = true;
+		a->json = true;
 		return -1;
 	case 'h':
 		printf("usage: pskprov keys list [--batch NAME] [--state S] [--limit N] "
@@ -286,12 +315,10 @@ static int keys_list(struct pp_cli *cli, int argc, char **argv)
 	    {"batch", required_argument, NULL, 'b'}, {"state", required_argument, NULL, 's'},
 	    {"limit", required_argument, NULL, 'l'}, {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-	struct pp_key_filter f = {.batch = NULL, .state = -1, .limit = 0};
-	bool json = false;
-	int c, ec;
-	while ((c = getopt_long(argc, argv, "b:s:l:jh", opts, NULL)) != -1)
-		if ((ec = list_option(c, &f, &json)) >= 0)
-			return ec;
+	struct list_args a = {.f = {.batch = NULL, .state = -1, .limit = 0}};
+	int ec = parse_options(argc, argv, "b:s:l:jh", opts, list_option, &a);
+	if (ec >= 0)
+		return ec;
 	if (optind != argc)
 		return pp_usage_error("keys list", "unexpected argument '%.40s'", argv[optind]);
 	struct pp_err err = {0};
@@ -299,16 +326,16 @@ static int keys_list(struct pp_cli *cli, int argc, char **argv)
 	pp_cleanup(store_closep) struct pp_store *store = NULL;
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
 		return pp_fail_err(&err);
-	json_t *arr = json ? json_array() : NULL;
-	if (!json)
+	json_t *arr = a.json ? json_array() : NULL;
+	if (!a.json)
 		printf("%-10s %-24s %-9s %-14s %5s  %s\n", "PID", "BATCH", "STATE", "SHARED",
 		       "USES", "CREATED (UTC)");
 	uint64_t n;
-	if (pp_keys_list(store, &f, list_row, arr, &n, &err) < 0) {
+	if (pp_keys_list(store, &a.f, list_row, arr, &n, &err) < 0) {
 		json_decref(arr);
 		return pp_fail_err(&err);
 	}
-	if (json)
+	if (a.json)
 		return pp_json_print(arr);
 	fprintf(stderr, "%llu %s\n", (unsigned long long)n, plural(n, "key", "keys"));
 	return PP_EXIT_OK;
@@ -501,8 +528,9 @@ static bool pskc_option(int c, struct pp_pskc_opts *po, bool *json)
 	return true;
 }
 
-static int export_option(int c, struct export_args *a)
+static int export_option(int c, void *ctx)
 {
+	struct export_args *a = ctx;
 	if (pskc_option(c, &a->po, &a->json))
 		return -1;
 	switch (c) {
@@ -550,17 +578,10 @@ static int export_parse(int argc, char **argv, struct export_args *a)
 	static const struct option opts[] = {{"batch", required_argument, NULL, 'b'},
 					     {"format", required_argument, NULL, 'f'},
 					     {"out", required_argument, NULL, 'o'},
-					     {"transport-key", required_argument, NULL, 'k'},
-					     {"key-name", required_argument, NULL, 'n'},
-					     {"passphrase", no_argument, NULL, 'p'},
-					     {"passphrase-file", required_argument, NULL, 'P'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	int c, ec;
-	while ((c = getopt_long(argc, argv, "b:f:o:k:n:pP:jh", opts, NULL)) != -1)
-		if ((ec = export_option(c, a)) >= 0)
-			return ec;
+					     PSKC_OPTIONS};
+	int ec = parse_options(argc, argv, "b:f:o:" PSKC_SHORTOPTS, opts, export_option, a);
+	if (ec >= 0)
+		return ec;
 	return export_check_args(argc, argv, a);
 }
 
@@ -614,23 +635,28 @@ static void import_usage(void)
 	       PP_CSV_HEADER);
 }
 
-static int import_parse(int argc, char **argv, struct pp_pskc_opts *po, bool *json)
+struct import_args {
+	struct pp_pskc_opts po;
+	bool json;
+};
+
+static int import_option(int c, void *ctx)
 {
-	static const struct option opts[] = {{"transport-key", required_argument, NULL, 'k'},
-					     {"key-name", required_argument, NULL, 'n'},
-					     {"passphrase", no_argument, NULL, 'p'},
-					     {"passphrase-file", required_argument, NULL, 'P'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	int c;
-	while ((c = getopt_long(argc, argv, "k:n:pP:jh", opts, NULL)) != -1) {
-		if (pskc_option(c, po, json))
-			continue;
-		if (c == 'h')
-			import_usage();
-		return c == 'h' ? PP_EXIT_OK : PP_EXIT_USAGE;
-	}
+	struct import_args *a = ctx;
+	if (pskc_option(c, &a->po, &a->json))
+		return -1;
+	if (c == 'h')
+		import_usage();
+	return c == 'h' ? PP_EXIT_OK : PP_EXIT_USAGE;
+}
+
+static int import_parse(int argc, char **argv, struct import_args *a)
+{
+	static const struct option opts[] = {PSKC_OPTIONS};
+	const struct pp_pskc_opts *po = &a->po;
+	int ec = parse_options(argc, argv, PSKC_SHORTOPTS, opts, import_option, a);
+	if (ec >= 0)
+		return ec;
 	if (optind + 1 != argc)
 		return pp_usage_error("keys import", "expected one FILE");
 	if (!!po->key_file + !!po->ask + !!po->pass_file > 1)
@@ -655,13 +681,12 @@ static int import_print(bool json, const char *path, const struct pp_keys_file *
 
 static int keys_import(struct pp_cli *cli, int argc, char **argv)
 {
-	struct pp_pskc_opts po = {0};
-	bool json = false;
-	int ec = import_parse(argc, argv, &po, &json);
+	struct import_args a = {.po = {0}};
+	int ec = import_parse(argc, argv, &a);
 	if (ec >= 0)
 		return ec;
 	const char *path = argv[optind];
-	bool have_prot = po.key_file || po.ask || po.pass_file;
+	bool have_prot = a.po.key_file || a.po.ask || a.po.pass_file;
 	struct pp_err err = {0};
 	pp_cleanup(pp_keys_file_free) struct pp_keys_file f;
 	pp_cleanup(pp_pskc_prot_wipe) struct pp_pskc_prot prot;
@@ -672,7 +697,7 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 	if (f.not_private)
 		pp_note("warning: '%s' may be read by group or others", path);
 	if (pp_keys_import_check(&f, path, have_prot, &err) < 0 ||
-	    (have_prot && pp_pskc_protection(&po, false, &prot, &err) < 0))
+	    (have_prot && pp_pskc_protection(&a.po, false, &prot, &err) < 0))
 		return pp_fail_err(&err);
 	struct pp_datadir dd;
 	pp_cleanup(store_closep) struct pp_store *store = NULL;
@@ -683,25 +708,32 @@ static int keys_import(struct pp_cli *cli, int argc, char **argv)
 	struct pp_keys_import_result r;
 	if (pp_keys_import(store, &o, &r, &err) < 0)
 		return pp_fail_err(&err);
-	return import_print(json, path, &f, &r);
+	return import_print(a.json, path, &f, &r);
 }
 
 /* ---- transport-key ----------------------------------------------------------- */
 
-static int transport_key_option(int c, const char **outpath, uint32_t *bits, bool *json)
+struct tk_args {
+	const char *outpath;
+	uint32_t bits;
+	bool json;
+};
+
+static int transport_key_option(int c, void *ctx)
 {
+	struct tk_args *a = ctx;
 	struct pp_err err = {0};
 	switch (c) {
 	case 'o':
-		*outpath = optarg;
+		a->outpath = optarg;
 		return -1;
 	case 'b':
-		if (pp_parse_u32(optarg, 128, 256, bits, "--bits", &err) < 0 ||
-		    (*bits != 128 && *bits != 256))
+		if (pp_parse_u32(optarg, 128, 256, &a->bits, "--bits", &err) < 0 ||
+		    (a->bits != 128 && a->bits != 256))
 			return pp_usage_error("keys transport-key", "--bits: 128 or 256");
 		return -1;
 	case 'j':
-		*json = true;
+		a->json = true;
 		return -1;
 	case 'h':
 		printf("usage: pskprov keys transport-key --out FILE [--bits 128|256] [--json]\n\n"
@@ -721,22 +753,19 @@ static int keys_transport_key(struct pp_cli *cli, int argc, char **argv)
 					     {"json", no_argument, NULL, 'j'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	const char *outpath = NULL;
-	uint32_t bits = 256;
-	bool json = false;
-	int c, ec;
-	while ((c = getopt_long(argc, argv, "o:b:jh", opts, NULL)) != -1)
-		if ((ec = transport_key_option(c, &outpath, &bits, &json)) >= 0)
-			return ec;
-	if (optind != argc || !outpath)
+	struct tk_args a = {.bits = 256};
+	int ec = parse_options(argc, argv, "o:b:jh", opts, transport_key_option, &a);
+	if (ec >= 0)
+		return ec;
+	if (optind != argc || !a.outpath)
 		return pp_usage_error("keys transport-key", "--out FILE is required");
 	struct pp_err err = {0};
-	if (pp_pskc_transport_key_create(outpath, bits / 8, &err) < 0)
+	if (pp_pskc_transport_key_create(a.outpath, a.bits / 8, &err) < 0)
 		return pp_fail_err(&err);
-	if (json)
-		return pp_json_print(json_pack("{s:s,s:I,s:s}", "path", outpath, "bits",
-					       (json_int_t)bits, "mode", "0600"));
-	printf("wrote a %u-bit transport key to %s (mode 0600)\n", bits, outpath);
+	if (a.json)
+		return pp_json_print(json_pack("{s:s,s:I,s:s}", "path", a.outpath, "bits",
+					       (json_int_t)a.bits, "mode", "0600"));
+	printf("wrote a %u-bit transport key to %s (mode 0600)\n", a.bits, a.outpath);
 	return PP_EXIT_OK;
 }
 

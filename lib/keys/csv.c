@@ -254,7 +254,8 @@ int pp_csv_write_header(struct pp_buf *out)
 
 int pp_csv_write_row(struct pp_buf *out, const struct pp_key_record *row)
 {
-	char pid[PP_PID_TEXT], pps[PP_PPS_TEXT];
+	char pid[PP_PID_TEXT];
+	pp_cleanup(pp_pps_text_wipe) char pps[PP_PPS_TEXT];
 	pp_pid_format(&row->pid, pid);
 	pp_pps_format(&row->pps, pps);
 	int rc = csv_field(out, pid, false);
@@ -264,6 +265,5 @@ int pp_csv_write_row(struct pp_buf *out, const struct pp_key_record *row)
 		rc = csv_field(out, row->mebx, false);
 	if (rc == 0)
 		rc = csv_field(out, row->batch, true);
-	pp_wipe(pps, sizeof(pps));
 	return rc;
 }

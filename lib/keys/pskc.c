@@ -1203,7 +1203,7 @@ struct pkg {
 static int check_profile(struct rd *r, struct pkg *p, const char *where, bool has_batch,
 			 bool has_mebx)
 {
-	char pps[PP_PPS_LEN + 1];
+	pp_cleanup(pp_pps_wipe) struct pp_pps raw; /* the Secret as it came */
 	char b[SHOW_MAX + 4];
 	int rc;
 
@@ -1218,13 +1218,12 @@ static int check_profile(struct rd *r, struct pkg *p, const char *where, bool ha
 		return pp_err_set(r->err, PP_EINVAL,
 				  "%s: Secret has %zu bytes; a PPS has %d symbols", where,
 				  p->secret_len, PP_PPS_LEN);
-	memcpy(pps, p->secret, PP_PPS_LEN);
-	pps[PP_PPS_LEN] = '\0';
-	rc = pp_pps_parse(pps, &p->key.pps, r->err);
-	if (rc == 0 && !pp_ct_eq(pps, p->key.pps.s, PP_PPS_LEN))
+	memcpy(raw.s, p->secret, PP_PPS_LEN);
+	raw.s[PP_PPS_LEN] = '\0';
+	rc = pp_pps_parse(raw.s, &p->key.pps, r->err);
+	if (rc == 0 && !pp_ct_eq(raw.s, p->key.pps.s, PP_PPS_LEN))
 		rc = pp_err_set(r->err, PP_EINVAL,
 				"not canonical (32 upper-case symbols without dashes)");
-	pp_wipe(pps, sizeof(pps));
 	if (rc < 0)
 		return pp_err_prefix(r->err, "%s: Secret", where);
 	if (p->mebx_len > PP_MEBX_PW_MAX || memchr(p->mebx, 0, p->mebx_len))
@@ -1897,7 +1896,7 @@ static bool terminated(const char *s, size_t cap)
 static int check_key(const struct pp_key_record *k, struct pp_err *err)
 {
 	struct pp_pid pid;
-	struct pp_pps pps;
+	pp_cleanup(pp_pps_wipe) struct pp_pps pps;
 	int rc;
 
 	if (!terminated(k->pid.s, sizeof(k->pid.s)) || !terminated(k->pps.s, sizeof(k->pps.s)) ||
@@ -1909,7 +1908,6 @@ static int check_key(const struct pp_key_record *k, struct pp_err *err)
 	}
 	if (!pp_pps_valid(&k->pps)) {
 		rc = pp_pps_parse(k->pps.s, &pps, err);
-		pp_wipe(&pps, sizeof(pps));
 		return rc < 0 ? rc : pp_err_set(err, PP_EINVAL, "PPS is not canonical");
 	}
 	rc = pp_mebx_password_check(k->mebx, err);
@@ -2061,50 +2059,49 @@ void pp_pskc_writer_free(struct pp_pskc_writer *w)
 
 #define KEY_FILE_MAX 66 /* 64 hex digits and a newline, plus one to see a longer file */
 
+static void key_wipe(uint8_t (*key)[32])
+{
+	pp_wipe(*key, sizeof(*key));
+}
+
+static void key_text_wipe(char (*text)[66])
+{
+	pp_wipe(*text, sizeof(*text));
+}
+
 int pp_pskc_transport_key_load(const char *path, uint8_t key[32], size_t *key_len,
 			       struct pp_err *err)
 {
-	struct pp_buf b;
-	char hex[65];
-	size_t n;
-	int rc;
-
-	rc = pp_file_check_private(path, err);
+	pp_cleanup(key_text_wipe) char hex[66];
+	int rc = pp_file_check_private(path, err);
 	if (rc < 0)
 		return rc;
+	pp_cleanup(pp_buf_free_wipe) struct pp_buf b;
 	pp_buf_init(&b, KEY_FILE_MAX);
 	rc = pp_file_read(path, KEY_FILE_MAX, &b, err);
 	if (rc < 0)
-		goto out;
-	n = b.len;
+		return rc;
+	size_t n = b.len;
 	if (n && b.data[n - 1] == '\n')
 		n--;
-	if (n != 32 && n != 64) {
-		rc = pp_err_set(
+	if (n != 32 && n != 64)
+		return pp_err_set(
 		    err, PP_EINVAL,
 		    "'%s': a transport key file holds 32 or 64 hex digits and a newline", path);
-		goto out;
-	}
 	memcpy(hex, b.data, n);
 	hex[n] = '\0';
 	if (pp_unhex(hex, key, n / 2) < 0) {
 		pp_wipe(key, 32);
-		rc = pp_err_set(err, PP_EINVAL, "'%s': the transport key is not hex", path);
-		goto out;
+		return pp_err_set(err, PP_EINVAL, "'%s': the transport key is not hex", path);
 	}
 	*key_len = n / 2;
-	rc = 0;
-out:
-	pp_wipe(hex, sizeof(hex));
-	pp_buf_free_wipe(&b);
-	return rc;
+	return 0;
 }
 
 int pp_pskc_transport_key_create(const char *path, size_t key_len, struct pp_err *err)
 {
-	uint8_t key[32];
-	char text[66];
-	int rc;
+	pp_cleanup(key_wipe) uint8_t key[32] = {0};
+	pp_cleanup(key_text_wipe) char text[66];
 
 	if (key_len != 16 && key_len != 32)
 		return pp_err_set(err, PP_EINVAL, "a transport key has 16 or 32 bytes");
@@ -2112,8 +2109,5 @@ int pp_pskc_transport_key_create(const char *path, size_t key_len, struct pp_err
 		return pp_err_set(err, PP_ECRYPTO, "no random bytes");
 	pp_hex(key, key_len, text);
 	text[2 * key_len] = '\n';
-	rc = pp_file_create(path, text, 2 * key_len + 1, 0600, err);
-	pp_wipe(key, sizeof(key));
-	pp_wipe(text, sizeof(text));
-	return rc;
+	return pp_file_create(path, text, 2 * key_len + 1, 0600, err);
 }

@@ -425,6 +425,44 @@ static void test_revoke_show(void **state)
 	assert_int_equal(pp_keys_list(f->a, &nb, count_one, NULL, &n, &err), -PP_ENOTFOUND);
 }
 
+struct findings {
+	uint64_t seen[PP_FIND_MAX];
+	bool in_order; /* nth counts each kind from 1 */
+};
+
+static int on_finding(void *ctx, const struct pp_keys_item *it)
+{
+	struct findings *fs = ctx;
+	if (it->nth != ++fs->seen[it->kind])
+		fs->in_order = false;
+	if ((it->kind <= PP_FIND_SILENT) != (it->key != NULL))
+		fail_msg("finding %d without its key", (int)it->kind);
+	return 0;
+}
+
+/* Exported keys no device has used are reported; so is every shared key. */
+static void test_report(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	generate_b1(f);
+	struct pp_keys_generate_opts o = {
+	    .batch = "kiosk", .count = 2, .shared = 5, .mebx_length = 16, .actor = "test"};
+	struct pp_keys_generate_result gr;
+	assert_int_equal(pp_keys_generate(f->a, &o, &gr, &err), 0);
+	assert_int_equal(export_b1(f, PP_KEYS_CSV, "b1.csv", &err), 0);
+	struct findings fs = {.in_order = true};
+	struct pp_keys_report r;
+	assert_int_equal(pp_keys_report_walk(f->a, 0, on_finding, &fs, &r, &err), 0);
+	assert_true(fs.in_order);
+	assert_int_equal(r.n[PP_FIND_SILENT], N_KEYS);
+	assert_int_equal(r.n[PP_FIND_SHARED], 2);
+	assert_int_equal(r.n[PP_FIND_LOCKED], 0);
+	assert_int_equal(r.n[PP_FIND_QUARANTINED], 0);
+	for (int k = 0; k < PP_FIND_MAX; k++)
+		assert_int_equal(fs.seen[k], r.n[k]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +472,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_export_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_import_corrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoke_show, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_report, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,22 +20,18 @@
 #include "core/bytes.h"
 #include "core/err.h"
 #include "keys/keys.h"
+#include "keys/record.h"
 
 #define PP_CSV_HEADER "pid,pps,mebx_password,batch"
 #define PP_CSV_MAX_LINE 512
-#define PP_BATCH_NAME_MAX 64
-#define PP_MEBX_MAX 32
 
-struct pp_csv_row {
-	struct pp_pid pid;
-	struct pp_pps pps;          /* secret */
-	char mebx[PP_MEBX_MAX + 1]; /* secret */
-	char batch[PP_BATCH_NAME_MAX + 1];
-};
+/* The record type's old name, for callers not yet renamed (src/server/cmd_demo.c,
+ * src/device/devutil.c). */
+#define pp_csv_row pp_key_record
 
 /* Called once per data row; `line` is 1-based in the file. A non-zero return stops the
  * parse and is returned. The row is wiped after the call. */
-typedef int (*pp_csv_row_fn)(void *ctx, const struct pp_csv_row *row, unsigned line);
+typedef int (*pp_csv_row_fn)(void *ctx, const struct pp_key_record *row, unsigned line);
 
 /* Parses a whole CSV text of len bytes (no NUL needed). Each row is fully validated
  * (PID and PPS checksums, MEBx password policy, batch name) before cb sees it; an
@@ -44,7 +40,7 @@ int pp_csv_parse(const char *text, size_t len, pp_csv_row_fn cb, void *ctx,
 		 struct pp_err *err) PP_WUR;
 
 int pp_csv_write_header(struct pp_buf *out) PP_WUR;
-int pp_csv_write_row(struct pp_buf *out, const struct pp_csv_row *row) PP_WUR;
+int pp_csv_write_row(struct pp_buf *out, const struct pp_key_record *row) PP_WUR;
 
 /* A batch name: 1..64 characters of [A-Za-z0-9._-]. */
 int pp_batch_name_check(const char *name, struct pp_err *err) PP_WUR;

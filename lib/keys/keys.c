@@ -155,6 +155,16 @@ void pp_pid_format(const struct pp_pid *pid, char out[PP_PID_TEXT])
 	key_format(pid->s, PP_PID_LEN, out);
 }
 
+void pp_pps_wipe(struct pp_pps *pps)
+{
+	pp_wipe(pps, sizeof(*pps));
+}
+
+void pp_pps_text_wipe(char (*text)[PP_PPS_TEXT])
+{
+	pp_wipe(*text, sizeof(*text));
+}
+
 void pp_pps_format(const struct pp_pps *pps, char out[PP_PPS_TEXT])
 {
 	key_format(pps->s, PP_PPS_LEN, out);

@@ -51,6 +51,9 @@ char pp_key_checksum(const char *sym, size_t n);
 int pp_pid_parse(const char *text, struct pp_pid *out, struct pp_err *err) PP_WUR;
 /* On failure *out is wiped. */
 int pp_pps_parse(const char *text, struct pp_pps *out, struct pp_err *err) PP_WUR;
+/* For pp_cleanup(): wipe a PPS, or its formatted text, when it leaves scope. */
+void pp_pps_wipe(struct pp_pps *pps);
+void pp_pps_text_wipe(char (*text)[PP_PPS_TEXT]);
 /* Both expect a canonical value (from a parser, a generator or pp_pps_derive). */
 void pp_pid_format(const struct pp_pid *pid, char out[PP_PID_TEXT]);
 void pp_pps_format(const struct pp_pps *pps, char out[PP_PPS_TEXT]);

@@ -9,7 +9,7 @@
 
 #include "config/config.h"
 #include "core/err.h"
-#include "proto/pskc.h"
+#include "keys/pskc.h"
 
 struct pp_store;
 struct pp_master_key;

@@ -13,7 +13,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 #include "device/emu.h"
-#include "proto/pskc.h"
+#include "keys/pskc.h"
 
 struct csv_pick {
 	const struct pp_pid *want;

@@ -8,17 +8,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int same_row(void *ctx, const struct pp_csv_row *row, unsigned line)
+static int same_row(void *ctx, const struct pp_key_record *row, unsigned line)
 {
 	(void)line;
-	const struct pp_csv_row *orig = ctx;
+	const struct pp_key_record *orig = ctx;
 	if (strcmp(row->pid.s, orig->pid.s) || strcmp(row->pps.s, orig->pps.s) ||
 	    strcmp(row->mebx, orig->mebx) || strcmp(row->batch, orig->batch))
 		abort();
 	return 0;
 }
 
-static int check_row(void *ctx, const struct pp_csv_row *row, unsigned line)
+static int check_row(void *ctx, const struct pp_key_record *row, unsigned line)
 {
 	(void)ctx;
 	(void)line;

@@ -195,8 +195,11 @@ ok
 run "$P" keys revoke "$PID1"
 expect_rc 0 "revoke"
 run "$P" keys revoke "$PID1"
-expect_rc 1 "revoke twice"
-expect_err "revoked"
+expect_rc 0 "revoke twice"
+expect_out "was already revoked"
+run "$P" keys revoke "$PID1" --json
+expect_rc 0 "revoke --json"
+[ "$(printf '%s' "$OUT" | jq -r .already_revoked)" = "true" ] || fail "revoke --json"
 run "$P" keys show "$PID1" --json
 [ "$(printf '%s' "$OUT" | jq -r .state)" = "revoked" ] || fail "revoked state"
 ok

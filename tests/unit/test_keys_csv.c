@@ -10,12 +10,12 @@
 #include "keys/csv.h"
 
 struct rows {
-	struct pp_csv_row r[4];
+	struct pp_key_record r[4];
 	unsigned lines[4];
 	int n;
 };
 
-static int collect(void *ctx, const struct pp_csv_row *row, unsigned line)
+static int collect(void *ctx, const struct pp_key_record *row, unsigned line)
 {
 	struct rows *rs = ctx;
 	if (rs->n >= 4)
@@ -34,7 +34,7 @@ static int parse(const char *text, struct rows *rs, struct pp_err *err)
 static void test_round_trip(void **state)
 {
 	(void)state;
-	struct pp_csv_row row;
+	struct pp_key_record row;
 	struct pp_err err = {0};
 	memset(&row, 0, sizeof(row));
 	assert_int_equal(pp_pid_parse("0000-037M", &row.pid, &err), 0);
@@ -79,7 +79,7 @@ static void test_formula_round_trip(void **state)
 	    {"A=b1!xyz", "b", "A=b1!xyz,b\n"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct pp_csv_row row;
+		struct pp_key_record row;
 		struct pp_err err = {0};
 		memset(&row, 0, sizeof(row));
 		assert_int_equal(pp_pid_parse("0000-037M", &row.pid, &err), 0);

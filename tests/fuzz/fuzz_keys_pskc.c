@@ -1,8 +1,8 @@
 /* PSKC reader (RFC 6030, protocol.md section 7) on arbitrary bytes, transport-key mode
  * only: a passphrase document is refused before any PBKDF2 work, so every input costs
  * one bounded parse. Keys: 00 01 .. 0f (AES-128) and 00 01 .. 1f (AES-256), the ones the
- * seeds in tests/fuzz/corpus/fuzz_proto_pskc/ were written with
- * (PP_PSKC_SEED_DIR=<dir> test_proto_pskc), and RFC 6030 figure 6's key for the generic
+ * seeds in tests/fuzz/corpus/fuzz_keys_pskc/ were written with
+ * (PP_PSKC_SEED_DIR=<dir> test_keys_pskc), and RFC 6030 figure 6's key for the generic
  * reader. Whatever is delivered must be what the profile promises. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 
 #include "keys/csv.h"
 #include "keys/keys.h"
-#include "proto/pskc.h"
+#include "keys/pskc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,7 +20,7 @@ static void check(int cond)
 		abort();
 }
 
-static int on_key(void *ctx, const struct pp_pskc_key *k)
+static int on_key(void *ctx, const struct pp_key_record *k)
 {
 	size_t *n = ctx;
 	check(pp_pid_valid(&k->pid));

@@ -5,7 +5,7 @@
  * the transport key file.
  *
  * With PP_PSKC_SEED_DIR set, test_write_fuzz_seeds writes the fuzz seed corpus
- * (tests/fuzz/corpus/fuzz_proto_pskc) with the keys fuzz_proto_pskc.c uses. */
+ * (tests/fuzz/corpus/fuzz_keys_pskc) with the keys fuzz_keys_pskc.c uses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +27,7 @@
 #include "core/bytes.h"
 #include "core/secret.h"
 #include "keys/keys.h"
-#include "proto/pskc.h"
+#include "keys/pskc.h"
 
 #define DOC_CAP (4u << 20)
 
@@ -59,7 +59,7 @@ static struct pp_pskc_protection with_passphrase(const char *pw, uint32_t iterat
 }
 
 /* A deterministic, valid key: PID "PK" + base-36 i, a PPS from i, a MEBx password. */
-static void make_key(struct pp_pskc_key *k, unsigned i)
+static void make_key(struct pp_key_record *k, unsigned i)
 {
 	static const char alpha[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 	char pid_sym[PP_PID_FREE], pps_sym[PP_PPS_FREE];
@@ -79,7 +79,7 @@ static void make_key(struct pp_pskc_key *k, unsigned i)
 	snprintf(k->batch, sizeof(k->batch), "line-%u", i % 3);
 }
 
-static void intel_key(struct pp_pskc_key *k)
+static void intel_key(struct pp_key_record *k)
 {
 	memset(k, 0, sizeof(*k));
 	assert_int_equal(pp_pid_parse("0000-037M", &k->pid, NULL), 0);
@@ -97,7 +97,7 @@ static void write_doc(const struct pp_pskc_protection *prot, size_t n, bool inte
 	pp_buf_init(out, DOC_CAP);
 	assert_int_equal(pp_pskc_writer_new(prot, &w, &err), 0);
 	for (size_t i = 0; i < n; i++) {
-		struct pp_pskc_key k;
+		struct pp_key_record k;
 		if (intel && i == 0)
 			intel_key(&k);
 		else
@@ -113,12 +113,12 @@ static void write_doc(const struct pp_pskc_protection *prot, size_t n, bool inte
 
 struct sink {
 	size_t n;
-	struct pp_pskc_key keys[8];
+	struct pp_key_record keys[8];
 	size_t stop_at;
 	int stop_rc;
 };
 
-static int sink_cb(void *ctx, const struct pp_pskc_key *k)
+static int sink_cb(void *ctx, const struct pp_key_record *k)
 {
 	struct sink *s = ctx;
 	if (s->n < 8)
@@ -129,7 +129,7 @@ static int sink_cb(void *ctx, const struct pp_pskc_key *k)
 	return 0;
 }
 
-static void same_key(const struct pp_pskc_key *a, const struct pp_pskc_key *b)
+static void same_key(const struct pp_key_record *a, const struct pp_key_record *b)
 {
 	assert_string_equal(a->pid.s, b->pid.s);
 	assert_true(pp_ct_eq(a->pps.s, b->pps.s, sizeof(a->pps.s)));
@@ -268,22 +268,17 @@ static size_t raw_value(struct pp_buf *b, const uint8_t *key, size_t key_len, co
 	return n;
 }
 
-static char *raw_doc(const uint8_t *key, size_t key_len, const struct raw_key *keys, size_t n,
-		     unsigned flags)
+/* The container's head: EncryptionKey and MACMethod with the MAC key encrypted. */
+static void raw_head(struct pp_buf *b, const uint8_t *key, size_t key_len)
 {
-	struct pp_buf b, m;
-	uint8_t cv[256], scv[256], mcv[256], mac[32];
+	uint8_t cv[256];
 	char t64[512];
-	unsigned ml = 0;
 	const char *aes = key_len == 16 ? "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
 					: "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
-	pp_buf_init(&b, DOC_CAP);
-	pp_buf_init(&m, DOC_CAP);
-	assert_int_equal(pp_buf_append_str(&m, "pskprov pskc container v1"), 0);
 	size_t cl = raw_encrypt(key, key_len, raw_mac_key, sizeof(raw_mac_key), 0x40, cv);
 	b64_enc(cv, cl, t64);
 	assert_int_equal(
-	    pp_buf_printf(&b,
+	    pp_buf_printf(b,
 			  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 			  "<pskc:KeyContainer xmlns:pskc=\"urn:ietf:params:xml:ns:keyprov:pskc\" "
 			  "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" "
@@ -297,41 +292,60 @@ static char *raw_doc(const uint8_t *key, size_t key_len, const struct raw_key *k
 			  "</pskc:MACMethod>\n",
 			  aes, t64),
 	    0);
-	for (size_t i = 0; i < n; i++) {
-		const struct raw_key *k = &keys[i];
-		size_t sl = 0, mlen = 0;
-		assert_int_equal(pp_buf_printf(&b,
-					       "<pskc:KeyPackage><pskc:Key Id=\"%s\" "
-					       "Algorithm=\"%s\"><pskc:Data><pskc:Secret>",
-					       k->id, k->algorithm),
-				 0);
-		if (flags & RAW_PLAIN_SECRET) {
-			b64_enc((const uint8_t *)k->secret, strlen(k->secret), t64);
-			assert_int_equal(
-			    pp_buf_printf(&b, "<pskc:PlainValue>%s</pskc:PlainValue>", t64), 0);
-		} else {
-			sl = raw_value(&b, key, key_len, k->secret, (uint8_t)(0x10 + i), scv);
-		}
-		assert_int_equal(pp_buf_printf(&b, "</pskc:Secret></pskc:Data>%s<pskc:Extensions>",
-					       k->key_extra ? k->key_extra : ""),
-				 0);
-		if (!(flags & RAW_NO_BATCH))
-			assert_int_equal(
-			    pp_buf_printf(&b, "<pskprov:Batch>%s</pskprov:Batch>", k->batch), 0);
-		if (!(flags & RAW_NO_MEBX)) {
-			assert_int_equal(pp_buf_append_str(&b, "<pskprov:MEBxPassword>"), 0);
-			mlen = raw_value(&b, key, key_len, k->mebx, (uint8_t)(0x80 + i), mcv);
-			assert_int_equal(pp_buf_append_str(&b, "</pskprov:MEBxPassword>"), 0);
-		}
-		assert_int_equal(
-		    pp_buf_append_str(&b, "</pskc:Extensions></pskc:Key></pskc:KeyPackage>\n"), 0);
-		raw_lp(&m, k->id, strlen(k->id));
-		raw_lp(&m, k->algorithm, strlen(k->algorithm));
-		raw_lp(&m, (flags & RAW_NO_BATCH) ? "" : k->batch,
-		       (flags & RAW_NO_BATCH) ? 0 : strlen(k->batch));
-		raw_lp(&m, scv, sl);
-		raw_lp(&m, mcv, mlen);
+}
+
+/* KeyPackage i into b, and its part of the ContainerMAC input into m. */
+static void raw_package(struct pp_buf *b, struct pp_buf *m, const uint8_t *key, size_t key_len,
+			const struct raw_key *k, size_t i, unsigned flags)
+{
+	uint8_t scv[256], mcv[256];
+	char t64[512];
+	size_t sl = 0, mlen = 0;
+	assert_int_equal(pp_buf_printf(b,
+				       "<pskc:KeyPackage><pskc:Key Id=\"%s\" "
+				       "Algorithm=\"%s\"><pskc:Data><pskc:Secret>",
+				       k->id, k->algorithm),
+			 0);
+	if (flags & RAW_PLAIN_SECRET) {
+		b64_enc((const uint8_t *)k->secret, strlen(k->secret), t64);
+		assert_int_equal(pp_buf_printf(b, "<pskc:PlainValue>%s</pskc:PlainValue>", t64), 0);
+	} else {
+		sl = raw_value(b, key, key_len, k->secret, (uint8_t)(0x10 + i), scv);
 	}
+	assert_int_equal(pp_buf_printf(b, "</pskc:Secret></pskc:Data>%s<pskc:Extensions>",
+				       k->key_extra ? k->key_extra : ""),
+			 0);
+	if (!(flags & RAW_NO_BATCH))
+		assert_int_equal(pp_buf_printf(b, "<pskprov:Batch>%s</pskprov:Batch>", k->batch),
+				 0);
+	if (!(flags & RAW_NO_MEBX)) {
+		assert_int_equal(pp_buf_append_str(b, "<pskprov:MEBxPassword>"), 0);
+		mlen = raw_value(b, key, key_len, k->mebx, (uint8_t)(0x80 + i), mcv);
+		assert_int_equal(pp_buf_append_str(b, "</pskprov:MEBxPassword>"), 0);
+	}
+	assert_int_equal(pp_buf_append_str(b, "</pskc:Extensions></pskc:Key></pskc:KeyPackage>\n"),
+			 0);
+	raw_lp(m, k->id, strlen(k->id));
+	raw_lp(m, k->algorithm, strlen(k->algorithm));
+	raw_lp(m, (flags & RAW_NO_BATCH) ? "" : k->batch,
+	       (flags & RAW_NO_BATCH) ? 0 : strlen(k->batch));
+	raw_lp(m, scv, sl);
+	raw_lp(m, mcv, mlen);
+}
+
+static char *raw_doc(const uint8_t *key, size_t key_len, const struct raw_key *keys, size_t n,
+		     unsigned flags)
+{
+	struct pp_buf b, m;
+	uint8_t mac[32];
+	char t64[512];
+	unsigned ml = 0;
+	pp_buf_init(&b, DOC_CAP);
+	pp_buf_init(&m, DOC_CAP);
+	assert_int_equal(pp_buf_append_str(&m, "pskprov pskc container v1"), 0);
+	raw_head(&b, key, key_len);
+	for (size_t i = 0; i < n; i++)
+		raw_package(&b, &m, key, key_len, &keys[i], i, flags);
 	size_t count = n + ((flags & RAW_CMAC_COUNT_OFF) ? 1 : 0);
 	uint8_t c4[4] = {(uint8_t)(count >> 24), (uint8_t)(count >> 16), (uint8_t)(count >> 8),
 			 (uint8_t)count};
@@ -368,7 +382,7 @@ static void roundtrip(const struct pp_pskc_protection *prot, size_t n)
 	expect_ok((const char *)doc.data, doc.len, prot, &s);
 	assert_int_equal(s.n, n);
 	for (size_t i = 0; i < n; i++) {
-		struct pp_pskc_key k;
+		struct pp_key_record k;
 		if (i == 0)
 			intel_key(&k);
 		else
@@ -859,11 +873,16 @@ static void test_wrong_keys(void **state)
 	q = with_passphrase(passphrase, 0);
 	expect_fail(d, doc.len, &q, -PP_EINVAL, "names a pre-shared transport key ('acme-2025')");
 	pp_buf_free(&doc);
+}
 
-	p = with_passphrase(passphrase, PP_PSKC_ITER_WRITE_MIN);
+static void test_wrong_passphrase(void **state)
+{
+	(void)state;
+	struct pp_pskc_protection p = with_passphrase(passphrase, PP_PSKC_ITER_WRITE_MIN);
+	struct pp_buf doc;
 	write_doc(&p, 1, false, &doc);
-	d = (const char *)doc.data;
-	q = with_passphrase("correct horse battery stable", 0);
+	const char *d = (const char *)doc.data;
+	struct pp_pskc_protection q = with_passphrase("correct horse battery stable", 0);
 	expect_fail(d, doc.len, &q, -PP_ECRYPTO,
 		    "Secret: ValueMAC does not match (wrong passphrase or tampered file)");
 	q = transport(key16, 16, NULL);
@@ -954,7 +973,6 @@ static void test_bad_contents_inside_valid_macs(void **state)
 {
 	(void)state;
 	struct raw_key k = raw_good("0000037M");
-	char msg[256];
 
 	/* PPS group 3 with a wrong checksum. */
 	k.secret = "NKLDG5DCRRNXE9YZZIJL7LFLVJED69XJ";
@@ -987,7 +1005,13 @@ static void test_bad_contents_inside_valid_macs(void **state)
 	k.algorithm = "urn:ietf:params:xml:ns:keyprov:pskc:hotp";
 	raw_expect(&k, 1, 0, -PP_EINVAL,
 		   "Key Algorithm 'urn:ietf:params:xml:ns:keyprov:pskc:hotp' is not");
-	k.algorithm = PP_PSKC_ALGORITHM;
+}
+
+static void test_bad_structure_inside_valid_macs(void **state)
+{
+	(void)state;
+	struct raw_key k = raw_good("0000037M");
+	char msg[256];
 	/* Missing pieces and a wrong count. */
 	raw_expect(&k, 1, RAW_NO_MEBX, -PP_EINVAL, "pskprov:MEBxPassword is missing");
 	raw_expect(&k, 1, RAW_NO_BATCH, -PP_EINVAL, "pskprov:Batch is missing");
@@ -1073,7 +1097,14 @@ static void test_structure(void **state)
 		free(v);
 	}
 	free(d);
+}
 
+static void test_structure_empty(void **state)
+{
+	(void)state;
+	struct raw_key k = raw_good("0000037M");
+	struct pp_pskc_protection p = transport(key16, 16, "raw");
+	char *d;
 	/* No KeyPackage at all. */
 	struct pp_pskc_protection w = transport(key16, 16, "raw");
 	d = raw_doc(key16, 16, &k, 0, 0);
@@ -1187,6 +1218,12 @@ static void test_caps(void **state)
 	free(v);
 	free(pad);
 	free(d);
+}
+
+static void test_caps_nodes(void **state)
+{
+	(void)state;
+	struct pp_pskc_protection p = transport(key16, 16, NULL);
 	/* 100000 empty elements: far more DOM nodes than any PSKC document needs. */
 	struct pp_buf many;
 	pp_buf_init(&many, DOC_CAP);
@@ -1233,7 +1270,14 @@ static void test_caps(void **state)
 	    pp_pskc_read_secrets(compact.data, compact.len, &rp, secrets_cb, &sec, &err), 0);
 	assert_int_equal(sec.n, 1);
 	pp_buf_free(&compact);
+}
 
+static void test_caps_key_id(void **state)
+{
+	(void)state;
+	struct pp_pskc_protection p = transport(key16, 16, NULL);
+	struct raw_key k = raw_good("0000037M");
+	char *d;
 	/* A Key Id of 200 characters. */
 	char id[201];
 	memset(id, 'A', 200);
@@ -1263,7 +1307,7 @@ static void test_callback_stops(void **state)
 
 /* ---- writer ---- */
 
-static void test_writer_validation(void **state)
+static void test_writer_protection(void **state)
 {
 	(void)state;
 	struct pp_pskc_writer *w = NULL;
@@ -1285,13 +1329,19 @@ static void test_writer_validation(void **state)
 	p.key_len = 24;
 	assert_int_equal(pp_pskc_writer_new(&p, &w, &err), -PP_EINVAL);
 	assert_null(w);
+}
 
-	p = transport(key16, 16, "acme");
+static void test_writer_validation(void **state)
+{
+	(void)state;
+	struct pp_pskc_writer *w = NULL;
+	struct pp_err err = {0};
+	struct pp_pskc_protection p = transport(key16, 16, "acme");
 	assert_int_equal(pp_pskc_writer_new(&p, &w, &err), 0);
 	struct pp_buf out;
 	pp_buf_init(&out, DOC_CAP);
 	assert_int_equal(pp_pskc_writer_finish(w, &out, &err), -PP_EINVAL); /* no keys */
-	struct pp_pskc_key k;
+	struct pp_key_record k;
 	make_key(&k, 1);
 	k.pid.s[7] = k.pid.s[7] == 'A' ? 'B' : 'A';
 	assert_int_equal(pp_pskc_writer_add(w, &k, &err), -PP_ECHECKSUM);
@@ -1343,12 +1393,12 @@ static void test_many_keys(void **state)
 	const unsigned n = 3000;
 	assert_int_equal(pp_pskc_writer_new(&p, &w, &err), 0);
 	for (unsigned i = 0; i < n; i++) {
-		struct pp_pskc_key k;
+		struct pp_key_record k;
 		make_key(&k, i);
 		assert_int_equal(pp_pskc_writer_add(w, &k, &err), 0);
 	}
 	for (unsigned i = 0; i < n; i += 97) {
-		struct pp_pskc_key k;
+		struct pp_key_record k;
 		make_key(&k, i);
 		assert_int_equal(pp_pskc_writer_add(w, &k, &err), -PP_EEXIST);
 	}
@@ -1359,7 +1409,7 @@ static void test_many_keys(void **state)
 	expect_ok((const char *)out.data, out.len, &p, &s);
 	assert_int_equal(s.n, n);
 	for (unsigned i = 0; i < 8; i++) {
-		struct pp_pskc_key k;
+		struct pp_key_record k;
 		make_key(&k, i);
 		same_key(&s.keys[i], &k);
 	}
@@ -1403,7 +1453,20 @@ static void test_transport_key_file(void **state)
 	assert_int_equal(pp_pskc_transport_key_load(path, key, &len, &err), -PP_EPERM);
 	assert_non_null(strstr(err.msg, "must be 0600"));
 	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
 
+/* What a transport key file may hold: 32 or 64 hex digits and one newline. */
+static void test_transport_key_forms(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pskc-test-XXXXXX";
+	char other[128];
+	struct pp_err err = {0};
+	uint8_t key[32];
+	size_t len = 0;
+	assert_non_null(mkdtemp(dir));
+	snprintf(other, sizeof(other), "%s/bad.key", dir);
 	static const struct {
 		const char *text;
 		int rc;
@@ -1463,7 +1526,7 @@ static void test_write_fuzz_seeds(void **state)
 	write_doc(&p, 2, true, &doc);
 	save(dir, "aes128-2keys.xml", doc.data, doc.len);
 	pp_buf_free(&doc);
-	/* Many KeyPackages: past the 4 KiB a fuzzer tries by default (fuzz_proto_pskc.options). */
+	/* Many KeyPackages: past the 4 KiB a fuzzer tries by default (fuzz_keys_pskc.options). */
 	write_doc(&p, 24, true, &doc);
 	save(dir, "aes128-24keys.xml", doc.data, doc.len);
 	pp_buf_free(&doc);
@@ -1497,17 +1560,24 @@ int main(void)
 	    cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_container_mac),
 	    cmocka_unit_test(test_wrong_keys),
+	    cmocka_unit_test(test_wrong_passphrase),
 	    cmocka_unit_test(test_raw_builder_agrees),
 	    cmocka_unit_test(test_duplicate_pid),
 	    cmocka_unit_test(test_bad_contents_inside_valid_macs),
+	    cmocka_unit_test(test_bad_structure_inside_valid_macs),
 	    cmocka_unit_test(test_structure),
+	    cmocka_unit_test(test_structure_empty),
 	    cmocka_unit_test(test_mixed_ciphers),
 	    cmocka_unit_test(test_xxe_and_entities),
 	    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_caps_nodes),
+	    cmocka_unit_test(test_caps_key_id),
 	    cmocka_unit_test(test_callback_stops),
+	    cmocka_unit_test(test_writer_protection),
 	    cmocka_unit_test(test_writer_validation),
 	    cmocka_unit_test(test_many_keys),
 	    cmocka_unit_test(test_transport_key_file),
+	    cmocka_unit_test(test_transport_key_forms),
 	    cmocka_unit_test(test_write_fuzz_seeds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

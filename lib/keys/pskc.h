@@ -70,8 +70,8 @@
  *
  * Secrets never appear in error messages; a message names the KeyPackage by number and
  * PID. */
-#ifndef PSKPROV_PROTO_PSKC_H
-#define PSKPROV_PROTO_PSKC_H
+#ifndef PSKPROV_KEYS_PSKC_H
+#define PSKPROV_KEYS_PSKC_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +80,7 @@
 #include "core/err.h"
 #include "keys/csv.h"
 #include "keys/keys.h"
+#include "keys/record.h"
 
 #define PP_PSKC_NS "urn:ietf:params:xml:ns:keyprov:pskc"
 #define PP_PSKC_EXT_NS "urn:pskprov:pskc:1"     /* [ours] extension namespace */
@@ -97,12 +98,8 @@
 #define PP_PSKC_ITER_DEFAULT 600000u /* written when iterations is 0 */
 #define PP_PSKC_MAC_KEY_LEN 32u      /* random MAC key the writer makes */
 
-struct pp_pskc_key {
-	struct pp_pid pid;
-	struct pp_pps pps;                 /* secret */
-	char mebx[PP_MEBX_PW_MAX + 1];     /* secret: the MEBx password the device gets */
-	char batch[PP_BATCH_NAME_MAX + 1]; /* pp_batch_name_check */
-};
+/* The record type's old name, for callers not yet renamed (src/device/devutil.c). */
+#define pp_pskc_key pp_key_record
 
 enum pp_pskc_protect { PP_PSKC_TRANSPORT_KEY = 1, PP_PSKC_PASSPHRASE = 2 };
 
@@ -143,7 +140,7 @@ int pp_pskc_writer_new(const struct pp_pskc_protection *prot, struct pp_pskc_wri
 /* Validates the key (PID and PPS canonical with right checksums, MEBx password policy,
  * batch name) and refuses a PID already added (-PP_EEXIST) or more than
  * PP_PSKC_KEYS_MAX keys (-PP_ETOOBIG). */
-int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_pskc_key *key,
+int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_key_record *key,
 		       struct pp_err *err) PP_WUR;
 /* Appends the document (UTF-8, indented) to out, within out's ceiling and
  * PP_PSKC_DOC_MAX (-PP_ETOOBIG). Refuses a writer with no key. Once only. */
@@ -154,7 +151,7 @@ void pp_pskc_writer_free(struct pp_pskc_writer *w); /* accepts NULL */
 
 /* Called once per key, in document order. The key is wiped after the call. A non-zero
  * return stops the read and is returned as is. */
-typedef int (*pp_pskc_key_fn)(void *ctx, const struct pp_pskc_key *key);
+typedef int (*pp_pskc_key_fn)(void *ctx, const struct pp_key_record *key);
 
 /* Reads a pskprov-profile document of len bytes (at most PP_PSKC_DOC_MAX; no NUL
  * needed). All or nothing: the structure, every MAC (each ValueMAC and the

@@ -1,6 +1,6 @@
 /* PSKC (RFC 6030) reader and writer: protocol.md section 7. See pskc.h for the profile,
  * the [ours] extensions and the strictness decisions. */
-#include "proto/pskc.h"
+#include "keys/pskc.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -713,23 +713,12 @@ static const char *wrong_what(const struct rd *r)
 
 /* xenc:EncryptedDataType (EncryptedValue, MACKey): EncryptionMethod naming the
  * document's one cipher, and CipherData/CipherValue, decoded into cv. */
-static int read_encrypted(struct rd *r, const xmlNode *el, const char *where, uint8_t *cv,
-			  size_t *cv_len)
+/* EncryptionMethod: AES-CBC, the same key length throughout the document. */
+static int encryption_method(struct rd *r, const xmlNode *em, const char *where)
 {
-	static const struct slot slots[] = {
-	    {IN_NS, NS_XENC, "EncryptionMethod", 1, 1},
-	    {IN_NS, NS_XENC, "CipherData", 1, 1},
-	};
-	static const struct slot cd_slots[] = {{IN_NS, NS_XENC, "CipherValue", 1, 1}};
-	struct found f[2], g[1];
-	char uri[ALGORITHM_MAX], text[B64_TEXT_MAX + 1], b[SHOW_MAX + 4], w[WHERE_MAX];
+	char uri[ALGORITHM_MAX], b[SHOW_MAX + 4], w[WHERE_MAX];
 	size_t aes_len;
-	int rc;
-
-	rc = scan(el, where, slots, 2, f, r->err);
-	if (rc < 0)
-		return rc;
-	rc = attr_get(f[0].first, "Algorithm", uri, sizeof(uri), where, r->err);
+	int rc = attr_get(em, "Algorithm", uri, sizeof(uri), where, r->err);
 	if (rc == -PP_ENOTFOUND)
 		return pp_err_set(r->err, PP_EINVAL, "%s: EncryptionMethod has no Algorithm",
 				  where);
@@ -751,7 +740,22 @@ static int read_encrypted(struct rd *r, const xmlNode *el, const char *where, ui
 				  "%s: EncryptionMethod %s differs from the document's %s", where,
 				  aes_name(aes_len), aes_name(r->aes_len));
 	snprintf(w, sizeof(w), "%s: EncryptionMethod", where);
-	rc = scan(f[0].first, w, NULL, 0, NULL, r->err);
+	return scan(em, w, NULL, 0, NULL, r->err);
+}
+
+static int read_encrypted(struct rd *r, const xmlNode *el, const char *where, uint8_t *cv,
+			  size_t *cv_len)
+{
+	static const struct slot slots[] = {
+	    {IN_NS, NS_XENC, "EncryptionMethod", 1, 1},
+	    {IN_NS, NS_XENC, "CipherData", 1, 1},
+	};
+	static const struct slot cd_slots[] = {{IN_NS, NS_XENC, "CipherValue", 1, 1}};
+	struct found f[2], g[1];
+	char text[B64_TEXT_MAX + 1], w[WHERE_MAX];
+	int rc = scan(el, where, slots, 2, f, r->err);
+	if (rc == 0)
+		rc = encryption_method(r, f[0].first, where);
 	if (rc < 0)
 		return rc;
 	snprintf(w, sizeof(w), "%s: CipherData", where);
@@ -840,35 +844,17 @@ static int read_value(struct rd *r, const xmlNode *el, const char *where, uint8_
 
 /* EncryptionKey: ds:KeyName (pre-shared key, RFC 6030 6.1) or xenc11:DerivedKey (PBKDF2,
  * 6.2). Only parses and checks names; the key itself is set up once the cipher is known. */
-static int read_pbkdf2(struct rd *r, const xmlNode *dk)
+/* KeyDerivationMethod: PBKDF2, holding one PBKDF2-params (*params). */
+static int pbkdf2_method(struct rd *r, const xmlNode *kdm, const xmlNode **params)
 {
-	static const struct slot dk_slots[] = {
-	    {IN_NS, NS_XENC11, "KeyDerivationMethod", 1, 1},
-	    {IN_NS, NS_XENC, "ReferenceList", 0, 1},
-	    {IN_NS, NS_XENC11, "DerivedKeyName", 0, 1},
-	    {IN_NS, NS_XENC11, "MasterKeyName", 0, 1},
-	};
 	static const struct slot kdm_slots[] = {
 	    {IN_NS, NS_PKCS5, "PBKDF2-params", 0, 1},
 	    {IN_NS, NS_XENC11, "PBKDF2-params", 0, 1},
 	};
-	static const struct slot p_slots[] = {
-	    {IN_LOCAL, NULL, "Salt", 1, 1},
-	    {IN_LOCAL, NULL, "IterationCount", 1, 1},
-	    {IN_LOCAL, NULL, "KeyLength", 0, 1},
-	    {IN_LOCAL, NULL, "PRF", 0, 1},
-	};
-	static const struct slot salt_slots[] = {{IN_LOCAL, NULL, "Specified", 1, 1}};
 	const char *where = "EncryptionKey/DerivedKey";
-	struct found f[4], k[2], p[4], s[1];
-	char uri[ALGORITHM_MAX], text[B64_TEXT_MAX + 1], b[SHOW_MAX + 4];
-	uint32_t v;
-	int rc;
-
-	rc = scan(dk, where, dk_slots, 4, f, r->err);
-	if (rc < 0)
-		return rc;
-	rc = attr_get(f[0].first, "Algorithm", uri, sizeof(uri), where, r->err);
+	char uri[ALGORITHM_MAX], b[SHOW_MAX + 4];
+	struct found k[2];
+	int rc = attr_get(kdm, "Algorithm", uri, sizeof(uri), where, r->err);
 	if (rc == -PP_ENOTFOUND)
 		return pp_err_set(r->err, PP_EINVAL, "%s: KeyDerivationMethod has no Algorithm",
 				  where);
@@ -878,17 +864,22 @@ static int read_pbkdf2(struct rd *r, const xmlNode *dk)
 		return pp_err_set(r->err, PP_EINVAL,
 				  "%s: KeyDerivationMethod '%s' is not supported (PBKDF2 only)",
 				  where, shown(uri, b));
-	rc = scan(f[0].first, "KeyDerivationMethod", kdm_slots, 2, k, r->err);
+	rc = scan(kdm, "KeyDerivationMethod", kdm_slots, 2, k, r->err);
 	if (rc < 0)
 		return rc;
-	const xmlNode *params = k[0].first ? k[0].first : k[1].first;
-	if (!params || k[0].count + k[1].count != 1)
+	*params = k[0].first ? k[0].first : k[1].first;
+	if (!*params || k[0].count + k[1].count != 1)
 		return pp_err_set(r->err, PP_EINVAL,
 				  "KeyDerivationMethod: exactly one PBKDF2-params is needed");
-	rc = scan(params, "PBKDF2-params", p_slots, 4, p, r->err);
-	if (rc < 0)
-		return rc;
-	rc = scan(p[0].first, "PBKDF2 Salt", salt_slots, 1, s, r->err);
+	return 0;
+}
+
+static int pbkdf2_salt(struct rd *r, const xmlNode *salt)
+{
+	static const struct slot salt_slots[] = {{IN_LOCAL, NULL, "Specified", 1, 1}};
+	char text[B64_TEXT_MAX + 1];
+	struct found s[1];
+	int rc = scan(salt, "PBKDF2 Salt", salt_slots, 1, s, r->err);
 	if (rc < 0)
 		return rc;
 	rc = el_text(s[0].first, text, sizeof(text), "PBKDF2 Salt/Specified", r->err);
@@ -898,8 +889,15 @@ static int read_pbkdf2(struct rd *r, const xmlNode *dk)
 	if (rc < 0 || r->salt_len < SALT_MIN)
 		return pp_err_set(r->err, PP_EINVAL, "PBKDF2 Salt must be base64 of %d to %d bytes",
 				  SALT_MIN, SALT_MAX);
+	return 0;
+}
 
-	rc = el_text(p[1].first, text, 32, "PBKDF2 IterationCount", r->err);
+/* IterationCount (required, within the caps) and KeyLength (optional). */
+static int pbkdf2_counts(struct rd *r, const xmlNode *iter, const xmlNode *klen)
+{
+	char text[32];
+	uint32_t v;
+	int rc = el_text(iter, text, sizeof(text), "PBKDF2 IterationCount", r->err);
 	if (rc < 0)
 		return rc;
 	rc = pp_parse_u32(trim(text), 1, UINT32_MAX, &v, "PBKDF2 IterationCount", r->err);
@@ -912,42 +910,79 @@ static int read_pbkdf2(struct rd *r, const xmlNode *dk)
 		return pp_err_set(r->err, PP_ETOOBIG, "PBKDF2 IterationCount %u is over the %u cap",
 				  v, PP_PSKC_ITER_MAX);
 	r->iterations = v;
+	if (!klen)
+		return 0;
+	rc = el_text(klen, text, sizeof(text), "PBKDF2 KeyLength", r->err);
+	if (rc < 0)
+		return rc;
+	return pp_parse_u32(trim(text), 1, 1024, &r->key_length, "PBKDF2 KeyLength", r->err);
+}
 
-	if (p[2].first) {
-		rc = el_text(p[2].first, text, 32, "PBKDF2 KeyLength", r->err);
-		if (rc < 0)
-			return rc;
-		rc = pp_parse_u32(trim(text), 1, 1024, &r->key_length, "PBKDF2 KeyLength", r->err);
-		if (rc < 0)
-			return rc;
-	}
+static int pbkdf2_prf(struct rd *r, const xmlNode *prf)
+{
+	char uri[ALGORITHM_MAX], b[SHOW_MAX + 4];
 	r->prf = EVP_sha1(); /* PKCS #5 default; RFC 6030 figure 7 writes <PRF/> */
-	if (p[3].first) {
-		rc = attr_get(p[3].first, "Algorithm", uri, sizeof(uri), "PBKDF2 PRF", r->err);
-		if (rc == 0 && strcmp(uri, URI_HMAC_SHA256) == 0)
-			r->prf = EVP_sha256();
-		else if (rc == 0 && strcmp(uri, URI_HMAC_SHA1) != 0)
-			return pp_err_set(r->err, PP_EINVAL,
-					  "PBKDF2 PRF '%s' is not supported (hmac-sha1, "
-					  "hmac-sha256)",
-					  shown(uri, b));
-		else if (rc < 0 && rc != -PP_ENOTFOUND)
-			return rc;
-		rc = scan(p[3].first, "PBKDF2 PRF", NULL, 0, NULL, r->err);
-		if (rc < 0)
-			return rc;
-	}
-	if (f[3].first && r->prot->key_name) {
-		rc = el_text(f[3].first, text, PP_PSKC_KEY_NAME_MAX + 1, "MasterKeyName", r->err);
-		if (rc < 0)
-			return rc;
-		if (strcmp(text, r->prot->key_name) != 0)
-			return pp_err_set(r->err, PP_EINVAL,
-					  "EncryptionKey: wrong passphrase name '%s'",
-					  shown(text, b));
-	}
-	r->derived = true;
+	if (!prf)
+		return 0;
+	int rc = attr_get(prf, "Algorithm", uri, sizeof(uri), "PBKDF2 PRF", r->err);
+	if (rc == 0 && strcmp(uri, URI_HMAC_SHA256) == 0)
+		r->prf = EVP_sha256();
+	else if (rc == 0 && strcmp(uri, URI_HMAC_SHA1) != 0)
+		return pp_err_set(r->err, PP_EINVAL,
+				  "PBKDF2 PRF '%s' is not supported (hmac-sha1, hmac-sha256)",
+				  shown(uri, b));
+	else if (rc < 0 && rc != -PP_ENOTFOUND)
+		return rc;
+	return scan(prf, "PBKDF2 PRF", NULL, 0, NULL, r->err);
+}
+
+/* MasterKeyName, checked when the caller named one. */
+static int pbkdf2_master_name(struct rd *r, const xmlNode *name)
+{
+	char text[PP_PSKC_KEY_NAME_MAX + 1], b[SHOW_MAX + 4];
+	if (!name || !r->prot->key_name)
+		return 0;
+	int rc = el_text(name, text, sizeof(text), "MasterKeyName", r->err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(text, r->prot->key_name) != 0)
+		return pp_err_set(r->err, PP_EINVAL, "EncryptionKey: wrong passphrase name '%s'",
+				  shown(text, b));
 	return 0;
+}
+
+static int read_pbkdf2(struct rd *r, const xmlNode *dk)
+{
+	static const struct slot dk_slots[] = {
+	    {IN_NS, NS_XENC11, "KeyDerivationMethod", 1, 1},
+	    {IN_NS, NS_XENC, "ReferenceList", 0, 1},
+	    {IN_NS, NS_XENC11, "DerivedKeyName", 0, 1},
+	    {IN_NS, NS_XENC11, "MasterKeyName", 0, 1},
+	};
+	static const struct slot p_slots[] = {
+	    {IN_LOCAL, NULL, "Salt", 1, 1},
+	    {IN_LOCAL, NULL, "IterationCount", 1, 1},
+	    {IN_LOCAL, NULL, "KeyLength", 0, 1},
+	    {IN_LOCAL, NULL, "PRF", 0, 1},
+	};
+	struct found f[4], p[4];
+	const xmlNode *params = NULL;
+	int rc = scan(dk, "EncryptionKey/DerivedKey", dk_slots, 4, f, r->err);
+	if (rc == 0)
+		rc = pbkdf2_method(r, f[0].first, &params);
+	if (rc == 0)
+		rc = scan(params, "PBKDF2-params", p_slots, 4, p, r->err);
+	if (rc == 0)
+		rc = pbkdf2_salt(r, p[0].first);
+	if (rc == 0)
+		rc = pbkdf2_counts(r, p[1].first, p[2].first);
+	if (rc == 0)
+		rc = pbkdf2_prf(r, p[3].first);
+	if (rc == 0)
+		rc = pbkdf2_master_name(r, f[3].first);
+	if (rc == 0)
+		r->derived = true;
+	return rc;
 }
 
 static int read_encryption_key(struct rd *r, const xmlNode *ek)
@@ -1161,14 +1196,14 @@ struct pkg {
 	size_t mebx_cv_len;
 	uint8_t mebx[PP_PSKC_VALUE_MAX];
 	size_t mebx_len;
-	struct pp_pskc_key key;
+	struct pp_key_record key;
 };
 
 /* Profile checks of a decrypted KeyPackage into p->key. */
 static int check_profile(struct rd *r, struct pkg *p, const char *where, bool has_batch,
 			 bool has_mebx)
 {
-	char pps[PP_PPS_LEN + 1];
+	pp_cleanup(pp_pps_wipe) struct pp_pps raw; /* the Secret as it came */
 	char b[SHOW_MAX + 4];
 	int rc;
 
@@ -1183,13 +1218,12 @@ static int check_profile(struct rd *r, struct pkg *p, const char *where, bool ha
 		return pp_err_set(r->err, PP_EINVAL,
 				  "%s: Secret has %zu bytes; a PPS has %d symbols", where,
 				  p->secret_len, PP_PPS_LEN);
-	memcpy(pps, p->secret, PP_PPS_LEN);
-	pps[PP_PPS_LEN] = '\0';
-	rc = pp_pps_parse(pps, &p->key.pps, r->err);
-	if (rc == 0 && !pp_ct_eq(pps, p->key.pps.s, PP_PPS_LEN))
+	memcpy(raw.s, p->secret, PP_PPS_LEN);
+	raw.s[PP_PPS_LEN] = '\0';
+	rc = pp_pps_parse(raw.s, &p->key.pps, r->err);
+	if (rc == 0 && !pp_ct_eq(raw.s, p->key.pps.s, PP_PPS_LEN))
 		rc = pp_err_set(r->err, PP_EINVAL,
 				"not canonical (32 upper-case symbols without dashes)");
-	pp_wipe(pps, sizeof(pps));
 	if (rc < 0)
 		return pp_err_prefix(r->err, "%s: Secret", where);
 	if (p->mebx_len > PP_MEBX_PW_MAX || memchr(p->mebx, 0, p->mebx_len))
@@ -1205,16 +1239,41 @@ static int check_profile(struct rd *r, struct pkg *p, const char *where, bool ha
 	return 0;
 }
 
-/* One KeyPackage. The first pass checks everything and feeds the ContainerMAC; the
- * second repeats the same reading and hands the result to the callback. */
-static int read_package(struct rd *r, const xmlNode *kp, size_t index, bool deliver)
+/* Key Id and Algorithm; in the pskprov profile the Id is a canonical PID, which then
+ * names the KeyPackage in messages (where, WHERE_MAX bytes). */
+static int pkg_identity(struct rd *r, const xmlNode *key, struct pkg *p, size_t index, char *where)
 {
-	static const struct slot kp_slots[] = {
-	    {IN_NS, PP_PSKC_NS, "DeviceInfo", 0, 1},
-	    {IN_NS, PP_PSKC_NS, "CryptoModuleInfo", 0, 1},
-	    {IN_NS, PP_PSKC_NS, "Key", 1, 1},
-	    {IN_NS, PP_PSKC_NS, "Extensions", 0, 0},
-	};
+	char b[SHOW_MAX + 4];
+	int rc = attr_get(key, "Id", p->id, sizeof(p->id), where, r->err);
+	if (rc == -PP_ENOTFOUND || (rc == 0 && !p->id[0]))
+		rc = pp_err_set(r->err, PP_EINVAL, "%s: Key has no Id", where);
+	if (rc < 0)
+		return rc;
+	rc = attr_get(key, "Algorithm", p->algorithm, sizeof(p->algorithm), where, r->err);
+	if (rc < 0 && rc != -PP_ENOTFOUND)
+		return rc;
+	if (!r->profile) {
+		snprintf(where, WHERE_MAX, "KeyPackage %zu (Key Id '%s')", index, shown(p->id, b));
+		return 0;
+	}
+	struct pp_err e2;
+	rc = pp_pid_parse(p->id, &p->key.pid, &e2);
+	if (rc < 0 || strcmp(p->id, p->key.pid.s) != 0)
+		return pp_err_set(r->err, rc == -PP_ECHECKSUM ? PP_ECHECKSUM : PP_EINVAL,
+				  "%s: Key Id '%s' is not a canonical PID (%s)", where,
+				  shown(p->id, b),
+				  rc < 0 ? e2.msg : "8 upper-case symbols, no dashes");
+	char text[PP_PID_TEXT];
+	pp_pid_format(&p->key.pid, text);
+	snprintf(where, WHERE_MAX, "KeyPackage %zu (PID %s)", index, text);
+	return 0;
+}
+
+/* The Key's children in schema order (no Policy), its Data (*secret: Data/Secret) and
+ * its pskprov extensions. */
+static int pkg_structure(struct rd *r, const xmlNode *key, const char *where,
+			 const xmlNode **secret, struct ext *x)
+{
 	static const struct slot key_slots[] = {
 	    {IN_NS, PP_PSKC_NS, "Issuer", 0, 1},
 	    {IN_NS, PP_PSKC_NS, "AlgorithmParameters", 0, 1},
@@ -1231,122 +1290,115 @@ static int read_package(struct rd *r, const xmlNode *kp, size_t index, bool deli
 	    {IN_NS, PP_PSKC_NS, "Time", 0, 1},      {IN_NS, PP_PSKC_NS, "TimeInterval", 0, 1},
 	    {IN_NS, PP_PSKC_NS, "TimeDrift", 0, 1}, {IN_OTHER, NULL, NULL, 0, 0},
 	};
-	struct found f[4], k[9], d[6];
-	struct ext x = {0};
-	struct pkg *p = NULL;
-	char where[WHERE_MAX], w[WHERE_MAX + 32], b[SHOW_MAX + 4];
-	int rc;
-
-	snprintf(where, sizeof(where), "KeyPackage %zu", index);
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return pp_err_set(r->err, PP_ENOMEM, "out of memory");
-	rc = scan(kp, where, kp_slots, 4, f, r->err);
-	if (rc < 0)
-		goto out;
-	const xmlNode *key = f[2].first;
-
-	rc = attr_get(key, "Id", p->id, sizeof(p->id), where, r->err);
-	if (rc == -PP_ENOTFOUND || (rc == 0 && !p->id[0]))
-		rc = pp_err_set(r->err, PP_EINVAL, "%s: Key has no Id", where);
-	if (rc < 0)
-		goto out;
-	rc = attr_get(key, "Algorithm", p->algorithm, sizeof(p->algorithm), where, r->err);
-	if (rc == -PP_ENOTFOUND)
-		rc = 0;
-	if (rc < 0)
-		goto out;
-	if (r->profile) {
-		struct pp_err e2;
-		rc = pp_pid_parse(p->id, &p->key.pid, &e2);
-		if (rc < 0 || strcmp(p->id, p->key.pid.s) != 0) {
-			rc = pp_err_set(r->err, rc == -PP_ECHECKSUM ? PP_ECHECKSUM : PP_EINVAL,
-					"%s: Key Id '%s' is not a canonical PID (%s)", where,
-					shown(p->id, b),
-					rc < 0 ? e2.msg : "8 upper-case symbols, no dashes");
-			goto out;
-		}
-		char text[PP_PID_TEXT];
-		pp_pid_format(&p->key.pid, text);
-		snprintf(where, sizeof(where), "KeyPackage %zu (PID %s)", index, text);
-	} else {
-		snprintf(where, sizeof(where), "KeyPackage %zu (Key Id '%s')", index,
-			 shown(p->id, b));
-	}
-
+	struct found k[9], d[6];
+	char w[WHERE_MAX + 32];
 	snprintf(w, sizeof(w), "%s: Key", where);
-	rc = scan(key, w, key_slots, 9, k, r->err);
+	int rc = scan(key, w, key_slots, 9, k, r->err);
 	if (rc < 0)
-		goto out;
-	if (k[7].count) {
-		rc = pp_err_set(r->err, PP_EINVAL,
-				"%s: Key Policy is not supported (pskprov could not enforce it)",
-				where);
-		goto out;
-	}
+		return rc;
+	if (k[7].count)
+		return pp_err_set(r->err, PP_EINVAL,
+				  "%s: Key Policy is not supported (pskprov could not enforce it)",
+				  where);
 	snprintf(w, sizeof(w), "%s: Data", where);
 	rc = scan(k[5].first, w, data_slots, 6, d, r->err);
 	if (rc < 0)
-		goto out;
-	rc = read_key_extensions(r, key, where, &x);
-	if (rc < 0)
-		goto out;
+		return rc;
+	*secret = d[0].first;
+	return read_key_extensions(r, key, where, x);
+}
 
+/* Secret, Batch and MEBx password (each MAC checked, then decrypted), and the
+ * KeyPackage's part of the ContainerMAC. */
+static int pkg_values(struct rd *r, struct pkg *p, const char *where, const xmlNode *secret,
+		      const struct ext *x)
+{
+	char w[WHERE_MAX + 32];
 	snprintf(w, sizeof(w), "%s: Secret", where);
-	rc = read_value(r, d[0].first, w, p->secret_cv, &p->secret_cv_len, p->secret,
-			&p->secret_len);
+	int rc =
+	    read_value(r, secret, w, p->secret_cv, &p->secret_cv_len, p->secret, &p->secret_len);
 	if (rc < 0)
-		goto out;
-	if (x.batch) {
+		return rc;
+	if (x->batch) {
 		snprintf(w, sizeof(w), "%s: pskprov:Batch", where);
-		rc = el_text(x.batch, p->batch, sizeof(p->batch), w, r->err);
+		rc = el_text(x->batch, p->batch, sizeof(p->batch), w, r->err);
 		if (rc == 0)
 			rc = pp_batch_name_check(p->batch, r->err);
-		if (rc < 0) {
-			rc = pp_err_prefix(r->err, "%s", where);
-			goto out;
-		}
-	}
-	if (x.mebx) {
-		snprintf(w, sizeof(w), "%s: pskprov:MEBxPassword", where);
-		rc = read_value(r, x.mebx, w, p->mebx_cv, &p->mebx_cv_len, p->mebx, &p->mebx_len);
 		if (rc < 0)
-			goto out;
+			return pp_err_prefix(r->err, "%s", where);
+	}
+	if (x->mebx) {
+		snprintf(w, sizeof(w), "%s: pskprov:MEBxPassword", where);
+		rc = read_value(r, x->mebx, w, p->mebx_cv, &p->mebx_cv_len, p->mebx, &p->mebx_len);
+		if (rc < 0)
+			return rc;
 	}
 	if (r->cmac && cmac_entry(r->cmac, p->id, p->algorithm, p->batch, p->secret_cv,
-				  p->secret_cv_len, p->mebx_cv, p->mebx_cv_len) < 0) {
-		rc = pp_err_set(r->err, PP_ECRYPTO, "cannot compute the ContainerMAC");
-		goto out;
-	}
+				  p->secret_cv_len, p->mebx_cv, p->mebx_cv_len) < 0)
+		return pp_err_set(r->err, PP_ECRYPTO, "cannot compute the ContainerMAC");
+	return 0;
+}
+
+/* The profile's checks (first pass: and the PID remembered), or the callback (second
+ * pass). */
+static int pkg_finish(struct rd *r, struct pkg *p, const char *where, size_t index, bool deliver,
+		      const struct ext *x)
+{
 	if (r->profile) {
-		rc = check_profile(r, p, where, x.batch != NULL, x.mebx != NULL);
+		int rc = check_profile(r, p, where, x->batch != NULL, x->mebx != NULL);
 		if (rc < 0)
-			goto out;
-		if (!deliver) {
-			rc = pids_add(r, &p->key.pid, index);
-			if (rc < 0) {
-				rc = pp_err_set(r->err, PP_ENOMEM, "out of memory");
-				goto out;
-			}
-		}
+			return rc;
+		if (!deliver && pids_add(r, &p->key.pid, index) < 0)
+			return pp_err_set(r->err, PP_ENOMEM, "out of memory");
 	}
-	if (deliver) {
-		if (r->profile) {
-			rc = r->key_cb(r->ctx, &p->key);
-		} else {
-			struct pp_pskc_secret s = {
-			    .index = index,
-			    .id = p->id,
-			    .algorithm = p->algorithm,
-			    .value = p->secret,
-			    .len = p->secret_len,
-			};
-			rc = r->secret_cb(r->ctx, &s);
-		}
-	}
-out:
-	pp_wipe(p, sizeof(*p));
-	free(p);
+	if (!deliver)
+		return 0;
+	if (r->profile)
+		return r->key_cb(r->ctx, &p->key);
+	struct pp_pskc_secret s = {
+	    .index = index,
+	    .id = p->id,
+	    .algorithm = p->algorithm,
+	    .value = p->secret,
+	    .len = p->secret_len,
+	};
+	return r->secret_cb(r->ctx, &s);
+}
+
+static void pkg_freep(struct pkg **p)
+{
+	if (*p)
+		pp_wipe(*p, sizeof(**p));
+	free(*p);
+}
+
+/* One KeyPackage. The first pass checks everything and feeds the ContainerMAC; the
+ * second repeats the same reading and hands the result to the callback. */
+static int read_package(struct rd *r, const xmlNode *kp, size_t index, bool deliver)
+{
+	static const struct slot kp_slots[] = {
+	    {IN_NS, PP_PSKC_NS, "DeviceInfo", 0, 1},
+	    {IN_NS, PP_PSKC_NS, "CryptoModuleInfo", 0, 1},
+	    {IN_NS, PP_PSKC_NS, "Key", 1, 1},
+	    {IN_NS, PP_PSKC_NS, "Extensions", 0, 0},
+	};
+	struct found f[4];
+	struct ext x = {0};
+	const xmlNode *secret = NULL;
+	char where[WHERE_MAX];
+	pp_cleanup(pkg_freep) struct pkg *p = calloc(1, sizeof(*p));
+	if (!p)
+		return pp_err_set(r->err, PP_ENOMEM, "out of memory");
+	snprintf(where, sizeof(where), "KeyPackage %zu", index);
+	int rc = scan(kp, where, kp_slots, 4, f, r->err);
+	if (rc == 0)
+		rc = pkg_identity(r, f[2].first, p, index, where);
+	if (rc == 0)
+		rc = pkg_structure(r, f[2].first, where, &secret, &x);
+	if (rc == 0)
+		rc = pkg_values(r, p, where, secret, &x);
+	if (rc == 0)
+		rc = pkg_finish(r, p, where, index, deliver, &x);
 	return rc;
 }
 
@@ -1428,7 +1480,65 @@ static int check_protection(const struct pp_pskc_protection *p, struct pp_err *e
 	return 0;
 }
 
-static int read_doc(struct rd *r, const void *xml, size_t len)
+/* The root: a KeyContainer of Version 1.0. */
+static int doc_root(struct rd *r, xmlDoc *doc, const xmlNode **out)
+{
+	char version[16], b[SHOW_MAX + 4];
+	const xmlNode *root = xmlDocGetRootElement(doc);
+	if (!is_el(root, PP_PSKC_NS, "KeyContainer"))
+		return pp_err_set(
+		    r->err, PP_EINVAL, "not a PSKC document (root element <%s> in '%s')",
+		    root ? shown((const char *)root->name, b) : "", root ? ns_of(root) : "");
+	int rc = attr_get(root, "Version", version, sizeof(version), "KeyContainer", r->err);
+	if (rc == 0 && strcmp(version, "1.0") != 0)
+		rc = pp_err_set(r->err, PP_EVERSION, "KeyContainer Version '%s' is not 1.0",
+				shown(version, b));
+	else if (rc == -PP_ENOTFOUND)
+		rc = pp_err_set(r->err, PP_EINVAL, "KeyContainer has no Version");
+	*out = root;
+	return rc;
+}
+
+static void cv_wipe(uint8_t (*cv)[CIPHER_MAX])
+{
+	pp_wipe(*cv, sizeof(*cv));
+}
+
+/* EncryptionKey and MACMethod: the keys, and the ContainerMAC started. */
+static int doc_keys(struct rd *r, const xmlNode *enc, const xmlNode *mac)
+{
+	pp_cleanup(cv_wipe) uint8_t mk_cv[CIPHER_MAX];
+	size_t mk_cv_len = 0;
+	int rc = read_encryption_key(r, enc);
+	if (rc == 0)
+		rc = read_mac_method(r, mac, mk_cv, &mk_cv_len);
+	if (rc == 0)
+		rc = setup_keys(r, mk_cv, mk_cv_len);
+	if (rc < 0)
+		return rc;
+	r->cmac = cmac_new(r->mac, r->mac_key, r->mac_key_len);
+	if (!r->cmac)
+		return pp_err_set(r->err, PP_ECRYPTO, "cannot set up HMAC");
+	return 0;
+}
+
+/* Every KeyPackage in document order; *count gets how many. A non-zero return (a
+ * callback's included) stops the walk. */
+static int doc_packages(struct rd *r, const xmlNode *root, bool deliver, size_t *count)
+{
+	size_t index = 0;
+	for (const xmlNode *c = root->children; c; c = c->next) {
+		if (!is_el(c, PP_PSKC_NS, "KeyPackage"))
+			continue;
+		int rc = read_package(r, c, ++index, deliver);
+		if (rc != 0)
+			return rc;
+	}
+	*count = index;
+	return 0;
+}
+
+static int doc_read(struct rd *r, xmlDoc *doc)
 {
 	static const struct slot root_slots[] = {
 	    {IN_NS, PP_PSKC_NS, "EncryptionKey", 1, 1}, {IN_NS, PP_PSKC_NS, "MACMethod", 1, 1},
@@ -1436,91 +1546,45 @@ static int read_doc(struct rd *r, const void *xml, size_t len)
 	    {IN_NS, PP_PSKC_NS, "Extensions", 0, 0},
 	};
 	struct found f[5];
-	xmlDoc *doc = NULL;
-	uint8_t mk_cv[CIPHER_MAX];
-	size_t mk_cv_len = 0, index;
-	char version[16], b[SHOW_MAX + 4];
-	int rc;
-
-	rc = check_protection(r->prot, r->err);
+	const xmlNode *root = NULL;
+	size_t count = 0;
+	int rc = doc_root(r, doc, &root);
+	if (rc == 0)
+		rc = scan(root, "KeyContainer", root_slots, 5, f, r->err);
 	if (rc < 0)
 		return rc;
-	rc = parse_xml(xml, len, &doc, r->err);
+	if (f[2].count > PP_PSKC_KEYS_MAX)
+		return pp_err_set(r->err, PP_ETOOBIG, "%zu KeyPackages is over the %u cap",
+				  f[2].count, PP_PSKC_KEYS_MAX);
+	rc = doc_keys(r, f[0].first, f[1].first);
+	if (rc == 0)
+		rc = doc_packages(r, root, false, &count);
+	if (rc == 0)
+		rc = read_container_mac(r, root, count);
+	if (rc == 0)
+		rc = check_duplicates(r);
 	if (rc < 0)
 		return rc;
-	const xmlNode *root = xmlDocGetRootElement(doc);
-	if (!is_el(root, PP_PSKC_NS, "KeyContainer")) {
-		rc = pp_err_set(
-		    r->err, PP_EINVAL, "not a PSKC document (root element <%s> in '%s')",
-		    root ? shown((const char *)root->name, b) : "", root ? ns_of(root) : "");
-		goto out;
-	}
-	rc = attr_get(root, "Version", version, sizeof(version), "KeyContainer", r->err);
-	if (rc == 0 && strcmp(version, "1.0") != 0)
-		rc = pp_err_set(r->err, PP_EVERSION, "KeyContainer Version '%s' is not 1.0",
-				shown(version, b));
-	else if (rc == -PP_ENOTFOUND)
-		rc = pp_err_set(r->err, PP_EINVAL, "KeyContainer has no Version");
-	if (rc < 0)
-		goto out;
-	rc = scan(root, "KeyContainer", root_slots, 5, f, r->err);
-	if (rc < 0)
-		goto out;
-	if (f[2].count > PP_PSKC_KEYS_MAX) {
-		rc = pp_err_set(r->err, PP_ETOOBIG, "%zu KeyPackages is over the %u cap",
-				f[2].count, PP_PSKC_KEYS_MAX);
-		goto out;
-	}
-	rc = read_encryption_key(r, f[0].first);
-	if (rc < 0)
-		goto out;
-	rc = read_mac_method(r, f[1].first, mk_cv, &mk_cv_len);
-	if (rc < 0)
-		goto out;
-	rc = setup_keys(r, mk_cv, mk_cv_len);
-	if (rc < 0)
-		goto out;
-	r->cmac = cmac_new(r->mac, r->mac_key, r->mac_key_len);
-	if (!r->cmac) {
-		rc = pp_err_set(r->err, PP_ECRYPTO, "cannot set up HMAC");
-		goto out;
-	}
-
-	index = 0;
-	for (const xmlNode *c = root->children; c; c = c->next) {
-		if (!is_el(c, PP_PSKC_NS, "KeyPackage"))
-			continue;
-		rc = read_package(r, c, ++index, false);
-		if (rc < 0)
-			goto out;
-	}
-	rc = read_container_mac(r, root, index);
-	if (rc < 0)
-		goto out;
-	rc = check_duplicates(r);
-	if (rc < 0)
-		goto out;
 	EVP_MAC_CTX_free(r->cmac);
 	r->cmac = NULL;
-
 	/* Everything checked: deliver. */
-	index = 0;
-	for (const xmlNode *c = root->children; c; c = c->next) {
-		if (!is_el(c, PP_PSKC_NS, "KeyPackage"))
-			continue;
-		rc = read_package(r, c, ++index, true);
-		if (rc != 0)
-			goto out;
-	}
-	rc = 0;
-out:
+	return doc_packages(r, root, true, &count);
+}
+
+static int read_doc(struct rd *r, const void *xml, size_t len)
+{
+	xmlDoc *doc = NULL;
+	int rc = check_protection(r->prot, r->err);
+	if (rc == 0)
+		rc = parse_xml(xml, len, &doc, r->err);
+	if (rc == 0)
+		rc = doc_read(r, doc);
 	EVP_MAC_CTX_free(r->cmac);
 	r->cmac = NULL;
 	free(r->pids);
 	r->pids = NULL;
 	pp_wipe(r->key, sizeof(r->key));
 	pp_wipe(r->mac_key, sizeof(r->mac_key));
-	pp_wipe(mk_cv, sizeof(mk_cv));
 	xmlFreeDoc(doc);
 	return rc;
 }
@@ -1730,16 +1794,9 @@ static int writer_encryption_key(struct pp_pskc_writer *w, const struct pp_pskc_
 	return 0;
 }
 
-int pp_pskc_writer_new(const struct pp_pskc_protection *prot, struct pp_pskc_writer **out,
-		       struct pp_err *err)
+static int writer_check(const struct pp_pskc_protection *prot, struct pp_err *err)
 {
-	struct pp_pskc_writer *w = NULL;
-	uint8_t cv[CIPHER_MAX];
-	size_t cv_len = 0;
-	int rc;
-
-	*out = NULL;
-	rc = check_protection(prot, err);
+	int rc = check_protection(prot, err);
 	if (rc < 0)
 		return rc;
 	if (prot->kind == PP_PSKC_TRANSPORT_KEY && !prot->key_name)
@@ -1765,58 +1822,70 @@ int pp_pskc_writer_new(const struct pp_pskc_protection *prot, struct pp_pskc_wri
 	if (prot->mac != PP_PSKC_MAC_DEFAULT && prot->mac != PP_PSKC_MAC_HMAC_SHA256 &&
 	    prot->mac != PP_PSKC_MAC_HMAC_SHA1)
 		return pp_err_set(err, PP_EINVAL, "unknown MAC %d", (int)prot->mac);
+	return 0;
+}
 
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return pp_err_set(err, PP_ENOMEM, "out of memory");
-	w->aes_len = prot->key_len ? prot->key_len : 32;
-	w->mac = prot->mac == PP_PSKC_MAC_HMAC_SHA1 ? &mac_sha1 : &mac_sha256;
-	if (pp_random(w->mac_key, sizeof(w->mac_key)) < 0) {
-		rc = pp_err_set(err, PP_ECRYPTO, "no random bytes");
-		goto fail;
-	}
+/* The document and its root, KeyContainer Version 1.0 with the namespaces. */
+static int writer_doc(struct pp_pskc_writer *w, struct pp_err *err)
+{
 	w->doc = xmlNewDoc((const xmlChar *)"1.0");
 	w->root =
 	    w->doc ? xmlNewDocNode(w->doc, NULL, (const xmlChar *)"KeyContainer", NULL) : NULL;
-	if (!w->root) {
-		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-		goto fail;
-	}
+	if (!w->root)
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
 	xmlDocSetRootElement(w->doc, w->root);
 	w->ns_pskc = xmlNewNs(w->root, (const xmlChar *)PP_PSKC_NS, (const xmlChar *)"pskc");
 	w->ns_xenc = xmlNewNs(w->root, (const xmlChar *)NS_XENC, (const xmlChar *)"xenc");
 	w->ns_ext = xmlNewNs(w->root, (const xmlChar *)PP_PSKC_EXT_NS, (const xmlChar *)"pskprov");
-	if (!w->ns_pskc || !w->ns_xenc || !w->ns_ext || !add_attr(w->root, "Version", "1.0")) {
-		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-		goto fail;
-	}
+	if (!w->ns_pskc || !w->ns_xenc || !w->ns_ext || !add_attr(w->root, "Version", "1.0"))
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
 	xmlSetNs(w->root, w->ns_pskc);
-	rc = writer_encryption_key(w, prot, err);
-	if (rc < 0)
-		goto fail;
+	return 0;
+}
 
-	/* RFC 6030 6.1.1: a random MAC key, encrypted under the same key. */
+/* RFC 6030 6.1.1: a random MAC key, encrypted under the same key; and the
+ * ContainerMAC started with it. */
+static int writer_mac_method(struct pp_pskc_writer *w, struct pp_err *err)
+{
+	pp_cleanup(cv_wipe) uint8_t cv[CIPHER_MAX];
+	size_t cv_len = 0;
+	if (pp_random(w->mac_key, sizeof(w->mac_key)) < 0)
+		return pp_err_set(err, PP_ECRYPTO, "no random bytes");
 	xmlNode *mm = add_el(w->root, w->ns_pskc, "MACMethod", NULL);
 	xmlNode *mk = add_el(mm, w->ns_pskc, "MACKey", NULL);
-	rc = cbc_encrypt(w->key, w->aes_len, w->mac_key, sizeof(w->mac_key), cv, &cv_len);
-	if (rc < 0) {
-		rc = pp_err_set(err, PP_ECRYPTO, "cannot encrypt the MAC key");
-		goto fail;
-	}
-	if (!add_attr(mm, "Algorithm", w->mac->uri) || !add_cipher(w, mk, cv, cv_len)) {
-		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-		goto fail;
-	}
+	if (cbc_encrypt(w->key, w->aes_len, w->mac_key, sizeof(w->mac_key), cv, &cv_len) < 0)
+		return pp_err_set(err, PP_ECRYPTO, "cannot encrypt the MAC key");
+	if (!add_attr(mm, "Algorithm", w->mac->uri) || !add_cipher(w, mk, cv, cv_len))
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
 	w->cmac = cmac_new(w->mac, w->mac_key, sizeof(w->mac_key));
-	if (!w->cmac) {
-		rc = pp_err_set(err, PP_ECRYPTO, "cannot set up HMAC");
-		goto fail;
+	if (!w->cmac)
+		return pp_err_set(err, PP_ECRYPTO, "cannot set up HMAC");
+	return 0;
+}
+
+int pp_pskc_writer_new(const struct pp_pskc_protection *prot, struct pp_pskc_writer **out,
+		       struct pp_err *err)
+{
+	*out = NULL;
+	int rc = writer_check(prot, err);
+	if (rc < 0)
+		return rc;
+	struct pp_pskc_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	w->aes_len = prot->key_len ? prot->key_len : 32;
+	w->mac = prot->mac == PP_PSKC_MAC_HMAC_SHA1 ? &mac_sha1 : &mac_sha256;
+	rc = writer_doc(w, err);
+	if (rc == 0)
+		rc = writer_encryption_key(w, prot, err);
+	if (rc == 0)
+		rc = writer_mac_method(w, err);
+	if (rc < 0) {
+		pp_pskc_writer_free(w);
+		return rc;
 	}
 	*out = w;
 	return 0;
-fail:
-	pp_pskc_writer_free(w);
-	return rc;
 }
 
 static bool terminated(const char *s, size_t cap)
@@ -1824,10 +1893,10 @@ static bool terminated(const char *s, size_t cap)
 	return memchr(s, '\0', cap) != NULL;
 }
 
-static int check_key(const struct pp_pskc_key *k, struct pp_err *err)
+static int check_key(const struct pp_key_record *k, struct pp_err *err)
 {
 	struct pp_pid pid;
-	struct pp_pps pps;
+	pp_cleanup(pp_pps_wipe) struct pp_pps pps;
 	int rc;
 
 	if (!terminated(k->pid.s, sizeof(k->pid.s)) || !terminated(k->pps.s, sizeof(k->pps.s)) ||
@@ -1839,7 +1908,6 @@ static int check_key(const struct pp_pskc_key *k, struct pp_err *err)
 	}
 	if (!pp_pps_valid(&k->pps)) {
 		rc = pp_pps_parse(k->pps.s, &pps, err);
-		pp_wipe(&pps, sizeof(pps));
 		return rc < 0 ? rc : pp_err_set(err, PP_EINVAL, "PPS is not canonical");
 	}
 	rc = pp_mebx_password_check(k->mebx, err);
@@ -1848,77 +1916,84 @@ static int check_key(const struct pp_pskc_key *k, struct pp_err *err)
 	return pp_batch_name_check(k->batch, err);
 }
 
-int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_pskc_key *key, struct pp_err *err)
+/* The KeyPackage of one key, built detached (*kp); the CipherValues it holds, for the
+ * ContainerMAC. text: the PID as shown in messages. */
+static int writer_package(struct pp_pskc_writer *w, const struct pp_key_record *key,
+			  const char *text, xmlNode **kp, uint8_t *scv, size_t *scv_len,
+			  uint8_t *mcv, size_t *mcv_len, struct pp_err *err)
 {
-	uint8_t scv[CIPHER_MAX], mcv[CIPHER_MAX];
-	size_t scv_len = 0, mcv_len = 0;
-	char text[PP_PID_TEXT];
-	xmlNode *kp = NULL;
-	int rc;
+	*kp = xmlNewDocNode(w->doc, w->ns_pskc, (const xmlChar *)"KeyPackage", NULL);
+	xmlNode *k = add_el(*kp, w->ns_pskc, "Key", NULL);
+	xmlNode *data = add_el(k, w->ns_pskc, "Data", NULL);
+	xmlNode *secret = add_el(data, w->ns_pskc, "Secret", NULL);
+	if (!secret || !add_attr(k, "Id", key->pid.s) ||
+	    !add_attr(k, "Algorithm", PP_PSKC_ALGORITHM))
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	int rc = add_value(w, secret, key->pps.s, PP_PPS_LEN, scv, scv_len);
+	if (rc < 0)
+		return pp_err_set(err, -rc, "PID %s: cannot encrypt the PPS", text);
+	xmlNode *ext = add_el(k, w->ns_pskc, "Extensions", NULL);
+	bool ok = add_attr(ext, "definition", PP_PSKC_EXT_NS) &&
+		  add_el(ext, w->ns_ext, "Batch", key->batch);
+	xmlNode *mebx = ok ? add_el(ext, w->ns_ext, "MEBxPassword", NULL) : NULL;
+	if (!mebx)
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	rc = add_value(w, mebx, key->mebx, strlen(key->mebx), mcv, mcv_len);
+	if (rc < 0)
+		return pp_err_set(err, -rc, "PID %s: cannot encrypt the MEBx password", text);
+	return 0;
+}
 
-	if (!w || !key)
-		return pp_err_set(err, PP_EINVAL, "no writer or no key");
+static int writer_admit(struct pp_pskc_writer *w, const struct pp_key_record *key, const char *text,
+			struct pp_err *err)
+{
 	if (w->broken || w->sealed)
 		return pp_err_set(err, PP_ESTATE, "the PSKC writer is %s",
 				  w->broken ? "unusable after an earlier failure" : "finished");
-	rc = check_key(key, err);
-	if (rc < 0)
-		return pp_err_prefix(err, "key %zu", w->n + 1);
-	pp_pid_format(&key->pid, text);
 	if (set_has(w, pid_pack(key->pid.s)))
 		return pp_err_set(err, PP_EEXIST, "key %zu: PID %s was already added", w->n + 1,
 				  text);
 	if (w->n >= PP_PSKC_KEYS_MAX)
 		return pp_err_set(err, PP_ETOOBIG, "more than %u keys in one PSKC document",
 				  PP_PSKC_KEYS_MAX);
+	return 0;
+}
 
+int pp_pskc_writer_add(struct pp_pskc_writer *w, const struct pp_key_record *key,
+		       struct pp_err *err)
+{
+	uint8_t scv[CIPHER_MAX], mcv[CIPHER_MAX];
+	size_t scv_len = 0, mcv_len = 0;
+	char text[PP_PID_TEXT];
+	xmlNode *kp = NULL;
+
+	if (!w || !key)
+		return pp_err_set(err, PP_EINVAL, "no writer or no key");
+	if (w->broken || w->sealed)
+		return writer_admit(w, key, "", err);
+	int rc = check_key(key, err);
+	if (rc < 0)
+		return pp_err_prefix(err, "key %zu", w->n + 1);
+	pp_pid_format(&key->pid, text);
+	rc = writer_admit(w, key, text, err);
+	if (rc < 0)
+		return rc;
 	/* Built detached, attached only once complete: a failure leaves the tree as it was. */
-	kp = xmlNewDocNode(w->doc, w->ns_pskc, (const xmlChar *)"KeyPackage", NULL);
-	xmlNode *k = add_el(kp, w->ns_pskc, "Key", NULL);
-	xmlNode *data = add_el(k, w->ns_pskc, "Data", NULL);
-	xmlNode *secret = add_el(data, w->ns_pskc, "Secret", NULL);
-	if (!secret || !add_attr(k, "Id", key->pid.s) ||
-	    !add_attr(k, "Algorithm", PP_PSKC_ALGORITHM)) {
+	rc = writer_package(w, key, text, &kp, scv, &scv_len, mcv, &mcv_len, err);
+	if (rc == 0 && set_add(w, pid_pack(key->pid.s)) < 0)
 		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = add_value(w, secret, key->pps.s, PP_PPS_LEN, scv, &scv_len);
-	if (rc < 0) {
-		rc = pp_err_set(err, -rc, "PID %s: cannot encrypt the PPS", text);
-		goto out;
-	}
-	xmlNode *ext = add_el(k, w->ns_pskc, "Extensions", NULL);
-	bool ok = add_attr(ext, "definition", PP_PSKC_EXT_NS) &&
-		  add_el(ext, w->ns_ext, "Batch", key->batch);
-	xmlNode *mebx = ok ? add_el(ext, w->ns_ext, "MEBxPassword", NULL) : NULL;
-	if (!mebx) {
-		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = add_value(w, mebx, key->mebx, strlen(key->mebx), mcv, &mcv_len);
-	if (rc < 0) {
-		rc = pp_err_set(err, -rc, "PID %s: cannot encrypt the MEBx password", text);
-		goto out;
-	}
-	rc = set_add(w, pid_pack(key->pid.s));
-	if (rc < 0) {
-		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (cmac_entry(w->cmac, key->pid.s, PP_PSKC_ALGORITHM, key->batch, scv, scv_len, mcv,
-		       mcv_len) < 0) {
+	if (rc == 0 && cmac_entry(w->cmac, key->pid.s, PP_PSKC_ALGORITHM, key->batch, scv, scv_len,
+				  mcv, mcv_len) < 0) {
 		w->broken = true;
 		rc = pp_err_set(err, PP_ECRYPTO, "cannot compute the ContainerMAC");
-		goto out;
+	}
+	if (rc < 0) {
+		xmlFreeNode(kp);
+		return rc;
 	}
 	xmlAddChild(w->root, kp);
-	kp = NULL;
 	w->n++;
-	rc = 0;
-out:
-	if (kp)
-		xmlFreeNode(kp);
-	return rc;
+	return 0;
 }
 
 int pp_pskc_writer_finish(struct pp_pskc_writer *w, struct pp_buf *out, struct pp_err *err)
@@ -1984,50 +2059,49 @@ void pp_pskc_writer_free(struct pp_pskc_writer *w)
 
 #define KEY_FILE_MAX 66 /* 64 hex digits and a newline, plus one to see a longer file */
 
+static void key_wipe(uint8_t (*key)[32])
+{
+	pp_wipe(*key, sizeof(*key));
+}
+
+static void key_text_wipe(char (*text)[66])
+{
+	pp_wipe(*text, sizeof(*text));
+}
+
 int pp_pskc_transport_key_load(const char *path, uint8_t key[32], size_t *key_len,
 			       struct pp_err *err)
 {
-	struct pp_buf b;
-	char hex[65];
-	size_t n;
-	int rc;
-
-	rc = pp_file_check_private(path, err);
+	pp_cleanup(key_text_wipe) char hex[66];
+	int rc = pp_file_check_private(path, err);
 	if (rc < 0)
 		return rc;
+	pp_cleanup(pp_buf_free_wipe) struct pp_buf b;
 	pp_buf_init(&b, KEY_FILE_MAX);
 	rc = pp_file_read(path, KEY_FILE_MAX, &b, err);
 	if (rc < 0)
-		goto out;
-	n = b.len;
+		return rc;
+	size_t n = b.len;
 	if (n && b.data[n - 1] == '\n')
 		n--;
-	if (n != 32 && n != 64) {
-		rc = pp_err_set(
+	if (n != 32 && n != 64)
+		return pp_err_set(
 		    err, PP_EINVAL,
 		    "'%s': a transport key file holds 32 or 64 hex digits and a newline", path);
-		goto out;
-	}
 	memcpy(hex, b.data, n);
 	hex[n] = '\0';
 	if (pp_unhex(hex, key, n / 2) < 0) {
 		pp_wipe(key, 32);
-		rc = pp_err_set(err, PP_EINVAL, "'%s': the transport key is not hex", path);
-		goto out;
+		return pp_err_set(err, PP_EINVAL, "'%s': the transport key is not hex", path);
 	}
 	*key_len = n / 2;
-	rc = 0;
-out:
-	pp_wipe(hex, sizeof(hex));
-	pp_buf_free_wipe(&b);
-	return rc;
+	return 0;
 }
 
 int pp_pskc_transport_key_create(const char *path, size_t key_len, struct pp_err *err)
 {
-	uint8_t key[32];
-	char text[66];
-	int rc;
+	pp_cleanup(key_wipe) uint8_t key[32] = {0};
+	pp_cleanup(key_text_wipe) char text[66];
 
 	if (key_len != 16 && key_len != 32)
 		return pp_err_set(err, PP_EINVAL, "a transport key has 16 or 32 bytes");
@@ -2035,8 +2109,5 @@ int pp_pskc_transport_key_create(const char *path, size_t key_len, struct pp_err
 		return pp_err_set(err, PP_ECRYPTO, "no random bytes");
 	pp_hex(key, key_len, text);
 	text[2 * key_len] = '\n';
-	rc = pp_file_create(path, text, 2 * key_len + 1, 0600, err);
-	pp_wipe(key, sizeof(key));
-	pp_wipe(text, sizeof(text));
-	return rc;
+	return pp_file_create(path, text, 2 * key_len + 1, 0600, err);
 }

@@ -9,7 +9,7 @@
 #include "core/bytes.h"
 #include "core/parse.h"
 #include "core/secret.h"
-#include "wsman/b64.h"
+#include "core/base64.h"
 
 #define NONCE_LABEL "pskprov digest nonce v1"
 #define NONCE_RAW_LEN 32 /* issued(8) || random(8) || mac(16) */

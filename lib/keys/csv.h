@@ -24,7 +24,7 @@
 #define PP_CSV_HEADER "pid,pps,mebx_password,batch"
 #define PP_CSV_MAX_LINE 512
 #define PP_BATCH_NAME_MAX 64
-#define PP_MEBX_MAX 32
+#define PP_MEBX_MAX PP_MEBX_PW_MAX /* keys.h */
 
 struct pp_csv_row {
 	struct pp_pid pid;

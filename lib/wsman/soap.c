@@ -9,6 +9,7 @@
 
 #include "core/parse.h"
 #include "core/secret.h"
+#include "core/xmlsafe.h"
 #include "wsman/wsxml.h"
 
 #define X(s) ((const xmlChar *)(s))
@@ -210,7 +211,7 @@ static xmlNs *env_wsen(struct env *e)
 
 static void env_free(struct env *e)
 {
-	pp_wsxml_free(e->doc);
+	pp_xml_free_wipe(e->doc);
 	e->doc = NULL;
 }
 
@@ -883,7 +884,7 @@ int pp_wsman_request_parse(const void *xml, size_t len, struct pp_wsman_request 
 	int rc;
 
 	request_reset(req);
-	if ((rc = pp_wsxml_parse(xml, len, &doc, err)) < 0) {
+	if ((rc = pp_xml_parse_safe(xml, len, PP_WSMAN_DOC_MAX, "XML document", &doc, err)) < 0) {
 		if (rc == -PP_ETOOBIG)
 			req->fault = PP_WSMAN_FAULT_ENCODING_LIMIT;
 		goto out;
@@ -930,7 +931,7 @@ int pp_wsman_request_parse(const void *xml, size_t len, struct pp_wsman_request 
 	req->fault = PP_WSMAN_FAULT_NONE;
 	rc = 0;
 out:
-	pp_wsxml_free(doc);
+	pp_xml_free_wipe(doc);
 	if (rc < 0) {
 		pp_wsman_props_wipe(&req->selectors);
 		pp_wsman_props_wipe(&req->params);
@@ -1450,7 +1451,7 @@ int pp_wsman_response_parse(const struct pp_wsman_call *call, const void *xml, s
 	response_reset(resp);
 	if (!call || call->op == PP_WSMAN_OP_NONE || !call->message_id[0])
 		return pp_err_set(err, PP_EINVAL, "no request to match the response against");
-	if ((rc = pp_wsxml_parse(xml, len, &doc, err)) < 0)
+	if ((rc = pp_xml_parse_safe(xml, len, PP_WSMAN_DOC_MAX, "XML document", &doc, err)) < 0)
 		goto out;
 	if ((rc = envelope_split(doc, &env, false, err)) < 0)
 		goto out;
@@ -1487,7 +1488,7 @@ int pp_wsman_response_parse(const struct pp_wsman_call *call, const void *xml, s
 	else
 		rc = response_body(call, el, resp, err);
 out:
-	pp_wsxml_free(doc);
+	pp_xml_free_wipe(doc);
 	if (rc < 0)
 		pp_wsman_props_wipe(&resp->props);
 	return err_one_line(err, rc);

@@ -701,20 +701,6 @@ static bool text_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* Error messages quote peer text (ids, namespaces, reasons): keep them one printable
- * ASCII line whatever the peer sent. */
-static int err_one_line(struct pp_err *err, int rc)
-{
-	if (rc < 0 && err) {
-		for (char *p = err->msg; *p; p++) {
-			unsigned char c = (unsigned char)*p;
-			if (c < 0x20 || c >= 0x7F)
-				*p = c < 0x20 ? ' ' : '?';
-		}
-	}
-	return rc;
-}
-
 /* ---- device: requests ---- */
 
 static void request_reset(struct pp_wsman_request *req)
@@ -936,7 +922,7 @@ out:
 		pp_wsman_props_wipe(&req->selectors);
 		pp_wsman_props_wipe(&req->params);
 	}
-	return err_one_line(err, rc);
+	return pp_err_one_line(err, rc);
 }
 
 /* ---- device: responses and faults ---- */
@@ -1491,5 +1477,5 @@ out:
 	pp_xml_free_wipe(doc);
 	if (rc < 0)
 		pp_wsman_props_wipe(&resp->props);
-	return err_one_line(err, rc);
+	return pp_err_one_line(err, rc);
 }

@@ -31,38 +31,38 @@ struct fault_info {
 	const char *reason;
 };
 
+/* One row a fault: the namespace decides the prefix and the fault action; the code and
+ * HTTP status go together (a Sender fault is 400, a Receiver fault 500). */
+#define FAULT(f, pfx, NS, local, sender, reason)                                                   \
+	{                                                                                          \
+		f, PP_WSMAN_NS_##NS, local, pfx ":" local, sender ? "s:Sender" : "s:Receiver",     \
+		    sender ? 400 : 500, PP_WSMAN_ACTION_##NS##_FAULT, reason                       \
+	}
+#define SENDER true
+#define RECEIVER false
+
 static const struct fault_info fault_table[] = {
-    {PP_WSMAN_FAULT_ACCESS_DENIED, PP_WSMAN_NS_WSMAN, "AccessDenied", "wsman:AccessDenied",
-     "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "The sender was not authorized to access the resource."},
-    {PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED, PP_WSMAN_NS_WSA, "ActionNotSupported",
-     "wsa:ActionNotSupported", "s:Sender", 400, PP_WSMAN_ACTION_WSA_FAULT,
-     "The action is not supported by the service."},
-    {PP_WSMAN_FAULT_INVALID_PARAMETER, PP_WSMAN_NS_WSMAN, "InvalidParameter",
-     "wsman:InvalidParameter", "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "An operation parameter is not valid."},
-    {PP_WSMAN_FAULT_DESTINATION_UNREACHABLE, PP_WSMAN_NS_WSA, "DestinationUnreachable",
-     "wsa:DestinationUnreachable", "s:Sender", 400, PP_WSMAN_ACTION_WSA_FAULT,
-     "No route can be determined to reach the destination role defined by the "
-     "WS-Addressing To."},
-    {PP_WSMAN_FAULT_INVALID_HEADER, PP_WSMAN_NS_WSA, "InvalidMessageInformationHeader",
-     "wsa:InvalidMessageInformationHeader", "s:Sender", 400, PP_WSMAN_ACTION_WSA_FAULT,
-     "A message information header is not valid and the message cannot be processed."},
-    {PP_WSMAN_FAULT_ENCODING_LIMIT, PP_WSMAN_NS_WSMAN, "EncodingLimit", "wsman:EncodingLimit",
-     "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "An internal encoding limit was exceeded in a request."},
-    {PP_WSMAN_FAULT_SCHEMA_VALIDATION, PP_WSMAN_NS_WSMAN, "SchemaValidationError",
-     "wsman:SchemaValidationError", "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "The supplied SOAP violates the corresponding XML schema definition."},
-    {PP_WSMAN_FAULT_INTERNAL_ERROR, PP_WSMAN_NS_WSMAN, "InternalError", "wsman:InternalError",
-     "s:Receiver", 500, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "The service cannot comply with the request due to internal processing errors."},
-    {PP_WSMAN_FAULT_INVALID_SELECTORS, PP_WSMAN_NS_WSMAN, "InvalidSelectors",
-     "wsman:InvalidSelectors", "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "The Selectors for the resource are not valid."},
-    {PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT, PP_WSMAN_NS_WSEN, "InvalidEnumerationContext",
-     "wsen:InvalidEnumerationContext", "s:Receiver", 500, PP_WSMAN_ACTION_WSEN_FAULT,
-     "The supplied enumeration context is invalid."},
+    FAULT(PP_WSMAN_FAULT_ACCESS_DENIED, "wsman", WSMAN, "AccessDenied", SENDER,
+	  "The sender was not authorized to access the resource."),
+    FAULT(PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED, "wsa", WSA, "ActionNotSupported", SENDER,
+	  "The action is not supported by the service."),
+    FAULT(PP_WSMAN_FAULT_INVALID_PARAMETER, "wsman", WSMAN, "InvalidParameter", SENDER,
+	  "An operation parameter is not valid."),
+    FAULT(PP_WSMAN_FAULT_DESTINATION_UNREACHABLE, "wsa", WSA, "DestinationUnreachable", SENDER,
+	  "No route can be determined to reach the destination role defined by the "
+	  "WS-Addressing To."),
+    FAULT(PP_WSMAN_FAULT_INVALID_HEADER, "wsa", WSA, "InvalidMessageInformationHeader", SENDER,
+	  "A message information header is not valid and the message cannot be processed."),
+    FAULT(PP_WSMAN_FAULT_ENCODING_LIMIT, "wsman", WSMAN, "EncodingLimit", SENDER,
+	  "An internal encoding limit was exceeded in a request."),
+    FAULT(PP_WSMAN_FAULT_SCHEMA_VALIDATION, "wsman", WSMAN, "SchemaValidationError", SENDER,
+	  "The supplied SOAP violates the corresponding XML schema definition."),
+    FAULT(PP_WSMAN_FAULT_INTERNAL_ERROR, "wsman", WSMAN, "InternalError", RECEIVER,
+	  "The service cannot comply with the request due to internal processing errors."),
+    FAULT(PP_WSMAN_FAULT_INVALID_SELECTORS, "wsman", WSMAN, "InvalidSelectors", SENDER,
+	  "The Selectors for the resource are not valid."),
+    FAULT(PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT, "wsen", WSEN, "InvalidEnumerationContext", RECEIVER,
+	  "The supplied enumeration context is invalid."),
 };
 
 static const struct fault_info *fault_find(enum pp_wsman_fault f)

@@ -332,6 +332,28 @@ static SSL_SESSION *psk_session_new(SSL *ssl, const uint8_t key[PP_TLS_PPS_LEN])
 
 /* ---- configuration server (TLS client) callbacks ---- */
 
+static void key_wipe(uint8_t (*key)[PP_TLS_PPS_LEN])
+{
+	pp_wipe(*key, sizeof(*key));
+}
+
+/* The PPS of c->used_id from the caller's lookup into key; false, with the reason noted
+ * on c, when there is none or it is malformed. */
+static bool server_key(struct tls_conn *c, uint8_t key[PP_TLS_PPS_LEN])
+{
+	if (c->lookup(c->lookup_arg, c->used_id, key) < 0) {
+		c->reason = PP_TLS_UNKNOWN_PID;
+		return false;
+	}
+	if (!valid_pps(key)) {
+		c->reason = PP_TLS_PROTOCOL;
+		snprintf(c->detail, sizeof(c->detail),
+			 "the key lookup returned a PPS that is not 32 characters [0-9A-Z]");
+		return false;
+	}
+	return true;
+}
+
 /* TLS <= 1.2: the device's hint is its PID (RFC 4279 section 5.1 allows any hint; AMT
  * sends the PID). Returning 0 makes OpenSSL abort with handshake_failure. */
 static unsigned int server_psk_cb(SSL *ssl, const char *hint, char *identity,
@@ -339,8 +361,7 @@ static unsigned int server_psk_cb(SSL *ssl, const char *hint, char *identity,
 				  unsigned int max_psk_len)
 {
 	struct tls_conn *c = conn_get(ssl);
-	uint8_t key[PP_TLS_PPS_LEN];
-	unsigned int ret = 0;
+	pp_cleanup(key_wipe) uint8_t key[PP_TLS_PPS_LEN];
 
 	if (!c || c->role != ROLE_SERVER || !c->lookup)
 		return 0;
@@ -360,28 +381,17 @@ static unsigned int server_psk_cb(SSL *ssl, const char *hint, char *identity,
 		return 0;
 	}
 	memcpy(c->used_id, hint, PP_TLS_PID_LEN + 1);
-	if (c->lookup(c->lookup_arg, c->used_id, key) < 0) {
-		c->reason = PP_TLS_UNKNOWN_PID;
-		goto out;
-	}
-	if (!valid_pps(key)) {
-		c->reason = PP_TLS_PROTOCOL;
-		snprintf(c->detail, sizeof(c->detail),
-			 "the key lookup returned a PPS that is not 32 characters [0-9A-Z]");
-		goto out;
-	}
+	if (!server_key(c, key))
+		return 0;
 	if (max_identity_len < PP_TLS_PID_LEN || max_psk_len < PP_TLS_PPS_LEN) {
 		c->reason = PP_TLS_PROTOCOL;
 		snprintf(c->detail, sizeof(c->detail), "OpenSSL's PSK buffers are too small");
-		goto out;
+		return 0;
 	}
 	memcpy(identity, c->used_id, PP_TLS_PID_LEN + 1);
 	memcpy(psk, key, PP_TLS_PPS_LEN);
 	c->psk_chosen = true;
-	ret = PP_TLS_PPS_LEN;
-out:
-	pp_wipe(key, sizeof(key));
-	return ret;
+	return PP_TLS_PPS_LEN;
 }
 
 /* TLS 1.3: no hint exists, so the identity offered is the PID from the hello. Called
@@ -391,8 +401,7 @@ static int server_use_session_cb(SSL *ssl, const EVP_MD *md, const unsigned char
 				 size_t *idlen, SSL_SESSION **sess)
 {
 	struct tls_conn *c = conn_get(ssl);
-	uint8_t key[PP_TLS_PPS_LEN];
-	int ret = 0;
+	pp_cleanup(key_wipe) uint8_t key[PP_TLS_PPS_LEN];
 
 	*sess = NULL;
 	if (!c || c->role != ROLE_SERVER || !c->lookup || !c->pid[0])
@@ -407,30 +416,19 @@ static int server_use_session_cb(SSL *ssl, const EVP_MD *md, const unsigned char
 		return 0;
 	}
 	memcpy(c->used_id, c->pid, PP_TLS_PID_LEN + 1);
-	if (c->lookup(c->lookup_arg, c->used_id, key) < 0) {
-		c->reason = PP_TLS_UNKNOWN_PID;
-		goto out;
-	}
-	if (!valid_pps(key)) {
-		c->reason = PP_TLS_PROTOCOL;
-		snprintf(c->detail, sizeof(c->detail),
-			 "the key lookup returned a PPS that is not 32 characters [0-9A-Z]");
-		goto out;
-	}
+	if (!server_key(c, key))
+		return 0;
 	SSL_SESSION *s = psk_session_new(ssl, key);
 	if (!s) {
 		c->reason = PP_TLS_PROTOCOL;
 		snprintf(c->detail, sizeof(c->detail), "cannot make the PSK session");
-		goto out;
+		return 0;
 	}
 	*sess = s;
 	*id = (const unsigned char *)c->pid;
 	*idlen = PP_TLS_PID_LEN;
 	c->psk_chosen = true;
-	ret = 1;
-out:
-	pp_wipe(key, sizeof(key));
-	return ret;
+	return 1;
 }
 
 /* ---- device (TLS server) callbacks ---- */

@@ -2,6 +2,7 @@
 #include "proto/pthi.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/bytes.h"
@@ -311,97 +312,120 @@ static int parse_code_versions(struct pp_reader *r, struct pp_pthi_code_versions
 
 /* ---- the commands' data, as a table ---- */
 
-static int short_data(const char *name, struct pp_err *err)
+struct pthi_codec;
+typedef int (*pthi_check_fn)(const struct pthi_codec *c, const struct pp_pthi_response *resp,
+			     struct pp_err *err);
+typedef int (*pthi_write_fn)(const struct pthi_codec *c, struct pp_writer *w,
+			     const struct pp_pthi_response *resp);
+typedef int (*pthi_read_fn)(const struct pthi_codec *c, struct pp_reader *r,
+			    struct pp_pthi_response *out, struct pp_err *err);
+
+#define DATA_VARIABLE SIZE_MAX
+
+/* Each command: its data bytes in a successful response (DATA_VARIABLE: sized by the
+ * data), how the data is checked before it is written, how it is written, and how it is
+ * read (and checked as it is read). NULL: no such step. A command whose data is one u32
+ * names the field (u32_off) and its range check (u32_ok) and uses the u32_* steps. */
+struct pthi_codec {
+	uint32_t command;
+	const char *name;
+	size_t data_len;
+	pthi_check_fn check;
+	pthi_write_fn write;
+	pthi_read_fn read;
+	size_t u32_off;
+	int (*u32_ok)(uint32_t v, const char *name, struct pp_err *err);
+};
+
+static int short_data(const struct pthi_codec *c, struct pp_err *err)
 {
 	/* Unreachable: the data length is checked before any of it is read. */
-	return pp_err_set(err, PP_EPROTO, "PTHI %s response: data ends early", name);
+	return pp_err_set(err, PP_EPROTO, "PTHI %s response: data ends early", c->name);
 }
 
-static int state_check(const struct pp_pthi_response *resp, const char *name, struct pp_err *err)
+static uint32_t u32_of(const struct pthi_codec *c, const struct pp_pthi_response *resp)
 {
-	return check_state(resp->provisioning_state, name, err);
+	uint32_t v;
+	memcpy(&v, (const uint8_t *)resp + c->u32_off, sizeof(v));
+	return v;
 }
 
-static int state_write(struct pp_writer *w, const struct pp_pthi_response *resp)
+static int u32_check(const struct pthi_codec *c, const struct pp_pthi_response *resp,
+		     struct pp_err *err)
 {
-	return pp_wr_u32le(w, resp->provisioning_state);
+	return c->u32_ok(u32_of(c, resp), c->name, err);
 }
 
-static int state_read(struct pp_reader *r, struct pp_pthi_response *out, const char *name,
-		      struct pp_err *err)
+static int u32_write(const struct pthi_codec *c, struct pp_writer *w,
+		     const struct pp_pthi_response *resp)
 {
-	if (pp_rd_u32le(r, &out->provisioning_state) < 0)
-		return short_data(name, err);
-	return check_state(out->provisioning_state, name, err);
+	return pp_wr_u32le(w, u32_of(c, resp));
 }
 
-static int tls_mode_check(const struct pp_pthi_response *resp, const char *name, struct pp_err *err)
+static int u32_read(const struct pthi_codec *c, struct pp_reader *r, struct pp_pthi_response *out,
+		    struct pp_err *err)
 {
-	return check_tls_mode(resp->tls_mode, name, err);
-}
-
-static int tls_mode_write(struct pp_writer *w, const struct pp_pthi_response *resp)
-{
-	return pp_wr_u32le(w, resp->tls_mode);
-}
-
-static int tls_mode_read(struct pp_reader *r, struct pp_pthi_response *out, const char *name,
-			 struct pp_err *err)
-{
-	if (pp_rd_u32le(r, &out->tls_mode) < 0)
-		return short_data(name, err);
-	return check_tls_mode(out->tls_mode, name, err);
+	uint32_t v;
+	if (pp_rd_u32le(r, &v) < 0)
+		return short_data(c, err);
+	memcpy((uint8_t *)out + c->u32_off, &v, sizeof(v));
+	return c->u32_ok(v, c->name, err);
 }
 
 /* The UUID travels in SMBIOS byte order (protocol.md section 5). */
-static int uuid_write(struct pp_writer *w, const struct pp_pthi_response *resp)
+static int uuid_write(const struct pthi_codec *c, struct pp_writer *w,
+		      const struct pp_pthi_response *resp)
 {
 	uint8_t smbios[16];
+	(void)c;
 	pp_uuid_to_smbios(resp->uuid, smbios);
 	return pp_wr_bytes(w, smbios, sizeof(smbios));
 }
 
-static int uuid_read(struct pp_reader *r, struct pp_pthi_response *out, const char *name,
+static int uuid_read(const struct pthi_codec *c, struct pp_reader *r, struct pp_pthi_response *out,
 		     struct pp_err *err)
 {
 	uint8_t smbios[16];
 	if (pp_rd_bytes(r, smbios, sizeof(smbios)) < 0)
-		return short_data(name, err);
+		return short_data(c, err);
 	pp_uuid_from_smbios(smbios, out->uuid);
 	return 0;
 }
 
-static int pid_check(const struct pp_pthi_response *resp, const char *name, struct pp_err *err)
+static int pid_check(const struct pthi_codec *c, const struct pp_pthi_response *resp,
+		     struct pp_err *err)
 {
 	if (memchr(resp->pid, '\0', sizeof(resp->pid)) != resp->pid + PP_PTHI_PID_LEN)
-		return pp_err_set(err, PP_EINVAL, "PTHI %s: PID is not %d characters", name,
+		return pp_err_set(err, PP_EINVAL, "PTHI %s: PID is not %d characters", c->name,
 				  PP_PTHI_PID_LEN);
-	return check_pid((const uint8_t *)resp->pid, name, err);
+	return check_pid((const uint8_t *)resp->pid, c->name, err);
 }
 
-static int pid_write(struct pp_writer *w, const struct pp_pthi_response *resp)
+static int pid_write(const struct pthi_codec *c, struct pp_writer *w,
+		     const struct pp_pthi_response *resp)
 {
+	(void)c;
 	return pp_wr_bytes(w, resp->pid, PP_PTHI_PID_LEN);
 }
 
-static int pid_read(struct pp_reader *r, struct pp_pthi_response *out, const char *name,
+static int pid_read(const struct pthi_codec *c, struct pp_reader *r, struct pp_pthi_response *out,
 		    struct pp_err *err)
 {
 	const uint8_t *pid;
 	int rc;
 	if (pp_rd_view(r, &pid, PP_PTHI_PID_LEN) < 0)
-		return short_data(name, err);
-	if ((rc = check_pid(pid, name, err)) < 0)
+		return short_data(c, err);
+	if ((rc = check_pid(pid, c->name, err)) < 0)
 		return rc;
 	memcpy(out->pid, pid, PP_PTHI_PID_LEN);
 	out->pid[PP_PTHI_PID_LEN] = '\0';
 	return 0;
 }
 
-static int code_versions_check(const struct pp_pthi_response *resp, const char *name,
+static int code_versions_check(const struct pthi_codec *c, const struct pp_pthi_response *resp,
 			       struct pp_err *err)
 {
-	return check_code_versions(&resp->code_versions, name, err);
+	return check_code_versions(&resp->code_versions, c->name, err);
 }
 
 /* A {u16 length, char[20]} string, zero-padded. */
@@ -413,10 +437,12 @@ static int version_string_write(struct pp_writer *w, const char *s)
 	return pp_wr_zeros(w, PP_PTHI_VERSION_STRING_LEN - n);
 }
 
-static int code_versions_write(struct pp_writer *w, const struct pp_pthi_response *resp)
+static int code_versions_write(const struct pthi_codec *c, struct pp_writer *w,
+			       const struct pp_pthi_response *resp)
 {
 	const struct pp_pthi_code_versions *cv = &resp->code_versions;
 	size_t n = strlen(cv->bios); /* checked: NUL within the array */
+	(void)c;
 	if (pp_wr_bytes(w, cv->bios, n) < 0 || pp_wr_zeros(w, PP_PTHI_BIOS_VERSION_LEN - n) < 0 ||
 	    pp_wr_u32le(w, cv->count) < 0)
 		return -PP_ETOOBIG;
@@ -428,37 +454,25 @@ static int code_versions_write(struct pp_writer *w, const struct pp_pthi_respons
 	return 0;
 }
 
-static int code_versions_read(struct pp_reader *r, struct pp_pthi_response *out, const char *name,
-			      struct pp_err *err)
+static int code_versions_read(const struct pthi_codec *c, struct pp_reader *r,
+			      struct pp_pthi_response *out, struct pp_err *err)
 {
-	return parse_code_versions(r, &out->code_versions, name, err);
+	return parse_code_versions(r, &out->code_versions, c->name, err);
 }
 
-#define DATA_VARIABLE SIZE_MAX
-
-/* Each command: its data bytes in a successful response (DATA_VARIABLE: sized by the
- * data), how the data is checked before it is written, how it is written, and how it is
- * read (and checked as it is read). NULL: no such step. */
-struct pthi_codec {
-	uint32_t command;
-	const char *name;
-	size_t data_len;
-	int (*check)(const struct pp_pthi_response *resp, const char *name, struct pp_err *err);
-	int (*write)(struct pp_writer *w, const struct pp_pthi_response *resp);
-	int (*read)(struct pp_reader *r, struct pp_pthi_response *out, const char *name,
-		    struct pp_err *err);
-};
+#define U32_DATA(field, ok)                                                                        \
+	4, u32_check, u32_write, u32_read, offsetof(struct pp_pthi_response, field), ok
 
 static const struct pthi_codec codecs[] = {
-    {PP_PTHI_GET_PROVISIONING_STATE, "GetProvisioningState", 4, state_check, state_write,
-     state_read},
+    {PP_PTHI_GET_PROVISIONING_STATE, "GetProvisioningState",
+     U32_DATA(provisioning_state, check_state)},
     {PP_PTHI_GET_CODE_VERSIONS, "GetCodeVersions", DATA_VARIABLE, code_versions_check,
-     code_versions_write, code_versions_read},
-    {PP_PTHI_CFG_START_CONFIGURATION, "CFG_StartConfiguration", 0, NULL, NULL, NULL},
-    {PP_PTHI_GET_PROVISIONING_TLS_MODE, "GetProvisioningTLSMode", 4, tls_mode_check, tls_mode_write,
-     tls_mode_read},
-    {PP_PTHI_CFG_GET_PID, "CFG_GetPID", PP_PTHI_PID_LEN, pid_check, pid_write, pid_read},
-    {PP_PTHI_GET_UUID, "GetUUID", 16, NULL, uuid_write, uuid_read},
+     code_versions_write, code_versions_read, 0, NULL},
+    {PP_PTHI_CFG_START_CONFIGURATION, "CFG_StartConfiguration", 0, NULL, NULL, NULL, 0, NULL},
+    {PP_PTHI_GET_PROVISIONING_TLS_MODE, "GetProvisioningTLSMode",
+     U32_DATA(tls_mode, check_tls_mode)},
+    {PP_PTHI_CFG_GET_PID, "CFG_GetPID", PP_PTHI_PID_LEN, pid_check, pid_write, pid_read, 0, NULL},
+    {PP_PTHI_GET_UUID, "GetUUID", 16, NULL, uuid_write, uuid_read, 0, NULL},
 };
 
 static const struct pthi_codec *codec_find(uint32_t command)
@@ -495,7 +509,7 @@ int pp_pthi_response_write(const struct pp_pthi_response *resp, uint8_t *out, si
 		return pp_err_set(err, PP_EINVAL, "PTHI response: unknown command 0x%08lx",
 				  (unsigned long)resp->command);
 	if (success) {
-		if (c->check && (rc = c->check(resp, c->name, err)) < 0)
+		if (c->check && (rc = c->check(c, resp, err)) < 0)
 			return rc;
 		data_len = response_data_len(c, resp);
 	}
@@ -516,7 +530,7 @@ int pp_pthi_response_write(const struct pp_pthi_response *resp, uint8_t *out, si
 		return rc;
 	struct pp_writer w = pp_writer_make(out, cap);
 	w.len = PP_PTHI_HEADER_LEN;
-	if (pp_wr_u32le(&w, resp->status) < 0 || (success && c->write && c->write(&w, resp) < 0))
+	if (pp_wr_u32le(&w, resp->status) < 0 || (success && c->write && c->write(c, &w, resp) < 0))
 		/* Unreachable: frame was checked against cap above. */
 		return pp_err_set(err, PP_ETOOBIG, "PTHI %s: buffer of %zu bytes is too small",
 				  c->name, cap);
@@ -586,7 +600,7 @@ int pp_pthi_response_parse(const uint8_t *buf, size_t len, uint32_t expected_com
 	if (c->data_len != DATA_VARIABLE && pp_rd_left(&r) != c->data_len)
 		return pp_err_set(err, PP_EPROTO, "PTHI %s response: %zu data bytes, expected %zu",
 				  c->name, pp_rd_left(&r), c->data_len);
-	if (c->read && (rc = c->read(&r, &out, c->name, err)) < 0)
+	if (c->read && (rc = c->read(c, &r, &out, err)) < 0)
 		return rc;
 	if (pp_rd_expect_end(&r) < 0)
 		return pp_err_set(err, PP_EPROTO, "PTHI %s response: %zu unread data bytes",

@@ -19,12 +19,7 @@ struct parse_state {
 	size_t nodes;
 	size_t budget;
 	unsigned depth;
-	startElementNsSAX2Func start;
-	endElementNsSAX2Func end;
-	charactersSAXFunc characters;
-	ignorableWhitespaceSAXFunc whitespace;
-	commentSAXFunc comment;
-	processingInstructionSAXFunc pi;
+	xmlSAXHandler sax2; /* libxml2's own handlers, which ours count and then call */
 	char msg[160];
 };
 
@@ -58,9 +53,9 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		xmlStopParser(ctx);
 		return;
 	}
-	if (st->start)
-		st->start(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
-			  nb_defaulted, attributes);
+	if (st->sax2.startElementNs)
+		st->sax2.startElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces,
+					nb_attributes, nb_defaulted, attributes);
 }
 
 static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
@@ -68,36 +63,36 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
 	struct parse_state *st = state_of(ctx);
 	if (st->depth)
 		st->depth--;
-	if (st->end)
-		st->end(ctx, localname, prefix, uri);
+	if (st->sax2.endElementNs)
+		st->sax2.endElementNs(ctx, localname, prefix, uri);
 }
 
 static void on_characters(void *ctx, const xmlChar *ch, int len)
 {
 	struct parse_state *st = state_of(ctx);
-	if (spend(ctx, 1) && st->characters)
-		st->characters(ctx, ch, len);
+	if (spend(ctx, 1) && st->sax2.characters)
+		st->sax2.characters(ctx, ch, len);
 }
 
 static void on_whitespace(void *ctx, const xmlChar *ch, int len)
 {
 	struct parse_state *st = state_of(ctx);
-	if (spend(ctx, 1) && st->whitespace)
-		st->whitespace(ctx, ch, len);
+	if (spend(ctx, 1) && st->sax2.ignorableWhitespace)
+		st->sax2.ignorableWhitespace(ctx, ch, len);
 }
 
 static void on_comment(void *ctx, const xmlChar *value)
 {
 	struct parse_state *st = state_of(ctx);
-	if (spend(ctx, 1) && st->comment)
-		st->comment(ctx, value);
+	if (spend(ctx, 1) && st->sax2.comment)
+		st->sax2.comment(ctx, value);
 }
 
 static void on_pi(void *ctx, const xmlChar *target, const xmlChar *data)
 {
 	struct parse_state *st = state_of(ctx);
-	if (spend(ctx, 1) && st->pi)
-		st->pi(ctx, target, data);
+	if (spend(ctx, 1) && st->sax2.processingInstruction)
+		st->sax2.processingInstruction(ctx, target, data);
 }
 
 /* Any DOCTYPE stops the parser before its internal subset is read. */
@@ -132,12 +127,7 @@ static void hook_sax(xmlParserCtxt *ctxt, struct parse_state *st)
 {
 	xmlSAXHandler *sax = ctxt->sax;
 	ctxt->_private = st;
-	st->start = sax->startElementNs;
-	st->end = sax->endElementNs;
-	st->characters = sax->characters;
-	st->whitespace = sax->ignorableWhitespace;
-	st->comment = sax->comment;
-	st->pi = sax->processingInstruction;
+	st->sax2 = *sax;
 	sax->internalSubset = on_internal_subset;
 	sax->externalSubset = NULL;
 	sax->startElementNs = on_start;
@@ -150,8 +140,8 @@ static void hook_sax(xmlParserCtxt *ctxt, struct parse_state *st)
 }
 
 /* The first limit the parse ran into, as an error; 0 when none did. */
-static int parse_verdict(const struct parse_state *st, const xmlParserCtxt *ctxt,
-			 const xmlDoc *doc, size_t len, const char *what, struct pp_err *err)
+static int parse_verdict(const struct parse_state *st, const xmlParserCtxt *ctxt, const xmlDoc *doc,
+			 size_t len, const char *what, struct pp_err *err)
 {
 	if (st->saw_dtd)
 		return pp_err_set(err, PP_EINVAL,
@@ -186,8 +176,8 @@ int pp_xml_parse_safe(const void *xml, size_t len, size_t max, const char *what,
 	if (max > INT_MAX)
 		max = INT_MAX;
 	if (len > max)
-		return pp_err_set(err, PP_ETOOBIG, "%s of %zu bytes is over the %zu-byte cap",
-				  what, len, max);
+		return pp_err_set(err, PP_ETOOBIG, "%s of %zu bytes is over the %zu-byte cap", what,
+				  len, max);
 	if (len == 0 || !xml)
 		return pp_err_set(err, PP_EINVAL, "empty %s", what);
 

@@ -19,6 +19,17 @@ static int parse(const char *xml, size_t max, xmlDoc **doc, struct pp_err *err)
 	return pp_xml_parse_safe(xml, strlen(xml), max, WHAT, doc, err);
 }
 
+/* Parses what must be accepted; free with pp_xml_free_wipe. */
+static xmlDoc *parse_ok(const char *xml)
+{
+	struct pp_err err = {0};
+	xmlDoc *doc = NULL;
+	if (parse(xml, 1 << 20, &doc, &err) != 0)
+		fail_msg("refused: %s", err.msg);
+	assert_non_null(doc);
+	return doc;
+}
+
 static void assert_refused(const char *xml, int code, const char *needle)
 {
 	struct pp_err err = {0};
@@ -32,12 +43,8 @@ static void assert_refused(const char *xml, int code, const char *needle)
 static void test_parses_plain_document(void **state)
 {
 	(void)state;
-	struct pp_err err = {0};
-	xmlDoc *doc = NULL;
-	const char *xml = "<?xml version=\"1.0\"?>\n<a xmlns=\"urn:x\"><b k=\"v\">text &amp; "
-			  "more</b><!-- c --><?pi d?></a>";
-	assert_int_equal(parse(xml, 1024, &doc, &err), 0);
-	assert_non_null(doc);
+	xmlDoc *doc = parse_ok("<?xml version=\"1.0\"?>\n<a xmlns=\"urn:x\"><b k=\"v\">text "
+			       "&amp; more</b><!-- c --><?pi d?></a>");
 	xmlNode *root = xmlDocGetRootElement(doc);
 	assert_string_equal((const char *)root->name, "a");
 	xmlChar *text = xmlNodeGetContent(root->children);
@@ -53,7 +60,8 @@ static void test_refuses_dtd_and_entities(void **state)
 {
 	(void)state;
 	static const char *const docs[] = {
-	    "<!DOCTYPE a [<!ENTITY l \"lol\"><!ENTITY l1 \"&l;&l;&l;&l;&l;&l;&l;&l;\">]><a>&l1;</a>",
+	    "<!DOCTYPE a [<!ENTITY l \"lol\"><!ENTITY l1 "
+	    "\"&l;&l;&l;&l;&l;&l;&l;&l;\">]><a>&l1;</a>",
 	    "<!DOCTYPE a [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><a>&xxe;</a>",
 	    "<!DOCTYPE a [<!ENTITY % p SYSTEM \"http://192.0.2.1/evil.dtd\"> %p;]><a/>",
 	    "<!DOCTYPE a SYSTEM \"file:///etc/passwd\"><a/>",
@@ -76,11 +84,8 @@ static void test_refuses_undeclared_entity(void **state)
 static void test_xinclude_inert(void **state)
 {
 	(void)state;
-	struct pp_err err = {0};
-	xmlDoc *doc = NULL;
-	const char *xml = "<a xmlns:xi=\"http://www.w3.org/2001/XInclude\"><xi:include "
-			  "href=\"file:///etc/passwd\" parse=\"text\"/></a>";
-	assert_int_equal(parse(xml, 1024, &doc, &err), 0);
+	xmlDoc *doc = parse_ok("<a xmlns:xi=\"http://www.w3.org/2001/XInclude\"><xi:include "
+			       "href=\"file:///etc/passwd\" parse=\"text\"/></a>");
 	xmlNode *inc = xmlDocGetRootElement(doc)->children;
 	assert_int_equal(inc->type, XML_ELEMENT_NODE);
 	assert_string_equal((const char *)inc->name, "include");
@@ -122,10 +127,7 @@ static void test_node_budget(void **state)
 		assert_int_equal(pp_buf_append_str(&b, "<b>some longer text</b>"), 0);
 	assert_int_equal(pp_buf_append_str(&b, "</a>"), 0);
 	assert_int_equal(pp_buf_cstr(&b), 0);
-	struct pp_err err = {0};
-	xmlDoc *doc = NULL;
-	assert_int_equal(parse((const char *)b.data, 1 << 20, &doc, &err), 0);
-	pp_xml_free_wipe(doc);
+	pp_xml_free_wipe(parse_ok((const char *)b.data));
 	pp_buf_free(&b);
 }
 
@@ -144,11 +146,8 @@ static char *nested(int depth)
 static void test_depth_cap(void **state)
 {
 	(void)state;
-	struct pp_err err = {0};
-	xmlDoc *doc = NULL;
 	char *ok = nested(PP_XML_DEPTH_MAX);
-	assert_int_equal(parse(ok, 1 << 16, &doc, &err), 0);
-	pp_xml_free_wipe(doc);
+	pp_xml_free_wipe(parse_ok(ok));
 	free(ok);
 	char *deep = nested(PP_XML_DEPTH_MAX + 1);
 	assert_refused(deep, PP_ETOOBIG, "deep");

@@ -65,7 +65,8 @@ static void test_base64_ha1_lengths(void **state)
 	(void)state;
 	uint8_t out[16];
 	size_t n = 99;
-	assert_int_equal(pp_b64_decode("CuCDARuuPYT8SGzkq0SuHQ==", 24, out, sizeof(out), &n, NULL), 0);
+	assert_int_equal(pp_b64_decode("CuCDARuuPYT8SGzkq0SuHQ==", 24, out, sizeof(out), &n, NULL),
+			 0);
 	assert_int_equal(n, 16);
 	/* One symbol more decodes to 17 bytes: no room, and nothing is reported written. */
 	assert_int_equal(pp_b64_decode("CuCDARuuPYT8SGzkq0SuHQA=", 24, out, sizeof(out), &n, NULL),
@@ -75,8 +76,9 @@ static void test_base64_ha1_lengths(void **state)
 	assert_int_equal(pp_b64_decode("CuCDARuuPYT8SGzkq0SuHR==", 24, out, sizeof(out), &n, NULL),
 			 -PP_EINVAL);
 	/* Over the input cap: refused before it is read. */
-	assert_int_equal(pp_b64_decode("AAAA", (size_t)PP_B64_MAX_IN + 4, out, sizeof(out), &n, NULL),
-			 -PP_ETOOBIG);
+	assert_int_equal(
+	    pp_b64_decode("AAAA", (size_t)PP_B64_MAX_IN + 4, out, sizeof(out), &n, NULL),
+	    -PP_ETOOBIG);
 	char enc[8];
 	assert_int_equal(pp_b64_encode("x", (size_t)PP_B64_MAX_IN + 1, enc, sizeof(enc), NULL),
 			 -PP_ETOOBIG);

@@ -548,6 +548,16 @@ struct hslot {
 	bool seen;
 };
 
+/* A header slot by namespace (WSA, WSMAN) and local name; its label is the QName with
+ * the prefix our envelopes declare. HTEXT copies the text into the array dst. */
+#define HSLOT(NS, pfx, local, kind, dst, cap, required)                                            \
+	{                                                                                          \
+		PP_WSMAN_NS_##NS, local, pfx ":" local, kind, dst, cap, required, false            \
+	}
+#define HTEXT(NS, pfx, local, dst, required)                                                       \
+	HSLOT(NS, pfx, local, H_TEXT, dst, sizeof(dst), required)
+#define HNONE(NS, pfx, local, kind) HSLOT(NS, pfx, local, kind, NULL, 0, false)
+
 static bool must_understand(const xmlNode *n)
 {
 	xmlChar *v = xmlGetNsProp(n, X("mustUnderstand"), X(PP_WSMAN_NS_SOAP));
@@ -879,22 +889,15 @@ int pp_wsman_request_parse(const void *xml, size_t len, struct pp_wsman_request 
 		goto out;
 
 	struct hslot slots[] = {
-	    {PP_WSMAN_NS_WSA, "MessageID", "wsa:MessageID", H_TEXT, req->message_id,
-	     sizeof(req->message_id), true, false},
-	    {PP_WSMAN_NS_WSA, "Action", "wsa:Action", H_TEXT, req->action, sizeof(req->action),
-	     true, false},
-	    {PP_WSMAN_NS_WSA, "To", "wsa:To", H_TEXT, req->to, sizeof(req->to), true, false},
-	    {PP_WSMAN_NS_WSMAN, "ResourceURI", "wsman:ResourceURI", H_TEXT, req->resource_uri,
-	     sizeof(req->resource_uri), true, false},
-	    {PP_WSMAN_NS_WSA, "ReplyTo", "wsa:ReplyTo", H_REPLY_TO, reply_to, sizeof(reply_to),
-	     true, false},
-	    {PP_WSMAN_NS_WSMAN, "OperationTimeout", "wsman:OperationTimeout", H_TEXT,
-	     req->operation_timeout, sizeof(req->operation_timeout), false, false},
-	    {PP_WSMAN_NS_WSMAN, "SelectorSet", "wsman:SelectorSet", H_SELECTORS, NULL, 0, false,
-	     false},
+	    HTEXT(WSA, "wsa", "MessageID", req->message_id, true),
+	    HTEXT(WSA, "wsa", "Action", req->action, true),
+	    HTEXT(WSA, "wsa", "To", req->to, true),
+	    HTEXT(WSMAN, "wsman", "ResourceURI", req->resource_uri, true),
+	    HSLOT(WSA, "wsa", "ReplyTo", H_REPLY_TO, reply_to, sizeof(reply_to), true),
+	    HTEXT(WSMAN, "wsman", "OperationTimeout", req->operation_timeout, false),
+	    HNONE(WSMAN, "wsman", "SelectorSet", H_SELECTORS),
 	    /* Understood: our envelopes stay under PP_WSMAN_DOC_MAX, below any sane limit. */
-	    {PP_WSMAN_NS_WSMAN, "MaxEnvelopeSize", "wsman:MaxEnvelopeSize", H_IGNORE, NULL, 0,
-	     false, false},
+	    HNONE(WSMAN, "wsman", "MaxEnvelopeSize", H_IGNORE),
 	};
 	req->fault = PP_WSMAN_FAULT_INVALID_HEADER;
 	if ((rc = parse_headers(env.header, slots, sizeof(slots) / sizeof(slots[0]),
@@ -1442,15 +1445,11 @@ int pp_wsman_response_parse(const struct pp_wsman_call *call, const void *xml, s
 	if ((rc = envelope_split(doc, &env, false, err)) < 0)
 		goto out;
 	struct hslot slots[] = {
-	    {PP_WSMAN_NS_WSA, "RelatesTo", "wsa:RelatesTo", H_TEXT, resp->relates_to,
-	     sizeof(resp->relates_to), false, false},
-	    {PP_WSMAN_NS_WSA, "Action", "wsa:Action", H_TEXT, resp->action, sizeof(resp->action),
-	     false, false},
-	    {PP_WSMAN_NS_WSA, "MessageID", "wsa:MessageID", H_TEXT, resp->message_id,
-	     sizeof(resp->message_id), false, false},
-	    {PP_WSMAN_NS_WSA, "To", "wsa:To", H_IGNORE, NULL, 0, false, false},
-	    {PP_WSMAN_NS_WSMAN, "ResourceURI", "wsman:ResourceURI", H_IGNORE, NULL, 0, false,
-	     false},
+	    HTEXT(WSA, "wsa", "RelatesTo", resp->relates_to, false),
+	    HTEXT(WSA, "wsa", "Action", resp->action, false),
+	    HTEXT(WSA, "wsa", "MessageID", resp->message_id, false),
+	    HNONE(WSA, "wsa", "To", H_IGNORE),
+	    HNONE(WSMAN, "wsman", "ResourceURI", H_IGNORE),
 	};
 	if ((rc = parse_headers(env.header, slots, sizeof(slots) / sizeof(slots[0]), NULL, err)) <
 	    0)

@@ -107,49 +107,42 @@ static void test_size_caps(void **state)
 	assert_int_equal(pp_xml_parse_safe(NULL, 4, 10, WHAT, &doc, &err), -PP_EINVAL);
 }
 
-/* Nodes cheaper than PP_XML_NODE_BYTES of input each, past the slack: refused. */
+/* head x nhead, body x nbody, tail x ntail: a NUL-terminated string to free(). */
+static char *repeated(const char *head, int nhead, const char *body, int nbody, const char *tail,
+		      int ntail)
+{
+	const char *part[3] = {head, body, tail};
+	const int count[3] = {nhead, nbody, ntail};
+	struct pp_buf b;
+	pp_buf_init(&b, 1 << 20);
+	for (int p = 0; p < 3; p++) {
+		for (int i = 0; i < count[p]; i++)
+			assert_int_equal(pp_buf_append_str(&b, part[p]), 0);
+	}
+	assert_int_equal(pp_buf_cstr(&b), 0);
+	return (char *)b.data;
+}
+
+/* Nodes cheaper than PP_XML_NODE_BYTES of input each, past the slack: refused. The same
+ * count of elements with a realistic amount of text each is fine. */
 static void test_node_budget(void **state)
 {
 	(void)state;
-	struct pp_buf b;
-	pp_buf_init(&b, 1 << 20);
-	assert_int_equal(pp_buf_append_str(&b, "<a>"), 0);
-	for (int i = 0; i < 4000; i++)
-		assert_int_equal(pp_buf_append_str(&b, "<b/>"), 0);
-	assert_int_equal(pp_buf_append_str(&b, "</a>"), 0);
-	assert_int_equal(pp_buf_cstr(&b), 0);
-	assert_refused((const char *)b.data, PP_ETOOBIG, "too many XML nodes");
-	pp_buf_free(&b);
-	/* The same count of elements with a realistic amount of text each is fine. */
-	pp_buf_init(&b, 1 << 20);
-	assert_int_equal(pp_buf_append_str(&b, "<a>"), 0);
-	for (int i = 0; i < 4000; i++)
-		assert_int_equal(pp_buf_append_str(&b, "<b>some longer text</b>"), 0);
-	assert_int_equal(pp_buf_append_str(&b, "</a>"), 0);
-	assert_int_equal(pp_buf_cstr(&b), 0);
-	pp_xml_free_wipe(parse_ok((const char *)b.data));
-	pp_buf_free(&b);
-}
-
-static char *nested(int depth)
-{
-	struct pp_buf b;
-	pp_buf_init(&b, 1 << 16);
-	for (int i = 0; i < depth; i++)
-		assert_int_equal(pp_buf_append_str(&b, "<element>"), 0);
-	for (int i = 0; i < depth; i++)
-		assert_int_equal(pp_buf_append_str(&b, "</element>"), 0);
-	assert_int_equal(pp_buf_cstr(&b), 0);
-	return (char *)b.data;
+	char *cheap = repeated("<a>", 1, "<b/>", 4000, "</a>", 1);
+	assert_refused(cheap, PP_ETOOBIG, "too many XML nodes");
+	free(cheap);
+	char *fair = repeated("<a>", 1, "<b>some longer text</b>", 4000, "</a>", 1);
+	pp_xml_free_wipe(parse_ok(fair));
+	free(fair);
 }
 
 static void test_depth_cap(void **state)
 {
 	(void)state;
-	char *ok = nested(PP_XML_DEPTH_MAX);
+	char *ok = repeated("<e>", PP_XML_DEPTH_MAX, "", 0, "</e>", PP_XML_DEPTH_MAX);
 	pp_xml_free_wipe(parse_ok(ok));
 	free(ok);
-	char *deep = nested(PP_XML_DEPTH_MAX + 1);
+	char *deep = repeated("<e>", PP_XML_DEPTH_MAX + 1, "", 0, "</e>", PP_XML_DEPTH_MAX + 1);
 	assert_refused(deep, PP_ETOOBIG, "deep");
 	free(deep);
 }

@@ -2,6 +2,7 @@
  * PBKDF2-HMAC-SHA256 verifier, and the base64 of SetAdminAclEntryEx. */
 #include "amt/device_impl.h"
 
+#include "core/base64.h"
 #include "core/secret.h"
 
 #include <openssl/evp.h>
@@ -90,49 +91,14 @@ bool amt_password_matches(const struct pp_amt_device *d, const char *password)
 	return ok;
 }
 
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int amt_b64_decode16(const char *s, uint8_t out[16])
 {
-	/* 16 bytes = 5 groups of 3 and one byte: 22 symbols and "==". */
-	if (strnlen(s, 25) != 24 || s[22] != '=' || s[23] != '=')
-		return -PP_EINVAL;
+	/* 16 bytes = 22 symbols and "==": any other length decodes to more or fewer. */
 	uint8_t tmp[16];
-	uint32_t acc = 0;
-	int bits = 0;
 	size_t n = 0;
-	for (size_t i = 0; i < 22; i++) {
-		int v = b64_value(s[i]);
-		if (v < 0)
-			goto bad;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			tmp[n++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	/* The 4 bits left over must be zero: one encoding per value. */
-	if (n != 16 || bits != 4 || acc != 0)
-		goto bad;
-	memcpy(out, tmp, sizeof(tmp));
+	int rc = pp_b64_decode(s, strnlen(s, 25), tmp, sizeof(tmp), &n, NULL);
+	if (rc == 0 && n == sizeof(tmp))
+		memcpy(out, tmp, sizeof(tmp));
 	pp_wipe(tmp, sizeof(tmp));
-	return 0;
-bad:
-	pp_wipe(tmp, sizeof(tmp));
-	return -PP_EINVAL;
+	return rc == 0 && n == sizeof(tmp) ? 0 : -PP_EINVAL;
 }

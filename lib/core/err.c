@@ -81,3 +81,15 @@ const char *pp_status_str(int code)
 		return "unknown error";
 	return names[code];
 }
+
+int pp_err_one_line(struct pp_err *err, int rc)
+{
+	if (rc < 0 && err) {
+		for (char *p = err->msg; *p; p++) {
+			unsigned char c = (unsigned char)*p;
+			if (c < 0x20 || c >= 0x7F)
+				*p = c < 0x20 ? ' ' : '?';
+		}
+	}
+	return rc;
+}

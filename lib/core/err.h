@@ -45,6 +45,10 @@ int pp_err_prefix(struct pp_err *err, const char *fmt, ...) PP_PRINTF(2, 3);
 
 void pp_err_clear(struct pp_err *err);
 
+/* When rc < 0, makes err's message one printable ASCII line (control characters become
+ * spaces, other bytes '?'), for messages that quote peer text; returns rc. */
+int pp_err_one_line(struct pp_err *err, int rc);
+
 /* Short stable name of a status ("invalid input", ...). */
 const char *pp_status_str(int code);
 

@@ -35,6 +35,8 @@
 #define PP_KEY_TEXT_MAX 256     /* parsers refuse longer text without scanning it all */
 #define PP_DERIVE_SECRET_MIN 16 /* shortest batch secret pp_pps_derive accepts, bytes */
 
+/* MEBx password length, bytes: the one home of these limits (AMT admits 8 to 32
+ * characters); csv.h and store.h name them for their own fields. */
 #define PP_MEBX_PW_MIN 8
 #define PP_MEBX_PW_MAX 32
 

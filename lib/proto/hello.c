@@ -189,6 +189,61 @@ int pp_hello_parse(const uint8_t *buf, size_t len, struct pp_hello *out, struct 
 	return 0;
 }
 
+/* v2 carries the PID and no hashes; adds its bytes to *need. */
+static int check_v2_body(const struct pp_hello *h, const char *where, size_t *need,
+			 struct pp_err *err)
+{
+	if (h->hash_count != 0)
+		return pp_err_set(err, PP_EINVAL, "%s: has %zu hashes, but v2 carries none", where,
+				  h->hash_count);
+	if (memchr(h->pid, '\0', sizeof(h->pid)) != h->pid + PP_HELLO_PID_LEN)
+		return pp_err_set(err, PP_EINVAL, "%s: PID is not %d characters", where,
+				  PP_HELLO_PID_LEN);
+	*need += PP_HELLO_PID_LEN;
+	return check_pid((const uint8_t *)h->pid, where, err);
+}
+
+/* v3 carries the hash list and no PID; adds its bytes to *need. */
+static int check_v3_body(const struct pp_hello *h, const char *where, size_t *need,
+			 struct pp_err *err)
+{
+	int rc;
+	if (h->pid[0] != '\0')
+		return pp_err_set(err, PP_EINVAL, "%s: has a PID, but v3 carries none", where);
+	if (h->hash_count > PP_HELLO_MAX_HASHES)
+		return pp_err_set(err, PP_ETOOBIG, "%s: hash count %zu is over the cap of %d",
+				  where, h->hash_count, PP_HELLO_MAX_HASHES);
+	*need += 1;
+	for (size_t i = 0; i < h->hash_count; i++) {
+		const struct pp_hello_hash *e = &h->hashes[i];
+		if ((rc = check_hash(e->type, e->len, i, where, err)) < 0)
+			return rc;
+		*need += 2 + (size_t)e->len; /* bounded by PP_HELLO_MAX_LEN */
+	}
+	return 0;
+}
+
+/* Writes a checked hello; fails only when w is too small. */
+static int write_checked(struct pp_writer *w, const struct pp_hello *h)
+{
+	uint8_t smbios[16];
+	pp_uuid_to_smbios(h->uuid, smbios);
+	if (pp_wr_u16le(w, h->admin_credentials_set) < 0 || pp_wr_u16le(w, h->version) < 0 ||
+	    pp_wr_u32le(w, h->retry_count) < 0 || pp_wr_bytes(w, smbios, sizeof(smbios)) < 0)
+		return -PP_ETOOBIG;
+	if (h->version == PP_HELLO_V2)
+		return pp_wr_bytes(w, h->pid, PP_HELLO_PID_LEN);
+	if (pp_wr_u8(w, (uint8_t)h->hash_count) < 0)
+		return -PP_ETOOBIG;
+	for (size_t i = 0; i < h->hash_count; i++) {
+		const struct pp_hello_hash *e = &h->hashes[i];
+		if (pp_wr_u8(w, e->type) < 0 || pp_wr_u8(w, e->len) < 0 ||
+		    pp_wr_bytes(w, e->hash, e->len) < 0)
+			return -PP_ETOOBIG;
+	}
+	return 0;
+}
+
 int pp_hello_write(const struct pp_hello *h, uint8_t *out, size_t cap, size_t *len,
 		   struct pp_err *err)
 {
@@ -204,65 +259,23 @@ int pp_hello_write(const struct pp_hello *h, uint8_t *out, size_t cap, size_t *l
 		return pp_err_set(err, PP_EVERSION,
 				  "hello: cannot write InterfaceVersion %u (expected 2 or 3)",
 				  (unsigned)h->version);
-	if ((rc = check_admin(h->admin_credentials_set, where, err)) < 0)
+	if ((rc = check_admin(h->admin_credentials_set, where, err)) < 0 ||
+	    (rc = check_retry(h->retry_count, where, err)) < 0)
 		return rc;
-	if ((rc = check_retry(h->retry_count, where, err)) < 0)
+	rc = h->version == PP_HELLO_V2 ? check_v2_body(h, where, &need, err)
+				       : check_v3_body(h, where, &need, err);
+	if (rc < 0)
 		return rc;
-
-	if (h->version == PP_HELLO_V2) {
-		if (h->hash_count != 0)
-			return pp_err_set(err, PP_EINVAL, "%s: has %zu hashes, but v2 carries none",
-					  where, h->hash_count);
-		if (memchr(h->pid, '\0', sizeof(h->pid)) != h->pid + PP_HELLO_PID_LEN)
-			return pp_err_set(err, PP_EINVAL, "%s: PID is not %d characters", where,
-					  PP_HELLO_PID_LEN);
-		if ((rc = check_pid((const uint8_t *)h->pid, where, err)) < 0)
-			return rc;
-		need += PP_HELLO_PID_LEN;
-	} else {
-		if (h->pid[0] != '\0')
-			return pp_err_set(err, PP_EINVAL, "%s: has a PID, but v3 carries none",
-					  where);
-		if (h->hash_count > PP_HELLO_MAX_HASHES)
-			return pp_err_set(err, PP_ETOOBIG,
-					  "%s: hash count %zu is over the cap of %d", where,
-					  h->hash_count, PP_HELLO_MAX_HASHES);
-		need += 1;
-		for (size_t i = 0; i < h->hash_count; i++) {
-			const struct pp_hello_hash *e = &h->hashes[i];
-			if ((rc = check_hash(e->type, e->len, i, where, err)) < 0)
-				return rc;
-			need += 2 + (size_t)e->len; /* bounded by PP_HELLO_MAX_LEN */
-		}
-	}
 	if (cap < need)
 		return pp_err_set(err, PP_ETOOBIG, "%s: needs %zu bytes, buffer has %zu", where,
 				  need, cap);
-
 	struct pp_writer w = pp_writer_make(out, cap);
-	uint8_t smbios[16];
-	pp_uuid_to_smbios(h->uuid, smbios);
-	if (pp_wr_u16le(&w, h->admin_credentials_set) < 0 || pp_wr_u16le(&w, h->version) < 0 ||
-	    pp_wr_u32le(&w, h->retry_count) < 0 || pp_wr_bytes(&w, smbios, sizeof(smbios)) < 0)
-		goto full;
-	if (h->version == PP_HELLO_V2) {
-		if (pp_wr_bytes(&w, h->pid, PP_HELLO_PID_LEN) < 0)
-			goto full;
-	} else {
-		if (pp_wr_u8(&w, (uint8_t)h->hash_count) < 0)
-			goto full;
-		for (size_t i = 0; i < h->hash_count; i++) {
-			const struct pp_hello_hash *e = &h->hashes[i];
-			if (pp_wr_u8(&w, e->type) < 0 || pp_wr_u8(&w, e->len) < 0 ||
-			    pp_wr_bytes(&w, e->hash, e->len) < 0)
-				goto full;
-		}
-	}
+	if (write_checked(&w, h) < 0)
+		/* Unreachable: need was checked against cap above. */
+		return pp_err_set(err, PP_ETOOBIG, "%s: buffer of %zu bytes is too small", where,
+				  cap);
 	*len = w.len;
 	return 0;
-full:
-	/* Unreachable: need was checked against cap above. */
-	return pp_err_set(err, PP_ETOOBIG, "%s: buffer of %zu bytes is too small", where, cap);
 }
 
 uint32_t pp_hello_retry_delay_ms(uint32_t retry_count)

@@ -1,6 +1,8 @@
 /* PTHI host-interface frames (protocol.md section 5). */
 #include "proto/pthi.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/bytes.h"
@@ -8,67 +10,29 @@
 
 #define CODE_VERSIONS_FIXED (PP_PTHI_BIOS_VERSION_LEN + 4)
 
-const char *pp_pthi_command_name(uint32_t command)
-{
-	switch (command) {
-	case PP_PTHI_GET_PROVISIONING_STATE:
-		return "GetProvisioningState";
-	case PP_PTHI_GET_CODE_VERSIONS:
-		return "GetCodeVersions";
-	case PP_PTHI_CFG_START_CONFIGURATION:
-		return "CFG_StartConfiguration";
-	case PP_PTHI_GET_PROVISIONING_TLS_MODE:
-		return "GetProvisioningTLSMode";
-	case PP_PTHI_CFG_GET_PID:
-		return "CFG_GetPID";
-	case PP_PTHI_GET_UUID:
-		return "GetUUID";
-	default:
-		return NULL;
-	}
-}
+struct status_name {
+	uint32_t status;
+	const char *name;
+};
+
+static const struct status_name status_names[] = {
+    {PP_PTHI_STATUS_SUCCESS, "success"},
+    {PP_PTHI_STATUS_INTERNAL_ERROR, "internal error"},
+    {PP_PTHI_STATUS_NOT_READY, "not ready"},
+    {PP_PTHI_STATUS_INVALID_AMT_MODE, "invalid AMT mode"},
+    {PP_PTHI_STATUS_INVALID_MESSAGE_LENGTH, "invalid message length"},
+    {PP_PTHI_STATUS_NOT_PERMITTED, "not permitted"},
+    {PP_PTHI_STATUS_INVALID_PROVISIONING_STATE, "invalid provisioning state"},
+    {PP_PTHI_STATUS_INVALID_PARAMETER, "invalid parameter"},
+};
 
 const char *pp_pthi_status_name(uint32_t status)
 {
-	switch (status) {
-	case PP_PTHI_STATUS_SUCCESS:
-		return "success";
-	case PP_PTHI_STATUS_INTERNAL_ERROR:
-		return "internal error";
-	case PP_PTHI_STATUS_NOT_READY:
-		return "not ready";
-	case PP_PTHI_STATUS_INVALID_AMT_MODE:
-		return "invalid AMT mode";
-	case PP_PTHI_STATUS_INVALID_MESSAGE_LENGTH:
-		return "invalid message length";
-	case PP_PTHI_STATUS_NOT_PERMITTED:
-		return "not permitted";
-	case PP_PTHI_STATUS_INVALID_PROVISIONING_STATE:
-		return "invalid provisioning state";
-	case PP_PTHI_STATUS_INVALID_PARAMETER:
-		return "invalid parameter";
-	default:
-		return NULL;
+	for (size_t i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++) {
+		if (status_names[i].status == status)
+			return status_names[i].name;
 	}
-}
-
-/* Data bytes of a successful response, for the fixed-size ones; SIZE_MAX when the
- * size depends on the data (GetCodeVersions). */
-static size_t fixed_data_len(uint32_t command)
-{
-	switch (command) {
-	case PP_PTHI_GET_PROVISIONING_STATE:
-	case PP_PTHI_GET_PROVISIONING_TLS_MODE:
-		return 4;
-	case PP_PTHI_GET_UUID:
-		return 16;
-	case PP_PTHI_CFG_GET_PID:
-		return PP_PTHI_PID_LEN;
-	case PP_PTHI_CFG_START_CONFIGURATION:
-		return 0;
-	default:
-		return SIZE_MAX;
-	}
+	return NULL;
 }
 
 static size_t code_versions_len(uint32_t count)
@@ -286,119 +250,6 @@ static int check_code_versions(const struct pp_pthi_code_versions *cv, const cha
 	return 0;
 }
 
-int pp_pthi_response_write(const struct pp_pthi_response *resp, uint8_t *out, size_t cap,
-			   size_t *len, struct pp_err *err)
-{
-	const char *name = pp_pthi_command_name(resp->command);
-	size_t data_len = 0;
-	int rc;
-
-	if (!name)
-		return pp_err_set(err, PP_EINVAL, "PTHI response: unknown command 0x%08lx",
-				  (unsigned long)resp->command);
-	if (resp->status == PP_PTHI_STATUS_SUCCESS) {
-		switch (resp->command) {
-		case PP_PTHI_GET_PROVISIONING_STATE:
-			rc = check_state(resp->provisioning_state, name, err);
-			break;
-		case PP_PTHI_GET_PROVISIONING_TLS_MODE:
-			rc = check_tls_mode(resp->tls_mode, name, err);
-			break;
-		case PP_PTHI_CFG_GET_PID:
-			if (memchr(resp->pid, '\0', sizeof(resp->pid)) !=
-			    resp->pid + PP_PTHI_PID_LEN)
-				return pp_err_set(err, PP_EINVAL,
-						  "PTHI %s: PID is not %d characters", name,
-						  PP_PTHI_PID_LEN);
-			rc = check_pid((const uint8_t *)resp->pid, name, err);
-			break;
-		case PP_PTHI_GET_CODE_VERSIONS:
-			rc = check_code_versions(&resp->code_versions, name, err);
-			break;
-		default:
-			rc = 0;
-			break;
-		}
-		if (rc < 0)
-			return rc;
-		data_len = resp->command == PP_PTHI_GET_CODE_VERSIONS
-			       ? code_versions_len(resp->code_versions.count)
-			       : fixed_data_len(resp->command);
-	}
-
-	size_t frame = PP_PTHI_HEADER_LEN + 4 + data_len; /* at most 2285 bytes */
-	if (cap < frame)
-		return pp_err_set(err, PP_ETOOBIG,
-				  "PTHI %s: response needs %zu bytes, buffer has %zu", name, frame,
-				  cap);
-
-	struct pp_pthi_header h = {
-	    .major = PP_PTHI_MAJOR,
-	    .minor = PP_PTHI_MINOR,
-	    .reserved = 0,
-	    .command = resp->command | PP_PTHI_RESPONSE_BIT,
-	    .length = (uint32_t)(4 + data_len),
-	};
-	if ((rc = pp_pthi_header_encode(&h, out, cap, err)) < 0)
-		return rc;
-	struct pp_writer w = pp_writer_make(out, cap);
-	w.len = PP_PTHI_HEADER_LEN;
-	if (pp_wr_u32le(&w, resp->status) < 0)
-		goto full;
-	if (resp->status != PP_PTHI_STATUS_SUCCESS)
-		goto done;
-
-	switch (resp->command) {
-	case PP_PTHI_GET_PROVISIONING_STATE:
-		if (pp_wr_u32le(&w, resp->provisioning_state) < 0)
-			goto full;
-		break;
-	case PP_PTHI_GET_PROVISIONING_TLS_MODE:
-		if (pp_wr_u32le(&w, resp->tls_mode) < 0)
-			goto full;
-		break;
-	case PP_PTHI_GET_UUID: {
-		uint8_t smbios[16];
-		pp_uuid_to_smbios(resp->uuid, smbios);
-		if (pp_wr_bytes(&w, smbios, sizeof(smbios)) < 0)
-			goto full;
-		break;
-	}
-	case PP_PTHI_CFG_GET_PID:
-		if (pp_wr_bytes(&w, resp->pid, PP_PTHI_PID_LEN) < 0)
-			goto full;
-		break;
-	case PP_PTHI_GET_CODE_VERSIONS: {
-		const struct pp_pthi_code_versions *cv = &resp->code_versions;
-		size_t n = strlen(cv->bios); /* checked: NUL within the array */
-		if (pp_wr_bytes(&w, cv->bios, n) < 0 ||
-		    pp_wr_zeros(&w, PP_PTHI_BIOS_VERSION_LEN - n) < 0 ||
-		    pp_wr_u32le(&w, cv->count) < 0)
-			goto full;
-		for (uint32_t i = 0; i < cv->count; i++) {
-			const char *fields[2] = {cv->versions[i].description,
-						 cv->versions[i].version};
-			for (int f = 0; f < 2; f++) {
-				size_t fl = strlen(fields[f]); /* checked: <= 20 */
-				if (pp_wr_u16le(&w, (uint16_t)fl) < 0 ||
-				    pp_wr_bytes(&w, fields[f], fl) < 0 ||
-				    pp_wr_zeros(&w, PP_PTHI_VERSION_STRING_LEN - fl) < 0)
-					goto full;
-			}
-		}
-		break;
-	}
-	default: /* CFG_StartConfiguration: no data */
-		break;
-	}
-done:
-	*len = w.len;
-	return 0;
-full:
-	/* Unreachable: frame was checked against cap above. */
-	return pp_err_set(err, PP_ETOOBIG, "PTHI %s: buffer of %zu bytes is too small", name, cap);
-}
-
 /* Reads one {u16 len, char[20]} string of a version entry. */
 static int read_version_string(struct pp_reader *r, char out[PP_PTHI_VERSION_STRING_LEN + 1],
 			       uint32_t i, const char *what, const char *name, struct pp_err *err)
@@ -459,105 +310,301 @@ static int parse_code_versions(struct pp_reader *r, struct pp_pthi_code_versions
 	return 0;
 }
 
-int pp_pthi_response_parse(const uint8_t *buf, size_t len, uint32_t expected_command,
-			   struct pp_pthi_response *resp, struct pp_err *err)
+/* ---- the commands' data, as a table ---- */
+
+struct pthi_codec;
+typedef int (*pthi_check_fn)(const struct pthi_codec *c, const struct pp_pthi_response *resp,
+			     struct pp_err *err);
+typedef int (*pthi_write_fn)(const struct pthi_codec *c, struct pp_writer *w,
+			     const struct pp_pthi_response *resp);
+typedef int (*pthi_read_fn)(const struct pthi_codec *c, struct pp_reader *r,
+			    struct pp_pthi_response *out, struct pp_err *err);
+
+#define DATA_VARIABLE SIZE_MAX
+
+/* Each command: its data bytes in a successful response (DATA_VARIABLE: sized by the
+ * data), how the data is checked before it is written, how it is written, and how it is
+ * read (and checked as it is read). NULL: no such step. A command whose data is one u32
+ * names the field (u32_off) and its range check (u32_ok) and uses the u32_* steps. */
+struct pthi_codec {
+	uint32_t command;
+	const char *name;
+	size_t data_len;
+	pthi_check_fn check;
+	pthi_write_fn write;
+	pthi_read_fn read;
+	size_t u32_off;
+	int (*u32_ok)(uint32_t v, const char *name, struct pp_err *err);
+};
+
+static int short_data(const struct pthi_codec *c, struct pp_err *err)
 {
-	struct pp_pthi_header h;
-	struct pp_pthi_response out;
-	const char *name = pp_pthi_command_name(expected_command);
+	/* Unreachable: the data length is checked before any of it is read. */
+	return pp_err_set(err, PP_EPROTO, "PTHI %s response: data ends early", c->name);
+}
+
+static uint32_t u32_of(const struct pthi_codec *c, const struct pp_pthi_response *resp)
+{
+	uint32_t v;
+	memcpy(&v, (const uint8_t *)resp + c->u32_off, sizeof(v));
+	return v;
+}
+
+static int u32_check(const struct pthi_codec *c, const struct pp_pthi_response *resp,
+		     struct pp_err *err)
+{
+	return c->u32_ok(u32_of(c, resp), c->name, err);
+}
+
+static int u32_write(const struct pthi_codec *c, struct pp_writer *w,
+		     const struct pp_pthi_response *resp)
+{
+	return pp_wr_u32le(w, u32_of(c, resp));
+}
+
+static int u32_read(const struct pthi_codec *c, struct pp_reader *r, struct pp_pthi_response *out,
+		    struct pp_err *err)
+{
+	uint32_t v;
+	if (pp_rd_u32le(r, &v) < 0)
+		return short_data(c, err);
+	memcpy((uint8_t *)out + c->u32_off, &v, sizeof(v));
+	return c->u32_ok(v, c->name, err);
+}
+
+/* The UUID travels in SMBIOS byte order (protocol.md section 5). */
+static int uuid_write(const struct pthi_codec *c, struct pp_writer *w,
+		      const struct pp_pthi_response *resp)
+{
+	uint8_t smbios[16];
+	(void)c;
+	pp_uuid_to_smbios(resp->uuid, smbios);
+	return pp_wr_bytes(w, smbios, sizeof(smbios));
+}
+
+static int uuid_read(const struct pthi_codec *c, struct pp_reader *r, struct pp_pthi_response *out,
+		     struct pp_err *err)
+{
+	uint8_t smbios[16];
+	if (pp_rd_bytes(r, smbios, sizeof(smbios)) < 0)
+		return short_data(c, err);
+	pp_uuid_from_smbios(smbios, out->uuid);
+	return 0;
+}
+
+static int pid_check(const struct pthi_codec *c, const struct pp_pthi_response *resp,
+		     struct pp_err *err)
+{
+	if (memchr(resp->pid, '\0', sizeof(resp->pid)) != resp->pid + PP_PTHI_PID_LEN)
+		return pp_err_set(err, PP_EINVAL, "PTHI %s: PID is not %d characters", c->name,
+				  PP_PTHI_PID_LEN);
+	return check_pid((const uint8_t *)resp->pid, c->name, err);
+}
+
+static int pid_write(const struct pthi_codec *c, struct pp_writer *w,
+		     const struct pp_pthi_response *resp)
+{
+	(void)c;
+	return pp_wr_bytes(w, resp->pid, PP_PTHI_PID_LEN);
+}
+
+static int pid_read(const struct pthi_codec *c, struct pp_reader *r, struct pp_pthi_response *out,
+		    struct pp_err *err)
+{
+	const uint8_t *pid;
+	int rc;
+	if (pp_rd_view(r, &pid, PP_PTHI_PID_LEN) < 0)
+		return short_data(c, err);
+	if ((rc = check_pid(pid, c->name, err)) < 0)
+		return rc;
+	memcpy(out->pid, pid, PP_PTHI_PID_LEN);
+	out->pid[PP_PTHI_PID_LEN] = '\0';
+	return 0;
+}
+
+static int code_versions_check(const struct pthi_codec *c, const struct pp_pthi_response *resp,
+			       struct pp_err *err)
+{
+	return check_code_versions(&resp->code_versions, c->name, err);
+}
+
+/* A {u16 length, char[20]} string, zero-padded. */
+static int version_string_write(struct pp_writer *w, const char *s)
+{
+	size_t n = strlen(s); /* checked: <= PP_PTHI_VERSION_STRING_LEN */
+	if (pp_wr_u16le(w, (uint16_t)n) < 0 || pp_wr_bytes(w, s, n) < 0)
+		return -PP_ETOOBIG;
+	return pp_wr_zeros(w, PP_PTHI_VERSION_STRING_LEN - n);
+}
+
+static int code_versions_write(const struct pthi_codec *c, struct pp_writer *w,
+			       const struct pp_pthi_response *resp)
+{
+	const struct pp_pthi_code_versions *cv = &resp->code_versions;
+	size_t n = strlen(cv->bios); /* checked: NUL within the array */
+	(void)c;
+	if (pp_wr_bytes(w, cv->bios, n) < 0 || pp_wr_zeros(w, PP_PTHI_BIOS_VERSION_LEN - n) < 0 ||
+	    pp_wr_u32le(w, cv->count) < 0)
+		return -PP_ETOOBIG;
+	for (uint32_t i = 0; i < cv->count; i++) {
+		if (version_string_write(w, cv->versions[i].description) < 0 ||
+		    version_string_write(w, cv->versions[i].version) < 0)
+			return -PP_ETOOBIG;
+	}
+	return 0;
+}
+
+static int code_versions_read(const struct pthi_codec *c, struct pp_reader *r,
+			      struct pp_pthi_response *out, struct pp_err *err)
+{
+	return parse_code_versions(r, &out->code_versions, c->name, err);
+}
+
+#define U32_DATA(field, ok)                                                                        \
+	4, u32_check, u32_write, u32_read, offsetof(struct pp_pthi_response, field), ok
+
+static const struct pthi_codec codecs[] = {
+    {PP_PTHI_GET_PROVISIONING_STATE, "GetProvisioningState",
+     U32_DATA(provisioning_state, check_state)},
+    {PP_PTHI_GET_CODE_VERSIONS, "GetCodeVersions", DATA_VARIABLE, code_versions_check,
+     code_versions_write, code_versions_read, 0, NULL},
+    {PP_PTHI_CFG_START_CONFIGURATION, "CFG_StartConfiguration", 0, NULL, NULL, NULL, 0, NULL},
+    {PP_PTHI_GET_PROVISIONING_TLS_MODE, "GetProvisioningTLSMode",
+     U32_DATA(tls_mode, check_tls_mode)},
+    {PP_PTHI_CFG_GET_PID, "CFG_GetPID", PP_PTHI_PID_LEN, pid_check, pid_write, pid_read, 0, NULL},
+    {PP_PTHI_GET_UUID, "GetUUID", 16, NULL, uuid_write, uuid_read, 0, NULL},
+};
+
+static const struct pthi_codec *codec_find(uint32_t command)
+{
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
+		if (codecs[i].command == command)
+			return &codecs[i];
+	}
+	return NULL;
+}
+
+const char *pp_pthi_command_name(uint32_t command)
+{
+	const struct pthi_codec *c = codec_find(command);
+	return c ? c->name : NULL;
+}
+
+/* Data bytes of a checked successful response. */
+static size_t response_data_len(const struct pthi_codec *c, const struct pp_pthi_response *resp)
+{
+	return c->data_len == DATA_VARIABLE ? code_versions_len(resp->code_versions.count)
+					    : c->data_len;
+}
+
+int pp_pthi_response_write(const struct pp_pthi_response *resp, uint8_t *out, size_t cap,
+			   size_t *len, struct pp_err *err)
+{
+	const struct pthi_codec *c = codec_find(resp->command);
+	bool success = resp->status == PP_PTHI_STATUS_SUCCESS;
+	size_t data_len = 0;
 	int rc;
 
-	if (!name)
-		return pp_err_set(err, PP_EINVAL,
-				  "PTHI response: expected command 0x%08lx is unknown",
-				  (unsigned long)expected_command);
-	if ((rc = pp_pthi_header_decode(buf, len, &h, err)) < 0) {
+	if (!c)
+		return pp_err_set(err, PP_EINVAL, "PTHI response: unknown command 0x%08lx",
+				  (unsigned long)resp->command);
+	if (success) {
+		if (c->check && (rc = c->check(c, resp, err)) < 0)
+			return rc;
+		data_len = response_data_len(c, resp);
+	}
+	size_t frame = PP_PTHI_HEADER_LEN + 4 + data_len; /* at most 2285 bytes */
+	if (cap < frame)
+		return pp_err_set(err, PP_ETOOBIG,
+				  "PTHI %s: response needs %zu bytes, buffer has %zu", c->name,
+				  frame, cap);
+
+	struct pp_pthi_header h = {
+	    .major = PP_PTHI_MAJOR,
+	    .minor = PP_PTHI_MINOR,
+	    .reserved = 0,
+	    .command = resp->command | PP_PTHI_RESPONSE_BIT,
+	    .length = (uint32_t)(4 + data_len),
+	};
+	if ((rc = pp_pthi_header_encode(&h, out, cap, err)) < 0)
+		return rc;
+	struct pp_writer w = pp_writer_make(out, cap);
+	w.len = PP_PTHI_HEADER_LEN;
+	if (pp_wr_u32le(&w, resp->status) < 0 || (success && c->write && c->write(c, &w, resp) < 0))
+		/* Unreachable: frame was checked against cap above. */
+		return pp_err_set(err, PP_ETOOBIG, "PTHI %s: buffer of %zu bytes is too small",
+				  c->name, cap);
+	*len = w.len;
+	return 0;
+}
+
+/* Header, command and frame length of a response to the command named name. */
+static int response_header(const uint8_t *buf, size_t len, uint32_t expected_command,
+			   const char *name, struct pp_pthi_header *h, struct pp_err *err)
+{
+	int rc;
+	if ((rc = pp_pthi_header_decode(buf, len, h, err)) < 0) {
 		pp_err_prefix(err, "%s response", name);
 		return rc;
 	}
-	if (!(h.command & PP_PTHI_RESPONSE_BIT))
+	if (!(h->command & PP_PTHI_RESPONSE_BIT))
 		return pp_err_set(err, PP_EPROTO,
 				  "PTHI %s response: command 0x%08lx lacks the response bit", name,
-				  (unsigned long)h.command);
-	if ((h.command & ~PP_PTHI_RESPONSE_BIT) != expected_command)
+				  (unsigned long)h->command);
+	if ((h->command & ~PP_PTHI_RESPONSE_BIT) != expected_command)
 		return pp_err_set(err, PP_EPROTO,
 				  "PTHI %s response: answers command 0x%08lx, expected 0x%08lx",
-				  name, (unsigned long)h.command,
+				  name, (unsigned long)h->command,
 				  (unsigned long)(expected_command | PP_PTHI_RESPONSE_BIT));
-	if (h.length < 4)
+	if (h->length < 4)
 		return pp_err_set(err, PP_EPROTO,
 				  "PTHI %s response: payloadLength %lu has no room for the status",
-				  name, (unsigned long)h.length);
-	if ((rc = check_frame_len(&h, len, name, err)) < 0)
-		return rc;
+				  name, (unsigned long)h->length);
+	return check_frame_len(h, len, name, err);
+}
 
-	memset(&out, 0, sizeof(out));
-	out.command = expected_command;
+/* A status other than success carries no data; it is returned (in *resp) as -PP_ESTATE. */
+static int response_failed(struct pp_reader *r, const struct pp_pthi_response *out,
+			   const char *name, struct pp_pthi_response *resp, struct pp_err *err)
+{
+	if (pp_rd_left(r) != 0)
+		return pp_err_set(err, PP_EPROTO,
+				  "PTHI %s response: status 0x%lx with %zu data bytes, expected "
+				  "none",
+				  name, (unsigned long)out->status, pp_rd_left(r));
+	const char *sname = pp_pthi_status_name(out->status);
+	*resp = *out;
+	return pp_err_set(err, PP_ESTATE, "PTHI %s: device returned status 0x%lx (%s)", name,
+			  (unsigned long)out->status, sname ? sname : "unknown status");
+}
+
+int pp_pthi_response_parse(const uint8_t *buf, size_t len, uint32_t expected_command,
+			   struct pp_pthi_response *resp, struct pp_err *err)
+{
+	const struct pthi_codec *c = codec_find(expected_command);
+	struct pp_pthi_response out = {.command = expected_command};
+	struct pp_pthi_header h;
+	int rc;
+
+	if (!c)
+		return pp_err_set(err, PP_EINVAL,
+				  "PTHI response: expected command 0x%08lx is unknown",
+				  (unsigned long)expected_command);
+	if ((rc = response_header(buf, len, expected_command, c->name, &h, err)) < 0)
+		return rc;
 	struct pp_reader r = pp_reader_make(buf + PP_PTHI_HEADER_LEN, h.length);
 	if (pp_rd_u32le(&r, &out.status) < 0)
-		return pp_err_set(err, PP_ETRUNC, "PTHI %s response: truncated status", name);
-	if (out.status != PP_PTHI_STATUS_SUCCESS) {
-		if (pp_rd_left(&r) != 0)
-			return pp_err_set(err, PP_EPROTO,
-					  "PTHI %s response: status 0x%lx with %zu data bytes, "
-					  "expected none",
-					  name, (unsigned long)out.status, pp_rd_left(&r));
-		const char *sname = pp_pthi_status_name(out.status);
-		*resp = out;
-		return pp_err_set(err, PP_ESTATE, "PTHI %s: device returned status 0x%lx (%s)",
-				  name, (unsigned long)out.status,
-				  sname ? sname : "unknown status");
-	}
-
-	if (expected_command == PP_PTHI_GET_CODE_VERSIONS) {
-		if ((rc = parse_code_versions(&r, &out.code_versions, name, err)) < 0)
-			return rc;
-	} else {
-		size_t want = fixed_data_len(expected_command);
-		if (pp_rd_left(&r) != want)
-			return pp_err_set(err, PP_EPROTO,
-					  "PTHI %s response: %zu data bytes, expected %zu", name,
-					  pp_rd_left(&r), want);
-		switch (expected_command) {
-		case PP_PTHI_GET_PROVISIONING_STATE:
-			if (pp_rd_u32le(&r, &out.provisioning_state) < 0)
-				goto short_data;
-			if ((rc = check_state(out.provisioning_state, name, err)) < 0)
-				return rc;
-			break;
-		case PP_PTHI_GET_PROVISIONING_TLS_MODE:
-			if (pp_rd_u32le(&r, &out.tls_mode) < 0)
-				goto short_data;
-			if ((rc = check_tls_mode(out.tls_mode, name, err)) < 0)
-				return rc;
-			break;
-		case PP_PTHI_GET_UUID: {
-			uint8_t smbios[16];
-			if (pp_rd_bytes(&r, smbios, sizeof(smbios)) < 0)
-				goto short_data;
-			pp_uuid_from_smbios(smbios, out.uuid);
-			break;
-		}
-		case PP_PTHI_CFG_GET_PID: {
-			uint8_t pid[PP_PTHI_PID_LEN];
-			if (pp_rd_bytes(&r, pid, sizeof(pid)) < 0)
-				goto short_data;
-			if ((rc = check_pid(pid, name, err)) < 0)
-				return rc;
-			memcpy(out.pid, pid, sizeof(pid));
-			out.pid[PP_PTHI_PID_LEN] = '\0';
-			break;
-		}
-		default: /* CFG_StartConfiguration: no data */
-			break;
-		}
-	}
+		return pp_err_set(err, PP_ETRUNC, "PTHI %s response: truncated status", c->name);
+	if (out.status != PP_PTHI_STATUS_SUCCESS)
+		return response_failed(&r, &out, c->name, resp, err);
+	if (c->data_len != DATA_VARIABLE && pp_rd_left(&r) != c->data_len)
+		return pp_err_set(err, PP_EPROTO, "PTHI %s response: %zu data bytes, expected %zu",
+				  c->name, pp_rd_left(&r), c->data_len);
+	if (c->read && (rc = c->read(c, &r, &out, err)) < 0)
+		return rc;
 	if (pp_rd_expect_end(&r) < 0)
-		return pp_err_set(err, PP_EPROTO, "PTHI %s response: %zu unread data bytes", name,
-				  pp_rd_left(&r));
+		return pp_err_set(err, PP_EPROTO, "PTHI %s response: %zu unread data bytes",
+				  c->name, pp_rd_left(&r));
 	*resp = out;
 	return 0;
-short_data:
-	/* Unreachable: the data length was checked above. */
-	return pp_err_set(err, PP_EPROTO, "PTHI %s response: data ends early", name);
 }

@@ -706,15 +706,15 @@ static int get_exact(const struct pp_usb_record *rec, uint16_t module, uint16_t 
 	return 0;
 }
 
+/* The fixed-size getters: the bytes of an exact-length variable, little-endian. */
 int pp_usb_record_get_u8(const struct pp_usb_record *rec, uint16_t module, uint16_t variable,
 			 uint8_t *out, struct pp_err *err)
 {
 	const uint8_t *v;
 	int rc = get_exact(rec, module, variable, 1, &v, err);
-	if (rc < 0)
-		return rc;
-	*out = v[0];
-	return 0;
+	if (rc == 0)
+		*out = v[0];
+	return rc;
 }
 
 int pp_usb_record_get_u16(const struct pp_usb_record *rec, uint16_t module, uint16_t variable,
@@ -722,22 +722,20 @@ int pp_usb_record_get_u16(const struct pp_usb_record *rec, uint16_t module, uint
 {
 	const uint8_t *v;
 	int rc = get_exact(rec, module, variable, 2, &v, err);
-	if (rc < 0)
-		return rc;
-	*out = (uint16_t)(v[0] | v[1] << 8);
-	return 0;
+	if (rc == 0)
+		*out = (uint16_t)(v[0] | v[1] << 8);
+	return rc;
 }
 
+/* An IPv4 address is stored as a little-endian u32: the bytes in reverse. */
 int pp_usb_record_get_ipv4(const struct pp_usb_record *rec, uint16_t module, uint16_t variable,
 			   uint8_t out[4], struct pp_err *err)
 {
 	const uint8_t *v;
 	int rc = get_exact(rec, module, variable, 4, &v, err);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; rc == 0 && i < 4; i++)
 		out[i] = v[3 - i];
-	return 0;
+	return rc;
 }
 
 int pp_usb_record_get_string(const struct pp_usb_record *rec, uint16_t module, uint16_t variable,
@@ -986,96 +984,187 @@ static void put_u32le(uint8_t b[4], uint32_t v)
 	b[3] = (uint8_t)(v >> 24);
 }
 
-/* Reads and validates the whole file through fd; copies the first valid data record
- * into *found (index in *found_index) when there is one. */
-static int validate_fd(int fd, const char *path, struct pp_usb_header *h,
-		       struct pp_usb_record *found, uint32_t *found_index, bool *have,
-		       struct pp_err *err)
+/* A regular file of whole blocks, header included; *len gets its size. */
+static int check_file_shape(int fd, const char *path, size_t *len, struct pp_err *err)
 {
-	int rc;
-	uint8_t *batch = NULL;
-	struct pp_usb_record cur;
 	struct stat st;
-	memset(&cur, 0, sizeof(cur));
-	*have = false;
-
 	if (fstat(fd, &st) < 0)
 		return pp_err_set(err, PP_EIO, "cannot stat '%s': %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return pp_err_set(err, PP_EIO, "'%s' is not a regular file", path);
 	if (st.st_size < 0 || (uint64_t)st.st_size > SIZE_MAX)
 		return pp_err_set(err, PP_ETOOBIG, "'%s' is too large", path);
-	size_t len = (size_t)st.st_size;
-	if (len < PP_USB_BLOCK)
+	*len = (size_t)st.st_size;
+	if (*len < PP_USB_BLOCK)
 		return pp_err_set(err, PP_ETRUNC, "setup.bin: %zu bytes, shorter than the header",
-				  len);
-	if (len % PP_USB_BLOCK)
+				  *len);
+	if (*len % PP_USB_BLOCK)
 		return pp_err_set(err, PP_EINVAL,
 				  "setup.bin: %zu bytes is not a whole number of %d-byte blocks",
-				  len, PP_USB_BLOCK);
+				  *len, PP_USB_BLOCK);
+	return 0;
+}
 
-	batch = malloc((size_t)CONSUME_BATCH * PP_USB_BLOCK);
-	if (!batch)
-		return pp_err_set(err, PP_ENOMEM, "reading '%s'", path);
-	rc = pread_full(fd, batch, PP_USB_BLOCK, 0);
-	if (rc < 0) {
-		rc = pp_err_set(err, -rc, "cannot read the header of '%s'", path);
-		goto out;
-	}
-	rc = pp_usb_header_parse(batch, PP_USB_BLOCK, h, err);
-	if (rc < 0)
-		goto out;
-	rc = check_size(h, len, err);
-	if (rc < 0)
-		goto out;
+/* Where validate_fd puts the first valid data record. */
+struct first_valid {
+	struct pp_usb_record *rec;
+	uint32_t index;
+	bool have;
+};
 
+/* Parses and scans the data records, CONSUME_BATCH blocks at a time through batch. */
+static int scan_records_fd(int fd, const char *path, struct pp_usb_header *h, uint8_t *batch,
+			   struct first_valid *first, struct pp_err *err)
+{
+	pp_cleanup(pp_usb_record_wipe) struct pp_usb_record cur = {0};
 	struct scan s;
-	scan_init(&s, h);
 	uint32_t n = h->data_record_count;
+	int rc;
+
+	scan_init(&s, h);
 	for (uint32_t i = 0; i < n;) {
 		uint32_t k = n - i < CONSUME_BATCH ? n - i : CONSUME_BATCH;
 		rc = pread_full(fd, batch, (size_t)k * PP_USB_BLOCK,
 				(off_t)PP_USB_BLOCK * ((off_t)i + 1));
-		if (rc < 0) {
-			rc = pp_err_set(err, -rc, "cannot read record %u of '%s'", i + 1, path);
-			goto out;
-		}
+		if (rc < 0)
+			return pp_err_set(err, -rc, "cannot read record %u of '%s'", i + 1, path);
 		for (uint32_t j = 0; j < k; j++, i++) {
 			rc = pp_usb_record_parse(batch + (size_t)j * PP_USB_BLOCK, PP_USB_BLOCK,
 						 &cur, err);
-			if (rc < 0) {
-				pp_err_prefix(err, "record %u", i + 1);
-				goto out;
-			}
-			rc = scan_record(&s, &cur, err);
 			if (rc < 0)
-				goto out;
-			if (!*have && cur.type == PP_USB_TYPE_DATA &&
+				return pp_err_prefix(err, "record %u", i + 1);
+			if ((rc = scan_record(&s, &cur, err)) < 0)
+				return rc;
+			if (!first->have && cur.type == PP_USB_TYPE_DATA &&
 			    (cur.flags & PP_USB_REC_VALID)) {
-				*found = cur;
-				*found_index = i;
-				*have = true;
+				*first->rec = cur;
+				first->index = i;
+				first->have = true;
 			}
 		}
 	}
 	h->notes = scan_finish(&s);
-	rc = 0;
-out:
-	pp_usb_record_wipe(&cur);
-	pp_wipe(batch, (size_t)CONSUME_BATCH * PP_USB_BLOCK);
-	free(batch);
-	if (rc < 0 && rc != -PP_EIO && rc != -PP_ENOMEM)
-		pp_err_prefix(err, "setup.bin '%s' is corrupted", path);
-	return rc;
+	return 0;
+}
+
+static void batch_freep(uint8_t **batch)
+{
+	if (*batch)
+		pp_wipe(*batch, (size_t)CONSUME_BATCH * PP_USB_BLOCK);
+	free(*batch);
+}
+
+/* Reads and validates the whole file through fd; copies the first valid data record
+ * into *first when there is one. */
+static int validate_fd(int fd, const char *path, struct pp_usb_header *h, struct first_valid *first,
+		       struct pp_err *err)
+{
+	pp_cleanup(batch_freep) uint8_t *batch = NULL;
+	size_t len = 0;
+	int rc;
+
+	first->have = false;
+	if ((rc = check_file_shape(fd, path, &len, err)) < 0)
+		return rc;
+	batch = malloc((size_t)CONSUME_BATCH * PP_USB_BLOCK);
+	if (!batch)
+		return pp_err_set(err, PP_ENOMEM, "reading '%s'", path);
+	if ((rc = pread_full(fd, batch, PP_USB_BLOCK, 0)) < 0)
+		rc = pp_err_set(err, -rc, "cannot read the header of '%s'", path);
+	if (rc < 0 || (rc = pp_usb_header_parse(batch, PP_USB_BLOCK, h, err)) < 0 ||
+	    (rc = check_size(h, len, err)) < 0 ||
+	    (rc = scan_records_fd(fd, path, h, batch, first, err)) < 0) {
+		if (rc != -PP_EIO && rc != -PP_ENOMEM)
+			pp_err_prefix(err, "setup.bin '%s' is corrupted", path);
+		return rc;
+	}
+	return 0;
+}
+
+/* protocol.md section 6: a setup file applies only to a device still at the factory
+ * MEBx password, and the record must name that password (ME 1/1). */
+static int check_current_password(const char *path, const struct pp_usb_record *rec,
+				  const char *device_pw, struct pp_err *err)
+{
+	const uint8_t *cur;
+	size_t cur_len;
+
+	if (!pp_ct_streq(device_pw, "admin"))
+		return pp_err_set(err, PP_ESTATE,
+				  "the device's MEBx password is no longer the default; a setup "
+				  "file applies only before it is changed");
+	if (pp_usb_record_get(rec, PP_USB_MOD_ME, PP_USB_ME_CURRENT_PASSWORD, &cur, &cur_len) < 0)
+		return pp_err_set(err, PP_EPERM,
+				  "setup.bin '%s' record %u has no current MEBx password (1/1)",
+				  path, rec->number);
+	size_t dev_len = strlen(device_pw);
+	bool same_len = cur_len == dev_len;
+	bool same = pp_ct_eq(cur, device_pw, same_len ? cur_len : 0);
+	if (!(same_len && same))
+		return pp_err_set(err, PP_EPERM,
+				  "setup.bin '%s' record %u: current MEBx password (1/1) does not "
+				  "match the device's",
+				  path, rec->number);
+	return 0;
+}
+
+/* Clears the record's valid bit (durably), then counts it in the header. */
+static int mark_consumed(int fd, const char *path, const struct pp_usb_header *h, uint32_t idx,
+			 struct pp_usb_record *rec, struct pp_err *err)
+{
+	/* The valid bit first: it is what decides whether a record is taken again. */
+	uint8_t b[4];
+	uint32_t new_flags = rec->flags & ~PP_USB_REC_VALID;
+	put_u32le(b, new_flags);
+	off_t rec_off = (off_t)PP_USB_BLOCK * ((off_t)idx + 1);
+	if (pwrite_full(fd, b, 4, rec_off + 4) < 0 || fsync(fd) < 0)
+		return pp_err_set(err, PP_EIO, "cannot mark record %u of '%s' consumed: %s",
+				  rec->number, path, strerror(errno));
+	rec->flags = new_flags;
+	if (h->data_records_consumed < h->data_record_count) {
+		/* Best effort: a count left behind is what a crash here leaves too, and
+		 * readers accept it (PP_USB_NOTE_CONSUMED). */
+		put_u32le(b, h->data_records_consumed + 1);
+		if (pwrite_full(fd, b, 4, 32) == 0) {
+			int synced = fsync(fd);
+			(void)synced;
+		}
+	}
+	return 0;
+}
+
+static void fd_closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+/* Under the lock: the first valid record into out, checked, then marked consumed. */
+static int consume_locked(int fd, const char *path, const char *device_pw,
+			  struct pp_usb_record *out, struct pp_err *err)
+{
+	struct pp_usb_header h;
+	struct first_valid first = {.rec = out};
+	int rc;
+
+	if ((rc = validate_fd(fd, path, &h, &first, err)) < 0)
+		return rc;
+	if (!first.have)
+		return pp_err_set(err, PP_ENOTFOUND,
+				  "setup.bin '%s': no valid record left (%u records, %u consumed)",
+				  path, h.data_record_count, h.data_records_consumed);
+	if ((rc = check_current_password(path, out, device_pw, err)) < 0)
+		return rc;
+	if (h.flags & PP_USB_HDR_NO_CONSUME)
+		return 0;
+	return mark_consumed(fd, path, &h, first.index, out, err);
 }
 
 int pp_usb_consume_next(const char *path, const char *device_current_mebx_password,
 			struct pp_usb_record *out, struct pp_err *err)
 {
-	int fd = -1, rc;
-	struct pp_usb_header h;
-	uint32_t idx = 0;
-	bool have = false;
+	pp_cleanup(fd_closep) int fd = -1;
+	int rc;
 
 	if (!out)
 		return pp_err_set(err, PP_EINVAL, "no record to fill");
@@ -1087,77 +1176,11 @@ int pp_usb_consume_next(const char *path, const char *device_current_mebx_passwo
 	if (fd < 0)
 		return pp_err_set(err, errno == ENOENT ? PP_ENOTFOUND : PP_EIO,
 				  "cannot open '%s': %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		rc = pp_err_set(err, errno == EWOULDBLOCK ? PP_EBUSY : PP_EIO,
-				"cannot lock '%s': %s", path, strerror(errno));
-		goto out;
-	}
-
-	rc = validate_fd(fd, path, &h, out, &idx, &have, err);
-	if (rc < 0)
-		goto out;
-	if (!have) {
-		rc = pp_err_set(err, PP_ENOTFOUND,
-				"setup.bin '%s': no valid record left (%u records, %u consumed)",
-				path, h.data_record_count, h.data_records_consumed);
-		goto out;
-	}
-	/* protocol.md section 6: a setup file applies only to a device still at the
-	 * factory MEBx password. */
-	if (!pp_ct_streq(device_current_mebx_password, "admin")) {
-		rc = pp_err_set(err, PP_ESTATE,
-				"the device's MEBx password is no longer the default; a setup "
-				"file applies only before it is changed");
-		goto out;
-	}
-	const uint8_t *cur;
-	size_t cur_len;
-	if (pp_usb_record_get(out, PP_USB_MOD_ME, PP_USB_ME_CURRENT_PASSWORD, &cur, &cur_len) < 0) {
-		rc = pp_err_set(err, PP_EPERM,
-				"setup.bin '%s' record %u has no current MEBx password (1/1)", path,
-				out->number);
-		goto out;
-	}
-	size_t dev_len = strlen(device_current_mebx_password);
-	bool same_len = cur_len == dev_len;
-	bool same = pp_ct_eq(cur, device_current_mebx_password, same_len ? cur_len : 0);
-	if (!(same_len && same)) {
-		rc = pp_err_set(err, PP_EPERM,
-				"setup.bin '%s' record %u: current MEBx password (1/1) does not "
-				"match the device's",
-				path, out->number);
-		goto out;
-	}
-	if (h.flags & PP_USB_HDR_NO_CONSUME) {
-		rc = 0;
-		goto out;
-	}
-
-	/* The valid bit first: it is what decides whether a record is taken again. */
-	uint8_t b[4];
-	uint32_t new_flags = out->flags & ~PP_USB_REC_VALID;
-	put_u32le(b, new_flags);
-	off_t rec_off = (off_t)PP_USB_BLOCK * ((off_t)idx + 1);
-	if (pwrite_full(fd, b, 4, rec_off + 4) < 0 || fsync(fd) < 0) {
-		rc = pp_err_set(err, PP_EIO, "cannot mark record %u of '%s' consumed: %s",
-				out->number, path, strerror(errno));
-		goto out;
-	}
-	out->flags = new_flags;
-	if (h.data_records_consumed < h.data_record_count) {
-		/* Best effort: a count left behind is what a crash here leaves too, and
-		 * readers accept it (PP_USB_NOTE_CONSUMED). */
-		put_u32le(b, h.data_records_consumed + 1);
-		if (pwrite_full(fd, b, 4, 32) == 0) {
-			int synced = fsync(fd);
-			(void)synced;
-		}
-	}
-	rc = 0;
-out:
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return pp_err_set(err, errno == EWOULDBLOCK ? PP_EBUSY : PP_EIO,
+				  "cannot lock '%s': %s", path, strerror(errno));
+	rc = consume_locked(fd, path, device_current_mebx_password, out, err);
 	if (rc < 0)
 		pp_usb_record_wipe(out);
-	if (fd >= 0)
-		close(fd);
 	return rc;
 }

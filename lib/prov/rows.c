@@ -11,7 +11,7 @@
 
 #include "core/parse.h"
 #include "core/secret.h"
-#include "wsman/b64.h"
+#include "core/base64.h"
 #include "wsman/digest.h"
 
 #define PULL_MAX 16           /* Pulls of one enumeration before we give up */

@@ -27,8 +27,8 @@
 #define PP_STORE_SCHEMA_VERSION 5
 #define PP_BATCH_NAME_MAX 64
 #define PP_BATCH_SECRET_LEN 32
-#define PP_STORE_MEBX_MAX 32   /* longest MEBx password the store accepts, bytes */
-#define PP_AUDIT_FIELD_MAX 256 /* actor, action, subject */
+#define PP_STORE_MEBX_MAX PP_MEBX_PW_MAX /* longest MEBx password stored (keys.h) */
+#define PP_AUDIT_FIELD_MAX 256           /* actor, action, subject */
 #define PP_AUDIT_DETAIL_MAX 4096
 #define PP_STORE_TLS_VERSION_MAX 15 /* "TLSv1.2" */
 #define PP_STORE_TLS_CIPHER_MAX 63  /* "ECDHE-PSK-CHACHA20-POLY1305" */

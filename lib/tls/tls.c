@@ -332,6 +332,28 @@ static SSL_SESSION *psk_session_new(SSL *ssl, const uint8_t key[PP_TLS_PPS_LEN])
 
 /* ---- configuration server (TLS client) callbacks ---- */
 
+static void key_wipe(uint8_t (*key)[PP_TLS_PPS_LEN])
+{
+	pp_wipe(*key, sizeof(*key));
+}
+
+/* The PPS of c->used_id from the caller's lookup into key; false, with the reason noted
+ * on c, when there is none or it is malformed. */
+static bool server_key(struct tls_conn *c, uint8_t key[PP_TLS_PPS_LEN])
+{
+	if (c->lookup(c->lookup_arg, c->used_id, key) < 0) {
+		c->reason = PP_TLS_UNKNOWN_PID;
+		return false;
+	}
+	if (!valid_pps(key)) {
+		c->reason = PP_TLS_PROTOCOL;
+		snprintf(c->detail, sizeof(c->detail),
+			 "the key lookup returned a PPS that is not 32 characters [0-9A-Z]");
+		return false;
+	}
+	return true;
+}
+
 /* TLS <= 1.2: the device's hint is its PID (RFC 4279 section 5.1 allows any hint; AMT
  * sends the PID). Returning 0 makes OpenSSL abort with handshake_failure. */
 static unsigned int server_psk_cb(SSL *ssl, const char *hint, char *identity,
@@ -339,8 +361,7 @@ static unsigned int server_psk_cb(SSL *ssl, const char *hint, char *identity,
 				  unsigned int max_psk_len)
 {
 	struct tls_conn *c = conn_get(ssl);
-	uint8_t key[PP_TLS_PPS_LEN];
-	unsigned int ret = 0;
+	pp_cleanup(key_wipe) uint8_t key[PP_TLS_PPS_LEN];
 
 	if (!c || c->role != ROLE_SERVER || !c->lookup)
 		return 0;
@@ -360,28 +381,17 @@ static unsigned int server_psk_cb(SSL *ssl, const char *hint, char *identity,
 		return 0;
 	}
 	memcpy(c->used_id, hint, PP_TLS_PID_LEN + 1);
-	if (c->lookup(c->lookup_arg, c->used_id, key) < 0) {
-		c->reason = PP_TLS_UNKNOWN_PID;
-		goto out;
-	}
-	if (!valid_pps(key)) {
-		c->reason = PP_TLS_PROTOCOL;
-		snprintf(c->detail, sizeof(c->detail),
-			 "the key lookup returned a PPS that is not 32 characters [0-9A-Z]");
-		goto out;
-	}
+	if (!server_key(c, key))
+		return 0;
 	if (max_identity_len < PP_TLS_PID_LEN || max_psk_len < PP_TLS_PPS_LEN) {
 		c->reason = PP_TLS_PROTOCOL;
 		snprintf(c->detail, sizeof(c->detail), "OpenSSL's PSK buffers are too small");
-		goto out;
+		return 0;
 	}
 	memcpy(identity, c->used_id, PP_TLS_PID_LEN + 1);
 	memcpy(psk, key, PP_TLS_PPS_LEN);
 	c->psk_chosen = true;
-	ret = PP_TLS_PPS_LEN;
-out:
-	pp_wipe(key, sizeof(key));
-	return ret;
+	return PP_TLS_PPS_LEN;
 }
 
 /* TLS 1.3: no hint exists, so the identity offered is the PID from the hello. Called
@@ -391,8 +401,7 @@ static int server_use_session_cb(SSL *ssl, const EVP_MD *md, const unsigned char
 				 size_t *idlen, SSL_SESSION **sess)
 {
 	struct tls_conn *c = conn_get(ssl);
-	uint8_t key[PP_TLS_PPS_LEN];
-	int ret = 0;
+	pp_cleanup(key_wipe) uint8_t key[PP_TLS_PPS_LEN];
 
 	*sess = NULL;
 	if (!c || c->role != ROLE_SERVER || !c->lookup || !c->pid[0])
@@ -407,30 +416,19 @@ static int server_use_session_cb(SSL *ssl, const EVP_MD *md, const unsigned char
 		return 0;
 	}
 	memcpy(c->used_id, c->pid, PP_TLS_PID_LEN + 1);
-	if (c->lookup(c->lookup_arg, c->used_id, key) < 0) {
-		c->reason = PP_TLS_UNKNOWN_PID;
-		goto out;
-	}
-	if (!valid_pps(key)) {
-		c->reason = PP_TLS_PROTOCOL;
-		snprintf(c->detail, sizeof(c->detail),
-			 "the key lookup returned a PPS that is not 32 characters [0-9A-Z]");
-		goto out;
-	}
+	if (!server_key(c, key))
+		return 0;
 	SSL_SESSION *s = psk_session_new(ssl, key);
 	if (!s) {
 		c->reason = PP_TLS_PROTOCOL;
 		snprintf(c->detail, sizeof(c->detail), "cannot make the PSK session");
-		goto out;
+		return 0;
 	}
 	*sess = s;
 	*id = (const unsigned char *)c->pid;
 	*idlen = PP_TLS_PID_LEN;
 	c->psk_chosen = true;
-	ret = 1;
-out:
-	pp_wipe(key, sizeof(key));
-	return ret;
+	return 1;
 }
 
 /* ---- device (TLS server) callbacks ---- */
@@ -493,22 +491,32 @@ static int device_find_session_cb(SSL *ssl, const unsigned char *identity, size_
 
 /* ---- contexts ---- */
 
-static SSL_CTX *ctx_new(enum pp_tls_profile p, enum role role, struct pp_err *err)
+/* Fails when a cipher the profile names is missing: OpenSSL drops what its build or the
+ * system security level does not allow, silently. */
+static int check_expected_ciphers(SSL_CTX *ctx, const struct profile_def *d, struct pp_err *err)
+{
+	STACK_OF(SSL_CIPHER) *have = SSL_CTX_get_ciphers(ctx);
+	for (size_t i = 0; i < sizeof(d->expect) / sizeof(d->expect[0]) && d->expect[i]; i++) {
+		bool found = false;
+		for (int j = 0; have && j < sk_SSL_CIPHER_num(have); j++) {
+			if (strcmp(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(have, j)),
+				   d->expect[i]) == 0)
+				found = true;
+		}
+		if (!found)
+			return pp_err_set(err, PP_ECRYPTO,
+					  "TLS profile %s: cipher %s is not available (OpenSSL "
+					  "build or system security level)",
+					  d->name, d->expect[i]);
+	}
+	return 0;
+}
+
+/* Versions, suites and the options every context has. */
+static int ctx_configure(SSL_CTX *ctx, const struct profile_def *d, enum role role,
+			 struct pp_err *err)
 {
 	char ebuf[160];
-	SSL_CTX *ctx = NULL;
-
-	if ((unsigned)p >= sizeof(profiles) / sizeof(profiles[0])) {
-		pp_err_set(err, PP_EINVAL, "unknown TLS profile %d", (int)p);
-		return NULL;
-	}
-	const struct profile_def *d = &profiles[p];
-	ctx = SSL_CTX_new(role == ROLE_DEVICE ? TLS_server_method() : TLS_client_method());
-	if (!ctx) {
-		pp_err_set(err, PP_ECRYPTO, "SSL_CTX_new: %s",
-			   take_openssl_error(ebuf, sizeof(ebuf)));
-		return NULL;
-	}
 	/* Every connection proves the PPS afresh: no tickets, no session cache, no
 	 * renegotiation. The device's order of ciphers wins (forward secrecy first). */
 	uint64_t opts = SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
@@ -520,43 +528,31 @@ static SSL_CTX *ctx_new(enum pp_tls_profile p, enum role role, struct pp_err *er
 	    !SSL_CTX_set_min_proto_version(ctx, d->min_version) ||
 	    !SSL_CTX_set_max_proto_version(ctx, d->max_version) ||
 	    !SSL_CTX_set_ciphersuites(ctx, d->ciphersuites) ||
-	    (d->cipher_list && !SSL_CTX_set_cipher_list(ctx, d->cipher_list))) {
-		pp_err_set(err, PP_ECRYPTO, "TLS profile %s: %s", d->name,
-			   take_openssl_error(ebuf, sizeof(ebuf)));
-		goto fail;
-	}
-	STACK_OF(SSL_CIPHER) *have = SSL_CTX_get_ciphers(ctx);
-	for (size_t i = 0; i < sizeof(d->expect) / sizeof(d->expect[0]) && d->expect[i]; i++) {
-		bool found = false;
-		for (int j = 0; have && j < sk_SSL_CIPHER_num(have); j++) {
-			if (strcmp(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(have, j)),
-				   d->expect[i]) == 0)
-				found = true;
-		}
-		if (!found) {
-			pp_err_set(err, PP_ECRYPTO,
-				   "TLS profile %s: cipher %s is not available (OpenSSL build or "
-				   "system security level)",
-				   d->name, d->expect[i]);
-			goto fail;
-		}
-	}
+	    (d->cipher_list && !SSL_CTX_set_cipher_list(ctx, d->cipher_list)))
+		return pp_err_set(err, PP_ECRYPTO, "TLS profile %s: %s", d->name,
+				  take_openssl_error(ebuf, sizeof(ebuf)));
+	return check_expected_ciphers(ctx, d, err);
+}
 
+/* The context's app data: our mark, the profile, the role and the per-connection ex_data
+ * index, so that callbacks find their state without globals. */
+static int ctx_tag(SSL_CTX *ctx, enum pp_tls_profile p, enum role role, struct pp_err *err)
+{
+	char ebuf[160];
 	int idx = SSL_get_ex_new_index(0, NULL, NULL, conn_dup_cb, conn_free_cb);
-	if (idx <= 0 || idx > 0xffff) {
-		pp_err_set(err, PP_ECRYPTO, "SSL_get_ex_new_index: %s",
-			   take_openssl_error(ebuf, sizeof(ebuf)));
-		goto fail;
-	}
+	if (idx <= 0 || idx > 0xffff)
+		return pp_err_set(err, PP_ECRYPTO, "SSL_get_ex_new_index: %s",
+				  take_openssl_error(ebuf, sizeof(ebuf)));
 	uintptr_t tag =
 	    ((uintptr_t)idx << 16) | ((uintptr_t)role << 12) | ((uintptr_t)p << 8) | TAG_MARK;
-	if (!SSL_CTX_set_app_data(ctx, (void *)tag)) {
-		pp_err_set(err, PP_ECRYPTO, "SSL_CTX_set_app_data: %s",
-			   take_openssl_error(ebuf, sizeof(ebuf)));
-		goto fail;
-	}
-	SSL_CTX_set_info_callback(ctx, info_cb);
+	if (!SSL_CTX_set_app_data(ctx, (void *)tag))
+		return pp_err_set(err, PP_ECRYPTO, "SSL_CTX_set_app_data: %s",
+				  take_openssl_error(ebuf, sizeof(ebuf)));
+	return 0;
+}
 
+static void ctx_set_psk_callbacks(SSL_CTX *ctx, enum pp_tls_profile p, enum role role)
+{
 	if (role == ROLE_DEVICE) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		if (p == PP_TLS_TLS13)
@@ -572,10 +568,29 @@ static SSL_CTX *ctx_new(enum pp_tls_profile p, enum role role, struct pp_err *er
 		else
 			SSL_CTX_set_psk_client_callback(ctx, server_psk_cb);
 	}
+}
+
+static SSL_CTX *ctx_new(enum pp_tls_profile p, enum role role, struct pp_err *err)
+{
+	char ebuf[160];
+
+	if ((unsigned)p >= sizeof(profiles) / sizeof(profiles[0])) {
+		pp_err_set(err, PP_EINVAL, "unknown TLS profile %d", (int)p);
+		return NULL;
+	}
+	SSL_CTX *ctx = SSL_CTX_new(role == ROLE_DEVICE ? TLS_server_method() : TLS_client_method());
+	if (!ctx) {
+		pp_err_set(err, PP_ECRYPTO, "SSL_CTX_new: %s",
+			   take_openssl_error(ebuf, sizeof(ebuf)));
+		return NULL;
+	}
+	if (ctx_configure(ctx, &profiles[p], role, err) < 0 || ctx_tag(ctx, p, role, err) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_info_callback(ctx, info_cb);
+	ctx_set_psk_callbacks(ctx, p, role);
 	return ctx;
-fail:
-	SSL_CTX_free(ctx);
-	return NULL;
 }
 
 SSL_CTX *pp_tls_device_ctx_new(enum pp_tls_profile p, struct pp_err *err)
@@ -753,26 +768,10 @@ static int finished_result(SSL *ssl, const struct tls_conn *c, const char *who, 
 	return PP_TLS_OK;
 }
 
-int pp_tls_server_result(SSL *ssl, char pid_out[PP_TLS_PID_LEN + 1], char *why, size_t why_cap)
+/* Why a server-side handshake did not complete, as a PP_TLS_* outcome. */
+static int server_failure(const struct tls_conn *c, char *why, size_t why_cap)
 {
-	char scratch[8], alerts[192];
-	struct tls_conn *c = conn_get(ssl);
-
-	if (!why || !why_cap) {
-		why = scratch;
-		why_cap = sizeof(scratch);
-	}
-	if (pid_out)
-		pid_out[0] = '\0';
-	if (!c || c->role != ROLE_SERVER) {
-		snprintf(why, why_cap, "not a pskprov TLS client connection (no server attach)");
-		return PP_TLS_PROTOCOL;
-	}
-	if (pid_out)
-		memcpy(pid_out, c->used_id, PP_TLS_PID_LEN + 1);
-	if (SSL_is_init_finished(ssl) || c->handshake_done)
-		return finished_result(ssl, c, "PID", why, why_cap);
-
+	char alerts[192];
 	describe_alerts(c, "device", alerts, sizeof(alerts));
 	switch (c->reason) {
 	case PP_TLS_NO_HINT:
@@ -808,26 +807,10 @@ int pp_tls_server_result(SSL *ssl, char pid_out[PP_TLS_PID_LEN + 1], char *why, 
 	return PP_TLS_PROTOCOL;
 }
 
-int pp_tls_device_result(SSL *ssl, char id_out[PP_TLS_PID_LEN + 1], char *why, size_t why_cap)
+/* Why a device-side handshake did not complete, as a PP_TLS_* outcome. */
+static int device_failure(const struct tls_conn *c, char *why, size_t why_cap)
 {
-	char scratch[8], alerts[192];
-	struct tls_conn *c = conn_get(ssl);
-
-	if (!why || !why_cap) {
-		why = scratch;
-		why_cap = sizeof(scratch);
-	}
-	if (id_out)
-		id_out[0] = '\0';
-	if (!c || c->role != ROLE_DEVICE) {
-		snprintf(why, why_cap, "not a pskprov TLS device connection (no device attach)");
-		return PP_TLS_PROTOCOL;
-	}
-	if (id_out)
-		memcpy(id_out, c->used_id, PP_TLS_PID_LEN + 1);
-	if (SSL_is_init_finished(ssl) || c->handshake_done)
-		return finished_result(ssl, c, "client identity", why, why_cap);
-
+	char alerts[192];
 	describe_alerts(c, "client", alerts, sizeof(alerts));
 	if (key_mismatch(c)) {
 		snprintf(why, why_cap,
@@ -842,6 +825,46 @@ int pp_tls_device_result(SSL *ssl, char id_out[PP_TLS_PID_LEN + 1], char *why, s
 	}
 	snprintf(why, why_cap, "handshake failed: %s", alerts);
 	return PP_TLS_PROTOCOL;
+}
+
+/* The outcome of a connection of the given role: the identity used into id_out (when
+ * not NULL), the reason into why (when given). */
+static int conn_result(SSL *ssl, enum role role, char id_out[PP_TLS_PID_LEN + 1], char *why,
+		       size_t why_cap)
+{
+	char scratch[8];
+	const struct tls_conn *c = conn_get(ssl);
+
+	if (!why || !why_cap) {
+		why = scratch;
+		why_cap = sizeof(scratch);
+	}
+	if (id_out)
+		id_out[0] = '\0';
+	if (!c || c->role != role) {
+		snprintf(why, why_cap, "%s",
+			 role == ROLE_SERVER
+			     ? "not a pskprov TLS client connection (no server attach)"
+			     : "not a pskprov TLS device connection (no device attach)");
+		return PP_TLS_PROTOCOL;
+	}
+	if (id_out)
+		memcpy(id_out, c->used_id, PP_TLS_PID_LEN + 1);
+	if (SSL_is_init_finished(ssl) || c->handshake_done)
+		return finished_result(ssl, c, role == ROLE_SERVER ? "PID" : "client identity", why,
+				       why_cap);
+	return role == ROLE_SERVER ? server_failure(c, why, why_cap)
+				   : device_failure(c, why, why_cap);
+}
+
+int pp_tls_server_result(SSL *ssl, char pid_out[PP_TLS_PID_LEN + 1], char *why, size_t why_cap)
+{
+	return conn_result(ssl, ROLE_SERVER, pid_out, why, why_cap);
+}
+
+int pp_tls_device_result(SSL *ssl, char id_out[PP_TLS_PID_LEN + 1], char *why, size_t why_cap)
+{
+	return conn_result(ssl, ROLE_DEVICE, id_out, why, why_cap);
 }
 
 int pp_tls_negotiated(const SSL *ssl, char *version, size_t vcap, char *cipher, size_t ccap)

@@ -1,5 +1,6 @@
 #include "wsman/digest.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,7 +10,7 @@
 #include "core/bytes.h"
 #include "core/parse.h"
 #include "core/secret.h"
-#include "wsman/b64.h"
+#include "core/base64.h"
 
 #define NONCE_LABEL "pskprov digest nonce v1"
 #define NONCE_RAW_LEN 32 /* issued(8) || random(8) || mac(16) */
@@ -167,19 +168,6 @@ static bool ieq(const char *a, const char *b)
 	return strcasecmp(a, b) == 0;
 }
 
-/* Error messages quote header text: keep them one printable ASCII line. */
-static int err_one_line(struct pp_err *err, int rc)
-{
-	if (rc < 0 && err) {
-		for (char *p = err->msg; *p; p++) {
-			unsigned char c = (unsigned char)*p;
-			if (c < 0x20 || c >= 0x7F)
-				*p = c < 0x20 ? ' ' : '?';
-		}
-	}
-	return rc;
-}
-
 /* ---- auth-param lists (RFC 9110 section 11.2 and 11.6) ---- */
 
 struct param {
@@ -194,9 +182,144 @@ struct plist {
 	size_t used;
 };
 
+/* A cursor over the header value: s[i..len). */
+struct hcur {
+	const char *s;
+	size_t len, i;
+};
+
+static bool at(const struct hcur *h, char c)
+{
+	return h->i < h->len && h->s[h->i] == c;
+}
+
+static void skip_ows(struct hcur *h)
+{
+	while (h->i < h->len && is_ows((unsigned char)h->s[h->i]))
+		h->i++;
+}
+
+/* Advances over a token; returns its length. */
+static size_t skip_token(struct hcur *h)
+{
+	size_t start = h->i;
+	while (h->i < h->len && is_tchar((unsigned char)h->s[h->i]))
+		h->i++;
+	return h->i - start;
+}
+
+static int parse_scheme(struct hcur *h, struct pp_err *err)
+{
+	skip_ows(h);
+	size_t start = h->i;
+	if (skip_token(h) != 6 || strncasecmp(h->s + start, "Digest", 6) != 0)
+		return pp_err_set(err, PP_EINVAL, "authentication scheme is not Digest");
+	if (!at(h, ' '))
+		return pp_err_set(err, PP_EINVAL, "Digest has no parameters");
+	return 0;
+}
+
+/* The name of the next parameter into a new entry of pl, and its '='. */
+static int parse_name(struct hcur *h, struct plist *pl, struct pp_err *err)
+{
+	skip_ows(h);
+	size_t start = h->i, n = skip_token(h);
+	if (n == 0)
+		return pp_err_set(err, PP_EINVAL, "expected a parameter name at offset %zu", start);
+	if (n > PARAM_NAME_MAX)
+		return pp_err_set(err, PP_EINVAL, "parameter name at offset %zu is too long",
+				  start);
+	if (pl->n >= MAX_PARAMS)
+		return pp_err_set(err, PP_ETOOBIG, "more than %d Digest parameters", MAX_PARAMS);
+	struct param *p = &pl->p[pl->n];
+	memcpy(p->name, h->s + start, n);
+	p->name[n] = '\0';
+	for (size_t k = 0; k < pl->n; k++) {
+		if (ieq(pl->p[k].name, p->name))
+			return pp_err_set(err, PP_EINVAL, "duplicate Digest parameter '%s'",
+					  p->name);
+	}
+	skip_ows(h);
+	if (!at(h, '='))
+		return pp_err_set(err, PP_EINVAL, "Digest parameter '%s' has no '='", p->name);
+	h->i++;
+	return 0;
+}
+
+/* quoted-string (RFC 9110 section 5.6.4), unescaped into pl->buf. */
+static int parse_quoted(struct hcur *h, struct plist *pl, const char *name, struct pp_err *err)
+{
+	h->i++; /* the opening quote */
+	for (;;) {
+		if (h->i >= h->len)
+			return pp_err_set(err, PP_EINVAL,
+					  "unterminated quoted string in Digest parameter '%s'",
+					  name);
+		unsigned char c = (unsigned char)h->s[h->i++];
+		if (c == '"')
+			return 0;
+		if (c == '\\') {
+			if (h->i >= h->len)
+				return pp_err_set(err, PP_EINVAL,
+						  "unterminated escape in Digest parameter '%s'",
+						  name);
+			c = (unsigned char)h->s[h->i++];
+		}
+		if (!is_qchar(c))
+			return pp_err_set(err, PP_EINVAL,
+					  "control character in Digest parameter '%s'", name);
+		pl->buf[pl->used++] = (char)c;
+	}
+}
+
+/* The value of the entry parse_name began: a token or a quoted-string. The buffer holds
+ * every value with its NUL: the header's length bounds the total. */
+static int parse_value(struct hcur *h, struct plist *pl, struct pp_err *err)
+{
+	struct param *p = &pl->p[pl->n];
+	int rc = 0;
+
+	skip_ows(h);
+	p->off = pl->used;
+	if (at(h, '"')) {
+		rc = parse_quoted(h, pl, p->name, err);
+	} else {
+		size_t start = h->i, n = skip_token(h);
+		if (n == 0)
+			return pp_err_set(err, PP_EINVAL, "Digest parameter '%s' has no value",
+					  p->name);
+		memcpy(pl->buf + pl->used, h->s + start, n);
+		pl->used += n;
+	}
+	if (rc < 0)
+		return rc;
+	p->len = pl->used - p->off;
+	pl->buf[pl->used++] = '\0';
+	pl->n++;
+	return 0;
+}
+
+/* 1 when the list goes on after a ',', 0 at its end. */
+static int parse_separator(struct hcur *h, const char *name, struct pp_err *err)
+{
+	skip_ows(h);
+	if (h->i == h->len)
+		return 0;
+	if (!at(h, ','))
+		return pp_err_set(err, PP_EINVAL,
+				  "expected ',' after Digest parameter '%s' at offset %zu", name,
+				  h->i);
+	h->i++;
+	skip_ows(h);
+	if (h->i == h->len)
+		return pp_err_set(err, PP_EINVAL, "Digest header ends with ','");
+	return 1;
+}
+
 static int parse_params(const char *s, size_t len, struct plist *pl, struct pp_err *err)
 {
-	size_t i = 0;
+	struct hcur h = {.s = s, .len = len, .i = 0};
+	int rc;
 
 	pl->n = 0;
 	pl->used = 0;
@@ -205,102 +328,13 @@ static int parse_params(const char *s, size_t len, struct plist *pl, struct pp_e
 	if (len > PP_DIGEST_HEADER_MAX)
 		return pp_err_set(err, PP_ETOOBIG, "Digest header of %zu bytes is over %d", len,
 				  PP_DIGEST_HEADER_MAX);
-	while (i < len && is_ows((unsigned char)s[i]))
-		i++;
-	size_t start = i;
-	while (i < len && is_tchar((unsigned char)s[i]))
-		i++;
-	if (i - start != 6 || strncasecmp(s + start, "Digest", 6) != 0)
-		return pp_err_set(err, PP_EINVAL, "authentication scheme is not Digest");
-	if (i >= len || s[i] != ' ')
-		return pp_err_set(err, PP_EINVAL, "Digest has no parameters");
-	for (;;) {
-		struct param *p;
-		while (i < len && is_ows((unsigned char)s[i]))
-			i++;
-		start = i;
-		while (i < len && is_tchar((unsigned char)s[i]))
-			i++;
-		if (i == start)
-			return pp_err_set(err, PP_EINVAL, "expected a parameter name at offset %zu",
-					  start);
-		if (i - start > PARAM_NAME_MAX)
-			return pp_err_set(err, PP_EINVAL,
-					  "parameter name at offset %zu is too long", start);
-		if (pl->n >= MAX_PARAMS)
-			return pp_err_set(err, PP_ETOOBIG, "more than %d Digest parameters",
-					  MAX_PARAMS);
-		p = &pl->p[pl->n];
-		memcpy(p->name, s + start, i - start);
-		p->name[i - start] = '\0';
-		for (size_t k = 0; k < pl->n; k++) {
-			if (ieq(pl->p[k].name, p->name))
-				return pp_err_set(err, PP_EINVAL, "duplicate Digest parameter '%s'",
-						  p->name);
-		}
-		while (i < len && is_ows((unsigned char)s[i]))
-			i++;
-		if (i >= len || s[i] != '=')
-			return pp_err_set(err, PP_EINVAL, "Digest parameter '%s' has no '='",
-					  p->name);
-		i++;
-		while (i < len && is_ows((unsigned char)s[i]))
-			i++;
-		p->off = pl->used;
-		if (i < len && s[i] == '"') {
-			i++;
-			for (;;) {
-				if (i >= len)
-					return pp_err_set(err, PP_EINVAL,
-							  "unterminated quoted string in Digest "
-							  "parameter '%s'",
-							  p->name);
-				unsigned char c = (unsigned char)s[i];
-				if (c == '"') {
-					i++;
-					break;
-				}
-				if (c == '\\') {
-					if (++i >= len)
-						return pp_err_set(err, PP_EINVAL,
-								  "unterminated escape in Digest "
-								  "parameter '%s'",
-								  p->name);
-					c = (unsigned char)s[i];
-				}
-				if (!is_qchar(c))
-					return pp_err_set(err, PP_EINVAL,
-							  "control character in Digest parameter "
-							  "'%s'",
-							  p->name);
-				pl->buf[pl->used++] = (char)c;
-				i++;
-			}
-		} else {
-			size_t vstart = i;
-			while (i < len && is_tchar((unsigned char)s[i]))
-				pl->buf[pl->used++] = s[i++];
-			if (i == vstart)
-				return pp_err_set(err, PP_EINVAL,
-						  "Digest parameter '%s' has no value", p->name);
-		}
-		p->len = pl->used - p->off;
-		pl->buf[pl->used++] = '\0';
-		pl->n++;
-		while (i < len && is_ows((unsigned char)s[i]))
-			i++;
-		if (i == len)
-			return 0;
-		if (s[i] != ',')
-			return pp_err_set(err, PP_EINVAL,
-					  "expected ',' after Digest parameter '%s' at offset %zu",
-					  p->name, i);
-		i++;
-		while (i < len && is_ows((unsigned char)s[i]))
-			i++;
-		if (i == len)
-			return pp_err_set(err, PP_EINVAL, "Digest header ends with ','");
-	}
+	if ((rc = parse_scheme(&h, err)) < 0)
+		return rc;
+	do {
+		if ((rc = parse_name(&h, pl, err)) < 0 || (rc = parse_value(&h, pl, err)) < 0)
+			return rc;
+	} while ((rc = parse_separator(&h, pl->p[pl->n - 1].name, err)) > 0);
+	return rc;
 }
 
 static const char *pval(const struct plist *pl, const struct param *p)
@@ -316,6 +350,60 @@ static int take(const struct plist *pl, const struct param *p, char *dst, size_t
 				  p->name, cap - 1);
 	memcpy(dst, pval(pl, p), p->len + 1);
 	return 0;
+}
+
+/* What a parameter of a header means to its parser: copied into a field at off (cap
+ * bytes), or refused, or allowed only as "false". Unlisted parameters are ignored
+ * (RFC 7616 section 3.4). */
+enum field_kind { FIELD_TAKE, FIELD_REFUSED, FIELD_FALSE_ONLY };
+
+struct field {
+	const char *name;
+	enum field_kind kind;
+	bool required;
+	size_t off, cap;
+};
+
+#define FIELD(type, nm, member, req)                                                               \
+	{                                                                                          \
+		nm, FIELD_TAKE, req, offsetof(type, member), sizeof(((type *)0)->member)           \
+	}
+
+/* Copies pl's parameters into base by the table; seen[k] tells whether fields[k] was
+ * present. Fails on a refused parameter or a value longer than its field. */
+static int take_fields(const struct plist *pl, const struct field *fields, size_t nfields,
+		       void *base, bool *seen, struct pp_err *err)
+{
+	for (size_t i = 0; i < pl->n; i++) {
+		const struct param *p = &pl->p[i];
+		for (size_t k = 0; k < nfields; k++) {
+			const struct field *f = &fields[k];
+			int rc = 0;
+			if (!ieq(p->name, f->name))
+				continue;
+			if (f->kind == FIELD_REFUSED ||
+			    (f->kind == FIELD_FALSE_ONLY && !ieq(pval(pl, p), "false")))
+				rc = pp_err_set(err, PP_EINVAL, "Digest %s is not supported",
+						f->name);
+			else if (f->kind == FIELD_TAKE)
+				rc = take(pl, p, (char *)base + f->off, f->cap, err);
+			if (rc < 0)
+				return rc;
+			seen[k] = true;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* The first required field that was absent, or NULL. */
+static const char *missing_field(const struct field *fields, size_t nfields, const bool *seen)
+{
+	for (size_t k = 0; k < nfields; k++) {
+		if (fields[k].required && !seen[k])
+			return fields[k].name;
+	}
+	return NULL;
 }
 
 /* ---- server ---- */
@@ -379,6 +467,20 @@ static int put_quoted(struct pp_writer *w, const char *s)
 	return rc == 0 ? pp_wr_u8(w, '"') : rc;
 }
 
+/* A header written as a list: literal text, or a value written as a quoted-string. */
+struct piece {
+	const char *text;
+	bool quoted;
+};
+
+static int put_pieces(struct pp_writer *w, const struct piece *p, size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = p[i].quoted ? put_quoted(w, p[i].text) : put(w, p[i].text);
+	return rc;
+}
+
 static int finish(struct pp_writer *w, char *out, int rc, const char *what, struct pp_err *err)
 {
 	if (rc == 0)
@@ -407,126 +509,111 @@ int pp_digest_challenge_make(const struct pp_digest_server *s, uint64_t now, boo
 	if ((rc = nonce_mac(s, raw, raw + 16, err)) < 0)
 		return rc;
 	pp_hex(raw, sizeof(raw), hex);
-	rc = put(&w, "Digest realm=");
-	if (rc == 0)
-		rc = put_quoted(&w, s->realm);
-	if (rc == 0)
-		rc = put(&w, ", nonce=\"");
-	if (rc == 0)
-		rc = put(&w, hex);
-	if (rc == 0)
-		rc = put(&w, "\", qop=\"auth\", algorithm=MD5");
-	if (rc == 0 && stale)
-		rc = put(&w, ", stale=true");
+	const struct piece pieces[] = {
+	    {"Digest realm=", false},
+	    {s->realm, true},
+	    {", nonce=\"", false},
+	    {hex, false},
+	    {"\", qop=\"auth\", algorithm=MD5", false},
+	    {stale ? ", stale=true" : "", false},
+	};
+	rc = put_pieces(&w, pieces, sizeof(pieces) / sizeof(pieces[0]));
 	return finish(&w, out, rc, "digest challenge", err);
+}
+
+/* pp_digest_auth_parse's work: the result, and the values checked before they land. */
+struct auth_work {
+	struct pp_digest_auth a;
+	char algorithm[16];
+	char response[40];
+};
+
+/* RFC 7616 section 3.4: the required ones first, in the order they are reported missing. */
+static const struct field auth_fields[] = {
+    FIELD(struct auth_work, "username", a.username, true),
+    FIELD(struct auth_work, "realm", a.realm, true),
+    FIELD(struct auth_work, "nonce", a.nonce, true),
+    FIELD(struct auth_work, "uri", a.uri, true),
+    FIELD(struct auth_work, "response", response, true),
+    FIELD(struct auth_work, "qop", a.qop, true),
+    FIELD(struct auth_work, "nc", a.nc, true),
+    FIELD(struct auth_work, "cnonce", a.cnonce, true),
+    FIELD(struct auth_work, "opaque", a.opaque, false),
+    FIELD(struct auth_work, "algorithm", algorithm, false),
+    {"username*", FIELD_REFUSED, false, 0, 0},
+    {"userhash", FIELD_FALSE_ONLY, false, 0, 0},
+};
+#define AUTH_FIELDS (sizeof(auth_fields) / sizeof(auth_fields[0]))
+
+static unsigned hex_digit(char c)
+{
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/* response: 32 hex digits, kept lower-cased; nc: 8 hex digits, not zero. */
+static int auth_numbers(struct auth_work *w, struct pp_err *err)
+{
+	struct pp_digest_auth *a = &w->a;
+	if (!all_hex(w->response, 32))
+		return pp_err_set(err, PP_EINVAL, "Digest response is not 32 hex digits");
+	for (size_t k = 0; k < 32; k++) {
+		char c = w->response[k];
+		a->response[k] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+	}
+	a->response[32] = '\0';
+	if (!all_hex(a->nc, 8))
+		return pp_err_set(err, PP_EINVAL, "Digest nc is not 8 hex digits");
+	a->nc_value = 0;
+	for (size_t k = 0; k < 8; k++)
+		a->nc_value = a->nc_value << 4 | hex_digit(a->nc[k]);
+	if (a->nc_value == 0)
+		return pp_err_set(err, PP_EINVAL, "Digest nc is zero");
+	return 0;
+}
+
+static int auth_check(struct auth_work *w, const bool *seen, struct pp_err *err)
+{
+	const struct pp_digest_auth *a = &w->a;
+	const char *missing = missing_field(auth_fields, AUTH_FIELDS, seen);
+	if (missing)
+		return pp_err_set(err, PP_EINVAL, "Digest parameter '%s' is missing", missing);
+	if (!a->username[0] || !a->nonce[0] || !a->uri[0] || !a->cnonce[0])
+		return pp_err_set(err, PP_EINVAL, "Digest username, nonce, uri or cnonce is empty");
+	if (w->algorithm[0] && !ieq(w->algorithm, "MD5"))
+		return pp_err_set(err, PP_EINVAL,
+				  "Digest algorithm '%s' is not supported (MD5 only)",
+				  w->algorithm);
+	if (!ieq(a->qop, "auth"))
+		return pp_err_set(err, PP_EINVAL, "Digest qop '%s' is not supported (auth only)",
+				  a->qop);
+	return auth_numbers(w, err);
+}
+
+static void plist_wipe(struct plist *pl)
+{
+	pp_wipe(pl, sizeof(*pl));
+}
+
+static void auth_work_wipe(struct auth_work *w)
+{
+	pp_wipe(w, sizeof(*w));
 }
 
 int pp_digest_auth_parse(const char *value, size_t len, struct pp_digest_auth *a,
 			 struct pp_err *err)
 {
-	struct plist pl;
-	bool seen[8] = {false};
-	static const char *const required[8] = {"username", "realm", "nonce", "uri",
-						"response", "qop",   "nc",    "cnonce"};
-	char algorithm[16] = "";
-	char response[40] = "";
+	pp_cleanup(plist_wipe) struct plist pl;
+	pp_cleanup(auth_work_wipe) struct auth_work w = {0};
+	bool seen[AUTH_FIELDS] = {false};
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	if ((rc = parse_params(value, len, &pl, err)) < 0)
-		goto out;
-	for (size_t i = 0; i < pl.n; i++) {
-		const struct param *p = &pl.p[i];
-		char *dst = NULL;
-		size_t cap = 0;
-		int idx = -1;
-		if (ieq(p->name, "username")) {
-			dst = a->username, cap = sizeof(a->username), idx = 0;
-		} else if (ieq(p->name, "realm")) {
-			dst = a->realm, cap = sizeof(a->realm), idx = 1;
-		} else if (ieq(p->name, "nonce")) {
-			dst = a->nonce, cap = sizeof(a->nonce), idx = 2;
-		} else if (ieq(p->name, "uri")) {
-			dst = a->uri, cap = sizeof(a->uri), idx = 3;
-		} else if (ieq(p->name, "response")) {
-			dst = response, cap = sizeof(response), idx = 4;
-		} else if (ieq(p->name, "qop")) {
-			dst = a->qop, cap = sizeof(a->qop), idx = 5;
-		} else if (ieq(p->name, "nc")) {
-			dst = a->nc, cap = sizeof(a->nc), idx = 6;
-		} else if (ieq(p->name, "cnonce")) {
-			dst = a->cnonce, cap = sizeof(a->cnonce), idx = 7;
-		} else if (ieq(p->name, "opaque")) {
-			dst = a->opaque, cap = sizeof(a->opaque);
-		} else if (ieq(p->name, "algorithm")) {
-			dst = algorithm, cap = sizeof(algorithm);
-		} else if (ieq(p->name, "username*")) {
-			rc = pp_err_set(err, PP_EINVAL, "Digest username* is not supported");
-			goto out;
-		} else if (ieq(p->name, "userhash")) {
-			if (!ieq(pval(&pl, p), "false")) {
-				rc = pp_err_set(err, PP_EINVAL, "Digest userhash is not supported");
-				goto out;
-			}
-			continue;
-		} else {
-			continue; /* RFC 7616 section 3.4: unknown parameters are ignored */
-		}
-		if ((rc = take(&pl, p, dst, cap, err)) < 0)
-			goto out;
-		if (idx >= 0)
-			seen[idx] = true;
-	}
-	for (size_t k = 0; k < 8; k++) {
-		if (!seen[k]) {
-			rc = pp_err_set(err, PP_EINVAL, "Digest parameter '%s' is missing",
-					required[k]);
-			goto out;
-		}
-	}
-	if (!a->username[0] || !a->nonce[0] || !a->uri[0] || !a->cnonce[0]) {
-		rc = pp_err_set(err, PP_EINVAL, "Digest username, nonce, uri or cnonce is empty");
-		goto out;
-	}
-	if (algorithm[0] && !ieq(algorithm, "MD5")) {
-		rc = pp_err_set(err, PP_EINVAL, "Digest algorithm '%s' is not supported (MD5 only)",
-				algorithm);
-		goto out;
-	}
-	if (!ieq(a->qop, "auth")) {
-		rc = pp_err_set(err, PP_EINVAL, "Digest qop '%s' is not supported (auth only)",
-				a->qop);
-		goto out;
-	}
-	if (!all_hex(response, 32)) {
-		rc = pp_err_set(err, PP_EINVAL, "Digest response is not 32 hex digits");
-		goto out;
-	}
-	for (size_t k = 0; k < 32; k++)
-		a->response[k] =
-		    (char)((response[k] >= 'A' && response[k] <= 'F') ? response[k] - 'A' + 'a'
-								      : response[k]);
-	a->response[32] = '\0';
-	if (!all_hex(a->nc, 8)) {
-		rc = pp_err_set(err, PP_EINVAL, "Digest nc is not 8 hex digits");
-		goto out;
-	}
-	a->nc_value = 0;
-	for (size_t k = 0; k < 8; k++) {
-		char c = a->nc[k];
-		unsigned d = c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
-		a->nc_value = a->nc_value << 4 | d;
-	}
-	if (a->nc_value == 0) {
-		rc = pp_err_set(err, PP_EINVAL, "Digest nc is zero");
-		goto out;
-	}
-	rc = 0;
-out:
-	pp_wipe(&pl, sizeof(pl));
-	if (rc < 0)
-		memset(a, 0, sizeof(*a));
-	return err_one_line(err, rc);
+	if ((rc = parse_params(value, len, &pl, err)) < 0 ||
+	    (rc = take_fields(&pl, auth_fields, AUTH_FIELDS, &w, seen, err)) < 0 ||
+	    (rc = auth_check(&w, seen, err)) < 0)
+		return pp_err_one_line(err, rc);
+	*a = w.a;
+	return 0;
 }
 
 void pp_digest_replay_init(struct pp_digest_replay *r)
@@ -591,7 +678,7 @@ int pp_digest_verify(const struct pp_digest_server *s, struct pp_digest_replay *
 	if (!ieq(a->qop, "auth") || strlen(a->response) != 32 || a->nc_value == 0)
 		return pp_err_set(err, PP_EINVAL, "Digest credentials were not parsed");
 	if (strcmp(a->realm, s->realm) != 0)
-		return err_one_line(
+		return pp_err_one_line(
 		    err, pp_err_set(err, PP_EPERM, "Digest realm '%.64s' is not ours", a->realm));
 	if (strlen(a->nonce) != NONCE_HEX_LEN || pp_unhex(a->nonce, raw, sizeof(raw)) < 0)
 		return pp_err_set(err, PP_ECRYPTO, "Digest nonce was not issued by this server");
@@ -627,10 +714,15 @@ int pp_digest_verify(const struct pp_digest_server *s, struct pp_digest_replay *
 out:
 	pp_wipe(expect, sizeof(expect));
 	pp_wipe(mac, sizeof(mac));
-	return err_one_line(err, rc);
+	return pp_err_one_line(err, rc);
 }
 
 /* ---- client ---- */
+
+static void ha1_wipe(uint8_t (*ha1)[PP_DIGEST_HA1_LEN])
+{
+	pp_wipe(*ha1, sizeof(*ha1));
+}
 
 static bool qop_list_has_auth(const char *list)
 {
@@ -647,74 +739,72 @@ static bool qop_list_has_auth(const char *list)
 	return false;
 }
 
+/* pp_digest_challenge_parse's work: the result, and the values checked before they land. */
+struct challenge_work {
+	struct pp_digest_challenge c;
+	char qop[64];
+	char algorithm[16];
+	char stale[8];
+};
+
+enum { CH_REALM, CH_NONCE, CH_OPAQUE, CH_QOP };
+static const struct field challenge_fields[] = {
+    [CH_REALM] = FIELD(struct challenge_work, "realm", c.realm, true),
+    [CH_NONCE] = FIELD(struct challenge_work, "nonce", c.nonce, true),
+    [CH_OPAQUE] = FIELD(struct challenge_work, "opaque", c.opaque, false),
+    [CH_QOP] = FIELD(struct challenge_work, "qop", qop, false),
+    FIELD(struct challenge_work, "algorithm", algorithm, false),
+    FIELD(struct challenge_work, "stale", stale, false),
+    {"userhash", FIELD_FALSE_ONLY, false, 0, 0},
+};
+#define CHALLENGE_FIELDS (sizeof(challenge_fields) / sizeof(challenge_fields[0]))
+
+static int challenge_check(struct challenge_work *w, const bool *seen, struct pp_err *err)
+{
+	if (missing_field(challenge_fields, CHALLENGE_FIELDS, seen) || !w->c.nonce[0])
+		return pp_err_set(err, PP_EINVAL, "Digest challenge has no %s",
+				  seen[CH_REALM] ? "nonce" : "realm");
+	if (!seen[CH_QOP] || !qop_list_has_auth(w->qop))
+		return pp_err_set(err, PP_EINVAL, "Digest challenge does not offer qop=auth");
+	if (w->algorithm[0] && !ieq(w->algorithm, "MD5"))
+		return pp_err_set(err, PP_EINVAL,
+				  "Digest algorithm '%s' is not supported (MD5 only)",
+				  w->algorithm);
+	if (w->stale[0] && !ieq(w->stale, "true") && !ieq(w->stale, "false"))
+		return pp_err_set(err, PP_EINVAL, "Digest stale is neither true nor false");
+	w->c.stale = ieq(w->stale, "true");
+	w->c.has_opaque = seen[CH_OPAQUE];
+	return 0;
+}
+
+static void challenge_work_wipe(struct challenge_work *w)
+{
+	pp_wipe(w, sizeof(*w));
+}
+
 int pp_digest_challenge_parse(const char *value, size_t len, struct pp_digest_challenge *c,
 			      struct pp_err *err)
 {
-	struct plist pl;
-	bool have_realm = false, have_nonce = false, have_qop = false;
-	char qop[64] = "", algorithm[16] = "", stale[8] = "";
+	pp_cleanup(plist_wipe) struct plist pl;
+	pp_cleanup(challenge_work_wipe) struct challenge_work w = {0};
+	bool seen[CHALLENGE_FIELDS] = {false};
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((rc = parse_params(value, len, &pl, err)) < 0)
-		goto out;
-	for (size_t i = 0; i < pl.n; i++) {
-		const struct param *p = &pl.p[i];
-		if (ieq(p->name, "realm")) {
-			rc = take(&pl, p, c->realm, sizeof(c->realm), err);
-			have_realm = true;
-		} else if (ieq(p->name, "nonce")) {
-			rc = take(&pl, p, c->nonce, sizeof(c->nonce), err);
-			have_nonce = true;
-		} else if (ieq(p->name, "opaque")) {
-			rc = take(&pl, p, c->opaque, sizeof(c->opaque), err);
-			c->has_opaque = true;
-		} else if (ieq(p->name, "qop")) {
-			rc = take(&pl, p, qop, sizeof(qop), err);
-			have_qop = true;
-		} else if (ieq(p->name, "algorithm")) {
-			rc = take(&pl, p, algorithm, sizeof(algorithm), err);
-		} else if (ieq(p->name, "stale")) {
-			rc = take(&pl, p, stale, sizeof(stale), err);
-		} else if (ieq(p->name, "userhash")) {
-			if (!ieq(pval(&pl, p), "false"))
-				rc = pp_err_set(err, PP_EINVAL, "Digest userhash is not supported");
-		}
-		if (rc < 0)
-			goto out;
-	}
-	if (!have_realm || !have_nonce || !c->nonce[0]) {
-		rc = pp_err_set(err, PP_EINVAL, "Digest challenge has no %s",
-				have_realm ? "nonce" : "realm");
-		goto out;
-	}
-	if (!have_qop || !qop_list_has_auth(qop)) {
-		rc = pp_err_set(err, PP_EINVAL, "Digest challenge does not offer qop=auth");
-		goto out;
-	}
-	if (algorithm[0] && !ieq(algorithm, "MD5")) {
-		rc = pp_err_set(err, PP_EINVAL, "Digest algorithm '%s' is not supported (MD5 only)",
-				algorithm);
-		goto out;
-	}
-	if (stale[0] && !ieq(stale, "true") && !ieq(stale, "false")) {
-		rc = pp_err_set(err, PP_EINVAL, "Digest stale is neither true nor false");
-		goto out;
-	}
-	c->stale = ieq(stale, "true");
-	rc = 0;
-out:
-	pp_wipe(&pl, sizeof(pl));
-	if (rc < 0)
-		memset(c, 0, sizeof(*c));
-	return err_one_line(err, rc);
+	if ((rc = parse_params(value, len, &pl, err)) < 0 ||
+	    (rc = take_fields(&pl, challenge_fields, CHALLENGE_FIELDS, &w, seen, err)) < 0 ||
+	    (rc = challenge_check(&w, seen, err)) < 0)
+		return pp_err_one_line(err, rc);
+	*c = w.c;
+	return 0;
 }
 
 int pp_digest_authorization_make(struct pp_digest_challenge *c, const char *method, const char *uri,
 				 const char *user, const char *password, char *out, size_t cap,
 				 struct pp_err *err)
 {
-	uint8_t ha1[PP_DIGEST_HA1_LEN], rnd[16];
+	pp_cleanup(ha1_wipe) uint8_t ha1[PP_DIGEST_HA1_LEN];
+	uint8_t rnd[16];
 	char response[33], cnonce[33], nc[9];
 	struct pp_writer w = pp_writer_make(out, cap);
 	int rc;
@@ -742,46 +832,31 @@ int pp_digest_authorization_make(struct pp_digest_challenge *c, const char *meth
 	if ((rc = pp_digest_ha1(user, c->realm, password, ha1, err)) < 0 ||
 	    (rc = pp_digest_response(ha1, c->nonce, nc, cnonce, "auth", method, uri, response,
 				     err)) < 0)
-		goto out;
+		return rc;
 
-	rc = put(&w, "Digest username=");
-	if (rc == 0)
-		rc = put_quoted(&w, user);
-	if (rc == 0)
-		rc = put(&w, ", realm=");
-	if (rc == 0)
-		rc = put_quoted(&w, c->realm);
-	if (rc == 0)
-		rc = put(&w, ", nonce=");
-	if (rc == 0)
-		rc = put_quoted(&w, c->nonce);
-	if (rc == 0)
-		rc = put(&w, ", uri=");
-	if (rc == 0)
-		rc = put_quoted(&w, uri);
-	if (rc == 0)
-		rc = put(&w, ", algorithm=MD5, response=\"");
-	if (rc == 0)
-		rc = put(&w, response);
-	if (rc == 0)
-		rc = put(&w, "\", qop=auth, nc=");
-	if (rc == 0)
-		rc = put(&w, nc);
-	if (rc == 0)
-		rc = put(&w, ", cnonce=\"");
-	if (rc == 0)
-		rc = put(&w, cnonce);
-	if (rc == 0)
-		rc = put(&w, "\"");
-	if (rc == 0 && c->has_opaque) {
-		rc = put(&w, ", opaque=");
-		if (rc == 0)
-			rc = put_quoted(&w, c->opaque);
-	}
+	const struct piece pieces[] = {
+	    {"Digest username=", false},
+	    {user, true},
+	    {", realm=", false},
+	    {c->realm, true},
+	    {", nonce=", false},
+	    {c->nonce, true},
+	    {", uri=", false},
+	    {uri, true},
+	    {", algorithm=MD5, response=\"", false},
+	    {response, false},
+	    {"\", qop=auth, nc=", false},
+	    {nc, false},
+	    {", cnonce=\"", false},
+	    {cnonce, false},
+	    {"\"", false},
+	    {", opaque=", false},
+	    {c->opaque, true},
+	};
+	/* The last two pieces only when the challenge had an opaque (RFC 7616 3.4). */
+	rc = put_pieces(&w, pieces, sizeof(pieces) / sizeof(pieces[0]) - (c->has_opaque ? 0 : 2));
 	if ((rc = finish(&w, out, rc, "digest Authorization", err)) < 0)
-		goto out;
+		return rc;
 	c->nc++;
-out:
-	pp_wipe(ha1, sizeof(ha1));
-	return rc;
+	return 0;
 }

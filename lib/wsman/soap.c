@@ -9,6 +9,7 @@
 
 #include "core/parse.h"
 #include "core/secret.h"
+#include "core/xmlsafe.h"
 #include "wsman/wsxml.h"
 
 #define X(s) ((const xmlChar *)(s))
@@ -30,38 +31,38 @@ struct fault_info {
 	const char *reason;
 };
 
+/* One row a fault: the namespace decides the prefix and the fault action; the code and
+ * HTTP status go together (a Sender fault is 400, a Receiver fault 500). */
+#define FAULT(f, pfx, NS, local, sender, reason)                                                   \
+	{                                                                                          \
+		f, PP_WSMAN_NS_##NS, local, pfx ":" local, sender ? "s:Sender" : "s:Receiver",     \
+		    sender ? 400 : 500, PP_WSMAN_ACTION_##NS##_FAULT, reason                       \
+	}
+#define SENDER true
+#define RECEIVER false
+
 static const struct fault_info fault_table[] = {
-    {PP_WSMAN_FAULT_ACCESS_DENIED, PP_WSMAN_NS_WSMAN, "AccessDenied", "wsman:AccessDenied",
-     "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "The sender was not authorized to access the resource."},
-    {PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED, PP_WSMAN_NS_WSA, "ActionNotSupported",
-     "wsa:ActionNotSupported", "s:Sender", 400, PP_WSMAN_ACTION_WSA_FAULT,
-     "The action is not supported by the service."},
-    {PP_WSMAN_FAULT_INVALID_PARAMETER, PP_WSMAN_NS_WSMAN, "InvalidParameter",
-     "wsman:InvalidParameter", "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "An operation parameter is not valid."},
-    {PP_WSMAN_FAULT_DESTINATION_UNREACHABLE, PP_WSMAN_NS_WSA, "DestinationUnreachable",
-     "wsa:DestinationUnreachable", "s:Sender", 400, PP_WSMAN_ACTION_WSA_FAULT,
-     "No route can be determined to reach the destination role defined by the "
-     "WS-Addressing To."},
-    {PP_WSMAN_FAULT_INVALID_HEADER, PP_WSMAN_NS_WSA, "InvalidMessageInformationHeader",
-     "wsa:InvalidMessageInformationHeader", "s:Sender", 400, PP_WSMAN_ACTION_WSA_FAULT,
-     "A message information header is not valid and the message cannot be processed."},
-    {PP_WSMAN_FAULT_ENCODING_LIMIT, PP_WSMAN_NS_WSMAN, "EncodingLimit", "wsman:EncodingLimit",
-     "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "An internal encoding limit was exceeded in a request."},
-    {PP_WSMAN_FAULT_SCHEMA_VALIDATION, PP_WSMAN_NS_WSMAN, "SchemaValidationError",
-     "wsman:SchemaValidationError", "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "The supplied SOAP violates the corresponding XML schema definition."},
-    {PP_WSMAN_FAULT_INTERNAL_ERROR, PP_WSMAN_NS_WSMAN, "InternalError", "wsman:InternalError",
-     "s:Receiver", 500, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "The service cannot comply with the request due to internal processing errors."},
-    {PP_WSMAN_FAULT_INVALID_SELECTORS, PP_WSMAN_NS_WSMAN, "InvalidSelectors",
-     "wsman:InvalidSelectors", "s:Sender", 400, PP_WSMAN_ACTION_WSMAN_FAULT,
-     "The Selectors for the resource are not valid."},
-    {PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT, PP_WSMAN_NS_WSEN, "InvalidEnumerationContext",
-     "wsen:InvalidEnumerationContext", "s:Receiver", 500, PP_WSMAN_ACTION_WSEN_FAULT,
-     "The supplied enumeration context is invalid."},
+    FAULT(PP_WSMAN_FAULT_ACCESS_DENIED, "wsman", WSMAN, "AccessDenied", SENDER,
+	  "The sender was not authorized to access the resource."),
+    FAULT(PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED, "wsa", WSA, "ActionNotSupported", SENDER,
+	  "The action is not supported by the service."),
+    FAULT(PP_WSMAN_FAULT_INVALID_PARAMETER, "wsman", WSMAN, "InvalidParameter", SENDER,
+	  "An operation parameter is not valid."),
+    FAULT(PP_WSMAN_FAULT_DESTINATION_UNREACHABLE, "wsa", WSA, "DestinationUnreachable", SENDER,
+	  "No route can be determined to reach the destination role defined by the "
+	  "WS-Addressing To."),
+    FAULT(PP_WSMAN_FAULT_INVALID_HEADER, "wsa", WSA, "InvalidMessageInformationHeader", SENDER,
+	  "A message information header is not valid and the message cannot be processed."),
+    FAULT(PP_WSMAN_FAULT_ENCODING_LIMIT, "wsman", WSMAN, "EncodingLimit", SENDER,
+	  "An internal encoding limit was exceeded in a request."),
+    FAULT(PP_WSMAN_FAULT_SCHEMA_VALIDATION, "wsman", WSMAN, "SchemaValidationError", SENDER,
+	  "The supplied SOAP violates the corresponding XML schema definition."),
+    FAULT(PP_WSMAN_FAULT_INTERNAL_ERROR, "wsman", WSMAN, "InternalError", RECEIVER,
+	  "The service cannot comply with the request due to internal processing errors."),
+    FAULT(PP_WSMAN_FAULT_INVALID_SELECTORS, "wsman", WSMAN, "InvalidSelectors", SENDER,
+	  "The Selectors for the resource are not valid."),
+    FAULT(PP_WSMAN_FAULT_INVALID_ENUM_CONTEXT, "wsen", WSEN, "InvalidEnumerationContext", RECEIVER,
+	  "The supplied enumeration context is invalid."),
 };
 
 static const struct fault_info *fault_find(enum pp_wsman_fault f)
@@ -210,7 +211,7 @@ static xmlNs *env_wsen(struct env *e)
 
 static void env_free(struct env *e)
 {
-	pp_wsxml_free(e->doc);
+	pp_xml_free_wipe(e->doc);
 	e->doc = NULL;
 }
 
@@ -547,6 +548,16 @@ struct hslot {
 	bool seen;
 };
 
+/* A header slot by namespace (WSA, WSMAN) and local name; its label is the QName with
+ * the prefix our envelopes declare. HTEXT copies the text into the array dst. */
+#define HSLOT(NS, pfx, local, kind, dst, cap, required)                                            \
+	{                                                                                          \
+		PP_WSMAN_NS_##NS, local, pfx ":" local, kind, dst, cap, required, false            \
+	}
+#define HTEXT(NS, pfx, local, dst, required)                                                       \
+	HSLOT(NS, pfx, local, H_TEXT, dst, sizeof(dst), required)
+#define HNONE(NS, pfx, local, kind) HSLOT(NS, pfx, local, kind, NULL, 0, false)
+
 static bool must_understand(const xmlNode *n)
 {
 	xmlChar *v = xmlGetNsProp(n, X("mustUnderstand"), X(PP_WSMAN_NS_SOAP));
@@ -698,20 +709,6 @@ out:
 static bool text_eq(const char *a, const char *b)
 {
 	return strcmp(a, b) == 0;
-}
-
-/* Error messages quote peer text (ids, namespaces, reasons): keep them one printable
- * ASCII line whatever the peer sent. */
-static int err_one_line(struct pp_err *err, int rc)
-{
-	if (rc < 0 && err) {
-		for (char *p = err->msg; *p; p++) {
-			unsigned char c = (unsigned char)*p;
-			if (c < 0x20 || c >= 0x7F)
-				*p = c < 0x20 ? ' ' : '?';
-		}
-	}
-	return rc;
 }
 
 /* ---- device: requests ---- */
@@ -883,7 +880,7 @@ int pp_wsman_request_parse(const void *xml, size_t len, struct pp_wsman_request 
 	int rc;
 
 	request_reset(req);
-	if ((rc = pp_wsxml_parse(xml, len, &doc, err)) < 0) {
+	if ((rc = pp_xml_parse_safe(xml, len, PP_WSMAN_DOC_MAX, "XML document", &doc, err)) < 0) {
 		if (rc == -PP_ETOOBIG)
 			req->fault = PP_WSMAN_FAULT_ENCODING_LIMIT;
 		goto out;
@@ -892,22 +889,15 @@ int pp_wsman_request_parse(const void *xml, size_t len, struct pp_wsman_request 
 		goto out;
 
 	struct hslot slots[] = {
-	    {PP_WSMAN_NS_WSA, "MessageID", "wsa:MessageID", H_TEXT, req->message_id,
-	     sizeof(req->message_id), true, false},
-	    {PP_WSMAN_NS_WSA, "Action", "wsa:Action", H_TEXT, req->action, sizeof(req->action),
-	     true, false},
-	    {PP_WSMAN_NS_WSA, "To", "wsa:To", H_TEXT, req->to, sizeof(req->to), true, false},
-	    {PP_WSMAN_NS_WSMAN, "ResourceURI", "wsman:ResourceURI", H_TEXT, req->resource_uri,
-	     sizeof(req->resource_uri), true, false},
-	    {PP_WSMAN_NS_WSA, "ReplyTo", "wsa:ReplyTo", H_REPLY_TO, reply_to, sizeof(reply_to),
-	     true, false},
-	    {PP_WSMAN_NS_WSMAN, "OperationTimeout", "wsman:OperationTimeout", H_TEXT,
-	     req->operation_timeout, sizeof(req->operation_timeout), false, false},
-	    {PP_WSMAN_NS_WSMAN, "SelectorSet", "wsman:SelectorSet", H_SELECTORS, NULL, 0, false,
-	     false},
+	    HTEXT(WSA, "wsa", "MessageID", req->message_id, true),
+	    HTEXT(WSA, "wsa", "Action", req->action, true),
+	    HTEXT(WSA, "wsa", "To", req->to, true),
+	    HTEXT(WSMAN, "wsman", "ResourceURI", req->resource_uri, true),
+	    HSLOT(WSA, "wsa", "ReplyTo", H_REPLY_TO, reply_to, sizeof(reply_to), true),
+	    HTEXT(WSMAN, "wsman", "OperationTimeout", req->operation_timeout, false),
+	    HNONE(WSMAN, "wsman", "SelectorSet", H_SELECTORS),
 	    /* Understood: our envelopes stay under PP_WSMAN_DOC_MAX, below any sane limit. */
-	    {PP_WSMAN_NS_WSMAN, "MaxEnvelopeSize", "wsman:MaxEnvelopeSize", H_IGNORE, NULL, 0,
-	     false, false},
+	    HNONE(WSMAN, "wsman", "MaxEnvelopeSize", H_IGNORE),
 	};
 	req->fault = PP_WSMAN_FAULT_INVALID_HEADER;
 	if ((rc = parse_headers(env.header, slots, sizeof(slots) / sizeof(slots[0]),
@@ -930,12 +920,12 @@ int pp_wsman_request_parse(const void *xml, size_t len, struct pp_wsman_request 
 	req->fault = PP_WSMAN_FAULT_NONE;
 	rc = 0;
 out:
-	pp_wsxml_free(doc);
+	pp_xml_free_wipe(doc);
 	if (rc < 0) {
 		pp_wsman_props_wipe(&req->selectors);
 		pp_wsman_props_wipe(&req->params);
 	}
-	return err_one_line(err, rc);
+	return pp_err_one_line(err, rc);
 }
 
 /* ---- device: responses and faults ---- */
@@ -1450,20 +1440,16 @@ int pp_wsman_response_parse(const struct pp_wsman_call *call, const void *xml, s
 	response_reset(resp);
 	if (!call || call->op == PP_WSMAN_OP_NONE || !call->message_id[0])
 		return pp_err_set(err, PP_EINVAL, "no request to match the response against");
-	if ((rc = pp_wsxml_parse(xml, len, &doc, err)) < 0)
+	if ((rc = pp_xml_parse_safe(xml, len, PP_WSMAN_DOC_MAX, "XML document", &doc, err)) < 0)
 		goto out;
 	if ((rc = envelope_split(doc, &env, false, err)) < 0)
 		goto out;
 	struct hslot slots[] = {
-	    {PP_WSMAN_NS_WSA, "RelatesTo", "wsa:RelatesTo", H_TEXT, resp->relates_to,
-	     sizeof(resp->relates_to), false, false},
-	    {PP_WSMAN_NS_WSA, "Action", "wsa:Action", H_TEXT, resp->action, sizeof(resp->action),
-	     false, false},
-	    {PP_WSMAN_NS_WSA, "MessageID", "wsa:MessageID", H_TEXT, resp->message_id,
-	     sizeof(resp->message_id), false, false},
-	    {PP_WSMAN_NS_WSA, "To", "wsa:To", H_IGNORE, NULL, 0, false, false},
-	    {PP_WSMAN_NS_WSMAN, "ResourceURI", "wsman:ResourceURI", H_IGNORE, NULL, 0, false,
-	     false},
+	    HTEXT(WSA, "wsa", "RelatesTo", resp->relates_to, false),
+	    HTEXT(WSA, "wsa", "Action", resp->action, false),
+	    HTEXT(WSA, "wsa", "MessageID", resp->message_id, false),
+	    HNONE(WSA, "wsa", "To", H_IGNORE),
+	    HNONE(WSMAN, "wsman", "ResourceURI", H_IGNORE),
 	};
 	if ((rc = parse_headers(env.header, slots, sizeof(slots) / sizeof(slots[0]), NULL, err)) <
 	    0)
@@ -1487,8 +1473,8 @@ int pp_wsman_response_parse(const struct pp_wsman_call *call, const void *xml, s
 	else
 		rc = response_body(call, el, resp, err);
 out:
-	pp_wsxml_free(doc);
+	pp_xml_free_wipe(doc);
 	if (rc < 0)
 		pp_wsman_props_wipe(&resp->props);
-	return err_one_line(err, rc);
+	return pp_err_one_line(err, rc);
 }

@@ -1,9 +1,8 @@
 /* libxml2, used safely: internal helpers of lib/wsman (not part of the public API).
  *
- * Parsing: a size cap before libxml2 sees a byte, a bounded length, XML_PARSE_NONET,
- * no entity substitution, no DTD loading, and any document type declaration refused
- * (SOAP 1.2 Part 1 section 5: "A SOAP message MUST NOT contain a Document Type
- * Declaration"), so entities other than the five predefined ones cannot exist.
+ * Parsing: core/xmlsafe.h (pp_xml_parse_safe with PP_WSMAN_DOC_MAX, freed with
+ * pp_xml_free_wipe): SOAP 1.2 Part 1 section 5, "A SOAP message MUST NOT contain a
+ * Document Type Declaration", so entities other than the five predefined ones cannot exist.
  * Building: text only ever enters the tree through xmlNewTextChild, which escapes it. */
 #ifndef PSKPROV_WSMAN_WSXML_H
 #define PSKPROV_WSMAN_WSXML_H
@@ -15,11 +14,6 @@
 
 #include "core/bytes.h"
 #include "core/err.h"
-
-/* Parses len bytes (at most PP_WSMAN_DOC_MAX) into *out; free with pp_wsxml_free. */
-int pp_wsxml_parse(const void *xml, size_t len, xmlDoc **out, struct pp_err *err) PP_WUR;
-/* Wipes every text node, then frees; accepts NULL. */
-void pp_wsxml_free(xmlDoc *doc);
 
 bool pp_wsxml_is(const xmlNode *n, const char *ns, const char *local);
 const char *pp_wsxml_ns(const xmlNode *n);

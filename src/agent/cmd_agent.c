@@ -24,19 +24,14 @@
 #include "cli/commands.h"
 #include "core/address.h"
 #include "core/bytes.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
+#include "core/setupstate.h"
 #include "store/store.h"
 
 /* ---- PTHI client: one socket, a deadline per exchange ---- */
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void sleep_ms(uint64_t ms)
 {
@@ -49,7 +44,7 @@ static void sleep_ms(uint64_t ms)
 /* Milliseconds left before deadline, as poll() wants them; 0 when it has passed. */
 static int ms_left(uint64_t deadline)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = pp_now_ms();
 	if (now >= deadline)
 		return 0;
 	uint64_t left = deadline - now;
@@ -139,7 +134,7 @@ static int pthi_call(int fd, uint32_t command, unsigned timeout_ms, struct pp_pt
 {
 	uint8_t buf[PP_PTHI_MAX_FRAME];
 	size_t len = 0, rest = 0;
-	uint64_t deadline = mono_ms() + timeout_ms;
+	uint64_t deadline = pp_now_ms() + timeout_ms;
 	const char *name = pp_pthi_command_name(command);
 	int rc;
 
@@ -162,7 +157,7 @@ int pp_agent_query(const char *path, unsigned timeout_ms, struct pp_agent_device
 	int fd = -1, rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = pthi_connect(path, mono_ms() + timeout_ms, &fd, err)) < 0)
+	if ((rc = pthi_connect(path, pp_now_ms() + timeout_ms, &fd, err)) < 0)
 		return rc;
 	if ((rc = pthi_call(fd, PP_PTHI_GET_PROVISIONING_STATE, timeout_ms, &r, err)) < 0)
 		goto out;
@@ -204,7 +199,7 @@ int pp_agent_start_configuration(const char *path, unsigned timeout_ms, uint32_t
 	int fd = -1, rc;
 
 	*status = PP_PTHI_STATUS_INTERNAL_ERROR;
-	if ((rc = pthi_connect(path, mono_ms() + timeout_ms, &fd, err)) < 0)
+	if ((rc = pthi_connect(path, pp_now_ms() + timeout_ms, &fd, err)) < 0)
 		return rc;
 	rc = pthi_call(fd, PP_PTHI_CFG_START_CONFIGURATION, timeout_ms, &r, err);
 	if (rc == 0 || rc == -PP_ESTATE)
@@ -408,20 +403,6 @@ static void reply_error_text(const struct http_result *h, char *out, size_t cap)
 
 /* ---- the command ---- */
 
-static const char *state_name(uint32_t s)
-{
-	switch (s) {
-	case PP_PTHI_STATE_PRE:
-		return "Pre-Setup";
-	case PP_PTHI_STATE_IN:
-		return "In-Setup";
-	case PP_PTHI_STATE_POST:
-		return "Post-Setup";
-	default:
-		return "?";
-	}
-}
-
 static const char *tls_mode_name(uint32_t m)
 {
 	return m == PP_PTHI_TLS_PSK ? "PSK" : m == PP_PTHI_TLS_PKI ? "PKI" : "?";
@@ -449,7 +430,7 @@ static void print_device(const struct pp_agent_device *d, const char *uuid)
 	if (d->has_pid)
 		pp_pid_format(&d->pid, pid);
 	printf("device    %s\n", uuid);
-	printf("state     %s\n", state_name(d->state));
+	printf("state     %s\n", pp_setup_state_name(d->state));
 	printf("pid       %s\n", d->has_pid ? pid : "(none)");
 	printf("tls mode  %s\n", tls_mode_name(d->tls_mode));
 	printf("firmware ");
@@ -465,9 +446,9 @@ static json_t *device_json(const struct pp_agent_device *d, const char *uuid, co
 	if (d->has_pid)
 		pp_pid_format(&d->pid, pid);
 	return json_pack("{s:s,s:s,s:o,s:s,s:s,s:o}", "result", result, "uuid", uuid, "pid",
-			 d->has_pid ? json_string(pid) : json_null(), "state", state_name(d->state),
-			 "tls_mode", tls_mode_name(d->tls_mode), "firmware",
-			 versions_json(&d->versions));
+			 d->has_pid ? json_string(pid) : json_null(), "state",
+			 pp_setup_state_name(d->state), "tls_mode", tls_mode_name(d->tls_mode),
+			 "firmware", versions_json(&d->versions));
 }
 
 static void usage(FILE *out)

@@ -12,7 +12,7 @@
 #include "core/secret.h"
 #include "keys/keys.h"
 #include "wsman/amt.h"
-#include "wsman/b64.h"
+#include "core/base64.h"
 #include "wsman/digest.h"
 #include "wsman/soap.h"
 

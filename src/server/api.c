@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "core/clock.h"
 #include "core/parse.h"
 #include "core/secret.h"
 #include "keys/keys.h"
@@ -277,7 +278,7 @@ static void on_status(struct evhttp_request *req, void *arg)
 			     (json_int_t)m->provisioned, "failed", (json_int_t)m->jobs_failed,
 			     "hellos", (json_int_t)m->hellos_v2, "agent_hellos",
 			     (json_int_t)m->hellos_agent, "uptime_s",
-			     pp_server_now_ms() / 1000.0 - s->started));
+			     pp_now_ms() / 1000.0 - s->started));
 }
 
 /* A unicast IPv4 address a device may have: not 0.0.0.0/8, broadcast, multicast
@@ -375,7 +376,7 @@ static void on_hello(struct evhttp_request *req, void *arg)
 	}
 	uint32_t pip = (uint32_t)peer_ip[0] << 24 | (uint32_t)peer_ip[1] << 16 |
 		       (uint32_t)peer_ip[2] << 8 | peer_ip[3];
-	if (!pp_ratelimit_allow(s->rl, pip, pp_server_now_ms())) {
+	if (!pp_ratelimit_allow(s->rl, pip, pp_now_ms())) {
 		s->m.hellos_rate_limited++;
 		reply_error(s, req, 429, "Too Many Requests", "hello rate limit");
 		return;
@@ -444,7 +445,7 @@ static void on_page(struct evhttp_request *req, void *arg)
 		return;
 	}
 	const struct pp_server_metrics *m = &s->m;
-	double up = pp_server_now_ms() / 1000.0 - s->started;
+	double up = pp_now_ms() / 1000.0 - s->started;
 	evbuffer_add_printf(
 	    b,
 	    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/secret.h"
 #include "server/auth.h"
 #include "server/server.h"
@@ -203,7 +204,7 @@ static void refresh_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 {
 	struct refresh_op *r = (struct refresh_op *)op;
 	struct pp_token_cache *c = r->c;
-	uint64_t now = pp_server_now_ms();
+	uint64_t now = pp_now_ms();
 	c->in_flight = false;
 	if (rc == 0 && cache_install(c, r) == 0) {
 		if (c->fail_logged || c->stale_logged)
@@ -286,7 +287,7 @@ int pp_server_tokens_start(struct pp_server *s, struct pp_err *err)
 		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
 	if (rc < 0)
 		goto out;
-	c->last_ok_ms = pp_server_now_ms();
+	c->last_ok_ms = pp_now_ms();
 	c->timer = event_new(s->base, -1, EV_PERSIST, refresh_tick, c);
 	struct timeval tv = {PP_TOKENS_REFRESH_MS / 1000, (PP_TOKENS_REFRESH_MS % 1000) * 1000};
 	if (!c->timer || event_add(c->timer, &tv) < 0) {

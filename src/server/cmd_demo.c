@@ -21,6 +21,7 @@
 #include "core/parse.h"
 #include "core/fileio.h"
 #include "core/secret.h"
+#include "core/setupstate.h"
 #include "keys/csv.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -293,7 +294,7 @@ static void onetouch_stop(struct demo *d, struct onetouch *ot, bool report, int 
 		if (p > 0 && wait_child(p) == 0 && (j = json_load_file(out, 0, NULL)) &&
 		    json_is_string(json_object_get(j, "state")))
 			state = json_string_value(json_object_get(j, "state"));
-		bool ok = !strcmp(state, "Post-Setup");
+		bool ok = !strcmp(state, PP_SETUP_STATE_POST_NAME);
 		*ok_count += ok;
 		if (report)
 			printf("  %-28s %s\n", ot_name[i], ok ? "provisioned" : state);

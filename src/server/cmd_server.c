@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
@@ -21,13 +22,6 @@
 #include "server/session.h"
 #include "store/store.h"
 #include "util/log.h"
-
-uint64_t pp_server_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void server_usage(FILE *out)
 {
@@ -379,7 +373,7 @@ static int server_start(struct pp_server *s, struct pp_err *err)
 
 static void server_run(struct pp_server *s, const char *db_path)
 {
-	s->started = pp_server_now_ms() / 1000.0;
+	s->started = pp_now_ms() / 1000.0;
 	pp_info("server",
 		"instance %s: hellos on %u.%u.%u.%u:%u, API on %u.%u.%u.%u:%u, devices on port "
 		"%u (%s), store %s",

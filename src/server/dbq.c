@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "store/store.h"
 
 /* Times a lost batch is run again on a new connection before its operations fail. */
@@ -54,13 +55,6 @@ enum batch_outcome {
 	BATCH_LOST,  /* the connection went before COMMIT: nothing written */
 	BATCH_DOUBT, /* the connection went during COMMIT: ask whether it took */
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void push(struct pp_dbq_op **head, struct pp_dbq_op **tail, struct pp_dbq_op *op)
 {
@@ -214,7 +208,7 @@ static bool reconnect(struct pp_dbq *q, uint64_t oldest_ms)
 		q->stats.reconnect_failures++;
 		snprintf(q->down_msg, sizeof(q->down_msg), "%s", err.msg);
 		pthread_mutex_unlock(&q->mu);
-		uint64_t now = mono_ms();
+		uint64_t now = pp_now_ms();
 		if (now + q->backoff_ms > oldest_ms + PP_DBQ_HOLD_MS)
 			return false;
 		if (pause_ms(q, q->backoff_ms))
@@ -394,7 +388,7 @@ static void probe_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 	q->probe_in_flight = false;
 	q->last.rc = rc < 0 ? rc : 0;
 	snprintf(q->last.msg, sizeof(q->last.msg), "%s", rc < 0 ? err->msg : "");
-	q->last.at_ms = mono_ms();
+	q->last.at_ms = pp_now_ms();
 	struct pp_dbq_health h;
 	current(q, &h);
 	answer_waiters(q, &h);
@@ -419,7 +413,7 @@ void pp_dbq_health(struct pp_dbq *q, uint64_t max_age_ms, pp_dbq_health_cb cb, v
 {
 	struct pp_dbq_health h;
 	current(q, &h);
-	uint64_t now = mono_ms();
+	uint64_t now = pp_now_ms();
 	bool fresh = q->last.at_ms && now - q->last.at_ms <= max_age_ms;
 	if (fresh || q->n_waiters >= PP_DBQ_PROBE_WAITERS) {
 		if (!q->last.at_ms && h.rc == 0) {
@@ -486,7 +480,7 @@ int pp_dbq_start(struct event_base *base, struct pp_store *store, size_t max_bat
 void pp_dbq_submit(struct pp_dbq *q, struct pp_dbq_op *op)
 {
 	op->ran = false;
-	op->queued_ms = mono_ms();
+	op->queued_ms = pp_now_ms();
 	pthread_mutex_lock(&q->mu);
 	push(&q->in_head, &q->in_tail, op);
 	q->pending++;

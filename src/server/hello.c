@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/parse.h"
 #include "keys/keys.h"
 #include "proto/hello.h"
@@ -157,7 +158,7 @@ static void hello_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 		    sizeof(s->m.hello_outcomes) / sizeof(s->m.hello_outcomes[0]))
 			s->m.hello_outcomes[h->outcome]++;
 		if (h->outcome <= PP_HELLO_ALREADY_PROVISIONED)
-			hello_remember(s, h->in.uuid, h->in.pid, h->in.addr, pp_server_now_ms());
+			hello_remember(s, h->in.uuid, h->in.pid, h->in.addr, pp_now_ms());
 		/* A repeated hello of a known device is routine: debug. Unknown PIDs and
 		 * suspected clones are counted (metrics) and sampled (`keys report`), and
 		 * anyone can send them by the thousand: debug and info. A clone that proves
@@ -179,7 +180,7 @@ static void hello_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const char *pid,
 			    const uint8_t addr[4], const char *source)
 {
-	if (hello_recent(s, uuid, pid, addr, pp_server_now_ms())) {
+	if (hello_recent(s, uuid, pid, addr, pp_now_ms())) {
 		s->m.hellos_duplicate++;
 		return;
 	}
@@ -217,7 +218,7 @@ static void conn_free(struct hello_conn *c)
 static void log_noisy(struct pp_every *e, const uint8_t a[4], const char *what, const char *action)
 {
 	uint64_t skipped = 0;
-	if (!pp_every_due(e, pp_server_now_ms(), NOISY_LOG_PERIOD_MS, &skipped))
+	if (!pp_every_due(e, pp_now_ms(), NOISY_LOG_PERIOD_MS, &skipped))
 		return;
 	char more[64] = "";
 	if (skipped)
@@ -406,7 +407,7 @@ static void hello_accept(struct evconnlistener *l, evutil_socket_t fd, struct so
 	uint32_t ip = ntohl(sin->sin_addr.s_addr);
 	uint8_t addr[4] = {(uint8_t)(ip >> 24), (uint8_t)(ip >> 16), (uint8_t)(ip >> 8),
 			   (uint8_t)ip};
-	if (!pp_ratelimit_allow(s->rl, ip, pp_server_now_ms())) {
+	if (!pp_ratelimit_allow(s->rl, ip, pp_now_ms())) {
 		s->m.hellos_rate_limited++;
 		char what[64];
 		snprintf(what, sizeof(what), "over %u hellos a minute", s->cfg.hello_rate_per_min);
@@ -455,7 +456,7 @@ void pp_server_accept_error(struct pp_server *s, struct evconnlistener *l, const
 		evconnlistener_enable(l);
 	uint64_t skipped = 0;
 	if (s->hnet &&
-	    pp_every_due(&s->hnet->log_accept, pp_server_now_ms(), NOISY_LOG_PERIOD_MS, &skipped))
+	    pp_every_due(&s->hnet->log_accept, pp_now_ms(), NOISY_LOG_PERIOD_MS, &skipped))
 		pp_warn("server",
 			"%s: accept: %s (descriptor limit %llu): paused %d ms, %u idle "
 			"connection%s shed; %llu more such pause%s in the last %d s",

@@ -139,6 +139,4 @@ void pp_server_api_stop(struct pp_server *s);
 /* After event_base_free: the connection table (its last entries go with the loop). */
 void pp_server_api_release(struct pp_server *s);
 
-uint64_t pp_server_now_ms(void);
-
 #endif

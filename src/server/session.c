@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/parse.h"
 #include "core/secret.h"
 #include "keys/keys.h"
@@ -258,7 +259,7 @@ static void finish(struct session *x)
 	s->m.provisioned++;
 	pp_info("jobs", "job %lld uuid=%s pid=%s provisioned as %s.%s in %.0f ms (%s %s)%s%s",
 		(long long)p->job.id, uuid, p->job.pid, p->host_name, s->cfg.domain,
-		(pp_server_now_ms() / 1000.0 - x->t0) * 1000.0,
+		(pp_now_ms() / 1000.0 - x->t0) * 1000.0,
 		x->tls_version[0] ? x->tls_version : "HTTP", x->tls_cipher,
 		p->have_next ? ", next key " : "", p->have_next ? p->next_pid.s : "");
 	session_end(x);
@@ -471,7 +472,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 /* Arms the deadline of one exchange: its own, or what is left of the session's. */
 static int arm_deadline(struct session *x)
 {
-	uint64_t now = pp_server_now_ms();
+	uint64_t now = pp_now_ms();
 	if (now >= x->session_end_ms)
 		return -PP_ETIMEOUT;
 	uint64_t ms = x->s->cfg.exchange_timeout_ms;
@@ -650,8 +651,8 @@ void pp_session_begin(struct session *x)
 	s->m.sessions_active++;
 	if (s->m.sessions_active > s->m.sessions_peak)
 		s->m.sessions_peak = s->m.sessions_active;
-	x->t0 = pp_server_now_ms() / 1000.0;
-	x->session_end_ms = pp_server_now_ms() + s->cfg.session_timeout_ms;
+	x->t0 = pp_now_ms() / 1000.0;
+	x->session_end_ms = pp_now_ms() + s->cfg.session_timeout_ms;
 	if (x->load_error[0]) {
 		struct pp_prov_action a = {.kind = PV_ACT_FAIL};
 		snprintf(a.reason, sizeof(a.reason), "%s", x->load_error);

@@ -242,6 +242,21 @@ static void test_secret_alloc(void **state)
 	pp_secret_free(p, 32);
 }
 
+/* Peer text quoted in a message comes out one printable ASCII line. */
+static void test_err_one_line(void **state)
+{
+	(void)state;
+	struct pp_err err = {0};
+	int rc = pp_err_set(&err, PP_EINVAL, "bad '%s'", "a\r\nb\x7f\xc3\xa9");
+	assert_int_equal(pp_err_one_line(&err, rc), -PP_EINVAL);
+	assert_string_equal(err.msg, "bad 'a  b?\?\?'");
+	/* Success leaves the message alone; no err is fine. */
+	pp_err_set(&err, PP_EINVAL, "x\ty");
+	assert_int_equal(pp_err_one_line(&err, 0), 0);
+	assert_string_equal(err.msg, "x\ty");
+	assert_int_equal(pp_err_one_line(NULL, -PP_EIO), -PP_EIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,7 +265,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_ipv4),    cmocka_unit_test(test_fqdn),
 	    cmocka_unit_test(test_uuid),          cmocka_unit_test(test_secret_compare),
 	    cmocka_unit_test(test_secret_alloc),  cmocka_unit_test(test_files),
-	    cmocka_unit_test(test_err_prefix),
+	    cmocka_unit_test(test_err_prefix),    cmocka_unit_test(test_err_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

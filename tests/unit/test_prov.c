@@ -15,7 +15,7 @@
 #include "core/secret.h"
 #include "prov/prov.h"
 #include "wsman/amt.h"
-#include "wsman/b64.h"
+#include "core/base64.h"
 
 #define MEBX_OLD "Old-Pass1!"
 #define REALM "Digest:0123456789ABCDEF0123456789ABCDEF"

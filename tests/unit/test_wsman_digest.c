@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "wsman/amt.h"
-#include "wsman/b64.h"
 #include "wsman/digest.h"
 
 #define REALM "Digest:F3EB554784E729164447A89F60B641C5"
@@ -502,58 +501,6 @@ static void test_challenge_rejects(void **state)
 	assert_int_equal(pp_digest_challenge_parse(amt, 20, &c, &err), -PP_EINVAL);
 }
 
-/* ---- base64 ---- */
-
-static void test_base64(void **state)
-{
-	(void)state;
-	struct pp_err err;
-	static const struct {
-		const char *raw, *enc;
-	} v[] = {{"", ""},
-		 {"f", "Zg=="},
-		 {"fo", "Zm8="},
-		 {"foo", "Zm9v"},
-		 {"foob", "Zm9vYg=="},
-		 {"fooba", "Zm9vYmE="},
-		 {"foobar", "Zm9vYmFy"}};
-	char enc[16];
-	uint8_t dec[16];
-	size_t n;
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		assert_int_equal(pp_b64_encode(v[i].raw, strlen(v[i].raw), enc, sizeof(enc), &err),
-				 0);
-		assert_string_equal(enc, v[i].enc);
-		assert_int_equal(
-		    pp_b64_decode(v[i].enc, strlen(v[i].enc), dec, strlen(v[i].raw), &n, &err), 0);
-		assert_int_equal(n, strlen(v[i].raw));
-		assert_memory_equal(dec, v[i].raw, n);
-	}
-	static const char *const bad[] = {"Zg=",      "Zg===", "Z===",   "====",    "Zh==",
-					  "Zm9=",     "Zm 9v", "Zm9v\n", "Zm-v",    "Zm_v",
-					  "Zg==Zg==", "Z=g=",  " Zm9v",  "Zm9v=",   "A",
-					  "=Zm9",     "Zm8",   "Zm8==",  "Zm9vYmF", "Zm9vYmFy\0"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		size_t len = strlen(bad[i]) + (i == sizeof(bad) / sizeof(bad[0]) - 1);
-		if (pp_b64_decode(bad[i], len, dec, sizeof(dec), &n, &err) == 0)
-			fail_msg("accepted base64 '%s'", bad[i]);
-		assert_int_equal(n, 0);
-	}
-	/* Output room is checked, for both directions. */
-	assert_int_equal(pp_b64_decode("Zm9vYmFy", 8, dec, 5, &n, &err), -PP_ETOOBIG);
-	assert_int_equal(pp_b64_encode("foo", 3, enc, 4, &err), -PP_ETOOBIG);
-	assert_int_equal(pp_b64_encode("foo", 3, enc, 5, &err), 0);
-	/* SetTLSPSK: the PPS as base64 of its 32 ASCII bytes. */
-	char pps64[PP_B64_ENCODED_LEN(32) + 1];
-	uint8_t pps[32];
-	assert_int_equal(
-	    pp_b64_encode("NKLDG5DCRRNQE9YZZIJL7LFLVJED69XJ", 32, pps64, sizeof(pps64), &err), 0);
-	assert_int_equal(strlen(pps64), 44);
-	assert_int_equal(pp_b64_decode(pps64, 44, pps, sizeof(pps), &n, &err), 0);
-	assert_int_equal(n, 32);
-	assert_memory_equal(pps, "NKLDG5DCRRNQE9YZZIJL7LFLVJED69XJ", 32);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -567,7 +514,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_escaped_user, dsetup, dteardown),
 	    cmocka_unit_test(test_auth_header_rejects),
 	    cmocka_unit_test(test_challenge_rejects),
-	    cmocka_unit_test(test_base64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 
 #include "core/bytes.h"
 #include "wsman/amt.h"
-#include "wsman/b64.h"
+#include "core/base64.h"
 #include "wsman/soap.h"
 
 #define TO "https://192.0.2.10:16993/wsman"

@@ -1,7 +1,7 @@
 /* Base64 (RFC 4648 section 4, standard alphabet, padded), strict: SetTLSPSK carries the
  * PID and PPS as base64 of their ASCII bytes, SetAdminAclEntryEx the digest hash. */
-#ifndef PSKPROV_WSMAN_B64_H
-#define PSKPROV_WSMAN_B64_H
+#ifndef PSKPROV_CORE_BASE64_H
+#define PSKPROV_CORE_BASE64_H
 
 #include <stddef.h>
 #include <stdint.h>

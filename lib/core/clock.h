@@ -1,0 +1,13 @@
+/* The monotonic clock: deadlines, timeouts and rate limits are measured on it, never
+ * on the wall clock, which can step (NTP, an administrator) while a deadline runs. */
+#ifndef PSKPROV_CORE_CLOCK_H
+#define PSKPROV_CORE_CLOCK_H
+
+#include <stdint.h>
+
+/* Milliseconds of CLOCK_MONOTONIC: an arbitrary origin, only differences mean anything. */
+uint64_t pp_now_ms(void);
+/* The same clock in seconds, with sub-second precision (durations shown to people). */
+double pp_now_s(void);
+
+#endif

@@ -14,9 +14,11 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 
+#include "core/base64.h"
 #include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
+#include "core/xmlsafe.h"
 
 /* Namespaces and algorithm identifiers: RFC 6030 sections 4 and 6, XML Encryption
  * (xmlenc, xmlenc11), XML Signature (xmldsig, xmldsig-more, RFC 6931), PKCS #5 XML. */
@@ -96,51 +98,21 @@ static void pid_unpack(uint64_t v, struct pp_pid *pid)
 	pid->s[PP_PID_LEN] = '\0';
 }
 
-/* ---- base64 (RFC 4648 section 4; xs:base64Binary allows white space anywhere) ---- */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* ---- base64: xs:base64Binary allows XML white space anywhere; the rest is strict
+ * (core/base64.h) ---- */
 
 /* out gets 4 * ceil(n / 3) characters and a NUL. */
 static void b64_encode(const uint8_t *in, size_t n, char *out)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = i + 1 < n ? b64_alphabet[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? b64_alphabet[v & 63] : '=';
-	}
-	out[o] = '\0';
+	if (pp_b64_encode(in, n, out, PP_B64_ENCODED_LEN(n) + 1, NULL) < 0)
+		out[0] = '\0';
 }
 
-/* Strict decoding of text that may hold XML white space: padded, canonical (the unused
- * bits before the padding are zero), nothing but the alphabet. -PP_EINVAL or
- * -PP_ETOOBIG (more than cap bytes). */
+/* -PP_EINVAL or -PP_ETOOBIG (more than cap bytes). */
 static int b64_decode(const char *text, uint8_t *out, size_t cap, size_t *out_len)
 {
 	char c[B64_TEXT_MAX];
-	size_t m = 0, o = 0;
+	size_t m = 0;
 	for (const char *p = text; *p; p++) {
 		if (xml_space((unsigned char)*p))
 			continue;
@@ -148,38 +120,11 @@ static int b64_decode(const char *text, uint8_t *out, size_t cap, size_t *out_le
 			return -PP_ETOOBIG;
 		c[m++] = *p;
 	}
-	if (m == 0 || m % 4)
+	if (m == 0)
 		return -PP_EINVAL;
-	for (size_t i = 0; i < m; i += 4) {
-		bool last = i + 4 == m;
-		int v0 = b64_val((unsigned char)c[i]), v1 = b64_val((unsigned char)c[i + 1]);
-		int v2 = b64_val((unsigned char)c[i + 2]), v3 = b64_val((unsigned char)c[i + 3]);
-		size_t pad = 0;
-		if (v0 < 0 || v1 < 0)
-			return -PP_EINVAL;
-		if (last && c[i + 2] == '=' && c[i + 3] == '=')
-			pad = 2;
-		else if (last && c[i + 3] == '=' && v2 >= 0)
-			pad = 1;
-		else if (v2 < 0 || v3 < 0)
-			return -PP_EINVAL;
-		if ((pad == 2 && (v1 & 0x0f)) || (pad == 1 && (v2 & 0x03)))
-			return -PP_EINVAL;
-		if (o + 3 - pad > cap)
-			return -PP_ETOOBIG;
-		uint32_t v = (uint32_t)v0 << 18 | (uint32_t)v1 << 12;
-		if (pad < 2)
-			v |= (uint32_t)v2 << 6;
-		if (pad < 1)
-			v |= (uint32_t)v3;
-		out[o++] = (uint8_t)(v >> 16);
-		if (pad < 2)
-			out[o++] = (uint8_t)(v >> 8);
-		if (pad < 1)
-			out[o++] = (uint8_t)v;
-	}
-	*out_len = o;
-	return 0;
+	int rc = pp_b64_decode(c, m, out, cap, out_len, NULL);
+	pp_wipe(c, m);
+	return rc < 0 && rc != -PP_ETOOBIG ? -PP_EINVAL : rc;
 }
 
 /* ---- crypto ---- */
@@ -510,165 +455,11 @@ static int attr_get(const xmlNode *el, const char *name, char *out, size_t cap, 
 
 /* ---- parsing the document ---- */
 
-/* DOM memory: libxml2 spends some 100 to 150 bytes per node, so a document of tiny
- * elements or attributes would cost 30 times its size. Real PSKC documents (ours, RFC 6030's
- * figures, indented or not) spend 20 to 38 bytes of input per node; the parser is stopped
- * once the nodes would average fewer than NODE_BYTES each. */
-#define NODE_BYTES 10
-#define NODE_SLACK 256
-
-struct parse_state {
-	bool saw_dtd;
-	bool over_budget;
-	size_t nodes;
-	size_t budget;
-	startElementNsSAX2Func start;
-	charactersSAXFunc characters;
-	ignorableWhitespaceSAXFunc whitespace;
-	commentSAXFunc comment;
-	processingInstructionSAXFunc pi;
-};
-
-static bool spend(void *ctx, size_t nodes)
-{
-	xmlParserCtxt *ctxt = ctx;
-	struct parse_state *st = ctxt->_private;
-	st->nodes += nodes;
-	if (st->nodes <= st->budget)
-		return true;
-	st->over_budget = true;
-	xmlStopParser(ctxt);
-	return false;
-}
-
-/* Elements cost a node, each attribute two (the attribute and its text), each namespace
- * declaration one; text runs, comments and processing instructions one each. */
-static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
-		     int nb_namespaces, const xmlChar **namespaces, int nb_attributes,
-		     int nb_defaulted, const xmlChar **attributes)
-{
-	struct parse_state *st = ((xmlParserCtxt *)ctx)->_private;
-	if (spend(ctx, 1 + (size_t)nb_namespaces + 2 * (size_t)nb_attributes) && st->start)
-		st->start(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
-			  nb_defaulted, attributes);
-}
-
-static void on_characters(void *ctx, const xmlChar *ch, int len)
-{
-	struct parse_state *st = ((xmlParserCtxt *)ctx)->_private;
-	if (spend(ctx, 1) && st->characters)
-		st->characters(ctx, ch, len);
-}
-
-static void on_whitespace(void *ctx, const xmlChar *ch, int len)
-{
-	struct parse_state *st = ((xmlParserCtxt *)ctx)->_private;
-	if (spend(ctx, 1) && st->whitespace)
-		st->whitespace(ctx, ch, len);
-}
-
-static void on_comment(void *ctx, const xmlChar *value)
-{
-	struct parse_state *st = ((xmlParserCtxt *)ctx)->_private;
-	if (spend(ctx, 1) && st->comment)
-		st->comment(ctx, value);
-}
-
-static void on_pi(void *ctx, const xmlChar *target, const xmlChar *data)
-{
-	struct parse_state *st = ((xmlParserCtxt *)ctx)->_private;
-	if (spend(ctx, 1) && st->pi)
-		st->pi(ctx, target, data);
-}
-
-/* Any DOCTYPE stops the parser before its internal subset is read: no entity is ever
- * declared, so none can be expanded (billion laughs) or fetched (XXE). */
-static void on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *external_id,
-			       const xmlChar *system_id)
-{
-	xmlParserCtxt *ctxt = ctx;
-	struct parse_state *st = ctxt->_private;
-	(void)name;
-	(void)external_id;
-	(void)system_id;
-	st->saw_dtd = true;
-	xmlStopParser(ctxt);
-}
-
+/* The one safe parse policy (core/xmlsafe.h): no DTD, no entities, no network, node
+ * and depth budgets, text wiped when freed. */
 static int parse_xml(const void *xml, size_t len, xmlDoc **out, struct pp_err *err)
 {
-	struct parse_state st = {0};
-	xmlParserCtxt *ctxt = NULL;
-	xmlDoc *doc = NULL;
-	int rc;
-
-	*out = NULL;
-	if (len > PP_PSKC_DOC_MAX)
-		return pp_err_set(err, PP_ETOOBIG,
-				  "PSKC document of %zu bytes is over the %u-byte cap", len,
-				  PP_PSKC_DOC_MAX);
-	if (!xml || len == 0)
-		return pp_err_set(err, PP_EINVAL, "empty PSKC document");
-	ctxt = xmlNewParserCtxt();
-	if (!ctxt)
-		return pp_err_set(err, PP_ENOMEM, "out of memory creating the XML parser");
-	ctxt->_private = &st;
-	ctxt->sax->internalSubset = on_internal_subset;
-	ctxt->sax->externalSubset = NULL;
-	st.budget = len / NODE_BYTES + NODE_SLACK;
-	st.start = ctxt->sax->startElementNs;
-	st.characters = ctxt->sax->characters;
-	st.whitespace = ctxt->sax->ignorableWhitespace;
-	st.comment = ctxt->sax->comment;
-	st.pi = ctxt->sax->processingInstruction;
-	ctxt->sax->startElementNs = on_start;
-	ctxt->sax->characters = on_characters;
-	ctxt->sax->ignorableWhitespace = on_whitespace;
-	ctxt->sax->comment = on_comment;
-	ctxt->sax->processingInstruction = on_pi;
-	/* No XML_PARSE_NOENT (entity substitution), DTDLOAD, DTDATTR, XINCLUDE or HUGE (which
-	 * would lift libxml2's depth and text limits); NONET in case anything tries. The
-	 * declared encoding is ignored: PSKC here is UTF-8. */
-	int opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-		   XML_PARSE_IGNORE_ENC;
-	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, "UTF-8", opts);
-	if (st.saw_dtd) {
-		rc = pp_err_set(err, PP_EINVAL,
-				"PSKC document has a document type declaration (DTDs and entities "
-				"are refused)");
-		goto out;
-	}
-	if (st.over_budget) {
-		rc = pp_err_set(
-		    err, PP_ETOOBIG,
-		    "PSKC document has too many XML nodes for its %zu bytes (at most one "
-		    "per %d bytes)",
-		    len, NODE_BYTES);
-		goto out;
-	}
-	if (!doc || !ctxt->wellFormed) {
-		const xmlError *e = xmlCtxtGetLastError(ctxt);
-		char msg[96] = "not well-formed";
-		if (e && e->message) {
-			snprintf(msg, sizeof(msg), "line %d: %s", e->line, e->message);
-			size_t n = strlen(msg);
-			while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-				msg[--n] = '\0';
-		}
-		rc = pp_err_set(err, PP_EINVAL, "malformed XML: %s", msg);
-		goto out;
-	}
-	if (doc->intSubset || doc->extSubset) {
-		rc = pp_err_set(err, PP_EINVAL, "PSKC document has a DTD (refused)");
-		goto out;
-	}
-	*out = doc;
-	doc = NULL;
-	rc = 0;
-out:
-	xmlFreeDoc(doc);
-	xmlFreeParserCtxt(ctxt);
-	return rc;
+	return pp_xml_parse_safe(xml, len, PP_PSKC_DOC_MAX, "PSKC document", out, err);
 }
 
 /* ---- reader ---- */
@@ -1585,7 +1376,7 @@ static int read_doc(struct rd *r, const void *xml, size_t len)
 	r->pids = NULL;
 	pp_wipe(r->key, sizeof(r->key));
 	pp_wipe(r->mac_key, sizeof(r->mac_key));
-	xmlFreeDoc(doc);
+	pp_xml_free_wipe(doc);
 	return rc;
 }
 
@@ -2048,7 +1839,7 @@ void pp_pskc_writer_free(struct pp_pskc_writer *w)
 {
 	if (!w)
 		return;
-	xmlFreeDoc(w->doc);
+	pp_xml_free_wipe(w->doc);
 	EVP_MAC_CTX_free(w->cmac);
 	free(w->set);
 	pp_wipe(w, sizeof(*w));

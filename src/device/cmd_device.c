@@ -17,7 +17,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "cli/commands.h"
 #include "core/parse.h"
 #include "core/secret.h"

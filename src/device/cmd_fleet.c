@@ -14,7 +14,7 @@
 
 #include <event2/event.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "cli/commands.h"
 #include "core/parse.h"
 #include "core/secret.h"

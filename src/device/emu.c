@@ -262,7 +262,7 @@ static void hello_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (e->fault == PP_EMU_FAULT_SILENT)
 		return;
-	/* lib/amt divides its delays by its factor; ours multiplies them. */
+	/* lib/firmware divides its delays by its factor; ours multiplies them. */
 	int act = pp_amt_hello_next(e->dev, mono_ms(), 1.0 / e->env->time_scale, &retry, &delay);
 	if (act == PP_AMT_HELLO_SEND)
 		hello_send(e, retry);

@@ -20,7 +20,7 @@
  * Consistency: Pre-Setup has no key, next key or admin; In-/Post-Setup have a key and a
  * password that is not the factory default; Post-Setup has an admin account; the
  * factory default has no salt or verifier and its HA1 is that of "admin". */
-#include "amt/device_impl.h"
+#include "firmware/device_impl.h"
 
 #include "core/fileio.h"
 #include "core/parse.h"

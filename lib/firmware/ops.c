@@ -1,7 +1,7 @@
 /* Operations that change the device: factory load, console, USB, WS-Management.
  * Each validates, works on a copy, saves the copy and only then makes it current
  * (amt_commit_change), so a failed call leaves the device as it was. */
-#include "amt/device_impl.h"
+#include "firmware/device_impl.h"
 
 #include "core/parse.h"
 #include "core/secret.h"

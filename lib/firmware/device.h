@@ -39,8 +39,8 @@
  * Errors: -PP_ESTATE when the operation is not allowed in the current state, -PP_EPERM
  * for wrong credentials, -PP_EINVAL for bad parameters, -PP_EIO when the state file
  * cannot be written, -PP_ECRYPTO when the crypto library fails. */
-#ifndef PSKPROV_AMT_DEVICE_H
-#define PSKPROV_AMT_DEVICE_H
+#ifndef PSKPROV_FIRMWARE_DEVICE_H
+#define PSKPROV_FIRMWARE_DEVICE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* The emulated firmware's host-interface answers (lib/amt/pthi.h, protocol.md 5),
+/* The emulated firmware's host-interface answers (lib/firmware/pthi.h, protocol.md 5),
  * checked through the host-side parser of proto/pthi.h, in every state, and the
  * refusal of malformed request frames. */
 #include <setjmp.h>
@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "amt/device.h"
-#include "amt/pthi.h"
+#include "firmware/device.h"
+#include "firmware/pthi.h"
 #include "core/err.h"
 #include "core/parse.h"
 #include "proto/pthi.h"
@@ -58,7 +58,7 @@ static int setup(void **state)
 	uint8_t uuid[16];
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pp_test_amt_pthi.XXXXXX");
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pp_test_firmware_pthi.XXXXXX");
 	if (!mkdtemp(f->dir)) {
 		free(f);
 		return -1;

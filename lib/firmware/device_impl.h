@@ -1,9 +1,9 @@
 /* Inside the emulated device: the struct and the helpers its files share. Not for use
- * outside lib/amt. */
-#ifndef PSKPROV_AMT_DEVICE_IMPL_H
-#define PSKPROV_AMT_DEVICE_IMPL_H
+ * outside lib/firmware. */
+#ifndef PSKPROV_FIRMWARE_DEVICE_IMPL_H
+#define PSKPROV_FIRMWARE_DEVICE_IMPL_H
 
-#include "amt/device.h"
+#include "firmware/device.h"
 
 #define AMT_SALT_LEN 16
 #define AMT_VERIFIER_LEN 32

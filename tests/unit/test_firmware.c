@@ -1,4 +1,4 @@
-/* The emulated AMT device (lib/amt): state file, operations, schedules. */
+/* The emulated AMT device (lib/firmware): state file, operations, schedules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@
 
 #include <openssl/evp.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "core/bytes.h"
 #include "core/err.h"
 #include "core/fileio.h"
@@ -68,7 +68,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pp_test_amt.XXXXXX");
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pp_test_firmware.XXXXXX");
 	if (!mkdtemp(f->dir)) {
 		free(f);
 		return -1;

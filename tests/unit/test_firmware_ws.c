@@ -1,4 +1,4 @@
-/* The emulated device's WS-Management (src/device/ws.c over lib/amt): every class and
+/* The emulated device's WS-Management (src/device/ws.c over lib/firmware): every class and
  * method, enumeration contexts, faults, Put of AMT_GeneralSettings, the request trace.
  * Requests are built with lib/wsman's client side (as the configuration server does) or
  * written as Intel's library sends them. */
@@ -66,7 +66,7 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	pp_wsman_init();
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pp_test_amt_ws.XXXXXX");
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pp_test_firmware_ws.XXXXXX");
 	if (!mkdtemp(f->dir) || pp_amt_create(f->dir, &fast_opts, &f->dev, &err) < 0 ||
 	    pp_amt_load_key(f->dev, "0000-037M", "NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ", PW1,
 			    NULL, &err) < 0) {

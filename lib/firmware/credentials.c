@@ -1,6 +1,6 @@
 /* MEBx password and admin account credentials: Digest HA1 (RFC 7616, MD5), the
  * PBKDF2-HMAC-SHA256 verifier, and the base64 of SetAdminAclEntryEx. */
-#include "amt/device_impl.h"
+#include "firmware/device_impl.h"
 
 #include "core/secret.h"
 

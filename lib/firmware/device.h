@@ -178,6 +178,8 @@ const char *pp_amt_path(const struct pp_amt_device *dev);
 /* ---- plain getters (also the PTHI values, protocol.md section 5) ---- */
 
 enum pp_amt_setup_state pp_amt_state(const struct pp_amt_device *dev);
+/* "Pre-Setup", "In-Setup", "Post-Setup"; "?" for a value outside the enum. */
+const char *pp_amt_state_name(enum pp_amt_setup_state s);
 uint32_t pp_amt_provisioning_mode(const struct pp_amt_device *dev);
 void pp_amt_uuid(const struct pp_amt_device *dev, uint8_t out[16]); /* RFC 4122 order */
 const char *pp_amt_realm(const struct pp_amt_device *dev);

@@ -9,16 +9,17 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *state_name(uint8_t s)
+const char *pp_amt_state_name(enum pp_amt_setup_state s)
 {
 	switch (s) {
 	case PP_AMT_PRE_SETUP:
 		return "Pre-Setup";
 	case PP_AMT_IN_SETUP:
 		return "In-Setup";
-	default:
+	case PP_AMT_POST_SETUP:
 		return "Post-Setup";
 	}
+	return "?";
 }
 
 /* Bad parameters are -PP_EINVAL whatever the parser's finer code (e.g. a checksum). */
@@ -128,7 +129,7 @@ int pp_amt_load_key(struct pp_amt_device *dev, const char *pid_text, const char 
 			goto out;
 		}
 		rc = pp_err_set(err, PP_ESTATE, "factory key load: the device is %s, not Pre-Setup",
-				state_name(dev->state));
+				pp_amt_state_name(dev->state));
 		goto out;
 	}
 	next = *dev;
@@ -281,7 +282,7 @@ int pp_amt_usb_apply(struct pp_amt_device *dev, const struct pp_amt_usb_record *
 	}
 	if (dev->state != PP_AMT_PRE_SETUP) {
 		rc = pp_err_set(err, PP_ESTATE, "USB record: the device is %s, not Pre-Setup",
-				state_name(dev->state));
+				pp_amt_state_name(dev->state));
 		goto out;
 	}
 	if (!pp_ct_streq(rec->current_password, PP_AMT_DEV_FACTORY_PASSWORD)) {
@@ -624,7 +625,7 @@ int pp_amt_tls_key(const struct pp_amt_device *dev, struct pp_pid *pid, struct p
 {
 	if (dev->state != PP_AMT_IN_SETUP)
 		return pp_err_set(err, PP_ESTATE, "TLS-PSK: the device is %s, not In-Setup",
-				  state_name(dev->state));
+				  pp_amt_state_name(dev->state));
 	*pid = dev->pid;
 	*pps = dev->pps;
 	return 0;

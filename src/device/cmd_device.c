@@ -31,19 +31,6 @@
 #include "util/log.h"
 #include "wsman/soap.h"
 
-static const char *setup_state_name(enum pp_amt_setup_state s)
-{
-	switch (s) {
-	case PP_AMT_PRE_SETUP:
-		return "Pre-Setup";
-	case PP_AMT_IN_SETUP:
-		return "In-Setup";
-	case PP_AMT_POST_SETUP:
-		return "Post-Setup";
-	}
-	return "?";
-}
-
 static json_t *jstr_or_null(const char *s)
 {
 	return s && *s ? json_string(s) : json_null();
@@ -220,8 +207,8 @@ static int device_factory_load(struct pp_cli *cli, int argc, char **argv)
 		pp_pid_format(&pid, pid_s);
 	else
 		snprintf(pid_s, sizeof(pid_s), "-");
-	printf("device %s: %s, UUID %s, PID %s\n", dir, setup_state_name(pp_amt_state(dev)), uuid_s,
-	       pid_s);
+	printf("device %s: %s, UUID %s, PID %s\n", dir, pp_amt_state_name(pp_amt_state(dev)),
+	       uuid_s, pid_s);
 	pp_amt_free(dev);
 	return PP_EXIT_OK;
 }
@@ -404,7 +391,7 @@ static int device_usb_boot(struct pp_cli *cli, int argc, char **argv)
 	pp_uuid_format(uuid, uuid_s);
 	if (pp_amt_pid(dev, &pid, NULL) == 0)
 		pp_pid_format(&pid, pid_s);
-	const char *state = setup_state_name(pp_amt_state(dev));
+	const char *state = pp_amt_state_name(pp_amt_state(dev));
 	int ret = ok ? PP_EXIT_OK : PP_EXIT_FAIL;
 	if (json) {
 		json_t *o = json_object();
@@ -768,7 +755,7 @@ static int device_show(struct pp_cli *cli, int argc, char **argv)
 		json_object_set_new(jsrv, "fqdn", jstr_or_null(srv.fqdn));
 		json_object_set_new(jsrv, "port", json_integer(srv.port));
 		json_object_set_new(o, "path", json_string(pp_amt_path(dev)));
-		json_object_set_new(o, "state", json_string(setup_state_name(st)));
+		json_object_set_new(o, "state", json_string(pp_amt_state_name(st)));
 		json_object_set_new(o, "provisioning_state", json_integer(st));
 		json_object_set_new(o, "provisioning_mode",
 				    json_integer(pp_amt_provisioning_mode(dev)));
@@ -788,7 +775,7 @@ static int device_show(struct pp_cli *cli, int argc, char **argv)
 		ret = pp_json_print(o);
 	} else {
 		printf("path            %s\n", pp_amt_path(dev));
-		printf("state           %s\n", setup_state_name(st));
+		printf("state           %s\n", pp_amt_state_name(st));
 		printf("uuid            %s\n", uuid_s);
 		printf("pid             %s\n", pid_s[0] ? pid_s : "-");
 		printf("next pid        %s\n", next_s[0] ? next_s : "-");

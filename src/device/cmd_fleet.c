@@ -35,6 +35,10 @@
 /* After the last device is done: time for the answers still on their way (the last
  * CommitChanges response among them) to leave before the process exits. */
 #define FLEET_DRAIN_MS 1000
+/* Hellos refused (ECONNREFUSED) and none delivered for this long: nothing listens at
+ * --server, and the fleet ends instead of waiting out --timeout. Long enough for a
+ * server started at the same time as the fleet to come up. */
+#define FLEET_REFUSED_MS 2000
 
 enum { F_NONE, F_WRONG, F_SILENT, F_DISCONNECT, F_KINDS };
 static const char *const fault_names[F_KINDS] = {"none", "wrong-key", "silent", "disconnect"};
@@ -74,7 +78,8 @@ struct fleet {
 	size_t n;
 	size_t good_total, good_done, bad_provisioned, wrong_tried;
 	uint64_t start_ms, good_done_ms, last_provisioned_ms, hs_failed_total, end_ms;
-	bool timed_out, interrupted, progress, draining;
+	uint64_t hellos_delivered, first_refused_ms;
+	bool timed_out, interrupted, no_server, progress, draining;
 	struct event *tick, *drain;
 };
 
@@ -194,6 +199,12 @@ static void fleet_check(struct fleet *fl)
 	size_t wrong = fl->o->faults[F_WRONG];
 	if (fl->draining)
 		return;
+	if (fl->first_refused_ms && !fl->hellos_delivered &&
+	    now - fl->first_refused_ms >= FLEET_REFUSED_MS) {
+		fl->no_server = true;
+		fleet_stop(fl);
+		return;
+	}
 	if (fl->good_done == fl->good_total) {
 		if (!fl->good_done_ms)
 			fl->good_done_ms = now;
@@ -224,6 +235,16 @@ static void fleet_tick(evutil_socket_t fd, short what, void *arg)
 	fleet_check(fl);
 }
 
+/* Said once, at the first refused hello: the usual cause is a server not started. */
+static void fleet_warn_refused(const struct fleet *fl)
+{
+	const uint8_t *ip = fl->o->env.server_ip;
+	pp_warn(LOG,
+		"hellos to %u.%u.%u.%u:%u: connection refused: nothing listens there (is the "
+		"configuration server running?)",
+		ip[0], ip[1], ip[2], ip[3], fl->o->env.server_port);
+}
+
 static void fleet_event(void *arg, struct pp_emu *emu, enum pp_emu_event ev)
 {
 	struct fleet_dev *d = arg;
@@ -234,6 +255,13 @@ static void fleet_event(void *arg, struct pp_emu *emu, enum pp_emu_event ev)
 	case PP_EMU_EV_HELLO:
 		if (!d->first_hello_ms)
 			d->first_hello_ms = now;
+		fl->hellos_delivered++;
+		break;
+	case PP_EMU_EV_HELLO_REFUSED:
+		if (!fl->first_refused_ms && !fl->hellos_delivered) {
+			fl->first_refused_ms = now;
+			fleet_warn_refused(fl);
+		}
 		break;
 	case PP_EMU_EV_HANDSHAKE_OK:
 		break;
@@ -327,7 +355,10 @@ static void fleet_summarize(struct fleet *fl, uint64_t end_ms, struct fleet_sum 
 
 static const char *fleet_result(const struct fleet *fl)
 {
-	return fl->interrupted ? "interrupted" : fl->timed_out ? "timed out" : "complete";
+	return fl->interrupted ? "interrupted"
+	       : fl->no_server ? "no server (connection refused)"
+	       : fl->timed_out ? "timed out"
+			       : "complete";
 }
 
 static int fleet_report(struct fleet *fl, const struct fleet_sum *s)

@@ -58,6 +58,7 @@ enum pp_emu_fault {
 
 enum pp_emu_event {
 	PP_EMU_EV_HELLO,            /* a hello was written to the server */
+	PP_EMU_EV_HELLO_REFUSED,    /* nothing listens where hellos go (ECONNREFUSED) */
 	PP_EMU_EV_HANDSHAKE_OK,     /* a TLS-PSK handshake completed */
 	PP_EMU_EV_HANDSHAKE_FAILED, /* the client held another PPS or PID */
 	PP_EMU_EV_DISCONNECT,       /* the disconnect fault dropped a connection */

@@ -96,17 +96,10 @@ static char *trim(char *s)
 	return s;
 }
 
+/* The console says what Post-Setup means to its user. */
 static const char *state_name(enum pp_amt_setup_state s)
 {
-	switch (s) {
-	case PP_AMT_PRE_SETUP:
-		return "Pre-Setup";
-	case PP_AMT_IN_SETUP:
-		return "In-Setup";
-	case PP_AMT_POST_SETUP:
-		return "Post-Setup (provisioned)";
-	}
-	return "?";
+	return s == PP_AMT_POST_SETUP ? "Post-Setup (provisioned)" : pp_amt_state_name(s);
 }
 
 /* ---- login and the forced password change ---- */
@@ -139,6 +132,9 @@ static int forced_change(struct console *c, const char *current)
 
 	say(c, "The factory password must be changed. The new one needs 8 to 32 characters with "
 	       "an upper-case letter, a lower-case letter, a digit and a symbol (not : , or \").");
+	say(c, "For a key of a pskprov key batch, set the MEBx password issued with that key "
+	       "(the mebx_password of its PID in the batch's key export): the configuration "
+	       "server logs in with it.");
 	for (int i = 1; i <= PP_MEBX_CHANGE_TRIES; i++) {
 		int rc = read_line(c, "New MEBx password: ", true, pw1, sizeof(pw1));
 		if (rc == LINE_EOF)
@@ -192,6 +188,17 @@ static enum act refuse_provisioned(struct console *c)
 	say(c, "refused: the device is provisioned (Post-Setup); a full unprovision (menu 4) "
 	       "comes first");
 	return ACT_REFUSED;
+}
+
+/* The server logs in with the MEBx password issued with the key; the device cannot
+ * check it (the console never sees that password), so it names which one it must be. */
+static void say_issued_password(struct console *c, const char *pid)
+{
+	say(c,
+	    "the configuration server logs in with the MEBx password issued with PID %s (the "
+	    "mebx_password of that PID in its batch's key export): the password set on this "
+	    "device must be that one, or provisioning fails at the login",
+	    pid);
 }
 
 static enum act set_key(struct console *c)
@@ -257,6 +264,7 @@ static enum act set_key(struct console *c)
 	}
 	pp_pid_format(&pid, shown);
 	say(c, "key set: PID %s; the device is In-Setup and sends hellos while it runs", shown);
+	say_issued_password(c, shown);
 	result = ACT_OK;
 	goto out;
 ended:

@@ -171,6 +171,8 @@ int pp_amt_save(struct pp_amt_device *dev, struct pp_err *err) PP_WUR;
 
 /* Wipes and frees; accepts NULL. */
 void pp_amt_free(struct pp_amt_device *dev);
+/* For pp_cleanup(pp_amt_freep) on a struct pp_amt_device pointer. */
+void pp_amt_freep(struct pp_amt_device **dev);
 
 /* DIR/device.json, or NULL for a device from pp_amt_parse. */
 const char *pp_amt_path(const struct pp_amt_device *dev);

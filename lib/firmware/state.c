@@ -984,6 +984,12 @@ void pp_amt_free(struct pp_amt_device *dev)
 	free(dev);
 }
 
+void pp_amt_freep(struct pp_amt_device **dev)
+{
+	pp_amt_free(*dev);
+	*dev = NULL;
+}
+
 const char *pp_amt_path(const struct pp_amt_device *dev)
 {
 	return dev->path;

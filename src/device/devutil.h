@@ -6,11 +6,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cli/cli.h"
 #include "core/err.h"
 #include "keys/csv.h"
 #include "keys/keys.h"
+#include "tls/tls.h"
+#include "util/log.h"
 
 #define PP_DEVCSV_MAX_BYTES (64u * 1024 * 1024)
 
@@ -29,6 +32,15 @@ struct pp_devkey {
 int pp_devcsv_read(const char *path, const struct pp_pid *want, size_t max, struct pp_devkey **rows,
 		   size_t *n, bool *loose, struct pp_err *err) PP_WUR;
 void pp_devcsv_free(struct pp_devkey *rows, size_t n);
+
+/* Rows of pp_devcsv_read as one value, for pp_cleanup(pp_devcsv_freep). */
+struct pp_devcsv {
+	struct pp_devkey *rows;
+	size_t n;
+};
+void pp_devcsv_freep(struct pp_devcsv *c);
+/* For pp_cleanup on a struct pp_devkey. */
+void pp_devkey_wipe(struct pp_devkey *k);
 
 /* How a PSKC container is protected (protocol.md section 7), from the command line:
  * exactly one of a transport key file (0600, `keys transport-key`), a passphrase read
@@ -56,10 +68,52 @@ uint64_t pp_dev_raise_nofile(void);
 
 uint64_t pp_dev_mono_ms(void);
 
+#define PP_DEV_NOPTS(tab) (sizeof(tab) / sizeof((tab)[0]))
+
+struct pp_amt_device;
+/* The device's UUID and PID as text; pid is "" when the device holds no key. */
+void pp_dev_ids(const struct pp_amt_device *dev, char uuid[37], char pid[PP_PID_TEXT]);
+/* DIR/device.json into out; -PP_ETOOBIG when it does not fit. */
+int pp_dev_state_file(const char *dir, char *out, size_t cap) PP_WUR;
+
 struct pp_emu_env;
 struct pp_emu_trace;
 /* --wsman-trace DIR: DIR must be an existing directory; sets trace->dir and env->trace. */
 int pp_dev_trace_dir(const char *dir, struct pp_emu_trace *trace, struct pp_emu_env *env,
 		     struct pp_err *err) PP_WUR;
+
+/* ---- options as data ----
+ * One option of a command: its long name and short letter, and what it does. A STRING
+ * option stores its value (a const char *) at `off` in the command's options struct, a
+ * FLAG sets the bool at `off`, a VALUE calls set(opts, value, err), which checks and
+ * stores the value or fails with err naming the option. --help (-h) is always there. */
+enum pp_dev_opt_kind { PP_DEV_OPT_STRING, PP_DEV_OPT_FLAG, PP_DEV_OPT_VALUE };
+
+struct pp_dev_opt {
+	const char *name;
+	char letter;
+	enum pp_dev_opt_kind kind;
+	size_t off;
+	int (*set)(void *opts, const char *value, struct pp_err *err);
+};
+
+#define PP_DEV_OPTS_MAX 24
+
+/* Parses argv by tab (n entries, at most PP_DEV_OPTS_MAX) into opts. Returns true when
+ * the command is over with *exit_code set: help shown (PP_EXIT_OK), an unknown option
+ * (usage on stderr), a value set refused, or a positional argument (PP_EXIT_USAGE, the
+ * reason on stderr under cmd's name). */
+bool pp_dev_getopt(int argc, char **argv, const char *cmd, const struct pp_dev_opt *tab, size_t n,
+		   void *opts, void (*usage)(FILE *), int *exit_code);
+
+/* Common VALUE checks: --profile, --log-level, --time-scale and --wsman-trace, for a
+ * struct whose fields are named by the caller through these wrappers. */
+int pp_dev_opt_profile(const char *value, enum pp_tls_profile *out, struct pp_err *err) PP_WUR;
+int pp_dev_opt_log_level(const char *value, enum pp_log_level *out, struct pp_err *err) PP_WUR;
+
+/* Reads the key CSV (pp_devcsv_read) and warns, as a program does, when the file can
+ * be read by group or others. */
+int pp_devcsv_load(const char *path, const struct pp_pid *want, size_t max, struct pp_devkey **rows,
+		   size_t *n, struct pp_err *err) PP_WUR;
 
 #endif

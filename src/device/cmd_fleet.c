@@ -80,7 +80,10 @@ struct fleet {
 	uint64_t start_ms, good_done_ms, last_provisioned_ms, hs_failed_total, end_ms;
 	uint64_t hellos_delivered, first_refused_ms;
 	bool timed_out, interrupted, no_server, progress, draining;
-	struct event *tick, *drain;
+	struct event *tick, *drain, *sigint, *sigterm;
+	SSL_CTX *ctx;
+	char root[4096]; /* the devices' state directories */
+	bool temp_root;  /* root is ours: removed at the end */
 };
 
 static bool counts_as_good(uint8_t fault)
@@ -479,121 +482,113 @@ static int make_device(const struct fleet_opts *o, const char *root, size_t i,
 
 /* ---- main ---- */
 
+static int fl_set_trace(void *opts, const char *value, struct pp_err *err)
+{
+	struct fleet_opts *o = opts;
+	return pp_dev_trace_dir(value, &o->trace, &o->env, err);
+}
+
+static int fl_set_count(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_parse_u32(value, 1, FLEET_MAX, &((struct fleet_opts *)opts)->count, "--count",
+			    err);
+}
+
+static int fl_set_server(void *opts, const char *value, struct pp_err *err)
+{
+	struct fleet_opts *o = opts;
+	o->env.server_port = PP_HELLO_PORT;
+	int rc = pp_dev_parse_loopback_port(value, o->env.server_ip, &o->env.server_port,
+					    "--server", err);
+	o->env.has_server = rc == 0;
+	return rc;
+}
+
+static int fl_set_base(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_dev_parse_loopback(value, ((struct fleet_opts *)opts)->base, "--base", err);
+}
+
+static int fl_set_port(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_dev_parse_port(value, &((struct fleet_opts *)opts)->env.tls_port, "--port", err);
+}
+
+static int fl_set_http_port(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_dev_parse_port(value, &((struct fleet_opts *)opts)->env.http_port, "--http-port",
+				 err);
+}
+
+static int fl_set_profile(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_dev_opt_profile(value, &((struct fleet_opts *)opts)->profile, err);
+}
+
+static int fl_set_time_scale(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_parse_double(value, 1e-6, 1e6, &((struct fleet_opts *)opts)->env.time_scale,
+			       "--time-scale", err);
+}
+
+static int fl_set_latency(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_parse_u32(value, 0, PP_EMU_LATENCY_MAX_MS,
+			    &((struct fleet_opts *)opts)->env.latency_ms, "--latency", err);
+}
+
+static int fl_set_faults(void *opts, const char *value, struct pp_err *err)
+{
+	return parse_faults(value, ((struct fleet_opts *)opts)->faults, err);
+}
+
+static int fl_set_timeout(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_parse_u32(value, 1, 7 * 86400, &((struct fleet_opts *)opts)->timeout_s,
+			    "--timeout", err);
+}
+
+static int fl_set_log_level(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_dev_opt_log_level(value, &((struct fleet_opts *)opts)->level, err);
+}
+
+static const struct pp_dev_opt fleet_opt_table[] = {
+    {"count", 'n', PP_DEV_OPT_VALUE, 0, fl_set_count},
+    {"csv", 'c', PP_DEV_OPT_STRING, offsetof(struct fleet_opts, csv), NULL},
+    {"server", 'S', PP_DEV_OPT_VALUE, 0, fl_set_server},
+    {"base", 'b', PP_DEV_OPT_VALUE, 0, fl_set_base},
+    {"port", 'p', PP_DEV_OPT_VALUE, 0, fl_set_port},
+    {"http-port", 'H', PP_DEV_OPT_VALUE, 0, fl_set_http_port},
+    {"profile", 'P', PP_DEV_OPT_VALUE, 0, fl_set_profile},
+    {"time-scale", 't', PP_DEV_OPT_VALUE, 0, fl_set_time_scale},
+    {"latency", 'L', PP_DEV_OPT_VALUE, 0, fl_set_latency},
+    {"faults", 'f', PP_DEV_OPT_VALUE, 0, fl_set_faults},
+    {"timeout", 'T', PP_DEV_OPT_VALUE, 0, fl_set_timeout},
+    {"state-dir", 'd', PP_DEV_OPT_STRING, offsetof(struct fleet_opts, state_dir), NULL},
+    {"log-level", 'l', PP_DEV_OPT_VALUE, 0, fl_set_log_level},
+    {"json", 'j', PP_DEV_OPT_FLAG, offsetof(struct fleet_opts, json), NULL},
+    {"wsman-trace", 'W', PP_DEV_OPT_VALUE, 0, fl_set_trace},
+};
+
 static bool parse_fleet(int argc, char **argv, struct fleet_opts *o, int *exit_code)
 {
-	static const struct option opts[] = {{"count", required_argument, NULL, 'n'},
-					     {"csv", required_argument, NULL, 'c'},
-					     {"server", required_argument, NULL, 'S'},
-					     {"base", required_argument, NULL, 'b'},
-					     {"port", required_argument, NULL, 'p'},
-					     {"http-port", required_argument, NULL, 'H'},
-					     {"profile", required_argument, NULL, 'P'},
-					     {"time-scale", required_argument, NULL, 't'},
-					     {"latency", required_argument, NULL, 'L'},
-					     {"faults", required_argument, NULL, 'f'},
-					     {"timeout", required_argument, NULL, 'T'},
-					     {"state-dir", required_argument, NULL, 'd'},
-					     {"log-level", required_argument, NULL, 'l'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"wsman-trace", required_argument, NULL, 'W'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	struct pp_err err = {0};
-	bool have_server = false;
-	int c;
-#define USAGE(...)                                                                                 \
-	do {                                                                                       \
-		*exit_code = pp_usage_error("fleet", __VA_ARGS__);                                 \
-		return true;                                                                       \
-	} while (0)
-	while ((c = getopt_long(argc, argv, "n:c:S:b:p:H:P:t:L:f:T:d:l:W:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'W':
-			if (pp_dev_trace_dir(optarg, &o->trace, &o->env, &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'n':
-			if (pp_parse_u32(optarg, 1, FLEET_MAX, &o->count, "--count", &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'c':
-			o->csv = optarg;
-			break;
-		case 'S':
-			o->env.server_port = PP_HELLO_PORT;
-			if (pp_dev_parse_loopback_port(optarg, o->env.server_ip,
-						       &o->env.server_port, "--server", &err) < 0)
-				USAGE("%s", err.msg);
-			o->env.has_server = have_server = true;
-			break;
-		case 'b':
-			if (pp_dev_parse_loopback(optarg, o->base, "--base", &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'p':
-			if (pp_dev_parse_port(optarg, &o->env.tls_port, "--port", &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'H':
-			if (pp_dev_parse_port(optarg, &o->env.http_port, "--http-port", &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'P':
-			if (pp_tls_profile_parse(optarg, &o->profile, &err) < 0)
-				USAGE("--profile: %s", err.msg);
-			break;
-		case 't':
-			if (pp_parse_double(optarg, 1e-6, 1e6, &o->env.time_scale, "--time-scale",
-					    &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'L':
-			if (pp_parse_u32(optarg, 0, PP_EMU_LATENCY_MAX_MS, &o->env.latency_ms,
-					 "--latency", &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'f':
-			if (parse_faults(optarg, o->faults, &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'T':
-			if (pp_parse_u32(optarg, 1, 7 * 86400, &o->timeout_s, "--timeout", &err) <
-			    0)
-				USAGE("%s", err.msg);
-			break;
-		case 'd':
-			o->state_dir = optarg;
-			break;
-		case 'l':
-			if (pp_log_level_parse(optarg, &o->level) < 0)
-				USAGE("--log-level: '%.20s' is not debug, info, warn or error",
-				      optarg);
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			fleet_usage(stdout);
-			*exit_code = PP_EXIT_OK;
-			return true;
-		default:
-			fleet_usage(stderr);
-			*exit_code = PP_EXIT_USAGE;
-			return true;
-		}
-	}
-	if (optind != argc)
-		USAGE("unexpected argument '%.40s'", argv[optind]);
-	if (!o->count || !o->csv || !have_server)
-		USAGE("--count, --csv and --server are required");
-	if (o->env.tls_port == o->env.http_port)
-		USAGE("--port and --http-port must differ");
+	if (pp_dev_getopt(argc, argv, "fleet", fleet_opt_table, PP_DEV_NOPTS(fleet_opt_table), o,
+			  fleet_usage, exit_code))
+		return true;
 	uint64_t faulty =
 	    (uint64_t)o->faults[F_WRONG] + o->faults[F_SILENT] + o->faults[F_DISCONNECT];
-	if (faulty > o->count)
-		USAGE("--faults: %" PRIu64 " faulty devices, but --count is %u", faulty, o->count);
-#undef USAGE
-	return false;
+	if (!o->count || !o->csv || !o->env.has_server)
+		*exit_code = pp_usage_error("fleet", "--count, --csv and --server are required");
+	else if (o->env.tls_port == o->env.http_port)
+		*exit_code = pp_usage_error("fleet", "--port and --http-port must differ");
+	else if (faulty > o->count)
+		*exit_code = pp_usage_error(
+		    "fleet", "--faults: %" PRIu64 " faulty devices, but --count is %u", faulty,
+		    o->count);
+	else
+		return false;
+	return true;
 }
 
 /* Device addresses: base, base+1, ... skipping host parts .0 and .255, inside 127/8. */
@@ -619,6 +614,196 @@ static int assign_addresses(struct fleet *fl, const uint8_t base[4], struct pp_e
 	return 0;
 }
 
+/* The key rows for the devices, once the process can hold that many devices. */
+static int fleet_load_keys(const struct fleet_opts *o, struct pp_devcsv *keys)
+{
+	struct pp_err err = {0};
+	uint64_t nofile = pp_dev_raise_nofile();
+	uint64_t need = 2 * (uint64_t)o->count + FLEET_FD_SPARE;
+	if (nofile < need)
+		return pp_fail("%u devices need about %" PRIu64 " file descriptors; the limit is "
+			       "%" PRIu64 " (raise the hard limit: ulimit -Hn)",
+			       o->count, need, nofile);
+	if (pp_devcsv_load(o->csv, NULL, o->count, &keys->rows, &keys->n, &err) < 0)
+		return pp_fail_err(&err);
+	if (keys->n < o->count)
+		return pp_fail("'%s' has %zu key rows; --count %u needs %u", o->csv, keys->n,
+			       o->count, o->count);
+	return PP_EXIT_OK;
+}
+
+/* The devices' table: faults from the end of the list (wrong-key, then silent, then
+ * disconnect), and an address each. */
+static int fleet_plan(struct fleet *fl, struct pp_err *err)
+{
+	fl->n = fl->o->count;
+	fl->devs = calloc(fl->n, sizeof(*fl->devs));
+	if (!fl->devs)
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	size_t at = fl->n;
+	for (int k = F_WRONG; k < F_KINDS; k++)
+		for (uint32_t j = 0; j < fl->o->faults[k]; j++)
+			fl->devs[--at].fault = (uint8_t)k;
+	return assign_addresses(fl, fl->o->base, err);
+}
+
+/* --state-dir, made when missing, or a private temporary directory. */
+static int fleet_make_root(struct fleet *fl, struct pp_err *err)
+{
+	const char *dir = fl->o->state_dir;
+	if (!dir) {
+		int rc = make_temp_root(fl->root, sizeof(fl->root), err);
+		fl->temp_root = rc == 0;
+		return rc;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return pp_err_set(err, PP_EIO, "cannot create '%s': %s", dir, strerror(errno));
+	snprintf(fl->root, sizeof(fl->root), "%s", dir);
+	return 0;
+}
+
+static int fleet_make_devices(struct fleet *fl, const struct pp_devcsv *keys)
+{
+	struct pp_err err = {0};
+	struct pp_progress prog;
+	pp_progress_start(&prog, "creating devices", fl->n);
+	for (size_t i = 0; i < fl->n; i++) {
+		struct fleet_dev *d = &fl->devs[i];
+		d->fl = fl;
+		if (make_device(fl->o, fl->root, i, &keys->rows[i], d->fault, &d->dev, &err) < 0) {
+			pp_progress_finish(&prog);
+			return pp_fail("device %zu (%u.%u.%u.%u): %s", i + 1, d->addr[0],
+				       d->addr[1], d->addr[2], d->addr[3], err.msg);
+		}
+		pp_progress_update(&prog, i + 1);
+	}
+	pp_progress_finish(&prog);
+	return PP_EXIT_OK;
+}
+
+/* Every device on the loop, counted as it starts (a kept one may be provisioned). */
+static int fleet_start(struct fleet *fl, struct pp_err *err)
+{
+	struct fleet_opts *o = fl->o;
+	int rc;
+	if (!(fl->base = event_base_new()))
+		return pp_err_set(err, PP_ENOMEM, "cannot create an event loop");
+	if (!(fl->ctx = pp_tls_device_ctx_new(o->profile, err)))
+		return -PP_ECRYPTO;
+	o->env.base = fl->base;
+	o->env.tls_ctx = fl->ctx;
+	o->env.on_event = fleet_event;
+	for (size_t i = 0; i < fl->n; i++) {
+		struct fleet_dev *d = &fl->devs[i];
+		if ((rc = pp_emu_new(&o->env, d->dev, d->addr, fault_emu[d->fault], d, &d->emu,
+				     err)) < 0)
+			return rc;
+		d->provisioned = pp_amt_state(d->dev) == PP_AMT_POST_SETUP;
+		if (counts_as_good(d->fault))
+			fl->good_total++;
+		if (d->provisioned)
+			(*(counts_as_good(d->fault) ? &fl->good_done : &fl->bad_provisioned))++;
+	}
+	fl->start_ms = pp_dev_mono_ms();
+	for (size_t i = 0; i < fl->n; i++)
+		if ((rc = pp_emu_start(fl->devs[i].emu, err)) < 0)
+			return rc;
+	return 0;
+}
+
+/* The progress tick, the drain timer and the signals that interrupt. */
+static int fleet_arm(struct fleet *fl, struct pp_err *err)
+{
+	struct timeval tick = {0, FLEET_TICK_MS * 1000};
+	fl->progress = isatty(STDERR_FILENO);
+	fl->tick = event_new(fl->base, -1, EV_PERSIST, fleet_tick, fl);
+	fl->drain = evtimer_new(fl->base, fleet_drained, fl);
+	fl->sigint = evsignal_new(fl->base, SIGINT, fleet_signal, fl);
+	fl->sigterm = evsignal_new(fl->base, SIGTERM, fleet_signal, fl);
+	if (!fl->tick || !fl->drain || !fl->sigint || !fl->sigterm ||
+	    event_add(fl->tick, &tick) < 0 || evsignal_add(fl->sigint, NULL) < 0 ||
+	    evsignal_add(fl->sigterm, NULL) < 0)
+		return pp_err_set(err, PP_EIO, "cannot set up the event loop");
+	const uint8_t *a = fl->devs[0].addr, *s = fl->o->env.server_ip;
+	pp_info(LOG, "%zu devices from %u.%u.%u.%u, hellos to %u.%u.%u.%u:%u", fl->n, a[0], a[1],
+		a[2], a[3], s[0], s[1], s[2], s[3], fl->o->env.server_port);
+	return 0;
+}
+
+/* The summary, and the exit status: 0 only when every device that should be
+ * provisioned is and no faulty one is. */
+static int fleet_finish(struct fleet *fl)
+{
+	struct fleet_sum sum;
+	fleet_progress(fl, true);
+	fleet_summarize(fl, fl->end_ms ? fl->end_ms : pp_dev_mono_ms(), &sum);
+	if (fleet_report(fl, &sum) != PP_EXIT_OK)
+		return PP_EXIT_FAIL;
+	if (fl->good_done == fl->good_total && fl->bad_provisioned == 0)
+		return PP_EXIT_OK;
+	if (fl->no_server) {
+		const uint8_t *s = fl->o->env.server_ip;
+		return pp_fail("nothing listens at %u.%u.%u.%u:%u (connection refused): no hello "
+			       "was delivered in %d s; start the configuration server first",
+			       s[0], s[1], s[2], s[3], fl->o->env.server_port,
+			       FLEET_REFUSED_MS / 1000);
+	}
+	pp_note("%zu of %zu devices that should be provisioned are; %zu faulty devices were "
+		"provisioned (%s)",
+		fl->good_done, fl->good_total, fl->bad_provisioned, fleet_result(fl));
+	return PP_EXIT_FAIL;
+}
+
+static void fleet_free(struct fleet *fl)
+{
+	struct pp_err err = {0};
+	for (size_t i = 0; fl->devs && i < fl->n; i++)
+		pp_emu_free(fl->devs[i].emu);
+	for (size_t i = 0; fl->devs && i < fl->n; i++) {
+		struct fleet_dev *d = &fl->devs[i];
+		/* Kept state directories get the in-memory audit events too. */
+		if (d->dev && fl->o->state_dir && pp_amt_save(d->dev, &err) < 0)
+			pp_warn(LOG, "device %zu: cannot save its state: %s", i + 1, err.msg);
+		pp_amt_freep(&d->dev);
+	}
+	free(fl->devs);
+	if (fl->temp_root && nftw(fl->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		pp_warn(LOG, "cannot remove '%s': %s", fl->root, strerror(errno));
+	if (fl->tick)
+		event_free(fl->tick);
+	if (fl->drain)
+		event_free(fl->drain);
+	if (fl->sigint)
+		event_free(fl->sigint);
+	if (fl->sigterm)
+		event_free(fl->sigterm);
+	SSL_CTX_free(fl->ctx);
+	if (fl->base)
+		event_base_free(fl->base);
+}
+
+/* Makes the devices (the keys are wiped as soon as they are in the devices), runs them
+ * until done and reports. */
+static int fleet_run(struct fleet *fl)
+{
+	pp_cleanup(pp_devcsv_freep) struct pp_devcsv keys = {0};
+	struct pp_err err = {0};
+	int rc = fleet_load_keys(fl->o, &keys);
+	if (rc != PP_EXIT_OK)
+		return rc;
+	if (fleet_plan(fl, &err) < 0 || fleet_make_root(fl, &err) < 0)
+		return pp_fail_err(&err);
+	if ((rc = fleet_make_devices(fl, &keys)) != PP_EXIT_OK)
+		return rc;
+	pp_devcsv_freep(&keys);
+	if (fleet_start(fl, &err) < 0 || fleet_arm(fl, &err) < 0)
+		return pp_fail_err(&err);
+	fleet_check(fl);
+	if (event_base_dispatch(fl->base) < 0)
+		return pp_fail("event loop failed");
+	return fleet_finish(fl);
+}
+
 int cmd_fleet(struct pp_cli *cli, int argc, char **argv)
 {
 	struct fleet_opts o = {
@@ -629,178 +814,14 @@ int cmd_fleet(struct pp_cli *cli, int argc, char **argv)
 	    .env = {.tls_port = PP_EMU_TLS_PORT, .http_port = PP_EMU_HTTP_PORT, .time_scale = 1.0},
 	};
 	struct fleet fl = {.o = &o};
-	struct pp_err err = {0};
-	struct pp_devkey *rows = NULL;
-	size_t nrows = 0;
-	bool loose = false, temp_root = false;
-	char root[4096] = "";
-	SSL_CTX *ctx = NULL;
-	struct event *sigint = NULL, *sigterm = NULL;
-	int ret = PP_EXIT_FAIL, code = PP_EXIT_OK;
+	int code = PP_EXIT_OK;
 	(void)cli;
-
 	if (parse_fleet(argc, argv, &o, &code))
 		return code;
 	pp_log_init(stderr, o.level);
 	signal(SIGPIPE, SIG_IGN);
 	pp_wsman_init();
-
-	uint64_t nofile = pp_dev_raise_nofile();
-	uint64_t need = 2 * (uint64_t)o.count + FLEET_FD_SPARE;
-	if (nofile < need)
-		return pp_fail("%u devices need about %" PRIu64 " file descriptors; the limit is "
-			       "%" PRIu64 " (raise the hard limit: ulimit -Hn)",
-			       o.count, need, nofile);
-
-	if (pp_devcsv_read(o.csv, NULL, o.count, &rows, &nrows, &loose, &err) < 0)
-		return pp_fail_err(&err);
-	if (loose)
-		pp_note("warning: '%s' can be read by group or others; key files should be mode "
-			"0600 (chmod 600)",
-			o.csv);
-	if (nrows < o.count) {
-		pp_devcsv_free(rows, nrows);
-		return pp_fail("'%s' has %zu key rows; --count %u needs %u", o.csv, nrows, o.count,
-			       o.count);
-	}
-
-	fl.n = o.count;
-	fl.devs = calloc(fl.n, sizeof(*fl.devs));
-	if (!fl.devs) {
-		pp_fail("out of memory");
-		goto out;
-	}
-	/* Faults from the end of the list: wrong-key, then silent, then disconnect. */
-	size_t at = fl.n;
-	for (int k = F_WRONG; k < F_KINDS; k++)
-		for (uint32_t j = 0; j < o.faults[k]; j++)
-			fl.devs[--at].fault = (uint8_t)k;
-	if (assign_addresses(&fl, o.base, &err) < 0) {
-		pp_fail_err(&err);
-		goto out;
-	}
-
-	if (o.state_dir) {
-		if (mkdir(o.state_dir, 0700) < 0 && errno != EEXIST) {
-			pp_fail("cannot create '%s': %s", o.state_dir, strerror(errno));
-			goto out;
-		}
-		snprintf(root, sizeof(root), "%s", o.state_dir);
-	} else {
-		if (make_temp_root(root, sizeof(root), &err) < 0) {
-			pp_fail_err(&err);
-			goto out;
-		}
-		temp_root = true;
-	}
-
-	struct pp_progress prog;
-	pp_progress_start(&prog, "creating devices", fl.n);
-	for (size_t i = 0; i < fl.n; i++) {
-		struct fleet_dev *d = &fl.devs[i];
-		d->fl = &fl;
-		if (make_device(&o, root, i, &rows[i], d->fault, &d->dev, &err) < 0) {
-			pp_progress_finish(&prog);
-			pp_fail("device %zu (%u.%u.%u.%u): %s", i + 1, d->addr[0], d->addr[1],
-				d->addr[2], d->addr[3], err.msg);
-			goto out;
-		}
-		pp_progress_update(&prog, i + 1);
-	}
-	pp_progress_finish(&prog);
-	pp_devcsv_free(rows, nrows);
-	rows = NULL;
-
-	if (!(fl.base = event_base_new())) {
-		pp_fail("cannot create an event loop");
-		goto out;
-	}
-	if (!(ctx = pp_tls_device_ctx_new(o.profile, &err))) {
-		pp_fail_err(&err);
-		goto out;
-	}
-	o.env.base = fl.base;
-	o.env.tls_ctx = ctx;
-	o.env.on_event = fleet_event;
-	for (size_t i = 0; i < fl.n; i++) {
-		struct fleet_dev *d = &fl.devs[i];
-		if (pp_emu_new(&o.env, d->dev, d->addr, fault_emu[d->fault], d, &d->emu, &err) <
-		    0) {
-			pp_fail_err(&err);
-			goto out;
-		}
-		d->provisioned = pp_amt_state(d->dev) == PP_AMT_POST_SETUP;
-		if (counts_as_good(d->fault))
-			fl.good_total++;
-		if (d->provisioned)
-			(*(counts_as_good(d->fault) ? &fl.good_done : &fl.bad_provisioned))++;
-	}
-	fl.start_ms = pp_dev_mono_ms();
-	for (size_t i = 0; i < fl.n; i++) {
-		if (pp_emu_start(fl.devs[i].emu, &err) < 0) {
-			pp_fail_err(&err);
-			goto out;
-		}
-	}
-	fl.progress = isatty(STDERR_FILENO);
-	struct timeval tick = {0, FLEET_TICK_MS * 1000};
-	fl.tick = event_new(fl.base, -1, EV_PERSIST, fleet_tick, &fl);
-	fl.drain = evtimer_new(fl.base, fleet_drained, &fl);
-	sigint = evsignal_new(fl.base, SIGINT, fleet_signal, &fl);
-	sigterm = evsignal_new(fl.base, SIGTERM, fleet_signal, &fl);
-	if (!fl.tick || !fl.drain || !sigint || !sigterm || event_add(fl.tick, &tick) < 0 ||
-	    evsignal_add(sigint, NULL) < 0 || evsignal_add(sigterm, NULL) < 0) {
-		pp_fail("cannot set up the event loop");
-		goto out;
-	}
-	pp_info(LOG, "%zu devices from %u.%u.%u.%u, hellos to %u.%u.%u.%u:%u", fl.n,
-		fl.devs[0].addr[0], fl.devs[0].addr[1], fl.devs[0].addr[2], fl.devs[0].addr[3],
-		o.env.server_ip[0], o.env.server_ip[1], o.env.server_ip[2], o.env.server_ip[3],
-		o.env.server_port);
-	fleet_check(&fl);
-	if (event_base_dispatch(fl.base) < 0) {
-		pp_fail("event loop failed");
-		goto out;
-	}
-	fleet_progress(&fl, true);
-
-	struct fleet_sum sum;
-	fleet_summarize(&fl, fl.end_ms ? fl.end_ms : pp_dev_mono_ms(), &sum);
-	if (fleet_report(&fl, &sum) != PP_EXIT_OK)
-		goto out;
-	if (fl.good_done == fl.good_total && fl.bad_provisioned == 0)
-		ret = PP_EXIT_OK;
-	else
-		pp_note("%zu of %zu devices that should be provisioned are; %zu faulty devices "
-			"were provisioned (%s)",
-			fl.good_done, fl.good_total, fl.bad_provisioned, fleet_result(&fl));
-out:
-	pp_devcsv_free(rows, nrows);
-	if (fl.devs) {
-		for (size_t i = 0; i < fl.n; i++)
-			pp_emu_free(fl.devs[i].emu);
-		for (size_t i = 0; i < fl.n; i++) {
-			struct fleet_dev *d = &fl.devs[i];
-			/* Kept state directories get the in-memory audit events too. */
-			if (d->dev && o.state_dir && pp_amt_save(d->dev, &err) < 0)
-				pp_warn(LOG, "device %zu: cannot save its state: %s", i + 1,
-					err.msg);
-			pp_amt_free(d->dev);
-		}
-		free(fl.devs);
-	}
-	if (temp_root && nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		pp_warn(LOG, "cannot remove '%s': %s", root, strerror(errno));
-	if (fl.tick)
-		event_free(fl.tick);
-	if (fl.drain)
-		event_free(fl.drain);
-	if (sigint)
-		event_free(sigint);
-	if (sigterm)
-		event_free(sigterm);
-	SSL_CTX_free(ctx);
-	if (fl.base)
-		event_base_free(fl.base);
-	return ret;
+	code = fleet_run(&fl);
+	fleet_free(&fl);
+	return code;
 }

@@ -65,6 +65,9 @@ int amt_save(const struct pp_amt_device *d, struct pp_err *err) PP_WUR;
 /* Saves next, then makes it the device: on failure dev is untouched. Wipes next. */
 int amt_commit_change(struct pp_amt_device *dev, struct pp_amt_device *next,
 		      struct pp_err *err) PP_WUR;
+/* For pp_cleanup on a working copy (next = *dev): wipes it, frees nothing (the copy
+ * shares dev's path). */
+void amt_device_wipe(struct pp_amt_device *d);
 void amt_audit(struct pp_amt_device *d, const char *fmt, ...) PP_PRINTF(2, 3);
 void amt_hello_trigger(struct pp_amt_device *d);
 bool amt_host_label_valid(const char *s);

@@ -321,6 +321,11 @@ int amt_commit_change(struct pp_amt_device *dev, struct pp_amt_device *next, str
 	return rc;
 }
 
+void amt_device_wipe(struct pp_amt_device *d)
+{
+	pp_wipe(d, sizeof(*d));
+}
+
 /* ---- parse ---- */
 
 static int field_err(struct pp_err *err, int code, const char *name, const char *fmt, ...)

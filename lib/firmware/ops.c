@@ -87,19 +87,25 @@ static void set_key(struct pp_amt_device *d, const struct pp_pid *pid, const str
 	d->has_key = true;
 }
 
-/* The key on a working copy: In-Setup, hellos from now on, audited. */
-static void load_key(struct pp_amt_device *next, const struct pp_pid *pid, const struct pp_pps *pps,
-		     const char *how)
+/* A key being loaded and the working copy of the device it goes into. */
+struct key_load {
+	struct pp_pid pid;
+	struct pp_pps pps;
+	struct pp_amt_device next;
+};
+
+static void key_load_wipe(struct key_load *k)
 {
-	set_key(next, pid, pps);
-	next->state = PP_AMT_IN_SETUP;
-	amt_hello_trigger(next);
-	amt_audit(next, "key loaded (%s), PID %s", how, pid->s);
+	pp_wipe(k, sizeof(*k));
 }
 
-static void pps_wipe(struct pp_pps *pps)
+/* The key on the working copy: In-Setup, hellos from now on, audited. */
+static void load_key(struct key_load *k, const char *how)
 {
-	pp_wipe(pps, sizeof(*pps));
+	set_key(&k->next, &k->pid, &k->pps);
+	k->next.state = PP_AMT_IN_SETUP;
+	amt_hello_trigger(&k->next);
+	amt_audit(&k->next, "key loaded (%s), PID %s", how, k->pid.s);
 }
 
 static void clear_admin(struct pp_amt_device *d)
@@ -128,30 +134,29 @@ int pp_amt_load_key(struct pp_amt_device *dev, const char *pid_text, const char 
 		    const char *new_mebx_password, const struct pp_amt_server *server,
 		    struct pp_err *err)
 {
-	struct pp_pid pid;
-	pp_cleanup(pps_wipe) struct pp_pps pps = {0};
-	pp_cleanup(amt_device_wipe) struct pp_amt_device next = {0};
+	pp_cleanup(key_load_wipe) struct key_load k = {0};
 	int rc;
-	if ((rc = parse_key(pid_text, pps_text, &pid, &pps, err)) < 0 ||
+	if ((rc = parse_key(pid_text, pps_text, &k.pid, &k.pps, err)) < 0 ||
 	    (rc = check_password(new_mebx_password, err)) < 0 ||
 	    (server && (rc = amt_server_check(server, err)) < 0))
 		return rc;
 	if (dev->state != PP_AMT_PRE_SETUP) {
 		/* The same load again (a crash before the caller learned it succeeded). */
-		if (dev->state == PP_AMT_IN_SETUP && same_key(&dev->pid, &dev->pps, &pid, &pps) &&
+		if (dev->state == PP_AMT_IN_SETUP &&
+		    same_key(&dev->pid, &dev->pps, &k.pid, &k.pps) &&
 		    amt_password_matches(dev, new_mebx_password))
 			return 0;
 		return pp_err_set(err, PP_ESTATE,
 				  "factory key load: the device is %s, not Pre-Setup",
 				  pp_amt_state_name(dev->state));
 	}
-	next = *dev;
-	if ((rc = amt_set_password(&next, new_mebx_password)) < 0)
+	k.next = *dev;
+	if ((rc = amt_set_password(&k.next, new_mebx_password)) < 0)
 		return password_failed(rc, err);
 	if (server)
-		set_server(&next.server, server);
-	load_key(&next, &pid, &pps, "factory");
-	return amt_commit_change(dev, &next, err);
+		set_server(&k.next.server, server);
+	load_key(&k, "factory");
+	return amt_commit_change(dev, &k.next, err);
 }
 
 /* ---- console (MEBx) ---- */
@@ -207,18 +212,16 @@ static int console_ready(const struct pp_amt_device *d, const char *what, struct
 int pp_amt_console_set_key(struct pp_amt_device *dev, const char *pid_text, const char *pps_text,
 			   struct pp_err *err)
 {
-	struct pp_pid pid;
-	pp_cleanup(pps_wipe) struct pp_pps pps = {0};
-	pp_cleanup(amt_device_wipe) struct pp_amt_device next = {0};
+	pp_cleanup(key_load_wipe) struct key_load k = {0};
 	int rc;
-	if ((rc = parse_key(pid_text, pps_text, &pid, &pps, err)) < 0 ||
+	if ((rc = parse_key(pid_text, pps_text, &k.pid, &k.pps, err)) < 0 ||
 	    (rc = console_ready(dev, "console key", err)) < 0)
 		return rc;
-	if (dev->has_key && same_key(&dev->pid, &dev->pps, &pid, &pps))
+	if (dev->has_key && same_key(&dev->pid, &dev->pps, &k.pid, &k.pps))
 		return 0;
-	next = *dev;
-	load_key(&next, &pid, &pps, "console");
-	return amt_commit_change(dev, &next, err);
+	k.next = *dev;
+	load_key(&k, "console");
+	return amt_commit_change(dev, &k.next, err);
 }
 
 int pp_amt_console_set_server(struct pp_amt_device *dev, const struct pp_amt_server *server,
@@ -281,14 +284,12 @@ static int usb_applied_before(const struct pp_amt_device *dev, const struct pp_a
 int pp_amt_usb_apply(struct pp_amt_device *dev, const struct pp_amt_usb_record *rec,
 		     struct pp_err *err)
 {
-	struct pp_pid pid;
-	pp_cleanup(pps_wipe) struct pp_pps pps = {0};
-	pp_cleanup(amt_device_wipe) struct pp_amt_device next = {0};
+	pp_cleanup(key_load_wipe) struct key_load k = {0};
 	int rc;
-	if ((rc = usb_check_record(rec, &pid, &pps, err)) < 0)
+	if ((rc = usb_check_record(rec, &k.pid, &k.pps, err)) < 0)
 		return rc;
 	if (!dev->factory_default)
-		return usb_applied_before(dev, rec, &pid, &pps, err);
+		return usb_applied_before(dev, rec, &k.pid, &k.pps, err);
 	if (dev->state != PP_AMT_PRE_SETUP)
 		return pp_err_set(err, PP_ESTATE, "USB record: the device is %s, not Pre-Setup",
 				  pp_amt_state_name(dev->state));
@@ -296,20 +297,20 @@ int pp_amt_usb_apply(struct pp_amt_device *dev, const struct pp_amt_usb_record *
 		amt_audit(dev, "USB record refused: wrong current password");
 		return pp_err_set(err, PP_EPERM, "USB record: the current MEBx password is wrong");
 	}
-	next = *dev;
-	if ((rc = amt_set_password(&next, rec->new_password)) < 0)
+	k.next = *dev;
+	if ((rc = amt_set_password(&k.next, rec->new_password)) < 0)
 		return password_failed(rc, err);
 	if (rec->server)
-		set_server(&next.server, rec->server);
+		set_server(&k.next.server, rec->server);
 	if (rec->host_name)
-		memcpy(next.host_name, rec->host_name, strlen(rec->host_name) + 1);
+		memcpy(k.next.host_name, rec->host_name, strlen(rec->host_name) + 1);
 	if (rec->domain_name)
-		memcpy(next.domain_name, rec->domain_name, strlen(rec->domain_name) + 1);
+		memcpy(k.next.domain_name, rec->domain_name, strlen(rec->domain_name) + 1);
 	if (rec->pid)
-		load_key(&next, &pid, &pps, "USB");
+		load_key(&k, "USB");
 	else
-		amt_audit(&next, "MEBx password set (USB)");
-	return amt_commit_change(dev, &next, err);
+		amt_audit(&k.next, "MEBx password set (USB)");
+	return amt_commit_change(dev, &k.next, err);
 }
 
 /* ---- WS-Management (protocol.md section 4) ---- */

@@ -1,8 +1,9 @@
 /* MEBx password and admin account credentials: Digest HA1 (RFC 7616, MD5), the
- * PBKDF2-HMAC-SHA256 verifier, and the base64 of SetAdminAclEntryEx. */
+ * PBKDF2-HMAC-SHA256 verifier (the Digest arithmetic itself is lib/wsman's). */
 #include "firmware/device_impl.h"
 
 #include "core/secret.h"
+#include "wsman/digest.h"
 
 #include <openssl/evp.h>
 #include <string.h>
@@ -10,22 +11,7 @@
 int amt_ha1(const char *user, const char *realm, const char *password,
 	    uint8_t out[PP_AMT_DEV_HA1_LEN])
 {
-	int rc = -PP_ECRYPTO;
-	unsigned int n = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -PP_ENOMEM;
-	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, user, strlen(user)) != 1 || EVP_DigestUpdate(ctx, ":", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, realm, strlen(realm)) != 1 ||
-	    EVP_DigestUpdate(ctx, ":", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, password, strlen(password)) != 1 ||
-	    EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != PP_AMT_DEV_HA1_LEN)
-		goto out;
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx); /* cleanses its state */
-	return rc;
+	return pp_digest_ha1(user, realm, password, out, NULL);
 }
 
 int amt_verifier(const char *password, const uint8_t salt[AMT_SALT_LEN], uint32_t iterations,
@@ -88,51 +74,4 @@ bool amt_password_matches(const struct pp_amt_device *d, const char *password)
 		  pp_ct_eq(ver, d->mebx_verifier, sizeof(ver));
 	pp_wipe(ver, sizeof(ver));
 	return ok;
-}
-
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int amt_b64_decode16(const char *s, uint8_t out[16])
-{
-	/* 16 bytes = 5 groups of 3 and one byte: 22 symbols and "==". */
-	if (strnlen(s, 25) != 24 || s[22] != '=' || s[23] != '=')
-		return -PP_EINVAL;
-	uint8_t tmp[16];
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t n = 0;
-	for (size_t i = 0; i < 22; i++) {
-		int v = b64_value(s[i]);
-		if (v < 0)
-			goto bad;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			tmp[n++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	/* The 4 bits left over must be zero: one encoding per value. */
-	if (n != 16 || bits != 4 || acc != 0)
-		goto bad;
-	memcpy(out, tmp, sizeof(tmp));
-	pp_wipe(tmp, sizeof(tmp));
-	return 0;
-bad:
-	pp_wipe(tmp, sizeof(tmp));
-	return -PP_EINVAL;
 }

@@ -57,8 +57,6 @@ int amt_set_password(struct pp_amt_device *d, const char *password) PP_WUR;
 int amt_set_factory_password(struct pp_amt_device *d) PP_WUR;
 /* Constant-time check of a password against the device; true when it matches. */
 bool amt_password_matches(const struct pp_amt_device *d, const char *password);
-/* Strict base64 of exactly 16 bytes (24 characters, "==" padding, canonical). */
-int amt_b64_decode16(const char *s, uint8_t out[16]) PP_WUR;
 
 /* state.c */
 int amt_save(const struct pp_amt_device *d, struct pp_err *err) PP_WUR;

@@ -5,6 +5,7 @@
 
 #include "core/parse.h"
 #include "core/secret.h"
+#include "wsman/digest.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -441,7 +442,7 @@ int pp_amt_set_admin_acl(struct pp_amt_device *dev, const char *user,
 				  "admin user name: expected 1..%d printable characters without "
 				  "space : , \" \\",
 				  PP_AMT_DEV_USER_MAX);
-	if (!digest_password_b64 || amt_b64_decode16(digest_password_b64, ha1) < 0)
+	if (!digest_password_b64 || pp_digest_ha1_from_b64(digest_password_b64, ha1, NULL) < 0)
 		return pp_err_set(err, PP_EINVAL,
 				  "DigestPassword: expected base64 of 16 bytes (24 characters "
 				  "ending in \"==\")");

@@ -412,14 +412,11 @@ static void run_usage(FILE *out)
 }
 
 struct run_opts {
+	struct pp_dev_net_opts net; /* first: the shared setters take it */
 	const char *dir;
 	const char *usb;
 	uint8_t addr[4];
 	bool have_addr;
-	struct pp_emu_env env;
-	struct pp_emu_trace trace;
-	enum pp_tls_profile profile;
-	enum pp_log_level level;
 };
 
 /* CFG_StartConfiguration over the host interface restarted the hello schedule. */
@@ -435,12 +432,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-static int run_set_trace(void *opts, const char *value, struct pp_err *err)
-{
-	struct run_opts *o = opts;
-	return pp_dev_trace_dir(value, &o->trace, &o->env, err);
-}
-
 static int run_set_address(void *opts, const char *value, struct pp_err *err)
 {
 	struct run_opts *o = opts;
@@ -449,54 +440,17 @@ static int run_set_address(void *opts, const char *value, struct pp_err *err)
 	return rc;
 }
 
-static int run_set_server(void *opts, const char *value, struct pp_err *err)
-{
-	struct run_opts *o = opts;
-	o->env.server_port = PP_HELLO_PORT;
-	int rc = pp_dev_parse_loopback_port(value, o->env.server_ip, &o->env.server_port,
-					    "--server", err);
-	o->env.has_server = rc == 0;
-	return rc;
-}
-
-static int run_set_port(void *opts, const char *value, struct pp_err *err)
-{
-	return pp_dev_parse_port(value, &((struct run_opts *)opts)->env.tls_port, "--port", err);
-}
-
-static int run_set_http_port(void *opts, const char *value, struct pp_err *err)
-{
-	return pp_dev_parse_port(value, &((struct run_opts *)opts)->env.http_port, "--http-port",
-				 err);
-}
-
-static int run_set_profile(void *opts, const char *value, struct pp_err *err)
-{
-	return pp_dev_opt_profile(value, &((struct run_opts *)opts)->profile, err);
-}
-
-static int run_set_time_scale(void *opts, const char *value, struct pp_err *err)
-{
-	return pp_parse_double(value, 1e-6, 1e6, &((struct run_opts *)opts)->env.time_scale,
-			       "--time-scale", err);
-}
-
-static int run_set_log_level(void *opts, const char *value, struct pp_err *err)
-{
-	return pp_dev_opt_log_level(value, &((struct run_opts *)opts)->level, err);
-}
-
 static const struct pp_dev_opt run_opt_table[] = {
     {"state", 's', PP_DEV_OPT_STRING, offsetof(struct run_opts, dir), NULL},
     {"address", 'a', PP_DEV_OPT_VALUE, 0, run_set_address},
-    {"server", 'S', PP_DEV_OPT_VALUE, 0, run_set_server},
+    {"server", 'S', PP_DEV_OPT_VALUE, 0, pp_dev_set_server},
     {"usb", 'u', PP_DEV_OPT_STRING, offsetof(struct run_opts, usb), NULL},
-    {"port", 'p', PP_DEV_OPT_VALUE, 0, run_set_port},
-    {"http-port", 'H', PP_DEV_OPT_VALUE, 0, run_set_http_port},
-    {"profile", 'P', PP_DEV_OPT_VALUE, 0, run_set_profile},
-    {"time-scale", 't', PP_DEV_OPT_VALUE, 0, run_set_time_scale},
-    {"log-level", 'l', PP_DEV_OPT_VALUE, 0, run_set_log_level},
-    {"wsman-trace", 'W', PP_DEV_OPT_VALUE, 0, run_set_trace},
+    {"port", 'p', PP_DEV_OPT_VALUE, 0, pp_dev_set_port},
+    {"http-port", 'H', PP_DEV_OPT_VALUE, 0, pp_dev_set_http_port},
+    {"profile", 'P', PP_DEV_OPT_VALUE, 0, pp_dev_set_profile},
+    {"time-scale", 't', PP_DEV_OPT_VALUE, 0, pp_dev_set_time_scale},
+    {"log-level", 'l', PP_DEV_OPT_VALUE, 0, pp_dev_set_log_level},
+    {"wsman-trace", 'W', PP_DEV_OPT_VALUE, 0, pp_dev_set_trace},
 };
 
 /* Returns true when the command is over (help, usage error) with *exit_code set. */
@@ -508,7 +462,7 @@ static bool parse_run(int argc, char **argv, struct run_opts *o, int *exit_code)
 		return true;
 	if (!o->dir || !o->have_addr)
 		why = "--state and --address are required";
-	else if (o->env.tls_port == o->env.http_port)
+	else if (o->net.env.tls_port == o->net.env.http_port)
 		why = "--port and --http-port must differ";
 	if (why)
 		*exit_code = pp_usage_error("device run", "%s", why);
@@ -548,12 +502,12 @@ static int run_start(struct run *r, struct pp_err *err)
 	int rc;
 	if (!(r->base = event_base_new()))
 		return pp_err_set(err, PP_ENOMEM, "cannot create an event loop");
-	if (!(r->ctx = pp_tls_device_ctx_new(r->o.profile, err)))
+	if (!(r->ctx = pp_tls_device_ctx_new(r->o.net.profile, err)))
 		return -PP_ECRYPTO;
-	r->o.env.base = r->base;
-	r->o.env.tls_ctx = r->ctx;
-	if ((rc = pp_emu_new(&r->o.env, r->dev, r->o.addr, PP_EMU_FAULT_NONE, NULL, &r->emu, err)) <
-		0 ||
+	r->o.net.env.base = r->base;
+	r->o.net.env.tls_ctx = r->ctx;
+	if ((rc = pp_emu_new(&r->o.net.env, r->dev, r->o.addr, PP_EMU_FAULT_NONE, NULL, &r->emu,
+			     err)) < 0 ||
 	    (rc = pp_emu_start(r->emu, err)) < 0)
 		return rc;
 	int n = snprintf(r->sock, sizeof(r->sock), "%s/%s", r->o.dir, PP_PTHI_SOCKET_NAME);
@@ -579,13 +533,13 @@ static void run_log_serving(const struct run *r)
 	pp_dev_ids(r->dev, uuid_s, pid_s);
 	if (st == PP_AMT_IN_SETUP)
 		pp_info("device", "%s: In-Setup, UUID %s, PID %s; TLS-PSK (%s) on %s:%u", name,
-			uuid_s, pid_s[0] ? pid_s : "-", pp_tls_profile_name(r->o.profile), name,
-			r->o.env.tls_port);
+			uuid_s, pid_s[0] ? pid_s : "-", pp_tls_profile_name(r->o.net.profile), name,
+			r->o.net.env.tls_port);
 	else if (st == PP_AMT_POST_SETUP)
 		pp_info("device",
 			"%s: Post-Setup (provisioned), UUID %s; WS-Management on "
 			"http://%s:%u/wsman",
-			name, uuid_s, name, r->o.env.http_port);
+			name, uuid_s, name, r->o.net.env.http_port);
 	else
 		pp_info("device",
 			"%s: Pre-Setup, UUID %s: nothing on the network until a key "
@@ -618,19 +572,17 @@ static bool run_free(struct run *r)
 
 static int device_run(struct pp_cli *cli, int argc, char **argv)
 {
-	struct run r = {.o = {
-			    .env = {.tls_port = PP_EMU_TLS_PORT,
-				    .http_port = PP_EMU_HTTP_PORT,
-				    .time_scale = 1.0},
-			    .profile = PP_TLS_PROFILE_DEFAULT,
-			    .level = PP_LOG_INFO,
-			}};
+	struct run r = {.o = {.net = {.env = {.tls_port = PP_EMU_TLS_PORT,
+					      .http_port = PP_EMU_HTTP_PORT,
+					      .time_scale = 1.0},
+				      .profile = PP_TLS_PROFILE_DEFAULT,
+				      .level = PP_LOG_INFO}}};
 	struct pp_err err = {0};
 	int ret = PP_EXIT_FAIL, code = PP_EXIT_OK;
 	(void)cli;
 	if (parse_run(argc, argv, &r.o, &code))
 		return code;
-	pp_log_init(stderr, r.o.level);
+	pp_log_init(stderr, r.o.net.level);
 	signal(SIGPIPE, SIG_IGN);
 	pp_wsman_init();
 	if (run_boot(&r, &err) < 0 || run_start(&r, &err) < 0) {

@@ -59,16 +59,13 @@ struct fleet_dev {
 };
 
 struct fleet_opts {
+	struct pp_dev_net_opts net; /* first: the shared setters take it */
 	uint32_t count;
 	const char *csv, *state_dir;
 	uint8_t base[4];
-	enum pp_tls_profile profile;
-	enum pp_log_level level;
 	uint32_t timeout_s;
 	uint32_t faults[F_KINDS];
 	bool json;
-	struct pp_emu_env env;
-	struct pp_emu_trace trace;
 };
 
 struct fleet {
@@ -213,7 +210,7 @@ static void fleet_check(struct fleet *fl)
 			fl->good_done_ms = now;
 		if (fl->wrong_tried >= wrong || now - fl->good_done_ms >= FLEET_GRACE_MS) {
 			struct timeval tv = {0, 0};
-			uint64_t ms = FLEET_DRAIN_MS + fl->o->env.latency_ms;
+			uint64_t ms = FLEET_DRAIN_MS + fl->o->net.env.latency_ms;
 			tv.tv_sec = (time_t)(ms / 1000);
 			tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 			fl->end_ms = now;
@@ -241,11 +238,11 @@ static void fleet_tick(evutil_socket_t fd, short what, void *arg)
 /* Said once, at the first refused hello: the usual cause is a server not started. */
 static void fleet_warn_refused(const struct fleet *fl)
 {
-	const uint8_t *ip = fl->o->env.server_ip;
+	const uint8_t *ip = fl->o->net.env.server_ip;
 	pp_warn(LOG,
 		"hellos to %u.%u.%u.%u:%u: connection refused: nothing listens there (is the "
 		"configuration server running?)",
-		ip[0], ip[1], ip[2], ip[3], fl->o->env.server_port);
+		ip[0], ip[1], ip[2], ip[3], fl->o->net.env.server_port);
 }
 
 static void fleet_event(void *arg, struct pp_emu *emu, enum pp_emu_event ev)
@@ -463,10 +460,10 @@ static int make_device(const struct fleet_opts *o, const char *root, size_t i,
 
 	/* The MEBx verifier at its lowest cost: thousands of devices are made at once. */
 	struct pp_amt_create_opts copts = {.pbkdf2_iterations = PP_AMT_DEV_PBKDF2_MIN};
-	struct pp_amt_server srv = {.has_ipv4 = true, .port = o->env.server_port};
+	struct pp_amt_server srv = {.has_ipv4 = true, .port = o->net.env.server_port};
 	struct pp_pps bad;
 	const char *pps = key->pps.s;
-	memcpy(srv.ipv4, o->env.server_ip, 4);
+	memcpy(srv.ipv4, o->net.env.server_ip, 4);
 	if ((rc = pp_amt_create(dir, &copts, out, err)) < 0)
 		return rc;
 	if (fault == F_WRONG) {
@@ -482,26 +479,10 @@ static int make_device(const struct fleet_opts *o, const char *root, size_t i,
 
 /* ---- main ---- */
 
-static int fl_set_trace(void *opts, const char *value, struct pp_err *err)
-{
-	struct fleet_opts *o = opts;
-	return pp_dev_trace_dir(value, &o->trace, &o->env, err);
-}
-
 static int fl_set_count(void *opts, const char *value, struct pp_err *err)
 {
 	return pp_parse_u32(value, 1, FLEET_MAX, &((struct fleet_opts *)opts)->count, "--count",
 			    err);
-}
-
-static int fl_set_server(void *opts, const char *value, struct pp_err *err)
-{
-	struct fleet_opts *o = opts;
-	o->env.server_port = PP_HELLO_PORT;
-	int rc = pp_dev_parse_loopback_port(value, o->env.server_ip, &o->env.server_port,
-					    "--server", err);
-	o->env.has_server = rc == 0;
-	return rc;
 }
 
 static int fl_set_base(void *opts, const char *value, struct pp_err *err)
@@ -509,32 +490,10 @@ static int fl_set_base(void *opts, const char *value, struct pp_err *err)
 	return pp_dev_parse_loopback(value, ((struct fleet_opts *)opts)->base, "--base", err);
 }
 
-static int fl_set_port(void *opts, const char *value, struct pp_err *err)
-{
-	return pp_dev_parse_port(value, &((struct fleet_opts *)opts)->env.tls_port, "--port", err);
-}
-
-static int fl_set_http_port(void *opts, const char *value, struct pp_err *err)
-{
-	return pp_dev_parse_port(value, &((struct fleet_opts *)opts)->env.http_port, "--http-port",
-				 err);
-}
-
-static int fl_set_profile(void *opts, const char *value, struct pp_err *err)
-{
-	return pp_dev_opt_profile(value, &((struct fleet_opts *)opts)->profile, err);
-}
-
-static int fl_set_time_scale(void *opts, const char *value, struct pp_err *err)
-{
-	return pp_parse_double(value, 1e-6, 1e6, &((struct fleet_opts *)opts)->env.time_scale,
-			       "--time-scale", err);
-}
-
 static int fl_set_latency(void *opts, const char *value, struct pp_err *err)
 {
 	return pp_parse_u32(value, 0, PP_EMU_LATENCY_MAX_MS,
-			    &((struct fleet_opts *)opts)->env.latency_ms, "--latency", err);
+			    &((struct fleet_opts *)opts)->net.env.latency_ms, "--latency", err);
 }
 
 static int fl_set_faults(void *opts, const char *value, struct pp_err *err)
@@ -548,27 +507,22 @@ static int fl_set_timeout(void *opts, const char *value, struct pp_err *err)
 			    "--timeout", err);
 }
 
-static int fl_set_log_level(void *opts, const char *value, struct pp_err *err)
-{
-	return pp_dev_opt_log_level(value, &((struct fleet_opts *)opts)->level, err);
-}
-
 static const struct pp_dev_opt fleet_opt_table[] = {
     {"count", 'n', PP_DEV_OPT_VALUE, 0, fl_set_count},
     {"csv", 'c', PP_DEV_OPT_STRING, offsetof(struct fleet_opts, csv), NULL},
-    {"server", 'S', PP_DEV_OPT_VALUE, 0, fl_set_server},
+    {"server", 'S', PP_DEV_OPT_VALUE, 0, pp_dev_set_server},
     {"base", 'b', PP_DEV_OPT_VALUE, 0, fl_set_base},
-    {"port", 'p', PP_DEV_OPT_VALUE, 0, fl_set_port},
-    {"http-port", 'H', PP_DEV_OPT_VALUE, 0, fl_set_http_port},
-    {"profile", 'P', PP_DEV_OPT_VALUE, 0, fl_set_profile},
-    {"time-scale", 't', PP_DEV_OPT_VALUE, 0, fl_set_time_scale},
+    {"port", 'p', PP_DEV_OPT_VALUE, 0, pp_dev_set_port},
+    {"http-port", 'H', PP_DEV_OPT_VALUE, 0, pp_dev_set_http_port},
+    {"profile", 'P', PP_DEV_OPT_VALUE, 0, pp_dev_set_profile},
+    {"time-scale", 't', PP_DEV_OPT_VALUE, 0, pp_dev_set_time_scale},
     {"latency", 'L', PP_DEV_OPT_VALUE, 0, fl_set_latency},
     {"faults", 'f', PP_DEV_OPT_VALUE, 0, fl_set_faults},
     {"timeout", 'T', PP_DEV_OPT_VALUE, 0, fl_set_timeout},
     {"state-dir", 'd', PP_DEV_OPT_STRING, offsetof(struct fleet_opts, state_dir), NULL},
-    {"log-level", 'l', PP_DEV_OPT_VALUE, 0, fl_set_log_level},
+    {"log-level", 'l', PP_DEV_OPT_VALUE, 0, pp_dev_set_log_level},
     {"json", 'j', PP_DEV_OPT_FLAG, offsetof(struct fleet_opts, json), NULL},
-    {"wsman-trace", 'W', PP_DEV_OPT_VALUE, 0, fl_set_trace},
+    {"wsman-trace", 'W', PP_DEV_OPT_VALUE, 0, pp_dev_set_trace},
 };
 
 static bool parse_fleet(int argc, char **argv, struct fleet_opts *o, int *exit_code)
@@ -578,9 +532,9 @@ static bool parse_fleet(int argc, char **argv, struct fleet_opts *o, int *exit_c
 		return true;
 	uint64_t faulty =
 	    (uint64_t)o->faults[F_WRONG] + o->faults[F_SILENT] + o->faults[F_DISCONNECT];
-	if (!o->count || !o->csv || !o->env.has_server)
+	if (!o->count || !o->csv || !o->net.env.has_server)
 		*exit_code = pp_usage_error("fleet", "--count, --csv and --server are required");
-	else if (o->env.tls_port == o->env.http_port)
+	else if (o->net.env.tls_port == o->net.env.http_port)
 		*exit_code = pp_usage_error("fleet", "--port and --http-port must differ");
 	else if (faulty > o->count)
 		*exit_code = pp_usage_error(
@@ -688,14 +642,14 @@ static int fleet_start(struct fleet *fl, struct pp_err *err)
 	int rc;
 	if (!(fl->base = event_base_new()))
 		return pp_err_set(err, PP_ENOMEM, "cannot create an event loop");
-	if (!(fl->ctx = pp_tls_device_ctx_new(o->profile, err)))
+	if (!(fl->ctx = pp_tls_device_ctx_new(o->net.profile, err)))
 		return -PP_ECRYPTO;
-	o->env.base = fl->base;
-	o->env.tls_ctx = fl->ctx;
-	o->env.on_event = fleet_event;
+	o->net.env.base = fl->base;
+	o->net.env.tls_ctx = fl->ctx;
+	o->net.env.on_event = fleet_event;
 	for (size_t i = 0; i < fl->n; i++) {
 		struct fleet_dev *d = &fl->devs[i];
-		if ((rc = pp_emu_new(&o->env, d->dev, d->addr, fault_emu[d->fault], d, &d->emu,
+		if ((rc = pp_emu_new(&o->net.env, d->dev, d->addr, fault_emu[d->fault], d, &d->emu,
 				     err)) < 0)
 			return rc;
 		d->provisioned = pp_amt_state(d->dev) == PP_AMT_POST_SETUP;
@@ -724,9 +678,9 @@ static int fleet_arm(struct fleet *fl, struct pp_err *err)
 	    event_add(fl->tick, &tick) < 0 || evsignal_add(fl->sigint, NULL) < 0 ||
 	    evsignal_add(fl->sigterm, NULL) < 0)
 		return pp_err_set(err, PP_EIO, "cannot set up the event loop");
-	const uint8_t *a = fl->devs[0].addr, *s = fl->o->env.server_ip;
+	const uint8_t *a = fl->devs[0].addr, *s = fl->o->net.env.server_ip;
 	pp_info(LOG, "%zu devices from %u.%u.%u.%u, hellos to %u.%u.%u.%u:%u", fl->n, a[0], a[1],
-		a[2], a[3], s[0], s[1], s[2], s[3], fl->o->env.server_port);
+		a[2], a[3], s[0], s[1], s[2], s[3], fl->o->net.env.server_port);
 	return 0;
 }
 
@@ -742,10 +696,10 @@ static int fleet_finish(struct fleet *fl)
 	if (fl->good_done == fl->good_total && fl->bad_provisioned == 0)
 		return PP_EXIT_OK;
 	if (fl->no_server) {
-		const uint8_t *s = fl->o->env.server_ip;
+		const uint8_t *s = fl->o->net.env.server_ip;
 		return pp_fail("nothing listens at %u.%u.%u.%u:%u (connection refused): no hello "
 			       "was delivered in %d s; start the configuration server first",
-			       s[0], s[1], s[2], s[3], fl->o->env.server_port,
+			       s[0], s[1], s[2], s[3], fl->o->net.env.server_port,
 			       FLEET_REFUSED_MS / 1000);
 	}
 	pp_note("%zu of %zu devices that should be provisioned are; %zu faulty devices were "
@@ -807,18 +761,20 @@ static int fleet_run(struct fleet *fl)
 int cmd_fleet(struct pp_cli *cli, int argc, char **argv)
 {
 	struct fleet_opts o = {
+	    .net = {.env = {.tls_port = PP_EMU_TLS_PORT,
+			    .http_port = PP_EMU_HTTP_PORT,
+			    .time_scale = 1.0},
+		    .profile = PP_TLS_PROFILE_DEFAULT,
+		    .level = PP_LOG_WARN},
 	    .base = {127, 1, 0, 1},
-	    .profile = PP_TLS_PROFILE_DEFAULT,
-	    .level = PP_LOG_WARN,
 	    .timeout_s = 300,
-	    .env = {.tls_port = PP_EMU_TLS_PORT, .http_port = PP_EMU_HTTP_PORT, .time_scale = 1.0},
 	};
 	struct fleet fl = {.o = &o};
 	int code = PP_EXIT_OK;
 	(void)cli;
 	if (parse_fleet(argc, argv, &o, &code))
 		return code;
-	pp_log_init(stderr, o.level);
+	pp_log_init(stderr, o.net.level);
 	signal(SIGPIPE, SIG_IGN);
 	pp_wsman_init();
 	code = fleet_run(&fl);

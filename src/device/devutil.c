@@ -15,6 +15,7 @@
 #include "core/secret.h"
 #include "device/emu.h"
 #include "firmware/device.h"
+#include "proto/hello.h"
 #include "proto/pskc.h"
 
 struct csv_pick {
@@ -316,20 +317,54 @@ bool pp_dev_getopt(int argc, char **argv, const char *cmd, const struct pp_dev_o
 	return false;
 }
 
-int pp_dev_opt_profile(const char *value, enum pp_tls_profile *out, struct pp_err *err)
+int pp_dev_set_server(void *opts, const char *value, struct pp_err *err)
+{
+	struct pp_emu_env *env = &((struct pp_dev_net_opts *)opts)->env;
+	env->server_port = PP_HELLO_PORT;
+	int rc =
+	    pp_dev_parse_loopback_port(value, env->server_ip, &env->server_port, "--server", err);
+	env->has_server = rc == 0;
+	return rc;
+}
+
+int pp_dev_set_port(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_dev_parse_port(value, &((struct pp_dev_net_opts *)opts)->env.tls_port, "--port",
+				 err);
+}
+
+int pp_dev_set_http_port(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_dev_parse_port(value, &((struct pp_dev_net_opts *)opts)->env.http_port,
+				 "--http-port", err);
+}
+
+int pp_dev_set_profile(void *opts, const char *value, struct pp_err *err)
 {
 	struct pp_err perr = {0};
-	if (pp_tls_profile_parse(value, out, &perr) < 0)
+	if (pp_tls_profile_parse(value, &((struct pp_dev_net_opts *)opts)->profile, &perr) < 0)
 		return pp_err_set(err, PP_EINVAL, "--profile: %s", perr.msg);
 	return 0;
 }
 
-int pp_dev_opt_log_level(const char *value, enum pp_log_level *out, struct pp_err *err)
+int pp_dev_set_time_scale(void *opts, const char *value, struct pp_err *err)
 {
-	if (pp_log_level_parse(value, out) < 0)
+	return pp_parse_double(value, 1e-6, 1e6, &((struct pp_dev_net_opts *)opts)->env.time_scale,
+			       "--time-scale", err);
+}
+
+int pp_dev_set_log_level(void *opts, const char *value, struct pp_err *err)
+{
+	if (pp_log_level_parse(value, &((struct pp_dev_net_opts *)opts)->level) < 0)
 		return pp_err_set(err, PP_EINVAL,
 				  "--log-level: '%.20s' is not debug, info, warn or error", value);
 	return 0;
+}
+
+int pp_dev_set_trace(void *opts, const char *value, struct pp_err *err)
+{
+	struct pp_dev_net_opts *o = opts;
+	return pp_dev_trace_dir(value, &o->trace, &o->env, err);
 }
 
 int pp_devcsv_load(const char *path, const struct pp_pid *want, size_t max, struct pp_devkey **rows,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "device/emu.h"
 #include "core/err.h"
 #include "keys/csv.h"
 #include "keys/keys.h"
@@ -106,10 +107,24 @@ struct pp_dev_opt {
 bool pp_dev_getopt(int argc, char **argv, const char *cmd, const struct pp_dev_opt *tab, size_t n,
 		   void *opts, void (*usage)(FILE *), int *exit_code);
 
-/* Common VALUE checks: --profile, --log-level, --time-scale and --wsman-trace, for a
- * struct whose fields are named by the caller through these wrappers. */
-int pp_dev_opt_profile(const char *value, enum pp_tls_profile *out, struct pp_err *err) PP_WUR;
-int pp_dev_opt_log_level(const char *value, enum pp_log_level *out, struct pp_err *err) PP_WUR;
+/* What `device run` and `fleet` both take: the first member, `net`, of each one's
+ * options struct, so that the setters below serve both tables. */
+struct pp_dev_net_opts {
+	struct pp_emu_env env;
+	struct pp_emu_trace trace;
+	enum pp_tls_profile profile;
+	enum pp_log_level level;
+};
+
+/* VALUE setters on a struct pp_dev_net_opts (opts points at it): --server IP[:PORT],
+ * --port, --http-port, --profile, --time-scale, --log-level, --wsman-trace DIR. */
+int pp_dev_set_server(void *opts, const char *value, struct pp_err *err);
+int pp_dev_set_port(void *opts, const char *value, struct pp_err *err);
+int pp_dev_set_http_port(void *opts, const char *value, struct pp_err *err);
+int pp_dev_set_profile(void *opts, const char *value, struct pp_err *err);
+int pp_dev_set_time_scale(void *opts, const char *value, struct pp_err *err);
+int pp_dev_set_log_level(void *opts, const char *value, struct pp_err *err);
+int pp_dev_set_trace(void *opts, const char *value, struct pp_err *err);
 
 /* Reads the key CSV (pp_devcsv_read) and warns, as a program does, when the file can
  * be read by group or others. */

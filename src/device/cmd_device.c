@@ -441,16 +441,10 @@ static int run_set_address(void *opts, const char *value, struct pp_err *err)
 }
 
 static const struct pp_dev_opt run_opt_table[] = {
+    PP_DEV_NET_OPT_ROWS,
     {"state", 's', PP_DEV_OPT_STRING, offsetof(struct run_opts, dir), NULL},
     {"address", 'a', PP_DEV_OPT_VALUE, 0, run_set_address},
-    {"server", 'S', PP_DEV_OPT_VALUE, 0, pp_dev_set_server},
     {"usb", 'u', PP_DEV_OPT_STRING, offsetof(struct run_opts, usb), NULL},
-    {"port", 'p', PP_DEV_OPT_VALUE, 0, pp_dev_set_port},
-    {"http-port", 'H', PP_DEV_OPT_VALUE, 0, pp_dev_set_http_port},
-    {"profile", 'P', PP_DEV_OPT_VALUE, 0, pp_dev_set_profile},
-    {"time-scale", 't', PP_DEV_OPT_VALUE, 0, pp_dev_set_time_scale},
-    {"log-level", 'l', PP_DEV_OPT_VALUE, 0, pp_dev_set_log_level},
-    {"wsman-trace", 'W', PP_DEV_OPT_VALUE, 0, pp_dev_set_trace},
 };
 
 /* Returns true when the command is over (help, usage error) with *exit_code set. */

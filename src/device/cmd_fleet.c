@@ -508,21 +508,15 @@ static int fl_set_timeout(void *opts, const char *value, struct pp_err *err)
 }
 
 static const struct pp_dev_opt fleet_opt_table[] = {
+    PP_DEV_NET_OPT_ROWS,
     {"count", 'n', PP_DEV_OPT_VALUE, 0, fl_set_count},
     {"csv", 'c', PP_DEV_OPT_STRING, offsetof(struct fleet_opts, csv), NULL},
-    {"server", 'S', PP_DEV_OPT_VALUE, 0, pp_dev_set_server},
     {"base", 'b', PP_DEV_OPT_VALUE, 0, fl_set_base},
-    {"port", 'p', PP_DEV_OPT_VALUE, 0, pp_dev_set_port},
-    {"http-port", 'H', PP_DEV_OPT_VALUE, 0, pp_dev_set_http_port},
-    {"profile", 'P', PP_DEV_OPT_VALUE, 0, pp_dev_set_profile},
-    {"time-scale", 't', PP_DEV_OPT_VALUE, 0, pp_dev_set_time_scale},
     {"latency", 'L', PP_DEV_OPT_VALUE, 0, fl_set_latency},
     {"faults", 'f', PP_DEV_OPT_VALUE, 0, fl_set_faults},
     {"timeout", 'T', PP_DEV_OPT_VALUE, 0, fl_set_timeout},
     {"state-dir", 'd', PP_DEV_OPT_STRING, offsetof(struct fleet_opts, state_dir), NULL},
-    {"log-level", 'l', PP_DEV_OPT_VALUE, 0, pp_dev_set_log_level},
     {"json", 'j', PP_DEV_OPT_FLAG, offsetof(struct fleet_opts, json), NULL},
-    {"wsman-trace", 'W', PP_DEV_OPT_VALUE, 0, pp_dev_set_trace},
 };
 
 static bool parse_fleet(int argc, char **argv, struct fleet_opts *o, int *exit_code)

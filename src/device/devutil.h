@@ -126,6 +126,18 @@ int pp_dev_set_time_scale(void *opts, const char *value, struct pp_err *err);
 int pp_dev_set_log_level(void *opts, const char *value, struct pp_err *err);
 int pp_dev_set_trace(void *opts, const char *value, struct pp_err *err);
 
+/* The rows of those options, for the tables of device run and fleet. */
+/* clang-format off */
+#define PP_DEV_NET_OPT_ROWS                                                \
+	{"server", 'S', PP_DEV_OPT_VALUE, 0, pp_dev_set_server},           \
+	{"port", 'p', PP_DEV_OPT_VALUE, 0, pp_dev_set_port},               \
+	{"http-port", 'H', PP_DEV_OPT_VALUE, 0, pp_dev_set_http_port},     \
+	{"profile", 'P', PP_DEV_OPT_VALUE, 0, pp_dev_set_profile},         \
+	{"time-scale", 't', PP_DEV_OPT_VALUE, 0, pp_dev_set_time_scale},   \
+	{"log-level", 'l', PP_DEV_OPT_VALUE, 0, pp_dev_set_log_level},     \
+	{"wsman-trace", 'W', PP_DEV_OPT_VALUE, 0, pp_dev_set_trace}
+/* clang-format on */
+
 /* Reads the key CSV (pp_devcsv_read) and warns, as a program does, when the file can
  * be read by group or others. */
 int pp_devcsv_load(const char *path, const struct pp_pid *want, size_t max, struct pp_devkey **rows,

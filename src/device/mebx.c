@@ -456,67 +456,70 @@ static void flush_audit(struct console *c)
 		say(c, "warning: cannot save the audit events: %s", err.msg);
 }
 
+/* Login, and the forced change of the factory password; the audit events of a refusal
+ * are saved. */
+static int console_open(struct console *c)
+{
+	pp_cleanup(line_wipe) char pw[PP_MEBX_LINE_MAX];
+	if (login(c, pw, sizeof(pw)) == 0 &&
+	    (!pp_amt_mebx_is_factory_default(c->dev) || forced_change(c, pw) == 0))
+		return 0;
+	flush_audit(c);
+	return -1;
+}
+
+static enum act choice_exit(struct console *c)
+{
+	(void)c;
+	return ACT_EXIT;
+}
+
+/* The menu as data: what each choice runs (menu() says the same). */
+static const struct {
+	const char *choice;
+	enum act (*run)(struct console *c);
+} menu_actions[] = {
+    {"1", set_key}, {"2", set_server}, {"3", show}, {"4", unprovision}, {"5", choice_exit},
+};
+
+/* Reads one choice and runs it; end of input is ACT_EXIT. */
+static enum act menu_choose(struct console *c)
+{
+	pp_cleanup(line_wipe) char line[PP_MEBX_LINE_MAX];
+	menu(c);
+	int rc = read_line(c, "Choice: ", false, line, sizeof(line));
+	if (rc == LINE_EOF) {
+		say(c, "end of input: leaving the console");
+		return ACT_EXIT;
+	}
+	const char *t = rc == LINE_OK ? trim(line) : "";
+	for (size_t i = 0; i < sizeof(menu_actions) / sizeof(menu_actions[0]); i++)
+		if (!strcmp(t, menu_actions[i].choice))
+			return menu_actions[i].run(c);
+	/* What was typed is not repeated: it may be a misplaced secret. */
+	say(c, "refused: unknown choice (enter 1 to 5)");
+	return ACT_REFUSED;
+}
+
 int pp_mebx_console(struct pp_amt_device *dev, FILE *in, FILE *out, FILE *data)
 {
 	struct console c = {.dev = dev, .in = in, .out = out, .data = data};
-	char pw[PP_MEBX_LINE_MAX];
-	int result = PP_EXIT_FAIL;
-
 	c.tty = isatty(fileno(in)) == 1;
-	if (login(&c, pw, sizeof(pw)) < 0) {
-		flush_audit(&c);
-		goto out;
-	}
-	if (pp_amt_mebx_is_factory_default(dev) && forced_change(&c, pw) < 0) {
-		flush_audit(&c);
-		goto out;
-	}
-	pp_wipe(pw, sizeof(pw));
-
+	if (console_open(&c) < 0)
+		return PP_EXIT_FAIL;
 	for (;;) {
-		char line[PP_MEBX_LINE_MAX];
-		enum act a;
-
-		menu(&c);
-		int rc = read_line(&c, "Choice: ", false, line, sizeof(line));
-		if (rc == LINE_EOF) {
-			say(&c, "end of input: leaving the console");
-			result = PP_EXIT_OK;
-			break;
-		}
-		const char *t = rc == LINE_OK ? trim(line) : "";
-		if (!strcmp(t, "1"))
-			a = set_key(&c);
-		else if (!strcmp(t, "2"))
-			a = set_server(&c);
-		else if (!strcmp(t, "3"))
-			a = show(&c);
-		else if (!strcmp(t, "4"))
-			a = unprovision(&c);
-		else if (!strcmp(t, "5"))
-			a = ACT_EXIT;
-		else {
-			/* What was typed is not repeated: it may be a misplaced secret. */
-			say(&c, "refused: unknown choice (enter 1 to 5)");
-			a = ACT_REFUSED;
-		}
-		pp_wipe(line, sizeof(line));
+		enum act a = menu_choose(&c);
 		if (a == ACT_EXIT) {
-			result = PP_EXIT_OK;
-			break;
+			say(&c, "bye");
+			return PP_EXIT_OK;
 		}
 		if (a == ACT_FATAL)
-			break;
+			return PP_EXIT_FAIL;
 		if (a == ACT_REFUSED && !c.tty) {
 			say(&c, "the input is not a terminal: stopping at the first refusal");
-			break;
+			return PP_EXIT_FAIL;
 		}
 	}
-	if (result == PP_EXIT_OK)
-		say(&c, "bye");
-out:
-	pp_wipe(pw, sizeof(pw));
-	return result;
 }
 
 /* ---- pskprov device mebx ---- */

@@ -99,8 +99,9 @@ static void fleet_usage(FILE *out)
 		"mebx_password,batch), each device on its own loopback address from --base\n"
 		"(host parts .0 and .255 skipped), sending hellos from that address to the\n"
 		"server and serving TLS-PSK. Ends when every device that can be provisioned is,\n"
-		"or at the timeout, with a summary. Exit 0 only when every non-faulty device was\n"
-		"provisioned and no faulty one was.\n"
+		"at the timeout, or when nothing listens at --server (hellos refused and none\n"
+		"delivered for %d s), with a summary. Exit 0 only when every non-faulty device\n"
+		"was provisioned and no faulty one was.\n"
 		"  --server      the configuration server's hello address (port 9971 unless\n"
 		"                given)\n"
 		"  --base        first device address (default 127.1.0.1)\n"
@@ -123,7 +124,7 @@ static void fleet_usage(FILE *out)
 		"                Password, DigestPassword and any *Password* element replaced by\n"
 		"                (hidden); for interoperability tests\n"
 		"  --log-level   default warn\n",
-		PP_EMU_DISCONNECT_AT);
+		FLEET_REFUSED_MS / 1000, PP_EMU_DISCONNECT_AT);
 }
 
 /* "wrong-key=3,silent=2,disconnect=1" */

@@ -517,9 +517,9 @@ static void auth_refused(struct pp_emu *e, const char *user, int rc, const struc
 	char shown[PP_PID_TEXT];
 	pp_pid_format(&pid, shown);
 	pp_warn(LOG,
-		"%s: the MEBx password of this device is not the one the client used: a "
-		"configuration server logs in with the MEBx password issued with PID %s; set "
-		"that one on the device",
+		"%s: a login as 'admin' used another MEBx password than this device's; a "
+		"configuration server logs in first with the MEBx password issued with PID %s: "
+		"a password set at the console or by a USB record must be that one",
 		e->name, shown);
 }
 

@@ -169,7 +169,7 @@ static void print_device_line(const char *dir, const struct pp_amt_device *dev)
 static int factory_create(const struct factory_opts *o, const struct pp_devkey *key,
 			  const char *file, bool dir_existed, struct pp_err *err)
 {
-	struct pp_amt_device *dev = NULL;
+	pp_cleanup(pp_amt_freep) struct pp_amt_device *dev = NULL;
 	int rc = pp_amt_create(o->dir, NULL, &dev, err);
 	if (rc < 0)
 		return rc;
@@ -179,7 +179,6 @@ static int factory_create(const struct factory_opts *o, const struct pp_devkey *
 		factory_undo(o->dir, file, dir_existed);
 	else
 		print_device_line(o->dir, dev);
-	pp_amt_free(dev);
 	return rc;
 }
 

@@ -455,14 +455,15 @@ static int make_device(const struct fleet_opts *o, const char *root, size_t i,
 	int rc;
 	if ((rc = device_dir(root, i, dir, sizeof(dir), err)) < 0)
 		return rc;
-	snprintf(file, sizeof(file), "%s/%s", dir, PP_AMT_DEV_STATE_FILE);
+	if (pp_dev_state_file(dir, file, sizeof(file)) < 0)
+		return pp_err_set(err, PP_EINVAL, "state directory path too long");
 	if (o->state_dir && stat(file, &st) == 0)
 		return pp_amt_load(dir, out, err);
 
 	/* The MEBx verifier at its lowest cost: thousands of devices are made at once. */
 	struct pp_amt_create_opts copts = {.pbkdf2_iterations = PP_AMT_DEV_PBKDF2_MIN};
 	struct pp_amt_server srv = {.has_ipv4 = true, .port = o->net.env.server_port};
-	struct pp_pps bad;
+	pp_cleanup(pp_devpps_wipe) struct pp_pps bad = {0};
 	const char *pps = key->pps.s;
 	memcpy(srv.ipv4, o->net.env.server_ip, 4);
 	if ((rc = pp_amt_create(dir, &copts, out, err)) < 0)
@@ -473,9 +474,7 @@ static int make_device(const struct fleet_opts *o, const char *root, size_t i,
 			return pp_err_set(err, PP_ECRYPTO, "the random generator failed");
 		pps = bad.s;
 	}
-	rc = pp_amt_load_key(*out, key->pid.s, pps, key->mebx, &srv, err);
-	pp_wipe(&bad, sizeof(bad));
-	return rc;
+	return pp_amt_load_key(*out, key->pid.s, pps, key->mebx, &srv, err);
 }
 
 /* ---- main ---- */

@@ -391,6 +391,11 @@ void pp_devkey_wipe(struct pp_devkey *k)
 	pp_wipe(k, sizeof(*k));
 }
 
+void pp_devpps_wipe(struct pp_pps *pps)
+{
+	pp_wipe(pps, sizeof(*pps));
+}
+
 void pp_dev_ids(const struct pp_amt_device *dev, char uuid[37], char pid[PP_PID_TEXT])
 {
 	uint8_t raw[16];

@@ -40,8 +40,9 @@ struct pp_devcsv {
 	size_t n;
 };
 void pp_devcsv_freep(struct pp_devcsv *c);
-/* For pp_cleanup on a struct pp_devkey. */
+/* For pp_cleanup on a struct pp_devkey, a struct pp_pps. */
 void pp_devkey_wipe(struct pp_devkey *k);
+void pp_devpps_wipe(struct pp_pps *pps);
 
 /* How a PSKC container is protected (protocol.md section 7), from the command line:
  * exactly one of a transport key file (0600, `keys transport-key`), a passphrase read

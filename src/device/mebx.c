@@ -205,11 +205,6 @@ static void say_issued_password(struct console *c, const char *pid)
 	    pid);
 }
 
-static void pps_wipe(struct pp_pps *pps)
-{
-	pp_wipe(pps, sizeof(*pps));
-}
-
 static int parse_pid(const char *s, void *out, struct pp_err *err)
 {
 	return pp_pid_parse(s, out, err);
@@ -265,7 +260,7 @@ static enum act entry_act(struct console *c, enum entry e)
 static enum act set_key(struct console *c)
 {
 	struct pp_pid pid;
-	pp_cleanup(pps_wipe) struct pp_pps pps = {0};
+	pp_cleanup(pp_devpps_wipe) struct pp_pps pps = {0};
 	struct pp_err err = {0};
 	char shown[PP_PID_TEXT];
 

@@ -466,11 +466,9 @@ static bool parse_run(int argc, char **argv, struct run_opts *o, int *exit_code)
 struct run {
 	struct run_opts o;
 	struct pp_amt_device *dev;
-	struct event_base *base;
-	struct event *sigint, *sigterm;
+	struct pp_dev_loop loop;
 	struct pp_emu *emu;
 	struct pp_pthi_server *pthi;
-	SSL_CTX *ctx;
 	char sock[4096];
 };
 
@@ -493,12 +491,8 @@ static int run_boot(struct run *r, struct pp_err *err)
 static int run_start(struct run *r, struct pp_err *err)
 {
 	int rc;
-	if (!(r->base = event_base_new()))
-		return pp_err_set(err, PP_ENOMEM, "cannot create an event loop");
-	if (!(r->ctx = pp_tls_device_ctx_new(r->o.net.profile, err)))
-		return -PP_ECRYPTO;
-	r->o.net.env.base = r->base;
-	r->o.net.env.tls_ctx = r->ctx;
+	if ((rc = pp_dev_loop_new(&r->loop, r->o.net.profile, &r->o.net.env, err)) < 0)
+		return rc;
 	if ((rc = pp_emu_new(&r->o.net.env, r->dev, r->o.addr, PP_EMU_FAULT_NONE, NULL, &r->emu,
 			     err)) < 0 ||
 	    (rc = pp_emu_start(r->emu, err)) < 0)
@@ -506,15 +500,10 @@ static int run_start(struct run *r, struct pp_err *err)
 	int n = snprintf(r->sock, sizeof(r->sock), "%s/%s", r->o.dir, PP_PTHI_SOCKET_NAME);
 	if (n < 0 || (size_t)n >= sizeof(r->sock))
 		return pp_err_set(err, PP_ETOOBIG, "--state: path too long");
-	if ((rc = pp_pthi_server_start(r->base, r->sock, r->dev, on_start_configuration, r->emu,
-				       &r->pthi, err)) < 0)
+	if ((rc = pp_pthi_server_start(r->loop.base, r->sock, r->dev, on_start_configuration,
+				       r->emu, &r->pthi, err)) < 0)
 		return rc;
-	r->sigint = evsignal_new(r->base, SIGINT, on_signal, r->base);
-	r->sigterm = evsignal_new(r->base, SIGTERM, on_signal, r->base);
-	if (!r->sigint || !r->sigterm || evsignal_add(r->sigint, NULL) < 0 ||
-	    evsignal_add(r->sigterm, NULL) < 0)
-		return pp_err_set(err, PP_EIO, "cannot install signal handlers");
-	return 0;
+	return pp_dev_loop_signals(&r->loop, on_signal, r->loop.base, err);
 }
 
 /* What the device serves, by its state. */
@@ -553,13 +542,7 @@ static bool run_free(struct run *r)
 		saved = false;
 	}
 	pp_amt_freep(&r->dev);
-	if (r->sigint)
-		event_free(r->sigint);
-	if (r->sigterm)
-		event_free(r->sigterm);
-	SSL_CTX_free(r->ctx);
-	if (r->base)
-		event_base_free(r->base);
+	pp_dev_loop_free(&r->loop);
 	return saved;
 }
 
@@ -582,7 +565,7 @@ static int device_run(struct pp_cli *cli, int argc, char **argv)
 		pp_fail_err(&err);
 	} else {
 		run_log_serving(&r);
-		if (event_base_dispatch(r.base) < 0)
+		if (event_base_dispatch(r.loop.base) < 0)
 			pp_fail("event loop failed");
 		else
 			ret = PP_EXIT_OK;

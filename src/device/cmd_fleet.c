@@ -70,15 +70,14 @@ struct fleet_opts {
 
 struct fleet {
 	struct fleet_opts *o;
-	struct event_base *base;
+	struct pp_dev_loop loop;
 	struct fleet_dev *devs;
 	size_t n;
 	size_t good_total, good_done, bad_provisioned, wrong_tried;
 	uint64_t start_ms, good_done_ms, last_provisioned_ms, hs_failed_total, end_ms;
 	uint64_t hellos_delivered, first_refused_ms;
 	bool timed_out, interrupted, no_server, progress, draining;
-	struct event *tick, *drain, *sigint, *sigterm;
-	SSL_CTX *ctx;
+	struct event *tick, *drain;
 	char root[4096]; /* the devices' state directories */
 	bool temp_root;  /* root is ours: removed at the end */
 };
@@ -184,14 +183,14 @@ static void fleet_stop(struct fleet *fl)
 {
 	if (!fl->end_ms)
 		fl->end_ms = pp_dev_mono_ms();
-	event_base_loopbreak(fl->base);
+	event_base_loopbreak(fl->loop.base);
 }
 
 static void fleet_drained(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	event_base_loopbreak(((struct fleet *)arg)->base);
+	event_base_loopbreak(((struct fleet *)arg)->loop.base);
 }
 
 static void fleet_check(struct fleet *fl)
@@ -634,12 +633,8 @@ static int fleet_start(struct fleet *fl, struct pp_err *err)
 {
 	struct fleet_opts *o = fl->o;
 	int rc;
-	if (!(fl->base = event_base_new()))
-		return pp_err_set(err, PP_ENOMEM, "cannot create an event loop");
-	if (!(fl->ctx = pp_tls_device_ctx_new(o->net.profile, err)))
-		return -PP_ECRYPTO;
-	o->net.env.base = fl->base;
-	o->net.env.tls_ctx = fl->ctx;
+	if ((rc = pp_dev_loop_new(&fl->loop, o->net.profile, &o->net.env, err)) < 0)
+		return rc;
 	o->net.env.on_event = fleet_event;
 	for (size_t i = 0; i < fl->n; i++) {
 		struct fleet_dev *d = &fl->devs[i];
@@ -664,14 +659,12 @@ static int fleet_arm(struct fleet *fl, struct pp_err *err)
 {
 	struct timeval tick = {0, FLEET_TICK_MS * 1000};
 	fl->progress = isatty(STDERR_FILENO);
-	fl->tick = event_new(fl->base, -1, EV_PERSIST, fleet_tick, fl);
-	fl->drain = evtimer_new(fl->base, fleet_drained, fl);
-	fl->sigint = evsignal_new(fl->base, SIGINT, fleet_signal, fl);
-	fl->sigterm = evsignal_new(fl->base, SIGTERM, fleet_signal, fl);
-	if (!fl->tick || !fl->drain || !fl->sigint || !fl->sigterm ||
-	    event_add(fl->tick, &tick) < 0 || evsignal_add(fl->sigint, NULL) < 0 ||
-	    evsignal_add(fl->sigterm, NULL) < 0)
+	fl->tick = event_new(fl->loop.base, -1, EV_PERSIST, fleet_tick, fl);
+	fl->drain = evtimer_new(fl->loop.base, fleet_drained, fl);
+	if (!fl->tick || !fl->drain || event_add(fl->tick, &tick) < 0)
 		return pp_err_set(err, PP_EIO, "cannot set up the event loop");
+	if (pp_dev_loop_signals(&fl->loop, fleet_signal, fl, err) < 0)
+		return -PP_EIO;
 	const uint8_t *a = fl->devs[0].addr, *s = fl->o->net.env.server_ip;
 	pp_info(LOG, "%zu devices from %u.%u.%u.%u, hellos to %u.%u.%u.%u:%u", fl->n, a[0], a[1],
 		a[2], a[3], s[0], s[1], s[2], s[3], fl->o->net.env.server_port);
@@ -721,13 +714,7 @@ static void fleet_free(struct fleet *fl)
 		event_free(fl->tick);
 	if (fl->drain)
 		event_free(fl->drain);
-	if (fl->sigint)
-		event_free(fl->sigint);
-	if (fl->sigterm)
-		event_free(fl->sigterm);
-	SSL_CTX_free(fl->ctx);
-	if (fl->base)
-		event_base_free(fl->base);
+	pp_dev_loop_free(&fl->loop);
 }
 
 /* Makes the devices (the keys are wiped as soon as they are in the devices), runs them
@@ -747,7 +734,7 @@ static int fleet_run(struct fleet *fl)
 	if (fleet_start(fl, &err) < 0 || fleet_arm(fl, &err) < 0)
 		return pp_fail_err(&err);
 	fleet_check(fl);
-	if (event_base_dispatch(fl->base) < 0)
+	if (event_base_dispatch(fl->loop.base) < 0)
 		return pp_fail("event loop failed");
 	return fleet_finish(fl);
 }

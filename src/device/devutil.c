@@ -1,6 +1,7 @@
 #include "device/devutil.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,4 +412,38 @@ int pp_dev_state_file(const char *dir, char *out, size_t cap)
 {
 	int n = snprintf(out, cap, "%s/%s", dir, PP_AMT_DEV_STATE_FILE);
 	return n < 0 || (size_t)n >= cap ? -PP_ETOOBIG : 0;
+}
+
+int pp_dev_loop_new(struct pp_dev_loop *l, enum pp_tls_profile profile, struct pp_emu_env *env,
+		    struct pp_err *err)
+{
+	if (!(l->base = event_base_new()))
+		return pp_err_set(err, PP_ENOMEM, "cannot create an event loop");
+	if (!(l->ctx = pp_tls_device_ctx_new(profile, err)))
+		return -PP_ECRYPTO;
+	env->base = l->base;
+	env->tls_ctx = l->ctx;
+	return 0;
+}
+
+int pp_dev_loop_signals(struct pp_dev_loop *l, event_callback_fn fn, void *arg, struct pp_err *err)
+{
+	l->sigint = evsignal_new(l->base, SIGINT, fn, arg);
+	l->sigterm = evsignal_new(l->base, SIGTERM, fn, arg);
+	if (!l->sigint || !l->sigterm || evsignal_add(l->sigint, NULL) < 0 ||
+	    evsignal_add(l->sigterm, NULL) < 0)
+		return pp_err_set(err, PP_EIO, "cannot install signal handlers");
+	return 0;
+}
+
+void pp_dev_loop_free(struct pp_dev_loop *l)
+{
+	if (l->sigint)
+		event_free(l->sigint);
+	if (l->sigterm)
+		event_free(l->sigterm);
+	SSL_CTX_free(l->ctx);
+	if (l->base)
+		event_base_free(l->base);
+	memset(l, 0, sizeof(*l));
 }

@@ -139,6 +139,23 @@ int pp_dev_set_trace(void *opts, const char *value, struct pp_err *err);
 	{"wsman-trace", 'W', PP_DEV_OPT_VALUE, 0, pp_dev_set_trace}
 /* clang-format on */
 
+/* The event loop of device run and fleet: the loop, the TLS context of the devices'
+ * profile, SIGINT and SIGTERM. */
+struct pp_dev_loop {
+	struct event_base *base;
+	SSL_CTX *ctx;
+	struct event *sigint, *sigterm;
+};
+
+/* The loop and the TLS context of profile, into env (base, tls_ctx). */
+int pp_dev_loop_new(struct pp_dev_loop *l, enum pp_tls_profile profile, struct pp_emu_env *env,
+		    struct pp_err *err) PP_WUR;
+/* SIGINT and SIGTERM call fn(sig, what, arg) on the loop. */
+int pp_dev_loop_signals(struct pp_dev_loop *l, event_callback_fn fn, void *arg,
+			struct pp_err *err) PP_WUR;
+/* Frees what the loop holds; the devices on it must be gone. Accepts a zeroed one. */
+void pp_dev_loop_free(struct pp_dev_loop *l);
+
 /* Reads the key CSV (pp_devcsv_read) and warns, as a program does, when the file can
  * be read by group or others. */
 int pp_devcsv_load(const char *path, const struct pp_pid *want, size_t max, struct pp_devkey **rows,

@@ -14,7 +14,7 @@
 
 #include <event2/event.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "cli/commands.h"
 #include "core/parse.h"
 #include "core/secret.h"
@@ -35,6 +35,10 @@
 /* After the last device is done: time for the answers still on their way (the last
  * CommitChanges response among them) to leave before the process exits. */
 #define FLEET_DRAIN_MS 1000
+/* Hellos refused (ECONNREFUSED) and none delivered for this long: nothing listens at
+ * --server, and the fleet ends instead of waiting out --timeout. Long enough for a
+ * server started at the same time as the fleet to come up. */
+#define FLEET_REFUSED_MS 2000
 
 enum { F_NONE, F_WRONG, F_SILENT, F_DISCONNECT, F_KINDS };
 static const char *const fault_names[F_KINDS] = {"none", "wrong-key", "silent", "disconnect"};
@@ -55,27 +59,27 @@ struct fleet_dev {
 };
 
 struct fleet_opts {
+	struct pp_dev_net_opts net; /* first: the shared setters take it */
 	uint32_t count;
 	const char *csv, *state_dir;
 	uint8_t base[4];
-	enum pp_tls_profile profile;
-	enum pp_log_level level;
 	uint32_t timeout_s;
 	uint32_t faults[F_KINDS];
 	bool json;
-	struct pp_emu_env env;
-	struct pp_emu_trace trace;
 };
 
 struct fleet {
 	struct fleet_opts *o;
-	struct event_base *base;
+	struct pp_dev_loop loop;
 	struct fleet_dev *devs;
 	size_t n;
 	size_t good_total, good_done, bad_provisioned, wrong_tried;
 	uint64_t start_ms, good_done_ms, last_provisioned_ms, hs_failed_total, end_ms;
-	bool timed_out, interrupted, progress, draining;
+	uint64_t hellos_delivered, first_refused_ms;
+	bool timed_out, interrupted, no_server, progress, draining;
 	struct event *tick, *drain;
+	char root[4096]; /* the devices' state directories */
+	bool temp_root;  /* root is ours: removed at the end */
 };
 
 static bool counts_as_good(uint8_t fault)
@@ -94,8 +98,9 @@ static void fleet_usage(FILE *out)
 		"mebx_password,batch), each device on its own loopback address from --base\n"
 		"(host parts .0 and .255 skipped), sending hellos from that address to the\n"
 		"server and serving TLS-PSK. Ends when every device that can be provisioned is,\n"
-		"or at the timeout, with a summary. Exit 0 only when every non-faulty device was\n"
-		"provisioned and no faulty one was.\n"
+		"at the timeout, or when nothing listens at --server (hellos refused and none\n"
+		"delivered for %d s), with a summary. Exit 0 only when every non-faulty device\n"
+		"was provisioned and no faulty one was.\n"
 		"  --server      the configuration server's hello address (port 9971 unless\n"
 		"                given)\n"
 		"  --base        first device address (default 127.1.0.1)\n"
@@ -118,7 +123,7 @@ static void fleet_usage(FILE *out)
 		"                Password, DigestPassword and any *Password* element replaced by\n"
 		"                (hidden); for interoperability tests\n"
 		"  --log-level   default warn\n",
-		PP_EMU_DISCONNECT_AT);
+		FLEET_REFUSED_MS / 1000, PP_EMU_DISCONNECT_AT);
 }
 
 /* "wrong-key=3,silent=2,disconnect=1" */
@@ -178,14 +183,14 @@ static void fleet_stop(struct fleet *fl)
 {
 	if (!fl->end_ms)
 		fl->end_ms = pp_dev_mono_ms();
-	event_base_loopbreak(fl->base);
+	event_base_loopbreak(fl->loop.base);
 }
 
 static void fleet_drained(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	event_base_loopbreak(((struct fleet *)arg)->base);
+	event_base_loopbreak(((struct fleet *)arg)->loop.base);
 }
 
 static void fleet_check(struct fleet *fl)
@@ -194,12 +199,18 @@ static void fleet_check(struct fleet *fl)
 	size_t wrong = fl->o->faults[F_WRONG];
 	if (fl->draining)
 		return;
+	if (fl->first_refused_ms && !fl->hellos_delivered &&
+	    now - fl->first_refused_ms >= FLEET_REFUSED_MS) {
+		fl->no_server = true;
+		fleet_stop(fl);
+		return;
+	}
 	if (fl->good_done == fl->good_total) {
 		if (!fl->good_done_ms)
 			fl->good_done_ms = now;
 		if (fl->wrong_tried >= wrong || now - fl->good_done_ms >= FLEET_GRACE_MS) {
 			struct timeval tv = {0, 0};
-			uint64_t ms = FLEET_DRAIN_MS + fl->o->env.latency_ms;
+			uint64_t ms = FLEET_DRAIN_MS + fl->o->net.env.latency_ms;
 			tv.tv_sec = (time_t)(ms / 1000);
 			tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 			fl->end_ms = now;
@@ -224,6 +235,16 @@ static void fleet_tick(evutil_socket_t fd, short what, void *arg)
 	fleet_check(fl);
 }
 
+/* Said once, at the first refused hello: the usual cause is a server not started. */
+static void fleet_warn_refused(const struct fleet *fl)
+{
+	const uint8_t *ip = fl->o->net.env.server_ip;
+	pp_warn(LOG,
+		"hellos to %u.%u.%u.%u:%u: connection refused: nothing listens there (is the "
+		"configuration server running?)",
+		ip[0], ip[1], ip[2], ip[3], fl->o->net.env.server_port);
+}
+
 static void fleet_event(void *arg, struct pp_emu *emu, enum pp_emu_event ev)
 {
 	struct fleet_dev *d = arg;
@@ -234,6 +255,13 @@ static void fleet_event(void *arg, struct pp_emu *emu, enum pp_emu_event ev)
 	case PP_EMU_EV_HELLO:
 		if (!d->first_hello_ms)
 			d->first_hello_ms = now;
+		fl->hellos_delivered++;
+		break;
+	case PP_EMU_EV_HELLO_REFUSED:
+		if (!fl->first_refused_ms && !fl->hellos_delivered) {
+			fl->first_refused_ms = now;
+			fleet_warn_refused(fl);
+		}
 		break;
 	case PP_EMU_EV_HANDSHAKE_OK:
 		break;
@@ -327,7 +355,10 @@ static void fleet_summarize(struct fleet *fl, uint64_t end_ms, struct fleet_sum 
 
 static const char *fleet_result(const struct fleet *fl)
 {
-	return fl->interrupted ? "interrupted" : fl->timed_out ? "timed out" : "complete";
+	return fl->interrupted ? "interrupted"
+	       : fl->no_server ? "no server (connection refused)"
+	       : fl->timed_out ? "timed out"
+			       : "complete";
 }
 
 static int fleet_report(struct fleet *fl, const struct fleet_sum *s)
@@ -423,16 +454,17 @@ static int make_device(const struct fleet_opts *o, const char *root, size_t i,
 	int rc;
 	if ((rc = device_dir(root, i, dir, sizeof(dir), err)) < 0)
 		return rc;
-	snprintf(file, sizeof(file), "%s/%s", dir, PP_AMT_DEV_STATE_FILE);
+	if (pp_dev_state_file(dir, file, sizeof(file)) < 0)
+		return pp_err_set(err, PP_EINVAL, "state directory path too long");
 	if (o->state_dir && stat(file, &st) == 0)
 		return pp_amt_load(dir, out, err);
 
 	/* The MEBx verifier at its lowest cost: thousands of devices are made at once. */
 	struct pp_amt_create_opts copts = {.pbkdf2_iterations = PP_AMT_DEV_PBKDF2_MIN};
-	struct pp_amt_server srv = {.has_ipv4 = true, .port = o->env.server_port};
-	struct pp_pps bad;
+	struct pp_amt_server srv = {.has_ipv4 = true, .port = o->net.env.server_port};
+	pp_cleanup(pp_devpps_wipe) struct pp_pps bad = {0};
 	const char *pps = key->pps.s;
-	memcpy(srv.ipv4, o->env.server_ip, 4);
+	memcpy(srv.ipv4, o->net.env.server_ip, 4);
 	if ((rc = pp_amt_create(dir, &copts, out, err)) < 0)
 		return rc;
 	if (fault == F_WRONG) {
@@ -441,128 +473,69 @@ static int make_device(const struct fleet_opts *o, const char *root, size_t i,
 			return pp_err_set(err, PP_ECRYPTO, "the random generator failed");
 		pps = bad.s;
 	}
-	rc = pp_amt_load_key(*out, key->pid.s, pps, key->mebx, &srv, err);
-	pp_wipe(&bad, sizeof(bad));
-	return rc;
+	return pp_amt_load_key(*out, key->pid.s, pps, key->mebx, &srv, err);
 }
 
 /* ---- main ---- */
 
+static int fl_set_count(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_parse_u32(value, 1, FLEET_MAX, &((struct fleet_opts *)opts)->count, "--count",
+			    err);
+}
+
+static int fl_set_base(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_dev_parse_loopback(value, ((struct fleet_opts *)opts)->base, "--base", err);
+}
+
+static int fl_set_latency(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_parse_u32(value, 0, PP_EMU_LATENCY_MAX_MS,
+			    &((struct fleet_opts *)opts)->net.env.latency_ms, "--latency", err);
+}
+
+static int fl_set_faults(void *opts, const char *value, struct pp_err *err)
+{
+	return parse_faults(value, ((struct fleet_opts *)opts)->faults, err);
+}
+
+static int fl_set_timeout(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_parse_u32(value, 1, 7 * 86400, &((struct fleet_opts *)opts)->timeout_s,
+			    "--timeout", err);
+}
+
+static const struct pp_dev_opt fleet_opt_table[] = {
+    PP_DEV_NET_OPT_ROWS,
+    {"count", 'n', PP_DEV_OPT_VALUE, 0, fl_set_count},
+    {"csv", 'c', PP_DEV_OPT_STRING, offsetof(struct fleet_opts, csv), NULL},
+    {"base", 'b', PP_DEV_OPT_VALUE, 0, fl_set_base},
+    {"latency", 'L', PP_DEV_OPT_VALUE, 0, fl_set_latency},
+    {"faults", 'f', PP_DEV_OPT_VALUE, 0, fl_set_faults},
+    {"timeout", 'T', PP_DEV_OPT_VALUE, 0, fl_set_timeout},
+    {"state-dir", 'd', PP_DEV_OPT_STRING, offsetof(struct fleet_opts, state_dir), NULL},
+    {"json", 'j', PP_DEV_OPT_FLAG, offsetof(struct fleet_opts, json), NULL},
+};
+
 static bool parse_fleet(int argc, char **argv, struct fleet_opts *o, int *exit_code)
 {
-	static const struct option opts[] = {{"count", required_argument, NULL, 'n'},
-					     {"csv", required_argument, NULL, 'c'},
-					     {"server", required_argument, NULL, 'S'},
-					     {"base", required_argument, NULL, 'b'},
-					     {"port", required_argument, NULL, 'p'},
-					     {"http-port", required_argument, NULL, 'H'},
-					     {"profile", required_argument, NULL, 'P'},
-					     {"time-scale", required_argument, NULL, 't'},
-					     {"latency", required_argument, NULL, 'L'},
-					     {"faults", required_argument, NULL, 'f'},
-					     {"timeout", required_argument, NULL, 'T'},
-					     {"state-dir", required_argument, NULL, 'd'},
-					     {"log-level", required_argument, NULL, 'l'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"wsman-trace", required_argument, NULL, 'W'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	struct pp_err err = {0};
-	bool have_server = false;
-	int c;
-#define USAGE(...)                                                                                 \
-	do {                                                                                       \
-		*exit_code = pp_usage_error("fleet", __VA_ARGS__);                                 \
-		return true;                                                                       \
-	} while (0)
-	while ((c = getopt_long(argc, argv, "n:c:S:b:p:H:P:t:L:f:T:d:l:W:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'W':
-			if (pp_dev_trace_dir(optarg, &o->trace, &o->env, &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'n':
-			if (pp_parse_u32(optarg, 1, FLEET_MAX, &o->count, "--count", &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'c':
-			o->csv = optarg;
-			break;
-		case 'S':
-			o->env.server_port = PP_HELLO_PORT;
-			if (pp_dev_parse_loopback_port(optarg, o->env.server_ip,
-						       &o->env.server_port, "--server", &err) < 0)
-				USAGE("%s", err.msg);
-			o->env.has_server = have_server = true;
-			break;
-		case 'b':
-			if (pp_dev_parse_loopback(optarg, o->base, "--base", &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'p':
-			if (pp_dev_parse_port(optarg, &o->env.tls_port, "--port", &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'H':
-			if (pp_dev_parse_port(optarg, &o->env.http_port, "--http-port", &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'P':
-			if (pp_tls_profile_parse(optarg, &o->profile, &err) < 0)
-				USAGE("--profile: %s", err.msg);
-			break;
-		case 't':
-			if (pp_parse_double(optarg, 1e-6, 1e6, &o->env.time_scale, "--time-scale",
-					    &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'L':
-			if (pp_parse_u32(optarg, 0, PP_EMU_LATENCY_MAX_MS, &o->env.latency_ms,
-					 "--latency", &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'f':
-			if (parse_faults(optarg, o->faults, &err) < 0)
-				USAGE("%s", err.msg);
-			break;
-		case 'T':
-			if (pp_parse_u32(optarg, 1, 7 * 86400, &o->timeout_s, "--timeout", &err) <
-			    0)
-				USAGE("%s", err.msg);
-			break;
-		case 'd':
-			o->state_dir = optarg;
-			break;
-		case 'l':
-			if (pp_log_level_parse(optarg, &o->level) < 0)
-				USAGE("--log-level: '%.20s' is not debug, info, warn or error",
-				      optarg);
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			fleet_usage(stdout);
-			*exit_code = PP_EXIT_OK;
-			return true;
-		default:
-			fleet_usage(stderr);
-			*exit_code = PP_EXIT_USAGE;
-			return true;
-		}
-	}
-	if (optind != argc)
-		USAGE("unexpected argument '%.40s'", argv[optind]);
-	if (!o->count || !o->csv || !have_server)
-		USAGE("--count, --csv and --server are required");
-	if (o->env.tls_port == o->env.http_port)
-		USAGE("--port and --http-port must differ");
+	if (pp_dev_getopt(argc, argv, "fleet", fleet_opt_table, PP_DEV_NOPTS(fleet_opt_table), o,
+			  fleet_usage, exit_code))
+		return true;
 	uint64_t faulty =
 	    (uint64_t)o->faults[F_WRONG] + o->faults[F_SILENT] + o->faults[F_DISCONNECT];
-	if (faulty > o->count)
-		USAGE("--faults: %" PRIu64 " faulty devices, but --count is %u", faulty, o->count);
-#undef USAGE
-	return false;
+	if (!o->count || !o->csv || !o->net.env.has_server)
+		*exit_code = pp_usage_error("fleet", "--count, --csv and --server are required");
+	else if (o->net.env.tls_port == o->net.env.http_port)
+		*exit_code = pp_usage_error("fleet", "--port and --http-port must differ");
+	else if (faulty > o->count)
+		*exit_code = pp_usage_error(
+		    "fleet", "--faults: %" PRIu64 " faulty devices, but --count is %u", faulty,
+		    o->count);
+	else
+		return false;
+	return true;
 }
 
 /* Device addresses: base, base+1, ... skipping host parts .0 and .255, inside 127/8. */
@@ -588,188 +561,204 @@ static int assign_addresses(struct fleet *fl, const uint8_t base[4], struct pp_e
 	return 0;
 }
 
-int cmd_fleet(struct pp_cli *cli, int argc, char **argv)
+/* The key rows for the devices, once the process can hold that many devices. */
+static int fleet_load_keys(const struct fleet_opts *o, struct pp_devcsv *keys)
 {
-	struct fleet_opts o = {
-	    .base = {127, 1, 0, 1},
-	    .profile = PP_TLS_PROFILE_DEFAULT,
-	    .level = PP_LOG_WARN,
-	    .timeout_s = 300,
-	    .env = {.tls_port = PP_EMU_TLS_PORT, .http_port = PP_EMU_HTTP_PORT, .time_scale = 1.0},
-	};
-	struct fleet fl = {.o = &o};
 	struct pp_err err = {0};
-	struct pp_devkey *rows = NULL;
-	size_t nrows = 0;
-	bool loose = false, temp_root = false;
-	char root[4096] = "";
-	SSL_CTX *ctx = NULL;
-	struct event *sigint = NULL, *sigterm = NULL;
-	int ret = PP_EXIT_FAIL, code = PP_EXIT_OK;
-	(void)cli;
-
-	if (parse_fleet(argc, argv, &o, &code))
-		return code;
-	pp_log_init(stderr, o.level);
-	signal(SIGPIPE, SIG_IGN);
-	pp_wsman_init();
-
 	uint64_t nofile = pp_dev_raise_nofile();
-	uint64_t need = 2 * (uint64_t)o.count + FLEET_FD_SPARE;
+	uint64_t need = 2 * (uint64_t)o->count + FLEET_FD_SPARE;
 	if (nofile < need)
 		return pp_fail("%u devices need about %" PRIu64 " file descriptors; the limit is "
 			       "%" PRIu64 " (raise the hard limit: ulimit -Hn)",
-			       o.count, need, nofile);
-
-	if (pp_devcsv_read(o.csv, NULL, o.count, &rows, &nrows, &loose, &err) < 0)
+			       o->count, need, nofile);
+	if (pp_devcsv_load(o->csv, NULL, o->count, &keys->rows, &keys->n, &err) < 0)
 		return pp_fail_err(&err);
-	if (loose)
-		pp_note("warning: '%s' can be read by group or others; key files should be mode "
-			"0600 (chmod 600)",
-			o.csv);
-	if (nrows < o.count) {
-		pp_devcsv_free(rows, nrows);
-		return pp_fail("'%s' has %zu key rows; --count %u needs %u", o.csv, nrows, o.count,
-			       o.count);
-	}
+	if (keys->n < o->count)
+		return pp_fail("'%s' has %zu key rows; --count %u needs %u", o->csv, keys->n,
+			       o->count, o->count);
+	return PP_EXIT_OK;
+}
 
-	fl.n = o.count;
-	fl.devs = calloc(fl.n, sizeof(*fl.devs));
-	if (!fl.devs) {
-		pp_fail("out of memory");
-		goto out;
-	}
-	/* Faults from the end of the list: wrong-key, then silent, then disconnect. */
-	size_t at = fl.n;
+/* The devices' table: faults from the end of the list (wrong-key, then silent, then
+ * disconnect), and an address each. */
+static int fleet_plan(struct fleet *fl, struct pp_err *err)
+{
+	fl->n = fl->o->count;
+	fl->devs = calloc(fl->n, sizeof(*fl->devs));
+	if (!fl->devs)
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	size_t at = fl->n;
 	for (int k = F_WRONG; k < F_KINDS; k++)
-		for (uint32_t j = 0; j < o.faults[k]; j++)
-			fl.devs[--at].fault = (uint8_t)k;
-	if (assign_addresses(&fl, o.base, &err) < 0) {
-		pp_fail_err(&err);
-		goto out;
-	}
+		for (uint32_t j = 0; j < fl->o->faults[k]; j++)
+			fl->devs[--at].fault = (uint8_t)k;
+	return assign_addresses(fl, fl->o->base, err);
+}
 
-	if (o.state_dir) {
-		if (mkdir(o.state_dir, 0700) < 0 && errno != EEXIST) {
-			pp_fail("cannot create '%s': %s", o.state_dir, strerror(errno));
-			goto out;
-		}
-		snprintf(root, sizeof(root), "%s", o.state_dir);
-	} else {
-		if (make_temp_root(root, sizeof(root), &err) < 0) {
-			pp_fail_err(&err);
-			goto out;
-		}
-		temp_root = true;
+/* --state-dir, made when missing, or a private temporary directory. */
+static int fleet_make_root(struct fleet *fl, struct pp_err *err)
+{
+	const char *dir = fl->o->state_dir;
+	if (!dir) {
+		int rc = make_temp_root(fl->root, sizeof(fl->root), err);
+		fl->temp_root = rc == 0;
+		return rc;
 	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return pp_err_set(err, PP_EIO, "cannot create '%s': %s", dir, strerror(errno));
+	snprintf(fl->root, sizeof(fl->root), "%s", dir);
+	return 0;
+}
 
+static int fleet_make_devices(struct fleet *fl, const struct pp_devcsv *keys)
+{
+	struct pp_err err = {0};
 	struct pp_progress prog;
-	pp_progress_start(&prog, "creating devices", fl.n);
-	for (size_t i = 0; i < fl.n; i++) {
-		struct fleet_dev *d = &fl.devs[i];
-		d->fl = &fl;
-		if (make_device(&o, root, i, &rows[i], d->fault, &d->dev, &err) < 0) {
+	pp_progress_start(&prog, "creating devices", fl->n);
+	for (size_t i = 0; i < fl->n; i++) {
+		struct fleet_dev *d = &fl->devs[i];
+		d->fl = fl;
+		if (make_device(fl->o, fl->root, i, &keys->rows[i], d->fault, &d->dev, &err) < 0) {
 			pp_progress_finish(&prog);
-			pp_fail("device %zu (%u.%u.%u.%u): %s", i + 1, d->addr[0], d->addr[1],
-				d->addr[2], d->addr[3], err.msg);
-			goto out;
+			return pp_fail("device %zu (%u.%u.%u.%u): %s", i + 1, d->addr[0],
+				       d->addr[1], d->addr[2], d->addr[3], err.msg);
 		}
 		pp_progress_update(&prog, i + 1);
 	}
 	pp_progress_finish(&prog);
-	pp_devcsv_free(rows, nrows);
-	rows = NULL;
+	return PP_EXIT_OK;
+}
 
-	if (!(fl.base = event_base_new())) {
-		pp_fail("cannot create an event loop");
-		goto out;
-	}
-	if (!(ctx = pp_tls_device_ctx_new(o.profile, &err))) {
-		pp_fail_err(&err);
-		goto out;
-	}
-	o.env.base = fl.base;
-	o.env.tls_ctx = ctx;
-	o.env.on_event = fleet_event;
-	for (size_t i = 0; i < fl.n; i++) {
-		struct fleet_dev *d = &fl.devs[i];
-		if (pp_emu_new(&o.env, d->dev, d->addr, fault_emu[d->fault], d, &d->emu, &err) <
-		    0) {
-			pp_fail_err(&err);
-			goto out;
-		}
+/* Every device on the loop, counted as it starts (a kept one may be provisioned). */
+static int fleet_start(struct fleet *fl, struct pp_err *err)
+{
+	struct fleet_opts *o = fl->o;
+	int rc;
+	if ((rc = pp_dev_loop_new(&fl->loop, o->net.profile, &o->net.env, err)) < 0)
+		return rc;
+	o->net.env.on_event = fleet_event;
+	for (size_t i = 0; i < fl->n; i++) {
+		struct fleet_dev *d = &fl->devs[i];
+		if ((rc = pp_emu_new(&o->net.env, d->dev, d->addr, fault_emu[d->fault], d, &d->emu,
+				     err)) < 0)
+			return rc;
 		d->provisioned = pp_amt_state(d->dev) == PP_AMT_POST_SETUP;
 		if (counts_as_good(d->fault))
-			fl.good_total++;
+			fl->good_total++;
 		if (d->provisioned)
-			(*(counts_as_good(d->fault) ? &fl.good_done : &fl.bad_provisioned))++;
+			(*(counts_as_good(d->fault) ? &fl->good_done : &fl->bad_provisioned))++;
 	}
-	fl.start_ms = pp_dev_mono_ms();
-	for (size_t i = 0; i < fl.n; i++) {
-		if (pp_emu_start(fl.devs[i].emu, &err) < 0) {
-			pp_fail_err(&err);
-			goto out;
-		}
-	}
-	fl.progress = isatty(STDERR_FILENO);
-	struct timeval tick = {0, FLEET_TICK_MS * 1000};
-	fl.tick = event_new(fl.base, -1, EV_PERSIST, fleet_tick, &fl);
-	fl.drain = evtimer_new(fl.base, fleet_drained, &fl);
-	sigint = evsignal_new(fl.base, SIGINT, fleet_signal, &fl);
-	sigterm = evsignal_new(fl.base, SIGTERM, fleet_signal, &fl);
-	if (!fl.tick || !fl.drain || !sigint || !sigterm || event_add(fl.tick, &tick) < 0 ||
-	    evsignal_add(sigint, NULL) < 0 || evsignal_add(sigterm, NULL) < 0) {
-		pp_fail("cannot set up the event loop");
-		goto out;
-	}
-	pp_info(LOG, "%zu devices from %u.%u.%u.%u, hellos to %u.%u.%u.%u:%u", fl.n,
-		fl.devs[0].addr[0], fl.devs[0].addr[1], fl.devs[0].addr[2], fl.devs[0].addr[3],
-		o.env.server_ip[0], o.env.server_ip[1], o.env.server_ip[2], o.env.server_ip[3],
-		o.env.server_port);
-	fleet_check(&fl);
-	if (event_base_dispatch(fl.base) < 0) {
-		pp_fail("event loop failed");
-		goto out;
-	}
-	fleet_progress(&fl, true);
+	fl->start_ms = pp_dev_mono_ms();
+	for (size_t i = 0; i < fl->n; i++)
+		if ((rc = pp_emu_start(fl->devs[i].emu, err)) < 0)
+			return rc;
+	return 0;
+}
 
+/* The progress tick, the drain timer and the signals that interrupt. */
+static int fleet_arm(struct fleet *fl, struct pp_err *err)
+{
+	struct timeval tick = {0, FLEET_TICK_MS * 1000};
+	fl->progress = isatty(STDERR_FILENO);
+	fl->tick = event_new(fl->loop.base, -1, EV_PERSIST, fleet_tick, fl);
+	fl->drain = evtimer_new(fl->loop.base, fleet_drained, fl);
+	if (!fl->tick || !fl->drain || event_add(fl->tick, &tick) < 0)
+		return pp_err_set(err, PP_EIO, "cannot set up the event loop");
+	if (pp_dev_loop_signals(&fl->loop, fleet_signal, fl, err) < 0)
+		return -PP_EIO;
+	const uint8_t *a = fl->devs[0].addr, *s = fl->o->net.env.server_ip;
+	pp_info(LOG, "%zu devices from %u.%u.%u.%u, hellos to %u.%u.%u.%u:%u", fl->n, a[0], a[1],
+		a[2], a[3], s[0], s[1], s[2], s[3], fl->o->net.env.server_port);
+	return 0;
+}
+
+/* The summary, and the exit status: 0 only when every device that should be
+ * provisioned is and no faulty one is. */
+static int fleet_finish(struct fleet *fl)
+{
 	struct fleet_sum sum;
-	fleet_summarize(&fl, fl.end_ms ? fl.end_ms : pp_dev_mono_ms(), &sum);
-	if (fleet_report(&fl, &sum) != PP_EXIT_OK)
-		goto out;
-	if (fl.good_done == fl.good_total && fl.bad_provisioned == 0)
-		ret = PP_EXIT_OK;
-	else
-		pp_note("%zu of %zu devices that should be provisioned are; %zu faulty devices "
-			"were provisioned (%s)",
-			fl.good_done, fl.good_total, fl.bad_provisioned, fleet_result(&fl));
-out:
-	pp_devcsv_free(rows, nrows);
-	if (fl.devs) {
-		for (size_t i = 0; i < fl.n; i++)
-			pp_emu_free(fl.devs[i].emu);
-		for (size_t i = 0; i < fl.n; i++) {
-			struct fleet_dev *d = &fl.devs[i];
-			/* Kept state directories get the in-memory audit events too. */
-			if (d->dev && o.state_dir && pp_amt_save(d->dev, &err) < 0)
-				pp_warn(LOG, "device %zu: cannot save its state: %s", i + 1,
-					err.msg);
-			pp_amt_free(d->dev);
-		}
-		free(fl.devs);
+	fleet_progress(fl, true);
+	fleet_summarize(fl, fl->end_ms ? fl->end_ms : pp_dev_mono_ms(), &sum);
+	if (fleet_report(fl, &sum) != PP_EXIT_OK)
+		return PP_EXIT_FAIL;
+	if (fl->good_done == fl->good_total && fl->bad_provisioned == 0)
+		return PP_EXIT_OK;
+	if (fl->no_server) {
+		const uint8_t *s = fl->o->net.env.server_ip;
+		return pp_fail("nothing listens at %u.%u.%u.%u:%u (connection refused): no hello "
+			       "was delivered in %d s; start the configuration server first",
+			       s[0], s[1], s[2], s[3], fl->o->net.env.server_port,
+			       FLEET_REFUSED_MS / 1000);
 	}
-	if (temp_root && nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		pp_warn(LOG, "cannot remove '%s': %s", root, strerror(errno));
-	if (fl.tick)
-		event_free(fl.tick);
-	if (fl.drain)
-		event_free(fl.drain);
-	if (sigint)
-		event_free(sigint);
-	if (sigterm)
-		event_free(sigterm);
-	SSL_CTX_free(ctx);
-	if (fl.base)
-		event_base_free(fl.base);
-	return ret;
+	pp_note("%zu of %zu devices that should be provisioned are; %zu faulty devices were "
+		"provisioned (%s)",
+		fl->good_done, fl->good_total, fl->bad_provisioned, fleet_result(fl));
+	return PP_EXIT_FAIL;
+}
+
+static void fleet_free(struct fleet *fl)
+{
+	struct pp_err err = {0};
+	for (size_t i = 0; fl->devs && i < fl->n; i++)
+		pp_emu_free(fl->devs[i].emu);
+	for (size_t i = 0; fl->devs && i < fl->n; i++) {
+		struct fleet_dev *d = &fl->devs[i];
+		/* Kept state directories get the in-memory audit events too. */
+		if (d->dev && fl->o->state_dir && pp_amt_save(d->dev, &err) < 0)
+			pp_warn(LOG, "device %zu: cannot save its state: %s", i + 1, err.msg);
+		pp_amt_freep(&d->dev);
+	}
+	free(fl->devs);
+	if (fl->temp_root && nftw(fl->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		pp_warn(LOG, "cannot remove '%s': %s", fl->root, strerror(errno));
+	if (fl->tick)
+		event_free(fl->tick);
+	if (fl->drain)
+		event_free(fl->drain);
+	pp_dev_loop_free(&fl->loop);
+}
+
+/* Makes the devices (the keys are wiped as soon as they are in the devices), runs them
+ * until done and reports. */
+static int fleet_run(struct fleet *fl)
+{
+	pp_cleanup(pp_devcsv_freep) struct pp_devcsv keys = {0};
+	struct pp_err err = {0};
+	int rc = fleet_load_keys(fl->o, &keys);
+	if (rc != PP_EXIT_OK)
+		return rc;
+	if (fleet_plan(fl, &err) < 0 || fleet_make_root(fl, &err) < 0)
+		return pp_fail_err(&err);
+	if ((rc = fleet_make_devices(fl, &keys)) != PP_EXIT_OK)
+		return rc;
+	pp_devcsv_freep(&keys);
+	if (fleet_start(fl, &err) < 0 || fleet_arm(fl, &err) < 0)
+		return pp_fail_err(&err);
+	fleet_check(fl);
+	if (event_base_dispatch(fl->loop.base) < 0)
+		return pp_fail("event loop failed");
+	return fleet_finish(fl);
+}
+
+int cmd_fleet(struct pp_cli *cli, int argc, char **argv)
+{
+	struct fleet_opts o = {
+	    .net = {.env = {.tls_port = PP_EMU_TLS_PORT,
+			    .http_port = PP_EMU_HTTP_PORT,
+			    .time_scale = 1.0},
+		    .profile = PP_TLS_PROFILE_DEFAULT,
+		    .level = PP_LOG_WARN},
+	    .base = {127, 1, 0, 1},
+	    .timeout_s = 300,
+	};
+	struct fleet fl = {.o = &o};
+	int code = PP_EXIT_OK;
+	(void)cli;
+	if (parse_fleet(argc, argv, &o, &code))
+		return code;
+	pp_log_init(stderr, o.net.level);
+	signal(SIGPIPE, SIG_IGN);
+	pp_wsman_init();
+	code = fleet_run(&fl);
+	fleet_free(&fl);
+	return code;
 }

@@ -1,5 +1,7 @@
 #include "device/devutil.h"
 
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,9 @@
 #include "core/parse.h"
 #include "core/secret.h"
 #include "device/emu.h"
+#include "firmware/device.h"
 #include "keys/pskc.h"
+#include "proto/hello.h"
 
 struct csv_pick {
 	const struct pp_pid *want;
@@ -238,4 +242,208 @@ int pp_dev_trace_dir(const char *dir, struct pp_emu_trace *trace, struct pp_emu_
 	trace->seq = 0;
 	env->trace = trace;
 	return 0;
+}
+
+/* ---- options as data ---- */
+
+static const struct pp_dev_opt *opt_by_letter(const struct pp_dev_opt *tab, size_t n, int letter)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tab[i].letter == letter)
+			return &tab[i];
+	return NULL;
+}
+
+/* The getopt_long tables for tab, with --help (-h) at the end. */
+static void opt_tables(const struct pp_dev_opt *tab, size_t n, struct option *longs, char *shorts)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool arg = tab[i].kind != PP_DEV_OPT_FLAG;
+		longs[i] = (struct option){tab[i].name, arg ? required_argument : no_argument, NULL,
+					   tab[i].letter};
+		shorts[k++] = tab[i].letter;
+		if (arg)
+			shorts[k++] = ':';
+	}
+	longs[n] = (struct option){"help", no_argument, NULL, 'h'};
+	longs[n + 1] = (struct option){NULL, 0, NULL, 0};
+	shorts[k++] = 'h';
+	shorts[k] = '\0';
+}
+
+static int opt_apply(const struct pp_dev_opt *o, void *opts, const char *value, struct pp_err *err)
+{
+	switch (o->kind) {
+	case PP_DEV_OPT_STRING:
+		*(const char **)(void *)((char *)opts + o->off) = value;
+		return 0;
+	case PP_DEV_OPT_FLAG:
+		*(bool *)(void *)((char *)opts + o->off) = true;
+		return 0;
+	case PP_DEV_OPT_VALUE:
+		return o->set(opts, value, err);
+	}
+	return pp_err_set(err, PP_EINVAL, "--%s: not an option kind", o->name);
+}
+
+bool pp_dev_getopt(int argc, char **argv, const char *cmd, const struct pp_dev_opt *tab, size_t n,
+		   void *opts, void (*usage)(FILE *), int *exit_code)
+{
+	struct option longs[PP_DEV_OPTS_MAX + 2];
+	char shorts[2 * PP_DEV_OPTS_MAX + 2];
+	struct pp_err err = {0};
+	int c;
+	if (n > PP_DEV_OPTS_MAX) {
+		*exit_code = pp_fail("%s: too many options for the parser", cmd);
+		return true;
+	}
+	opt_tables(tab, n, longs, shorts);
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		const struct pp_dev_opt *o = c == 'h' ? NULL : opt_by_letter(tab, n, c);
+		if (c == 'h' || !o) {
+			usage(c == 'h' ? stdout : stderr);
+			*exit_code = c == 'h' ? PP_EXIT_OK : PP_EXIT_USAGE;
+			return true;
+		}
+		if (opt_apply(o, opts, optarg, &err) < 0) {
+			*exit_code = pp_usage_error(cmd, "%s", err.msg);
+			return true;
+		}
+	}
+	if (optind != argc) {
+		*exit_code = pp_usage_error(cmd, "unexpected argument '%.40s'", argv[optind]);
+		return true;
+	}
+	return false;
+}
+
+int pp_dev_set_server(void *opts, const char *value, struct pp_err *err)
+{
+	struct pp_emu_env *env = &((struct pp_dev_net_opts *)opts)->env;
+	env->server_port = PP_HELLO_PORT;
+	int rc =
+	    pp_dev_parse_loopback_port(value, env->server_ip, &env->server_port, "--server", err);
+	env->has_server = rc == 0;
+	return rc;
+}
+
+int pp_dev_set_port(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_dev_parse_port(value, &((struct pp_dev_net_opts *)opts)->env.tls_port, "--port",
+				 err);
+}
+
+int pp_dev_set_http_port(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_dev_parse_port(value, &((struct pp_dev_net_opts *)opts)->env.http_port,
+				 "--http-port", err);
+}
+
+int pp_dev_set_profile(void *opts, const char *value, struct pp_err *err)
+{
+	struct pp_err perr = {0};
+	if (pp_tls_profile_parse(value, &((struct pp_dev_net_opts *)opts)->profile, &perr) < 0)
+		return pp_err_set(err, PP_EINVAL, "--profile: %s", perr.msg);
+	return 0;
+}
+
+int pp_dev_set_time_scale(void *opts, const char *value, struct pp_err *err)
+{
+	return pp_parse_double(value, 1e-6, 1e6, &((struct pp_dev_net_opts *)opts)->env.time_scale,
+			       "--time-scale", err);
+}
+
+int pp_dev_set_log_level(void *opts, const char *value, struct pp_err *err)
+{
+	if (pp_log_level_parse(value, &((struct pp_dev_net_opts *)opts)->level) < 0)
+		return pp_err_set(err, PP_EINVAL,
+				  "--log-level: '%.20s' is not debug, info, warn or error", value);
+	return 0;
+}
+
+int pp_dev_set_trace(void *opts, const char *value, struct pp_err *err)
+{
+	struct pp_dev_net_opts *o = opts;
+	return pp_dev_trace_dir(value, &o->trace, &o->env, err);
+}
+
+int pp_devcsv_load(const char *path, const struct pp_pid *want, size_t max, struct pp_devkey **rows,
+		   size_t *n, struct pp_err *err)
+{
+	bool loose = false;
+	int rc = pp_devcsv_read(path, want, max, rows, n, &loose, err);
+	if (rc == 0 && loose)
+		pp_note("warning: '%s' can be read by group or others; key files should be mode "
+			"0600 (chmod 600)",
+			path);
+	return rc;
+}
+
+void pp_devcsv_freep(struct pp_devcsv *c)
+{
+	pp_devcsv_free(c->rows, c->n);
+	c->rows = NULL;
+	c->n = 0;
+}
+
+void pp_devkey_wipe(struct pp_devkey *k)
+{
+	pp_wipe(k, sizeof(*k));
+}
+
+void pp_devpps_wipe(struct pp_pps *pps)
+{
+	pp_wipe(pps, sizeof(*pps));
+}
+
+void pp_dev_ids(const struct pp_amt_device *dev, char uuid[37], char pid[PP_PID_TEXT])
+{
+	uint8_t raw[16];
+	struct pp_pid p;
+	pp_amt_uuid(dev, raw);
+	pp_uuid_format(raw, uuid);
+	pid[0] = '\0';
+	if (pp_amt_pid(dev, &p, NULL) == 0)
+		pp_pid_format(&p, pid);
+}
+
+int pp_dev_state_file(const char *dir, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, PP_AMT_DEV_STATE_FILE);
+	return n < 0 || (size_t)n >= cap ? -PP_ETOOBIG : 0;
+}
+
+int pp_dev_loop_new(struct pp_dev_loop *l, enum pp_tls_profile profile, struct pp_emu_env *env,
+		    struct pp_err *err)
+{
+	if (!(l->base = event_base_new()))
+		return pp_err_set(err, PP_ENOMEM, "cannot create an event loop");
+	if (!(l->ctx = pp_tls_device_ctx_new(profile, err)))
+		return -PP_ECRYPTO;
+	env->base = l->base;
+	env->tls_ctx = l->ctx;
+	return 0;
+}
+
+int pp_dev_loop_signals(struct pp_dev_loop *l, event_callback_fn fn, void *arg, struct pp_err *err)
+{
+	l->sigint = evsignal_new(l->base, SIGINT, fn, arg);
+	l->sigterm = evsignal_new(l->base, SIGTERM, fn, arg);
+	if (!l->sigint || !l->sigterm || evsignal_add(l->sigint, NULL) < 0 ||
+	    evsignal_add(l->sigterm, NULL) < 0)
+		return pp_err_set(err, PP_EIO, "cannot install signal handlers");
+	return 0;
+}
+
+void pp_dev_loop_free(struct pp_dev_loop *l)
+{
+	if (l->sigint)
+		event_free(l->sigint);
+	if (l->sigterm)
+		event_free(l->sigterm);
+	SSL_CTX_free(l->ctx);
+	if (l->base)
+		event_base_free(l->base);
+	memset(l, 0, sizeof(*l));
 }

@@ -24,6 +24,7 @@
 
 #include "core/fileio.h"
 #include "core/secret.h"
+#include "device/devutil.h"
 #include "device/ws.h"
 #include "keys/keys.h"
 #include "proto/hello.h"
@@ -90,32 +91,11 @@ struct pp_emu {
 	struct pp_devws_state *ws; /* enumeration contexts; NULL until the first Enumerate */
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static struct timeval ms_tv(uint64_t ms)
 {
 	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
 			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 	return tv;
-}
-
-static const char *state_name(unsigned s)
-{
-	switch (s) {
-	case PP_AMT_PRE_SETUP:
-		return "Pre-Setup";
-	case PP_AMT_IN_SETUP:
-		return "In-Setup";
-	case PP_AMT_POST_SETUP:
-		return "Post-Setup";
-	default:
-		return "?";
-	}
 }
 
 static void emit(struct pp_emu *e, enum pp_emu_event ev)
@@ -153,11 +133,14 @@ static void hello_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	int err = EVUTIL_SOCKET_ERROR();
+	bool refused = !(what & (BEV_EVENT_TIMEOUT | BEV_EVENT_EOF)) && err == ECONNREFUSED;
 	pp_debug(LOG, "%s: hello not delivered: %s", e->name,
 		 (what & BEV_EVENT_TIMEOUT) ? "timed out"
 		 : (what & BEV_EVENT_EOF)   ? "closed by the server"
 					    : evutil_socket_error_to_string(err));
 	hello_close(e);
+	if (refused)
+		emit(e, PP_EMU_EV_HELLO_REFUSED);
 }
 
 /* Where hellos go: the --server override, else the device's configured IPv4 server
@@ -242,9 +225,12 @@ static void hello_send(struct pp_emu *e, uint32_t retry)
 	e->hello_bev = bev;
 	if (bufferevent_write(bev, msg, len) < 0 ||
 	    bufferevent_socket_connect(bev, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
+		int serr = EVUTIL_SOCKET_ERROR();
 		pp_debug(LOG, "%s: hello: connect: %s", e->name,
-			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+			 evutil_socket_error_to_string(serr));
 		hello_close(e);
+		if (serr == ECONNREFUSED)
+			emit(e, PP_EMU_EV_HELLO_REFUSED);
 		return;
 	}
 	char to[INET_ADDRSTRLEN] = "?";
@@ -262,8 +248,9 @@ static void hello_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (e->fault == PP_EMU_FAULT_SILENT)
 		return;
-	/* lib/amt divides its delays by its factor; ours multiplies them. */
-	int act = pp_amt_hello_next(e->dev, mono_ms(), 1.0 / e->env->time_scale, &retry, &delay);
+	/* lib/firmware divides its delays by its factor; ours multiplies them. */
+	int act =
+	    pp_amt_hello_next(e->dev, pp_dev_mono_ms(), 1.0 / e->env->time_scale, &retry, &delay);
 	if (act == PP_AMT_HELLO_SEND)
 		hello_send(e, retry);
 	if ((act == PP_AMT_HELLO_SEND || act == PP_AMT_HELLO_WAIT) && delay > 0) {
@@ -407,7 +394,7 @@ static void handshake_done(struct pp_emu *e, struct bufferevent *bev, short what
 		return;
 	}
 	if (reason == PP_TLS_BAD_KEY || reason == PP_TLS_UNKNOWN_PID) {
-		uint64_t now = mono_ms();
+		uint64_t now = pp_dev_mono_ms();
 		pp_amt_handshake_failed(e->dev, now);
 		pp_info(LOG,
 			"%s: TLS-PSK handshake with %s failed (%s): %s; backing off %" PRIu64 " ms",
@@ -516,6 +503,26 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 
 /* ---- WS-Management over HTTP ---- */
 
+/* In-Setup, "admin" logs in with the MEBx password. A server that holds another one
+ * (the one issued with the key, while the console set a different one) is told why in
+ * the device's log; the password itself is never named. */
+static void auth_refused(struct pp_emu *e, const char *user, int rc, const struct pp_err *err)
+{
+	pp_info(LOG, "%s: Digest for user '%.32s' refused: %s", e->name, user,
+		err->msg[0] ? err->msg : pp_status_str(-rc));
+	struct pp_pid pid;
+	if (rc != -PP_EPERM || strcmp(user, "admin") != 0 ||
+	    pp_amt_state(e->dev) != PP_AMT_IN_SETUP || pp_amt_pid(e->dev, &pid, NULL) < 0)
+		return;
+	char shown[PP_PID_TEXT];
+	pp_pid_format(&pid, shown);
+	pp_warn(LOG,
+		"%s: a login as 'admin' used another MEBx password than this device's; a "
+		"configuration server logs in first with the MEBx password issued with PID %s: "
+		"a password set at the console or by a USB record must be that one",
+		e->name, shown);
+}
+
 /* 0 when the request carries valid Digest credentials; else answers 401 and returns 1. */
 static int authenticate(struct pp_emu *e, struct emu_conn *cn, struct evhttp_request *req)
 {
@@ -542,8 +549,7 @@ static int authenticate(struct pp_emu *e, struct emu_conn *cn, struct evhttp_req
 					      evhttp_request_get_uri(req), ha1, now, &err);
 			pp_wipe(ha1, sizeof(ha1));
 			if (rc < 0)
-				pp_info(LOG, "%s: Digest for user '%.32s' refused: %s", e->name,
-					a->username, err.msg[0] ? err.msg : pp_status_str(-rc));
+				auth_refused(e, a->username, rc, &err);
 		} else if (rc < 0) {
 			pp_info(LOG, "%s: unusable Authorization header: %s", e->name,
 				err.msg[0] ? err.msg : pp_status_str(-rc));
@@ -574,7 +580,7 @@ static void state_changed(struct pp_emu *e)
 	uint8_t now = (uint8_t)pp_amt_state(e->dev);
 	if (now == e->state)
 		return;
-	pp_info(LOG, "%s: %s -> %s%s", e->name, state_name(e->state), state_name(now),
+	pp_info(LOG, "%s: %s -> %s%s", e->name, pp_amt_state_name(e->state), pp_amt_state_name(now),
 		now == PP_AMT_POST_SETUP ? " (provisioned)" : "");
 	e->state = now;
 	emu_sync(e);
@@ -767,7 +773,7 @@ static void net_tick(evutil_socket_t fd, short what, void *arg)
  * strict, a listener that cannot be opened is an error; otherwise it is retried. */
 static int emu_apply(struct pp_emu *e, bool strict, struct pp_err *err)
 {
-	uint64_t now = mono_ms(), retry = 0;
+	uint64_t now = pp_dev_mono_ms(), retry = 0;
 	unsigned state = pp_amt_state(e->dev);
 	bool silent = e->fault == PP_EMU_FAULT_SILENT;
 	bool backoff = !pp_amt_handshake_allowed(e->dev, now);

@@ -1,4 +1,4 @@
-/* An emulated device on the network: the AMT firmware of lib/amt put on an event loop
+/* An emulated device on the network: the AMT firmware of lib/firmware put on an event loop
  * (system.md "Device emulator"; protocol.md sections 2 to 4). Used by `pskprov device
  * run` (one device) and `pskprov fleet` (thousands of devices, one loop, one thread).
  *
@@ -13,12 +13,12 @@
  * listener and opens the HTTP one before its answer leaves; Unprovision goes back.
  *
  * After failed TLS handshakes (a client holding another PPS or PID) the device backs off
- * as lib/amt says: its TLS-PSK listener is closed (new connections are refused) until
+ * as lib/firmware says: its TLS-PSK listener is closed (new connections are refused) until
  * the backoff ends.
  *
  * Nothing blocks on the network: connections, hellos and delayed answers are events on
  * the loop, and every wait has a timeout. The one blocking call is the write of the
- * device's own state file by lib/amt, which makes every change durable before the
+ * device's own state file by lib/firmware, which makes every change durable before the
  * answer that reports it is sent. */
 #ifndef PSKPROV_DEVICE_EMU_H
 #define PSKPROV_DEVICE_EMU_H
@@ -29,7 +29,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "core/err.h"
 
 #define PP_EMU_TLS_PORT 16993
@@ -58,6 +58,7 @@ enum pp_emu_fault {
 
 enum pp_emu_event {
 	PP_EMU_EV_HELLO,            /* a hello was written to the server */
+	PP_EMU_EV_HELLO_REFUSED,    /* nothing listens where hellos go (ECONNREFUSED) */
 	PP_EMU_EV_HANDSHAKE_OK,     /* a TLS-PSK handshake completed */
 	PP_EMU_EV_HANDSHAKE_FAILED, /* the client held another PPS or PID */
 	PP_EMU_EV_DISCONNECT,       /* the disconnect fault dropped a connection */

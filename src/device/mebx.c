@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 
 #include "core/parse.h"
 #include "core/secret.h"
+#include "device/devutil.h"
 #include "device/pthi_server.h"
 #include "keys/keys.h"
 
@@ -85,6 +87,12 @@ static int read_line(struct console *c, const char *prompt, bool secret, char *b
 	return LINE_OK;
 }
 
+/* For pp_cleanup on a line buffer: it may hold a password or a PPS. */
+static void line_wipe(char (*line)[PP_MEBX_LINE_MAX])
+{
+	pp_wipe(*line, sizeof(*line));
+}
+
 /* Spaces and tabs around a typed value (never a password) are not part of it. */
 static char *trim(char *s)
 {
@@ -96,17 +104,10 @@ static char *trim(char *s)
 	return s;
 }
 
+/* The console says what Post-Setup means to its user. */
 static const char *state_name(enum pp_amt_setup_state s)
 {
-	switch (s) {
-	case PP_AMT_PRE_SETUP:
-		return "Pre-Setup";
-	case PP_AMT_IN_SETUP:
-		return "In-Setup";
-	case PP_AMT_POST_SETUP:
-		return "Post-Setup (provisioned)";
-	}
-	return "?";
+	return s == PP_AMT_POST_SETUP ? "Post-Setup (provisioned)" : pp_amt_state_name(s);
 }
 
 /* ---- login and the forced password change ---- */
@@ -133,12 +134,15 @@ static int login(struct console *c, char *pw, size_t cap)
 /* MEBx makes the user replace the factory password before anything else. */
 static int forced_change(struct console *c, const char *current)
 {
-	char pw1[PP_MEBX_LINE_MAX], pw2[PP_MEBX_LINE_MAX];
+	pp_cleanup(line_wipe) char pw1[PP_MEBX_LINE_MAX];
+	pp_cleanup(line_wipe) char pw2[PP_MEBX_LINE_MAX];
 	struct pp_err err = {0};
-	int result = -1;
 
 	say(c, "The factory password must be changed. The new one needs 8 to 32 characters with "
 	       "an upper-case letter, a lower-case letter, a digit and a symbol (not : , or \").");
+	say(c, "For a key of a pskprov key batch, set the MEBx password issued with that key "
+	       "(the mebx_password of its PID in the batch's key export): the configuration "
+	       "server logs in with it.");
 	for (int i = 1; i <= PP_MEBX_CHANGE_TRIES; i++) {
 		int rc = read_line(c, "New MEBx password: ", true, pw1, sizeof(pw1));
 		if (rc == LINE_EOF)
@@ -161,22 +165,18 @@ static int forced_change(struct console *c, const char *current)
 		if (pp_amt_console_change_password(c->dev, current, pw1, &err) < 0) {
 			say(c, "refused: %s", err.msg);
 			if (err.code == PP_EIO || err.code == PP_ECRYPTO)
-				goto out;
+				return -1;
 			continue;
 		}
 		say(c, "MEBx password changed");
-		result = 0;
-		goto out;
+		return 0;
 	}
 	say(c, "no acceptable new password after %d tries: leaving the console",
 	    PP_MEBX_CHANGE_TRIES);
-	goto out;
+	return -1;
 ended:
 	say(c, "input ended before the new password was set: leaving the console");
-out:
-	pp_wipe(pw1, sizeof(pw1));
-	pp_wipe(pw2, sizeof(pw2));
-	return result;
+	return -1;
 }
 
 /* ---- menu actions ---- */
@@ -194,78 +194,96 @@ static enum act refuse_provisioned(struct console *c)
 	return ACT_REFUSED;
 }
 
+/* The server logs in with the MEBx password issued with the key; the device cannot
+ * check it (the console never sees that password), so it names which one it must be. */
+static void say_issued_password(struct console *c, const char *pid)
+{
+	say(c,
+	    "the configuration server logs in with the MEBx password issued with PID %s (the "
+	    "mebx_password of that PID in its batch's key export): the password set on this "
+	    "device must be that one, or provisioning fails at the login",
+	    pid);
+}
+
+static int parse_pid(const char *s, void *out, struct pp_err *err)
+{
+	return pp_pid_parse(s, out, err);
+}
+
+static int parse_pps(const char *s, void *out, struct pp_err *err)
+{
+	return pp_pps_parse(s, out, err);
+}
+
+/* How a key entry ended. */
+enum entry { ENTRY_GOT, ENTRY_CANCELLED, ENTRY_REFUSED, ENTRY_ENDED };
+
+/* One entry of the key (what: "PID" or "PPS"), asked up to tries(c) times; parse
+ * checks it into out. An empty line at a terminal cancels. */
+static enum entry ask_entry(struct console *c, const char *prompt, const char *what, bool secret,
+			    int (*parse)(const char *, void *, struct pp_err *), void *out)
+{
+	pp_cleanup(line_wipe) char line[PP_MEBX_LINE_MAX];
+	struct pp_err err = {0};
+	for (int i = 0; i < tries(c); i++) {
+		int rc = read_line(c, prompt, secret, line, sizeof(line));
+		if (rc == LINE_EOF)
+			return ENTRY_ENDED;
+		if (rc == LINE_TOO_LONG) {
+			say(c, "refused: %s: too long", what);
+			continue;
+		}
+		char *t = trim(line);
+		if (!*t && c->tty)
+			return ENTRY_CANCELLED;
+		if (parse(t, out, &err) == 0)
+			return ENTRY_GOT;
+		say(c, "refused: %s", err.msg);
+	}
+	return ENTRY_REFUSED;
+}
+
+static enum act entry_act(struct console *c, enum entry e)
+{
+	switch (e) {
+	case ENTRY_CANCELLED:
+		say(c, "cancelled: nothing changed");
+		return ACT_OK;
+	case ENTRY_ENDED:
+		say(c, "input ended before the key was entered: nothing changed");
+		return ACT_FATAL;
+	default:
+		return ACT_REFUSED;
+	}
+}
+
 static enum act set_key(struct console *c)
 {
-	char line[PP_MEBX_LINE_MAX];
 	struct pp_pid pid;
-	struct pp_pps pps;
+	pp_cleanup(pp_devpps_wipe) struct pp_pps pps = {0};
 	struct pp_err err = {0};
 	char shown[PP_PID_TEXT];
-	enum act result = ACT_REFUSED;
-	int rc, i;
 
-	memset(&pps, 0, sizeof(pps));
 	if (pp_amt_state(c->dev) == PP_AMT_POST_SETUP)
 		return refuse_provisioned(c);
 	if (pp_amt_pid(c->dev, &pid, NULL) == 0) {
 		pp_pid_format(&pid, shown);
 		say(c, "the device holds PID %s; a new key replaces it", shown);
 	}
-	for (i = 0; i < tries(c); i++) {
-		rc = read_line(c, "PID (XXXX-XXXC): ", false, line, sizeof(line));
-		if (rc == LINE_EOF)
-			goto ended;
-		if (rc == LINE_TOO_LONG) {
-			say(c, "refused: PID: too long");
-			continue;
-		}
-		char *t = trim(line);
-		if (!*t && c->tty) {
-			say(c, "cancelled: nothing changed");
-			return ACT_OK;
-		}
-		if (pp_pid_parse(t, &pid, &err) == 0)
-			break;
-		say(c, "refused: %s", err.msg);
-	}
-	if (i == tries(c))
-		return ACT_REFUSED;
-	for (i = 0; i < tries(c); i++) {
-		rc = read_line(c, "PPS (XXXC-XXXC-...-XXXC, 8 groups): ", true, line, sizeof(line));
-		if (rc == LINE_EOF)
-			goto ended;
-		if (rc == LINE_TOO_LONG) {
-			say(c, "refused: PPS: too long");
-			continue;
-		}
-		char *t = trim(line);
-		if (!*t && c->tty) {
-			say(c, "cancelled: nothing changed");
-			result = ACT_OK;
-			goto out;
-		}
-		if (pp_pps_parse(t, &pps, &err) == 0)
-			break;
-		say(c, "refused: %s", err.msg);
-	}
-	if (i == tries(c))
-		goto out;
+	enum entry e = ask_entry(c, "PID (XXXX-XXXC): ", "PID", false, parse_pid, &pid);
+	if (e == ENTRY_GOT)
+		e = ask_entry(c, "PPS (XXXC-XXXC-...-XXXC, 8 groups): ", "PPS", true, parse_pps,
+			      &pps);
+	if (e != ENTRY_GOT)
+		return entry_act(c, e);
 	if (pp_amt_console_set_key(c->dev, pid.s, pps.s, &err) < 0) {
 		say(c, "refused: %s", err.msg);
-		result = err.code == PP_EIO || err.code == PP_ECRYPTO ? ACT_FATAL : ACT_REFUSED;
-		goto out;
+		return err.code == PP_EIO || err.code == PP_ECRYPTO ? ACT_FATAL : ACT_REFUSED;
 	}
 	pp_pid_format(&pid, shown);
 	say(c, "key set: PID %s; the device is In-Setup and sends hellos while it runs", shown);
-	result = ACT_OK;
-	goto out;
-ended:
-	say(c, "input ended before the key was entered: nothing changed");
-	result = ACT_FATAL;
-out:
-	pp_wipe(line, sizeof(line));
-	pp_wipe(&pps, sizeof(pps));
-	return result;
+	say_issued_password(c, shown);
+	return ACT_OK;
 }
 
 /* Only digits and dots: meant as an IPv4 address, not a name. */
@@ -433,67 +451,70 @@ static void flush_audit(struct console *c)
 		say(c, "warning: cannot save the audit events: %s", err.msg);
 }
 
+/* Login, and the forced change of the factory password; the audit events of a refusal
+ * are saved. */
+static int console_open(struct console *c)
+{
+	pp_cleanup(line_wipe) char pw[PP_MEBX_LINE_MAX];
+	if (login(c, pw, sizeof(pw)) == 0 &&
+	    (!pp_amt_mebx_is_factory_default(c->dev) || forced_change(c, pw) == 0))
+		return 0;
+	flush_audit(c);
+	return -1;
+}
+
+static enum act choice_exit(struct console *c)
+{
+	(void)c;
+	return ACT_EXIT;
+}
+
+/* The menu as data: what each choice runs (menu() says the same). */
+static const struct {
+	const char *choice;
+	enum act (*run)(struct console *c);
+} menu_actions[] = {
+    {"1", set_key}, {"2", set_server}, {"3", show}, {"4", unprovision}, {"5", choice_exit},
+};
+
+/* Reads one choice and runs it; end of input is ACT_EXIT. */
+static enum act menu_choose(struct console *c)
+{
+	pp_cleanup(line_wipe) char line[PP_MEBX_LINE_MAX];
+	menu(c);
+	int rc = read_line(c, "Choice: ", false, line, sizeof(line));
+	if (rc == LINE_EOF) {
+		say(c, "end of input: leaving the console");
+		return ACT_EXIT;
+	}
+	const char *t = rc == LINE_OK ? trim(line) : "";
+	for (size_t i = 0; i < sizeof(menu_actions) / sizeof(menu_actions[0]); i++)
+		if (!strcmp(t, menu_actions[i].choice))
+			return menu_actions[i].run(c);
+	/* What was typed is not repeated: it may be a misplaced secret. */
+	say(c, "refused: unknown choice (enter 1 to 5)");
+	return ACT_REFUSED;
+}
+
 int pp_mebx_console(struct pp_amt_device *dev, FILE *in, FILE *out, FILE *data)
 {
 	struct console c = {.dev = dev, .in = in, .out = out, .data = data};
-	char pw[PP_MEBX_LINE_MAX];
-	int result = PP_EXIT_FAIL;
-
 	c.tty = isatty(fileno(in)) == 1;
-	if (login(&c, pw, sizeof(pw)) < 0) {
-		flush_audit(&c);
-		goto out;
-	}
-	if (pp_amt_mebx_is_factory_default(dev) && forced_change(&c, pw) < 0) {
-		flush_audit(&c);
-		goto out;
-	}
-	pp_wipe(pw, sizeof(pw));
-
+	if (console_open(&c) < 0)
+		return PP_EXIT_FAIL;
 	for (;;) {
-		char line[PP_MEBX_LINE_MAX];
-		enum act a;
-
-		menu(&c);
-		int rc = read_line(&c, "Choice: ", false, line, sizeof(line));
-		if (rc == LINE_EOF) {
-			say(&c, "end of input: leaving the console");
-			result = PP_EXIT_OK;
-			break;
-		}
-		const char *t = rc == LINE_OK ? trim(line) : "";
-		if (!strcmp(t, "1"))
-			a = set_key(&c);
-		else if (!strcmp(t, "2"))
-			a = set_server(&c);
-		else if (!strcmp(t, "3"))
-			a = show(&c);
-		else if (!strcmp(t, "4"))
-			a = unprovision(&c);
-		else if (!strcmp(t, "5"))
-			a = ACT_EXIT;
-		else {
-			/* What was typed is not repeated: it may be a misplaced secret. */
-			say(&c, "refused: unknown choice (enter 1 to 5)");
-			a = ACT_REFUSED;
-		}
-		pp_wipe(line, sizeof(line));
+		enum act a = menu_choose(&c);
 		if (a == ACT_EXIT) {
-			result = PP_EXIT_OK;
-			break;
+			say(&c, "bye");
+			return PP_EXIT_OK;
 		}
 		if (a == ACT_FATAL)
-			break;
+			return PP_EXIT_FAIL;
 		if (a == ACT_REFUSED && !c.tty) {
 			say(&c, "the input is not a terminal: stopping at the first refusal");
-			break;
+			return PP_EXIT_FAIL;
 		}
 	}
-	if (result == PP_EXIT_OK)
-		say(&c, "bye");
-out:
-	pp_wipe(pw, sizeof(pw));
-	return result;
 }
 
 /* ---- pskprov device mebx ---- */
@@ -531,57 +552,53 @@ static bool device_running(const char *dir)
 	return live;
 }
 
-int pp_device_mebx(struct pp_cli *cli, int argc, char **argv)
+struct mebx_opts {
+	const char *dir;
+	bool create;
+};
+
+static const struct pp_dev_opt mebx_opt_table[] = {
+    {"state", 's', PP_DEV_OPT_STRING, offsetof(struct mebx_opts, dir), NULL},
+    {"create", 'c', PP_DEV_OPT_FLAG, offsetof(struct mebx_opts, create), NULL},
+};
+
+/* The device of DIR, made factory-new first with --create when DIR holds none. */
+static int mebx_open(const struct mebx_opts *o, struct pp_amt_device **dev)
 {
-	static const struct option opts[] = {{"state", required_argument, NULL, 's'},
-					     {"create", no_argument, NULL, 'c'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *dir = NULL;
-	bool create = false;
-	struct pp_amt_device *dev = NULL;
-	struct pp_err err = {0};
-	int c;
-	(void)cli;
-
-	while ((c = getopt_long(argc, argv, "s:ch", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			dir = optarg;
-			break;
-		case 'c':
-			create = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return PP_EXIT_OK;
-		default:
-			usage(stderr);
-			return PP_EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-		return pp_usage_error("device mebx", "unexpected argument '%.40s'", argv[optind]);
-	if (!dir)
-		return pp_usage_error("device mebx", "--state DIR is required");
-	if (device_running(dir))
-		return pp_fail("the device in '%s' is running: stop it before using its console",
-			       dir);
-
 	char path[4200];
 	struct stat st;
-	snprintf(path, sizeof(path), "%s/%s", dir, PP_AMT_DEV_STATE_FILE);
-	if (create && stat(path, &st) < 0 && errno == ENOENT) {
-		if (pp_amt_create(dir, NULL, &dev, &err) < 0)
-			return pp_fail("cannot create a device in '%s': %s", dir, err.msg);
-		pp_note("created a factory-new device in '%s' (Pre-Setup)", dir);
-	} else if (pp_amt_load(dir, &dev, &err) < 0) {
-		if (stat(path, &st) < 0 && errno == ENOENT)
-			return pp_fail("no device in '%s' (use --create for a factory-new one)",
-				       dir);
-		return pp_fail("cannot load the device in '%s': %s", dir, err.msg);
+	struct pp_err err = {0};
+	if (pp_dev_state_file(o->dir, path, sizeof(path)) < 0)
+		return pp_fail("--state: path too long");
+	bool missing = stat(path, &st) < 0 && errno == ENOENT;
+	if (o->create && missing) {
+		if (pp_amt_create(o->dir, NULL, dev, &err) < 0)
+			return pp_fail("cannot create a device in '%s': %s", o->dir, err.msg);
+		pp_note("created a factory-new device in '%s' (Pre-Setup)", o->dir);
+		return PP_EXIT_OK;
 	}
-	int rc = pp_mebx_console(dev, stdin, stderr, stdout);
-	pp_amt_free(dev);
-	return rc;
+	if (pp_amt_load(o->dir, dev, &err) == 0)
+		return PP_EXIT_OK;
+	if (stat(path, &st) < 0 && errno == ENOENT)
+		return pp_fail("no device in '%s' (use --create for a factory-new one)", o->dir);
+	return pp_fail("cannot load the device in '%s': %s", o->dir, err.msg);
+}
+
+int pp_device_mebx(struct pp_cli *cli, int argc, char **argv)
+{
+	struct mebx_opts o = {0};
+	pp_cleanup(pp_amt_freep) struct pp_amt_device *dev = NULL;
+	int rc = PP_EXIT_OK;
+	(void)cli;
+	if (pp_dev_getopt(argc, argv, "device mebx", mebx_opt_table, PP_DEV_NOPTS(mebx_opt_table),
+			  &o, usage, &rc))
+		return rc;
+	if (!o.dir)
+		return pp_usage_error("device mebx", "--state DIR is required");
+	if (device_running(o.dir))
+		return pp_fail("the device in '%s' is running: stop it before using its console",
+			       o.dir);
+	if ((rc = mebx_open(&o, &dev)) != PP_EXIT_OK)
+		return rc;
+	return pp_mebx_console(dev, stdin, stderr, stdout);
 }

@@ -12,7 +12,7 @@
  *   5) exit
  * Passwords and the PPS are read without echo from a terminal, as plain lines from a
  * pipe. Prompts and messages go to the message stream (stderr), the state display to
- * the data stream (stdout). Every change is saved atomically by lib/amt before the
+ * the data stream (stdout). Every change is saved atomically by lib/firmware before the
  * console says it is done.
  *
  * Scripted input (not a terminal) must be exact: lines are consumed in a fixed order,
@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "cli/cli.h"
 
 #define PP_MEBX_LOGIN_TRIES 3

@@ -14,7 +14,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
-#include "amt/pthi.h"
+#include "firmware/pthi.h"
 #include "proto/pthi.h"
 #include "util/log.h"
 

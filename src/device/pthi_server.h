@@ -1,6 +1,6 @@
 /* The emulated device's host interface (protocol.md section 5): PTHI frames over a
  * Unix-domain stream socket in the device's state directory (DIR/pthi.sock), standing
- * in for the MEI driver a real host agent opens. Answers come from lib/amt/pthi.h.
+ * in for the MEI driver a real host agent opens. Answers come from lib/firmware/pthi.h.
  *
  * One event loop owns the server and the device. Per connection: read a 12-byte
  * header, then exactly payloadLength more bytes (never more than PP_PTHI_MAX_FRAME in
@@ -22,7 +22,7 @@
 
 #include <event2/event.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "core/err.h"
 
 #define PP_PTHI_SOCKET_NAME "pthi.sock" /* in the device's state directory */

@@ -77,71 +77,60 @@ static int lock_file(int fd, const char *path, struct pp_err *err)
 	}
 }
 
-/* Reads and validates the whole file as pp_usb_consume_next does (header, size,
- * every record well formed and numbered n + 1) and keeps the first data record with
- * the valid bit set. Changes nothing. Errors are already worded for the user. */
-static int peek_first(int fd, const char *path, struct pp_usb_header *h,
-		      struct pp_usb_record *found, bool *have, struct pp_err *err)
+/* The header block, and the file's size against it: regular, whole blocks, as many as
+ * the header announces. A format error is in *why, a read error in *err. */
+static int peek_header(int fd, const char *path, uint8_t *buf, struct pp_usb_header *h,
+		       struct pp_err *why, struct pp_err *err)
 {
-	struct pp_err why = {0};
-	struct pp_usb_record cur;
 	struct stat st;
-	uint8_t *buf = NULL;
 	size_t want;
 	int rc;
-
-	memset(&cur, 0, sizeof(cur));
-	*have = false;
 	if (fstat(fd, &st) < 0)
 		return pp_err_set(err, PP_EIO, "cannot stat '%s': %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return pp_err_set(err, PP_EIO, "'%s' is not a regular file", path);
-	if (!(buf = malloc((size_t)BOOT_BATCH * PP_USB_BLOCK)))
-		return pp_err_set(err, PP_ENOMEM, "reading '%s': out of memory", path);
+	if (st.st_size < PP_USB_BLOCK)
+		return pp_err_set(why, PP_ETRUNC, "%lld bytes, shorter than the header",
+				  (long long)st.st_size);
+	if (st.st_size % PP_USB_BLOCK)
+		return pp_err_set(why, PP_EINVAL,
+				  "%lld bytes is not a whole number of %d-byte blocks",
+				  (long long)st.st_size, PP_USB_BLOCK);
+	if ((rc = pread_all(fd, buf, PP_USB_BLOCK, 0)) < 0)
+		return pp_err_set(err, -rc, "cannot read the header of '%s'", path);
+	if ((rc = pp_usb_header_parse(buf, PP_USB_BLOCK, h, why)) < 0)
+		return rc;
+	if (pp_usb_file_size(h->data_record_count, &want) < 0 || (uint64_t)st.st_size != want)
+		return pp_err_set(why, (uint64_t)st.st_size < want ? PP_ETRUNC : PP_ETOOBIG,
+				  "the header announces %u records; the file has %lld bytes",
+				  h->data_record_count, (long long)st.st_size);
+	return 0;
+}
 
-	if (st.st_size < PP_USB_BLOCK) {
-		rc = pp_err_set(&why, PP_ETRUNC, "%lld bytes, shorter than the header",
-				(long long)st.st_size);
-		goto bad;
-	}
-	if (st.st_size % PP_USB_BLOCK) {
-		rc = pp_err_set(&why, PP_EINVAL,
-				"%lld bytes is not a whole number of %d-byte blocks",
-				(long long)st.st_size, PP_USB_BLOCK);
-		goto bad;
-	}
-	if ((rc = pread_all(fd, buf, PP_USB_BLOCK, 0)) < 0) {
-		rc = pp_err_set(err, -rc, "cannot read the header of '%s'", path);
-		goto out;
-	}
-	if ((rc = pp_usb_header_parse(buf, PP_USB_BLOCK, h, &why)) < 0)
-		goto bad;
-	if (pp_usb_file_size(h->data_record_count, &want) < 0 || (uint64_t)st.st_size != want) {
-		rc = pp_err_set(&why, (uint64_t)st.st_size < want ? PP_ETRUNC : PP_ETOOBIG,
-				"the header announces %u records; the file has %lld bytes",
-				h->data_record_count, (long long)st.st_size);
-		goto bad;
-	}
+/* Every record, BOOT_BATCH at a time: well formed and numbered n + 1; the first data
+ * record with the valid bit set is kept in *found. */
+static int peek_records(int fd, const char *path, uint8_t *buf, const struct pp_usb_header *h,
+			struct pp_usb_record *found, bool *have, struct pp_err *why,
+			struct pp_err *err)
+{
+	pp_cleanup(pp_usb_record_wipe) struct pp_usb_record cur = {0};
+	int rc;
 	for (uint32_t i = 0; i < h->data_record_count;) {
 		uint32_t left = h->data_record_count - i;
 		uint32_t k = left < BOOT_BATCH ? left : BOOT_BATCH;
 		if ((rc = pread_all(fd, buf, (size_t)k * PP_USB_BLOCK,
-				    (off_t)PP_USB_BLOCK * ((off_t)i + 1))) < 0) {
-			rc = pp_err_set(err, -rc, "cannot read record %u of '%s'", i + 1, path);
-			goto out;
-		}
+				    (off_t)PP_USB_BLOCK * ((off_t)i + 1))) < 0)
+			return pp_err_set(err, -rc, "cannot read record %u of '%s'", i + 1, path);
 		for (uint32_t j = 0; j < k; j++, i++) {
 			rc = pp_usb_record_parse(buf + (size_t)j * PP_USB_BLOCK, PP_USB_BLOCK, &cur,
-						 &why);
+						 why);
 			if (rc < 0) {
-				pp_err_prefix(&why, "record %u", i + 1);
-				goto bad;
+				pp_err_prefix(why, "record %u", i + 1);
+				return rc;
 			}
-			if (cur.number != i + 1) {
-				rc = pp_err_set(&why, PP_EINVAL, "record %u has RecordNumber %u",
-						i + 1, cur.number);
-				goto bad;
-			}
+			if (cur.number != i + 1)
+				return pp_err_set(why, PP_EINVAL, "record %u has RecordNumber %u",
+						  i + 1, cur.number);
 			if (!*have && cur.type == PP_USB_TYPE_DATA &&
 			    (cur.flags & PP_USB_REC_VALID)) {
 				*found = cur;
@@ -149,17 +138,32 @@ static int peek_first(int fd, const char *path, struct pp_usb_header *h,
 			}
 		}
 	}
-	rc = 0;
-	goto out;
-bad:
-	rc = pp_err_set(err, why.code ? why.code : PP_EINVAL, "'%s' is not a valid setup.bin: %s",
-			path, why.msg);
-out:
+	return 0;
+}
+
+/* Reads and validates the whole file as pp_usb_consume_next does (header, size,
+ * every record well formed and numbered n + 1) and keeps the first data record with
+ * the valid bit set. Changes nothing. Errors are already worded for the user. */
+static int peek_first(int fd, const char *path, struct pp_usb_header *h,
+		      struct pp_usb_record *found, bool *have, struct pp_err *err)
+{
+	struct pp_err why = {0};
+	uint8_t *buf = malloc((size_t)BOOT_BATCH * PP_USB_BLOCK);
+	int rc;
+
+	*have = false;
+	if (!buf)
+		return pp_err_set(err, PP_ENOMEM, "reading '%s': out of memory", path);
+	rc = peek_header(fd, path, buf, h, &why, err);
+	if (rc == 0)
+		rc = peek_records(fd, path, buf, h, found, have, &why, err);
+	if (rc < 0 && (why.code || why.msg[0]))
+		rc = pp_err_set(err, why.code ? why.code : PP_EINVAL,
+				"'%s' is not a valid setup.bin: %s", path, why.msg);
 	if (rc < 0 && *have) {
 		pp_usb_record_wipe(found);
 		*have = false;
 	}
-	pp_usb_record_wipe(&cur);
 	pp_wipe(buf, (size_t)BOOT_BATCH * PP_USB_BLOCK);
 	free(buf);
 	return rc;
@@ -309,23 +313,113 @@ static int mark_used(const char *path, uint32_t number, const char *pid, struct 
 	return 0;
 }
 
+static void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd); /* releases the OFD lock */
+}
+
+static void err_wipe(struct pp_err *e)
+{
+	pp_wipe(e, sizeof(*e));
+}
+
+static void decoded_wipe(struct decoded *d)
+{
+	pp_wipe(d, sizeof(*d));
+}
+
+/* Opens and locks the file (the lock lasts while *fd is open) and finds its first
+ * unused record. */
+static int take_first(const char *path, int *fd, struct pp_usb_header *h, struct pp_usb_record *rec,
+		      struct pp_err *err)
+{
+	bool have = false;
+	int rc;
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
+		return pp_err_set(err, errno == ENOENT ? PP_ENOTFOUND : PP_EIO,
+				  "cannot open '%s': %s", path, strerror(errno));
+	if ((rc = lock_file(*fd, path, err)) < 0 ||
+	    (rc = peek_first(*fd, path, h, rec, &have, err)) < 0)
+		return rc;
+	if (!have)
+		return pp_err_set(err, PP_ENOTFOUND,
+				  "no unused record left in '%s' (%u records, %u consumed)", path,
+				  h->data_record_count, h->data_records_consumed);
+	return 0;
+}
+
+/* Decodes the record and applies it to the device (atomic and durable); every refusal
+ * worded for the user, the file left alone. fresh: the device's MEBx password was
+ * the factory default before. */
+static int apply_record(struct pp_amt_device *dev, const char *path,
+			const struct pp_usb_record *rec, bool fresh, struct decoded *d,
+			struct pp_err *err)
+{
+	pp_cleanup(err_wipe) struct pp_err why = {0};
+	int rc = decode(rec, d, &why);
+	if (rc < 0)
+		return pp_err_set(err, why.code, "'%s' record %u: %s; the file is left alone", path,
+				  rec->number, why.msg);
+	rc = pp_amt_usb_apply(dev, &d->rec, &why);
+	if (rc == -PP_EPERM)
+		return pp_err_set(err, PP_EPERM,
+				  "'%s' record %u: the record's current MEBx password does not "
+				  "match this device; the file is left alone",
+				  path, rec->number);
+	if (rc == -PP_ESTATE && !fresh)
+		return pp_err_set(err, PP_ESTATE,
+				  "the device's MEBx password is no longer the factory default (a "
+				  "setup file applies only to a new device); '%s' is left alone",
+				  path);
+	if (rc < 0)
+		return pp_err_set(err, -rc, "'%s' record %u: %s; the file is left alone", path,
+				  rec->number, why.msg);
+	return 0;
+}
+
+/* After the device took the record: marks it used unless the file says
+ * do-not-consume; the outcome in res. */
+static void finish_record(const char *path, const struct pp_usb_header *h,
+			  const struct pp_usb_record *rec, bool has_key,
+			  struct pp_usb_boot_result *res)
+{
+	pp_cleanup(err_wipe) struct pp_err why = {0};
+	if (h->flags & PP_USB_HDR_NO_CONSUME) {
+		/* Nothing to write; pp_usb_consume_next would change nothing either. */
+		if (has_key) {
+			memset(res, 0, sizeof(*res));
+			ignored(res, ALREADY_HAS_KEY);
+		} else {
+			res->outcome = PP_USB_BOOT_KEPT;
+		}
+		return;
+	}
+	if (mark_used(path, rec->number, res->pid, &why) == 0) {
+		res->outcome = has_key ? PP_USB_BOOT_FINISHED : PP_USB_BOOT_APPLIED;
+		return;
+	}
+	res->outcome = PP_USB_BOOT_UNMARKED;
+	int n = snprintf(res->note, sizeof(res->note),
+			 "record %u is loaded but not marked used (%.100s); it stays valid "
+			 "until this device boots with the file again",
+			 rec->number, why.msg);
+	if (n < 0 || (size_t)n >= sizeof(res->note))
+		res->note[0] = '\0';
+}
+
 int pp_usb_boot(struct pp_amt_device *dev, const char *path, struct pp_usb_boot_result *res,
 		struct pp_err *err)
 {
-	struct pp_usb_header h;
-	struct pp_usb_record rec;
-	struct decoded d;
-	struct pp_err why = {0};
-	bool have = false;
-	int fd = -1, rc;
+	struct pp_usb_header h = {0};
+	pp_cleanup(pp_usb_record_wipe) struct pp_usb_record rec = {0};
+	pp_cleanup(decoded_wipe) struct decoded d = {0};
+	pp_cleanup(closep) int fd = -1;
 
 	memset(res, 0, sizeof(*res));
-	memset(&h, 0, sizeof(h));
-	memset(&rec, 0, sizeof(rec));
-	memset(&d, 0, sizeof(d));
 	if (!dev || !path)
 		return pp_err_set(err, PP_EINVAL, "no device or no file");
-
 	enum pp_amt_setup_state state = pp_amt_state(dev);
 	bool fresh = pp_amt_mebx_is_factory_default(dev);
 	/* In-Setup: only to finish this device's own interrupted boot (see the header). */
@@ -334,75 +428,15 @@ int pp_usb_boot(struct pp_amt_device *dev, const char *path, struct pp_usb_boot_
 		ignored(res, ALREADY_HAS_KEY);
 		return 0;
 	}
-
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		rc = pp_err_set(err, errno == ENOENT ? PP_ENOTFOUND : PP_EIO,
-				"cannot open '%s': %s", path, strerror(errno));
-		goto refused;
-	}
-	if ((rc = lock_file(fd, path, err)) < 0 ||
-	    (rc = peek_first(fd, path, &h, &rec, &have, err)) < 0)
-		goto refused;
-	if (!have) {
-		rc = pp_err_set(err, PP_ENOTFOUND,
-				"no unused record left in '%s' (%u records, %u consumed)", path,
-				h.data_record_count, h.data_records_consumed);
-		goto refused;
-	}
-	if ((rc = decode(&rec, &d, &why)) < 0) {
-		rc = pp_err_set(err, why.code, "'%s' record %u: %s; the file is left alone", path,
-				rec.number, why.msg);
-		goto refused;
-	}
-
 	/* The device first (atomic and durable), the file second. */
-	rc = pp_amt_usb_apply(dev, &d.rec, &why);
-	if (rc == -PP_EPERM)
-		rc = pp_err_set(err, PP_EPERM,
-				"'%s' record %u: the record's current MEBx password does not match "
-				"this device; the file is left alone",
-				path, rec.number);
-	else if (rc == -PP_ESTATE && !fresh)
-		rc = pp_err_set(err, PP_ESTATE,
-				"the device's MEBx password is no longer the factory default (a "
-				"setup file applies only to a new device); '%s' is left alone",
-				path);
-	else if (rc < 0)
-		rc = pp_err_set(err, -rc, "'%s' record %u: %s; the file is left alone", path,
-				rec.number, why.msg);
-	if (rc < 0)
-		goto refused;
-	fill_result(res, &rec, &d);
-
-	if (h.flags & PP_USB_HDR_NO_CONSUME) {
-		/* Nothing to write; pp_usb_consume_next would change nothing either. */
-		if (has_key) {
-			memset(res, 0, sizeof(*res));
-			ignored(res, ALREADY_HAS_KEY);
-		} else {
-			res->outcome = PP_USB_BOOT_KEPT;
-		}
-		rc = 0;
-		goto out;
+	int rc = take_first(path, &fd, &h, &rec, err);
+	if (rc == 0)
+		rc = apply_record(dev, path, &rec, fresh, &d, err);
+	if (rc == 0) {
+		fill_result(res, &rec, &d);
+		finish_record(path, &h, &rec, has_key, res);
+		return 0;
 	}
-	rc = mark_used(path, rec.number, res->pid, &why);
-	if (rc < 0) {
-		res->outcome = PP_USB_BOOT_UNMARKED;
-		int n = snprintf(res->note, sizeof(res->note),
-				 "record %u is loaded but not marked used (%.100s); it stays valid "
-				 "until this device boots with the file again",
-				 rec.number, why.msg);
-		if (n < 0 || (size_t)n >= sizeof(res->note))
-			res->note[0] = '\0';
-		rc = 0;
-		goto out;
-	}
-	res->outcome = has_key ? PP_USB_BOOT_FINISHED : PP_USB_BOOT_APPLIED;
-	rc = 0;
-	goto out;
-
-refused:
 	/* A device that already has a key does not care why the file cannot be used. */
 	if (has_key) {
 		memset(res, 0, sizeof(*res));
@@ -410,11 +444,5 @@ refused:
 		pp_err_clear(err);
 		rc = 0;
 	}
-out:
-	if (fd >= 0)
-		close(fd); /* releases the OFD lock */
-	pp_usb_record_wipe(&rec);
-	pp_wipe(&d, sizeof(d));
-	pp_wipe(&why, sizeof(why));
 	return rc;
 }

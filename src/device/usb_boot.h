@@ -34,7 +34,7 @@
  * on local file systems. The record consumed is checked to be the one applied.
  *
  * Every refusal leaves the file byte for byte as it was and the device's state and keys
- * unchanged (lib/amt may keep an audit event of it in memory, saved with the device), with
+ * unchanged (lib/firmware may keep an audit event of it in memory, saved with the device), with
  * one line in err: "'FILE' is not a valid setup.bin: <why>" (corrupted), "no unused
  * record left in 'FILE'" (exhausted, -PP_ENOTFOUND), "... the record's current MEBx
  * password does not match this device" (-PP_EPERM), "... the device's MEBx password is
@@ -50,7 +50,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "core/err.h"
 #include "keys/keys.h"
 

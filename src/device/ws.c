@@ -1,5 +1,5 @@
 /* WS-Management on the emulated device: the dispatch table of the AMT subset
- * (protocol.md section 4) over the firmware operations of lib/amt. */
+ * (protocol.md section 4) over the firmware operations of lib/firmware. */
 #include "ws.h"
 
 #include <inttypes.h>
@@ -462,7 +462,7 @@ static int op_set_tls_psk(struct ws_ctx *c)
 		pp_wipe(pps_text, sizeof(pps_text));
 		return bad_param(c, PP_AMT_P_PPS, "not base64 of a PPS");
 	}
-	/* Which of the two is malformed decides the ReturnValue; lib/amt checks again. */
+	/* Which of the two is malformed decides the ReturnValue; lib/firmware checks again. */
 	if (pp_pid_parse(pid_text, &pid, &why) < 0)
 		rv = PP_AMT_STATUS_INVALID_PID_FORMAT;
 	else if (pp_pps_parse(pps_text, &pps, &why) < 0)

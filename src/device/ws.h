@@ -1,5 +1,5 @@
 /* The device side of WS-Management (protocol.md section 4): one SOAP request in, one
- * envelope out, dispatched to the emulated firmware (lib/amt). No networking and no
+ * envelope out, dispatched to the emulated firmware (lib/firmware). No networking and no
  * HTTP: the caller has already authenticated the request with Digest.
  *
  * Answers follow one rule. A request the device cannot read, a class it does not have
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "core/bytes.h"
 #include "core/err.h"
 
@@ -47,7 +47,7 @@ void pp_devws_state_free(struct pp_devws_state *s);
  * Enumerate with wsman:OptimizeEnumeration returns up to wsman:MaxElements items at once.
  *
  * Put of AMT_GeneralSettings takes the whole instance back or only some properties.
- * Stored (durable, lib/amt): HostName, DomainName, AMTNetworkEnabled. Read-only
+ * Stored (durable, lib/firmware): HostName, DomainName, AMTNetworkEnabled. Read-only
  * (DigestRealm, ElementName, InstanceID, ...) and writable-but-not-modelled ones
  * (PingResponseEnabled, DDNS*, SharedFQDN, ...) are accepted when unchanged and refused
  * with wsman:InvalidParameter naming the property when changed; unknown properties

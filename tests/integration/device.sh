@@ -291,6 +291,8 @@ printf '%s' "$RESP" | grep -q "GetResponse</wsa:Action>" || fail "response actio
 ok
 wsman admin 'Wr0ng-Passw0rd!' "$T/get.xml"
 expect_status 401 "wrong MEBx password"
+# The device's log says which MEBx password a server logs in with (named, never shown).
+wait_for "$RUNLOG" "logs in first with the MEBx password issued with PID $PID1"
 wsman nobody "$MEBX1" "$T/get.xml"
 expect_status 401 "unknown user"
 http_req "$T/get.xml" "" /other >"$T/req1"

@@ -218,6 +218,19 @@ done
 ok
 stop_bg
 
+# ---- nothing listens at --server: said at once, not after the whole timeout ----
+t0=$(now_ms)
+run timeout 30 "$P" fleet --count 2 --csv "$CSV" --server "$SRV:$HELLO_PORT" --base "$NET.101" \
+	--port "$TLS_PORT" --http-port "$HTTP_PORT" --timeout 60 --json
+t1=$(now_ms)
+expect_rc 1 "a fleet with no server"
+expect_err "connection refused"
+expect_err "nothing listens at $SRV:$HELLO_PORT"
+[ $((t1 - t0)) -lt 20000 ] || fail "no server: took $((t1 - t0)) ms, expected a prompt end"
+printf '%s' "$OUT" | jq -e '.result == "no server (connection refused)" and .provisioned == 0' \
+	>/dev/null || fail "no-server summary: $OUT"
+ok
+
 # ---- the timeout, human summary, kept state directories ----
 run "$P" fleet --count 2 --csv "$CSV" --server "$SRV:$HELLO_PORT" --base "$NET.101" \
 	--port "$TLS_PORT" --http-port "$HTTP_PORT" --timeout 1 --state-dir "$T/states"

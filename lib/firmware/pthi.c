@@ -1,5 +1,5 @@
 /* The emulated firmware's answers to host-interface requests (protocol.md section 5). */
-#include "amt/pthi.h"
+#include "firmware/pthi.h"
 
 #include <string.h>
 

@@ -1,24 +1,26 @@
 /* Operations that change the device: factory load, console, USB, WS-Management.
  * Each validates, works on a copy, saves the copy and only then makes it current
  * (amt_commit_change), so a failed call leaves the device as it was. */
-#include "amt/device_impl.h"
+#include "firmware/device_impl.h"
 
 #include "core/parse.h"
 #include "core/secret.h"
+#include "wsman/digest.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const char *state_name(uint8_t s)
+const char *pp_amt_state_name(enum pp_amt_setup_state s)
 {
 	switch (s) {
 	case PP_AMT_PRE_SETUP:
 		return "Pre-Setup";
 	case PP_AMT_IN_SETUP:
 		return "In-Setup";
-	default:
+	case PP_AMT_POST_SETUP:
 		return "Post-Setup";
 	}
+	return "?";
 }
 
 /* Bad parameters are -PP_EINVAL whatever the parser's finer code (e.g. a checksum). */
@@ -86,6 +88,27 @@ static void set_key(struct pp_amt_device *d, const struct pp_pid *pid, const str
 	d->has_key = true;
 }
 
+/* A key being loaded and the working copy of the device it goes into. */
+struct key_load {
+	struct pp_pid pid;
+	struct pp_pps pps;
+	struct pp_amt_device next;
+};
+
+static void key_load_wipe(struct key_load *k)
+{
+	pp_wipe(k, sizeof(*k));
+}
+
+/* The key on the working copy: In-Setup, hellos from now on, audited. */
+static void load_key(struct key_load *k, const char *how)
+{
+	set_key(&k->next, &k->pid, &k->pps);
+	k->next.state = PP_AMT_IN_SETUP;
+	amt_hello_trigger(&k->next);
+	amt_audit(&k->next, "key loaded (%s), PID %s", how, k->pid.s);
+}
+
 static void clear_admin(struct pp_amt_device *d)
 {
 	pp_wipe(d->admin_user, sizeof(d->admin_user));
@@ -112,41 +135,29 @@ int pp_amt_load_key(struct pp_amt_device *dev, const char *pid_text, const char 
 		    const char *new_mebx_password, const struct pp_amt_server *server,
 		    struct pp_err *err)
 {
-	struct pp_pid pid;
-	struct pp_pps pps;
-	struct pp_amt_device next;
+	pp_cleanup(key_load_wipe) struct key_load k = {0};
 	int rc;
-	if ((rc = parse_key(pid_text, pps_text, &pid, &pps, err)) < 0 ||
+	if ((rc = parse_key(pid_text, pps_text, &k.pid, &k.pps, err)) < 0 ||
 	    (rc = check_password(new_mebx_password, err)) < 0 ||
 	    (server && (rc = amt_server_check(server, err)) < 0))
-		goto out;
+		return rc;
 	if (dev->state != PP_AMT_PRE_SETUP) {
 		/* The same load again (a crash before the caller learned it succeeded). */
-		if (dev->state == PP_AMT_IN_SETUP && same_key(&dev->pid, &dev->pps, &pid, &pps) &&
-		    amt_password_matches(dev, new_mebx_password)) {
-			rc = 0;
-			goto out;
-		}
-		rc = pp_err_set(err, PP_ESTATE, "factory key load: the device is %s, not Pre-Setup",
-				state_name(dev->state));
-		goto out;
+		if (dev->state == PP_AMT_IN_SETUP &&
+		    same_key(&dev->pid, &dev->pps, &k.pid, &k.pps) &&
+		    amt_password_matches(dev, new_mebx_password))
+			return 0;
+		return pp_err_set(err, PP_ESTATE,
+				  "factory key load: the device is %s, not Pre-Setup",
+				  pp_amt_state_name(dev->state));
 	}
-	next = *dev;
-	if ((rc = amt_set_password(&next, new_mebx_password)) < 0) {
-		rc = password_failed(rc, err);
-		goto out;
-	}
-	set_key(&next, &pid, &pps);
+	k.next = *dev;
+	if ((rc = amt_set_password(&k.next, new_mebx_password)) < 0)
+		return password_failed(rc, err);
 	if (server)
-		set_server(&next.server, server);
-	next.state = PP_AMT_IN_SETUP;
-	amt_hello_trigger(&next);
-	amt_audit(&next, "key loaded (factory), PID %s", pid.s);
-	rc = amt_commit_change(dev, &next, err);
-out:
-	pp_wipe(&next, sizeof(next));
-	pp_wipe(&pps, sizeof(pps));
-	return rc;
+		set_server(&k.next.server, server);
+	load_key(&k, "factory");
+	return amt_commit_change(dev, &k.next, err);
 }
 
 /* ---- console (MEBx) ---- */
@@ -161,10 +172,21 @@ int pp_amt_console_login(struct pp_amt_device *dev, const char *password, struct
 	return 0;
 }
 
+/* Sets the MEBx password on a copy, audits it and makes the copy current. */
+static int replace_password(struct pp_amt_device *dev, const char *password, const char *event,
+			    struct pp_err *err)
+{
+	pp_cleanup(amt_device_wipe) struct pp_amt_device next = *dev;
+	int rc = amt_set_password(&next, password);
+	if (rc < 0)
+		return password_failed(rc, err);
+	amt_audit(&next, "%s", event);
+	return amt_commit_change(dev, &next, err);
+}
+
 int pp_amt_console_change_password(struct pp_amt_device *dev, const char *old, const char *new_pw,
 				   struct pp_err *err)
 {
-	struct pp_amt_device next;
 	int rc;
 	if (!amt_password_matches(dev, old)) {
 		amt_audit(dev, "console password change refused");
@@ -172,16 +194,7 @@ int pp_amt_console_change_password(struct pp_amt_device *dev, const char *old, c
 	}
 	if ((rc = check_password(new_pw, err)) < 0)
 		return rc;
-	next = *dev;
-	if ((rc = amt_set_password(&next, new_pw)) < 0) {
-		rc = password_failed(rc, err);
-		goto out;
-	}
-	amt_audit(&next, "MEBx password changed (console)");
-	rc = amt_commit_change(dev, &next, err);
-out:
-	pp_wipe(&next, sizeof(next));
-	return rc;
+	return replace_password(dev, new_pw, "MEBx password changed (console)", err);
 }
 
 static int console_ready(const struct pp_amt_device *d, const char *what, struct pp_err *err)
@@ -200,27 +213,16 @@ static int console_ready(const struct pp_amt_device *d, const char *what, struct
 int pp_amt_console_set_key(struct pp_amt_device *dev, const char *pid_text, const char *pps_text,
 			   struct pp_err *err)
 {
-	struct pp_pid pid;
-	struct pp_pps pps;
-	struct pp_amt_device next;
+	pp_cleanup(key_load_wipe) struct key_load k = {0};
 	int rc;
-	if ((rc = parse_key(pid_text, pps_text, &pid, &pps, err)) < 0 ||
+	if ((rc = parse_key(pid_text, pps_text, &k.pid, &k.pps, err)) < 0 ||
 	    (rc = console_ready(dev, "console key", err)) < 0)
-		goto out;
-	if (dev->has_key && same_key(&dev->pid, &dev->pps, &pid, &pps)) {
-		rc = 0;
-		goto out;
-	}
-	next = *dev;
-	set_key(&next, &pid, &pps);
-	next.state = PP_AMT_IN_SETUP;
-	amt_hello_trigger(&next);
-	amt_audit(&next, "key loaded (console), PID %s", pid.s);
-	rc = amt_commit_change(dev, &next, err);
-out:
-	pp_wipe(&next, sizeof(next));
-	pp_wipe(&pps, sizeof(pps));
-	return rc;
+		return rc;
+	if (dev->has_key && same_key(&dev->pid, &dev->pps, &k.pid, &k.pps))
+		return 0;
+	k.next = *dev;
+	load_key(&k, "console");
+	return amt_commit_change(dev, &k.next, err);
 }
 
 int pp_amt_console_set_server(struct pp_amt_device *dev, const struct pp_amt_server *server,
@@ -245,74 +247,71 @@ int pp_amt_console_set_server(struct pp_amt_device *dev, const struct pp_amt_ser
 
 /* ---- USB (protocol.md section 6) ---- */
 
-int pp_amt_usb_apply(struct pp_amt_device *dev, const struct pp_amt_usb_record *rec,
-		     struct pp_err *err)
+/* Every value of the record checked; the key (when it has one) parsed into pid, pps. */
+static int usb_check_record(const struct pp_amt_usb_record *rec, struct pp_pid *pid,
+			    struct pp_pps *pps, struct pp_err *err)
 {
-	struct pp_pid pid;
-	struct pp_pps pps;
-	struct pp_amt_device next;
-	bool has_key;
 	int rc;
 	if (!rec || !rec->current_password || !rec->new_password)
 		return pp_err_set(err, PP_EINVAL,
 				  "USB record: the current and new MEBx passwords are required");
 	if (!rec->pid != !rec->pps)
 		return pp_err_set(err, PP_EINVAL, "USB record: a PID needs a PPS and a PPS a PID");
-	has_key = rec->pid != NULL;
-	if ((has_key && (rc = parse_key(rec->pid, rec->pps, &pid, &pps, err)) < 0) ||
+	if ((rec->pid && (rc = parse_key(rec->pid, rec->pps, pid, pps, err)) < 0) ||
 	    (rc = check_password(rec->new_password, err)) < 0 ||
 	    (rec->server && (rc = amt_server_check(rec->server, err)) < 0) ||
 	    (rc = check_names(rec->host_name, rec->domain_name, err)) < 0) {
 		pp_err_prefix(err, "USB record");
-		goto out;
+		return rc;
 	}
-	if (!dev->factory_default) {
-		/* Already applied (crash before the record was consumed)? */
-		bool applied = has_key ? dev->state == PP_AMT_IN_SETUP &&
-					     same_key(&dev->pid, &dev->pps, &pid, &pps)
-				       : dev->state == PP_AMT_PRE_SETUP;
-		if (applied && amt_password_matches(dev, rec->new_password)) {
-			rc = 0;
-			goto out;
-		}
-		rc = pp_err_set(err, PP_ESTATE,
-				"USB record: the MEBx password is no longer the factory default");
-		goto out;
-	}
-	if (dev->state != PP_AMT_PRE_SETUP) {
-		rc = pp_err_set(err, PP_ESTATE, "USB record: the device is %s, not Pre-Setup",
-				state_name(dev->state));
-		goto out;
-	}
+	return 0;
+}
+
+/* A device whose password is no longer the factory default: 0 when it already holds
+ * what the record sets (a crash before the record was consumed), else -PP_ESTATE. */
+static int usb_applied_before(const struct pp_amt_device *dev, const struct pp_amt_usb_record *rec,
+			      const struct pp_pid *pid, const struct pp_pps *pps,
+			      struct pp_err *err)
+{
+	bool applied =
+	    rec->pid ? dev->state == PP_AMT_IN_SETUP && same_key(&dev->pid, &dev->pps, pid, pps)
+		     : dev->state == PP_AMT_PRE_SETUP;
+	if (applied && amt_password_matches(dev, rec->new_password))
+		return 0;
+	return pp_err_set(err, PP_ESTATE,
+			  "USB record: the MEBx password is no longer the factory default");
+}
+
+int pp_amt_usb_apply(struct pp_amt_device *dev, const struct pp_amt_usb_record *rec,
+		     struct pp_err *err)
+{
+	pp_cleanup(key_load_wipe) struct key_load k = {0};
+	int rc;
+	if ((rc = usb_check_record(rec, &k.pid, &k.pps, err)) < 0)
+		return rc;
+	if (!dev->factory_default)
+		return usb_applied_before(dev, rec, &k.pid, &k.pps, err);
+	if (dev->state != PP_AMT_PRE_SETUP)
+		return pp_err_set(err, PP_ESTATE, "USB record: the device is %s, not Pre-Setup",
+				  pp_amt_state_name(dev->state));
 	if (!pp_ct_streq(rec->current_password, PP_AMT_DEV_FACTORY_PASSWORD)) {
 		amt_audit(dev, "USB record refused: wrong current password");
-		rc = pp_err_set(err, PP_EPERM, "USB record: the current MEBx password is wrong");
-		goto out;
+		return pp_err_set(err, PP_EPERM, "USB record: the current MEBx password is wrong");
 	}
-	next = *dev;
-	if ((rc = amt_set_password(&next, rec->new_password)) < 0) {
-		rc = password_failed(rc, err);
-		goto out;
-	}
+	k.next = *dev;
+	if ((rc = amt_set_password(&k.next, rec->new_password)) < 0)
+		return password_failed(rc, err);
 	if (rec->server)
-		set_server(&next.server, rec->server);
+		set_server(&k.next.server, rec->server);
 	if (rec->host_name)
-		memcpy(next.host_name, rec->host_name, strlen(rec->host_name) + 1);
+		memcpy(k.next.host_name, rec->host_name, strlen(rec->host_name) + 1);
 	if (rec->domain_name)
-		memcpy(next.domain_name, rec->domain_name, strlen(rec->domain_name) + 1);
-	if (has_key) {
-		set_key(&next, &pid, &pps);
-		next.state = PP_AMT_IN_SETUP;
-		amt_hello_trigger(&next);
-		amt_audit(&next, "key loaded (USB), PID %s", pid.s);
-	} else {
-		amt_audit(&next, "MEBx password set (USB)");
-	}
-	rc = amt_commit_change(dev, &next, err);
-out:
-	pp_wipe(&next, sizeof(next));
-	pp_wipe(&pps, sizeof(pps));
-	return rc;
+		memcpy(k.next.domain_name, rec->domain_name, strlen(rec->domain_name) + 1);
+	if (rec->pid)
+		load_key(&k, "USB");
+	else
+		amt_audit(&k.next, "MEBx password set (USB)");
+	return amt_commit_change(dev, &k.next, err);
 }
 
 /* ---- WS-Management (protocol.md section 4) ---- */
@@ -389,32 +388,19 @@ int pp_amt_get_setup_config(const struct pp_amt_device *dev, uint32_t *state, ui
 
 int pp_amt_set_mebx_password(struct pp_amt_device *dev, const char *password, struct pp_err *err)
 {
-	struct pp_amt_device next;
 	uint8_t ha1[PP_AMT_DEV_HA1_LEN];
 	int rc;
 	if ((rc = need_network(dev, "SetMEBxPassword", err)) < 0 ||
 	    (rc = check_password(password, err)) < 0)
 		return rc;
-	if ((rc = amt_ha1(PP_AMT_DEV_DIGEST_USER, dev->realm, password, ha1)) < 0) {
-		rc = password_failed(rc, err);
-		goto out;
-	}
+	if ((rc = amt_ha1(PP_AMT_DEV_DIGEST_USER, dev->realm, password, ha1)) < 0)
+		return password_failed(rc, err);
 	/* Same HA1 under the same realm and user: the same password. */
-	if (!dev->factory_default && pp_ct_eq(ha1, dev->mebx_ha1, sizeof(ha1))) {
-		rc = 0;
-		goto out;
-	}
-	next = *dev;
-	if ((rc = amt_set_password(&next, password)) < 0) {
-		rc = password_failed(rc, err);
-		goto out;
-	}
-	amt_audit(&next, "MEBx password set (WS-Management)");
-	rc = amt_commit_change(dev, &next, err);
-out:
-	pp_wipe(&next, sizeof(next));
+	bool same = !dev->factory_default && pp_ct_eq(ha1, dev->mebx_ha1, sizeof(ha1));
 	pp_wipe(ha1, sizeof(ha1));
-	return rc;
+	if (same)
+		return 0;
+	return replace_password(dev, password, "MEBx password set (WS-Management)", err);
 }
 
 int pp_amt_set_tls_psk(struct pp_amt_device *dev, const char *pid_text, const char *pps_text,
@@ -456,7 +442,7 @@ int pp_amt_set_admin_acl(struct pp_amt_device *dev, const char *user,
 				  "admin user name: expected 1..%d printable characters without "
 				  "space : , \" \\",
 				  PP_AMT_DEV_USER_MAX);
-	if (!digest_password_b64 || amt_b64_decode16(digest_password_b64, ha1) < 0)
+	if (!digest_password_b64 || pp_digest_ha1_from_b64(digest_password_b64, ha1, NULL) < 0)
 		return pp_err_set(err, PP_EINVAL,
 				  "DigestPassword: expected base64 of 16 bytes (24 characters "
 				  "ending in \"==\")");
@@ -624,7 +610,7 @@ int pp_amt_tls_key(const struct pp_amt_device *dev, struct pp_pid *pid, struct p
 {
 	if (dev->state != PP_AMT_IN_SETUP)
 		return pp_err_set(err, PP_ESTATE, "TLS-PSK: the device is %s, not In-Setup",
-				  state_name(dev->state));
+				  pp_amt_state_name(dev->state));
 	*pid = dev->pid;
 	*pps = dev->pps;
 	return 0;

@@ -1,6 +1,6 @@
 /* Getters, and the memory-only parts of a running device: the hello schedule and the
  * failed-handshake backoff. */
-#include "amt/device_impl.h"
+#include "firmware/device_impl.h"
 
 #include "core/secret.h"
 

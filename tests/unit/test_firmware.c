@@ -1,4 +1,4 @@
-/* The emulated AMT device (lib/amt): state file, operations, schedules. */
+/* The emulated AMT device (lib/firmware): state file, operations, schedules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,73 +17,25 @@
 
 #include <openssl/evp.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "core/bytes.h"
 #include "core/err.h"
 #include "core/fileio.h"
 #include "core/secret.h"
 #include "keys/keys.h"
+#include "test_firmware_fixture.h"
 
-/* Intel's worked example (protocol.md 1). */
-#define EX_PID "0000-037M"
-#define EX_PID_BARE "0000037M"
-#define EX_PPS "NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ"
-#define EX_PPS_BARE "NKLDG5DCRRNQE9YZZIJL7LFLVJED69XJ"
-#define PW1 "Factory#Key1"
 #define PW2 "Second-Pass2"
 #define PW3 "Third*Pass3x"
 #define ADMIN_USER "pskadmin"
 #define ADMIN_PW "Admin^Secret9"
 
-static const struct pp_amt_create_opts fast_opts = {.pbkdf2_iterations = PP_AMT_DEV_PBKDF2_MIN};
-
 /* ---- helpers ---- */
-
-struct fixture {
-	char dir[64];
-	struct pp_amt_device *dev;
-};
-
-static void rm_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		char p[512];
-		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-		rm_tree(p);
-	}
-	closedir(d);
-	rmdir(path);
-}
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pp_test_amt.XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	pp_amt_free(f->dev);
-	rm_tree(f->dir);
-	free(f);
-	return 0;
+	*state = fw_fixture_new("test_firmware");
+	return *state ? 0 : -1;
 }
 
 static struct pp_amt_device *make_device(struct fixture *f)
@@ -97,11 +49,8 @@ static struct pp_amt_device *make_device(struct fixture *f)
 
 static struct pp_amt_device *make_in_setup(struct fixture *f)
 {
-	struct pp_err err = {0};
 	struct pp_amt_device *d = make_device(f);
-	int rc = pp_amt_load_key(d, EX_PID, EX_PPS, PW1, NULL, &err);
-	if (rc != 0)
-		fail_msg("load_key: %s", err.msg);
+	fw_load_example_key(d);
 	return d;
 }
 
@@ -1403,25 +1352,25 @@ static void test_server_target(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_create_load_roundtrip, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_create_options, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_state_file_mode, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_corrupt_state_files, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_crash_leftovers, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_failed_save_changes_nothing, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_setup_path, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_wrong_state, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_parameters, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_time_sync, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_console, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_usb, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_digest_per_state, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_unprovision, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hello_schedule, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_handshake_backoff, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_audit_has_no_secrets, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_audit_ring, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_server_target, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_load_roundtrip, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_create_options, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_state_file_mode, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_state_files, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_crash_leftovers, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_save_changes_nothing, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_setup_path, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_state, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_parameters, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_time_sync, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_console, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_usb, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_digest_per_state, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_unprovision, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_hello_schedule, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_handshake_backoff, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_has_no_secrets, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_ring, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_target, setup, fw_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

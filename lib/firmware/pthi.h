@@ -15,13 +15,13 @@
  *                           in Post-Setup (already provisioned) and in Pre-Setup (no key).
  * A refusal is a well-formed response with a status and no data; only a malformed
  * request is an error. */
-#ifndef PSKPROV_AMT_PTHI_H
-#define PSKPROV_AMT_PTHI_H
+#ifndef PSKPROV_FIRMWARE_PTHI_H
+#define PSKPROV_FIRMWARE_PTHI_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "core/err.h"
 #include "proto/pthi.h"
 

@@ -1,9 +1,9 @@
 /* Inside the emulated device: the struct and the helpers its files share. Not for use
- * outside lib/amt. */
-#ifndef PSKPROV_AMT_DEVICE_IMPL_H
-#define PSKPROV_AMT_DEVICE_IMPL_H
+ * outside lib/firmware. */
+#ifndef PSKPROV_FIRMWARE_DEVICE_IMPL_H
+#define PSKPROV_FIRMWARE_DEVICE_IMPL_H
 
-#include "amt/device.h"
+#include "firmware/device.h"
 
 #define AMT_SALT_LEN 16
 #define AMT_VERIFIER_LEN 32
@@ -57,14 +57,15 @@ int amt_set_password(struct pp_amt_device *d, const char *password) PP_WUR;
 int amt_set_factory_password(struct pp_amt_device *d) PP_WUR;
 /* Constant-time check of a password against the device; true when it matches. */
 bool amt_password_matches(const struct pp_amt_device *d, const char *password);
-/* Strict base64 of exactly 16 bytes (24 characters, "==" padding, canonical). */
-int amt_b64_decode16(const char *s, uint8_t out[16]) PP_WUR;
 
 /* state.c */
 int amt_save(const struct pp_amt_device *d, struct pp_err *err) PP_WUR;
 /* Saves next, then makes it the device: on failure dev is untouched. Wipes next. */
 int amt_commit_change(struct pp_amt_device *dev, struct pp_amt_device *next,
 		      struct pp_err *err) PP_WUR;
+/* For pp_cleanup on a working copy (next = *dev): wipes it, frees nothing (the copy
+ * shares dev's path). */
+void amt_device_wipe(struct pp_amt_device *d);
 void amt_audit(struct pp_amt_device *d, const char *fmt, ...) PP_PRINTF(2, 3);
 void amt_hello_trigger(struct pp_amt_device *d);
 bool amt_host_label_valid(const char *s);

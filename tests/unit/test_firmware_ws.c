@@ -1,4 +1,4 @@
-/* The emulated device's WS-Management (src/device/ws.c over lib/amt): every class and
+/* The emulated device's WS-Management (src/device/ws.c over lib/firmware): every class and
  * method, enumeration contexts, faults, Put of AMT_GeneralSettings, the request trace.
  * Requests are built with lib/wsman's client side (as the configuration server does) or
  * written as Intel's library sends them. */
@@ -16,16 +16,15 @@
 #include <cmocka.h>
 
 #include "../../src/device/ws.c"
+#include "test_firmware_fixture.h"
 
 #define TO "/wsman"
-#define PW1 "Factory#Key1"
 #define NOW 1700000000
 #define SW PP_CIM_URI_SOFTWARE_IDENTITY
 #define ETH PP_AMT_URI_ETHERNET_PORT_SETTINGS
 #define GS PP_AMT_URI_GENERAL_SETTINGS
 #define SCS PP_AMT_URI_SETUP_AND_CONFIGURATION_SERVICE
 
-static const struct pp_amt_create_opts fast_opts = {.pbkdf2_iterations = PP_AMT_DEV_PBKDF2_MIN};
 static const uint8_t ADDR[4] = {127, 1, 2, 3};
 
 struct fx {
@@ -40,25 +39,6 @@ struct fx {
 	int64_t now;
 };
 
-static void rm_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		char p[512];
-		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-		rm_tree(p);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -66,10 +46,9 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	pp_wsman_init();
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pp_test_amt_ws.XXXXXX");
-	if (!mkdtemp(f->dir) || pp_amt_create(f->dir, &fast_opts, &f->dev, &err) < 0 ||
-	    pp_amt_load_key(f->dev, "0000-037M", "NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ", PW1,
-			    NULL, &err) < 0) {
+	if (!fw_tempdir(f->dir, sizeof(f->dir), "test_firmware_ws") ||
+	    pp_amt_create(f->dir, &fast_opts, &f->dev, &err) < 0 ||
+	    pp_amt_load_key(f->dev, EX_PID, EX_PPS, PW1, NULL, &err) < 0) {
 		fprintf(stderr, "setup: %s\n", err.msg);
 		free(f);
 		return -1;

@@ -20,7 +20,7 @@
  * Consistency: Pre-Setup has no key, next key or admin; In-/Post-Setup have a key and a
  * password that is not the factory default; Post-Setup has an admin account; the
  * factory default has no salt or verifier and its HA1 is that of "admin". */
-#include "amt/device_impl.h"
+#include "firmware/device_impl.h"
 
 #include "core/fileio.h"
 #include "core/parse.h"
@@ -319,6 +319,11 @@ int amt_commit_change(struct pp_amt_device *dev, struct pp_amt_device *next, str
 		memcpy(dev, next, sizeof(*dev));
 	pp_wipe(next, sizeof(*next));
 	return rc;
+}
+
+void amt_device_wipe(struct pp_amt_device *d)
+{
+	pp_wipe(d, sizeof(*d));
 }
 
 /* ---- parse ---- */
@@ -653,44 +658,32 @@ static int parse_audit(json_t *root, struct pp_amt_device *d, struct pp_err *err
 	return 0;
 }
 
-static int parse_tree(json_t *root, struct pp_amt_device *d, struct pp_err *err)
+/* format, uuid, realm, state, mode */
+static int parse_identity(json_t *root, struct pp_amt_device *d, struct pp_err *err)
 {
-	static const char *const keys[] = {
-	    "format",    "uuid",        "realm",           "state",       "mode",
-	    "mebx",      "key",         "next_key",        "server",      "admin",
-	    "host_name", "domain_name", "network_enabled", "time_offset", "last_time_synch",
-	    "firmware",  "audit",
-	};
 	const char *s;
+	char canon[37];
 	int64_t v;
-	if (!json_is_object(root))
-		return pp_err_set(err, PP_EINVAL, "the state file is not a JSON object");
-	int rc = check_keys(root, "", keys, sizeof(keys) / sizeof(keys[0]), err);
-	if (rc < 0)
-		return rc;
+	int rc;
 	if ((rc = get_int(root, "format", "format", INT64_MIN, INT64_MAX, &v, err)) < 0)
 		return rc;
 	if (v != PP_AMT_DEV_FORMAT)
 		return field_err(err, PP_EVERSION, "format",
 				 "version %lld is not supported (%d is)", (long long)v,
 				 PP_AMT_DEV_FORMAT);
-
 	if ((rc = get_str(root, "uuid", "uuid", 36, &s, err)) < 0)
 		return rc;
-	char canon[37];
 	if (pp_uuid_parse(s, d->uuid, NULL) < 0)
 		return field_err(err, PP_EINVAL, "uuid", "not a UUID");
 	pp_uuid_format(d->uuid, canon);
 	if (strcmp(canon, s) != 0)
 		return field_err(err, PP_EINVAL, "uuid", "not in lower case");
-
 	if ((rc = get_str(root, "realm", "realm", PP_AMT_DEV_REALM_LEN, &s, err)) < 0)
 		return rc;
 	if (!realm_valid(s))
 		return field_err(err, PP_EINVAL, "realm",
 				 "expected \"Digest:\" and 32 upper-case hex digits");
 	memcpy(d->realm, s, PP_AMT_DEV_REALM_LEN + 1);
-
 	if ((rc = get_int(root, "state", "state", PP_AMT_PRE_SETUP, PP_AMT_POST_SETUP, &v, err)) <
 	    0)
 		return rc;
@@ -699,13 +692,14 @@ static int parse_tree(json_t *root, struct pp_amt_device *d, struct pp_err *err)
 			  &v, err)) < 0)
 		return rc;
 	d->mode = (uint8_t)v;
+	return 0;
+}
 
-	if ((rc = parse_mebx(root, d, err)) < 0 ||
-	    (rc = get_key(root, "key", &d->has_key, &d->pid, &d->pps, err)) < 0 ||
-	    (rc = get_key(root, "next_key", &d->has_next, &d->next_pid, &d->next_pps, err)) < 0 ||
-	    (rc = parse_server(root, &d->server, err)) < 0 || (rc = parse_admin(root, d, err)) < 0)
-		return rc;
-
+/* host_name, domain_name, network_enabled, time_offset */
+static int parse_names(json_t *root, struct pp_amt_device *d, struct pp_err *err)
+{
+	const char *s;
+	int rc;
 	if ((rc = get_str(root, "host_name", "host_name", PP_AMT_DEV_HOST_MAX, &s, err)) < 0)
 		return rc;
 	if (*s && !amt_host_label_valid(s))
@@ -721,15 +715,13 @@ static int parse_tree(json_t *root, struct pp_amt_device *d, struct pp_err *err)
 	if ((rc = get_bool(root, "network_enabled", "network_enabled", &d->network_enabled, err)) <
 	    0)
 		return rc;
-	if ((rc = get_int(root, "time_offset", "time_offset", -PP_AMT_DEV_TIME_MAX,
-			  PP_AMT_DEV_TIME_MAX, &d->time_offset, err)) < 0)
-		return rc;
-	if ((rc = parse_last_sync(root, d, err)) < 0 ||
-	    (rc = parse_firmware(root, &d->versions, err)) < 0 ||
-	    (rc = parse_audit(root, d, err)) < 0)
-		return rc;
+	return get_int(root, "time_offset", "time_offset", -PP_AMT_DEV_TIME_MAX,
+		       PP_AMT_DEV_TIME_MAX, &d->time_offset, err);
+}
 
-	/* Consistency between fields. */
+/* Consistency between fields: what each state must and must not hold. */
+static int check_consistency(const struct pp_amt_device *d, struct pp_err *err)
+{
 	if (d->state == PP_AMT_PRE_SETUP) {
 		if (d->has_key)
 			return field_err(err, PP_EINVAL, "key", "must be null in Pre-Setup");
@@ -740,7 +732,7 @@ static int parse_tree(json_t *root, struct pp_amt_device *d, struct pp_err *err)
 	} else {
 		if (!d->has_key)
 			return field_err(err, PP_EINVAL, "key", "missing in %s",
-					 d->state == PP_AMT_IN_SETUP ? "In-Setup" : "Post-Setup");
+					 pp_amt_state_name(d->state));
 		if (d->factory_default)
 			return field_err(err, PP_EINVAL, "mebx.factory_default",
 					 "must be false once a key is loaded");
@@ -748,6 +740,30 @@ static int parse_tree(json_t *root, struct pp_amt_device *d, struct pp_err *err)
 	if (d->state == PP_AMT_POST_SETUP && !d->has_admin)
 		return field_err(err, PP_EINVAL, "admin", "missing in Post-Setup");
 	return 0;
+}
+
+static int parse_tree(json_t *root, struct pp_amt_device *d, struct pp_err *err)
+{
+	static const char *const keys[] = {
+	    "format",    "uuid",        "realm",           "state",       "mode",
+	    "mebx",      "key",         "next_key",        "server",      "admin",
+	    "host_name", "domain_name", "network_enabled", "time_offset", "last_time_synch",
+	    "firmware",  "audit",
+	};
+	int rc;
+	if (!json_is_object(root))
+		return pp_err_set(err, PP_EINVAL, "the state file is not a JSON object");
+	if ((rc = check_keys(root, "", keys, sizeof(keys) / sizeof(keys[0]), err)) < 0 ||
+	    (rc = parse_identity(root, d, err)) < 0 || (rc = parse_mebx(root, d, err)) < 0 ||
+	    (rc = get_key(root, "key", &d->has_key, &d->pid, &d->pps, err)) < 0 ||
+	    (rc = get_key(root, "next_key", &d->has_next, &d->next_pid, &d->next_pps, err)) < 0 ||
+	    (rc = parse_server(root, &d->server, err)) < 0 ||
+	    (rc = parse_admin(root, d, err)) < 0 || (rc = parse_names(root, d, err)) < 0 ||
+	    (rc = parse_last_sync(root, d, err)) < 0 ||
+	    (rc = parse_firmware(root, &d->versions, err)) < 0 ||
+	    (rc = parse_audit(root, d, err)) < 0)
+		return rc;
+	return check_consistency(d, err);
 }
 
 static const char *json_code_str(enum json_error_code c)
@@ -874,48 +890,28 @@ static int check_opts(const struct pp_amt_create_opts *o, struct pp_err *err)
 	return 0;
 }
 
-int pp_amt_create(const char *dir, const struct pp_amt_create_opts *opts,
-		  struct pp_amt_device **out, struct pp_err *err)
+/* A new Pre-Setup device's identity and defaults: random UUID (unless given) and
+ * realm, the factory MEBx password. */
+static int create_identity(struct pp_amt_device *d, const struct pp_amt_create_opts *o,
+			   struct pp_err *err)
 {
-	static const struct pp_amt_create_opts none;
-	const struct pp_amt_create_opts *o = opts ? opts : &none;
-	struct pp_amt_device *d = NULL;
-	char *stage = NULL;
-	struct pp_buf b;
-	struct stat st;
 	uint8_t rnd[16];
-	int rc;
-	*out = NULL;
-	pp_buf_init(&b, PP_AMT_DEV_STATE_MAX + 1);
-	if ((rc = check_opts(o, err)) < 0)
-		return rc;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return pp_err_set(err, PP_EIO, "cannot create '%s': %s", dir, strerror(errno));
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return pp_err_set(err, PP_ENOMEM, "out of memory");
-	if ((rc = state_path(dir, &d->path, err)) < 0)
-		goto out;
-	if (lstat(d->path, &st) == 0) {
-		rc = pp_err_set(err, PP_EEXIST, "'%s' already exists; not overwriting", d->path);
-		goto out;
-	}
-
 	if (o->uuid) {
 		memcpy(d->uuid, o->uuid, 16);
 	} else {
-		if ((rc = pp_random(d->uuid, 16)) < 0)
-			goto rnd_fail;
+		if (pp_random(d->uuid, 16) < 0)
+			return pp_err_set(err, PP_ECRYPTO, "the random generator failed");
 		d->uuid[6] = (uint8_t)((d->uuid[6] & 0x0f) | 0x40); /* RFC 4122 version 4 */
 		d->uuid[8] = (uint8_t)((d->uuid[8] & 0x3f) | 0x80); /* variant 10 */
 	}
-	if ((rc = pp_random(rnd, sizeof(rnd))) < 0)
-		goto rnd_fail;
+	if (pp_random(rnd, sizeof(rnd)) < 0)
+		return pp_err_set(err, PP_ECRYPTO, "the random generator failed");
 	memcpy(d->realm, "Digest:", 7);
-	for (size_t i = 0; i < sizeof(rnd); i++) {
+	for (size_t i = 0; i < sizeof(rnd); i++) { /* upper-case hex, as AMT writes it */
 		d->realm[7 + 2 * i] = "0123456789ABCDEF"[rnd[i] >> 4];
 		d->realm[8 + 2 * i] = "0123456789ABCDEF"[rnd[i] & 15];
 	}
+	pp_wipe(rnd, sizeof(rnd));
 	d->realm[PP_AMT_DEV_REALM_LEN] = '\0';
 	d->state = PP_AMT_PRE_SETUP;
 	d->mode = (uint8_t)(o->mode ? o->mode : PP_AMT_MODE_ENTERPRISE);
@@ -924,55 +920,72 @@ int pp_amt_create(const char *dir, const struct pp_amt_create_opts *opts,
 	d->network_enabled = true;
 	d->server.port = PP_AMT_DEV_SERVER_PORT;
 	d->versions = o->versions ? *o->versions : default_versions;
-	if ((rc = amt_set_factory_password(d)) < 0) {
-		rc = pp_err_set(err, -rc, "cannot compute a digest");
-		goto out;
-	}
+	int rc = amt_set_factory_password(d);
+	if (rc < 0)
+		return pp_err_set(err, -rc, "cannot compute a digest");
 	amt_audit(d, "created");
+	return 0;
+}
 
-	/* Written under a unique name, then hard-linked: link() refuses an existing
-	 * device.json atomically, and the file it publishes is complete and synced. */
-	if ((rc = pp_amt_serialize(d, &b, err)) < 0)
-		goto out;
-	if ((rc = pp_random(rnd, 8)) < 0)
-		goto rnd_fail;
+/* Written under a unique name, then hard-linked: link() refuses an existing
+ * device.json atomically, and the file it publishes is complete and synced. */
+static int create_publish(const struct pp_amt_device *d, struct pp_err *err)
+{
+	pp_cleanup(pp_buf_free_wipe) struct pp_buf b;
+	pp_cleanup(pp_freep) char *stage = NULL;
+	uint8_t rnd[8];
 	size_t pl = strlen(d->path);
-	stage = malloc(pl + sizeof(".new.") + 16);
-	if (!stage) {
-		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
-		goto out;
-	}
+	int rc;
+	pp_buf_init(&b, PP_AMT_DEV_STATE_MAX + 1);
+	if ((rc = pp_amt_serialize(d, &b, err)) < 0)
+		return rc;
+	if (pp_random(rnd, sizeof(rnd)) < 0)
+		return pp_err_set(err, PP_ECRYPTO, "the random generator failed");
+	if (!(stage = malloc(pl + sizeof(".new.") + 2 * sizeof(rnd))))
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
 	memcpy(stage, d->path, pl);
 	memcpy(stage + pl, ".new.", 5);
-	pp_hex(rnd, 8, stage + pl + 5);
+	pp_hex(rnd, sizeof(rnd), stage + pl + 5);
 	if ((rc = pp_file_create(stage, b.data, b.len, 0600, err)) < 0)
-		goto out;
+		return rc;
 	if (link(stage, d->path) < 0) {
 		int e = errno;
 		unlink(stage);
-		rc = e == EEXIST
-			 ? pp_err_set(err, PP_EEXIST, "'%s' already exists; not overwriting",
-				      d->path)
-			 : pp_err_set(err, PP_EIO, "cannot create '%s': %s", d->path, strerror(e));
-		goto out;
+		return e == EEXIST ? pp_err_set(err, PP_EEXIST,
+						"'%s' already exists; not overwriting", d->path)
+				   : pp_err_set(err, PP_EIO, "cannot create '%s': %s", d->path,
+						strerror(e));
 	}
 	unlink(stage);
-	if (pp_fsync_dir_of(d->path) < 0) {
-		rc = pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", d->path);
-		goto out;
-	}
+	if (pp_fsync_dir_of(d->path) < 0)
+		return pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", d->path);
+	return 0;
+}
+
+int pp_amt_create(const char *dir, const struct pp_amt_create_opts *opts,
+		  struct pp_amt_device **out, struct pp_err *err)
+{
+	static const struct pp_amt_create_opts none;
+	const struct pp_amt_create_opts *o = opts ? opts : &none;
+	pp_cleanup(pp_amt_freep) struct pp_amt_device *d = NULL;
+	struct stat st;
+	int rc;
+	*out = NULL;
+	if ((rc = check_opts(o, err)) < 0)
+		return rc;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return pp_err_set(err, PP_EIO, "cannot create '%s': %s", dir, strerror(errno));
+	if (!(d = calloc(1, sizeof(*d))))
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	if ((rc = state_path(dir, &d->path, err)) < 0)
+		return rc;
+	if (lstat(d->path, &st) == 0)
+		return pp_err_set(err, PP_EEXIST, "'%s' already exists; not overwriting", d->path);
+	if ((rc = create_identity(d, o, err)) < 0 || (rc = create_publish(d, err)) < 0)
+		return rc;
 	*out = d;
 	d = NULL;
-	rc = 0;
-	goto out;
-rnd_fail:
-	rc = pp_err_set(err, PP_ECRYPTO, "the random generator failed");
-out:
-	pp_wipe(rnd, sizeof(rnd));
-	pp_buf_free_wipe(&b);
-	free(stage);
-	pp_amt_free(d);
-	return rc;
+	return 0;
 }
 
 void pp_amt_free(struct pp_amt_device *dev)
@@ -982,6 +995,12 @@ void pp_amt_free(struct pp_amt_device *dev)
 	free(dev->path);
 	pp_wipe(dev, sizeof(*dev));
 	free(dev);
+}
+
+void pp_amt_freep(struct pp_amt_device **dev)
+{
+	pp_amt_free(*dev);
+	*dev = NULL;
 }
 
 const char *pp_amt_path(const struct pp_amt_device *dev)

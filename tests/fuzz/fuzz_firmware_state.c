@@ -1,11 +1,11 @@
-/* libFuzzer: the emulated device's state-file parser (lib/amt) on arbitrary bytes.
+/* libFuzzer: the emulated device's state-file parser (lib/firmware) on arbitrary bytes.
  * Whatever it accepts must serialize, parse again, and serialize to the same text, and
  * the read-only calls must hold on it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "amt/device.h"
+#include "firmware/device.h"
 #include "core/bytes.h"
 #include "core/err.h"
 #include "core/secret.h"

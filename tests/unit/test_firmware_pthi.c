@@ -1,4 +1,4 @@
-/* The emulated firmware's host-interface answers (lib/amt/pthi.h, protocol.md 5),
+/* The emulated firmware's host-interface answers (lib/firmware/pthi.h, protocol.md 5),
  * checked through the host-side parser of proto/pthi.h, in every state, and the
  * refusal of malformed request frames. */
 #include <setjmp.h>
@@ -14,55 +14,22 @@
 
 #include <cmocka.h>
 
-#include "amt/device.h"
-#include "amt/pthi.h"
+#include "firmware/device.h"
+#include "firmware/pthi.h"
 #include "core/err.h"
 #include "core/parse.h"
 #include "proto/pthi.h"
-
-#define EX_PID "0000-037M"
-#define EX_PID_BARE "0000037M"
-#define EX_PPS "NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ"
-#define PW1 "Factory#Key1"
+#include "test_firmware_fixture.h"
 
 static const char uuid_text[] = "00112233-4455-6677-8899-aabbccddeeff";
 
-struct fixture {
-	char dir[64];
-	struct pp_amt_device *dev;
-};
-
-static void rm_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		char p[512];
-		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-		rm_tree(p);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = fw_fixture_new("test_firmware_pthi");
 	struct pp_err err = {0};
 	uint8_t uuid[16];
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pp_test_amt_pthi.XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
 	if (pp_uuid_parse(uuid_text, uuid, &err) < 0)
 		return -1;
 	struct pp_amt_create_opts opts = {.uuid = uuid, .pbkdf2_iterations = PP_AMT_DEV_PBKDF2_MIN};
@@ -78,20 +45,9 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	pp_amt_free(f->dev);
-	rm_tree(f->dir);
-	free(f);
-	return 0;
-}
-
 static void to_in_setup(struct pp_amt_device *d)
 {
-	struct pp_err err = {0};
-	if (pp_amt_load_key(d, EX_PID, EX_PPS, PW1, NULL, &err) < 0)
-		fail_msg("load_key: %s", err.msg);
+	fw_load_example_key(d);
 }
 
 static void to_post_setup(struct pp_amt_device *d)
@@ -355,13 +311,13 @@ static void test_wire_bytes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_pre_setup, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_code_versions, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_in_setup, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_post_setup, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_small_buffer, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_wire_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pre_setup, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_code_versions, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_in_setup, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_post_setup, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_small_buffer, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_wire_bytes, setup, fw_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,9 @@
 /* MEBx password and admin account credentials: Digest HA1 (RFC 7616, MD5), the
- * PBKDF2-HMAC-SHA256 verifier, and the base64 of SetAdminAclEntryEx. */
-#include "amt/device_impl.h"
+ * PBKDF2-HMAC-SHA256 verifier (the Digest arithmetic itself is lib/wsman's). */
+#include "firmware/device_impl.h"
 
-#include "core/base64.h"
 #include "core/secret.h"
+#include "wsman/digest.h"
 
 #include <openssl/evp.h>
 #include <string.h>
@@ -11,22 +11,7 @@
 int amt_ha1(const char *user, const char *realm, const char *password,
 	    uint8_t out[PP_AMT_DEV_HA1_LEN])
 {
-	int rc = -PP_ECRYPTO;
-	unsigned int n = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -PP_ENOMEM;
-	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, user, strlen(user)) != 1 || EVP_DigestUpdate(ctx, ":", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, realm, strlen(realm)) != 1 ||
-	    EVP_DigestUpdate(ctx, ":", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, password, strlen(password)) != 1 ||
-	    EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != PP_AMT_DEV_HA1_LEN)
-		goto out;
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx); /* cleanses its state */
-	return rc;
+	return pp_digest_ha1(user, realm, password, out, NULL);
 }
 
 int amt_verifier(const char *password, const uint8_t salt[AMT_SALT_LEN], uint32_t iterations,
@@ -89,16 +74,4 @@ bool amt_password_matches(const struct pp_amt_device *d, const char *password)
 		  pp_ct_eq(ver, d->mebx_verifier, sizeof(ver));
 	pp_wipe(ver, sizeof(ver));
 	return ok;
-}
-
-int amt_b64_decode16(const char *s, uint8_t out[16])
-{
-	/* 16 bytes = 22 symbols and "==": any other length decodes to more or fewer. */
-	uint8_t tmp[16];
-	size_t n = 0;
-	int rc = pp_b64_decode(s, strnlen(s, 25), tmp, sizeof(tmp), &n, NULL);
-	if (rc == 0 && n == sizeof(tmp))
-		memcpy(out, tmp, sizeof(tmp));
-	pp_wipe(tmp, sizeof(tmp));
-	return rc == 0 && n == sizeof(tmp) ? 0 : -PP_EINVAL;
 }

@@ -39,8 +39,8 @@
  * Errors: -PP_ESTATE when the operation is not allowed in the current state, -PP_EPERM
  * for wrong credentials, -PP_EINVAL for bad parameters, -PP_EIO when the state file
  * cannot be written, -PP_ECRYPTO when the crypto library fails. */
-#ifndef PSKPROV_AMT_DEVICE_H
-#define PSKPROV_AMT_DEVICE_H
+#ifndef PSKPROV_FIRMWARE_DEVICE_H
+#define PSKPROV_FIRMWARE_DEVICE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -171,6 +171,8 @@ int pp_amt_save(struct pp_amt_device *dev, struct pp_err *err) PP_WUR;
 
 /* Wipes and frees; accepts NULL. */
 void pp_amt_free(struct pp_amt_device *dev);
+/* For pp_cleanup(pp_amt_freep) on a struct pp_amt_device pointer. */
+void pp_amt_freep(struct pp_amt_device **dev);
 
 /* DIR/device.json, or NULL for a device from pp_amt_parse. */
 const char *pp_amt_path(const struct pp_amt_device *dev);
@@ -178,6 +180,8 @@ const char *pp_amt_path(const struct pp_amt_device *dev);
 /* ---- plain getters (also the PTHI values, protocol.md section 5) ---- */
 
 enum pp_amt_setup_state pp_amt_state(const struct pp_amt_device *dev);
+/* "Pre-Setup", "In-Setup", "Post-Setup"; "?" for a value outside the enum. */
+const char *pp_amt_state_name(enum pp_amt_setup_state s);
 uint32_t pp_amt_provisioning_mode(const struct pp_amt_device *dev);
 void pp_amt_uuid(const struct pp_amt_device *dev, uint8_t out[16]); /* RFC 4122 order */
 const char *pp_amt_realm(const struct pp_amt_device *dev);

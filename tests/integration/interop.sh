@@ -76,30 +76,11 @@ if "$P" device run --help 2>&1 | grep -q -- '--wsman-trace'; then
 fi
 
 # ---- data directory, keys, server, two devices provisioned ----
-run "$P" init
-expect_rc 0 "init"
-run "$P" keys generate --count "$N" --batch interop
-expect_rc 0 "generate"
 CSV="$T/keys.csv"
-run "$P" keys export --batch interop --format csv --out "$CSV"
-expect_rc 0 "export"
-cat >"$PSKPROV_DIR/pskprov.conf" <<EOF
-[server]
-device_port = $TLS_PORT
-device_http_port = $HTTP_PORT
-lease_seconds = 5
-EOF
+init_keys "$N" interop
+test_server_conf "$TLS_PORT" "$HTTP_PORT"
 SLOG="$T/server.log"
-"$P" server --hello "$SRV_ADDR:$HELLO_PORT" --api "$SRV_ADDR:$API_PORT" --log-level info \
-	2>"$SLOG" &
-SRV=$!
-BGPIDS="$BGPIDS $SRV"
-for _ in $(seq 100); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$SRV_ADDR:$API_PORT/healthz" || true)" = 200 ] &&
-		break
-	kill -0 "$SRV" 2>/dev/null || fail "the server exited: $(tail -5 "$SLOG")"
-	sleep 0.1
-done
+start_server "$SLOG" "$SRV_ADDR:$HELLO_PORT" "$SRV_ADDR:$API_PORT" --log-level info
 ok
 FLOG="$T/fleet.log"
 set +e
@@ -169,8 +150,8 @@ fi
 kill -TERM "$DEV"
 wait_exit "$DEV" 10
 [ "$WRC" -eq 0 ] || fail "device run: exit $WRC"
-kill -TERM "$SRV"
-wait_exit "$SRV" 20
+kill -TERM "$SPID"
+wait_exit "$SPID" 20
 [ "$WRC" -eq 0 ] || fail "server: exit $WRC after SIGTERM: $(tail -5 "$SLOG")"
 BGPIDS=""
 scan_for_secrets "$SECRETS" "$LOG" "$SLOG" "$FLOG" "$DLOG"

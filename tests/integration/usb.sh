@@ -138,9 +138,8 @@ done
 # send one): it must not count as the machine being heard from; only a device that
 # proves the key in a TLS-PSK handshake does (use_count).
 HP=$(port_base)
-"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$((HP + 5)) >"$T/server.log" 2>&1 &
-SPID=$!
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$((HP + 5))/healthz" >/dev/null && break; sleep 0.1; done
+. "$(dirname "$0")/lib/proc.sh"
+start_server "$T/server.log" 127.0.0.1:$HP 127.0.0.1:$((HP + 5))
 {
 	printf '\x00\x00\x02\x00\x00\x00\x00\x00'
 	printf '\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff\x00'

@@ -42,15 +42,9 @@ ok
 
 # ---- the fleet ----
 FLOG="$T/fleet.log"
-set +e
-timeout 200 "$P" fleet --count "$N" --csv "$CSV" --server "127.0.0.1:$HELLO_PORT" \
+run_fleet 200 --count "$N" --csv "$CSV" --server "127.0.0.1:$HELLO_PORT" \
 	--base "$BASE" --port "$TLS_PORT" --http-port "$HTTP_PORT" --time-scale 0.01 \
-	--latency 20 --faults "$FAULTS" --timeout 150 --state-dir "$T/states" --log-level info \
-	--json >"$T/fleet.json" 2>"$FLOG"
-FRC=$?
-set -e
-kill -0 "$SPID" 2>/dev/null || fail "the server died during the fleet: $(tail -5 "$SLOG")"
-[ "$FRC" -eq 0 ] || fail "fleet: exit $FRC: $(cat "$T/fleet.json"); $(tail -3 "$FLOG")"
+	--latency 20 --faults "$FAULTS" --timeout 150 --state-dir "$T/states" --log-level info
 jq -e --argjson n "$EXPECTED" \
 	'.provisioned == $n and .expected == $n and .failed == 0 and .result == "complete" and
 	 .first_hello_to_provisioned_ms.count == $n and

@@ -83,14 +83,10 @@ SLOG="$T/server.log"
 start_server "$SLOG" "$SRV_ADDR:$HELLO_PORT" "$SRV_ADDR:$API_PORT" --log-level info
 ok
 FLOG="$T/fleet.log"
-set +e
-timeout 120 "$P" fleet --count "$N" --csv "$CSV" --server "$SRV_ADDR:$HELLO_PORT" \
+run_fleet 120 --count "$N" --csv "$CSV" --server "$SRV_ADDR:$HELLO_PORT" \
 	--base "$BASE" --port "$TLS_PORT" --http-port "$HTTP_PORT" --time-scale 0.01 \
-	--timeout 90 --state-dir "$T/states" --log-level info --json \
-	${TRACE:+--wsman-trace "$TRACE"} >"$T/fleet.json" 2>"$FLOG"
-FRC=$?
-set -e
-[ "$FRC" -eq 0 ] || fail "fleet: exit $FRC: $(cat "$T/fleet.json"); $(tail -3 "$FLOG")"
+	--timeout 90 --state-dir "$T/states" --log-level info \
+	${TRACE:+--wsman-trace "$TRACE"}
 jq -e --argjson n "$N" '.provisioned == $n' "$T/fleet.json" >/dev/null ||
 	fail "fleet summary: $(cat "$T/fleet.json")"
 ok

@@ -44,23 +44,21 @@ ok() { PASSES=$((PASSES + 1)); }
 
 # run CMD...: runs it, keeping stdout in $OUT, stderr in $ERR, exit code in $RC; stdout
 # and stderr are also appended to $LOG (the log later scanned for secrets).
-run() {
+run_unlogged() {
 	set +e
 	"$@" >"$T/out" 2>"$T/err"
 	RC=$?
 	set -e
 	OUT=$(cat "$T/out")
 	ERR=$(cat "$T/err")
+}
+run() {
+	run_unlogged "$@"
 	{ echo "\$ $*"; cat "$T/out" "$T/err"; } >>"$LOG"
 }
 # Like run, but its output holds secrets on purpose (--reveal, exports): not logged.
 run_secret() {
-	set +e
-	"$@" >"$T/out" 2>"$T/err"
-	RC=$?
-	set -e
-	OUT=$(cat "$T/out")
-	ERR=$(cat "$T/err")
+	run_unlogged "$@"
 	echo "\$ $* (output not logged: holds secrets)" >>"$LOG"
 }
 

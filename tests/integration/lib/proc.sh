@@ -60,3 +60,20 @@ start_server() {
 	BGPIDS="$BGPIDS $SPID"
 	wait_healthz "http://$api" "$SPID" "$log"
 }
+
+# run_fleet SECONDS ARGS...: `pskprov fleet ARGS... --json` within SECONDS, its summary in
+# $T/fleet.json and its log in $FLOG ($T/fleet.log unless set); fails when the server
+# started by start_server died meanwhile, or when the fleet did not exit 0.
+run_fleet() {
+	local secs=$1
+	shift
+	FLOG=${FLOG:-$T/fleet.log}
+	set +e
+	timeout "$secs" "$P" fleet "$@" --json >"$T/fleet.json" 2>"$FLOG"
+	FRC=$?
+	set -e
+	if [ -n "${SPID:-}" ] && ! kill -0 "$SPID" 2>/dev/null; then
+		fail "the server died during the fleet: $(tail -5 "${SLOG:-$T/server.log}")"
+	fi
+	[ "$FRC" -eq 0 ] || fail "fleet: exit $FRC: $(cat "$T/fleet.json"); $(tail -3 "$FLOG")"
+}

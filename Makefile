@@ -9,7 +9,7 @@ FUZZ_SECS  ?= 10
 DEMO_DEVICES ?= 100
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build check unit asan fuzz-smoke lint format format-check banned demo tour bench clean engine-graph soak
+.PHONY: all deps build check unit asan fuzz-smoke lint format format-check banned funclen demo tour bench clean engine-graph soak
 
 all: build
 
@@ -53,7 +53,14 @@ format-check:
 banned:
 	@sh scripts/banned.sh
 
-lint: format-check banned
+# Information, never a failure: functions over 80 lines, and what the uncommitted
+# change repeats (only where the `duplicates` tool is installed).
+funclen:
+	@python3 scripts/funclen.py --max 80 lib src
+	@if command -v duplicates >/dev/null 2>&1; then duplicates --change; \
+	else echo "funclen: duplicates not installed, repetition report skipped"; fi
+
+lint: format-check banned funclen
 
 check: lint unit asan fuzz-smoke
 	@echo "check: all passed"

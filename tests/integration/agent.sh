@@ -25,40 +25,12 @@ PID=0000-037M
 PPS=NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ
 MEBXPW='Factory#Key1'
 
-BGPIDS=""
-stop_bg() {
-	for p in $BGPIDS; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $BGPIDS; do
-		for _ in $(seq 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$p" 2>/dev/null || true
-	done
-	BGPIDS=""
-}
-trap 'rc=$?; stop_bg; (exit $rc); cleanup' EXIT
+. "$(dirname "$0")/lib/proc.sh"
 
 # agent ARGS...: one agent run, bounded.
 agent() {
 	run timeout 60 "$P" agent "$@"
 	[ "$RC" -ne 124 ] || fail "agent timed out"
-}
-wait_for() {
-	for _ in $(seq $((${3:-10} * 10))); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "timed out waiting for '$2' in $1: $(tail -5 "$1" 2>/dev/null)"
-}
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "nothing listens on $1:$2"
 }
 
 # ---- usage and the server URL ----

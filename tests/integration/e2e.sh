@@ -25,58 +25,26 @@ FAULTS=wrong-key=1,silent=1,disconnect=1 # devices 20, 19 and 18
 EXPECTED=18
 
 . "$(dirname "$0")/lib/proc.sh"
-nodash() { printf '%s' "$1" | tr -d -; }
 lower() { printf '%s' "$1" | tr A-Z a-z; }
 
 # ---- data directory, keys, the manufacturer CSV ----
-run "$P" init
-expect_rc 0 "init"
-run "$P" keys generate --count "$N" --batch e2e
-expect_rc 0 "generate"
 CSV="$T/keys.csv"
-run "$P" keys export --batch e2e --format csv --out "$CSV"
-expect_rc 0 "export"
-field() { sed -n "$(($1 + 1))p" "$CSV" | cut -d, -f"$2"; }
+init_keys "$N" e2e
 SECRETS="$T/secrets"
-: >"$SECRETS"
-for i in $(seq "$N"); do
-	printf '%s\n%s\n%s\n' "$(field "$i" 2)" "$(nodash "$(field "$i" 2)")" "$(field "$i" 3)" >>"$SECRETS"
-done
+csv_secrets "$N" >"$SECRETS"
 # Test ports and a short lease (a job whose session broke is claimed again soon).
-cat >"$PSKPROV_DIR/pskprov.conf" <<EOF
-[server]
-device_port = $TLS_PORT
-device_http_port = $HTTP_PORT
-lease_seconds = 5
-EOF
+test_server_conf "$TLS_PORT" "$HTTP_PORT"
 
 # ---- the server ----
 SLOG="$T/server.log"
-"$P" server --hello "127.0.0.1:$HELLO_PORT" --api "127.0.0.1:$API_PORT" --log-level info \
-	2>"$SLOG" &
-SRV=$!
-BGPIDS="$BGPIDS $SRV"
-for _ in $(seq 100); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/healthz" || true)" = 200 ] &&
-		break
-	kill -0 "$SRV" 2>/dev/null || fail "the server exited: $(tail -5 "$SLOG")"
-	sleep 0.1
-done
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/healthz")" = 200 ] ||
-	fail "the server did not come up: $(tail -5 "$SLOG")"
+start_server "$SLOG" "127.0.0.1:$HELLO_PORT" "127.0.0.1:$API_PORT" --log-level info
 ok
 
 # ---- the fleet ----
 FLOG="$T/fleet.log"
-set +e
-timeout 200 "$P" fleet --count "$N" --csv "$CSV" --server "127.0.0.1:$HELLO_PORT" \
+run_fleet 200 --count "$N" --csv "$CSV" --server "127.0.0.1:$HELLO_PORT" \
 	--base "$BASE" --port "$TLS_PORT" --http-port "$HTTP_PORT" --time-scale 0.01 \
-	--latency 20 --faults "$FAULTS" --timeout 150 --state-dir "$T/states" --log-level info \
-	--json >"$T/fleet.json" 2>"$FLOG"
-FRC=$?
-set -e
-kill -0 "$SRV" 2>/dev/null || fail "the server died during the fleet: $(tail -5 "$SLOG")"
-[ "$FRC" -eq 0 ] || fail "fleet: exit $FRC: $(cat "$T/fleet.json"); $(tail -3 "$FLOG")"
+	--latency 20 --faults "$FAULTS" --timeout 150 --state-dir "$T/states" --log-level info
 jq -e --argjson n "$EXPECTED" \
 	'.provisioned == $n and .expected == $n and .failed == 0 and .result == "complete" and
 	 .first_hello_to_provisioned_ms.count == $n and
@@ -180,8 +148,8 @@ ok
 kill -TERM "$DEV"
 wait_exit "$DEV" 10
 [ "$WRC" -eq 0 ] || fail "device run: exit $WRC"
-kill -TERM "$SRV"
-wait_exit "$SRV" 20
+kill -TERM "$SPID"
+wait_exit "$SPID" 20
 [ "$WRC" -eq 0 ] || fail "server: exit $WRC after SIGTERM: $(tail -5 "$SLOG")"
 BGPIDS=""
 run "$P" audit verify

@@ -19,50 +19,9 @@ PB=$(port_base)
 HELLO_PORT=$((PB + 5)) HTTP_PORT=$((PB + 6)) TLS_PORT=$((PB + 7))
 
 . "$(dirname "$0")/lib/proc.sh"
-nodash() { printf '%s' "$1" | tr -d -; }
-hexkey() { printf '%s' "$1" | tr -d - | od -An -tx1 | tr -d ' \n'; }
-md5hex() { printf '%s' "$1" | openssl dgst -md5 -r | cut -d' ' -f1; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# ---- a small WS-Management client over TLS-PSK (s_client) with Digest ----
-NS='xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:wsman="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"'
-AMT=http://intel.com/wbem/wscim/1/amt-schema/1
-ANON=http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous
-envelope() { # ACTION RESOURCE_URI BODY
-	printf '<?xml version="1.0" encoding="UTF-8"?><s:Envelope %s><s:Header><wsa:Action s:mustUnderstand="true">%s</wsa:Action><wsa:To s:mustUnderstand="true">/wsman</wsa:To><wsman:ResourceURI s:mustUnderstand="true">%s</wsman:ResourceURI><wsa:MessageID s:mustUnderstand="true">uuid:%s</wsa:MessageID><wsa:ReplyTo><wsa:Address>%s</wsa:Address></wsa:ReplyTo></s:Header><s:Body>%s</s:Body></s:Envelope>' \
-		"$NS" "$1" "$2" "$(cat /proc/sys/kernel/random/uuid)" "$ANON" "$3"
-}
-ws_get() { envelope http://schemas.xmlsoap.org/ws/2004/09/transfer/Get "$1" ""; }
-ws_invoke() { # CLASS METHOD PARAMS_XML
-	envelope "$AMT/$1/$2" "$AMT/$1" "<h:$2_INPUT xmlns:h=\"$AMT/$1\">$3</h:$2_INPUT>"
-}
-http_req() { # BODY_FILE [AUTHORIZATION]
-	printf 'POST /wsman HTTP/1.1\r\nHost: %s\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nConnection: close\r\n' "$W_ADDR"
-	[ -z "${2:-}" ] || printf 'Authorization: %s\r\n' "$2"
-	printf 'Content-Length: %s\r\n\r\n' "$(wc -c <"$1")"
-	cat "$1"
-}
-tls_http() {
-	timeout 10 openssl s_client -quiet -connect "$W_ADDR:$TLS_PORT" -psk "$W_HEX" \
-		-psk_identity "$W_PID" -tls1_2 <"$1" 2>/dev/null | tr -d '\r' || true
-}
-wsman() { # USER PASS BODY_FILE: sets RESP
-	http_req "$3" >"$T/req1"
-	local chal realm nonce ha1 ha2 cn rs
-	chal=$(tls_http "$T/req1")
-	realm=$(printf '%s\n' "$chal" | sed -n 's/^WWW-Authenticate: .*realm="\([^"]*\)".*/\1/p')
-	nonce=$(printf '%s\n' "$chal" | sed -n 's/^WWW-Authenticate: .*nonce="\([^"]*\)".*/\1/p')
-	[ -n "$nonce" ] || fail "$W_ADDR: no Digest challenge: $(printf '%s' "$chal" | head -3)"
-	ha1=$(md5hex "$1:$realm:$2")
-	ha2=$(md5hex "POST:/wsman")
-	cn=$(openssl rand -hex 8)
-	rs=$(md5hex "$ha1:$nonce:00000001:$cn:auth:$ha2")
-	http_req "$3" "Digest username=\"$1\", realm=\"$realm\", nonce=\"$nonce\", uri=\"/wsman\", algorithm=MD5, response=\"$rs\", qop=auth, nc=00000001, cnonce=\"$cn\"" >"$T/req2"
-	RESP=$(tls_http "$T/req2")
-	REALM=$realm
-}
-status() { printf '%s\n' "$RESP" | head -1 | cut -d' ' -f2; }
-xval() { printf '%s' "$RESP" | grep -o "$1>[^<]*<" | head -1 | sed 's/^[^>]*>//; s/<$//'; }
+. "$(dirname "$0")/lib/wsman.sh"
 expect_rv() {
 	[ "$(status)" = 200 ] && [ "$(xval ReturnValue)" = "$1" ] ||
 		fail "$2: HTTP $(status), ReturnValue '$(xval ReturnValue)', expected $1: $RESP"
@@ -92,19 +51,10 @@ provision() {
 }
 
 # ---- keys ----
-run "$P" init
-expect_rc 0 "init"
-run "$P" keys generate --count 10 --batch fleet
-expect_rc 0 "generate"
 CSV="$T/keys.csv"
-run "$P" keys export --batch fleet --format csv --out "$CSV"
-expect_rc 0 "export"
-field() { sed -n "$(($1 + 1))p" "$CSV" | cut -d, -f"$2"; }
+init_keys 10 fleet
 SECRETS="$T/secrets"
-: >"$SECRETS"
-for i in $(seq 10); do
-	printf '%s\n%s\n%s\n' "$(field "$i" 2)" "$(nodash "$(field "$i" 2)")" "$(field "$i" 3)" >>"$SECRETS"
-done
+csv_secrets 10 >"$SECRETS"
 printf '%s\n' "$ADMIN_PW" >>"$SECRETS"
 
 # ---- usage and errors ----

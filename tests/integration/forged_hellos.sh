@@ -58,18 +58,9 @@ run "$P" device show --state "$T/dev" --json
 UUID=$(printf '%s' "$OUT" | jq -r .uuid)
 [ -n "$UUID" ] && [ "$UUID" != null ] || fail "genuine device UUID: $OUT"
 
-"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --device-port $DP >"$T/server.log" 2>&1 &
-SPID=$!
-PEERS=""
-stop_all() {
-	local rc=$?
-	kill $SPID $PEERS 2>/dev/null || true
-	return $rc
-}
-trap 'stop_all; cleanup' EXIT
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null && break; sleep 0.1; done
+. "$(dirname "$0")/lib/proc.sh"
+start_server "$T/server.log" 127.0.0.1:$HP 127.0.0.1:$AP --device-port $DP
 TOKEN=$(cat "$PSKPROV_DIR/api.token")
-metric() { curl -sf "http://127.0.0.1:$AP/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 outcome() { metric "pskprov_hello_outcomes_total{outcome=\"$1\"}"; }
 devices() { "$P" status --json | jq '[.devices[]] | add'; }
 db_bytes() { wc -c <"$PSKPROV_DIR/pskprov.db"; }
@@ -115,7 +106,7 @@ hellos() { timeout 120 python3 "$T/hello.py" $HP "$@"; }
 EVIL=$NET.2.1
 timeout 120 openssl s_server -quiet -accept "$EVIL:$DP" -nocert -psk 00112233445566778899aabbccddeeff \
 	-psk_hint "$PID" -tls1_2 >"$T/evil.log" 2>&1 &
-PEERS="$PEERS $!"
+BGPIDS="$BGPIDS $!"
 sleep 0.5
 for _ in $(seq 1 60); do
 	hellos uuid "$UUID $PID" "$EVIL" 1 >/dev/null
@@ -168,7 +159,7 @@ check "$([ "${UNK:-0}" -ge 1 ] && [ "${UNK:-0}" -le 64 ] && echo 0 || echo 1)" "
 ADDR=$NET.250.1
 "$P" device run --state "$T/dev" --address "$ADDR" --port $DP --server 127.0.0.1:$HP \
 	--time-scale 0.01 >"$T/dev.log" 2>&1 &
-PEERS="$PEERS $!"
+BGPIDS="$BGPIDS $!"
 state=""
 for _ in $(seq 1 600); do
 	state=$("$P" devices list --json | jq -r --arg u "$UUID" '.[] | select(.uuid == $u) | .state')
@@ -192,7 +183,7 @@ run "$P" device show --state "$T/clone" --json
 CUUID=$(printf '%s' "$OUT" | jq -r .uuid)
 "$P" device run --state "$T/clone" --address "$NET.250.2" --port $DP --server 127.0.0.1:$HP \
 	--time-scale 0.01 >"$T/clone.log" 2>&1 &
-PEERS="$PEERS $!"
+BGPIDS="$BGPIDS $!"
 cstate=""
 for _ in $(seq 1 300); do
 	cstate=$("$P" devices list --json | jq -r --arg u "$CUUID" '.[] | select(.uuid == $u) | .state')

@@ -16,28 +16,11 @@ printf '[server]\nmax_attempts = 1\nio_timeout_ms = 2000\nexchange_timeout_ms = 
 run "$P" keys generate --count 6 --batch h
 expect_rc 0 generate
 run_secret "$P" keys export --batch h --format csv --out "$T/k.csv"
-row() { sed -n "$(($1 + 1))p" "$T/k.csv"; }
-pid_of() { row "$1" | cut -d, -f1 | tr -d -; }
-hex_of() { row "$1" | cut -d, -f2 | tr -d - | tr -d '\n' | od -An -tx1 | tr -d ' \n'; }
 
-"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --device-port $DP >"$T/server.log" 2>&1 &
-SPID=$!
-PEERS=""
-stop_all() {
-	local rc=$?
-	kill $SPID $PEERS 2>/dev/null || true
-	return $rc
-}
-trap 'stop_all; cleanup' EXIT
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null && break; sleep 0.1; done
+. "$(dirname "$0")/lib/proc.sh"
+start_server "$T/server.log" 127.0.0.1:$HP 127.0.0.1:$AP --device-port $DP
 TOKEN=$(cat "$PSKPROV_DIR/api.token")
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$SPID/status"; }
-metric() { curl -sf "http://127.0.0.1:$AP/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-agent_hello() { # UUID PID ADDRESS
-	curl -s -o "$T/api.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-		-H "Authorization: Bearer $TOKEN" \
-		--data "{\"uuid\":\"$1\",\"pid\":\"$2\",\"address\":\"$3\"}" "http://127.0.0.1:$AP/api/v1/hello"
-}
 job_error() { # UUID -> last_error once the job failed (bounded wait)
 	for _ in $(seq 1 300); do
 		e=$("$P" jobs list --json | jq -r --arg u "$1" '.[] | select(.uuid == $u and .state == "failed") | .last_error')
@@ -52,7 +35,7 @@ device() {
 	(sleep 1; timeout 60 bash -c "$2") | timeout 90 openssl s_server -quiet \
 		-accept "$NET.$1:$DP" -nocert -psk "$(hex_of "$1")" -psk_hint "$(pid_of "$1")" \
 		-tls1_2 >"$T/peer$1.log" 2>&1 &
-	PEERS="$PEERS $!"
+	BGPIDS="$BGPIDS $!"
 	sleep 0.5
 }
 
@@ -104,9 +87,7 @@ ok
 kill $SPID
 wait $SPID 2>/dev/null || true
 printf 'session_timeout_ms = 1500\n' >>"$PSKPROV_DIR/pskprov.conf"
-"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --device-port $DP >>"$T/server.log" 2>&1 &
-SPID=$!
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null && break; sleep 0.1; done
+start_server "$T/server.log" 127.0.0.1:$HP 127.0.0.1:$AP --device-port $DP
 device 6 "printf 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n'; for i in \$(seq 1 40); do printf '<'; sleep 1; done"
 [ "$(agent_hello 11111111-2222-3333-4444-000000000006 "$(pid_of 6)" "$NET.6")" = 202 ] || fail "agent hello 6"
 E6=$(job_error 11111111-2222-3333-4444-000000000006)

@@ -76,40 +76,17 @@ if "$P" device run --help 2>&1 | grep -q -- '--wsman-trace'; then
 fi
 
 # ---- data directory, keys, server, two devices provisioned ----
-run "$P" init
-expect_rc 0 "init"
-run "$P" keys generate --count "$N" --batch interop
-expect_rc 0 "generate"
 CSV="$T/keys.csv"
-run "$P" keys export --batch interop --format csv --out "$CSV"
-expect_rc 0 "export"
-cat >"$PSKPROV_DIR/pskprov.conf" <<EOF
-[server]
-device_port = $TLS_PORT
-device_http_port = $HTTP_PORT
-lease_seconds = 5
-EOF
+init_keys "$N" interop
+test_server_conf "$TLS_PORT" "$HTTP_PORT"
 SLOG="$T/server.log"
-"$P" server --hello "$SRV_ADDR:$HELLO_PORT" --api "$SRV_ADDR:$API_PORT" --log-level info \
-	2>"$SLOG" &
-SRV=$!
-BGPIDS="$BGPIDS $SRV"
-for _ in $(seq 100); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$SRV_ADDR:$API_PORT/healthz" || true)" = 200 ] &&
-		break
-	kill -0 "$SRV" 2>/dev/null || fail "the server exited: $(tail -5 "$SLOG")"
-	sleep 0.1
-done
+start_server "$SLOG" "$SRV_ADDR:$HELLO_PORT" "$SRV_ADDR:$API_PORT" --log-level info
 ok
 FLOG="$T/fleet.log"
-set +e
-timeout 120 "$P" fleet --count "$N" --csv "$CSV" --server "$SRV_ADDR:$HELLO_PORT" \
+run_fleet 120 --count "$N" --csv "$CSV" --server "$SRV_ADDR:$HELLO_PORT" \
 	--base "$BASE" --port "$TLS_PORT" --http-port "$HTTP_PORT" --time-scale 0.01 \
-	--timeout 90 --state-dir "$T/states" --log-level info --json \
-	${TRACE:+--wsman-trace "$TRACE"} >"$T/fleet.json" 2>"$FLOG"
-FRC=$?
-set -e
-[ "$FRC" -eq 0 ] || fail "fleet: exit $FRC: $(cat "$T/fleet.json"); $(tail -3 "$FLOG")"
+	--timeout 90 --state-dir "$T/states" --log-level info \
+	${TRACE:+--wsman-trace "$TRACE"}
 jq -e --argjson n "$N" '.provisioned == $n' "$T/fleet.json" >/dev/null ||
 	fail "fleet summary: $(cat "$T/fleet.json")"
 ok
@@ -169,8 +146,8 @@ fi
 kill -TERM "$DEV"
 wait_exit "$DEV" 10
 [ "$WRC" -eq 0 ] || fail "device run: exit $WRC"
-kill -TERM "$SRV"
-wait_exit "$SRV" 20
+kill -TERM "$SPID"
+wait_exit "$SPID" 20
 [ "$WRC" -eq 0 ] || fail "server: exit $WRC after SIGTERM: $(tail -5 "$SLOG")"
 BGPIDS=""
 scan_for_secrets "$SECRETS" "$LOG" "$SLOG" "$FLOG" "$DLOG"

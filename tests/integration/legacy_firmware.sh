@@ -23,24 +23,14 @@ for i in 1 2 3; do
 done
 uuid_of() { "$P" device show --state "$T/dev$1" --json | jq -r .uuid; }
 
-PIDS=""
-start_server() { # PROFILE
-	"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --device-port $DP --profile "$1" \
-		>>"$T/server.log" 2>&1 &
-	SPID=$!
-	PIDS="$PIDS $SPID"
-	for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null && break; sleep 0.1; done
+. "$(dirname "$0")/lib/proc.sh"
+server() { # PROFILE
+	start_server "$T/server.log" 127.0.0.1:$HP 127.0.0.1:$AP --device-port $DP --profile "$1"
 }
-stop_all() {
-	local rc=$?
-	kill $PIDS 2>/dev/null || true
-	return $rc
-}
-trap 'stop_all; cleanup' EXIT
 device_run() { # N PROFILE
 	"$P" device run --state "$T/dev$1" --address "$NET.$1" --port $DP --server 127.0.0.1:$HP \
 		--profile "$2" --time-scale 0.01 >"$T/dev$1.log" 2>&1 &
-	PIDS="$PIDS $!"
+	BGPIDS="$BGPIDS $!"
 }
 wait_state() { # UUID STATE...: the device's state in the store once it is one of them
 	for _ in $(seq 1 300); do
@@ -53,7 +43,7 @@ wait_state() { # UUID STATE...: the device's state in the store once it is one o
 tls_of() { "$P" devices list --json | jq -r --arg u "$1" '.[] | select(.uuid == $u) | "\(.tls_version) \(.tls_cipher)"'; }
 
 # --- the default profile reaches old and new firmware ---
-start_server compat
+server compat
 device_run 1 amt-legacy
 device_run 2 compat
 U1=$(uuid_of 1) U2=$(uuid_of 2)
@@ -70,7 +60,7 @@ kill $SPID
 wait $SPID 2>/dev/null || true
 
 # --- the strict profile refuses old firmware, and says why ---
-start_server tls12
+server tls12
 device_run 3 amt-legacy
 E=""
 for _ in $(seq 1 300); do

@@ -9,23 +9,11 @@ HP=$(port_base)
 AP=$((HP + 5))
 BASE=127.211.$((RANDOM % 200)).1
 
-run "$P" init
-expect_rc 0 init
+init_keys $N r
 printf '[server]\nlease_seconds = 2\n' >>"$PSKPROV_DIR/pskprov.conf"
-run "$P" keys generate --count $N --batch r
-expect_rc 0 generate
-run "$P" keys export --batch r --format csv --out "$T/k.csv"
-expect_rc 0 export
 
-start_server() {
-	"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP >>"$T/server.log" 2>&1 &
-	SPID=$!
-	for _ in $(seq 1 50); do
-		curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "server did not start"
-}
+. "$(dirname "$0")/lib/proc.sh"
+server() { start_server "$T/server.log" 127.0.0.1:$HP 127.0.0.1:$AP; }
 provisioned() {
 	for _ in 1 2 3 4 5; do
 		if "$P" status --json >"$T/st.json" 2>"$T/st.err"; then
@@ -38,10 +26,11 @@ provisioned() {
 	fail "pskprov status keeps failing"
 }
 
-start_server
+server
 timeout 120 "$P" fleet --count $N --csv "$T/k.csv" --server 127.0.0.1:$HP --base "$BASE" \
 	--time-scale 0.01 --latency 100 --timeout 100 --json >"$T/fleet.json" 2>"$T/fleet.log" &
 FPID=$!
+BGPIDS="$BGPIDS $FPID"
 # Kill the server part-way: about 12 WS-Management requests make one setup, so at
 # 5 per device on average most devices are in the middle of theirs.
 for _ in $(seq 1 500); do
@@ -56,7 +45,7 @@ echo "server killed with $AT_KILL of $N provisioned"
 [ "$AT_KILL" -lt $N ] || fail "the fleet finished before the kill; nothing was tested"
 ok
 sleep 0.5
-start_server
+server
 set +e
 wait $FPID
 FRC=$?

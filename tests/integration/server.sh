@@ -16,33 +16,17 @@ printf '[server]\nmax_attempts = 1\nio_timeout_ms = 3000\n[keys]\nlockout_failur
 run "$P" keys generate --count 4 --batch s
 expect_rc 0 generate
 run "$P" keys export --batch s --format csv --out "$T/k.csv"
-row() { sed -n "$(($1 + 1))p" "$T/k.csv"; }
-pid_of() { row "$1" | cut -d, -f1 | tr -d -; }
-hex_of() { row "$1" | cut -d, -f2 | tr -d - | tr -d '\n' | od -An -tx1 | tr -d ' \n'; }
 
-"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --device-port $DP >"$T/server.log" 2>&1 &
-SPID=$!
-stop_server() {
-	local rc=$?
-	kill $SPID 2>/dev/null || true
-	return $rc
-}
-trap 'stop_server; cleanup' EXIT
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null && break; sleep 0.1; done
+. "$(dirname "$0")/lib/proc.sh"
+start_server "$T/server.log" 127.0.0.1:$HP 127.0.0.1:$AP --device-port $DP
 TOKEN=$(cat "$PSKPROV_DIR/api.token")
 expect_mode "$PSKPROV_DIR/api.token" 600
-metric() { curl -sf "http://127.0.0.1:$AP/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 wait_metric() { # NAME MIN
 	for _ in $(seq 1 100); do
 		[ "$(metric "$1")" -ge "$2" ] 2>/dev/null && return 0
 		sleep 0.1
 	done
 	fail "metric $1 did not reach $2 (is $(metric "$1"))"
-}
-agent_hello() { # UUID PID ADDRESS -> HTTP code
-	curl -s -o "$T/api.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-		-H "Authorization: Bearer $TOKEN" \
-		--data "{\"uuid\":\"$1\",\"pid\":\"$2\",\"address\":\"$3\"}" "http://127.0.0.1:$AP/api/v1/hello"
 }
 job_error() { # UUID -> last_error once the job failed
 	for _ in $(seq 1 100); do

@@ -17,10 +17,7 @@ run "$P" keys generate --count 1 --batch kiosk --shared 2
 expect_rc 0 "shared batch"
 run "$P" keys export --batch uniq --format csv --out "$T/uniq.csv"
 run "$P" keys export --batch kiosk --format csv --out "$T/kiosk.csv"
-"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP >"$T/server.log" 2>&1 &
-SPID=$!
-BGPIDS="$BGPIDS $SPID"
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null && break; sleep 0.1; done
+start_server "$T/server.log" 127.0.0.1:$HP 127.0.0.1:$AP
 
 start_device() { # N CSV
 	run "$P" device factory-load --state "$T/dev$1" --csv "$2"

@@ -17,27 +17,13 @@ NET=127.215.$((RANDOM % 100))
 ATK=127.216.$((RANDOM % 100)).1
 ONE=127.217.$((RANDOM % 100)).1
 
-run "$P" init
-expect_rc 0 init
+init_keys $N s
 # The per-address hello rate limit would stop most reconnects by itself: lift it, so the
 # connection limits are what is tested.
 printf '[server]\nhello_rate_per_min = 1000000\n' >>"$PSKPROV_DIR/pskprov.conf"
-run "$P" keys generate --count $N --batch s
-expect_rc 0 generate
-run "$P" keys export --batch s --format csv --out "$T/k.csv"
-expect_rc 0 export
 
-"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --hello-max-conns 512 \
-	>"$T/server.log" 2>&1 &
-SPID=$!
-BG=""
-stop_all() {
-	local rc=$?
-	kill $SPID $BG 2>/dev/null || true
-	return $rc
-}
-trap 'stop_all; cleanup' EXIT
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null && break; sleep 0.1; done
+. "$(dirname "$0")/lib/proc.sh"
+start_server "$T/server.log" 127.0.0.1:$HP 127.0.0.1:$AP --hello-max-conns 512
 metric() { curl -sf -m 5 "http://127.0.0.1:$AP/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 grep -q "512 for hellos (8 per source, 5000 ms each)" "$T/server.log" ||
 	fail "limits not logged: $(head -3 "$T/server.log")"
@@ -47,7 +33,7 @@ SL="$(dirname "$0")/lib/slowloris.py"
 timeout 100 python3 "$SL" hello 127.0.0.1 $HP --sources "$ATK" --nsrc 75 --per-source 8 \
 	--interval 2 --duration 90 --reconnect >"$T/attack.json" &
 APID=$!
-BG="$BG $APID"
+BGPIDS="$BGPIDS $APID"
 # One address asking for 12: it gets 8.
 timeout 30 python3 "$SL" hello 127.0.0.1 $HP --sources "$ONE" --nsrc 1 --per-source 12 \
 	--interval 2 --duration 3 >"$T/one.json"

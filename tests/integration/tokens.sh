@@ -97,16 +97,8 @@ run timeout 30 "$P" audit list --json
 ok
 
 # ---- a running server: roles ----
-"$P" server --hello $IP:$HP --api $IP:$AP --device-port $DP >"$T/server.log" 2>&1 &
-SPID=$!
-stop_server() {
-	local rc=$?
-	kill $SPID 2>/dev/null || true
-	for _ in $(seq 50); do kill -0 $SPID 2>/dev/null || break; sleep 0.1; done
-	return $rc
-}
-trap 'stop_server; cleanup' EXIT
-for _ in $(seq 1 100); do curl -sf -m 2 "http://$IP:$AP/healthz" >/dev/null && break; sleep 0.1; done
+. "$(dirname "$0")/lib/proc.sh"
+start_server "$T/server.log" $IP:$HP $IP:$AP --device-port $DP
 BOOT_TOK=$(cat "$PSKPROV_DIR/api.token")
 
 status() { # TOKEN|'' -> HTTP code

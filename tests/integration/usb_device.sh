@@ -26,7 +26,6 @@ HELLO_PORT=$((PB + 1)) HTTP_PORT=$((PB + 2)) TLS_PORT=$((PB + 3)) API_PORT=$((PB
 
 . "$(dirname "$0")/lib/proc.sh"
 
-nodash() { printf '%s' "$1" | tr -d -; }
 # inspect FILE: `usb inspect --json` into $J.
 inspect() {
 	run "$P" usb inspect "$1" --json
@@ -381,24 +380,9 @@ expect_rc 1 "passphrase file readable by others"
 ok
 
 # ---- end to end: a device from USB (device run --usb) and one from PSKC ----
-cat >"$PSKPROV_DIR/pskprov.conf" <<EOF
-[server]
-device_port = $TLS_PORT
-device_http_port = $HTTP_PORT
-lease_seconds = 5
-EOF
+test_server_conf "$TLS_PORT" "$HTTP_PORT"
 SLOG="$T/server.log"
-"$P" server --hello "$SRV:$HELLO_PORT" --api "$SRV:$API_PORT" --log-level info 2>"$SLOG" &
-SPID=$!
-BGPIDS="$BGPIDS $SPID"
-for _ in $(seq 100); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$SRV:$API_PORT/healthz" || true)" = 200 ] &&
-		break
-	kill -0 "$SPID" 2>/dev/null || fail "the server exited: $(tail -5 "$SLOG")"
-	sleep 0.1
-done
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$SRV:$API_PORT/healthz")" = 200 ] ||
-	fail "the server did not come up: $(tail -5 "$SLOG")"
+start_server "$SLOG" "$SRV:$HELLO_PORT" "$SRV:$API_PORT" --log-level info
 ok
 
 inspect "$T/run.bin"

@@ -33,6 +33,37 @@ static void test_bounded_table(void **state)
 	/* Far more sources than slots: every new source still gets its first token. */
 	for (uint32_t i = 0; i < 10000; i++)
 		assert_true(pp_ratelimit_allow(rl, 0x7f010000 + i, 1000 + i));
+	/* ... and a source still in the table is refused its second hello at once. */
+	assert_false(pp_ratelimit_allow(rl, 0x7f010000 + 9999, 1000 + 9999));
+	pp_ratelimit_free(rl);
+}
+
+/* A burst over the limit is refused, stays refused until the injected clock has
+ * refilled one token, and is allowed again exactly then. 30 a minute: one per 2 s. */
+static void test_refused_until_refill(void **state)
+{
+	(void)state;
+	struct pp_ratelimit *rl = NULL;
+	assert_int_equal(pp_ratelimit_new(30, 2, 64, &rl), 0);
+	uint32_t ip = 0x0a000001, other = 0x0a000002;
+	uint64_t t = 50000;
+	assert_true(pp_ratelimit_allow(rl, ip, t));
+	assert_true(pp_ratelimit_allow(rl, ip, t));
+	for (int i = 0; i < 20; i++) /* the rest of the burst: all refused */
+		assert_false(pp_ratelimit_allow(rl, ip, t));
+	assert_false(pp_ratelimit_allow(rl, ip, t + 1000)); /* half a token */
+	assert_false(pp_ratelimit_allow(rl, ip, t + 1990));
+	assert_true(pp_ratelimit_allow(rl, ip, t + 2010)); /* one token back */
+	assert_false(pp_ratelimit_allow(rl, ip, t + 2010));
+	/* A refused source does not use up anyone else's tokens. */
+	assert_true(pp_ratelimit_allow(rl, other, t + 2010));
+	assert_true(pp_ratelimit_allow(rl, other, t + 2010));
+	assert_false(pp_ratelimit_allow(rl, other, t + 2010));
+	/* A long silence refills to the burst, never beyond: two, then refused. */
+	t += 3600 * 1000;
+	assert_true(pp_ratelimit_allow(rl, ip, t));
+	assert_true(pp_ratelimit_allow(rl, ip, t));
+	assert_false(pp_ratelimit_allow(rl, ip, t));
 	pp_ratelimit_free(rl);
 }
 
@@ -123,9 +154,13 @@ static void test_every(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_burst_then_refill), cmocka_unit_test(test_bounded_table),
-	    cmocka_unit_test(test_bad_params),        cmocka_unit_test(test_srcslots_caps),
-	    cmocka_unit_test(test_srcslots_model),    cmocka_unit_test(test_every),
+	    cmocka_unit_test(test_burst_then_refill),
+	    cmocka_unit_test(test_bounded_table),
+	    cmocka_unit_test(test_refused_until_refill),
+	    cmocka_unit_test(test_bad_params),
+	    cmocka_unit_test(test_srcslots_caps),
+	    cmocka_unit_test(test_srcslots_model),
+	    cmocka_unit_test(test_every),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,11 +113,29 @@ static int parse_file(const uint8_t *buf, size_t len, struct pp_err *err)
 	return rc;
 }
 
+/* Intel's files live outside the repository (PP_VECTORS_DIR). Without them the tests
+ * that read them are skipped, and main() reports the run as skipped to ctest (exit 77,
+ * SKIP_RETURN_CODE) unless PSKPROV_REQUIRE_VECTORS=1 makes a missing file a failure. */
+static int vectors_missing;
+
+static int vectors_required(void)
+{
+	const char *v = getenv("PSKPROV_REQUIRE_VECTORS");
+	return v && strcmp(v, "1") == 0;
+}
+
 static void read_vector(const char *name, struct pp_buf *b)
 {
 	char path[512];
 	struct pp_err err;
 	snprintf(path, sizeof(path), "%s/intel-acu/%s", PP_VECTORS_DIR, name);
+	if (access(path, F_OK) != 0) {
+		if (vectors_required())
+			fail_msg("%s is missing and PSKPROV_REQUIRE_VECTORS=1", path);
+		vectors_missing = 1;
+		print_message("vector %s not found: test skipped\n", path);
+		skip();
+	}
 	pp_buf_init(b, 1 << 20);
 	int rc = pp_file_read(path, 1 << 20, b, &err);
 	if (rc < 0)
@@ -1006,5 +1024,8 @@ int main(void)
 	    cmocka_unit_test(test_consume_locked),
 	    cmocka_unit_test(test_consume_intel),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	if (failed == 0 && vectors_missing)
+		return 77;
+	return failed;
 }

@@ -29,6 +29,14 @@ wait_for() {
 	done
 	fail "timed out waiting for '$2' in $1: $(tail -5 "$1" 2>/dev/null)"
 }
+# wait_port ADDR PORT: waits up to 10 s for a listener on ADDR:PORT.
+wait_port() {
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "nothing listens on $1:$2"
+}
 wait_exit() {
 	for _ in $(seq $(($2 * 10))); do
 		kill -0 "$1" 2>/dev/null || break
@@ -39,4 +47,33 @@ wait_exit() {
 	wait "$1"
 	WRC=$?
 	set -e
+}
+
+# start_server LOG HELLO_ADDR:PORT API_ADDR:PORT [ARGS...]: `pskprov server` in the
+# background, output appended to LOG, its process in SPID (stopped on exit); returns
+# once its /healthz answers.
+start_server() {
+	local log=$1 hello=$2 api=$3
+	shift 3
+	"$P" server --hello "$hello" --api "$api" "$@" >>"$log" 2>&1 &
+	SPID=$!
+	BGPIDS="$BGPIDS $SPID"
+	wait_healthz "http://$api" "$SPID" "$log"
+}
+
+# run_fleet SECONDS ARGS...: `pskprov fleet ARGS... --json` within SECONDS, its summary in
+# $T/fleet.json and its log in $FLOG ($T/fleet.log unless set); fails when the server
+# started by start_server died meanwhile, or when the fleet did not exit 0.
+run_fleet() {
+	local secs=$1
+	shift
+	FLOG=${FLOG:-$T/fleet.log}
+	set +e
+	timeout "$secs" "$P" fleet "$@" --json >"$T/fleet.json" 2>"$FLOG"
+	FRC=$?
+	set -e
+	if [ -n "${SPID:-}" ] && ! kill -0 "$SPID" 2>/dev/null; then
+		fail "the server died during the fleet: $(tail -5 "${SLOG:-$T/server.log}")"
+	fi
+	[ "$FRC" -eq 0 ] || fail "fleet: exit $FRC: $(cat "$T/fleet.json"); $(tail -3 "$FLOG")"
 }

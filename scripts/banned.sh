@@ -1,5 +1,5 @@
 #!/bin/sh
-# Rejects functions the house style bans (../shared/design/style.md), in C sources.
+# Rejects functions the house style bans (docs/HACKING.md), in C sources.
 # Fuzz targets are held to the same rule.
 set -eu
 pattern='\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|atoll|gets|sscanf|system|popen|strncpy|rand|srand|tmpnam|mktemp)[[:space:]]*\('

@@ -1,4 +1,4 @@
-/* pskprov: one binary, a subcommand table (style.md: wireguard-tools src/wg.c). */
+/* pskprov: one binary, a subcommand table (docs/HACKING.md: wireguard-tools src/wg.c). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>

@@ -28,7 +28,7 @@ bool pp_valid_fqdn(const char *s);
  * (big-endian, display) order. */
 int pp_uuid_parse(const char *s, uint8_t out[16], struct pp_err *err) PP_WUR;
 void pp_uuid_format(const uint8_t uuid[16], char out[37]);
-/* SMBIOS byte order: first three groups little-endian (protocol.md section 2). */
+/* SMBIOS byte order: first three groups little-endian (docs/protocol.md section 2). */
 void pp_uuid_to_smbios(const uint8_t rfc[16], uint8_t smbios[16]);
 void pp_uuid_from_smbios(const uint8_t smbios[16], uint8_t rfc[16]);
 

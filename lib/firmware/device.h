@@ -1,6 +1,6 @@
 /* The emulated AMT firmware: one device's state and the operations the firmware offers
  * to its console (MEBx), a USB setup file, the factory, the network (TLS-PSK and
- * WS-Management, protocol.md sections 3 and 4) and the host interface (section 5).
+ * WS-Management, docs/protocol.md sections 3 and 4) and the host interface (section 5).
  *
  * No networking, no logging, no global state: the programs in src/ put the TLS
  * listener, HTTP/SOAP and hellos on top. A device is small (about 2.2 KiB, no heap but
@@ -30,7 +30,7 @@
  * account is a user name and its HA1 only. The PPS is kept in plain text. Secrets never
  * appear in error messages or audit events; pp_amt_free wipes the device.
  *
- * States (protocol.md section 4, ProvisioningState):
+ * States (docs/protocol.md section 4, ProvisioningState):
  *   Pre-Setup   no key; only the console, a USB record or a factory load change it.
  *   In-Setup    has a PID/PPS; sends hellos, serves TLS-PSK; Digest user "admin" with
  *               the MEBx password.
@@ -87,7 +87,7 @@ enum pp_amt_prov_mode {
 	PP_AMT_MODE_SMALL_BUSINESS = 2,
 };
 
-/* Unprovision(ProvisioningMode) [ours: protocol.md leaves the values open]. The value
+/* Unprovision(ProvisioningMode) [ours: docs/protocol.md leaves the values open]. The value
  * the WS-Management glue passes through, and the console uses:
  *   PARTIAL (1): Post or In-Setup -> In-Setup. The next key set by SetTLSPSK (if any)
  *     becomes the current PID/PPS; the admin account is removed; the MEBx password,
@@ -100,7 +100,7 @@ enum pp_amt_prov_mode {
 #define PP_AMT_DEV_UNPROVISION_PARTIAL 1u
 #define PP_AMT_DEV_UNPROVISION_FULL 2u
 
-/* Configuration server address (protocol.md section 2, "Server discovery"). */
+/* Configuration server address (docs/protocol.md section 2, "Server discovery"). */
 struct pp_amt_server {
 	bool has_ipv4;
 	uint8_t ipv4[4];                    /* a.b.c.d = {a, b, c, d} */
@@ -177,7 +177,7 @@ void pp_amt_freep(struct pp_amt_device **dev);
 /* DIR/device.json, or NULL for a device from pp_amt_parse. */
 const char *pp_amt_path(const struct pp_amt_device *dev);
 
-/* ---- plain getters (also the PTHI values, protocol.md section 5) ---- */
+/* ---- plain getters (also the PTHI values, docs/protocol.md section 5) ---- */
 
 enum pp_amt_setup_state pp_amt_state(const struct pp_amt_device *dev);
 /* "Pre-Setup", "In-Setup", "Post-Setup"; "?" for a value outside the enum. */
@@ -195,7 +195,7 @@ int pp_amt_pid(const struct pp_amt_device *dev, struct pp_pid *out, struct pp_er
 /* Next PID set by SetTLSPSK; -PP_ENOTFOUND when none is pending. */
 int pp_amt_next_pid(const struct pp_amt_device *dev, struct pp_pid *out, struct pp_err *err) PP_WUR;
 void pp_amt_server(const struct pp_amt_device *dev, struct pp_amt_server *out);
-/* Where hellos go (protocol.md section 2): the configured IPv4, else the configured
+/* Where hellos go (docs/protocol.md section 2): the configured IPv4, else the configured
  * FQDN, else "ProvisionServer.<domain>", else "ProvisionServer"; *port the configured
  * port. -PP_ETOOBIG when host (cap bytes) is too small (256 always suffices). */
 int pp_amt_server_target(const struct pp_amt_device *dev, char *host, size_t cap, uint16_t *port,
@@ -239,7 +239,7 @@ int pp_amt_console_set_key(struct pp_amt_device *dev, const char *pid, const cha
 int pp_amt_console_set_server(struct pp_amt_device *dev, const struct pp_amt_server *server,
 			      struct pp_err *err) PP_WUR;
 
-/* One decoded setup.bin record (protocol.md section 6); NULL means absent. */
+/* One decoded setup.bin record (docs/protocol.md section 6); NULL means absent. */
 struct pp_amt_usb_record {
 	const char *current_password; /* 1/1, required */
 	const char *new_password;     /* 1/2, required */
@@ -261,7 +261,7 @@ struct pp_amt_usb_record {
 int pp_amt_usb_apply(struct pp_amt_device *dev, const struct pp_amt_usb_record *rec,
 		     struct pp_err *err) PP_WUR;
 
-/* ---- WS-Management (protocol.md section 4) ----
+/* ---- WS-Management (docs/protocol.md section 4) ----
  * Called after Digest authentication succeeded. All require In-Setup or Post-Setup
  * (-PP_ESTATE in Pre-Setup: the device serves no network then). */
 
@@ -322,7 +322,7 @@ int pp_amt_get_time(const struct pp_amt_device *dev, int64_t now, uint32_t *ta0,
 int pp_amt_set_time(struct pp_amt_device *dev, int64_t now, uint32_t ta0, uint32_t tm1,
 		    uint32_t tm2, struct pp_err *err) PP_WUR;
 
-/* ---- TLS-PSK (protocol.md section 3) ---- */
+/* ---- TLS-PSK (docs/protocol.md section 3) ---- */
 
 /* The key the TLS-PSK server uses: In-Setup only (-PP_ESTATE otherwise). Wipe *pps. */
 int pp_amt_tls_key(const struct pp_amt_device *dev, struct pp_pid *pid, struct pp_pps *pps,
@@ -338,7 +338,7 @@ uint64_t pp_amt_handshake_wait_ms(const struct pp_amt_device *dev, uint64_t now_
 uint32_t pp_amt_handshake_failures(const struct pp_amt_device *dev);
 void pp_amt_handshake_ok(struct pp_amt_device *dev);
 
-/* ---- hello schedule (protocol.md section 2), memory only ---- */
+/* ---- hello schedule (docs/protocol.md section 2), memory only ---- */
 
 enum pp_amt_hello_action {
 	PP_AMT_HELLO_IDLE = 0, /* nothing to send until the next trigger */

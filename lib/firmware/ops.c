@@ -245,7 +245,7 @@ int pp_amt_console_set_server(struct pp_amt_device *dev, const struct pp_amt_ser
 	return rc;
 }
 
-/* ---- USB (protocol.md section 6) ---- */
+/* ---- USB (docs/protocol.md section 6) ---- */
 
 /* Every value of the record checked; the key (when it has one) parsed into pid, pps. */
 static int usb_check_record(const struct pp_amt_usb_record *rec, struct pp_pid *pid,
@@ -314,7 +314,7 @@ int pp_amt_usb_apply(struct pp_amt_device *dev, const struct pp_amt_usb_record *
 	return amt_commit_change(dev, &k.next, err);
 }
 
-/* ---- WS-Management (protocol.md section 4) ---- */
+/* ---- WS-Management (docs/protocol.md section 4) ---- */
 
 int pp_amt_digest_ha1(const struct pp_amt_device *dev, const char *user,
 		      uint8_t ha1[PP_AMT_DEV_HA1_LEN], struct pp_err *err)

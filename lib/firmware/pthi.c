@@ -1,4 +1,4 @@
-/* The emulated firmware's answers to host-interface requests (protocol.md section 5). */
+/* The emulated firmware's answers to host-interface requests (docs/protocol.md section 5). */
 #include "firmware/pthi.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* The device side of the host interface (protocol.md section 5): what the emulated
+/* The device side of the host interface (docs/protocol.md section 5): what the emulated
  * firmware answers to a host agent's PTHI requests. Framing is proto/pthi.h; the
  * transport (a Unix socket) is the program's.
  *

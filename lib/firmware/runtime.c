@@ -146,7 +146,7 @@ void pp_amt_handshake_ok(struct pp_amt_device *dev)
 	dev->hs_until_ms = 0;
 }
 
-/* ---- hello schedule (protocol.md section 2) ---- */
+/* ---- hello schedule (docs/protocol.md section 2) ---- */
 
 /* Wait after the hello with RetryCount n (n = 0..13), in milliseconds. */
 static uint64_t hello_spacing_ms(uint32_t n)

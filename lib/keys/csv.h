@@ -1,4 +1,4 @@
-/* Key exchange CSV [protocol.md section 7]: header `pid,pps,mebx_password,batch`,
+/* Key exchange CSV [docs/protocol.md section 7]: header `pid,pps,mebx_password,batch`,
  * PID and PPS dashed on output, any accepted form on input. Fields follow RFC 4180:
  * a field holding a comma, quote, CR or LF is quoted, quotes doubled.
  *

@@ -1,4 +1,5 @@
-/* Derived PPS: one secret per batch instead of one per device (protocol.md 1 [ours]). */
+/* Derived PPS: one secret per batch instead of one per device (docs/protocol.md section 1
+ * [ours]). */
 #include "keys/keys.h"
 
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-/* Random PID / PPS generation from the OpenSSL CSPRNG (protocol.md 1).
+/* Random PID / PPS generation from the OpenSSL CSPRNG (docs/protocol.md section 1).
  *
  * Speed comes from drawing RAND_bytes in large blocks: a PID + PPS pair needs about
  * 31.5 bytes, so one 16 KiB draw serves ~500 pairs. The pool sits in its own mapping so

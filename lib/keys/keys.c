@@ -1,4 +1,4 @@
-/* PID / PPS text codec and symbol sampling (protocol.md 1). */
+/* PID / PPS text codec and symbol sampling (docs/protocol.md section 1). */
 #include "keys/keys.h"
 
 #include <string.h>

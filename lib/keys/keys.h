@@ -1,5 +1,5 @@
 /* Provisioning ID (PID) and Provisioning Passphrase (PPS): text codec, random
- * generation, derivation from a batch secret, and MEBx passwords (protocol.md 1).
+ * generation, derivation from a batch secret, and MEBx passwords (docs/protocol.md section 1).
  *
  * Text form. Alphabet 0-9 A-Z. A PID is 8 symbols shown "XXXX-XXXC"; a PPS is 32
  * symbols shown as 8 groups "XXXC-XXXC-...-XXXC". C is a checksum symbol:
@@ -71,7 +71,7 @@ enum pp_key_kind { PP_KEY_KIND_PID = 1, PP_KEY_KIND_PPS = 2 };
  * the parser of that kind. *kind (may be NULL) is set on success only. */
 int pp_key_check(const char *text, enum pp_key_kind *kind, struct pp_err *err) PP_WUR;
 
-/* Rejection sampling of key symbols (protocol.md 1): a byte b < 252 gives the symbol
+/* Rejection sampling of key symbols (docs/protocol.md section 1): a byte b < 252 gives the symbol
  * b % 36 (252 = 7 x 36, so every symbol is equally likely), a byte >= 252 is skipped.
  * Reads in[] in order until `want` symbols are written to out or in[] runs out; stores
  * the number of symbols written in *produced and returns the number of bytes read. */
@@ -100,7 +100,7 @@ void pp_keygen_free(struct pp_keygen *g); /* accepts NULL */
 int pp_pid_generate(struct pp_pid *out) PP_WUR;
 int pp_pps_generate(struct pp_pps *out) PP_WUR;
 
-/* Derived PPS [protocol.md 1, ours]. The symbol stream of (secret, PID) is
+/* Derived PPS [docs/protocol.md section 1, ours]. The symbol stream of (secret, PID) is
  * pp_key_sample applied to the concatenation of the blocks
  *     block 0 = HMAC-SHA256(secret, "pskprov pps v1" || PID)
  *     block i = HMAC-SHA256(secret, "pskprov pps v1" || PID || u32be(i)),  i >= 1

@@ -1,4 +1,4 @@
-/* PSKC (RFC 6030) reader and writer: protocol.md section 7. See pskc.h for the profile,
+/* PSKC (RFC 6030) reader and writer: docs/protocol.md section 7. See pskc.h for the profile,
  * the [ours] extensions and the strictness decisions. */
 #include "keys/pskc.h"
 

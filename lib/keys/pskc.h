@@ -1,5 +1,5 @@
 /* PSKC (RFC 6030, Portable Symmetric Key Container): the exchange format with
- * manufacturers, protocol.md section 7 [ours, on standards].
+ * manufacturers, docs/protocol.md section 7 [ours, on standards].
  *
  * One KeyPackage per PID. Every value is encrypted with AES-CBC (xmlenc aes128-cbc or
  * aes256-cbc: a random 16-byte IV prepended to the ciphertext, PKCS#7 padding, base64)
@@ -44,7 +44,7 @@
  *   </pskc:KeyContainer>
  *
  * Key Id is the canonical PID (8 symbols, upper case, no dashes); the Secret is the PPS
- * in the same form, which is also the TLS pre-shared key (protocol.md section 1).
+ * in the same form, which is also the TLS pre-shared key (docs/protocol.md section 1).
  * [ours] ValueMAC authenticates one value but does not bind it to its PID, and nothing in
  * RFC 6030 notices a KeyPackage removed, duplicated or moved. ContainerMAC closes that:
  *   HMAC(MAC key, "pskprov pskc container v1"

@@ -1,4 +1,4 @@
-/* One key as the exchange formats carry it (CSV and PSKC, protocol.md section 7): the
+/* One key as the exchange formats carry it (CSV and PSKC, docs/protocol.md section 7): the
  * record a reader hands its callback and a writer takes. */
 #ifndef PSKPROV_KEYS_RECORD_H
 #define PSKPROV_KEYS_RECORD_H

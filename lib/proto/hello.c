@@ -1,4 +1,4 @@
-/* AMT hello v2/v3 codec (protocol.md section 2). */
+/* AMT hello v2/v3 codec (docs/protocol.md section 2). */
 #include "proto/hello.h"
 
 #include <string.h>

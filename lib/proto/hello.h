@@ -1,4 +1,4 @@
-/* The AMT hello message (protocol.md section 2): what a device in In-Setup sends to the
+/* The AMT hello message (docs/protocol.md section 2): what a device in In-Setup sends to the
  * configuration server on TCP port 9971, one message per connection, no reply.
  *
  * Wire formats [AMT], all integers little-endian:
@@ -85,7 +85,7 @@ int pp_hello_write(const struct pp_hello *h, uint8_t *out, size_t cap, size_t *l
 /* Length in bytes of the hash for a v3 hash type; 0 for an unknown type. */
 size_t pp_hello_hash_len(uint8_t type);
 
-/* Device retry schedule (protocol.md section 2): 15 hellos with RetryCount 0..14, in
+/* Device retry schedule (docs/protocol.md section 2): 15 hellos with RetryCount 0..14, in
  * three groups of five: 0-4 one minute apart, 5-9 ten minutes apart, 10-14 one hour
  * apart. The wait before a hello is the spacing of the group that hello belongs to, so
  * each group's first hello follows the previous group's last after its own spacing.

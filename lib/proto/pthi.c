@@ -1,4 +1,4 @@
-/* PTHI host-interface frames (protocol.md section 5). */
+/* PTHI host-interface frames (docs/protocol.md section 5). */
 #include "proto/pthi.h"
 
 #include <stdbool.h>
@@ -372,7 +372,7 @@ static int u32_read(const struct pthi_codec *c, struct pp_reader *r, struct pp_p
 	return c->u32_ok(v, c->name, err);
 }
 
-/* The UUID travels in SMBIOS byte order (protocol.md section 5). */
+/* The UUID travels in SMBIOS byte order (docs/protocol.md section 5). */
 static int uuid_write(const struct pthi_codec *c, struct pp_writer *w,
 		      const struct pp_pthi_response *resp)
 {

@@ -1,4 +1,4 @@
-/* PTHI host-interface framing (protocol.md section 5): what a host agent and the
+/* PTHI host-interface framing (docs/protocol.md section 5): what a host agent and the
  * emulated device exchange over the emulated MEI socket.
  *
  * Frame [AMT], integers little-endian:

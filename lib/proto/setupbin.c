@@ -1,4 +1,4 @@
-/* USB setup file (setup.bin): protocol.md section 6. See setupbin.h for the
+/* USB setup file (setup.bin): docs/protocol.md section 6. See setupbin.h for the
  * strictness decisions. */
 #include "proto/setupbin.h"
 
@@ -14,7 +14,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 
-/* File type GUIDs, raw bytes (protocol.md section 6). */
+/* File type GUIDs, raw bytes (docs/protocol.md section 6). */
 static const uint8_t usb_guids[PP_USB_VERSION_MAX][16] = {
     {0xb5, 0x16, 0xfb, 0x71, 0x87, 0xcb, 0xf9, 0x4a, 0xb4, 0x41, 0xca, 0x7b, 0x38, 0x35, 0x78,
      0xf9},
@@ -26,7 +26,7 @@ static const uint8_t usb_guids[PP_USB_VERSION_MAX][16] = {
      0x53},
 };
 
-/* The variables protocol.md names, sorted by (module, variable). Lengths: MEBx
+/* The variables docs/protocol.md names, sorted by (module, variable). Lengths: MEBx
  * passwords are at most 32 characters; PID and PPS are exact (section 1, no dashes);
  * a host name is one DNS label (63); FQDN and domain at most 255. */
 static const struct pp_usb_var_info usb_catalogue[] = {
@@ -1081,7 +1081,7 @@ static int validate_fd(int fd, const char *path, struct pp_usb_header *h, struct
 	return 0;
 }
 
-/* protocol.md section 6: a setup file applies only to a device still at the factory
+/* docs/protocol.md section 6: a setup file applies only to a device still at the factory
  * MEBx password, and the record must name that password (ME 1/1). */
 static int check_current_password(const char *path, const struct pp_usb_record *rec,
 				  const char *device_pw, struct pp_err *err)

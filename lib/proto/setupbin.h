@@ -1,4 +1,4 @@
-/* USB setup file (setup.bin), protocol.md section 6 [AMT].
+/* USB setup file (setup.bin), docs/protocol.md section 6 [AMT].
  *
  * One 512-byte header block, then one 512-byte block per machine. Each data record
  * carries a 488-byte body of (module, variable, length, reserved, value) entries,
@@ -57,7 +57,7 @@
 #define PP_USB_NOTE_HDR_FLAGS 0x08u    /* unknown header flag bits */
 #define PP_USB_NOTE_REC_FLAGS 0x10u    /* unknown record flag bits (some record) */
 
-/* Module/variable identifiers named in protocol.md section 6. */
+/* Module/variable identifiers named in docs/protocol.md section 6. */
 enum {
 	PP_USB_MOD_ME = 1,
 	PP_USB_MOD_AMT = 2,

@@ -114,7 +114,7 @@ static int build_read_uuid(struct pp_prov *p, const struct pp_prov_event *ev,
 
 /* GetUuid answers base64 of the 16 bytes in SMBIOS order, as the hello carries them.
  * This UUID, read over the channel the PPS authenticated, is the one the key is bound
- * to; the hello's is only a claim (system.md "Security model"). */
+ * to; the hello's is only a claim (docs/security-model.md). */
 static int read_uuid(struct pp_prov *p, const struct pp_wsman_response *r, struct pp_err *err)
 {
 	const char *b64 = pp_wsman_props_get(&r->props, PP_AMT_P_UUID);

@@ -1,5 +1,5 @@
-/* The master key: 32 random bytes kept outside the database (system.md, "Security
- * model"), in a 0600 file in the data directory or in PSKPROV_MASTER_KEY.
+/* The master key: 32 random bytes kept outside the database (docs/security-model.md), in a 0600
+ * file in the data directory or in PSKPROV_MASTER_KEY.
  *
  * File format [ours]: exactly 64 hex digits (either case) and an optional final
  * newline; nothing else. */

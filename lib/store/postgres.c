@@ -1,4 +1,4 @@
-/* PostgreSQL backend: several server instances share one database (system.md, "Beyond
+/* PostgreSQL backend: several server instances share one database (docs/architecture.md "Beyond
  * one machine"). The same tables as sqlite.c in PostgreSQL types, prepared statements
  * (named, prepared on first use), values always bound as parameters, results in binary.
  *

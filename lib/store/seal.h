@@ -1,4 +1,4 @@
-/* Sealing secrets at rest: AES-256-GCM under the master key (system.md, "Security model").
+/* Sealing secrets at rest: AES-256-GCM under the master key (docs/security-model.md).
  *
  * Sealed blob format [ours, versioned]:
  *

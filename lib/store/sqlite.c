@@ -1,5 +1,5 @@
 /* SQLite backend: one file in the data directory, WAL, prepared statements cached for
- * the life of the handle (system.md, "Configuration server internals"). Every value
+ * the life of the handle (docs/architecture.md "Configuration server internals"). Every value
  * reaches SQL through a bound parameter; the SQL text is constant. */
 #include "store/store_impl.h"
 #include "store/health_impl.h"

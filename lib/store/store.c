@@ -18,7 +18,7 @@ static const char *const key_state_names[PP_KEY_STATE_MAX] = {
     [PP_KEY_CONSUMED] = "consumed",   [PP_KEY_REVOKED] = "revoked",   [PP_KEY_EXPIRED] = "expired",
 };
 
-/* system.md "Key states": allowed[from][to]. consumed, revoked and expired are final. */
+/* docs/architecture.md "Key states": allowed[from][to]. consumed, revoked and expired are final. */
 static const bool key_transitions[PP_KEY_STATE_MAX][PP_KEY_STATE_MAX] = {
     [PP_KEY_AVAILABLE] =
 	{[PP_KEY_EXPORTED] = true, [PP_KEY_REVOKED] = true, [PP_KEY_EXPIRED] = true},

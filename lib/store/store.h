@@ -1,4 +1,4 @@
-/* The store: batches, keys, devices, jobs and the audit log (system.md, "Configuration
+/* The store: batches, keys, devices, jobs and the audit log (docs/architecture.md "Configuration
  * server internals"), behind one interface with a backend per database. Callers use
  * only these functions; a backend fills the operations table in store_impl.h.
  *
@@ -53,7 +53,7 @@ int pp_store_open_sqlite(const char *db_path, const struct pp_master_key *mk, bo
  * a -wal file). */
 int pp_store_open_sqlite_readonly(const char *db_path, const struct pp_master_key *mk,
 				  struct pp_store **out, struct pp_err *err) PP_WUR;
-/* PostgreSQL backend: several server instances share one database (system.md, "Beyond
+/* PostgreSQL backend: several server instances share one database (docs/architecture.md "Beyond
  * one machine"). conninfo: a libpq connection string or URI; the tables live in the
  * first schema of its search_path. Keep passwords out of it where it could be logged
  * (use a ~/.pgpass or PGPASSFILE): this library never prints it, and an unparsable
@@ -125,7 +125,7 @@ int pp_store_batch_list(struct pp_store *s, int (*cb)(void *ctx, const struct pp
 
 /* ---- keys ---- */
 
-/* Life of a key (system.md): available -> exported -> in-use -> consumed; any state
+/* Life of a key (docs/architecture.md): available -> exported -> in-use -> consumed; any state
  * but a final one -> revoked; available or exported -> expired. Stored as the names
  * below ("in-use"); the numbers are not stored. */
 enum pp_key_state {
@@ -248,7 +248,7 @@ enum pp_job_state {
 	PP_JOB_FAILED,
 	PP_JOB_STATE_MAX
 };
-/* Steps, in protocol.md section 4 order; a job records the last completed one. */
+/* Steps, in docs/protocol.md section 4 order; a job records the last completed one. */
 enum pp_job_step {
 	PP_STEP_NONE,
 	PP_STEP_READ,

@@ -1,4 +1,4 @@
-/* TLS-PSK contexts and profiles over OpenSSL 3 (protocol.md section 3; RFC 4279 for
+/* TLS-PSK contexts and profiles over OpenSSL 3 (docs/protocol.md section 3; RFC 4279 for
  * TLS <= 1.2, RFC 8446 section 4.2.11 for TLS 1.3 external PSKs). */
 #include "tls/tls.h"
 

@@ -1,4 +1,4 @@
-/* TLS-PSK contexts and profiles over OpenSSL (protocol.md section 3).
+/* TLS-PSK contexts and profiles over OpenSSL (docs/protocol.md section 3).
  *
  * The device is the TLS server: it sends its PID as the PSK identity hint (TLS <= 1.2)
  * and proves it holds the PPS. The configuration server is the TLS client: it looks

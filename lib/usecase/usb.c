@@ -1,4 +1,4 @@
-/* USB one-touch setup files: create for a batch, reconcile a used one [protocol.md
+/* USB one-touch setup files: create for a batch, reconcile a used one [docs/protocol.md
  * section 6]. */
 #include "usecase/usb.h"
 
@@ -128,7 +128,7 @@ static int file_start(struct create_job *j, struct pp_err *err)
 	return pp_usb_header_write(&hdr, j->file, err);
 }
 
-/* Entries sorted by (module, variable), protocol.md section 6. */
+/* Entries sorted by (module, variable), docs/protocol.md section 6. */
 static int record_fill(struct pp_usb_record *rec, const struct pp_uc_usb_create_opts *o,
 		       const char *pid, const char *pps, const char *mebx, struct pp_err *err)
 {

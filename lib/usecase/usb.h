@@ -1,4 +1,4 @@
-/* USB one-touch setup files as the administrator uses them [protocol.md section 6]:
+/* USB one-touch setup files as the administrator uses them [docs/protocol.md section 6]:
  * write a setup.bin for a batch (its keys become exported), and read a used one back
  * (the keys of consumed records become in-use). The store and options in, a result out;
  * no printing. Secrets never reach an error message. */

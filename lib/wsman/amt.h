@@ -1,4 +1,4 @@
-/* The Intel AMT class subset pskprov speaks (protocol.md section 4): resource URIs,
+/* The Intel AMT class subset pskprov speaks (docs/protocol.md section 4): resource URIs,
  * method and property names, and the status codes methods return in ReturnValue. */
 #ifndef PSKPROV_WSMAN_AMT_H
 #define PSKPROV_WSMAN_AMT_H

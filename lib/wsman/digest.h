@@ -1,5 +1,5 @@
 /* HTTP Digest authentication (RFC 7616 with algorithm=MD5 and qop="auth"; the same bytes
- * as RFC 2617), the way AMT's WS-Management port uses it (protocol.md section 4).
+ * as RFC 2617), the way AMT's WS-Management port uses it (docs/protocol.md section 4).
  *
  * Server (device): pp_digest_challenge_make writes a WWW-Authenticate value;
  * pp_digest_auth_parse reads an Authorization value; pp_digest_verify checks it against

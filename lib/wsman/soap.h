@@ -1,4 +1,4 @@
-/* WS-Management SOAP envelopes (protocol.md section 4): SOAP 1.2, WS-Addressing 2004/08,
+/* WS-Management SOAP envelopes (docs/protocol.md section 4): SOAP 1.2, WS-Addressing 2004/08,
  * WS-Management 1.0 (DMTF DSP0226), WS-Transfer Get/Put and method invocation.
  *
  * Client side (configuration server): pp_wsman_build_{get,put,invoke} write a request

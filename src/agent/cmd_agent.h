@@ -1,6 +1,6 @@
-/* The host agent (system.md "The flow", step 3; issue "Host agent"): software on the
+/* The host agent (docs/architecture.md "The flow", step 3; issue "Host agent"): software on the
  * device's host OS that reads the device through the host interface (PTHI over the
- * emulated MEI socket, protocol.md section 5), reports it to the configuration server
+ * emulated MEI socket, docs/protocol.md section 5), reports it to the configuration server
  * with POST /api/v1/hello, and tells the device to start configuration.
  *
  * `pskprov agent` is cmd_agent (cli/commands.h). The PTHI client below is also for

@@ -81,7 +81,7 @@ int pp_datadir_paths(struct pp_cli *cli, struct pp_datadir *dd, struct pp_err *e
 int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store **store,
 		    struct pp_err *err) PP_WUR;
 
-/* PSKPROV_MASTER_KEY (system.md, "Security model"). The first call in a process takes
+/* PSKPROV_MASTER_KEY (docs/security-model.md). The first call in a process takes
  * the variable out of the environment: the key is parsed into memory kept out of core
  * dumps (pp_secret_alloc), the value in the environment block is overwritten with
  * zeros and the variable unset, so neither /proc/PID/environ nor a child process

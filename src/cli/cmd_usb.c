@@ -1,4 +1,4 @@
-/* pskprov usb create|inspect|reconcile: USB one-touch setup files [protocol.md section 6].
+/* pskprov usb create|inspect|reconcile: USB one-touch setup files [docs/protocol.md section 6].
  * The work is lib/usecase/usb; this file parses options and prints. */
 #include <getopt.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* pskprov device create|factory-load|usb-boot|run|show|hello-listen: one emulated device
- * with its state on disk (system.md "Device emulator"). The USB step at boot is in
+ * with its state on disk (docs/architecture.md "Device emulator"). The USB step at boot is in
  * usb_boot.c; the console (mebx) in mebx.c. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -472,7 +472,7 @@ struct run {
 	char sock[4096];
 };
 
-/* Loads the device and takes the USB setup file before anything starts (protocol.md
+/* Loads the device and takes the USB setup file before anything starts (docs/protocol.md
  * section 6). */
 static int run_boot(struct run *r, struct pp_err *err)
 {
@@ -486,7 +486,7 @@ static int run_boot(struct run *r, struct pp_err *err)
 	return 0;
 }
 
-/* The event loop, the device on the network, its host interface (protocol.md section
+/* The event loop, the device on the network, its host interface (docs/protocol.md section
  * 5) on DIR/pthi.sock, and the signals that stop it. */
 static int run_start(struct run *r, struct pp_err *err)
 {

@@ -1,5 +1,5 @@
 /* pskprov fleet: N emulated devices in one process on one event loop, each on its own
- * loopback address, the load generator for tests and benchmarks (system.md "Device
+ * loopback address, the load generator for tests and benchmarks (docs/architecture.md "Device
  * emulator"). */
 #include <errno.h>
 #include <ftw.h>

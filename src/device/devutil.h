@@ -44,7 +44,7 @@ void pp_devcsv_freep(struct pp_devcsv *c);
 void pp_devkey_wipe(struct pp_devkey *k);
 void pp_devpps_wipe(struct pp_pps *pps);
 
-/* How a PSKC container is protected (protocol.md section 7), from the command line:
+/* How a PSKC container is protected (docs/protocol.md section 7), from the command line:
  * exactly one of a transport key file (0600, `keys transport-key`), a passphrase read
  * from the terminal without echo or from standard input (ask), or a passphrase file
  * (0600, first line). The secret never comes from argv. */

@@ -106,7 +106,7 @@ static void emit(struct pp_emu *e, enum pp_emu_event ev)
 
 static void emu_sync(struct pp_emu *e);
 
-/* ---- hellos (protocol.md section 2) ---- */
+/* ---- hellos (docs/protocol.md section 2) ---- */
 
 static void hello_close(struct pp_emu *e)
 {
@@ -207,7 +207,7 @@ static void hello_send(struct pp_emu *e, uint32_t retry)
 		return;
 	}
 	/* From the device's own address: the server takes the device address from the
-	 * TCP peer (protocol.md section 2). */
+	 * TCP peer (docs/protocol.md section 2). */
 	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
 		pp_debug(LOG, "%s: hello: bind: %s", e->name, strerror(errno));
 		close(fd);

@@ -1,5 +1,6 @@
 /* An emulated device on the network: the AMT firmware of lib/firmware put on an event loop
- * (system.md "Device emulator"; protocol.md sections 2 to 4). Used by `pskprov device
+ * (docs/architecture.md "Device emulator"; docs/protocol.md sections 2 to 4). Used by `pskprov
+ * device
  * run` (one device) and `pskprov fleet` (thousands of devices, one loop, one thread).
  *
  *   In-Setup    sends AMT hello v2 packets from its own address to the configuration

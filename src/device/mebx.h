@@ -1,4 +1,4 @@
-/* `pskprov device mebx`: the emulated firmware's keyboard console (system.md "Device
+/* `pskprov device mebx`: the emulated firmware's keyboard console (docs/architecture.md "Device
  * emulator": one of the three ways a Pre-Setup device gets its key; issue "Console").
  *
  * Session: log in with the MEBx password ("admin" on a new device; 3 tries); on first

@@ -1,4 +1,4 @@
-/* PTHI over a Unix socket: the emulated MEI device node (protocol.md section 5). */
+/* PTHI over a Unix socket: the emulated MEI device node (docs/protocol.md section 5). */
 #include "device/pthi_server.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* The emulated device's host interface (protocol.md section 5): PTHI frames over a
+/* The emulated device's host interface (docs/protocol.md section 5): PTHI frames over a
  * Unix-domain stream socket in the device's state directory (DIR/pthi.sock), standing
  * in for the MEI driver a real host agent opens. Answers come from lib/firmware/pthi.h.
  *

@@ -1,4 +1,4 @@
-/* The USB one-touch step at boot (protocol.md section 6, "Consumption"; system.md
+/* The USB one-touch step at boot (docs/protocol.md section 6, "Consumption"; docs/architecture.md
  * "Device emulator"): `pskprov device run --usb FILE` and `pskprov device usb-boot`.
  *
  * A device whose MEBx password is still the factory default ("admin", so Pre-Setup)

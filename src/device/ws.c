@@ -1,5 +1,5 @@
 /* WS-Management on the emulated device: the dispatch table of the AMT subset
- * (protocol.md section 4) over the firmware operations of lib/firmware. */
+ * (docs/protocol.md section 4) over the firmware operations of lib/firmware. */
 #include "ws.h"
 
 #include <inttypes.h>

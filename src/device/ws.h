@@ -1,4 +1,4 @@
-/* The device side of WS-Management (protocol.md section 4): one SOAP request in, one
+/* The device side of WS-Management (docs/protocol.md section 4): one SOAP request in, one
  * envelope out, dispatched to the emulated firmware (lib/firmware). No networking and no
  * HTTP: the caller has already authenticated the request with Digest.
  *

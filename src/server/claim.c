@@ -1,4 +1,4 @@
-/* Job claims and lease renewal [system.md "Configuration server internals"]: the store
+/* Job claims and lease renewal [docs/architecture.md "Configuration server internals"]: the store
  * thread claims runnable jobs and fetches everything their sessions need, so the loop
  * never waits on the store in the middle of a TLS handshake. */
 #include <stdlib.h>

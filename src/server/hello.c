@@ -1,4 +1,4 @@
-/* The hello listener [protocol.md section 2]: a device opens a TCP connection, writes one
+/* The hello listener [docs/protocol.md section 2]: a device opens a TCP connection, writes one
  * hello and closes. Only well-formed v2 hellos become jobs; v3 (up to 255 certificate
  * hashes, 12,775 bytes) is parsed in full, counted on its own and declined with one log
  * line; everything else is dropped and counted as malformed or oversize. A hello is never trusted:

@@ -1,4 +1,4 @@
-/* Device sessions: the I/O under the provisioning engine (lib/prov) [protocol.md
+/* Device sessions: the I/O under the provisioning engine (lib/prov) [docs/protocol.md
  * sections 3 and 4]. A session connects over TLS-PSK (or plain HTTP for the commit
  * check), speaks HTTP with Digest, runs store operations on the store thread, and feeds
  * what happened back to the engine as events; the engine alone decides the next step. */

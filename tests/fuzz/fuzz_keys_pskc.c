@@ -1,4 +1,4 @@
-/* PSKC reader (RFC 6030, protocol.md section 7) on arbitrary bytes, transport-key mode
+/* PSKC reader (RFC 6030, docs/protocol.md section 7) on arbitrary bytes, transport-key mode
  * only: a passphrase document is refused before any PBKDF2 work, so every input costs
  * one bounded parse. Keys: 00 01 .. 0f (AES-128) and 00 01 .. 1f (AES-256), the ones the
  * seeds in tests/fuzz/corpus/fuzz_keys_pskc/ were written with

@@ -1,4 +1,4 @@
-/* setup.bin parsers (protocol.md section 6): arbitrary bytes as a whole file, as one
+/* setup.bin parsers (docs/protocol.md section 6): arbitrary bytes as a whole file, as one
  * header block and as one record block. Whatever parses must be written back byte for
  * byte and parse again to the same value. */
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* SOAP envelope parsers (protocol.md section 4): arbitrary bytes as a device-side request
+/* SOAP envelope parsers (docs/protocol.md section 4): arbitrary bytes as a device-side request
  * and as a client-side response. A request that parses must be answerable, and our own
  * answer must parse as the response to it (the round trip is checked, not assumed). */
 #include <stdint.h>

@@ -541,7 +541,7 @@ static void test_failed_save_changes_nothing(void **state)
 	free(text);
 }
 
-/* ---- the setup path (protocol.md section 4, "Setup order") ---- */
+/* ---- the setup path (docs/protocol.md section 4, "Setup order") ---- */
 
 static void test_setup_path(void **state)
 {

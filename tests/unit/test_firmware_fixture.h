@@ -13,7 +13,7 @@
 #include "core/err.h"
 #include "firmware/device.h"
 
-/* Intel's worked example (protocol.md 1). */
+/* Intel's worked example (docs/protocol.md section 1). */
 #define EX_PID "0000-037M"
 #define EX_PID_BARE "0000037M"
 #define EX_PPS "NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ"

@@ -1,4 +1,4 @@
-/* The emulated firmware's host-interface answers (lib/firmware/pthi.h, protocol.md 5),
+/* The emulated firmware's host-interface answers (lib/firmware/pthi.h, docs/protocol.md section 5),
  * checked through the host-side parser of proto/pthi.h, in every state, and the
  * refusal of malformed request frames. */
 #include <setjmp.h>
@@ -278,7 +278,7 @@ static void test_small_buffer(void **state)
 	assert_int_equal(resp_len, 16);
 }
 
-/* Every request through a byte-exact response: the frames are what protocol.md says. */
+/* Every request through a byte-exact response: the frames are what docs/protocol.md says. */
 static void test_wire_bytes(void **state)
 {
 	struct fixture *f = *state;

@@ -1,4 +1,4 @@
-/* PID / PPS codec, generation, derivation and MEBx passwords (protocol.md 1). */
+/* PID / PPS codec, generation, derivation and MEBx passwords (docs/protocol.md section 1). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +26,7 @@
 
 static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-/* Independent of the library: the checksum as protocol.md 1 states it. */
+/* Independent of the library: the checksum as docs/protocol.md section 1 states it. */
 static char ref_checksum(const char *s, size_t n)
 {
 	unsigned sum = 0;

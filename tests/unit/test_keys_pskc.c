@@ -1,4 +1,4 @@
-/* PSKC (RFC 6030) reader and writer, protocol.md section 7: round trips with transport
+/* PSKC (RFC 6030) reader and writer, docs/protocol.md section 7: round trips with transport
  * keys and passphrases, RFC 6030's own figure 6 and figure 7 decrypted, tampering and
  * truncation refused with no callback, documents with valid MACs but bad contents (built
  * here with OpenSSL, independently of the writer), XXE and entity expansion, caps, and

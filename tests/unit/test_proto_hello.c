@@ -1,4 +1,4 @@
-/* Hello v2/v3 codec (protocol.md section 2). */
+/* Hello v2/v3 codec (docs/protocol.md section 2). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* PTHI frames (protocol.md section 5). */
+/* PTHI frames (docs/protocol.md section 5). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* setup.bin: round trips, Intel's own files decoded exactly, malformed input, and
- * in-place consumption (protocol.md section 6). */
+ * in-place consumption (docs/protocol.md section 6). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -367,7 +367,7 @@ static void check_intel_record(const struct pp_usb_record *r, bool full)
 	if (full)
 		expect_var(r, i++, 2, 10, &seven, 1);
 	expect_var(r, i++, 2, 13, &two, 1);
-	/* Not in protocol.md: decoded generically, bytes kept. */
+	/* Not in docs/protocol.md: decoded generically, bytes kept. */
 	expect_var(r, i++, 2, 23, &one, 1);
 	expect_var(r, i++, 2, 25, &one, 1);
 	expect_var(r, i++, 2, 26, &zero, 1);

@@ -35,7 +35,7 @@ static void expect_msg(const struct pp_err *err, const char *needle)
 		fail_msg("message '%s' lacks '%s'", err->msg, needle);
 }
 
-/* A canonical PID from n: 7 base-36 symbols and the checksum of protocol.md 1. */
+/* A canonical PID from n: 7 base-36 symbols and the checksum of docs/protocol.md section 1. */
 static void make_pid(unsigned long n, char out[9])
 {
 	unsigned sum = 0;

@@ -14,7 +14,7 @@
 
 #include "tls/tls.h"
 
-/* Intel's worked example (protocol.md section 1), without dashes. */
+/* Intel's worked example (docs/protocol.md section 1), without dashes. */
 #define PID "0000037M"
 #define PPS "NKLDG5DCRRNQE9YZZIJL7LFLVJED69XJ"
 #define PPS_OTHER "NKLDG5DCRRNQE9YZZIJL7LFLVJED69XK"

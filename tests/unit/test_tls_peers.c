@@ -1,5 +1,5 @@
 /* TLS-PSK against independent peers over loopback TCP: OpenSSL's s_client / s_server and
- * GnuTLS's gnutls-cli / gnutls-serv (protocol.md section 3). Each peer is started with
+ * GnuTLS's gnutls-cli / gnutls-serv (docs/protocol.md section 3). Each peer is started with
  * posix_spawn, stdin on a pipe we hold open, output to a temporary file; every wait is
  * bounded and every child is killed at the end.
  *

@@ -1,4 +1,4 @@
-/* WS-Management envelopes (protocol.md section 4): client build -> device parse, device
+/* WS-Management envelopes (docs/protocol.md section 4): client build -> device parse, device
  * build -> client parse, faults, escaping, limits, and hostile XML. */
 #include <setjmp.h>
 #include <stdarg.h>

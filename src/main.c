@@ -7,7 +7,6 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "cli/opts.h"
 
 static const struct pp_command commands[] = {
     {"init", cmd_init, "create a data directory (config, master key, database)"},
@@ -95,8 +94,7 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("pskprov %s\n", PSKPROV_VERSION);
 			return PP_EXIT_OK;
-		default:
-			usage(stderr);
+		default: /* pp_getopt said what was wrong */
 			return PP_EXIT_USAGE;
 		}
 	}

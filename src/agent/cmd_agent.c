@@ -510,7 +510,7 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->retries = PP_AGENT_RETRIES;
 	o->timeout_s = PP_AGENT_TIMEOUT_S;
-	while ((c = getopt_long(argc, argv, "s:S:a:r:t:T:jh", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "s:S:a:r:t:T:jh", opts)) != -1) {
 		switch (c) {
 		case 'T':
 			o->token_file = optarg;
@@ -540,8 +540,7 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 		case 'h':
 			usage(stdout);
 			return PP_EXIT_OK;
-		default:
-			usage(stderr);
+		default: /* pp_getopt said what was wrong */
 			return PP_EXIT_USAGE;
 		}
 	}

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "cli/opts.h"
 #include "core/parse.h"
 #include "store/store.h"
 

@@ -34,7 +34,7 @@ static int init_parse(int argc, char **argv, struct init_args *a)
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "p:jh", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "p:jh", opts)) != -1) {
 		if (c == 'p') {
 			a->postgres = optarg;
 		} else if (c == 'j') {
@@ -43,8 +43,7 @@ static int init_parse(int argc, char **argv, struct init_args *a)
 			init_usage(stdout);
 			return PP_EXIT_OK;
 		} else {
-			init_usage(stderr);
-			return PP_EXIT_USAGE;
+			return PP_EXIT_USAGE; /* pp_getopt said what was wrong */
 		}
 	}
 	struct pp_err err = {0};

@@ -66,7 +66,7 @@ static int parse_options(int argc, char **argv, const char *shortopts, const str
 			 int (*fn)(int c, void *ctx), void *ctx)
 {
 	int c, ec;
-	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1)
+	while ((c = pp_getopt(argc, argv, shortopts, opts)) != -1)
 		if ((ec = fn(c, ctx)) >= 0)
 			return ec;
 	return -1;

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "cli/opts.h"
 #include "core/fileio.h"
 #include "core/secret.h"
 #include "store/store.h"

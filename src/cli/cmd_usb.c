@@ -82,14 +82,13 @@ static int create_parse(int argc, char **argv, struct create_args *a)
 					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
 	int c;
-	while ((c = getopt_long(argc, argv, "b:o:n:f:s:q:c:NSjh", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "b:o:n:f:s:q:c:NSjh", opts)) != -1) {
 		if (c == 'h') {
 			create_usage(stdout);
 			return PP_EXIT_OK;
 		}
 		if (c == '?') {
-			create_usage(stderr);
-			return PP_EXIT_USAGE;
+			return PP_EXIT_USAGE; /* pp_getopt said what was wrong */
 		}
 		if (create_opt(a, c, &err) < 0)
 			return pp_usage_error("usb create", "%s", err.msg);

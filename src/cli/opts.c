@@ -25,6 +25,14 @@ const char *pp_command_path(void)
 }
 
 /* "pskprov keys generate", or "pskprov" before a command. */
+static const char *hint(void)
+{
+	static char buf[PATH_CAP + 32];
+	snprintf(buf, sizeof(buf), " (see 'pskprov%s%s --help')", command_path[0] ? " " : "",
+		 command_path);
+	return buf;
+}
+
 static const char *who(void)
 {
 	static char buf[PATH_CAP + 8];
@@ -62,7 +70,7 @@ static void say_missing(int val, const struct option *longopts)
 {
 	char name[64];
 	option_name(val, longopts, name, sizeof(name));
-	fprintf(stderr, "%s: option '%s' needs a value\n", who(), name);
+	fprintf(stderr, "%s: option '%s' needs a value%s\n", who(), name, hint());
 }
 
 /* The word the user typed for an unknown option: argv[optind - 1] for a long one (up
@@ -75,12 +83,12 @@ static void say_unknown(int argc, char *const argv[], const struct option *longo
 	if (optopt && is_long) { /* "--json=1": a value given to a flag */
 		char name[64];
 		option_name(optopt, longopts, name, sizeof(name));
-		fprintf(stderr, "%s: option '%s' takes no value\n", who(), name);
+		fprintf(stderr, "%s: option '%s' takes no value%s\n", who(), name, hint());
 		return;
 	}
 	if (optopt || !is_long) {
 		snprintf(typed, sizeof(typed), "-%c", optopt ? optopt : '?');
-		fprintf(stderr, "%s: unknown option '%s'\n", who(), typed);
+		fprintf(stderr, "%s: unknown option '%s'%s\n", who(), typed, hint());
 		return;
 	}
 	size_t len = strcspn(arg + 2, "=");
@@ -94,7 +102,7 @@ static void say_unknown(int argc, char *const argv[], const struct option *longo
 		fprintf(stderr, "%s: unknown option '--%s' (did you mean '--%s'?)\n", who(), typed,
 			near);
 	else
-		fprintf(stderr, "%s: unknown option '--%s'\n", who(), typed);
+		fprintf(stderr, "%s: unknown option '--%s'%s\n", who(), typed, hint());
 }
 
 int pp_getopt(int argc, char *const argv[], const char *shortopts, const struct option *longopts)

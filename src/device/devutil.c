@@ -299,10 +299,11 @@ bool pp_dev_getopt(int argc, char **argv, const char *cmd, const struct pp_dev_o
 		return true;
 	}
 	opt_tables(tab, n, longs, shorts);
-	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, shorts, longs)) != -1) {
 		const struct pp_dev_opt *o = c == 'h' ? NULL : opt_by_letter(tab, n, c);
 		if (c == 'h' || !o) {
-			usage(c == 'h' ? stdout : stderr);
+			if (c == 'h')
+				usage(stdout); /* else pp_getopt said what was wrong, in one line */
 			*exit_code = c == 'h' ? PP_EXIT_OK : PP_EXIT_USAGE;
 			return true;
 		}

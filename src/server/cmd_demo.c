@@ -326,7 +326,7 @@ static int parse_demo_opts(int argc, char **argv, struct demo *d, struct demo_ru
 	int c;
 	r->n = 100;
 	r->profile = PP_TLS_PROFILE_DEFAULT_NAME;
-	while ((c = getopt_long(argc, argv, "n:t:kh", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "n:t:kh", opts)) != -1) {
 		switch (c) {
 		case 'n':
 			if (pp_parse_u32(optarg, 1, DEMO_MAX_DEVICES, &r->n, "--devices", &err) < 0)

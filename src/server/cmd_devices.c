@@ -83,7 +83,7 @@ static int parse_common(int argc, char **argv, const char *cmd, bool *json, int 
 					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
 	int c;
-	while ((c = getopt_long(argc, argv, "js:h", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "js:h", opts)) != -1) {
 		if (c == 'j') {
 			*json = true;
 		} else if (c == 's') {

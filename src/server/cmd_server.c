@@ -229,7 +229,7 @@ static int parse_server_opts(int argc, char **argv, struct server_opts *o)
 	int c;
 	memset(o, 0, sizeof(*o));
 	o->lvl = PP_LOG_INFO;
-	while ((c = getopt_long(argc, argv, "H:A:p:P:t:l:xhD:M:S:C:", opts, NULL)) != -1) {
+	while ((c = pp_getopt(argc, argv, "H:A:p:P:t:l:xhD:M:S:C:", opts)) != -1) {
 		if (parse_u32_opt(o, c, optarg, &err, &found) < 0)
 			return pp_usage_error("server", "%s", err.msg);
 		if (found)
@@ -257,8 +257,7 @@ static int parse_server_opts(int argc, char **argv, struct server_opts *o)
 		case 'h':
 			server_usage(stdout);
 			return PP_EXIT_OK;
-		default:
-			server_usage(stderr);
+		default: /* pp_getopt said what was wrong */
 			return PP_EXIT_USAGE;
 		}
 	}

@@ -242,3 +242,14 @@ int pp_key_check(const char *text, enum pp_key_kind *kind, struct pp_err *err)
 	}
 	return rc;
 }
+
+const char *pp_pid_text(const char *text, char out[PP_PID_TEXT])
+{
+	struct pp_pid pid;
+	if (!text[0])
+		return "-";
+	if (pp_pid_parse(text, &pid, NULL) < 0)
+		return text;
+	pp_pid_format(&pid, out);
+	return out;
+}

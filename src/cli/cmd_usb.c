@@ -336,9 +336,10 @@ static int usb_inspect(struct pp_cli *cli, int argc, char **argv)
 
 static json_t *reconcile_row_json(const struct pp_uc_reconcile_row *r)
 {
+	char pid[PP_PID_TEXT];
 	return json_pack("{s:I,s:o,s:s,s:o,s:b}", "record", (json_int_t)r->record, "pid",
-			 r->pid[0] ? json_string(r->pid) : json_null(), "record_state",
-			 pp_uc_record_state_name(r->record_state), "key_state",
+			 r->pid[0] ? json_string(pp_pid_text(r->pid, pid)) : json_null(),
+			 "record_state", pp_uc_record_state_name(r->record_state), "key_state",
 			 r->known ? json_string(pp_key_state_name(r->key_state)) : json_null(),
 			 "heard_from", r->known && r->heard_from);
 }
@@ -372,10 +373,11 @@ static void reconcile_text(const struct pp_uc_reconcile_result *res)
 	printf("%-7s %-10s %-9s %-9s %s\n", "RECORD", "PID", "RECORD", "KEY", "DEVICE");
 	for (size_t i = 0; i < res->n_rows; i++) {
 		const struct pp_uc_reconcile_row *r = &res->rows[i];
+		char pid[PP_PID_TEXT];
 		const char *kstate = !r->pid[0]  ? "-"
 				     : !r->known ? "UNKNOWN"
 						 : pp_key_state_name(r->key_state);
-		printf("%-7u %-10s %-9s %-9s %s\n", r->record, r->pid[0] ? r->pid : "-",
+		printf("%-7u %-10s %-9s %-9s %s\n", r->record, pp_pid_text(r->pid, pid),
 		       pp_uc_record_state_name(r->record_state), kstate, heard_text(r));
 	}
 	printf("%llu consumed (%llu marked in-use now), %llu never heard from, %llu still "

@@ -25,15 +25,15 @@ static const char *tls_text(const struct pp_device_info *d, char *out, size_t ca
 
 static json_t *device_json(const struct pp_device_info *d)
 {
-	char uuid[37], addr[16];
+	char uuid[37], addr[16], pid[PP_PID_TEXT];
 	pp_uuid_format(d->uuid, uuid);
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:s,s:s,s:s,s:I,s:I,s:I}", "uuid", uuid,
-			      "pid", d->pid, "address", addr_text(d->addr, addr), "state",
-			      pp_device_state_name(d->state), "quarantined", d->quarantined,
-			      "has_credentials", d->has_credentials, "host_name", d->host_name,
-			      "domain", d->domain, "last_error", d->last_error, "first_seen",
-			      (json_int_t)d->first_seen, "last_seen", (json_int_t)d->last_seen,
-			      "provisioned_at", (json_int_t)d->provisioned_at);
+	json_t *o = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:b,s:b,s:s,s:s,s:s,s:I,s:I,s:I}", "uuid", uuid, "pid",
+	    pp_pid_text(d->pid, pid), "address", addr_text(d->addr, addr), "state",
+	    pp_device_state_name(d->state), "quarantined", d->quarantined, "has_credentials",
+	    d->has_credentials, "host_name", d->host_name, "domain", d->domain, "last_error",
+	    d->last_error, "first_seen", (json_int_t)d->first_seen, "last_seen",
+	    (json_int_t)d->last_seen, "provisioned_at", (json_int_t)d->provisioned_at);
 	/* null until a handshake with the device has completed. */
 	if (o && (json_object_set_new(o, "tls_version",
 				      d->tls_version[0] ? json_string(d->tls_version)
@@ -60,15 +60,15 @@ static int device_row(void *arg, const struct pp_device_info *d)
 		json_t *o = device_json(d);
 		return o ? json_array_append_new(lc->arr, o) : -PP_ENOMEM;
 	}
-	char uuid[37], addr[16], t[24], tls[96];
+	char uuid[37], addr[16], t[24], tls[96], pid[PP_PID_TEXT];
 	pp_uuid_format(d->uuid, uuid);
 	pp_format_time(d->last_seen, t);
 	char name[320] = "-";
 	if (d->host_name[0])
 		snprintf(name, sizeof(name), "%s.%s", d->host_name, d->domain);
-	printf("%-36s %-8s %-15s %-12s%s %-28s %-19s %s\n", uuid, d->pid, addr_text(d->addr, addr),
-	       pp_device_state_name(d->state), d->quarantined ? " QUARANTINED" : "", name, t,
-	       tls_text(d, tls, sizeof(tls)));
+	printf("%-36s %-9s %-15s %-12s%s %-28s %-19s %s\n", uuid, pp_pid_text(d->pid, pid),
+	       addr_text(d->addr, addr), pp_device_state_name(d->state),
+	       d->quarantined ? " QUARANTINED" : "", name, t, tls_text(d, tls, sizeof(tls)));
 	return 0;
 }
 
@@ -150,13 +150,13 @@ static int device_arg(const char *cmd, int argc, char **argv, const char **ref)
 
 static void device_show_text(const struct pp_device_info *d)
 {
-	char u[37], addr[16], t1[24], t2[24], t3[24], tls[96];
+	char u[37], addr[16], t1[24], t2[24], t3[24], tls[96], pid[PP_PID_TEXT];
 	pp_uuid_format(d->uuid, u);
 	pp_format_time(d->first_seen, t1);
 	pp_format_time(d->last_seen, t2);
 	pp_format_time(d->provisioned_at, t3);
 	printf("uuid           %s\n", u);
-	printf("pid            %s\n", d->pid);
+	printf("pid            %s\n", pp_pid_text(d->pid, pid));
 	printf("address        %s\n", addr_text(d->addr, addr));
 	printf("state          %s%s\n", pp_device_state_name(d->state),
 	       d->quarantined ? " (QUARANTINED)" : "");
@@ -265,21 +265,22 @@ static int job_row(void *arg, const struct pp_job *j)
 {
 	struct list_ctx *lc = arg;
 	lc->n++;
-	char uuid[37], addr[16];
+	char uuid[37], addr[16], pid[PP_PID_TEXT], next[PP_PID_TEXT];
 	pp_uuid_format(j->uuid, uuid);
 	if (lc->arr) {
 		json_t *o = json_pack(
 		    "{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:I,s:s,s:b}", "id",
-		    (json_int_t)j->id, "uuid", uuid, "pid", j->pid, "next_pid", j->next_pid,
-		    "address", addr_text(j->addr, addr), "state", pp_job_state_name(j->state),
-		    "step", pp_job_step_name(j->step), "attempts", (json_int_t)j->attempts, "owner",
+		    (json_int_t)j->id, "uuid", uuid, "pid", pp_pid_text(j->pid, pid), "next_pid",
+		    j->next_pid[0] ? pp_pid_text(j->next_pid, next) : "", "address",
+		    addr_text(j->addr, addr), "state", pp_job_state_name(j->state), "step",
+		    pp_job_step_name(j->step), "attempts", (json_int_t)j->attempts, "owner",
 		    j->owner, "lease_until", (json_int_t)j->lease_until, "updated",
 		    (json_int_t)j->updated, "last_error", j->last_error, "bound", (int)j->bound);
 		return o ? json_array_append_new(lc->arr, o) : -PP_ENOMEM;
 	}
-	printf("%6lld %-36s %-8s %-15s %-8s %-12s %3u  %s\n", (long long)j->id, uuid, j->pid,
-	       addr_text(j->addr, addr), pp_job_state_name(j->state), pp_job_step_name(j->step),
-	       j->attempts, j->last_error);
+	printf("%6lld %-36s %-9s %-15s %-8s %-12s %3u  %s\n", (long long)j->id, uuid,
+	       pp_pid_text(j->pid, pid), addr_text(j->addr, addr), pp_job_state_name(j->state),
+	       pp_job_step_name(j->step), j->attempts, j->last_error);
 	return 0;
 }
 
@@ -317,18 +318,26 @@ int cmd_jobs(struct pp_cli *cli, int argc, char **argv)
 	return pp_dispatch(cli, "jobs", table, argc, argv);
 }
 
+/* A JSON key in the one key style: a state name in snake_case ("in-use" -> "in_use"). */
+static void set_count(json_t *o, const char *state, uint64_t n)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "%s", state);
+	for (char *p = key; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	json_object_set_new(o, key, json_integer((json_int_t)n));
+}
+
 static int status_json(const struct pp_store_counts *k)
 {
 	json_t *keys = json_object(), *devs = json_object(), *jobs = json_object();
 	for (int i = 0; i < PP_KEY_STATE_MAX; i++)
-		json_object_set_new(keys, pp_key_state_name((enum pp_key_state)i),
-				    json_integer((json_int_t)k->keys_by_state[i]));
+		set_count(keys, pp_key_state_name((enum pp_key_state)i), k->keys_by_state[i]);
 	for (int i = 0; i < PP_DEV_STATE_MAX; i++)
-		json_object_set_new(devs, dev_state_name(i),
-				    json_integer((json_int_t)k->devices_by_state[i]));
+		set_count(devs, dev_state_name(i), k->devices_by_state[i]);
 	for (int i = 0; i < PP_JOB_STATE_MAX; i++)
-		json_object_set_new(jobs, job_state_name(i),
-				    json_integer((json_int_t)k->jobs_by_state[i]));
+		set_count(jobs, job_state_name(i), k->jobs_by_state[i]);
 	return pp_json_print(
 	    json_pack("{s:o,s:o,s:o}", "keys", keys, "devices", devs, "jobs", jobs));
 }

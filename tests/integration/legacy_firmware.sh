@@ -64,7 +64,7 @@ server tls12
 device_run 3 amt-legacy
 E=""
 for _ in $(seq 1 300); do
-	E=$("$P" jobs list --json | jq -r --arg p "$(pid_of 3 | tr -d -)" '.[] | select(.pid == $p and .state == "failed") | .last_error')
+	E=$("$P" jobs list --json | jq -r --arg p "$(pid_of 3)" '.[] | select(.pid == $p and .state == "failed") | .last_error')
 	[ -n "$E" ] && break
 	sleep 0.1
 done

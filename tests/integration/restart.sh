@@ -67,7 +67,7 @@ run "$P" status --json
 [ "$(printf '%s' "$OUT" | jq '.jobs.failed + .jobs.running + .jobs.pending + .jobs.retry')" -eq 0 ] || fail "unfinished jobs: $OUT"
 # every hello key consumed once; every device holds exactly one rotated key in use
 [ "$(printf '%s' "$OUT" | jq '.keys.consumed')" -eq $N ] || fail "consumed keys: $OUT"
-[ "$(printf '%s' "$OUT" | jq '.keys["in-use"]')" -eq $N ] || fail "rotated keys: $OUT"
+[ "$(printf '%s' "$OUT" | jq '.keys.in_use')" -eq $N ] || fail "rotated keys: $OUT"
 ok
 run "$P" audit list --json
 DUP=$(printf '%s' "$OUT" | jq '[.[] | select(.action == "device.provisioned") | .subject] | group_by(.) | map(select(length > 1)) | length')

@@ -136,9 +136,10 @@ run "$P" usb create --batch rc --out "$T/rc.bin" --server 127.0.0.1:9971
 expect_rc 0 "create for reconcile"
 run "$P" usb inspect "$T/rc.bin" --json
 printf '%s' "$OUT" | jq -r '.records[].variables[] | select(.name == "PID") | .value' >"$T/rcpids"
-# undashed, as devices list and usb reconcile print them
-PID1=$(sed -n 1p "$T/rcpids")
-PID2=$(sed -n 2p "$T/rcpids")
+# The file holds them undashed; every listing shows the one display form XXXX-XXXC.
+dashed() { printf '%s-%s' "${1:0:4}" "${1:4:4}"; }
+PID1=$(dashed "$(sed -n 1p "$T/rcpids")")
+PID2=$(dashed "$(sed -n 2p "$T/rcpids")")
 # Two machines took records 1 and 2 (their valid bits cleared, as the firmware does).
 for n in 1 2; do
 	printf '\x00' | dd of="$T/rc.bin" bs=1 seek=$((512 * n + 4)) conv=notrunc 2>/dev/null

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "core/address.h"
 #include "core/parse.h"
 #include "core/secret.h"
 #include "keys/csv.h"
@@ -54,8 +55,14 @@ static int create_opt(struct create_args *a, int c, struct pp_err *err)
 	if (c == 'n')
 		return pp_parse_u32(optarg, 1, PP_UC_USB_MAX_RECORDS, &o->count, "--count", err);
 	if (c == 's') {
-		o->have_server_ipv4 = true;
-		return pp_parse_ipv4_port(optarg, o->server_ipv4, &o->server_port, "--server", err);
+		struct pp_address addr;
+		int rc = pp_address_parse(optarg, o->server_port, 0, "--server", &addr, err);
+		if (rc == 0) {
+			o->have_server_ipv4 = true;
+			memcpy(o->server_ipv4, addr.ip, 4);
+			o->server_port = addr.port;
+		}
+		return rc;
 	}
 	/* 'f' */
 	if (strlen(optarg) != 2 || optarg[0] != 'v' || optarg[1] < '1' || optarg[1] > '4')

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "core/address.h"
 #include "core/bytes.h"
 #include "core/fileio.h"
 #include "core/parse.h"
@@ -189,14 +190,12 @@ int pp_dev_parse_loopback(const char *s, uint8_t ip[4], const char *what, struct
 int pp_dev_parse_loopback_port(const char *s, uint8_t ip[4], uint16_t *port, const char *what,
 			       struct pp_err *err)
 {
-	int rc = pp_parse_ipv4_port(s, ip, port, what, err);
+	struct pp_address a;
+	int rc = pp_address_parse(s, *port, PP_ADDR_LOOPBACK, what, &a, err);
 	if (rc < 0)
 		return rc;
-	if (ip[0] != 127)
-		return pp_err_set(err, PP_EINVAL,
-				  "%s: %.40s is not a loopback address (127.0.0.0/8)", what, s);
-	if (*port == 0)
-		return pp_err_set(err, PP_EINVAL, "%s: port 0", what);
+	memcpy(ip, a.ip, 4);
+	*port = a.port;
 	return 0;
 }
 

@@ -60,6 +60,26 @@ run "$P" status --dir
 expect_rc 2 "--dir without a value"
 expect_err "option '--dir' needs a value"
 
+# --- one grammar for every --server: [http://]IPV4[:PORT][/PATH] ---
+for cmd in "device run --state $T/none --address 127.0.0.2" "fleet --count 1 --csv $T/none.csv" \
+	"agent --device-socket $T/none.sock --address 127.0.0.2" "usb create --batch b --out $T/x.bin"; do
+	# shellcheck disable=SC2086 # the command's words
+	run "$P" $cmd --server "ftp://127.0.0.1"
+	expect_rc 2 "$cmd --server ftp://"
+	expect_err "--server: only http:// URLs are supported"
+	expect_one_line_err
+	# shellcheck disable=SC2086
+	run "$P" $cmd --server "http://admin@127.0.0.1"
+	expect_rc 2 "$cmd --server with user information"
+	expect_err "user information in the URL is refused"
+done
+run "$P" fleet --count 1 --csv "$T/none.csv" --server http://127.0.0.1:9971/x
+expect_rc 2 "fleet --server with a path"
+expect_err "no path is expected here"
+run "$P" device run --state "$T/none" --address 127.0.0.2 --server 10.1.1.1
+expect_rc 2 "device --server off loopback"
+expect_err "is not a loopback address"
+
 # --- a repeated revoke says so and succeeds ---
 run "$P" -d "$D2" token create --role read --name ci
 expect_rc 0 "token create"

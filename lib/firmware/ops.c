@@ -4,6 +4,7 @@
 #include "firmware/device_impl.h"
 
 #include "core/parse.h"
+#include "core/setupstate.h"
 #include "core/secret.h"
 #include "wsman/digest.h"
 
@@ -12,15 +13,7 @@
 
 const char *pp_amt_state_name(enum pp_amt_setup_state s)
 {
-	switch (s) {
-	case PP_AMT_PRE_SETUP:
-		return "Pre-Setup";
-	case PP_AMT_IN_SETUP:
-		return "In-Setup";
-	case PP_AMT_POST_SETUP:
-		return "Post-Setup";
-	}
-	return "?";
+	return pp_setup_state_name((uint32_t)s); /* the firmware's numbering is PTHI's */
 }
 
 /* Bad parameters are -PP_EINVAL whatever the parser's finer code (e.g. a checksum). */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/secret.h"
 #include "keys/csv.h"
 #include "keys/keys.h"
@@ -232,13 +233,6 @@ static int gen_audit(struct pp_store *s, const struct pp_keys_generate_opts *o, 
 	return pp_store_audit_append(s, o->actor, "keys.generate", o->batch, detail, err);
 }
 
-static double gen_clock(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void gen_secret_wipe(uint8_t (*secret)[PP_BATCH_SECRET_LEN])
 {
 	pp_wipe(*secret, sizeof(*secret));
@@ -279,12 +273,12 @@ int pp_keys_generate(struct pp_store *s, const struct pp_keys_generate_opts *o,
 		return pp_err_set(err, PP_ECRYPTO, "cannot start the key generator");
 	if (o->derived && pp_random(secret, sizeof(secret)) < 0)
 		return pp_err_set(err, PP_ECRYPTO, "cannot draw the batch secret");
-	double t0 = gen_clock();
+	double t0 = pp_now_s();
 	rc = pp_keys_in_tx(s, gen_tx, &gp, err);
 	if (rc < 0)
 		return rc;
 	res->batch_id = gp.batch_id;
 	res->count = o->count;
-	res->seconds = gen_clock() - t0;
+	res->seconds = pp_now_s() - t0;
 	return 0;
 }

@@ -64,7 +64,6 @@ void pp_progress_start(struct pp_progress *p, const char *label, uint64_t total)
 void pp_progress_update(struct pp_progress *p, uint64_t done);
 void pp_progress_finish(struct pp_progress *p);
 
-double pp_now(void); /* monotonic seconds */
 int64_t pp_unix_time(void);
 /* "2026-11-28 05:12:00" (UTC) */
 void pp_format_time(int64_t t, char out[24]);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
@@ -120,13 +121,6 @@ int pp_json_print(json_t *v)
 	return rc == 0 ? PP_EXIT_OK : PP_EXIT_FAIL;
 }
 
-double pp_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int64_t pp_unix_time(void)
 {
 	return (int64_t)time(NULL);
@@ -145,7 +139,7 @@ void pp_progress_start(struct pp_progress *p, const char *label, uint64_t total)
 	memset(p, 0, sizeof(*p));
 	p->label = label;
 	p->total = total;
-	p->started = pp_now();
+	p->started = pp_now_s();
 	p->active = total >= 10000 && isatty(STDERR_FILENO);
 }
 
@@ -157,7 +151,7 @@ static void progress_draw(struct pp_progress *p)
 	for (int i = 0; i < width; i++)
 		bar[i] = i < filled ? '#' : '.';
 	bar[width] = '\0';
-	double el = pp_now() - p->started;
+	double el = pp_now_s() - p->started;
 	double rate = el > 0 ? (double)p->done / el : 0;
 	fprintf(stderr, "\r%s [%s] %3.0f%% %llu/%llu %.0f/s", p->label, bar, frac * 100,
 		(unsigned long long)p->done, (unsigned long long)p->total, rate);

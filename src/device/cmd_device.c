@@ -20,6 +20,7 @@
 
 #include "firmware/device.h"
 #include "cli/commands.h"
+#include "core/setupstate.h"
 #include "core/parse.h"
 #include "core/secret.h"
 #include "device/devutil.h"
@@ -263,8 +264,8 @@ static int device_create(struct pp_cli *cli, int argc, char **argv)
 	}
 	pp_dev_ids(dev, uuid_s, pid_s);
 	if (o.json)
-		return pp_json_print(json_pack("{s:s,s:s,s:s}", "path", o.dir, "state", "Pre-Setup",
-					       "uuid", uuid_s));
+		return pp_json_print(json_pack("{s:s,s:s,s:s}", "path", o.dir, "state",
+					       PP_SETUP_STATE_PRE_NAME, "uuid", uuid_s));
 	printf("device %s: Pre-Setup, UUID %s (factory new, MEBx password 'admin')\n", o.dir,
 	       uuid_s);
 	return PP_EXIT_OK;

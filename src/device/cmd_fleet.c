@@ -16,6 +16,7 @@
 
 #include "firmware/device.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "core/parse.h"
 #include "core/secret.h"
 #include "device/devutil.h"
@@ -171,7 +172,7 @@ static void fleet_progress(struct fleet *fl, bool final)
 	if (!fl->progress)
 		return;
 	size_t prov = fl->good_done + fl->bad_provisioned;
-	double el = (double)(pp_dev_mono_ms() - fl->start_ms) / 1000.0;
+	double el = (double)(pp_now_ms() - fl->start_ms) / 1000.0;
 	fprintf(stderr, "\rfleet: %zu/%zu provisioned, %" PRIu64 " failed handshakes, %.1f s   ",
 		prov, fl->good_total, fl->hs_failed_total, el);
 	if (final)
@@ -182,7 +183,7 @@ static void fleet_progress(struct fleet *fl, bool final)
 static void fleet_stop(struct fleet *fl)
 {
 	if (!fl->end_ms)
-		fl->end_ms = pp_dev_mono_ms();
+		fl->end_ms = pp_now_ms();
 	event_base_loopbreak(fl->loop.base);
 }
 
@@ -195,7 +196,7 @@ static void fleet_drained(evutil_socket_t fd, short what, void *arg)
 
 static void fleet_check(struct fleet *fl)
 {
-	uint64_t now = pp_dev_mono_ms();
+	uint64_t now = pp_now_ms();
 	size_t wrong = fl->o->faults[F_WRONG];
 	if (fl->draining)
 		return;
@@ -249,7 +250,7 @@ static void fleet_event(void *arg, struct pp_emu *emu, enum pp_emu_event ev)
 {
 	struct fleet_dev *d = arg;
 	struct fleet *fl = d->fl;
-	uint64_t now = pp_dev_mono_ms();
+	uint64_t now = pp_now_ms();
 	(void)emu;
 	switch (ev) {
 	case PP_EMU_EV_HELLO:
@@ -647,7 +648,7 @@ static int fleet_start(struct fleet *fl, struct pp_err *err)
 		if (d->provisioned)
 			(*(counts_as_good(d->fault) ? &fl->good_done : &fl->bad_provisioned))++;
 	}
-	fl->start_ms = pp_dev_mono_ms();
+	fl->start_ms = pp_now_ms();
 	for (size_t i = 0; i < fl->n; i++)
 		if ((rc = pp_emu_start(fl->devs[i].emu, err)) < 0)
 			return rc;
@@ -677,7 +678,7 @@ static int fleet_finish(struct fleet *fl)
 {
 	struct fleet_sum sum;
 	fleet_progress(fl, true);
-	fleet_summarize(fl, fl->end_ms ? fl->end_ms : pp_dev_mono_ms(), &sum);
+	fleet_summarize(fl, fl->end_ms ? fl->end_ms : pp_now_ms(), &sum);
 	if (fleet_report(fl, &sum) != PP_EXIT_OK)
 		return PP_EXIT_FAIL;
 	if (fl->good_done == fl->good_total && fl->bad_provisioned == 0)

@@ -68,8 +68,6 @@ int pp_dev_parse_port(const char *s, uint16_t *port, const char *what, struct pp
 /* Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in force. */
 uint64_t pp_dev_raise_nofile(void);
 
-uint64_t pp_dev_mono_ms(void);
-
 #define PP_DEV_NOPTS(tab) (sizeof(tab) / sizeof((tab)[0]))
 
 struct pp_amt_device;

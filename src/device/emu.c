@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 #include <openssl/err.h>
 
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "core/secret.h"
 #include "device/devutil.h"
@@ -249,8 +250,7 @@ static void hello_tick(evutil_socket_t fd, short what, void *arg)
 	if (e->fault == PP_EMU_FAULT_SILENT)
 		return;
 	/* lib/firmware divides its delays by its factor; ours multiplies them. */
-	int act =
-	    pp_amt_hello_next(e->dev, pp_dev_mono_ms(), 1.0 / e->env->time_scale, &retry, &delay);
+	int act = pp_amt_hello_next(e->dev, pp_now_ms(), 1.0 / e->env->time_scale, &retry, &delay);
 	if (act == PP_AMT_HELLO_SEND)
 		hello_send(e, retry);
 	if ((act == PP_AMT_HELLO_SEND || act == PP_AMT_HELLO_WAIT) && delay > 0) {
@@ -394,7 +394,7 @@ static void handshake_done(struct pp_emu *e, struct bufferevent *bev, short what
 		return;
 	}
 	if (reason == PP_TLS_BAD_KEY || reason == PP_TLS_UNKNOWN_PID) {
-		uint64_t now = pp_dev_mono_ms();
+		uint64_t now = pp_now_ms();
 		pp_amt_handshake_failed(e->dev, now);
 		pp_info(LOG,
 			"%s: TLS-PSK handshake with %s failed (%s): %s; backing off %" PRIu64 " ms",
@@ -773,7 +773,7 @@ static void net_tick(evutil_socket_t fd, short what, void *arg)
  * strict, a listener that cannot be opened is an error; otherwise it is retried. */
 static int emu_apply(struct pp_emu *e, bool strict, struct pp_err *err)
 {
-	uint64_t now = pp_dev_mono_ms(), retry = 0;
+	uint64_t now = pp_now_ms(), retry = 0;
 	unsigned state = pp_amt_state(e->dev);
 	bool silent = e->fault == PP_EMU_FAULT_SILENT;
 	bool backoff = !pp_amt_handshake_allowed(e->dev, now);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "core/parse.h"
 #include "core/fileio.h"
 #include "core/secret.h"
@@ -102,11 +103,11 @@ static int run_step(struct demo *d, const char *title, const char *const *args, 
 		printf("  %-44s", title);
 		fflush(stdout);
 	}
-	double t0 = pp_now();
+	double t0 = pp_now_s();
 	pid_t pid = spawn_self(d, args, NULL, log);
 	int rc = pid < 0 ? -1 : wait_child(pid);
 	if (*title || rc != 0)
-		printf("%s (%.2f s)\n", rc == 0 ? "ok" : "FAILED", pp_now() - t0);
+		printf("%s (%.2f s)\n", rc == 0 ? "ok" : "FAILED", pp_now_s() - t0);
 	if (rc != 0)
 		return pp_fail("demo: '%s' failed; see %s", *title ? title : args[0], log);
 	return 0;
@@ -477,7 +478,7 @@ static int demo_progress(struct demo_run *r, struct pp_store *store, double *don
 		pid_t w = waitpid(r->fleet, &st, WNOHANG);
 		if (store && pp_store_counts(store, &k, &err) == 0) {
 			uint64_t done = k.devices_by_state[PP_DEV_PROVISIONED];
-			double el = pp_now() - r->t0;
+			double el = pp_now_s() - r->t0;
 			if (done >= r->total && !*done_at)
 				*done_at = el;
 			/* Not a terminal: a line a second at most, when it changes. */
@@ -493,8 +494,8 @@ static int demo_progress(struct demo_run *r, struct pp_store *store, double *don
 		if (fleet_rc >= 0 && *done_at)
 			break;
 		if (fleet_rc >= 0 && fleet_done_at == 0)
-			fleet_done_at = pp_now();
-		if (fleet_rc >= 0 && pp_now() - fleet_done_at > 60.0)
+			fleet_done_at = pp_now_s();
+		if (fleet_rc >= 0 && pp_now_s() - fleet_done_at > 60.0)
 			break;
 		usleep(100000);
 	}
@@ -548,7 +549,7 @@ static int demo_fleet_start(struct demo *d, struct demo_run *r)
 	const char *a_fleet[] = {"fleet",    "--count",      r->count, "--csv",  r->csv,
 				 "--server", r->hello,       "--base", r->base,  "--profile",
 				 r->profile, "--time-scale", "0.01",   "--json", NULL};
-	r->t0 = pp_now();
+	r->t0 = pp_now_s();
 	r->fleet = spawn_self(d, a_fleet, r->fout, r->flog);
 	if (r->fleet < 0)
 		return pp_fail("demo: cannot start the fleet");
@@ -590,7 +591,7 @@ int cmd_demo(struct pp_cli *cli, int argc, char **argv)
 		store = NULL;
 	double done_at;
 	int fleet_rc = demo_progress(&r, store, &done_at);
-	double elapsed = done_at ? done_at : pp_now() - r.t0;
+	double elapsed = done_at ? done_at : pp_now_s() - r.t0;
 	printf("one-touch paths\n");
 	printf("  %-28s %u of %u provisioned\n", "manufacturer CSV (fleet)",
 	       fleet_rc == 0 ? r.n : 0, r.n);

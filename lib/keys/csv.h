@@ -25,10 +25,6 @@
 #define PP_CSV_HEADER "pid,pps,mebx_password,batch"
 #define PP_CSV_MAX_LINE 512
 
-/* The record type's old name, for callers not yet renamed (src/server/cmd_demo.c,
- * src/device/devutil.c). */
-#define pp_csv_row pp_key_record
-
 /* Called once per data row; `line` is 1-based in the file. A non-zero return stops the
  * parse and is returned. The row is wiped after the call. */
 typedef int (*pp_csv_row_fn)(void *ctx, const struct pp_key_record *row, unsigned line);

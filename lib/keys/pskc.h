@@ -98,9 +98,6 @@
 #define PP_PSKC_ITER_DEFAULT 600000u /* written when iterations is 0 */
 #define PP_PSKC_MAC_KEY_LEN 32u      /* random MAC key the writer makes */
 
-/* The record type's old name, for callers not yet renamed (src/device/devutil.c). */
-#define pp_pskc_key pp_key_record
-
 enum pp_pskc_protect { PP_PSKC_TRANSPORT_KEY = 1, PP_PSKC_PASSPHRASE = 2 };
 
 enum pp_pskc_mac {

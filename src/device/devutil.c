@@ -31,7 +31,7 @@ struct csv_pick {
 /* Returned by the row callback to stop the parse early: not an error. */
 #define CSV_STOP 1
 
-static int csv_row(void *ctx, const struct pp_csv_row *row, unsigned line)
+static int csv_row(void *ctx, const struct pp_key_record *row, unsigned line)
 {
 	struct csv_pick *p = ctx;
 	if (p->want && strcmp(p->want->s, row->pid.s) != 0)
@@ -122,7 +122,7 @@ struct pskc_pick {
 
 /* Stops the read (positive return) at the key wanted; pp_pskc_read has already checked
  * the whole container when the first callback runs. */
-static int pskc_key(void *ctx, const struct pp_pskc_key *k)
+static int pskc_key(void *ctx, const struct pp_key_record *k)
 {
 	struct pskc_pick *p = ctx;
 	if (p->want && strcmp(p->want->s, k->pid.s) != 0)

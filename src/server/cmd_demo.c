@@ -126,10 +126,10 @@ struct onetouch {
 	bool started[OT_N];
 };
 
-static int first_row(void *ctx, const struct pp_csv_row *row, unsigned line)
+static int first_row(void *ctx, const struct pp_key_record *row, unsigned line)
 {
 	(void)line;
-	struct pp_csv_row *out = ctx;
+	struct pp_key_record *out = ctx;
 	if (out->pid.s[0])
 		return 0;
 	*out = *row;
@@ -142,7 +142,7 @@ static int console_load(struct demo *d, const char *csv, const char *dir, uint16
 {
 	struct pp_buf text, script;
 	struct pp_err err = {0};
-	struct pp_csv_row row;
+	struct pp_key_record row;
 	char path[200];
 	memset(&row, 0, sizeof(row));
 	pp_buf_init(&text, 1 << 20);

@@ -44,7 +44,7 @@ static void factory_usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: pskprov device factory-load --state DIR (--csv FILE | --pskc FILE\n"
+	    "usage: pskprov device factory-load --state-dir DIR (--csv FILE | --pskc FILE\n"
 	    "            (--transport-key KEYFILE [--key-name NAME] | --passphrase |\n"
 	    "             --passphrase-file FILE)) [--pid PID] [--server IPV4[:PORT]]\n\n"
 	    "The manufacturer's key load: creates a new device state directory (a fresh\n"
@@ -103,7 +103,7 @@ static int factory_set_server(void *opts, const char *value, struct pp_err *err)
 
 #define FO(field) offsetof(struct factory_opts, field)
 static const struct pp_dev_opt factory_opt_table[] = {
-    {"state", 's', PP_DEV_OPT_STRING, FO(dir), NULL},
+    {"state-dir", 's', PP_DEV_OPT_STRING, FO(dir), NULL},
     {"csv", 'c', PP_DEV_OPT_STRING, FO(csv), NULL},
     {"pskc", 'x', PP_DEV_OPT_STRING, FO(pskc), NULL},
     {"transport-key", 'k', PP_DEV_OPT_STRING, FO(po.key_file), NULL},
@@ -120,7 +120,7 @@ static const char *factory_opts_conflict(const struct factory_opts *o)
 {
 	int nprot = !!o->po.key_file + !!o->po.ask + !!o->po.pass_file;
 	if (!o->dir)
-		return "--state is required";
+		return "--state-dir is required";
 	if (!o->csv == !o->pskc)
 		return "give exactly one of --csv and --pskc";
 	if (o->csv && (nprot || o->po.key_name))
@@ -207,7 +207,7 @@ static int device_factory_load(struct pp_cli *cli, int argc, char **argv)
 
 /* ---- create: a factory-new device ---- */
 
-/* The options of create, show and usb-boot: --state DIR, --json, and --usb FILE
+/* The options of create, show and usb-boot: --state-dir DIR, --json, and --usb FILE
  * (usb-boot only: the table's last entry). */
 struct state_opts {
 	const char *dir, *usb;
@@ -216,14 +216,14 @@ struct state_opts {
 
 #define SO(field) offsetof(struct state_opts, field)
 static const struct pp_dev_opt state_opt_table[] = {
-    {"state", 's', PP_DEV_OPT_STRING, SO(dir), NULL},
+    {"state-dir", 's', PP_DEV_OPT_STRING, SO(dir), NULL},
     {"json", 'j', PP_DEV_OPT_FLAG, SO(json), NULL},
     {"usb", 'u', PP_DEV_OPT_STRING, SO(usb), NULL},
 };
 #undef SO
 
 /* Returns true when the caller must return *exit_code at once: help shown, or a usage
- * error (a missing --state or --usb included). */
+ * error (a missing --state-dir or --usb included). */
 static bool parse_state_opts(int argc, char **argv, const char *cmd, void (*usage)(FILE *),
 			     bool want_usb, struct state_opts *o, int *exit_code)
 {
@@ -232,14 +232,14 @@ static bool parse_state_opts(int argc, char **argv, const char *cmd, void (*usag
 		return true;
 	if (o->dir && (!want_usb || o->usb))
 		return false;
-	*exit_code = pp_usage_error(cmd, want_usb ? "--state and --usb are required"
-						  : "--state is required");
+	*exit_code = pp_usage_error(cmd, want_usb ? "--state-dir and --usb are required"
+						  : "--state-dir is required");
 	return true;
 }
 
 static void create_usage(FILE *out)
 {
-	fprintf(out, "usage: pskprov device create --state DIR [--json]\n\n"
+	fprintf(out, "usage: pskprov device create --state-dir DIR [--json]\n\n"
 		     "Creates a factory-new device in DIR (made mode 0700 when missing): a fresh\n"
 		     "UUID and digest realm, Pre-Setup, MEBx password 'admin', no key. Refuses\n"
 		     "a directory that already holds a device. Give it a key with 'device mebx',\n"
@@ -323,7 +323,7 @@ static bool usb_boot_report(const char *path, const struct pp_usb_boot_result *r
 static void usb_boot_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: pskprov device usb-boot --state DIR --usb FILE [--json]\n\n"
+		"usage: pskprov device usb-boot --state-dir DIR --usb FILE [--json]\n\n"
 		"The USB step of a boot, alone ('device run --usb' does it before starting):\n"
 		"a device whose MEBx password is still 'admin' takes the first unused record\n"
 		"of the setup.bin FILE whose current password is 'admin' (new MEBx password,\n"
@@ -385,7 +385,7 @@ static int device_usb_boot(struct pp_cli *cli, int argc, char **argv)
 static void run_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: pskprov device run --state DIR --address IP [--server IP[:PORT]]\n"
+		"usage: pskprov device run --state-dir DIR --address IP [--server IP[:PORT]]\n"
 		"            [--usb FILE] [--port N] [--http-port N]\n"
 		"            [--profile amt-legacy|tls12|tls13] [--time-scale X]\n"
 		"            [--wsman-trace DIR] [--log-level debug|info|warn|error]\n\n"
@@ -442,7 +442,7 @@ static int run_set_address(void *opts, const char *value, struct pp_err *err)
 
 static const struct pp_dev_opt run_opt_table[] = {
     PP_DEV_NET_OPT_ROWS,
-    {"state", 's', PP_DEV_OPT_STRING, offsetof(struct run_opts, dir), NULL},
+    {"state-dir", 's', PP_DEV_OPT_STRING, offsetof(struct run_opts, dir), NULL},
     {"address", 'a', PP_DEV_OPT_VALUE, 0, run_set_address},
     {"usb", 'u', PP_DEV_OPT_STRING, offsetof(struct run_opts, usb), NULL},
 };
@@ -455,7 +455,7 @@ static bool parse_run(int argc, char **argv, struct run_opts *o, int *exit_code)
 			  run_usage, exit_code))
 		return true;
 	if (!o->dir || !o->have_addr)
-		why = "--state and --address are required";
+		why = "--state-dir and --address are required";
 	else if (o->net.env.tls_port == o->net.env.http_port)
 		why = "--port and --http-port must differ";
 	if (why)
@@ -582,7 +582,7 @@ static int device_run(struct pp_cli *cli, int argc, char **argv)
 
 static void show_usage(FILE *out)
 {
-	fprintf(out, "usage: pskprov device show --state DIR [--json]\n\n"
+	fprintf(out, "usage: pskprov device show --state-dir DIR [--json]\n\n"
 		     "Shows the device in DIR: state, UUID, PID, realm, names, server, admin\n"
 		     "user, firmware, audit events. Never a secret.\n");
 }

@@ -260,6 +260,15 @@ static void opt_tables(const struct pp_dev_opt *tab, size_t n, struct option *lo
 	}
 	longs[n] = (struct option){"help", no_argument, NULL, 'h'};
 	longs[n + 1] = (struct option){NULL, 0, NULL, 0};
+	/* --state, the name --state-dir had before, still works (scripts use it). */
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(tab[i].name, "state-dir")) {
+			longs[n + 1] =
+			    (struct option){"state", required_argument, NULL, tab[i].letter};
+			longs[n + 2] = (struct option){NULL, 0, NULL, 0};
+			break;
+		}
+	}
 	shorts[k++] = 'h';
 	shorts[k] = '\0';
 }
@@ -282,7 +291,7 @@ static int opt_apply(const struct pp_dev_opt *o, void *opts, const char *value, 
 bool pp_dev_getopt(int argc, char **argv, const char *cmd, const struct pp_dev_opt *tab, size_t n,
 		   void *opts, void (*usage)(FILE *), int *exit_code)
 {
-	struct option longs[PP_DEV_OPTS_MAX + 2];
+	struct option longs[PP_DEV_OPTS_MAX + 3];
 	char shorts[2 * PP_DEV_OPTS_MAX + 2];
 	struct pp_err err = {0};
 	int c;

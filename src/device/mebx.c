@@ -522,14 +522,14 @@ int pp_mebx_console(struct pp_amt_device *dev, FILE *in, FILE *out, FILE *data)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: pskprov device mebx --state DIR [--create]\n\n"
+		"usage: pskprov device mebx --state-dir DIR [--create]\n\n"
 		"The device's keyboard console (MEBx): log in with the MEBx password ('admin'\n"
 		"on a new device, which must then be changed to a strong one), enter the PID\n"
 		"and PPS, set the configuration server, show the state, unprovision.\n"
 		"Passwords and the PPS are read without echo from a terminal; from a pipe, one\n"
 		"line each, in order (the session stops at the first refused entry). Prompts go\n"
 		"to stderr, the state display to stdout.\n\n"
-		"  --state DIR  the device's state directory\n"
+		"  --state-dir DIR  the device's state directory\n"
 		"  --create     when DIR holds no device yet, make a factory-new one (Pre-Setup,\n"
 		"               password 'admin', a random UUID) first\n\n"
 		"Exit status: 0 after 'exit', 1 when the session was refused or ended early.\n");
@@ -558,7 +558,7 @@ struct mebx_opts {
 };
 
 static const struct pp_dev_opt mebx_opt_table[] = {
-    {"state", 's', PP_DEV_OPT_STRING, offsetof(struct mebx_opts, dir), NULL},
+    {"state-dir", 's', PP_DEV_OPT_STRING, offsetof(struct mebx_opts, dir), NULL},
     {"create", 'c', PP_DEV_OPT_FLAG, offsetof(struct mebx_opts, create), NULL},
 };
 
@@ -594,7 +594,7 @@ int pp_device_mebx(struct pp_cli *cli, int argc, char **argv)
 			  &o, usage, &rc))
 		return rc;
 	if (!o.dir)
-		return pp_usage_error("device mebx", "--state DIR is required");
+		return pp_usage_error("device mebx", "--state-dir DIR is required");
 	if (device_running(o.dir))
 		return pp_fail("the device in '%s' is running: stop it before using its console",
 			       o.dir);

@@ -80,6 +80,20 @@ run "$P" device run --state "$T/none" --address 127.0.0.2 --server 10.1.1.1
 expect_rc 2 "device --server off loopback"
 expect_err "is not a loopback address"
 
+# --- a device's state directory is --state-dir, as in fleet (--state still works);
+# --state in devices and jobs is a filter ---
+run "$P" device create --state-dir "$T/dev1" --json
+expect_rc 0 "device create --state-dir"
+[ -f "$T/dev1/device.json" ] || fail "--state-dir did not make the state"
+ok
+run "$P" device show --state "$T/dev1" --json
+expect_rc 0 "device show --state (the old name)"
+run "$P" device show --help
+expect_out "--state-dir DIR"
+run "$P" -d "$D2" devices list --state nope
+expect_rc 2 "devices list with a bad state"
+expect_err "seen"
+
 # --- a repeated revoke says so and succeeds ---
 run "$P" -d "$D2" token create --role read --name ci
 expect_rc 0 "token create"

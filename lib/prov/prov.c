@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys/keys.h"
 #include "core/parse.h"
 #include "core/secret.h"
 
@@ -262,6 +263,17 @@ static void on_auth_refused(struct pp_prov *p, const struct pp_prov_event *ev,
 		p->use_new_mebx = !p->use_new_mebx;
 		a->kind = PV_ACT_RESEND;
 		a->transport = p->transport;
+		return;
+	}
+	if (p->transport == PV_TLS) {
+		/* Over TLS the login is the MEBx password: name the key it came with, never
+		 * the password. */
+		char pid[PP_PID_TEXT];
+		fail(p, a, false, ev->now,
+		     "%s: the device refused the MEBx password issued with PID %s%s; the one set "
+		     "at its console or in its USB record differs",
+		     d->what, pp_pid_text(p->job.pid, pid),
+		     p->swapped_password ? " (and the one this server set)" : "");
 		return;
 	}
 	fail(p, a, false, ev->now, "%s: the device refused the credentials", d->what);

@@ -69,7 +69,9 @@ int pp_file_replace(const char *path, const void *data, size_t len, mode_t mode,
 	return 0;
 }
 
-int pp_file_create(const char *path, const void *data, size_t len, mode_t mode, struct pp_err *err)
+/* Creates path with O_EXCL, writes and fsyncs it (no directory sync). */
+static int create_exclusive(const char *path, const void *data, size_t len, mode_t mode,
+			    struct pp_err *err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0) {
@@ -89,6 +91,42 @@ int pp_file_create(const char *path, const void *data, size_t len, mode_t mode, 
 		int e = errno;
 		unlink(path);
 		return pp_err_set(err, PP_EIO, "cannot write '%s': %s", path, strerror(e));
+	}
+	return 0;
+}
+
+/* Moves tmp to path unless path exists: rename without replacing where the file
+ * system has it (vfat on a USB stick included), else a hard link. 0 or an errno. */
+static int move_noreplace(const char *tmp, const char *path)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return errno;
+	int e = link(tmp, path) < 0 ? errno : 0;
+	unlink(tmp);
+	return e;
+}
+
+int pp_file_create(const char *path, const void *data, size_t len, mode_t mode, struct pp_err *err)
+{
+	uint8_t rnd[8];
+	char tmp[4096];
+	if (pp_random(rnd, sizeof(rnd)) < 0)
+		return pp_err_set(err, PP_ECRYPTO, "no randomness for a temporary name");
+	if (snprintf(tmp, sizeof(tmp), "%s.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", path, rnd[0],
+		     rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) >= (int)sizeof(tmp))
+		return pp_err_set(err, PP_EINVAL, "path '%.64s...' is too long", path);
+	int rc = create_exclusive(tmp, data, len, mode, err);
+	if (rc < 0)
+		return rc;
+	int e = move_noreplace(tmp, path);
+	if (e) {
+		unlink(tmp);
+		if (e == EEXIST)
+			return pp_err_set(err, PP_EEXIST, "'%s' already exists; not overwriting",
+					  path);
+		return pp_err_set(err, PP_EIO, "cannot create '%s': %s", path, strerror(e));
 	}
 	if (pp_fsync_dir_of(path) < 0) {
 		unlink(path);

@@ -13,8 +13,10 @@
 int pp_file_replace(const char *path, const void *data, size_t len, mode_t mode,
 		    struct pp_err *err) PP_WUR;
 
-/* Creates path with O_CREAT|O_EXCL and mode (refuses to overwrite), writes, fsyncs.
- * On a failed write the partial file is removed. */
+/* Creates path whole or not at all, never overwriting: the data goes to a temporary
+ * file beside it (O_EXCL, mode, fsynced), which is then moved to path only if path
+ * does not exist (renameat2 RENAME_NOREPLACE, or a hard link), and the directory is
+ * fsynced. No reader ever sees a partial file; on failure nothing is left. */
 int pp_file_create(const char *path, const void *data, size_t len, mode_t mode,
 		   struct pp_err *err) PP_WUR;
 

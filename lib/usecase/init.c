@@ -62,7 +62,7 @@ static int config_write(const struct pp_uc_init_opts *o, struct pp_err *err)
 	if (rc < 0)
 		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
 	else
-		rc = pp_uc_file_publish(o->config_path, conf.data, conf.len, 0600, err);
+		rc = pp_file_create(o->config_path, conf.data, conf.len, 0600, err);
 	pp_buf_free(&conf);
 	return rc;
 }

@@ -183,36 +183,6 @@ static int records_export(struct create_job *j, struct pp_err *err)
 	return pp_store_audit_append(j->store, j->o->actor, "usb.create", j->o->batch, detail, err);
 }
 
-/* Written to a temporary name beside path (O_EXCL, fsynced), then linked to path, which
- * fails when path exists. */
-int pp_uc_file_publish(const char *path, const void *data, size_t len, mode_t mode,
-		       struct pp_err *err)
-{
-	uint8_t rnd[8];
-	char hex[2 * sizeof(rnd) + 1];
-	char tmp[4096];
-	int rc = pp_random(rnd, sizeof(rnd));
-	if (rc < 0)
-		return pp_err_set(err, PP_ECRYPTO, "no randomness for a temporary name");
-	pp_hex(rnd, sizeof(rnd), hex);
-	if (snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex) >= (int)sizeof(tmp))
-		return pp_err_set(err, PP_EINVAL, "output path is too long");
-	rc = pp_file_create(tmp, data, len, mode, err);
-	if (rc < 0)
-		return rc;
-	int e = link(tmp, path) < 0 ? errno : 0;
-	unlink(tmp);
-	if (e == EEXIST)
-		return pp_err_set(err, PP_EEXIST, "'%s' already exists; not overwriting", path);
-	if (e)
-		return pp_err_set(err, PP_EIO, "cannot create '%s': %s", path, strerror(e));
-	if (pp_fsync_dir_of(path) < 0) {
-		unlink(path);
-		return pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", path);
-	}
-	return 0;
-}
-
 static void rollback_quiet(struct pp_store *s)
 {
 	struct pp_err ignored;
@@ -236,7 +206,7 @@ int pp_uc_usb_create(struct pp_store *s, const struct pp_uc_usb_create_opts *o,
 	if (rc == 0)
 		rc = records_export(&j, err);
 	if (rc == 0)
-		rc = pp_uc_file_publish(o->out_path, j.file, j.file_len, 0600, err);
+		rc = pp_file_create(o->out_path, j.file, j.file_len, 0600, err);
 	if (rc < 0) {
 		rollback_quiet(s);
 		return rc;

@@ -17,11 +17,6 @@
 #define PP_UC_USB_MAX_RECORDS 1000000u
 #define PP_UC_USB_PORT_DEFAULT 9971
 
-/* A new file that appears whole or not at all, with mode; an existing path is refused
- * (-PP_EEXIST "'<path>' already exists; not overwriting"). */
-int pp_uc_file_publish(const char *path, const void *data, size_t len, mode_t mode,
-		       struct pp_err *err) PP_WUR;
-
 /* Called after each record written or read: done of total. */
 typedef void (*pp_uc_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,6 +155,17 @@ static void test_secret_compare(void **state)
 		assert_int_equal(buf[i], 0);
 }
 
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static void test_files(void **state)
 {
 	(void)state;
@@ -175,6 +187,19 @@ static void test_files(void **state)
 	assert_int_equal(pp_file_read(path, 1024, &b, &err), 0);
 	assert_memory_equal(b.data, "abc", 3);
 	pp_buf_free(&b);
+	/* Whole or not at all: the temporary file is gone, in success and in refusal; a
+	 * directory that cannot be written leaves nothing either. */
+	assert_int_equal(count_entries(dir), 1);
+	char sub[300];
+	snprintf(sub, sizeof(sub), "%s/ro", dir);
+	assert_int_equal(mkdir(sub, 0500), 0);
+	char inro[320];
+	snprintf(inro, sizeof(inro), "%s/file", sub);
+	if (geteuid() != 0) { /* root writes anywhere */
+		assert_true(pp_file_create(inro, "abc", 3, 0600, &err) < 0);
+		assert_int_equal(count_entries(sub), 0);
+	}
+	rmdir(sub);
 	/* Atomic replace keeps the mode asked for. */
 	assert_int_equal(pp_file_replace(path, "defg", 4, 0600, &err), 0);
 	pp_buf_init(&b, 3);

@@ -182,10 +182,24 @@ static int job_get(struct pp_store *s, int64_t id, bool lock, struct pp_job *j, 
 	return rc;
 }
 
-/* Reads the job and locks its device first, then the job (store_impl.h lock order). */
-static int job_and_device(struct pp_store *s, int64_t id, struct pp_job *j, struct pp_device_row *d,
-			  struct pp_err *err)
+/* The job's hello key, read and locked; a job's PID never changes, so the unlocked
+ * read of the job that named it is enough. */
+static int job_key_lock(struct pp_store *s, const struct pp_job *j, struct pp_key_info *k,
+			int64_t *batch_id, struct pp_err *err)
 {
+	int rc = s->ops->key_lock(s, j->pid, k, batch_id, err);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing",
+				  (long long)j->id, j->pid);
+	return rc;
+}
+
+/* Reads the job, then locks in the store's order (store_impl.h): its device, its hello
+ * key when k is given, the job last. */
+static int job_and_device(struct pp_store *s, int64_t id, struct pp_job *j, struct pp_device_row *d,
+			  struct pp_key_info *k, struct pp_err *err)
+{
+	int64_t batch_id = 0;
 	int rc = job_get(s, id, false, j, err);
 	if (rc < 0)
 		return rc;
@@ -193,6 +207,8 @@ static int job_and_device(struct pp_store *s, int64_t id, struct pp_job *j, stru
 	if (rc == -PP_ENOTFOUND)
 		return pp_err_set(err, PP_ESTORE, "job %lld: its device is missing", (long long)id);
 	if (rc < 0)
+		return rc;
+	if (k && (rc = job_key_lock(s, j, k, &batch_id, err)) < 0)
 		return rc;
 	return job_get(s, id, true, j, err);
 }
@@ -494,20 +510,15 @@ static int bind_quarantine(struct pp_store *s, struct bind_ctx *c, uint64_t coun
 				 err);
 }
 
-/* Binds the key and the job to the proven device, with both locked. */
+/* Binds the key and the job to the proven device, with the device, the key and the job
+ * locked. */
 static int bind_to_device(struct pp_store *s, struct bind_ctx *c, const char *cand,
 			  char host_out[64], struct pp_err *err)
 {
-	int64_t batch_id = 0;
 	bool bound = false;
 	uint64_t count = 0;
 	char other[37] = "";
-	int rc = s->ops->key_lock(s, c->j.pid, &c->key, &batch_id, err);
-	if (rc == -PP_ENOTFOUND)
-		return pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing",
-				  (long long)c->j.id, c->j.pid);
-	if (rc < 0)
-		return rc;
+	int rc;
 	if (c->key.state == PP_KEY_REVOKED || c->key.state == PP_KEY_EXPIRED)
 		return pp_err_set(err, PP_ESTATE, "job %lld: key %s is %s", (long long)c->j.id,
 				  c->j.pid, pp_key_state_name(c->key.state));
@@ -566,6 +577,7 @@ int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
 	struct pp_store_atomic a;
 	struct pp_device_row fresh;
 	struct bind_ctx c;
+	int64_t batch_id = 0;
 	int rc;
 	if (host_name_out)
 		host_name_out[0] = '\0';
@@ -581,7 +593,7 @@ int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
 	uuid_text(proven_uuid, c.proven_text);
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	/* Lock order: the device (made on first proof), then the job. */
+	/* Lock order: the device (made on first proof), the key, then the job. */
 	if ((rc = job_get(s, job_id, false, &c.j, err)) < 0)
 		goto out;
 	memset(&fresh, 0, sizeof(fresh));
@@ -591,6 +603,7 @@ int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
 	fresh.info.state = PP_DEV_CONFIGURING;
 	fresh.info.first_seen = fresh.info.last_seen = fresh.updated = now;
 	if ((rc = s->ops->device_lock(s, proven_uuid, &fresh, &c.d, NULL, err)) < 0 ||
+	    (rc = job_key_lock(s, &c.j, &c.key, &batch_id, err)) < 0 ||
 	    (rc = job_get(s, job_id, true, &c.j, err)) < 0)
 		goto out;
 	uuid_text(c.j.uuid, c.claimed_text);
@@ -747,7 +760,7 @@ int pp_store_job_fail(struct pp_store *s, int64_t id, const char *owner, const c
 	if ((rc = job_get(s, id, false, &j, err)) < 0)
 		goto out;
 	/* An unbound job has no device: nobody proved anything. */
-	rc = j.bound ? job_and_device(s, id, &j, &d, err) : job_get(s, id, true, &j, err);
+	rc = j.bound ? job_and_device(s, id, &j, &d, NULL, err) : job_get(s, id, true, &j, err);
 	if (rc < 0)
 		goto out;
 	if (!owner_holds(&j, owner)) {
@@ -774,27 +787,19 @@ out:
 	return pp_store_atomic_end(s, &a, rc, err);
 }
 
-/* The hello key once its device is provisioned: consumed when the devices provisioned
- * with it reach its max_devices. *consumed tells. */
-static int consume_hello_key(struct pp_store *s, const struct pp_job *j, int64_t now,
-			     bool *consumed, uint64_t *used, uint32_t *max, struct pp_err *err)
+/* The hello key (k, locked) once its device is provisioned: consumed when the devices
+ * provisioned with it reach its max_devices. *consumed tells. */
+static int consume_hello_key(struct pp_store *s, const struct pp_job *j,
+			     const struct pp_key_info *k, int64_t now, bool *consumed,
+			     uint64_t *used, struct pp_err *err)
 {
-	struct pp_key_info k;
-	int64_t batch_id = 0;
 	*consumed = false;
 	*used = 0;
-	*max = 0;
-	int rc = s->ops->key_lock(s, j->pid, &k, &batch_id, err);
-	if (rc == -PP_ENOTFOUND)
-		return pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing",
-				  (long long)j->id, j->pid);
+	int rc = s->ops->key_provisioned(s, j->pid, used, err);
 	if (rc < 0)
 		return rc;
-	*max = k.max_devices;
-	if ((rc = s->ops->key_provisioned(s, j->pid, used, err)) < 0)
-		return rc;
 	/* A key revoked meanwhile stays revoked. */
-	if (k.state != PP_KEY_IN_USE || *used < k.max_devices)
+	if (k->state != PP_KEY_IN_USE || *used < k->max_devices)
 		return 0;
 	rc = s->ops->key_state_cas(s, j->pid, PP_KEY_IN_USE, PP_KEY_CONSUMED, now, err);
 	if (rc < 0)
@@ -809,10 +814,10 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
 	struct pp_store_atomic a;
 	struct pp_job j;
 	struct pp_device_row d;
+	struct pp_key_info k;
 	char uuid[37], detail[512];
 	bool consumed = false;
 	uint64_t used = 0;
-	uint32_t max = 0;
 	int rc;
 	if ((rc = check_owner(owner, err)) < 0 ||
 	    (rc = check_name(host_name, 63, "host name", err)) < 0 ||
@@ -820,7 +825,7 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
 		return rc;
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	if ((rc = job_and_device(s, id, &j, &d, err)) < 0)
+	if ((rc = job_and_device(s, id, &j, &d, &k, err)) < 0)
 		goto out;
 	if (j.state == PP_JOB_DONE && strcmp(j.owner, owner) == 0) {
 		rc = 0; /* a repeat after a crash or a lost answer */
@@ -855,15 +860,15 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
 	d.updated = now;
 	if ((rc = s->ops->device_put(s, &d, err)) < 0)
 		goto out;
-	if ((rc = consume_hello_key(s, &j, now, &consumed, &used, &max, err)) < 0)
+	if ((rc = consume_hello_key(s, &j, &k, now, &consumed, &used, err)) < 0)
 		goto out;
 
 	uuid_text(j.uuid, uuid);
 	snprintf(detail, sizeof(detail),
 		 "job %lld: PID %s %s (%llu of %u devices)%s%s%s, host '%s', domain '%s'",
 		 (long long)j.id, j.pid, consumed ? "consumed" : "stays in-use",
-		 (unsigned long long)used, max, j.next_pid[0] ? ", next PID " : "", j.next_pid,
-		 j.next_pid[0] ? " in-use" : "", d.info.host_name, d.info.domain);
+		 (unsigned long long)used, k.max_devices, j.next_pid[0] ? ", next PID " : "",
+		 j.next_pid, j.next_pid[0] ? " in-use" : "", d.info.host_name, d.info.domain);
 	rc = pp_store_audit_at(s, now, owner, "device.provisioned", uuid, detail, err);
 out:
 	return pp_store_atomic_end(s, &a, rc, err);
@@ -998,28 +1003,84 @@ static int next_key_existing(struct pp_store *s, const struct pp_job *j, struct 
 	return 0;
 }
 
+/* The new key's row: its PPS and the device's escrowed MEBx password sealed under its
+ * PID, in the hello key's batch. */
+static int next_key_row(struct pp_store *s, const char *pid, const char *pps, const char *mebx,
+			int64_t batch_id, int64_t now, struct pp_sealed_small *pps_blob,
+			struct pp_sealed_small *mebx_blob, struct pp_key_row *row,
+			struct pp_err *err)
+{
+	int rc = pp_seal(s->sealer, PP_SEAL_PPS, pid, pps, PP_PPS_LEN, pps_blob->b,
+			 sizeof(pps_blob->b), &pps_blob->len, err);
+	if (rc < 0)
+		return rc;
+	rc = pp_seal(s->sealer, PP_SEAL_MEBX, pid, mebx, strlen(mebx), mebx_blob->b,
+		     sizeof(mebx_blob->b), &mebx_blob->len, err);
+	if (rc < 0)
+		return rc;
+	*row = (struct pp_key_row){
+	    .pid = pid,
+	    .batch_id = batch_id,
+	    .pps = pps_blob->b,
+	    .pps_len = pps_blob->len,
+	    .mebx = mebx_blob->b,
+	    .mebx_len = mebx_blob->len,
+	    .state = PP_KEY_IN_USE,
+	    .max_devices = 1,
+	    .now = now,
+	};
+	return 0;
+}
+
+/* Stores the candidate as the job's (locked) next key, bound to its device. */
+static int next_key_store(struct pp_store *s, struct pp_job *j, int64_t batch_id,
+			  const char *cand_pid, const char *cand_pps, struct pp_err *err)
+{
+	pp_cleanup(pp_wipe_device_secrets) struct pp_device_secrets esc = {.admin_user = ""};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small pps_blob = {.len = 0};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small mebx_blob = {.len = 0};
+	struct pp_key_row row;
+	int64_t now = wall_now();
+	char uuid[37];
+	uuid_text(j->uuid, uuid);
+	int rc = pp_store_device_secrets(s, j->uuid, &esc, err);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ESTATE,
+				  "job %lld: device %s has no escrowed MEBx password yet",
+				  (long long)j->id, uuid);
+	if (rc < 0 || (rc = next_key_row(s, cand_pid, cand_pps, esc.mebx_password, batch_id, now,
+					 &pps_blob, &mebx_blob, &row, err)) < 0)
+		return rc;
+	rc = s->ops->key_insert(s, &row, err);
+	if (rc == -PP_EEXIST)
+		return pp_err_set(err, PP_EEXIST, "PID %s is already in the store; draw another",
+				  cand_pid);
+	if (rc < 0 || (rc = s->ops->key_bind(s, cand_pid, uuid, now, err)) < 0)
+		return rc;
+	memcpy(j->next_pid, cand_pid, sizeof(j->next_pid));
+	j->updated = now;
+	return s->ops->job_put(s, j, err);
+}
+
 int pp_store_job_next_key(struct pp_store *s, int64_t job_id, const char *owner,
 			  const char *cand_pid, const char *cand_pps, struct pp_pid *pid_out,
 			  struct pp_pps *pps_out, struct pp_err *err)
 {
 	struct pp_store_atomic a;
 	struct pp_job j;
-	struct pp_device_secrets esc;
 	struct pp_key_info hk;
-	int64_t batch_id = 0, now = wall_now();
-	uint8_t pps_blob[PP_PPS_LEN + PP_SEAL_OVERHEAD];
-	uint8_t mebx_blob[PP_STORE_MEBX_MAX + PP_SEAL_OVERHEAD];
-	size_t pps_len = 0, mebx_len = 0;
-	char uuid[37];
+	int64_t batch_id = 0;
 	int rc = check_owner(owner, err);
 	if (rc < 0)
 		return rc;
 	if (!pid_out || !pps_out)
 		return pp_err_set(err, PP_EINVAL, "no room for the next key");
-	memset(&esc, 0, sizeof(esc));
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	if ((rc = job_get(s, job_id, true, &j, err)) < 0)
+	/* Lock order: the hello key (new keys go in its batch), then the job. */
+	if ((rc = job_get(s, job_id, false, &j, err)) < 0 ||
+	    (rc = job_key_lock(s, &j, &hk, &batch_id, err)) < 0 ||
+	    (rc = job_get(s, job_id, true, &j, err)) < 0)
 		goto out;
 	if (!owner_holds(&j, owner)) {
 		rc = lease_lost(&j, owner, err);
@@ -1030,58 +1091,13 @@ int pp_store_job_next_key(struct pp_store *s, int64_t job_id, const char *owner,
 		goto out;
 	}
 	if ((rc = pp_store_check_pid(cand_pid, err)) < 0 ||
-	    (rc = pp_store_check_pps(cand_pps, err)) < 0)
-		goto out;
-	uuid_text(j.uuid, uuid);
-	rc = pp_store_device_secrets(s, j.uuid, &esc, err);
-	if (rc == -PP_ENOTFOUND) {
-		rc = pp_err_set(err, PP_ESTATE,
-				"job %lld: device %s has no escrowed MEBx password yet",
-				(long long)j.id, uuid);
-		goto out;
-	}
-	if (rc < 0)
-		goto out;
-	rc = s->ops->key_lock(s, j.pid, &hk, &batch_id, err);
-	if (rc == -PP_ENOTFOUND)
-		rc = pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing", (long long)j.id,
-				j.pid);
-	if (rc < 0)
-		goto out;
-	if ((rc = pp_seal(s->sealer, PP_SEAL_PPS, cand_pid, cand_pps, PP_PPS_LEN, pps_blob,
-			  sizeof(pps_blob), &pps_len, err)) < 0 ||
-	    (rc = pp_seal(s->sealer, PP_SEAL_MEBX, cand_pid, esc.mebx_password,
-			  strlen(esc.mebx_password), mebx_blob, sizeof(mebx_blob), &mebx_len,
-			  err)) < 0)
-		goto out;
-	struct pp_key_row row = {
-	    .pid = cand_pid,
-	    .batch_id = batch_id,
-	    .pps = pps_blob,
-	    .pps_len = pps_len,
-	    .mebx = mebx_blob,
-	    .mebx_len = mebx_len,
-	    .state = PP_KEY_IN_USE,
-	    .max_devices = 1,
-	    .now = now,
-	};
-	rc = s->ops->key_insert(s, &row, err);
-	if (rc == -PP_EEXIST)
-		rc = pp_err_set(err, PP_EEXIST, "PID %s is already in the store; draw another",
-				cand_pid);
-	if (rc < 0)
-		goto out;
-	if ((rc = s->ops->key_bind(s, cand_pid, uuid, now, err)) < 0)
-		goto out;
-	memcpy(j.next_pid, cand_pid, sizeof(j.next_pid));
-	j.updated = now;
-	if ((rc = s->ops->job_put(s, &j, err)) < 0)
+	    (rc = pp_store_check_pps(cand_pps, err)) < 0 ||
+	    (rc = next_key_store(s, &j, batch_id, cand_pid, cand_pps, err)) < 0)
 		goto out;
 	memcpy(pid_out->s, cand_pid, sizeof(pid_out->s));
 	memcpy(pps_out->s, cand_pps, PP_PPS_LEN);
 	pps_out->s[PP_PPS_LEN] = '\0';
 out:
-	pp_wipe(&esc, sizeof(esc));
 	rc = pp_store_atomic_end(s, &a, rc, err);
 	if (rc < 0)
 		pp_wipe(pps_out, sizeof(*pps_out));

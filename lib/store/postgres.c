@@ -3,10 +3,22 @@
  * (named, prepared on first use), values always bound as parameters, results in binary.
  *
  * Concurrency: writes run in READ COMMITTED transactions that lock the rows they read
- * before writing (SELECT ... FOR UPDATE; lock order in store_impl.h), claims take jobs
- * with FOR UPDATE SKIP LOCKED, and audit appends are serialized by a transaction-level
- * advisory lock, so the hash chain never forks. Row locks wait at most LOCK_TIMEOUT;
- * that, a deadlock or a serialization failure is -PP_EBUSY: try again. */
+ * before writing (SELECT ... FOR UPDATE), claims take jobs with FOR UPDATE SKIP LOCKED,
+ * and audit appends are serialized by a transaction-level advisory lock, so the hash
+ * chain never forks.
+ *
+ * Lock order: every write path of jobs.c takes its row locks in one order,
+ *
+ *     device (the UUID the call is about)  ->  key (the job's or hello's PID)  ->  job(s)
+ *
+ * then the audit advisory lock last. A hello locks its device, its key, then the job of
+ * (UUID, address); bind, complete and next_key read the job unlocked first (a job's PID
+ * never changes), lock the device and the key, and only then the job. Rows a path only
+ * inserts (a new device, a rotated key, key_uses) or deletes by predicate (jobs_prune,
+ * jobs_drop_unbound: other jobs, after the job) come after what it locked. With one
+ * order no two paths wait on each other in a cycle (test_store_pg, test_pg_lock_order).
+ * Row locks wait at most LOCK_TIMEOUT; that, a deadlock or a serialization failure is
+ * still -PP_EBUSY, and callers try again: a safety net, not a path taken. */
 #include "store/store_impl.h"
 #include "store/health_impl.h"
 

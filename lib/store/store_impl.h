@@ -10,6 +10,8 @@
 
 #include "store/store.h"
 
+#include "core/secret.h"
+
 /* A sealed blob of a short secret: PPS (32), MEBx password (<= 32), batch secret (32). */
 #define PP_SEALED_SMALL_MAX (64 + PP_SEAL_OVERHEAD)
 
@@ -111,7 +113,8 @@ struct pp_store_ops {
 	 * The generic layer (jobs.c) runs these inside a transaction or savepoint of its
 	 * own and reads before it writes; "lock" reads hold the row until the transaction
 	 * ends (PostgreSQL FOR UPDATE; SQLite holds the database write lock anyway). Lock
-	 * order, to keep PostgreSQL free of deadlocks: device, then job, then keys. */
+	 * order, to keep PostgreSQL free of deadlocks (postgres.c, top): device, then key,
+	 * then job. */
 
 	/* Reads and locks the key with its batch id; -PP_ENOTFOUND. */
 	int (*key_lock)(struct pp_store *s, const char *pid, struct pp_key_info *info,
@@ -271,6 +274,18 @@ size_t pp_store_utf8_len(const unsigned char *p, size_t avail);
 /* Copies text cut to fit cap (never inside a UTF-8 sequence), control characters and
  * bytes that are not UTF-8 replaced by '?'. NULL gives "". */
 void pp_store_text_copy(char *out, size_t cap, const char *in);
+
+/* Scoped wiping of locals that hold a secret or a sealed copy of one:
+ *     pp_cleanup(pp_wipe_sealed) struct pp_sealed_small plain = {.len = 0};
+ * wipes the whole object when it goes out of scope, on every path. */
+#define PP_STORE_WIPER(name, type)                                                                 \
+	static inline void name(type *p)                                                           \
+	{                                                                                          \
+		pp_wipe(p, sizeof(*p));                                                            \
+	}
+PP_STORE_WIPER(pp_wipe_sealed, struct pp_sealed_small)
+PP_STORE_WIPER(pp_wipe_key_sealed, struct pp_key_sealed)
+PP_STORE_WIPER(pp_wipe_device_secrets, struct pp_device_secrets)
 
 #define PP_AUDIT_HASH_LEN 32
 /* hash = SHA-256(prev || canonical(seq, time, actor, action, subject, detail)). */

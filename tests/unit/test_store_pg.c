@@ -738,6 +738,134 @@ static void test_pg_many_instances(void **state)
 		}
 }
 
+/* Lock order (postgres.c, top): hellos and binds of the same devices at once, each
+ * device's hellos released together with its bind and completion. With one order for
+ * every path PostgreSQL never has to break a deadlock, so no call sees -PP_EBUSY. */
+#define HAMMER_DEVICES 150
+#define HAMMER_HELLOS 3
+#define HAMMER_REPEAT 6
+
+struct hammer {
+	struct pp_store *s;
+	pthread_barrier_t *gate;
+	const int64_t *jobs;
+	bool binder;
+	unsigned idx;
+	unsigned active; /* hellos that met the running job: the racing ones */
+	unsigned busy;
+	unsigned calls;
+	int rc;
+	char msg[300];
+};
+
+static int hammer_bind(struct hammer *hm, unsigned dev, struct pp_err *err)
+{
+	uint8_t u[16];
+	c_uuid(dev, u);
+	int rc = pp_store_job_bind(hm->s, hm->jobs[dev - 1], "w", u, "h", NULL, T0 + 1, err);
+	if (rc == 0)
+		rc = pp_store_job_complete(hm->s, hm->jobs[dev - 1], "w", "h", "d", T0 + 2, err);
+	return rc;
+}
+
+static int hammer_hello(struct hammer *hm, unsigned dev, struct pp_err *err)
+{
+	struct pp_hello_in h = {.source = "hello", .now = T0 + 1};
+	c_uuid(dev, h.uuid);
+	c_pid(dev, h.pid);
+	h.addr[0] = 127;
+	h.addr[3] = 2;
+	enum pp_hello_outcome o = PP_HELLO_UNKNOWN_PID;
+	int rc = pp_store_hello(hm->s, &h, &o, NULL, err);
+	if (rc == 0 && o == PP_HELLO_JOB_ACTIVE)
+		hm->active++;
+	return rc;
+}
+
+static void *hammer_run(void *arg)
+{
+	struct hammer *hm = arg;
+	struct pp_err err = {0};
+	for (unsigned dev = 1; dev <= HAMMER_DEVICES; dev++) {
+		pthread_barrier_wait(hm->gate);
+		/* The hellos start a little later each device, so that some reach the key
+		 * while the bind holds the job and others the other way round. */
+		if (!hm->binder) {
+			struct timespec ts = {.tv_nsec =
+						  (long)((dev * 7 + hm->idx * 5) % 16) * 50000};
+			nanosleep(&ts, NULL);
+		}
+		for (int k = 0; k < (hm->binder ? 1 : HAMMER_REPEAT); k++) {
+			int rc, tries = 0;
+			do {
+				hm->calls++;
+				rc = hm->binder ? hammer_bind(hm, dev, &err)
+						: hammer_hello(hm, dev, &err);
+				if (rc == -PP_EBUSY)
+					hm->busy++;
+			} while (rc == -PP_EBUSY && ++tries < 20);
+			if (rc < 0 && hm->rc == 0) {
+				hm->rc = rc;
+				snprintf(hm->msg, sizeof(hm->msg), "device %u: %s", dev, err.msg);
+			}
+		}
+	}
+	return NULL;
+}
+
+static void test_pg_lock_order(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t jobs[HAMMER_DEVICES];
+	int64_t b = c_batch(f, "hammer", false, 0);
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	for (unsigned i = 1; i <= HAMMER_DEVICES; i++) {
+		c_key(f, b, i, false, PP_KEY_EXPORTED, 0);
+		assert_int_equal(c_hello(f, i, i, &jobs[i - 1]), PP_HELLO_NEW_JOB);
+	}
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	struct pp_job out[HAMMER_DEVICES];
+	size_t n = 0;
+	assert_int_equal(pp_store_jobs_claim(f->s, "w", T0, 600, HAMMER_DEVICES, out, &n, &err), 0);
+	assert_int_equal(n, HAMMER_DEVICES);
+
+	pthread_barrier_t gate;
+	struct hammer hm[HAMMER_HELLOS + 1];
+	pthread_t th[HAMMER_HELLOS + 1];
+	assert_int_equal(pthread_barrier_init(&gate, NULL, HAMMER_HELLOS + 1), 0);
+	memset(hm, 0, sizeof(hm));
+	for (int i = 0; i <= HAMMER_HELLOS; i++) {
+		hm[i].s = backend_open_other(f);
+		hm[i].gate = &gate;
+		hm[i].jobs = jobs;
+		hm[i].binder = i == 0;
+		hm[i].idx = (unsigned)i;
+	}
+	for (int i = 0; i <= HAMMER_HELLOS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, hammer_run, &hm[i]), 0);
+	unsigned busy = 0, calls = 0, active = 0;
+	for (int i = 0; i <= HAMMER_HELLOS; i++) {
+		pthread_join(th[i], NULL);
+		pp_store_close(hm[i].s);
+		busy += hm[i].busy;
+		calls += hm[i].calls;
+		active += hm[i].active;
+	}
+	pthread_barrier_destroy(&gate);
+	for (int i = 0; i <= HAMMER_HELLOS; i++)
+		if (hm[i].rc < 0)
+			fail_msg("%s", hm[i].msg);
+	print_message("     lock order: %u calls, %u hellos met the running job, %u busy "
+		      "(deadlocks or lock waits)\n",
+		      calls, active, busy);
+	assert_int_equal(busy, 0);
+	struct pp_store_counts c;
+	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
+	assert_int_equal(c.jobs_by_state[PP_JOB_DONE], HAMMER_DEVICES);
+	assert_int_equal(c.devices_by_state[PP_DEV_PROVISIONED], HAMMER_DEVICES);
+}
+
 /* ---- connection health ---- */
 
 /* A store of its own with a name to find its server process by. */
@@ -895,6 +1023,7 @@ int main(void)
 	    T(test_pg_audit),
 	    T(test_pg_skip_locked),
 	    T(test_pg_many_instances),
+	    T(test_pg_lock_order),
 	    T(test_pg_reconnect),
 	    T(test_pg_txn_status),
 	    T(test_pg_heartbeat),

@@ -3,8 +3,9 @@
  * batches, keys and the audit chain, and claims that skip locked rows.
  *
  * Needs a server: PSKPROV_TEST_PG is a libpq conninfo of a database this user may
- * create schemas in (scripts/pg-test.sh starts a throwaway one). Without it every test
- * is skipped. Each test runs in a schema of its own, dropped afterwards. */
+ * create schemas in (scripts/pg-test.sh starts a throwaway one). Without it the suite
+ * reports itself skipped to ctest (test_store_pgenv.h). Each test runs in a schema of its own,
+ * dropped afterwards. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +31,7 @@ struct fixture {
 };
 
 #include "test_store_contract.h"
+#include "test_store_pgenv.h"
 
 #define ENV "PSKPROV_TEST_PG"
 
@@ -996,22 +998,10 @@ static void test_pg_heartbeat(void **state)
 	pp_store_close(o);
 }
 
-/* Without a server: skipped, and said so. */
-static void test_pg_skipped(void **state)
-{
-	(void)state;
-	print_message("PostgreSQL store tests skipped: set " ENV " to a libpq conninfo, or run "
-		      "'sh scripts/pg-test.sh run %s'\n",
-		      "./test_store_pg");
-	skip();
-}
-
 int main(void)
 {
-	if (!getenv(ENV) || !*getenv(ENV)) {
-		const struct CMUnitTest skipped[] = {cmocka_unit_test(test_pg_skipped)};
-		return cmocka_run_group_tests(skipped, NULL, NULL);
-	}
+	if (!pg_test_conninfo())
+		return pg_test_missing("test_store_pg");
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    CONTRACT_TESTS(T),

@@ -1125,15 +1125,13 @@ static int pg_key_success(struct pp_store *base, const char *pid, int64_t now, s
 
 /* ---- audit ---- */
 
-static int pg_audit_append(struct pp_store *base, const struct pp_audit_new *e, struct pp_err *err)
+static int pg_audit_tail(struct pp_store *base, int64_t *last_seq, char hash_hex[65],
+			 struct pp_err *err)
 {
 	struct pg_store *s = pg(base);
-	uint8_t prev[PP_AUDIT_HASH_LEN] = {0}, hash[PP_AUDIT_HASH_LEN];
-	char prev_hex[2 * PP_AUDIT_HASH_LEN + 1], hash_hex[2 * PP_AUDIT_HASH_LEN + 1];
-	uint64_t seq = 1;
 	PGresult *r = NULL;
-	if (!pg_in_transaction(base))
-		return pp_err_set(err, PP_ESTATE, "store: audit append outside a transaction");
+	*last_seq = 0;
+	hash_hex[0] = '\0';
 	/* Held to the end of the transaction: the next writer reads the tail after this
 	 * one commits or rolls back. */
 	int rc = run(s, ST_AUDIT_LOCK, NULL, &r, "store: audit lock", err);
@@ -1143,21 +1141,16 @@ static int pg_audit_append(struct pp_store *base, const struct pp_audit_new *e, 
 	if ((rc = run(s, ST_AUDIT_TAIL, NULL, &r, "store: audit append", err)) < 0)
 		return rc;
 	if (PQntuples(r) > 0) {
-		int64_t last = col_i64(r, 0, 0);
-		const char *h = col_cstr(r, 0, 1);
-		if (last < 1 || last == INT64_MAX || !h || pp_unhex(h, prev, sizeof(prev)) < 0) {
-			PQclear(r);
-			return pp_err_set(err, PP_ECRYPTO,
-					  "audit log: the last entry (seq %lld) is damaged",
-					  (long long)last);
-		}
-		seq = (uint64_t)last + 1;
+		*last_seq = col_i64(r, 0, 0);
+		col_str(r, 0, 1, hash_hex, 65);
 	}
 	PQclear(r);
-	if (pp_audit_hash(prev, seq, e->time, e->actor, e->action, e->subject, e->detail, hash) < 0)
-		return pp_err_set(err, PP_ECRYPTO, "audit: SHA-256 failed");
-	pp_hex(prev, sizeof(prev), prev_hex);
-	pp_hex(hash, sizeof(hash), hash_hex);
+	return 0;
+}
+
+static int pg_audit_insert(struct pp_store *base, uint64_t seq, const struct pp_audit_new *e,
+			   const char *prev_hex, const char *hash_hex, struct pp_err *err)
+{
 	struct params p = {0};
 	p_i64(&p, (int64_t)seq);
 	p_i64(&p, e->time);
@@ -1167,7 +1160,7 @@ static int pg_audit_append(struct pp_store *base, const struct pp_audit_new *e, 
 	p_text(&p, e->detail);
 	p_text(&p, prev_hex);
 	p_text(&p, hash_hex);
-	return run_write(s, ST_AUDIT_INSERT, &p, "store: audit append", err);
+	return run_write(pg(base), ST_AUDIT_INSERT, &p, "store: audit append", err);
 }
 
 static int pg_audit_list(struct pp_store *base, uint64_t since_seq,
@@ -1731,40 +1724,23 @@ static int pg_job_list(struct pp_store *base, int state, uint64_t limit,
 	}
 }
 
-static int count_by_state(struct pg_store *s, enum stmt_id sid, int (*from_name)(const char *),
-			  uint64_t *counts, int n, struct pp_err *err)
+static const enum stmt_id count_stmts[] = {
+    [PP_COUNT_KEYS] = ST_COUNT_KEYS,
+    [PP_COUNT_DEVICES] = ST_COUNT_DEVICES,
+    [PP_COUNT_JOBS] = ST_COUNT_JOBS,
+};
+
+static int pg_count_states(struct pp_store *base, enum pp_count_table table,
+			   int (*cb)(void *, const char *, int64_t), void *ctx, struct pp_err *err)
 {
 	PGresult *r = NULL;
-	int rc = run(s, sid, NULL, &r, "store: counts", err);
+	int rc = run(pg(base), count_stmts[table], NULL, &r, "store: counts", err);
 	if (rc < 0)
 		return rc;
-	for (int row = 0; row < PQntuples(r); row++) {
-		int i = from_name(col_cstr(r, row, 0));
-		if (i >= 0 && i < n)
-			counts[i] = col_u64(r, row, 1);
-	}
+	for (int row = 0; row < PQntuples(r); row++)
+		(void)cb(ctx, col_cstr(r, row, 0), col_i64(r, row, 1));
 	PQclear(r);
 	return 0;
-}
-
-static int key_state_index(const char *name)
-{
-	enum pp_key_state st;
-	return pp_key_state_parse(name, &st, NULL) < 0 ? -1 : (int)st;
-}
-
-static int pg_counts(struct pp_store *base, struct pp_store_counts *out, struct pp_err *err)
-{
-	struct pg_store *s = pg(base);
-	int rc = count_by_state(s, ST_COUNT_KEYS, key_state_index, out->keys_by_state,
-				PP_KEY_STATE_MAX, err);
-	if (rc == 0)
-		rc = count_by_state(s, ST_COUNT_DEVICES, pp_device_state_from_name,
-				    out->devices_by_state, PP_DEV_STATE_MAX, err);
-	if (rc == 0)
-		rc = count_by_state(s, ST_COUNT_JOBS, pp_job_state_from_name, out->jobs_by_state,
-				    PP_JOB_STATE_MAX, err);
-	return rc;
 }
 
 /* ---- open and close ---- */
@@ -1806,7 +1782,8 @@ static const struct pp_store_ops postgres_ops = {
     .key_list = pg_key_list,
     .key_sealed = pg_key_sealed,
     .key_state_cas = pg_key_state_cas,
-    .audit_append = pg_audit_append,
+    .audit_tail = pg_audit_tail,
+    .audit_insert = pg_audit_insert,
     .audit_list = pg_audit_list,
     .in_transaction = pg_in_transaction,
     .savepoint = pg_savepoint,
@@ -1837,7 +1814,7 @@ static const struct pp_store_ops postgres_ops = {
     .jobs_claim = pg_jobs_claim,
     .jobs_renew = pg_jobs_renew,
     .job_list = pg_job_list,
-    .counts = pg_counts,
+    .count_states = pg_count_states,
     .token_insert = pg_token_insert,
     .token_revoke = pg_token_revoke,
     .token_list = pg_token_list,

@@ -903,40 +903,36 @@ out:
 
 /* ---- audit ---- */
 
-static int audit_append_locked(struct sqlite_store *s, const struct pp_audit_new *e,
-			       struct pp_err *err)
+static int sq_audit_tail(struct pp_store *base, int64_t *last_seq, char hash_hex[65],
+			 struct pp_err *err)
 {
-	uint8_t prev[PP_AUDIT_HASH_LEN] = {0}, hash[PP_AUDIT_HASH_LEN];
-	char prev_hex[2 * PP_AUDIT_HASH_LEN + 1], hash_hex[2 * PP_AUDIT_HASH_LEN + 1];
-	uint64_t seq = 1;
+	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
+	*last_seq = 0;
+	hash_hex[0] = '\0';
 	int rc = stmt_take(s, ST_AUDIT_TAIL, &st, err);
 	if (rc < 0)
 		return rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		int64_t last = sqlite3_column_int64(st, 0);
 		const char *h = (const char *)sqlite3_column_text(st, 1);
-		if (last < 1 || last == INT64_MAX || !h || pp_unhex(h, prev, sizeof(prev)) < 0) {
-			stmt_give(s, ST_AUDIT_TAIL);
-			return pp_err_set(err, PP_ECRYPTO,
-					  "audit log: the last entry (seq %lld) is damaged",
-					  (long long)last);
-		}
-		seq = (uint64_t)last + 1;
-	} else if (rc != SQLITE_DONE) {
-		rc = db_err(s->db, rc, "store: audit append", err);
-		stmt_give(s, ST_AUDIT_TAIL);
-		return rc;
+		*last_seq = sqlite3_column_int64(st, 0);
+		snprintf(hash_hex, 65, "%s", h ? h : "");
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: audit append", err);
 	}
 	stmt_give(s, ST_AUDIT_TAIL);
+	return rc;
+}
 
-	if (pp_audit_hash(prev, seq, e->time, e->actor, e->action, e->subject, e->detail, hash) < 0)
-		return pp_err_set(err, PP_ECRYPTO, "audit: SHA-256 failed");
-	pp_hex(prev, sizeof(prev), prev_hex);
-	pp_hex(hash, sizeof(hash), hash_hex);
-
-	if ((rc = stmt_take(s, ST_AUDIT_INSERT, &st, err)) < 0)
+static int sq_audit_insert(struct pp_store *base, uint64_t seq, const struct pp_audit_new *e,
+			   const char *prev_hex, const char *hash_hex, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_take(s, ST_AUDIT_INSERT, &st, err);
+	if (rc < 0)
 		return rc;
 	if (sqlite3_bind_int64(st, 1, (int64_t)seq) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, e->time) != SQLITE_OK || bind_text(st, 3, e->actor) ||
@@ -950,24 +946,6 @@ static int audit_append_locked(struct sqlite_store *s, const struct pp_audit_new
 	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: audit append", err);
 out:
 	stmt_give(s, ST_AUDIT_INSERT);
-	return rc;
-}
-
-static int sq_audit_append(struct pp_store *base, const struct pp_audit_new *e, struct pp_err *err)
-{
-	struct sqlite_store *s = sq(base);
-	/* Inside a caller's transaction the write lock is already held (BEGIN IMMEDIATE);
-	 * otherwise take it for the read of the tail and the insert together. */
-	if (!sqlite3_get_autocommit(s->db))
-		return audit_append_locked(s, e, err);
-	int rc = stmt_exec(s, ST_BEGIN, "store: begin", err);
-	if (rc < 0)
-		return rc;
-	rc = audit_append_locked(s, e, err);
-	if (rc == 0)
-		rc = stmt_exec(s, ST_COMMIT, "store: commit", err);
-	if (rc < 0 && !sqlite3_get_autocommit(s->db))
-		(void)stmt_exec(s, ST_ROLLBACK, "store: rollback", NULL);
 	return rc;
 }
 
@@ -1863,42 +1841,26 @@ out:
 	return rc;
 }
 
-static int count_by_state(struct sqlite_store *s, enum stmt_id sid, int (*from_name)(const char *),
-			  uint64_t *counts, int n, struct pp_err *err)
+static const enum stmt_id count_stmts[] = {
+    [PP_COUNT_KEYS] = ST_COUNT_KEYS,
+    [PP_COUNT_DEVICES] = ST_COUNT_DEVICES,
+    [PP_COUNT_JOBS] = ST_COUNT_JOBS,
+};
+
+static int sq_count_states(struct pp_store *base, enum pp_count_table table,
+			   int (*cb)(void *, const char *, int64_t), void *ctx, struct pp_err *err)
 {
+	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
+	enum stmt_id sid = count_stmts[table];
 	int rc = stmt_take(s, sid, &st, err);
 	if (rc < 0)
 		return rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int i = from_name((const char *)sqlite3_column_text(st, 0));
-		int64_t c = sqlite3_column_int64(st, 1);
-		/* States this program does not know (a newer schema's) are not counted. */
-		if (i >= 0 && i < n && c > 0)
-			counts[i] = (uint64_t)c;
-	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		(void)cb(ctx, (const char *)sqlite3_column_text(st, 0),
+			 sqlite3_column_int64(st, 1));
 	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: counts", err);
 	stmt_give(s, sid);
-	return rc;
-}
-
-static int key_state_index(const char *name)
-{
-	enum pp_key_state st;
-	return pp_key_state_parse(name, &st, NULL) < 0 ? -1 : (int)st;
-}
-
-static int sq_counts(struct pp_store *base, struct pp_store_counts *out, struct pp_err *err)
-{
-	struct sqlite_store *s = sq(base);
-	int rc = count_by_state(s, ST_COUNT_KEYS, key_state_index, out->keys_by_state,
-				PP_KEY_STATE_MAX, err);
-	if (rc == 0)
-		rc = count_by_state(s, ST_COUNT_DEVICES, pp_device_state_from_name,
-				    out->devices_by_state, PP_DEV_STATE_MAX, err);
-	if (rc == 0)
-		rc = count_by_state(s, ST_COUNT_JOBS, pp_job_state_from_name, out->jobs_by_state,
-				    PP_JOB_STATE_MAX, err);
 	return rc;
 }
 
@@ -1943,7 +1905,8 @@ static const struct pp_store_ops sqlite_ops = {
     .key_list = sq_key_list,
     .key_sealed = sq_key_sealed,
     .key_state_cas = sq_key_state_cas,
-    .audit_append = sq_audit_append,
+    .audit_tail = sq_audit_tail,
+    .audit_insert = sq_audit_insert,
     .audit_list = sq_audit_list,
     .in_transaction = sq_in_transaction,
     .savepoint = sq_savepoint,
@@ -1974,7 +1937,7 @@ static const struct pp_store_ops sqlite_ops = {
     .jobs_claim = sq_jobs_claim,
     .jobs_renew = sq_jobs_renew,
     .job_list = sq_job_list,
-    .counts = sq_counts,
+    .count_states = sq_count_states,
     .token_insert = sq_token_insert,
     .token_revoke = sq_token_revoke,
     .token_list = sq_token_list,

@@ -674,6 +674,31 @@ out:
 	return rc;
 }
 
+/* One entry onto the chain, on every backend the same: the tail read under its lock,
+ * the next hash computed here, the row inserted, all in the caller's transaction. */
+static int audit_chain_append(struct pp_store *s, const struct pp_audit_new *e, struct pp_err *err)
+{
+	uint8_t prev[PP_AUDIT_HASH_LEN] = {0}, hash[PP_AUDIT_HASH_LEN];
+	char prev_hex[2 * PP_AUDIT_HASH_LEN + 1], hash_hex[2 * PP_AUDIT_HASH_LEN + 1] = "";
+	int64_t last = 0;
+	if (!s->ops->in_transaction(s))
+		return pp_err_set(err, PP_ESTATE, "store: audit append outside a transaction");
+	int rc = s->ops->audit_tail(s, &last, hash_hex, err);
+	if (rc < 0)
+		return rc;
+	if (last < 0 || last == INT64_MAX ||
+	    (last > 0 && pp_unhex(hash_hex, prev, sizeof(prev)) < 0))
+		return pp_err_set(err, PP_ECRYPTO,
+				  "audit log: the last entry (seq %lld) is damaged",
+				  (long long)last);
+	uint64_t seq = (uint64_t)last + 1;
+	if (pp_audit_hash(prev, seq, e->time, e->actor, e->action, e->subject, e->detail, hash) < 0)
+		return pp_err_set(err, PP_ECRYPTO, "audit: SHA-256 failed");
+	pp_hex(prev, sizeof(prev), prev_hex);
+	pp_hex(hash, sizeof(hash), hash_hex);
+	return s->ops->audit_insert(s, seq, e, prev_hex, hash_hex, err);
+}
+
 int pp_store_audit_at(struct pp_store *s, int64_t time_s, const char *actor, const char *action,
 		      const char *subject, const char *detail, struct pp_err *err)
 {
@@ -690,7 +715,7 @@ int pp_store_audit_at(struct pp_store *s, int64_t time_s, const char *actor, con
 	    .subject = subject ? subject : "",
 	    .detail = detail ? detail : "",
 	};
-	return s->ops->audit_append(s, &e, err);
+	return audit_chain_append(s, &e, err);
 }
 
 int pp_store_audit_append(struct pp_store *s, const char *actor, const char *action,

@@ -63,6 +63,7 @@ struct pp_device_row {
 };
 
 enum pp_savepoint_op { PP_SP_BEGIN, PP_SP_RELEASE, PP_SP_ROLLBACK };
+enum pp_count_table { PP_COUNT_KEYS, PP_COUNT_DEVICES, PP_COUNT_JOBS };
 enum pp_job_find { PP_JOB_FIND_ACTIVE, PP_JOB_FIND_LAST_DONE };
 
 struct pp_store_ops {
@@ -102,9 +103,15 @@ struct pp_store_ops {
 	int (*key_state_cas)(struct pp_store *s, const char *pid, enum pp_key_state from,
 			     enum pp_key_state to, int64_t now, struct pp_err *err);
 
-	/* Appends one entry atomically: reads the tail, computes the next hash with
-	 * pp_audit_hash, inserts; two writers never fork the chain. */
-	int (*audit_append)(struct pp_store *s, const struct pp_audit_new *e, struct pp_err *err);
+	/* The audit chain is the generic layer's (pp_store_audit_at): in the caller's
+	 * transaction it reads the tail, hashes and inserts. audit_tail locks the tail until
+	 * the transaction ends (PostgreSQL: an advisory lock; SQLite: the write lock is held
+	 * already), so two writers never fork the chain; *last_seq 0 and hash "" when the
+	 * log is empty. audit_insert writes one row as given. */
+	int (*audit_tail)(struct pp_store *s, int64_t *last_seq, char hash_hex[65],
+			  struct pp_err *err);
+	int (*audit_insert)(struct pp_store *s, uint64_t seq, const struct pp_audit_new *e,
+			    const char *prev_hex, const char *hash_hex, struct pp_err *err);
 	int (*audit_list)(struct pp_store *s, uint64_t since_seq,
 			  int (*cb)(void *, const struct pp_audit_entry *), void *ctx,
 			  struct pp_err *err);
@@ -202,7 +209,11 @@ struct pp_store_ops {
 			  struct pp_err *err);
 	int (*job_list)(struct pp_store *s, int state, uint64_t limit,
 			int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err);
-	int (*counts)(struct pp_store *s, struct pp_store_counts *out, struct pp_err *err);
+	/* Calls cb with (state name, number of rows) for each state present in the table;
+	 * the generic layer (pp_store_counts) maps the names. */
+	int (*count_states)(struct pp_store *s, enum pp_count_table table,
+			    int (*cb)(void *ctx, const char *state, int64_t n), void *ctx,
+			    struct pp_err *err);
 	/* Sets the two TLS columns (checked by the caller) and updated; -PP_ENOTFOUND. */
 	int (*device_set_tls)(struct pp_store *s, const uint8_t uuid[16], const char *version,
 			      const char *cipher, int64_t now, struct pp_err *err);

@@ -23,6 +23,7 @@
 #include "core/secret.h"
 #include "keys/keys.h"
 #include "store/store.h"
+#include "store/store_impl.h"
 
 /* ---- backend hooks (defined by the including file) ---- */
 
@@ -1812,6 +1813,57 @@ static void c_test_device_tls(void **state)
 	assert_string_equal(d.tls_cipher, "PSK-AES256-CBC-SHA");
 }
 
+/* The audit chain is the generic layer's, one behaviour on every backend: an entry is
+ * written in a transaction (its own, or the caller's, undone with it), never outside
+ * one, and chained the same way whatever the backend. */
+static void c_test_audit_transactions(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	uint64_t n = 0;
+	assert_int_equal(pp_store_audit_append(f->s, "t", "a.one", "s", "first", &err), 0);
+	/* The internal entry point refuses to run outside a transaction. */
+	assert_int_equal(pp_store_audit_at(f->s, T0, "t", "a.bare", "", "", &err), -PP_ESTATE);
+	c_expect_msg(&err, "outside a transaction");
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_audit_append(f->s, "t", "a.undone", "s", "", &err), 0);
+	assert_int_equal(pp_store_audit_at(f->s, T0, "t", "a.undone", "s", "", &err), 0);
+	assert_int_equal(pp_store_rollback(f->s, &err), 0);
+	assert_int_equal(c_audit(f, "a.undone").n, 0);
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_audit_at(f->s, T0, "t", "a.kept", "s", "x", &err), 0);
+	assert_int_equal(pp_store_audit_append(f->s, "t", "a.kept", "s", "y", &err), 0);
+	/* A refused entry inside the transaction leaves it usable and the chain whole. */
+	assert_int_equal(pp_store_audit_append(f->s, "", "a.bad", "s", "", &err), -PP_EINVAL);
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	assert_int_equal(c_audit(f, "a.kept").n, 2);
+	assert_int_equal(pp_store_audit_verify(f->s, &n, &err), 0);
+	assert_int_equal(n, 3);
+}
+
+/* Counts: zero where no row is, every state counted from one call. */
+static void c_test_counts_empty(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	struct pp_store_counts c;
+	memset(&c, 0xff, sizeof(c));
+	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
+	for (int i = 0; i < PP_KEY_STATE_MAX; i++)
+		assert_int_equal(c.keys_by_state[i], 0);
+	for (int i = 0; i < PP_DEV_STATE_MAX; i++)
+		assert_int_equal(c.devices_by_state[i], 0);
+	for (int i = 0; i < PP_JOB_STATE_MAX; i++)
+		assert_int_equal(c.jobs_by_state[i], 0);
+	int64_t b = c_batch(f, "count", false, 0);
+	c_key(f, b, 1, false, PP_KEY_AVAILABLE, 0);
+	c_key(f, b, 2, false, PP_KEY_EXPORTED, 0);
+	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
+	assert_int_equal(c.keys_by_state[PP_KEY_AVAILABLE], 1);
+	assert_int_equal(c.keys_by_state[PP_KEY_EXPORTED], 1);
+	assert_int_equal(c.keys_by_state[PP_KEY_IN_USE], 0);
+}
+
 #define CONTRACT_TESTS(T)                                                                          \
 	cmocka_unit_test(c_test_names), T(c_test_job_life), T(c_test_lease_expiry),                \
 	    T(c_test_hello_twice), T(c_test_unproven_bound), T(c_test_hello_after_provisioned),    \
@@ -1819,6 +1871,7 @@ static void c_test_device_tls(void **state)
 	    T(c_test_lockout), T(c_test_savepoints), T(c_test_atomic_failure),                     \
 	    T(c_test_rotated_pid), T(c_test_retry_and_fail), T(c_test_escrow_and_rotation_errors), \
 	    T(c_test_lists_and_counts), T(c_test_claim_order), T(c_test_no_plaintext),             \
-	    T(c_test_concurrent_claims), T(c_test_device_tls)
+	    T(c_test_concurrent_claims), T(c_test_device_tls), T(c_test_audit_transactions),       \
+	    T(c_test_counts_empty)
 
 #endif

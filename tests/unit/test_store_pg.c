@@ -712,7 +712,7 @@ static void test_pg_many_instances(void **state)
 	for (int i = 0; i < INST; i++) {
 		pp_store_close(in[i].s);
 		if (in[i].rc < 0)
-			fail_msg("%s", in[i].msg);
+			fail_msg("instance %d failed (rc %d): %s", i, in[i].rc, in[i].msg);
 		total += in[i].claimed;
 		print_message("     %s claimed and completed %d jobs (%d retries)\n", in[i].owner,
 			      in[i].claimed, in[i].busy);

@@ -862,6 +862,66 @@ static int pg_key_insert(struct pp_store *base, const struct pp_key_row *row, st
 	return rc;
 }
 
+/* ---- listings ----
+ *
+ * Every listing pages the same way: $1 the cursor (the last row's key), $2 the page
+ * size, then the listing's filters; a page is read whole before its callbacks run, so
+ * no statement stays open under a callback (which may read from the store). */
+
+struct page_q {
+	enum stmt_id sid;
+	const char *what;
+	uint64_t limit; /* 0: all */
+	/* The parameters of one page: cursor, want (p_limit), filters. */
+	void (*params)(struct params *p, uint64_t want, void *arg);
+	/* Row i: decode, call back, move the cursor; nonzero stops (> 0: fine). */
+	int (*row)(const PGresult *r, int i, void *arg, struct pp_err *err);
+	void *arg;
+};
+
+static int paged(struct pg_store *s, const struct page_q *q, struct pp_err *err)
+{
+	uint64_t left = q->limit;
+	for (;;) {
+		uint64_t want = left && left < PAGE ? left : PAGE;
+		struct params p = {0};
+		PGresult *r = NULL;
+		q->params(&p, want, q->arg);
+		int rc = run(s, q->sid, &p, &r, q->what, err);
+		if (rc < 0)
+			return rc;
+		int n = PQntuples(r);
+		for (int i = 0; i < n && rc == 0; i++)
+			rc = q->row(r, i, q->arg, err);
+		PQclear(r);
+		if (rc != 0)
+			return rc > 0 ? 0 : rc;
+		if ((uint64_t)n < want || (left && (left -= want) == 0))
+			return 0;
+	}
+}
+
+/* A listing in id order, optionally of one state ($3). */
+struct id_page {
+	int64_t after;
+	const char *state; /* NULL: any */
+	union {
+		int (*audit)(void *, const struct pp_audit_entry *);
+		int (*device)(void *, const struct pp_device_row *);
+		int (*job)(void *, const struct pp_job *);
+	} cb;
+	void *ctx;
+};
+
+static void id_page_params(struct params *p, uint64_t want, void *arg)
+{
+	struct id_page *pg = arg;
+	p_i64(p, pg->after);
+	p_limit(p, want);
+	if (pg->state)
+		p_text(p, pg->state);
+}
+
 static int key_row(const PGresult *r, int row, struct pp_key_info *k, struct pp_err *err)
 {
 	col_str(r, row, 0, k->pid, sizeof(k->pid));
@@ -912,54 +972,50 @@ static int pg_key_lock(struct pp_store *base, const char *pid, struct pp_key_inf
 	return key_one(pg(base), ST_KEY_LOCK, pid, info, batch_id, err);
 }
 
+struct key_page {
+	char after[PP_PID_LEN + 1];
+	const struct pp_key_query *q;
+	int (*cb)(void *, const struct pp_key_info *);
+	void *ctx;
+};
+
+static void key_page_params(struct params *p, uint64_t want, void *arg)
+{
+	struct key_page *kp = arg;
+	p_text(p, kp->after);
+	p_limit(p, want);
+	if (kp->q->batch_id)
+		p_i64(p, kp->q->batch_id);
+	if (kp->q->state >= 0)
+		p_text(p, pp_key_state_name((enum pp_key_state)kp->q->state));
+}
+
+static int key_page_row(const PGresult *r, int i, void *arg, struct pp_err *err)
+{
+	struct key_page *kp = arg;
+	struct pp_key_info info;
+	int rc = key_row(r, i, &info, err);
+	if (rc < 0)
+		return rc;
+	memcpy(kp->after, info.pid, sizeof(kp->after));
+	return kp->cb(kp->ctx, &info);
+}
+
 static int pg_key_list(struct pp_store *base, const struct pp_key_query *q,
 		       int (*cb)(void *, const struct pp_key_info *), void *ctx, struct pp_err *err)
 {
-	struct pg_store *s = pg(base);
-	enum stmt_id sid = q->batch_id
-			       ? (q->state >= 0 ? ST_KEY_LIST_BATCH_STATE : ST_KEY_LIST_BATCH)
-			       : (q->state >= 0 ? ST_KEY_LIST_STATE : ST_KEY_LIST);
-	char after[PP_PID_LEN + 1];
-	uint64_t left = q->limit; /* 0: all */
-	pp_store_text_copy(after, sizeof(after), q->after);
-	for (;;) {
-		uint64_t want = left && left < PAGE ? left : PAGE;
-		struct params p = {0};
-		PGresult *r = NULL;
-		p_text(&p, after);
-		p_limit(&p, want);
-		p_i64(&p, q->batch_id);
-		p_text(&p, q->state >= 0 ? pp_key_state_name((enum pp_key_state)q->state) : NULL);
-		/* Statements without a batch or state take fewer parameters. */
-		if (sid == ST_KEY_LIST)
-			p.n = 2;
-		else if (sid == ST_KEY_LIST_BATCH)
-			p.n = 3;
-		else if (sid == ST_KEY_LIST_STATE) {
-			p.v[2] = p.v[3];
-			p.n = 3;
-		}
-		int rc = run(s, sid, &p, &r, "store: key list", err);
-		if (rc < 0)
-			return rc;
-		int n = PQntuples(r);
-		for (int i = 0; i < n; i++) {
-			struct pp_key_info info;
-			if ((rc = key_row(r, i, &info, err)) < 0 || (rc = cb(ctx, &info)) != 0) {
-				PQclear(r);
-				return rc > 0 ? 0 : rc;
-			}
-			memcpy(after, info.pid, sizeof(after));
-		}
-		PQclear(r);
-		if ((uint64_t)n < want)
-			return 0;
-		if (left) {
-			left -= want;
-			if (left == 0)
-				return 0;
-		}
-	}
+	struct key_page kp = {.q = q, .cb = cb, .ctx = ctx};
+	pp_store_text_copy(kp.after, sizeof(kp.after), q->after);
+	struct page_q pq = {
+	    .sid = q->batch_id ? (q->state >= 0 ? ST_KEY_LIST_BATCH_STATE : ST_KEY_LIST_BATCH)
+			       : (q->state >= 0 ? ST_KEY_LIST_STATE : ST_KEY_LIST),
+	    .what = "store: key list",
+	    .limit = q->limit,
+	    .params = key_page_params,
+	    .row = key_page_row,
+	    .arg = &kp,
+	};
+	return paged(pg(base), &pq, err);
 }
 
 static int pg_key_sealed(struct pp_store *base, const char *pid, struct pp_key_sealed *out,
@@ -1163,47 +1219,40 @@ static int pg_audit_insert(struct pp_store *base, uint64_t seq, const struct pp_
 	return run_write(pg(base), ST_AUDIT_INSERT, &p, "store: audit append", err);
 }
 
+static int audit_page_row(const PGresult *r, int i, void *arg, struct pp_err *err)
+{
+	struct id_page *pg = arg;
+	struct pp_audit_entry e;
+	int64_t seq = col_i64(r, i, 0);
+	e.seq = seq < 0 ? 0 : (uint64_t)seq;
+	e.time = col_i64(r, i, 1);
+	e.actor = col_cstr(r, i, 2);
+	e.action = col_cstr(r, i, 3);
+	e.subject = col_cstr(r, i, 4);
+	e.detail = col_cstr(r, i, 5);
+	col_str(r, i, 6, e.hash, sizeof(e.hash));
+	if (!e.actor || !e.action || !e.subject || !e.detail)
+		return pp_err_set(err, PP_ESTORE, "audit entry %llu: a field is missing",
+				  (unsigned long long)e.seq);
+	pg->after = seq;
+	return pg->cb.audit(pg->ctx, &e);
+}
+
 static int pg_audit_list(struct pp_store *base, uint64_t since_seq,
 			 int (*cb)(void *, const struct pp_audit_entry *), void *ctx,
 			 struct pp_err *err)
 {
-	struct pg_store *s = pg(base);
-	int64_t after = since_seq > INT64_MAX ? INT64_MAX : (int64_t)since_seq;
-	for (;;) {
-		struct params p = {0};
-		PGresult *r = NULL;
-		p_i64(&p, after);
-		p_i64(&p, PAGE);
-		int rc = run(s, ST_AUDIT_LIST, &p, &r, "store: audit list", err);
-		if (rc < 0)
-			return rc;
-		int n = PQntuples(r);
-		for (int i = 0; i < n; i++) {
-			struct pp_audit_entry e;
-			int64_t seq = col_i64(r, i, 0);
-			e.seq = seq < 0 ? 0 : (uint64_t)seq;
-			e.time = col_i64(r, i, 1);
-			e.actor = col_cstr(r, i, 2);
-			e.action = col_cstr(r, i, 3);
-			e.subject = col_cstr(r, i, 4);
-			e.detail = col_cstr(r, i, 5);
-			col_str(r, i, 6, e.hash, sizeof(e.hash));
-			if (!e.actor || !e.action || !e.subject || !e.detail)
-				rc = pp_err_set(err, PP_ESTORE,
-						"audit entry %llu: a field is missing",
-						(unsigned long long)e.seq);
-			else
-				rc = cb(ctx, &e);
-			if (rc != 0) {
-				PQclear(r);
-				return rc > 0 ? 0 : rc;
-			}
-			after = seq;
-		}
-		PQclear(r);
-		if (n < PAGE)
-			return 0;
-	}
+	struct id_page pg_ = {
+	    .after = since_seq > INT64_MAX ? INT64_MAX : (int64_t)since_seq,
+	    .cb.audit = cb,
+	    .ctx = ctx,
+	};
+	struct page_q pq = {.sid = ST_AUDIT_LIST,
+			    .what = "store: audit list",
+			    .params = id_page_params,
+			    .row = audit_page_row,
+			    .arg = &pg_};
+	return paged(pg(base), &pq, err);
 }
 
 /* ---- devices ---- */
@@ -1336,44 +1385,32 @@ static int pg_device_set_tls(struct pp_store *base, const uint8_t uuid[16], cons
 	return run_write(pg(base), ST_DEVICE_SET_TLS, &p, "store: device TLS", err);
 }
 
+static int device_page_row(const PGresult *r, int i, void *arg, struct pp_err *err)
+{
+	struct id_page *pg = arg;
+	struct pp_device_row d;
+	if (device_row(r, i, &d) < 0)
+		return pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
+	pg->after = col_i64(r, i, 16);
+	return pg->cb.device(pg->ctx, &d);
+}
+
 static int pg_device_list(struct pp_store *base, int state, uint64_t limit,
 			  int (*cb)(void *, const struct pp_device_row *), void *ctx,
 			  struct pp_err *err)
 {
-	struct pg_store *s = pg(base);
-	enum stmt_id sid = state >= 0 ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST;
-	int64_t after = 0;
-	uint64_t left = limit;
-	for (;;) {
-		uint64_t want = left && left < PAGE ? left : PAGE;
-		struct params p = {0};
-		PGresult *r = NULL;
-		p_i64(&p, after);
-		p_limit(&p, want);
-		if (state >= 0)
-			p_text(&p, pp_device_state_name((enum pp_device_state)state));
-		int rc = run(s, sid, &p, &r, "store: device list", err);
-		if (rc < 0)
-			return rc;
-		int n = PQntuples(r);
-		for (int i = 0; i < n; i++) {
-			struct pp_device_row d;
-			if (device_row(r, i, &d) < 0)
-				rc = pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
-			else
-				rc = cb(ctx, &d);
-			if (rc != 0) {
-				PQclear(r);
-				return rc > 0 ? 0 : rc;
-			}
-			after = col_i64(r, i, 16);
-		}
-		PQclear(r);
-		if ((uint64_t)n < want)
-			return 0;
-		if (left && (left -= want) == 0)
-			return 0;
-	}
+	struct id_page pg_ = {
+	    .state = state >= 0 ? pp_device_state_name((enum pp_device_state)state) : NULL,
+	    .cb.device = cb,
+	    .ctx = ctx,
+	};
+	struct page_q pq = {.sid = state >= 0 ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST,
+			    .what = "store: device list",
+			    .limit = limit,
+			    .params = id_page_params,
+			    .row = device_page_row,
+			    .arg = &pg_};
+	return paged(pg(base), &pq, err);
 }
 
 static int pg_escrow_get(struct pp_store *base, const uint8_t uuid[16], char admin_user[33],
@@ -1685,43 +1722,31 @@ static int pg_jobs_renew(struct pp_store *base, const char *owner, int64_t now, 
 	return rc;
 }
 
+static int job_page_row(const PGresult *r, int i, void *arg, struct pp_err *err)
+{
+	struct id_page *pg = arg;
+	struct pp_job j;
+	if (job_row(r, i, &j) < 0)
+		return pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
+	pg->after = j.id;
+	return pg->cb.job(pg->ctx, &j);
+}
+
 static int pg_job_list(struct pp_store *base, int state, uint64_t limit,
 		       int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
 {
-	struct pg_store *s = pg(base);
-	enum stmt_id sid = state >= 0 ? ST_JOB_LIST_STATE : ST_JOB_LIST;
-	int64_t after = 0;
-	uint64_t left = limit;
-	for (;;) {
-		uint64_t want = left && left < PAGE ? left : PAGE;
-		struct params p = {0};
-		PGresult *r = NULL;
-		p_i64(&p, after);
-		p_limit(&p, want);
-		if (state >= 0)
-			p_text(&p, pp_job_state_name((enum pp_job_state)state));
-		int rc = run(s, sid, &p, &r, "store: job list", err);
-		if (rc < 0)
-			return rc;
-		int n = PQntuples(r);
-		for (int i = 0; i < n; i++) {
-			struct pp_job j;
-			if (job_row(r, i, &j) < 0)
-				rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
-			else
-				rc = cb(ctx, &j);
-			if (rc != 0) {
-				PQclear(r);
-				return rc > 0 ? 0 : rc;
-			}
-			after = j.id;
-		}
-		PQclear(r);
-		if ((uint64_t)n < want)
-			return 0;
-		if (left && (left -= want) == 0)
-			return 0;
-	}
+	struct id_page pg_ = {
+	    .state = state >= 0 ? pp_job_state_name((enum pp_job_state)state) : NULL,
+	    .cb.job = cb,
+	    .ctx = ctx,
+	};
+	struct page_q pq = {.sid = state >= 0 ? ST_JOB_LIST_STATE : ST_JOB_LIST,
+			    .what = "store: job list",
+			    .limit = limit,
+			    .params = id_page_params,
+			    .row = job_page_row,
+			    .arg = &pg_};
+	return paged(pg(base), &pq, err);
 }
 
 static const enum stmt_id count_stmts[] = {

@@ -221,10 +221,7 @@ static const char schema_v5[] =
 
 /* In increasing version order; a version may be missing (merged later): every step
  * above the stored version runs. */
-static const struct migration {
-	int64_t version;
-	const char *sql;
-} migrations[] = {
+static const struct pp_migration migrations[] = {
     {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
 };
 
@@ -1905,7 +1902,9 @@ static int schema_version(struct pg_store *s, int64_t *ver, struct pp_err *err)
 	return 0;
 }
 
-static int set_meta(struct pg_store *s, const char *name, int64_t iv, const uint8_t *b, size_t n,
+/* ---- the schema runner's statements (schema.c) ---- */
+
+static int meta_set(struct pg_store *s, const char *name, int64_t iv, const uint8_t *b, size_t n,
 		    struct pp_err *err)
 {
 	struct params p = {0};
@@ -1927,21 +1926,53 @@ static int set_meta(struct pg_store *s, const char *name, int64_t iv, const uint
 	return rc;
 }
 
-static int check_key(struct pg_store *s, struct pp_err *err)
+static int schema_exec(void *db, const char *sql, const char *what, struct pp_err *err)
+{
+	return exec_sql(db, sql, what, err);
+}
+
+static int schema_meta_int(void *db, const char *name, int64_t v, struct pp_err *err)
+{
+	return meta_set(db, name, v, NULL, 0, err);
+}
+
+static int schema_meta_blob(void *db, const char *name, const uint8_t *b, size_t n,
+			    struct pp_err *err)
+{
+	return meta_set(db, name, 0, b, n, err);
+}
+
+static int schema_key_check(void *db, struct pp_sealed_small *kcv, struct pp_err *err)
 {
 	PGresult *r = NULL;
-	struct pp_sealed_small kcv = {.len = 0};
-	int rc = query(s, "SELECT bvalue FROM meta WHERE name = 'key_check'", 0, NULL, &r,
+	int rc = query(db, "SELECT bvalue FROM meta WHERE name = 'key_check'", 0, NULL, &r,
 		       "store: reading the key check value", err);
 	if (rc < 0)
 		return rc;
-	if (PQntuples(r) != 1 || col_sealed(r, 0, 0, &kcv) < 0 || kcv.len == 0) {
-		PQclear(r);
-		return pp_err_set(err, PP_ESTORE,
-				  "the database has no valid master key check value");
-	}
+	if (PQntuples(r) != 1 || col_sealed(r, 0, 0, kcv) < 0)
+		rc = -PP_ENOTFOUND;
 	PQclear(r);
-	return pp_seal_check_verify(s->base.sealer, kcv.b, kcv.len, err);
+	return rc;
+}
+
+static const struct pp_schema_ops schema_ops = {
+    .exec = schema_exec,
+    .meta_int = schema_meta_int,
+    .meta_blob = schema_meta_blob,
+    .key_check_get = schema_key_check,
+};
+
+/* Whether this open may go on: create wants no tables, open wants ours. */
+static int schema_presence(int64_t ver, bool create, struct pp_err *err)
+{
+	if (create && ver >= 0)
+		return pp_err_set(
+		    err, PP_EEXIST,
+		    "store: the database already holds pskprov tables; not overwriting");
+	if (!create && ver < 0)
+		return pp_err_set(err, PP_ENOTFOUND,
+				  "store: no pskprov tables in the database (pskprov init?)");
+	return 0;
 }
 
 /* Under the schema lock, in one transaction: on create, the tables and the key check
@@ -1954,46 +1985,16 @@ static int prepare_schema(struct pg_store *s, bool create, struct pp_err *err)
 		return rc;
 	if ((rc = exec_sql(s, "SELECT pg_advisory_xact_lock(" LOCK_SCHEMA ")", "store: schema lock",
 			   err)) < 0 ||
-	    (rc = schema_version(s, &ver, err)) < 0)
+	    (rc = schema_version(s, &ver, err)) < 0 ||
+	    (rc = schema_presence(ver, create, err)) < 0 ||
+	    (rc = pp_store_schema_check_version(ver, "the database", err)) < 0)
 		goto out;
-	if (create && ver >= 0) {
-		rc =
-		    pp_err_set(err, PP_EEXIST,
-			       "store: the database already holds pskprov tables; not overwriting");
+	if (!create && (rc = pp_store_schema_check_key(&s->base, &schema_ops, s, err)) < 0)
 		goto out;
-	}
-	if (!create && ver < 0) {
-		rc = pp_err_set(err, PP_ENOTFOUND,
-				"store: no pskprov tables in the database (pskprov init?)");
+	if ((rc = pp_store_schema_apply(&s->base, &schema_ops, s, migrations,
+					sizeof(migrations) / sizeof(migrations[0]), ver, create,
+					err)) < 0)
 		goto out;
-	}
-	if (ver > PP_STORE_SCHEMA_VERSION) {
-		rc = pp_err_set(err, PP_EVERSION,
-				"the database has schema version %lld; this pskprov knows up to %d "
-				"(upgrade pskprov)",
-				(long long)ver, PP_STORE_SCHEMA_VERSION);
-		goto out;
-	}
-	if (!create && (rc = check_key(s, err)) < 0)
-		goto out;
-	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
-		if (migrations[i].version <= ver)
-			continue;
-		char what[64];
-		snprintf(what, sizeof(what), "store: schema migration %lld",
-			 (long long)migrations[i].version);
-		if ((rc = exec_sql(s, migrations[i].sql, what, err)) < 0 ||
-		    (rc = set_meta(s, "schema_version", migrations[i].version, NULL, 0, err)) < 0)
-			goto out;
-	}
-	if (create) {
-		uint8_t kcv[PP_SEAL_CHECK_LEN];
-		size_t n = 0;
-		if ((rc = pp_seal_check_make(s->base.sealer, kcv, sizeof(kcv), &n, err)) < 0 ||
-		    (rc = set_meta(s, "key_check", 0, kcv, n, err)) < 0 ||
-		    (rc = set_meta(s, "created", (int64_t)time(NULL), NULL, 0, err)) < 0)
-			goto out;
-	}
 	rc = exec_sql(s, "COMMIT", "store: commit", err);
 out:
 	if (rc < 0 && pg_in_transaction(&s->base))
@@ -2130,7 +2131,7 @@ int pp_pg_heartbeat(struct pp_store *base, int64_t now, struct pp_err *err)
 	int rc = pp_store_atomic_begin(base, &a, err);
 	if (rc < 0)
 		return rc;
-	rc = set_meta(s, "heartbeat", now, NULL, 0, err);
+	rc = meta_set(s, "heartbeat", now, NULL, 0, err);
 	return pp_store_atomic_end(base, &a, rc, err);
 }
 

@@ -244,10 +244,7 @@ static const char schema_v5[] =
 
 /* In increasing version order; a version may be missing (a step merged from another
  * branch later): the runner applies every step above the stored version. */
-static const struct migration {
-	int64_t version;
-	const char *sql;
-} migrations[] = {
+static const struct pp_migration migrations[] = {
     {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
 };
 
@@ -2031,86 +2028,77 @@ static int schema_version(sqlite3 *db, const char *path, int64_t *ver, struct pp
 	return 0;
 }
 
-static int set_meta_int(sqlite3 *db, const char *name, int64_t v, struct pp_err *err)
+/* ---- the schema runner's statements (schema.c) ---- */
+
+static int meta_set(sqlite3 *db, const char *name, int64_t v, const uint8_t *b, size_t n,
+		    struct pp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
 				    -1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = bind_text(st, 1, name)) == SQLITE_OK &&
-	    (rc = sqlite3_bind_int64(st, 2, v)) == SQLITE_OK)
+	    (rc = b ? bind_blob(st, 2, b, n) : sqlite3_bind_int64(st, 2, v)) == SQLITE_OK)
 		rc = sqlite3_step(st);
 	rc = rc == SQLITE_DONE ? 0 : db_err(db, rc, "store: writing meta", err);
 	sqlite3_finalize(st);
 	return rc;
 }
 
-static int set_meta_blob(sqlite3 *db, const char *name, const uint8_t *b, size_t n,
-			 struct pp_err *err)
+static int schema_exec(void *db, const char *sql, const char *what, struct pp_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
-				    -1, &st, NULL);
-	if (rc == SQLITE_OK && (rc = bind_text(st, 1, name)) == SQLITE_OK &&
-	    (rc = bind_blob(st, 2, b, n)) == SQLITE_OK)
-		rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : db_err(db, rc, "store: writing meta", err);
-	sqlite3_finalize(st);
-	return rc;
+	return exec_sql(db, sql, what, err);
 }
 
-/* Applies the migrations after *from, and on creation the key check value, in one
- * transaction. The version is read again under the write lock: another process may
- * have migrated meanwhile. */
+static int schema_meta_int(void *db, const char *name, int64_t v, struct pp_err *err)
+{
+	return meta_set(db, name, v, NULL, 0, err);
+}
+
+static int schema_meta_blob(void *db, const char *name, const uint8_t *b, size_t n,
+			    struct pp_err *err)
+{
+	return meta_set(db, name, 0, b, n, err);
+}
+
+static int schema_key_check(void *db, struct pp_sealed_small *kcv, struct pp_err *err)
+{
+	bool found = false;
+	int rc = query_row(db, "SELECT value FROM meta WHERE name = 'key_check'", NULL, read_sealed,
+			   kcv, &found, "store: reading the key check value", err);
+	if (rc < 0)
+		return rc;
+	return found ? 0 : -PP_ENOTFOUND;
+}
+
+static const struct pp_schema_ops schema_ops = {
+    .exec = schema_exec,
+    .meta_int = schema_meta_int,
+    .meta_blob = schema_meta_blob,
+    .key_check_get = schema_key_check,
+};
+
+/* Applies the migrations after the stored version, and on creation the key check
+ * value, in one transaction. The version is read again under the write lock: another
+ * process may have migrated meanwhile. */
 static int migrate(struct sqlite_store *s, const char *path, bool create, struct pp_err *err)
 {
 	int64_t ver = 0;
+	char where[PATH_MAX + 2];
+	snprintf(where, sizeof(where), "'%s'", path);
 	int rc = exec_sql(s->db, "BEGIN IMMEDIATE", "store: begin", err);
 	if (rc < 0)
 		return rc;
-	if ((rc = schema_version(s->db, path, &ver, err)) < 0)
+	if ((rc = schema_version(s->db, path, &ver, err)) < 0 ||
+	    (rc = pp_store_schema_check_version(ver, where, err)) < 0 ||
+	    (rc = pp_store_schema_apply(&s->base, &schema_ops, s->db, migrations,
+					sizeof(migrations) / sizeof(migrations[0]), ver, create,
+					err)) < 0)
 		goto out;
-	if (ver > PP_STORE_SCHEMA_VERSION) {
-		rc = pp_err_set(err, PP_EVERSION,
-				"'%s' has schema version %lld; this pskprov knows up to %d "
-				"(upgrade pskprov)",
-				path, (long long)ver, PP_STORE_SCHEMA_VERSION);
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
-		if (migrations[i].version <= ver)
-			continue;
-		char what[64];
-		snprintf(what, sizeof(what), "store: schema migration %lld",
-			 (long long)migrations[i].version);
-		if ((rc = exec_sql(s->db, migrations[i].sql, what, err)) < 0 ||
-		    (rc = set_meta_int(s->db, "schema_version", migrations[i].version, err)) < 0)
-			goto out;
-	}
-	if (create) {
-		uint8_t kcv[PP_SEAL_CHECK_LEN];
-		size_t n = 0;
-		if ((rc = pp_seal_check_make(s->base.sealer, kcv, sizeof(kcv), &n, err)) < 0 ||
-		    (rc = set_meta_blob(s->db, "key_check", kcv, n, err)) < 0 ||
-		    (rc = set_meta_int(s->db, "created", (int64_t)time(NULL), err)) < 0)
-			goto out;
-	}
 	rc = exec_sql(s->db, "COMMIT", "store: commit", err);
 out:
 	if (rc < 0 && !sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
-}
-
-static int check_key(struct sqlite_store *s, struct pp_err *err)
-{
-	struct pp_sealed_small kcv = {.len = 0};
-	bool found = false;
-	int rc = query_row(s->db, "SELECT value FROM meta WHERE name = 'key_check'", NULL,
-			   read_sealed, &kcv, &found, "store: reading the key check value", err);
-	if (rc < 0 || !found)
-		return pp_err_set(err, PP_ESTORE,
-				  "the database has no valid master key check value");
-	return pp_seal_check_verify(s->base.sealer, kcv.b, kcv.len, err);
 }
 
 /* The -wal and -shm files hold database pages: no group or other bits either. SQLite
@@ -2259,95 +2247,92 @@ fail:
 			  *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
 }
 
+/* An existing database: its schema known and not newer than ours, the master key its
+ * own (checked before any migration: never rewrite a database under the wrong key),
+ * then migrated unless read-only. */
+static int open_existing(struct sqlite_store *s, const char *db_path, bool readonly,
+			 struct pp_err *err)
+{
+	int64_t ver = 0;
+	char where[PATH_MAX + 2];
+	snprintf(where, sizeof(where), "'%s'", db_path);
+	int rc = schema_version(s->db, db_path, &ver, err);
+	if (rc < 0)
+		return rc;
+	if (ver == 0)
+		return pp_err_set(err, PP_ESTORE, "'%s' is an empty database (pskprov init?)",
+				  db_path);
+	if ((rc = pp_store_schema_check_version(ver, where, err)) < 0 ||
+	    (rc = pp_store_schema_check_key(&s->base, &schema_ops, s->db, err)) < 0)
+		return rc;
+	if (ver == PP_STORE_SCHEMA_VERSION)
+		return 0;
+	if (readonly)
+		return pp_err_set(err, PP_EVERSION,
+				  "'%s' has schema version %lld and needs a migration, which a "
+				  "read-only open cannot do",
+				  db_path, (long long)ver);
+	return migrate(s, db_path, false, err);
+}
+
+/* The file: made 0600 on create, else checked private with its sidecars. */
+static int open_file_check(const char *db_path, bool create, struct pp_err *err)
+{
+	if (create)
+		return create_file(db_path, err);
+	int rc = pp_file_check_private(db_path, err);
+	if (rc == -PP_ENOTFOUND)
+		rc = pp_err_set(err, PP_ENOTFOUND, "no database at '%s'", db_path);
+	if (rc < 0)
+		return rc;
+	return check_sidecars(db_path, err);
+}
+
+static int open_handle(struct sqlite_store *s, const char *db_path, bool readonly,
+		       struct pp_err *err)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+		    SQLITE_OPEN_EXRESCODE;
+	if (readonly)
+		return open_readonly(db_path, &s->db, err);
+	int rc = sqlite3_open_v2(db_path, &s->db, flags, NULL);
+	if (rc != SQLITE_OK)
+		return pp_err_set(err, PP_ESTORE, "cannot open '%s': %s", db_path,
+				  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	return 0;
+}
+
 static int open_sqlite(const char *db_path, const struct pp_master_key *mk, bool create,
 		       bool readonly, struct pp_store **out, struct pp_err *err)
 {
 	struct sqlite_store *s = NULL;
-	bool created = false;
 	int rc;
 	*out = NULL;
 	if (!db_path || !*db_path || strlen(db_path) + 16 >= PATH_MAX)
 		return pp_err_set(err, PP_EINVAL, "store: bad database path");
-
-	if (create) {
-		if ((rc = create_file(db_path, err)) < 0)
-			return rc;
-		created = true;
-	} else {
-		rc = pp_file_check_private(db_path, err);
-		if (rc == -PP_ENOTFOUND)
-			rc = pp_err_set(err, PP_ENOTFOUND, "no database at '%s'", db_path);
-		if (rc < 0)
-			return rc;
-		if ((rc = check_sidecars(db_path, err)) < 0)
-			return rc;
-	}
-
+	if ((rc = open_file_check(db_path, create, err)) < 0)
+		return rc;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		rc = pp_err_set(err, PP_ENOMEM, "store: out of memory");
 		goto out;
 	}
-	if ((rc = pp_store_init_base(&s->base, &sqlite_ops, mk, err)) < 0)
+	if ((rc = pp_store_init_base(&s->base, &sqlite_ops, mk, err)) < 0 ||
+	    (rc = open_handle(s, db_path, readonly, err)) < 0 ||
+	    (rc = configure(s->db, db_path, readonly, err)) < 0)
 		goto out;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
-		    SQLITE_OPEN_EXRESCODE;
-	if (readonly) {
-		if ((rc = open_readonly(db_path, &s->db, err)) < 0)
-			goto out;
-	} else if ((rc = sqlite3_open_v2(db_path, &s->db, flags, NULL)) != SQLITE_OK) {
-		rc = pp_err_set(err, PP_ESTORE, "cannot open '%s': %s", db_path,
-				s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		goto out;
-	}
-	if ((rc = configure(s->db, db_path, readonly, err)) < 0)
-		goto out;
-
-	if (!create) {
-		int64_t ver = 0;
-		if ((rc = schema_version(s->db, db_path, &ver, err)) < 0)
-			goto out;
-		if (ver == 0) {
-			rc = pp_err_set(err, PP_ESTORE, "'%s' is an empty database (pskprov init?)",
-					db_path);
-			goto out;
-		}
-		if (ver > PP_STORE_SCHEMA_VERSION) {
-			rc = pp_err_set(err, PP_EVERSION,
-					"'%s' has schema version %lld; this pskprov knows up to %d "
-					"(upgrade pskprov)",
-					db_path, (long long)ver, PP_STORE_SCHEMA_VERSION);
-			goto out;
-		}
-		/* Before any migration: never rewrite a database under the wrong key. */
-		if ((rc = check_key(s, err)) < 0)
-			goto out;
-		if (ver < PP_STORE_SCHEMA_VERSION && readonly) {
-			rc = pp_err_set(
-			    err, PP_EVERSION,
-			    "'%s' has schema version %lld and needs a migration, which a "
-			    "read-only open cannot do",
-			    db_path, (long long)ver);
-			goto out;
-		}
-		if (ver < PP_STORE_SCHEMA_VERSION && (rc = migrate(s, db_path, false, err)) < 0)
-			goto out;
-	} else {
-		if ((rc = migrate(s, db_path, true, err)) < 0)
-			goto out;
-		if (pp_fsync_dir_of(db_path) < 0) {
-			rc = pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", db_path);
-			goto out;
-		}
-	}
-	if ((rc = check_sidecars(db_path, err)) < 0)
+	if (!create)
+		rc = open_existing(s, db_path, readonly, err);
+	else if ((rc = migrate(s, db_path, true, err)) == 0 && pp_fsync_dir_of(db_path) < 0)
+		rc = pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", db_path);
+	if (rc < 0 || (rc = check_sidecars(db_path, err)) < 0)
 		goto out;
 	*out = &s->base;
 	return 0;
 out:
 	if (s)
 		sq_close(&s->base);
-	if (created)
+	if (create)
 		remove_db_files(db_path);
 	return rc;
 }
@@ -2363,7 +2348,7 @@ int pp_sqlite_heartbeat(struct pp_store *base, int64_t now, struct pp_err *err)
 	int rc = pp_store_atomic_begin(base, &a, err);
 	if (rc < 0)
 		return rc;
-	rc = set_meta_int(sq(base)->db, "heartbeat", now, err);
+	rc = meta_set(sq(base)->db, "heartbeat", now, NULL, 0, err);
 	return pp_store_atomic_end(base, &a, rc, err);
 }
 

@@ -286,6 +286,33 @@ size_t pp_store_utf8_len(const unsigned char *p, size_t avail);
  * bytes that are not UTF-8 replaced by '?'. NULL gives "". */
 void pp_store_text_copy(char *out, size_t cap, const char *in);
 
+/* ---- schema (schema.c): the migration runner and the master key check ----
+ * A backend lists its migrations (never edit a released one: append) and gives the
+ * runner raw statements on its connection; it opens the transaction and takes its lock
+ * around pp_store_schema_apply. */
+struct pp_migration {
+	int64_t version;
+	const char *sql;
+};
+struct pp_schema_ops {
+	int (*exec)(void *db, const char *sql, const char *what, struct pp_err *err);
+	int (*meta_int)(void *db, const char *name, int64_t v, struct pp_err *err);
+	int (*meta_blob)(void *db, const char *name, const uint8_t *b, size_t n,
+			 struct pp_err *err);
+	/* meta.key_check; -PP_ENOTFOUND when absent. */
+	int (*key_check_get)(void *db, struct pp_sealed_small *kcv, struct pp_err *err);
+};
+/* -PP_EVERSION when ver is newer than this program's; where names the database. */
+int pp_store_schema_check_version(int64_t ver, const char *where, struct pp_err *err) PP_WUR;
+/* -PP_ECRYPTO when the master key is not the database's; -PP_ESTORE without a check value. */
+int pp_store_schema_check_key(struct pp_store *s, const struct pp_schema_ops *ops, void *db,
+			      struct pp_err *err) PP_WUR;
+/* The migrations after ver, in order, each with its schema_version; on create the key
+ * check value and the creation time. */
+int pp_store_schema_apply(struct pp_store *s, const struct pp_schema_ops *ops, void *db,
+			  const struct pp_migration *m, size_t n, int64_t ver, bool create,
+			  struct pp_err *err) PP_WUR;
+
 /* Scoped wiping of locals that hold a secret or a sealed copy of one:
  *     pp_cleanup(pp_wipe_sealed) struct pp_sealed_small plain = {.len = 0};
  * wipes the whole object when it goes out of scope, on every path. */

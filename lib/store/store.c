@@ -512,13 +512,54 @@ int pp_store_key_list(struct pp_store *s, const struct pp_key_filter *f,
 	return s->ops->key_list(s, &q, cb, ctx, err);
 }
 
+/* A derived key's PPS: from its batch's secret and its PID (pp_pps_derive). */
+static int key_pps_derived(struct pp_store *s, const char *pid, const struct pp_key_sealed *k,
+			   struct pp_pps *pps, struct pp_err *err)
+{
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small secret = {.len = 0};
+	char subject[PP_BATCH_NAME_MAX + 8];
+	struct pp_pid p;
+	if (batch_subject(k->batch, subject, sizeof(subject)) < 0)
+		return pp_err_set(err, PP_ESTORE, "batch name too long");
+	int rc = pp_unseal(s->sealer, PP_SEAL_BATCH_SECRET, subject, k->secret.b, k->secret.len,
+			   secret.b, sizeof(secret.b), &secret.len, err);
+	if (rc < 0)
+		return rc;
+	if (secret.len != PP_BATCH_SECRET_LEN)
+		return pp_err_set(err, PP_ESTORE, "batch '%s': secret has the wrong length",
+				  k->batch);
+	if ((rc = pp_pid_parse(pid, &p, err)) < 0)
+		return rc;
+	rc = pp_pps_derive(secret.b, secret.len, &p, pps);
+	if (rc < 0)
+		return pp_err_set(err, -rc, "key %s: cannot derive its PPS", pid);
+	return 0;
+}
+
+/* Unseals one short secret of a key into out (cap bytes with its NUL). */
+static int key_unseal_text(struct pp_store *s, enum pp_seal_purpose purpose, const char *pid,
+			   const struct pp_sealed_small *blob, const char *what, size_t exact,
+			   char *out, size_t cap, struct pp_err *err)
+{
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small plain = {.len = 0};
+	int rc = pp_unseal(s->sealer, purpose, pid, blob->b, blob->len, plain.b, sizeof(plain.b),
+			   &plain.len, err);
+	if (rc < 0)
+		return rc;
+	if (exact && plain.len != exact)
+		return pp_err_set(err, PP_ESTORE, "key %s: %s has the wrong length", pid, what);
+	if (plain.len >= cap)
+		return pp_err_set(err, PP_ETOOBIG, "key %s: %s needs %zu bytes of room", pid, what,
+				  plain.len + 1);
+	memcpy(out, plain.b, plain.len);
+	out[plain.len] = '\0';
+	return 0;
+}
+
 int pp_store_key_secrets(struct pp_store *s, const char *pid, struct pp_pps *pps, char *mebx,
 			 size_t mebx_cap, struct pp_err *err)
 {
-	struct pp_key_sealed sealed;
-	uint8_t plain[PP_SEALED_SMALL_MAX];
-	size_t n = 0;
-	struct pp_pid p;
+	pp_cleanup(pp_wipe_key_sealed) struct pp_key_sealed sealed;
 	int rc = pp_store_check_pid(pid, err);
 	if (rc < 0)
 		return rc;
@@ -529,60 +570,16 @@ int pp_store_key_secrets(struct pp_store *s, const char *pid, struct pp_pps *pps
 		return pp_err_set(err, PP_ENOTFOUND, "no key with PID %s", pid);
 	if (rc < 0)
 		return rc;
-
 	/* A derived batch's keys carry no PPS, except the rotated keys made for its
 	 * devices (pp_store_job_next_key), whose random PPS is sealed like any other. */
-	if (pps && sealed.derived && sealed.pps.len == 0) {
-		char subject[PP_BATCH_NAME_MAX + 8];
-		if (batch_subject(sealed.batch, subject, sizeof(subject)) < 0) {
-			rc = pp_err_set(err, PP_ESTORE, "batch name too long");
-			goto out;
-		}
-		rc = pp_unseal(s->sealer, PP_SEAL_BATCH_SECRET, subject, sealed.secret.b,
-			       sealed.secret.len, plain, sizeof(plain), &n, err);
-		if (rc < 0)
-			goto out;
-		if (n != PP_BATCH_SECRET_LEN) {
-			rc = pp_err_set(err, PP_ESTORE, "batch '%s': secret has the wrong length",
-					sealed.batch);
-			goto out;
-		}
-		if ((rc = pp_pid_parse(pid, &p, err)) < 0)
-			goto out;
-		rc = pp_pps_derive(plain, n, &p, pps);
-		if (rc < 0) {
-			rc = pp_err_set(err, -rc, "key %s: cannot derive its PPS", pid);
-			goto out;
-		}
-	} else if (pps) {
-		rc = pp_unseal(s->sealer, PP_SEAL_PPS, pid, sealed.pps.b, sealed.pps.len, plain,
-			       sizeof(plain), &n, err);
-		if (rc < 0)
-			goto out;
-		if (n != PP_PPS_LEN) {
-			rc = pp_err_set(err, PP_ESTORE, "key %s: PPS has the wrong length", pid);
-			goto out;
-		}
-		memcpy(pps->s, plain, PP_PPS_LEN);
-		pps->s[PP_PPS_LEN] = '\0';
-	}
-	if (mebx) {
-		rc = pp_unseal(s->sealer, PP_SEAL_MEBX, pid, sealed.mebx.b, sealed.mebx.len, plain,
-			       sizeof(plain), &n, err);
-		if (rc < 0)
-			goto out;
-		if (n >= mebx_cap) {
-			rc =
-			    pp_err_set(err, PP_ETOOBIG,
-				       "key %s: MEBx password needs %zu bytes of room", pid, n + 1);
-			goto out;
-		}
-		memcpy(mebx, plain, n);
-		mebx[n] = '\0';
-	}
-	rc = 0;
-out:
-	pp_wipe(plain, sizeof(plain));
+	if (pps && sealed.derived && sealed.pps.len == 0)
+		rc = key_pps_derived(s, pid, &sealed, pps, err);
+	else if (pps)
+		rc = key_unseal_text(s, PP_SEAL_PPS, pid, &sealed.pps, "PPS", PP_PPS_LEN, pps->s,
+				     sizeof(pps->s), err);
+	if (rc == 0 && mebx)
+		rc = key_unseal_text(s, PP_SEAL_MEBX, pid, &sealed.mebx, "MEBx password", 0, mebx,
+				     mebx_cap, err);
 	if (rc < 0) {
 		if (pps)
 			pp_wipe(pps, sizeof(*pps));

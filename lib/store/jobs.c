@@ -182,6 +182,16 @@ static int job_get(struct pp_store *s, int64_t id, bool lock, struct pp_job *j, 
 	return rc;
 }
 
+/* The job, locked, when this owner holds it; -PP_ESTATE when not (lease lost). */
+static int job_held(struct pp_store *s, int64_t id, const char *owner, struct pp_job *j,
+		    struct pp_err *err)
+{
+	int rc = job_get(s, id, true, j, err);
+	if (rc < 0)
+		return rc;
+	return owner_holds(j, owner) ? 0 : lease_lost(j, owner, err);
+}
+
 /* The job's hello key, read and locked; a job's PID never changes, so the unlocked
  * read of the job that named it is enough. */
 static int job_key_lock(struct pp_store *s, const struct pp_job *j, struct pp_key_info *k,
@@ -701,12 +711,8 @@ int pp_store_job_step(struct pp_store *s, int64_t id, const char *owner, enum pp
 	}
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	if ((rc = job_get(s, id, true, &j, err)) < 0)
+	if ((rc = job_held(s, id, owner, &j, err)) < 0)
 		goto out;
-	if (!owner_holds(&j, owner)) {
-		rc = lease_lost(&j, owner, err);
-		goto out;
-	}
 	/* Monotonic: a late or repeated report of an earlier step changes nothing. */
 	if (step > j.step) {
 		j.step = step;
@@ -727,12 +733,8 @@ int pp_store_job_retry(struct pp_store *s, int64_t id, const char *owner, int64_
 		return rc;
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	if ((rc = job_get(s, id, true, &j, err)) < 0)
+	if ((rc = job_held(s, id, owner, &j, err)) < 0)
 		goto out;
-	if (!owner_holds(&j, owner)) {
-		rc = lease_lost(&j, owner, err);
-		goto out;
-	}
 	j.state = PP_JOB_RETRY;
 	j.next_attempt_at = next_at;
 	j.owner[0] = '\0';

@@ -1306,6 +1306,31 @@ static int pg_device_get(struct pp_store *base, const uint8_t uuid[16], struct p
 	return device_one(pg(base), ST_DEVICE_GET, uuid, out, err);
 }
 
+/* A device row's columns in the order of ST_DEVICE_INSERT (with first_seen) and
+ * ST_DEVICE_PUT (without); u and addr hold the texts the parameters point to. */
+static void device_params(struct params *p, const struct pp_device_row *d, bool first_seen,
+			  char u[37], char addr[16])
+{
+	const struct pp_device_info *i = &d->info;
+	p_uuid(p, i->uuid, u);
+	p_opt_text(p, i->pid);
+	pp_store_addr_format(i->addr, addr);
+	p_text(p, addr);
+	p_text(p, pp_device_state_name(i->state));
+	p_bool(p, i->quarantined);
+	p_opt_text(p, d->quarantine_reason);
+	p_opt_text(p, i->host_name);
+	p_opt_text(p, i->domain);
+	p_opt_text(p, i->last_error);
+	p_opt_text(p, d->last_source);
+	p_i64(p, d->hello_count > INT64_MAX ? INT64_MAX : (int64_t)d->hello_count);
+	if (first_seen)
+		p_i64(p, i->first_seen);
+	p_i64(p, i->last_seen);
+	p_i64(p, i->provisioned_at);
+	p_i64(p, d->updated);
+}
+
 static int pg_device_lock(struct pp_store *base, const uint8_t uuid[16],
 			  const struct pp_device_row *insert, struct pp_device_row *out,
 			  bool *created, struct pp_err *err)
@@ -1314,26 +1339,9 @@ static int pg_device_lock(struct pp_store *base, const uint8_t uuid[16],
 	if (created)
 		*created = false;
 	if (insert) {
-		const struct pp_device_info *i = &insert->info;
 		struct params p = {0};
 		char u[37], addr[16];
-		p_uuid(&p, i->uuid, u);
-		p_opt_text(&p, i->pid);
-		pp_store_addr_format(i->addr, addr);
-		p_text(&p, addr);
-		p_text(&p, pp_device_state_name(i->state));
-		p_bool(&p, i->quarantined);
-		p_opt_text(&p, insert->quarantine_reason);
-		p_opt_text(&p, i->host_name);
-		p_opt_text(&p, i->domain);
-		p_opt_text(&p, i->last_error);
-		p_opt_text(&p, insert->last_source);
-		p_i64(&p,
-		      insert->hello_count > INT64_MAX ? INT64_MAX : (int64_t)insert->hello_count);
-		p_i64(&p, i->first_seen);
-		p_i64(&p, i->last_seen);
-		p_i64(&p, i->provisioned_at);
-		p_i64(&p, insert->updated);
+		device_params(&p, insert, true, u, addr);
 		PGresult *r = NULL;
 		int rc = run(s, ST_DEVICE_INSERT, &p, &r, "store: device insert", err);
 		if (rc < 0)
@@ -1349,24 +1357,9 @@ static int pg_device_lock(struct pp_store *base, const uint8_t uuid[16],
 
 static int pg_device_put(struct pp_store *base, const struct pp_device_row *d, struct pp_err *err)
 {
-	const struct pp_device_info *i = &d->info;
 	struct params p = {0};
 	char u[37], addr[16];
-	p_uuid(&p, i->uuid, u);
-	p_opt_text(&p, i->pid);
-	pp_store_addr_format(i->addr, addr);
-	p_text(&p, addr);
-	p_text(&p, pp_device_state_name(i->state));
-	p_bool(&p, i->quarantined);
-	p_opt_text(&p, d->quarantine_reason);
-	p_opt_text(&p, i->host_name);
-	p_opt_text(&p, i->domain);
-	p_opt_text(&p, i->last_error);
-	p_opt_text(&p, d->last_source);
-	p_i64(&p, d->hello_count > INT64_MAX ? INT64_MAX : (int64_t)d->hello_count);
-	p_i64(&p, i->last_seen);
-	p_i64(&p, i->provisioned_at);
-	p_i64(&p, d->updated);
+	device_params(&p, d, false, u, addr);
 	return run_write(pg(base), ST_DEVICE_PUT, &p, "store: device update", err);
 }
 

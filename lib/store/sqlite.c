@@ -1428,41 +1428,58 @@ static int sq_device_set_tls(struct pp_store *base, const uint8_t uuid[16], cons
 	return rc;
 }
 
-struct device_list_ctx {
-	int (*cb)(void *, const struct pp_device_row *);
+/* A listing in id order, of one state ($1) or any, at most limit ($2) rows. */
+struct state_list {
+	enum stmt_id sid;
+	const char *state; /* NULL: any */
+	uint64_t limit;
+	const char *what;
+	int (*row)(sqlite3_stmt *st, void *arg, struct pp_err *err);
+	union {
+		int (*device)(void *, const struct pp_device_row *);
+		int (*job)(void *, const struct pp_job *);
+	} cb;
 	void *ctx;
 };
 
+static int list_by_state(struct sqlite_store *s, struct state_list *c, struct pp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_take(s, c->sid, &st, err);
+	if (rc < 0)
+		return rc;
+	if ((c->state && bind_text(st, 1, c->state) != SQLITE_OK) ||
+	    sqlite3_bind_int64(st, 2, limit_param(c->limit)) != SQLITE_OK)
+		rc = bind_failed(s, c->what, err);
+	else
+		rc = step_rows(s, st, c->what, c->row, c, err);
+	stmt_give(s, c->sid);
+	return rc;
+}
+
 static int device_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
 {
-	struct device_list_ctx *c = arg;
-	struct pp_device_row d;
-	if (device_row(st, &d) < 0)
+	struct state_list *c = arg;
+	struct pp_device_row v;
+	if (device_row(st, &v) < 0)
 		return pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
-	return c->cb(c->ctx, &d);
+	return c->cb.device(c->ctx, &v);
 }
 
 static int sq_device_list(struct pp_store *base, int state, uint64_t limit,
 			  int (*cb)(void *, const struct pp_device_row *), void *ctx,
 			  struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	enum stmt_id sid = state >= 0 ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST;
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, sid, &st, err);
-	if (rc < 0)
-		return rc;
-	if ((state >= 0 &&
-	     bind_text(st, 1, pp_device_state_name((enum pp_device_state)state)) != SQLITE_OK) ||
-	    sqlite3_bind_int64(st, 2, limit_param(limit)) != SQLITE_OK) {
-		rc = bind_failed(s, "store: device list", err);
-		goto out;
-	}
-	struct device_list_ctx c = {cb, ctx};
-	rc = step_rows(s, st, "store: device list", device_list_row, &c, err);
-out:
-	stmt_give(s, sid);
-	return rc;
+	struct state_list c = {
+	    .sid = state >= 0 ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST,
+	    .state = state >= 0 ? pp_device_state_name((enum pp_device_state)state) : NULL,
+	    .limit = limit,
+	    .what = "store: device list",
+	    .row = device_list_row,
+	    .cb.device = cb,
+	    .ctx = ctx,
+	};
+	return list_by_state(sq(base), &c, err);
 }
 
 static int sq_escrow_get(struct pp_store *base, const uint8_t uuid[16], char admin_user[33],
@@ -1802,40 +1819,28 @@ static int sq_jobs_renew(struct pp_store *base, const char *owner, int64_t now, 
 	return rc;
 }
 
-struct job_list_ctx {
-	int (*cb)(void *, const struct pp_job *);
-	void *ctx;
-};
-
 static int job_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
 {
-	struct job_list_ctx *c = arg;
-	struct pp_job j;
-	if (job_row(st, &j) < 0)
+	struct state_list *c = arg;
+	struct pp_job v;
+	if (job_row(st, &v) < 0)
 		return pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
-	return c->cb(c->ctx, &j);
+	return c->cb.job(c->ctx, &v);
 }
 
 static int sq_job_list(struct pp_store *base, int state, uint64_t limit,
 		       int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	enum stmt_id sid = state >= 0 ? ST_JOB_LIST_STATE : ST_JOB_LIST;
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, sid, &st, err);
-	if (rc < 0)
-		return rc;
-	if ((state >= 0 &&
-	     bind_text(st, 1, pp_job_state_name((enum pp_job_state)state)) != SQLITE_OK) ||
-	    sqlite3_bind_int64(st, 2, limit_param(limit)) != SQLITE_OK) {
-		rc = bind_failed(s, "store: job list", err);
-		goto out;
-	}
-	struct job_list_ctx c = {cb, ctx};
-	rc = step_rows(s, st, "store: job list", job_list_row, &c, err);
-out:
-	stmt_give(s, sid);
-	return rc;
+	struct state_list c = {
+	    .sid = state >= 0 ? ST_JOB_LIST_STATE : ST_JOB_LIST,
+	    .state = state >= 0 ? pp_job_state_name((enum pp_job_state)state) : NULL,
+	    .limit = limit,
+	    .what = "store: job list",
+	    .row = job_list_row,
+	    .cb.job = cb,
+	    .ctx = ctx,
+	};
+	return list_by_state(sq(base), &c, err);
 }
 
 static const enum stmt_id count_stmts[] = {

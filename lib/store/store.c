@@ -56,12 +56,12 @@ bool pp_key_transition_allowed(enum pp_key_state from, enum pp_key_state to)
 
 /* ---- validation ---- */
 
-bool pp_batch_name_valid(const char *name)
+bool pp_store_word_valid(const char *name, size_t max)
 {
 	if (!name)
 		return false;
-	size_t n = strnlen(name, PP_BATCH_NAME_MAX + 1);
-	if (n == 0 || n > PP_BATCH_NAME_MAX)
+	size_t n = strnlen(name, max + 1);
+	if (n == 0 || n > max)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
@@ -70,6 +70,11 @@ bool pp_batch_name_valid(const char *name)
 			return false;
 	}
 	return true;
+}
+
+bool pp_batch_name_valid(const char *name)
+{
+	return pp_store_word_valid(name, PP_BATCH_NAME_MAX);
 }
 
 static int check_batch_name(const char *name, struct pp_err *err)

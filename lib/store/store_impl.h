@@ -264,6 +264,8 @@ int pp_store_atomic_end(struct pp_store *s, struct pp_store_atomic *a, int rc,
 			struct pp_err *err) PP_WUR;
 
 /* Shared by the generic layer and the backends. */
+/* 1..max characters of A-Z a-z 0-9 . _ - (batch and token names). */
+bool pp_store_word_valid(const char *name, size_t max);
 int pp_store_check_pid(const char *pid, struct pp_err *err) PP_WUR;
 int pp_store_check_mebx(const char *pw, struct pp_err *err) PP_WUR;
 int pp_store_check_pps(const char *pps, struct pp_err *err) PP_WUR;

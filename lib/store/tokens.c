@@ -21,18 +21,7 @@ static const char *const role_names[] = {"read", "admin", "agent"};
 
 bool pp_token_name_valid(const char *name)
 {
-	if (!name)
-		return false;
-	size_t n = strnlen(name, PP_TOKEN_NAME_MAX + 1);
-	if (n == 0 || n > PP_TOKEN_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
+	return pp_store_word_valid(name, PP_TOKEN_NAME_MAX);
 }
 
 bool pp_token_role_valid(const char *role)

@@ -256,7 +256,26 @@ struct hello_ctx {
 	struct pp_device_row dev;
 	struct pp_key_info key;
 	int64_t batch_id;
+	bool late; /* the device row appeared after this hello looked (hello_late_device) */
 };
+
+/* A device made by a bind that committed while this hello waited for the key lock: the
+ * hello read no row before (PostgreSQL, READ COMMITTED) and would judge the key
+ * without it (consumed by this very device: "unusable"). Read it again, unlocked, when
+ * the key is bound to anyone; the hello decides by it but writes nothing to a row it
+ * did not lock. */
+static int hello_late_device(struct pp_store *s, struct hello_ctx *c, struct pp_err *err)
+{
+	if (c->known || c->key.use_count == 0)
+		return 0;
+	int rc = s->ops->device_get(s, c->h->uuid, &c->dev, err);
+	if (rc == -PP_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	c->known = c->late = true;
+	return 0;
+}
 
 /* The job for (UUID, address): refreshed when it exists (a running one is left alone),
  * else made; then the PID's unproven jobs are cut to the bound. */
@@ -392,7 +411,8 @@ int pp_store_hello(struct pp_store *s, const struct pp_hello_in *h, enum pp_hell
 		rc = note(s, PP_NOTE_UNKNOWN_PID, h->pid, h->uuid, h->addr, h->now, err);
 		goto out;
 	}
-	if (rc < 0 || (rc = hello_decide(s, &c, &out, &jid, err)) < 0 || !c.known)
+	if (rc < 0 || (rc = hello_late_device(s, &c, err)) < 0 ||
+	    (rc = hello_decide(s, &c, &out, &jid, err)) < 0 || !c.known || c.late)
 		goto out;
 	/* A known device counts the hello; its address, PID and state are not a hello's to
 	 * change (it may be forged). */

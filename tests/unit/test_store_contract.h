@@ -33,6 +33,12 @@ static struct pp_store *backend_open_other(struct fixture *f);
 static uint8_t *backend_bytes(struct fixture *f, size_t *len);
 /* Makes the append of audit action "device.provisioned" fail (on) or work (off). */
 static void backend_inject_audit_failure(struct fixture *f, bool on);
+/* Closes f->s and opens the same store again. */
+static void backend_reopen(struct fixture *f);
+/* SQL on a connection of the test's own, beside the store (fails the test on error). */
+static void backend_raw_exec(struct fixture *f, const char *sql);
+/* The first column of the first row. */
+static int64_t backend_raw_int(struct fixture *f, const char *sql);
 
 /* ---- helpers ---- */
 
@@ -1813,6 +1819,637 @@ static void c_test_device_tls(void **state)
 	assert_string_equal(d.tls_cipher, "PSK-AES256-CBC-SHA");
 }
 
+/* ---- batches, keys, secrets, key states, transactions (once test_store.c's, SQLite
+ * only) ---- */
+
+struct batch_seen {
+	int n;
+	char names[8][65];
+	uint64_t counts[8];
+	bool derived[8];
+};
+
+static int batch_cb(void *ctx, const struct pp_batch_info *b)
+{
+	struct batch_seen *s = ctx;
+	if (s->n < 8) {
+		memcpy(s->names[s->n], b->name, sizeof(b->name));
+		s->counts[s->n] = b->key_count;
+		s->derived[s->n] = b->derived;
+	}
+	s->n++;
+	return 0;
+}
+
+static void c_test_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t a = c_batch(f, "plain-2024.A_1", false, 0);
+	int64_t d = c_batch(f, "derived", true, 0);
+	int64_t sh = c_batch(f, "shared", false, 5);
+	assert_true(a != d && d != sh);
+
+	/* Duplicate name. */
+	struct pp_batch_new dup = {.name = "derived"};
+	assert_int_equal(pp_store_batch_create(f->s, &dup, NULL, &err), -PP_EEXIST);
+	c_expect_msg(&err, "'derived' already exists");
+
+	/* Names and secrets. */
+	static const char *const bad_names[] = {
+	    "",
+	    "has space",
+	    "slash/no",
+	    "semi;colon",
+	    "quote'",
+	    "ünï",
+	    "12345678901234567890123456789012345678901234567890123456789012345"};
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		struct pp_batch_new b = {.name = bad_names[i]};
+		assert_int_equal(pp_store_batch_create(f->s, &b, NULL, &err), -PP_EINVAL);
+	}
+	struct pp_batch_new b64 = {
+	    .name = "1234567890123456789012345678901234567890123456789012345678901234"};
+	assert_int_equal(pp_store_batch_create(f->s, &b64, NULL, &err), 0);
+	uint8_t secret[32] = {1};
+	struct pp_batch_new nosecret = {.name = "d2", .derived = true};
+	assert_int_equal(pp_store_batch_create(f->s, &nosecret, NULL, &err), -PP_EINVAL);
+	struct pp_batch_new shortsecret = {
+	    .name = "d2", .derived = true, .secret = secret, .secret_len = 31};
+	assert_int_equal(pp_store_batch_create(f->s, &shortsecret, NULL, &err), -PP_EINVAL);
+	struct pp_batch_new plainsecret = {.name = "d2", .secret = secret, .secret_len = 32};
+	assert_int_equal(pp_store_batch_create(f->s, &plainsecret, NULL, &err), -PP_EINVAL);
+
+	/* Get. */
+	for (unsigned long i = 0; i < 3; i++)
+		c_key(f, a, 100 + i, false, PP_KEY_AVAILABLE, 0);
+	c_key(f, d, 200, true, PP_KEY_AVAILABLE, 0);
+	struct pp_batch_info info;
+	assert_int_equal(pp_store_batch_get(f->s, "plain-2024.A_1", &info, &err), 0);
+	assert_int_equal(info.id, a);
+	assert_false(info.derived);
+	assert_int_equal(info.shared_max, 0);
+	assert_int_equal(info.key_count, 3);
+	assert_true(info.created > 1700000000);
+	assert_int_equal(pp_store_batch_get(f->s, "shared", &info, &err), 0);
+	assert_int_equal(info.shared_max, 5);
+	assert_int_equal(info.key_count, 0);
+	assert_int_equal(pp_store_batch_get(f->s, "derived", &info, &err), 0);
+	assert_true(info.derived);
+	assert_int_equal(info.key_count, 1);
+	assert_int_equal(pp_store_batch_get(f->s, "nope", &info, &err), -PP_ENOTFOUND);
+	c_expect_msg(&err, "no batch named 'nope'");
+	assert_int_equal(pp_store_batch_get(f->s, "bad name", &info, &err), -PP_EINVAL);
+
+	/* List, in creation order. */
+	struct batch_seen seen = {0};
+	assert_int_equal(pp_store_batch_list(f->s, batch_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 4);
+	assert_string_equal(seen.names[0], "plain-2024.A_1");
+	assert_int_equal(seen.counts[0], 3);
+	assert_string_equal(seen.names[1], "derived");
+	assert_true(seen.derived[1]);
+	assert_string_equal(seen.names[2], "shared");
+	assert_int_equal(seen.names[3][0], '1');
+
+	/* Survives a reopen. */
+	backend_reopen(f);
+	assert_int_equal(pp_store_batch_get(f->s, "derived", &info, &err), 0);
+	assert_int_equal(info.id, d);
+}
+
+/* ---- keys ---- */
+
+static void c_test_key_insert(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t plain = c_batch(f, "plain", false, 0);
+	int64_t derived = c_batch(f, "derived", true, 0);
+	int64_t shared = c_batch(f, "shared", false, 3);
+	char pid[9], pps[33], mebx[33];
+	c_pid(1, pid);
+	c_pps(1, pps);
+	c_mebx(1, mebx);
+	struct pp_key_new k = {.pid = pid,
+			       .pps = pps,
+			       .mebx_password = mebx,
+			       .batch_id = plain,
+			       .state = PP_KEY_AVAILABLE};
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), 0);
+	/* Same PID again, in any batch. */
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EEXIST);
+	c_expect_msg(&err, pid);
+	k.batch_id = shared;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EEXIST);
+
+	/* PID shape: dashes, lower case, bad checksum, wrong length. */
+	char bad[16];
+	snprintf(bad, sizeof(bad), "%.4s-%.4s", pid, pid + 4);
+	k.pid = bad;
+	k.batch_id = plain;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	c_pid(2, bad);
+	bad[7] = bad[7] == 'A' ? 'B' : 'A';
+	assert_true(pp_store_key_insert(f->s, &k, &err) < 0);
+	/* Lower case: parses, but is not the canonical form the store keeps. */
+	c_pid(36UL * 36 * 11 + 36 * 12 + 2, bad);
+	for (char *c = bad; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	assert_true(strcmp(bad, pid) != 0);
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	c_expect_msg(&err, "canonical");
+	k.pid = "0000037";
+	assert_true(pp_store_key_insert(f->s, &k, &err) < 0);
+	k.pid = NULL;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+
+	/* PPS shape; the message never quotes it. */
+	c_pid(3, pid);
+	k.pid = pid;
+	char badpps[40];
+	memcpy(badpps, pps, 33);
+	badpps[5] = 'a';
+	k.pps = badpps;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	assert_null(strstr(err.msg, "WQ"));
+	badpps[5] = 'A';
+	badpps[31] = '\0';
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	k.pps = NULL;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	c_expect_msg(&err, "no PPS");
+
+	/* MEBx password. */
+	k.pps = pps;
+	k.mebx_password = "";
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	k.mebx_password = "has space";
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	k.mebx_password = "123456789012345678901234567890123";
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	k.mebx_password = NULL;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	k.mebx_password = mebx;
+
+	/* Derived batch: no PPS of its own. */
+	k.batch_id = derived;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	c_expect_msg(&err, "derived");
+	k.pps = NULL;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), 0);
+
+	/* Unknown batch. */
+	c_pid(4, pid);
+	k.pps = pps;
+	k.batch_id = 9999;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_ENOTFOUND);
+
+	/* Initial states: available, exported, in-use only. */
+	k.batch_id = plain;
+	k.state = PP_KEY_CONSUMED;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_ESTATE);
+	k.state = PP_KEY_IN_USE;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), 0);
+
+	/* Max devices: 1 for unique keys; up to shared_max for a shared batch. */
+	c_pid(5, pid);
+	k.state = PP_KEY_AVAILABLE;
+	k.max_devices = 2;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	k.batch_id = shared;
+	k.max_devices = 4;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EINVAL);
+	k.max_devices = 0;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), 0);
+	struct pp_key_info info;
+	assert_int_equal(pp_store_key_get(f->s, pid, &info, &err), 0);
+	assert_int_equal(info.max_devices, 3);
+	assert_true(info.shared);
+	c_pid(6, pid);
+	k.max_devices = 2;
+	assert_int_equal(pp_store_key_insert(f->s, &k, &err), 0);
+	assert_int_equal(pp_store_key_get(f->s, pid, &info, &err), 0);
+	assert_int_equal(info.max_devices, 2);
+}
+
+static void c_test_key_get(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "get", false, 0);
+	c_key(f, b, 42, false, PP_KEY_EXPORTED, 0);
+	char pid[9];
+	c_pid(42, pid);
+	struct pp_key_info info;
+	assert_int_equal(pp_store_key_get(f->s, pid, &info, &err), 0);
+	assert_string_equal(info.pid, pid);
+	assert_string_equal(info.batch, "get");
+	assert_int_equal(info.state, PP_KEY_EXPORTED);
+	assert_false(info.derived);
+	assert_false(info.shared);
+	assert_int_equal(info.max_devices, 1);
+	assert_int_equal(info.use_count, 0);
+	assert_int_equal(info.failure_count, 0);
+	assert_int_equal(info.locked_until, 0);
+	assert_int_equal(info.exported_at, 0);
+	assert_true(info.created > 1700000000);
+	assert_int_equal(info.created, info.updated);
+
+	c_pid(43, pid);
+	assert_int_equal(pp_store_key_get(f->s, pid, &info, &err), -PP_ENOTFOUND);
+	c_expect_msg(&err, pid);
+	assert_int_equal(pp_store_key_get(f->s, "0000-037M", &info, &err), -PP_EINVAL);
+}
+
+struct key_seen {
+	int n;
+	int stop_after; /* 0: never */
+	int fail_at;    /* 0: never */
+	char pids[64][9];
+	enum pp_key_state states[64];
+	bool shared[64];
+	struct pp_store *s; /* for the re-entry test */
+	int nested_rc;
+};
+
+static int key_cb(void *ctx, const struct pp_key_info *k)
+{
+	struct key_seen *s = ctx;
+	if (s->n < 64) {
+		memcpy(s->pids[s->n], k->pid, 9);
+		s->states[s->n] = k->state;
+		s->shared[s->n] = k->shared;
+	}
+	s->n++;
+	if (s->fail_at && s->n == s->fail_at)
+		return -PP_EIO;
+	if (s->stop_after && s->n == s->stop_after)
+		return 1;
+	return 0;
+}
+
+static int key_cb_nested(void *ctx, const struct pp_key_info *k)
+{
+	struct key_seen *s = ctx;
+	struct key_seen inner = {0};
+	struct pp_key_info again;
+	/* Reading another way is fine. Starting the same listing again is refused where
+	 * the backend holds the listing's statement open under the callback (SQLite), and
+	 * works where it reads a page before calling back (PostgreSQL): either way whole. */
+	if (pp_store_key_get(s->s, k->pid, &again, NULL) < 0)
+		return -PP_EIO;
+	s->nested_rc = pp_store_key_list(s->s, NULL, key_cb, &inner, NULL);
+	if (s->nested_rc == 0 && inner.n != 15)
+		s->nested_rc = -PP_ESTORE;
+	s->n++;
+	return 1;
+}
+
+static void c_test_key_list(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t a = c_batch(f, "a", false, 0);
+	int64_t b = c_batch(f, "b", false, 4);
+	/* Inserted out of order: listing is in PID order. */
+	for (unsigned long i = 10; i > 0; i--)
+		c_key(f, a, i, false, i % 2 ? PP_KEY_AVAILABLE : PP_KEY_EXPORTED, 0);
+	for (unsigned long i = 20; i < 25; i++)
+		c_key(f, b, i, false, PP_KEY_AVAILABLE, 0);
+
+	struct key_seen seen = {0};
+	assert_int_equal(pp_store_key_list(f->s, NULL, key_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 15);
+	for (int i = 1; i < 15; i++)
+		assert_true(strcmp(seen.pids[i - 1], seen.pids[i]) < 0);
+
+	struct pp_key_filter fl = {.batch = "a", .state = -1};
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(pp_store_key_list(f->s, &fl, key_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 10);
+	assert_false(seen.shared[0]);
+
+	fl = (struct pp_key_filter){.batch = "a", .state = PP_KEY_EXPORTED};
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(pp_store_key_list(f->s, &fl, key_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(seen.states[i], PP_KEY_EXPORTED);
+
+	fl = (struct pp_key_filter){.state = PP_KEY_AVAILABLE};
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(pp_store_key_list(f->s, &fl, key_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 10);
+
+	fl = (struct pp_key_filter){.batch = "b", .state = -1, .limit = 2};
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(pp_store_key_list(f->s, &fl, key_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 2);
+	assert_true(seen.shared[0]);
+	char p20[9], p21[9], p22[9];
+	c_pid(20, p20);
+	c_pid(21, p21);
+	c_pid(22, p22);
+	assert_string_equal(seen.pids[0], p20);
+	assert_string_equal(seen.pids[1], p21);
+	/* Next page. */
+	fl.after = seen.pids[1];
+	char after[9];
+	memcpy(after, seen.pids[1], 9);
+	fl.after = after;
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(pp_store_key_list(f->s, &fl, key_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.pids[0], p22);
+
+	fl = (struct pp_key_filter){.batch = "b", .state = PP_KEY_REVOKED};
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(pp_store_key_list(f->s, &fl, key_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 0);
+
+	/* Unknown batch, bad state. */
+	fl = (struct pp_key_filter){.batch = "zzz", .state = -1};
+	assert_int_equal(pp_store_key_list(f->s, &fl, key_cb, &seen, &err), -PP_ENOTFOUND);
+	fl = (struct pp_key_filter){.state = PP_KEY_STATE_MAX};
+	assert_int_equal(pp_store_key_list(f->s, &fl, key_cb, &seen, &err), -PP_EINVAL);
+
+	/* Callbacks stop early or abort. */
+	memset(&seen, 0, sizeof(seen));
+	seen.stop_after = 3;
+	assert_int_equal(pp_store_key_list(f->s, NULL, key_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 3);
+	memset(&seen, 0, sizeof(seen));
+	seen.fail_at = 4;
+	assert_int_equal(pp_store_key_list(f->s, NULL, key_cb, &seen, &err), -PP_EIO);
+	assert_int_equal(seen.n, 4);
+	/* The store is usable after both. */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(pp_store_key_list(f->s, NULL, key_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 15);
+
+	/* Re-entry into the same listing is refused, not corrupted. */
+	memset(&seen, 0, sizeof(seen));
+	seen.s = f->s;
+	assert_int_equal(pp_store_key_list(f->s, NULL, key_cb_nested, &seen, &err), 0);
+	if (strcmp(pp_store_backend(f->s), "sqlite") == 0)
+		assert_int_equal(seen.nested_rc, -PP_EBUSY);
+	else
+		assert_int_equal(seen.nested_rc, 0);
+}
+
+/* ---- secrets ---- */
+
+static void c_test_secrets_plain(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "plain", false, 0);
+	for (unsigned long i = 1; i <= 5; i++)
+		c_key(f, b, i, false, PP_KEY_AVAILABLE, 0);
+	for (unsigned long i = 1; i <= 5; i++) {
+		char pid[9], pps[33], mebx[33], got_mebx[PP_STORE_MEBX_MAX + 1];
+		struct pp_pps got;
+		c_pid(i, pid);
+		c_pps(i, pps);
+		c_mebx(i, mebx);
+		assert_int_equal(
+		    pp_store_key_secrets(f->s, pid, &got, got_mebx, sizeof(got_mebx), &err), 0);
+		assert_string_equal(got.s, pps);
+		assert_string_equal(got_mebx, mebx);
+		/* One at a time. */
+		memset(&got, 0, sizeof(got));
+		assert_int_equal(pp_store_key_secrets(f->s, pid, &got, NULL, 0, &err), 0);
+		assert_string_equal(got.s, pps);
+		assert_int_equal(
+		    pp_store_key_secrets(f->s, pid, NULL, got_mebx, sizeof(got_mebx), &err), 0);
+		assert_string_equal(got_mebx, mebx);
+	}
+	/* Too little room for the password: refused, nothing left in the buffer. */
+	char pid[9], small[8];
+	struct pp_pps got;
+	c_pid(1, pid);
+	assert_int_equal(pp_store_key_secrets(f->s, pid, &got, small, sizeof(small), &err),
+			 -PP_ETOOBIG);
+	for (size_t i = 0; i < sizeof(small); i++)
+		assert_int_equal(small[i], 0);
+	for (size_t i = 0; i < sizeof(got.s); i++)
+		assert_int_equal(got.s[i], 0);
+	c_pid(99, pid);
+	assert_int_equal(pp_store_key_secrets(f->s, pid, &got, NULL, 0, &err), -PP_ENOTFOUND);
+
+	/* Survives reopening (the key check passed, the same key opens the blobs). */
+	backend_reopen(f);
+	c_pid(3, pid);
+	char pps[33];
+	c_pps(3, pps);
+	assert_int_equal(pp_store_key_secrets(f->s, pid, &got, NULL, 0, &err), 0);
+	assert_string_equal(got.s, pps);
+
+	/* A blob moved to another row does not open there. */
+	char pid1[9], pid2[9];
+	c_pid(1, pid1);
+	c_pid(2, pid2);
+	char sql[160];
+	snprintf(sql, sizeof(sql),
+		 "UPDATE keys SET pps = (SELECT pps FROM keys WHERE pid = '%s') WHERE pid = '%s'",
+		 pid1, pid2);
+	backend_raw_exec(f, sql);
+	/* And the MEBx blob moved into the PPS column of its own row. */
+	c_pid(4, pid);
+	snprintf(sql, sizeof(sql), "UPDATE keys SET pps = mebx WHERE pid = '%s'", pid);
+	backend_raw_exec(f, sql);
+	assert_int_equal(pp_store_key_secrets(f->s, pid2, &got, NULL, 0, &err), -PP_ECRYPTO);
+	assert_null(strstr(err.msg, "WQ"));
+	assert_int_equal(pp_store_key_secrets(f->s, pid, &got, NULL, 0, &err), -PP_ECRYPTO);
+	assert_int_equal(pp_store_key_secrets(f->s, pid1, &got, NULL, 0, &err), 0);
+}
+
+static void c_test_secrets_derived(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "derived", true, 0);
+	uint8_t secret[32];
+	for (int i = 0; i < 32; i++)
+		secret[i] = (uint8_t)(i * 5 + 3); /* as c_batch */
+	for (unsigned long i = 1; i <= 5; i++)
+		c_key(f, b, i, true, PP_KEY_AVAILABLE, 0);
+	for (unsigned long i = 1; i <= 5; i++) {
+		char pid[9], mebx[33], got_mebx[33];
+		struct pp_pid p;
+		struct pp_pps want, got;
+		c_pid(i, pid);
+		c_mebx(i, mebx);
+		assert_int_equal(pp_pid_parse(pid, &p, &err), 0);
+		assert_int_equal(pp_pps_derive(secret, sizeof(secret), &p, &want), 0);
+		assert_int_equal(
+		    pp_store_key_secrets(f->s, pid, &got, got_mebx, sizeof(got_mebx), &err), 0);
+		assert_string_equal(got.s, want.s);
+		assert_string_equal(got_mebx, mebx);
+		struct pp_key_info info;
+		assert_int_equal(pp_store_key_get(f->s, pid, &info, &err), 0);
+		assert_true(info.derived);
+	}
+	/* The keys hold no PPS column at all. */
+	assert_int_equal(backend_raw_int(f, "SELECT count(*) FROM keys WHERE pps IS NOT NULL"), 0);
+	/* A batch secret moved to another batch does not open. */
+	c_batch(f, "other", true, 0);
+	backend_raw_exec(f, "UPDATE batches SET secret = (SELECT secret FROM batches WHERE name = "
+			    "'other') WHERE name = 'derived'");
+	char pid[9];
+	struct pp_pps got;
+	c_pid(1, pid);
+	assert_int_equal(pp_store_key_secrets(f->s, pid, &got, NULL, 0, &err), -PP_ECRYPTO);
+}
+
+/* ---- states ---- */
+
+static void expect_state(struct fixture *f, const char *pid, enum pp_key_state st)
+{
+	struct pp_key_info info;
+	assert_int_equal(pp_store_key_get(f->s, pid, &info, NULL), 0);
+	assert_int_equal(info.state, st);
+}
+
+static void c_test_state_transitions(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "st", false, 0);
+	/* The whole table: for every (from, to), a fresh key driven to from. */
+	static const enum pp_key_state path[] = {PP_KEY_AVAILABLE, PP_KEY_EXPORTED, PP_KEY_IN_USE,
+						 PP_KEY_CONSUMED};
+	static const bool allowed[PP_KEY_STATE_MAX][PP_KEY_STATE_MAX] = {
+	    [PP_KEY_AVAILABLE] =
+		{[PP_KEY_EXPORTED] = 1, [PP_KEY_REVOKED] = 1, [PP_KEY_EXPIRED] = 1},
+	    [PP_KEY_EXPORTED] = {[PP_KEY_IN_USE] = 1, [PP_KEY_REVOKED] = 1, [PP_KEY_EXPIRED] = 1},
+	    [PP_KEY_IN_USE] = {[PP_KEY_CONSUMED] = 1, [PP_KEY_REVOKED] = 1},
+	};
+	unsigned long n = 1000;
+	for (int from = 0; from < PP_KEY_STATE_MAX; from++) {
+		for (int to = 0; to < PP_KEY_STATE_MAX; to++) {
+			char pid[9];
+			c_pid(++n, pid);
+			c_key(f, b, n, false, PP_KEY_AVAILABLE, 0);
+			/* Drive to `from`. */
+			if (from == PP_KEY_REVOKED || from == PP_KEY_EXPIRED) {
+				assert_int_equal(pp_store_key_set_state(
+						     f->s, pid, (enum pp_key_state)from, &err),
+						 0);
+			} else {
+				for (int i = 1; i < 4 && path[i - 1] != (enum pp_key_state)from;
+				     i++)
+					assert_int_equal(
+					    pp_store_key_set_state(f->s, pid, path[i], &err), 0);
+			}
+			expect_state(f, pid, (enum pp_key_state)from);
+			int rc = pp_store_key_set_state(f->s, pid, (enum pp_key_state)to, &err);
+			assert_int_equal(pp_key_transition_allowed((enum pp_key_state)from,
+								   (enum pp_key_state)to),
+					 allowed[from][to]);
+			if (allowed[from][to]) {
+				assert_int_equal(rc, 0);
+				expect_state(f, pid, (enum pp_key_state)to);
+			} else {
+				assert_int_equal(rc, -PP_ESTATE);
+				char want[80];
+				snprintf(want, sizeof(want), "cannot go from '%s' to '%s'",
+					 pp_key_state_name((enum pp_key_state)from),
+					 pp_key_state_name((enum pp_key_state)to));
+				c_expect_msg(&err, want);
+				c_expect_msg(&err, pid);
+				expect_state(f, pid, (enum pp_key_state)from);
+			}
+		}
+	}
+	/* Exporting records when. */
+	char pid[9];
+	c_pid(++n, pid);
+	c_key(f, b, n, false, PP_KEY_AVAILABLE, 0);
+	assert_int_equal(pp_store_key_set_state(f->s, pid, PP_KEY_EXPORTED, &err), 0);
+	struct pp_key_info info;
+	assert_int_equal(pp_store_key_get(f->s, pid, &info, &err), 0);
+	assert_true(info.exported_at > 1700000000);
+	assert_true(info.updated >= info.created);
+
+	assert_int_equal(pp_store_key_set_state(f->s, pid, PP_KEY_STATE_MAX, &err), -PP_EINVAL);
+	c_pid(++n, pid);
+	assert_int_equal(pp_store_key_set_state(f->s, pid, PP_KEY_REVOKED, &err), -PP_ENOTFOUND);
+}
+
+/* ---- transactions ---- */
+
+static void c_test_rollback(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	struct pp_batch_info bi;
+	struct pp_key_info ki;
+	char pid[9];
+
+	assert_int_equal(pp_store_commit(f->s, &err), -PP_ESTATE);
+	assert_int_equal(pp_store_rollback(f->s, &err), -PP_ESTATE);
+
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_begin(f->s, &err), -PP_ESTATE);
+	int64_t b = c_batch(f, "gone", true, 0);
+	for (unsigned long i = 1; i <= 50; i++)
+		c_key(f, b, i, true, PP_KEY_AVAILABLE, 0);
+	assert_int_equal(pp_store_audit_append(f->s, "test", "batch.create", "gone", NULL, &err),
+			 0);
+	assert_int_equal(pp_store_batch_get(f->s, "gone", &bi, &err), 0);
+	assert_int_equal(bi.key_count, 50);
+	assert_int_equal(pp_store_rollback(f->s, &err), 0);
+
+	assert_int_equal(pp_store_batch_get(f->s, "gone", &bi, &err), -PP_ENOTFOUND);
+	c_pid(1, pid);
+	assert_int_equal(pp_store_key_get(f->s, pid, &ki, &err), -PP_ENOTFOUND);
+	struct key_seen seen = {0};
+	assert_int_equal(pp_store_key_list(f->s, NULL, key_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 0);
+	uint64_t entries = 99;
+	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), 0);
+	assert_int_equal(entries, 0);
+
+	/* Same name, likely the same id, now not derived: the store must not remember the
+	 * rolled-back batch. */
+	int64_t b2 = c_batch(f, "gone", false, 0);
+	c_key(f, b2, 1, false, PP_KEY_AVAILABLE, 0);
+	assert_int_equal(pp_store_key_get(f->s, pid, &ki, &err), 0);
+	assert_false(ki.derived);
+
+	/* Commit keeps. */
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	c_key(f, b2, 2, false, PP_KEY_AVAILABLE, 0);
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	c_pid(2, pid);
+	backend_reopen(f);
+	assert_int_equal(pp_store_key_get(f->s, pid, &ki, &err), 0);
+
+	/* Closing with a transaction open rolls it back. */
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	c_key(f, b2, 3, false, PP_KEY_AVAILABLE, 0);
+	backend_reopen(f);
+	c_pid(3, pid);
+	assert_int_equal(pp_store_key_get(f->s, pid, &ki, &err), -PP_ENOTFOUND);
+
+	/* A failed insert inside a transaction leaves the transaction usable. */
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	c_key(f, b2, 4, false, PP_KEY_AVAILABLE, 0);
+	char pps[33], mebx[33];
+	c_pid(4, pid);
+	c_pps(4, pps);
+	c_mebx(4, mebx);
+	struct pp_key_new dup = {.pid = pid, .pps = pps, .mebx_password = mebx, .batch_id = b2};
+	assert_int_equal(pp_store_key_insert(f->s, &dup, &err), -PP_EEXIST);
+	c_key(f, b2, 5, false, PP_KEY_AVAILABLE, 0);
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	c_pid(5, pid);
+	assert_int_equal(pp_store_key_get(f->s, pid, &ki, &err), 0);
+}
+
 /* The audit chain is the generic layer's, one behaviour on every backend: an entry is
  * written in a transaction (its own, or the caller's, undone with it), never outside
  * one, and chained the same way whatever the backend. */
@@ -1872,6 +2509,8 @@ static void c_test_counts_empty(void **state)
 	    T(c_test_rotated_pid), T(c_test_retry_and_fail), T(c_test_escrow_and_rotation_errors), \
 	    T(c_test_lists_and_counts), T(c_test_claim_order), T(c_test_no_plaintext),             \
 	    T(c_test_concurrent_claims), T(c_test_device_tls), T(c_test_audit_transactions),       \
-	    T(c_test_counts_empty)
+	    T(c_test_batches), T(c_test_key_insert), T(c_test_key_get), T(c_test_key_list),        \
+	    T(c_test_secrets_plain), T(c_test_secrets_derived), T(c_test_state_transitions),       \
+	    T(c_test_rollback), T(c_test_counts_empty)
 
 #endif

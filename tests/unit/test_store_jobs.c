@@ -132,8 +132,6 @@ static void backend_inject_audit_failure(struct fixture *f, bool on)
 	sqlite3_close(db);
 }
 
-/* ---- SQLite's own ---- */
-
 static int64_t raw_int(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
@@ -143,6 +141,32 @@ static int64_t raw_int(sqlite3 *db, const char *sql)
 	sqlite3_finalize(st);
 	return v;
 }
+
+static void backend_reopen(struct fixture *f)
+{
+	struct pp_err err = {0};
+	pp_store_close(f->s);
+	f->s = NULL;
+	if (pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err) < 0)
+		fail_msg("reopen: %s", err.msg);
+}
+
+static void backend_raw_exec(struct fixture *f, const char *sql)
+{
+	sqlite3 *db = raw_open(f);
+	raw_exec(db, sql);
+	sqlite3_close(db);
+}
+
+static int64_t backend_raw_int(struct fixture *f, const char *sql)
+{
+	sqlite3 *db = raw_open(f);
+	int64_t v = raw_int(db, sql);
+	sqlite3_close(db);
+	return v;
+}
+
+/* ---- SQLite's own ---- */
 
 /* Takes a database back to schema version 3 (before binding on proof). */
 static void undo_v4(sqlite3 *db)

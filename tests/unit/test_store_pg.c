@@ -219,6 +219,25 @@ static void backend_inject_audit_failure(struct fixture *f, bool on)
 	}
 }
 
+static void backend_reopen(struct fixture *f)
+{
+	struct pp_err err = {0};
+	pp_store_close(f->s);
+	f->s = NULL;
+	if (pp_store_open_postgres(f->conninfo, &f->mk, false, &f->s, &err) < 0)
+		fail_msg("reopen: %s", err.msg);
+}
+
+static void backend_raw_exec(struct fixture *f, const char *sql)
+{
+	raw_exec(f->raw, sql);
+}
+
+static int64_t backend_raw_int(struct fixture *f, const char *sql)
+{
+	return raw_int(f->raw, sql);
+}
+
 /* ---- PostgreSQL's own ---- */
 
 static void test_pg_open(void **state)

@@ -691,6 +691,43 @@ static void test_open_readonly(void **state)
 			 -PP_ENOTFOUND);
 }
 
+/* pp_store_open picks the backend from the configuration. */
+static void test_open_config(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	struct pp_store *o = NULL;
+	char url[320];
+	struct pp_store_config c = {.kind = PP_STORE_AUTO, .target = f->db};
+	assert_int_equal(pp_store_open(&c, &f->mk, &o, &err), 0);
+	assert_string_equal(pp_store_backend(o), "sqlite");
+	pp_store_close(o);
+	snprintf(url, sizeof(url), "sqlite:%s", f->db);
+	c.target = url;
+	assert_int_equal(pp_store_open(&c, &f->mk, &o, &err), 0);
+	pp_store_close(o);
+	c.readonly = true;
+	assert_int_equal(pp_store_open(&c, &f->mk, &o, &err), 0);
+	struct pp_batch_new b = {.name = "ro"};
+	assert_int_equal(pp_store_batch_create(o, &b, NULL, &err), -PP_EPERM);
+	pp_store_close(o);
+	/* Refusals: nothing opened. */
+	c.create = true;
+	assert_int_equal(pp_store_open(&c, &f->mk, &o, &err), -PP_EINVAL);
+	assert_null(o);
+	c = (struct pp_store_config){
+	    .kind = PP_STORE_POSTGRES, .target = "dbname=x", .readonly = true};
+	assert_int_equal(pp_store_open(&c, &f->mk, &o, &err), -PP_EINVAL);
+	c = (struct pp_store_config){.kind = PP_STORE_AUTO, .target = ""};
+	assert_int_equal(pp_store_open(&c, &f->mk, &o, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_open(NULL, &f->mk, &o, &err), -PP_EINVAL);
+	/* A URI goes to PostgreSQL: an unreachable one fails there, not as a file. */
+	c.target = "postgresql://127.0.0.1:1/none?connect_timeout=2";
+	assert_true(pp_store_open(&c, &f->mk, &o, &err) < 0);
+	assert_null(strstr(err.msg, "no database at"));
+	assert_null(o);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -699,7 +736,7 @@ int main(void)
 	    T(test_open_readonly),        cmocka_unit_test(test_state_names),
 	    T(test_audit_chain),          T(test_audit_tamper_kinds),
 	    T(test_audit_refusals),       T(test_schema_constraints),
-	    T(test_no_plaintext_on_disk),
+	    T(test_no_plaintext_on_disk), T(test_open_config),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

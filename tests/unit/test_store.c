@@ -19,8 +19,7 @@
 #include "keys/keys.h"
 #include "store/masterkey.h"
 #include "store/store.h"
-
-static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+#include "test_store_util.h"
 
 struct fixture {
 	char dir[256];
@@ -31,31 +30,18 @@ struct fixture {
 
 static void expect_msg(const struct pp_err *err, const char *needle)
 {
-	if (!strstr(err->msg, needle))
-		fail_msg("message '%s' lacks '%s'", err->msg, needle);
+	pp_test_expect_msg(err, needle);
 }
 
-/* A canonical PID from n: 7 base-36 symbols and the checksum of protocol.md 1. */
 static void make_pid(unsigned long n, char out[9])
 {
-	unsigned sum = 0;
-	for (int i = 6; i >= 0; i--) {
-		out[i] = alphabet[n % 36];
-		n /= 36;
-	}
-	for (int i = 0; i < 7; i++)
-		sum += (unsigned char)out[i];
-	out[7] = alphabet[sum % 36];
-	out[8] = '\0';
+	pp_test_pid(n, out);
 }
 
 /* A distinctive 32-symbol PPS for key n (the store checks the shape only). */
 static void make_pps(unsigned long n, char out[33])
 {
-	for (int i = 0; i < 32; i++)
-		out[i] = alphabet[(n * 31 + (unsigned long)i * 17 + (n >> (i % 8))) % 36];
-	memcpy(out, "QZ", 2);
-	out[32] = '\0';
+	pp_test_pps(n, 31, 17, "QZ", out);
 }
 
 static void make_mebx(unsigned long n, char out[33])
@@ -82,20 +68,12 @@ static void remove_db(const struct fixture *f)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR");
-	snprintf(f->dir, sizeof(f->dir), "%s/pp-store-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(f->dir))
+	if (pp_test_scratch("pp-store", f->dir, sizeof(f->dir), f->db, sizeof(f->db)) < 0)
 		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/pskprov.db", f->dir);
-	for (size_t i = 0; i < sizeof(f->mk.k); i++)
-		f->mk.k[i] = (uint8_t)(0xA0 ^ i);
+	pp_test_master_key(&f->mk, 0xA0, 1);
 	struct pp_err err = {0};
-	if (pp_store_open_sqlite(f->db, &f->mk, true, &f->s, &err) < 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return pp_test_opened(state, f, pp_store_open_sqlite(f->db, &f->mk, true, &f->s, &err),
+			      &err);
 }
 
 static int teardown(void **state)

@@ -24,6 +24,7 @@
 #include "keys/keys.h"
 #include "store/store.h"
 #include "store/store_impl.h"
+#include "test_store_util.h"
 
 /* ---- backend hooks (defined by the including file) ---- */
 
@@ -48,29 +49,17 @@ static const char c_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 static void c_expect_msg(const struct pp_err *err, const char *needle)
 {
-	if (!strstr(err->msg, needle))
-		fail_msg("message '%s' lacks '%s'", err->msg, needle);
+	pp_test_expect_msg(err, needle);
 }
 
 static void c_pid(unsigned long n, char out[9])
 {
-	unsigned sum = 0;
-	for (int i = 6; i >= 0; i--) {
-		out[i] = c_alphabet[n % 36];
-		n /= 36;
-	}
-	for (int i = 0; i < 7; i++)
-		sum += (unsigned char)out[i];
-	out[7] = c_alphabet[sum % 36];
-	out[8] = '\0';
+	pp_test_pid(n, out);
 }
 
 static void c_pps(unsigned long n, char out[33])
 {
-	for (int i = 0; i < 32; i++)
-		out[i] = c_alphabet[(n * 29 + (unsigned long)i * 13 + (n >> (i % 8))) % 36];
-	memcpy(out, "WQ", 2);
-	out[32] = '\0';
+	pp_test_pps(n, 29, 13, "WQ", out);
 }
 
 static void c_mebx(unsigned long n, char out[33])

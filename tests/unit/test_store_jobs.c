@@ -38,22 +38,12 @@ static void remove_db(const struct fixture *f)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR");
-	if (!f)
+	if (!f || pp_test_scratch("pp-jobs", f->dir, sizeof(f->dir), f->db, sizeof(f->db)) < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/pp-jobs-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/pskprov.db", f->dir);
-	for (size_t i = 0; i < sizeof(f->mk.k); i++)
-		f->mk.k[i] = (uint8_t)(0x5C ^ (i * 3));
+	pp_test_master_key(&f->mk, 0x5C, 3);
 	struct pp_err err = {0};
-	if (pp_store_open_sqlite(f->db, &f->mk, true, &f->s, &err) < 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return pp_test_opened(state, f, pp_store_open_sqlite(f->db, &f->mk, true, &f->s, &err),
+			      &err);
 }
 
 static int teardown(void **state)
@@ -236,12 +226,14 @@ static void test_migration_from_v3(void **state)
 	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_ALREADY_PROVISIONED);
 }
 
-/* A version 1 database is migrated on open; the data stays. */
-static void test_migration_from_v1(void **state)
+/* A bound job on key 1 for device 1, then the database taken back to version `to`
+ * (sql undoes what came after it, beyond version 4) and opened again: the migrations
+ * run. Returns a raw handle on the migrated file. */
+static sqlite3 *migrate_from(struct fixture *f, const char *batch, int to, const char *sql)
 {
-	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = c_batch(f, "mig", false, 0);
+	char set[96];
+	int64_t b = c_batch(f, batch, false, 0);
 	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
 	int64_t job = 0;
 	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
@@ -251,15 +243,26 @@ static void test_migration_from_v1(void **state)
 	f->s = NULL;
 	sqlite3 *db = raw_open(f);
 	undo_v4(db);
-	raw_exec(db, "DROP INDEX jobs_uuid");
-	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_version");
-	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_cipher");
-	raw_exec(db, "UPDATE meta SET value = 1 WHERE name = 'schema_version'");
+	raw_exec(db, sql);
+	snprintf(set, sizeof(set), "UPDATE meta SET value = %d WHERE name = 'schema_version'", to);
+	raw_exec(db, set);
 	sqlite3_close(db);
 	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
 	db = raw_open(f);
 	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"),
 			 PP_STORE_SCHEMA_VERSION);
+	return db;
+}
+
+/* A version 1 database is migrated on open; the data stays. */
+static void test_migration_from_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	sqlite3 *db = migrate_from(f, "mig", 1,
+				   "DROP INDEX jobs_uuid; "
+				   "ALTER TABLE devices DROP COLUMN tls_version; "
+				   "ALTER TABLE devices DROP COLUMN tls_cipher");
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
 				     "AND name = 'jobs_uuid'"),
 			 1);
@@ -284,24 +287,9 @@ static void test_migration_from_v2(void **state)
 {
 	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = c_batch(f, "mig2", false, 0);
-	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
-	int64_t job = 0;
-	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
-	assert_int_equal(c_claim1(f, "w", T0, 60), job);
-	assert_int_equal(c_bind(f, job, "w", 1, NULL, NULL), 0);
-	pp_store_close(f->s);
-	f->s = NULL;
-	sqlite3 *db = raw_open(f);
-	undo_v4(db);
-	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_version");
-	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_cipher");
-	raw_exec(db, "UPDATE meta SET value = 2 WHERE name = 'schema_version'");
-	sqlite3_close(db);
-	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
-	db = raw_open(f);
-	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"),
-			 PP_STORE_SCHEMA_VERSION);
+	sqlite3 *db = migrate_from(f, "mig2", 2,
+				   "ALTER TABLE devices DROP COLUMN tls_version; "
+				   "ALTER TABLE devices DROP COLUMN tls_cipher");
 	/* The CHECK constraints came with the columns. */
 	assert_int_not_equal(
 	    sqlite3_exec(db, "UPDATE devices SET tls_version = ''", NULL, NULL, NULL), SQLITE_OK);

@@ -103,15 +103,10 @@ static int setup(void **state)
 	raw_exec(f->raw, "SET client_min_messages = warning");
 	schema_create(f->raw, f->schema);
 	conninfo_for(f->schema, f->conninfo, sizeof(f->conninfo));
-	for (size_t i = 0; i < sizeof(f->mk.k); i++)
-		f->mk.k[i] = (uint8_t)(0x3A ^ (i * 5));
+	pp_test_master_key(&f->mk, 0x3A, 5);
 	struct pp_err err = {0};
-	if (pp_store_open_postgres(f->conninfo, &f->mk, true, &f->s, &err) < 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return pp_test_opened(state, f,
+			      pp_store_open_postgres(f->conninfo, &f->mk, true, &f->s, &err), &err);
 }
 
 static int teardown(void **state)

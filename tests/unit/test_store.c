@@ -28,22 +28,6 @@ struct fixture {
 	struct pp_store *s;
 };
 
-static void expect_msg(const struct pp_err *err, const char *needle)
-{
-	pp_test_expect_msg(err, needle);
-}
-
-static void make_pid(unsigned long n, char out[9])
-{
-	pp_test_pid(n, out);
-}
-
-/* A distinctive 32-symbol PPS for key n (the store checks the shape only). */
-static void make_pps(unsigned long n, char out[33])
-{
-	pp_test_pps(n, 31, 17, "QZ", out);
-}
-
 static void make_mebx(unsigned long n, char out[33])
 {
 	snprintf(out, 33, "Mebx!Secret#%06lu", n);
@@ -100,17 +84,12 @@ static void reopen(struct fixture *f)
 
 static sqlite3 *raw_open(const struct fixture *f)
 {
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 2000);
-	return db;
+	return pp_test_sqlite_open(f->db);
 }
 
 static void raw_exec(sqlite3 *db, const char *sql)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("raw sql '%s': %s", sql, msg ? msg : "?");
+	pp_test_sqlite_exec(db, sql);
 }
 
 static int64_t new_batch(struct fixture *f, const char *name, bool derived, uint32_t shared)
@@ -135,8 +114,8 @@ static void add_key(struct fixture *f, int64_t batch, unsigned long n, bool deri
 		    enum pp_key_state st)
 {
 	char pid[9], pps[33], mebx[33];
-	make_pid(n, pid);
-	make_pps(n, pps);
+	pp_test_pid(n, pid);
+	pp_test_pps(n, 31, 17, "QZ", pps);
 	make_mebx(n, mebx);
 	struct pp_key_new k = {.pid = pid,
 			       .pps = derived ? NULL : pps,
@@ -177,7 +156,7 @@ static void test_create_and_modes(void **state)
 	reopen(f);
 	struct pp_key_info ki;
 	char pid[9];
-	make_pid(1, pid);
+	pp_test_pid(1, pid);
 	assert_int_equal(pp_store_key_get(f->s, pid, &ki, &err), 0);
 
 	/* A permissive umask at creation changes nothing. */
@@ -224,7 +203,7 @@ static void test_open_refusals(void **state)
 	raw_exec(db, "UPDATE meta SET value = 99 WHERE name = 'schema_version'");
 	sqlite3_close(db);
 	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &other, &err), -PP_EVERSION);
-	expect_msg(&err, "schema version 99");
+	pp_test_expect_msg(&err, "schema version 99");
 	db = raw_open(f);
 	char sql[96];
 	snprintf(sql, sizeof(sql), "UPDATE meta SET value = %d WHERE name = 'schema_version'",
@@ -237,7 +216,7 @@ static void test_open_refusals(void **state)
 	raw_exec(db, "DELETE FROM meta WHERE name = 'key_check'");
 	sqlite3_close(db);
 	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &other, &err), -PP_ESTORE);
-	expect_msg(&err, "check value");
+	pp_test_expect_msg(&err, "check value");
 
 	/* A SQLite file of someone else, and a file that is no database at all. */
 	remove_db(f);
@@ -247,7 +226,7 @@ static void test_open_refusals(void **state)
 	sqlite3_close(db);
 	assert_int_equal(chmod(f->db, 0600), 0);
 	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &other, &err), -PP_ESTORE);
-	expect_msg(&err, "not a pskprov database");
+	pp_test_expect_msg(&err, "not a pskprov database");
 	remove_db(f);
 	FILE *fp = fopen(f->db, "w");
 	assert_non_null(fp);
@@ -409,7 +388,7 @@ static void test_audit_chain(void **state)
 	raw_exec(db, "DROP TRIGGER audit_no_delete");
 	raw_exec(db, "UPDATE audit SET detail = 'nothing happened' WHERE seq = 4");
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), -PP_ECRYPTO);
-	expect_msg(&err, "seq 4");
+	pp_test_expect_msg(&err, "seq 4");
 	assert_int_equal(entries, 3);
 	sqlite3_close(db);
 }
@@ -429,7 +408,7 @@ static void test_audit_tamper_kinds(void **state)
 	raw_exec(db, "UPDATE audit SET hash = replace(hash, substr(hash, 1, 1), "
 		     "CASE substr(hash, 1, 1) WHEN 'a' THEN 'b' ELSE 'a' END) WHERE seq = 6");
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), -PP_ECRYPTO);
-	expect_msg(&err, "seq 6");
+	pp_test_expect_msg(&err, "seq 6");
 	raw_exec(db, "DELETE FROM audit");
 	raw_exec(db, "INSERT INTO audit SELECT * FROM saved");
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), 0);
@@ -437,7 +416,7 @@ static void test_audit_tamper_kinds(void **state)
 	/* Time changed at 2. */
 	raw_exec(db, "UPDATE audit SET time = time + 1 WHERE seq = 2");
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), -PP_ECRYPTO);
-	expect_msg(&err, "seq 2");
+	pp_test_expect_msg(&err, "seq 2");
 	raw_exec(db, "DELETE FROM audit");
 	raw_exec(db, "INSERT INTO audit SELECT * FROM saved");
 
@@ -445,14 +424,14 @@ static void test_audit_tamper_kinds(void **state)
 	raw_exec(db, "UPDATE audit SET actor = actor || substr(action, 1, 1), "
 		     "action = substr(action, 2) WHERE seq = 1");
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), -PP_ECRYPTO);
-	expect_msg(&err, "seq 1");
+	pp_test_expect_msg(&err, "seq 1");
 	raw_exec(db, "DELETE FROM audit");
 	raw_exec(db, "INSERT INTO audit SELECT * FROM saved");
 
 	/* An entry removed from the middle. */
 	raw_exec(db, "DELETE FROM audit WHERE seq = 5");
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), -PP_ECRYPTO);
-	expect_msg(&err, "seq 5");
+	pp_test_expect_msg(&err, "seq 5");
 	assert_int_equal(entries, 4);
 	raw_exec(db, "DELETE FROM audit");
 	raw_exec(db, "INSERT INTO audit SELECT * FROM saved");
@@ -462,7 +441,7 @@ static void test_audit_tamper_kinds(void **state)
 	raw_exec(db, "UPDATE audit SET seq = 3 WHERE seq = 4");
 	raw_exec(db, "UPDATE audit SET seq = 4 WHERE seq = 100");
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), -PP_ECRYPTO);
-	expect_msg(&err, "seq 3");
+	pp_test_expect_msg(&err, "seq 3");
 	raw_exec(db, "DELETE FROM audit");
 	raw_exec(db, "INSERT INTO audit SELECT * FROM saved");
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), 0);
@@ -488,7 +467,7 @@ static void test_audit_refusals(void **state)
 			 -PP_EINVAL);
 	/* Not UTF-8: a lone continuation byte, an overlong '/', a cut sequence. */
 	assert_int_equal(pp_store_audit_append(f->s, "a", "x", NULL, "a\x80", &err), -PP_EINVAL);
-	expect_msg(&err, "not UTF-8 at byte 2");
+	pp_test_expect_msg(&err, "not UTF-8 at byte 2");
 	assert_int_equal(pp_store_audit_append(f->s, "a", "x", "\xc0\xaf", NULL, &err), -PP_EINVAL);
 	assert_int_equal(pp_store_audit_append(f->s, "a", "x", NULL, "\xe2\x82", &err), -PP_EINVAL);
 	char big[PP_AUDIT_DETAIL_MAX + 2];
@@ -583,8 +562,8 @@ static int scan_file(const char *path)
 	int pids = 0;
 	for (unsigned long i = 1; b && i <= SCAN_KEYS; i++) {
 		char pid[9], pps[33], mebx[33];
-		make_pid(i, pid);
-		make_pps(i, pps);
+		pp_test_pid(i, pid);
+		pp_test_pps(i, 31, 17, "QZ", pps);
 		make_mebx(i, mebx);
 		if (memmem(b, len, pps, 32))
 			fail_msg("%s: PPS of key %lu in clear", path, i);
@@ -615,7 +594,7 @@ static void test_no_plaintext_on_disk(void **state)
 	for (unsigned long i = 1; i <= SCAN_KEYS; i++) {
 		char pid[9], mebx[33];
 		struct pp_pps pps;
-		make_pid(i, pid);
+		pp_test_pid(i, pid);
 		assert_int_equal(pp_store_key_secrets(f->s, pid, &pps, mebx, sizeof(mebx), &err),
 				 0);
 	}
@@ -658,7 +637,7 @@ static void test_open_readonly(void **state)
 	assert_int_equal(pp_store_batch_get(f->s, "ro", &bi, &err), 0);
 	struct pp_batch_new b = {.name = "more"};
 	assert_int_equal(pp_store_batch_create(f->s, &b, NULL, &err), -PP_EPERM);
-	expect_msg(&err, "readonly database");
+	pp_test_expect_msg(&err, "readonly database");
 	assert_null(strchr(err.msg, '\n'));
 	reopen(f);
 	assert_int_equal(pp_store_batch_get(f->s, "more", &bi, &err), -PP_ENOTFOUND);

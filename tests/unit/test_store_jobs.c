@@ -60,9 +60,7 @@ static struct pp_store *backend_open_other(struct fixture *f)
 {
 	struct pp_store *o = NULL;
 	struct pp_err err = {0};
-	if (pp_store_open_sqlite(f->db, &f->mk, false, &o, &err) < 0)
-		fail_msg("second handle: %s", err.msg);
-	return o;
+	return pp_test_handle(pp_store_open_sqlite(f->db, &f->mk, false, &o, &err), &o, &err);
 }
 
 static uint8_t *slurp_append(const char *path, uint8_t *b, size_t *len)
@@ -97,17 +95,12 @@ static uint8_t *backend_bytes(struct fixture *f, size_t *len)
 
 static sqlite3 *raw_open(const struct fixture *f)
 {
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 2000);
-	return db;
+	return pp_test_sqlite_open(f->db);
 }
 
 static void raw_exec(sqlite3 *db, const char *sql)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("raw sql '%s': %s", sql, msg ? msg : "?");
+	pp_test_sqlite_exec(db, sql);
 }
 
 static void backend_inject_audit_failure(struct fixture *f, bool on)

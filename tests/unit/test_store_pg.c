@@ -125,9 +125,8 @@ static struct pp_store *backend_open_other(struct fixture *f)
 {
 	struct pp_store *o = NULL;
 	struct pp_err err = {0};
-	if (pp_store_open_postgres(f->conninfo, &f->mk, false, &o, &err) < 0)
-		fail_msg("second handle: %s", err.msg);
-	return o;
+	return pp_test_handle(pp_store_open_postgres(f->conninfo, &f->mk, false, &o, &err), &o,
+			      &err);
 }
 
 static void append_bytes(uint8_t **b, size_t *len, const void *p, size_t n)

@@ -76,4 +76,33 @@ static inline void pp_test_expect_msg(const struct pp_err *err, const char *need
 }
 #endif
 
+#ifdef fail_msg
+/* A second handle on the same store, for the tests of concurrency: rc is its open,
+ * which set *o (read here, after the call: argument order is unspecified). */
+static inline struct pp_store *pp_test_handle(int rc, struct pp_store **o, const struct pp_err *err)
+{
+	if (rc < 0)
+		fail_msg("second handle: %s", err->msg);
+	return *o;
+}
+#endif
+
+#if defined(fail_msg) && defined(SQLITE_OK)
+/* The test's own handle on an SQLite store's file, beside the store's. */
+static inline sqlite3 *pp_test_sqlite_open(const char *path)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 2000);
+	return db;
+}
+
+static inline void pp_test_sqlite_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("raw sql '%s': %s", sql, msg ? msg : "?");
+}
+#endif
+
 #endif

@@ -40,6 +40,8 @@ static void backend_reopen(struct fixture *f);
 static void backend_raw_exec(struct fixture *f, const char *sql);
 /* The first column of the first row. */
 static int64_t backend_raw_int(struct fixture *f, const char *sql);
+/* Sets meta.schema_version (the column differs: SQLite value, PostgreSQL ivalue). */
+static void backend_schema_version(struct fixture *f, int version);
 
 /* ---- helpers ---- */
 
@@ -2490,6 +2492,61 @@ static void c_test_counts_empty(void **state)
 	assert_int_equal(c.keys_by_state[PP_KEY_IN_USE], 0);
 }
 
+/* Takes the tables back to schema version 3 (before binding on proof). */
+#define C_UNDO_V4_SQL                                                                              \
+	"DROP TABLE hello_notes; DROP TABLE key_failures; "                                        \
+	"DROP INDEX devices_host_name; DROP INDEX jobs_pid_unbound; "                              \
+	"DROP INDEX jobs_one_active; ALTER TABLE jobs DROP COLUMN bound; "                         \
+	"CREATE UNIQUE INDEX jobs_one_active ON jobs (uuid) "                                      \
+	"WHERE state IN ('pending', 'running', 'retry')"
+
+/* Version 3 to 4: bindings that hellos made (no proof) are dropped, so the genuine
+ * device is no clone; proven ones (done or past READ) stay. */
+static void c_test_migration_from_v3(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	char pid2[9], u7[37], sql[256];
+	int64_t b = c_batch(f, "mig3", false, 0);
+	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
+	c_key(f, b, 2, false, PP_KEY_EXPORTED, 0);
+	int64_t job = c_run_job(f, 1, 1, 0, "w");
+	assert_int_equal(pp_store_job_complete(f->s, job, "w", "h1", NULL, T0 + 1, &err), 0);
+	pp_store_close(f->s);
+	f->s = NULL;
+	backend_raw_exec(f, C_UNDO_V4_SQL);
+	/* A forged hello, as version 3 recorded it, bound key 2 to device 7. */
+	c_pid(2, pid2);
+	c_uuid_text(7, u7);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO key_uses (pid, uuid, first_seen) VALUES ('%s', '%s', 1); "
+		 "UPDATE keys SET use_count = use_count + 1, state = 'in-use' WHERE pid = '%s'",
+		 pid2, u7, pid2);
+	backend_raw_exec(f, sql);
+	backend_schema_version(f, 3);
+	backend_reopen(f);
+	assert_int_equal(backend_raw_int(f, "SELECT count(*) FROM key_uses"), 1);
+	assert_int_equal(backend_raw_int(f, "SELECT count(*) FROM jobs WHERE state = 'done' AND "
+					    "bound = (1 = 1)"),
+			 1);
+	struct pp_key_info k;
+	c_keyinfo(f, 2, &k);
+	assert_int_equal(k.use_count, 0);
+	c_keyinfo(f, 1, &k);
+	assert_int_equal(k.use_count, 1);
+	/* The genuine holder of key 2 proves it: bound, not a clone. */
+	int64_t j2 = 0;
+	assert_int_equal(c_hello(f, 2, 2, &j2), PP_HELLO_NEW_JOB);
+	assert_int_equal(c_claim1(f, "w", T0 + 2, 60), j2);
+	assert_int_equal(c_bind(f, j2, "w", 2, "h1", NULL), 0);
+	struct pp_device_info d;
+	c_device(f, 2, &d);
+	assert_int_equal(d.state, PP_DEV_CONFIGURING);
+	assert_true(strcmp(d.host_name, "h1") != 0); /* unique among devices */
+	/* Device 1 is still the one of key 1. */
+	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_ALREADY_PROVISIONED);
+}
+
 #define CONTRACT_TESTS(T)                                                                          \
 	cmocka_unit_test(c_test_names), T(c_test_job_life), T(c_test_lease_expiry),                \
 	    T(c_test_hello_twice), T(c_test_unproven_bound), T(c_test_hello_after_provisioned),    \
@@ -2500,6 +2557,6 @@ static void c_test_counts_empty(void **state)
 	    T(c_test_concurrent_claims), T(c_test_device_tls), T(c_test_audit_transactions),       \
 	    T(c_test_batches), T(c_test_key_insert), T(c_test_key_get), T(c_test_key_list),        \
 	    T(c_test_secrets_plain), T(c_test_secrets_derived), T(c_test_state_transitions),       \
-	    T(c_test_rollback), T(c_test_counts_empty)
+	    T(c_test_rollback), T(c_test_counts_empty), T(c_test_migration_from_v3)
 
 #endif

@@ -227,6 +227,14 @@ static void backend_raw_exec(struct fixture *f, const char *sql)
 	raw_exec(f->raw, sql);
 }
 
+static void backend_schema_version(struct fixture *f, int version)
+{
+	char sql[96];
+	snprintf(sql, sizeof(sql), "UPDATE meta SET ivalue = %d WHERE name = 'schema_version'",
+		 version);
+	raw_exec(f->raw, sql);
+}
+
 static int64_t backend_raw_int(struct fixture *f, const char *sql)
 {
 	return raw_int(f->raw, sql);
@@ -332,48 +340,7 @@ static void test_pg_conninfo_secrecy(void **state)
 /* Takes the schema back to version 3 (before binding on proof). */
 static void undo_v4(struct fixture *f)
 {
-	raw_exec(f->raw, "DROP TABLE hello_notes; DROP TABLE key_failures; "
-			 "DROP INDEX devices_host_name; DROP INDEX jobs_pid_unbound; "
-			 "DROP INDEX jobs_one_active; ALTER TABLE jobs DROP COLUMN bound; "
-			 "CREATE UNIQUE INDEX jobs_one_active ON jobs (uuid) "
-			 "WHERE state IN ('pending', 'running', 'retry')");
-}
-
-/* Version 3 to 4: bindings that hellos made (no proof) are dropped, proven ones stay. */
-static void test_pg_migration_from_v3(void **state)
-{
-	struct fixture *f = *state;
-	struct pp_err err = {0};
-	int64_t b = c_batch(f, "mig3", false, 0);
-	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
-	c_key(f, b, 2, false, PP_KEY_EXPORTED, 0);
-	int64_t job = c_run_job(f, 1, 1, 0, "w");
-	assert_int_equal(pp_store_job_complete(f->s, job, "w", "h1", NULL, T0 + 1, &err), 0);
-	pp_store_close(f->s);
-	f->s = NULL;
-	undo_v4(f);
-	char pid2[9], u7[37], sql[256];
-	c_pid(2, pid2);
-	c_uuid_text(7, u7);
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO key_uses (pid, uuid, first_seen) VALUES ('%s', '%s', 1); "
-		 "UPDATE keys SET use_count = 1, state = 'in-use' WHERE pid = '%s'",
-		 pid2, u7, pid2);
-	raw_exec(f->raw, sql);
-	raw_exec(f->raw, "UPDATE meta SET ivalue = 3 WHERE name = 'schema_version'");
-	assert_int_equal(pp_store_open_postgres(f->conninfo, &f->mk, false, &f->s, &err), 0);
-	assert_int_equal(raw_int(f->raw, "SELECT ivalue FROM meta WHERE name = 'schema_version'"),
-			 PP_STORE_SCHEMA_VERSION);
-	assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM key_uses"), 1);
-	assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM jobs WHERE bound"), 1);
-	int64_t j2 = 0;
-	assert_int_equal(c_hello(f, 2, 2, &j2), PP_HELLO_NEW_JOB);
-	assert_int_equal(c_claim1(f, "w", T0 + 2, 60), j2);
-	assert_int_equal(c_bind(f, j2, "w", 2, "h1", NULL), 0);
-	struct pp_device_info d;
-	c_device(f, 2, &d);
-	assert_int_equal(d.state, PP_DEV_CONFIGURING);
-	assert_true(strcmp(d.host_name, "h1") != 0);
+	raw_exec(f->raw, C_UNDO_V4_SQL);
 }
 
 static void test_pg_migration_from_v1(void **state)
@@ -1021,7 +988,6 @@ int main(void)
 	    T(test_pg_open),
 	    cmocka_unit_test(test_pg_conninfo_secrecy),
 	    T(test_pg_migration_from_v1),
-	    T(test_pg_migration_from_v3),
 	    T(test_pg_batches_and_keys),
 	    T(test_pg_audit),
 	    T(test_pg_skip_locked),

@@ -1897,9 +1897,10 @@ static int schema_version(struct pg_store *s, int64_t *ver, struct pp_err *err)
 
 /* ---- the schema runner's statements (schema.c) ---- */
 
-static int meta_set(struct pg_store *s, const char *name, int64_t iv, const uint8_t *b, size_t n,
+static int meta_set(void *db, const char *name, int64_t iv, const uint8_t *b, size_t n,
 		    struct pp_err *err)
 {
+	struct pg_store *s = db;
 	struct params p = {0};
 	PGresult *r = NULL;
 	p_text(&p, name);
@@ -1924,17 +1925,6 @@ static int schema_exec(void *db, const char *sql, const char *what, struct pp_er
 	return exec_sql(db, sql, what, err);
 }
 
-static int schema_meta_int(void *db, const char *name, int64_t v, struct pp_err *err)
-{
-	return meta_set(db, name, v, NULL, 0, err);
-}
-
-static int schema_meta_blob(void *db, const char *name, const uint8_t *b, size_t n,
-			    struct pp_err *err)
-{
-	return meta_set(db, name, 0, b, n, err);
-}
-
 static int schema_key_check(void *db, struct pp_sealed_small *kcv, struct pp_err *err)
 {
 	PGresult *r = NULL;
@@ -1950,8 +1940,7 @@ static int schema_key_check(void *db, struct pp_sealed_small *kcv, struct pp_err
 
 static const struct pp_schema_ops schema_ops = {
     .exec = schema_exec,
-    .meta_int = schema_meta_int,
-    .meta_blob = schema_meta_blob,
+    .meta_set = meta_set,
     .key_check_get = schema_key_check,
 };
 

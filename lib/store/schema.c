@@ -42,7 +42,7 @@ int pp_store_schema_apply(struct pp_store *s, const struct pp_schema_ops *ops, v
 		snprintf(what, sizeof(what), "store: schema migration %lld",
 			 (long long)m[i].version);
 		if ((rc = ops->exec(db, m[i].sql, what, err)) < 0 ||
-		    (rc = ops->meta_int(db, "schema_version", m[i].version, err)) < 0)
+		    (rc = ops->meta_set(db, "schema_version", m[i].version, NULL, 0, err)) < 0)
 			return rc;
 	}
 	if (!create)
@@ -50,7 +50,7 @@ int pp_store_schema_apply(struct pp_store *s, const struct pp_schema_ops *ops, v
 	uint8_t kcv[PP_SEAL_CHECK_LEN];
 	size_t len = 0;
 	if ((rc = pp_seal_check_make(s->sealer, kcv, sizeof(kcv), &len, err)) < 0 ||
-	    (rc = ops->meta_blob(db, "key_check", kcv, len, err)) < 0)
+	    (rc = ops->meta_set(db, "key_check", 0, kcv, len, err)) < 0)
 		return rc;
-	return ops->meta_int(db, "created", (int64_t)time(NULL), err);
+	return ops->meta_set(db, "created", (int64_t)time(NULL), NULL, 0, err);
 }

@@ -2035,9 +2035,10 @@ static int schema_version(sqlite3 *db, const char *path, int64_t *ver, struct pp
 
 /* ---- the schema runner's statements (schema.c) ---- */
 
-static int meta_set(sqlite3 *db, const char *name, int64_t v, const uint8_t *b, size_t n,
+static int meta_set(void *vdb, const char *name, int64_t v, const uint8_t *b, size_t n,
 		    struct pp_err *err)
 {
+	sqlite3 *db = vdb;
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
 				    -1, &st, NULL);
@@ -2054,17 +2055,6 @@ static int schema_exec(void *db, const char *sql, const char *what, struct pp_er
 	return exec_sql(db, sql, what, err);
 }
 
-static int schema_meta_int(void *db, const char *name, int64_t v, struct pp_err *err)
-{
-	return meta_set(db, name, v, NULL, 0, err);
-}
-
-static int schema_meta_blob(void *db, const char *name, const uint8_t *b, size_t n,
-			    struct pp_err *err)
-{
-	return meta_set(db, name, 0, b, n, err);
-}
-
 static int schema_key_check(void *db, struct pp_sealed_small *kcv, struct pp_err *err)
 {
 	bool found = false;
@@ -2077,8 +2067,7 @@ static int schema_key_check(void *db, struct pp_sealed_small *kcv, struct pp_err
 
 static const struct pp_schema_ops schema_ops = {
     .exec = schema_exec,
-    .meta_int = schema_meta_int,
-    .meta_blob = schema_meta_blob,
+    .meta_set = meta_set,
     .key_check_get = schema_key_check,
 };
 

@@ -298,9 +298,9 @@ struct pp_migration {
 };
 struct pp_schema_ops {
 	int (*exec)(void *db, const char *sql, const char *what, struct pp_err *err);
-	int (*meta_int)(void *db, const char *name, int64_t v, struct pp_err *err);
-	int (*meta_blob)(void *db, const char *name, const uint8_t *b, size_t n,
-			 struct pp_err *err);
+	/* meta row `name`: the blob b (n bytes) when b is not NULL, else the number v. */
+	int (*meta_set)(void *db, const char *name, int64_t v, const uint8_t *b, size_t n,
+			struct pp_err *err);
 	/* meta.key_check; -PP_ENOTFOUND when absent. */
 	int (*key_check_get)(void *db, struct pp_sealed_small *kcv, struct pp_err *err);
 };

@@ -1611,6 +1611,22 @@ static int pg_note_list(struct pp_store *base, enum pp_hello_note_kind kind,
 	return rc;
 }
 
+/* The job columns ST_JOB_INSERT and ST_JOB_PUT both write, in their order (next_pid to
+ * last_error); addr holds the address text. */
+static void job_params(struct params *p, const struct pp_job *j, char addr[16])
+{
+	p_opt_text(p, j->next_pid);
+	pp_store_addr_format(j->addr, addr);
+	p_text(p, addr);
+	p_text(p, pp_job_state_name(j->state));
+	p_text(p, pp_job_step_name(j->step));
+	p_i64(p, j->attempts);
+	p_opt_text(p, j->owner);
+	p_i64(p, j->lease_until);
+	p_i64(p, j->next_attempt_at);
+	p_opt_text(p, j->last_error);
+}
+
 static int pg_job_insert(struct pp_store *base, const struct pp_job *j, int64_t *id,
 			 struct pp_err *err)
 {
@@ -1619,16 +1635,7 @@ static int pg_job_insert(struct pp_store *base, const struct pp_job *j, int64_t 
 	PGresult *r = NULL;
 	p_uuid(&p, j->uuid, u);
 	p_text(&p, j->pid);
-	p_opt_text(&p, j->next_pid);
-	pp_store_addr_format(j->addr, addr);
-	p_text(&p, addr);
-	p_text(&p, pp_job_state_name(j->state));
-	p_text(&p, pp_job_step_name(j->step));
-	p_i64(&p, j->attempts);
-	p_opt_text(&p, j->owner);
-	p_i64(&p, j->lease_until);
-	p_i64(&p, j->next_attempt_at);
-	p_opt_text(&p, j->last_error);
+	job_params(&p, j, addr);
 	p_i64(&p, j->created);
 	p_i64(&p, j->updated);
 	p_bool(&p, j->bound);
@@ -1645,16 +1652,7 @@ static int pg_job_put(struct pp_store *base, const struct pp_job *j, struct pp_e
 	struct params p = {0};
 	char addr[16];
 	p_i64(&p, j->id);
-	p_opt_text(&p, j->next_pid);
-	pp_store_addr_format(j->addr, addr);
-	p_text(&p, addr);
-	p_text(&p, pp_job_state_name(j->state));
-	p_text(&p, pp_job_step_name(j->step));
-	p_i64(&p, j->attempts);
-	p_opt_text(&p, j->owner);
-	p_i64(&p, j->lease_until);
-	p_i64(&p, j->next_attempt_at);
-	p_opt_text(&p, j->last_error);
+	job_params(&p, j, addr);
 	p_i64(&p, j->updated);
 	char u[37];
 	p_uuid(&p, j->uuid, u);

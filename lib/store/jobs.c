@@ -915,7 +915,8 @@ static int check_secrets(const struct pp_device_secrets *x, struct pp_err *err)
 static int escrow_open(struct pp_store *s, const uint8_t uuid[16], const char *subject,
 		       struct pp_device_secrets *out, bool *device, struct pp_err *err)
 {
-	struct pp_sealed_small admin = {.len = 0}, mebx = {.len = 0};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small admin = {.len = 0};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small mebx = {.len = 0};
 	char user[33] = "";
 	size_t n = 0;
 	if (device)
@@ -956,8 +957,9 @@ int pp_store_device_escrow(struct pp_store *s, const uint8_t uuid[16],
 			   struct pp_device_secrets *inout, struct pp_err *err)
 {
 	struct pp_store_atomic a;
-	struct pp_sealed_small admin = {.len = 0}, mebx = {.len = 0};
-	struct pp_device_secrets stored;
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small admin = {.len = 0};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small mebx = {.len = 0};
+	pp_cleanup(pp_wipe_device_secrets) struct pp_device_secrets stored = {.admin_user = ""};
 	char subject[37];
 	int rc;
 	if (!inout)
@@ -971,12 +973,10 @@ int pp_store_device_escrow(struct pp_store *s, const uint8_t uuid[16],
 	if ((rc = s->ops->device_get(s, uuid, &d, err)) < 0) {
 		if (rc == -PP_ENOTFOUND)
 			rc = pp_err_set(err, PP_ENOTFOUND, "no device %s", subject);
-		memset(&stored, 0, sizeof(stored));
 		goto out;
 	}
 	if (d.info.state == PP_DEV_QUARANTINED) {
 		rc = pp_err_set(err, PP_EPERM, "device %s is quarantined: no escrow", subject);
-		memset(&stored, 0, sizeof(stored));
 		goto out;
 	}
 	bool device = false;
@@ -999,7 +999,6 @@ int pp_store_device_escrow(struct pp_store *s, const uint8_t uuid[16],
 	if (rc == -PP_EEXIST)
 		rc = pp_err_set(err, PP_EBUSY, "device %s: escrowed meanwhile; try again", subject);
 out:
-	pp_wipe(&stored, sizeof(stored));
 	return pp_store_atomic_end(s, &a, rc, err);
 }
 

@@ -2176,7 +2176,7 @@ static int pg_token_list(struct pp_store *base, bool all,
 	int n = PQntuples(r);
 	for (int i = 0; i < n && rc == 0; i++) {
 		struct pp_token_info t;
-		char hash[2 * PP_TOKEN_HASH_LEN + 1];
+		pp_cleanup(pp_wipe_token_hash) char hash[2 * PP_TOKEN_HASH_LEN + 1];
 		col_str(r, i, 0, t.name, sizeof(t.name));
 		col_str(r, i, 1, t.role, sizeof(t.role));
 		col_str(r, i, 2, hash, sizeof(hash));
@@ -2184,7 +2184,6 @@ static int pg_token_list(struct pp_store *base, bool all,
 		t.last_used = col_i64(r, i, 4);
 		t.revoked = col_i64(r, i, 5);
 		rc = cb(ctx, &t, hash);
-		pp_wipe(hash, sizeof(hash));
 	}
 	PQclear(r);
 	return rc > 0 ? 0 : rc;

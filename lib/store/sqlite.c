@@ -2415,16 +2415,14 @@ static int tok_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
 	(void)err;
 	struct tok_list_ctx *c = arg;
 	struct pp_token_info t;
-	char hash[2 * PP_TOKEN_HASH_LEN + 1];
+	pp_cleanup(pp_wipe_token_hash) char hash[2 * PP_TOKEN_HASH_LEN + 1];
 	column_str(st, 0, t.name, sizeof(t.name));
 	column_str(st, 1, t.role, sizeof(t.role));
 	column_str(st, 2, hash, sizeof(hash));
 	t.created = sqlite3_column_int64(st, 3);
 	t.last_used = sqlite3_column_int64(st, 4);
 	t.revoked = sqlite3_column_int64(st, 5);
-	int rc = c->cb(c->ctx, &t, hash);
-	pp_wipe(hash, sizeof(hash));
-	return rc;
+	return c->cb(c->ctx, &t, hash);
 }
 
 static int sq_token_list(struct pp_store *base, bool all,

@@ -326,6 +326,11 @@ int pp_store_schema_apply(struct pp_store *s, const struct pp_schema_ops *ops, v
 PP_STORE_WIPER(pp_wipe_sealed, struct pp_sealed_small)
 PP_STORE_WIPER(pp_wipe_key_sealed, struct pp_key_sealed)
 PP_STORE_WIPER(pp_wipe_device_secrets, struct pp_device_secrets)
+/* A token hash in hex: not the token, but what authenticates it in the store. */
+static inline void pp_wipe_token_hash(char (*h)[2 * PP_TOKEN_HASH_LEN + 1])
+{
+	pp_wipe(*h, sizeof(*h));
+}
 
 #define PP_AUDIT_HASH_LEN 32
 /* hash = SHA-256(prev || canonical(seq, time, actor, action, subject, detail)). */

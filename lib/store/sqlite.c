@@ -548,6 +548,152 @@ static int bind_text(sqlite3_stmt *st, int i, const char *t)
 	return sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
 }
 
+static int bind_addr(sqlite3_stmt *st, int i, const uint8_t a[4])
+{
+	char t[16];
+	pp_store_addr_format(a, t);
+	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+}
+
+static int bind_uuid(sqlite3_stmt *st, int i, const uint8_t uuid[16])
+{
+	char t[37];
+	pp_uuid_format(uuid, t);
+	for (int k = 0; k < 36; k++)
+		if (t[k] >= 'A' && t[k] <= 'F')
+			t[k] = (char)(t[k] - 'A' + 'a');
+	return sqlite3_bind_text(st, i, t, 36, SQLITE_TRANSIENT);
+}
+
+/* Steps a statement that returns at most one row; -PP_ENOTFOUND for none. */
+static int step_row(struct sqlite_store *s, sqlite3_stmt *st, const char *what, struct pp_err *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return pp_err_set(err, PP_ENOTFOUND, "%s: not found", what);
+	return db_err(s->db, rc, what, err);
+}
+
+/* Steps a write; -PP_ENOTFOUND when it changed no row. */
+static int step_write(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
+		      struct pp_err *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s->db, rc, what, err);
+	if (sqlite3_changes(s->db) == 0)
+		return pp_err_set(err, PP_ENOTFOUND, "%s: no such row", what);
+	return 0;
+}
+
+static int bind_failed(struct sqlite_store *s, const char *what, struct pp_err *err)
+{
+	return db_err(s->db, sqlite3_errcode(s->db), what, err);
+}
+
+/* Binds parameters 1.. from fmt: 't' text (NULL binds NULL), 'i' int64_t, 'u' UUID,
+ * 'a' address, 'b' blob (const uint8_t *, size_t; empty binds NULL). */
+static int bind_fmt(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	for (int i = 1; *fmt; fmt++, i++) {
+		int rc = SQLITE_MISUSE;
+		switch (*fmt) {
+		case 't':
+			rc = bind_text(st, i, va_arg(ap, const char *));
+			break;
+		case 'i':
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 'u':
+			rc = bind_uuid(st, i, va_arg(ap, const uint8_t *));
+			break;
+		case 'a':
+			rc = bind_addr(st, i, va_arg(ap, const uint8_t *));
+			break;
+		case 'b': {
+			const uint8_t *p = va_arg(ap, const uint8_t *);
+			rc = bind_blob(st, i, p, va_arg(ap, size_t));
+			break;
+		}
+		default:
+			break;
+		}
+		if (rc != SQLITE_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* Takes statement id with its parameters bound from fmt (bind_fmt). On success the
+ * caller steps it and gives it back (stmt_give); on failure it is given back here. */
+static int stmt_bound(struct sqlite_store *s, enum stmt_id id, const char *what, sqlite3_stmt **out,
+		      struct pp_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int rc = stmt_take(s, id, out, err);
+	if (rc < 0)
+		return rc;
+	va_start(ap, fmt);
+	rc = bind_fmt(*out, fmt, ap);
+	va_end(ap);
+	if (rc < 0) {
+		rc = bind_failed(s, what, err);
+		stmt_give(s, id);
+	}
+	return rc;
+}
+
+/* One write with parameters from fmt; -PP_ENOTFOUND when it changed no row. */
+static int sq_write(struct sqlite_store *s, enum stmt_id id, const char *what, struct pp_err *err,
+		    const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc = stmt_take(s, id, &st, err);
+	if (rc < 0)
+		return rc;
+	va_start(ap, fmt);
+	rc = bind_fmt(st, fmt, ap);
+	va_end(ap);
+	rc = rc < 0 ? bind_failed(s, what, err) : step_write(s, st, what, err);
+	stmt_give(s, id);
+	return rc;
+}
+
+/* Runs a cached statement with parameters from fmt (bind_fmt). A write when val is
+ * NULL (*changes, may be NULL, gets the rows changed); else a query whose first row's
+ * first column goes to *val (0 without a row). */
+static int sq_run(struct sqlite_store *s, enum stmt_id id, const char *what, int64_t *val,
+		  int *changes, struct pp_err *err, const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc = stmt_take(s, id, &st, err);
+	if (rc < 0)
+		return rc;
+	va_start(ap, fmt);
+	rc = bind_fmt(st, fmt, ap);
+	va_end(ap);
+	if (rc < 0) {
+		rc = bind_failed(s, what, err);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (val) {
+		*val = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
+		if (rc == 0 && changes)
+			*changes = sqlite3_changes(s->db);
+	}
+out:
+	stmt_give(s, id);
+	return rc;
+}
+
 static void column_str(sqlite3_stmt *st, int col, char *out, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -613,25 +759,18 @@ static int sq_batch_insert(struct pp_store *base, const struct pp_batch_new *b,
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_BATCH_INSERT, &st, err);
+	int rc = stmt_bound(s, ST_BATCH_INSERT, "store: batch insert", &st, err, "tibii", b->name,
+			    (int64_t)(b->derived ? 1 : 0), secret->b, secret->len,
+			    (int64_t)b->shared_max, now);
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, b->name) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 2, b->derived ? 1 : 0) != SQLITE_OK ||
-	    bind_blob(st, 3, secret->b, secret->len) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 4, b->shared_max) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 5, now) != SQLITE_OK) {
-		rc = db_err(s->db, sqlite3_errcode(s->db), "store: batch insert", err);
-		goto out;
-	}
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
+	if (rc == SQLITE_DONE) {
+		*id = sqlite3_last_insert_rowid(s->db);
+		rc = 0;
+	} else {
 		rc = db_err(s->db, rc, "store: batch insert", err);
-		goto out;
 	}
-	*id = sqlite3_last_insert_rowid(s->db);
-	rc = 0;
-out:
 	stmt_give(s, ST_BATCH_INSERT);
 	return rc;
 }
@@ -654,24 +793,12 @@ static int sq_batch_get(struct pp_store *base, const char *name, int64_t id, boo
 	enum stmt_id sid = name ? (count ? ST_BATCH_BY_NAME_COUNT : ST_BATCH_BY_NAME)
 				: (count ? ST_BATCH_BY_ID_COUNT : ST_BATCH_BY_ID);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, sid, &st, err);
+	int rc = name ? stmt_bound(s, sid, "store: batch lookup", &st, err, "t", name)
+		      : stmt_bound(s, sid, "store: batch lookup", &st, err, "i", id);
 	if (rc < 0)
 		return rc;
-	rc = name ? bind_text(st, 1, name) : sqlite3_bind_int64(st, 1, id);
-	if (rc != SQLITE_OK) {
-		rc = db_err(s->db, rc, "store: batch lookup", err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if ((rc = step_row(s, st, "store: batch lookup", err)) == 0)
 		batch_row(st, info);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = pp_err_set(err, PP_ENOTFOUND, "no such batch");
-	} else {
-		rc = db_err(s->db, rc, "store: batch lookup", err);
-	}
-out:
 	stmt_give(s, sid);
 	return rc;
 }
@@ -726,26 +853,9 @@ static int sq_batch_list(struct pp_store *base, int (*cb)(void *, const struct p
 
 static int sq_key_insert(struct pp_store *base, const struct pp_key_row *row, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_INSERT, &st, err);
-	if (rc < 0)
-		return rc;
-	if (sqlite3_bind_text(st, 1, row->pid, PP_PID_LEN, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, row->batch_id) != SQLITE_OK ||
-	    bind_blob(st, 3, row->pps, row->pps_len) != SQLITE_OK ||
-	    bind_blob(st, 4, row->mebx, row->mebx_len) != SQLITE_OK ||
-	    bind_text(st, 5, pp_key_state_name(row->state)) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 6, row->max_devices) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 7, row->now) != SQLITE_OK) {
-		rc = db_err(s->db, sqlite3_errcode(s->db), "store: key insert", err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: key insert", err);
-out:
-	stmt_give(s, ST_KEY_INSERT);
-	return rc;
+	return sq_write(sq(base), ST_KEY_INSERT, "store: key insert", err, "tibbtii", row->pid,
+			row->batch_id, row->pps, row->pps_len, row->mebx, row->mebx_len,
+			pp_key_state_name(row->state), (int64_t)row->max_devices, row->now);
 }
 
 static int key_row(sqlite3_stmt *st, struct pp_key_info *k, struct pp_err *err)
@@ -774,21 +884,11 @@ static int sq_key_get(struct pp_store *base, const char *pid, struct pp_key_info
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_GET, &st, err);
+	int rc = stmt_bound(s, ST_KEY_GET, "store: key lookup", &st, err, "t", pid);
 	if (rc < 0)
 		return rc;
-	if ((rc = bind_text(st, 1, pid)) != SQLITE_OK) {
-		rc = db_err(s->db, rc, "store: key lookup", err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if ((rc = step_row(s, st, "store: key lookup", err)) == 0)
 		rc = key_row(st, info, err);
-	else if (rc == SQLITE_DONE)
-		rc = pp_err_set(err, PP_ENOTFOUND, "no such key");
-	else
-		rc = db_err(s->db, rc, "store: key lookup", err);
-out:
 	stmt_give(s, ST_KEY_GET);
 	return rc;
 }
@@ -1026,23 +1126,6 @@ static int bind_opt_text(sqlite3_stmt *st, int i, const char *t)
 	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
 }
 
-static int bind_addr(sqlite3_stmt *st, int i, const uint8_t a[4])
-{
-	char t[16];
-	pp_store_addr_format(a, t);
-	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
-}
-
-static int bind_uuid(sqlite3_stmt *st, int i, const uint8_t uuid[16])
-{
-	char t[37];
-	pp_uuid_format(uuid, t);
-	for (int k = 0; k < 36; k++)
-		if (t[k] >= 'A' && t[k] <= 'F')
-			t[k] = (char)(t[k] - 'A' + 'a');
-	return sqlite3_bind_text(st, i, t, 36, SQLITE_TRANSIENT);
-}
-
 static int column_uuid(sqlite3_stmt *st, int col, uint8_t out[16])
 {
 	const char *t = (const char *)sqlite3_column_text(st, col);
@@ -1053,34 +1136,6 @@ static int column_addr(sqlite3_stmt *st, int col, uint8_t out[4])
 {
 	return pp_store_addr_parse((const char *)sqlite3_column_text(st, col), out) < 0 ? -PP_ESTORE
 											: 0;
-}
-
-/* Steps a statement that returns at most one row; -PP_ENOTFOUND for none. */
-static int step_row(struct sqlite_store *s, sqlite3_stmt *st, const char *what, struct pp_err *err)
-{
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return pp_err_set(err, PP_ENOTFOUND, "%s: not found", what);
-	return db_err(s->db, rc, what, err);
-}
-
-/* Steps a write; -PP_ENOTFOUND when it changed no row. */
-static int step_write(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
-		      struct pp_err *err)
-{
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		return db_err(s->db, rc, what, err);
-	if (sqlite3_changes(s->db) == 0)
-		return pp_err_set(err, PP_ENOTFOUND, "%s: no such row", what);
-	return 0;
-}
-
-static int bind_failed(struct sqlite_store *s, const char *what, struct pp_err *err)
-{
-	return db_err(s->db, sqlite3_errcode(s->db), what, err);
 }
 
 static int64_t limit_param(uint64_t limit)
@@ -1095,19 +1150,12 @@ static int sq_key_lock(struct pp_store *base, const char *pid, struct pp_key_inf
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_LOCK, &st, err);
+	int rc = stmt_bound(s, ST_KEY_LOCK, "store: key lookup", &st, err, "t", pid);
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK) {
-		rc = bind_failed(s, "store: key lookup", err);
-		goto out;
-	}
-	if ((rc = step_row(s, st, "store: key lookup", err)) < 0)
-		goto out;
-	if ((rc = key_row(st, info, err)) < 0)
-		goto out;
-	*batch_id = sqlite3_column_int64(st, 12);
-out:
+	if ((rc = step_row(s, st, "store: key lookup", err)) == 0 &&
+	    (rc = key_row(st, info, err)) == 0)
+		*batch_id = sqlite3_column_int64(st, 12);
 	stmt_give(s, ST_KEY_LOCK);
 	return rc;
 }
@@ -1117,20 +1165,15 @@ static int sq_key_uses(struct pp_store *base, const char *pid, const char *uuid,
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_USES, &st, err);
+	int rc = stmt_bound(s, ST_KEY_USES, "store: key uses", &st, err, "tt", pid, uuid);
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK || bind_text(st, 2, uuid) != SQLITE_OK) {
-		rc = bind_failed(s, "store: key uses", err);
-		goto out;
+	if ((rc = step_row(s, st, "store: key uses", err)) == 0) {
+		*bound = sqlite3_column_int64(st, 0) > 0;
+		int64_t n = sqlite3_column_int64(st, 1);
+		*count = n < 0 ? 0 : (uint64_t)n;
+		column_str(st, 2, other, 37);
 	}
-	if ((rc = step_row(s, st, "store: key uses", err)) < 0)
-		goto out;
-	*bound = sqlite3_column_int64(st, 0) > 0;
-	int64_t n = sqlite3_column_int64(st, 1);
-	*count = n < 0 ? 0 : (uint64_t)n;
-	column_str(st, 2, other, 37);
-out:
 	stmt_give(s, ST_KEY_USES);
 	return rc;
 }
@@ -1139,105 +1182,19 @@ static int sq_key_bind(struct pp_store *base, const char *pid, const char *uuid,
 		       struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_USE_INSERT, &st, err);
+	int rc = sq_write(s, ST_KEY_USE_INSERT, "store: key use", err, "tti", pid, uuid, now);
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK || bind_text(st, 2, uuid) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: key use", err);
-	else
-		rc = step_write(s, st, "store: key use", err);
-	stmt_give(s, ST_KEY_USE_INSERT);
-	if (rc < 0)
-		return rc;
-	if ((rc = stmt_take(s, ST_KEY_USE_COUNT, &st, err)) < 0)
-		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: key use", err);
-	else
-		rc = step_write(s, st, "store: key use", err);
-	stmt_give(s, ST_KEY_USE_COUNT);
-	return rc;
+	return sq_write(s, ST_KEY_USE_COUNT, "store: key use", err, "ti", pid, now);
 }
 
 static int sq_key_provisioned(struct pp_store *base, const char *pid, uint64_t *count,
 			      struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_PROVISIONED, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK) {
-		rc = bind_failed(s, "store: key devices", err);
-		goto out;
-	}
-	if ((rc = step_row(s, st, "store: key devices", err)) < 0)
-		goto out;
-	int64_t n = sqlite3_column_int64(st, 0);
+	int64_t n = 0;
+	int rc =
+	    sq_run(sq(base), ST_KEY_PROVISIONED, "store: key devices", &n, NULL, err, "t", pid);
 	*count = n < 0 ? 0 : (uint64_t)n;
-out:
-	stmt_give(s, ST_KEY_PROVISIONED);
-	return rc;
-}
-
-/* Binds parameters 1.. from fmt: 't' text, 'i' int64, 'u' UUID, 'a' address. */
-static int bind_fmt(sqlite3_stmt *st, const char *fmt, va_list ap)
-{
-	for (int i = 1; *fmt; fmt++, i++) {
-		int rc = SQLITE_MISUSE;
-		switch (*fmt) {
-		case 't':
-			rc = bind_text(st, i, va_arg(ap, const char *));
-			break;
-		case 'i':
-			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-			break;
-		case 'u':
-			rc = bind_uuid(st, i, va_arg(ap, const uint8_t *));
-			break;
-		case 'a':
-			rc = bind_addr(st, i, va_arg(ap, const uint8_t *));
-			break;
-		default:
-			break;
-		}
-		if (rc != SQLITE_OK)
-			return -1;
-	}
-	return 0;
-}
-
-/* Runs a cached statement with parameters from fmt (bind_fmt). A write when val is
- * NULL (*changes, may be NULL, gets the rows changed); else a query whose first row's
- * first column goes to *val (0 without a row). */
-static int sq_run(struct sqlite_store *s, enum stmt_id id, const char *what, int64_t *val,
-		  int *changes, struct pp_err *err, const char *fmt, ...)
-{
-	sqlite3_stmt *st = NULL;
-	va_list ap;
-	int rc = stmt_take(s, id, &st, err);
-	if (rc < 0)
-		return rc;
-	va_start(ap, fmt);
-	rc = bind_fmt(st, fmt, ap);
-	va_end(ap);
-	if (rc < 0) {
-		rc = bind_failed(s, what, err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (val) {
-		*val = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
-	} else {
-		rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
-		if (rc == 0 && changes)
-			*changes = sqlite3_changes(s->db);
-	}
-out:
-	stmt_give(s, id);
 	return rc;
 }
 
@@ -1273,15 +1230,7 @@ static int sq_key_locked_at(struct pp_store *base, const char *pid, const uint8_
 static int sq_key_success(struct pp_store *base, const char *pid, int64_t now, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_SUCCESS, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: key success", err);
-	else
-		rc = step_write(s, st, "store: key success", err);
-	stmt_give(s, ST_KEY_SUCCESS);
+	int rc = sq_write(s, ST_KEY_SUCCESS, "store: key success", err, "ti", pid, now);
 	if (rc < 0)
 		return rc;
 	return sq_run(s, ST_PAIR_CLEAR, "store: key success", NULL, NULL, err, "t", pid);
@@ -1414,18 +1363,8 @@ static int sq_device_put(struct pp_store *base, const struct pp_device_row *d, s
 static int sq_device_set_tls(struct pp_store *base, const uint8_t uuid[16], const char *version,
 			     const char *cipher, int64_t now, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_DEVICE_SET_TLS, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_uuid(st, 1, uuid) != SQLITE_OK || bind_text(st, 2, version) != SQLITE_OK ||
-	    bind_text(st, 3, cipher) != SQLITE_OK || sqlite3_bind_int64(st, 4, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: device TLS", err);
-	else
-		rc = step_write(s, st, "store: device TLS", err);
-	stmt_give(s, ST_DEVICE_SET_TLS);
-	return rc;
+	return sq_write(sq(base), ST_DEVICE_SET_TLS, "store: device TLS", err, "utti", uuid,
+			version, cipher, now);
 }
 
 /* A listing in id order, of one state ($1) or any, at most limit ($2) rows. */

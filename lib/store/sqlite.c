@@ -593,8 +593,16 @@ static int bind_failed(struct sqlite_store *s, const char *what, struct pp_err *
 	return db_err(s->db, sqlite3_errcode(s->db), what, err);
 }
 
-/* Binds parameters 1.. from fmt: 't' text (NULL binds NULL), 'i' int64_t, 'u' UUID,
- * 'a' address, 'b' blob (const uint8_t *, size_t; empty binds NULL). */
+static int bind_opt_text(sqlite3_stmt *st, int i, const char *t)
+{
+	if (!t || !*t)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+}
+
+/* Binds parameters 1.. from fmt: 't' text (NULL binds NULL), 'o' text ("" binds NULL
+ * too), 'i' int64_t, 'u' UUID, 'a' address, 'b' blob (const uint8_t *, size_t; empty
+ * binds NULL). */
 static int bind_fmt(sqlite3_stmt *st, const char *fmt, va_list ap)
 {
 	for (int i = 1; *fmt; fmt++, i++) {
@@ -602,6 +610,9 @@ static int bind_fmt(sqlite3_stmt *st, const char *fmt, va_list ap)
 		switch (*fmt) {
 		case 't':
 			rc = bind_text(st, i, va_arg(ap, const char *));
+			break;
+		case 'o':
+			rc = bind_opt_text(st, i, va_arg(ap, const char *));
 			break;
 		case 'i':
 			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
@@ -942,31 +953,16 @@ static int sq_key_sealed(struct pp_store *base, const char *pid, struct pp_key_s
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_SEALED, &st, err);
+	int rc = stmt_bound(s, ST_KEY_SEALED, "store: key lookup", &st, err, "t", pid);
 	if (rc < 0)
 		return rc;
-	if ((rc = bind_text(st, 1, pid)) != SQLITE_OK) {
-		rc = db_err(s->db, rc, "store: key lookup", err);
-		goto out;
+	if ((rc = step_row(s, st, "store: key lookup", err)) == 0) {
+		column_str(st, 0, out->batch, sizeof(out->batch));
+		out->derived = sqlite3_column_int(st, 1) != 0;
+		if (column_sealed(st, 2, &out->pps) < 0 || column_sealed(st, 3, &out->mebx) < 0 ||
+		    column_sealed(st, 4, &out->secret) < 0)
+			rc = pp_err_set(err, PP_ESTORE, "key %s: a sealed column is too long", pid);
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		rc = pp_err_set(err, PP_ENOTFOUND, "no such key");
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		rc = db_err(s->db, rc, "store: key lookup", err);
-		goto out;
-	}
-	column_str(st, 0, out->batch, sizeof(out->batch));
-	out->derived = sqlite3_column_int(st, 1) != 0;
-	if (column_sealed(st, 2, &out->pps) < 0 || column_sealed(st, 3, &out->mebx) < 0 ||
-	    column_sealed(st, 4, &out->secret) < 0) {
-		rc = pp_err_set(err, PP_ESTORE, "key %s: a sealed column is too long", pid);
-		goto out;
-	}
-	rc = 0;
-out:
 	stmt_give(s, ST_KEY_SEALED);
 	return rc;
 }
@@ -974,27 +970,10 @@ out:
 static int sq_key_state_cas(struct pp_store *base, const char *pid, enum pp_key_state from,
 			    enum pp_key_state to, int64_t now, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_CAS, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK ||
-	    bind_text(st, 2, pp_key_state_name(from)) != SQLITE_OK ||
-	    bind_text(st, 3, pp_key_state_name(to)) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 4, now) != SQLITE_OK) {
-		rc = db_err(s->db, sqlite3_errcode(s->db), "store: key state", err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		rc = db_err(s->db, rc, "store: key state", err);
-	else if (sqlite3_changes(s->db) == 0)
-		rc = pp_err_set(err, PP_ENOTFOUND, "key %s changed meanwhile", pid);
-	else
-		rc = 0;
-out:
-	stmt_give(s, ST_KEY_CAS);
+	int rc = sq_write(sq(base), ST_KEY_CAS, "store: key state", err, "ttti", pid,
+			  pp_key_state_name(from), pp_key_state_name(to), now);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ENOTFOUND, "key %s changed meanwhile", pid);
 	return rc;
 }
 
@@ -1026,24 +1005,9 @@ static int sq_audit_tail(struct pp_store *base, int64_t *last_seq, char hash_hex
 static int sq_audit_insert(struct pp_store *base, uint64_t seq, const struct pp_audit_new *e,
 			   const char *prev_hex, const char *hash_hex, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_AUDIT_INSERT, &st, err);
-	if (rc < 0)
-		return rc;
-	if (sqlite3_bind_int64(st, 1, (int64_t)seq) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, e->time) != SQLITE_OK || bind_text(st, 3, e->actor) ||
-	    bind_text(st, 4, e->action) || bind_text(st, 5, e->subject) ||
-	    bind_text(st, 6, e->detail) || bind_text(st, 7, prev_hex) ||
-	    bind_text(st, 8, hash_hex)) {
-		rc = db_err(s->db, sqlite3_errcode(s->db), "store: audit append", err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: audit append", err);
-out:
-	stmt_give(s, ST_AUDIT_INSERT);
-	return rc;
+	return sq_write(sq(base), ST_AUDIT_INSERT, "store: audit append", err, "iitttttt",
+			(int64_t)seq, e->time, e->actor, e->action, e->subject, e->detail, prev_hex,
+			hash_hex);
 }
 
 struct audit_list_ctx {
@@ -1075,18 +1039,12 @@ static int sq_audit_list(struct pp_store *base, uint64_t since_seq,
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_AUDIT_LIST, &st, err);
+	int64_t since = since_seq > INT64_MAX ? INT64_MAX : (int64_t)since_seq;
+	int rc = stmt_bound(s, ST_AUDIT_LIST, "store: audit list", &st, err, "i", since);
 	if (rc < 0)
 		return rc;
-	if (since_seq > INT64_MAX)
-		since_seq = INT64_MAX;
-	if ((rc = sqlite3_bind_int64(st, 1, (int64_t)since_seq)) != SQLITE_OK) {
-		rc = db_err(s->db, rc, "store: audit list", err);
-		goto out;
-	}
 	struct audit_list_ctx c = {cb, ctx};
 	rc = step_rows(s, st, "store: audit list", audit_list_row, &c, err);
-out:
 	stmt_give(s, ST_AUDIT_LIST);
 	return rc;
 }
@@ -1119,13 +1077,6 @@ static int sq_savepoint(struct pp_store *base, enum pp_savepoint_op op, struct p
 /* ---- row helpers ---- */
 
 /* "" is stored as NULL. */
-static int bind_opt_text(sqlite3_stmt *st, int i, const char *t)
-{
-	if (!t || !*t)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
-}
-
 static int column_uuid(sqlite3_stmt *st, int col, uint8_t out[16])
 {
 	const char *t = (const char *)sqlite3_column_text(st, col);
@@ -1297,18 +1248,11 @@ static int sq_device_get(struct pp_store *base, const uint8_t uuid[16], struct p
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_DEVICE_GET, &st, err);
+	int rc = stmt_bound(s, ST_DEVICE_GET, "store: device lookup", &st, err, "u", uuid);
 	if (rc < 0)
 		return rc;
-	if (bind_uuid(st, 1, uuid) != SQLITE_OK) {
-		rc = bind_failed(s, "store: device lookup", err);
-		goto out;
-	}
-	if ((rc = step_row(s, st, "store: device lookup", err)) < 0)
-		goto out;
-	if (device_row(st, out) < 0)
+	if ((rc = step_row(s, st, "store: device lookup", err)) == 0 && device_row(st, out) < 0)
 		rc = pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
-out:
 	stmt_give(s, ST_DEVICE_GET);
 	return rc;
 }
@@ -1427,19 +1371,14 @@ static int sq_escrow_get(struct pp_store *base, const uint8_t uuid[16], char adm
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_ESCROW_GET, &st, err);
+	int rc = stmt_bound(s, ST_ESCROW_GET, "store: escrow", &st, err, "u", uuid);
 	if (rc < 0)
 		return rc;
-	if (bind_uuid(st, 1, uuid) != SQLITE_OK) {
-		rc = bind_failed(s, "store: escrow", err);
-		goto out;
+	if ((rc = step_row(s, st, "store: escrow", err)) == 0) {
+		column_str(st, 0, admin_user, 33);
+		if (column_sealed(st, 1, admin) < 0 || column_sealed(st, 2, mebx) < 0)
+			rc = pp_err_set(err, PP_ESTORE, "store: an escrow blob is too long");
 	}
-	if ((rc = step_row(s, st, "store: escrow", err)) < 0)
-		goto out;
-	column_str(st, 0, admin_user, 33);
-	if (column_sealed(st, 1, admin) < 0 || column_sealed(st, 2, mebx) < 0)
-		rc = pp_err_set(err, PP_ESTORE, "store: an escrow blob is too long");
-out:
 	stmt_give(s, ST_ESCROW_GET);
 	return rc;
 }
@@ -1448,21 +1387,10 @@ static int sq_escrow_put(struct pp_store *base, const uint8_t uuid[16], const ch
 			 const struct pp_sealed_small *admin, const struct pp_sealed_small *mebx,
 			 int64_t now, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_ESCROW_PUT, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_uuid(st, 1, uuid) != SQLITE_OK || bind_text(st, 2, admin_user) != SQLITE_OK ||
-	    bind_blob(st, 3, admin->b, admin->len) != SQLITE_OK ||
-	    bind_blob(st, 4, mebx->b, mebx->len) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 5, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: escrow", err);
-	else
-		rc = step_write(s, st, "store: escrow", err);
+	int rc = sq_write(sq(base), ST_ESCROW_PUT, "store: escrow", err, "utbbi", uuid, admin_user,
+			  admin->b, admin->len, mebx->b, mebx->len, now);
 	if (rc == -PP_ENOTFOUND)
-		rc = pp_err_set(err, PP_EEXIST, "store: escrow: already set");
-	stmt_give(s, ST_ESCROW_PUT);
+		return pp_err_set(err, PP_EEXIST, "store: escrow: already set");
 	return rc;
 }
 
@@ -1496,24 +1424,24 @@ static int job_row(sqlite3_stmt *st, struct pp_job *j)
 }
 
 /* Runs a job query by uuid (when not NULL) or id and reads its one row. */
+/* One job by the statement sid, already bound (stmt_bound). */
+static int job_one(struct sqlite_store *s, enum stmt_id sid, sqlite3_stmt *st, struct pp_job *out,
+		   struct pp_err *err)
+{
+	int rc = step_row(s, st, "store: job lookup", err);
+	if (rc == 0 && job_row(st, out) < 0)
+		rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
+	stmt_give(s, sid);
+	return rc;
+}
+
 static int job_query(struct sqlite_store *s, enum stmt_id sid, const uint8_t *uuid, int64_t id,
 		     struct pp_job *out, struct pp_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, sid, &st, err);
-	if (rc < 0)
-		return rc;
-	if ((uuid ? bind_uuid(st, 1, uuid) : sqlite3_bind_int64(st, 1, id)) != SQLITE_OK) {
-		rc = bind_failed(s, "store: job lookup", err);
-		goto out;
-	}
-	if ((rc = step_row(s, st, "store: job lookup", err)) < 0)
-		goto out;
-	if (job_row(st, out) < 0)
-		rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
-out:
-	stmt_give(s, sid);
-	return rc;
+	int rc = uuid ? stmt_bound(s, sid, "store: job lookup", &st, err, "u", uuid)
+		      : stmt_bound(s, sid, "store: job lookup", &st, err, "i", id);
+	return rc < 0 ? rc : job_one(s, sid, st, out, err);
 }
 
 static int sq_job_get(struct pp_store *base, int64_t id, bool lock, struct pp_job *out,
@@ -1537,20 +1465,8 @@ static int sq_job_find_at(struct pp_store *base, const uint8_t uuid[16], const u
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
 	(void)lock;
-	int rc = stmt_take(s, ST_JOB_ACTIVE_AT, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_uuid(st, 1, uuid) != SQLITE_OK || bind_addr(st, 2, addr) != SQLITE_OK) {
-		rc = bind_failed(s, "store: job lookup", err);
-		goto out;
-	}
-	if ((rc = step_row(s, st, "store: job lookup", err)) < 0)
-		goto out;
-	if (job_row(st, out) < 0)
-		rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
-out:
-	stmt_give(s, ST_JOB_ACTIVE_AT);
-	return rc;
+	int rc = stmt_bound(s, ST_JOB_ACTIVE_AT, "store: job lookup", &st, err, "ua", uuid, addr);
+	return rc < 0 ? rc : job_one(s, ST_JOB_ACTIVE_AT, st, out, err);
 }
 
 static int sq_jobs_prune(struct pp_store *base, const char *pid, uint64_t keep, int64_t keep_id,
@@ -1622,49 +1538,52 @@ static int sq_note_list(struct pp_store *base, enum pp_hello_note_kind kind,
 	struct sqlite_store *s = sq(base);
 	struct note_list_ctx c = {.kind = kind, .cb = cb, .ctx = ctx};
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_NOTE_LIST, &st, err);
+	int rc = stmt_bound(s, ST_NOTE_LIST, "store: hello notes", &st, err, "t",
+			    pp_note_kind_name(kind));
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, pp_note_kind_name(kind)) != SQLITE_OK)
-		rc = bind_failed(s, "store: hello notes", err);
-	else
-		rc = step_rows(s, st, "store: hello notes", note_list_row, &c, err);
+	rc = step_rows(s, st, "store: hello notes", note_list_row, &c, err);
 	stmt_give(s, ST_NOTE_LIST);
 	return rc;
+}
+
+/* The job columns ST_JOB_INSERT and ST_JOB_PUT both write, from parameter `first` on
+ * (next_pid to last_error). */
+static int bind_job(sqlite3_stmt *st, int first, const struct pp_job *j)
+{
+	int i = first;
+	if (bind_opt_text(st, i++, j->next_pid) != SQLITE_OK ||
+	    bind_addr(st, i++, j->addr) != SQLITE_OK ||
+	    bind_text(st, i++, pp_job_state_name(j->state)) != SQLITE_OK ||
+	    bind_text(st, i++, pp_job_step_name(j->step)) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, i++, j->attempts) != SQLITE_OK ||
+	    bind_opt_text(st, i++, j->owner) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, i++, j->lease_until) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, i++, j->next_attempt_at) != SQLITE_OK ||
+	    bind_opt_text(st, i, j->last_error) != SQLITE_OK)
+		return -1;
+	return 0;
 }
 
 static int sq_job_insert(struct pp_store *base, const struct pp_job *j, int64_t *id,
 			 struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
+	const char *what = "store: job insert";
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_JOB_INSERT, &st, err);
+	int rc = stmt_bound(s, ST_JOB_INSERT, what, &st, err, "ut", j->uuid, j->pid);
 	if (rc < 0)
 		return rc;
-	if (bind_uuid(st, 1, j->uuid) != SQLITE_OK || bind_text(st, 2, j->pid) != SQLITE_OK ||
-	    bind_opt_text(st, 3, j->next_pid) != SQLITE_OK ||
-	    bind_addr(st, 4, j->addr) != SQLITE_OK ||
-	    bind_text(st, 5, pp_job_state_name(j->state)) != SQLITE_OK ||
-	    bind_text(st, 6, pp_job_step_name(j->step)) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 7, j->attempts) != SQLITE_OK ||
-	    bind_opt_text(st, 8, j->owner) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 9, j->lease_until) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 10, j->next_attempt_at) != SQLITE_OK ||
-	    bind_opt_text(st, 11, j->last_error) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 12, j->created) != SQLITE_OK ||
+	if (bind_job(st, 3, j) < 0 || sqlite3_bind_int64(st, 12, j->created) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 13, j->updated) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 14, j->bound ? 1 : 0) != SQLITE_OK) {
-		rc = bind_failed(s, "store: job insert", err);
-		goto out;
+	    sqlite3_bind_int(st, 14, j->bound ? 1 : 0) != SQLITE_OK)
+		rc = bind_failed(s, what, err);
+	else if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		rc = db_err(s->db, rc, what, err);
+	else {
+		*id = sqlite3_last_insert_rowid(s->db);
+		rc = 0;
 	}
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		rc = db_err(s->db, rc, "store: job insert", err);
-		goto out;
-	}
-	*id = sqlite3_last_insert_rowid(s->db);
-	rc = 0;
-out:
 	stmt_give(s, ST_JOB_INSERT);
 	return rc;
 }
@@ -1672,26 +1591,17 @@ out:
 static int sq_job_put(struct pp_store *base, const struct pp_job *j, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
+	const char *what = "store: job update";
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_JOB_PUT, &st, err);
+	int rc = stmt_bound(s, ST_JOB_PUT, what, &st, err, "i", j->id);
 	if (rc < 0)
 		return rc;
-	if (sqlite3_bind_int64(st, 1, j->id) != SQLITE_OK ||
-	    bind_opt_text(st, 2, j->next_pid) != SQLITE_OK ||
-	    bind_addr(st, 3, j->addr) != SQLITE_OK ||
-	    bind_text(st, 4, pp_job_state_name(j->state)) != SQLITE_OK ||
-	    bind_text(st, 5, pp_job_step_name(j->step)) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 6, j->attempts) != SQLITE_OK ||
-	    bind_opt_text(st, 7, j->owner) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 8, j->lease_until) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 9, j->next_attempt_at) != SQLITE_OK ||
-	    bind_opt_text(st, 10, j->last_error) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 11, j->updated) != SQLITE_OK ||
+	if (bind_job(st, 2, j) < 0 || sqlite3_bind_int64(st, 11, j->updated) != SQLITE_OK ||
 	    bind_uuid(st, 12, j->uuid) != SQLITE_OK ||
 	    sqlite3_bind_int(st, 13, j->bound ? 1 : 0) != SQLITE_OK)
-		rc = bind_failed(s, "store: job update", err);
+		rc = bind_failed(s, what, err);
 	else
-		rc = step_write(s, st, "store: job update", err);
+		rc = step_write(s, st, what, err);
 	stmt_give(s, ST_JOB_PUT);
 	return rc;
 }
@@ -1742,20 +1652,8 @@ static int sq_jobs_claim(struct pp_store *base, const char *owner, int64_t now, 
 static int sq_jobs_renew(struct pp_store *base, const char *owner, int64_t now, int64_t lease_until,
 			 struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_JOBS_RENEW, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_text(st, 1, owner) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, lease_until) != SQLITE_OK)
-		rc = bind_failed(s, "store: lease renewal", err);
-	else {
-		rc = sqlite3_step(st);
-		rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: lease renewal", err);
-	}
-	stmt_give(s, ST_JOBS_RENEW);
-	return rc;
+	return sq_run(sq(base), ST_JOBS_RENEW, "store: lease renewal", NULL, NULL, err, "tii",
+		      owner, now, lease_until);
 }
 
 static int job_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "core/err.h"
 #include "core/secret.h"
@@ -2441,6 +2442,128 @@ static void c_test_rollback(void **state)
 	assert_int_equal(pp_store_key_get(f->s, pid, &ki, &err), 0);
 }
 
+/* ---- the audit chain (once test_store.c's) ---- */
+
+struct c_audit_seen {
+	int n;
+	uint64_t seqs[32];
+	char actions[32][32];
+	char hashes[32][65];
+};
+
+static int c_audit_seen_cb(void *ctx, const struct pp_audit_entry *e)
+{
+	struct c_audit_seen *s = ctx;
+	if (s->n < 32) {
+		s->seqs[s->n] = e->seq;
+		snprintf(s->actions[s->n], sizeof(s->actions[0]), "%s", e->action);
+		memcpy(s->hashes[s->n], e->hash, 65);
+	}
+	s->n++;
+	return 0;
+}
+
+static void c_append_n(struct fixture *f, int n)
+{
+	for (int i = 1; i <= n; i++) {
+		char action[32], detail[64];
+		snprintf(action, sizeof(action), "act.%d", i);
+		snprintf(detail, sizeof(detail), "detail %d: ünicode ok", i);
+		struct pp_err err = {0};
+		if (pp_store_audit_append(f->s, "admin", action, i % 2 ? "0000037M" : NULL,
+					  i % 3 ? detail : NULL, &err) < 0)
+			fail_msg("append %d: %s", i, err.msg);
+	}
+}
+
+static void c_test_audit_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	uint64_t entries = 0;
+	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), 0);
+	assert_int_equal(entries, 0);
+	c_append_n(f, 10);
+	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), 0);
+	assert_int_equal(entries, 10);
+
+	struct c_audit_seen seen = {0};
+	assert_int_equal(pp_store_audit_list(f->s, 0, c_audit_seen_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 10);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(seen.seqs[i], (uint64_t)i + 1);
+	assert_string_equal(seen.actions[0], "act.1");
+	assert_int_equal(strlen(seen.hashes[9]), 64);
+	assert_string_not_equal(seen.hashes[8], seen.hashes[9]);
+
+	/* The first hash by the documented formula, computed here independently. */
+	int64_t t = backend_raw_int(f, "SELECT time FROM audit WHERE seq = 1");
+	assert_int_equal(
+	    backend_raw_int(f,
+			    "SELECT count(*) FROM audit WHERE seq = 1 AND prev_hash = "
+			    "'0000000000000000000000000000000000000000000000000000000000000000'"),
+	    1);
+	{
+		uint8_t msg[256], md[32];
+		size_t n = 0;
+		memset(msg, 0, 32);
+		n = 32;
+		for (int i = 7; i >= 0; i--)
+			msg[n++] = (uint8_t)(1ull >> (8 * i));
+		for (int i = 7; i >= 0; i--)
+			msg[n++] = (uint8_t)((uint64_t)t >> (8 * i));
+		const char *fields[] = {"admin", "act.1", "0000037M", "detail 1: ünicode ok"};
+		for (int k = 0; k < 4; k++) {
+			size_t l = strlen(fields[k]);
+			msg[n++] = 0;
+			msg[n++] = 0;
+			msg[n++] = 0;
+			msg[n++] = (uint8_t)l;
+			memcpy(msg + n, fields[k], l);
+			n += l;
+		}
+		unsigned int mdlen = 0;
+		assert_int_equal(EVP_Digest(msg, n, md, &mdlen, EVP_sha256(), NULL), 1);
+		char hex[65];
+		for (int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		assert_string_equal(hex, seen.hashes[0]);
+	}
+
+	/* since_seq. */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(pp_store_audit_list(f->s, 7, c_audit_seen_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 3);
+	assert_int_equal(seen.seqs[0], 8);
+}
+
+static void c_test_audit_refusals(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	assert_int_equal(pp_store_audit_append(f->s, NULL, "x", NULL, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_audit_append(f->s, "", "x", NULL, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_audit_append(f->s, "a", "", NULL, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_audit_append(f->s, "a", "x", "two\nlines", NULL, &err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_store_audit_append(f->s, "a", "x", NULL, "esc\x1b[0m", &err),
+			 -PP_EINVAL);
+	/* Not UTF-8: a lone continuation byte, an overlong '/', a cut sequence. */
+	assert_int_equal(pp_store_audit_append(f->s, "a", "x", NULL, "a\x80", &err), -PP_EINVAL);
+	pp_test_expect_msg(&err, "not UTF-8 at byte 2");
+	assert_int_equal(pp_store_audit_append(f->s, "a", "x", "\xc0\xaf", NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_audit_append(f->s, "a", "x", NULL, "\xe2\x82", &err), -PP_EINVAL);
+	char big[PP_AUDIT_DETAIL_MAX + 2];
+	memset(big, 'd', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(pp_store_audit_append(f->s, "a", "x", NULL, big, &err), -PP_EINVAL);
+	big[PP_AUDIT_DETAIL_MAX] = '\0';
+	assert_int_equal(pp_store_audit_append(f->s, "a", "x", NULL, big, &err), 0);
+	uint64_t entries = 0;
+	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), 0);
+	assert_int_equal(entries, 1);
+}
+
 /* The audit chain is the generic layer's, one behaviour on every backend: an entry is
  * written in a transaction (its own, or the caller's, undone with it), never outside
  * one, and chained the same way whatever the backend. */
@@ -2557,6 +2680,7 @@ static void c_test_migration_from_v3(void **state)
 	    T(c_test_concurrent_claims), T(c_test_device_tls), T(c_test_audit_transactions),       \
 	    T(c_test_batches), T(c_test_key_insert), T(c_test_key_get), T(c_test_key_list),        \
 	    T(c_test_secrets_plain), T(c_test_secrets_derived), T(c_test_state_transitions),       \
-	    T(c_test_rollback), T(c_test_counts_empty), T(c_test_migration_from_v3)
+	    T(c_test_rollback), T(c_test_counts_empty), T(c_test_migration_from_v3),               \
+	    T(c_test_audit_chain), T(c_test_audit_refusals)
 
 #endif

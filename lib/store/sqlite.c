@@ -639,58 +639,39 @@ static int bind_fmt(sqlite3_stmt *st, const char *fmt, va_list ap)
 
 /* Takes statement id with its parameters bound from fmt (bind_fmt). On success the
  * caller steps it and gives it back (stmt_give); on failure it is given back here. */
-static int stmt_bound(struct sqlite_store *s, enum stmt_id id, const char *what, sqlite3_stmt **out,
-		      struct pp_err *err, const char *fmt, ...)
+static int stmt_vbound(struct sqlite_store *s, enum stmt_id id, const char *what,
+		       sqlite3_stmt **out, struct pp_err *err, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int rc = stmt_take(s, id, out, err);
 	if (rc < 0)
 		return rc;
-	va_start(ap, fmt);
-	rc = bind_fmt(*out, fmt, ap);
-	va_end(ap);
-	if (rc < 0) {
+	if (bind_fmt(*out, fmt, ap) < 0) {
 		rc = bind_failed(s, what, err);
 		stmt_give(s, id);
 	}
 	return rc;
 }
 
-/* One write with parameters from fmt; -PP_ENOTFOUND when it changed no row. */
-static int sq_write(struct sqlite_store *s, enum stmt_id id, const char *what, struct pp_err *err,
-		    const char *fmt, ...)
+static int stmt_bound(struct sqlite_store *s, enum stmt_id id, const char *what, sqlite3_stmt **out,
+		      struct pp_err *err, const char *fmt, ...)
 {
-	sqlite3_stmt *st = NULL;
 	va_list ap;
-	int rc = stmt_take(s, id, &st, err);
-	if (rc < 0)
-		return rc;
 	va_start(ap, fmt);
-	rc = bind_fmt(st, fmt, ap);
+	int rc = stmt_vbound(s, id, what, out, err, fmt, ap);
 	va_end(ap);
-	rc = rc < 0 ? bind_failed(s, what, err) : step_write(s, st, what, err);
-	stmt_give(s, id);
 	return rc;
 }
 
 /* Runs a cached statement with parameters from fmt (bind_fmt). A write when val is
  * NULL (*changes, may be NULL, gets the rows changed); else a query whose first row's
  * first column goes to *val (0 without a row). */
-static int sq_run(struct sqlite_store *s, enum stmt_id id, const char *what, int64_t *val,
-		  int *changes, struct pp_err *err, const char *fmt, ...)
+static int run_v(struct sqlite_store *s, enum stmt_id id, const char *what, int64_t *val,
+		 int *changes, struct pp_err *err, const char *fmt, va_list ap)
 {
 	sqlite3_stmt *st = NULL;
-	va_list ap;
-	int rc = stmt_take(s, id, &st, err);
+	int rc = stmt_vbound(s, id, what, &st, err, fmt, ap);
 	if (rc < 0)
 		return rc;
-	va_start(ap, fmt);
-	rc = bind_fmt(st, fmt, ap);
-	va_end(ap);
-	if (rc < 0) {
-		rc = bind_failed(s, what, err);
-		goto out;
-	}
 	rc = sqlite3_step(st);
 	if (val) {
 		*val = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -700,8 +681,31 @@ static int sq_run(struct sqlite_store *s, enum stmt_id id, const char *what, int
 		if (rc == 0 && changes)
 			*changes = sqlite3_changes(s->db);
 	}
-out:
 	stmt_give(s, id);
+	return rc;
+}
+
+static int sq_run(struct sqlite_store *s, enum stmt_id id, const char *what, int64_t *val,
+		  int *changes, struct pp_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = run_v(s, id, what, val, changes, err, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* One write with parameters from fmt; -PP_ENOTFOUND when it changed no row. */
+static int sq_write(struct sqlite_store *s, enum stmt_id id, const char *what, struct pp_err *err,
+		    const char *fmt, ...)
+{
+	int changes = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = run_v(s, id, what, NULL, &changes, err, fmt, ap);
+	va_end(ap);
+	if (rc == 0 && changes == 0)
+		return pp_err_set(err, PP_ENOTFOUND, "%s: no such row", what);
 	return rc;
 }
 
@@ -1313,56 +1317,54 @@ static int sq_device_set_tls(struct pp_store *base, const uint8_t uuid[16], cons
 
 /* A listing in id order, of one state ($1) or any, at most limit ($2) rows. */
 struct state_list {
-	enum stmt_id sid;
-	const char *state; /* NULL: any */
-	uint64_t limit;
-	const char *what;
-	int (*row)(sqlite3_stmt *st, void *arg, struct pp_err *err);
-	union {
+	struct {
 		int (*device)(void *, const struct pp_device_row *);
-		int (*job)(void *, const struct pp_job *);
+		int (*job)(void *, const struct pp_job *); /* set: a job listing */
 	} cb;
 	void *ctx;
 };
 
-static int list_by_state(struct sqlite_store *s, struct state_list *c, struct pp_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, c->sid, &st, err);
-	if (rc < 0)
-		return rc;
-	if ((c->state && bind_text(st, 1, c->state) != SQLITE_OK) ||
-	    sqlite3_bind_int64(st, 2, limit_param(c->limit)) != SQLITE_OK)
-		rc = bind_failed(s, c->what, err);
-	else
-		rc = step_rows(s, st, c->what, c->row, c, err);
-	stmt_give(s, c->sid);
-	return rc;
-}
+static int job_row(sqlite3_stmt *st, struct pp_job *j);
 
-static int device_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+static int state_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
 {
 	struct state_list *c = arg;
-	struct pp_device_row v;
-	if (device_row(st, &v) < 0)
+	if (c->cb.job) {
+		struct pp_job j;
+		if (job_row(st, &j) < 0)
+			return pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
+		return c->cb.job(c->ctx, &j);
+	}
+	struct pp_device_row d;
+	if (device_row(st, &d) < 0)
 		return pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
-	return c->cb.device(c->ctx, &v);
+	return c->cb.device(c->ctx, &d);
+}
+
+static int list_by_state(struct sqlite_store *s, struct state_list *c, enum stmt_id sid,
+			 const char *state, uint64_t limit, const char *what, struct pp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_take(s, sid, &st, err);
+	if (rc < 0)
+		return rc;
+	if ((state && bind_text(st, 1, state) != SQLITE_OK) ||
+	    sqlite3_bind_int64(st, 2, limit_param(limit)) != SQLITE_OK)
+		rc = bind_failed(s, what, err);
+	else
+		rc = step_rows(s, st, what, state_list_row, c, err);
+	stmt_give(s, sid);
+	return rc;
 }
 
 static int sq_device_list(struct pp_store *base, int state, uint64_t limit,
 			  int (*cb)(void *, const struct pp_device_row *), void *ctx,
 			  struct pp_err *err)
 {
-	struct state_list c = {
-	    .sid = state >= 0 ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST,
-	    .state = state >= 0 ? pp_device_state_name((enum pp_device_state)state) : NULL,
-	    .limit = limit,
-	    .what = "store: device list",
-	    .row = device_list_row,
-	    .cb.device = cb,
-	    .ctx = ctx,
-	};
-	return list_by_state(sq(base), &c, err);
+	struct state_list c = {.cb.device = cb, .ctx = ctx};
+	const char *name = state >= 0 ? pp_device_state_name((enum pp_device_state)state) : NULL;
+	return list_by_state(sq(base), &c, name ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST, name,
+			     limit, "store: device list", err);
 }
 
 static int sq_escrow_get(struct pp_store *base, const uint8_t uuid[16], char admin_user[33],
@@ -1656,28 +1658,13 @@ static int sq_jobs_renew(struct pp_store *base, const char *owner, int64_t now, 
 		      owner, now, lease_until);
 }
 
-static int job_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
-{
-	struct state_list *c = arg;
-	struct pp_job v;
-	if (job_row(st, &v) < 0)
-		return pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
-	return c->cb.job(c->ctx, &v);
-}
-
 static int sq_job_list(struct pp_store *base, int state, uint64_t limit,
 		       int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
 {
-	struct state_list c = {
-	    .sid = state >= 0 ? ST_JOB_LIST_STATE : ST_JOB_LIST,
-	    .state = state >= 0 ? pp_job_state_name((enum pp_job_state)state) : NULL,
-	    .limit = limit,
-	    .what = "store: job list",
-	    .row = job_list_row,
-	    .cb.job = cb,
-	    .ctx = ctx,
-	};
-	return list_by_state(sq(base), &c, err);
+	struct state_list c = {.cb.job = cb, .ctx = ctx};
+	const char *name = state >= 0 ? pp_job_state_name((enum pp_job_state)state) : NULL;
+	return list_by_state(sq(base), &c, name ? ST_JOB_LIST_STATE : ST_JOB_LIST, name, limit,
+			     "store: job list", err);
 }
 
 static const enum stmt_id count_stmts[] = {

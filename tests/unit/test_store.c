@@ -272,19 +272,6 @@ static void test_state_names(void **state)
 
 /* ---- audit ---- */
 
-static void append_n(struct fixture *f, int n)
-{
-	for (int i = 1; i <= n; i++) {
-		char action[32], detail[64];
-		snprintf(action, sizeof(action), "act.%d", i);
-		snprintf(detail, sizeof(detail), "detail %d: ünicode ok", i);
-		struct pp_err err = {0};
-		if (pp_store_audit_append(f->s, "admin", action, i % 2 ? "0000037M" : NULL,
-					  i % 3 ? detail : NULL, &err) < 0)
-			fail_msg("append %d: %s", i, err.msg);
-	}
-}
-
 /* SQLite's triggers keep the log append-only; around them, the chain finds a change.
  * (The chain itself: c_test_audit_chain, on both backends.) */
 static void test_audit_triggers(void **state)
@@ -292,7 +279,7 @@ static void test_audit_triggers(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	uint64_t entries = 0;
-	append_n(f, 10);
+	pp_test_audit_append_n(f->s, 10);
 	sqlite3 *db = raw_open(f);
 	/* The triggers refuse UPDATE and DELETE. */
 	char *msg = NULL;
@@ -324,7 +311,7 @@ static void test_audit_tamper_kinds(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	uint64_t entries = 0;
-	append_n(f, 8);
+	pp_test_audit_append_n(f->s, 8);
 	sqlite3 *db = raw_open(f);
 	raw_exec(db, "DROP TRIGGER audit_no_update");
 	raw_exec(db, "DROP TRIGGER audit_no_delete");
@@ -375,7 +362,7 @@ static void test_audit_tamper_kinds(void **state)
 	sqlite3_close(db);
 
 	/* Appending continues the chain. */
-	append_n(f, 2);
+	pp_test_audit_append_n(f->s, 2);
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), 0);
 	assert_int_equal(entries, 10);
 }

@@ -2463,19 +2463,6 @@ static int c_audit_seen_cb(void *ctx, const struct pp_audit_entry *e)
 	return 0;
 }
 
-static void c_append_n(struct fixture *f, int n)
-{
-	for (int i = 1; i <= n; i++) {
-		char action[32], detail[64];
-		snprintf(action, sizeof(action), "act.%d", i);
-		snprintf(detail, sizeof(detail), "detail %d: ünicode ok", i);
-		struct pp_err err = {0};
-		if (pp_store_audit_append(f->s, "admin", action, i % 2 ? "0000037M" : NULL,
-					  i % 3 ? detail : NULL, &err) < 0)
-			fail_msg("append %d: %s", i, err.msg);
-	}
-}
-
 static void c_test_audit_chain(void **state)
 {
 	struct fixture *f = *state;
@@ -2483,7 +2470,7 @@ static void c_test_audit_chain(void **state)
 	uint64_t entries = 0;
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), 0);
 	assert_int_equal(entries, 0);
-	c_append_n(f, 10);
+	pp_test_audit_append_n(f->s, 10);
 	assert_int_equal(pp_store_audit_verify(f->s, &entries, &err), 0);
 	assert_int_equal(entries, 10);
 

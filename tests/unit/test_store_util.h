@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "store/masterkey.h"
+#include "store/store.h"
 
 /* A canonical PID from n: 7 base-36 symbols and the checksum of protocol.md 1. */
 static inline void pp_test_pid(uint64_t n, char out[9])
@@ -102,6 +103,22 @@ static inline void pp_test_sqlite_exec(sqlite3 *db, const char *sql)
 	char *msg = NULL;
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
 		fail_msg("raw sql '%s': %s", sql, msg ? msg : "?");
+}
+#endif
+
+#ifdef fail_msg
+/* n audit entries act.1 .. act.n by "admin", some with a subject or a detail. */
+static inline void pp_test_audit_append_n(struct pp_store *s, int n)
+{
+	for (int i = 1; i <= n; i++) {
+		char action[32], detail[64];
+		snprintf(action, sizeof(action), "act.%d", i);
+		snprintf(detail, sizeof(detail), "detail %d: ünicode ok", i);
+		struct pp_err err = {0};
+		if (pp_store_audit_append(s, "admin", action, i % 2 ? "0000037M" : NULL,
+					  i % 3 ? detail : NULL, &err) < 0)
+			fail_msg("append %d: %s", i, err.msg);
+	}
 }
 #endif
 

@@ -41,12 +41,7 @@ static void db_sidecar(const struct fixture *f, const char *suffix, char *out, s
 
 static void remove_db(const struct fixture *f)
 {
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		char p[320];
-		db_sidecar(f, suffix[i], p, sizeof(p));
-		unlink(p);
-	}
+	pp_test_remove_db(f->db);
 }
 
 static int setup(void **state)
@@ -94,18 +89,7 @@ static void raw_exec(sqlite3 *db, const char *sql)
 
 static int64_t new_batch(struct fixture *f, const char *name, bool derived, uint32_t shared)
 {
-	uint8_t secret[32];
-	for (int i = 0; i < 32; i++)
-		secret[i] = (uint8_t)(i * 3 + 1);
-	struct pp_batch_new b = {.name = name,
-				 .derived = derived,
-				 .secret = derived ? secret : NULL,
-				 .secret_len = derived ? sizeof(secret) : 0,
-				 .shared_max = shared};
-	int64_t id = 0;
-	struct pp_err err = {0};
-	if (pp_store_batch_create(f->s, &b, &id, &err) < 0)
-		fail_msg("batch %s: %s", name, err.msg);
+	int64_t id = pp_test_batch(f->s, name, derived, shared, 3, 1);
 	assert_true(id > 0);
 	return id;
 }

@@ -91,19 +91,7 @@ static void c_uuid_text(unsigned n, char out[37])
 
 static int64_t c_batch(struct fixture *f, const char *name, bool derived, uint32_t shared)
 {
-	uint8_t secret[32];
-	for (int i = 0; i < 32; i++)
-		secret[i] = (uint8_t)(i * 5 + 3);
-	struct pp_batch_new b = {.name = name,
-				 .derived = derived,
-				 .secret = derived ? secret : NULL,
-				 .secret_len = derived ? sizeof(secret) : 0,
-				 .shared_max = shared};
-	int64_t id = 0;
-	struct pp_err err = {0};
-	if (pp_store_batch_create(f->s, &b, &id, &err) < 0)
-		fail_msg("batch %s: %s", name, err.msg);
-	return id;
+	return pp_test_batch(f->s, name, derived, shared, 5, 3);
 }
 
 static void c_key(struct fixture *f, int64_t batch, unsigned long n, bool derived,

@@ -27,12 +27,7 @@ struct fixture {
 
 static void remove_db(const struct fixture *f)
 {
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		char p[320];
-		snprintf(p, sizeof(p), "%s%s", f->db, suffix[i]);
-		unlink(p);
-	}
+	pp_test_remove_db(f->db);
 }
 
 static int setup(void **state)

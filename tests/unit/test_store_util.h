@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "store/masterkey.h"
@@ -119,6 +120,38 @@ static inline void pp_test_audit_append_n(struct pp_store *s, int n)
 					  i % 3 ? detail : NULL, &err) < 0)
 			fail_msg("append %d: %s", i, err.msg);
 	}
+}
+#endif
+
+/* Removes an SQLite database with its -wal, -shm and -journal files. */
+static inline void pp_test_remove_db(const char *db)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char p[4200];
+		snprintf(p, sizeof(p), "%s%s", db, suffix[i]);
+		unlink(p);
+	}
+}
+
+#ifdef fail_msg
+/* A batch; a derived one gets the secret secret[i] = i * mul + add. */
+static inline int64_t pp_test_batch(struct pp_store *s, const char *name, bool derived,
+				    uint32_t shared, unsigned mul, unsigned add)
+{
+	uint8_t secret[32];
+	for (unsigned i = 0; i < 32; i++)
+		secret[i] = (uint8_t)(i * mul + add);
+	struct pp_batch_new b = {.name = name,
+				 .derived = derived,
+				 .secret = derived ? secret : NULL,
+				 .secret_len = derived ? sizeof(secret) : 0,
+				 .shared_max = shared};
+	int64_t id = 0;
+	struct pp_err err = {0};
+	if (pp_store_batch_create(s, &b, &id, &err) < 0)
+		fail_msg("batch %s: %s", name, err.msg);
+	return id;
 }
 #endif
 

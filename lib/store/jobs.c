@@ -830,6 +830,34 @@ static int consume_hello_key(struct pp_store *s, const struct pp_job *j,
 	return 0;
 }
 
+/* The completed job's device provisioned, its hello key consumed when due, and the
+ * audit entry "device.provisioned". */
+static int complete_device(struct pp_store *s, const struct pp_job *j, struct pp_device_row *d,
+			   const struct pp_key_info *k, const char *domain, int64_t now,
+			   const char *owner, struct pp_err *err)
+{
+	char uuid[37], detail[512];
+	bool consumed = false;
+	uint64_t used = 0;
+	d->info.state = PP_DEV_PROVISIONED;
+	memcpy(d->info.pid, j->next_pid[0] ? j->next_pid : j->pid, sizeof(d->info.pid));
+	memcpy(d->info.addr, j->addr, 4);
+	pp_store_text_copy(d->info.domain, sizeof(d->info.domain), domain);
+	d->info.last_error[0] = '\0';
+	d->info.provisioned_at = now;
+	d->updated = now;
+	int rc = s->ops->device_put(s, d, err);
+	if (rc < 0 || (rc = consume_hello_key(s, j, k, now, &consumed, &used, err)) < 0)
+		return rc;
+	uuid_text(j->uuid, uuid);
+	snprintf(detail, sizeof(detail),
+		 "job %lld: PID %s %s (%llu of %u devices)%s%s%s, host '%s', domain '%s'",
+		 (long long)j->id, j->pid, consumed ? "consumed" : "stays in-use",
+		 (unsigned long long)used, k->max_devices, j->next_pid[0] ? ", next PID " : "",
+		 j->next_pid, j->next_pid[0] ? " in-use" : "", d->info.host_name, d->info.domain);
+	return pp_store_audit_at(s, now, owner, "device.provisioned", uuid, detail, err);
+}
+
 int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, const char *host_name,
 			  const char *domain, int64_t now, struct pp_err *err)
 {
@@ -837,9 +865,6 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
 	struct pp_job j;
 	struct pp_device_row d;
 	struct pp_key_info k;
-	char uuid[37], detail[512];
-	bool consumed = false;
-	uint64_t used = 0;
 	int rc;
 	if ((rc = check_owner(owner, err)) < 0 ||
 	    (rc = check_name(host_name, 63, "host name", err)) < 0 ||
@@ -873,25 +898,7 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
 	if ((rc = s->ops->job_put(s, &j, err)) < 0)
 		goto out;
 
-	d.info.state = PP_DEV_PROVISIONED;
-	memcpy(d.info.pid, j.next_pid[0] ? j.next_pid : j.pid, sizeof(d.info.pid));
-	memcpy(d.info.addr, j.addr, 4);
-	pp_store_text_copy(d.info.domain, sizeof(d.info.domain), domain);
-	d.info.last_error[0] = '\0';
-	d.info.provisioned_at = now;
-	d.updated = now;
-	if ((rc = s->ops->device_put(s, &d, err)) < 0)
-		goto out;
-	if ((rc = consume_hello_key(s, &j, &k, now, &consumed, &used, err)) < 0)
-		goto out;
-
-	uuid_text(j.uuid, uuid);
-	snprintf(detail, sizeof(detail),
-		 "job %lld: PID %s %s (%llu of %u devices)%s%s%s, host '%s', domain '%s'",
-		 (long long)j.id, j.pid, consumed ? "consumed" : "stays in-use",
-		 (unsigned long long)used, k.max_devices, j.next_pid[0] ? ", next PID " : "",
-		 j.next_pid, j.next_pid[0] ? " in-use" : "", d.info.host_name, d.info.domain);
-	rc = pp_store_audit_at(s, now, owner, "device.provisioned", uuid, detail, err);
+	rc = complete_device(s, &j, &d, &k, domain, now, owner, err);
 out:
 	return pp_store_atomic_end(s, &a, rc, err);
 }

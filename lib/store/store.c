@@ -410,11 +410,38 @@ static int batch_by_id(struct pp_store *s, int64_t id, const struct pp_batch_inf
 	return 0;
 }
 
+/* The row of a new key: its PPS (when it has one) and MEBx password sealed under its
+ * PID into the blobs. */
+static int key_row_sealed(struct pp_store *s, const struct pp_key_new *k, uint32_t max_devices,
+			  struct pp_sealed_small *pps, struct pp_sealed_small *mebx,
+			  struct pp_key_row *row, struct pp_err *err)
+{
+	int rc;
+	if (k->pps && (rc = pp_seal(s->sealer, PP_SEAL_PPS, k->pid, k->pps, PP_PPS_LEN, pps->b,
+				    sizeof(pps->b), &pps->len, err)) < 0)
+		return rc;
+	rc = pp_seal(s->sealer, PP_SEAL_MEBX, k->pid, k->mebx_password, strlen(k->mebx_password),
+		     mebx->b, sizeof(mebx->b), &mebx->len, err);
+	if (rc < 0)
+		return rc;
+	*row = (struct pp_key_row){
+	    .pid = k->pid,
+	    .batch_id = k->batch_id,
+	    .pps = pps->len ? pps->b : NULL,
+	    .pps_len = pps->len,
+	    .mebx = mebx->b,
+	    .mebx_len = mebx->len,
+	    .state = k->state,
+	    .max_devices = max_devices,
+	    .now = now_s(),
+	};
+	return 0;
+}
+
 int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct pp_err *err)
 {
-	uint8_t pps_blob[PP_PPS_LEN + PP_SEAL_OVERHEAD];
-	uint8_t mebx_blob[PP_STORE_MEBX_MAX + PP_SEAL_OVERHEAD];
-	size_t pps_len = 0, mebx_len = 0;
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small pps_blob = {.len = 0};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small mebx_blob = {.len = 0};
 	const struct pp_batch_info *b = NULL;
 
 	int rc = pp_store_check_pid(k->pid, err);
@@ -440,30 +467,11 @@ int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct p
 		return pp_err_set(err, PP_EINVAL,
 				  "key %s: max devices %u is over the batch's limit of %u", k->pid,
 				  max_devices, limit);
-	if (k->pps) {
-		if ((rc = pp_store_check_pps(k->pps, err)) < 0)
-			return rc;
-		rc = pp_seal(s->sealer, PP_SEAL_PPS, k->pid, k->pps, PP_PPS_LEN, pps_blob,
-			     sizeof(pps_blob), &pps_len, err);
-		if (rc < 0)
-			return rc;
-	}
-	rc = pp_seal(s->sealer, PP_SEAL_MEBX, k->pid, k->mebx_password, strlen(k->mebx_password),
-		     mebx_blob, sizeof(mebx_blob), &mebx_len, err);
-	if (rc < 0)
+	if (k->pps && (rc = pp_store_check_pps(k->pps, err)) < 0)
 		return rc;
-
-	struct pp_key_row row = {
-	    .pid = k->pid,
-	    .batch_id = k->batch_id,
-	    .pps = pps_len ? pps_blob : NULL,
-	    .pps_len = pps_len,
-	    .mebx = mebx_blob,
-	    .mebx_len = mebx_len,
-	    .state = k->state,
-	    .max_devices = max_devices,
-	    .now = now_s(),
-	};
+	struct pp_key_row row;
+	if ((rc = key_row_sealed(s, k, max_devices, &pps_blob, &mebx_blob, &row, err)) < 0)
+		return rc;
 	rc = s->ops->key_insert(s, &row, err);
 	if (rc == -PP_EEXIST)
 		return pp_err_set(err, PP_EEXIST, "PID %s is already in the store", k->pid);

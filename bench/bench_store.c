@@ -24,6 +24,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 #include "store/store.h"
+#include "../tests/unit/test_store_util.h"
 
 static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -33,16 +34,7 @@ static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 static void bench_pid(uint64_t i, char out[9])
 {
-	uint64_t x = (i * PID_MUL + PID_ADD) % PID_SPACE;
-	unsigned sum = 0;
-	for (int k = 6; k >= 0; k--) {
-		out[k] = alphabet[x % 36];
-		x /= 36;
-	}
-	for (int k = 0; k < 7; k++)
-		sum += (unsigned char)out[k];
-	out[7] = alphabet[sum % 36];
-	out[8] = '\0';
+	pp_test_pid((i * PID_MUL + PID_ADD) % PID_SPACE, out);
 }
 
 static uint64_t xorshift(uint64_t *s)

@@ -20,6 +20,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 #include "store/store.h"
+#include "../tests/unit/test_store_util.h"
 
 #define T0 1700000000
 
@@ -27,15 +28,7 @@ static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 static void bench_pid(uint64_t n, char out[9])
 {
-	unsigned sum = 0;
-	for (int i = 6; i >= 0; i--) {
-		out[i] = alphabet[n % 36];
-		n /= 36;
-	}
-	for (int i = 0; i < 7; i++)
-		sum += (unsigned char)out[i];
-	out[7] = alphabet[sum % 36];
-	out[8] = '\0';
+	pp_test_pid(n, out);
 }
 
 static void bench_pps(uint64_t n, char out[33])

@@ -182,10 +182,34 @@ static int job_get(struct pp_store *s, int64_t id, bool lock, struct pp_job *j, 
 	return rc;
 }
 
-/* Reads the job and locks its device first, then the job (store_impl.h lock order). */
-static int job_and_device(struct pp_store *s, int64_t id, struct pp_job *j, struct pp_device_row *d,
-			  struct pp_err *err)
+/* The job, locked, when this owner holds it; -PP_ESTATE when not (lease lost). */
+static int job_held(struct pp_store *s, int64_t id, const char *owner, struct pp_job *j,
+		    struct pp_err *err)
 {
+	int rc = job_get(s, id, true, j, err);
+	if (rc < 0)
+		return rc;
+	return owner_holds(j, owner) ? 0 : lease_lost(j, owner, err);
+}
+
+/* The job's hello key, read and locked; a job's PID never changes, so the unlocked
+ * read of the job that named it is enough. */
+static int job_key_lock(struct pp_store *s, const struct pp_job *j, struct pp_key_info *k,
+			int64_t *batch_id, struct pp_err *err)
+{
+	int rc = s->ops->key_lock(s, j->pid, k, batch_id, err);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing",
+				  (long long)j->id, j->pid);
+	return rc;
+}
+
+/* Reads the job, then locks in the store's order (store_impl.h): its device, its hello
+ * key when k is given, the job last. */
+static int job_and_device(struct pp_store *s, int64_t id, struct pp_job *j, struct pp_device_row *d,
+			  struct pp_key_info *k, struct pp_err *err)
+{
+	int64_t batch_id = 0;
 	int rc = job_get(s, id, false, j, err);
 	if (rc < 0)
 		return rc;
@@ -193,6 +217,8 @@ static int job_and_device(struct pp_store *s, int64_t id, struct pp_job *j, stru
 	if (rc == -PP_ENOTFOUND)
 		return pp_err_set(err, PP_ESTORE, "job %lld: its device is missing", (long long)id);
 	if (rc < 0)
+		return rc;
+	if (k && (rc = job_key_lock(s, j, k, &batch_id, err)) < 0)
 		return rc;
 	return job_get(s, id, true, j, err);
 }
@@ -230,7 +256,26 @@ struct hello_ctx {
 	struct pp_device_row dev;
 	struct pp_key_info key;
 	int64_t batch_id;
+	bool late; /* the device row appeared after this hello looked (hello_late_device) */
 };
+
+/* A device made by a bind that committed while this hello waited for the key lock: the
+ * hello read no row before (PostgreSQL, READ COMMITTED) and would judge the key
+ * without it (consumed by this very device: "unusable"). Read it again, unlocked, when
+ * the key is bound to anyone; the hello decides by it but writes nothing to a row it
+ * did not lock. */
+static int hello_late_device(struct pp_store *s, struct hello_ctx *c, struct pp_err *err)
+{
+	if (c->known || c->key.use_count == 0)
+		return 0;
+	int rc = s->ops->device_get(s, c->h->uuid, &c->dev, err);
+	if (rc == -PP_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	c->known = c->late = true;
+	return 0;
+}
 
 /* The job for (UUID, address): refreshed when it exists (a running one is left alone),
  * else made; then the PID's unproven jobs are cut to the bound. */
@@ -366,7 +411,8 @@ int pp_store_hello(struct pp_store *s, const struct pp_hello_in *h, enum pp_hell
 		rc = note(s, PP_NOTE_UNKNOWN_PID, h->pid, h->uuid, h->addr, h->now, err);
 		goto out;
 	}
-	if (rc < 0 || (rc = hello_decide(s, &c, &out, &jid, err)) < 0 || !c.known)
+	if (rc < 0 || (rc = hello_late_device(s, &c, err)) < 0 ||
+	    (rc = hello_decide(s, &c, &out, &jid, err)) < 0 || !c.known || c.late)
 		goto out;
 	/* A known device counts the hello; its address, PID and state are not a hello's to
 	 * change (it may be forged). */
@@ -494,20 +540,15 @@ static int bind_quarantine(struct pp_store *s, struct bind_ctx *c, uint64_t coun
 				 err);
 }
 
-/* Binds the key and the job to the proven device, with both locked. */
+/* Binds the key and the job to the proven device, with the device, the key and the job
+ * locked. */
 static int bind_to_device(struct pp_store *s, struct bind_ctx *c, const char *cand,
 			  char host_out[64], struct pp_err *err)
 {
-	int64_t batch_id = 0;
 	bool bound = false;
 	uint64_t count = 0;
 	char other[37] = "";
-	int rc = s->ops->key_lock(s, c->j.pid, &c->key, &batch_id, err);
-	if (rc == -PP_ENOTFOUND)
-		return pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing",
-				  (long long)c->j.id, c->j.pid);
-	if (rc < 0)
-		return rc;
+	int rc;
 	if (c->key.state == PP_KEY_REVOKED || c->key.state == PP_KEY_EXPIRED)
 		return pp_err_set(err, PP_ESTATE, "job %lld: key %s is %s", (long long)c->j.id,
 				  c->j.pid, pp_key_state_name(c->key.state));
@@ -566,6 +607,7 @@ int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
 	struct pp_store_atomic a;
 	struct pp_device_row fresh;
 	struct bind_ctx c;
+	int64_t batch_id = 0;
 	int rc;
 	if (host_name_out)
 		host_name_out[0] = '\0';
@@ -581,7 +623,7 @@ int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
 	uuid_text(proven_uuid, c.proven_text);
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	/* Lock order: the device (made on first proof), then the job. */
+	/* Lock order: the device (made on first proof), the key, then the job. */
 	if ((rc = job_get(s, job_id, false, &c.j, err)) < 0)
 		goto out;
 	memset(&fresh, 0, sizeof(fresh));
@@ -591,6 +633,7 @@ int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
 	fresh.info.state = PP_DEV_CONFIGURING;
 	fresh.info.first_seen = fresh.info.last_seen = fresh.updated = now;
 	if ((rc = s->ops->device_lock(s, proven_uuid, &fresh, &c.d, NULL, err)) < 0 ||
+	    (rc = job_key_lock(s, &c.j, &c.key, &batch_id, err)) < 0 ||
 	    (rc = job_get(s, job_id, true, &c.j, err)) < 0)
 		goto out;
 	uuid_text(c.j.uuid, c.claimed_text);
@@ -688,12 +731,8 @@ int pp_store_job_step(struct pp_store *s, int64_t id, const char *owner, enum pp
 	}
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	if ((rc = job_get(s, id, true, &j, err)) < 0)
+	if ((rc = job_held(s, id, owner, &j, err)) < 0)
 		goto out;
-	if (!owner_holds(&j, owner)) {
-		rc = lease_lost(&j, owner, err);
-		goto out;
-	}
 	/* Monotonic: a late or repeated report of an earlier step changes nothing. */
 	if (step > j.step) {
 		j.step = step;
@@ -714,12 +753,8 @@ int pp_store_job_retry(struct pp_store *s, int64_t id, const char *owner, int64_
 		return rc;
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	if ((rc = job_get(s, id, true, &j, err)) < 0)
+	if ((rc = job_held(s, id, owner, &j, err)) < 0)
 		goto out;
-	if (!owner_holds(&j, owner)) {
-		rc = lease_lost(&j, owner, err);
-		goto out;
-	}
 	j.state = PP_JOB_RETRY;
 	j.next_attempt_at = next_at;
 	j.owner[0] = '\0';
@@ -747,7 +782,7 @@ int pp_store_job_fail(struct pp_store *s, int64_t id, const char *owner, const c
 	if ((rc = job_get(s, id, false, &j, err)) < 0)
 		goto out;
 	/* An unbound job has no device: nobody proved anything. */
-	rc = j.bound ? job_and_device(s, id, &j, &d, err) : job_get(s, id, true, &j, err);
+	rc = j.bound ? job_and_device(s, id, &j, &d, NULL, err) : job_get(s, id, true, &j, err);
 	if (rc < 0)
 		goto out;
 	if (!owner_holds(&j, owner)) {
@@ -774,27 +809,19 @@ out:
 	return pp_store_atomic_end(s, &a, rc, err);
 }
 
-/* The hello key once its device is provisioned: consumed when the devices provisioned
- * with it reach its max_devices. *consumed tells. */
-static int consume_hello_key(struct pp_store *s, const struct pp_job *j, int64_t now,
-			     bool *consumed, uint64_t *used, uint32_t *max, struct pp_err *err)
+/* The hello key (k, locked) once its device is provisioned: consumed when the devices
+ * provisioned with it reach its max_devices. *consumed tells. */
+static int consume_hello_key(struct pp_store *s, const struct pp_job *j,
+			     const struct pp_key_info *k, int64_t now, bool *consumed,
+			     uint64_t *used, struct pp_err *err)
 {
-	struct pp_key_info k;
-	int64_t batch_id = 0;
 	*consumed = false;
 	*used = 0;
-	*max = 0;
-	int rc = s->ops->key_lock(s, j->pid, &k, &batch_id, err);
-	if (rc == -PP_ENOTFOUND)
-		return pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing",
-				  (long long)j->id, j->pid);
+	int rc = s->ops->key_provisioned(s, j->pid, used, err);
 	if (rc < 0)
 		return rc;
-	*max = k.max_devices;
-	if ((rc = s->ops->key_provisioned(s, j->pid, used, err)) < 0)
-		return rc;
 	/* A key revoked meanwhile stays revoked. */
-	if (k.state != PP_KEY_IN_USE || *used < k.max_devices)
+	if (k->state != PP_KEY_IN_USE || *used < k->max_devices)
 		return 0;
 	rc = s->ops->key_state_cas(s, j->pid, PP_KEY_IN_USE, PP_KEY_CONSUMED, now, err);
 	if (rc < 0)
@@ -803,16 +830,41 @@ static int consume_hello_key(struct pp_store *s, const struct pp_job *j, int64_t
 	return 0;
 }
 
+/* The completed job's device provisioned, its hello key consumed when due, and the
+ * audit entry "device.provisioned". */
+static int complete_device(struct pp_store *s, const struct pp_job *j, struct pp_device_row *d,
+			   const struct pp_key_info *k, const char *domain, int64_t now,
+			   const char *owner, struct pp_err *err)
+{
+	char uuid[37], detail[512];
+	bool consumed = false;
+	uint64_t used = 0;
+	d->info.state = PP_DEV_PROVISIONED;
+	memcpy(d->info.pid, j->next_pid[0] ? j->next_pid : j->pid, sizeof(d->info.pid));
+	memcpy(d->info.addr, j->addr, 4);
+	pp_store_text_copy(d->info.domain, sizeof(d->info.domain), domain);
+	d->info.last_error[0] = '\0';
+	d->info.provisioned_at = now;
+	d->updated = now;
+	int rc = s->ops->device_put(s, d, err);
+	if (rc < 0 || (rc = consume_hello_key(s, j, k, now, &consumed, &used, err)) < 0)
+		return rc;
+	uuid_text(j->uuid, uuid);
+	snprintf(detail, sizeof(detail),
+		 "job %lld: PID %s %s (%llu of %u devices)%s%s%s, host '%s', domain '%s'",
+		 (long long)j->id, j->pid, consumed ? "consumed" : "stays in-use",
+		 (unsigned long long)used, k->max_devices, j->next_pid[0] ? ", next PID " : "",
+		 j->next_pid, j->next_pid[0] ? " in-use" : "", d->info.host_name, d->info.domain);
+	return pp_store_audit_at(s, now, owner, "device.provisioned", uuid, detail, err);
+}
+
 int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, const char *host_name,
 			  const char *domain, int64_t now, struct pp_err *err)
 {
 	struct pp_store_atomic a;
 	struct pp_job j;
 	struct pp_device_row d;
-	char uuid[37], detail[512];
-	bool consumed = false;
-	uint64_t used = 0;
-	uint32_t max = 0;
+	struct pp_key_info k;
 	int rc;
 	if ((rc = check_owner(owner, err)) < 0 ||
 	    (rc = check_name(host_name, 63, "host name", err)) < 0 ||
@@ -820,7 +872,7 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
 		return rc;
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	if ((rc = job_and_device(s, id, &j, &d, err)) < 0)
+	if ((rc = job_and_device(s, id, &j, &d, &k, err)) < 0)
 		goto out;
 	if (j.state == PP_JOB_DONE && strcmp(j.owner, owner) == 0) {
 		rc = 0; /* a repeat after a crash or a lost answer */
@@ -846,25 +898,7 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
 	if ((rc = s->ops->job_put(s, &j, err)) < 0)
 		goto out;
 
-	d.info.state = PP_DEV_PROVISIONED;
-	memcpy(d.info.pid, j.next_pid[0] ? j.next_pid : j.pid, sizeof(d.info.pid));
-	memcpy(d.info.addr, j.addr, 4);
-	pp_store_text_copy(d.info.domain, sizeof(d.info.domain), domain);
-	d.info.last_error[0] = '\0';
-	d.info.provisioned_at = now;
-	d.updated = now;
-	if ((rc = s->ops->device_put(s, &d, err)) < 0)
-		goto out;
-	if ((rc = consume_hello_key(s, &j, now, &consumed, &used, &max, err)) < 0)
-		goto out;
-
-	uuid_text(j.uuid, uuid);
-	snprintf(detail, sizeof(detail),
-		 "job %lld: PID %s %s (%llu of %u devices)%s%s%s, host '%s', domain '%s'",
-		 (long long)j.id, j.pid, consumed ? "consumed" : "stays in-use",
-		 (unsigned long long)used, max, j.next_pid[0] ? ", next PID " : "", j.next_pid,
-		 j.next_pid[0] ? " in-use" : "", d.info.host_name, d.info.domain);
-	rc = pp_store_audit_at(s, now, owner, "device.provisioned", uuid, detail, err);
+	rc = complete_device(s, &j, &d, &k, domain, now, owner, err);
 out:
 	return pp_store_atomic_end(s, &a, rc, err);
 }
@@ -888,7 +922,8 @@ static int check_secrets(const struct pp_device_secrets *x, struct pp_err *err)
 static int escrow_open(struct pp_store *s, const uint8_t uuid[16], const char *subject,
 		       struct pp_device_secrets *out, bool *device, struct pp_err *err)
 {
-	struct pp_sealed_small admin = {.len = 0}, mebx = {.len = 0};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small admin = {.len = 0};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small mebx = {.len = 0};
 	char user[33] = "";
 	size_t n = 0;
 	if (device)
@@ -929,8 +964,9 @@ int pp_store_device_escrow(struct pp_store *s, const uint8_t uuid[16],
 			   struct pp_device_secrets *inout, struct pp_err *err)
 {
 	struct pp_store_atomic a;
-	struct pp_sealed_small admin = {.len = 0}, mebx = {.len = 0};
-	struct pp_device_secrets stored;
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small admin = {.len = 0};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small mebx = {.len = 0};
+	pp_cleanup(pp_wipe_device_secrets) struct pp_device_secrets stored = {.admin_user = ""};
 	char subject[37];
 	int rc;
 	if (!inout)
@@ -944,12 +980,10 @@ int pp_store_device_escrow(struct pp_store *s, const uint8_t uuid[16],
 	if ((rc = s->ops->device_get(s, uuid, &d, err)) < 0) {
 		if (rc == -PP_ENOTFOUND)
 			rc = pp_err_set(err, PP_ENOTFOUND, "no device %s", subject);
-		memset(&stored, 0, sizeof(stored));
 		goto out;
 	}
 	if (d.info.state == PP_DEV_QUARANTINED) {
 		rc = pp_err_set(err, PP_EPERM, "device %s is quarantined: no escrow", subject);
-		memset(&stored, 0, sizeof(stored));
 		goto out;
 	}
 	bool device = false;
@@ -972,7 +1006,6 @@ int pp_store_device_escrow(struct pp_store *s, const uint8_t uuid[16],
 	if (rc == -PP_EEXIST)
 		rc = pp_err_set(err, PP_EBUSY, "device %s: escrowed meanwhile; try again", subject);
 out:
-	pp_wipe(&stored, sizeof(stored));
 	return pp_store_atomic_end(s, &a, rc, err);
 }
 
@@ -998,28 +1031,84 @@ static int next_key_existing(struct pp_store *s, const struct pp_job *j, struct 
 	return 0;
 }
 
+/* The new key's row: its PPS and the device's escrowed MEBx password sealed under its
+ * PID, in the hello key's batch. */
+static int next_key_row(struct pp_store *s, const char *pid, const char *pps, const char *mebx,
+			int64_t batch_id, int64_t now, struct pp_sealed_small *pps_blob,
+			struct pp_sealed_small *mebx_blob, struct pp_key_row *row,
+			struct pp_err *err)
+{
+	int rc = pp_seal(s->sealer, PP_SEAL_PPS, pid, pps, PP_PPS_LEN, pps_blob->b,
+			 sizeof(pps_blob->b), &pps_blob->len, err);
+	if (rc < 0)
+		return rc;
+	rc = pp_seal(s->sealer, PP_SEAL_MEBX, pid, mebx, strlen(mebx), mebx_blob->b,
+		     sizeof(mebx_blob->b), &mebx_blob->len, err);
+	if (rc < 0)
+		return rc;
+	*row = (struct pp_key_row){
+	    .pid = pid,
+	    .batch_id = batch_id,
+	    .pps = pps_blob->b,
+	    .pps_len = pps_blob->len,
+	    .mebx = mebx_blob->b,
+	    .mebx_len = mebx_blob->len,
+	    .state = PP_KEY_IN_USE,
+	    .max_devices = 1,
+	    .now = now,
+	};
+	return 0;
+}
+
+/* Stores the candidate as the job's (locked) next key, bound to its device. */
+static int next_key_store(struct pp_store *s, struct pp_job *j, int64_t batch_id,
+			  const char *cand_pid, const char *cand_pps, struct pp_err *err)
+{
+	pp_cleanup(pp_wipe_device_secrets) struct pp_device_secrets esc = {.admin_user = ""};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small pps_blob = {.len = 0};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small mebx_blob = {.len = 0};
+	struct pp_key_row row;
+	int64_t now = wall_now();
+	char uuid[37];
+	uuid_text(j->uuid, uuid);
+	int rc = pp_store_device_secrets(s, j->uuid, &esc, err);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ESTATE,
+				  "job %lld: device %s has no escrowed MEBx password yet",
+				  (long long)j->id, uuid);
+	if (rc < 0 || (rc = next_key_row(s, cand_pid, cand_pps, esc.mebx_password, batch_id, now,
+					 &pps_blob, &mebx_blob, &row, err)) < 0)
+		return rc;
+	rc = s->ops->key_insert(s, &row, err);
+	if (rc == -PP_EEXIST)
+		return pp_err_set(err, PP_EEXIST, "PID %s is already in the store; draw another",
+				  cand_pid);
+	if (rc < 0 || (rc = s->ops->key_bind(s, cand_pid, uuid, now, err)) < 0)
+		return rc;
+	memcpy(j->next_pid, cand_pid, sizeof(j->next_pid));
+	j->updated = now;
+	return s->ops->job_put(s, j, err);
+}
+
 int pp_store_job_next_key(struct pp_store *s, int64_t job_id, const char *owner,
 			  const char *cand_pid, const char *cand_pps, struct pp_pid *pid_out,
 			  struct pp_pps *pps_out, struct pp_err *err)
 {
 	struct pp_store_atomic a;
 	struct pp_job j;
-	struct pp_device_secrets esc;
 	struct pp_key_info hk;
-	int64_t batch_id = 0, now = wall_now();
-	uint8_t pps_blob[PP_PPS_LEN + PP_SEAL_OVERHEAD];
-	uint8_t mebx_blob[PP_STORE_MEBX_MAX + PP_SEAL_OVERHEAD];
-	size_t pps_len = 0, mebx_len = 0;
-	char uuid[37];
+	int64_t batch_id = 0;
 	int rc = check_owner(owner, err);
 	if (rc < 0)
 		return rc;
 	if (!pid_out || !pps_out)
 		return pp_err_set(err, PP_EINVAL, "no room for the next key");
-	memset(&esc, 0, sizeof(esc));
 	if ((rc = pp_store_atomic_begin(s, &a, err)) < 0)
 		return rc;
-	if ((rc = job_get(s, job_id, true, &j, err)) < 0)
+	/* Lock order: the hello key (new keys go in its batch), then the job. */
+	if ((rc = job_get(s, job_id, false, &j, err)) < 0 ||
+	    (rc = job_key_lock(s, &j, &hk, &batch_id, err)) < 0 ||
+	    (rc = job_get(s, job_id, true, &j, err)) < 0)
 		goto out;
 	if (!owner_holds(&j, owner)) {
 		rc = lease_lost(&j, owner, err);
@@ -1030,58 +1119,13 @@ int pp_store_job_next_key(struct pp_store *s, int64_t job_id, const char *owner,
 		goto out;
 	}
 	if ((rc = pp_store_check_pid(cand_pid, err)) < 0 ||
-	    (rc = pp_store_check_pps(cand_pps, err)) < 0)
-		goto out;
-	uuid_text(j.uuid, uuid);
-	rc = pp_store_device_secrets(s, j.uuid, &esc, err);
-	if (rc == -PP_ENOTFOUND) {
-		rc = pp_err_set(err, PP_ESTATE,
-				"job %lld: device %s has no escrowed MEBx password yet",
-				(long long)j.id, uuid);
-		goto out;
-	}
-	if (rc < 0)
-		goto out;
-	rc = s->ops->key_lock(s, j.pid, &hk, &batch_id, err);
-	if (rc == -PP_ENOTFOUND)
-		rc = pp_err_set(err, PP_ESTORE, "job %lld: its key %s is missing", (long long)j.id,
-				j.pid);
-	if (rc < 0)
-		goto out;
-	if ((rc = pp_seal(s->sealer, PP_SEAL_PPS, cand_pid, cand_pps, PP_PPS_LEN, pps_blob,
-			  sizeof(pps_blob), &pps_len, err)) < 0 ||
-	    (rc = pp_seal(s->sealer, PP_SEAL_MEBX, cand_pid, esc.mebx_password,
-			  strlen(esc.mebx_password), mebx_blob, sizeof(mebx_blob), &mebx_len,
-			  err)) < 0)
-		goto out;
-	struct pp_key_row row = {
-	    .pid = cand_pid,
-	    .batch_id = batch_id,
-	    .pps = pps_blob,
-	    .pps_len = pps_len,
-	    .mebx = mebx_blob,
-	    .mebx_len = mebx_len,
-	    .state = PP_KEY_IN_USE,
-	    .max_devices = 1,
-	    .now = now,
-	};
-	rc = s->ops->key_insert(s, &row, err);
-	if (rc == -PP_EEXIST)
-		rc = pp_err_set(err, PP_EEXIST, "PID %s is already in the store; draw another",
-				cand_pid);
-	if (rc < 0)
-		goto out;
-	if ((rc = s->ops->key_bind(s, cand_pid, uuid, now, err)) < 0)
-		goto out;
-	memcpy(j.next_pid, cand_pid, sizeof(j.next_pid));
-	j.updated = now;
-	if ((rc = s->ops->job_put(s, &j, err)) < 0)
+	    (rc = pp_store_check_pps(cand_pps, err)) < 0 ||
+	    (rc = next_key_store(s, &j, batch_id, cand_pid, cand_pps, err)) < 0)
 		goto out;
 	memcpy(pid_out->s, cand_pid, sizeof(pid_out->s));
 	memcpy(pps_out->s, cand_pps, PP_PPS_LEN);
 	pps_out->s[PP_PPS_LEN] = '\0';
 out:
-	pp_wipe(&esc, sizeof(esc));
 	rc = pp_store_atomic_end(s, &a, rc, err);
 	if (rc < 0)
 		pp_wipe(pps_out, sizeof(*pps_out));
@@ -1220,8 +1264,48 @@ int pp_store_job_get(struct pp_store *s, int64_t id, struct pp_job *out, struct 
 	return job_get(s, id, false, out, err);
 }
 
+struct count_ctx {
+	int (*index)(const char *name);
+	uint64_t *counts;
+	int n;
+};
+
+static int count_one(void *vctx, const char *state, int64_t n)
+{
+	struct count_ctx *c = vctx;
+	int i = state ? c->index(state) : -1;
+	/* States this program does not know (a newer schema's) are not counted; a count
+	 * below one is none. */
+	if (i >= 0 && i < c->n && n > 0)
+		c->counts[i] = (uint64_t)n;
+	return 0;
+}
+
+static int key_state_index(const char *name)
+{
+	enum pp_key_state st;
+	return pp_key_state_parse(name, &st, NULL) < 0 ? -1 : (int)st;
+}
+
 int pp_store_counts(struct pp_store *s, struct pp_store_counts *out, struct pp_err *err)
 {
+	const struct {
+		enum pp_count_table table;
+		struct count_ctx c;
+	} by[] = {
+	    {PP_COUNT_KEYS, {key_state_index, out->keys_by_state, PP_KEY_STATE_MAX}},
+	    {PP_COUNT_DEVICES,
+	     {pp_device_state_from_name, out->devices_by_state, PP_DEV_STATE_MAX}},
+	    {PP_COUNT_JOBS, {pp_job_state_from_name, out->jobs_by_state, PP_JOB_STATE_MAX}},
+	};
+	int rc = 0;
+	/* No write transaction around them: counts run on a read-only store too. */
 	memset(out, 0, sizeof(*out));
-	return s->ops->counts(s, out, err);
+	for (size_t i = 0; i < sizeof(by) / sizeof(by[0]) && rc == 0; i++) {
+		struct count_ctx c = by[i].c;
+		rc = s->ops->count_states(s, by[i].table, count_one, &c, err);
+	}
+	if (rc < 0)
+		memset(out, 0, sizeof(*out));
+	return rc;
 }

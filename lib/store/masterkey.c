@@ -7,36 +7,42 @@
 
 #include <string.h>
 
+/* Scoped wiping of the key and its text (pp_cleanup). */
+struct key_text {
+	char s[PP_MASTER_KEY_HEX_LEN + 2];
+};
+
+static void wipe_key(struct pp_master_key *k)
+{
+	pp_wipe(k, sizeof(*k));
+}
+
+static void wipe_key_text(struct key_text *t)
+{
+	pp_wipe(t, sizeof(*t));
+}
+
 int pp_master_key_create(const char *path, struct pp_err *err)
 {
-	struct pp_master_key key;
-	char text[PP_MASTER_KEY_HEX_LEN + 2];
-	int rc = pp_random(key.k, sizeof(key.k));
-	if (rc < 0) {
-		rc = pp_err_set(err, PP_ECRYPTO, "cannot generate a master key: no randomness");
-		goto out;
-	}
-	pp_hex(key.k, sizeof(key.k), text);
-	text[PP_MASTER_KEY_HEX_LEN] = '\n';
-	text[PP_MASTER_KEY_HEX_LEN + 1] = '\0';
-	rc = pp_file_create(path, text, PP_MASTER_KEY_HEX_LEN + 1, 0600, err);
-out:
-	pp_wipe(&key, sizeof(key));
-	pp_wipe(text, sizeof(text));
-	return rc;
+	pp_cleanup(wipe_key) struct pp_master_key key;
+	pp_cleanup(wipe_key_text) struct key_text text;
+	if (pp_random(key.k, sizeof(key.k)) < 0)
+		return pp_err_set(err, PP_ECRYPTO, "cannot generate a master key: no randomness");
+	pp_hex(key.k, sizeof(key.k), text.s);
+	text.s[PP_MASTER_KEY_HEX_LEN] = '\n';
+	text.s[PP_MASTER_KEY_HEX_LEN + 1] = '\0';
+	return pp_file_create(path, text.s, PP_MASTER_KEY_HEX_LEN + 1, 0600, err);
 }
 
 /* Hex digits only; pp_unhex does the conversion and checks again. */
 static int decode_hex(const char *hex, size_t len, struct pp_master_key *key)
 {
-	char tmp[PP_MASTER_KEY_HEX_LEN + 1];
+	pp_cleanup(wipe_key_text) struct key_text tmp;
 	if (len != PP_MASTER_KEY_HEX_LEN)
 		return -PP_EINVAL;
-	memcpy(tmp, hex, len);
-	tmp[len] = '\0';
-	int rc = pp_unhex(tmp, key->k, sizeof(key->k));
-	pp_wipe(tmp, sizeof(tmp));
-	return rc < 0 ? -PP_EINVAL : 0;
+	memcpy(tmp.s, hex, len);
+	tmp.s[len] = '\0';
+	return pp_unhex(tmp.s, key->k, sizeof(key->k)) < 0 ? -PP_EINVAL : 0;
 }
 
 int pp_master_key_from_hex(const char *hex, struct pp_master_key *key, struct pp_err *err)

@@ -3,10 +3,22 @@
  * (named, prepared on first use), values always bound as parameters, results in binary.
  *
  * Concurrency: writes run in READ COMMITTED transactions that lock the rows they read
- * before writing (SELECT ... FOR UPDATE; lock order in store_impl.h), claims take jobs
- * with FOR UPDATE SKIP LOCKED, and audit appends are serialized by a transaction-level
- * advisory lock, so the hash chain never forks. Row locks wait at most LOCK_TIMEOUT;
- * that, a deadlock or a serialization failure is -PP_EBUSY: try again. */
+ * before writing (SELECT ... FOR UPDATE), claims take jobs with FOR UPDATE SKIP LOCKED,
+ * and audit appends are serialized by a transaction-level advisory lock, so the hash
+ * chain never forks.
+ *
+ * Lock order: every write path of jobs.c takes its row locks in one order,
+ *
+ *     device (the UUID the call is about)  ->  key (the job's or hello's PID)  ->  job(s)
+ *
+ * then the audit advisory lock last. A hello locks its device, its key, then the job of
+ * (UUID, address); bind, complete and next_key read the job unlocked first (a job's PID
+ * never changes), lock the device and the key, and only then the job. Rows a path only
+ * inserts (a new device, a rotated key, key_uses) or deletes by predicate (jobs_prune,
+ * jobs_drop_unbound: other jobs, after the job) come after what it locked. With one
+ * order no two paths wait on each other in a cycle (test_store_pg, test_pg_lock_order).
+ * Row locks wait at most LOCK_TIMEOUT; that, a deadlock or a serialization failure is
+ * still -PP_EBUSY, and callers try again: a safety net, not a path taken. */
 #include "store/store_impl.h"
 #include "store/health_impl.h"
 
@@ -209,10 +221,7 @@ static const char schema_v5[] =
 
 /* In increasing version order; a version may be missing (merged later): every step
  * above the stored version runs. */
-static const struct migration {
-	int64_t version;
-	const char *sql;
-} migrations[] = {
+static const struct pp_migration migrations[] = {
     {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
 };
 
@@ -850,6 +859,66 @@ static int pg_key_insert(struct pp_store *base, const struct pp_key_row *row, st
 	return rc;
 }
 
+/* ---- listings ----
+ *
+ * Every listing pages the same way: $1 the cursor (the last row's key), $2 the page
+ * size, then the listing's filters; a page is read whole before its callbacks run, so
+ * no statement stays open under a callback (which may read from the store). */
+
+struct page_q {
+	enum stmt_id sid;
+	const char *what;
+	uint64_t limit; /* 0: all */
+	/* The parameters of one page: cursor, want (p_limit), filters. */
+	void (*params)(struct params *p, uint64_t want, void *arg);
+	/* Row i: decode, call back, move the cursor; nonzero stops (> 0: fine). */
+	int (*row)(const PGresult *r, int i, void *arg, struct pp_err *err);
+	void *arg;
+};
+
+static int paged(struct pg_store *s, const struct page_q *q, struct pp_err *err)
+{
+	uint64_t left = q->limit;
+	for (;;) {
+		uint64_t want = left && left < PAGE ? left : PAGE;
+		struct params p = {0};
+		PGresult *r = NULL;
+		q->params(&p, want, q->arg);
+		int rc = run(s, q->sid, &p, &r, q->what, err);
+		if (rc < 0)
+			return rc;
+		int n = PQntuples(r);
+		for (int i = 0; i < n && rc == 0; i++)
+			rc = q->row(r, i, q->arg, err);
+		PQclear(r);
+		if (rc != 0)
+			return rc > 0 ? 0 : rc;
+		if ((uint64_t)n < want || (left && (left -= want) == 0))
+			return 0;
+	}
+}
+
+/* A listing in id order, optionally of one state ($3). */
+struct id_page {
+	int64_t after;
+	const char *state; /* NULL: any */
+	union {
+		int (*audit)(void *, const struct pp_audit_entry *);
+		int (*device)(void *, const struct pp_device_row *);
+		int (*job)(void *, const struct pp_job *);
+	} cb;
+	void *ctx;
+};
+
+static void id_page_params(struct params *p, uint64_t want, void *arg)
+{
+	struct id_page *pg = arg;
+	p_i64(p, pg->after);
+	p_limit(p, want);
+	if (pg->state)
+		p_text(p, pg->state);
+}
+
 static int key_row(const PGresult *r, int row, struct pp_key_info *k, struct pp_err *err)
 {
 	col_str(r, row, 0, k->pid, sizeof(k->pid));
@@ -900,54 +969,50 @@ static int pg_key_lock(struct pp_store *base, const char *pid, struct pp_key_inf
 	return key_one(pg(base), ST_KEY_LOCK, pid, info, batch_id, err);
 }
 
+struct key_page {
+	char after[PP_PID_LEN + 1];
+	const struct pp_key_query *q;
+	int (*cb)(void *, const struct pp_key_info *);
+	void *ctx;
+};
+
+static void key_page_params(struct params *p, uint64_t want, void *arg)
+{
+	struct key_page *kp = arg;
+	p_text(p, kp->after);
+	p_limit(p, want);
+	if (kp->q->batch_id)
+		p_i64(p, kp->q->batch_id);
+	if (kp->q->state >= 0)
+		p_text(p, pp_key_state_name((enum pp_key_state)kp->q->state));
+}
+
+static int key_page_row(const PGresult *r, int i, void *arg, struct pp_err *err)
+{
+	struct key_page *kp = arg;
+	struct pp_key_info info;
+	int rc = key_row(r, i, &info, err);
+	if (rc < 0)
+		return rc;
+	memcpy(kp->after, info.pid, sizeof(kp->after));
+	return kp->cb(kp->ctx, &info);
+}
+
 static int pg_key_list(struct pp_store *base, const struct pp_key_query *q,
 		       int (*cb)(void *, const struct pp_key_info *), void *ctx, struct pp_err *err)
 {
-	struct pg_store *s = pg(base);
-	enum stmt_id sid = q->batch_id
-			       ? (q->state >= 0 ? ST_KEY_LIST_BATCH_STATE : ST_KEY_LIST_BATCH)
-			       : (q->state >= 0 ? ST_KEY_LIST_STATE : ST_KEY_LIST);
-	char after[PP_PID_LEN + 1];
-	uint64_t left = q->limit; /* 0: all */
-	pp_store_text_copy(after, sizeof(after), q->after);
-	for (;;) {
-		uint64_t want = left && left < PAGE ? left : PAGE;
-		struct params p = {0};
-		PGresult *r = NULL;
-		p_text(&p, after);
-		p_limit(&p, want);
-		p_i64(&p, q->batch_id);
-		p_text(&p, q->state >= 0 ? pp_key_state_name((enum pp_key_state)q->state) : NULL);
-		/* Statements without a batch or state take fewer parameters. */
-		if (sid == ST_KEY_LIST)
-			p.n = 2;
-		else if (sid == ST_KEY_LIST_BATCH)
-			p.n = 3;
-		else if (sid == ST_KEY_LIST_STATE) {
-			p.v[2] = p.v[3];
-			p.n = 3;
-		}
-		int rc = run(s, sid, &p, &r, "store: key list", err);
-		if (rc < 0)
-			return rc;
-		int n = PQntuples(r);
-		for (int i = 0; i < n; i++) {
-			struct pp_key_info info;
-			if ((rc = key_row(r, i, &info, err)) < 0 || (rc = cb(ctx, &info)) != 0) {
-				PQclear(r);
-				return rc > 0 ? 0 : rc;
-			}
-			memcpy(after, info.pid, sizeof(after));
-		}
-		PQclear(r);
-		if ((uint64_t)n < want)
-			return 0;
-		if (left) {
-			left -= want;
-			if (left == 0)
-				return 0;
-		}
-	}
+	struct key_page kp = {.q = q, .cb = cb, .ctx = ctx};
+	pp_store_text_copy(kp.after, sizeof(kp.after), q->after);
+	struct page_q pq = {
+	    .sid = q->batch_id ? (q->state >= 0 ? ST_KEY_LIST_BATCH_STATE : ST_KEY_LIST_BATCH)
+			       : (q->state >= 0 ? ST_KEY_LIST_STATE : ST_KEY_LIST),
+	    .what = "store: key list",
+	    .limit = q->limit,
+	    .params = key_page_params,
+	    .row = key_page_row,
+	    .arg = &kp,
+	};
+	return paged(pg(base), &pq, err);
 }
 
 static int pg_key_sealed(struct pp_store *base, const char *pid, struct pp_key_sealed *out,
@@ -1113,15 +1178,13 @@ static int pg_key_success(struct pp_store *base, const char *pid, int64_t now, s
 
 /* ---- audit ---- */
 
-static int pg_audit_append(struct pp_store *base, const struct pp_audit_new *e, struct pp_err *err)
+static int pg_audit_tail(struct pp_store *base, int64_t *last_seq, char hash_hex[65],
+			 struct pp_err *err)
 {
 	struct pg_store *s = pg(base);
-	uint8_t prev[PP_AUDIT_HASH_LEN] = {0}, hash[PP_AUDIT_HASH_LEN];
-	char prev_hex[2 * PP_AUDIT_HASH_LEN + 1], hash_hex[2 * PP_AUDIT_HASH_LEN + 1];
-	uint64_t seq = 1;
 	PGresult *r = NULL;
-	if (!pg_in_transaction(base))
-		return pp_err_set(err, PP_ESTATE, "store: audit append outside a transaction");
+	*last_seq = 0;
+	hash_hex[0] = '\0';
 	/* Held to the end of the transaction: the next writer reads the tail after this
 	 * one commits or rolls back. */
 	int rc = run(s, ST_AUDIT_LOCK, NULL, &r, "store: audit lock", err);
@@ -1131,21 +1194,16 @@ static int pg_audit_append(struct pp_store *base, const struct pp_audit_new *e, 
 	if ((rc = run(s, ST_AUDIT_TAIL, NULL, &r, "store: audit append", err)) < 0)
 		return rc;
 	if (PQntuples(r) > 0) {
-		int64_t last = col_i64(r, 0, 0);
-		const char *h = col_cstr(r, 0, 1);
-		if (last < 1 || last == INT64_MAX || !h || pp_unhex(h, prev, sizeof(prev)) < 0) {
-			PQclear(r);
-			return pp_err_set(err, PP_ECRYPTO,
-					  "audit log: the last entry (seq %lld) is damaged",
-					  (long long)last);
-		}
-		seq = (uint64_t)last + 1;
+		*last_seq = col_i64(r, 0, 0);
+		col_str(r, 0, 1, hash_hex, 65);
 	}
 	PQclear(r);
-	if (pp_audit_hash(prev, seq, e->time, e->actor, e->action, e->subject, e->detail, hash) < 0)
-		return pp_err_set(err, PP_ECRYPTO, "audit: SHA-256 failed");
-	pp_hex(prev, sizeof(prev), prev_hex);
-	pp_hex(hash, sizeof(hash), hash_hex);
+	return 0;
+}
+
+static int pg_audit_insert(struct pp_store *base, uint64_t seq, const struct pp_audit_new *e,
+			   const char *prev_hex, const char *hash_hex, struct pp_err *err)
+{
 	struct params p = {0};
 	p_i64(&p, (int64_t)seq);
 	p_i64(&p, e->time);
@@ -1155,50 +1213,43 @@ static int pg_audit_append(struct pp_store *base, const struct pp_audit_new *e, 
 	p_text(&p, e->detail);
 	p_text(&p, prev_hex);
 	p_text(&p, hash_hex);
-	return run_write(s, ST_AUDIT_INSERT, &p, "store: audit append", err);
+	return run_write(pg(base), ST_AUDIT_INSERT, &p, "store: audit append", err);
+}
+
+static int audit_page_row(const PGresult *r, int i, void *arg, struct pp_err *err)
+{
+	struct id_page *pg = arg;
+	struct pp_audit_entry e;
+	int64_t seq = col_i64(r, i, 0);
+	e.seq = seq < 0 ? 0 : (uint64_t)seq;
+	e.time = col_i64(r, i, 1);
+	e.actor = col_cstr(r, i, 2);
+	e.action = col_cstr(r, i, 3);
+	e.subject = col_cstr(r, i, 4);
+	e.detail = col_cstr(r, i, 5);
+	col_str(r, i, 6, e.hash, sizeof(e.hash));
+	if (!e.actor || !e.action || !e.subject || !e.detail)
+		return pp_err_set(err, PP_ESTORE, "audit entry %llu: a field is missing",
+				  (unsigned long long)e.seq);
+	pg->after = seq;
+	return pg->cb.audit(pg->ctx, &e);
 }
 
 static int pg_audit_list(struct pp_store *base, uint64_t since_seq,
 			 int (*cb)(void *, const struct pp_audit_entry *), void *ctx,
 			 struct pp_err *err)
 {
-	struct pg_store *s = pg(base);
-	int64_t after = since_seq > INT64_MAX ? INT64_MAX : (int64_t)since_seq;
-	for (;;) {
-		struct params p = {0};
-		PGresult *r = NULL;
-		p_i64(&p, after);
-		p_i64(&p, PAGE);
-		int rc = run(s, ST_AUDIT_LIST, &p, &r, "store: audit list", err);
-		if (rc < 0)
-			return rc;
-		int n = PQntuples(r);
-		for (int i = 0; i < n; i++) {
-			struct pp_audit_entry e;
-			int64_t seq = col_i64(r, i, 0);
-			e.seq = seq < 0 ? 0 : (uint64_t)seq;
-			e.time = col_i64(r, i, 1);
-			e.actor = col_cstr(r, i, 2);
-			e.action = col_cstr(r, i, 3);
-			e.subject = col_cstr(r, i, 4);
-			e.detail = col_cstr(r, i, 5);
-			col_str(r, i, 6, e.hash, sizeof(e.hash));
-			if (!e.actor || !e.action || !e.subject || !e.detail)
-				rc = pp_err_set(err, PP_ESTORE,
-						"audit entry %llu: a field is missing",
-						(unsigned long long)e.seq);
-			else
-				rc = cb(ctx, &e);
-			if (rc != 0) {
-				PQclear(r);
-				return rc > 0 ? 0 : rc;
-			}
-			after = seq;
-		}
-		PQclear(r);
-		if (n < PAGE)
-			return 0;
-	}
+	struct id_page pg_ = {
+	    .after = since_seq > INT64_MAX ? INT64_MAX : (int64_t)since_seq,
+	    .cb.audit = cb,
+	    .ctx = ctx,
+	};
+	struct page_q pq = {.sid = ST_AUDIT_LIST,
+			    .what = "store: audit list",
+			    .params = id_page_params,
+			    .row = audit_page_row,
+			    .arg = &pg_};
+	return paged(pg(base), &pq, err);
 }
 
 /* ---- devices ---- */
@@ -1255,6 +1306,31 @@ static int pg_device_get(struct pp_store *base, const uint8_t uuid[16], struct p
 	return device_one(pg(base), ST_DEVICE_GET, uuid, out, err);
 }
 
+/* A device row's columns in the order of ST_DEVICE_INSERT (with first_seen) and
+ * ST_DEVICE_PUT (without); u and addr hold the texts the parameters point to. */
+static void device_params(struct params *p, const struct pp_device_row *d, bool first_seen,
+			  char u[37], char addr[16])
+{
+	const struct pp_device_info *i = &d->info;
+	p_uuid(p, i->uuid, u);
+	p_opt_text(p, i->pid);
+	pp_store_addr_format(i->addr, addr);
+	p_text(p, addr);
+	p_text(p, pp_device_state_name(i->state));
+	p_bool(p, i->quarantined);
+	p_opt_text(p, d->quarantine_reason);
+	p_opt_text(p, i->host_name);
+	p_opt_text(p, i->domain);
+	p_opt_text(p, i->last_error);
+	p_opt_text(p, d->last_source);
+	p_i64(p, d->hello_count > INT64_MAX ? INT64_MAX : (int64_t)d->hello_count);
+	if (first_seen)
+		p_i64(p, i->first_seen);
+	p_i64(p, i->last_seen);
+	p_i64(p, i->provisioned_at);
+	p_i64(p, d->updated);
+}
+
 static int pg_device_lock(struct pp_store *base, const uint8_t uuid[16],
 			  const struct pp_device_row *insert, struct pp_device_row *out,
 			  bool *created, struct pp_err *err)
@@ -1263,26 +1339,9 @@ static int pg_device_lock(struct pp_store *base, const uint8_t uuid[16],
 	if (created)
 		*created = false;
 	if (insert) {
-		const struct pp_device_info *i = &insert->info;
 		struct params p = {0};
 		char u[37], addr[16];
-		p_uuid(&p, i->uuid, u);
-		p_opt_text(&p, i->pid);
-		pp_store_addr_format(i->addr, addr);
-		p_text(&p, addr);
-		p_text(&p, pp_device_state_name(i->state));
-		p_bool(&p, i->quarantined);
-		p_opt_text(&p, insert->quarantine_reason);
-		p_opt_text(&p, i->host_name);
-		p_opt_text(&p, i->domain);
-		p_opt_text(&p, i->last_error);
-		p_opt_text(&p, insert->last_source);
-		p_i64(&p,
-		      insert->hello_count > INT64_MAX ? INT64_MAX : (int64_t)insert->hello_count);
-		p_i64(&p, i->first_seen);
-		p_i64(&p, i->last_seen);
-		p_i64(&p, i->provisioned_at);
-		p_i64(&p, insert->updated);
+		device_params(&p, insert, true, u, addr);
 		PGresult *r = NULL;
 		int rc = run(s, ST_DEVICE_INSERT, &p, &r, "store: device insert", err);
 		if (rc < 0)
@@ -1298,24 +1357,9 @@ static int pg_device_lock(struct pp_store *base, const uint8_t uuid[16],
 
 static int pg_device_put(struct pp_store *base, const struct pp_device_row *d, struct pp_err *err)
 {
-	const struct pp_device_info *i = &d->info;
 	struct params p = {0};
 	char u[37], addr[16];
-	p_uuid(&p, i->uuid, u);
-	p_opt_text(&p, i->pid);
-	pp_store_addr_format(i->addr, addr);
-	p_text(&p, addr);
-	p_text(&p, pp_device_state_name(i->state));
-	p_bool(&p, i->quarantined);
-	p_opt_text(&p, d->quarantine_reason);
-	p_opt_text(&p, i->host_name);
-	p_opt_text(&p, i->domain);
-	p_opt_text(&p, i->last_error);
-	p_opt_text(&p, d->last_source);
-	p_i64(&p, d->hello_count > INT64_MAX ? INT64_MAX : (int64_t)d->hello_count);
-	p_i64(&p, i->last_seen);
-	p_i64(&p, i->provisioned_at);
-	p_i64(&p, d->updated);
+	device_params(&p, d, false, u, addr);
 	return run_write(pg(base), ST_DEVICE_PUT, &p, "store: device update", err);
 }
 
@@ -1331,44 +1375,32 @@ static int pg_device_set_tls(struct pp_store *base, const uint8_t uuid[16], cons
 	return run_write(pg(base), ST_DEVICE_SET_TLS, &p, "store: device TLS", err);
 }
 
+static int device_page_row(const PGresult *r, int i, void *arg, struct pp_err *err)
+{
+	struct id_page *pg = arg;
+	struct pp_device_row d;
+	if (device_row(r, i, &d) < 0)
+		return pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
+	pg->after = col_i64(r, i, 16);
+	return pg->cb.device(pg->ctx, &d);
+}
+
 static int pg_device_list(struct pp_store *base, int state, uint64_t limit,
 			  int (*cb)(void *, const struct pp_device_row *), void *ctx,
 			  struct pp_err *err)
 {
-	struct pg_store *s = pg(base);
-	enum stmt_id sid = state >= 0 ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST;
-	int64_t after = 0;
-	uint64_t left = limit;
-	for (;;) {
-		uint64_t want = left && left < PAGE ? left : PAGE;
-		struct params p = {0};
-		PGresult *r = NULL;
-		p_i64(&p, after);
-		p_limit(&p, want);
-		if (state >= 0)
-			p_text(&p, pp_device_state_name((enum pp_device_state)state));
-		int rc = run(s, sid, &p, &r, "store: device list", err);
-		if (rc < 0)
-			return rc;
-		int n = PQntuples(r);
-		for (int i = 0; i < n; i++) {
-			struct pp_device_row d;
-			if (device_row(r, i, &d) < 0)
-				rc = pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
-			else
-				rc = cb(ctx, &d);
-			if (rc != 0) {
-				PQclear(r);
-				return rc > 0 ? 0 : rc;
-			}
-			after = col_i64(r, i, 16);
-		}
-		PQclear(r);
-		if ((uint64_t)n < want)
-			return 0;
-		if (left && (left -= want) == 0)
-			return 0;
-	}
+	struct id_page pg_ = {
+	    .state = state >= 0 ? pp_device_state_name((enum pp_device_state)state) : NULL,
+	    .cb.device = cb,
+	    .ctx = ctx,
+	};
+	struct page_q pq = {.sid = state >= 0 ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST,
+			    .what = "store: device list",
+			    .limit = limit,
+			    .params = id_page_params,
+			    .row = device_page_row,
+			    .arg = &pg_};
+	return paged(pg(base), &pq, err);
 }
 
 static int pg_escrow_get(struct pp_store *base, const uint8_t uuid[16], char admin_user[33],
@@ -1579,6 +1611,22 @@ static int pg_note_list(struct pp_store *base, enum pp_hello_note_kind kind,
 	return rc;
 }
 
+/* The job columns ST_JOB_INSERT and ST_JOB_PUT both write, in their order (next_pid to
+ * last_error); addr holds the address text. */
+static void job_params(struct params *p, const struct pp_job *j, char addr[16])
+{
+	p_opt_text(p, j->next_pid);
+	pp_store_addr_format(j->addr, addr);
+	p_text(p, addr);
+	p_text(p, pp_job_state_name(j->state));
+	p_text(p, pp_job_step_name(j->step));
+	p_i64(p, j->attempts);
+	p_opt_text(p, j->owner);
+	p_i64(p, j->lease_until);
+	p_i64(p, j->next_attempt_at);
+	p_opt_text(p, j->last_error);
+}
+
 static int pg_job_insert(struct pp_store *base, const struct pp_job *j, int64_t *id,
 			 struct pp_err *err)
 {
@@ -1587,16 +1635,7 @@ static int pg_job_insert(struct pp_store *base, const struct pp_job *j, int64_t 
 	PGresult *r = NULL;
 	p_uuid(&p, j->uuid, u);
 	p_text(&p, j->pid);
-	p_opt_text(&p, j->next_pid);
-	pp_store_addr_format(j->addr, addr);
-	p_text(&p, addr);
-	p_text(&p, pp_job_state_name(j->state));
-	p_text(&p, pp_job_step_name(j->step));
-	p_i64(&p, j->attempts);
-	p_opt_text(&p, j->owner);
-	p_i64(&p, j->lease_until);
-	p_i64(&p, j->next_attempt_at);
-	p_opt_text(&p, j->last_error);
+	job_params(&p, j, addr);
 	p_i64(&p, j->created);
 	p_i64(&p, j->updated);
 	p_bool(&p, j->bound);
@@ -1613,16 +1652,7 @@ static int pg_job_put(struct pp_store *base, const struct pp_job *j, struct pp_e
 	struct params p = {0};
 	char addr[16];
 	p_i64(&p, j->id);
-	p_opt_text(&p, j->next_pid);
-	pp_store_addr_format(j->addr, addr);
-	p_text(&p, addr);
-	p_text(&p, pp_job_state_name(j->state));
-	p_text(&p, pp_job_step_name(j->step));
-	p_i64(&p, j->attempts);
-	p_opt_text(&p, j->owner);
-	p_i64(&p, j->lease_until);
-	p_i64(&p, j->next_attempt_at);
-	p_opt_text(&p, j->last_error);
+	job_params(&p, j, addr);
 	p_i64(&p, j->updated);
 	char u[37];
 	p_uuid(&p, j->uuid, u);
@@ -1680,79 +1710,50 @@ static int pg_jobs_renew(struct pp_store *base, const char *owner, int64_t now, 
 	return rc;
 }
 
+static int job_page_row(const PGresult *r, int i, void *arg, struct pp_err *err)
+{
+	struct id_page *pg = arg;
+	struct pp_job j;
+	if (job_row(r, i, &j) < 0)
+		return pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
+	pg->after = j.id;
+	return pg->cb.job(pg->ctx, &j);
+}
+
 static int pg_job_list(struct pp_store *base, int state, uint64_t limit,
 		       int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
 {
-	struct pg_store *s = pg(base);
-	enum stmt_id sid = state >= 0 ? ST_JOB_LIST_STATE : ST_JOB_LIST;
-	int64_t after = 0;
-	uint64_t left = limit;
-	for (;;) {
-		uint64_t want = left && left < PAGE ? left : PAGE;
-		struct params p = {0};
-		PGresult *r = NULL;
-		p_i64(&p, after);
-		p_limit(&p, want);
-		if (state >= 0)
-			p_text(&p, pp_job_state_name((enum pp_job_state)state));
-		int rc = run(s, sid, &p, &r, "store: job list", err);
-		if (rc < 0)
-			return rc;
-		int n = PQntuples(r);
-		for (int i = 0; i < n; i++) {
-			struct pp_job j;
-			if (job_row(r, i, &j) < 0)
-				rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
-			else
-				rc = cb(ctx, &j);
-			if (rc != 0) {
-				PQclear(r);
-				return rc > 0 ? 0 : rc;
-			}
-			after = j.id;
-		}
-		PQclear(r);
-		if ((uint64_t)n < want)
-			return 0;
-		if (left && (left -= want) == 0)
-			return 0;
-	}
+	struct id_page pg_ = {
+	    .state = state >= 0 ? pp_job_state_name((enum pp_job_state)state) : NULL,
+	    .cb.job = cb,
+	    .ctx = ctx,
+	};
+	struct page_q pq = {.sid = state >= 0 ? ST_JOB_LIST_STATE : ST_JOB_LIST,
+			    .what = "store: job list",
+			    .limit = limit,
+			    .params = id_page_params,
+			    .row = job_page_row,
+			    .arg = &pg_};
+	return paged(pg(base), &pq, err);
 }
 
-static int count_by_state(struct pg_store *s, enum stmt_id sid, int (*from_name)(const char *),
-			  uint64_t *counts, int n, struct pp_err *err)
+static const enum stmt_id count_stmts[] = {
+    [PP_COUNT_KEYS] = ST_COUNT_KEYS,
+    [PP_COUNT_DEVICES] = ST_COUNT_DEVICES,
+    [PP_COUNT_JOBS] = ST_COUNT_JOBS,
+};
+
+static int pg_count_states(struct pp_store *base, enum pp_count_table table,
+			   int (*cb)(void *, const char *, int64_t), void *ctx, struct pp_err *err)
 {
 	PGresult *r = NULL;
-	int rc = run(s, sid, NULL, &r, "store: counts", err);
+	int rc = run(pg(base), count_stmts[table], NULL, &r, "store: counts", err);
 	if (rc < 0)
 		return rc;
-	for (int row = 0; row < PQntuples(r); row++) {
-		int i = from_name(col_cstr(r, row, 0));
-		if (i >= 0 && i < n)
-			counts[i] = col_u64(r, row, 1);
-	}
+	for (int row = 0; row < PQntuples(r); row++)
+		(void)cb(ctx, col_cstr(r, row, 0), col_i64(r, row, 1));
 	PQclear(r);
 	return 0;
-}
-
-static int key_state_index(const char *name)
-{
-	enum pp_key_state st;
-	return pp_key_state_parse(name, &st, NULL) < 0 ? -1 : (int)st;
-}
-
-static int pg_counts(struct pp_store *base, struct pp_store_counts *out, struct pp_err *err)
-{
-	struct pg_store *s = pg(base);
-	int rc = count_by_state(s, ST_COUNT_KEYS, key_state_index, out->keys_by_state,
-				PP_KEY_STATE_MAX, err);
-	if (rc == 0)
-		rc = count_by_state(s, ST_COUNT_DEVICES, pp_device_state_from_name,
-				    out->devices_by_state, PP_DEV_STATE_MAX, err);
-	if (rc == 0)
-		rc = count_by_state(s, ST_COUNT_JOBS, pp_job_state_from_name, out->jobs_by_state,
-				    PP_JOB_STATE_MAX, err);
-	return rc;
 }
 
 /* ---- open and close ---- */
@@ -1794,7 +1795,8 @@ static const struct pp_store_ops postgres_ops = {
     .key_list = pg_key_list,
     .key_sealed = pg_key_sealed,
     .key_state_cas = pg_key_state_cas,
-    .audit_append = pg_audit_append,
+    .audit_tail = pg_audit_tail,
+    .audit_insert = pg_audit_insert,
     .audit_list = pg_audit_list,
     .in_transaction = pg_in_transaction,
     .savepoint = pg_savepoint,
@@ -1825,7 +1827,7 @@ static const struct pp_store_ops postgres_ops = {
     .jobs_claim = pg_jobs_claim,
     .jobs_renew = pg_jobs_renew,
     .job_list = pg_job_list,
-    .counts = pg_counts,
+    .count_states = pg_count_states,
     .token_insert = pg_token_insert,
     .token_revoke = pg_token_revoke,
     .token_list = pg_token_list,
@@ -1891,9 +1893,12 @@ static int schema_version(struct pg_store *s, int64_t *ver, struct pp_err *err)
 	return 0;
 }
 
-static int set_meta(struct pg_store *s, const char *name, int64_t iv, const uint8_t *b, size_t n,
+/* ---- the schema runner's statements (schema.c) ---- */
+
+static int meta_set(void *db, const char *name, int64_t iv, const uint8_t *b, size_t n,
 		    struct pp_err *err)
 {
+	struct pg_store *s = db;
 	struct params p = {0};
 	PGresult *r = NULL;
 	p_text(&p, name);
@@ -1913,21 +1918,41 @@ static int set_meta(struct pg_store *s, const char *name, int64_t iv, const uint
 	return rc;
 }
 
-static int check_key(struct pg_store *s, struct pp_err *err)
+static int schema_exec(void *db, const char *sql, const char *what, struct pp_err *err)
+{
+	return exec_sql(db, sql, what, err);
+}
+
+static int schema_key_check(void *db, struct pp_sealed_small *kcv, struct pp_err *err)
 {
 	PGresult *r = NULL;
-	struct pp_sealed_small kcv = {.len = 0};
-	int rc = query(s, "SELECT bvalue FROM meta WHERE name = 'key_check'", 0, NULL, &r,
+	int rc = query(db, "SELECT bvalue FROM meta WHERE name = 'key_check'", 0, NULL, &r,
 		       "store: reading the key check value", err);
 	if (rc < 0)
 		return rc;
-	if (PQntuples(r) != 1 || col_sealed(r, 0, 0, &kcv) < 0 || kcv.len == 0) {
-		PQclear(r);
-		return pp_err_set(err, PP_ESTORE,
-				  "the database has no valid master key check value");
-	}
+	if (PQntuples(r) != 1 || col_sealed(r, 0, 0, kcv) < 0)
+		rc = -PP_ENOTFOUND;
 	PQclear(r);
-	return pp_seal_check_verify(s->base.sealer, kcv.b, kcv.len, err);
+	return rc;
+}
+
+static const struct pp_schema_ops schema_ops = {
+    .exec = schema_exec,
+    .meta_set = meta_set,
+    .key_check_get = schema_key_check,
+};
+
+/* Whether this open may go on: create wants no tables, open wants ours. */
+static int schema_presence(int64_t ver, bool create, struct pp_err *err)
+{
+	if (create && ver >= 0)
+		return pp_err_set(
+		    err, PP_EEXIST,
+		    "store: the database already holds pskprov tables; not overwriting");
+	if (!create && ver < 0)
+		return pp_err_set(err, PP_ENOTFOUND,
+				  "store: no pskprov tables in the database (pskprov init?)");
+	return 0;
 }
 
 /* Under the schema lock, in one transaction: on create, the tables and the key check
@@ -1940,46 +1965,16 @@ static int prepare_schema(struct pg_store *s, bool create, struct pp_err *err)
 		return rc;
 	if ((rc = exec_sql(s, "SELECT pg_advisory_xact_lock(" LOCK_SCHEMA ")", "store: schema lock",
 			   err)) < 0 ||
-	    (rc = schema_version(s, &ver, err)) < 0)
+	    (rc = schema_version(s, &ver, err)) < 0 ||
+	    (rc = schema_presence(ver, create, err)) < 0 ||
+	    (rc = pp_store_schema_check_version(ver, "the database", err)) < 0)
 		goto out;
-	if (create && ver >= 0) {
-		rc =
-		    pp_err_set(err, PP_EEXIST,
-			       "store: the database already holds pskprov tables; not overwriting");
+	if (!create && (rc = pp_store_schema_check_key(&s->base, &schema_ops, s, err)) < 0)
 		goto out;
-	}
-	if (!create && ver < 0) {
-		rc = pp_err_set(err, PP_ENOTFOUND,
-				"store: no pskprov tables in the database (pskprov init?)");
+	if ((rc = pp_store_schema_apply(&s->base, &schema_ops, s, migrations,
+					sizeof(migrations) / sizeof(migrations[0]), ver, create,
+					err)) < 0)
 		goto out;
-	}
-	if (ver > PP_STORE_SCHEMA_VERSION) {
-		rc = pp_err_set(err, PP_EVERSION,
-				"the database has schema version %lld; this pskprov knows up to %d "
-				"(upgrade pskprov)",
-				(long long)ver, PP_STORE_SCHEMA_VERSION);
-		goto out;
-	}
-	if (!create && (rc = check_key(s, err)) < 0)
-		goto out;
-	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
-		if (migrations[i].version <= ver)
-			continue;
-		char what[64];
-		snprintf(what, sizeof(what), "store: schema migration %lld",
-			 (long long)migrations[i].version);
-		if ((rc = exec_sql(s, migrations[i].sql, what, err)) < 0 ||
-		    (rc = set_meta(s, "schema_version", migrations[i].version, NULL, 0, err)) < 0)
-			goto out;
-	}
-	if (create) {
-		uint8_t kcv[PP_SEAL_CHECK_LEN];
-		size_t n = 0;
-		if ((rc = pp_seal_check_make(s->base.sealer, kcv, sizeof(kcv), &n, err)) < 0 ||
-		    (rc = set_meta(s, "key_check", 0, kcv, n, err)) < 0 ||
-		    (rc = set_meta(s, "created", (int64_t)time(NULL), NULL, 0, err)) < 0)
-			goto out;
-	}
 	rc = exec_sql(s, "COMMIT", "store: commit", err);
 out:
 	if (rc < 0 && pg_in_transaction(&s->base))
@@ -2116,7 +2111,7 @@ int pp_pg_heartbeat(struct pp_store *base, int64_t now, struct pp_err *err)
 	int rc = pp_store_atomic_begin(base, &a, err);
 	if (rc < 0)
 		return rc;
-	rc = set_meta(s, "heartbeat", now, NULL, 0, err);
+	rc = meta_set(s, "heartbeat", now, NULL, 0, err);
 	return pp_store_atomic_end(base, &a, rc, err);
 }
 
@@ -2181,7 +2176,7 @@ static int pg_token_list(struct pp_store *base, bool all,
 	int n = PQntuples(r);
 	for (int i = 0; i < n && rc == 0; i++) {
 		struct pp_token_info t;
-		char hash[2 * PP_TOKEN_HASH_LEN + 1];
+		pp_cleanup(pp_wipe_token_hash) char hash[2 * PP_TOKEN_HASH_LEN + 1];
 		col_str(r, i, 0, t.name, sizeof(t.name));
 		col_str(r, i, 1, t.role, sizeof(t.role));
 		col_str(r, i, 2, hash, sizeof(hash));
@@ -2189,7 +2184,6 @@ static int pg_token_list(struct pp_store *base, bool all,
 		t.last_used = col_i64(r, i, 4);
 		t.revoked = col_i64(r, i, 5);
 		rc = cb(ctx, &t, hash);
-		pp_wipe(hash, sizeof(hash));
 	}
 	PQclear(r);
 	return rc > 0 ? 0 : rc;

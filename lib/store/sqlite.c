@@ -244,10 +244,7 @@ static const char schema_v5[] =
 
 /* In increasing version order; a version may be missing (a step merged from another
  * branch later): the runner applies every step above the stored version. */
-static const struct migration {
-	int64_t version;
-	const char *sql;
-} migrations[] = {
+static const struct pp_migration migrations[] = {
     {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
 };
 
@@ -551,6 +548,167 @@ static int bind_text(sqlite3_stmt *st, int i, const char *t)
 	return sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
 }
 
+static int bind_addr(sqlite3_stmt *st, int i, const uint8_t a[4])
+{
+	char t[16];
+	pp_store_addr_format(a, t);
+	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+}
+
+static int bind_uuid(sqlite3_stmt *st, int i, const uint8_t uuid[16])
+{
+	char t[37];
+	pp_uuid_format(uuid, t);
+	for (int k = 0; k < 36; k++)
+		if (t[k] >= 'A' && t[k] <= 'F')
+			t[k] = (char)(t[k] - 'A' + 'a');
+	return sqlite3_bind_text(st, i, t, 36, SQLITE_TRANSIENT);
+}
+
+/* Steps a statement that returns at most one row; -PP_ENOTFOUND for none. */
+static int step_row(struct sqlite_store *s, sqlite3_stmt *st, const char *what, struct pp_err *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return pp_err_set(err, PP_ENOTFOUND, "%s: not found", what);
+	return db_err(s->db, rc, what, err);
+}
+
+/* Steps a write; -PP_ENOTFOUND when it changed no row. */
+static int step_write(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
+		      struct pp_err *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s->db, rc, what, err);
+	if (sqlite3_changes(s->db) == 0)
+		return pp_err_set(err, PP_ENOTFOUND, "%s: no such row", what);
+	return 0;
+}
+
+static int bind_failed(struct sqlite_store *s, const char *what, struct pp_err *err)
+{
+	return db_err(s->db, sqlite3_errcode(s->db), what, err);
+}
+
+static int bind_opt_text(sqlite3_stmt *st, int i, const char *t)
+{
+	if (!t || !*t)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+}
+
+/* Binds parameters 1.. from fmt: 't' text (NULL binds NULL), 'o' text ("" binds NULL
+ * too), 'i' int64_t, 'u' UUID, 'a' address, 'b' blob (const uint8_t *, size_t; empty
+ * binds NULL). */
+static int bind_fmt(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	for (int i = 1; *fmt; fmt++, i++) {
+		int rc = SQLITE_MISUSE;
+		switch (*fmt) {
+		case 't':
+			rc = bind_text(st, i, va_arg(ap, const char *));
+			break;
+		case 'o':
+			rc = bind_opt_text(st, i, va_arg(ap, const char *));
+			break;
+		case 'i':
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 'u':
+			rc = bind_uuid(st, i, va_arg(ap, const uint8_t *));
+			break;
+		case 'a':
+			rc = bind_addr(st, i, va_arg(ap, const uint8_t *));
+			break;
+		case 'b': {
+			const uint8_t *p = va_arg(ap, const uint8_t *);
+			rc = bind_blob(st, i, p, va_arg(ap, size_t));
+			break;
+		}
+		default:
+			break;
+		}
+		if (rc != SQLITE_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* Takes statement id with its parameters bound from fmt (bind_fmt). On success the
+ * caller steps it and gives it back (stmt_give); on failure it is given back here. */
+static int stmt_vbound(struct sqlite_store *s, enum stmt_id id, const char *what,
+		       sqlite3_stmt **out, struct pp_err *err, const char *fmt, va_list ap)
+{
+	int rc = stmt_take(s, id, out, err);
+	if (rc < 0)
+		return rc;
+	if (bind_fmt(*out, fmt, ap) < 0) {
+		rc = bind_failed(s, what, err);
+		stmt_give(s, id);
+	}
+	return rc;
+}
+
+static int stmt_bound(struct sqlite_store *s, enum stmt_id id, const char *what, sqlite3_stmt **out,
+		      struct pp_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = stmt_vbound(s, id, what, out, err, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Runs a cached statement with parameters from fmt (bind_fmt). A write when val is
+ * NULL (*changes, may be NULL, gets the rows changed); else a query whose first row's
+ * first column goes to *val (0 without a row). */
+static int run_v(struct sqlite_store *s, enum stmt_id id, const char *what, int64_t *val,
+		 int *changes, struct pp_err *err, const char *fmt, va_list ap)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_vbound(s, id, what, &st, err, fmt, ap);
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (val) {
+		*val = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
+		if (rc == 0 && changes)
+			*changes = sqlite3_changes(s->db);
+	}
+	stmt_give(s, id);
+	return rc;
+}
+
+static int sq_run(struct sqlite_store *s, enum stmt_id id, const char *what, int64_t *val,
+		  int *changes, struct pp_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = run_v(s, id, what, val, changes, err, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* One write with parameters from fmt; -PP_ENOTFOUND when it changed no row. */
+static int sq_write(struct sqlite_store *s, enum stmt_id id, const char *what, struct pp_err *err,
+		    const char *fmt, ...)
+{
+	int changes = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = run_v(s, id, what, NULL, &changes, err, fmt, ap);
+	va_end(ap);
+	if (rc == 0 && changes == 0)
+		return pp_err_set(err, PP_ENOTFOUND, "%s: no such row", what);
+	return rc;
+}
+
 static void column_str(sqlite3_stmt *st, int col, char *out, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -616,25 +774,18 @@ static int sq_batch_insert(struct pp_store *base, const struct pp_batch_new *b,
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_BATCH_INSERT, &st, err);
+	int rc = stmt_bound(s, ST_BATCH_INSERT, "store: batch insert", &st, err, "tibii", b->name,
+			    (int64_t)(b->derived ? 1 : 0), secret->b, secret->len,
+			    (int64_t)b->shared_max, now);
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, b->name) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 2, b->derived ? 1 : 0) != SQLITE_OK ||
-	    bind_blob(st, 3, secret->b, secret->len) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 4, b->shared_max) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 5, now) != SQLITE_OK) {
-		rc = db_err(s->db, sqlite3_errcode(s->db), "store: batch insert", err);
-		goto out;
-	}
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
+	if (rc == SQLITE_DONE) {
+		*id = sqlite3_last_insert_rowid(s->db);
+		rc = 0;
+	} else {
 		rc = db_err(s->db, rc, "store: batch insert", err);
-		goto out;
 	}
-	*id = sqlite3_last_insert_rowid(s->db);
-	rc = 0;
-out:
 	stmt_give(s, ST_BATCH_INSERT);
 	return rc;
 }
@@ -657,24 +808,12 @@ static int sq_batch_get(struct pp_store *base, const char *name, int64_t id, boo
 	enum stmt_id sid = name ? (count ? ST_BATCH_BY_NAME_COUNT : ST_BATCH_BY_NAME)
 				: (count ? ST_BATCH_BY_ID_COUNT : ST_BATCH_BY_ID);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, sid, &st, err);
+	int rc = name ? stmt_bound(s, sid, "store: batch lookup", &st, err, "t", name)
+		      : stmt_bound(s, sid, "store: batch lookup", &st, err, "i", id);
 	if (rc < 0)
 		return rc;
-	rc = name ? bind_text(st, 1, name) : sqlite3_bind_int64(st, 1, id);
-	if (rc != SQLITE_OK) {
-		rc = db_err(s->db, rc, "store: batch lookup", err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if ((rc = step_row(s, st, "store: batch lookup", err)) == 0)
 		batch_row(st, info);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = pp_err_set(err, PP_ENOTFOUND, "no such batch");
-	} else {
-		rc = db_err(s->db, rc, "store: batch lookup", err);
-	}
-out:
 	stmt_give(s, sid);
 	return rc;
 }
@@ -729,26 +868,9 @@ static int sq_batch_list(struct pp_store *base, int (*cb)(void *, const struct p
 
 static int sq_key_insert(struct pp_store *base, const struct pp_key_row *row, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_INSERT, &st, err);
-	if (rc < 0)
-		return rc;
-	if (sqlite3_bind_text(st, 1, row->pid, PP_PID_LEN, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, row->batch_id) != SQLITE_OK ||
-	    bind_blob(st, 3, row->pps, row->pps_len) != SQLITE_OK ||
-	    bind_blob(st, 4, row->mebx, row->mebx_len) != SQLITE_OK ||
-	    bind_text(st, 5, pp_key_state_name(row->state)) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 6, row->max_devices) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 7, row->now) != SQLITE_OK) {
-		rc = db_err(s->db, sqlite3_errcode(s->db), "store: key insert", err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: key insert", err);
-out:
-	stmt_give(s, ST_KEY_INSERT);
-	return rc;
+	return sq_write(sq(base), ST_KEY_INSERT, "store: key insert", err, "tibbtii", row->pid,
+			row->batch_id, row->pps, row->pps_len, row->mebx, row->mebx_len,
+			pp_key_state_name(row->state), (int64_t)row->max_devices, row->now);
 }
 
 static int key_row(sqlite3_stmt *st, struct pp_key_info *k, struct pp_err *err)
@@ -777,21 +899,11 @@ static int sq_key_get(struct pp_store *base, const char *pid, struct pp_key_info
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_GET, &st, err);
+	int rc = stmt_bound(s, ST_KEY_GET, "store: key lookup", &st, err, "t", pid);
 	if (rc < 0)
 		return rc;
-	if ((rc = bind_text(st, 1, pid)) != SQLITE_OK) {
-		rc = db_err(s->db, rc, "store: key lookup", err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if ((rc = step_row(s, st, "store: key lookup", err)) == 0)
 		rc = key_row(st, info, err);
-	else if (rc == SQLITE_DONE)
-		rc = pp_err_set(err, PP_ENOTFOUND, "no such key");
-	else
-		rc = db_err(s->db, rc, "store: key lookup", err);
-out:
 	stmt_give(s, ST_KEY_GET);
 	return rc;
 }
@@ -845,31 +957,16 @@ static int sq_key_sealed(struct pp_store *base, const char *pid, struct pp_key_s
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_SEALED, &st, err);
+	int rc = stmt_bound(s, ST_KEY_SEALED, "store: key lookup", &st, err, "t", pid);
 	if (rc < 0)
 		return rc;
-	if ((rc = bind_text(st, 1, pid)) != SQLITE_OK) {
-		rc = db_err(s->db, rc, "store: key lookup", err);
-		goto out;
+	if ((rc = step_row(s, st, "store: key lookup", err)) == 0) {
+		column_str(st, 0, out->batch, sizeof(out->batch));
+		out->derived = sqlite3_column_int(st, 1) != 0;
+		if (column_sealed(st, 2, &out->pps) < 0 || column_sealed(st, 3, &out->mebx) < 0 ||
+		    column_sealed(st, 4, &out->secret) < 0)
+			rc = pp_err_set(err, PP_ESTORE, "key %s: a sealed column is too long", pid);
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		rc = pp_err_set(err, PP_ENOTFOUND, "no such key");
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		rc = db_err(s->db, rc, "store: key lookup", err);
-		goto out;
-	}
-	column_str(st, 0, out->batch, sizeof(out->batch));
-	out->derived = sqlite3_column_int(st, 1) != 0;
-	if (column_sealed(st, 2, &out->pps) < 0 || column_sealed(st, 3, &out->mebx) < 0 ||
-	    column_sealed(st, 4, &out->secret) < 0) {
-		rc = pp_err_set(err, PP_ESTORE, "key %s: a sealed column is too long", pid);
-		goto out;
-	}
-	rc = 0;
-out:
 	stmt_give(s, ST_KEY_SEALED);
 	return rc;
 }
@@ -877,98 +974,44 @@ out:
 static int sq_key_state_cas(struct pp_store *base, const char *pid, enum pp_key_state from,
 			    enum pp_key_state to, int64_t now, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_CAS, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK ||
-	    bind_text(st, 2, pp_key_state_name(from)) != SQLITE_OK ||
-	    bind_text(st, 3, pp_key_state_name(to)) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 4, now) != SQLITE_OK) {
-		rc = db_err(s->db, sqlite3_errcode(s->db), "store: key state", err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		rc = db_err(s->db, rc, "store: key state", err);
-	else if (sqlite3_changes(s->db) == 0)
-		rc = pp_err_set(err, PP_ENOTFOUND, "key %s changed meanwhile", pid);
-	else
-		rc = 0;
-out:
-	stmt_give(s, ST_KEY_CAS);
+	int rc = sq_write(sq(base), ST_KEY_CAS, "store: key state", err, "ttti", pid,
+			  pp_key_state_name(from), pp_key_state_name(to), now);
+	if (rc == -PP_ENOTFOUND)
+		return pp_err_set(err, PP_ENOTFOUND, "key %s changed meanwhile", pid);
 	return rc;
 }
 
 /* ---- audit ---- */
 
-static int audit_append_locked(struct sqlite_store *s, const struct pp_audit_new *e,
-			       struct pp_err *err)
+static int sq_audit_tail(struct pp_store *base, int64_t *last_seq, char hash_hex[65],
+			 struct pp_err *err)
 {
-	uint8_t prev[PP_AUDIT_HASH_LEN] = {0}, hash[PP_AUDIT_HASH_LEN];
-	char prev_hex[2 * PP_AUDIT_HASH_LEN + 1], hash_hex[2 * PP_AUDIT_HASH_LEN + 1];
-	uint64_t seq = 1;
+	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
+	*last_seq = 0;
+	hash_hex[0] = '\0';
 	int rc = stmt_take(s, ST_AUDIT_TAIL, &st, err);
 	if (rc < 0)
 		return rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		int64_t last = sqlite3_column_int64(st, 0);
 		const char *h = (const char *)sqlite3_column_text(st, 1);
-		if (last < 1 || last == INT64_MAX || !h || pp_unhex(h, prev, sizeof(prev)) < 0) {
-			stmt_give(s, ST_AUDIT_TAIL);
-			return pp_err_set(err, PP_ECRYPTO,
-					  "audit log: the last entry (seq %lld) is damaged",
-					  (long long)last);
-		}
-		seq = (uint64_t)last + 1;
-	} else if (rc != SQLITE_DONE) {
-		rc = db_err(s->db, rc, "store: audit append", err);
-		stmt_give(s, ST_AUDIT_TAIL);
-		return rc;
+		*last_seq = sqlite3_column_int64(st, 0);
+		snprintf(hash_hex, 65, "%s", h ? h : "");
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: audit append", err);
 	}
 	stmt_give(s, ST_AUDIT_TAIL);
-
-	if (pp_audit_hash(prev, seq, e->time, e->actor, e->action, e->subject, e->detail, hash) < 0)
-		return pp_err_set(err, PP_ECRYPTO, "audit: SHA-256 failed");
-	pp_hex(prev, sizeof(prev), prev_hex);
-	pp_hex(hash, sizeof(hash), hash_hex);
-
-	if ((rc = stmt_take(s, ST_AUDIT_INSERT, &st, err)) < 0)
-		return rc;
-	if (sqlite3_bind_int64(st, 1, (int64_t)seq) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, e->time) != SQLITE_OK || bind_text(st, 3, e->actor) ||
-	    bind_text(st, 4, e->action) || bind_text(st, 5, e->subject) ||
-	    bind_text(st, 6, e->detail) || bind_text(st, 7, prev_hex) ||
-	    bind_text(st, 8, hash_hex)) {
-		rc = db_err(s->db, sqlite3_errcode(s->db), "store: audit append", err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: audit append", err);
-out:
-	stmt_give(s, ST_AUDIT_INSERT);
 	return rc;
 }
 
-static int sq_audit_append(struct pp_store *base, const struct pp_audit_new *e, struct pp_err *err)
+static int sq_audit_insert(struct pp_store *base, uint64_t seq, const struct pp_audit_new *e,
+			   const char *prev_hex, const char *hash_hex, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	/* Inside a caller's transaction the write lock is already held (BEGIN IMMEDIATE);
-	 * otherwise take it for the read of the tail and the insert together. */
-	if (!sqlite3_get_autocommit(s->db))
-		return audit_append_locked(s, e, err);
-	int rc = stmt_exec(s, ST_BEGIN, "store: begin", err);
-	if (rc < 0)
-		return rc;
-	rc = audit_append_locked(s, e, err);
-	if (rc == 0)
-		rc = stmt_exec(s, ST_COMMIT, "store: commit", err);
-	if (rc < 0 && !sqlite3_get_autocommit(s->db))
-		(void)stmt_exec(s, ST_ROLLBACK, "store: rollback", NULL);
-	return rc;
+	return sq_write(sq(base), ST_AUDIT_INSERT, "store: audit append", err, "iitttttt",
+			(int64_t)seq, e->time, e->actor, e->action, e->subject, e->detail, prev_hex,
+			hash_hex);
 }
 
 struct audit_list_ctx {
@@ -1000,18 +1043,12 @@ static int sq_audit_list(struct pp_store *base, uint64_t since_seq,
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_AUDIT_LIST, &st, err);
+	int64_t since = since_seq > INT64_MAX ? INT64_MAX : (int64_t)since_seq;
+	int rc = stmt_bound(s, ST_AUDIT_LIST, "store: audit list", &st, err, "i", since);
 	if (rc < 0)
 		return rc;
-	if (since_seq > INT64_MAX)
-		since_seq = INT64_MAX;
-	if ((rc = sqlite3_bind_int64(st, 1, (int64_t)since_seq)) != SQLITE_OK) {
-		rc = db_err(s->db, rc, "store: audit list", err);
-		goto out;
-	}
 	struct audit_list_ctx c = {cb, ctx};
 	rc = step_rows(s, st, "store: audit list", audit_list_row, &c, err);
-out:
 	stmt_give(s, ST_AUDIT_LIST);
 	return rc;
 }
@@ -1044,30 +1081,6 @@ static int sq_savepoint(struct pp_store *base, enum pp_savepoint_op op, struct p
 /* ---- row helpers ---- */
 
 /* "" is stored as NULL. */
-static int bind_opt_text(sqlite3_stmt *st, int i, const char *t)
-{
-	if (!t || !*t)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
-}
-
-static int bind_addr(sqlite3_stmt *st, int i, const uint8_t a[4])
-{
-	char t[16];
-	pp_store_addr_format(a, t);
-	return sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
-}
-
-static int bind_uuid(sqlite3_stmt *st, int i, const uint8_t uuid[16])
-{
-	char t[37];
-	pp_uuid_format(uuid, t);
-	for (int k = 0; k < 36; k++)
-		if (t[k] >= 'A' && t[k] <= 'F')
-			t[k] = (char)(t[k] - 'A' + 'a');
-	return sqlite3_bind_text(st, i, t, 36, SQLITE_TRANSIENT);
-}
-
 static int column_uuid(sqlite3_stmt *st, int col, uint8_t out[16])
 {
 	const char *t = (const char *)sqlite3_column_text(st, col);
@@ -1078,34 +1091,6 @@ static int column_addr(sqlite3_stmt *st, int col, uint8_t out[4])
 {
 	return pp_store_addr_parse((const char *)sqlite3_column_text(st, col), out) < 0 ? -PP_ESTORE
 											: 0;
-}
-
-/* Steps a statement that returns at most one row; -PP_ENOTFOUND for none. */
-static int step_row(struct sqlite_store *s, sqlite3_stmt *st, const char *what, struct pp_err *err)
-{
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return pp_err_set(err, PP_ENOTFOUND, "%s: not found", what);
-	return db_err(s->db, rc, what, err);
-}
-
-/* Steps a write; -PP_ENOTFOUND when it changed no row. */
-static int step_write(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
-		      struct pp_err *err)
-{
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		return db_err(s->db, rc, what, err);
-	if (sqlite3_changes(s->db) == 0)
-		return pp_err_set(err, PP_ENOTFOUND, "%s: no such row", what);
-	return 0;
-}
-
-static int bind_failed(struct sqlite_store *s, const char *what, struct pp_err *err)
-{
-	return db_err(s->db, sqlite3_errcode(s->db), what, err);
 }
 
 static int64_t limit_param(uint64_t limit)
@@ -1120,19 +1105,12 @@ static int sq_key_lock(struct pp_store *base, const char *pid, struct pp_key_inf
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_LOCK, &st, err);
+	int rc = stmt_bound(s, ST_KEY_LOCK, "store: key lookup", &st, err, "t", pid);
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK) {
-		rc = bind_failed(s, "store: key lookup", err);
-		goto out;
-	}
-	if ((rc = step_row(s, st, "store: key lookup", err)) < 0)
-		goto out;
-	if ((rc = key_row(st, info, err)) < 0)
-		goto out;
-	*batch_id = sqlite3_column_int64(st, 12);
-out:
+	if ((rc = step_row(s, st, "store: key lookup", err)) == 0 &&
+	    (rc = key_row(st, info, err)) == 0)
+		*batch_id = sqlite3_column_int64(st, 12);
 	stmt_give(s, ST_KEY_LOCK);
 	return rc;
 }
@@ -1142,20 +1120,15 @@ static int sq_key_uses(struct pp_store *base, const char *pid, const char *uuid,
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_USES, &st, err);
+	int rc = stmt_bound(s, ST_KEY_USES, "store: key uses", &st, err, "tt", pid, uuid);
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK || bind_text(st, 2, uuid) != SQLITE_OK) {
-		rc = bind_failed(s, "store: key uses", err);
-		goto out;
+	if ((rc = step_row(s, st, "store: key uses", err)) == 0) {
+		*bound = sqlite3_column_int64(st, 0) > 0;
+		int64_t n = sqlite3_column_int64(st, 1);
+		*count = n < 0 ? 0 : (uint64_t)n;
+		column_str(st, 2, other, 37);
 	}
-	if ((rc = step_row(s, st, "store: key uses", err)) < 0)
-		goto out;
-	*bound = sqlite3_column_int64(st, 0) > 0;
-	int64_t n = sqlite3_column_int64(st, 1);
-	*count = n < 0 ? 0 : (uint64_t)n;
-	column_str(st, 2, other, 37);
-out:
 	stmt_give(s, ST_KEY_USES);
 	return rc;
 }
@@ -1164,105 +1137,19 @@ static int sq_key_bind(struct pp_store *base, const char *pid, const char *uuid,
 		       struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_USE_INSERT, &st, err);
+	int rc = sq_write(s, ST_KEY_USE_INSERT, "store: key use", err, "tti", pid, uuid, now);
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK || bind_text(st, 2, uuid) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: key use", err);
-	else
-		rc = step_write(s, st, "store: key use", err);
-	stmt_give(s, ST_KEY_USE_INSERT);
-	if (rc < 0)
-		return rc;
-	if ((rc = stmt_take(s, ST_KEY_USE_COUNT, &st, err)) < 0)
-		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: key use", err);
-	else
-		rc = step_write(s, st, "store: key use", err);
-	stmt_give(s, ST_KEY_USE_COUNT);
-	return rc;
+	return sq_write(s, ST_KEY_USE_COUNT, "store: key use", err, "ti", pid, now);
 }
 
 static int sq_key_provisioned(struct pp_store *base, const char *pid, uint64_t *count,
 			      struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_PROVISIONED, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK) {
-		rc = bind_failed(s, "store: key devices", err);
-		goto out;
-	}
-	if ((rc = step_row(s, st, "store: key devices", err)) < 0)
-		goto out;
-	int64_t n = sqlite3_column_int64(st, 0);
+	int64_t n = 0;
+	int rc =
+	    sq_run(sq(base), ST_KEY_PROVISIONED, "store: key devices", &n, NULL, err, "t", pid);
 	*count = n < 0 ? 0 : (uint64_t)n;
-out:
-	stmt_give(s, ST_KEY_PROVISIONED);
-	return rc;
-}
-
-/* Binds parameters 1.. from fmt: 't' text, 'i' int64, 'u' UUID, 'a' address. */
-static int bind_fmt(sqlite3_stmt *st, const char *fmt, va_list ap)
-{
-	for (int i = 1; *fmt; fmt++, i++) {
-		int rc = SQLITE_MISUSE;
-		switch (*fmt) {
-		case 't':
-			rc = bind_text(st, i, va_arg(ap, const char *));
-			break;
-		case 'i':
-			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-			break;
-		case 'u':
-			rc = bind_uuid(st, i, va_arg(ap, const uint8_t *));
-			break;
-		case 'a':
-			rc = bind_addr(st, i, va_arg(ap, const uint8_t *));
-			break;
-		default:
-			break;
-		}
-		if (rc != SQLITE_OK)
-			return -1;
-	}
-	return 0;
-}
-
-/* Runs a cached statement with parameters from fmt (bind_fmt). A write when val is
- * NULL (*changes, may be NULL, gets the rows changed); else a query whose first row's
- * first column goes to *val (0 without a row). */
-static int sq_run(struct sqlite_store *s, enum stmt_id id, const char *what, int64_t *val,
-		  int *changes, struct pp_err *err, const char *fmt, ...)
-{
-	sqlite3_stmt *st = NULL;
-	va_list ap;
-	int rc = stmt_take(s, id, &st, err);
-	if (rc < 0)
-		return rc;
-	va_start(ap, fmt);
-	rc = bind_fmt(st, fmt, ap);
-	va_end(ap);
-	if (rc < 0) {
-		rc = bind_failed(s, what, err);
-		goto out;
-	}
-	rc = sqlite3_step(st);
-	if (val) {
-		*val = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
-	} else {
-		rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, what, err);
-		if (rc == 0 && changes)
-			*changes = sqlite3_changes(s->db);
-	}
-out:
-	stmt_give(s, id);
 	return rc;
 }
 
@@ -1298,15 +1185,7 @@ static int sq_key_locked_at(struct pp_store *base, const char *pid, const uint8_
 static int sq_key_success(struct pp_store *base, const char *pid, int64_t now, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_KEY_SUCCESS, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_text(st, 1, pid) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: key success", err);
-	else
-		rc = step_write(s, st, "store: key success", err);
-	stmt_give(s, ST_KEY_SUCCESS);
+	int rc = sq_write(s, ST_KEY_SUCCESS, "store: key success", err, "ti", pid, now);
 	if (rc < 0)
 		return rc;
 	return sq_run(s, ST_PAIR_CLEAR, "store: key success", NULL, NULL, err, "t", pid);
@@ -1373,18 +1252,11 @@ static int sq_device_get(struct pp_store *base, const uint8_t uuid[16], struct p
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_DEVICE_GET, &st, err);
+	int rc = stmt_bound(s, ST_DEVICE_GET, "store: device lookup", &st, err, "u", uuid);
 	if (rc < 0)
 		return rc;
-	if (bind_uuid(st, 1, uuid) != SQLITE_OK) {
-		rc = bind_failed(s, "store: device lookup", err);
-		goto out;
-	}
-	if ((rc = step_row(s, st, "store: device lookup", err)) < 0)
-		goto out;
-	if (device_row(st, out) < 0)
+	if ((rc = step_row(s, st, "store: device lookup", err)) == 0 && device_row(st, out) < 0)
 		rc = pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
-out:
 	stmt_give(s, ST_DEVICE_GET);
 	return rc;
 }
@@ -1439,55 +1311,60 @@ static int sq_device_put(struct pp_store *base, const struct pp_device_row *d, s
 static int sq_device_set_tls(struct pp_store *base, const uint8_t uuid[16], const char *version,
 			     const char *cipher, int64_t now, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_DEVICE_SET_TLS, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_uuid(st, 1, uuid) != SQLITE_OK || bind_text(st, 2, version) != SQLITE_OK ||
-	    bind_text(st, 3, cipher) != SQLITE_OK || sqlite3_bind_int64(st, 4, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: device TLS", err);
-	else
-		rc = step_write(s, st, "store: device TLS", err);
-	stmt_give(s, ST_DEVICE_SET_TLS);
-	return rc;
+	return sq_write(sq(base), ST_DEVICE_SET_TLS, "store: device TLS", err, "utti", uuid,
+			version, cipher, now);
 }
 
-struct device_list_ctx {
-	int (*cb)(void *, const struct pp_device_row *);
+/* A listing in id order, of one state ($1) or any, at most limit ($2) rows. */
+struct state_list {
+	struct {
+		int (*device)(void *, const struct pp_device_row *);
+		int (*job)(void *, const struct pp_job *); /* set: a job listing */
+	} cb;
 	void *ctx;
 };
 
-static int device_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+static int job_row(sqlite3_stmt *st, struct pp_job *j);
+
+static int state_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
 {
-	struct device_list_ctx *c = arg;
+	struct state_list *c = arg;
+	if (c->cb.job) {
+		struct pp_job j;
+		if (job_row(st, &j) < 0)
+			return pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
+		return c->cb.job(c->ctx, &j);
+	}
 	struct pp_device_row d;
 	if (device_row(st, &d) < 0)
 		return pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
-	return c->cb(c->ctx, &d);
+	return c->cb.device(c->ctx, &d);
+}
+
+static int list_by_state(struct sqlite_store *s, struct state_list *c, enum stmt_id sid,
+			 const char *state, uint64_t limit, const char *what, struct pp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_take(s, sid, &st, err);
+	if (rc < 0)
+		return rc;
+	if ((state && bind_text(st, 1, state) != SQLITE_OK) ||
+	    sqlite3_bind_int64(st, 2, limit_param(limit)) != SQLITE_OK)
+		rc = bind_failed(s, what, err);
+	else
+		rc = step_rows(s, st, what, state_list_row, c, err);
+	stmt_give(s, sid);
+	return rc;
 }
 
 static int sq_device_list(struct pp_store *base, int state, uint64_t limit,
 			  int (*cb)(void *, const struct pp_device_row *), void *ctx,
 			  struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	enum stmt_id sid = state >= 0 ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST;
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, sid, &st, err);
-	if (rc < 0)
-		return rc;
-	if ((state >= 0 &&
-	     bind_text(st, 1, pp_device_state_name((enum pp_device_state)state)) != SQLITE_OK) ||
-	    sqlite3_bind_int64(st, 2, limit_param(limit)) != SQLITE_OK) {
-		rc = bind_failed(s, "store: device list", err);
-		goto out;
-	}
-	struct device_list_ctx c = {cb, ctx};
-	rc = step_rows(s, st, "store: device list", device_list_row, &c, err);
-out:
-	stmt_give(s, sid);
-	return rc;
+	struct state_list c = {.cb.device = cb, .ctx = ctx};
+	const char *name = state >= 0 ? pp_device_state_name((enum pp_device_state)state) : NULL;
+	return list_by_state(sq(base), &c, name ? ST_DEVICE_LIST_STATE : ST_DEVICE_LIST, name,
+			     limit, "store: device list", err);
 }
 
 static int sq_escrow_get(struct pp_store *base, const uint8_t uuid[16], char admin_user[33],
@@ -1496,19 +1373,14 @@ static int sq_escrow_get(struct pp_store *base, const uint8_t uuid[16], char adm
 {
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_ESCROW_GET, &st, err);
+	int rc = stmt_bound(s, ST_ESCROW_GET, "store: escrow", &st, err, "u", uuid);
 	if (rc < 0)
 		return rc;
-	if (bind_uuid(st, 1, uuid) != SQLITE_OK) {
-		rc = bind_failed(s, "store: escrow", err);
-		goto out;
+	if ((rc = step_row(s, st, "store: escrow", err)) == 0) {
+		column_str(st, 0, admin_user, 33);
+		if (column_sealed(st, 1, admin) < 0 || column_sealed(st, 2, mebx) < 0)
+			rc = pp_err_set(err, PP_ESTORE, "store: an escrow blob is too long");
 	}
-	if ((rc = step_row(s, st, "store: escrow", err)) < 0)
-		goto out;
-	column_str(st, 0, admin_user, 33);
-	if (column_sealed(st, 1, admin) < 0 || column_sealed(st, 2, mebx) < 0)
-		rc = pp_err_set(err, PP_ESTORE, "store: an escrow blob is too long");
-out:
 	stmt_give(s, ST_ESCROW_GET);
 	return rc;
 }
@@ -1517,21 +1389,10 @@ static int sq_escrow_put(struct pp_store *base, const uint8_t uuid[16], const ch
 			 const struct pp_sealed_small *admin, const struct pp_sealed_small *mebx,
 			 int64_t now, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_ESCROW_PUT, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_uuid(st, 1, uuid) != SQLITE_OK || bind_text(st, 2, admin_user) != SQLITE_OK ||
-	    bind_blob(st, 3, admin->b, admin->len) != SQLITE_OK ||
-	    bind_blob(st, 4, mebx->b, mebx->len) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 5, now) != SQLITE_OK)
-		rc = bind_failed(s, "store: escrow", err);
-	else
-		rc = step_write(s, st, "store: escrow", err);
+	int rc = sq_write(sq(base), ST_ESCROW_PUT, "store: escrow", err, "utbbi", uuid, admin_user,
+			  admin->b, admin->len, mebx->b, mebx->len, now);
 	if (rc == -PP_ENOTFOUND)
-		rc = pp_err_set(err, PP_EEXIST, "store: escrow: already set");
-	stmt_give(s, ST_ESCROW_PUT);
+		return pp_err_set(err, PP_EEXIST, "store: escrow: already set");
 	return rc;
 }
 
@@ -1565,24 +1426,24 @@ static int job_row(sqlite3_stmt *st, struct pp_job *j)
 }
 
 /* Runs a job query by uuid (when not NULL) or id and reads its one row. */
+/* One job by the statement sid, already bound (stmt_bound). */
+static int job_one(struct sqlite_store *s, enum stmt_id sid, sqlite3_stmt *st, struct pp_job *out,
+		   struct pp_err *err)
+{
+	int rc = step_row(s, st, "store: job lookup", err);
+	if (rc == 0 && job_row(st, out) < 0)
+		rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
+	stmt_give(s, sid);
+	return rc;
+}
+
 static int job_query(struct sqlite_store *s, enum stmt_id sid, const uint8_t *uuid, int64_t id,
 		     struct pp_job *out, struct pp_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, sid, &st, err);
-	if (rc < 0)
-		return rc;
-	if ((uuid ? bind_uuid(st, 1, uuid) : sqlite3_bind_int64(st, 1, id)) != SQLITE_OK) {
-		rc = bind_failed(s, "store: job lookup", err);
-		goto out;
-	}
-	if ((rc = step_row(s, st, "store: job lookup", err)) < 0)
-		goto out;
-	if (job_row(st, out) < 0)
-		rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
-out:
-	stmt_give(s, sid);
-	return rc;
+	int rc = uuid ? stmt_bound(s, sid, "store: job lookup", &st, err, "u", uuid)
+		      : stmt_bound(s, sid, "store: job lookup", &st, err, "i", id);
+	return rc < 0 ? rc : job_one(s, sid, st, out, err);
 }
 
 static int sq_job_get(struct pp_store *base, int64_t id, bool lock, struct pp_job *out,
@@ -1606,20 +1467,8 @@ static int sq_job_find_at(struct pp_store *base, const uint8_t uuid[16], const u
 	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
 	(void)lock;
-	int rc = stmt_take(s, ST_JOB_ACTIVE_AT, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_uuid(st, 1, uuid) != SQLITE_OK || bind_addr(st, 2, addr) != SQLITE_OK) {
-		rc = bind_failed(s, "store: job lookup", err);
-		goto out;
-	}
-	if ((rc = step_row(s, st, "store: job lookup", err)) < 0)
-		goto out;
-	if (job_row(st, out) < 0)
-		rc = pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
-out:
-	stmt_give(s, ST_JOB_ACTIVE_AT);
-	return rc;
+	int rc = stmt_bound(s, ST_JOB_ACTIVE_AT, "store: job lookup", &st, err, "ua", uuid, addr);
+	return rc < 0 ? rc : job_one(s, ST_JOB_ACTIVE_AT, st, out, err);
 }
 
 static int sq_jobs_prune(struct pp_store *base, const char *pid, uint64_t keep, int64_t keep_id,
@@ -1691,49 +1540,52 @@ static int sq_note_list(struct pp_store *base, enum pp_hello_note_kind kind,
 	struct sqlite_store *s = sq(base);
 	struct note_list_ctx c = {.kind = kind, .cb = cb, .ctx = ctx};
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_NOTE_LIST, &st, err);
+	int rc = stmt_bound(s, ST_NOTE_LIST, "store: hello notes", &st, err, "t",
+			    pp_note_kind_name(kind));
 	if (rc < 0)
 		return rc;
-	if (bind_text(st, 1, pp_note_kind_name(kind)) != SQLITE_OK)
-		rc = bind_failed(s, "store: hello notes", err);
-	else
-		rc = step_rows(s, st, "store: hello notes", note_list_row, &c, err);
+	rc = step_rows(s, st, "store: hello notes", note_list_row, &c, err);
 	stmt_give(s, ST_NOTE_LIST);
 	return rc;
+}
+
+/* The job columns ST_JOB_INSERT and ST_JOB_PUT both write, from parameter `first` on
+ * (next_pid to last_error). */
+static int bind_job(sqlite3_stmt *st, int first, const struct pp_job *j)
+{
+	int i = first;
+	if (bind_opt_text(st, i++, j->next_pid) != SQLITE_OK ||
+	    bind_addr(st, i++, j->addr) != SQLITE_OK ||
+	    bind_text(st, i++, pp_job_state_name(j->state)) != SQLITE_OK ||
+	    bind_text(st, i++, pp_job_step_name(j->step)) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, i++, j->attempts) != SQLITE_OK ||
+	    bind_opt_text(st, i++, j->owner) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, i++, j->lease_until) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, i++, j->next_attempt_at) != SQLITE_OK ||
+	    bind_opt_text(st, i, j->last_error) != SQLITE_OK)
+		return -1;
+	return 0;
 }
 
 static int sq_job_insert(struct pp_store *base, const struct pp_job *j, int64_t *id,
 			 struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
+	const char *what = "store: job insert";
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_JOB_INSERT, &st, err);
+	int rc = stmt_bound(s, ST_JOB_INSERT, what, &st, err, "ut", j->uuid, j->pid);
 	if (rc < 0)
 		return rc;
-	if (bind_uuid(st, 1, j->uuid) != SQLITE_OK || bind_text(st, 2, j->pid) != SQLITE_OK ||
-	    bind_opt_text(st, 3, j->next_pid) != SQLITE_OK ||
-	    bind_addr(st, 4, j->addr) != SQLITE_OK ||
-	    bind_text(st, 5, pp_job_state_name(j->state)) != SQLITE_OK ||
-	    bind_text(st, 6, pp_job_step_name(j->step)) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 7, j->attempts) != SQLITE_OK ||
-	    bind_opt_text(st, 8, j->owner) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 9, j->lease_until) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 10, j->next_attempt_at) != SQLITE_OK ||
-	    bind_opt_text(st, 11, j->last_error) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 12, j->created) != SQLITE_OK ||
+	if (bind_job(st, 3, j) < 0 || sqlite3_bind_int64(st, 12, j->created) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 13, j->updated) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 14, j->bound ? 1 : 0) != SQLITE_OK) {
-		rc = bind_failed(s, "store: job insert", err);
-		goto out;
+	    sqlite3_bind_int(st, 14, j->bound ? 1 : 0) != SQLITE_OK)
+		rc = bind_failed(s, what, err);
+	else if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		rc = db_err(s->db, rc, what, err);
+	else {
+		*id = sqlite3_last_insert_rowid(s->db);
+		rc = 0;
 	}
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		rc = db_err(s->db, rc, "store: job insert", err);
-		goto out;
-	}
-	*id = sqlite3_last_insert_rowid(s->db);
-	rc = 0;
-out:
 	stmt_give(s, ST_JOB_INSERT);
 	return rc;
 }
@@ -1741,26 +1593,17 @@ out:
 static int sq_job_put(struct pp_store *base, const struct pp_job *j, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
+	const char *what = "store: job update";
 	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_JOB_PUT, &st, err);
+	int rc = stmt_bound(s, ST_JOB_PUT, what, &st, err, "i", j->id);
 	if (rc < 0)
 		return rc;
-	if (sqlite3_bind_int64(st, 1, j->id) != SQLITE_OK ||
-	    bind_opt_text(st, 2, j->next_pid) != SQLITE_OK ||
-	    bind_addr(st, 3, j->addr) != SQLITE_OK ||
-	    bind_text(st, 4, pp_job_state_name(j->state)) != SQLITE_OK ||
-	    bind_text(st, 5, pp_job_step_name(j->step)) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 6, j->attempts) != SQLITE_OK ||
-	    bind_opt_text(st, 7, j->owner) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 8, j->lease_until) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 9, j->next_attempt_at) != SQLITE_OK ||
-	    bind_opt_text(st, 10, j->last_error) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 11, j->updated) != SQLITE_OK ||
+	if (bind_job(st, 2, j) < 0 || sqlite3_bind_int64(st, 11, j->updated) != SQLITE_OK ||
 	    bind_uuid(st, 12, j->uuid) != SQLITE_OK ||
 	    sqlite3_bind_int(st, 13, j->bound ? 1 : 0) != SQLITE_OK)
-		rc = bind_failed(s, "store: job update", err);
+		rc = bind_failed(s, what, err);
 	else
-		rc = step_write(s, st, "store: job update", err);
+		rc = step_write(s, st, what, err);
 	stmt_give(s, ST_JOB_PUT);
 	return rc;
 }
@@ -1811,94 +1654,39 @@ static int sq_jobs_claim(struct pp_store *base, const char *owner, int64_t now, 
 static int sq_jobs_renew(struct pp_store *base, const char *owner, int64_t now, int64_t lease_until,
 			 struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, ST_JOBS_RENEW, &st, err);
-	if (rc < 0)
-		return rc;
-	if (bind_text(st, 1, owner) != SQLITE_OK || sqlite3_bind_int64(st, 2, now) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, lease_until) != SQLITE_OK)
-		rc = bind_failed(s, "store: lease renewal", err);
-	else {
-		rc = sqlite3_step(st);
-		rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: lease renewal", err);
-	}
-	stmt_give(s, ST_JOBS_RENEW);
-	return rc;
-}
-
-struct job_list_ctx {
-	int (*cb)(void *, const struct pp_job *);
-	void *ctx;
-};
-
-static int job_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
-{
-	struct job_list_ctx *c = arg;
-	struct pp_job j;
-	if (job_row(st, &j) < 0)
-		return pp_err_set(err, PP_ESTORE, "store: a job row is malformed");
-	return c->cb(c->ctx, &j);
+	return sq_run(sq(base), ST_JOBS_RENEW, "store: lease renewal", NULL, NULL, err, "tii",
+		      owner, now, lease_until);
 }
 
 static int sq_job_list(struct pp_store *base, int state, uint64_t limit,
 		       int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
 {
-	struct sqlite_store *s = sq(base);
-	enum stmt_id sid = state >= 0 ? ST_JOB_LIST_STATE : ST_JOB_LIST;
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_take(s, sid, &st, err);
-	if (rc < 0)
-		return rc;
-	if ((state >= 0 &&
-	     bind_text(st, 1, pp_job_state_name((enum pp_job_state)state)) != SQLITE_OK) ||
-	    sqlite3_bind_int64(st, 2, limit_param(limit)) != SQLITE_OK) {
-		rc = bind_failed(s, "store: job list", err);
-		goto out;
-	}
-	struct job_list_ctx c = {cb, ctx};
-	rc = step_rows(s, st, "store: job list", job_list_row, &c, err);
-out:
-	stmt_give(s, sid);
-	return rc;
+	struct state_list c = {.cb.job = cb, .ctx = ctx};
+	const char *name = state >= 0 ? pp_job_state_name((enum pp_job_state)state) : NULL;
+	return list_by_state(sq(base), &c, name ? ST_JOB_LIST_STATE : ST_JOB_LIST, name, limit,
+			     "store: job list", err);
 }
 
-static int count_by_state(struct sqlite_store *s, enum stmt_id sid, int (*from_name)(const char *),
-			  uint64_t *counts, int n, struct pp_err *err)
+static const enum stmt_id count_stmts[] = {
+    [PP_COUNT_KEYS] = ST_COUNT_KEYS,
+    [PP_COUNT_DEVICES] = ST_COUNT_DEVICES,
+    [PP_COUNT_JOBS] = ST_COUNT_JOBS,
+};
+
+static int sq_count_states(struct pp_store *base, enum pp_count_table table,
+			   int (*cb)(void *, const char *, int64_t), void *ctx, struct pp_err *err)
 {
+	struct sqlite_store *s = sq(base);
 	sqlite3_stmt *st = NULL;
+	enum stmt_id sid = count_stmts[table];
 	int rc = stmt_take(s, sid, &st, err);
 	if (rc < 0)
 		return rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int i = from_name((const char *)sqlite3_column_text(st, 0));
-		int64_t c = sqlite3_column_int64(st, 1);
-		/* States this program does not know (a newer schema's) are not counted. */
-		if (i >= 0 && i < n && c > 0)
-			counts[i] = (uint64_t)c;
-	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		(void)cb(ctx, (const char *)sqlite3_column_text(st, 0),
+			 sqlite3_column_int64(st, 1));
 	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: counts", err);
 	stmt_give(s, sid);
-	return rc;
-}
-
-static int key_state_index(const char *name)
-{
-	enum pp_key_state st;
-	return pp_key_state_parse(name, &st, NULL) < 0 ? -1 : (int)st;
-}
-
-static int sq_counts(struct pp_store *base, struct pp_store_counts *out, struct pp_err *err)
-{
-	struct sqlite_store *s = sq(base);
-	int rc = count_by_state(s, ST_COUNT_KEYS, key_state_index, out->keys_by_state,
-				PP_KEY_STATE_MAX, err);
-	if (rc == 0)
-		rc = count_by_state(s, ST_COUNT_DEVICES, pp_device_state_from_name,
-				    out->devices_by_state, PP_DEV_STATE_MAX, err);
-	if (rc == 0)
-		rc = count_by_state(s, ST_COUNT_JOBS, pp_job_state_from_name, out->jobs_by_state,
-				    PP_JOB_STATE_MAX, err);
 	return rc;
 }
 
@@ -1943,7 +1731,8 @@ static const struct pp_store_ops sqlite_ops = {
     .key_list = sq_key_list,
     .key_sealed = sq_key_sealed,
     .key_state_cas = sq_key_state_cas,
-    .audit_append = sq_audit_append,
+    .audit_tail = sq_audit_tail,
+    .audit_insert = sq_audit_insert,
     .audit_list = sq_audit_list,
     .in_transaction = sq_in_transaction,
     .savepoint = sq_savepoint,
@@ -1974,7 +1763,7 @@ static const struct pp_store_ops sqlite_ops = {
     .jobs_claim = sq_jobs_claim,
     .jobs_renew = sq_jobs_renew,
     .job_list = sq_job_list,
-    .counts = sq_counts,
+    .count_states = sq_count_states,
     .token_insert = sq_token_insert,
     .token_revoke = sq_token_revoke,
     .token_list = sq_token_list,
@@ -2068,86 +1857,66 @@ static int schema_version(sqlite3 *db, const char *path, int64_t *ver, struct pp
 	return 0;
 }
 
-static int set_meta_int(sqlite3 *db, const char *name, int64_t v, struct pp_err *err)
+/* ---- the schema runner's statements (schema.c) ---- */
+
+static int meta_set(void *vdb, const char *name, int64_t v, const uint8_t *b, size_t n,
+		    struct pp_err *err)
 {
+	sqlite3 *db = vdb;
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
 				    -1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = bind_text(st, 1, name)) == SQLITE_OK &&
-	    (rc = sqlite3_bind_int64(st, 2, v)) == SQLITE_OK)
+	    (rc = b ? bind_blob(st, 2, b, n) : sqlite3_bind_int64(st, 2, v)) == SQLITE_OK)
 		rc = sqlite3_step(st);
 	rc = rc == SQLITE_DONE ? 0 : db_err(db, rc, "store: writing meta", err);
 	sqlite3_finalize(st);
 	return rc;
 }
 
-static int set_meta_blob(sqlite3 *db, const char *name, const uint8_t *b, size_t n,
-			 struct pp_err *err)
+static int schema_exec(void *db, const char *sql, const char *what, struct pp_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
-				    -1, &st, NULL);
-	if (rc == SQLITE_OK && (rc = bind_text(st, 1, name)) == SQLITE_OK &&
-	    (rc = bind_blob(st, 2, b, n)) == SQLITE_OK)
-		rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : db_err(db, rc, "store: writing meta", err);
-	sqlite3_finalize(st);
-	return rc;
+	return exec_sql(db, sql, what, err);
 }
 
-/* Applies the migrations after *from, and on creation the key check value, in one
- * transaction. The version is read again under the write lock: another process may
- * have migrated meanwhile. */
+static int schema_key_check(void *db, struct pp_sealed_small *kcv, struct pp_err *err)
+{
+	bool found = false;
+	int rc = query_row(db, "SELECT value FROM meta WHERE name = 'key_check'", NULL, read_sealed,
+			   kcv, &found, "store: reading the key check value", err);
+	if (rc < 0)
+		return rc;
+	return found ? 0 : -PP_ENOTFOUND;
+}
+
+static const struct pp_schema_ops schema_ops = {
+    .exec = schema_exec,
+    .meta_set = meta_set,
+    .key_check_get = schema_key_check,
+};
+
+/* Applies the migrations after the stored version, and on creation the key check
+ * value, in one transaction. The version is read again under the write lock: another
+ * process may have migrated meanwhile. */
 static int migrate(struct sqlite_store *s, const char *path, bool create, struct pp_err *err)
 {
 	int64_t ver = 0;
+	char where[PATH_MAX + 2];
+	snprintf(where, sizeof(where), "'%s'", path);
 	int rc = exec_sql(s->db, "BEGIN IMMEDIATE", "store: begin", err);
 	if (rc < 0)
 		return rc;
-	if ((rc = schema_version(s->db, path, &ver, err)) < 0)
+	if ((rc = schema_version(s->db, path, &ver, err)) < 0 ||
+	    (rc = pp_store_schema_check_version(ver, where, err)) < 0 ||
+	    (rc = pp_store_schema_apply(&s->base, &schema_ops, s->db, migrations,
+					sizeof(migrations) / sizeof(migrations[0]), ver, create,
+					err)) < 0)
 		goto out;
-	if (ver > PP_STORE_SCHEMA_VERSION) {
-		rc = pp_err_set(err, PP_EVERSION,
-				"'%s' has schema version %lld; this pskprov knows up to %d "
-				"(upgrade pskprov)",
-				path, (long long)ver, PP_STORE_SCHEMA_VERSION);
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
-		if (migrations[i].version <= ver)
-			continue;
-		char what[64];
-		snprintf(what, sizeof(what), "store: schema migration %lld",
-			 (long long)migrations[i].version);
-		if ((rc = exec_sql(s->db, migrations[i].sql, what, err)) < 0 ||
-		    (rc = set_meta_int(s->db, "schema_version", migrations[i].version, err)) < 0)
-			goto out;
-	}
-	if (create) {
-		uint8_t kcv[PP_SEAL_CHECK_LEN];
-		size_t n = 0;
-		if ((rc = pp_seal_check_make(s->base.sealer, kcv, sizeof(kcv), &n, err)) < 0 ||
-		    (rc = set_meta_blob(s->db, "key_check", kcv, n, err)) < 0 ||
-		    (rc = set_meta_int(s->db, "created", (int64_t)time(NULL), err)) < 0)
-			goto out;
-	}
 	rc = exec_sql(s->db, "COMMIT", "store: commit", err);
 out:
 	if (rc < 0 && !sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
-}
-
-static int check_key(struct sqlite_store *s, struct pp_err *err)
-{
-	struct pp_sealed_small kcv = {.len = 0};
-	bool found = false;
-	int rc = query_row(s->db, "SELECT value FROM meta WHERE name = 'key_check'", NULL,
-			   read_sealed, &kcv, &found, "store: reading the key check value", err);
-	if (rc < 0 || !found)
-		return pp_err_set(err, PP_ESTORE,
-				  "the database has no valid master key check value");
-	return pp_seal_check_verify(s->base.sealer, kcv.b, kcv.len, err);
 }
 
 /* The -wal and -shm files hold database pages: no group or other bits either. SQLite
@@ -2296,95 +2065,92 @@ fail:
 			  *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
 }
 
+/* An existing database: its schema known and not newer than ours, the master key its
+ * own (checked before any migration: never rewrite a database under the wrong key),
+ * then migrated unless read-only. */
+static int open_existing(struct sqlite_store *s, const char *db_path, bool readonly,
+			 struct pp_err *err)
+{
+	int64_t ver = 0;
+	char where[PATH_MAX + 2];
+	snprintf(where, sizeof(where), "'%s'", db_path);
+	int rc = schema_version(s->db, db_path, &ver, err);
+	if (rc < 0)
+		return rc;
+	if (ver == 0)
+		return pp_err_set(err, PP_ESTORE, "'%s' is an empty database (pskprov init?)",
+				  db_path);
+	if ((rc = pp_store_schema_check_version(ver, where, err)) < 0 ||
+	    (rc = pp_store_schema_check_key(&s->base, &schema_ops, s->db, err)) < 0)
+		return rc;
+	if (ver == PP_STORE_SCHEMA_VERSION)
+		return 0;
+	if (readonly)
+		return pp_err_set(err, PP_EVERSION,
+				  "'%s' has schema version %lld and needs a migration, which a "
+				  "read-only open cannot do",
+				  db_path, (long long)ver);
+	return migrate(s, db_path, false, err);
+}
+
+/* The file: made 0600 on create, else checked private with its sidecars. */
+static int open_file_check(const char *db_path, bool create, struct pp_err *err)
+{
+	if (create)
+		return create_file(db_path, err);
+	int rc = pp_file_check_private(db_path, err);
+	if (rc == -PP_ENOTFOUND)
+		rc = pp_err_set(err, PP_ENOTFOUND, "no database at '%s'", db_path);
+	if (rc < 0)
+		return rc;
+	return check_sidecars(db_path, err);
+}
+
+static int open_handle(struct sqlite_store *s, const char *db_path, bool readonly,
+		       struct pp_err *err)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+		    SQLITE_OPEN_EXRESCODE;
+	if (readonly)
+		return open_readonly(db_path, &s->db, err);
+	int rc = sqlite3_open_v2(db_path, &s->db, flags, NULL);
+	if (rc != SQLITE_OK)
+		return pp_err_set(err, PP_ESTORE, "cannot open '%s': %s", db_path,
+				  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	return 0;
+}
+
 static int open_sqlite(const char *db_path, const struct pp_master_key *mk, bool create,
 		       bool readonly, struct pp_store **out, struct pp_err *err)
 {
 	struct sqlite_store *s = NULL;
-	bool created = false;
 	int rc;
 	*out = NULL;
 	if (!db_path || !*db_path || strlen(db_path) + 16 >= PATH_MAX)
 		return pp_err_set(err, PP_EINVAL, "store: bad database path");
-
-	if (create) {
-		if ((rc = create_file(db_path, err)) < 0)
-			return rc;
-		created = true;
-	} else {
-		rc = pp_file_check_private(db_path, err);
-		if (rc == -PP_ENOTFOUND)
-			rc = pp_err_set(err, PP_ENOTFOUND, "no database at '%s'", db_path);
-		if (rc < 0)
-			return rc;
-		if ((rc = check_sidecars(db_path, err)) < 0)
-			return rc;
-	}
-
+	if ((rc = open_file_check(db_path, create, err)) < 0)
+		return rc;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		rc = pp_err_set(err, PP_ENOMEM, "store: out of memory");
 		goto out;
 	}
-	if ((rc = pp_store_init_base(&s->base, &sqlite_ops, mk, err)) < 0)
+	if ((rc = pp_store_init_base(&s->base, &sqlite_ops, mk, err)) < 0 ||
+	    (rc = open_handle(s, db_path, readonly, err)) < 0 ||
+	    (rc = configure(s->db, db_path, readonly, err)) < 0)
 		goto out;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
-		    SQLITE_OPEN_EXRESCODE;
-	if (readonly) {
-		if ((rc = open_readonly(db_path, &s->db, err)) < 0)
-			goto out;
-	} else if ((rc = sqlite3_open_v2(db_path, &s->db, flags, NULL)) != SQLITE_OK) {
-		rc = pp_err_set(err, PP_ESTORE, "cannot open '%s': %s", db_path,
-				s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		goto out;
-	}
-	if ((rc = configure(s->db, db_path, readonly, err)) < 0)
-		goto out;
-
-	if (!create) {
-		int64_t ver = 0;
-		if ((rc = schema_version(s->db, db_path, &ver, err)) < 0)
-			goto out;
-		if (ver == 0) {
-			rc = pp_err_set(err, PP_ESTORE, "'%s' is an empty database (pskprov init?)",
-					db_path);
-			goto out;
-		}
-		if (ver > PP_STORE_SCHEMA_VERSION) {
-			rc = pp_err_set(err, PP_EVERSION,
-					"'%s' has schema version %lld; this pskprov knows up to %d "
-					"(upgrade pskprov)",
-					db_path, (long long)ver, PP_STORE_SCHEMA_VERSION);
-			goto out;
-		}
-		/* Before any migration: never rewrite a database under the wrong key. */
-		if ((rc = check_key(s, err)) < 0)
-			goto out;
-		if (ver < PP_STORE_SCHEMA_VERSION && readonly) {
-			rc = pp_err_set(
-			    err, PP_EVERSION,
-			    "'%s' has schema version %lld and needs a migration, which a "
-			    "read-only open cannot do",
-			    db_path, (long long)ver);
-			goto out;
-		}
-		if (ver < PP_STORE_SCHEMA_VERSION && (rc = migrate(s, db_path, false, err)) < 0)
-			goto out;
-	} else {
-		if ((rc = migrate(s, db_path, true, err)) < 0)
-			goto out;
-		if (pp_fsync_dir_of(db_path) < 0) {
-			rc = pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", db_path);
-			goto out;
-		}
-	}
-	if ((rc = check_sidecars(db_path, err)) < 0)
+	if (!create)
+		rc = open_existing(s, db_path, readonly, err);
+	else if ((rc = migrate(s, db_path, true, err)) == 0 && pp_fsync_dir_of(db_path) < 0)
+		rc = pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", db_path);
+	if (rc < 0 || (rc = check_sidecars(db_path, err)) < 0)
 		goto out;
 	*out = &s->base;
 	return 0;
 out:
 	if (s)
 		sq_close(&s->base);
-	if (created)
+	if (create)
 		remove_db_files(db_path);
 	return rc;
 }
@@ -2400,7 +2166,7 @@ int pp_sqlite_heartbeat(struct pp_store *base, int64_t now, struct pp_err *err)
 	int rc = pp_store_atomic_begin(base, &a, err);
 	if (rc < 0)
 		return rc;
-	rc = set_meta_int(sq(base)->db, "heartbeat", now, err);
+	rc = meta_set(sq(base)->db, "heartbeat", now, NULL, 0, err);
 	return pp_store_atomic_end(base, &a, rc, err);
 }
 
@@ -2473,16 +2239,14 @@ static int tok_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
 	(void)err;
 	struct tok_list_ctx *c = arg;
 	struct pp_token_info t;
-	char hash[2 * PP_TOKEN_HASH_LEN + 1];
+	pp_cleanup(pp_wipe_token_hash) char hash[2 * PP_TOKEN_HASH_LEN + 1];
 	column_str(st, 0, t.name, sizeof(t.name));
 	column_str(st, 1, t.role, sizeof(t.role));
 	column_str(st, 2, hash, sizeof(hash));
 	t.created = sqlite3_column_int64(st, 3);
 	t.last_used = sqlite3_column_int64(st, 4);
 	t.revoked = sqlite3_column_int64(st, 5);
-	int rc = c->cb(c->ctx, &t, hash);
-	pp_wipe(hash, sizeof(hash));
-	return rc;
+	return c->cb(c->ctx, &t, hash);
 }
 
 static int sq_token_list(struct pp_store *base, bool all,

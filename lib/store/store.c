@@ -56,12 +56,12 @@ bool pp_key_transition_allowed(enum pp_key_state from, enum pp_key_state to)
 
 /* ---- validation ---- */
 
-bool pp_batch_name_valid(const char *name)
+bool pp_store_word_valid(const char *name, size_t max)
 {
 	if (!name)
 		return false;
-	size_t n = strnlen(name, PP_BATCH_NAME_MAX + 1);
-	if (n == 0 || n > PP_BATCH_NAME_MAX)
+	size_t n = strnlen(name, max + 1);
+	if (n == 0 || n > max)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
@@ -70,6 +70,11 @@ bool pp_batch_name_valid(const char *name)
 			return false;
 	}
 	return true;
+}
+
+bool pp_batch_name_valid(const char *name)
+{
+	return pp_store_word_valid(name, PP_BATCH_NAME_MAX);
 }
 
 static int check_batch_name(const char *name, struct pp_err *err)
@@ -405,11 +410,38 @@ static int batch_by_id(struct pp_store *s, int64_t id, const struct pp_batch_inf
 	return 0;
 }
 
+/* The row of a new key: its PPS (when it has one) and MEBx password sealed under its
+ * PID into the blobs. */
+static int key_row_sealed(struct pp_store *s, const struct pp_key_new *k, uint32_t max_devices,
+			  struct pp_sealed_small *pps, struct pp_sealed_small *mebx,
+			  struct pp_key_row *row, struct pp_err *err)
+{
+	int rc;
+	if (k->pps && (rc = pp_seal(s->sealer, PP_SEAL_PPS, k->pid, k->pps, PP_PPS_LEN, pps->b,
+				    sizeof(pps->b), &pps->len, err)) < 0)
+		return rc;
+	rc = pp_seal(s->sealer, PP_SEAL_MEBX, k->pid, k->mebx_password, strlen(k->mebx_password),
+		     mebx->b, sizeof(mebx->b), &mebx->len, err);
+	if (rc < 0)
+		return rc;
+	*row = (struct pp_key_row){
+	    .pid = k->pid,
+	    .batch_id = k->batch_id,
+	    .pps = pps->len ? pps->b : NULL,
+	    .pps_len = pps->len,
+	    .mebx = mebx->b,
+	    .mebx_len = mebx->len,
+	    .state = k->state,
+	    .max_devices = max_devices,
+	    .now = now_s(),
+	};
+	return 0;
+}
+
 int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct pp_err *err)
 {
-	uint8_t pps_blob[PP_PPS_LEN + PP_SEAL_OVERHEAD];
-	uint8_t mebx_blob[PP_STORE_MEBX_MAX + PP_SEAL_OVERHEAD];
-	size_t pps_len = 0, mebx_len = 0;
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small pps_blob = {.len = 0};
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small mebx_blob = {.len = 0};
 	const struct pp_batch_info *b = NULL;
 
 	int rc = pp_store_check_pid(k->pid, err);
@@ -435,30 +467,11 @@ int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct p
 		return pp_err_set(err, PP_EINVAL,
 				  "key %s: max devices %u is over the batch's limit of %u", k->pid,
 				  max_devices, limit);
-	if (k->pps) {
-		if ((rc = pp_store_check_pps(k->pps, err)) < 0)
-			return rc;
-		rc = pp_seal(s->sealer, PP_SEAL_PPS, k->pid, k->pps, PP_PPS_LEN, pps_blob,
-			     sizeof(pps_blob), &pps_len, err);
-		if (rc < 0)
-			return rc;
-	}
-	rc = pp_seal(s->sealer, PP_SEAL_MEBX, k->pid, k->mebx_password, strlen(k->mebx_password),
-		     mebx_blob, sizeof(mebx_blob), &mebx_len, err);
-	if (rc < 0)
+	if (k->pps && (rc = pp_store_check_pps(k->pps, err)) < 0)
 		return rc;
-
-	struct pp_key_row row = {
-	    .pid = k->pid,
-	    .batch_id = k->batch_id,
-	    .pps = pps_len ? pps_blob : NULL,
-	    .pps_len = pps_len,
-	    .mebx = mebx_blob,
-	    .mebx_len = mebx_len,
-	    .state = k->state,
-	    .max_devices = max_devices,
-	    .now = now_s(),
-	};
+	struct pp_key_row row;
+	if ((rc = key_row_sealed(s, k, max_devices, &pps_blob, &mebx_blob, &row, err)) < 0)
+		return rc;
 	rc = s->ops->key_insert(s, &row, err);
 	if (rc == -PP_EEXIST)
 		return pp_err_set(err, PP_EEXIST, "PID %s is already in the store", k->pid);
@@ -512,13 +525,54 @@ int pp_store_key_list(struct pp_store *s, const struct pp_key_filter *f,
 	return s->ops->key_list(s, &q, cb, ctx, err);
 }
 
+/* A derived key's PPS: from its batch's secret and its PID (pp_pps_derive). */
+static int key_pps_derived(struct pp_store *s, const char *pid, const struct pp_key_sealed *k,
+			   struct pp_pps *pps, struct pp_err *err)
+{
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small secret = {.len = 0};
+	char subject[PP_BATCH_NAME_MAX + 8];
+	struct pp_pid p;
+	if (batch_subject(k->batch, subject, sizeof(subject)) < 0)
+		return pp_err_set(err, PP_ESTORE, "batch name too long");
+	int rc = pp_unseal(s->sealer, PP_SEAL_BATCH_SECRET, subject, k->secret.b, k->secret.len,
+			   secret.b, sizeof(secret.b), &secret.len, err);
+	if (rc < 0)
+		return rc;
+	if (secret.len != PP_BATCH_SECRET_LEN)
+		return pp_err_set(err, PP_ESTORE, "batch '%s': secret has the wrong length",
+				  k->batch);
+	if ((rc = pp_pid_parse(pid, &p, err)) < 0)
+		return rc;
+	rc = pp_pps_derive(secret.b, secret.len, &p, pps);
+	if (rc < 0)
+		return pp_err_set(err, -rc, "key %s: cannot derive its PPS", pid);
+	return 0;
+}
+
+/* Unseals one short secret of a key into out (cap bytes with its NUL). */
+static int key_unseal_text(struct pp_store *s, enum pp_seal_purpose purpose, const char *pid,
+			   const struct pp_sealed_small *blob, const char *what, size_t exact,
+			   char *out, size_t cap, struct pp_err *err)
+{
+	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small plain = {.len = 0};
+	int rc = pp_unseal(s->sealer, purpose, pid, blob->b, blob->len, plain.b, sizeof(plain.b),
+			   &plain.len, err);
+	if (rc < 0)
+		return rc;
+	if (exact && plain.len != exact)
+		return pp_err_set(err, PP_ESTORE, "key %s: %s has the wrong length", pid, what);
+	if (plain.len >= cap)
+		return pp_err_set(err, PP_ETOOBIG, "key %s: %s needs %zu bytes of room", pid, what,
+				  plain.len + 1);
+	memcpy(out, plain.b, plain.len);
+	out[plain.len] = '\0';
+	return 0;
+}
+
 int pp_store_key_secrets(struct pp_store *s, const char *pid, struct pp_pps *pps, char *mebx,
 			 size_t mebx_cap, struct pp_err *err)
 {
-	struct pp_key_sealed sealed;
-	uint8_t plain[PP_SEALED_SMALL_MAX];
-	size_t n = 0;
-	struct pp_pid p;
+	pp_cleanup(pp_wipe_key_sealed) struct pp_key_sealed sealed;
 	int rc = pp_store_check_pid(pid, err);
 	if (rc < 0)
 		return rc;
@@ -529,60 +583,16 @@ int pp_store_key_secrets(struct pp_store *s, const char *pid, struct pp_pps *pps
 		return pp_err_set(err, PP_ENOTFOUND, "no key with PID %s", pid);
 	if (rc < 0)
 		return rc;
-
 	/* A derived batch's keys carry no PPS, except the rotated keys made for its
 	 * devices (pp_store_job_next_key), whose random PPS is sealed like any other. */
-	if (pps && sealed.derived && sealed.pps.len == 0) {
-		char subject[PP_BATCH_NAME_MAX + 8];
-		if (batch_subject(sealed.batch, subject, sizeof(subject)) < 0) {
-			rc = pp_err_set(err, PP_ESTORE, "batch name too long");
-			goto out;
-		}
-		rc = pp_unseal(s->sealer, PP_SEAL_BATCH_SECRET, subject, sealed.secret.b,
-			       sealed.secret.len, plain, sizeof(plain), &n, err);
-		if (rc < 0)
-			goto out;
-		if (n != PP_BATCH_SECRET_LEN) {
-			rc = pp_err_set(err, PP_ESTORE, "batch '%s': secret has the wrong length",
-					sealed.batch);
-			goto out;
-		}
-		if ((rc = pp_pid_parse(pid, &p, err)) < 0)
-			goto out;
-		rc = pp_pps_derive(plain, n, &p, pps);
-		if (rc < 0) {
-			rc = pp_err_set(err, -rc, "key %s: cannot derive its PPS", pid);
-			goto out;
-		}
-	} else if (pps) {
-		rc = pp_unseal(s->sealer, PP_SEAL_PPS, pid, sealed.pps.b, sealed.pps.len, plain,
-			       sizeof(plain), &n, err);
-		if (rc < 0)
-			goto out;
-		if (n != PP_PPS_LEN) {
-			rc = pp_err_set(err, PP_ESTORE, "key %s: PPS has the wrong length", pid);
-			goto out;
-		}
-		memcpy(pps->s, plain, PP_PPS_LEN);
-		pps->s[PP_PPS_LEN] = '\0';
-	}
-	if (mebx) {
-		rc = pp_unseal(s->sealer, PP_SEAL_MEBX, pid, sealed.mebx.b, sealed.mebx.len, plain,
-			       sizeof(plain), &n, err);
-		if (rc < 0)
-			goto out;
-		if (n >= mebx_cap) {
-			rc =
-			    pp_err_set(err, PP_ETOOBIG,
-				       "key %s: MEBx password needs %zu bytes of room", pid, n + 1);
-			goto out;
-		}
-		memcpy(mebx, plain, n);
-		mebx[n] = '\0';
-	}
-	rc = 0;
-out:
-	pp_wipe(plain, sizeof(plain));
+	if (pps && sealed.derived && sealed.pps.len == 0)
+		rc = key_pps_derived(s, pid, &sealed, pps, err);
+	else if (pps)
+		rc = key_unseal_text(s, PP_SEAL_PPS, pid, &sealed.pps, "PPS", PP_PPS_LEN, pps->s,
+				     sizeof(pps->s), err);
+	if (rc == 0 && mebx)
+		rc = key_unseal_text(s, PP_SEAL_MEBX, pid, &sealed.mebx, "MEBx password", 0, mebx,
+				     mebx_cap, err);
 	if (rc < 0) {
 		if (pps)
 			pp_wipe(pps, sizeof(*pps));
@@ -674,6 +684,31 @@ out:
 	return rc;
 }
 
+/* One entry onto the chain, on every backend the same: the tail read under its lock,
+ * the next hash computed here, the row inserted, all in the caller's transaction. */
+static int audit_chain_append(struct pp_store *s, const struct pp_audit_new *e, struct pp_err *err)
+{
+	uint8_t prev[PP_AUDIT_HASH_LEN] = {0}, hash[PP_AUDIT_HASH_LEN];
+	char prev_hex[2 * PP_AUDIT_HASH_LEN + 1], hash_hex[2 * PP_AUDIT_HASH_LEN + 1] = "";
+	int64_t last = 0;
+	if (!s->ops->in_transaction(s))
+		return pp_err_set(err, PP_ESTATE, "store: audit append outside a transaction");
+	int rc = s->ops->audit_tail(s, &last, hash_hex, err);
+	if (rc < 0)
+		return rc;
+	if (last < 0 || last == INT64_MAX ||
+	    (last > 0 && pp_unhex(hash_hex, prev, sizeof(prev)) < 0))
+		return pp_err_set(err, PP_ECRYPTO,
+				  "audit log: the last entry (seq %lld) is damaged",
+				  (long long)last);
+	uint64_t seq = (uint64_t)last + 1;
+	if (pp_audit_hash(prev, seq, e->time, e->actor, e->action, e->subject, e->detail, hash) < 0)
+		return pp_err_set(err, PP_ECRYPTO, "audit: SHA-256 failed");
+	pp_hex(prev, sizeof(prev), prev_hex);
+	pp_hex(hash, sizeof(hash), hash_hex);
+	return s->ops->audit_insert(s, seq, e, prev_hex, hash_hex, err);
+}
+
 int pp_store_audit_at(struct pp_store *s, int64_t time_s, const char *actor, const char *action,
 		      const char *subject, const char *detail, struct pp_err *err)
 {
@@ -690,7 +725,7 @@ int pp_store_audit_at(struct pp_store *s, int64_t time_s, const char *actor, con
 	    .subject = subject ? subject : "",
 	    .detail = detail ? detail : "",
 	};
-	return s->ops->audit_append(s, &e, err);
+	return audit_chain_append(s, &e, err);
 }
 
 int pp_store_audit_append(struct pp_store *s, const char *actor, const char *action,

@@ -70,6 +70,21 @@ int pp_store_open_sqlite_readonly(const char *db_path, const struct pp_master_ke
  * as with SQLite; after a database error, roll back. */
 int pp_store_open_postgres(const char *conninfo, const struct pp_master_key *mk, bool create,
 			   struct pp_store **out, struct pp_err *err) PP_WUR;
+/* The one entry point callers use: the backend comes from the configuration, the
+ * rules of each are those above. kind AUTO picks it from target: a libpq URI
+ * (postgres://, postgresql://) is PostgreSQL, "sqlite:PATH" or any other text an SQLite
+ * path. A conninfo in key=value form needs kind POSTGRES. readonly is SQLite's alone
+ * (pp_store_open_sqlite_readonly) and excludes create. -PP_EINVAL for an empty target
+ * or a combination that makes no sense. */
+enum pp_store_kind { PP_STORE_AUTO, PP_STORE_SQLITE, PP_STORE_POSTGRES };
+struct pp_store_config {
+	enum pp_store_kind kind;
+	const char *target; /* SQLite: the database path; PostgreSQL: conninfo or URI */
+	bool create;
+	bool readonly;
+};
+int pp_store_open(const struct pp_store_config *c, const struct pp_master_key *mk,
+		  struct pp_store **out, struct pp_err *err) PP_WUR;
 /* Rolls back an open transaction, wipes, frees; accepts NULL. */
 void pp_store_close(struct pp_store *s);
 /* "sqlite" or "postgres". */

@@ -10,6 +10,8 @@
 
 #include "store/store.h"
 
+#include "core/secret.h"
+
 /* A sealed blob of a short secret: PPS (32), MEBx password (<= 32), batch secret (32). */
 #define PP_SEALED_SMALL_MAX (64 + PP_SEAL_OVERHEAD)
 
@@ -61,6 +63,7 @@ struct pp_device_row {
 };
 
 enum pp_savepoint_op { PP_SP_BEGIN, PP_SP_RELEASE, PP_SP_ROLLBACK };
+enum pp_count_table { PP_COUNT_KEYS, PP_COUNT_DEVICES, PP_COUNT_JOBS };
 enum pp_job_find { PP_JOB_FIND_ACTIVE, PP_JOB_FIND_LAST_DONE };
 
 struct pp_store_ops {
@@ -100,9 +103,15 @@ struct pp_store_ops {
 	int (*key_state_cas)(struct pp_store *s, const char *pid, enum pp_key_state from,
 			     enum pp_key_state to, int64_t now, struct pp_err *err);
 
-	/* Appends one entry atomically: reads the tail, computes the next hash with
-	 * pp_audit_hash, inserts; two writers never fork the chain. */
-	int (*audit_append)(struct pp_store *s, const struct pp_audit_new *e, struct pp_err *err);
+	/* The audit chain is the generic layer's (pp_store_audit_at): in the caller's
+	 * transaction it reads the tail, hashes and inserts. audit_tail locks the tail until
+	 * the transaction ends (PostgreSQL: an advisory lock; SQLite: the write lock is held
+	 * already), so two writers never fork the chain; *last_seq 0 and hash "" when the
+	 * log is empty. audit_insert writes one row as given. */
+	int (*audit_tail)(struct pp_store *s, int64_t *last_seq, char hash_hex[65],
+			  struct pp_err *err);
+	int (*audit_insert)(struct pp_store *s, uint64_t seq, const struct pp_audit_new *e,
+			    const char *prev_hex, const char *hash_hex, struct pp_err *err);
 	int (*audit_list)(struct pp_store *s, uint64_t since_seq,
 			  int (*cb)(void *, const struct pp_audit_entry *), void *ctx,
 			  struct pp_err *err);
@@ -111,7 +120,8 @@ struct pp_store_ops {
 	 * The generic layer (jobs.c) runs these inside a transaction or savepoint of its
 	 * own and reads before it writes; "lock" reads hold the row until the transaction
 	 * ends (PostgreSQL FOR UPDATE; SQLite holds the database write lock anyway). Lock
-	 * order, to keep PostgreSQL free of deadlocks: device, then job, then keys. */
+	 * order, to keep PostgreSQL free of deadlocks (postgres.c, top): device, then key,
+	 * then job. */
 
 	/* Reads and locks the key with its batch id; -PP_ENOTFOUND. */
 	int (*key_lock)(struct pp_store *s, const char *pid, struct pp_key_info *info,
@@ -199,7 +209,11 @@ struct pp_store_ops {
 			  struct pp_err *err);
 	int (*job_list)(struct pp_store *s, int state, uint64_t limit,
 			int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err);
-	int (*counts)(struct pp_store *s, struct pp_store_counts *out, struct pp_err *err);
+	/* Calls cb with (state name, number of rows) for each state present in the table;
+	 * the generic layer (pp_store_counts) maps the names. */
+	int (*count_states)(struct pp_store *s, enum pp_count_table table,
+			    int (*cb)(void *ctx, const char *state, int64_t n), void *ctx,
+			    struct pp_err *err);
 	/* Sets the two TLS columns (checked by the caller) and updated; -PP_ENOTFOUND. */
 	int (*device_set_tls)(struct pp_store *s, const uint8_t uuid[16], const char *version,
 			      const char *cipher, int64_t now, struct pp_err *err);
@@ -250,6 +264,8 @@ int pp_store_atomic_end(struct pp_store *s, struct pp_store_atomic *a, int rc,
 			struct pp_err *err) PP_WUR;
 
 /* Shared by the generic layer and the backends. */
+/* 1..max characters of A-Z a-z 0-9 . _ - (batch and token names). */
+bool pp_store_word_valid(const char *name, size_t max);
 int pp_store_check_pid(const char *pid, struct pp_err *err) PP_WUR;
 int pp_store_check_mebx(const char *pw, struct pp_err *err) PP_WUR;
 int pp_store_check_pps(const char *pps, struct pp_err *err) PP_WUR;
@@ -271,6 +287,50 @@ size_t pp_store_utf8_len(const unsigned char *p, size_t avail);
 /* Copies text cut to fit cap (never inside a UTF-8 sequence), control characters and
  * bytes that are not UTF-8 replaced by '?'. NULL gives "". */
 void pp_store_text_copy(char *out, size_t cap, const char *in);
+
+/* ---- schema (schema.c): the migration runner and the master key check ----
+ * A backend lists its migrations (never edit a released one: append) and gives the
+ * runner raw statements on its connection; it opens the transaction and takes its lock
+ * around pp_store_schema_apply. */
+struct pp_migration {
+	int64_t version;
+	const char *sql;
+};
+struct pp_schema_ops {
+	int (*exec)(void *db, const char *sql, const char *what, struct pp_err *err);
+	/* meta row `name`: the blob b (n bytes) when b is not NULL, else the number v. */
+	int (*meta_set)(void *db, const char *name, int64_t v, const uint8_t *b, size_t n,
+			struct pp_err *err);
+	/* meta.key_check; -PP_ENOTFOUND when absent. */
+	int (*key_check_get)(void *db, struct pp_sealed_small *kcv, struct pp_err *err);
+};
+/* -PP_EVERSION when ver is newer than this program's; where names the database. */
+int pp_store_schema_check_version(int64_t ver, const char *where, struct pp_err *err) PP_WUR;
+/* -PP_ECRYPTO when the master key is not the database's; -PP_ESTORE without a check value. */
+int pp_store_schema_check_key(struct pp_store *s, const struct pp_schema_ops *ops, void *db,
+			      struct pp_err *err) PP_WUR;
+/* The migrations after ver, in order, each with its schema_version; on create the key
+ * check value and the creation time. */
+int pp_store_schema_apply(struct pp_store *s, const struct pp_schema_ops *ops, void *db,
+			  const struct pp_migration *m, size_t n, int64_t ver, bool create,
+			  struct pp_err *err) PP_WUR;
+
+/* Scoped wiping of locals that hold a secret or a sealed copy of one:
+ *     pp_cleanup(pp_wipe_sealed) struct pp_sealed_small plain = {.len = 0};
+ * wipes the whole object when it goes out of scope, on every path. */
+#define PP_STORE_WIPER(name, type)                                                                 \
+	static inline void name(type *p)                                                           \
+	{                                                                                          \
+		pp_wipe(p, sizeof(*p));                                                            \
+	}
+PP_STORE_WIPER(pp_wipe_sealed, struct pp_sealed_small)
+PP_STORE_WIPER(pp_wipe_key_sealed, struct pp_key_sealed)
+PP_STORE_WIPER(pp_wipe_device_secrets, struct pp_device_secrets)
+/* A token hash in hex: not the token, but what authenticates it in the store. */
+static inline void pp_wipe_token_hash(char (*h)[2 * PP_TOKEN_HASH_LEN + 1])
+{
+	pp_wipe(*h, sizeof(*h));
+}
 
 #define PP_AUDIT_HASH_LEN 32
 /* hash = SHA-256(prev || canonical(seq, time, actor, action, subject, detail)). */

@@ -17,22 +17,17 @@
 #define PREFIX_LEN (sizeof(PP_TOKEN_PREFIX) - 1)
 #define RAW_LEN 32
 
+/* A token's random bytes: wiped on every path out of draw(). */
+struct token_raw {
+	uint8_t b[RAW_LEN];
+};
+PP_STORE_WIPER(wipe_token_raw, struct token_raw)
+
 static const char *const role_names[] = {"read", "admin", "agent"};
 
 bool pp_token_name_valid(const char *name)
 {
-	if (!name)
-		return false;
-	size_t n = strnlen(name, PP_TOKEN_NAME_MAX + 1);
-	if (n == 0 || n > PP_TOKEN_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
+	return pp_store_word_valid(name, PP_TOKEN_NAME_MAX);
 }
 
 bool pp_token_role_valid(const char *role)
@@ -83,12 +78,12 @@ static int check_name(const char *name, struct pp_err *err)
 static int draw(char token[PP_TOKEN_TEXT_LEN + 1], char hash_hex[2 * PP_TOKEN_HASH_LEN + 1],
 		struct pp_err *err)
 {
-	uint8_t raw[RAW_LEN], h[PP_TOKEN_HASH_LEN];
-	if (pp_random(raw, sizeof(raw)) < 0)
+	pp_cleanup(wipe_token_raw) struct token_raw raw;
+	uint8_t h[PP_TOKEN_HASH_LEN];
+	if (pp_random(raw.b, sizeof(raw.b)) < 0)
 		return pp_err_set(err, PP_ECRYPTO, "cannot draw a token");
 	memcpy(token, PP_TOKEN_PREFIX, PREFIX_LEN);
-	pp_hex(raw, sizeof(raw), token + PREFIX_LEN);
-	pp_wipe(raw, sizeof(raw));
+	pp_hex(raw.b, sizeof(raw.b), token + PREFIX_LEN);
 	if (pp_token_hash(token, h) < 0) {
 		pp_wipe(token, PP_TOKEN_TEXT_LEN + 1);
 		return pp_err_set(err, PP_ECRYPTO, "SHA-256 failed");

@@ -313,20 +313,19 @@ int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store *
 	rc = load_master_key(dd, &mk, err);
 	if (rc < 0)
 		return rc;
-	if (dd->config.backend == PP_BACKEND_POSTGRES) {
-		if (!dd->config.postgres_url[0])
-			rc = pp_err_set(err, PP_EINVAL, "%s: backend = postgres needs postgres_url",
-					dd->config_path);
-		else
-			rc =
-			    pp_store_open_postgres(dd->config.postgres_url, &mk, false, store, err);
-	} else if (access(dd->dir, W_OK) < 0 || access(dd->db_path, W_OK) < 0) {
-		/* A directory nobody may write to (a read-only mount, chmod a-w): the
-		 * commands that only read still work, the others fail at their first write. */
-		rc = pp_store_open_sqlite_readonly(dd->db_path, &mk, store, err);
-	} else {
-		rc = pp_store_open_sqlite(dd->db_path, &mk, false, store, err);
-	}
+	bool pg = dd->config.backend == PP_BACKEND_POSTGRES;
+	/* A directory nobody may write to (a read-only mount, chmod a-w): the commands that
+	 * only read still work, the others fail at their first write. */
+	struct pp_store_config sc = {
+	    .kind = pg ? PP_STORE_POSTGRES : PP_STORE_SQLITE,
+	    .target = pg ? dd->config.postgres_url : dd->db_path,
+	    .readonly = !pg && (access(dd->dir, W_OK) < 0 || access(dd->db_path, W_OK) < 0),
+	};
+	if (pg && !dd->config.postgres_url[0])
+		rc = pp_err_set(err, PP_EINVAL, "%s: backend = postgres needs postgres_url",
+				dd->config_path);
+	else
+		rc = pp_store_open(&sc, &mk, store, err);
 	pp_wipe(&mk, sizeof(mk));
 	return rc;
 }

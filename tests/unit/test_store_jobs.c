@@ -27,33 +27,18 @@ struct fixture {
 
 static void remove_db(const struct fixture *f)
 {
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		char p[320];
-		snprintf(p, sizeof(p), "%s%s", f->db, suffix[i]);
-		unlink(p);
-	}
+	pp_test_remove_db(f->db);
 }
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR");
-	if (!f)
+	if (!f || pp_test_scratch("pp-jobs", f->dir, sizeof(f->dir), f->db, sizeof(f->db)) < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/pp-jobs-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/pskprov.db", f->dir);
-	for (size_t i = 0; i < sizeof(f->mk.k); i++)
-		f->mk.k[i] = (uint8_t)(0x5C ^ (i * 3));
+	pp_test_master_key(&f->mk, 0x5C, 3);
 	struct pp_err err = {0};
-	if (pp_store_open_sqlite(f->db, &f->mk, true, &f->s, &err) < 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return pp_test_opened(state, f, pp_store_open_sqlite(f->db, &f->mk, true, &f->s, &err),
+			      &err);
 }
 
 static int teardown(void **state)
@@ -70,9 +55,7 @@ static struct pp_store *backend_open_other(struct fixture *f)
 {
 	struct pp_store *o = NULL;
 	struct pp_err err = {0};
-	if (pp_store_open_sqlite(f->db, &f->mk, false, &o, &err) < 0)
-		fail_msg("second handle: %s", err.msg);
-	return o;
+	return pp_test_handle(pp_store_open_sqlite(f->db, &f->mk, false, &o, &err), &o, &err);
 }
 
 static uint8_t *slurp_append(const char *path, uint8_t *b, size_t *len)
@@ -107,17 +90,12 @@ static uint8_t *backend_bytes(struct fixture *f, size_t *len)
 
 static sqlite3 *raw_open(const struct fixture *f)
 {
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 2000);
-	return db;
+	return pp_test_sqlite_open(f->db);
 }
 
 static void raw_exec(sqlite3 *db, const char *sql)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("raw sql '%s': %s", sql, msg ? msg : "?");
+	pp_test_sqlite_exec(db, sql);
 }
 
 static void backend_inject_audit_failure(struct fixture *f, bool on)
@@ -132,8 +110,6 @@ static void backend_inject_audit_failure(struct fixture *f, bool on)
 	sqlite3_close(db);
 }
 
-/* ---- SQLite's own ---- */
-
 static int64_t raw_int(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
@@ -144,80 +120,54 @@ static int64_t raw_int(sqlite3 *db, const char *sql)
 	return v;
 }
 
+static void backend_reopen(struct fixture *f)
+{
+	struct pp_err err = {0};
+	pp_store_close(f->s);
+	f->s = NULL;
+	if (pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err) < 0)
+		fail_msg("reopen: %s", err.msg);
+}
+
+static void backend_raw_exec(struct fixture *f, const char *sql)
+{
+	sqlite3 *db = raw_open(f);
+	raw_exec(db, sql);
+	sqlite3_close(db);
+}
+
+static void backend_schema_version(struct fixture *f, int version)
+{
+	char sql[96];
+	snprintf(sql, sizeof(sql), "UPDATE meta SET value = %d WHERE name = 'schema_version'",
+		 version);
+	backend_raw_exec(f, sql);
+}
+
+static int64_t backend_raw_int(struct fixture *f, const char *sql)
+{
+	sqlite3 *db = raw_open(f);
+	int64_t v = raw_int(db, sql);
+	sqlite3_close(db);
+	return v;
+}
+
+/* ---- SQLite's own ---- */
+
 /* Takes a database back to schema version 3 (before binding on proof). */
 static void undo_v4(sqlite3 *db)
 {
-	raw_exec(db, "DROP TABLE hello_notes; DROP TABLE key_failures; "
-		     "DROP INDEX devices_host_name; DROP INDEX jobs_pid_unbound; "
-		     "DROP INDEX jobs_one_active; ALTER TABLE jobs DROP COLUMN bound; "
-		     "CREATE UNIQUE INDEX jobs_one_active ON jobs (uuid) "
-		     "WHERE state IN ('pending', 'running', 'retry');");
+	raw_exec(db, C_UNDO_V4_SQL);
 }
 
-/* A hello as version 3 recorded it: the key bound to whatever UUID it named. */
-static void v3_hello_binding(sqlite3 *db, unsigned long key, unsigned dev)
+/* A bound job on key 1 for device 1, then the database taken back to version `to`
+ * (sql undoes what came after it, beyond version 4) and opened again: the migrations
+ * run. Returns a raw handle on the migrated file. */
+static sqlite3 *migrate_from(struct fixture *f, const char *batch, int to, const char *sql)
 {
-	char pid[9], uuid[37], sql[256];
-	c_pid(key, pid);
-	c_uuid_text(dev, uuid);
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO key_uses (pid, uuid, first_seen) VALUES ('%s', '%s', 1); "
-		 "UPDATE keys SET use_count = use_count + 1, state = 'in-use' WHERE pid = '%s'",
-		 pid, uuid, pid);
-	raw_exec(db, sql);
-}
-
-/* Version 3 to 4: bindings that hellos made (no proof) are dropped, so the genuine
- * device is no clone; proven ones (done or past READ) stay. */
-static void test_migration_from_v3(void **state)
-{
-	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = c_batch(f, "mig3", false, 0);
-	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
-	c_key(f, b, 2, false, PP_KEY_EXPORTED, 0);
-	int64_t job = c_run_job(f, 1, 1, 0, "w");
-	assert_int_equal(pp_store_job_complete(f->s, job, "w", "h1", NULL, T0 + 1, &err), 0);
-	pp_store_close(f->s);
-	f->s = NULL;
-	sqlite3 *db = raw_open(f);
-	undo_v4(db);
-	v3_hello_binding(db, 2, 7); /* a forged hello bound key 2 to device 7 */
-	raw_exec(db, "UPDATE meta SET value = 3 WHERE name = 'schema_version'");
-	sqlite3_close(db);
-	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
-	db = raw_open(f);
-	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"),
-			 PP_STORE_SCHEMA_VERSION);
-	assert_int_equal(raw_int(db, "SELECT count(*) FROM key_uses"), 1);
-	assert_int_equal(raw_int(db, "SELECT bound FROM jobs WHERE state = 'done'"), 1);
-	sqlite3_close(db);
-	struct pp_key_info k;
-	c_keyinfo(f, 2, &k);
-	assert_int_equal(k.use_count, 0);
-	c_keyinfo(f, 1, &k);
-	assert_int_equal(k.use_count, 1);
-	/* The genuine holder of key 2 proves it: bound, not a clone. */
-	int64_t j2 = 0;
-	assert_int_equal(c_hello(f, 2, 2, &j2), PP_HELLO_NEW_JOB);
-	assert_int_equal(c_claim1(f, "w", T0 + 2, 60), j2);
-	uint8_t u2[16];
-	c_uuid(2, u2);
-	assert_int_equal(pp_store_job_bind(f->s, j2, "w", u2, "h1", NULL, T0 + 2, &err), 0);
-	struct pp_device_info d;
-	c_device(f, 2, &d);
-	assert_int_equal(d.state, PP_DEV_CONFIGURING);
-	assert_true(strcmp(d.host_name, "h1") != 0); /* unique among devices */
-	/* Device 1 is still the one of key 1. */
-	assert_int_equal(c_hello(f, 1, 1, NULL), PP_HELLO_ALREADY_PROVISIONED);
-}
-
-/* A version 1 database is migrated on open; the data stays. */
-static void test_migration_from_v1(void **state)
-{
-	struct fixture *f = *state;
-	struct pp_err err = {0};
-	int64_t b = c_batch(f, "mig", false, 0);
+	char set[96];
+	int64_t b = c_batch(f, batch, false, 0);
 	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
 	int64_t job = 0;
 	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
@@ -227,15 +177,26 @@ static void test_migration_from_v1(void **state)
 	f->s = NULL;
 	sqlite3 *db = raw_open(f);
 	undo_v4(db);
-	raw_exec(db, "DROP INDEX jobs_uuid");
-	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_version");
-	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_cipher");
-	raw_exec(db, "UPDATE meta SET value = 1 WHERE name = 'schema_version'");
+	raw_exec(db, sql);
+	snprintf(set, sizeof(set), "UPDATE meta SET value = %d WHERE name = 'schema_version'", to);
+	raw_exec(db, set);
 	sqlite3_close(db);
 	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
 	db = raw_open(f);
 	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"),
 			 PP_STORE_SCHEMA_VERSION);
+	return db;
+}
+
+/* A version 1 database is migrated on open; the data stays. */
+static void test_migration_from_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	sqlite3 *db = migrate_from(f, "mig", 1,
+				   "DROP INDEX jobs_uuid; "
+				   "ALTER TABLE devices DROP COLUMN tls_version; "
+				   "ALTER TABLE devices DROP COLUMN tls_cipher");
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
 				     "AND name = 'jobs_uuid'"),
 			 1);
@@ -260,24 +221,9 @@ static void test_migration_from_v2(void **state)
 {
 	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = c_batch(f, "mig2", false, 0);
-	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
-	int64_t job = 0;
-	assert_int_equal(c_hello(f, 1, 1, &job), PP_HELLO_NEW_JOB);
-	assert_int_equal(c_claim1(f, "w", T0, 60), job);
-	assert_int_equal(c_bind(f, job, "w", 1, NULL, NULL), 0);
-	pp_store_close(f->s);
-	f->s = NULL;
-	sqlite3 *db = raw_open(f);
-	undo_v4(db);
-	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_version");
-	raw_exec(db, "ALTER TABLE devices DROP COLUMN tls_cipher");
-	raw_exec(db, "UPDATE meta SET value = 2 WHERE name = 'schema_version'");
-	sqlite3_close(db);
-	assert_int_equal(pp_store_open_sqlite(f->db, &f->mk, false, &f->s, &err), 0);
-	db = raw_open(f);
-	assert_int_equal(raw_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"),
-			 PP_STORE_SCHEMA_VERSION);
+	sqlite3 *db = migrate_from(f, "mig2", 2,
+				   "ALTER TABLE devices DROP COLUMN tls_version; "
+				   "ALTER TABLE devices DROP COLUMN tls_cipher");
 	/* The CHECK constraints came with the columns. */
 	assert_int_not_equal(
 	    sqlite3_exec(db, "UPDATE devices SET tls_version = ''", NULL, NULL, NULL), SQLITE_OK);
@@ -361,8 +307,8 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    CONTRACT_TESTS(T),         T(test_migration_from_v1), T(test_migration_from_v2),
-	    T(test_migration_from_v3), T(test_query_plans),       T(test_file_after_close),
+	    CONTRACT_TESTS(T),   T(test_migration_from_v1), T(test_migration_from_v2),
+	    T(test_query_plans), T(test_file_after_close),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,9 @@
  * batches, keys and the audit chain, and claims that skip locked rows.
  *
  * Needs a server: PSKPROV_TEST_PG is a libpq conninfo of a database this user may
- * create schemas in (scripts/pg-test.sh starts a throwaway one). Without it every test
- * is skipped. Each test runs in a schema of its own, dropped afterwards. */
+ * create schemas in (scripts/pg-test.sh starts a throwaway one). Without it the suite
+ * reports itself skipped to ctest (test_store_pgenv.h). Each test runs in a schema of its own,
+ * dropped afterwards. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +31,7 @@ struct fixture {
 };
 
 #include "test_store_contract.h"
+#include "test_store_pgenv.h"
 
 #define ENV "PSKPROV_TEST_PG"
 
@@ -101,15 +103,10 @@ static int setup(void **state)
 	raw_exec(f->raw, "SET client_min_messages = warning");
 	schema_create(f->raw, f->schema);
 	conninfo_for(f->schema, f->conninfo, sizeof(f->conninfo));
-	for (size_t i = 0; i < sizeof(f->mk.k); i++)
-		f->mk.k[i] = (uint8_t)(0x3A ^ (i * 5));
+	pp_test_master_key(&f->mk, 0x3A, 5);
 	struct pp_err err = {0};
-	if (pp_store_open_postgres(f->conninfo, &f->mk, true, &f->s, &err) < 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return pp_test_opened(state, f,
+			      pp_store_open_postgres(f->conninfo, &f->mk, true, &f->s, &err), &err);
 }
 
 static int teardown(void **state)
@@ -128,9 +125,8 @@ static struct pp_store *backend_open_other(struct fixture *f)
 {
 	struct pp_store *o = NULL;
 	struct pp_err err = {0};
-	if (pp_store_open_postgres(f->conninfo, &f->mk, false, &o, &err) < 0)
-		fail_msg("second handle: %s", err.msg);
-	return o;
+	return pp_test_handle(pp_store_open_postgres(f->conninfo, &f->mk, false, &o, &err), &o,
+			      &err);
 }
 
 static void append_bytes(uint8_t **b, size_t *len, const void *p, size_t n)
@@ -215,6 +211,33 @@ static void backend_inject_audit_failure(struct fixture *f, bool on)
 		raw_exec(f->raw, "DROP TRIGGER test_fail ON audit");
 		raw_exec(f->raw, "DROP FUNCTION test_fail()");
 	}
+}
+
+static void backend_reopen(struct fixture *f)
+{
+	struct pp_err err = {0};
+	pp_store_close(f->s);
+	f->s = NULL;
+	if (pp_store_open_postgres(f->conninfo, &f->mk, false, &f->s, &err) < 0)
+		fail_msg("reopen: %s", err.msg);
+}
+
+static void backend_raw_exec(struct fixture *f, const char *sql)
+{
+	raw_exec(f->raw, sql);
+}
+
+static void backend_schema_version(struct fixture *f, int version)
+{
+	char sql[96];
+	snprintf(sql, sizeof(sql), "UPDATE meta SET ivalue = %d WHERE name = 'schema_version'",
+		 version);
+	raw_exec(f->raw, sql);
+}
+
+static int64_t backend_raw_int(struct fixture *f, const char *sql)
+{
+	return raw_int(f->raw, sql);
 }
 
 /* ---- PostgreSQL's own ---- */
@@ -317,48 +340,7 @@ static void test_pg_conninfo_secrecy(void **state)
 /* Takes the schema back to version 3 (before binding on proof). */
 static void undo_v4(struct fixture *f)
 {
-	raw_exec(f->raw, "DROP TABLE hello_notes; DROP TABLE key_failures; "
-			 "DROP INDEX devices_host_name; DROP INDEX jobs_pid_unbound; "
-			 "DROP INDEX jobs_one_active; ALTER TABLE jobs DROP COLUMN bound; "
-			 "CREATE UNIQUE INDEX jobs_one_active ON jobs (uuid) "
-			 "WHERE state IN ('pending', 'running', 'retry')");
-}
-
-/* Version 3 to 4: bindings that hellos made (no proof) are dropped, proven ones stay. */
-static void test_pg_migration_from_v3(void **state)
-{
-	struct fixture *f = *state;
-	struct pp_err err = {0};
-	int64_t b = c_batch(f, "mig3", false, 0);
-	c_key(f, b, 1, false, PP_KEY_EXPORTED, 0);
-	c_key(f, b, 2, false, PP_KEY_EXPORTED, 0);
-	int64_t job = c_run_job(f, 1, 1, 0, "w");
-	assert_int_equal(pp_store_job_complete(f->s, job, "w", "h1", NULL, T0 + 1, &err), 0);
-	pp_store_close(f->s);
-	f->s = NULL;
-	undo_v4(f);
-	char pid2[9], u7[37], sql[256];
-	c_pid(2, pid2);
-	c_uuid_text(7, u7);
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO key_uses (pid, uuid, first_seen) VALUES ('%s', '%s', 1); "
-		 "UPDATE keys SET use_count = 1, state = 'in-use' WHERE pid = '%s'",
-		 pid2, u7, pid2);
-	raw_exec(f->raw, sql);
-	raw_exec(f->raw, "UPDATE meta SET ivalue = 3 WHERE name = 'schema_version'");
-	assert_int_equal(pp_store_open_postgres(f->conninfo, &f->mk, false, &f->s, &err), 0);
-	assert_int_equal(raw_int(f->raw, "SELECT ivalue FROM meta WHERE name = 'schema_version'"),
-			 PP_STORE_SCHEMA_VERSION);
-	assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM key_uses"), 1);
-	assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM jobs WHERE bound"), 1);
-	int64_t j2 = 0;
-	assert_int_equal(c_hello(f, 2, 2, &j2), PP_HELLO_NEW_JOB);
-	assert_int_equal(c_claim1(f, "w", T0 + 2, 60), j2);
-	assert_int_equal(c_bind(f, j2, "w", 2, "h1", NULL), 0);
-	struct pp_device_info d;
-	c_device(f, 2, &d);
-	assert_int_equal(d.state, PP_DEV_CONFIGURING);
-	assert_true(strcmp(d.host_name, "h1") != 0);
+	raw_exec(f->raw, C_UNDO_V4_SQL);
 }
 
 static void test_pg_migration_from_v1(void **state)
@@ -710,7 +692,7 @@ static void test_pg_many_instances(void **state)
 	for (int i = 0; i < INST; i++) {
 		pp_store_close(in[i].s);
 		if (in[i].rc < 0)
-			fail_msg("%s", in[i].msg);
+			fail_msg("instance %d failed (rc %d): %s", i, in[i].rc, in[i].msg);
 		total += in[i].claimed;
 		print_message("     %s claimed and completed %d jobs (%d retries)\n", in[i].owner,
 			      in[i].claimed, in[i].busy);
@@ -736,6 +718,134 @@ static void test_pg_many_instances(void **state)
 			assert_string_equal(j.owner, in[i].owner);
 			assert_int_equal(j.attempts, 1);
 		}
+}
+
+/* Lock order (postgres.c, top): hellos and binds of the same devices at once, each
+ * device's hellos released together with its bind and completion. With one order for
+ * every path PostgreSQL never has to break a deadlock, so no call sees -PP_EBUSY. */
+#define HAMMER_DEVICES 150
+#define HAMMER_HELLOS 3
+#define HAMMER_REPEAT 6
+
+struct hammer {
+	struct pp_store *s;
+	pthread_barrier_t *gate;
+	const int64_t *jobs;
+	bool binder;
+	unsigned idx;
+	unsigned active; /* hellos that met the running job: the racing ones */
+	unsigned busy;
+	unsigned calls;
+	int rc;
+	char msg[300];
+};
+
+static int hammer_bind(struct hammer *hm, unsigned dev, struct pp_err *err)
+{
+	uint8_t u[16];
+	c_uuid(dev, u);
+	int rc = pp_store_job_bind(hm->s, hm->jobs[dev - 1], "w", u, "h", NULL, T0 + 1, err);
+	if (rc == 0)
+		rc = pp_store_job_complete(hm->s, hm->jobs[dev - 1], "w", "h", "d", T0 + 2, err);
+	return rc;
+}
+
+static int hammer_hello(struct hammer *hm, unsigned dev, struct pp_err *err)
+{
+	struct pp_hello_in h = {.source = "hello", .now = T0 + 1};
+	c_uuid(dev, h.uuid);
+	c_pid(dev, h.pid);
+	h.addr[0] = 127;
+	h.addr[3] = 2;
+	enum pp_hello_outcome o = PP_HELLO_UNKNOWN_PID;
+	int rc = pp_store_hello(hm->s, &h, &o, NULL, err);
+	if (rc == 0 && o == PP_HELLO_JOB_ACTIVE)
+		hm->active++;
+	return rc;
+}
+
+static void *hammer_run(void *arg)
+{
+	struct hammer *hm = arg;
+	struct pp_err err = {0};
+	for (unsigned dev = 1; dev <= HAMMER_DEVICES; dev++) {
+		pthread_barrier_wait(hm->gate);
+		/* The hellos start a little later each device, so that some reach the key
+		 * while the bind holds the job and others the other way round. */
+		if (!hm->binder) {
+			struct timespec ts = {.tv_nsec =
+						  (long)((dev * 7 + hm->idx * 5) % 16) * 50000};
+			nanosleep(&ts, NULL);
+		}
+		for (int k = 0; k < (hm->binder ? 1 : HAMMER_REPEAT); k++) {
+			int rc, tries = 0;
+			do {
+				hm->calls++;
+				rc = hm->binder ? hammer_bind(hm, dev, &err)
+						: hammer_hello(hm, dev, &err);
+				if (rc == -PP_EBUSY)
+					hm->busy++;
+			} while (rc == -PP_EBUSY && ++tries < 20);
+			if (rc < 0 && hm->rc == 0) {
+				hm->rc = rc;
+				snprintf(hm->msg, sizeof(hm->msg), "device %u: %s", dev, err.msg);
+			}
+		}
+	}
+	return NULL;
+}
+
+static void test_pg_lock_order(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t jobs[HAMMER_DEVICES];
+	int64_t b = c_batch(f, "hammer", false, 0);
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	for (unsigned i = 1; i <= HAMMER_DEVICES; i++) {
+		c_key(f, b, i, false, PP_KEY_EXPORTED, 0);
+		assert_int_equal(c_hello(f, i, i, &jobs[i - 1]), PP_HELLO_NEW_JOB);
+	}
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	struct pp_job out[HAMMER_DEVICES];
+	size_t n = 0;
+	assert_int_equal(pp_store_jobs_claim(f->s, "w", T0, 600, HAMMER_DEVICES, out, &n, &err), 0);
+	assert_int_equal(n, HAMMER_DEVICES);
+
+	pthread_barrier_t gate;
+	struct hammer hm[HAMMER_HELLOS + 1];
+	pthread_t th[HAMMER_HELLOS + 1];
+	assert_int_equal(pthread_barrier_init(&gate, NULL, HAMMER_HELLOS + 1), 0);
+	memset(hm, 0, sizeof(hm));
+	for (int i = 0; i <= HAMMER_HELLOS; i++) {
+		hm[i].s = backend_open_other(f);
+		hm[i].gate = &gate;
+		hm[i].jobs = jobs;
+		hm[i].binder = i == 0;
+		hm[i].idx = (unsigned)i;
+	}
+	for (int i = 0; i <= HAMMER_HELLOS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, hammer_run, &hm[i]), 0);
+	unsigned busy = 0, calls = 0, active = 0;
+	for (int i = 0; i <= HAMMER_HELLOS; i++) {
+		pthread_join(th[i], NULL);
+		pp_store_close(hm[i].s);
+		busy += hm[i].busy;
+		calls += hm[i].calls;
+		active += hm[i].active;
+	}
+	pthread_barrier_destroy(&gate);
+	for (int i = 0; i <= HAMMER_HELLOS; i++)
+		if (hm[i].rc < 0)
+			fail_msg("%s", hm[i].msg);
+	print_message("     lock order: %u calls, %u hellos met the running job, %u busy "
+		      "(deadlocks or lock waits)\n",
+		      calls, active, busy);
+	assert_int_equal(busy, 0);
+	struct pp_store_counts c;
+	assert_int_equal(pp_store_counts(f->s, &c, &err), 0);
+	assert_int_equal(c.jobs_by_state[PP_JOB_DONE], HAMMER_DEVICES);
+	assert_int_equal(c.devices_by_state[PP_DEV_PROVISIONED], HAMMER_DEVICES);
 }
 
 /* ---- connection health ---- */
@@ -868,33 +978,21 @@ static void test_pg_heartbeat(void **state)
 	pp_store_close(o);
 }
 
-/* Without a server: skipped, and said so. */
-static void test_pg_skipped(void **state)
-{
-	(void)state;
-	print_message("PostgreSQL store tests skipped: set " ENV " to a libpq conninfo, or run "
-		      "'sh scripts/pg-test.sh run %s'\n",
-		      "./test_store_pg");
-	skip();
-}
-
 int main(void)
 {
-	if (!getenv(ENV) || !*getenv(ENV)) {
-		const struct CMUnitTest skipped[] = {cmocka_unit_test(test_pg_skipped)};
-		return cmocka_run_group_tests(skipped, NULL, NULL);
-	}
+	if (!pg_test_conninfo())
+		return pg_test_missing("test_store_pg");
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    CONTRACT_TESTS(T),
 	    T(test_pg_open),
 	    cmocka_unit_test(test_pg_conninfo_secrecy),
 	    T(test_pg_migration_from_v1),
-	    T(test_pg_migration_from_v3),
 	    T(test_pg_batches_and_keys),
 	    T(test_pg_audit),
 	    T(test_pg_skip_locked),
 	    T(test_pg_many_instances),
+	    T(test_pg_lock_order),
 	    T(test_pg_reconnect),
 	    T(test_pg_txn_status),
 	    T(test_pg_heartbeat),

@@ -1,5 +1,5 @@
-/* API tokens in the store (store.h), the same contract on both backends: SQLite always,
- * PostgreSQL when PSKPROV_TEST_PG names a server (scripts/pg-test.sh sets it). */
+/* API tokens in the store (store.h), the same contract on both backends: SQLite, and
+ * with the argument "pg" PostgreSQL (skipped without a server: test_store_pgenv.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,7 @@
 
 #include "core/secret.h"
 #include "store/store.h"
+#include "test_store_pgenv.h"
 
 #define ENV "PSKPROV_TEST_PG"
 
@@ -519,20 +520,20 @@ static void test_migration(void **state)
 	T(test_create_list_active), T(test_refusals), T(test_revoke), T(test_transaction),         \
 	    T(test_no_plaintext), T(test_migration)
 
-int main(void)
+/* No argument: the SQLite suite; "pg": the PostgreSQL one (ctest runs both, the
+ * second as unit/test_store_tokens_pg). */
+int main(int argc, char **argv)
 {
-	int rc = 0;
+	if (argc > 1 && strcmp(argv[1], "pg") == 0) {
+		if (!pg_test_conninfo())
+			return pg_test_missing("test_store_tokens pg");
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+		const struct CMUnitTest pg_tests[] = {TOKEN_TESTS(T)};
+#undef T
+		return cmocka_run_group_tests_name("tokens on PostgreSQL", pg_tests, NULL, NULL);
+	}
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown)
 	const struct CMUnitTest sq_tests[] = {cmocka_unit_test(test_checks), TOKEN_TESTS(T)};
 #undef T
-	rc |= cmocka_run_group_tests_name("tokens on SQLite", sq_tests, NULL, NULL);
-	if (!getenv(ENV) || !*getenv(ENV)) {
-		print_message("PostgreSQL token tests skipped: set " ENV " (scripts/pg-test.sh)\n");
-		return rc;
-	}
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
-	const struct CMUnitTest pg_tests[] = {TOKEN_TESTS(T)};
-#undef T
-	rc |= cmocka_run_group_tests_name("tokens on PostgreSQL", pg_tests, NULL, NULL);
-	return rc;
+	return cmocka_run_group_tests_name("tokens on SQLite", sq_tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 #include "store/masterkey.h"
 #include "store/store.h"
 
-/* A canonical PID from n: 7 base-36 symbols and the checksum of protocol.md 1. */
+/* A canonical PID from n: 7 base-36 symbols and the checksum of docs/protocol.md section 1. */
 static inline void pp_test_pid(uint64_t n, char out[9])
 {
 	static const char a[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";

@@ -71,17 +71,18 @@ static int store_create(const struct pp_uc_init_opts *o, const struct pp_master_
 			bool *joined, struct pp_err *err)
 {
 	struct pp_store *store = NULL;
-	int rc;
-	if (o->postgres) {
-		rc = pp_store_open_postgres(o->postgres, mk, true, &store, err);
-		if (rc == -PP_EEXIST) {
-			/* Another instance made the schema: join it. Opening checks that this
-			 * master key is the one the database was made with. */
-			rc = pp_store_open_postgres(o->postgres, mk, false, &store, err);
-			*joined = rc == 0;
-		}
-	} else {
-		rc = pp_store_open_sqlite(o->db_path, mk, true, &store, err);
+	struct pp_store_config c = {
+	    .kind = o->postgres ? PP_STORE_POSTGRES : PP_STORE_SQLITE,
+	    .target = o->postgres ? o->postgres : o->db_path,
+	    .create = true,
+	};
+	int rc = pp_store_open(&c, mk, &store, err);
+	if (rc == -PP_EEXIST && o->postgres) {
+		/* Another instance made the schema: join it. Opening checks that this master
+		 * key is the one the database was made with. */
+		c.create = false;
+		rc = pp_store_open(&c, mk, &store, err);
+		*joined = rc == 0;
 	}
 	if (rc == 0)
 		rc = pp_store_audit_append(store, o->actor, "init", o->dir,

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/commands.h"
+#include "prog/cli.h"
+#include "prog/commands.h"
 
 static const struct pp_command commands[] = {
     {"init", cmd_init, "create a data directory (config, master key, database)"},

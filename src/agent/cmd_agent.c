@@ -20,8 +20,8 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "cli/cli.h"
-#include "cli/commands.h"
+#include "prog/cli.h"
+#include "prog/commands.h"
 #include "core/address.h"
 #include "core/bytes.h"
 #include "core/clock.h"

@@ -19,7 +19,7 @@
 #include <event2/listener.h>
 
 #include "firmware/device.h"
-#include "cli/commands.h"
+#include "prog/commands.h"
 #include "core/setupstate.h"
 #include "core/parse.h"
 #include "core/secret.h"
@@ -30,7 +30,7 @@
 #include "device/usb_boot.h"
 #include "proto/hello.h"
 #include "tls/tls.h"
-#include "util/log.h"
+#include "prog/log.h"
 #include "wsman/soap.h"
 
 static json_t *jstr_or_null(const char *s)

@@ -15,7 +15,7 @@
 #include <event2/event.h>
 
 #include "firmware/device.h"
-#include "cli/commands.h"
+#include "prog/commands.h"
 #include "core/clock.h"
 #include "core/parse.h"
 #include "core/secret.h"
@@ -23,7 +23,7 @@
 #include "device/emu.h"
 #include "proto/hello.h"
 #include "tls/tls.h"
-#include "util/log.h"
+#include "prog/log.h"
 #include "wsman/soap.h"
 
 #define LOG "fleet"

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cli/cli.h"
+#include "prog/cli.h"
 #include "core/address.h"
 #include "core/bytes.h"
 #include "core/fileio.h"

@@ -8,13 +8,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli/cli.h"
+#include "prog/cli.h"
 #include "device/emu.h"
 #include "core/err.h"
 #include "keys/csv.h"
 #include "keys/keys.h"
 #include "tls/tls.h"
-#include "util/log.h"
+#include "prog/log.h"
 
 #define PP_DEVCSV_MAX_BYTES (64u * 1024 * 1024)
 

@@ -30,7 +30,7 @@
 #include "keys/keys.h"
 #include "proto/hello.h"
 #include "tls/tls.h"
-#include "util/log.h"
+#include "prog/log.h"
 #include "wsman/digest.h"
 #include "wsman/soap.h"
 

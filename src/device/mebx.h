@@ -26,7 +26,7 @@
 #include <stdio.h>
 
 #include "firmware/device.h"
-#include "cli/cli.h"
+#include "prog/cli.h"
 
 #define PP_MEBX_LOGIN_TRIES 3
 #define PP_MEBX_CHANGE_TRIES 3

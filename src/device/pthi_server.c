@@ -16,7 +16,7 @@
 
 #include "firmware/pthi.h"
 #include "proto/pthi.h"
-#include "util/log.h"
+#include "prog/log.h"
 
 #define LOG "pthi"
 

@@ -33,7 +33,7 @@
 #include "server/auth.h"
 #include "server/server.h"
 #include "store/store.h"
-#include "util/log.h"
+#include "prog/log.h"
 
 #define API_BODY_MAX 4096
 /* evhttp refuses bodies over this itself (its own HTML 413); between API_BODY_MAX and

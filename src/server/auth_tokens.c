@@ -17,7 +17,7 @@
 #include "server/auth.h"
 #include "server/server.h"
 #include "store/store.h"
-#include "util/log.h"
+#include "prog/log.h"
 
 struct tok_entry {
 	uint8_t hash[PP_TOKEN_HASH_LEN];

@@ -8,7 +8,7 @@
 #include "core/secret.h"
 #include "server/session.h"
 #include "store/store.h"
-#include "util/log.h"
+#include "prog/log.h"
 
 #define CLAIM_MAX 256
 

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "prog/commands.h"
 #include "core/clock.h"
 #include "core/parse.h"
 #include "core/fileio.h"

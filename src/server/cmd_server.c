@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "prog/commands.h"
 #include "core/clock.h"
 #include "core/fileio.h"
 #include "core/parse.h"
@@ -21,7 +21,7 @@
 #include "server/server.h"
 #include "server/session.h"
 #include "store/store.h"
-#include "util/log.h"
+#include "prog/log.h"
 
 static void server_usage(FILE *out)
 {

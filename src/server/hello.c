@@ -20,7 +20,7 @@
 #include "proto/hello.h"
 #include "server/server.h"
 #include "store/store.h"
-#include "util/log.h"
+#include "prog/log.h"
 
 /* Connection caps and the whole-hello deadline come from s->lim (cmd_server.c). A full
  * table sheds its longest idle connection for the new one; one source holds at most

@@ -18,7 +18,7 @@
 #include "keys/keys.h"
 #include "server/session.h"
 #include "store/store.h"
-#include "util/log.h"
+#include "prog/log.h"
 
 #define AUTH_TRIES 3
 /* The largest answer headers a device may send; a body is bounded by PP_WSMAN_DOC_MAX.

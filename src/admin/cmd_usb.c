@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "prog/commands.h"
 #include "core/address.h"
 #include "core/parse.h"
 #include "core/secret.h"

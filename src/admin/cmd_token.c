@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/commands.h"
+#include "prog/commands.h"
 #include "core/fileio.h"
 #include "core/secret.h"
 #include "store/store.h"

@@ -2,7 +2,7 @@
 #include <getopt.h>
 #include <string.h>
 
-#include "cli/commands.h"
+#include "prog/commands.h"
 #include "core/secret.h"
 #include "store/masterkey.h"
 #include "store/store.h"

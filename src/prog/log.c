@@ -1,4 +1,4 @@
-#include "util/log.h"
+#include "prog/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>

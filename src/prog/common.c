@@ -1,4 +1,4 @@
-#include "cli/cli.h"
+#include "prog/cli.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli/opts.h"
+#include "prog/opts.h"
 #include "config/config.h"
 #include "core/err.h"
 #include "keys/pskc.h"

@@ -2,7 +2,7 @@
 #include <getopt.h>
 #include <string.h>
 
-#include "cli/commands.h"
+#include "prog/commands.h"
 #include "core/parse.h"
 #include "store/store.h"
 

@@ -1,5 +1,5 @@
 /* Option parsing in the program's own voice (opts.h). */
-#include "cli/opts.h"
+#include "prog/opts.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/commands.h"
+#include "prog/commands.h"
 #include "core/parse.h"
 #include "core/secret.h"
 #include "keys/csv.h"

@@ -1,7 +1,7 @@
 #ifndef PSKPROV_COMMANDS_H
 #define PSKPROV_COMMANDS_H
 
-#include "cli/cli.h"
+#include "prog/cli.h"
 
 int cmd_init(struct pp_cli *cli, int argc, char **argv);
 int cmd_keys(struct pp_cli *cli, int argc, char **argv);

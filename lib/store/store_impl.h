@@ -338,4 +338,64 @@ int pp_audit_hash(const uint8_t prev[PP_AUDIT_HASH_LEN], uint64_t seq, int64_t t
 		  const char *actor, const char *action, const char *subject, const char *detail,
 		  uint8_t out[PP_AUDIT_HASH_LEN]) PP_WUR;
 
+/* The statements every backend prepares, each in its own SQL dialect (a table indexed by
+ * these names in sqlite.c and postgres.c): the operations of the interface above. A
+ * backend's enum starts with them and adds its own (transactions, locks). */
+#define PP_STORE_SHARED_STATEMENTS(X)                                                              \
+	X(ST_BATCH_INSERT)                                                                         \
+	X(ST_BATCH_BY_NAME)                                                                        \
+	X(ST_BATCH_BY_NAME_COUNT)                                                                  \
+	X(ST_BATCH_BY_ID)                                                                          \
+	X(ST_BATCH_BY_ID_COUNT)                                                                    \
+	X(ST_BATCH_LIST)                                                                           \
+	X(ST_KEY_INSERT)                                                                           \
+	X(ST_KEY_GET)                                                                              \
+	X(ST_KEY_SEALED)                                                                           \
+	X(ST_KEY_CAS)                                                                              \
+	X(ST_KEY_LIST)                                                                             \
+	X(ST_KEY_LIST_BATCH)                                                                       \
+	X(ST_KEY_LIST_STATE)                                                                       \
+	X(ST_KEY_LIST_BATCH_STATE)                                                                 \
+	X(ST_AUDIT_TAIL)                                                                           \
+	X(ST_AUDIT_INSERT)                                                                         \
+	X(ST_AUDIT_LIST)                                                                           \
+	X(ST_KEY_LOCK)                                                                             \
+	X(ST_KEY_USES)                                                                             \
+	X(ST_KEY_USE_INSERT)                                                                       \
+	X(ST_KEY_USE_COUNT)                                                                        \
+	X(ST_KEY_PROVISIONED)                                                                      \
+	X(ST_KEY_FAILURE)                                                                          \
+	X(ST_KEY_SUCCESS)                                                                          \
+	X(ST_DEVICE_INSERT)                                                                        \
+	X(ST_DEVICE_GET)                                                                           \
+	X(ST_DEVICE_PUT)                                                                           \
+	X(ST_DEVICE_LIST)                                                                          \
+	X(ST_DEVICE_LIST_STATE)                                                                    \
+	X(ST_ESCROW_GET)                                                                           \
+	X(ST_ESCROW_PUT)                                                                           \
+	X(ST_JOB_INSERT)                                                                           \
+	X(ST_JOB_GET)                                                                              \
+	X(ST_JOB_ACTIVE)                                                                           \
+	X(ST_JOB_LAST_DONE)                                                                        \
+	X(ST_JOB_PUT)                                                                              \
+	X(ST_JOBS_RENEW)                                                                           \
+	X(ST_JOB_LIST)                                                                             \
+	X(ST_JOB_LIST_STATE)                                                                       \
+	X(ST_COUNT_KEYS)                                                                           \
+	X(ST_COUNT_DEVICES)                                                                        \
+	X(ST_COUNT_JOBS)                                                                           \
+	X(ST_DEVICE_SET_TLS)                                                                       \
+	X(ST_JOB_ACTIVE_AT)                                                                        \
+	X(ST_JOBS_PRUNE)                                                                           \
+	X(ST_JOBS_DROP_UNBOUND)                                                                    \
+	X(ST_HOST_TAKEN)                                                                           \
+	X(ST_NOTE_PUT)                                                                             \
+	X(ST_NOTE_TRIM)                                                                            \
+	X(ST_NOTE_LIST)                                                                            \
+	X(ST_PAIR_FAILURE)                                                                         \
+	X(ST_KEY_LOCK_RAISE)                                                                       \
+	X(ST_PAIR_TRIM)                                                                            \
+	X(ST_PAIR_LOCKED)                                                                          \
+	X(ST_PAIR_CLEAR)
+
 #endif

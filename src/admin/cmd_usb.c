@@ -221,6 +221,47 @@ static const char *record_state(const struct pp_usb_record *r)
 	return pp_uc_record_state_name(pp_uc_usb_record_state(r));
 }
 
+/* Each variable of a record with its value as shown (hidden secrets unless reveal),
+ * the text wiped after fn. */
+typedef void (*var_fn)(void *ctx, const struct pp_usb_var *v, const struct pp_usb_var_info *vi,
+		       const char *val);
+static void each_var(const struct pp_usb_record *r, bool reveal, var_fn fn, void *ctx)
+{
+	for (size_t j = 0; j < r->n_vars; j++) {
+		const struct pp_usb_var *v = &r->vars[j];
+		const struct pp_usb_var_info *vi = pp_usb_var_lookup(v->module, v->variable);
+		char val[1024];
+		value_text(vi, r->body + v->off, v->len, reveal, val, sizeof(val));
+		fn(ctx, v, vi, val);
+		pp_wipe(val, sizeof(val));
+	}
+}
+
+struct var_json {
+	json_t *vars;
+	bool reveal;
+};
+
+static void var_to_json(void *ctx, const struct pp_usb_var *v, const struct pp_usb_var_info *vi,
+			const char *val)
+{
+	struct var_json *vj = ctx;
+	/* A hidden secret is null, never the text "(hidden)". */
+	bool hidden = vi && vi->secret && !vj->reveal;
+	json_array_append_new(
+	    vj->vars, json_pack("{s:i,s:i,s:s,s:s,s:i,s:o}", "module", v->module, "variable",
+				v->variable, "name", vi ? vi->name : "unknown", "type",
+				pp_usb_vtype_str(vi ? vi->type : PP_USB_VT_BYTES), "length", v->len,
+				"value", hidden ? json_null() : json_string(val)));
+}
+
+static void var_print(void *ctx, const struct pp_usb_var *v, const struct pp_usb_var_info *vi,
+		      const char *val)
+{
+	(void)ctx;
+	printf("  %u/%-3u %-30s %s\n", v->module, v->variable, vi ? vi->name : "(unknown)", val);
+}
+
 static json_t *inspect_json(const struct pp_usb_file *f, bool reveal)
 {
 	const struct pp_usb_header *h = &f->header;
@@ -242,23 +283,9 @@ static json_t *inspect_json(const struct pp_usb_file *f, bool reveal)
 	json_t *recs = json_array();
 	for (size_t i = 0; i < f->n_records; i++) {
 		const struct pp_usb_record *r = &f->records[i];
-		json_t *vars = json_array();
-		for (size_t j = 0; j < r->n_vars; j++) {
-			const struct pp_usb_var *v = &r->vars[j];
-			const struct pp_usb_var_info *vi =
-			    pp_usb_var_lookup(v->module, v->variable);
-			char val[1024];
-			value_text(vi, r->body + v->off, v->len, reveal, val, sizeof(val));
-			/* A hidden secret is null, never the text "(hidden)". */
-			bool hidden = vi && vi->secret && !reveal;
-			json_array_append_new(
-			    vars,
-			    json_pack("{s:i,s:i,s:s,s:s,s:i,s:o}", "module", v->module, "variable",
-				      v->variable, "name", vi ? vi->name : "unknown", "type",
-				      pp_usb_vtype_str(vi ? vi->type : PP_USB_VT_BYTES), "length",
-				      v->len, "value", hidden ? json_null() : json_string(val)));
-			pp_wipe(val, sizeof(val));
-		}
+		struct var_json vj = {json_array(), reveal};
+		each_var(r, reveal, var_to_json, &vj);
+		json_t *vars = vj.vars;
 		json_array_append_new(
 		    recs,
 		    json_pack("{s:I,s:I,s:s,s:b,s:o}", "number", (json_int_t)r->number, "type",
@@ -292,16 +319,7 @@ static void inspect_text(const char *path, const struct pp_usb_file *f, bool rev
 		const struct pp_usb_record *r = &f->records[i];
 		printf("record %u: %s%s\n", r->number, record_state(r),
 		       (r->flags & PP_USB_REC_SCRAMBLED) ? ", scrambled" : "");
-		for (size_t j = 0; j < r->n_vars; j++) {
-			const struct pp_usb_var *v = &r->vars[j];
-			const struct pp_usb_var_info *vi =
-			    pp_usb_var_lookup(v->module, v->variable);
-			char val[1024];
-			value_text(vi, r->body + v->off, v->len, reveal, val, sizeof(val));
-			printf("  %u/%-3u %-30s %s\n", v->module, v->variable,
-			       vi ? vi->name : "(unknown)", val);
-			pp_wipe(val, sizeof(val));
-		}
+		each_var(r, reveal, var_print, NULL);
 	}
 }
 

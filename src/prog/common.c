@@ -21,14 +21,22 @@
 #include "store/masterkey.h"
 #include "store/store.h"
 
+/* "pskprov: <message><tail>" on stderr, one line. */
+static void say(const char *tail, const char *fmt, va_list ap) PP_PRINTF(2, 0);
+static void say(const char *tail, const char *fmt, va_list ap)
+{
+	fputs("pskprov: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs(tail, stderr);
+	fputc('\n', stderr);
+}
+
 int pp_fail(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("pskprov: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return PP_EXIT_FAIL;
 }
 
@@ -39,23 +47,21 @@ int pp_fail_err(const struct pp_err *err)
 
 int pp_usage_error(const char *cmd, const char *fmt, ...)
 {
+	char tail[96];
 	va_list ap;
-	fputs("pskprov: ", stderr);
+	snprintf(tail, sizeof(tail), " (see 'pskprov %s --help')", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say(tail, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see 'pskprov %s --help')\n", cmd);
 	return PP_EXIT_USAGE;
 }
 
 void pp_note(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("pskprov: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int pp_dispatch(struct pp_cli *cli, const char *family, const struct pp_command *table, int argc,

@@ -115,11 +115,20 @@ static void count_line(uint64_t n, const char *one, const char *many)
 	fprintf(stderr, "%llu %s\n", (unsigned long long)n, n == 1 ? one : many);
 }
 
-static int devices_list(struct pp_cli *cli, int argc, char **argv)
+/* A listing command: devices list and jobs list differ only in these. */
+struct listing {
+	const char *cmd;
+	int (*parse_state)(const char *, int *, struct pp_err *);
+	void (*header)(void);
+	int (*list)(struct pp_store *s, int state, struct list_ctx *lc, struct pp_err *err);
+	const char *one, *many;
+};
+
+static int run_listing(const struct listing *l, struct pp_cli *cli, int argc, char **argv)
 {
 	bool json = false;
 	int state = -1;
-	int urc = parse_common(argc, argv, "devices list", &json, &state, pp_uc_device_state_parse);
+	int urc = parse_common(argc, argv, l->cmd, &json, &state, l->parse_state);
 	if (urc)
 		return urc < 0 ? PP_EXIT_OK : urc;
 	struct pp_err err = {0};
@@ -130,14 +139,32 @@ static int devices_list(struct pp_cli *cli, int argc, char **argv)
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
 		return pp_fail_err(&err);
 	if (!json)
-		printf("%-36s %-8s %-15s %-12s %-28s %-19s %s\n", "UUID", "PID", "ADDRESS", "STATE",
-		       "NAME", "LAST SEEN (UTC)", "TLS");
-	if (pp_uc_device_list(store, state, device_row, &lc, NULL, &err) < 0)
+		l->header();
+	if (l->list(store, state, &lc, &err) < 0)
 		return pp_fail_err(&err);
 	if (json)
 		return pp_json_print(json_incref(arr));
-	count_line(lc.n, "device", "devices");
+	count_line(lc.n, l->one, l->many);
 	return PP_EXIT_OK;
+}
+
+static void devices_header(void)
+{
+	printf("%-36s %-9s %-15s %-12s %-28s %-19s %s\n", "UUID", "PID", "ADDRESS", "STATE", "NAME",
+	       "LAST SEEN (UTC)", "TLS");
+}
+
+static int devices_walk(struct pp_store *s, int state, struct list_ctx *lc, struct pp_err *err)
+{
+	return pp_uc_device_list(s, state, device_row, lc, NULL, err);
+}
+
+static int devices_list(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct listing l = {"devices list", pp_uc_device_state_parse,
+					 devices_header, devices_walk,
+					 "device",       "devices"};
+	return run_listing(&l, cli, argc, argv);
 }
 
 static int device_arg(const char *cmd, int argc, char **argv, const char **ref)
@@ -284,29 +311,22 @@ static int job_row(void *arg, const struct pp_job *j)
 	return 0;
 }
 
+static void jobs_header(void)
+{
+	printf("%6s %-36s %-9s %-15s %-8s %-12s %3s  %s\n", "ID", "UUID", "PID", "ADDRESS", "STATE",
+	       "STEP", "TRY", "LAST ERROR");
+}
+
+static int jobs_walk(struct pp_store *s, int state, struct list_ctx *lc, struct pp_err *err)
+{
+	return pp_uc_job_list(s, state, job_row, lc, NULL, err);
+}
+
 static int jobs_list(struct pp_cli *cli, int argc, char **argv)
 {
-	bool json = false;
-	int state = -1;
-	int urc = parse_common(argc, argv, "jobs list", &json, &state, pp_uc_job_state_parse);
-	if (urc)
-		return urc < 0 ? PP_EXIT_OK : urc;
-	struct pp_err err = {0};
-	struct pp_datadir dd;
-	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
-	pp_cleanup(json_decrefp) json_t *arr = json ? json_array() : NULL;
-	struct list_ctx lc = {.arr = arr};
-	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
-		return pp_fail_err(&err);
-	if (!json)
-		printf("%6s %-36s %-8s %-15s %-8s %-12s %3s  %s\n", "ID", "UUID", "PID", "ADDRESS",
-		       "STATE", "STEP", "TRY", "LAST ERROR");
-	if (pp_uc_job_list(store, state, job_row, &lc, NULL, &err) < 0)
-		return pp_fail_err(&err);
-	if (json)
-		return pp_json_print(json_incref(arr));
-	count_line(lc.n, "job", "jobs");
-	return PP_EXIT_OK;
+	static const struct listing l = {
+	    "jobs list", pp_uc_job_state_parse, jobs_header, jobs_walk, "job", "jobs"};
+	return run_listing(&l, cli, argc, argv);
 }
 
 int cmd_jobs(struct pp_cli *cli, int argc, char **argv)

@@ -1,5 +1,7 @@
 #include "core/clock.h"
 
+#include <errno.h>
+
 #include <time.h>
 
 uint64_t pp_now_ms(void)
@@ -15,4 +17,12 @@ double pp_now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void pp_sleep_ms(uint64_t ms)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+			      .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }

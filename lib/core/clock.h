@@ -9,5 +9,7 @@
 uint64_t pp_now_ms(void);
 /* The same clock in seconds, with sub-second precision (durations shown to people). */
 double pp_now_s(void);
+/* Sleeps ms milliseconds, resuming after signals. */
+void pp_sleep_ms(uint64_t ms);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/secret.h"
 #include "proto/setupbin.h"
 
@@ -32,13 +33,6 @@ const char *pp_usb_boot_outcome_name(enum pp_usb_boot_outcome o)
 		return "ignored";
 	}
 	return "?";
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 static int pread_all(int fd, void *buf, size_t n, off_t off)
@@ -73,7 +67,7 @@ static int lock_file(int fd, const char *path, struct pp_err *err)
 		if (waited >= PP_USB_BOOT_LOCK_WAIT_MS)
 			return pp_err_set(err, PP_EBUSY,
 					  "'%s' is in use by another device booting from it", path);
-		sleep_ms(BOOT_STEP_MS);
+		pp_sleep_ms(BOOT_STEP_MS);
 	}
 }
 
@@ -290,7 +284,7 @@ static int mark_used(const char *path, uint32_t number, const char *pid, struct 
 		rc = pp_usb_consume_next(path, PP_AMT_DEV_FACTORY_PASSWORD, &got, err);
 		if (rc != -PP_EBUSY || waited >= PP_USB_BOOT_LOCK_WAIT_MS)
 			break;
-		sleep_ms(BOOT_STEP_MS);
+		pp_sleep_ms(BOOT_STEP_MS);
 	}
 	if (rc < 0)
 		return rc;

@@ -4,6 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Every message is one line: a control character that came in with quoted input
+ * (a newline, an escape) becomes a space. */
+static void flatten(char *m)
+{
+	for (; *m; m++)
+		if ((unsigned char)*m < 0x20 || *m == 0x7f)
+			*m = ' ';
+}
+
 int pp_err_set(struct pp_err *err, int code, const char *fmt, ...)
 {
 	if (code <= 0 || code >= PP_STATUS_MAX)
@@ -14,6 +23,7 @@ int pp_err_set(struct pp_err *err, int code, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
+		flatten(err->msg);
 	}
 	return -code;
 }
@@ -41,6 +51,7 @@ int pp_err_prefix(struct pp_err *err, const char *fmt, ...)
 	for (size_t i = 0; i < ol && n < cap; i++)
 		err->msg[n++] = old[i];
 	err->msg[n] = '\0';
+	flatten(err->msg);
 	if (err->code <= 0 || err->code >= PP_STATUS_MAX)
 		err->code = PP_EINVAL;
 	return -err->code;

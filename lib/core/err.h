@@ -37,7 +37,9 @@ struct pp_err {
 	char msg[256];
 };
 
-/* Sets err (if not NULL) and returns -code, so callers can `return pp_err_set(...)`. */
+/* Sets err (if not NULL) and returns -code, so callers can `return pp_err_set(...)`.
+ * The message is always one line: control characters in it (from quoted input)
+ * become spaces. pp_err_prefix keeps that. */
 int pp_err_set(struct pp_err *err, int code, const char *fmt, ...) PP_PRINTF(3, 4);
 
 /* Puts "prefix: " before the current message; returns -err->code (or -PP_EINVAL). */

@@ -182,4 +182,3 @@ int pp_agent_start_configuration(const char *path, unsigned timeout_ms, uint32_t
 	close(fd);
 	return rc;
 }
-

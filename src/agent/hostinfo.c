@@ -25,9 +25,13 @@ static int hostinfo_named(const uint8_t address[4], struct pp_agent_hostinfo *h,
 static int hostinfo_discovered(struct pp_agent_hostinfo *h, struct pp_err *err)
 {
 	int rc = pp_host_mgmt_address(NULL, h->ip, h->ifname, h->fqdn, err);
+	if (rc < 0 && err) {
+		char why[sizeof(err->msg)];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return pp_err_set(err, -rc, "%.200s; --address can name one", why);
+	}
 	if (rc < 0)
-		return pp_err_prefix(err, "cannot find the host's address (--address can name "
-					  "one)");
+		return rc;
 	h->discovered = true;
 	format_ip(h);
 	if (h->ip[0] != 127)

@@ -29,40 +29,41 @@ static void expect_route_error(const char *text, int code, const char *needle)
 		fail_msg("error '%s' does not say '%s'", err.msg, needle);
 }
 
+/* The table's default route is want. */
+static void expect_iface(const char *text, const char *want)
+{
+	char ifname[IFNAMSIZ] = "";
+	struct pp_err err = {0};
+	if (route_of(text, ifname, &err) < 0)
+		fail_msg("route table refused: %s", err.msg);
+	assert_string_equal(ifname, want);
+}
+
 static void test_route_one_default(void **state)
 {
 	(void)state;
-	char ifname[IFNAMSIZ] = "";
-	struct pp_err err = {0};
 	/* As this kernel prints it: a gateway route and the link's own subnet. */
-	const char *t = HEADER "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0    "
-			       "          \n"
-			       "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0     \n";
-	assert_int_equal(route_of(t, ifname, &err), 0);
-	assert_string_equal(ifname, "eth0");
+	expect_iface(HEADER "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0    "
+			    "          \n"
+			    "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0     \n",
+		     "eth0");
 	/* A device route (no gateway), no final newline. */
-	assert_int_equal(route_of(HEADER
-				  "tap0\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0",
-				  ifname, &err),
-			 0);
-	assert_string_equal(ifname, "tap0");
+	expect_iface(HEADER "tap0\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0", "tap0");
 }
 
 static void test_route_lowest_metric(void **state)
 {
 	(void)state;
-	char ifname[IFNAMSIZ] = "";
-	struct pp_err err = {0};
-	const char *t = HEADER "wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
-			       "eth1\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
-			       "eth2\t00000000\t0103A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n";
-	assert_int_equal(route_of(t, ifname, &err), 0);
-	assert_string_equal(ifname, "eth1"); /* the first of equals */
+	/* The first of equals. */
+	expect_iface(HEADER "wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
+			    "eth1\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+			    "eth2\t00000000\t0103A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n",
+		     "eth1");
 	/* A metric over INT_MAX, printed negative by the kernel's %d, ranks high. */
-	t = HEADER "big0\t00000000\t00000000\t0001\t0\t0\t-1\t00000000\t0\t0\t0\n"
-		   "small0\t00000000\t00000000\t0001\t0\t0\t2147483647\t00000000\t0\t0\t0\n";
-	assert_int_equal(route_of(t, ifname, &err), 0);
-	assert_string_equal(ifname, "small0");
+	expect_iface(HEADER "big0\t00000000\t00000000\t0001\t0\t0\t-1\t00000000\t0\t0\t0\n"
+			    "small0\t00000000\t00000000\t0001\t0\t0\t2147483647\t00000000\t0\t0\t"
+			    "0\n",
+		     "small0");
 }
 
 static void test_route_none(void **state)
@@ -79,15 +80,12 @@ static void test_route_none(void **state)
 static void test_route_down(void **state)
 {
 	(void)state;
-	char ifname[IFNAMSIZ] = "";
-	struct pp_err err = {0};
 	/* Flags without RTF_UP (0x0001): not a usable route, even at a lower metric. */
 	expect_route_error(HEADER "eth0\t00000000\t010200C0\t0002\t0\t0\t0\t00000000\t0\t0\t0\n",
 			   PP_ENOTFOUND, "no default route");
-	const char *t = HEADER "eth0\t00000000\t010200C0\t0002\t0\t0\t0\t00000000\t0\t0\t0\n"
-			       "eth1\t00000000\t010200C0\t0003\t0\t0\t50\t00000000\t0\t0\t0\n";
-	assert_int_equal(route_of(t, ifname, &err), 0);
-	assert_string_equal(ifname, "eth1");
+	expect_iface(HEADER "eth0\t00000000\t010200C0\t0002\t0\t0\t0\t00000000\t0\t0\t0\n"
+			    "eth1\t00000000\t010200C0\t0003\t0\t0\t50\t00000000\t0\t0\t0\n",
+		     "eth1");
 }
 
 static void test_route_malformed(void **state)

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -84,7 +83,7 @@ const char *pp_agent_http_error_name(int e)
 /* One POST, bounded by timeout_s (libevent's connection timeout, and a guard timer on
  * the loop in case a callback never comes). */
 int pp_agent_http_post(const struct pp_address *u, const char *body, const char *token,
-		     unsigned timeout_s, struct pp_agent_http_result *h, struct pp_err *err)
+		       unsigned timeout_s, struct pp_agent_http_result *h, struct pp_err *err)
 {
 	char auth[PP_TOKEN_TEXT_LEN + 16];
 	struct evhttp_connection *conn = NULL;
@@ -197,4 +196,3 @@ void pp_agent_reply_error_text(const struct pp_agent_http_result *h, char *out, 
 	if (strlen(out) > 200)
 		memcpy(out + 197, "...", 4);
 }
-

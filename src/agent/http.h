@@ -26,7 +26,8 @@ struct pp_agent_http_result {
 int pp_agent_parse_url(const char *s, struct pp_address *u, struct pp_err *err) PP_WUR;
 /* One POST with the token as a bearer, bounded by timeout_s; h gets the answer. */
 int pp_agent_http_post(const struct pp_address *u, const char *body, const char *token,
-		       unsigned timeout_s, struct pp_agent_http_result *h, struct pp_err *err) PP_WUR;
+		       unsigned timeout_s, struct pp_agent_http_result *h,
+		       struct pp_err *err) PP_WUR;
 /* What an enum evhttp_request_error means, in words. */
 const char *pp_agent_http_error_name(int e);
 /* The token: the first line of a file only its owner may read; never from argv. */

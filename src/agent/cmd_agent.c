@@ -1,5 +1,6 @@
 /* pskprov agent: the host agent (see agent/cmd_agent.h). */
 #include "agent/cmd_agent.h"
+#include "agent/hostinfo.h"
 #include "agent/http.h"
 
 #include <jansson.h>
@@ -74,7 +75,7 @@ static json_t *device_json(const struct pp_agent_device *d, const char *uuid, co
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: pskprov agent --device-socket PATH --server URL --address IPV4\n"
+		"usage: pskprov agent --device-socket PATH --server URL [--address IPV4]\n"
 		"                     [--retries N] [--timeout SECONDS] [--token-file FILE]\n"
 		"                     [--json]\n\n"
 		"The host agent: reads the device's UUID, PID, provisioning state, TLS mode and\n"
@@ -88,7 +89,9 @@ static void usage(FILE *out)
 		"  --server URL          [http://]IPV4[:PORT][/PATH] on loopback; the port\n"
 		"                        defaults to 8971, the path to %s\n"
 		"  --address IPV4        the device's management address the server should\n"
-		"                        connect to (127.0.0.0/8)\n"
+		"                        connect to (127.0.0.0/8, one of the host's own);\n"
+		"                        default: the IPv4 address of the default route's\n"
+		"                        interface (/proc/net/route; nothing is sent)\n"
 		"  --retries N           retries while the server is down or busy, waiting 1 s,\n"
 		"                        then doubling (default %d, at most %d)\n"
 		"  --timeout SECONDS     for each exchange with the device and each HTTP request\n"
@@ -166,13 +169,12 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 	}
 	if (optind < argc)
 		return pp_usage_error("agent", "unexpected argument '%.40s'", argv[optind]);
-	if (!o->sock || !o->server || !o->address)
-		return pp_usage_error("agent",
-				      "--device-socket, --server and --address are required");
+	if (!o->sock || !o->server)
+		return pp_usage_error("agent", "--device-socket and --server are required");
 	if (pp_agent_parse_url(o->server, &o->url, &err) < 0 ||
-	    pp_parse_ipv4(o->address, o->addr, "--address", &err) < 0)
+	    (o->address && pp_parse_ipv4(o->address, o->addr, "--address", &err) < 0))
 		return pp_usage_error("agent", "%s", err.msg);
-	if (o->addr[0] != 127)
+	if (o->address && o->addr[0] != 127)
 		return pp_usage_error(
 		    "agent", "--address %s is not a loopback address (127.0.0.0/8)", o->address);
 	return -1;
@@ -268,19 +270,30 @@ static char *hello_body(const struct pp_agent_device *dev, const char *uuid, con
 }
 
 static int print_started(const struct agent_opts *o, const struct pp_agent_device *dev,
-			 const char *uuid, const char *addr_s, int code)
+			 const char *uuid, const struct pp_agent_hostinfo *host, int code)
 {
 	if (o->json) {
 		json_t *j = device_json(dev, uuid, "started");
 		if (j) {
-			json_object_set_new(j, "address", json_string(addr_s));
+			json_object_set_new(j, "address", json_string(host->addr));
+			json_object_set_new(
+			    j, "address_source",
+			    json_string(host->discovered ? "default route" : "--address"));
+			json_object_set_new(j, "interface",
+					    host->discovered ? json_string(host->ifname)
+							     : json_null());
+			json_object_set_new(j, "fqdn",
+					    host->fqdn[0] ? json_string(host->fqdn) : json_null());
 			json_object_set_new(j, "server_status", json_integer(code));
 		}
 		return pp_json_print(j);
 	}
+	char where[PP_FQDN_MAX + 64];
+	pp_agent_hostinfo_describe(host, where, sizeof(where));
 	print_device(dev, uuid);
+	printf("address   %s\n", where);
 	printf("server    %s accepted the hello (HTTP %d); the device's address is %s\n",
-	       o->url.hostport, code, addr_s);
+	       o->url.hostport, code, host->addr);
 	printf("started   CFG_StartConfiguration: the device sends hellos and waits for "
 	       "the server\n");
 	return PP_EXIT_OK;
@@ -303,7 +316,7 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 
 	/* 1. Read the device. */
 	struct pp_agent_device dev;
-	char uuid[37], addr_s[16];
+	char uuid[37];
 	unsigned timeout_ms = o.timeout_s * 1000u;
 	if (pp_agent_query(o.sock, timeout_ms, &dev, &err) < 0)
 		return pp_fail("cannot read the device: %s", err.msg);
@@ -311,9 +324,11 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 	if ((rc = check_device(&o, &dev, uuid)) >= 0)
 		return rc;
 
-	/* 2. Report it to the server. */
-	snprintf(addr_s, sizeof(addr_s), "%u.%u.%u.%u", o.addr[0], o.addr[1], o.addr[2], o.addr[3]);
-	char *body = hello_body(&dev, uuid, addr_s);
+	/* 2. Report it to the server, at the host's own address. */
+	struct pp_agent_hostinfo host;
+	if (pp_agent_hostinfo_get(o.address ? o.addr : NULL, &host, &err) < 0)
+		return pp_fail("%s", err.msg);
+	char *body = hello_body(&dev, uuid, host.addr);
 	struct pp_agent_http_result *h = body ? malloc(sizeof(*h)) : NULL;
 	int code = 0;
 	if (!h)
@@ -327,7 +342,7 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 				     "failed: %s",
 				     err.msg);
 		else
-			rc = print_started(&o, &dev, uuid, addr_s, code);
+			rc = print_started(&o, &dev, uuid, &host, code);
 	}
 	free(body);
 	free(h);

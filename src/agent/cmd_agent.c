@@ -102,8 +102,8 @@ static void usage(FILE *out)
 		"Exit status: 0 when the device was reported and started (or is already\n"
 		"provisioned), 1 on failure (no PID, not PSK, server refused or unreachable),\n"
 		"2 on bad usage.\n",
-		PP_AGENT_MEI_DEFAULT, PP_AGENT_HELLO_PATH, PP_AGENT_RETRIES, PP_AGENT_RETRIES_MAX, PP_AGENT_TIMEOUT_S,
-		PP_AGENT_TIMEOUT_MAX_S);
+		PP_AGENT_MEI_DEFAULT, PP_AGENT_HELLO_PATH, PP_AGENT_RETRIES, PP_AGENT_RETRIES_MAX,
+		PP_AGENT_TIMEOUT_S, PP_AGENT_TIMEOUT_MAX_S);
 }
 
 /* What the command line says. */
@@ -174,10 +174,12 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 	if (optind < argc)
 		return pp_usage_error("agent", "unexpected argument '%.40s'", argv[optind]);
 	if (o->sock && o->mei)
-		return pp_usage_error("agent", "--mei and --device-socket are alternatives: give one");
-	o->transport = o->sock ? (struct pp_agent_transport){PP_AGENT_TRANSPORT_SOCKET, o->sock}
-			       : (struct pp_agent_transport){PP_AGENT_TRANSPORT_MEI,
-							     o->mei ? o->mei : PP_AGENT_MEI_DEFAULT};
+		return pp_usage_error("agent",
+				      "--mei and --device-socket are alternatives: give one");
+	o->transport = o->sock
+			   ? (struct pp_agent_transport){PP_AGENT_TRANSPORT_SOCKET, o->sock}
+			   : (struct pp_agent_transport){PP_AGENT_TRANSPORT_MEI,
+							 o->mei ? o->mei : PP_AGENT_MEI_DEFAULT};
 	if (!o->server || !o->address)
 		return pp_usage_error("agent", "--server and --address are required");
 	if (pp_agent_parse_url(o->server, &o->url, &err) < 0 ||

@@ -53,8 +53,8 @@ struct pp_agent_device {
 /* Reads provisioning state, UUID, code versions, TLS mode and PID through transport t,
  * each exchange within timeout_ms. A refused CFG_GetPID leaves has_pid false; any other
  * refusal, a malformed reply or a timeout is an error. */
-int pp_agent_query(const struct pp_agent_transport *t, unsigned timeout_ms, struct pp_agent_device *out,
-		   struct pp_err *err) PP_WUR;
+int pp_agent_query(const struct pp_agent_transport *t, unsigned timeout_ms,
+		   struct pp_agent_device *out, struct pp_err *err) PP_WUR;
 
 /* Sends CFG_StartConfiguration. 0 when the device accepted; -PP_ESTATE with the status
  * in *status (and named in err) when it refused. */

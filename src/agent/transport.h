@@ -50,7 +50,7 @@ extern const struct pthi_link_ops pp_pthi_mei_ops;
 
 /* Opens the transport t names; l is closed (fd -1) on failure. */
 int pp_pthi_link_open(struct pthi_link *l, const struct pp_agent_transport *t, uint64_t deadline,
-		   struct pp_err *err) PP_WUR;
+		      struct pp_err *err) PP_WUR;
 /* Closes l if open; for pp_cleanup too. */
 void pp_pthi_link_close(struct pthi_link *l);
 

@@ -98,7 +98,8 @@ static int mei_connect_once(struct pthi_link *l, int *e, struct pp_err *err)
 	uint32_t max = d.out_client_properties.max_msg_length;
 	if (max < PP_PTHI_HEADER_LEN || max > PP_MEI_MAX_MSG) {
 		close(fd);
-		return pp_err_set(err, PP_EPROTO, "%s: the AMTHI client's max_msg_length %u is "
+		return pp_err_set(err, PP_EPROTO,
+				  "%s: the AMTHI client's max_msg_length %u is "
 				  "out of range (%d to %d)",
 				  l->path, max, PP_PTHI_HEADER_LEN, PP_MEI_MAX_MSG);
 	}
@@ -148,8 +149,8 @@ static int mei_read_answer(struct pthi_link *l, uint8_t *resp, size_t cap, size_
 	return 0;
 }
 
-static int mei_exchange_once(struct pthi_link *l, const uint8_t *req, size_t req_len,
-			     uint8_t *resp, size_t cap, size_t *resp_len, uint64_t deadline, int *e,
+static int mei_exchange_once(struct pthi_link *l, const uint8_t *req, size_t req_len, uint8_t *resp,
+			     size_t cap, size_t *resp_len, uint64_t deadline, int *e,
 			     struct pp_err *err)
 {
 	int rc;

@@ -18,7 +18,8 @@ static int connect_error(const char *path, int e, struct pp_err *err)
 {
 	if (e == ENOENT)
 		return pp_err_set(err, PP_ENOTFOUND,
-				  "device socket '%s' does not exist: is the device running?", path);
+				  "device socket '%s' does not exist: is the device running?",
+				  path);
 	if (e == ECONNREFUSED)
 		return pp_err_set(err, PP_EIO,
 				  "device socket '%s': nobody is listening (the device is not "
@@ -93,7 +94,8 @@ static int socket_exchange(struct pthi_link *l, const uint8_t *req, size_t req_l
 	size_t rest = 0;
 	int rc;
 	if (cap < PP_PTHI_MAX_FRAME)
-		return pp_err_set(err, PP_ETOOBIG, "answer buffer under %d bytes", PP_PTHI_MAX_FRAME);
+		return pp_err_set(err, PP_ETOOBIG, "answer buffer under %d bytes",
+				  PP_PTHI_MAX_FRAME);
 	if ((rc = socket_io(l->fd, (void *)req, req_len, true, deadline, err)) < 0 ||
 	    (rc = socket_io(l->fd, resp, PP_PTHI_HEADER_LEN, false, deadline, err)) < 0)
 		return rc;

@@ -136,8 +136,10 @@ done
 ok
 wait_for "$T/server.log" "provisioned as" 30
 run timeout 20 "$P" jobs list --json
-[ "$(jq -r '[.[] | select(.state == "done")] | length' <<<"$OUT" 2>/dev/null)" != 0 ] ||
-	echo "note: jobs list: $OUT"
+expect_rc 0 "jobs list"
+[ "$(jq -r --arg u "$UUID" '[.[] | select(.uuid == $u and .state == "done")] | length' \
+	<<<"$OUT")" = 1 ] || fail "no done job for $UUID: $OUT"
+ok
 
 # ---- a firmware reset after 2 answers: reconnected, the request sent again ----
 mei_agent reset reset:2 "$T/mei0" $(srv_args)

@@ -36,12 +36,11 @@
 
 #include <linux/mei.h>
 
-#define SHIM_FDS 8
-#define SHIM_MAX_MSG 4096
-#define HDR 12
+#include "proto/pthi.h" /* macros only: the shim links nothing of the program */
 
-static const uint8_t amthi[16] = {0x28, 0x00, 0xf8, 0x12, 0xb7, 0xb4, 0x2d, 0x4b,
-				  0xac, 0xa8, 0x46, 0xe0, 0xff, 0x65, 0x81, 0x4c};
+#define SHIM_FDS 8
+#define SHIM_MAX_MSG PP_PTHI_MAX_FRAME
+#define HDR PP_PTHI_HEADER_LEN
 
 struct shim_fd {
 	int fd;   /* ours, -1 when the slot is free */
@@ -133,7 +132,9 @@ static int shim_open(const char *path)
 		if (e == EBUSY)
 			busy_left--;
 		shim_log("open %s: %s\n", path,
-			 e == ENOENT ? "ENOENT" : e == EACCES ? "EACCES" : "EBUSY");
+			 e == ENOENT   ? "ENOENT"
+			 : e == EACCES ? "EACCES"
+				       : "EBUSY");
 		errno = e;
 		return -1;
 	}
@@ -158,10 +159,9 @@ static uint32_t le32(const uint8_t *p)
 
 static void guid_text(const uint8_t *b, char out[37])
 {
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[3],
-		 b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }
 
 static int device_socket(void)
@@ -185,7 +185,8 @@ static int shim_connect(struct shim_fd *s, struct mei_connect_client_data *d)
 {
 	char g[37];
 	guid_text(d->in_client_uuid.b, g);
-	if (noclient || memcmp(d->in_client_uuid.b, amthi, sizeof(amthi)) != 0) {
+	/* The text from the kernel's byte order: a wrong order is a wrong GUID. */
+	if (noclient || strcmp(g, PP_PTHI_AMTHI_GUID_TEXT) != 0) {
 		shim_log("connect %s: ENOTTY (no such client)\n", g);
 		errno = ENOTTY;
 		return -1;

@@ -116,25 +116,40 @@ struct agent_opts {
 	uint8_t addr[4];
 };
 
+static const struct option agent_options[] = {{"device-socket", required_argument, NULL, 's'},
+					      {"mei", required_argument, NULL, 'm'},
+					      {"server", required_argument, NULL, 'S'},
+					      {"address", required_argument, NULL, 'a'},
+					      {"retries", required_argument, NULL, 'r'},
+					      {"timeout", required_argument, NULL, 't'},
+					      {"json", no_argument, NULL, 'j'},
+					      {"token-file", required_argument, NULL, 'T'},
+					      {"help", no_argument, NULL, 'h'},
+					      {NULL, 0, NULL, 0}};
+
+/* --mei or --device-socket, else the default MEI device: -1, or a usage error's code. */
+static int select_transport(struct agent_opts *o)
+{
+	if (o->sock && o->mei)
+		return pp_usage_error("agent",
+				      "--mei and --device-socket are alternatives: give one");
+	if (o->sock)
+		o->transport = (struct pp_agent_transport){PP_AGENT_TRANSPORT_SOCKET, o->sock};
+	else
+		o->transport = (struct pp_agent_transport){PP_AGENT_TRANSPORT_MEI,
+							   o->mei ? o->mei : PP_AGENT_MEI_DEFAULT};
+	return -1;
+}
+
 /* -1 to go on; otherwise the exit code (help, or a usage error already reported). */
 static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 {
-	static const struct option opts[] = {{"device-socket", required_argument, NULL, 's'},
-					     {"mei", required_argument, NULL, 'm'},
-					     {"server", required_argument, NULL, 'S'},
-					     {"address", required_argument, NULL, 'a'},
-					     {"retries", required_argument, NULL, 'r'},
-					     {"timeout", required_argument, NULL, 't'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"token-file", required_argument, NULL, 'T'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
 	int c;
 	memset(o, 0, sizeof(*o));
 	o->retries = PP_AGENT_RETRIES;
 	o->timeout_s = PP_AGENT_TIMEOUT_S;
-	while ((c = pp_getopt(argc, argv, "s:m:S:a:r:t:T:jh", opts)) != -1) {
+	while ((c = pp_getopt(argc, argv, "s:m:S:a:r:t:T:jh", agent_options)) != -1) {
 		switch (c) {
 		case 'T':
 			o->token_file = optarg;
@@ -173,13 +188,8 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 	}
 	if (optind < argc)
 		return pp_usage_error("agent", "unexpected argument '%.40s'", argv[optind]);
-	if (o->sock && o->mei)
-		return pp_usage_error("agent",
-				      "--mei and --device-socket are alternatives: give one");
-	o->transport = o->sock
-			   ? (struct pp_agent_transport){PP_AGENT_TRANSPORT_SOCKET, o->sock}
-			   : (struct pp_agent_transport){PP_AGENT_TRANSPORT_MEI,
-							 o->mei ? o->mei : PP_AGENT_MEI_DEFAULT};
+	if ((c = select_transport(o)) >= 0)
+		return c;
 	if (!o->server || !o->address)
 		return pp_usage_error("agent", "--server and --address are required");
 	if (pp_agent_parse_url(o->server, &o->url, &err) < 0 ||

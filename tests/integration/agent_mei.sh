@@ -161,6 +161,13 @@ expect_out "device is already provisioned"
 shim_has "open /dev/mei0"
 shim_has "connect $AMTHI"
 
+# Every MEI fd the agent opened, it closed, on every path (failures included).
+for f in "$T"/shim-*.log; do
+	[ "$(grep -c '^open [^ ]*$' "$f")" -eq "$(grep -c '^close' "$f")" ] ||
+		fail "an MEI fd was left open ($(basename "$f")): $(cat "$f")"
+done
+ok
+
 # The device's and server's logs (a sanitizer build reports there).
 for f in "$T/dev.log" "$T/server.log"; do
 	if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$f"; then

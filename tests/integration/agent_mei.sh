@@ -45,13 +45,8 @@ srv_args() { echo --server http://$SRV:$API_PORT --address $DEV --token-file "$T
 
 # ---- a server, a device with a key, an agent token ----
 E=$T/dev
-run timeout 30 "$P" init
-expect_rc 0 init
-run timeout 30 "$P" keys generate --count 1 --batch mei
-expect_rc 0 "keys generate"
-run_secret timeout 30 "$P" keys export --batch mei --format csv --out "$T/k.csv"
-expect_rc 0 "keys export"
-run timeout 20 "$P" device factory-load --state "$E" --csv "$T/k.csv"
+init_keys 1 mei
+run timeout 20 "$P" device factory-load --state "$E" --csv "$CSV"
 expect_rc 0 "factory-load"
 run timeout 30 "$P" token create --role agent --name mei-agent --out "$T/agent.tok"
 expect_rc 0 "token create"
@@ -127,14 +122,7 @@ shim_has "answer 0x04800029 status 0 length 16"
 ok
 echo "--- the shim's record of the provisioning run (busy:2):"
 cat "$SHIMLOG"
-for _ in $(seq 300); do
-	st=$(timeout 10 "$P" device show --state "$E" --json | jq -r .state)
-	[ "$st" = "Post-Setup" ] && break
-	sleep 0.1
-done
-[ "$st" = "Post-Setup" ] || fail "not provisioned after the agent: $st ($(tail -3 "$T/server.log"))"
-ok
-wait_for "$T/server.log" "provisioned as" 30
+wait_provisioned "$E" "$T/server.log"
 run timeout 20 "$P" jobs list --json
 expect_rc 0 "jobs list"
 [ "$(jq -r --arg u "$UUID" '[.[] | select(.uuid == $u and .state == "done")] | length' \

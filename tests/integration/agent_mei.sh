@@ -91,6 +91,11 @@ mei_agent missing missing "$T/mei0" $(srv_args)
 expect_rc 1 "missing device"
 expect_err "no MEI device at $T/mei0: the mei_me driver is not loaded, or this machine has no Intel ME"
 expect_one_line_err
+# A driver whose AMTHI client takes messages smaller than a PTHI header.
+mei_agent maxmsg maxmsg:8 "$T/mei0" $(srv_args)
+expect_rc 1 "max_msg_length under a header"
+expect_err "the AMTHI client's max_msg_length 8 is out of range"
+expect_one_line_err
 # Without the shim: the default path, which does not exist here.
 if [ ! -e /dev/mei0 ]; then
 	run timeout 60 "$P" agent $(srv_args)
@@ -103,13 +108,15 @@ run timeout 60 "$P" agent --mei "$T/mei0" --device-socket "$E/pthi.sock" $(srv_a
 expect_rc 2 "--mei with --device-socket"
 expect_err "alternatives"
 
-# ---- busy twice, then provisioned end to end ----
+# ---- busy twice at open and twice at write, then provisioned end to end ----
 mei_agent busy busy:2 "$T/mei0" $(srv_args)
 expect_rc 0 "agent through MEI (busy twice)"
 expect_out "device    $UUID"
 expect_out "accepted the hello (HTTP 202)"
 expect_out "started   CFG_StartConfiguration"
-[ "$(grep -c ': EBUSY' "$SHIMLOG")" -eq 2 ] || fail "expected 2 EBUSY: $(cat "$SHIMLOG")"
+[ "$(grep -c '^open .*: EBUSY$' "$SHIMLOG")" -eq 2 ] &&
+	[ "$(grep -c '^write: EBUSY$' "$SHIMLOG")" -eq 2 ] ||
+	fail "expected 2 opens and 2 writes refused EBUSY: $(cat "$SHIMLOG")"
 ok
 shim_has "connect $AMTHI max_msg_length 4096"
 for cmd in 04000011 0400005c 0400001a 0400002b 0400003b 04000029; do

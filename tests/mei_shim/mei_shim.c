@@ -6,12 +6,15 @@
  *   PP_MEI_SHIM_LOG     where it appends the conversation: the connect GUID, each
  *                       request's command and length, each answer's status and length
  *                       (never a message body)
- *   PP_MEI_SHIM_FAULT   busy:N     the first N opens or writes fail EBUSY
+ *   PP_MEI_SHIM_FAULT   busy:N     the first N opens fail EBUSY, and the first N
+ *                                  writes
  *                       short      the first answer is returned truncated
  *                       reset:N    after N answers, a read fails ENODEV (a firmware
  *                                  reset): that fd stays dead, a new open works
  *                       stall      requests are swallowed, never answered
  *                       noclient   the connect ioctl fails ENOTTY
+ *                       maxmsg:N   connect says max_msg_length N (answers larger
+ *                                  than the reader's buffer fail EMSGSIZE)
  *                       eacces     open fails EACCES
  *                       missing    open fails ENOENT
  *
@@ -57,8 +60,9 @@ static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_poll)(struct pollfd *, nfds_t, int);
 static int (*real_close)(int);
 
-static int busy_left, reset_after = -1, short_once, stall, noclient, eacces, missing;
+static int busy_open, busy_write, reset_after = -1, short_once, stall, noclient, eacces, missing;
 static long answers;
+static uint32_t max_msg = SHIM_MAX_MSG;
 
 static void shim_init(void)
 {
@@ -77,7 +81,9 @@ static void shim_init(void)
 	if (!f)
 		return;
 	if (!strncmp(f, "busy:", 5))
-		busy_left = (int)strtol(f + 5, NULL, 10);
+		busy_open = busy_write = (int)strtol(f + 5, NULL, 10);
+	else if (!strncmp(f, "maxmsg:", 7))
+		max_msg = (uint32_t)strtoul(f + 7, NULL, 10);
 	else if (!strncmp(f, "reset:", 6))
 		reset_after = (int)strtol(f + 6, NULL, 10);
 	short_once = !strcmp(f, "short");
@@ -127,10 +133,10 @@ static int is_dev(const char *path)
 
 static int shim_open(const char *path)
 {
-	int e = missing ? ENOENT : eacces ? EACCES : busy_left > 0 ? EBUSY : 0;
+	int e = missing ? ENOENT : eacces ? EACCES : busy_open > 0 ? EBUSY : 0;
 	if (e) {
 		if (e == EBUSY)
-			busy_left--;
+			busy_open--;
 		shim_log("open %s: %s\n", path,
 			 e == ENOENT   ? "ENOENT"
 			 : e == EACCES ? "EACCES"
@@ -201,9 +207,9 @@ static int shim_connect(struct shim_fd *s, struct mei_connect_client_data *d)
 		return -1;
 	}
 	memset(d, 0, sizeof(*d));
-	d->out_client_properties.max_msg_length = SHIM_MAX_MSG;
+	d->out_client_properties.max_msg_length = max_msg;
 	d->out_client_properties.protocol_version = 1;
-	shim_log("connect %s max_msg_length %d protocol_version 1\n", g, SHIM_MAX_MSG);
+	shim_log("connect %s max_msg_length %u protocol_version 1\n", g, max_msg);
 	return 0;
 }
 
@@ -227,8 +233,8 @@ static ssize_t shim_write(struct shim_fd *s, const void *buf, size_t n)
 		errno = ENODEV;
 		return -1;
 	}
-	if (busy_left > 0) {
-		busy_left--;
+	if (busy_write > 0) {
+		busy_write--;
 		shim_log("write: EBUSY\n");
 		errno = EBUSY;
 		return -1;

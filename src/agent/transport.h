@@ -29,7 +29,6 @@
 struct pthi_link;
 
 struct pthi_link_ops {
-	const char *name; /* "device socket", "MEI device" */
 	int (*open)(struct pthi_link *l, uint64_t deadline, struct pp_err *err) PP_WUR;
 	/* Sends req (one whole frame) and puts the whole answer in resp (cap bytes), its
 	 * length in *resp_len; the answer is not judged here beyond its framing. */

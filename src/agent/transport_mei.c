@@ -189,7 +189,6 @@ static int mei_exchange(struct pthi_link *l, const uint8_t *req, size_t req_len,
 }
 
 const struct pthi_link_ops pp_pthi_mei_ops = {
-    .name = "MEI device",
     .open = mei_open,
     .exchange = mei_exchange,
     .close = mei_close,

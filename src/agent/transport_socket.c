@@ -116,7 +116,6 @@ static void socket_close(struct pthi_link *l)
 }
 
 const struct pthi_link_ops pp_pthi_socket_ops = {
-    .name = "device socket",
     .open = socket_open,
     .exchange = socket_exchange,
     .close = socket_close,

@@ -26,3 +26,11 @@ void pp_sleep_ms(uint64_t ms)
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
+
+uint64_t pp_backoff_ms(uint64_t first_ms, unsigned attempt, uint64_t max_ms)
+{
+	uint64_t wait = first_ms;
+	for (unsigned i = 0; i < attempt && wait < max_ms; i++)
+		wait *= 2;
+	return wait > max_ms ? max_ms : wait;
+}

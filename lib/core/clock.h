@@ -11,5 +11,8 @@ uint64_t pp_now_ms(void);
 double pp_now_s(void);
 /* Sleeps ms milliseconds, resuming after signals. */
 void pp_sleep_ms(uint64_t ms);
+/* A retry schedule: the wait before retry attempt + 1 is first_ms doubled attempt
+ * times, never over max_ms (attempt 0: first_ms). */
+uint64_t pp_backoff_ms(uint64_t first_ms, unsigned attempt, uint64_t max_ms);
 
 #endif

@@ -45,6 +45,13 @@
 #define PP_PTHI_VERSION_ENTRY_LEN (2 * (2 + PP_PTHI_VERSION_STRING_LEN))
 #define PP_PTHI_PID_LEN 8
 
+/* The ME's AMTHI client, which answers PTHI on the Linux MEI driver [AMT, Intel's
+ * samples/mei: 12F80028-B4B7-4B2D-ACA8-46E0FF65814C], in the byte order of the kernel's
+ * uuid_le (IOCTL_MEI_CONNECT_CLIENT, <linux/mei.h>): the first three fields
+ * little-endian, the last eight bytes as written. */
+#define PP_PTHI_AMTHI_GUID_TEXT "12f80028-b4b7-4b2d-aca8-46e0ff65814c"
+extern const uint8_t pp_pthi_amthi_guid_le[16];
+
 enum pp_pthi_command {
 	PP_PTHI_GET_PROVISIONING_STATE = 0x04000011,
 	PP_PTHI_GET_CODE_VERSIONS = 0x0400001A,

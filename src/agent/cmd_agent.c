@@ -75,17 +75,19 @@ static json_t *device_json(const struct pp_agent_device *d, const char *uuid, co
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: pskprov agent --device-socket PATH --server URL [--address IPV4]\n"
-		"                     [--retries N] [--timeout SECONDS] [--token-file FILE]\n"
-		"                     [--json]\n\n"
+		"usage: pskprov agent [--mei PATH | --device-socket PATH] --server URL\n"
+		"                     [--address IPV4] [--retries N] [--timeout SECONDS]\n"
+		"                     [--token-file FILE] [--json]\n\n"
 		"The host agent: reads the device's UUID, PID, provisioning state, TLS mode and\n"
-		"firmware versions through its host interface (PTHI over the emulated MEI\n"
-		"socket, e.g. DIR/"
-		"pthi.sock of 'pskprov device run --state DIR'), reports the\n"
-		"device to the configuration server (POST /api/v1/hello), then tells the device\n"
-		"to start configuration (CFG_StartConfiguration: it sends hellos again and\n"
-		"waits for the server's TLS-PSK connection).\n\n"
-		"  --device-socket PATH  the device's PTHI socket\n"
+		"firmware versions through its host interface (PTHI over the Linux MEI driver,\n"
+		"or the emulated device's socket: DIR/"
+		"pthi.sock of 'pskprov device run --state DIR'),\n"
+		"reports the device to the configuration server (POST /api/v1/hello), then tells\n"
+		"the device to start configuration (CFG_StartConfiguration: it sends hellos\n"
+		"again and waits for the server's TLS-PSK connection).\n\n"
+		"  --mei PATH            the MEI device (default %s when neither this nor\n"
+		"                        --device-socket is given)\n"
+		"  --device-socket PATH  the emulated device's PTHI socket\n"
 		"  --server URL          [http://]IPV4[:PORT][/PATH] on loopback; the port\n"
 		"                        defaults to 8971, the path to %s\n"
 		"  --address IPV4        the device's management address the server should\n"
@@ -103,43 +105,63 @@ static void usage(FILE *out)
 		"Exit status: 0 when the device was reported and started (or is already\n"
 		"provisioned), 1 on failure (no PID, not PSK, server refused or unreachable),\n"
 		"2 on bad usage.\n",
-		PP_AGENT_HELLO_PATH, PP_AGENT_RETRIES, PP_AGENT_RETRIES_MAX, PP_AGENT_TIMEOUT_S,
-		PP_AGENT_TIMEOUT_MAX_S);
+		PP_AGENT_MEI_DEFAULT, PP_AGENT_HELLO_PATH, PP_AGENT_RETRIES, PP_AGENT_RETRIES_MAX,
+		PP_AGENT_TIMEOUT_S, PP_AGENT_TIMEOUT_MAX_S);
 }
 
 /* What the command line says. */
 struct agent_opts {
-	const char *sock, *server, *address, *token_file;
+	const char *sock, *mei, *server, *address, *token_file;
+	struct pp_agent_transport transport;
 	uint32_t retries, timeout_s;
 	bool json;
 	struct pp_address url;
 	uint8_t addr[4];
 };
 
+static const struct option agent_options[] = {{"device-socket", required_argument, NULL, 's'},
+					      {"mei", required_argument, NULL, 'm'},
+					      {"server", required_argument, NULL, 'S'},
+					      {"address", required_argument, NULL, 'a'},
+					      {"retries", required_argument, NULL, 'r'},
+					      {"timeout", required_argument, NULL, 't'},
+					      {"json", no_argument, NULL, 'j'},
+					      {"token-file", required_argument, NULL, 'T'},
+					      {"help", no_argument, NULL, 'h'},
+					      {NULL, 0, NULL, 0}};
+
+/* --mei or --device-socket, else the default MEI device: -1, or a usage error's code. */
+static int select_transport(struct agent_opts *o)
+{
+	if (o->sock && o->mei)
+		return pp_usage_error("agent",
+				      "--mei and --device-socket are alternatives: give one");
+	if (o->sock)
+		o->transport = (struct pp_agent_transport){PP_AGENT_TRANSPORT_SOCKET, o->sock};
+	else
+		o->transport = (struct pp_agent_transport){PP_AGENT_TRANSPORT_MEI,
+							   o->mei ? o->mei : PP_AGENT_MEI_DEFAULT};
+	return -1;
+}
+
 /* -1 to go on; otherwise the exit code (help, or a usage error already reported). */
 static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 {
-	static const struct option opts[] = {{"device-socket", required_argument, NULL, 's'},
-					     {"server", required_argument, NULL, 'S'},
-					     {"address", required_argument, NULL, 'a'},
-					     {"retries", required_argument, NULL, 'r'},
-					     {"timeout", required_argument, NULL, 't'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"token-file", required_argument, NULL, 'T'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
 	int c;
 	memset(o, 0, sizeof(*o));
 	o->retries = PP_AGENT_RETRIES;
 	o->timeout_s = PP_AGENT_TIMEOUT_S;
-	while ((c = pp_getopt(argc, argv, "s:S:a:r:t:T:jh", opts)) != -1) {
+	while ((c = pp_getopt(argc, argv, "s:m:S:a:r:t:T:jh", agent_options)) != -1) {
 		switch (c) {
 		case 'T':
 			o->token_file = optarg;
 			break;
 		case 's':
 			o->sock = optarg;
+			break;
+		case 'm':
+			o->mei = optarg;
 			break;
 		case 'S':
 			o->server = optarg;
@@ -169,8 +191,10 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 	}
 	if (optind < argc)
 		return pp_usage_error("agent", "unexpected argument '%.40s'", argv[optind]);
-	if (!o->sock || !o->server)
-		return pp_usage_error("agent", "--device-socket and --server are required");
+	if ((c = select_transport(o)) >= 0)
+		return c;
+	if (!o->server)
+		return pp_usage_error("agent", "--server is required");
 	if (pp_agent_parse_url(o->server, &o->url, &err) < 0 ||
 	    (o->address && pp_parse_ipv4(o->address, o->addr, "--address", &err) < 0))
 		return pp_usage_error("agent", "%s", err.msg);
@@ -318,7 +342,7 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 	struct pp_agent_device dev;
 	char uuid[37];
 	unsigned timeout_ms = o.timeout_s * 1000u;
-	if (pp_agent_query(o.sock, timeout_ms, &dev, &err) < 0)
+	if (pp_agent_query(&o.transport, timeout_ms, &dev, &err) < 0)
 		return pp_fail("cannot read the device: %s", err.msg);
 	pp_uuid_format(dev.uuid, uuid);
 	if ((rc = check_device(&o, &dev, uuid)) >= 0)
@@ -337,7 +361,7 @@ int cmd_agent(struct pp_cli *cli, int argc, char **argv)
 		/* 3. Tell the device to start (a new connection: the first may have idled out
 		 * while the server was retried). */
 		uint32_t status = 0;
-		if (pp_agent_start_configuration(o.sock, timeout_ms, &status, &err) < 0)
+		if (pp_agent_start_configuration(&o.transport, timeout_ms, &status, &err) < 0)
 			rc = pp_fail("the server accepted the device, but CFG_StartConfiguration "
 				     "failed: %s",
 				     err.msg);

@@ -4,7 +4,8 @@
  * with POST /api/v1/hello, and tells the device to start configuration.
  *
  * `pskprov agent` is cmd_agent (cli/commands.h). The PTHI client below is also for
- * other commands (the demo) and tests. It blocks, on one socket, with a deadline for
+ * other commands (the demo) and tests. It blocks, on one transport (the emulated
+ * device's socket or the Linux MEI device, agent/transport.h), with a deadline for
  * every exchange; replies are checked like network input (proto/pthi.h). */
 #ifndef PSKPROV_AGENT_CMD_AGENT_H
 #define PSKPROV_AGENT_CMD_AGENT_H
@@ -26,6 +27,19 @@
 #define PP_AGENT_HELLO_PATH "/api/v1/hello"
 #define PP_AGENT_API_PORT 8971 /* the server's API port when --server names none */
 
+#define PP_AGENT_MEI_DEFAULT "/dev/mei0" /* the device when neither --mei nor --device-socket */
+
+/* Where the device's host interface is. */
+enum pp_agent_transport_kind {
+	PP_AGENT_TRANSPORT_SOCKET, /* the emulated device's DIR/pthi.sock */
+	PP_AGENT_TRANSPORT_MEI,    /* the Linux MEI character device, AMTHI client */
+};
+
+struct pp_agent_transport {
+	enum pp_agent_transport_kind kind;
+	const char *path;
+};
+
 /* What the device said about itself. */
 struct pp_agent_device {
 	uint8_t uuid[16]; /* RFC 4122 order */
@@ -36,15 +50,15 @@ struct pp_agent_device {
 	struct pp_pthi_code_versions versions;
 };
 
-/* Reads provisioning state, UUID, code versions, TLS mode and PID from the PTHI socket
- * at path, each exchange within timeout_ms. A refused CFG_GetPID leaves has_pid false;
- * any other refusal, a malformed reply or a timeout is an error. */
-int pp_agent_query(const char *path, unsigned timeout_ms, struct pp_agent_device *out,
-		   struct pp_err *err) PP_WUR;
+/* Reads provisioning state, UUID, code versions, TLS mode and PID through transport t,
+ * each exchange within timeout_ms. A refused CFG_GetPID leaves has_pid false; any other
+ * refusal, a malformed reply or a timeout is an error. */
+int pp_agent_query(const struct pp_agent_transport *t, unsigned timeout_ms,
+		   struct pp_agent_device *out, struct pp_err *err) PP_WUR;
 
 /* Sends CFG_StartConfiguration. 0 when the device accepted; -PP_ESTATE with the status
  * in *status (and named in err) when it refused. */
-int pp_agent_start_configuration(const char *path, unsigned timeout_ms, uint32_t *status,
-				 struct pp_err *err) PP_WUR;
+int pp_agent_start_configuration(const struct pp_agent_transport *t, unsigned timeout_ms,
+				 uint32_t *status, struct pp_err *err) PP_WUR;
 
 #endif

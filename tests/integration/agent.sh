@@ -429,15 +429,7 @@ if timeout 10 "$P" server --help >/dev/null 2>&1; then
 		--token-file "$T/agent.tok"
 	expect_rc 0 "agent against the real server"
 	expect_out "accepted the hello (HTTP 202)"
-	for _ in $(seq 300); do
-		st=$(timeout 10 "$P" device show --state "$E" --json | jq -r .state)
-		[ "$st" = "Post-Setup" ] && break
-		sleep 0.1
-	done
-	[ "$st" = "Post-Setup" ] || fail "not provisioned after the agent: $st ($(tail -3 "$T/server.log"))"
-	ok
-	# The device commits before the server records it: wait for the server's line.
-	wait_for "$T/server.log" "provisioned as" 30
+	wait_provisioned "$E" "$T/server.log"
 	agent --device-socket "$E/pthi.sock" --server http://$SRV:$E_API --address $DEV_E2E \
 		--token-file "$PSKPROV_DIR/api.token"
 	expect_rc 0 "agent after provisioning"

@@ -37,11 +37,24 @@ static void test_setup_state_names(void **state)
 	assert_string_equal(pp_setup_state_name(UINT32_MAX), "?");
 }
 
+/* The MEI agent's retry schedule: 100 ms, then doubling, never over the cap. */
+static void test_backoff_schedule(void **state)
+{
+	(void)state;
+	const uint64_t want[] = {100, 200, 400, 800, 1600, 1600, 1600};
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_int_equal(pp_backoff_ms(100, i, 1600), want[i]);
+	assert_int_equal(pp_backoff_ms(100, 1000000, 1600), 1600); /* no overflow */
+	assert_int_equal(pp_backoff_ms(1000, 0, 500), 500);        /* first over the cap */
+	assert_int_equal(pp_backoff_ms(0, 5, 100), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_now_ms_monotonic),
 	    cmocka_unit_test(test_setup_state_names),
+	    cmocka_unit_test(test_backoff_schedule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

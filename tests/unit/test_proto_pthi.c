@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <linux/uuid.h>
+
 #include "core/err.h"
 #include "core/parse.h"
 #include "proto/pthi.h"
@@ -747,6 +749,20 @@ static void test_response_mutations(void **state)
 	}
 }
 
+/* The AMTHI client's GUID in the kernel's uuid_le order (IOCTL_MEI_CONNECT_CLIENT):
+ * what GUID_INIT makes of 12F80028-B4B7-4B2D-ACA8-46E0FF65814C, byte for byte. */
+static void test_amthi_guid(void **state)
+{
+	(void)state;
+	const guid_t g =
+	    GUID_INIT(0x12F80028, 0xB4B7, 0x4B2D, 0xAC, 0xA8, 0x46, 0xE0, 0xFF, 0x65, 0x81, 0x4C);
+	const uint8_t want[16] = {0x28, 0x00, 0xf8, 0x12, 0xb7, 0xb4, 0x2d, 0x4b,
+				  0xac, 0xa8, 0x46, 0xe0, 0xff, 0x65, 0x81, 0x4c};
+	assert_int_equal(sizeof(g.b), sizeof(pp_pthi_amthi_guid_le));
+	assert_memory_equal(g.b, pp_pthi_amthi_guid_le, 16);
+	assert_memory_equal(want, pp_pthi_amthi_guid_le, 16);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -762,6 +778,7 @@ int main(void)
 	    cmocka_unit_test(test_response_bad_values),
 	    cmocka_unit_test(test_response_failure_status),
 	    cmocka_unit_test(test_response_mutations),
+	    cmocka_unit_test(test_amthi_guid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

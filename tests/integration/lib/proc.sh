@@ -37,6 +37,20 @@ wait_port() {
 	done
 	fail "nothing listens on $1:$2"
 }
+# wait_provisioned DIR SERVER_LOG: waits up to 30 s for the device of state directory
+# DIR to be Post-Setup, then for the server's "provisioned as" line (the device commits
+# before the server records it).
+wait_provisioned() {
+	local st=""
+	for _ in $(seq 300); do
+		st=$(timeout 10 "$P" device show --state "$1" --json | jq -r .state)
+		[ "$st" = "Post-Setup" ] && break
+		sleep 0.1
+	done
+	[ "$st" = "Post-Setup" ] || fail "not provisioned after the agent: $st ($(tail -3 "$2"))"
+	ok
+	wait_for "$2" "provisioned as" 30
+}
 wait_exit() {
 	for _ in $(seq $(($2 * 10))); do
 		kill -0 "$1" 2>/dev/null || break

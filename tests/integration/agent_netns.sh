@@ -6,7 +6,10 @@
 # The recorded hello carries 127.50.0.2 and the output names tap0; the default route of
 # the lowest metric wins; no default route and a non-loopback default-route address
 # (192.0.2.10, only ever inside the namespace; the agent only reads it, nothing is sent)
-# are refused in words. Not root, or no namespaces: skipped (77).
+# are refused in words. Last, the real run: `pskprov agent --server URL --token-file F`
+# and nothing else, the firmware through /dev/mei0 (the driver stand-in) and the address
+# from the default route, provisions a device end to end with a real server. Not root,
+# or no namespaces: skipped (77).
 if [ -z "${PP_AGENT_NETNS_INSIDE:-}" ]; then
 	if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null || ! command -v ip >/dev/null ||
 		! unshare -n -u true 2>/dev/null; then
@@ -135,8 +138,45 @@ ok
 agent --address 127.50.0.2
 expect_rc 0 "agent --address beside a non-loopback default route"
 
-grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$T/dev.log" &&
-	fail "sanitizer report in dev.log"
+# ---- a real run needs no flag beyond --server and --token-file ----
+# The firmware through /dev/mei0 (the driver stand-in, tests/mei_shim), the address from
+# the default route: a real server provisions the device end to end.
+[ -n "${PP_MEI_SHIM:-}" ] && [ -f "$PP_MEI_SHIM" ] || fail "PP_MEI_SHIM must name the built shim"
+ip route del default dev tap2
+ip route add default dev tap0
+E=$T/dev2 NOWHERE_PORT=$((PB + 5)) E_TLS=$((PB + 6)) E_HTTP=$((PB + 7))
+CSV=$T/real.csv
+init_keys 1 real
+run timeout 20 "$P" device factory-load --state "$E" --csv "$T/real.csv"
+expect_rc 0 "factory-load of the real-run device"
+run "$P" token create --role agent --name netns --out "$T/agent.tok"
+expect_rc 0 "token create"
+# The device at the default route's address; its own hellos go nowhere.
+timeout 120 "$P" device run --state "$E" --address 127.50.0.2 --server $SRV:$NOWHERE_PORT \
+	--port $E_TLS --http-port $E_HTTP >"$T/dev2.log" 2>&1 &
+BGPIDS="$BGPIDS $!"
+wait_for "$T/dev2.log" "serving the host interface"
+start_server "$T/server.log" $SRV:$HELLO_PORT $SRV:$((PB + 8)) --device-port $E_TLS \
+	--device-http-port $E_HTTP
+SHIMLOG=$T/shim.log
+run timeout 60 env LD_PRELOAD="$PP_MEI_SHIM" PP_MEI_SHIM_DEV=/dev/mei0 \
+	PP_MEI_SHIM_SOCKET="$E/pthi.sock" PP_MEI_SHIM_LOG="$SHIMLOG" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	"$P" agent --server http://$SRV:$((PB + 8)) --token-file "$T/agent.tok"
+expect_rc 0 "agent with --server and --token-file only"
+expect_out "address   127.50.0.2 (tap0, default route)"
+wait_provisioned "$E" "$T/server.log"
+grep -qF "connect 12f80028-b4b7-4b2d-aca8-46e0ff65814c" "$SHIMLOG" ||
+	fail "the agent did not connect to the AMTHI client: $(cat "$SHIMLOG")"
+ok
+echo "--- the driver stand-in's record of the real run"
+cat "$SHIMLOG"
+
+for f in "$T/dev.log" "$T/dev2.log" "$T/server.log"; do
+	grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$f" &&
+		fail "sanitizer report in $f"
+done
 printf '%s\n%s\n%s\n' "$PPS" "$(printf '%s' "$PPS" | tr -d -)" "$MEBXPW" >"$T/secrets"
-scan_for_secrets "$T/secrets" "$LOG" "$T/dev.log"
+csv_secrets 1 >>"$T/secrets"
+scan_for_secrets "$T/secrets" "$LOG" "$T/dev.log" "$T/dev2.log" "$T/server.log" "$SHIMLOG"
 finish

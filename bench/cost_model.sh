@@ -22,7 +22,7 @@ trap 'kill $RPID $SPID 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$D"' E
 export PSKPROV_DIR="$D/data"
 unset PSKPROV_MASTER_KEY
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
 # CPU seconds (user + system) of a process so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
@@ -60,19 +60,8 @@ report() {
 
 "$P" init >/dev/null
 printf '[server]\nmax_sessions = 20000\n' >>"$PSKPROV_DIR/pskprov.conf"
-"$P" keys generate --count "$N" --batch cost >/dev/null
-"$P" keys export --batch cost --format csv --out "$D/k.csv" >/dev/null
-HP=$(free_port)
-AP=$(free_port)
-"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --profile "$PROFILE" --log-level warn \
-	>"$D/server.log" 2>&1 &
-SPID=$!
-i=0
-until curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || { echo "cost model: the server did not start"; exit 0; }
-	sleep 0.1
-done
+bench_keys "$N" cost "$D/k.csv"
+bench_server "$PROFILE" || exit 0
 perf record -q -F 999 -p "$SPID" -o "$D/server.data" >/dev/null 2>&1 &
 RPID=$!
 sleep 0.3

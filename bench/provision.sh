@@ -18,7 +18,7 @@ SPID=
 trap 'kill $SPID 2>/dev/null || true; rm -rf "$D"' EXIT
 export PSKPROV_DIR="$D/data"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
 
 run_case() { # COUNT LATENCY_MS TAG FLEETS
 	rm -rf "$PSKPROV_DIR"
@@ -26,21 +26,9 @@ run_case() { # COUNT LATENCY_MS TAG FLEETS
 	printf '[server]\nmax_sessions = 20000\n' >>"$PSKPROV_DIR/pskprov.conf"
 	per=$(($1 / $4))
 	for f in $(seq 1 "$4"); do
-		"$P" keys generate --count "$per" --batch "bench$f" >/dev/null
-		rm -f "$D/k$f.csv"
-		"$P" keys export --batch "bench$f" --format csv --out "$D/k$f.csv" >/dev/null
+		bench_keys "$per" "bench$f" "$D/k$f.csv"
 	done
-	HP=$(free_port)
-	AP=$(free_port)
-	"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --profile "$PROFILE" --log-level warn \
-		>"$D/server.log" 2>&1 &
-	SPID=$!
-	i=0
-	until curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "server did not start"; return 1; }
-		sleep 0.1
-	done
+	bench_server "$PROFILE" || return 1
 	# One fleet process holds about 2 descriptors a device: more devices than the
 	# descriptor limit allows run as several fleets at once.
 	FPIDS=""

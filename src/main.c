@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "prog/cli.h"
+#include "core/suggest.h"
 #include "prog/commands.h"
 
 static const struct pp_command commands[] = {
@@ -114,7 +115,7 @@ int main(int argc, char **argv)
 			return cmd->run(&cli, sub_argc, sub_argv);
 		}
 	}
-	const char *near = pp_command_suggest(name, commands, sizeof(commands[0]));
+	const char *near = pp_suggest_table(name, commands, sizeof(commands[0]));
 	if (near)
 		fprintf(stderr, "pskprov: unknown command '%.40s' (did you mean '%s'?)\n", name,
 			near);

@@ -927,39 +927,15 @@ static int create_identity(struct pp_amt_device *d, const struct pp_amt_create_o
 	return 0;
 }
 
-/* Written under a unique name, then hard-linked: link() refuses an existing
- * device.json atomically, and the file it publishes is complete and synced. */
+/* A new device.json, whole or not at all, never over an existing one (pp_file_create). */
 static int create_publish(const struct pp_amt_device *d, struct pp_err *err)
 {
 	pp_cleanup(pp_buf_free_wipe) struct pp_buf b;
-	pp_cleanup(pp_freep) char *stage = NULL;
-	uint8_t rnd[8];
-	size_t pl = strlen(d->path);
-	int rc;
 	pp_buf_init(&b, PP_AMT_DEV_STATE_MAX + 1);
-	if ((rc = pp_amt_serialize(d, &b, err)) < 0)
+	int rc = pp_amt_serialize(d, &b, err);
+	if (rc < 0)
 		return rc;
-	if (pp_random(rnd, sizeof(rnd)) < 0)
-		return pp_err_set(err, PP_ECRYPTO, "the random generator failed");
-	if (!(stage = malloc(pl + sizeof(".new.") + 2 * sizeof(rnd))))
-		return pp_err_set(err, PP_ENOMEM, "out of memory");
-	memcpy(stage, d->path, pl);
-	memcpy(stage + pl, ".new.", 5);
-	pp_hex(rnd, sizeof(rnd), stage + pl + 5);
-	if ((rc = pp_file_create(stage, b.data, b.len, 0600, err)) < 0)
-		return rc;
-	if (link(stage, d->path) < 0) {
-		int e = errno;
-		unlink(stage);
-		return e == EEXIST ? pp_err_set(err, PP_EEXIST,
-						"'%s' already exists; not overwriting", d->path)
-				   : pp_err_set(err, PP_EIO, "cannot create '%s': %s", d->path,
-						strerror(e));
-	}
-	unlink(stage);
-	if (pp_fsync_dir_of(d->path) < 0)
-		return pp_err_set(err, PP_EIO, "cannot sync the directory of '%s'", d->path);
-	return 0;
+	return pp_file_create(d->path, b.data, b.len, 0600, err);
 }
 
 int pp_amt_create(const char *dir, const struct pp_amt_create_opts *opts,

@@ -1,6 +1,7 @@
 /* PID / PPS text codec and symbol sampling (docs/protocol.md section 1). */
 #include "keys/keys.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/secret.h"
@@ -246,10 +247,9 @@ int pp_key_check(const char *text, enum pp_key_kind *kind, struct pp_err *err)
 const char *pp_pid_text(const char *text, char out[PP_PID_TEXT])
 {
 	struct pp_pid pid;
-	if (!text[0])
-		return "-";
-	if (pp_pid_parse(text, &pid, NULL) < 0)
-		return text;
-	pp_pid_format(&pid, out);
+	if (pp_pid_parse(text, &pid, NULL) == 0)
+		pp_pid_format(&pid, out);
+	else
+		snprintf(out, PP_PID_TEXT, "%s", text[0] ? text : "-");
 	return out;
 }

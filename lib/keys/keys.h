@@ -59,8 +59,8 @@ void pp_pps_text_wipe(char (*text)[PP_PPS_TEXT]);
 /* Both expect a canonical value (from a parser, a generator or pp_pps_derive). */
 void pp_pid_format(const struct pp_pid *pid, char out[PP_PID_TEXT]);
 /* The one display form, "XXXX-XXXC", of a PID held as text (the store's canonical form
- * or any form pp_pid_parse takes); "-" for an empty one; text that is no PID is
- * returned as it is. */
+ * or any form pp_pid_parse takes), written to out and returned; "-" for an empty one;
+ * text that is no PID is copied as it is (cut to fit). */
 const char *pp_pid_text(const char *text, char out[PP_PID_TEXT]);
 void pp_pps_format(const struct pp_pps *pps, char out[PP_PPS_TEXT]);
 /* True when the value is canonical: right length, upper case, checksums right. */

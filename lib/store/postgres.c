@@ -230,9 +230,8 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) <= PP_STORE_SCHEMA_VER
 
 /* ---- statements ---- */
 
-#define STMT_ENUM_ROW(name) name,
 enum stmt_id {
-	PP_STORE_SHARED_STATEMENTS(STMT_ENUM_ROW) /* store_impl.h */
+	PP_STORE_SHARED_STATEMENTS(PP_STORE_STMT_ENUM_ROW) /* store_impl.h */
 	ST_AUDIT_LOCK,
 	ST_DEVICE_LOCK,
 	ST_JOB_LOCK,

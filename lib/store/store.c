@@ -263,6 +263,15 @@ int pp_store_rollback(struct pp_store *s, struct pp_err *err)
 	return rc;
 }
 
+void pp_store_rollback_quiet(struct pp_store *s)
+{
+	struct pp_err ignored = {0};
+	if (s && pp_store_rollback(s, &ignored) < 0) {
+		/* The caller reports the first error; a failed rollback ends with the
+		 * connection, which rolls back. */
+	}
+}
+
 int pp_store_savepoint(struct pp_store *s, struct pp_err *err)
 {
 	if (!s->ops->in_transaction(s))

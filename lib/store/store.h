@@ -98,6 +98,9 @@ const char *pp_store_backend(const struct pp_store *s);
 int pp_store_begin(struct pp_store *s, struct pp_err *err) PP_WUR;
 int pp_store_commit(struct pp_store *s, struct pp_err *err) PP_WUR;
 int pp_store_rollback(struct pp_store *s, struct pp_err *err) PP_WUR;
+/* Rolls back after a failure that is already being reported (its own error dropped);
+ * accepts NULL. */
+void pp_store_rollback_quiet(struct pp_store *s);
 
 /* Savepoints inside an explicit transaction (-PP_ESTATE outside one): the server's
  * batching writer runs many operations in one transaction (group commit) and isolates

@@ -341,6 +341,8 @@ int pp_audit_hash(const uint8_t prev[PP_AUDIT_HASH_LEN], uint64_t seq, int64_t t
 /* The statements every backend prepares, each in its own SQL dialect (a table indexed by
  * these names in sqlite.c and postgres.c): the operations of the interface above. A
  * backend's enum starts with them and adds its own (transactions, locks). */
+/* One enum row a statement name: PP_STORE_SHARED_STATEMENTS(PP_STORE_STMT_ENUM_ROW). */
+#define PP_STORE_STMT_ENUM_ROW(name) name,
 #define PP_STORE_SHARED_STATEMENTS(X)                                                              \
 	X(ST_BATCH_INSERT)                                                                         \
 	X(ST_BATCH_BY_NAME)                                                                        \

@@ -14,9 +14,8 @@ int pp_keys_in_tx(struct pp_store *s, int (*fn)(void *ctx, struct pp_err *err), 
 	rc = fn(ctx, err);
 	if (rc == 0)
 		rc = pp_store_commit(s, err);
-	struct pp_err ignored = {0};
-	if (rc < 0 && pp_store_rollback(s, &ignored) < 0)
-		return rc; /* the first error is the one to report */
+	if (rc < 0)
+		pp_store_rollback_quiet(s); /* the first error is the one to report */
 	return rc;
 }
 

@@ -183,14 +183,6 @@ static int records_export(struct create_job *j, struct pp_err *err)
 	return pp_store_audit_append(j->store, j->o->actor, "usb.create", j->o->batch, detail, err);
 }
 
-static void rollback_quiet(struct pp_store *s)
-{
-	struct pp_err ignored;
-	if (pp_store_rollback(s, &ignored) < 0) {
-		/* The first error is the one reported; closing the store rolls back. */
-	}
-}
-
 int pp_uc_usb_create(struct pp_store *s, const struct pp_uc_usb_create_opts *o,
 		     struct pp_uc_usb_create_result *res, struct pp_err *err)
 {
@@ -208,11 +200,11 @@ int pp_uc_usb_create(struct pp_store *s, const struct pp_uc_usb_create_opts *o,
 	if (rc == 0)
 		rc = pp_file_create(o->out_path, j.file, j.file_len, 0600, err);
 	if (rc < 0) {
-		rollback_quiet(s);
+		pp_store_rollback_quiet(s);
 		return rc;
 	}
 	if ((rc = pp_store_commit(s, err)) < 0) {
-		rollback_quiet(s);
+		pp_store_rollback_quiet(s);
 		unlink(o->out_path);
 		return rc;
 	}
@@ -346,7 +338,7 @@ int pp_uc_usb_reconcile(struct pp_store *s, const struct pp_uc_reconcile_opts *o
 	if (rc == 0)
 		rc = pp_store_commit(s, err);
 	if (rc < 0)
-		rollback_quiet(s);
+		pp_store_rollback_quiet(s);
 	return rc;
 }
 

@@ -37,22 +37,6 @@ static void shown_wipe(struct pp_keys_shown *k)
 	pp_wipe(k, sizeof(*k));
 }
 
-static const char *plural(uint64_t n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
-
-/* The display form of a stored (canonical) PID; anything else as it is. */
-static void pid_text(const char *canonical, char out[PP_PID_TEXT])
-{
-	struct pp_pid p;
-	snprintf(p.s, sizeof(p.s), "%s", canonical);
-	if (pp_pid_valid(&p))
-		pp_pid_format(&p, out);
-	else
-		snprintf(out, PP_PID_TEXT, "%s", canonical);
-}
-
 static int parse_pid_arg(const char *cmd, const char *text, struct pp_pid *pid)
 {
 	struct pp_err err = {0};
@@ -193,7 +177,7 @@ static int generate_print(const struct gen_args *a, const struct pp_keys_generat
 					       r->seconds, "keys_per_second", rate));
 	printf("batch %s: %u %s%s %s generated in %.2f s (%.0f keys/s)\n", o->batch, r->count,
 	       o->derived ? "derived " : "", o->shared ? "SHARED" : "unique",
-	       plural(r->count, "key", "keys"), r->seconds, rate);
+	       pp_plural(r->count, "key", "keys"), r->seconds, rate);
 	if (o->shared)
 		printf("warning: shared keys: each PID/PPS opens up to %u devices; one leaked "
 		       "device exposes them all\n",
@@ -247,7 +231,7 @@ static void shared_text(const struct pp_key_info *k, char *out, size_t cap)
 static json_t *key_json(const struct pp_key_info *k)
 {
 	char pid[PP_PID_TEXT];
-	pid_text(k->pid, pid);
+	pp_pid_text(k->pid, pid);
 	return json_pack(
 	    "{s:s,s:s,s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "pid", pid, "batch", k->batch, "state",
 	    pp_key_state_name(k->state), "derived", k->derived, "shared", k->shared, "max_devices",
@@ -264,7 +248,7 @@ static int list_row(void *arg, const struct pp_key_info *k)
 		return o && json_array_append_new(arr, o) == 0 ? 0 : -PP_ENOMEM;
 	}
 	char pid[PP_PID_TEXT], sh[32], t[24];
-	pid_text(k->pid, pid);
+	pp_pid_text(k->pid, pid);
 	shared_text(k, sh, sizeof(sh));
 	pp_format_time(k->created, t);
 	printf("%-10s %-24s %-9s %-14s %5u  %s\n", pid, k->batch, pp_key_state_name(k->state), sh,
@@ -337,7 +321,7 @@ static int keys_list(struct pp_cli *cli, int argc, char **argv)
 	}
 	if (a.json)
 		return pp_json_print(arr);
-	fprintf(stderr, "%llu %s\n", (unsigned long long)n, plural(n, "key", "keys"));
+	pp_count_line(n, "key", "keys");
 	return PP_EXIT_OK;
 }
 
@@ -356,7 +340,7 @@ static void show_text(const struct pp_keys_shown *k, const char *pps)
 {
 	const struct pp_key_info *i = &k->info;
 	char pid[PP_PID_TEXT], sh[32], t1[24], t2[24];
-	pid_text(i->pid, pid);
+	pp_pid_text(i->pid, pid);
 	shared_text(i, sh, sizeof(sh));
 	pp_format_time(i->created, t1);
 	pp_format_time(i->updated, t2);
@@ -593,7 +577,7 @@ static int export_print(const struct export_args *a, const struct pp_keys_export
 					       "format", fmt, "path", a->o.path, "count",
 					       (json_int_t)r->count, "mode", "0600"));
 	printf("exported %zu %s of batch %s to %s (%s, mode 0600)\n", r->count,
-	       plural(r->count, "key", "keys"), a->o.batch, a->o.path, fmt);
+	       pp_plural(r->count, "key", "keys"), a->o.batch, a->o.path, fmt);
 	return PP_EXIT_OK;
 }
 
@@ -674,8 +658,9 @@ static int import_print(bool json, const char *path, const struct pp_keys_file *
 					       "count", (json_int_t)r->count, "batches_created",
 					       (json_int_t)r->batches_created));
 	printf("imported %llu %s from %s (%s, %llu new %s)\n", (unsigned long long)r->count,
-	       plural(r->count, "key", "keys"), path, fmt, (unsigned long long)r->batches_created,
-	       plural(r->batches_created, "batch", "batches"));
+	       pp_plural(r->count, "key", "keys"), path, fmt,
+	       (unsigned long long)r->batches_created,
+	       pp_plural(r->batches_created, "batch", "batches"));
 	return PP_EXIT_OK;
 }
 
@@ -800,17 +785,17 @@ static json_t *report_item_json(const struct pp_keys_item *it)
 {
 	char pid[PP_PID_TEXT], uuid[37], addr[16];
 	if (it->key) {
-		pid_text(it->key->pid, pid);
+		pp_pid_text(it->key->pid, pid);
 		return report_key_json(it, pid);
 	}
 	if (it->device) {
-		pid_text(it->device->pid, pid);
+		pp_pid_text(it->device->pid, pid);
 		pp_uuid_format(it->device->uuid, uuid);
 		return json_pack("{s:s,s:s,s:s}", "uuid", uuid, "pid", pid, "reason",
 				 it->device->last_error);
 	}
 	const struct pp_hello_note *n = it->note;
-	pid_text(n->pid, pid);
+	pp_pid_text(n->pid, pid);
 	pp_uuid_format(n->uuid, uuid);
 	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", n->addr[0], n->addr[1], n->addr[2], n->addr[3]);
 	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "pid", pid, "uuid", uuid, "address", addr,
@@ -822,15 +807,15 @@ static void report_key_text(const struct pp_keys_item *it)
 {
 	const struct pp_key_info *k = it->key;
 	char pid[PP_PID_TEXT], t[24];
-	pid_text(k->pid, pid);
+	pp_pid_text(k->pid, pid);
 	if (it->kind == PP_FIND_SHARED) {
 		printf("  shared       %-10s %-20s %-9s %u of %u %s\n", pid, k->batch,
 		       pp_key_state_name(k->state), k->use_count, k->max_devices,
-		       plural(k->max_devices, "device", "devices"));
+		       pp_plural(k->max_devices, "device", "devices"));
 	} else if (it->kind == PP_FIND_LOCKED) {
 		pp_format_time(k->locked_until, t);
 		printf("  locked out   %-10s %u failed %s; an address locked until %s UTC\n", pid,
-		       k->failure_count, plural(k->failure_count, "handshake", "handshakes"), t);
+		       k->failure_count, pp_plural(k->failure_count, "handshake", "handshakes"), t);
 	} else if (it->nth <= SILENT_SHOWN) {
 		pp_format_time(k->exported_at, t);
 		printf("  never seen   %-10s %-20s exported %s UTC\n", pid, k->batch, t);
@@ -846,20 +831,20 @@ static void report_item_text(const struct pp_keys_item *it)
 	}
 	if (it->device) {
 		const struct pp_device_info *d = it->device;
-		pid_text(d->pid, pid);
+		pp_pid_text(d->pid, pid);
 		pp_uuid_format(d->uuid, uuid);
 		printf("  QUARANTINED  %s pid %s: %s\n", uuid, pid,
 		       d->last_error[0] ? d->last_error : "key already used by another device");
 		return;
 	}
 	const struct pp_hello_note *n = it->note;
-	pid_text(n->pid, pid);
+	pp_pid_text(n->pid, pid);
 	pp_uuid_format(n->uuid, uuid);
 	pp_format_time(n->last_seen, t);
 	printf("  %-12s %-10s %s from %u.%u.%u.%u, %llu %s, last %s UTC\n",
 	       it->kind == PP_FIND_SUSPECT_CLONE ? "SUSPECT" : "unknown PID", pid, uuid, n->addr[0],
 	       n->addr[1], n->addr[2], n->addr[3], (unsigned long long)n->count,
-	       plural(n->count, "hello", "hellos"), t);
+	       pp_plural(n->count, "hello", "hellos"), t);
 }
 
 static int report_item(void *arg, const struct pp_keys_item *it)
@@ -879,15 +864,15 @@ static void report_summary(const struct pp_keys_report *s)
 	if (n[PP_FIND_SILENT] > SILENT_SHOWN)
 		printf("  ... and %llu more %s exported but never seen\n",
 		       (unsigned long long)(n[PP_FIND_SILENT] - SILENT_SHOWN),
-		       plural(n[PP_FIND_SILENT] - SILENT_SHOWN, "key", "keys"));
+		       pp_plural(n[PP_FIND_SILENT] - SILENT_SHOWN, "key", "keys"));
 	printf("%llu shared %s, %llu quarantined %s, %llu locked-out %s, %llu %s exported but "
 	       "never seen; recent suspected clones %llu, unknown PIDs %llu (the last %d of "
 	       "each are kept)\n",
-	       (unsigned long long)n[PP_FIND_SHARED], plural(n[PP_FIND_SHARED], "key", "keys"),
+	       (unsigned long long)n[PP_FIND_SHARED], pp_plural(n[PP_FIND_SHARED], "key", "keys"),
 	       (unsigned long long)n[PP_FIND_QUARANTINED],
-	       plural(n[PP_FIND_QUARANTINED], "device", "devices"),
-	       (unsigned long long)n[PP_FIND_LOCKED], plural(n[PP_FIND_LOCKED], "PID", "PIDs"),
-	       (unsigned long long)n[PP_FIND_SILENT], plural(n[PP_FIND_SILENT], "key", "keys"),
+	       pp_plural(n[PP_FIND_QUARANTINED], "device", "devices"),
+	       (unsigned long long)n[PP_FIND_LOCKED], pp_plural(n[PP_FIND_LOCKED], "PID", "PIDs"),
+	       (unsigned long long)n[PP_FIND_SILENT], pp_plural(n[PP_FIND_SILENT], "key", "keys"),
 	       (unsigned long long)n[PP_FIND_SUSPECT_CLONE],
 	       (unsigned long long)n[PP_FIND_UNKNOWN_PID], PP_STORE_NOTES_MAX);
 }

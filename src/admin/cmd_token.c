@@ -93,7 +93,7 @@ static int create_stored(struct pp_store *store, const struct create_opts *o,
 	if (rc == 0)
 		rc = pp_store_commit(store, err);
 	if (rc < 0) {
-		pp_rollback_quiet(store);
+		pp_store_rollback_quiet(store);
 		if (wrote)
 			unlink(o->out);
 		pp_wipe(token, PP_TOKEN_TEXT_LEN + 1);

@@ -48,6 +48,11 @@ enum { PP_FLAG_JSON = 1, PP_FLAG_REVEAL = 2 };
 bool pp_parse_flags(int argc, char **argv, unsigned allowed, const char *usage, bool *json,
 		    bool *reveal, int *exit_code);
 
+/* "key" or "keys" as n asks. */
+const char *pp_plural(uint64_t n, const char *one, const char *many);
+/* A listing's count on stderr, "1 key" / "2 keys" (stdout keeps only the rows). */
+void pp_count_line(uint64_t n, const char *one, const char *many);
+
 /* JSON: dumps v (stolen) to stdout with a newline; returns PP_EXIT_OK or FAIL. */
 int pp_json_print(json_t *v);
 
@@ -103,9 +108,6 @@ int pp_harden_process(struct pp_err *err) PP_WUR;
 /* Reads a secret line from the terminal without echo, or from stdin when it is not a
  * terminal. The result is wiped by the caller (pp_wipe). */
 int pp_read_secret(const char *prompt, char *out, size_t cap, struct pp_err *err) PP_WUR;
-
-/* Rolls back after a failure that is already being reported. */
-void pp_rollback_quiet(struct pp_store *store);
 
 /* PSKC protection from command-line options: a transport key file (0600), or a
  * passphrase read from the terminal / standard input (asked twice on a terminal when

@@ -16,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/fileio.h"
+#include "core/suggest.h"
 #include "core/parse.h"
 #include "core/secret.h"
 #include "store/masterkey.h"
@@ -64,6 +65,16 @@ void pp_note(const char *fmt, ...)
 	va_end(ap);
 }
 
+const char *pp_plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+void pp_count_line(uint64_t n, const char *one, const char *many)
+{
+	fprintf(stderr, "%llu %s\n", (unsigned long long)n, pp_plural(n, one, many));
+}
+
 int pp_dispatch(struct pp_cli *cli, const char *family, const struct pp_command *table, int argc,
 		char **argv)
 {
@@ -82,7 +93,7 @@ int pp_dispatch(struct pp_cli *cli, const char *family, const struct pp_command 
 			return c->run(cli, argc - 1, argv + 1);
 		}
 	}
-	const char *near = pp_command_suggest(argv[1], table, sizeof(table[0]));
+	const char *near = pp_suggest_table(argv[1], table, sizeof(table[0]));
 	if (near)
 		return pp_usage_error(family, "unknown command '%s %.40s' (did you mean '%s %s'?)",
 				      family, argv[1], family, near);
@@ -387,15 +398,6 @@ const char *pp_actor(void)
 		snprintf(actor, sizeof(actor), "cli:%s", pw ? pw->pw_name : "unknown");
 	}
 	return actor;
-}
-
-void pp_rollback_quiet(struct pp_store *store)
-{
-	struct pp_err ignored;
-	if (store && pp_store_rollback(store, &ignored) < 0) {
-		/* The caller reports the first error; a failed rollback ends with the
-		 * connection, which SQLite rolls back. */
-	}
 }
 
 void pp_pskc_prot_wipe(struct pp_pskc_prot *pp)

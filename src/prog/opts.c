@@ -120,8 +120,3 @@ int pp_getopt(int argc, char *const argv[], const char *shortopts, const struct 
 		say_unknown(argc, argv, longopts);
 	return c;
 }
-
-const char *pp_command_suggest(const char *word, const void *table, size_t stride)
-{
-	return pp_suggest_table(word, table, stride);
-}

@@ -17,8 +17,4 @@ const char *pp_command_path(void);
  * and returns '?'. */
 int pp_getopt(int argc, char *const argv[], const char *shortopts, const struct option *longopts);
 
-/* The nearest command name of a table of struct pp_command (or any struct whose first
- * member is the name) to an unknown word, or NULL. */
-const char *pp_command_suggest(const char *word, const void *table, size_t stride);
-
 #endif

@@ -178,7 +178,7 @@ static bool wait_file(const char *path, int tenths)
 	for (int i = 0; i < tenths; i++) {
 		if (stat(path, &st) == 0)
 			return true;
-		usleep(100000);
+		pp_sleep_ms(100);
 	}
 	return false;
 }
@@ -434,7 +434,7 @@ static int demo_start_server(struct demo *d, struct demo_run *r)
 		return pp_fail("demo: cannot start the server");
 	bool up = false;
 	for (int i = 0; i < 100 && !(up = port_answers(r->api_port)); i++)
-		usleep(50000);
+		pp_sleep_ms(50);
 	if (!up) {
 		stop_child(r->srv);
 		return pp_fail("demo: the server did not start; see %s", r->slog);
@@ -497,7 +497,7 @@ static int demo_progress(struct demo_run *r, struct pp_store *store, double *don
 			fleet_done_at = pp_now_s();
 		if (fleet_rc >= 0 && pp_now_s() - fleet_done_at > 60.0)
 			break;
-		usleep(100000);
+		pp_sleep_ms(100);
 	}
 	printf(tty ? "\n\n" : "\n");
 	return fleet_rc;

@@ -110,11 +110,6 @@ static const char *job_state_name(int i)
 	return pp_job_state_name((enum pp_job_state)i);
 }
 
-static void count_line(uint64_t n, const char *one, const char *many)
-{
-	fprintf(stderr, "%llu %s\n", (unsigned long long)n, n == 1 ? one : many);
-}
-
 /* A listing command: devices list and jobs list differ only in these. */
 struct listing {
 	const char *cmd;
@@ -144,7 +139,7 @@ static int run_listing(const struct listing *l, struct pp_cli *cli, int argc, ch
 		return pp_fail_err(&err);
 	if (json)
 		return pp_json_print(json_incref(arr));
-	count_line(lc.n, l->one, l->many);
+	pp_count_line(lc.n, l->one, l->many);
 	return PP_EXIT_OK;
 }
 

@@ -71,11 +71,7 @@ expect_one_line_err
 agent --device-socket "$T/plain" --server http://$SRV:$API_PORT --address $DEV
 expect_rc 1 "a file that is not a socket"
 
-if ! command -v python3 >/dev/null; then
-	echo "SKIP: $(basename "$0"): python3 (the stand-in server and fake devices) is missing"
-	finish
-	exit 0
-fi
+command -v python3 >/dev/null || skip "python3 (the stand-in server and fake devices) is missing"
 
 # ---- fake devices: a socket that never answers, one that answers garbage ----
 cat >"$T/fakedev.py" <<'EOF'
@@ -128,12 +124,6 @@ stop_fake() {
 	wait "$FAKEPID" 2>/dev/null || true
 }
 
-if ! timeout 10 "$P" device run --help >/dev/null 2>&1; then
-	echo "SKIP: $(basename "$0"): 'pskprov device run' is missing: device checks skipped"
-	finish
-	exit 0
-fi
-
 # ---- devices: In-Setup (factory load), Pre-Setup, Post-Setup ----
 printf 'pid,pps,mebx_password,batch\n%s,%s,%s,agent\n' "$PID" "$PPS" "$MEBXPW" >"$T/key.csv"
 chmod 600 "$T/key.csv"
@@ -160,12 +150,8 @@ stop_device() {
 	wait "$DEVPID" 2>/dev/null || true
 }
 
-if ! run_device "$D" $DEV "$T/dev.log"; then
-	echo "SKIP: $(basename "$0"): 'device run' does not serve DIR/pthi.sock yet:" \
-		"device checks skipped ($(tail -1 "$T/dev.log"))"
-	finish
-	exit 0
-fi
+run_device "$D" $DEV "$T/dev.log" ||
+	fail "'device run' does not serve DIR/pthi.sock ($(tail -1 "$T/dev.log"))"
 expect_mode "$D/pthi.sock" 600
 S=$D/pthi.sock
 UUID=$(timeout 10 "$P" device show --state "$D" --json | jq -r .uuid)

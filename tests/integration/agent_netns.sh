@@ -29,10 +29,7 @@ done
 
 # The namespace's network: nothing here is seen outside it.
 ip link set lo up
-if ! ip tuntap add tap0 mode tap 2>/dev/null; then
-	echo "SKIP: $(basename "$0"): cannot create a tap interface in the namespace"
-	exit 77
-fi
+ip tuntap add tap0 mode tap 2>/dev/null || skip "cannot create a tap interface in the namespace"
 ip addr add 127.50.0.2/32 dev tap0
 ip link set tap0 up
 ip route add default dev tap0

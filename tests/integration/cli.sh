@@ -59,6 +59,12 @@ expect_out "$D2"
 run "$P" status --dir
 expect_rc 2 "--dir without a value"
 expect_err "option '--dir' needs a value"
+# After "--" a -d belongs to the command, not to the program.
+run "$P" -d "$D2" keys check -- -d
+expect_rc 1 "keys check -- -d"
+expect_err "1 symbols, expected 8 (PID)"
+printf '%s' "$ERR" | grep -q "needs a value" && fail "-d after -- was taken as --dir: $ERR"
+ok
 
 # --- one grammar for every --server: [http://]IPV4[:PORT][/PATH] ---
 for cmd in "device run --state $T/none --address 127.0.0.2" "fleet --count 1 --csv $T/none.csv" \

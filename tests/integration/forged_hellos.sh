@@ -18,10 +18,7 @@
 . "$(dirname "$0")/lib/common.sh"
 set -e
 for tool in python3 openssl; do
-	if ! command -v $tool >/dev/null; then
-		echo "SKIP: $(basename "$0"): $tool is missing"
-		exit 0
-	fi
+	command -v $tool >/dev/null || skip "$tool is missing"
 done
 PB=$(port_base)
 HP=$PB AP=$((PB + 1)) DP=$((PB + 2))

@@ -22,7 +22,7 @@ trap 'stop_all; cleanup' EXIT
 # as_user CMD...: runs CMD as an unprivileged user (nobody) when we are root, since
 # root is not stopped by file modes; as ourselves otherwise.
 if [ "$(id -u)" -eq 0 ]; then
-	command -v setpriv >/dev/null || { echo "SKIP: $(basename "$0"): needs setpriv (util-linux) to drop root"; finish; exit 0; }
+	command -v setpriv >/dev/null || skip "needs setpriv (util-linux) to drop root"
 	RUID=65534
 	as_user() { setpriv --reuid=$RUID --regid=$RUID --clear-groups "$@"; }
 	chmod 711 "$T" # nobody may pass through to its own directory below

@@ -12,10 +12,6 @@ set -e
 for tool in jq timeout; do
 	command -v "$tool" >/dev/null || fail "$tool is required"
 done
-if ! timeout 10 "$P" device mebx --help >/dev/null 2>&1; then
-	echo "SKIP: $(basename "$0"): 'pskprov device mebx' is not in the device command's table yet"
-	exit 0
-fi
 
 PID=0000-037M
 PPS=NKLD-G5DC-RRNQ-E9YZ-ZIJL-7LFL-VJED-69XJ

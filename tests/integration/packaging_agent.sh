@@ -8,10 +8,7 @@ set -e
 
 UNIT=$PP_SOURCE_DIR/packaging/systemd/pskprov-agent.service
 [ -f "$UNIT" ] || fail "$UNIT is missing"
-if ! command -v systemd-analyze >/dev/null; then
-	echo "SKIP: $(basename "$0"): systemd-analyze is missing"
-	exit 77
-fi
+command -v systemd-analyze >/dev/null || skip "systemd-analyze is missing"
 
 # What the unit promises, read from the file itself.
 for line in "Type=oneshot" "After=network-online.target" "Restart=on-failure" \

@@ -6,10 +6,8 @@
 # is provisioned, none twice. Needs PSKPROV_TEST_PG and PSKPROV_PG_DIR (scripts/pg-test.sh).
 . "$(dirname "$0")/lib/common.sh"
 set -e
-if [ -z "${PSKPROV_TEST_PG:-}" ] || [ -z "${PSKPROV_PG_DIR:-}" ]; then
-	echo "pg_restart.sh: SKIP: PSKPROV_TEST_PG/PSKPROV_PG_DIR not set (run under scripts/pg-test.sh)"
-	exit 0
-fi
+need_pg
+[ -n "${PSKPROV_PG_DIR:-}" ] || fail "PSKPROV_PG_DIR is not set (run under scripts/pg-test.sh)"
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 pgctl() { as_owner "$PGBIN/pg_ctl" -D "$PSKPROV_PG_DIR/data" -w -t 60 "$@" >/dev/null; }
@@ -22,16 +20,14 @@ PB=$(port_base)
 BASE=127.215.$((RANDOM % 200)).1
 export PSKPROV_MASTER_KEY
 PSKPROV_MASTER_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-SCHEMA="pp_rs_$$_$RANDOM"
-psql "$PSKPROV_TEST_PG" -qc "CREATE SCHEMA $SCHEMA" >/dev/null || fail "cannot create a schema"
-CONN="$PSKPROV_TEST_PG options=-csearch_path=$SCHEMA"
+pg_schema pp_rs
 S1= S2= FPID=
 pg_cleanup() {
 	local rc=$?
 	kill $S1 $S2 $FPID 2>/dev/null || true
 	# Leave the cluster running for whoever started it.
 	[ -f "$PSKPROV_PG_DIR/data/postmaster.pid" ] || pgstart || true
-	psql "$PSKPROV_TEST_PG" -qc "DROP SCHEMA $SCHEMA CASCADE" >/dev/null 2>&1 || true
+	pg_drop_schema
 	return $rc
 }
 trap 'pg_cleanup; cleanup' EXIT

@@ -6,25 +6,19 @@
 # Needs PSKPROV_TEST_PG (make check starts a throwaway cluster: scripts/pg-test.sh).
 . "$(dirname "$0")/lib/common.sh"
 set -e
-if [ -z "${PSKPROV_TEST_PG:-}" ]; then
-	echo "postgres.sh: SKIP: PSKPROV_TEST_PG is not set (run under scripts/pg-test.sh)"
-	exit 0
-fi
+need_pg
 N=120
 PB=$(port_base)
 BASE=127.214.$((RANDOM % 200)).1
 export PSKPROV_MASTER_KEY
 PSKPROV_MASTER_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-# A fresh schema of this test's own inside the test database.
-SCHEMA="pp_it_$$_$RANDOM"
-psql "$PSKPROV_TEST_PG" -qc "CREATE SCHEMA $SCHEMA" >/dev/null || fail "cannot create a schema"
-CONN="$PSKPROV_TEST_PG options=-csearch_path=$SCHEMA"
+pg_schema pp_it
 S1= S2=
 # Stops what this test started, keeping the script's exit status for cleanup().
 pg_cleanup() {
 	local rc=$?
 	kill $S1 $S2 2>/dev/null || true
-	psql "$PSKPROV_TEST_PG" -qc "DROP SCHEMA $SCHEMA CASCADE" >/dev/null 2>&1 || true
+	pg_drop_schema
 	return $rc
 }
 trap 'pg_cleanup; cleanup' EXIT

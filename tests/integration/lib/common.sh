@@ -35,6 +35,27 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# skip REASON: this test cannot run here; exit 77, which ctest reports as Skipped.
+skip() {
+	echo "SKIP: $(basename "$0"): $*"
+	exit 77
+}
+# need_pg: the throwaway cluster (scripts/pg-test.sh) must be there; without it the
+# test is skipped, or fails when PSKPROV_REQUIRE_PG=1 (CI).
+need_pg() {
+	[ -n "${PSKPROV_TEST_PG:-}" ] && return 0
+	[ "${PSKPROV_REQUIRE_PG:-}" = 1 ] &&
+		fail "PSKPROV_TEST_PG is not set and PSKPROV_REQUIRE_PG=1 (run under scripts/pg-test.sh)"
+	skip "PSKPROV_TEST_PG is not set (run under scripts/pg-test.sh)"
+}
+# pg_schema PREFIX: a fresh schema of the test's own in the test database; sets SCHEMA
+# and CONN (the conninfo that selects it). pg_drop_schema removes it.
+pg_schema() {
+	SCHEMA="$1_$$_$RANDOM"
+	psql "$PSKPROV_TEST_PG" -qc "CREATE SCHEMA $SCHEMA" >/dev/null || fail "cannot create a schema"
+	CONN="$PSKPROV_TEST_PG options=-csearch_path=$SCHEMA"
+}
+pg_drop_schema() { psql "$PSKPROV_TEST_PG" -qc "DROP SCHEMA $SCHEMA CASCADE" >/dev/null 2>&1 || true; }
 
 # port_base: the first of 10 ports for the test's listeners, drawn below the kernel's
 # ephemeral range (32768 and up), where the outgoing connections of tests running at

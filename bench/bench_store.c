@@ -113,6 +113,99 @@ static int fail(const char *what, const struct pp_err *err)
 	return 1;
 }
 
+/* Sealing alone, for reference: up to a million PPS blobs. */
+static int phase_seal(const struct pp_master_key *mk, uint64_t n)
+{
+	struct pp_err err = {0};
+	struct pp_sealer *sealer = NULL;
+	uint8_t blob[64];
+	size_t len;
+	char pid[9], pps[33];
+	uint64_t rng = 0x9E3779B97F4A7C15ULL;
+	if (pp_sealer_new(mk, &sealer, &err) < 0)
+		return fail("sealer", &err);
+	bench_symbols(&rng, pps, 32);
+	uint64_t m = n < 1000000 ? n : 1000000;
+	double t0 = now_s();
+	for (uint64_t i = 0; i < m; i++) {
+		bench_pid(i, pid);
+		if (pp_seal(sealer, PP_SEAL_PPS, pid, pps, 32, blob, sizeof(blob), &len, &err) <
+		    0) {
+			pp_sealer_free(sealer);
+			return fail("seal", &err);
+		}
+	}
+	double dt = now_s() - t0;
+	printf("seal only: %" PRIu64 " PPS blobs in %.3f s = %.0f seals/s\n", m, dt,
+	       (double)m / dt);
+	pp_sealer_free(sealer);
+	return 0;
+}
+
+/* N keys (PPS and MEBx sealed) in one transaction; *rng goes on for the lookups. */
+static int phase_insert(struct pp_store *s, uint64_t n, uint64_t *rng, const char *db,
+			const char *wal)
+{
+	struct pp_err err = {0};
+	struct pp_batch_new bn = {.name = "bench"};
+	int64_t batch = 0;
+	if (pp_store_batch_create(s, &bn, &batch, &err) < 0)
+		return fail("batch", &err);
+	char pid[9], pps[33], mebx[17];
+	double t0 = now_s(), c0 = cpu_s();
+	if (pp_store_begin(s, &err) < 0)
+		return fail("begin", &err);
+	for (uint64_t i = 0; i < n; i++) {
+		bench_pid(i, pid);
+		bench_symbols(rng, pps, 32);
+		bench_symbols(rng, mebx, 16);
+		struct pp_key_new k = {.pid = pid,
+				       .pps = pps,
+				       .mebx_password = mebx,
+				       .batch_id = batch,
+				       .state = PP_KEY_AVAILABLE};
+		if (pp_store_key_insert(s, &k, &err) < 0)
+			return fail("insert", &err);
+	}
+	double t_ins = now_s() - t0;
+	if (pp_store_commit(s, &err) < 0)
+		return fail("commit", &err);
+	double dt = now_s() - t0, dc = cpu_s() - c0;
+	printf("insert: %" PRIu64 " keys (seal PPS + MEBx, insert) in %.3f s, commit %.3f s\n", n,
+	       t_ins, dt - t_ins);
+	printf("insert: %.0f keys/s including commit (wall); %.3f CPU s = %.0f keys per CPU s\n",
+	       (double)n / dt, dc, (double)n / dc);
+	double load[3];
+	if (getloadavg(load, 3) == 3)
+		printf("load average: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+	printf("size after commit: db %.1f MB, wal %.1f MB (%.0f bytes/key)\n",
+	       (double)file_size(db) / 1e6, (double)file_size(wal) / 1e6,
+	       (double)(file_size(db) + file_size(wal)) / (double)n);
+	return 0;
+}
+
+/* Random lookups of secrets: the TLS-PSK callback's path. */
+static int phase_lookups(struct pp_store *s, uint64_t n, uint64_t lookups, uint64_t *rng)
+{
+	struct pp_err err = {0};
+	struct pp_pps got;
+	char pid[9], got_mebx[PP_STORE_MEBX_MAX + 1];
+	int rc = 0;
+	double t0 = now_s();
+	for (uint64_t i = 0; i < lookups && rc == 0; i++) {
+		bench_pid(xorshift(rng) % n, pid);
+		if (pp_store_key_secrets(s, pid, &got, got_mebx, sizeof(got_mebx), &err) < 0)
+			rc = fail("lookup", &err);
+	}
+	double dt = now_s() - t0;
+	if (rc == 0)
+		printf("lookup: %" PRIu64 " random key_secrets in %.3f s = %.0f lookups/s\n",
+		       lookups, dt, (double)lookups / dt);
+	pp_wipe(&got, sizeof(got));
+	pp_wipe(got_mebx, sizeof(got_mebx));
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t n = 1000000, lookups = 200000;
@@ -139,95 +232,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_store: no randomness\n");
 		return 1;
 	}
-
-	/* Sealing alone, for reference. */
-	{
-		struct pp_sealer *sealer = NULL;
-		uint8_t blob[64];
-		size_t len;
-		char pid[9], pps[33];
-		uint64_t rng = 0x9E3779B97F4A7C15ULL;
-		if (pp_sealer_new(&mk, &sealer, &err) < 0)
-			return fail("sealer", &err);
-		bench_symbols(&rng, pps, 32);
-		uint64_t m = n < 1000000 ? n : 1000000;
-		double t0 = now_s();
-		for (uint64_t i = 0; i < m; i++) {
-			bench_pid(i, pid);
-			if (pp_seal(sealer, PP_SEAL_PPS, pid, pps, 32, blob, sizeof(blob), &len,
-				    &err) < 0)
-				return fail("seal", &err);
-		}
-		double dt = now_s() - t0;
-		printf("seal only: %" PRIu64 " PPS blobs in %.3f s = %.0f seals/s\n", m, dt,
-		       (double)m / dt);
-		pp_sealer_free(sealer);
-	}
-
 	struct pp_store *s = NULL;
-	if (pp_store_open_sqlite(db, &mk, true, &s, &err) < 0)
-		return fail("open", &err);
-	struct pp_batch_new bn = {.name = "bench"};
-	int64_t batch = 0;
-	if (pp_store_batch_create(s, &bn, &batch, &err) < 0)
-		return fail("batch", &err);
-
+	struct pp_store_config c = {.kind = PP_STORE_SQLITE, .target = db, .create = true};
 	uint64_t rng = 0x243F6A8885A308D3ULL;
-	char pid[9], pps[33], mebx[17];
-	double t0 = now_s(), c0 = cpu_s();
-	if (pp_store_begin(s, &err) < 0)
-		return fail("begin", &err);
-	for (uint64_t i = 0; i < n; i++) {
-		bench_pid(i, pid);
-		bench_symbols(&rng, pps, 32);
-		bench_symbols(&rng, mebx, 16);
-		struct pp_key_new k = {.pid = pid,
-				       .pps = pps,
-				       .mebx_password = mebx,
-				       .batch_id = batch,
-				       .state = PP_KEY_AVAILABLE};
-		if (pp_store_key_insert(s, &k, &err) < 0)
-			return fail("insert", &err);
-	}
-	double t_ins = now_s() - t0;
-	if (pp_store_commit(s, &err) < 0)
-		return fail("commit", &err);
-	double dt = now_s() - t0, dc = cpu_s() - c0;
-	printf("insert: %" PRIu64 " keys (seal PPS + MEBx, insert) in %.3f s, commit %.3f s\n", n,
-	       t_ins, dt - t_ins);
-	printf("insert: %.0f keys/s including commit (wall); %.3f CPU s = %.0f keys per CPU s\n",
-	       (double)n / dt, dc, (double)n / dc);
-	double load[3];
-	if (getloadavg(load, 3) == 3)
-		printf("load average: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
-	printf("size after commit: db %.1f MB, wal %.1f MB (%.0f bytes/key)\n",
-	       (double)file_size(db) / 1e6, (double)file_size(wal) / 1e6,
-	       (double)(file_size(db) + file_size(wal)) / (double)n);
-
-	/* Random lookups of secrets: the TLS-PSK callback's path. */
-	struct pp_pps got;
-	char got_mebx[PP_STORE_MEBX_MAX + 1];
-	t0 = now_s();
-	for (uint64_t i = 0; i < lookups; i++) {
-		bench_pid(xorshift(&rng) % n, pid);
-		if (pp_store_key_secrets(s, pid, &got, got_mebx, sizeof(got_mebx), &err) < 0)
-			return fail("lookup", &err);
-	}
-	dt = now_s() - t0;
-	printf("lookup: %" PRIu64 " random key_secrets in %.3f s = %.0f lookups/s\n", lookups, dt,
-	       (double)lookups / dt);
-	pp_wipe(&got, sizeof(got));
-	pp_wipe(got_mebx, sizeof(got_mebx));
-
-	t0 = now_s();
+	int rc = phase_seal(&mk, n);
+	if (rc == 0 && pp_store_open(&c, &mk, &s, &err) < 0)
+		rc = fail("open", &err);
+	if (rc == 0)
+		rc = phase_insert(s, n, &rng, db, wal);
+	if (rc == 0)
+		rc = phase_lookups(s, n, lookups, &rng);
+	double t0 = now_s();
 	pp_store_close(s);
-	printf("close (checkpoint): %.3f s; db %.1f MB\n", now_s() - t0,
-	       (double)file_size(db) / 1e6);
+	if (rc == 0)
+		printf("close (checkpoint): %.3f s; db %.1f MB\n", now_s() - t0,
+		       (double)file_size(db) / 1e6);
 	pp_wipe(&mk, sizeof(mk));
-
 	unlink(wal);
 	unlink(shm);
 	unlink(db);
 	rmdir(dir);
-	return 0;
+	return rc;
 }

@@ -81,35 +81,34 @@ static void report(const struct phase *p)
 	       p->secs > 0 ? (double)p->ops / p->secs : 0);
 }
 
-int main(int argc, char **argv)
+/* The store: PostgreSQL when PSKPROV_BENCH_PG names one, else a new SQLite file whose
+ * path goes to path (removed at the end). */
+static struct pp_store *open_store(char path[256])
 {
-	uint64_t n = 20000, batch = 100;
 	struct pp_err err = {0};
 	struct pp_master_key mk;
 	struct pp_store *s = NULL;
-	char path[256] = "";
 	const char *pg = getenv("PSKPROV_BENCH_PG");
-	if (argc > 1 && pp_parse_u64(argv[1], 1, 10000000, &n, "N", &err) < 0)
-		die("arguments", &err);
-	if (argc > 2 && pp_parse_u64(argv[2], 1, 100000, &batch, "BATCH", &err) < 0)
-		die("arguments", &err);
-	if (pp_random(mk.k, sizeof(mk.k)) < 0)
-		return 1;
-	if (pg && *pg) {
-		if (pp_store_open_postgres(pg, &mk, true, &s, &err) < 0)
-			die("open", &err);
-	} else {
+	struct pp_store_config c = {.kind = PP_STORE_POSTGRES, .target = pg, .create = true};
+	if (!pg || !*pg) {
 		const char *tmp = getenv("TMPDIR");
-		snprintf(path, sizeof(path), "%s/bench-jobs-%ld.db", tmp && *tmp ? tmp : "/tmp",
+		snprintf(path, 256, "%s/bench-jobs-%ld.db", tmp && *tmp ? tmp : "/tmp",
 			 (long)getpid());
-		if (pp_store_open_sqlite(path, &mk, true, &s, &err) < 0)
-			die("open", &err);
+		c = (struct pp_store_config){
+		    .kind = PP_STORE_SQLITE, .target = path, .create = true};
 	}
+	if (pp_random(mk.k, sizeof(mk.k)) < 0)
+		exit(1);
+	if (pp_store_open(&c, &mk, &s, &err) < 0)
+		die("open", &err);
 	pp_wipe(&mk, sizeof(mk));
-	printf("bench_store_jobs: %s, %" PRIu64 " devices, %" PRIu64
-	       " operations per transaction\n",
-	       pp_store_backend(s), n, batch);
+	return s;
+}
 
+/* N exported keys in one batch, one transaction. */
+static void load_keys(struct pp_store *s, uint64_t n)
+{
+	struct pp_err err = {0};
 	int64_t b = 0;
 	struct pp_batch_new bn = {.name = "bench"};
 	if (pp_store_batch_create(s, &bn, &b, &err) < 0)
@@ -130,9 +129,13 @@ int main(int argc, char **argv)
 	}
 	if (pp_store_commit(s, &err) < 0)
 		die("commit", &err);
+}
 
-	/* Hellos: each device twice (a retry of the device), in groups. */
-	struct phase ph = {.name = "hello (new job, then repeat)"};
+/* Hellos: each device twice (a retry of the device), in groups. */
+static void phase_hellos(struct pp_store *s, uint64_t n, uint64_t batch)
+{
+	struct pp_err err = {0};
+	struct phase ph = {.name = "hello (new job, then repeat)", .ops = 2 * n};
 	double t = now_s();
 	for (uint64_t round = 0; round < 2; round++) {
 		for (uint64_t i = 0; i < n;) {
@@ -152,17 +155,17 @@ int main(int argc, char **argv)
 		}
 	}
 	ph.secs = now_s() - t;
-	ph.ops = 2 * n;
 	report(&ph);
+}
 
-	/* Claims of up to 64, each its own transaction. */
-	int64_t *ids = malloc(n * sizeof(*ids));
-	struct pp_job *out = malloc(64 * sizeof(*out));
+/* Claims of up to 64, each its own transaction; the ids of the jobs claimed. */
+static uint64_t phase_claims(struct pp_store *s, uint64_t n, int64_t *ids)
+{
+	struct pp_err err = {0};
+	struct pp_job out[64];
 	uint64_t got = 0;
-	if (!ids || !out)
-		return 1;
-	ph = (struct phase){.name = "claim (64 per call)"};
-	t = now_s();
+	struct phase ph = {.name = "claim (64 per call)"};
+	double t = now_s();
 	for (;;) {
 		size_t c = 0;
 		if (pp_store_jobs_claim(s, "bench-1", T0 + 1, 600, 64, out, &c, &err) < 0)
@@ -176,60 +179,69 @@ int main(int argc, char **argv)
 	ph.secs = now_s() - t;
 	report(&ph);
 	printf("  %-34s %9" PRIu64 " jobs\n", "claimed", got);
+	return got;
+}
 
-	/* The rest of each job: 6 steps, escrow, next key, complete, in groups. */
-	ph = (struct phase){.name = "job (steps, escrow, rotate, done)"};
-	t = now_s();
+/* The rest of one job, as a session records it: steps, escrow, next key, complete. */
+static void job_one(struct pp_store *s, int64_t id, uint64_t n)
+{
+	struct pp_err err = {0};
+	struct pp_device_secrets sec = {
+	    .admin_user = "admin", .admin_password = "Admin!Bench1", .mebx_password = "NewMebx!1"};
+	char npid[9], npps[33];
+	struct pp_pid np;
+	struct pp_pps nps;
+	struct pp_job j;
+	if (pp_store_job_get(s, id, &j, &err) < 0)
+		die("job", &err);
+	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_READ, &err), "step");
+	OP(s, pp_store_device_escrow(s, j.uuid, &sec, &err), "escrow");
+	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_ACL, &err), "step");
+	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_MEBX, &err), "step");
+	bench_pid(n + (uint64_t)id, npid);
+	bench_pps(n + (uint64_t)id, npps);
+	OP(s, pp_store_job_next_key(s, id, "bench-1", npid, npps, &np, &nps, &err), "next key");
+	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_PSK, &err), "step");
+	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_NAMES, &err), "step");
+	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_COMMIT_SENT, &err), "step");
+	/* Host names are unique in the store (reserved at BIND): one per device. */
+	char host[32];
+	snprintf(host, sizeof(host), "bench-%lld", (long long)id);
+	OP(s, pp_store_job_complete(s, id, "bench-1", host, "bench.example", T0 + 2, &err),
+	   "complete");
+	pp_wipe(&sec, sizeof(sec));
+	pp_wipe(&nps, sizeof(nps));
+}
+
+static void phase_jobs(struct pp_store *s, const int64_t *ids, uint64_t got, uint64_t n,
+		       uint64_t batch)
+{
+	struct pp_err err = {0};
+	struct phase ph = {.name = "job (steps, escrow, rotate, done)", .ops = got};
+	double t = now_s();
 	for (uint64_t i = 0; i < got;) {
 		if (pp_store_begin(s, &err) < 0)
 			die("begin", &err);
-		for (uint64_t k = 0; k < batch && i < got; k++, i++) {
-			struct pp_device_secrets sec = {.admin_user = "admin",
-							.admin_password = "Admin!Bench1",
-							.mebx_password = "NewMebx!1"};
-			uint8_t uuid[16];
-			char npid[9], npps[33];
-			struct pp_pid np;
-			struct pp_pps nps;
-			struct pp_job j;
-			if (pp_store_job_get(s, ids[i], &j, &err) < 0)
-				die("job", &err);
-			memcpy(uuid, j.uuid, 16);
-			OP(s, pp_store_job_step(s, ids[i], "bench-1", PP_STEP_READ, &err), "step");
-			OP(s, pp_store_device_escrow(s, uuid, &sec, &err), "escrow");
-			OP(s, pp_store_job_step(s, ids[i], "bench-1", PP_STEP_ACL, &err), "step");
-			OP(s, pp_store_job_step(s, ids[i], "bench-1", PP_STEP_MEBX, &err), "step");
-			bench_pid(n + ids[i], npid);
-			bench_pps(n + ids[i], npps);
-			OP(s,
-			   pp_store_job_next_key(s, ids[i], "bench-1", npid, npps, &np, &nps, &err),
-			   "next key");
-			OP(s, pp_store_job_step(s, ids[i], "bench-1", PP_STEP_PSK, &err), "step");
-			OP(s, pp_store_job_step(s, ids[i], "bench-1", PP_STEP_NAMES, &err), "step");
-			OP(s, pp_store_job_step(s, ids[i], "bench-1", PP_STEP_COMMIT_SENT, &err),
-			   "step");
-			OP(s,
-			   pp_store_job_complete(s, ids[i], "bench-1", "host", "bench.example",
-						 T0 + 2, &err),
-			   "complete");
-			pp_wipe(&sec, sizeof(sec));
-			pp_wipe(&nps, sizeof(nps));
-		}
+		for (uint64_t k = 0; k < batch && i < got; k++, i++)
+			job_one(s, ids[i], n);
 		if (pp_store_commit(s, &err) < 0)
 			die("commit", &err);
 	}
 	ph.secs = now_s() - t;
-	ph.ops = got;
 	report(&ph);
+}
 
+/* What status and /metrics read, then the audit chain verified. */
+static void phase_counts(struct pp_store *s)
+{
+	struct pp_err err = {0};
 	struct pp_store_counts c;
-	ph = (struct phase){.name = "counts (status, /metrics)"};
-	t = now_s();
+	struct phase ph = {.name = "counts (status, /metrics)", .ops = 10};
+	double t = now_s();
 	for (int i = 0; i < 10; i++)
 		if (pp_store_counts(s, &c, &err) < 0)
 			die("counts", &err);
 	ph.secs = now_s() - t;
-	ph.ops = 10;
 	report(&ph);
 	printf("  provisioned %" PRIu64 ", keys consumed %" PRIu64 ", in-use %" PRIu64 "\n",
 	       c.devices_by_state[PP_DEV_PROVISIONED], c.keys_by_state[PP_KEY_CONSUMED],
@@ -239,17 +251,41 @@ int main(int argc, char **argv)
 	if (pp_store_audit_verify(s, &entries, &err) < 0)
 		die("audit verify", &err);
 	printf("  audit chain: %" PRIu64 " entries verified in %.3f s\n", entries, now_s() - t);
+}
 
-	free(ids);
-	free(out);
-	pp_store_close(s);
-	if (path[0]) {
-		static const char *const suffix[] = {"", "-wal", "-shm"};
-		for (size_t i = 0; i < 3; i++) {
-			char p[300];
-			snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
-			unlink(p);
-		}
+static void remove_sqlite_files(const char *path)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; path[0] && i < 3; i++) {
+		char p[300];
+		snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+		unlink(p);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t n = 20000, batch = 100;
+	struct pp_err err = {0};
+	char path[256] = "";
+	if (argc > 1 && pp_parse_u64(argv[1], 1, 10000000, &n, "N", &err) < 0)
+		die("arguments", &err);
+	if (argc > 2 && pp_parse_u64(argv[2], 1, 100000, &batch, "BATCH", &err) < 0)
+		die("arguments", &err);
+	struct pp_store *s = open_store(path);
+	printf("bench_store_jobs: %s, %" PRIu64 " devices, %" PRIu64
+	       " operations per transaction\n",
+	       pp_store_backend(s), n, batch);
+	load_keys(s, n);
+	phase_hellos(s, n, batch);
+	int64_t *ids = malloc(n * sizeof(*ids));
+	if (!ids)
+		return 1;
+	uint64_t got = phase_claims(s, n, ids);
+	phase_jobs(s, ids, got, n, batch);
+	phase_counts(s);
+	free(ids);
+	pp_store_close(s);
+	remove_sqlite_files(path);
 	return 0;
 }

@@ -311,6 +311,80 @@ static void test_state_file_mode(void **state)
 	assert_int_equal(pp_amt_load(empty, &d2, &err), -PP_ENOTFOUND);
 }
 
+/* The state file's fields, each broken one way: an edit of the good text (EDIT_REPLACE
+ * replaces the first `from` with `to`; EDIT_OVERWRITE overwrites the characters after
+ * `from`), the code expected and a word of the message. Unknown, missing and duplicate
+ * keys first, then each value, whose error names its field. */
+enum edit_kind { EDIT_REPLACE, EDIT_OVERWRITE };
+static const struct state_edit {
+	enum edit_kind kind;
+	const char *from, *to;
+	int code;
+	const char *needle;
+} state_edits[] = {
+    {EDIT_REPLACE, "{\n  \"format\"", "{\n  \"bogus\": 1,\n  \"format\"", PP_EINVAL,
+     "unknown field 'bogus'"},
+    {EDIT_REPLACE, "\"factory_default\"", "\"extra\": 0, \"factory_default\"", PP_EINVAL,
+     "unknown field 'mebx.extra'"},
+    {EDIT_REPLACE, "\"realm\"", "\"realm_x\"", PP_EINVAL, "unknown field 'realm_x'"},
+    {EDIT_REPLACE, "\"time\"", "\"when\"", PP_EINVAL, "unknown field 'audit[0].when'"},
+    {EDIT_REPLACE, "\"format\": 1,", "", PP_EINVAL, "missing field 'format'"},
+    {EDIT_REPLACE, "\"format\": 1,", "\"format\": 1, \"format\": 1,", PP_EINVAL, "duplicate field"},
+    {EDIT_REPLACE, "\"format\": 1", "\"format\": 2", PP_EVERSION, "field 'format'"},
+    {EDIT_REPLACE, "\"state\": 1", "\"state\": 3", PP_EINVAL, "field 'state'"},
+    {EDIT_REPLACE, "\"state\": 1", "\"state\": \"1\"", PP_EINVAL, "field 'state'"},
+    {EDIT_REPLACE, "\"state\": 1", "\"state\": 1.0", PP_EINVAL, "field 'state'"},
+    {EDIT_REPLACE, "\"mode\": 1", "\"mode\": 0", PP_EINVAL, "field 'mode'"},
+    {EDIT_REPLACE, "\"realm\": \"Digest:", "\"realm\": \"digest:", PP_EINVAL, "field 'realm'"},
+    {EDIT_OVERWRITE, "\"uuid\": \"", "x", PP_EINVAL, "field 'uuid': not a UUID"},
+    {EDIT_OVERWRITE, "\"salt\": \"", "g", PP_EINVAL, "field 'mebx.salt'"},
+    {EDIT_OVERWRITE, "\"salt\": \"", "A", PP_EINVAL, "field 'mebx.salt'"},
+    {EDIT_REPLACE, "\"salt\": \"", "\"salt\": \"00", PP_ETOOBIG, "field 'mebx.salt'"},
+    {EDIT_OVERWRITE, "\"verifier\": \"", "+", PP_EINVAL, "field 'mebx.verifier'"},
+    {EDIT_OVERWRITE, "\"ha1\": \"", "x", PP_EINVAL, "field 'mebx.ha1'"},
+    {EDIT_REPLACE, "\"salt\": \"", "\"salt\": 5, \"y\": \"", PP_EINVAL, "unknown field 'mebx.y'"},
+    {EDIT_OVERWRITE, "\"realm\": \"Digest:", "a", PP_EINVAL, "field 'realm'"},
+    {EDIT_OVERWRITE, "\"uuid\": \"", "A", PP_EINVAL, "field 'uuid': not in lower case"},
+    {EDIT_REPLACE, "\"verifier\": \"", "\"verifier\": null, \"x\": \"", PP_EINVAL,
+     "unknown field 'mebx.x'"},
+    {EDIT_REPLACE, "\"pbkdf2_iterations\": 1000", "\"pbkdf2_iterations\": 10", PP_EINVAL,
+     "field 'mebx.pbkdf2_iterations'"},
+    {EDIT_REPLACE, "\"factory_default\": false", "\"factory_default\": true", PP_EINVAL,
+     "field 'mebx.salt'"},
+    {EDIT_REPLACE, "\"pid\": \"0000037M\"", "\"pid\": \"0000037N\"", PP_ECHECKSUM,
+     "field 'key.pid'"},
+    {EDIT_REPLACE, "\"pid\": \"0000037M\"", "\"pid\": \"0000-037M\"", PP_ETOOBIG,
+     "field 'key.pid'"},
+    {EDIT_REPLACE, "\"pid\": \"0000037M\"", "\"pid\": \"0000037m\"", PP_EINVAL,
+     "field 'key.pid': not canonical"},
+    {EDIT_REPLACE, "\"pps\": \"NKLD", "\"pps\": \"NKLE", PP_ECHECKSUM, "field 'key.pps'"},
+    {EDIT_REPLACE, "\"pps\": \"NKLD", "\"pps\": \"nkld", PP_EINVAL,
+     "field 'key.pps': not canonical"},
+    {EDIT_REPLACE, "\"port\": 9971", "\"port\": 0", PP_EINVAL, "field 'server.port'"},
+    {EDIT_REPLACE, "\"port\": 9971", "\"port\": 65536", PP_EINVAL, "field 'server.port'"},
+    {EDIT_REPLACE, "\"ipv4\": null", "\"ipv4\": \"1.2.3\"", PP_EINVAL, "field 'server.ipv4'"},
+    {EDIT_REPLACE, "\"fqdn\": \"\"", "\"fqdn\": \"bad..name\"", PP_EINVAL, "field 'server.fqdn'"},
+    {EDIT_REPLACE, "\"host_name\": \"\"", "\"host_name\": \"a.b\"", PP_EINVAL, "field 'host_name'"},
+    {EDIT_REPLACE, "\"domain_name\": \"\"", "\"domain_name\": \"-x\"", PP_EINVAL,
+     "field 'domain_name'"},
+    {EDIT_REPLACE, "\"network_enabled\": true", "\"network_enabled\": 1", PP_EINVAL,
+     "field 'network_enabled'"},
+    {EDIT_REPLACE, "\"time_offset\": 0", "\"time_offset\": 99999999999", PP_EINVAL,
+     "field 'time_offset'"},
+    {EDIT_REPLACE, "\"last_time_synch\": null",
+     "\"last_time_synch\": {\"ta0\": 1, \"tm1\": 5, \"tm2\": 4}", PP_EINVAL,
+     "field 'last_time_synch.tm2'"},
+    {EDIT_REPLACE, "\"last_time_synch\": null", "\"last_time_synch\": {\"ta0\": 1}", PP_EINVAL,
+     "missing field 'last_time_synch.tm1'"},
+    {EDIT_REPLACE, "\"user\": \"" ADMIN_USER "\"", "\"user\": \"a:b\"", PP_EINVAL,
+     "field 'admin.user'"},
+    {EDIT_REPLACE, "\"amt\": \"", "\"amt\": \"\\n", PP_EINVAL, "field 'firmware.amt'"},
+    {EDIT_REPLACE, "\"event\": \"created\"", "\"event\": \"\"", PP_EINVAL,
+     "field 'audit[0].event'"},
+    {EDIT_REPLACE, "\"event\": \"created\"", "\"event\": \"a\\u0000b\"", PP_EINVAL,
+     "not valid JSON (NUL character)"},
+};
+
 static void test_corrupt_state_files(void **state)
 {
 	struct fixture *f = *state;
@@ -344,76 +418,14 @@ static void test_corrupt_state_files(void **state)
 	expect_parse_error(trail, PP_EINVAL, "not valid JSON (data after the end)");
 	free(trail);
 
-	/* Unknown keys, at the top and nested; missing keys; duplicates. */
-	mutate_expect(base, "{\n  \"format\"", "{\n  \"bogus\": 1,\n  \"format\"", PP_EINVAL,
-		      "unknown field 'bogus'");
-	mutate_expect(base, "\"factory_default\"", "\"extra\": 0, \"factory_default\"", PP_EINVAL,
-		      "unknown field 'mebx.extra'");
-	mutate_expect(base, "\"realm\"", "\"realm_x\"", PP_EINVAL, "unknown field 'realm_x'");
-	mutate_expect(base, "\"time\"", "\"when\"", PP_EINVAL, "unknown field 'audit[0].when'");
-	mutate_expect(base, "\"format\": 1,", "", PP_EINVAL, "missing field 'format'");
-	mutate_expect(base, "\"format\": 1,", "\"format\": 1, \"format\": 1,", PP_EINVAL,
-		      "duplicate field");
-
-	/* Values: each error names its field. */
-	mutate_expect(base, "\"format\": 1", "\"format\": 2", PP_EVERSION, "field 'format'");
-	mutate_expect(base, "\"state\": 1", "\"state\": 3", PP_EINVAL, "field 'state'");
-	mutate_expect(base, "\"state\": 1", "\"state\": \"1\"", PP_EINVAL, "field 'state'");
-	mutate_expect(base, "\"state\": 1", "\"state\": 1.0", PP_EINVAL, "field 'state'");
-	mutate_expect(base, "\"mode\": 1", "\"mode\": 0", PP_EINVAL, "field 'mode'");
-	mutate_expect(base, "\"realm\": \"Digest:", "\"realm\": \"digest:", PP_EINVAL,
-		      "field 'realm'");
-	overwrite_expect(base, "\"uuid\": \"", "x", PP_EINVAL, "field 'uuid': not a UUID");
-	overwrite_expect(base, "\"salt\": \"", "g", PP_EINVAL, "field 'mebx.salt'");
-	overwrite_expect(base, "\"salt\": \"", "A", PP_EINVAL, "field 'mebx.salt'");
-	mutate_expect(base, "\"salt\": \"", "\"salt\": \"00", PP_ETOOBIG, "field 'mebx.salt'");
-	overwrite_expect(base, "\"verifier\": \"", "+", PP_EINVAL, "field 'mebx.verifier'");
-	overwrite_expect(base, "\"ha1\": \"", "x", PP_EINVAL, "field 'mebx.ha1'");
-	mutate_expect(base, "\"salt\": \"", "\"salt\": 5, \"y\": \"", PP_EINVAL,
-		      "unknown field 'mebx.y'");
-	overwrite_expect(base, "\"realm\": \"Digest:", "a", PP_EINVAL, "field 'realm'");
-	overwrite_expect(base, "\"uuid\": \"", "A", PP_EINVAL, "field 'uuid': not in lower case");
-	mutate_expect(base, "\"verifier\": \"", "\"verifier\": null, \"x\": \"", PP_EINVAL,
-		      "unknown field 'mebx.x'");
-	mutate_expect(base, "\"pbkdf2_iterations\": 1000", "\"pbkdf2_iterations\": 10", PP_EINVAL,
-		      "field 'mebx.pbkdf2_iterations'");
-	mutate_expect(base, "\"factory_default\": false", "\"factory_default\": true", PP_EINVAL,
-		      "field 'mebx.salt'");
-	mutate_expect(base, "\"pid\": \"0000037M\"", "\"pid\": \"0000037N\"", PP_ECHECKSUM,
-		      "field 'key.pid'");
-	mutate_expect(base, "\"pid\": \"0000037M\"", "\"pid\": \"0000-037M\"", PP_ETOOBIG,
-		      "field 'key.pid'");
-	mutate_expect(base, "\"pid\": \"0000037M\"", "\"pid\": \"0000037m\"", PP_EINVAL,
-		      "field 'key.pid': not canonical");
-	mutate_expect(base, "\"pps\": \"NKLD", "\"pps\": \"NKLE", PP_ECHECKSUM, "field 'key.pps'");
-	mutate_expect(base, "\"pps\": \"NKLD", "\"pps\": \"nkld", PP_EINVAL,
-		      "field 'key.pps': not canonical");
-	mutate_expect(base, "\"port\": 9971", "\"port\": 0", PP_EINVAL, "field 'server.port'");
-	mutate_expect(base, "\"port\": 9971", "\"port\": 65536", PP_EINVAL, "field 'server.port'");
-	mutate_expect(base, "\"ipv4\": null", "\"ipv4\": \"1.2.3\"", PP_EINVAL,
-		      "field 'server.ipv4'");
-	mutate_expect(base, "\"fqdn\": \"\"", "\"fqdn\": \"bad..name\"", PP_EINVAL,
-		      "field 'server.fqdn'");
-	mutate_expect(base, "\"host_name\": \"\"", "\"host_name\": \"a.b\"", PP_EINVAL,
-		      "field 'host_name'");
-	mutate_expect(base, "\"domain_name\": \"\"", "\"domain_name\": \"-x\"", PP_EINVAL,
-		      "field 'domain_name'");
-	mutate_expect(base, "\"network_enabled\": true", "\"network_enabled\": 1", PP_EINVAL,
-		      "field 'network_enabled'");
-	mutate_expect(base, "\"time_offset\": 0", "\"time_offset\": 99999999999", PP_EINVAL,
-		      "field 'time_offset'");
-	mutate_expect(base, "\"last_time_synch\": null",
-		      "\"last_time_synch\": {\"ta0\": 1, \"tm1\": 5, \"tm2\": 4}", PP_EINVAL,
-		      "field 'last_time_synch.tm2'");
-	mutate_expect(base, "\"last_time_synch\": null", "\"last_time_synch\": {\"ta0\": 1}",
-		      PP_EINVAL, "missing field 'last_time_synch.tm1'");
-	mutate_expect(base, "\"user\": \"" ADMIN_USER "\"", "\"user\": \"a:b\"", PP_EINVAL,
-		      "field 'admin.user'");
-	mutate_expect(base, "\"amt\": \"", "\"amt\": \"\\n", PP_EINVAL, "field 'firmware.amt'");
-	mutate_expect(base, "\"event\": \"created\"", "\"event\": \"\"", PP_EINVAL,
-		      "field 'audit[0].event'");
-	mutate_expect(base, "\"event\": \"created\"", "\"event\": \"a\\u0000b\"", PP_EINVAL,
-		      "not valid JSON (NUL character)");
+	/* Keys and values, from the table. */
+	for (size_t i = 0; i < sizeof(state_edits) / sizeof(state_edits[0]); i++) {
+		const struct state_edit *e = &state_edits[i];
+		if (e->kind == EDIT_REPLACE)
+			mutate_expect(base, e->from, e->to, e->code, e->needle);
+		else
+			overwrite_expect(base, e->from, e->to, e->code, e->needle);
+	}
 
 	/* Consistency between fields. */
 	mutate_expect(base, "\"state\": 1", "\"state\": 0", PP_EINVAL, "field 'key'");

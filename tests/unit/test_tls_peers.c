@@ -260,13 +260,25 @@ static int listen_ephemeral(uint16_t *port)
 	return fd;
 }
 
-/* A port that was free a moment ago, for a peer that binds it itself. */
+/* A port that was free a moment ago, for a peer that binds it itself. Drawn below the
+ * kernel's ephemeral range (32768 and up), where the outgoing connections of tests
+ * running at the same time take theirs, and checked on the wildcard address, which a
+ * peer such as gnutls-serv binds (as tests/integration/lib/common.sh port_base does). */
 static uint16_t free_port(void)
 {
-	uint16_t port;
-	int fd = listen_ephemeral(&port);
-	close(fd);
-	return port;
+	for (int tries = 0; tries < 200; tries++) {
+		uint16_t port = (uint16_t)(12000 + (unsigned)random() % 20000);
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		struct sockaddr_in sa = loopback(port);
+		sa.sin_addr.s_addr = htonl(INADDR_ANY);
+		int ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return port;
+	}
+	fail_msg("no free port below the ephemeral range");
+	return 0;
 }
 
 static int accept_bounded(int lfd)
@@ -934,6 +946,7 @@ int main(void)
 {
 	/* A peer that closes first must not kill the test with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)getpid() ^ (unsigned)time(NULL)); /* free_port's draws */
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_s_client_tls12, teardown_peer),
 	    cmocka_unit_test_teardown(test_s_client_legacy, teardown_peer),

@@ -30,7 +30,7 @@ PSKPROV_PG_DIR=
 stop_all() {
 	[ -z "$SPID" ] || kill "$SPID" 2>/dev/null || true
 	[ -z "$PSKPROV_PG_DIR" ] || sh "$SRC/scripts/pg-test.sh" stop "$PSKPROV_PG_DIR" 2>/dev/null || true
-	rm -rf "$D"
+	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$D"
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
@@ -44,7 +44,11 @@ eval "$(sh "$SRC/scripts/pg-test.sh" start 2>"$D/pg-test.log")" || {
 
 # run_store TAG [CONNINFO]: init (SQLite, or the PostgreSQL schema SCHEMA), a key
 # batch of N, one server, one fleet; prints a line and sets RATE.
+# Each run has addresses of its own (127.R.0.1 and up): the last run's sockets may
+# still hold theirs in TIME_WAIT.
+RUN=200
 run_store() {
+	RUN=$((RUN + 1))
 	export PSKPROV_DIR="$D/data-$1"
 	rm -rf "$PSKPROV_DIR"
 	if [ $# -ge 2 ]; then
@@ -54,7 +58,7 @@ run_store() {
 	fi
 	bench_keys "$N" bench "$D/k.csv"
 	bench_server "$PROFILE" || return 1
-	"$P" fleet --count "$N" --csv "$D/k.csv" --server 127.0.0.1:$HP --base 127.231.0.1 \
+	"$P" fleet --count "$N" --csv "$D/k.csv" --server 127.0.0.1:$HP --base "127.$RUN.0.1" \
 		--profile "$PROFILE" --time-scale 0.05 --timeout 600 --json \
 		>"$D/fleet.json" 2>"$D/fleet.log" || echo "(the fleet exited $?)"
 	metrics=$(curl -sf "http://127.0.0.1:$AP/metrics" || true)

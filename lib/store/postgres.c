@@ -382,10 +382,19 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_COUNT_JOBS] = "SELECT state, count(*) FROM jobs GROUP BY state",
 };
 
+/* Savepoints nested deeper than this are refused (the store nests two or three). */
+#define SP_DEPTH_MAX 16
+
 struct pg_store {
 	struct pp_store base; /* first: the generic layer casts */
 	PGconn *conn;
 	bool prepared[ST_MAX];
+	/* The transaction as the caller sees it, and what of it the server has run yet
+	 * ("transactions" below): BEGIN asked for and sent; savepoints the caller holds
+	 * (sp_want), the first sp_valid of them on the server, and sp_sent on the server
+	 * (pp_sp1 .. pp_sp<sp_sent>; those above sp_valid released by the caller). */
+	bool txn, txn_sent;
+	unsigned sp_want, sp_valid, sp_sent;
 };
 
 static struct pg_store *pg(struct pp_store *s)
@@ -579,8 +588,283 @@ static int res_err(struct pg_store *s, const PGresult *r, const char *what, stru
 	return pp_err_set(err, code, "%s: %s", what, line);
 }
 
-/* Runs a prepared statement (preparing it on first use); *out holds the result on
- * success (PQclear it). */
+/* Constant SQL without parameters, sent as it is (transaction control). */
+static int exec_ctl(struct pg_store *s, const char *sql, const char *what, struct pp_err *err)
+{
+	PGresult *r = PQexec(s->conn, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int rc = 0;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		rc = res_err(s, r, what, err);
+	PQclear(r);
+	return rc;
+}
+
+static int txn_flush(struct pg_store *s, struct pp_err *err);
+
+/* Constant SQL without parameters (schema, settings), after the deferred BEGIN and
+ * SAVEPOINTs. */
+static int exec_sql(struct pg_store *s, const char *sql, const char *what, struct pp_err *err)
+{
+	int rc = txn_flush(s, err);
+	return rc < 0 ? rc : exec_ctl(s, sql, what, err);
+}
+
+/* ---- transactions ----
+ *
+ * BEGIN and SAVEPOINT are deferred: they go to the server with the next statement, in one
+ * pipeline (one round trip), and RELEASE SAVEPOINT goes with the next SAVEPOINT or not at
+ * all (COMMIT releases them). The store thread's group commit opens two savepoints per
+ * operation (its own and the operation's atomic unit): sent one by one they were four
+ * round trips of the dozen an operation costs. A savepoint of depth d is named pp_sp<d>,
+ * so a rollback to it finds it whatever deeper ones are still open. */
+
+static bool pg_in_transaction(struct pp_store *base)
+{
+	struct pg_store *s = pg(base);
+	if (!s->txn)
+		return false;
+	if (!s->txn_sent)
+		return true;
+	PGTransactionStatusType t = PQtransactionStatus(s->conn);
+	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+static void txn_forget(struct pg_store *s)
+{
+	s->txn = s->txn_sent = false;
+	s->sp_want = s->sp_valid = s->sp_sent = 0;
+}
+
+/* A deferred command: BEGIN, RELEASE SAVEPOINT pp_sp<d> or SAVEPOINT pp_sp<d>. */
+struct txn_cmd {
+	enum { CMD_BEGIN, CMD_RELEASE, CMD_SAVEPOINT } kind;
+	unsigned d;
+	char sql[32];
+};
+
+#define PENDING_MAX (2 + SP_DEPTH_MAX)
+
+/* The commands the server must run before the next statement, in order; their count. */
+static int txn_pending(const struct pg_store *s, struct txn_cmd cmd[PENDING_MAX])
+{
+	int n = 0;
+	if (s->txn && !s->txn_sent)
+		cmd[n++] = (struct txn_cmd){.kind = CMD_BEGIN, .sql = "BEGIN"};
+	if (s->sp_valid < s->sp_want && s->sp_sent > s->sp_valid)
+		cmd[n++] = (struct txn_cmd){.kind = CMD_RELEASE, .d = s->sp_valid + 1};
+	for (unsigned d = s->sp_valid + 1; d <= s->sp_want; d++)
+		cmd[n++] = (struct txn_cmd){.kind = CMD_SAVEPOINT, .d = d};
+	for (int i = 0; i < n; i++)
+		if (cmd[i].kind != CMD_BEGIN)
+			snprintf(cmd[i].sql, sizeof(cmd[i].sql), "%sSAVEPOINT pp_sp%u",
+				 cmd[i].kind == CMD_RELEASE ? "RELEASE " : "", cmd[i].d);
+	return n;
+}
+
+/* Something deferred waits for the next statement. */
+static bool txn_dirty(const struct pg_store *s)
+{
+	return (s->txn && !s->txn_sent) || s->sp_valid < s->sp_want;
+}
+
+/* The server ran c. */
+static void txn_ran(struct pg_store *s, const struct txn_cmd *c)
+{
+	if (c->kind == CMD_BEGIN)
+		s->txn_sent = true;
+	else if (c->kind == CMD_RELEASE)
+		s->sp_sent = c->d - 1;
+	else
+		s->sp_valid = s->sp_sent = c->d;
+}
+
+/* Runs the deferred commands now, one by one (before a statement that is not
+ * pipelined). */
+static int txn_flush(struct pg_store *s, struct pp_err *err)
+{
+	struct txn_cmd cmd[PENDING_MAX];
+	int n = txn_pending(s, cmd);
+	for (int i = 0; i < n; i++) {
+		int rc = exec_ctl(s, cmd[i].sql, "store: transaction", err);
+		if (rc < 0)
+			return rc;
+		txn_ran(s, &cmd[i]);
+	}
+	return 0;
+}
+
+/* A deferred command still fails at once on a connection known to be lost, as the
+ * command sent would: the store thread then runs its batch again on a new one. */
+static int txn_conn_check(struct pg_store *s, const char *what, struct pp_err *err)
+{
+	if (PQstatus(s->conn) == CONNECTION_OK)
+		return 0;
+	char line[200];
+	one_line(PQerrorMessage(s->conn), line, sizeof(line));
+	return pp_err_set(err, PP_ESTORE, "%s: no connection to the server%s%s", what,
+			  line[0] ? ": " : "", line);
+}
+
+static int pg_begin(struct pp_store *base, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	int rc = txn_conn_check(s, "store: begin", err);
+	if (rc < 0)
+		return rc;
+	if (pg_in_transaction(base))
+		return pp_err_set(err, PP_ESTATE, "store: a transaction is already open");
+	txn_forget(s);
+	s->txn = true;
+	return 0;
+}
+
+static int pg_commit(struct pp_store *base, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	if (!pg_in_transaction(base))
+		return pp_err_set(err, PP_ESTATE, "store: no transaction to commit");
+	bool sent = s->txn_sent;
+	txn_forget(s);
+	int rc = txn_conn_check(s, "store: commit", err);
+	if (rc < 0 || !sent)
+		return rc; /* lost; or nothing ran */
+	/* COMMIT of a failed transaction reports success and rolls back: say so. */
+	if (PQtransactionStatus(s->conn) == PQTRANS_INERROR) {
+		(void)exec_ctl(s, "ROLLBACK", "store: rollback", NULL);
+		return pp_err_set(err, PP_ESTATE,
+				  "store: the transaction had failed and was rolled back");
+	}
+	return exec_ctl(s, "COMMIT", "store: commit", err);
+}
+
+static int pg_rollback(struct pp_store *base, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	if (!pg_in_transaction(base))
+		return pp_err_set(err, PP_ESTATE, "store: no transaction to roll back");
+	bool sent = s->txn_sent;
+	txn_forget(s);
+	return sent ? exec_ctl(s, "ROLLBACK", "store: rollback", err) : 0;
+}
+
+/* Back to the savepoint of the current depth, which is then released (that RELEASE is
+ * deferred: the savepoint stays on the server, no longer valid). Nothing to undo when it
+ * never reached the server: no statement ran since. */
+static int savepoint_rollback(struct pg_store *s, struct pp_err *err)
+{
+	unsigned d = s->sp_want;
+	s->sp_want--;
+	if (s->sp_valid < d)
+		return 0;
+	char sql[40];
+	snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT pp_sp%u", d);
+	s->sp_valid = s->sp_want;
+	s->sp_sent = d;
+	return exec_ctl(s, sql, "store: roll back to savepoint", err);
+}
+
+static int pg_savepoint(struct pp_store *base, enum pp_savepoint_op op, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	int rc = txn_conn_check(s, "store: savepoint", err);
+	if (rc < 0)
+		return rc;
+	switch (op) {
+	case PP_SP_BEGIN:
+		if (s->sp_want >= SP_DEPTH_MAX)
+			return pp_err_set(err, PP_ETOOBIG, "store: savepoints nested too deep");
+		s->sp_want++;
+		return 0;
+	case PP_SP_RELEASE:
+	case PP_SP_ROLLBACK:
+		if (s->sp_want == 0)
+			return pp_err_set(err, PP_ESTATE, "store: no savepoint open");
+		if (op == PP_SP_ROLLBACK)
+			return savepoint_rollback(s, err);
+		s->sp_want--;
+		if (s->sp_valid > s->sp_want)
+			s->sp_valid = s->sp_want;
+		return 0;
+	}
+	return pp_err_set(err, PP_EINVAL, "store: unknown savepoint operation");
+}
+
+/* ---- statements ---- */
+
+/* The results of a pipeline of n commands and a sync: the last command's into *out when
+ * every command succeeded, else the first error. *ran: how many leading commands
+ * succeeded. Reads through the sync, so the connection can leave pipeline mode. */
+static int pipe_collect(struct pg_store *s, int n, PGresult **out, int *ran, const char *what,
+			struct pp_err *err)
+{
+	int rc = 0, i = 0, nulls = 0;
+	*ran = 0;
+	for (;;) {
+		PGresult *r = PQgetResult(s->conn);
+		if (!r) {
+			/* Between two commands' results; twice in a row: nothing more comes. */
+			if (++nulls > 1 || PQstatus(s->conn) != CONNECTION_OK)
+				break;
+			continue;
+		}
+		nulls = 0;
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			return i == n || rc < 0 ? rc : res_err(s, NULL, what, err);
+		}
+		bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+		if (ok && rc == 0 && i == *ran && i < n - 1)
+			(*ran)++;
+		if (!ok && rc == 0)
+			rc = res_err(s, r, i < n - 1 ? "store: transaction" : what, err);
+		if (ok && rc == 0 && i == n - 1)
+			*out = r;
+		else
+			PQclear(r);
+		i++;
+	}
+	if (*out) {
+		PQclear(*out);
+		*out = NULL;
+	}
+	return rc < 0 ? rc : res_err(s, NULL, what, err);
+}
+
+/* Statement `name` after the deferred commands, all in one round trip. */
+static int run_piped(struct pg_store *s, const char *name, const struct params *p, PGresult **out,
+		     const char *what, struct pp_err *err)
+{
+	struct txn_cmd cmd[PENDING_MAX];
+	int n = txn_pending(s, cmd), ran = 0, rc;
+	if (PQenterPipelineMode(s->conn) != 1)
+		return res_err(s, NULL, what, err);
+	bool sent = true;
+	for (int i = 0; i < n && sent; i++)
+		sent = PQsendQueryParams(s->conn, cmd[i].sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
+	sent = sent && PQsendQueryPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL,
+					   p ? p->len : NULL, p ? p->fmt : NULL, 1) == 1;
+	if (PQpipelineSync(s->conn) != 1)
+		sent = false;
+	rc = pipe_collect(s, n + 1, out, &ran, what, err);
+	if (!sent && rc == 0) {
+		PQclear(*out);
+		*out = NULL;
+		rc = res_err(s, NULL, what, err);
+	}
+	for (int i = 0; i < ran; i++)
+		txn_ran(s, &cmd[i]);
+	if (PQexitPipelineMode(s->conn) != 1 && rc == 0) {
+		PQclear(*out);
+		*out = NULL;
+		rc = res_err(s, NULL, what, err);
+	}
+	return rc;
+}
+
+/* Runs a prepared statement (preparing it on first use), with the deferred BEGIN and
+ * SAVEPOINTs in the same round trip; *out holds the result on success (PQclear it). */
 static int run(struct pg_store *s, enum stmt_id id, const struct params *p, PGresult **out,
 	       const char *what, struct pp_err *err)
 {
@@ -597,6 +881,8 @@ static int run(struct pg_store *s, enum stmt_id id, const struct params *p, PGre
 		PQclear(r);
 		s->prepared[id] = true;
 	}
+	if (txn_dirty(s))
+		return run_piped(s, name, p, out, what, err);
 	PGresult *r = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL,
 				     p ? p->len : NULL, p ? p->fmt : NULL, 1);
 	ExecStatusType st = PQresultStatus(r);
@@ -637,74 +923,6 @@ static int run_write(struct pg_store *s, enum stmt_id id, const struct params *p
 		rc = pp_err_set(err, PP_ENOTFOUND, "%s: no such row", what);
 	PQclear(r);
 	return rc;
-}
-
-/* Constant SQL without parameters (transaction control, schema). */
-static int exec_sql(struct pg_store *s, const char *sql, const char *what, struct pp_err *err)
-{
-	PGresult *r = PQexec(s->conn, sql);
-	ExecStatusType st = PQresultStatus(r);
-	int rc = 0;
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		rc = res_err(s, r, what, err);
-	PQclear(r);
-	return rc;
-}
-
-/* ---- transactions ---- */
-
-static bool pg_in_transaction(struct pp_store *base)
-{
-	PGTransactionStatusType t = PQtransactionStatus(pg(base)->conn);
-	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
-}
-
-static int pg_begin(struct pp_store *base, struct pp_err *err)
-{
-	if (pg_in_transaction(base))
-		return pp_err_set(err, PP_ESTATE, "store: a transaction is already open");
-	return exec_sql(pg(base), "BEGIN", "store: begin", err);
-}
-
-static int pg_commit(struct pp_store *base, struct pp_err *err)
-{
-	struct pg_store *s = pg(base);
-	if (!pg_in_transaction(base))
-		return pp_err_set(err, PP_ESTATE, "store: no transaction to commit");
-	/* COMMIT of a failed transaction reports success and rolls back: say so. */
-	if (PQtransactionStatus(s->conn) == PQTRANS_INERROR) {
-		(void)exec_sql(s, "ROLLBACK", "store: rollback", NULL);
-		return pp_err_set(err, PP_ESTATE,
-				  "store: the transaction had failed and was rolled back");
-	}
-	return exec_sql(s, "COMMIT", "store: commit", err);
-}
-
-static int pg_rollback(struct pp_store *base, struct pp_err *err)
-{
-	if (!pg_in_transaction(base))
-		return pp_err_set(err, PP_ESTATE, "store: no transaction to roll back");
-	return exec_sql(pg(base), "ROLLBACK", "store: rollback", err);
-}
-
-static int pg_savepoint(struct pp_store *base, enum pp_savepoint_op op, struct pp_err *err)
-{
-	struct pg_store *s = pg(base);
-	switch (op) {
-	case PP_SP_BEGIN:
-		return exec_sql(s, "SAVEPOINT pp_sp", "store: savepoint", err);
-	case PP_SP_RELEASE:
-		return exec_sql(s, "RELEASE SAVEPOINT pp_sp", "store: release savepoint", err);
-	case PP_SP_ROLLBACK: {
-		int rc = exec_sql(s, "ROLLBACK TO SAVEPOINT pp_sp", "store: roll back to savepoint",
-				  err);
-		if (rc == 0)
-			rc =
-			    exec_sql(s, "RELEASE SAVEPOINT pp_sp", "store: release savepoint", err);
-		return rc;
-	}
-	}
-	return pp_err_set(err, PP_EINVAL, "store: unknown savepoint operation");
 }
 
 /* ---- batches ---- */
@@ -1709,7 +1927,7 @@ static void pg_close(struct pp_store *base)
 	struct pg_store *s = pg(base);
 	if (s->conn) {
 		if (pg_in_transaction(base))
-			(void)exec_sql(s, "ROLLBACK", "store: rollback", NULL);
+			(void)pg_rollback(base, NULL);
 		PQfinish(s->conn);
 	}
 	pp_store_fini_base(&s->base);
@@ -1791,6 +2009,10 @@ static void no_notices(void *arg, const char *msg)
 static int query(struct pg_store *s, const char *sql, int np, const char *const *pv, PGresult **r,
 		 const char *what, struct pp_err *err)
 {
+	*r = NULL;
+	int frc = txn_flush(s, err);
+	if (frc < 0)
+		return frc;
 	*r = PQexecParams(s->conn, sql, np, NULL, pv, NULL, NULL, 1);
 	ExecStatusType st = PQresultStatus(*r);
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
@@ -1853,11 +2075,13 @@ static int meta_set(void *db, const char *name, int64_t iv, const uint8_t *b, si
 	else
 		p_i64(&p, iv);
 	p_bytea(&p, b, n);
+	int rc = txn_flush(s, err);
+	if (rc < 0)
+		return rc;
 	r = PQexecParams(s->conn,
 			 "INSERT INTO meta (name, ivalue, bvalue) VALUES ($1, $2, $3) "
 			 "ON CONFLICT (name) DO UPDATE SET ivalue = $2, bvalue = $3",
 			 p.n, NULL, p.v, p.len, p.fmt, 1);
-	int rc = 0;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = res_err(s, r, "store: writing meta", err);
 	PQclear(r);
@@ -1906,7 +2130,7 @@ static int schema_presence(int64_t ver, bool create, struct pp_err *err)
 static int prepare_schema(struct pg_store *s, bool create, struct pp_err *err)
 {
 	int64_t ver = -1;
-	int rc = exec_sql(s, "BEGIN", "store: begin", err);
+	int rc = pg_begin(&s->base, err);
 	if (rc < 0)
 		return rc;
 	if ((rc = exec_sql(s, "SELECT pg_advisory_xact_lock(" LOCK_SCHEMA ")", "store: schema lock",
@@ -1921,10 +2145,10 @@ static int prepare_schema(struct pg_store *s, bool create, struct pp_err *err)
 					sizeof(migrations) / sizeof(migrations[0]), ver, create,
 					err)) < 0)
 		goto out;
-	rc = exec_sql(s, "COMMIT", "store: commit", err);
+	rc = pg_commit(&s->base, err);
 out:
 	if (rc < 0 && pg_in_transaction(&s->base))
-		(void)exec_sql(s, "ROLLBACK", "store: rollback", NULL);
+		(void)pg_rollback(&s->base, NULL);
 	return rc;
 }
 
@@ -1995,8 +2219,11 @@ bool pp_pg_conn_lost(struct pp_store *base)
 int pp_pg_reconnect(struct pp_store *base, struct pp_err *err)
 {
 	struct pg_store *s = pg(base);
+	if (PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
+		(void)PQexitPipelineMode(s->conn);
 	PQreset(s->conn);
 	memset(s->prepared, 0, sizeof(s->prepared));
+	txn_forget(s);
 	base->savepoints = 0;
 	pp_store_forget_cache(base);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
@@ -2016,6 +2243,8 @@ int pp_pg_txn_id(struct pp_store *base, uint64_t *id, struct pp_err *err)
 	*id = 0;
 	if (!pg_in_transaction(base))
 		return pp_err_set(err, PP_ESTATE, "store: no transaction to name");
+	if (!s->txn_sent)
+		return 0; /* BEGIN still deferred: nothing ran, nothing written */
 	int rc = query(s, "SELECT txid_current_if_assigned()", 0, NULL, &r, "store: transaction id",
 		       err);
 	if (rc < 0)

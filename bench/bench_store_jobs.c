@@ -58,15 +58,28 @@ static void die(const char *what, const struct pp_err *err)
 	exit(1);
 }
 
-/* One operation of a group: a savepoint around it, as the server's writer does. */
-#define OP(s, call, what)                                                                          \
+/* Time spent in each kind of operation of the job phase (seconds, count). */
+enum op_kind { K_GET, K_STEP, K_ESCROW, K_NEXT_KEY, K_COMPLETE, K_MAX };
+static const char *const op_kind_name[K_MAX] = {"job get", "step", "escrow", "next key",
+						"complete"};
+struct op_time {
+	double secs[K_MAX];
+	uint64_t n[K_MAX];
+};
+
+/* One operation of a group: a savepoint around it, as the server's writer does; its
+ * time goes to t->secs[kind]. */
+#define OP(s, t, kind, call, what)                                                                 \
 	do {                                                                                       \
+		double t0_ = now_s();                                                              \
 		if (pp_store_savepoint(s, &err) < 0)                                               \
 			die("savepoint", &err);                                                    \
 		if ((call) < 0)                                                                    \
 			die(what, &err);                                                           \
 		if (pp_store_savepoint_release(s, &err) < 0)                                       \
 			die("release", &err);                                                      \
+		(t)->secs[kind] += now_s() - t0_;                                                  \
+		(t)->n[kind]++;                                                                    \
 	} while (0)
 
 struct phase {
@@ -136,6 +149,7 @@ static void phase_hellos(struct pp_store *s, uint64_t n, uint64_t batch)
 {
 	struct pp_err err = {0};
 	struct phase ph = {.name = "hello (new job, then repeat)", .ops = 2 * n};
+	struct op_time ot = {0};
 	double t = now_s();
 	for (uint64_t round = 0; round < 2; round++) {
 		for (uint64_t i = 0; i < n;) {
@@ -148,7 +162,7 @@ static void phase_hellos(struct pp_store *s, uint64_t n, uint64_t batch)
 				bench_pid(i, h.pid);
 				h.addr[0] = 10;
 				h.addr[3] = (uint8_t)i;
-				OP(s, pp_store_hello(s, &h, &o, NULL, &err), "hello");
+				OP(s, &ot, K_GET, pp_store_hello(s, &h, &o, NULL, &err), "hello");
 			}
 			if (pp_store_commit(s, &err) < 0)
 				die("commit", &err);
@@ -183,7 +197,7 @@ static uint64_t phase_claims(struct pp_store *s, uint64_t n, int64_t *ids)
 }
 
 /* The rest of one job, as a session records it: steps, escrow, next key, complete. */
-static void job_one(struct pp_store *s, int64_t id, uint64_t n)
+static void job_one(struct pp_store *s, int64_t id, uint64_t n, struct op_time *t)
 {
 	struct pp_err err = {0};
 	struct pp_device_secrets sec = {
@@ -192,22 +206,27 @@ static void job_one(struct pp_store *s, int64_t id, uint64_t n)
 	struct pp_pid np;
 	struct pp_pps nps;
 	struct pp_job j;
+	double t0 = now_s();
 	if (pp_store_job_get(s, id, &j, &err) < 0)
 		die("job", &err);
-	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_READ, &err), "step");
-	OP(s, pp_store_device_escrow(s, j.uuid, &sec, &err), "escrow");
-	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_ACL, &err), "step");
-	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_MEBX, &err), "step");
+	t->secs[K_GET] += now_s() - t0;
+	t->n[K_GET]++;
+	OP(s, t, K_STEP, pp_store_job_step(s, id, "bench-1", PP_STEP_READ, &err), "step");
+	OP(s, t, K_ESCROW, pp_store_device_escrow(s, j.uuid, &sec, &err), "escrow");
+	OP(s, t, K_STEP, pp_store_job_step(s, id, "bench-1", PP_STEP_ACL, &err), "step");
+	OP(s, t, K_STEP, pp_store_job_step(s, id, "bench-1", PP_STEP_MEBX, &err), "step");
 	bench_pid(n + (uint64_t)id, npid);
 	bench_pps(n + (uint64_t)id, npps);
-	OP(s, pp_store_job_next_key(s, id, "bench-1", npid, npps, &np, &nps, &err), "next key");
-	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_PSK, &err), "step");
-	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_NAMES, &err), "step");
-	OP(s, pp_store_job_step(s, id, "bench-1", PP_STEP_COMMIT_SENT, &err), "step");
+	OP(s, t, K_NEXT_KEY, pp_store_job_next_key(s, id, "bench-1", npid, npps, &np, &nps, &err),
+	   "next key");
+	OP(s, t, K_STEP, pp_store_job_step(s, id, "bench-1", PP_STEP_PSK, &err), "step");
+	OP(s, t, K_STEP, pp_store_job_step(s, id, "bench-1", PP_STEP_NAMES, &err), "step");
+	OP(s, t, K_STEP, pp_store_job_step(s, id, "bench-1", PP_STEP_COMMIT_SENT, &err), "step");
 	/* Host names are unique in the store (reserved at BIND): one per device. */
 	char host[32];
 	snprintf(host, sizeof(host), "bench-%lld", (long long)id);
-	OP(s, pp_store_job_complete(s, id, "bench-1", host, "bench.example", T0 + 2, &err),
+	OP(s, t, K_COMPLETE,
+	   pp_store_job_complete(s, id, "bench-1", host, "bench.example", T0 + 2, &err),
 	   "complete");
 	pp_wipe(&sec, sizeof(sec));
 	pp_wipe(&nps, sizeof(nps));
@@ -218,17 +237,30 @@ static void phase_jobs(struct pp_store *s, const int64_t *ids, uint64_t got, uin
 {
 	struct pp_err err = {0};
 	struct phase ph = {.name = "job (steps, escrow, rotate, done)", .ops = got};
-	double t = now_s();
+	struct op_time ot = {0};
+	double t = now_s(), tc = 0;
+	uint64_t commits = 0;
 	for (uint64_t i = 0; i < got;) {
 		if (pp_store_begin(s, &err) < 0)
 			die("begin", &err);
 		for (uint64_t k = 0; k < batch && i < got; k++, i++)
-			job_one(s, ids[i], n);
+			job_one(s, ids[i], n, &ot);
+		double t0 = now_s();
 		if (pp_store_commit(s, &err) < 0)
 			die("commit", &err);
+		tc += now_s() - t0;
+		commits++;
 	}
 	ph.secs = now_s() - t;
 	report(&ph);
+	/* Where a job's time goes: per operation, microseconds. */
+	for (int k = 0; k < K_MAX; k++)
+		if (ot.n[k])
+			printf("    %-32s %9" PRIu64 " ops %8.1f us/op\n", op_kind_name[k], ot.n[k],
+			       1e6 * ot.secs[k] / (double)ot.n[k]);
+	if (commits)
+		printf("    %-32s %9" PRIu64 " ops %8.1f us/op\n", "commit", commits,
+		       1e6 * tc / (double)commits);
 }
 
 /* What status and /metrics read, then the audit chain verified. */

@@ -792,10 +792,27 @@ static int pg_savepoint(struct pp_store *base, enum pp_savepoint_op op, struct p
 
 /* ---- statements ---- */
 
-/* The results of a pipeline of n commands and a sync: the last command's into *out when
- * every command succeeded, else the first error. *ran: how many leading commands
- * succeeded. Reads through the sync, so the connection can leave pipeline mode. */
-static int pipe_collect(struct pg_store *s, int n, PGresult **out, int *ran, const char *what,
+/* One statement of a pipeline (run_seq): what it runs, and its result. */
+struct call {
+	enum stmt_id id;
+	const struct params *p;
+	const char *what;
+	PGresult *r;
+};
+
+static void calls_clear(struct call *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		PQclear(c[i].r);
+		c[i].r = NULL;
+	}
+}
+
+/* The results of a pipeline of np deferred commands, then the n statements of c, then a
+ * sync: each statement's into c[i].r when everything succeeded, else the first error.
+ * *ran: how many leading deferred commands succeeded. Reads through the sync, so the
+ * connection can leave pipeline mode. */
+static int pipe_collect(struct pg_store *s, int np, struct call *c, int n, int *ran,
 			struct pp_err *err)
 {
 	int rc = 0, i = 0, nulls = 0;
@@ -812,55 +829,86 @@ static int pipe_collect(struct pg_store *s, int n, PGresult **out, int *ran, con
 		ExecStatusType st = PQresultStatus(r);
 		if (st == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
-			return i == n || rc < 0 ? rc : res_err(s, NULL, what, err);
+			if (rc == 0 && i != np + n)
+				break; /* a result missing: protocol trouble */
+			if (rc < 0)
+				calls_clear(c, n);
+			return rc;
 		}
 		bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-		if (ok && rc == 0 && i == *ran && i < n - 1)
-			(*ran)++;
+		const char *what = i < np ? "store: transaction" : i - np < n ? c[i - np].what : "";
 		if (!ok && rc == 0)
-			rc = res_err(s, r, i < n - 1 ? "store: transaction" : what, err);
-		if (ok && rc == 0 && i == n - 1)
-			*out = r;
+			rc = res_err(s, r, what, err);
+		if (ok && rc == 0 && i < np)
+			*ran = i + 1;
+		if (ok && rc == 0 && i >= np && i - np < n)
+			c[i - np].r = r;
 		else
 			PQclear(r);
 		i++;
 	}
-	if (*out) {
-		PQclear(*out);
-		*out = NULL;
-	}
-	return rc < 0 ? rc : res_err(s, NULL, what, err);
+	calls_clear(c, n);
+	return rc < 0 ? rc : res_err(s, NULL, n ? c[n - 1].what : "store", err);
 }
 
-/* Statement `name` after the deferred commands, all in one round trip. */
-static int run_piped(struct pg_store *s, const char *name, const struct params *p, PGresult **out,
-		     const char *what, struct pp_err *err)
+/* The deferred commands, then the statements of c (prepared), all in one round trip. */
+static int pipe_run(struct pg_store *s, struct call *c, int n, struct pp_err *err)
 {
 	struct txn_cmd cmd[PENDING_MAX];
-	int n = txn_pending(s, cmd), ran = 0, rc;
+	int np = txn_pending(s, cmd), ran = 0, rc;
 	if (PQenterPipelineMode(s->conn) != 1)
-		return res_err(s, NULL, what, err);
+		return res_err(s, NULL, c[0].what, err);
 	bool sent = true;
-	for (int i = 0; i < n && sent; i++)
+	for (int i = 0; i < np && sent; i++)
 		sent = PQsendQueryParams(s->conn, cmd[i].sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
-	sent = sent && PQsendQueryPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL,
+	for (int i = 0; i < n && sent; i++) {
+		char name[16];
+		const struct params *p = c[i].p;
+		snprintf(name, sizeof(name), "pp%d", (int)c[i].id);
+		sent = PQsendQueryPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL,
 					   p ? p->len : NULL, p ? p->fmt : NULL, 1) == 1;
+	}
 	if (PQpipelineSync(s->conn) != 1)
 		sent = false;
-	rc = pipe_collect(s, n + 1, out, &ran, what, err);
-	if (!sent && rc == 0) {
-		PQclear(*out);
-		*out = NULL;
-		rc = res_err(s, NULL, what, err);
-	}
+	rc = pipe_collect(s, np, c, n, &ran, err);
 	for (int i = 0; i < ran; i++)
 		txn_ran(s, &cmd[i]);
-	if (PQexitPipelineMode(s->conn) != 1 && rc == 0) {
-		PQclear(*out);
-		*out = NULL;
-		rc = res_err(s, NULL, what, err);
+	if ((PQexitPipelineMode(s->conn) != 1 || !sent) && rc == 0) {
+		calls_clear(c, n);
+		rc = res_err(s, NULL, c[n - 1].what, err);
 	}
 	return rc;
+}
+
+/* Prepares statement id on this connection, once. */
+static int prepare(struct pg_store *s, enum stmt_id id, const char *what, struct pp_err *err)
+{
+	if (s->prepared[id])
+		return 0;
+	char name[16];
+	snprintf(name, sizeof(name), "pp%d", (int)id);
+	PGresult *r = PQprepare(s->conn, name, stmt_sql[id], 0, NULL);
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = res_err(s, r, what, err);
+	else
+		s->prepared[id] = true;
+	PQclear(r);
+	return rc;
+}
+
+/* Runs statements that do not wait on each other's results in one round trip, in order,
+ * with the deferred BEGIN and SAVEPOINTs; each c[i].r holds its result on success
+ * (calls_clear them). At the first failure the later ones do not run. */
+static int run_seq(struct pg_store *s, struct call *c, int n, struct pp_err *err)
+{
+	for (int i = 0; i < n; i++) {
+		c[i].r = NULL;
+		int rc = prepare(s, c[i].id, c[i].what, err);
+		if (rc < 0)
+			return rc;
+	}
+	return pipe_run(s, c, n, err);
 }
 
 /* Runs a prepared statement (preparing it on first use), with the deferred BEGIN and
@@ -868,30 +916,36 @@ static int run_piped(struct pg_store *s, const char *name, const struct params *
 static int run(struct pg_store *s, enum stmt_id id, const struct params *p, PGresult **out,
 	       const char *what, struct pp_err *err)
 {
+	*out = NULL;
+	if (txn_dirty(s)) {
+		struct call c = {id, p, what, NULL};
+		int rc = run_seq(s, &c, 1, err);
+		*out = c.r;
+		return rc;
+	}
+	int rc = prepare(s, id, what, err);
+	if (rc < 0)
+		return rc;
 	char name[16];
 	snprintf(name, sizeof(name), "pp%d", (int)id);
-	*out = NULL;
-	if (!s->prepared[id]) {
-		PGresult *r = PQprepare(s->conn, name, stmt_sql[id], 0, NULL);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			int rc = res_err(s, r, what, err);
-			PQclear(r);
-			return rc;
-		}
-		PQclear(r);
-		s->prepared[id] = true;
-	}
-	if (txn_dirty(s))
-		return run_piped(s, name, p, out, what, err);
 	PGresult *r = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL,
 				     p ? p->len : NULL, p ? p->fmt : NULL, 1);
 	ExecStatusType st = PQresultStatus(r);
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-		int rc = res_err(s, r, what, err);
+		rc = res_err(s, r, what, err);
 		PQclear(r);
 		return rc;
 	}
 	*out = r;
+	return 0;
+}
+
+/* The number of rows a write changed; -PP_ENOTFOUND when none. */
+static int changed(const PGresult *r, const char *what, struct pp_err *err)
+{
+	const char *n = PQcmdTuples((PGresult *)r);
+	if (!n || !*n || strcmp(n, "0") == 0)
+		return pp_err_set(err, PP_ENOTFOUND, "%s: no such row", what);
 	return 0;
 }
 
@@ -918,9 +972,7 @@ static int run_write(struct pg_store *s, enum stmt_id id, const struct params *p
 	int rc = run(s, id, p, &r, what, err);
 	if (rc < 0)
 		return rc;
-	const char *n = PQcmdTuples(r);
-	if (!n || strcmp(n, "0") == 0 || !*n)
-		rc = pp_err_set(err, PP_ENOTFOUND, "%s: no such row", what);
+	rc = changed(r, what, err);
 	PQclear(r);
 	return rc;
 }
@@ -1231,21 +1283,23 @@ static int pg_key_uses(struct pp_store *base, const char *pid, const char *uuid,
 	return 0;
 }
 
+/* The use and its count in one round trip. */
 static int pg_key_bind(struct pp_store *base, const char *pid, const char *uuid, int64_t now,
 		       struct pp_err *err)
 {
-	struct pg_store *s = pg(base);
-	struct params p = {0};
+	struct params p = {0}, q = {0};
+	const char *what = "store: key use";
 	p_text(&p, pid);
 	p_text(&p, uuid);
 	p_i64(&p, now);
-	int rc = run_write(s, ST_KEY_USE_INSERT, &p, "store: key use", err);
-	if (rc < 0)
-		return rc;
-	struct params q = {0};
 	p_text(&q, pid);
 	p_i64(&q, now);
-	return run_write(s, ST_KEY_USE_COUNT, &q, "store: key use", err);
+	struct call c[] = {{ST_KEY_USE_INSERT, &p, what, NULL}, {ST_KEY_USE_COUNT, &q, what, NULL}};
+	int rc = run_seq(pg(base), c, 2, err);
+	if (rc == 0 && (rc = changed(c[0].r, what, err)) == 0)
+		rc = changed(c[1].r, what, err);
+	calls_clear(c, 2);
+	return rc;
 }
 
 static int pg_key_provisioned(struct pp_store *base, const char *pid, uint64_t *count,
@@ -1330,14 +1384,17 @@ static int pg_key_locked_at(struct pp_store *base, const char *pid, const uint8_
 
 static int pg_key_success(struct pp_store *base, const char *pid, int64_t now, struct pp_err *err)
 {
-	struct params p = {0};
+	struct params p = {0}, q = {0};
+	const char *what = "store: key success";
 	p_text(&p, pid);
 	p_i64(&p, now);
-	int rc = run_write(pg(base), ST_KEY_SUCCESS, &p, "store: key success", err);
-	if (rc < 0)
-		return rc;
-	p.n = 1;
-	return run_exec(pg(base), ST_PAIR_CLEAR, &p, "store: key success", err);
+	p_text(&q, pid);
+	struct call c[] = {{ST_KEY_SUCCESS, &p, what, NULL}, {ST_PAIR_CLEAR, &q, what, NULL}};
+	int rc = run_seq(pg(base), c, 2, err);
+	if (rc == 0)
+		rc = changed(c[0].r, what, err);
+	calls_clear(c, 2);
+	return rc;
 }
 
 /* ---- audit ---- */
@@ -1350,13 +1407,15 @@ static int pg_audit_tail(struct pp_store *base, int64_t *last_seq, char hash_hex
 	*last_seq = 0;
 	hash_hex[0] = '\0';
 	/* Held to the end of the transaction: the next writer reads the tail after this
-	 * one commits or rolls back. */
-	int rc = run(s, ST_AUDIT_LOCK, NULL, &r, "store: audit lock", err);
+	 * one commits or rolls back. The read is a statement of its own, after the lock
+	 * (READ COMMITTED: its snapshot is taken when it starts), in the same round trip. */
+	struct call c[] = {{ST_AUDIT_LOCK, NULL, "store: audit lock", NULL},
+			   {ST_AUDIT_TAIL, NULL, "store: audit append", NULL}};
+	int rc = run_seq(s, c, 2, err);
 	if (rc < 0)
 		return rc;
-	PQclear(r);
-	if ((rc = run(s, ST_AUDIT_TAIL, NULL, &r, "store: audit append", err)) < 0)
-		return rc;
+	PQclear(c[0].r);
+	r = c[1].r;
 	if (PQntuples(r) > 0) {
 		*last_seq = col_i64(r, 0, 0);
 		col_str(r, 0, 1, hash_hex, 65);
@@ -1448,6 +1507,18 @@ static int device_row(const PGresult *r, int row, struct pp_device_row *d)
 	return 0;
 }
 
+/* A device row out of a result of DEVICE_COLS (consumed). */
+static int device_result(PGresult *r, struct pp_device_row *out, struct pp_err *err)
+{
+	int rc = 0;
+	if (PQntuples(r) < 1)
+		rc = pp_err_set(err, PP_ENOTFOUND, "store: device lookup: not found");
+	else if (device_row(r, 0, out) < 0)
+		rc = pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
+	PQclear(r);
+	return rc;
+}
+
 static int device_one(struct pg_store *s, enum stmt_id sid, const uint8_t uuid[16],
 		      struct pp_device_row *out, struct pp_err *err)
 {
@@ -1455,13 +1526,8 @@ static int device_one(struct pg_store *s, enum stmt_id sid, const uint8_t uuid[1
 	char u[37];
 	PGresult *r = NULL;
 	p_uuid(&p, uuid, u);
-	int rc = run_row(s, sid, &p, &r, "store: device lookup", err);
-	if (rc < 0)
-		return rc;
-	if (device_row(r, 0, out) < 0)
-		rc = pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
-	PQclear(r);
-	return rc;
+	int rc = run(s, sid, &p, &r, "store: device lookup", err);
+	return rc < 0 ? rc : device_result(r, out, err);
 }
 
 static int pg_device_get(struct pp_store *base, const uint8_t uuid[16], struct pp_device_row *out,
@@ -1495,6 +1561,8 @@ static void device_params(struct params *p, const struct pp_device_row *d, bool 
 	p_i64(p, d->updated);
 }
 
+/* With insert: the insert (ON CONFLICT DO NOTHING: no row when the device exists) and
+ * the lock in one round trip. */
 static int pg_device_lock(struct pp_store *base, const uint8_t uuid[16],
 			  const struct pp_device_row *insert, struct pp_device_row *out,
 			  bool *created, struct pp_err *err)
@@ -1502,21 +1570,22 @@ static int pg_device_lock(struct pp_store *base, const uint8_t uuid[16],
 	struct pg_store *s = pg(base);
 	if (created)
 		*created = false;
-	if (insert) {
-		struct params p = {0};
-		char u[37], addr[16];
-		device_params(&p, insert, true, u, addr);
-		PGresult *r = NULL;
-		int rc = run(s, ST_DEVICE_INSERT, &p, &r, "store: device insert", err);
-		if (rc < 0)
-			return rc;
-		/* ON CONFLICT DO NOTHING: 0 rows when the device exists. */
-		const char *n = PQcmdTuples(r);
-		if (created)
-			*created = n && strcmp(n, "1") == 0;
-		PQclear(r);
-	}
-	return device_one(s, ST_DEVICE_LOCK, uuid, out, err);
+	if (!insert)
+		return device_one(s, ST_DEVICE_LOCK, uuid, out, err);
+	struct params p = {0}, q = {0};
+	char u[37], addr[16], u2[37];
+	device_params(&p, insert, true, u, addr);
+	p_uuid(&q, uuid, u2);
+	struct call c[] = {{ST_DEVICE_INSERT, &p, "store: device insert", NULL},
+			   {ST_DEVICE_LOCK, &q, "store: device lookup", NULL}};
+	int rc = run_seq(s, c, 2, err);
+	if (rc < 0)
+		return rc;
+	const char *n = PQcmdTuples(c[0].r);
+	if (created)
+		*created = n && strcmp(n, "1") == 0;
+	PQclear(c[0].r);
+	return device_result(c[1].r, out, err);
 }
 
 static int pg_device_put(struct pp_store *base, const struct pp_device_row *d, struct pp_err *err)

@@ -978,6 +978,96 @@ static void test_pg_heartbeat(void **state)
 	pp_store_close(o);
 }
 
+/* BEGIN and SAVEPOINT wait for the next statement and go with it in one round trip;
+ * RELEASE waits for the next SAVEPOINT (postgres.c "transactions"). What the caller sees
+ * is the same as when each is sent at once. */
+static void test_pg_deferred(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "lazy", false, 0);
+	for (unsigned long i = 1; i <= 5; i++)
+		c_key(f, b, i, false, PP_KEY_EXPORTED, 0);
+	char pid[6][9];
+	for (unsigned long i = 1; i <= 5; i++)
+		c_pid(i, pid[i]);
+	struct pp_key_info k;
+	raw_exec(f->raw, "CREATE FUNCTION test_no_revoke() RETURNS trigger LANGUAGE plpgsql AS "
+			 "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$");
+	raw_exec(f->raw, "CREATE TRIGGER test_no_revoke BEFORE UPDATE ON keys FOR EACH ROW "
+			 "WHEN (NEW.state = 'revoked') EXECUTE FUNCTION test_no_revoke()");
+
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	/* Released, then a new savepoint at the same depth rolled back: only its own work
+	 * goes, the released one's stays. */
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(pp_store_key_set_state(f->s, pid[1], PP_KEY_EXPIRED, &err), 0);
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(pp_store_key_set_state(f->s, pid[2], PP_KEY_EXPIRED, &err), 0);
+	assert_int_equal(pp_store_savepoint_rollback(f->s, &err), 0);
+	/* A savepoint under which nothing ran, rolled back and released. */
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint_rollback(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
+	/* A statement the server refuses in the round trip that opens its savepoints: the
+	 * error is the statement's, and the transaction goes on. */
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_true(pp_store_key_set_state(f->s, pid[3], PP_KEY_REVOKED, &err) < 0);
+	assert_non_null(strstr(err.msg, "injected failure"));
+	assert_int_equal(pp_store_savepoint_rollback(f->s, &err), 0);
+	/* Nested: the inner released, the outer rolled back with it. */
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(pp_store_key_set_state(f->s, pid[4], PP_KEY_EXPIRED, &err), 0);
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint_rollback(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(pp_store_key_set_state(f->s, pid[5], PP_KEY_EXPIRED, &err), 0);
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+	static const enum pp_key_state want[6] = {
+	    0, PP_KEY_EXPIRED, PP_KEY_EXPORTED, PP_KEY_EXPORTED, PP_KEY_EXPORTED, PP_KEY_EXPIRED};
+	for (unsigned long i = 1; i <= 5; i++) {
+		c_keyinfo(f, i, &k);
+		assert_int_equal(k.state, want[i]);
+	}
+	assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM pg_stat_activity WHERE state = "
+					 "'idle in transaction'"),
+			 0);
+	/* A transaction in which nothing ran commits without the server. */
+	assert_int_equal(pp_store_begin(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
+	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
+	assert_int_equal(pp_store_commit(f->s, &err), 0);
+
+	/* The connection lost while BEGIN still waits: the statement fails, and so do the
+	 * rollback of the savepoint and the commit, as they would have had BEGIN gone out
+	 * (a group commit then runs its batch again on a new connection). */
+	char app[80];
+	snprintf(app, sizeof(app), "ppd_%s", f->schema);
+	struct pp_store *o = open_named(f, app);
+	assert_int_equal(pp_store_begin(o, &err), 0);
+	assert_int_equal(pp_store_savepoint(o, &err), 0);
+	kill_backend(f, app);
+	assert_int_equal(pp_store_key_get(o, pid[1], &k, &err), -PP_ESTORE);
+	assert_true(pp_store_conn_lost(o));
+	assert_true(pp_store_savepoint_rollback(o, &err) < 0);
+	assert_true(pp_store_commit(o, &err) < 0);
+	assert_int_equal(pp_store_reconnect(o, &err), 0);
+	assert_int_equal(pp_store_begin(o, &err), 0);
+	assert_int_equal(pp_store_savepoint(o, &err), 0);
+	assert_int_equal(pp_store_key_set_state(o, pid[2], PP_KEY_EXPIRED, &err), 0);
+	assert_int_equal(pp_store_savepoint_release(o, &err), 0);
+	assert_int_equal(pp_store_commit(o, &err), 0);
+	c_keyinfo(f, 2, &k);
+	assert_int_equal(k.state, PP_KEY_EXPIRED);
+	pp_store_close(o);
+	raw_exec(f->raw, "DROP TRIGGER test_no_revoke ON keys");
+	raw_exec(f->raw, "DROP FUNCTION test_no_revoke()");
+}
+
 int main(void)
 {
 	if (!pg_test_conninfo())
@@ -996,6 +1086,7 @@ int main(void)
 	    T(test_pg_reconnect),
 	    T(test_pg_txn_status),
 	    T(test_pg_heartbeat),
+	    T(test_pg_deferred),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,11 @@
  * one machine"). The same tables as sqlite.c in PostgreSQL types, prepared statements
  * (named, prepared on first use), values always bound as parameters, results in binary.
  *
+ * Round trips are what a store thread waits on (every one is a wake-up of the server
+ * process and of this thread): BEGIN and SAVEPOINT go out with the next statement and
+ * RELEASE with the next SAVEPOINT, in one libpq pipeline ("transactions" below), and
+ * statements that do not need each other's results share one (run_seq).
+ *
  * Concurrency: writes run in READ COMMITTED transactions that lock the rows they read
  * before writing (SELECT ... FOR UPDATE), claims take jobs with FOR UPDATE SKIP LOCKED,
  * and audit appends are serialized by a transaction-level advisory lock, so the hash

@@ -3,8 +3,10 @@
 # 1,000; BENCH_PG_DEVICES) provisioned by one server on SQLite, then by one server on a
 # throwaway PostgreSQL 15 cluster on loopback (scripts/pg-test.sh). Prints both rates
 # (devices/s), the store's operations and commits, and the ratio PostgreSQL / SQLite;
-# BENCH_PG_ROUNDS (default 1) runs the pair that many times. Figures only, never
-# pass/fail. Skips with one line when the PostgreSQL 15 binaries are missing.
+# BENCH_PG_ROUNDS (default 1) runs the pair that many times (the machine's load moves
+# the figures: take the median). BENCH_KEEP=1 keeps the scratch directory (logs).
+# Figures only, never pass/fail. Skips with one line when the PostgreSQL 15 binaries
+# are missing.
 #
 # Durability, alike on both: SQLite runs WAL with synchronous = NORMAL (a commit is
 # written to the operating system, not flushed); the pg-test.sh cluster runs with
@@ -42,11 +44,12 @@ eval "$(sh "$SRC/scripts/pg-test.sh" start 2>"$D/pg-test.log")" || {
 	exit 0
 }
 
-# run_store TAG [CONNINFO]: init (SQLite, or the PostgreSQL schema SCHEMA), a key
-# batch of N, one server, one fleet; prints a line and sets RATE.
 # Each run has addresses of its own (127.R.0.1 and up): the last run's sockets may
 # still hold theirs in TIME_WAIT.
 RUN=200
+# run_store TAG [CONNINFO]: init (SQLite, or PostgreSQL at CONNINFO), a key batch of N,
+# one server, one fleet; prints a line and sets RATE (empty when the fleet gave no
+# summary).
 run_store() {
 	RUN=$((RUN + 1))
 	export PSKPROV_DIR="$D/data-$1"
@@ -65,8 +68,13 @@ run_store() {
 	kill -INT $SPID
 	wait $SPID 2>/dev/null || true
 	SPID=
-	prov=$(jq '.provisioned' "$D/fleet.json")
-	el=$(jq '.elapsed_s' "$D/fleet.json")
+	prov=$(jq -r '.provisioned // empty' "$D/fleet.json" 2>/dev/null || true)
+	el=$(jq -r '.elapsed_s // empty' "$D/fleet.json" 2>/dev/null || true)
+	RATE=
+	if [ -z "$prov" ] || [ -z "$el" ]; then
+		echo "$1: the fleet gave no summary: $(tail -n 1 "$D/fleet.log")"
+		return 0
+	fi
 	ops=$(printf '%s\n' "$metrics" | awk '/^pskprov_store_ops_total/ {print $2}')
 	commits=$(printf '%s\n' "$metrics" | awk '/^pskprov_store_commits_total/ {print $2}')
 	RATE=$(echo "scale=1; $prov / $el" | bc)
@@ -76,17 +84,22 @@ run_store() {
 		"p99 $(jq '.first_hello_to_provisioned_ms.p99' "$D/fleet.json") ms first hello to Provisioned"
 }
 
-echo "machine: $(uname -srm), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs"
+echo "machine: $(uname -srm), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "profile $PROFILE; $N devices; one server, one fleet and PostgreSQL on the same machine"
-echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on a Unix socket (fsync off, synchronous_commit on); SQLite WAL, synchronous NORMAL"
+PGOPT="-csynchronous_commit=on"
+echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on a Unix socket:" \
+	"fsync $(psql "$PSKPROV_TEST_PG" -Atc 'SHOW fsync')," \
+	"synchronous_commit $(psql "$PSKPROV_TEST_PG options=$PGOPT" -Atc 'SHOW synchronous_commit');" \
+	"SQLite WAL, synchronous NORMAL"
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	run_store sqlite
 	SQ=$RATE
 	psql "$PSKPROV_TEST_PG" -qc "CREATE SCHEMA bench_$r" >/dev/null
 	run_store postgres \
-		"$PSKPROV_TEST_PG options='-csynchronous_commit=on -csearch_path=bench_$r'"
+		"$PSKPROV_TEST_PG options='$PGOPT -csearch_path=bench_$r'"
 	PGR=$RATE
-	echo "ratio (round $r): PostgreSQL $PGR / SQLite $SQ devices/s = $(echo "scale=2; $PGR / $SQ" | bc)"
+	[ -n "$SQ" ] && [ -n "$PGR" ] && echo "ratio (round $r): PostgreSQL $PGR / SQLite $SQ devices/s = $(echo "scale=2; $PGR / $SQ" | bc)" \
+		"(load average now $(cut -d' ' -f1 /proc/loadavg))"
 	r=$((r + 1))
 done

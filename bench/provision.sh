@@ -70,4 +70,5 @@ TLS=$("$BUILD/bench_tls_connect" 3 "$PROFILE" | tail -1)
 echo "$TLS"
 TLS_RATE=$(printf '%s\n' "$TLS" | sed -n 's/.*= \([0-9]*\) connections\/s.*/\1/p')
 [ -n "$TLS_RATE" ] && echo "ratio: provisioning $PROV_RATE devices/s is $(echo "scale=3; $PROV_RATE / $TLS_RATE" | bc) of the bare TLS-PSK connection rate $TLS_RATE/s (a setup is one handshake plus about 12 WS-Management round trips)"
+[ "$M" -gt 0 ] || exit 0
 run_case "$M" 100 "in flight ($M devices in 2 fleets, 100 ms injected latency per answer)" 2

@@ -614,8 +614,6 @@ static void send_current(struct session *x)
 
 static void carry_out(struct session *x, const struct pp_prov_action *a)
 {
-	if (a->record != PP_STEP_NONE)
-		submit(x, OP_STEP, false, fill_step, &a->record);
 	if (a->key_failure)
 		submit(x, OP_KEYFAIL, false, NULL, NULL);
 	switch (a->kind) {

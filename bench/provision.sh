@@ -29,6 +29,7 @@ run_case() { # COUNT LATENCY_MS TAG FLEETS
 		bench_keys "$per" "bench$f" "$D/k$f.csv"
 	done
 	bench_server "$PROFILE" || return 1
+	idle=$(awk '/^VmRSS/ {print $2}' /proc/$SPID/status)
 	# One fleet process holds about 2 descriptors a device: more devices than the
 	# descriptor limit allows run as several fleets at once.
 	FPIDS=""
@@ -39,7 +40,7 @@ run_case() { # COUNT LATENCY_MS TAG FLEETS
 		FPIDS="$FPIDS $!"
 	done
 	for p in $FPIDS; do wait "$p" || echo "(a fleet exited $?)"; done
-	peak=$(awk '/^VmHWM/ {print $2 " " $3}' /proc/$SPID/status)
+	peak=$(awk '/^VmHWM/ {print $2}' /proc/$SPID/status)
 	metrics=$(curl -sf "http://127.0.0.1:$AP/metrics" || true)
 	kill -INT $SPID
 	wait $SPID 2>/dev/null || true
@@ -57,7 +58,8 @@ run_case() { # COUNT LATENCY_MS TAG FLEETS
 	commits=$(printf '%s\n' "$metrics" | awk '/^pskprov_store_commits_total/ {print $2}')
 	ops=$(printf '%s\n' "$metrics" | awk '/^pskprov_store_ops_total/ {print $2}')
 	echo "$3: $prov of $1 provisioned in $el s = $(echo "scale=0; $prov / $el" | bc) devices/s;" \
-		"first hello to Provisioned:$lat server peak RSS $peak; peak sessions $peak_sessions;" \
+		"first hello to Provisioned:$lat server RSS idle $idle kB, peak $peak kB; peak sessions $peak_sessions" \
+		"($(echo "scale=1; ($peak - $idle) / $peak_sessions" | bc) KiB a session in flight);" \
 		"store $ops ops in $commits commits"
 	RATE=$(echo "scale=1; $prov / $el" | bc)
 }

@@ -27,6 +27,7 @@ void pp_config_defaults(struct pp_config *c)
 	snprintf(c->tls_profile, sizeof(c->tls_profile), "%s", tls_profiles[0]);
 	c->workers = 2;
 	c->max_sessions = 20000;
+	c->admission_floor = 64;
 	c->connect_timeout_ms = 5000;
 	c->io_timeout_ms = 10000;
 	c->exchange_timeout_ms = 30000;
@@ -63,6 +64,8 @@ const char *pp_config_default_text(void)
 	       "#                               ; tls13; amt-legacy: the AMT suites only\n"
 	       "# workers = 2                   ; event-loop threads\n"
 	       "# max_sessions = 20000          ; device sessions at once\n"
+	       "# admission_floor = 64          ; sessions admitted at least; more as measured\n"
+	       "#                               ; throughput x latency allows; 0: all at once\n"
 	       "# connect_timeout_ms = 5000\n"
 	       "# io_timeout_ms = 10000         ; idle: no byte for this long\n"
 	       "# exchange_timeout_ms = 30000   ; one request and its whole answer\n"
@@ -138,6 +141,7 @@ static const struct u32_key {
 } u32_keys[] = {
     {"server", "workers", 1, 64, offsetof(struct pp_config, workers)},
     {"server", "max_sessions", 1, 1000000, offsetof(struct pp_config, max_sessions)},
+    {"server", "admission_floor", 0, 1000000, offsetof(struct pp_config, admission_floor)},
     {"server", "connect_timeout_ms", 10, 600000, offsetof(struct pp_config, connect_timeout_ms)},
     {"server", "io_timeout_ms", 10, 600000, offsetof(struct pp_config, io_timeout_ms)},
     {"server", "exchange_timeout_ms", 10, 600000, offsetof(struct pp_config, exchange_timeout_ms)},

@@ -26,6 +26,7 @@ struct pp_config {
 	char tls_profile[16];      /* compat (default) | tls12 | tls13 | amt-legacy */
 	uint32_t workers;          /* event-loop threads */
 	uint32_t max_sessions;
+	uint32_t admission_floor; /* sessions admitted at least (0: all runnable at once) */
 	uint32_t connect_timeout_ms;
 	uint32_t io_timeout_ms;
 	uint32_t exchange_timeout_ms; /* one request and its whole answer */

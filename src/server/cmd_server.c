@@ -360,6 +360,8 @@ static int server_start(struct pp_server *s, struct pp_err *err)
 		return rc;
 	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
 	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
+	pp_admit_init(&s->admit, s->cfg.admission_floor, s->cfg.max_sessions);
+	TAILQ_INIT(&s->counted);
 	s->claim_timer = event_new(s->base, -1, EV_PERSIST, pp_server_claim_tick, s);
 	s->renew_timer = event_new(s->base, -1, EV_PERSIST, pp_server_renew_tick, s);
 	if (!s->sig_int || !s->sig_term || !s->claim_timer || !s->renew_timer ||

@@ -31,8 +31,12 @@
 /* A device repeats its hello on a schedule (a minute apart at first; much faster under
  * a test --time-scale). A hello identical to one recorded less than this long ago
  * changes nothing in the store, so it is counted and dropped without a store round
- * trip. Real schedules never come this close. */
+ * trip. Real schedules never come this close. A hello that left a job waiting (new or
+ * active) is remembered longer, until this instance ends the job's session (then it is
+ * forgotten): devices waiting for their turn must not cost a store write each time
+ * they repeat themselves. A job another instance ends is seen again after the window. */
 #define HELLO_DEDUP_MS 5000
+#define HELLO_JOB_WAIT_MS 60000
 #define HELLO_SEEN_SLOTS 65536 /* power of 2 */
 #define HELLO_SEEN_PROBE 8
 
@@ -67,7 +71,7 @@ static bool hello_recent(struct pp_server *s, const uint8_t uuid[16], const char
 }
 
 static void hello_remember(struct pp_server *s, const uint8_t uuid[16], const char *pid,
-			   const uint8_t addr[4], uint64_t now)
+			   const uint8_t addr[4], uint64_t now, uint64_t window_ms)
 {
 	if (!s->seen)
 		return;
@@ -85,7 +89,19 @@ static void hello_remember(struct pp_server *s, const uint8_t uuid[16], const ch
 	memcpy(victim->uuid, uuid, 16);
 	memcpy(victim->pid, pid, 8);
 	memcpy(victim->addr, addr, 4);
-	victim->until_ms = now + HELLO_DEDUP_MS;
+	victim->until_ms = now + window_ms;
+}
+
+void pp_server_hello_forget(struct pp_server *s, const uint8_t uuid[16])
+{
+	if (!s->seen)
+		return;
+	uint32_t h = seen_hash(uuid);
+	for (uint32_t i = 0; i < HELLO_SEEN_PROBE; i++) {
+		struct hello_seen *e = &s->seen[(h + i) & (HELLO_SEEN_SLOTS - 1)];
+		if (!memcmp(e->uuid, uuid, 16))
+			e->until_ms = 0;
+	}
 }
 
 struct hello_conn {
@@ -158,7 +174,9 @@ static void hello_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 		    sizeof(s->m.hello_outcomes) / sizeof(s->m.hello_outcomes[0]))
 			s->m.hello_outcomes[h->outcome]++;
 		if (h->outcome <= PP_HELLO_ALREADY_PROVISIONED)
-			hello_remember(s, h->in.uuid, h->in.pid, h->in.addr, pp_now_ms());
+			hello_remember(s, h->in.uuid, h->in.pid, h->in.addr, pp_now_ms(),
+				       h->outcome <= PP_HELLO_JOB_ACTIVE ? HELLO_JOB_WAIT_MS
+									 : HELLO_DEDUP_MS);
 		/* A repeated hello of a known device is routine: debug. Unknown PIDs and
 		 * suspected clones are counted (metrics) and sampled (`keys report`), and
 		 * anyone can send them by the thousand: debug and info. A clone that proves

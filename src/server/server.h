@@ -13,7 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/queue.h>
+
 #include "config/config.h"
+#include "core/admit.h"
 #include "core/ratelimit.h"
 #include "prov/prov.h"
 #include "server/auth.h"
@@ -46,6 +49,8 @@ struct pp_server_metrics {
 	uint64_t sessions_started;
 	uint64_t sessions_active;
 	uint64_t sessions_peak;
+	uint64_t admission_limit; /* sessions to run at once (core/admit.h) */
+	uint64_t sessions_slow;   /* running past the slow age: not counted against it */
 	uint64_t provisioned;
 	uint64_t jobs_failed;
 	uint64_t jobs_retried;
@@ -96,6 +101,11 @@ struct pp_server {
 	char api_token[65];
 	struct pp_token_cache *tokens; /* auth_tokens.c: the store's API tokens */
 
+	/* Admission (claim.c): the sessions that count against the limit, oldest first. */
+	struct pp_admit admit;
+	TAILQ_HEAD(session_list, session) counted;
+	uint32_t n_counted;
+
 	struct event *claim_timer;
 	struct event *renew_timer;
 	struct event *sig_int, *sig_term;
@@ -114,6 +124,9 @@ void pp_server_hello_stop(struct pp_server *s);
 /* Shared by the hello listener and the API: a well-formed hello to record. */
 void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const char *pid,
 			    const uint8_t addr[4], const char *source);
+
+/* The job of this device ended here: its next hello goes to the store again. */
+void pp_server_hello_forget(struct pp_server *s, const uint8_t uuid[16]);
 
 /* A listener's accept failed (out of descriptors, most often): pause it for a moment,
  * shed idle connections, log it at most once in a while. */

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/parse.h"
 #include "core/secret.h"
+#include "core/sock.h"
 #include "keys/keys.h"
 #include "server/session.h"
 #include "store/store.h"
@@ -226,6 +227,8 @@ static void session_teardown_cb(evutil_socket_t fd, short what, void *arg)
 	x->evcon = NULL;
 	x->ssl = NULL;
 	s->m.sessions_active--;
+	pp_server_admit_end(s, x);
+	pp_server_hello_forget(s, x->prov.job.uuid);
 	pp_session_free(x);
 	pp_server_kick_claim(s);
 }
@@ -257,6 +260,7 @@ static void finish(struct session *x)
 	char uuid[37];
 	pp_uuid_format(p->job.uuid, uuid);
 	s->m.provisioned++;
+	x->provisioned = true;
 	pp_info("jobs", "job %lld uuid=%s pid=%s provisioned as %s.%s in %.0f ms (%s %s)%s%s",
 		(long long)p->job.id, uuid, p->job.pid, p->host_name, s->cfg.domain,
 		(pp_now_ms() / 1000.0 - x->t0) * 1000.0,
@@ -397,6 +401,8 @@ static void note_tls(struct session *x)
 /* The answer (or the failure) of the request in flight came: no deadline now. */
 static void answered(struct session *x)
 {
+	if (x->inflight)
+		x->device_ms += pp_now_ms() - x->sent_ms;
 	x->inflight = NULL;
 	if (x->deadline)
 		event_del(x->deadline);
@@ -534,6 +540,7 @@ static int ensure_connection(struct session *x, enum pp_prov_transport t)
 		x->ssl = NULL;
 	}
 	x->conn_transport = t;
+	x->nodelay = false;
 	x->have_chal = false;
 	x->talked = false;
 	x->auth_tries = 0;
@@ -604,9 +611,16 @@ static void send_current(struct session *x)
 	}
 	s->m.wsman_requests++;
 	x->inflight = req;
+	x->sent_ms = pp_now_ms();
 	if (evhttp_make_request(x->evcon, req, EVHTTP_REQ_POST, "/wsman") < 0) {
 		answered(x);
 		feed_transport(x, PV_TE_CONNECT, "cannot send the request");
+		return;
+	}
+	/* The socket exists once the first request started the connection. */
+	if (!x->nodelay) {
+		evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(x->evcon));
+		x->nodelay = fd >= 0 && pp_sock_nodelay(fd) == 0;
 	}
 }
 
@@ -649,6 +663,7 @@ void pp_session_begin(struct session *x)
 	s->m.sessions_active++;
 	if (s->m.sessions_active > s->m.sessions_peak)
 		s->m.sessions_peak = s->m.sessions_active;
+	pp_server_admit_begin(s, x);
 	x->t0 = pp_now_ms() / 1000.0;
 	x->session_end_ms = pp_now_ms() + s->cfg.session_timeout_ms;
 	if (x->load_error[0]) {

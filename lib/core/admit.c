@@ -54,10 +54,6 @@ static void close_period(struct pp_admit *a, uint64_t now_ms)
 		else if (a->mean_ms <= GROW_BELOW * a->base_ms &&
 			 a->peak_in_use >= IN_USE * a->limit)
 			a->limit *= GROW;
-	} else if (a->peak_in_use >= IN_USE * a->limit && !a->ends) {
-		/* Nothing ended in a whole period with the limit in use: the sessions are
-		 * long; more of them at once cost no CPU while they wait. */
-		a->limit *= GROW;
 	}
 	if (a->limit < a->floor)
 		a->limit = a->floor;
@@ -77,7 +73,10 @@ uint32_t pp_admit_limit(struct pp_admit *a, uint64_t now_ms, uint32_t in_use)
 		a->period_start_ms = now_ms;
 	if (in_use > a->peak_in_use)
 		a->peak_in_use = in_use;
-	if (now_ms - a->period_start_ms >= PP_ADMIT_PERIOD_MS)
+	/* A period lasts at least one typical session, so each step of the limit is
+	 * judged by sessions that ran under it. */
+	uint64_t len = a->mean_ms > PP_ADMIT_PERIOD_MS ? a->mean_ms : PP_ADMIT_PERIOD_MS;
+	if (now_ms - a->period_start_ms >= len)
 		close_period(a, now_ms);
 	return (uint32_t)(a->limit + 0.5);
 }

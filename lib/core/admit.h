@@ -10,7 +10,8 @@
  * its base is the lowest mean latency of a half-second period in the last 30 s, the
  * latency of an unloaded session. Sessions beyond what the throughput needs add only
  * waiting: latency grows past the base by throughput x (latency - base) sessions
- * queued inside the server. So, every half second:
+ * queued inside the server. So, every period (half a second, or one mean latency when
+ * sessions are longer, so that each step is judged by sessions that ran under it):
  *
  *   mean latency <= 1.5 x base, and the limit in use  ->  limit x 1.25 (probe upward)
  *   mean latency >  2 x base                          ->  limit x 0.8  (back off)

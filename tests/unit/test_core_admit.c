@@ -79,11 +79,20 @@ static void test_ceiling_and_long_sessions(void **state)
 	struct pp_admit a;
 	uint64_t now = 1000000;
 	pp_admit_init(&a, 64, 100);
-	/* Nothing ends in a period with the limit in use: sessions are long, and waiting
-	 * costs no CPU, so more are admitted, up to the ceiling. */
-	assert_int_equal(period(&a, &now, 0, 0, 64), 80);
-	assert_int_equal(period(&a, &now, 0, 0, 80), 100);
-	assert_int_equal(period(&a, &now, 0, 0, 100), 100);
+	/* Nothing ends yet: nothing is known, the limit holds. */
+	assert_int_equal(period(&a, &now, 0, 0, 64), 64);
+	/* Sessions of 2 s: a period lasts one mean session, not half a second. */
+	assert_int_equal(period(&a, &now, 10, 2000, 64), 80);
+	assert_int_equal(period(&a, &now, 10, 2000, 80), 80); /* 0.5 s of 2 s: no step */
+	now += 1500;
+	assert_int_equal(pp_admit_limit(&a, now, 80), 100);
+	for (int i = 0; i < 3; i++) {
+		for (int k = 0; k < 10; k++)
+			pp_admit_end(&a, now + 1, 2000, true, true);
+		now += 2000;
+		pp_admit_limit(&a, now, 100);
+	}
+	assert_int_equal(pp_admit_limit(&a, now, 100), 100); /* the ceiling */
 	/* A floor above the ceiling is the ceiling. */
 	pp_admit_init(&a, 500, 100);
 	assert_int_equal(pp_admit_limit(&a, now, 0), 100);

@@ -309,7 +309,7 @@ static int load_master_key(struct pp_datadir *dd, struct pp_master_key *mk, stru
 		char path[4200];
 		snprintf(path, sizeof(path), "%s/master-key", creds);
 		if (access(path, F_OK) == 0)
-			return pp_master_key_load(path, mk, err);
+			return pp_master_key_load_credential(path, mk, err);
 	}
 	bool present = false;
 	int rc = pp_master_key_from_env(mk, &present, err);

@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/bytes.h"
 #include "core/parse.h"
@@ -32,8 +33,14 @@ void pp_log_set_level(enum pp_log_level min)
 	atomic_store(&log_min, (int)min);
 }
 
+/* sd_journal_sendv(3) succeeds silently when journald's socket is missing: check for it
+ * once, and write text to the stream instead. */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
 void pp_log_set_format(enum pp_log_format f)
 {
+	if (f == PP_LOG_JOURNAL && access(JOURNAL_SOCKET, W_OK) < 0)
+		f = PP_LOG_TEXT;
 	atomic_store(&log_format, (int)f);
 }
 

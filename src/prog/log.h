@@ -32,6 +32,7 @@ struct pp_log_fields {
 void pp_log_init(FILE *out, enum pp_log_level min);
 /* Changes the level at any time (SIGHUP), from any thread. */
 void pp_log_set_level(enum pp_log_level min);
+/* PP_LOG_JOURNAL becomes PP_LOG_TEXT when journald's socket is not there. */
 void pp_log_set_format(enum pp_log_format f);
 int pp_log_level_parse(const char *s, enum pp_log_level *out);
 const char *pp_log_level_name(enum pp_log_level l);

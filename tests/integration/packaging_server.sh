@@ -61,6 +61,9 @@ esac
 ok
 STATE=$T/state/pskprov
 CREDS=$T/creds
+# The credentials directory is made read-only below: writable again before the scratch
+# directory goes, whatever the exit.
+trap 'st=$?; chmod -R u+w "$CREDS" 2>/dev/null; (exit $st); on_exit' EXIT
 chmod 0711 "$T"
 mkdir -p "$T/state" "$CREDS"
 mkdir -m 0700 "$STATE"

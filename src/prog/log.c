@@ -41,7 +41,7 @@ void pp_log_set_level(enum pp_log_level min)
 
 void pp_log_set_format(enum pp_log_format f)
 {
-	if (f == PP_LOG_JOURNAL && access(JOURNAL_SOCKET, W_OK) < 0)
+	if (f == PP_LOG_JOURNAL && access(JOURNAL_SOCKET, F_OK) < 0)
 		f = PP_LOG_TEXT;
 	atomic_store(&log_format, (int)f);
 }

@@ -14,9 +14,18 @@
 void pp_admit_init(struct pp_admit *a, uint32_t floor, uint32_t ceiling)
 {
 	memset(a, 0, sizeof(*a));
+	a->limit = floor;
+	pp_admit_bounds(a, floor, ceiling);
+}
+
+void pp_admit_bounds(struct pp_admit *a, uint32_t floor, uint32_t ceiling)
+{
 	a->floor = floor < ceiling ? floor : ceiling;
 	a->ceiling = ceiling;
-	a->limit = floor ? a->floor : ceiling;
+	if (!floor || a->limit > ceiling)
+		a->limit = ceiling;
+	else if (a->limit < a->floor)
+		a->limit = a->floor;
 }
 
 void pp_admit_end(struct pp_admit *a, uint64_t now_ms, uint64_t latency_ms, bool ok, bool counted)

@@ -52,6 +52,8 @@ struct pp_admit {
 };
 
 void pp_admit_init(struct pp_admit *a, uint32_t floor, uint32_t ceiling);
+/* New bounds (a reloaded configuration); what was measured is kept. */
+void pp_admit_bounds(struct pp_admit *a, uint32_t floor, uint32_t ceiling);
 /* A session ended at now_ms after waiting latency_ms on its device; `ok`: it
  * provisioned its device; `counted`: it still counted against the limit. */
 void pp_admit_end(struct pp_admit *a, uint64_t now_ms, uint64_t latency_ms, bool ok, bool counted);

@@ -302,6 +302,15 @@ int pp_harden_process(struct pp_err *err)
 
 static int load_master_key(struct pp_datadir *dd, struct pp_master_key *mk, struct pp_err *err)
 {
+	/* A systemd credential (LoadCredential=/LoadCredentialEncrypted= master-key) comes
+	 * first: the service's way, never in the environment (systemd.exec(5)). */
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	if (creds && *creds) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/master-key", creds);
+		if (access(path, F_OK) == 0)
+			return pp_master_key_load_credential(path, mk, err);
+	}
 	bool present = false;
 	int rc = pp_master_key_from_env(mk, &present, err);
 	if (rc < 0 || present)

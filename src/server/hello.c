@@ -32,9 +32,10 @@
  * a test --time-scale). A hello identical to one recorded less than this long ago
  * changes nothing in the store, so it is counted and dropped without a store round
  * trip. Real schedules never come this close. A hello that left a job waiting (new or
- * active) is remembered longer, until this instance ends the job's session (then it is
- * forgotten): devices waiting for their turn must not cost a store write each time
- * they repeat themselves. A job another instance ends is seen again after the window. */
+ * active) is remembered longer, until this instance ends the job's session (then as if
+ * it had just been recorded): devices waiting for their turn must not cost a store
+ * write each time they repeat themselves. A job another instance ends is seen again
+ * after the longer window. */
 #define HELLO_DEDUP_MS 5000
 #define HELLO_JOB_WAIT_MS 60000
 #define HELLO_SEEN_SLOTS 65536 /* power of 2 */
@@ -92,15 +93,16 @@ static void hello_remember(struct pp_server *s, const uint8_t uuid[16], const ch
 	victim->until_ms = now + window_ms;
 }
 
-void pp_server_hello_forget(struct pp_server *s, const uint8_t uuid[16])
+void pp_server_hello_job_ended(struct pp_server *s, const uint8_t uuid[16])
 {
 	if (!s->seen)
 		return;
+	uint64_t until = pp_now_ms() + HELLO_DEDUP_MS;
 	uint32_t h = seen_hash(uuid);
 	for (uint32_t i = 0; i < HELLO_SEEN_PROBE; i++) {
 		struct hello_seen *e = &s->seen[(h + i) & (HELLO_SEEN_SLOTS - 1)];
-		if (!memcmp(e->uuid, uuid, 16))
-			e->until_ms = 0;
+		if (!memcmp(e->uuid, uuid, 16) && e->until_ms > until)
+			e->until_ms = until;
 	}
 }
 
@@ -455,7 +457,10 @@ static void accept_resume(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	evconnlistener_enable(arg);
+	struct pp_accept_pause *p = arg;
+	/* A draining server has closed its hello listener for good. */
+	if (p->l != p->s->hello_listener || !p->s->stopping)
+		evconnlistener_enable(p->l);
 }
 
 void pp_server_accept_error(struct pp_server *s, struct evconnlistener *l, const char *what)
@@ -470,7 +475,10 @@ void pp_server_accept_error(struct pp_server *s, struct evconnlistener *l, const
 		shed += pp_server_api_shed(s, ACCEPT_SHED_ON_EMFILE);
 	}
 	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-	if (event_base_once(s->base, -1, EV_TIMEOUT, accept_resume, l, &tv) < 0)
+	struct pp_accept_pause *p = l == s->hello_listener ? &s->pause_hello : &s->pause_api;
+	p->s = s;
+	p->l = l;
+	if (event_base_once(s->base, -1, EV_TIMEOUT, accept_resume, p, &tv) < 0)
 		evconnlistener_enable(l);
 	uint64_t skipped = 0;
 	if (s->hnet &&

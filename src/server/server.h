@@ -73,6 +73,12 @@ struct pp_net_limits {
 	uint32_t api_max_conns;     /* API connections at once */
 };
 
+/* A listener paused after a failed accept, and its server (hello.c). */
+struct pp_accept_pause {
+	struct pp_server *s;
+	struct evconnlistener *l;
+};
+
 struct pp_server {
 	struct pp_config cfg;
 	const char *datadir;
@@ -93,7 +99,8 @@ struct pp_server {
 	struct hello_seen *seen; /* recent hellos already recorded: fixed-size table */
 	struct pp_net_limits lim;
 	struct hello_net *hnet; /* hello connections, oldest idle first (hello.c) */
-	struct api_net *anet;   /* API connections (api.c) */
+	struct pp_accept_pause pause_hello, pause_api;
+	struct api_net *anet; /* API connections (api.c) */
 	uint32_t api_conns;
 
 	struct evhttp *http;
@@ -125,8 +132,9 @@ void pp_server_hello_stop(struct pp_server *s);
 void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const char *pid,
 			    const uint8_t addr[4], const char *source);
 
-/* The job of this device ended here: its next hello goes to the store again. */
-void pp_server_hello_forget(struct pp_server *s, const uint8_t uuid[16]);
+/* The session of this device's job ended here: its hellos are remembered no longer than
+ * a freshly recorded one's. */
+void pp_server_hello_job_ended(struct pp_server *s, const uint8_t uuid[16]);
 
 /* A listener's accept failed (out of descriptors, most often): pause it for a moment,
  * shed idle connections, log it at most once in a while. */

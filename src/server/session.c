@@ -228,7 +228,7 @@ static void session_teardown_cb(evutil_socket_t fd, short what, void *arg)
 	x->ssl = NULL;
 	s->m.sessions_active--;
 	pp_server_admit_end(s, x);
-	pp_server_hello_forget(s, x->prov.job.uuid);
+	pp_server_hello_job_ended(s, x->prov.job.uuid);
 	pp_session_free(x);
 	pp_server_kick_claim(s);
 }
@@ -261,11 +261,12 @@ static void finish(struct session *x)
 	pp_uuid_format(p->job.uuid, uuid);
 	s->m.provisioned++;
 	x->provisioned = true;
-	pp_info("jobs", "job %lld uuid=%s pid=%s provisioned as %s.%s in %.0f ms (%s %s)%s%s",
-		(long long)p->job.id, uuid, p->job.pid, p->host_name, s->cfg.domain,
-		(pp_now_ms() / 1000.0 - x->t0) * 1000.0,
-		x->tls_version[0] ? x->tls_version : "HTTP", x->tls_cipher,
-		p->have_next ? ", next key " : "", p->have_next ? p->next_pid.s : "");
+	const struct pp_log_fields lf = {uuid, p->job.pid, (long long)p->job.id, "done"};
+	pp_info_f(
+	    "jobs", &lf, "job %lld uuid=%s pid=%s provisioned as %s.%s in %.0f ms (%s %s)%s%s",
+	    (long long)p->job.id, uuid, p->job.pid, p->host_name, s->cfg.domain,
+	    (pp_now_ms() / 1000.0 - x->t0) * 1000.0, x->tls_version[0] ? x->tls_version : "HTTP",
+	    x->tls_cipher, p->have_next ? ", next key " : "", p->have_next ? p->next_pid.s : "");
 	session_end(x);
 }
 
@@ -276,6 +277,8 @@ static void fail(struct session *x, const struct pp_prov_action *a)
 	char uuid[37];
 	pp_uuid_format(p->job.uuid, uuid);
 	x->failing = true;
+	const struct pp_log_fields lf = {uuid, p->job.pid, (long long)p->job.id,
+					 pp_prov_row_name(p->row)};
 	if (a->connect_error)
 		s->m.connect_failures++;
 	if (a->wsman_fault)
@@ -283,20 +286,20 @@ static void fail(struct session *x, const struct pp_prov_action *a)
 	if (a->recorded) {
 		/* The store ended the job itself (a clone quarantined at BIND). */
 		s->m.jobs_failed++;
-		pp_error("jobs", "job %lld uuid=%s pid=%s FAILED: %s", (long long)p->job.id, uuid,
-			 p->job.pid, a->reason);
+		pp_error_f("jobs", &lf, "job %lld uuid=%s pid=%s FAILED: %s", (long long)p->job.id,
+			   uuid, p->job.pid, a->reason);
 		session_end(x);
 		return;
 	}
 	if (a->retryable) {
 		s->m.jobs_retried++;
-		pp_warn("jobs", "job %lld uuid=%s pid=%s attempt %u: %s; retry in %lld s",
-			(long long)p->job.id, uuid, p->job.pid, p->job.attempts, a->reason,
-			(long long)(a->retry_at - (int64_t)time(NULL)));
+		pp_warn_f("jobs", &lf, "job %lld uuid=%s pid=%s attempt %u: %s; retry in %lld s",
+			  (long long)p->job.id, uuid, p->job.pid, p->job.attempts, a->reason,
+			  (long long)(a->retry_at - (int64_t)time(NULL)));
 	} else {
 		s->m.jobs_failed++;
-		pp_error("jobs", "job %lld uuid=%s pid=%s FAILED after %u attempts: %s",
-			 (long long)p->job.id, uuid, p->job.pid, p->job.attempts, a->reason);
+		pp_error_f("jobs", &lf, "job %lld uuid=%s pid=%s FAILED after %u attempts: %s",
+			   (long long)p->job.id, uuid, p->job.pid, p->job.attempts, a->reason);
 	}
 	submit(x, a->retryable ? OP_RETRY : OP_FAIL, true, fill_failure, a);
 }

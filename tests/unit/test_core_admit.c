@@ -93,6 +93,12 @@ static void test_ceiling_and_long_sessions(void **state)
 		pp_admit_limit(&a, now, 100);
 	}
 	assert_int_equal(pp_admit_limit(&a, now, 100), 100); /* the ceiling */
+	/* New bounds keep what was measured; the limit moves into them. */
+	pp_admit_bounds(&a, 16, 50);
+	assert_int_equal(pp_admit_limit(&a, now, 0), 50);
+	assert_int_equal(a.base_ms, 2000);
+	pp_admit_bounds(&a, 0, 70);
+	assert_int_equal(pp_admit_limit(&a, now, 0), 70);
 	/* A floor above the ceiling is the ceiling. */
 	pp_admit_init(&a, 500, 100);
 	assert_int_equal(pp_admit_limit(&a, now, 0), 100);

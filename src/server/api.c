@@ -341,6 +341,13 @@ static void on_hello(struct evhttp_request *req, void *arg)
 	s->m.api_requests++;
 	if (!authorized(s, req, PP_API_HELLO))
 		return;
+	if (s->stopping) {
+		/* Draining: no new job here; the agent tries again (another instance, or this
+		 * one after its restart). */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+		reply_error(s, req, 503, "Service Unavailable", "the server is stopping");
+		return;
+	}
 	if (!json_content_type(req)) {
 		reply_error(s, req, 415, "Unsupported Media Type",
 			    "Content-Type must be application/json");

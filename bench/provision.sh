@@ -33,6 +33,10 @@ run_case() { # COUNT LATENCY_MS TAG FLEETS
 	# One fleet process holds about 2 descriptors a device: more devices than the
 	# descriptor limit allows run as several fleets at once.
 	FPIDS=""
+	rm -f "$D/progress"
+	bench_progress "$AP" "$D/progress" &
+	PROG=$!
+	t0=$(date +%s.%N)
 	for f in $(seq 1 "$4"); do
 		"$P" fleet --count "$per" --csv "$D/k$f.csv" --server 127.0.0.1:$HP \
 			--base "127.$((229 + f)).0.1" --profile "$PROFILE" --time-scale 0.05 \
@@ -40,6 +44,8 @@ run_case() { # COUNT LATENCY_MS TAG FLEETS
 		FPIDS="$FPIDS $!"
 	done
 	for p in $FPIDS; do wait "$p" || echo "(a fleet exited $?)"; done
+	kill $PROG 2>/dev/null || true
+	wait $PROG 2>/dev/null || true
 	peak=$(awk '/^VmHWM/ {print $2}' /proc/$SPID/status)
 	metrics=$(curl -sf "http://127.0.0.1:$AP/metrics" || true)
 	kill -INT $SPID
@@ -62,13 +68,14 @@ run_case() { # COUNT LATENCY_MS TAG FLEETS
 		"($(echo "scale=1; ($peak - $idle) / $peak_sessions" | bc) KiB a session in flight);" \
 		"store $ops ops in $commits commits"
 	RATE=$(echo "scale=1; $prov / $el" | bc)
+	echo "  progress: $(progress_figures "$D/progress" "$t0" "$el" "$1")"
 }
 
 echo "machine: $(uname -srm), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs"
 echo "profile $PROFILE; server and fleet on the same machine"
 run_case "$N" 0 "throughput ($N devices, no injected latency)" 1
 PROV_RATE=$RATE
-TLS=$("$BUILD/bench_tls_connect" 3 "$PROFILE" | tail -1)
+TLS=$("$BUILD/bench_tls_connect" 3 "$PROFILE" | grep 'connections/s')
 echo "$TLS"
 TLS_RATE=$(printf '%s\n' "$TLS" | sed -n 's/.*= \([0-9]*\) connections\/s.*/\1/p')
 [ -n "$TLS_RATE" ] && echo "ratio: provisioning $PROV_RATE devices/s is $(echo "scale=3; $PROV_RATE / $TLS_RATE" | bc) of the bare TLS-PSK connection rate $TLS_RATE/s (a setup is one handshake plus about 12 WS-Management round trips)"

@@ -40,7 +40,7 @@ static void usage(FILE *out)
 		     "  -V, --version   print the version\n\n"
 		     "commands:\n");
 	for (const struct pp_command *c = commands; c->name; c++)
-		fprintf(out, "  %-8s %s\n", c->name, c->summary);
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
 	fprintf(out, "\n'pskprov COMMAND --help' describes each command.\n");
 }
 

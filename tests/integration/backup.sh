@@ -135,4 +135,49 @@ expect_rc 1 "status on a newer schema"
 expect_err "has schema version 99; this pskprov knows up to"
 expect_err "(upgrade pskprov)"
 expect_one_line_err
+
+# PostgreSQL (with a server: scripts/pg-test.sh): backup refuses and names pg_dump; the
+# documented pg_dump / pg_restore path brings the store back after it is dropped, and
+# a data directory made by hand with the old key opens it.
+if [ -n "${PSKPROV_TEST_PG:-}" ] && command -v pg_dump >/dev/null; then
+	pg_schema bk
+	export PSKPROV_DIR="$T/pg"
+	CSV=$T/pg.csv
+	run "$P" init --postgres "$CONN"
+	expect_rc 0 "init --postgres"
+	run "$P" keys generate --count 20 --batch p1
+	expect_rc 0 "pg generate"
+	run "$P" keys export --batch p1 --format csv --out "$CSV"
+	expect_rc 0 "pg export"
+	run "$P" backup --out "$T/pg.db"
+	expect_rc 1 "backup of a PostgreSQL store"
+	expect_err "pg_dump --format=custom --file=$T/pg.db"
+	expect_one_line_err
+	[ ! -e "$T/pg.db" ] || fail "a file from a refused backup"
+	ok
+	pg_dump --format=custom --schema="$SCHEMA" --file="$T/pg.dump" "$CONN" ||
+		fail "pg_dump"
+	pg_restore --list "$T/pg.dump" | grep -q "TABLE $SCHEMA keys " || fail "pg_restore --list"
+	ok
+	psql "$PSKPROV_TEST_PG" -qc "DROP SCHEMA $SCHEMA CASCADE" >/dev/null
+	pg_restore --no-owner --dbname="$PSKPROV_TEST_PG" "$T/pg.dump" || fail "pg_restore"
+	ok
+	mkdir -m 700 "$T/pg2"
+	cp "$PSKPROV_DIR/master.key" "$T/pg2/master.key"
+	printf '[store]\nbackend = postgres\npostgres_url = %s\n' "$CONN" >"$T/pg2/pskprov.conf"
+	chmod 600 "$T/pg2/master.key" "$T/pg2/pskprov.conf"
+	run "$P" -d "$T/pg2" master-key verify
+	expect_rc 0 "verify the restored PostgreSQL store"
+	expect_out "every sealed secret opens under the master key: 40"
+	run_secret "$P" -d "$T/pg2" keys show "$(field 7 1)" --reveal --json
+	expect_rc 0 "pg restored key"
+	[ "$(printf '%s' "$OUT" | jq -r .pps)" = "$(field 7 2)" ] || fail "pg restored PPS differs"
+	ok
+	"$P" -d "$T/pg3" init >/dev/null
+	cp "$T/pg2/pskprov.conf" "$T/pg3/pskprov.conf"
+	run "$P" -d "$T/pg3" status
+	expect_rc 1 "the restored PostgreSQL store with another key"
+	expect_err "master key does not match this database"
+	pg_drop_schema
+fi
 finish

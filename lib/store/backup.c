@@ -143,6 +143,22 @@ static int copy_all(sqlite3 *src, sqlite3 *dst, const char *what, struct pp_err 
 	return 0;
 }
 
+/* meta.backup_created = now, a bound parameter. */
+static int stamp(sqlite3 *db, int64_t now, struct pp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(
+	    db, "INSERT OR REPLACE INTO meta (name, value) VALUES ('backup_created', ?1)", -1, &st,
+	    NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, now)) == SQLITE_OK)
+		rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return pp_err_set(err, PP_ESTORE, "backup: stamping the copy: %s",
+				  sqlite3_errmsg(db));
+	return 0;
+}
+
 static int exec(sqlite3 *db, const char *sql, const char *what, struct pp_err *err)
 {
 	char *msg = NULL;
@@ -168,10 +184,6 @@ static int backup_to(const char *db_path, const char *tmp, int64_t now, struct p
 		     struct pp_err *err)
 {
 	sqlite3 *src = NULL, *dst = NULL;
-	char stamp[96];
-	snprintf(stamp, sizeof(stamp),
-		 "INSERT OR REPLACE INTO meta (name, value) VALUES ('backup_created', %lld)",
-		 (long long)now);
 	int rc = open_db(db_path, false, &src, err);
 	if (rc == 0)
 		rc = open_db(tmp, true, &dst, err);
@@ -181,7 +193,7 @@ static int backup_to(const char *db_path, const char *tmp, int64_t now, struct p
 	if (rc == 0)
 		rc = exec(dst, "PRAGMA journal_mode = DELETE", "backup: journal mode", err);
 	if (rc == 0)
-		rc = exec(dst, stamp, "backup: stamping the copy", err);
+		rc = stamp(dst, now, err);
 	if (rc == 0)
 		rc = read_header(dst, tmp, info, err);
 	if (dst && sqlite3_close(dst) != SQLITE_OK && rc == 0)
@@ -228,7 +240,7 @@ int pp_store_backup_sqlite(const char *db_path, const char *out_path, int64_t no
 		return pp_err_set(err, PP_EEXIST, "'%s' already exists; not overwriting", out_path);
 	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", out_path) >= (int)sizeof(tmp))
 		return pp_err_set(err, PP_EINVAL, "backup: path too long");
-	int fd = mkstemp(tmp); /* 0600 */
+	int fd = mkostemp(tmp, O_CLOEXEC); /* 0600 */
 	if (fd < 0)
 		return pp_err_set(err, PP_EIO, "cannot create a file beside '%s': %s", out_path,
 				  strerror(errno));

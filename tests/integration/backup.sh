@@ -87,6 +87,11 @@ run "$P" -d "$R" audit list --json
 [ "$(printf '%s' "$OUT" | jq '[.[] | select(.action == "restore")] | length')" -eq 1 ] ||
 	fail "no restore audit entry"
 ok
+# A server runs on it.
+start_server "$T/server2.log" 127.0.0.1:$((HP + 1)) 127.0.0.1:$((AP + 1)) -d "$R"
+kill $SPID
+wait $SPID 2>/dev/null || true
+ok
 
 # Refusals, each before anything is written.
 run "$P" -d "$R" restore "$T/b.db" --master-key "$PSKPROV_DIR/master.key"

@@ -28,10 +28,12 @@ static int restore_print(const struct pp_datadir *dd, const struct pp_uc_restore
 		    "key_file", dd->key_path, "backup_schema_version",
 		    (json_int_t)r->info.schema_version, "backup_created",
 		    (json_int_t)r->info.created, "sealed_secrets_checked", (json_int_t)n));
-	char t[24];
-	pp_format_time(r->info.created, t);
+	char t[24] = "at an unknown time";
+	if (r->info.created > 0)
+		pp_format_time(r->info.created, t);
 	printf("restored %s\n", dd->dir);
-	printf("  backup    schema %lld, made %s UTC\n", (long long)r->info.schema_version, t);
+	printf("  backup    schema %lld, made %s%s\n", (long long)r->info.schema_version, t,
+	       r->info.created > 0 ? " UTC" : "");
 	printf("  database  %s (schema %d)\n", dd->db_path, PP_STORE_SCHEMA_VERSION);
 	printf("  key       %s (0600)\n", dd->key_path);
 	printf("  checked   %llu sealed %s unseal with it\n", (unsigned long long)n,

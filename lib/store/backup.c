@@ -112,9 +112,12 @@ static int read_header(sqlite3 *db, const char *path, struct pp_backup_info *inf
 int pp_store_backup_inspect(const char *path, struct pp_backup_info *info, struct pp_err *err)
 {
 	sqlite3 *db = NULL;
-	if (access(path, R_OK) < 0)
+	struct stat sb;
+	if (stat(path, &sb) < 0 || access(path, R_OK) < 0)
 		return pp_err_set(err, errno == ENOENT ? PP_ENOTFOUND : PP_EIO,
 				  "cannot read '%s': %s", path, strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return pp_err_set(err, PP_EINVAL, "'%s' is not a regular file", path);
 	int rc = open_db(path, false, &db, err);
 	if (rc == 0)
 		rc = read_header(db, path, info, err);

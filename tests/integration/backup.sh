@@ -113,6 +113,13 @@ expect_err "which backup FILE?"
 run "$P" -d "$T/r2" restore "$T/nope.db" --master-key "$PSKPROV_DIR/master.key"
 expect_rc 1 "restore of a missing file"
 expect_one_line_err
+run "$P" -d "$T/r2" restore "$T" --master-key "$PSKPROV_DIR/master.key"
+expect_rc 1 "restore of a directory"
+expect_err "is not a regular file"
+run "$P" -d "$T/r2" restore "$PSKPROV_DIR/master.key" --master-key "$PSKPROV_DIR/master.key"
+expect_rc 1 "restore of a file that is not a database"
+expect_err "damaged or not a database"
+expect_one_line_err
 cp "$T/b.db" "$T/newer.db"
 sqlite3 "$T/newer.db" "UPDATE meta SET value = 99 WHERE name = 'schema_version'"
 run "$P" -d "$T/r2" restore "$T/newer.db" --master-key "$PSKPROV_DIR/master.key"

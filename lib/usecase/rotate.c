@@ -2,9 +2,11 @@
 #include "usecase/rotate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
@@ -100,12 +102,55 @@ static int write_and_reseal(const struct pp_uc_rotate_opts *o, struct pp_store *
 	return rc;
 }
 
+/* One rotation at a time per key file: a lock on its directory (released when the fd
+ * is closed, also by a crash), so that no rotation takes the <key>.new of another one
+ * for a stale file. */
+static int lock_dir(const char *key_path, int *fd, struct pp_err *err)
+{
+	char dir[PATH_MAX] = ".";
+	const char *slash = strrchr(key_path, '/');
+	if (slash) {
+		size_t n = slash == key_path ? 1 : (size_t)(slash - key_path);
+		if (n >= sizeof(dir))
+			return pp_err_set(err, PP_EINVAL, "key path too long");
+		memcpy(dir, key_path, n);
+		dir[n] = '\0';
+	}
+	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return pp_err_set(err, PP_EIO, "cannot open '%s': %s", dir, strerror(errno));
+	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	int e = errno;
+	close(*fd);
+	*fd = -1;
+	if (e == EWOULDBLOCK)
+		return pp_err_set(err, PP_EBUSY, "another master-key rotation is running in '%s'",
+				  dir);
+	return pp_err_set(err, PP_EIO, "cannot lock '%s': %s", dir, strerror(e));
+}
+
+static int rotate_locked(const struct pp_uc_rotate_opts *o, struct pp_uc_rotate_result *res,
+			 struct pp_err *err);
+
 int pp_uc_rotate(const struct pp_uc_rotate_opts *o, struct pp_uc_rotate_result *res,
 		 struct pp_err *err)
 {
+	int fd = -1;
+	memset(res, 0, sizeof(*res));
+	int rc = lock_dir(o->key_path, &fd, err);
+	if (rc < 0)
+		return rc;
+	rc = rotate_locked(o, res, err);
+	close(fd);
+	return rc;
+}
+
+static int rotate_locked(const struct pp_uc_rotate_opts *o, struct pp_uc_rotate_result *res,
+			 struct pp_err *err)
+{
 	char new_path[PATH_MAX];
 	struct pp_store *store = NULL;
-	memset(res, 0, sizeof(*res));
 	int rc = new_path_of(o->key_path, new_path, err);
 	if (rc == 0)
 		rc = pp_uc_key_open(o->sc, o->key_path, &store, &res->finished_before, err);

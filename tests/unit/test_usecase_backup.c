@@ -11,6 +11,8 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -372,6 +374,33 @@ static void test_rotate_crash(void **state)
 	pp_store_close(s);
 }
 
+/* One rotation at a time per data directory: while another holds the directory, a
+ * second refuses and touches nothing (not even the first one's master.key.new). */
+static void test_rotate_exclusive(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	struct pp_master_key before, after;
+	read_key(f->key, &before);
+	assert_int_equal(pp_file_create(f->keynew, "in progress\n", 12, 0600, &err), 0);
+	int fd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	struct pp_uc_rotate_opts o = {.sc = &f->sc, .key_path = f->key, .actor = "cli:test"};
+	struct pp_uc_rotate_result r;
+	assert_int_equal(pp_uc_rotate(&o, &r, &err), -PP_EBUSY);
+	assert_non_null(strstr(err.msg, "another master-key rotation"));
+	assert_true(exists(f->keynew));
+	read_key(f->key, &after);
+	assert_memory_equal(before.k, after.k, sizeof(before.k));
+	close(fd);
+	assert_int_equal(pp_uc_rotate(&o, &r, &err), 0);
+	assert_true(r.stale_removed);
+	struct pp_store *s = open_key(f, f->key);
+	expect_secrets(f, s);
+	pp_store_close(s);
+}
+
 /* A blob moved to another row opens nowhere: verify names the row, and a rotation
  * stops before it commits, the old key still the one. */
 static void test_verify_detects(void **state)
@@ -604,7 +633,8 @@ static void test_restore_refusals(void **state)
 }
 
 #define BOTH_TESTS(T)                                                                              \
-	T(test_rotate), T(test_rotate_crash), T(test_verify_detects), T(test_schema_versions)
+	T(test_rotate), T(test_rotate_crash), T(test_rotate_exclusive), T(test_verify_detects),    \
+	    T(test_schema_versions)
 
 int main(int argc, char **argv)
 {

@@ -49,7 +49,8 @@ struct pp_uc_rotate_result {
 	bool stale_removed;             /* a <key>.new of an aborted rotation was removed */
 };
 
-/* Rotates as described above, then opens the store with the new key file and unseals
+/* Rotates as described above, holding a lock on key_path's directory (-PP_EBUSY when
+ * another rotation holds it), then opens the store with the new key file and unseals
  * every secret once. The caller makes sure no server holds the store open: a running
  * server keeps the old key until it restarts. */
 int pp_uc_rotate(const struct pp_uc_rotate_opts *o, struct pp_uc_rotate_result *res,

@@ -26,10 +26,15 @@ static void wipe_key_text(struct key_text *t)
 int pp_master_key_create(const char *path, struct pp_err *err)
 {
 	pp_cleanup(wipe_key) struct pp_master_key key;
-	pp_cleanup(wipe_key_text) struct key_text text;
 	if (pp_random(key.k, sizeof(key.k)) < 0)
 		return pp_err_set(err, PP_ECRYPTO, "cannot generate a master key: no randomness");
-	pp_hex(key.k, sizeof(key.k), text.s);
+	return pp_master_key_save(path, &key, err);
+}
+
+int pp_master_key_save(const char *path, const struct pp_master_key *key, struct pp_err *err)
+{
+	pp_cleanup(wipe_key_text) struct key_text text;
+	pp_hex(key->k, sizeof(key->k), text.s);
 	text.s[PP_MASTER_KEY_HEX_LEN] = '\n';
 	text.s[PP_MASTER_KEY_HEX_LEN + 1] = '\0';
 	return pp_file_create(path, text.s, PP_MASTER_KEY_HEX_LEN + 1, 0600, err);

@@ -15,6 +15,10 @@
  * than overwrite an existing key (which would make every sealed secret unreadable). */
 int pp_master_key_create(const char *path, struct pp_err *err) PP_WUR;
 
+/* Writes key to path the same way: 0600, whole or not at all, never over a file. */
+int pp_master_key_save(const char *path, const struct pp_master_key *key,
+		       struct pp_err *err) PP_WUR;
+
 /* Reads a key file. Refuses a file readable or writable by group or others
  * (-PP_EPERM), and any content but 64 hex digits and an optional newline (-PP_EINVAL).
  * key is wiped on failure. */

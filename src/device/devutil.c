@@ -433,8 +433,11 @@ int pp_dev_loop_new(struct pp_dev_loop *l, enum pp_tls_profile profile, struct p
 		return pp_err_set(err, PP_ENOMEM, "cannot create an event loop");
 	if (!(l->ctx = pp_tls_device_ctx_new(profile, err)))
 		return -PP_ECRYPTO;
+	if (!(l->ws_work = pp_devws_work_new()))
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
 	env->base = l->base;
 	env->tls_ctx = l->ctx;
+	env->ws_work = l->ws_work;
 	return 0;
 }
 
@@ -455,6 +458,7 @@ void pp_dev_loop_free(struct pp_dev_loop *l)
 	if (l->sigterm)
 		event_free(l->sigterm);
 	SSL_CTX_free(l->ctx);
+	pp_devws_work_free(l->ws_work);
 	if (l->base)
 		event_base_free(l->base);
 	memset(l, 0, sizeof(*l));

@@ -641,8 +641,8 @@ static void wsman(struct pp_emu *e, struct emu_conn *cn, struct evhttp_request *
 	}
 	pp_buf_init(&env, PP_WSMAN_DOC_MAX);
 	trace_request(e, xml, len);
-	int rc = pp_devws_handle(e->dev, &e->ws, e->addr, xml, len, (int64_t)time(NULL), &env, &res,
-				 &err);
+	int rc = pp_devws_handle(e->env->ws_work, e->dev, &e->ws, e->addr, xml, len,
+				 (int64_t)time(NULL), &env, &res, &err);
 	pp_wipe(xml, len); /* may hold a password */
 	evbuffer_drain(in, len);
 	if (rc < 0) {

@@ -966,9 +966,24 @@ static int dispatch(struct ws_ctx *c)
 	return fault(c, PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED, NULL);
 }
 
-int pp_devws_handle(struct pp_amt_device *dev, struct pp_devws_state **state, const uint8_t addr[4],
-		    const void *xml, size_t len, int64_t now, struct pp_buf *out,
-		    struct pp_devws_result *res, struct pp_err *err)
+struct pp_devws_work {
+	struct ws_ctx c;
+};
+
+struct pp_devws_work *pp_devws_work_new(void)
+{
+	return malloc(sizeof(struct pp_devws_work));
+}
+
+void pp_devws_work_free(struct pp_devws_work *w)
+{
+	free(w);
+}
+
+int pp_devws_handle(struct pp_devws_work *work, struct pp_amt_device *dev,
+		    struct pp_devws_state **state, const uint8_t addr[4], const void *xml,
+		    size_t len, int64_t now, struct pp_buf *out, struct pp_devws_result *res,
+		    struct pp_err *err)
 {
 	memset(res, 0, sizeof(*res));
 	res->http_status = 500;
@@ -976,7 +991,7 @@ int pp_devws_handle(struct pp_amt_device *dev, struct pp_devws_state **state, co
 	 * neither zeroed nor wiped whole. The parse resets the request, the answer starts
 	 * empty, and the wipes below clear the slots that were filled (the only place a
 	 * secret can be). */
-	struct ws_ctx *c = malloc(sizeof(*c));
+	struct ws_ctx *c = work ? &work->c : malloc(sizeof(*c));
 	if (!c)
 		return pp_err_set(err, PP_ENOMEM, "out of memory");
 	pp_wsman_props_init(&c->out);
@@ -999,7 +1014,8 @@ int pp_devws_handle(struct pp_amt_device *dev, struct pp_devws_state **state, co
 	}
 	pp_wsman_request_wipe(&c->req);
 	pp_wsman_props_wipe(&c->out);
-	free(c);
+	if (!work)
+		free(c);
 	return rc;
 }
 

@@ -187,6 +187,16 @@ static void put_props(struct w *w, const struct pp_wsman_props *p)
 		put_el(w, "g:", p->item[i].name, p->item[i].value);
 }
 
+/* Room for a usual answer (1 to 4 KB) at once: the pieces then go in without the buffer
+ * growing (and being copied and wiped) step by step from 64 bytes. */
+#define REPLY_ROOM 4096
+
+static void put_room(struct w *w)
+{
+	if (w->out->cap < REPLY_ROOM && w->out->max >= REPLY_ROOM)
+		w->rc = pp_buf_reserve(w->out, REPLY_ROOM - 1);
+}
+
 /* The declaration, the envelope's start and the whole header (soap.c reply_envelope). */
 static int put_head(struct w *w, const struct pp_wsman_request *req, const char *action, bool wsen,
 		    struct pp_err *err)
@@ -247,6 +257,7 @@ static int reply(const struct pp_wsman_request *req, const char *body_name,
 	if (n < 0 || (size_t)n >= sizeof(action) || !req->action[0])
 		return pp_err_set(err, PP_EINVAL, "request wsa:Action is empty or too long");
 	pp_buf_reset(out);
+	put_room(&w);
 	if ((rc = put_head(&w, req, action, false, err)) < 0)
 		return rc;
 	if (!body_name) {
@@ -357,6 +368,7 @@ int pp_wsman_reply_enum(const struct pp_wsman_request *req, const char *context,
 	const char *pfx = pull ? "wsen:" : "wsman:"; /* of Items and EndOfSequence */
 	bool list = pull || req->optimize;
 	pp_buf_reset(out);
+	put_room(&w);
 	if ((rc = put_head(&w, req, action, true, err)) < 0)
 		return rc;
 	put(&w, "<s:Body><wsen:");

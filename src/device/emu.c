@@ -26,6 +26,7 @@
 #include "core/fileio.h"
 #include "core/secret.h"
 #include "core/sock.h"
+#include "prog/evio.h"
 #include "device/devutil.h"
 #include "device/ws.h"
 #include "keys/keys.h"
@@ -448,18 +449,6 @@ static void hs_hook(evutil_socket_t fd, short what, void *arg)
 	bufferevent_decref(bev); /* evhttp still holds its own reference */
 }
 
-/* evhttp adds an answer's headers and its body to the connection's output as two
- * pieces, and the TLS bufferevent seals each piece it finds in its own record: two
- * records and two write(2) calls per answer. Joined into one piece as soon as they are
- * queued (the write happens later, from the loop), an answer leaves as one record in
- * one write; the bytes inside the tunnel are the same. */
-static void coalesce_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-	(void)arg;
-	if (info->n_added && evbuffer_get_length(buf) > info->n_added)
-		evbuffer_pullup(buf, -1);
-}
-
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 {
 	struct pp_emu *e = arg;
@@ -498,7 +487,7 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 	/* The handshake's own deadline, whatever evhttp sets later. */
 	struct timeval tv = {PP_EMU_HTTP_TIMEOUT_S, 0};
 	bufferevent_set_timeouts(bev, &tv, &tv);
-	if (!evbuffer_add_cb(bufferevent_get_output(bev), coalesce_output, NULL))
+	if (pp_bev_one_record(bev) < 0)
 		pp_debug(LOG, "%s: answers on this connection leave in pieces", e->name);
 	if (!attached) {
 		free(h);

@@ -10,6 +10,9 @@
 #include "wsman/soap_impl.h"
 #include "wsman/xmlw.h"
 
+/* A usual answer is 1 to 4 KiB: room for it at once in the emulator's reused buffer. */
+#define REPLY_ROOM 4096
+
 /* ---- the checks soap.c's builders make on what is sent (same rules, same words) ---- */
 
 /* The class name of the ResourceURI as an element name, as soap.c's body_name_for. */
@@ -62,7 +65,7 @@ static int reply(const struct pp_wsman_request *req, const char *body_name,
 	n = snprintf(action, sizeof(action), "%sResponse", req->action);
 	if (n < 0 || (size_t)n >= sizeof(action) || !req->action[0])
 		return pp_err_set(err, PP_EINVAL, "request wsa:Action is empty or too long");
-	pp_xmlw_begin(&w, out);
+	pp_xmlw_begin(&w, out, REPLY_ROOM);
 	if ((rc = put_head(&w, req, action, false, err)) < 0)
 		return rc;
 	if (!body_name) {
@@ -172,7 +175,7 @@ int pp_wsman_reply_enum(const struct pp_wsman_request *req, const char *context,
 	const char *el = pull ? "PullResponse" : "EnumerateResponse";
 	const char *pfx = pull ? "wsen:" : "wsman:"; /* of Items and EndOfSequence */
 	bool list = pull || req->optimize;
-	pp_xmlw_begin(&w, out);
+	pp_xmlw_begin(&w, out, REPLY_ROOM);
 	if ((rc = put_head(&w, req, action, true, err)) < 0)
 		return rc;
 	pp_xmlw_put(&w, "<s:Body><wsen:");

@@ -336,7 +336,7 @@ static int build_request(enum pp_wsman_op op, const char *to, const char *resour
 	if ((rc = pp_wsman_new_message_id(call->message_id, sizeof(call->message_id), err)) < 0)
 		return rc;
 	struct pp_xmlw w;
-	pp_xmlw_begin(&w, out);
+	pp_xmlw_begin(&w, out, 0);
 	put_request_head(&w, call, to, selectors, false);
 	if (!body_name[0]) {
 		pp_xmlw_put(&w, "<s:Body/>");
@@ -401,7 +401,7 @@ static int build_enum(enum pp_wsman_op op, const char *to, const char *resource_
 		return rc;
 	}
 	struct pp_xmlw w;
-	pp_xmlw_begin(&w, out);
+	pp_xmlw_begin(&w, out, 0);
 	put_request_head(&w, call, to, NULL, true);
 	pp_xmlw_put(&w, "<s:Body><wsen:");
 	pp_xmlw_put(&w, ops[k].body);

@@ -5,15 +5,13 @@
 
 #include "wsman/soap.h"
 
-#define ROOM 4096
-
-void pp_xmlw_begin(struct pp_xmlw *w, struct pp_buf *out)
+void pp_xmlw_begin(struct pp_xmlw *w, struct pp_buf *out, size_t room)
 {
 	w->out = out;
 	w->rc = 0;
 	pp_buf_reset(out);
-	if (out->cap < ROOM && out->max >= ROOM)
-		w->rc = pp_buf_reserve(out, ROOM - 1);
+	if (room && out->cap < room && out->max >= room)
+		w->rc = pp_buf_reserve(out, room - 1);
 }
 
 void pp_xmlw_put_n(struct pp_xmlw *w, const char *s, size_t n)

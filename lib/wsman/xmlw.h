@@ -22,9 +22,12 @@ struct pp_xmlw {
 	int rc;
 };
 
-/* Resets out and makes room for a usual envelope (1 to 4 KiB) at once, so the pieces go
- * in without the buffer growing (and being copied and wiped) step by step. */
-void pp_xmlw_begin(struct pp_xmlw *w, struct pp_buf *out);
+/* Resets out and makes room for `room` bytes at once (a usual envelope is 1 to 4 KiB),
+ * so the pieces go in without the buffer growing (and being copied and wiped) step by
+ * step; 0 keeps what out has. A buffer reused for every message (the emulator's) wants
+ * the room; one kept for each of thousands of sessions (the server's) wants no more than
+ * it uses. */
+void pp_xmlw_begin(struct pp_xmlw *w, struct pp_buf *out, size_t room);
 void pp_xmlw_put_n(struct pp_xmlw *w, const char *s, size_t n);
 void pp_xmlw_put(struct pp_xmlw *w, const char *s);
 /* Text content, escaped. */

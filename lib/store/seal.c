@@ -82,6 +82,27 @@ int pp_sealer_new(const struct pp_master_key *mk, struct pp_sealer **out, struct
 	return 0;
 }
 
+int pp_sealer_clone(const struct pp_sealer *src, struct pp_sealer **out, struct pp_err *err)
+{
+	*out = NULL;
+	struct pp_sealer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return pp_err_set(err, PP_ENOMEM, "seal: out of memory");
+	/* Empty: a copied pool would hand out the nonces src hands out next. */
+	s->pool_off = NONCE_POOL;
+	if (EVP_CIPHER_up_ref(src->cipher) == 1)
+		s->cipher = src->cipher;
+	s->enc = EVP_CIPHER_CTX_new();
+	s->dec = EVP_CIPHER_CTX_new();
+	if (!s->cipher || !s->enc || !s->dec || EVP_CIPHER_CTX_copy(s->enc, src->enc) != 1 ||
+	    EVP_CIPHER_CTX_copy(s->dec, src->dec) != 1) {
+		pp_sealer_free(s);
+		return pp_err_set(err, PP_ECRYPTO, "seal: cannot copy the AES-256-GCM context");
+	}
+	*out = s;
+	return 0;
+}
+
 static int next_nonce(struct pp_sealer *s, uint8_t nonce[PP_SEAL_NONCE_LEN])
 {
 	if (s->pool_off + PP_SEAL_NONCE_LEN > NONCE_POOL) {

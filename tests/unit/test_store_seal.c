@@ -100,6 +100,48 @@ static void test_nonces_differ(void **state)
 	pp_sealer_free(s);
 }
 
+/* A clone seals under the same key with nonces of its own: a copied nonce pool would
+ * hand out the very nonces the original hands out next. */
+static void test_clone(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	struct pp_sealer *s = sealer_for(9), *c = NULL, *other = sealer_for(10);
+	struct pp_err err = {0};
+	uint8_t a[128], b[128], back[64];
+	size_t n = 0;
+	seal_pps(s, "0000037M", a, sizeof(a)); /* the original's pool is filled */
+	assert_int_equal(pp_sealer_clone(s, &c, &err), 0);
+	assert_non_null(c);
+	static uint8_t seen[2 * N][PP_SEAL_NONCE_LEN];
+	for (int i = 0; i < N; i++) {
+		size_t na = seal_pps(s, "0000037M", a, sizeof(a));
+		size_t nb = seal_pps(c, "0000037M", b, sizeof(b));
+		memcpy(seen[2 * i], a + 1, PP_SEAL_NONCE_LEN);
+		memcpy(seen[2 * i + 1], b + 1, PP_SEAL_NONCE_LEN);
+		/* Each opens with the other sealer, and not under another key. */
+		assert_int_equal(
+		    pp_unseal(c, PP_SEAL_PPS, "0000037M", a, na, back, sizeof(back), &n, &err), 0);
+		assert_memory_equal(back, PPS_TEXT, 32);
+		assert_int_equal(
+		    pp_unseal(s, PP_SEAL_PPS, "0000037M", b, nb, back, sizeof(back), &n, &err), 0);
+		assert_memory_equal(back, PPS_TEXT, 32);
+		assert_int_equal(
+		    pp_unseal(other, PP_SEAL_PPS, "0000037M", b, nb, back, sizeof(back), &n, &err),
+		    -PP_ECRYPTO);
+	}
+	for (int i = 0; i < 2 * N; i++)
+		for (int j = 0; j < i; j++)
+			assert_true(memcmp(seen[i], seen[j], PP_SEAL_NONCE_LEN) != 0);
+	/* The clone outlives its original. */
+	pp_sealer_free(s);
+	size_t nb = seal_pps(c, "0000037M", b, sizeof(b));
+	assert_int_equal(pp_unseal(c, PP_SEAL_PPS, "0000037M", b, nb, back, sizeof(back), &n, &err),
+			 0);
+	pp_sealer_free(c);
+	pp_sealer_free(other);
+}
+
 static void test_tamper_every_byte(void **state)
 {
 	(void)state;
@@ -429,6 +471,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_nonces_differ),
+	    cmocka_unit_test(test_clone),
 	    cmocka_unit_test(test_tamper_every_byte),
 	    cmocka_unit_test(test_wrong_aad_and_key),
 	    cmocka_unit_test(test_truncated_and_extended),

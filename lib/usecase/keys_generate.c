@@ -113,6 +113,8 @@ static void *gen_thread(void *arg)
 	for (int b = 0; made < count && gen_wait_free(gp, b); b ^= 1) {
 		uint32_t n = count - made < GEN_CHUNK ? count - made : GEN_CHUNK;
 		int rc = 0;
+		/* The keys the inserting thread gave back: wiped here, off its path. */
+		pp_wipe(gp->buf[b], (size_t)GEN_CHUNK * sizeof(struct gen_key));
 		for (uint32_t j = 0; j < n && rc == 0; j++)
 			rc = gen_one(gp, &gp->buf[b][j], gp->codes[made + j]);
 		gen_publish(gp, b, n, rc);
@@ -175,9 +177,10 @@ static int gen_take(struct gen_pipe *gp, int b, uint32_t *n, struct pp_err *err)
 	return rc < 0 ? pp_err_set(err, gp->err.code, "%s", gp->err.msg) : 0;
 }
 
-static void gen_give_back(struct gen_pipe *gp, int b, uint32_t n)
+/* Buffer b is the generator's again (it wipes it before refilling; gen_pipe_stop
+ * wipes both at the end). */
+static void gen_give_back(struct gen_pipe *gp, int b)
 {
-	pp_wipe(gp->buf[b], (size_t)n * sizeof(struct gen_key));
 	pthread_mutex_lock(&gp->mu);
 	gp->full[b] = false;
 	pthread_cond_broadcast(&gp->cv);
@@ -211,7 +214,7 @@ static int gen_store_all(struct gen_pipe *gp, struct pp_store *s, struct pp_err 
 		int rc = gen_take(gp, (int)b, &n, err);
 		for (uint32_t j = 0; j < n && rc == 0; j++)
 			rc = gen_insert(gp, s, &gp->buf[b][j], err);
-		gen_give_back(gp, (int)b, n);
+		gen_give_back(gp, (int)b);
 		if (rc < 0)
 			return rc;
 		done += n;

@@ -106,8 +106,12 @@ int pp_keygen_uniform(struct pp_keygen *g, unsigned n, uint8_t *out, size_t coun
 {
 	if (!g || n < 2 || n > 256 || (!out && count))
 		return -PP_EINVAL;
-	/* Accept b < limit, the largest multiple of n that fits in a byte. */
+	/* Accept b < limit, the largest multiple of n that fits in a byte. b % n by
+	 * multiplication (Lemire, Kaser and Kurz, "Faster remainder by direct
+	 * computation", 2019: exact for 32-bit operands): no division per byte, and no
+	 * time that depends on the (secret) byte. */
 	unsigned limit = 256 - 256 % n;
+	uint64_t m = UINT64_MAX / n + 1;
 	size_t got = 0;
 	while (got < count) {
 		int rc = kg_ready(g);
@@ -120,7 +124,7 @@ int pp_keygen_uniform(struct pp_keygen *g, unsigned n, uint8_t *out, size_t coun
 		while (got < count && p->pos < p->len) {
 			uint8_t b = p->bytes[p->pos++];
 			if (b < limit)
-				out[got++] = (uint8_t)(b % n);
+				out[got++] = (uint8_t)(((unsigned __int128)(m * b) * n) >> 64);
 		}
 		pp_wipe(p->bytes + start, p->pos - start);
 	}
@@ -153,18 +157,22 @@ int pp_keygen_pps(struct pp_keygen *g, struct pp_pps *out)
 /* PIDs drawn per pp_keygen_uniform call by pp_keygen_pid_codes. */
 #define CODE_BLOCK 512
 
+/* The symbols of a PID as drawn by pp_keygen_pid, read as its code (keys.h). */
 static int codes_draw(struct pp_keygen *g, uint64_t *out, size_t n)
 {
-	uint8_t sym[PP_PID_FREE * CODE_BLOCK];
+	char sym[PP_PID_FREE * CODE_BLOCK];
 	for (size_t i = 0; i < n; i += CODE_BLOCK) {
 		size_t k = n - i < CODE_BLOCK ? n - i : CODE_BLOCK;
-		int rc = pp_keygen_uniform(g, PP_KEY_ALPHABET, sym, k * PP_PID_FREE);
+		int rc = kg_symbols(g, sym, k * PP_PID_FREE);
 		if (rc < 0)
 			return rc;
 		for (size_t j = 0; j < k; j++) {
 			uint64_t c = 0;
-			for (size_t d = 0; d < PP_PID_FREE; d++)
-				c = c * PP_KEY_ALPHABET + sym[j * PP_PID_FREE + d];
+			for (size_t d = 0; d < PP_PID_FREE; d++) {
+				char y = sym[j * PP_PID_FREE + d];
+				c = c * PP_KEY_ALPHABET +
+				    (uint64_t)(y <= '9' ? y - '0' : y - 'A' + 10);
+			}
 			out[i + j] = c;
 		}
 	}

@@ -1,4 +1,5 @@
 /* PID / PPS codec, generation, derivation and MEBx passwords (docs/protocol.md section 1). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -533,6 +534,32 @@ static void test_keygen_uniform(void **state)
 	pp_keygen_free(g);
 }
 
+/* Every modulus: values in range and uniform (the remainder is computed by
+ * multiplication; an error in it shows as a value out of range or a skew). */
+static void test_keygen_uniform_every_n(void **state)
+{
+	(void)state;
+	struct pp_keygen *g = NULL;
+	assert_int_equal(pp_keygen_new(&g), 0);
+	static uint8_t v[256 * 200];
+	for (unsigned n = 2; n <= 256; n++) {
+		unsigned long counts[256] = {0};
+		size_t count = (size_t)n * 200;
+		assert_int_equal(pp_keygen_uniform(g, n, v, count), 0);
+		for (size_t i = 0; i < count; i++) {
+			assert_true(v[i] < n);
+			counts[v[i]]++;
+		}
+		/* n - 1 degrees of freedom; mean n - 1, deviation sqrt(2(n - 1)): 12
+		 * deviations above happens with odds far below 1e-12. */
+		double bound = (n - 1) + 12.0 * sqrt(2.0 * (n - 1)) + 20.0;
+		double x = chi_square(counts, n);
+		if (x >= bound)
+			fail_msg("n = %u: chi-square %.1f over %.1f", n, x, bound);
+	}
+	pp_keygen_free(g);
+}
+
 static void test_pid_from_code(void **state)
 {
 	(void)state;
@@ -891,6 +918,7 @@ int main(void)
 	    cmocka_unit_test(test_generated_keys_valid_and_distinct),
 	    cmocka_unit_test(test_generated_symbols_uniform),
 	    cmocka_unit_test(test_keygen_uniform),
+	    cmocka_unit_test(test_keygen_uniform_every_n),
 	    cmocka_unit_test(test_pid_from_code),
 	    cmocka_unit_test(test_keygen_pid_codes),
 	    cmocka_unit_test(test_oneshot_generate),

@@ -23,12 +23,14 @@ children_cpu() {
 
 echo "machine: $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); nproc $(nproc); load $(cut -d' ' -f1-3 /proc/loadavg)"
 ratios=""
+cratios=""
 i=1
 while [ "$i" -le "$R" ]; do
 	rm -rf "$D/bare" "$D/real"
 	PSKPROV_DIR="$D/bare" "$P" init >/dev/null
 	bare=$("$B" --bare-insert "$N" "$D/bare/pskprov.db")
 	tb=$(echo "$bare" | sed -n 's/.* in \([0-9.]*\) s = .*/\1/p')
+	cb=$(echo "$bare" | sed -n 's/.*, CPU \([0-9.]*\) s .*/\1/p')
 	PSKPROV_DIR="$D/real" "$P" init >/dev/null
 	children_cpu
 	c0=$CPU
@@ -40,11 +42,14 @@ while [ "$i" -le "$R" ]; do
 	tr=$(echo "$t1 - $t0" | bc)
 	ratio=$(echo "scale=2; $tr / $tb" | bc)
 	ratios="$ratios $ratio"
+	cratio=$(echo "scale=2; $cpu / $cb" | bc)
+	cratios="$cratios $cratio"
 	echo "run $i: $bare"
-	echo "run $i: keys generate: $N keys in $tr s = $(echo "$N / $tr" | bc) keys/s, CPU $cpu s (the command: generated, sealed, one transaction, SQLite WAL); ratio to bare insert $ratio"
+	echo "run $i: keys generate: $N keys in $tr s = $(echo "$N / $tr" | bc) keys/s, CPU $cpu s (the command: generated, sealed, one transaction, SQLite WAL); ratio to bare insert $ratio (CPU $cratio)"
 	i=$((i + 1))
 done
-echo "keys generate / bare insert, median of $R: $(echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')"
+median() { echo "$1" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+echo "keys generate / bare insert, median of $R: $(median "$ratios") wall, $(median "$cratios") CPU (on a busy machine the CPU ratio is the steadier)"
 rm -rf "$D/bare"
 
 export PSKPROV_DIR="$D/real"

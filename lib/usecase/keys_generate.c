@@ -174,7 +174,10 @@ static int gen_take(struct gen_pipe *gp, int b, uint32_t *n, struct pp_err *err)
 	int rc = gp->rc;
 	*n = gp->len[b];
 	pthread_mutex_unlock(&gp->mu);
-	return rc < 0 ? pp_err_set(err, gp->err.code, "%s", gp->err.msg) : 0;
+	if (rc == 0)
+		return 0;
+	return pp_err_set(err, gp->err.code > 0 ? gp->err.code : PP_ECRYPTO, "%s",
+			  gp->err.code > 0 ? gp->err.msg : "cannot generate keys");
 }
 
 /* Buffer b is the generator's again (it wipes it before refilling; gen_pipe_stop

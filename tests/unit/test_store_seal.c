@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "core/err.h"
 #include "core/fileio.h"
@@ -140,6 +141,52 @@ static void test_clone(void **state)
 			 0);
 	pp_sealer_free(c);
 	pp_sealer_free(other);
+}
+
+/* The blob format of seal.h, pinned by OpenSSL alone: version 1 || nonce || ciphertext
+ * || tag, AES-256-GCM, AAD = 0x01 "pps|" PID. Blobs already on disk must keep opening. */
+static void test_format_pinned(void **state)
+{
+	(void)state;
+	struct pp_master_key k;
+	key_fill(&k, 11);
+	struct pp_sealer *s = sealer_for(11);
+	static const uint8_t aad[] = "\x01pps|0000037M";
+	const size_t aad_len = sizeof(aad) - 1;
+	uint8_t blob[128], back[64], tag[16];
+	int n = 0, f = 0;
+	size_t m = 0;
+	struct pp_err err = {0};
+	/* Made by OpenSSL, opened by pp_unseal. */
+	blob[0] = 1;
+	for (int i = 0; i < PP_SEAL_NONCE_LEN; i++)
+		blob[1 + i] = (uint8_t)(0xA0 + i);
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	assert_non_null(c);
+	assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, k.k, blob + 1), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, blob + 13, &n, (const uint8_t *)PPS_TEXT, 32), 1);
+	assert_int_equal(EVP_EncryptFinal_ex(c, blob + 13 + n, &f), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, blob + 45), 1);
+	assert_int_equal(pp_unseal(s, PP_SEAL_PPS, "0000037M", blob, pp_sealed_len(32), back,
+				   sizeof(back), &m, &err),
+			 0);
+	assert_memory_equal(back, PPS_TEXT, 32);
+	/* Made by pp_seal, opened by OpenSSL. */
+	size_t len = seal_pps(s, "0000037M", blob, sizeof(blob));
+	assert_int_equal(blob[0], 1);
+	memcpy(tag, blob + len - 16, 16);
+	assert_int_equal(EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, k.k, blob + 1), 1);
+	assert_int_equal(EVP_DecryptUpdate(c, NULL, &n, aad, (int)aad_len), 1);
+	assert_int_equal(EVP_DecryptUpdate(c, back, &n, blob + 13, 32), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag), 1);
+	assert_int_equal(EVP_DecryptFinal_ex(c, back + n, &f), 1);
+	assert_memory_equal(back, PPS_TEXT, 32);
+	EVP_CIPHER_CTX_free(c);
+	/* An empty subject is refused too. */
+	assert_int_equal(pp_seal(s, PP_SEAL_PPS, "", PPS_TEXT, 32, blob, sizeof(blob), &len, &err),
+			 -PP_EINVAL);
+	pp_sealer_free(s);
 }
 
 static void test_tamper_every_byte(void **state)
@@ -472,6 +519,7 @@ int main(void)
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_nonces_differ),
 	    cmocka_unit_test(test_clone),
+	    cmocka_unit_test(test_format_pinned),
 	    cmocka_unit_test(test_tamper_every_byte),
 	    cmocka_unit_test(test_wrong_aad_and_key),
 	    cmocka_unit_test(test_truncated_and_extended),

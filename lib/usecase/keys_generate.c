@@ -1,6 +1,7 @@
 /* pp_keys_generate: a batch of keys made and sealed on a thread of its own, one chunk
  * ahead of the inserts, and stored in one transaction in PID order. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +17,13 @@
 #define GEN_CHUNK 8192u
 #define PID_RETRIES 16
 
-/* A key made before it is stored: the plaintext (for a retry under another PID) and
- * its sealed row. Wiped after each chunk. */
+/* A key made before it is stored: the plaintext (for a retry under another PID), then
+ * its sealed row. The plaintext is wiped after each chunk (gen_wipe_plain). */
 struct gen_key {
 	struct pp_pid pid;
 	struct pp_pps pps;
 	char mebx[PP_MEBX_PW_MAX + 1];
-	struct pp_key_bulk_row row;
+	struct pp_key_bulk_row row; /* last: no plaintext */
 };
 
 /* Two buffers handed between the generator thread and the inserting one under a
@@ -101,6 +102,14 @@ static void gen_publish(struct gen_pipe *gp, int b, uint32_t n, int rc)
 	pthread_mutex_unlock(&gp->mu);
 }
 
+/* The plaintext of the keys the inserting thread gave back, wiped here, off its path;
+ * their rows hold sealed blobs only. */
+static void gen_wipe_plain(struct gen_key *keys, uint32_t n)
+{
+	for (uint32_t j = 0; j < n; j++)
+		pp_wipe(&keys[j], offsetof(struct gen_key, row));
+}
+
 static void *gen_thread(void *arg)
 {
 	struct gen_pipe *gp = arg;
@@ -113,8 +122,7 @@ static void *gen_thread(void *arg)
 	for (int b = 0; made < count && gen_wait_free(gp, b); b ^= 1) {
 		uint32_t n = count - made < GEN_CHUNK ? count - made : GEN_CHUNK;
 		int rc = 0;
-		/* The keys the inserting thread gave back: wiped here, off its path. */
-		pp_wipe(gp->buf[b], (size_t)GEN_CHUNK * sizeof(struct gen_key));
+		gen_wipe_plain(gp->buf[b], GEN_CHUNK);
 		for (uint32_t j = 0; j < n && rc == 0; j++)
 			rc = gen_one(gp, &gp->buf[b][j], gp->codes[made + j]);
 		gen_publish(gp, b, n, rc);

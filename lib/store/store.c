@@ -422,7 +422,15 @@ static int batch_by_id(struct pp_store *s, int64_t id, const struct pp_batch_inf
 /* A new key's own checks, before its batch is read. */
 static int key_new_check(const struct pp_key_new *k, struct pp_err *err)
 {
-	int rc = pp_store_check_pid(k->pid, err);
+	/* A canonical PID, all that pp_store_check_pid accepts, is told without the parser
+	 * (a bulk insert checks millions); anything else goes to it for the message. */
+	struct pp_pid p = {.s = {0}};
+	bool canonical = k->pid && strnlen(k->pid, PP_PID_LEN + 1) == PP_PID_LEN;
+	if (canonical) {
+		memcpy(p.s, k->pid, PP_PID_LEN);
+		canonical = pp_pid_valid(&p);
+	}
+	int rc = canonical ? 0 : pp_store_check_pid(k->pid, err);
 	if (rc < 0)
 		return rc;
 	if ((rc = pp_store_check_mebx(k->mebx_password, err)) < 0)

@@ -24,7 +24,7 @@ printf '[server]\nadmission_floor = 0\n' >>"$PSKPROV_DIR/pskprov.conf"
 bench_keys "$N" mem "$D/k.csv"
 HP=$(free_port)
 AP=$(free_port)
-valgrind --tool=massif --massif-out-file="$D/massif.out" "$P" server --hello "127.0.0.1:$HP" \
+valgrind --tool=massif --detailed-freq=2 --massif-out-file="$D/massif.out" "$P" server --hello "127.0.0.1:$HP" \
 	--api "127.0.0.1:$AP" --log-level warn >"$D/server.log" 2>&1 &
 SPID=$!
 i=0
@@ -42,25 +42,37 @@ wait $SPID 2>/dev/null || true
 SPID=
 ms_print "$D/massif.out" >"$D/massif.txt"
 echo "machine: $(uname -srm), $(nproc) CPUs; $(jq .provisioned "$D/fleet.json") of $N provisioned; $peak_sessions sessions at once"
-# The peak snapshot's top-level entries: "->PCT% (BYTES B) ADDR: FUNCTION (WHERE)".
-awk -v n="$peak_sessions" '
-	/Detailed snapshots:/ && match($0, /[0-9]+ \(peak\)/) { want = substr($0, RSTART, RLENGTH - 7) }
-	/^ +[0-9]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +[0-9,]+$/ { cur = $1; total = $3 }
-	cur == want && want != "" && /^->/ {
+# parts SNAPSHOT TITLE: a detailed snapshot's top-level entries ("->PCT% (BYTES B) ADDR:
+# FUNCTION (WHERE)") put with their parts, per session.
+parts() {
+	echo "$2"
+	awk -v n="$peak_sessions" -v want="$1" '
+	/^ +[0-9]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +[0-9,]+$/ { cur = $1 }
+	cur == want && /^->/ {
 		b = $2; gsub(/[(,B]/, "", b); line = $0
+		if (line ~ /hello_start|ratelimit|srcslots/) { fixed["hello tables (fixed at start)"] += b; next }
+		if (line ~ /sqlite|libpq/) { fixed["the store (cache, statements)"] += b; next }
 		if (line ~ /libssl|libcrypto|CRYPTO_|BUF_MEM|BIO_new|SSL_/) p = "OpenSSL (SSL, its session, ciphers, handshake buffers)"
-		else if (line ~ /libevent|evbuffer|event_|bufferevent|evhttp|tls_bufferevent/) p = "libevent (TLS bufferevent, HTTP connection, requests, buffers)"
+		else if (line ~ /libevent|evbuffer|event_|bufferevent|evhttp|tls_bufferevent/) p = "libevent (TLS bufferevent, HTTP connection, requests)"
 		else if (line ~ /claim_run/) p = "the session (struct session: engine state, secrets)"
-		else if (line ~ /buf_reserve|pp_buf|wsxml/) p = "request envelopes (pp_buf)"
+		else if (line ~ /buf_reserve|pp_buf|wsxml|xmlw/) p = "the request envelope (pp_buf)"
 		else if (line ~ /instance_keep/) p = "the kept AMT_GeneralSettings instance"
-		else if (line ~ /hello_start|ratelimit|srcslots/) fixed["hello tables (fixed at start)"] += b
-		else if (line ~ /sqlite|libpq/) fixed["the store (cache, statements)"] += b
-		else p = "other (below massif thresholds, libc, libxml2)"
-		if (line !~ /hello_start|ratelimit|srcslots|sqlite|libpq/) part[p] += b
-		next
+		else p = "other (below massif thresholds: libc, libxml2)"
+		part[p] += b
 	}
 	END {
-		for (p in part) { printf "  %-64s %8.0f B a session\n", p, part[p] / n; sum += part[p] }
-		printf "  %-64s %8.0f B a session\n", "per session, in all", sum / n
-		for (f in fixed) printf "  not per session: %-47s %8.0f kB\n", f, fixed[f] / 1024
-	}' "$D/massif.txt" | sort -t'	' -k1
+		for (p in part) { printf "  %-58s %7.0f B a session\n", p, part[p] / n; sum += part[p] }
+		printf "  %-58s %7.0f B a session\n", "in all", sum / n
+		for (f in fixed) printf "  not per session: %-41s %7.0f kB\n", f, fixed[f] / 1024
+	}' "$D/massif.txt"
+}
+
+echo "machine: $(uname -srm), $(nproc) CPUs; $(jq .provisioned "$D/fleet.json") of $N provisioned; $peak_sessions sessions at once"
+# The peak (the sessions' handshakes, at once) and, halfway from it to the end, the
+# sessions waiting for their devices' answers.
+detailed=$(sed -n 's/^ *Detailed snapshots: \[\(.*\)\]/\1/p' "$D/massif.txt" | tr -d ' ')
+peak=$(printf '%s' "$detailed" | tr ',' '\n' | sed -n 's/(peak)//p')
+after=$(printf '%s' "$detailed" | tr ',' '\n' | sed 's/(peak)//' | awk -v p="$peak" '$1 > p')
+waiting=$(printf '%s\n' "$after" | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+parts "$peak" "at the peak (snapshot $peak: handshakes under way):"
+[ -n "$waiting" ] && parts "$waiting" "waiting for answers (snapshot $waiting, halfway from the peak to the end):"

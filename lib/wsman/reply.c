@@ -1,5 +1,10 @@
-/* The device's answers as text, the bytes of soap.c's tree builders (see reply.h). */
-#include "wsman/reply.h"
+/* The device's answers (soap.h: pp_wsman_response_build, pp_wsman_output_build,
+ * pp_wsman_enum_response_build, pp_wsman_release_response_build) written straight as text
+ * (lib/wsman/xmlw.h): no tree, no allocation per element, no serializer; the emulator
+ * answers every request of thousands of devices, and a fleet's load must not cost more
+ * than the server it loads. The bytes are those the libxml2 tree builders gave before:
+ * tests/unit/test_wsman_reply.c holds them. Faults are still built as a tree (soap.c). */
+#include "wsman/soap.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -87,14 +92,14 @@ static int reply(const struct pp_wsman_request *req, const char *body_name,
 	return pp_xmlw_end(&w, err);
 }
 
-int pp_wsman_reply_response(const struct pp_wsman_request *req, const char *body_name,
+int pp_wsman_response_build(const struct pp_wsman_request *req, const char *body_name,
 			    const struct pp_wsman_props *props, struct pp_buf *out,
 			    struct pp_err *err)
 {
 	return reply(req, body_name, NULL, props, out, err);
 }
 
-int pp_wsman_reply_output(const struct pp_wsman_request *req, uint32_t return_value,
+int pp_wsman_output_build(const struct pp_wsman_request *req, uint32_t return_value,
 			  const struct pp_wsman_props *outputs, struct pp_buf *out,
 			  struct pp_err *err)
 {
@@ -113,8 +118,8 @@ int pp_wsman_reply_output(const struct pp_wsman_request *req, uint32_t return_va
 	return reply(req, name, &return_value, outputs, out, err);
 }
 
-int pp_wsman_reply_release(const struct pp_wsman_request *req, struct pp_buf *out,
-			   struct pp_err *err)
+int pp_wsman_release_response_build(const struct pp_wsman_request *req, struct pp_buf *out,
+				    struct pp_err *err)
 {
 	if (req->op != PP_WSMAN_OP_RELEASE)
 		return pp_err_set(err, PP_EINVAL,
@@ -161,9 +166,9 @@ static int enum_check(const struct pp_wsman_request *req, const char *context,
 	return 0;
 }
 
-int pp_wsman_reply_enum(const struct pp_wsman_request *req, const char *context,
-			const struct pp_wsman_props *items, size_t n, bool end, struct pp_buf *out,
-			struct pp_err *err)
+int pp_wsman_enum_response_build(const struct pp_wsman_request *req, const char *context,
+				 const struct pp_wsman_props *items, size_t n, bool end,
+				 struct pp_buf *out, struct pp_err *err)
 {
 	bool pull = req->op == PP_WSMAN_OP_PULL;
 	struct pp_xmlw w;

@@ -1,6 +1,6 @@
 /* WS-Management on the emulated device: the dispatch table of the AMT subset
  * (docs/protocol.md section 4) over the firmware operations of lib/firmware. Answers are
- * written as text (wsman/reply.h: the bytes of soap.h's tree builders, without the tree);
+ * written as text (lib/wsman/reply.c: the bytes of a tree, without the tree);
  * faults, rare, still go through soap.h. */
 #include "ws.h"
 
@@ -16,7 +16,6 @@
 #include "wsman/amt.h"
 #include "core/base64.h"
 #include "wsman/digest.h"
-#include "wsman/reply.h"
 #include "wsman/soap.h"
 
 #define SEL_INSTANCE_ID "InstanceID"
@@ -129,7 +128,7 @@ static int op_error_fault(struct ws_ctx *c, int rc, const struct pp_err *why)
 static int instance(struct ws_ctx *c, const char *body_name)
 {
 	pp_buf_reset(c->env);
-	int rc = pp_wsman_reply_response(&c->req, body_name, &c->out, c->env, c->err);
+	int rc = pp_wsman_response_build(&c->req, body_name, &c->out, c->env, c->err);
 	if (rc < 0)
 		return rc;
 	c->res->http_status = 200;
@@ -159,7 +158,7 @@ static uint32_t status_for(int rc, uint32_t invalid)
 static int output(struct ws_ctx *c, uint32_t rv, const struct pp_err *why)
 {
 	pp_buf_reset(c->env);
-	int rc = pp_wsman_reply_output(&c->req, rv, c->out.count ? &c->out : NULL, c->env, c->err);
+	int rc = pp_wsman_output_build(&c->req, rv, c->out.count ? &c->out : NULL, c->env, c->err);
 	if (rc < 0)
 		return rc;
 	c->res->http_status = 200;
@@ -848,7 +847,8 @@ static int enum_answer(struct ws_ctx *c, const struct ws_class *k, size_t from, 
 		goto out;
 	}
 	pp_buf_reset(c->env);
-	if ((rc = pp_wsman_reply_enum(&c->req, context, items, n, end, c->env, c->err)) < 0)
+	if ((rc = pp_wsman_enum_response_build(&c->req, context, items, n, end, c->env, c->err)) <
+	    0)
 		goto out;
 	c->res->http_status = 200;
 	what_set(c, "%s %s: %zu item%s%s", op_label(c), pp_wsman_class_name(k->uri), n,
@@ -910,7 +910,7 @@ static int op_release(struct ws_ctx *c, const struct ws_class *k)
 		return enum_context_fault(c);
 	enum_drop(*c->state, (size_t)(e - (*c->state)->e));
 	pp_buf_reset(c->env);
-	int rc = pp_wsman_reply_release(&c->req, c->env, c->err);
+	int rc = pp_wsman_release_response_build(&c->req, c->env, c->err);
 	if (rc < 0)
 		return rc;
 	c->res->http_status = 200;

@@ -3,8 +3,7 @@
 # source, the bash completion, every unit of packaging/systemd/ and the example config
 # in place, with their modes, when the build tree is installed under DESTDIR (the last
 # step of `make install`); the example config is what `pskprov init` writes. Then, when
-# a .deb is there ($PSKPROV_DEB, or build-package/ of `make package`) and dpkg-deb is
-# installed: the package holds the same files, /etc/pskprov/pskprov.conf as a conffile,
+# $PSKPROV_DEB names a .deb (.ci/run, after `make package`) and dpkg-deb is installed: the package holds the same files, /etc/pskprov/pskprov.conf as a conffile,
 # /var/lib/pskprov and a postinst that makes the pskprov user and gives it that
 # directory (0700). Skipped (77) without cmake or scdoc.
 . "$(dirname "$0")/lib/common.sh"
@@ -71,15 +70,16 @@ cmp -s "$T/example-body" "$T/data/pskprov.conf" ||
 ok
 
 # The Makefile's install target passes DESTDIR and PREFIX through (dry run).
-run make -n -C "$PP_SOURCE_DIR" install BUILD="$BUILD" DESTDIR=/x/stage PREFIX=/opt/pp
+run env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n -C "$PP_SOURCE_DIR" install BUILD="$BUILD" DESTDIR=/x/stage PREFIX=/opt/pp
 printf '%s\n' "$OUT" | grep -qF -- "-DCMAKE_INSTALL_PREFIX=/opt/pp" || fail "make install ignores PREFIX: $OUT"
 printf '%s\n' "$OUT" | grep -qE -- "DESTDIR=/x/stage cmake --install" || fail "make install ignores DESTDIR: $OUT"
 ok
 
 # The package, when one was built.
-DEB=${PSKPROV_DEB:-$(ls "$PP_SOURCE_DIR"/build-package/pskprov_*.deb 2>/dev/null | head -1)}
+# Only the one named: a .deb left in build-package/ may be older than the tree.
+DEB=${PSKPROV_DEB:-}
 if [ -z "$DEB" ]; then
-	echo "note: no .deb (make package, or PSKPROV_DEB=FILE): the package was not checked"
+	echo "note: PSKPROV_DEB is not set (.ci/run sets it after make package): no package checked"
 elif ! command -v dpkg-deb >/dev/null; then
 	echo "note: dpkg-deb is missing: $DEB was not checked"
 else

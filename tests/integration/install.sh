@@ -75,6 +75,27 @@ printf '%s\n' "$OUT" | grep -qF -- "-DCMAKE_INSTALL_PREFIX=/opt/pp" || fail "mak
 printf '%s\n' "$OUT" | grep -qE -- "DESTDIR=/x/stage cmake --install" || fail "make install ignores DESTDIR: $OUT"
 ok
 
+# debian/control builds on a clean Debian 12: every pkg-config module CMakeLists.txt
+# requires comes from a package of Build-Depends (found by the owner of its .pc file).
+if command -v pkg-config >/dev/null && command -v dpkg >/dev/null; then
+	bdeps=$(sed -n '/^Build-Depends:/,/^[A-Z][A-Za-z-]*:/p' "$PP_SOURCE_DIR/debian/control" |
+		sed 's/^Build-Depends://' | tr ',' '\n' | sed -E 's/^[[:space:]]*([^[:space:](]+).*/\1/')
+	mods=$(grep -oE 'pkg_check_modules\([A-Z0-9_]+ REQUIRED IMPORTED_TARGET [^)]*\)' \
+		"$PP_SOURCE_DIR/CMakeLists.txt" | sed -E 's/.*IMPORTED_TARGET //; s/\)$//' |
+		tr ' ' '\n' | sed -E 's/[<>=].*//' | sed '/^$/d' | sort -u)
+	[ -n "$mods" ] || fail "no pkg_check_modules found in CMakeLists.txt"
+	for m in $mods; do
+		pc=$(pkg-config --variable=pcfiledir "$m")/$m.pc
+		owner=$(dpkg -S "$pc" 2>/dev/null | head -1 | cut -d: -f1)
+		[ -n "$owner" ] || fail "no Debian package owns $pc (pkg-config module $m)"
+		printf '%s\n' "$bdeps" | grep -qxF "$owner" ||
+			fail "debian/control Build-Depends lacks $owner (pkg-config module $m of CMakeLists.txt)"
+		ok
+	done
+else
+	echo "note: pkg-config or dpkg missing: debian/control's Build-Depends not checked"
+fi
+
 # The package, when one was built.
 # Only the one named: a .deb left in build-package/ may be older than the tree.
 DEB=${PSKPROV_DEB:-}

@@ -61,12 +61,13 @@ extra=$(cd "$T/stage" && find . -type f | sed 's|^\.||' | grep -vE \
 [ -z "$extra" ] || fail "installed but not expected: $extra"
 ok
 
-# The example config is the text `pskprov init` writes, under its own header.
+# The example config is the text `pskprov init` writes, under the header of
+# packaging/pskprov.conf.head.
 run "$P" -d "$T/data" init
 [ "$RC" -eq 0 ] || fail "init: $ERR"
 sed '1,/^#$/d' "$ETC/pskprov/pskprov.conf" >"$T/example-body"
 cmp -s "$T/example-body" "$T/data/pskprov.conf" ||
-	fail "packaging/pskprov.conf differs from what init writes: $(diff "$T/example-body" "$T/data/pskprov.conf" | head -5)"
+	fail "the example config differs from what init writes: $(diff "$T/example-body" "$T/data/pskprov.conf" | head -5)"
 ok
 
 # The Makefile's install target passes DESTDIR and PREFIX through (dry run).

@@ -3,8 +3,8 @@
 # and every option that a --help shows (the program's, each command's and each
 # subcommand's: `pskprov keys generate --help`, ...) is in that page, as is the name of
 # every subcommand. Commands added later are covered as they appear in the table of
-# src/main.c. Each page has the sections a man page needs, and scdoc (when installed)
-# renders it. A copy of the pages with an option and a page taken out must fail the same
+# src/main.c. Every key of the config `pskprov init` writes is in pskprov.conf(5). Each
+# page has the sections a man page needs, and scdoc (when installed) renders it. A copy of the pages with an option and a page taken out must fail the same
 # check.
 . "$(dirname "$0")/lib/common.sh"
 set -e
@@ -78,8 +78,30 @@ check_sections() {
 	done
 }
 
+# check_conf_keys PAGE: every section and key of the config `pskprov init` writes (every
+# key, commented, at its default) is in pskprov.conf(5).
+check_conf_keys() {
+	local page=$1 line
+	while IFS= read -r line; do
+		case $line in
+		"["*"]") grep -qxF "# $line" "$page" || echo "$(basename "$page"): no section '# $line'" ;;
+		"# "[a-z]*" = "* | "# "[a-z]*" ="*)
+			line=${line#"# "}
+			line=${line%% *}
+			grep -qE -- "^\*$line\* =" "$page" || echo "$(basename "$page"): key '$line' is missing"
+			;;
+		esac
+	done <"$T/conf/pskprov.conf"
+}
+
 problems=$(check_pages "$MAN")
 [ -z "$problems" ] || fail "the man pages and --help differ:
+$problems"
+ok
+run "$P" -d "$T/conf" init
+[ "$RC" -eq 0 ] || fail "init: $ERR"
+problems=$(check_conf_keys "$MAN/pskprov.conf.5.scd")
+[ -z "$problems" ] || fail "pskprov.conf(5) and the config init writes differ:
 $problems"
 ok
 npages=0
@@ -107,6 +129,10 @@ for want in "pskprov-keys.1.scd: option --passphrase-file" "command 'usb' has no
 	printf '%s\n' "$problems" | grep -qF -- "$want" || fail "a broken copy passed: no '$want' in: $problems"
 	ok
 done
+sed -i 's/^\*lease_seconds\* =/*lease* =/' "$T/man/pskprov.conf.5.scd"
+check_conf_keys "$T/man/pskprov.conf.5.scd" | grep -qF "key 'lease_seconds' is missing" ||
+	fail "a pskprov.conf(5) without lease_seconds passed"
+ok
 sed -i '/^# EXIT STATUS$/d' "$T/man/pskprov-jobs.1.scd"
 check_sections "$T/man/pskprov-jobs.1.scd" | grep -qF "no section '# EXIT STATUS'" ||
 	fail "a page without EXIT STATUS passed"

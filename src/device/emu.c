@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/fileio.h"
 #include "core/secret.h"
+#include "core/sock.h"
 #include "device/devutil.h"
 #include "device/ws.h"
 #include "keys/keys.h"
@@ -433,6 +434,9 @@ static void hs_hook(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	h->hooked = true;
+	/* An answer goes out as headers and body: no wait for a delayed ACK between. */
+	if (bufferevent_getfd(bev) >= 0)
+		(void)pp_sock_nodelay(bufferevent_getfd(bev));
 	bufferevent_getcb(bev, &h->rd, &h->wr, &h->ev, &h->ev_arg);
 	if (!h->ev) {
 		/* evhttp already let go of it (bufferevent_free clears the callbacks). */

@@ -1,6 +1,8 @@
 /* pskprov master-key rotate|verify (usecase/rotate.h). */
 #include <string.h>
 
+#include "core/fileio.h"
+#include "core/secret.h"
 #include "prog/commands.h"
 #include "store/store.h"
 #include "usecase/rotate.h"
@@ -66,6 +68,12 @@ static int mk_rotate(struct pp_cli *cli, int argc, char **argv)
 	struct pp_datadir dd;
 	struct pp_store_config sc;
 	if (key_file_setup(cli, &dd, &sc, &err) < 0)
+		return pp_fail_err(&err);
+	/* A server still running would seal what it writes under the old key. */
+	pp_cleanup(pp_closep) int lock_fd = -1;
+	if (dd.config.backend == PP_BACKEND_SQLITE &&
+	    pp_datadir_lock(dd.dir, "a pskprov server", "stop it before rotating the master key",
+			    &lock_fd, &err) < 0)
 		return pp_fail_err(&err);
 	struct pp_uc_rotate_opts o = {.sc = &sc, .key_path = dd.key_path, .actor = pp_actor()};
 	struct pp_uc_rotate_result r;

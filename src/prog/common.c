@@ -496,3 +496,21 @@ void pp_cli_store_closep(struct pp_store **s)
 {
 	pp_store_close(*s);
 }
+
+int pp_datadir_lock(const char *dir, const char *who, const char *advice, int *fd,
+		    struct pp_err *err)
+{
+	char path[4200];
+	long holder = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, PP_LOCK_FILE) >= sizeof(path))
+		return pp_err_set(err, PP_EINVAL, "data directory path too long");
+	int rc = pp_lock_file(path, fd, &holder, err);
+	if (rc != -PP_EEXIST)
+		return rc;
+	if (holder)
+		return pp_err_set(err, PP_EEXIST,
+				  "%s (pid %ld) runs on the data directory '%s'; %s", who, holder,
+				  dir, advice);
+	return pp_err_set(err, PP_EEXIST, "%s runs on the data directory '%s' (%s is locked); %s",
+			  who, dir, path, advice);
+}

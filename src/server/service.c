@@ -11,52 +11,13 @@
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "core/parse.h"
+#include "prog/cli.h"
 #include "prog/log.h"
-
-/* The holder's pid as it wrote it, for the message; 0 when unreadable. */
-static long lock_holder(int fd)
-{
-	char buf[24];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *nl = memchr(buf, '\n', (size_t)n);
-	if (nl)
-		*nl = '\0';
-	uint32_t pid;
-	return pp_parse_u32(buf, 1, 0x7fffffff, &pid, "pid", NULL) == 0 ? (long)pid : 0;
-}
 
 int pp_service_lock(const char *dir, int *fd, struct pp_err *err)
 {
-	char path[4200], pid[24];
-	snprintf(path, sizeof(path), "%s/%s", dir, PP_LOCK_FILE);
-	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (*fd < 0)
-		return pp_err_set(err, PP_EIO, "cannot open the lock file '%s': %s", path,
-				  strerror(errno));
-	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		long holder = e == EWOULDBLOCK ? lock_holder(*fd) : 0;
-		close(*fd);
-		*fd = -1;
-		if (e != EWOULDBLOCK)
-			return pp_err_set(err, PP_EIO, "cannot lock '%s': %s", path, strerror(e));
-		if (holder)
-			return pp_err_set(err, PP_EEXIST,
-					  "another pskprov server (pid %ld) runs on the data "
-					  "directory '%s'; stop it first, or use another -d",
-					  holder, dir);
-		return pp_err_set(err, PP_EEXIST,
-				  "another pskprov server runs on the data directory '%s' (%s is "
-				  "locked); stop it first, or use another -d",
-				  dir, path);
-	}
-	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(*fd, 0) < 0 || pwrite(*fd, pid, (size_t)n, 0) != n)
-		return pp_err_set(err, PP_EIO, "cannot write '%s': %s", path, strerror(errno));
-	return 0;
+	return pp_datadir_lock(dir, "another pskprov server", "stop it first, or use another -d",
+			       fd, err);
 }
 
 static void drain_end(struct pp_service *v, const char *why)

@@ -6,8 +6,6 @@
 #include "server/notify.h"
 #include "server/server.h"
 
-#define PP_LOCK_FILE "pskprov.lock"
-
 struct pp_service {
 	struct pp_server *s;
 	char config_path[4160];

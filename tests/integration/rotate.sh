@@ -32,6 +32,20 @@ rotations() {
 	"$P" audit list --json | jq '[.[] | select(.action == "master-key-rotate")] | length'
 }
 
+# A server running on the data directory would seal what it writes under the old key:
+# rotation is refused while it holds the directory's lock, and works once it stopped.
+PB=$(port_base)
+"$P" server --hello "127.0.0.1:$PB" --api "127.0.0.1:$((PB + 1))" >"$T/server.log" 2>&1 &
+SRV=$!
+wait_healthz "http://127.0.0.1:$((PB + 1))" $SRV "$T/server.log"
+run "$P" master-key rotate
+expect_rc 1 "rotate while a server runs"
+expect_err "pskprov server (pid $SRV) runs on the data directory"
+expect_err "stop it before rotating the master key"
+kill -TERM $SRV
+wait $SRV || fail "the server did not stop cleanly"
+ok
+
 # A whole rotation first: its time bounds the moments of the kills.
 cp "$KEY" "$T/k0"
 start=$(date +%s%N)

@@ -66,7 +66,7 @@ check_pages() {
 check_sections() {
 	local page=$1 name sec
 	name=$(basename "$page" .scd)
-	head -1 "$page" | grep -qxF "${name%.*}(${name##*.})" ||
+	head -1 "$page" | grep -qixF "${name%.*}(${name##*.})" ||
 		echo "$(basename "$page"): the first line is not '${name%.*}(${name##*.})'"
 	local want=("# NAME" "# SYNOPSIS" "# DESCRIPTION" "# FILES" "# SEE ALSO")
 	case $name in

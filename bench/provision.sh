@@ -23,7 +23,7 @@ export PSKPROV_DIR="$D/data"
 run_case() { # COUNT LATENCY_MS TAG FLEETS
 	rm -rf "$PSKPROV_DIR"
 	"$P" init >/dev/null
-	printf '[server]\nmax_sessions = 20000\n' >>"$PSKPROV_DIR/pskprov.conf"
+	printf '[server]\nmax_sessions = 20000\n%s\n' "${5:-}" >>"$PSKPROV_DIR/pskprov.conf"
 	per=$(($1 / $4))
 	for f in $(seq 1 "$4"); do
 		bench_keys "$per" "bench$f" "$D/k$f.csv"
@@ -81,3 +81,6 @@ TLS_RATE=$(printf '%s\n' "$TLS" | sed -n 's/.*= \([0-9]*\) connections\/s.*/\1/p
 [ -n "$TLS_RATE" ] && echo "ratio: provisioning $PROV_RATE devices/s is $(echo "scale=3; $PROV_RATE / $TLS_RATE" | bc) of the bare TLS-PSK connection rate $TLS_RATE/s (a setup is one handshake plus about 12 WS-Management round trips)"
 [ "$M" -gt 0 ] || exit 0
 run_case "$M" 100 "in flight ($M devices in 2 fleets, 100 ms injected latency per answer)" 2
+# The memory of one session, all of them at once: admission off, so every device has
+# its session in flight together (the figure the in-flight RSS divides by).
+run_case "$M" 100 "in flight, admission off (admission_floor = 0: every session at once)" 2 "admission_floor = 0"

@@ -220,7 +220,7 @@ void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const c
 	memcpy(h->in.addr, addr, 4);
 	h->in.now = (int64_t)time(NULL);
 	snprintf(h->source, sizeof(h->source), "%s", source);
-	pp_dbq_submit(s->dbq, &h->op);
+	pp_dbq_submit_second(s->dbq, &h->op);
 }
 
 static void conn_free(struct hello_conn *c)

@@ -16,6 +16,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 #include "core/sock.h"
+#include "prog/evio.h"
 #include "keys/keys.h"
 #include "server/session.h"
 #include "store/store.h"
@@ -525,6 +526,9 @@ static struct bufferevent *tls_bufferevent(struct session *x)
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	if (pp_bev_one_record(bev) < 0)
+		pp_debug("jobs", "job %lld: requests on this connection leave in pieces",
+			 (long long)x->prov.job.id);
 	return bev;
 }
 

@@ -10,6 +10,10 @@ libssl-dev openssl libevent-dev libxml2-dev libsqlite3-dev sqlite3
 libpq-dev postgresql-15 postgresql-client-15 libjansson-dev libinih-dev
 libcmocka-dev libsystemd-dev gnutls-bin curl jq bc python3"
 
+# Packaging: the man pages (scdoc), the Debian package and its check (make package), and
+# bash-completion, which loads packaging/completion/pskprov.bash in an interactive shell.
+PKGS="$PKGS scdoc debhelper dpkg-dev fakeroot lintian bash-completion"
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

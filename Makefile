@@ -8,19 +8,42 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECS  ?= 10
 DEMO_DEVICES ?= 100
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+# Warnings are errors in the builds made here (developers, CI); CMake alone leaves them
+# warnings, so a packager's different compiler or flags never break the build.
+WERROR     ?= -DPSKPROV_WERROR=ON
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+PKG_BUILD  ?= build-package
 
-.PHONY: all deps build check unit asan fuzz-smoke lint format format-check banned funclen demo tour bench clean engine-graph soak
+.PHONY: all deps build install package check unit asan fuzz-smoke lint format format-check banned funclen demo tour bench clean engine-graph soak
 
 all: build
 
 deps:
 	@sh scripts/deps.sh
 
-$(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
-
-build: deps $(BUILD)/CMakeCache.txt
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(WERROR)
 	cmake --build $(BUILD) -j $(JOBS)
+
+# make install [DESTDIR=/tmp/stage] [PREFIX=/usr/local]: the program, man pages, bash
+# completion, systemd units and the example config (CMakeLists.txt, "Installation").
+install: build
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+# The Debian package (debian/), built with Debian's default flags from a copy of the
+# tree in $(PKG_BUILD)/ (the checkout stays clean), without running the tests (check
+# does), then checked by lintian: an error fails.
+package: deps
+	rm -rf $(PKG_BUILD) && mkdir -p $(PKG_BUILD)/src
+	git ls-files -z --cached --others --exclude-standard | \
+	  tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $(PKG_BUILD)/src
+	cd $(PKG_BUILD)/src && DEB_BUILD_OPTIONS="nocheck parallel=$(JOBS)" \
+	  dpkg-buildpackage -b -us -uc
+	lintian --fail-on error --display-info $(PKG_BUILD)/pskprov_*.changes
+	@ls -l $(PKG_BUILD)/*.deb
 
 # Unit and integration tests on the normal build, with a throwaway PostgreSQL 15
 # cluster on loopback for the PostgreSQL store tests (scripts/pg-test.sh starts it and
@@ -30,7 +53,7 @@ unit: build
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
-	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPSKPROV_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPSKPROV_SANITIZE=ON $(WERROR)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	sh scripts/pg-test.sh run sh -c 'cd $(ASAN_BUILD) && \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -40,7 +63,7 @@ asan: deps
 
 # A short libFuzzer run of every parser, from its seed corpus.
 fuzz-smoke: deps
-	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPSKPROV_FUZZ=ON
+	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPSKPROV_FUZZ=ON $(WERROR)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECS=$(FUZZ_SECS) sh scripts/fuzz-smoke.sh
 
@@ -87,4 +110,4 @@ engine-graph: build
 	$(BUILD)/prov_dot > docs/provisioning-engine.dot
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(PKG_BUILD)

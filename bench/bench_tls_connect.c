@@ -1,6 +1,8 @@
 /* Bare TLS-PSK connection rate on loopback: connect, handshake, close, over and over,
  * with our device context in one process and our server (client) context in another.
- * The reference figure for bench/provision.sh. Prints figures; never pass/fail.
+ * The reference figure for bench/provision.sh and bench/cost_model.sh: the rate, and the
+ * CPU each side spends on one connection (the server side is the TLS client, as in a
+ * device session). Prints figures; never pass/fail.
  *
  * usage: bench_tls_connect [SECONDS] [PROFILE] */
 #include <arpa/inet.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -28,6 +31,15 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* User + system CPU seconds of this process, or of its waited-for children. */
+static double cpu_s(int who)
+{
+	struct rusage ru;
+	getrusage(who, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
 }
 
 static int lookup(void *arg, const char *pid8, uint8_t out[PP_TLS_PPS_LEN])
@@ -113,6 +125,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uint64_t ok = 0, failed = 0;
+	double c0 = cpu_s(RUSAGE_SELF);
 	double t0 = now(), end = t0 + secs;
 	while (now() < end) {
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -137,13 +150,18 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 	double el = now() - t0;
+	double server_cpu = cpu_s(RUSAGE_SELF) - c0;
 	kill(child, SIGTERM);
 	waitpid(child, NULL, 0);
+	double device_cpu = cpu_s(RUSAGE_CHILDREN);
 	machine();
 	printf("tls-psk loopback %s: %llu handshakes in %.2f s = %.0f connections/s (%llu "
 	       "failed); client and device share the CPUs\n",
 	       pp_tls_profile_name(prof), (unsigned long long)ok, el, (double)ok / el,
 	       (unsigned long long)failed);
+	if (ok)
+		printf("cpu per connection: server side %.0f us, device side %.0f us\n",
+		       server_cpu * 1e6 / (double)ok, device_cpu * 1e6 / (double)ok);
 	SSL_CTX_free(ctx);
 	return 0;
 }

@@ -89,3 +89,14 @@ if [ -z "$fleet_cpu" ]; then
 	fleet_cpu=$(echo "scale=3; $n / 999" | bc)
 fi
 report "emulator (fleet)" "$fleet_cpu" "$D/fleet.data"
+# The yardstick, same run: one bare TLS-PSK connection (connect, handshake, close).
+BUILD=$(dirname "$P")
+bare=$("$BUILD/bench_tls_connect" 3 "$PROFILE" | sed -n 's/^cpu per connection: server side \([0-9]*\) us.*/\1/p')
+server_ms=$(echo "scale=4; ($s1 - $s0) * 1000 / $N" | bc)
+fleet_ms=$(echo "scale=4; $fleet_cpu * 1000 / $N" | bc)
+if [ -n "$bare" ] && [ "$bare" -gt 0 ]; then
+	echo "server CPU a device / server CPU of one bare TLS-PSK connection ($bare us):" \
+		"$(echo "scale=2; $server_ms * 1000 / $bare" | bc)x (goal <= 3x)"
+fi
+echo "emulator CPU a device / server CPU a device: $(echo "scale=2; $fleet_ms / $server_ms" | bc)x" \
+	"(goal <= 1x: the load generator is not the bottleneck)"

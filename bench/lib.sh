@@ -25,3 +25,22 @@ bench_server() {
 		sleep 0.1
 	done
 }
+
+# bench_progress AP OUT: until killed, appends "seconds-since-epoch provisioned" to OUT
+# every 100 ms, from the server's /metrics.
+bench_progress() {
+	while :; do
+		n=$(curl -sf "http://127.0.0.1:$1/metrics" | awk '/^pskprov_provisioned_total/ {print $2}')
+		echo "$(date +%s.%N) ${n:-0}" >>"$2"
+		sleep 0.1
+	done
+}
+
+# progress_figures OUT T0 ELAPSED TOTAL: when the first device was provisioned (seconds
+# after T0) and the share provisioned at half of ELAPSED.
+progress_figures() {
+	awk -v t0="$2" -v el="$3" -v total="$4" '
+		$2 > 0 && first == "" { first = $1 - t0 }
+		$1 - t0 <= el / 2 { half = $2 }
+		END { printf "first device provisioned %.2f s after the hellos; %d of %d (%.0f%%) done at half the run (%.2f s)\n", first, half, total, 100 * half / total, el / 2 }' "$1"
+}

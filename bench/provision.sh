@@ -23,15 +23,20 @@ export PSKPROV_DIR="$D/data"
 run_case() { # COUNT LATENCY_MS TAG FLEETS
 	rm -rf "$PSKPROV_DIR"
 	"$P" init >/dev/null
-	printf '[server]\nmax_sessions = 20000\n' >>"$PSKPROV_DIR/pskprov.conf"
+	printf '[server]\nmax_sessions = 20000\n%s\n' "${5:-}" >>"$PSKPROV_DIR/pskprov.conf"
 	per=$(($1 / $4))
 	for f in $(seq 1 "$4"); do
 		bench_keys "$per" "bench$f" "$D/k$f.csv"
 	done
 	bench_server "$PROFILE" || return 1
+	idle=$(awk '/^VmRSS/ {print $2}' /proc/$SPID/status)
 	# One fleet process holds about 2 descriptors a device: more devices than the
 	# descriptor limit allows run as several fleets at once.
 	FPIDS=""
+	rm -f "$D/progress"
+	bench_progress "$AP" "$D/progress" &
+	PROG=$!
+	t0=$(date +%s.%N)
 	for f in $(seq 1 "$4"); do
 		"$P" fleet --count "$per" --csv "$D/k$f.csv" --server 127.0.0.1:$HP \
 			--base "127.$((229 + f)).0.1" --profile "$PROFILE" --time-scale 0.05 \
@@ -39,7 +44,9 @@ run_case() { # COUNT LATENCY_MS TAG FLEETS
 		FPIDS="$FPIDS $!"
 	done
 	for p in $FPIDS; do wait "$p" || echo "(a fleet exited $?)"; done
-	peak=$(awk '/^VmHWM/ {print $2 " " $3}' /proc/$SPID/status)
+	kill $PROG 2>/dev/null || true
+	wait $PROG 2>/dev/null || true
+	peak=$(awk '/^VmHWM/ {print $2}' /proc/$SPID/status)
 	metrics=$(curl -sf "http://127.0.0.1:$AP/metrics" || true)
 	kill -INT $SPID
 	wait $SPID 2>/dev/null || true
@@ -57,17 +64,23 @@ run_case() { # COUNT LATENCY_MS TAG FLEETS
 	commits=$(printf '%s\n' "$metrics" | awk '/^pskprov_store_commits_total/ {print $2}')
 	ops=$(printf '%s\n' "$metrics" | awk '/^pskprov_store_ops_total/ {print $2}')
 	echo "$3: $prov of $1 provisioned in $el s = $(echo "scale=0; $prov / $el" | bc) devices/s;" \
-		"first hello to Provisioned:$lat server peak RSS $peak; peak sessions $peak_sessions;" \
+		"first hello to Provisioned:$lat server RSS idle $idle kB, peak $peak kB; peak sessions $peak_sessions" \
+		"($(echo "scale=1; ($peak - $idle) / $peak_sessions" | bc) KiB a session in flight);" \
 		"store $ops ops in $commits commits"
 	RATE=$(echo "scale=1; $prov / $el" | bc)
+	echo "  progress: $(progress_figures "$D/progress" "$t0" "$el" "$1")"
 }
 
 echo "machine: $(uname -srm), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs"
 echo "profile $PROFILE; server and fleet on the same machine"
 run_case "$N" 0 "throughput ($N devices, no injected latency)" 1
 PROV_RATE=$RATE
-TLS=$("$BUILD/bench_tls_connect" 3 "$PROFILE" | tail -1)
+TLS=$("$BUILD/bench_tls_connect" 3 "$PROFILE" | grep 'connections/s')
 echo "$TLS"
 TLS_RATE=$(printf '%s\n' "$TLS" | sed -n 's/.*= \([0-9]*\) connections\/s.*/\1/p')
 [ -n "$TLS_RATE" ] && echo "ratio: provisioning $PROV_RATE devices/s is $(echo "scale=3; $PROV_RATE / $TLS_RATE" | bc) of the bare TLS-PSK connection rate $TLS_RATE/s (a setup is one handshake plus about 12 WS-Management round trips)"
+[ "$M" -gt 0 ] || exit 0
 run_case "$M" 100 "in flight ($M devices in 2 fleets, 100 ms injected latency per answer)" 2
+# The memory of one session, all of them at once: admission off, so every device has
+# its session in flight together (the figure the in-flight RSS divides by).
+run_case "$M" 100 "in flight, admission off (admission_floor = 0: every session at once)" 2 "admission_floor = 0"

@@ -8,7 +8,11 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
 libssl-dev openssl libevent-dev libxml2-dev libsqlite3-dev sqlite3
 libpq-dev postgresql-15 postgresql-client-15 libjansson-dev libinih-dev
-libcmocka-dev gnutls-bin curl jq bc python3"
+libcmocka-dev libsystemd-dev gnutls-bin curl jq bc python3"
+
+# Packaging: the man pages (scdoc), the Debian package and its check (make package), and
+# bash-completion, which loads packaging/completion/pskprov.bash in an interactive shell.
+PKGS="$PKGS scdoc debhelper dpkg-dev fakeroot lintian bash-completion"
 
 missing=""
 for p in $PKGS; do

@@ -15,6 +15,9 @@ static const struct pp_command commands[] = {
     {"usb", cmd_usb, "write and inspect USB setup.bin files"},
     {"audit", cmd_audit, "list and verify the hash-chained audit log"},
     {"token", cmd_token, "create, list and revoke API tokens (roles read, admin, agent)"},
+    {"backup", cmd_backup, "copy the SQLite store to a file while the server runs"},
+    {"restore", cmd_restore, "make a data directory from a backup and its master key"},
+    {"master-key", cmd_master_key, "rotate the master key (re-seal every secret), verify it"},
     {"device", cmd_device, "run one emulated device (factory load, run, show)"},
     {"fleet", cmd_fleet, "run many emulated devices in one process (load generator)"},
     {"server", cmd_server, "run the configuration server (hellos, TLS-PSK, WS-Management)"},
@@ -37,7 +40,7 @@ static void usage(FILE *out)
 		     "  -V, --version   print the version\n\n"
 		     "commands:\n");
 	for (const struct pp_command *c = commands; c->name; c++)
-		fprintf(out, "  %-8s %s\n", c->name, c->summary);
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
 	fprintf(out, "\n'pskprov COMMAND --help' describes each command.\n");
 }
 

@@ -13,6 +13,8 @@
  * does not link that one, and the server parses the value again with it at start. */
 static const char *const tls_profiles[] = {"compat", "tls12", "tls13", "amt-legacy"};
 
+const char *const pp_config_log_levels[4] = {"debug", "info", "warn", "error"};
+
 void pp_config_defaults(struct pp_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -27,6 +29,7 @@ void pp_config_defaults(struct pp_config *c)
 	snprintf(c->tls_profile, sizeof(c->tls_profile), "%s", tls_profiles[0]);
 	c->workers = 2;
 	c->max_sessions = 20000;
+	c->admission_floor = 64;
 	c->connect_timeout_ms = 5000;
 	c->io_timeout_ms = 10000;
 	c->exchange_timeout_ms = 30000;
@@ -36,6 +39,8 @@ void pp_config_defaults(struct pp_config *c)
 	c->hello_rate_per_min = 30;
 	c->lease_seconds = 60;
 	c->max_attempts = 5;
+	c->drain_seconds = 10;
+	c->log_level = 1;
 	c->backend = PP_BACKEND_SQLITE;
 	snprintf(c->admin_user, sizeof(c->admin_user), "admin");
 	c->admin_password_length = 20;
@@ -63,6 +68,8 @@ const char *pp_config_default_text(void)
 	       "#                               ; tls13; amt-legacy: the AMT suites only\n"
 	       "# workers = 2                   ; event-loop threads\n"
 	       "# max_sessions = 20000          ; device sessions at once\n"
+	       "# admission_floor = 64          ; sessions admitted at least; more as measured\n"
+	       "#                               ; throughput x latency allows; 0: all at once\n"
 	       "# connect_timeout_ms = 5000\n"
 	       "# io_timeout_ms = 10000         ; idle: no byte for this long\n"
 	       "# exchange_timeout_ms = 30000   ; one request and its whole answer\n"
@@ -75,6 +82,9 @@ const char *pp_config_default_text(void)
 	       "# hello_rate_per_min = 30       ; per source address\n"
 	       "# lease_seconds = 60            ; job lease\n"
 	       "# max_attempts = 5              ; per job, then it fails\n"
+	       "# drain_seconds = 10            ; SIGTERM: sessions in flight may finish\n"
+	       "# log_level = info              ; debug | info | warn | error (reloaded on\n"
+	       "#                               ; SIGHUP; --log-level wins at start)\n"
 	       "\n"
 	       "[store]\n"
 	       "# backend = sqlite              ; sqlite | postgres\n"
@@ -138,6 +148,7 @@ static const struct u32_key {
 } u32_keys[] = {
     {"server", "workers", 1, 64, offsetof(struct pp_config, workers)},
     {"server", "max_sessions", 1, 1000000, offsetof(struct pp_config, max_sessions)},
+    {"server", "admission_floor", 0, 1000000, offsetof(struct pp_config, admission_floor)},
     {"server", "connect_timeout_ms", 10, 600000, offsetof(struct pp_config, connect_timeout_ms)},
     {"server", "io_timeout_ms", 10, 600000, offsetof(struct pp_config, io_timeout_ms)},
     {"server", "exchange_timeout_ms", 10, 600000, offsetof(struct pp_config, exchange_timeout_ms)},
@@ -149,6 +160,7 @@ static const struct u32_key {
     {"server", "hello_rate_per_min", 1, 1000000, offsetof(struct pp_config, hello_rate_per_min)},
     {"server", "lease_seconds", 1, 86400, offsetof(struct pp_config, lease_seconds)},
     {"server", "max_attempts", 1, 1000, offsetof(struct pp_config, max_attempts)},
+    {"server", "drain_seconds", 0, 3600, offsetof(struct pp_config, drain_seconds)},
     {"provision", "admin_password_length", 8, 32,
      offsetof(struct pp_config, admin_password_length)},
     {"keys", "mebx_password_length", 8, 32, offsetof(struct pp_config, mebx_password_length)},
@@ -182,6 +194,15 @@ static int apply(struct pp_config *c, const char *sec, const char *key, const ch
 		return pp_err_set(err, PP_EINVAL,
 				  "tls_profile: '%.32s' is not compat, tls12, tls13 or amt-legacy",
 				  v);
+	}
+	if (IS("server", "log_level")) {
+		for (uint32_t i = 0; i < 4; i++)
+			if (!strcmp(v, pp_config_log_levels[i])) {
+				c->log_level = i;
+				return 0;
+			}
+		return pp_err_set(err, PP_EINVAL,
+				  "log_level: '%.32s' is not debug, info, warn or error", v);
 	}
 	if (IS("store", "backend")) {
 		if (!strcmp(v, "sqlite"))
@@ -282,4 +303,97 @@ int pp_config_load(struct pp_config *c, const char *path, struct pp_err *err)
 	}
 	pp_buf_free(&b);
 	return rc;
+}
+
+/* Every key by its field, and whether a running server takes a new value (SIGHUP). */
+#define FIELD(name, f, live)                                                                       \
+	{                                                                                          \
+		name, offsetof(struct pp_config, f), sizeof(((struct pp_config *)0)->f), live,     \
+		    false                                                                          \
+	}
+#define SFIELD(name, f, live)                                                                      \
+	{                                                                                          \
+		name, offsetof(struct pp_config, f), sizeof(((struct pp_config *)0)->f), live,     \
+		    true                                                                           \
+	}
+static const struct field {
+	const char *name;
+	size_t off, size;
+	bool live, str;
+} fields[] = {
+    FIELD("hello", hello_ip, false),
+    FIELD("hello", hello_port, false),
+    FIELD("api", api_ip, false),
+    FIELD("api", api_port, false),
+    FIELD("device_port", device_port, false),
+    FIELD("device_http_port", device_http_port, false),
+    SFIELD("tls_profile", tls_profile, false),
+    FIELD("workers", workers, false),
+    FIELD("max_sessions", max_sessions, true),
+    FIELD("admission_floor", admission_floor, true),
+    FIELD("connect_timeout_ms", connect_timeout_ms, true),
+    FIELD("io_timeout_ms", io_timeout_ms, true),
+    FIELD("exchange_timeout_ms", exchange_timeout_ms, true),
+    FIELD("session_timeout_ms", session_timeout_ms, true),
+    FIELD("hello_deadline_ms", hello_deadline_ms, false),
+    FIELD("hello_per_source", hello_per_source, false),
+    FIELD("hello_max_conns", hello_max_conns, false),
+    FIELD("api_max_conns", api_max_conns, false),
+    FIELD("hello_rate_per_min", hello_rate_per_min, false),
+    FIELD("lease_seconds", lease_seconds, false),
+    FIELD("max_attempts", max_attempts, false),
+    FIELD("drain_seconds", drain_seconds, true),
+    FIELD("log_level", log_level, true),
+    FIELD("backend", backend, false),
+    SFIELD("postgres_url", postgres_url, false),
+    SFIELD("admin_user", admin_user, false),
+    FIELD("admin_password_length", admin_password_length, false),
+    SFIELD("host_name_template", host_name_template, false),
+    SFIELD("domain", domain, false),
+    FIELD("rotate_psk", rotate_psk, false),
+    FIELD("set_time", set_time, false),
+    FIELD("mebx_password_length", mebx_password_length, false),
+    FIELD("lockout_failures", lockout_failures, false),
+    FIELD("lockout_seconds", lockout_seconds, false),
+};
+#undef FIELD
+#undef SFIELD
+
+static bool field_differs(const struct field *f, const char *a, const char *b)
+{
+	/* Strings compare up to their NUL: what follows it is not part of the value. */
+	if (f->str)
+		return strncmp(a, b, f->size) != 0;
+	return memcmp(a, b, f->size) != 0;
+}
+
+int pp_config_reload(struct pp_config *live, struct pp_config *file, const struct pp_config *fresh,
+		     char *restart, size_t cap)
+{
+	int changed = 0;
+	size_t used = 0;
+	const char *last = NULL;
+	if (cap)
+		restart[0] = '\0';
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const struct field *f = &fields[i];
+		const char *src = (const char *)fresh + f->off;
+		if (!field_differs(f, (const char *)file + f->off, src))
+			continue;
+		if (f->live) {
+			memcpy((char *)live + f->off, src, f->size);
+			memcpy((char *)file + f->off, src, f->size);
+			changed++;
+			continue;
+		}
+		if (last == f->name || used + 1 >= cap) /* hello and api are two fields each */
+			continue;
+		last = f->name;
+		int n = snprintf(restart + used, cap - used, "%s%s", used ? ", " : "", f->name);
+		if (n > 0 && (size_t)n < cap - used)
+			used += (size_t)n;
+		else
+			restart[used] = '\0';
+	}
+	return changed;
 }

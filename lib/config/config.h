@@ -26,6 +26,7 @@ struct pp_config {
 	char tls_profile[16];      /* compat (default) | tls12 | tls13 | amt-legacy */
 	uint32_t workers;          /* event-loop threads */
 	uint32_t max_sessions;
+	uint32_t admission_floor; /* sessions admitted at least (0: all runnable at once) */
 	uint32_t connect_timeout_ms;
 	uint32_t io_timeout_ms;
 	uint32_t exchange_timeout_ms; /* one request and its whole answer */
@@ -37,6 +38,8 @@ struct pp_config {
 	uint32_t hello_rate_per_min;  /* per source address */
 	uint32_t lease_seconds;
 	uint32_t max_attempts;
+	uint32_t drain_seconds; /* SIGTERM: how long sessions in flight may finish */
+	uint32_t log_level;     /* 0 debug, 1 info, 2 warn, 3 error (pp_config_log_levels) */
 	/* [store] */
 	enum pp_store_backend backend;
 	char postgres_url[512];
@@ -59,6 +62,20 @@ void pp_config_defaults(struct pp_config *c);
 int pp_config_parse(struct pp_config *c, const char *text, const char *name,
 		    struct pp_err *err) PP_WUR;
 int pp_config_load(struct pp_config *c, const char *path, struct pp_err *err) PP_WUR;
+/* The log_level names, by value. */
+extern const char *const pp_config_log_levels[4];
+
+/* SIGHUP. file is the configuration as the file said at start (or at the last reload),
+ * fresh the file read again, live what the server runs with (the file with the command
+ * line over it). The keys a running server applies without a restart (the timeouts:
+ * connect, io, exchange, session; max_sessions, drain_seconds, log_level) that differ
+ * between file and fresh are copied into live and file; returns how many. The other
+ * keys that differ are left as they were and named in restart ("hello, tls_profile";
+ * empty when none; cut short when cap is too small), again at every reload until the
+ * server restarts. */
+int pp_config_reload(struct pp_config *live, struct pp_config *file, const struct pp_config *fresh,
+		     char *restart, size_t cap);
+
 /* The default file that `pskprov init` writes, with every key commented. */
 const char *pp_config_default_text(void);
 

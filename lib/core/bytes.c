@@ -160,6 +160,11 @@ static int buf_reserve(struct pp_buf *b, size_t extra)
 	return 0;
 }
 
+int pp_buf_reserve(struct pp_buf *b, size_t extra)
+{
+	return buf_reserve(b, extra);
+}
+
 int pp_buf_append(struct pp_buf *b, const void *src, size_t n)
 {
 	int rc = buf_reserve(b, n);

@@ -70,6 +70,9 @@ struct pp_buf {
 void pp_buf_init(struct pp_buf *b, size_t max);
 int pp_buf_append(struct pp_buf *b, const void *src, size_t n) PP_WUR;
 int pp_buf_append_str(struct pp_buf *b, const char *s) PP_WUR;
+/* Room for extra more bytes (and a NUL) at once, so that appends in many small pieces
+ * do not grow the buffer step by step; -PP_ETOOBIG past the ceiling. */
+int pp_buf_reserve(struct pp_buf *b, size_t extra) PP_WUR;
 int pp_buf_printf(struct pp_buf *b, const char *fmt, ...) PP_PRINTF(2, 3) PP_WUR;
 /* Makes data a NUL-terminated string (the NUL is not counted in len). */
 int pp_buf_cstr(struct pp_buf *b) PP_WUR;

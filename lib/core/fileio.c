@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -190,4 +191,53 @@ int pp_file_check_private(const char *path, struct pp_err *err)
 				  "'%s' has mode %03o; a secret file must be 0600 (chmod 600)",
 				  path, (unsigned)(st.st_mode & 0777));
 	return 0;
+}
+
+/* The holder's pid as it wrote it, for the message; 0 when unreadable. */
+static long lock_holder(int fd)
+{
+	char buf[24];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *end = NULL;
+	long pid = strtol(buf, &end, 10);
+	return end != buf && (*end == '\n' || *end == '\0') && pid > 0 ? pid : 0;
+}
+
+int pp_lock_file(const char *path, int *fd, long *holder, struct pp_err *err)
+{
+	char pid[24];
+	*holder = 0;
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*fd < 0)
+		return pp_err_set(err, PP_EIO, "cannot open the lock file '%s': %s", path,
+				  strerror(errno));
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		if (e == EWOULDBLOCK)
+			*holder = lock_holder(*fd);
+		close(*fd);
+		*fd = -1;
+		if (e == EWOULDBLOCK)
+			return pp_err_set(err, PP_EEXIST, "'%s' is locked by another process",
+					  path);
+		return pp_err_set(err, PP_EIO, "cannot lock '%s': %s", path, strerror(e));
+	}
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(*fd, 0) < 0 || pwrite(*fd, pid, (size_t)n, 0) != n) {
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		return pp_err_set(err, PP_EIO, "cannot write '%s': %s", path, strerror(e));
+	}
+	return 0;
+}
+
+void pp_closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }

@@ -29,4 +29,12 @@ int pp_file_check_private(const char *path, struct pp_err *err) PP_WUR;
 /* fsync the directory that holds path. */
 int pp_fsync_dir_of(const char *path) PP_WUR;
 
+/* For pp_cleanup(pp_closep) on a descriptor (-1: none). */
+void pp_closep(int *fd);
+
+/* An advisory lock (flock) on PATH (created 0600), taken without waiting and held while
+ * *fd stays open; this process's pid is written in the file. -PP_EEXIST when another
+ * process holds it (*holder: its pid as it wrote it, 0 when unknown). */
+int pp_lock_file(const char *path, int *fd, long *holder, struct pp_err *err) PP_WUR;
+
 #endif

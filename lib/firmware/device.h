@@ -63,6 +63,9 @@
 #define PP_AMT_DEV_AUDIT_MAX 16          /* events kept; the oldest is dropped */
 #define PP_AMT_DEV_AUDIT_TEXT 64         /* bytes per event text, NUL included */
 #define PP_AMT_DEV_PBKDF2_DEFAULT 10000  /* iterations of the MEBx verifier */
+/* A volatile device's verifier (pp_amt_create_volatile): PBKDF2's work factor guards a
+ * state file against offline guessing, and such a device has no file. */
+#define PP_AMT_DEV_PBKDF2_VOLATILE 1
 #define PP_AMT_DEV_PBKDF2_MIN 1000
 #define PP_AMT_DEV_PBKDF2_MAX 10000000
 #define PP_AMT_DEV_FACTORY_PASSWORD "admin" /* MEBx password as shipped */
@@ -146,6 +149,16 @@ struct pp_amt_create_opts {
  * and complete (written beside it, then hard-linked into place). opts may be NULL. */
 int pp_amt_create(const char *dir, const struct pp_amt_create_opts *opts,
 		  struct pp_amt_device **out, struct pp_err *err) PP_WUR;
+
+/* A new Pre-Setup device as pp_amt_create makes it, but with no state directory: its
+ * state lives in memory only, and every change (pp_amt_save included) succeeds without
+ * writing anything. For `pskprov fleet` without --state-dir, whose state directories
+ * were private and removed at exit anyway: a crash could leave nothing anyone reads, so
+ * the atomic writes bought nothing there. Its MEBx verifier takes opts'
+ * pbkdf2_iterations, or when 0 PP_AMT_DEV_PBKDF2_VOLATILE; pp_amt_serialize refuses it
+ * (-PP_ESTATE: no state file to write). opts may be NULL. */
+int pp_amt_create_volatile(const struct pp_amt_create_opts *opts, struct pp_amt_device **out,
+			   struct pp_err *err) PP_WUR;
 
 /* Reads DIR/device.json strictly: at most PP_AMT_DEV_STATE_MAX bytes, mode 0600 (a
  * file readable by others is refused, -PP_EPERM), every key known and present, every

@@ -9,7 +9,8 @@
 #define AMT_VERIFIER_LEN 32
 
 struct pp_amt_device {
-	char *path; /* DIR/device.json; NULL for a parsed-only device */
+	char *path;          /* DIR/device.json; NULL for a parsed-only or volatile device */
+	bool volatile_state; /* pp_amt_create_volatile: saves write nothing and succeed */
 
 	/* Durable state: everything here is in the state file. */
 	uint8_t uuid[16];

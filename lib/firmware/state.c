@@ -264,6 +264,8 @@ int pp_amt_serialize(const struct pp_amt_device *d, struct pp_buf *out, struct p
 	int rc;
 	char *text = NULL;
 	size_t n = 0;
+	if (d->volatile_state)
+		return pp_err_set(err, PP_ESTATE, "a volatile device has no state file");
 	json_t *root = build_tree(d);
 	if (!root)
 		return pp_err_set(err, PP_ENOMEM, "cannot build the device state");
@@ -296,6 +298,8 @@ out:
 
 int amt_save(const struct pp_amt_device *d, struct pp_err *err)
 {
+	if (d->volatile_state)
+		return 0;
 	if (!d->path)
 		return pp_err_set(err, PP_ESTATE, "the device has no state directory");
 	struct pp_buf b;
@@ -961,6 +965,29 @@ int pp_amt_create(const char *dir, const struct pp_amt_create_opts *opts,
 		return rc;
 	*out = d;
 	d = NULL;
+	return 0;
+}
+
+int pp_amt_create_volatile(const struct pp_amt_create_opts *opts, struct pp_amt_device **out,
+			   struct pp_err *err)
+{
+	static const struct pp_amt_create_opts none;
+	const struct pp_amt_create_opts *o = opts ? opts : &none;
+	struct pp_amt_device *d;
+	int rc;
+	*out = NULL;
+	if ((rc = check_opts(o, err)) < 0)
+		return rc;
+	if (!(d = calloc(1, sizeof(*d))))
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	d->volatile_state = true;
+	if ((rc = create_identity(d, o, err)) < 0) {
+		pp_amt_free(d);
+		return rc;
+	}
+	if (!o->pbkdf2_iterations)
+		d->pbkdf2_iterations = PP_AMT_DEV_PBKDF2_VOLATILE;
+	*out = d;
 	return 0;
 }
 

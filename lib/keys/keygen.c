@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/secret.h"
 
 #define KG_POOL 16384
@@ -105,8 +106,12 @@ int pp_keygen_uniform(struct pp_keygen *g, unsigned n, uint8_t *out, size_t coun
 {
 	if (!g || n < 2 || n > 256 || (!out && count))
 		return -PP_EINVAL;
-	/* Accept b < limit, the largest multiple of n that fits in a byte. */
+	/* Accept b < limit, the largest multiple of n that fits in a byte. b % n by
+	 * multiplication (Lemire, Kaser and Kurz, "Faster remainder by direct
+	 * computation", 2019: exact for 32-bit operands): no division per byte, and no
+	 * time that depends on the (secret) byte. */
 	unsigned limit = 256 - 256 % n;
+	uint64_t m = UINT64_MAX / n + 1;
 	size_t got = 0;
 	while (got < count) {
 		int rc = kg_ready(g);
@@ -119,7 +124,7 @@ int pp_keygen_uniform(struct pp_keygen *g, unsigned n, uint8_t *out, size_t coun
 		while (got < count && p->pos < p->len) {
 			uint8_t b = p->bytes[p->pos++];
 			if (b < limit)
-				out[got++] = (uint8_t)(b % n);
+				out[got++] = (uint8_t)(((unsigned __int128)(m * b) * n) >> 64);
 		}
 		pp_wipe(p->bytes + start, p->pos - start);
 	}
@@ -146,6 +151,82 @@ int pp_keygen_pps(struct pp_keygen *g, struct pp_pps *out)
 	if (rc == 0)
 		pp_pps_from_symbols(sym, out);
 	pp_wipe(sym, sizeof(sym));
+	return rc;
+}
+
+/* PIDs drawn per pp_keygen_uniform call by pp_keygen_pid_codes. */
+#define CODE_BLOCK 512
+
+/* The symbols of a PID as drawn by pp_keygen_pid, read as its code (keys.h). */
+static int codes_draw(struct pp_keygen *g, uint64_t *out, size_t n)
+{
+	char sym[PP_PID_FREE * CODE_BLOCK];
+	for (size_t i = 0; i < n; i += CODE_BLOCK) {
+		size_t k = n - i < CODE_BLOCK ? n - i : CODE_BLOCK;
+		int rc = kg_symbols(g, sym, k * PP_PID_FREE);
+		if (rc < 0)
+			return rc;
+		for (size_t j = 0; j < k; j++) {
+			uint64_t c = 0;
+			for (size_t d = 0; d < PP_PID_FREE; d++) {
+				char y = sym[j * PP_PID_FREE + d];
+				c = c * PP_KEY_ALPHABET +
+				    (uint64_t)(y <= '9' ? y - '0' : y - 'A' + 10);
+			}
+			out[i + j] = c;
+		}
+	}
+	return 0;
+}
+
+/* LSD radix sort, a byte a pass: codes are below 2^40 (36^7 < 2^37). */
+static void codes_sort(uint64_t *a, uint64_t *tmp, size_t n)
+{
+	uint64_t *src = a, *dst = tmp;
+	for (unsigned shift = 0; shift < 40; shift += 8) {
+		size_t at[257] = {0};
+		for (size_t i = 0; i < n; i++)
+			at[((src[i] >> shift) & 0xff) + 1]++;
+		for (size_t b = 0; b < 256; b++)
+			at[b + 1] += at[b];
+		for (size_t i = 0; i < n; i++)
+			dst[at[(src[i] >> shift) & 0xff]++] = src[i];
+		uint64_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
+}
+
+/* Keeps the first of each run of equal codes, in order; the count kept. */
+static size_t codes_unique(uint64_t *a, size_t n)
+{
+	size_t kept = n ? 1 : 0;
+	for (size_t i = 1; i < n; i++)
+		if (a[i] != a[kept - 1])
+			a[kept++] = a[i];
+	return kept;
+}
+
+int pp_keygen_pid_codes(struct pp_keygen *g, uint64_t *codes, size_t n)
+{
+	size_t bytes;
+	if (!g || (!codes && n) || n > PP_PID_CODES / 2 || !pp_mul_ok(n, sizeof(*codes), &bytes))
+		return -PP_EINVAL;
+	uint64_t *tmp = n ? malloc(bytes) : NULL;
+	if (n && !tmp)
+		return -PP_ENOMEM;
+	/* Repeats are redrawn until none is left: a few in a million, so one more round. */
+	int rc = 0;
+	for (size_t have = 0; rc == 0 && have < n;) {
+		rc = codes_draw(g, codes + have, n - have);
+		if (rc == 0) {
+			codes_sort(codes, tmp, n);
+			have = codes_unique(codes, n);
+		}
+	}
+	free(tmp);
 	return rc;
 }
 

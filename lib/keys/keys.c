@@ -197,6 +197,17 @@ void pp_pid_from_symbols(const char sym[PP_PID_FREE], struct pp_pid *out)
 	out->s[PP_PID_LEN] = '\0';
 }
 
+void pp_pid_from_code(uint64_t code, struct pp_pid *out)
+{
+	char sym[PP_PID_FREE];
+	code %= PP_PID_CODES;
+	for (int i = PP_PID_FREE - 1; i >= 0; i--) {
+		sym[i] = pp_key_symbols[code % PP_KEY_ALPHABET];
+		code /= PP_KEY_ALPHABET;
+	}
+	pp_pid_from_symbols(sym, out);
+}
+
 void pp_pps_from_symbols(const char sym[PP_PPS_FREE], struct pp_pps *out)
 {
 	for (size_t g = 0; g < PP_PPS_LEN / PP_KEY_GROUP; g++) {

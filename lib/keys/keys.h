@@ -70,6 +70,13 @@ bool pp_pps_valid(const struct pp_pps *pps);
 void pp_pid_from_symbols(const char sym[PP_PID_FREE], struct pp_pid *out);
 void pp_pps_from_symbols(const char sym[PP_PPS_FREE], struct pp_pps *out);
 
+/* A PID as a number, its code: the values (place in 0-9 A-Z) of its 7 free symbols in
+ * base 36, the first symbol most significant; 0 <= code < PP_PID_CODES. Digits come
+ * before letters in ASCII too, so PIDs sort as their codes do. */
+#define PP_PID_CODES 78364164096ULL /* 36^7 */
+/* The canonical PID of code (taken modulo PP_PID_CODES). */
+void pp_pid_from_code(uint64_t code, struct pp_pid *out);
+
 enum pp_key_kind { PP_KEY_KIND_PID = 1, PP_KEY_KIND_PPS = 2 };
 /* Decides PID or PPS from the number of symbols (ignoring dashes) and validates it like
  * the parser of that kind. *kind (may be NULL) is set on success only. */
@@ -92,6 +99,10 @@ int pp_keygen_pid(struct pp_keygen *g, struct pp_pid *out) PP_WUR;
 int pp_keygen_pps(struct pp_keygen *g, struct pp_pps *out) PP_WUR;
 /* count values uniform in [0, n), 2 <= n <= 256, by rejection sampling. */
 int pp_keygen_uniform(struct pp_keygen *g, unsigned n, uint8_t *out, size_t count) PP_WUR;
+/* n distinct PID codes in increasing order, uniform among such sets: what drawing
+ * PIDs one by one and redrawing a repeat gives, sorted, for bulk inserts that walk the
+ * PID index in order. n <= PP_PID_CODES / 2. The memory: n more codes for a moment. */
+int pp_keygen_pid_codes(struct pp_keygen *g, uint64_t *codes, size_t n) PP_WUR;
 /* A password of len (PP_MEBX_PW_MIN..PP_MEBX_PW_MAX) characters that passes
  * pp_mebx_password_check and does not start with a formula lead (pp_formula_lead),
  * drawn uniformly among such strings over the alphabet

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/bytes.h"
+#include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
 
@@ -1133,12 +1134,6 @@ static int mark_consumed(int fd, const char *path, const struct pp_usb_header *h
 	return 0;
 }
 
-static void fd_closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
 /* Under the lock: the first valid record into out, checked, then marked consumed. */
 static int consume_locked(int fd, const char *path, const char *device_pw,
 			  struct pp_usb_record *out, struct pp_err *err)
@@ -1163,7 +1158,7 @@ static int consume_locked(int fd, const char *path, const char *device_pw,
 int pp_usb_consume_next(const char *path, const char *device_current_mebx_password,
 			struct pp_usb_record *out, struct pp_err *err)
 {
-	pp_cleanup(fd_closep) int fd = -1;
+	pp_cleanup(pp_closep) int fd = -1;
 	int rc;
 
 	if (!out)

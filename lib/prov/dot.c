@@ -25,8 +25,8 @@ static int node(struct pp_buf *out, enum pp_prov_row r, struct pp_err *err)
 {
 	const struct pp_prov_rowdef *d = &pp_prov_rows[r];
 	char extra[160] = "";
-	if (d->record != PP_STEP_NONE)
-		snprintf(extra, sizeof(extra), "\\npersists step %s", pp_job_step_name(d->record));
+	if (d->reached != PP_STEP_NONE)
+		snprintf(extra, sizeof(extra), "\\nreaches step %s", pp_job_step_name(d->reached));
 	return emit(out, err, "  %s [shape=%s label=\"%s\\n%s%s%s\\nresume: %s\"];\n", d->name,
 		    d->store ? "cylinder" : "box", d->name, d->what,
 		    d->transport == PV_PLAIN ? " (HTTP port)" : "", extra, d->resume);

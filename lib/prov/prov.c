@@ -166,10 +166,8 @@ static void go(struct pp_prov *p, const struct pp_prov_event *ev, struct pp_prov
 	       int next)
 {
 	const struct pp_prov_rowdef *d = &pp_prov_rows[p->row];
-	if (d->record != PP_STEP_NONE && d->record > p->job.step) {
-		a->record = d->record;
-		p->job.step = d->record;
-	}
+	if (d->reached > p->job.step)
+		p->job.step = d->reached; /* in memory: the row is repeated after a crash */
 	if (next == ROW_NEXT) {
 		p->row++;
 	} else if (next == ROW_AGAIN && d->again) {

@@ -113,10 +113,8 @@ struct pp_prov_action {
 	enum pp_prov_transport transport; /* SEND, RESEND */
 	enum pp_prov_store_op op;         /* STORE */
 	enum pp_job_step step;            /* STORE PV_OP_STEP */
-	/* Fire and forget, before the action itself (still in store order): a completed
-	 * step to persist (PP_STEP_NONE: none), and a failed handshake counted against
-	 * the key (the lockout). */
-	enum pp_job_step record;
+	/* Fire and forget, before the action itself (still in store order): a failed
+	 * handshake counted against the key (the lockout). */
 	bool key_failure;
 	/* FAIL */
 	bool retryable;     /* false: the job fails for good */

@@ -504,7 +504,7 @@ const struct pp_prov_rowdef pp_prov_rows[PV_ROW_COUNT] = {
 	[PV_PULL_VERSION] = {
 		.name = "PULL_VERSION", .what = "pull CIM_SoftwareIdentity",
 		.build = build_pull_version, .read = read_pull_version, .again = true,
-		.record = PP_STEP_READ, .resume = "repeated",
+		.reached = PP_STEP_READ, .resume = "repeated",
 	},
 	[PV_ESCROW] = {
 		.name = "ESCROW", .what = "escrow the device credentials",
@@ -513,12 +513,12 @@ const struct pp_prov_rowdef pp_prov_rows[PV_ROW_COUNT] = {
 	},
 	[PV_ACL] = {
 		.name = "ACL", .what = "set the admin account",
-		.build = build_acl, .read = read_next, .record = PP_STEP_ACL,
+		.build = build_acl, .read = read_next, .reached = PP_STEP_ACL,
 		.resume = "repeated with the escrowed account",
 	},
 	[PV_MEBX] = {
 		.name = "MEBX", .what = "set the MEBx password",
-		.build = build_mebx, .read = read_mebx, .record = PP_STEP_MEBX,
+		.build = build_mebx, .read = read_mebx, .reached = PP_STEP_MEBX,
 		.resume = "repeated; authenticates with the new password first",
 	},
 	[PV_NEXT_KEY] = {
@@ -529,12 +529,12 @@ const struct pp_prov_rowdef pp_prov_rows[PV_ROW_COUNT] = {
 	},
 	[PV_PSK] = {
 		.name = "PSK", .what = "install the next PID/PPS",
-		.build = build_psk, .read = read_next, .skip = no_rotation, .record = PP_STEP_PSK,
+		.build = build_psk, .read = read_next, .skip = no_rotation, .reached = PP_STEP_PSK,
 		.skip_when = "no rotation", .resume = "repeated with the stored key",
 	},
 	[PV_NAMES] = {
 		.name = "NAMES", .what = "set host and domain names",
-		.build = build_names, .read = read_next, .record = PP_STEP_NAMES,
+		.build = build_names, .read = read_next, .reached = PP_STEP_NAMES,
 		.resume = "repeated",
 	},
 	[PV_TIME_GET] = {
@@ -545,7 +545,7 @@ const struct pp_prov_rowdef pp_prov_rows[PV_ROW_COUNT] = {
 	[PV_TIME_SET] = {
 		.name = "TIME_SET", .what = "set the clock",
 		.build = build_time_set, .read = read_next, .skip = no_clock,
-		.record = PP_STEP_TIME, .skip_when = "clock not set", .resume = "repeated",
+		.reached = PP_STEP_TIME, .skip_when = "clock not set", .resume = "repeated",
 	},
 	[PV_COMMIT_RECORD] = {
 		.name = "COMMIT_RECORD", .what = "record the commit step",

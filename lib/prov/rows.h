@@ -31,9 +31,12 @@ struct pp_prov_rowdef {
 	bool again;                            /* may repeat itself */
 	enum pp_prov_row jumps[PV_JUMPS_MAX];  /* other rows it may go to (0: none) */
 	enum pp_prov_row unreachable;          /* where to go when the device cannot be reached */
-	enum pp_job_step record;               /* persisted once the device confirmed the row */
-	const char *skip_when;                 /* for the picture */
-	const char *resume;                    /* how the row behaves in a resumed job */
+	/* The job step reached once the device confirmed the row. Kept in memory only (the
+	 * row is simply repeated after a crash); what must survive one is written by the
+	 * store rows themselves: the secrets before they are sent, COMMIT_SENT, DONE. */
+	enum pp_job_step reached;
+	const char *skip_when; /* for the picture */
+	const char *resume;    /* how the row behaves in a resumed job */
 };
 
 extern const struct pp_prov_rowdef pp_prov_rows[PV_ROW_COUNT];

@@ -5,6 +5,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 /* Scoped wiping of the key and its text (pp_cleanup). */
@@ -25,10 +26,15 @@ static void wipe_key_text(struct key_text *t)
 int pp_master_key_create(const char *path, struct pp_err *err)
 {
 	pp_cleanup(wipe_key) struct pp_master_key key;
-	pp_cleanup(wipe_key_text) struct key_text text;
 	if (pp_random(key.k, sizeof(key.k)) < 0)
 		return pp_err_set(err, PP_ECRYPTO, "cannot generate a master key: no randomness");
-	pp_hex(key.k, sizeof(key.k), text.s);
+	return pp_master_key_save(path, &key, err);
+}
+
+int pp_master_key_save(const char *path, const struct pp_master_key *key, struct pp_err *err)
+{
+	pp_cleanup(wipe_key_text) struct key_text text;
+	pp_hex(key->k, sizeof(key->k), text.s);
 	text.s[PP_MASTER_KEY_HEX_LEN] = '\n';
 	text.s[PP_MASTER_KEY_HEX_LEN + 1] = '\0';
 	return pp_file_create(path, text.s, PP_MASTER_KEY_HEX_LEN + 1, 0600, err);
@@ -57,11 +63,12 @@ int pp_master_key_from_hex(const char *hex, struct pp_master_key *key, struct pp
 	return 0;
 }
 
-int pp_master_key_load(const char *path, struct pp_master_key *key, struct pp_err *err)
+static int load_key_file(const char *path, bool check_mode, struct pp_master_key *key,
+			 struct pp_err *err)
 {
 	struct pp_buf buf;
 	pp_buf_init(&buf, 256);
-	int rc = pp_file_check_private(path, err);
+	int rc = check_mode ? pp_file_check_private(path, err) : 0;
 	if (rc < 0)
 		goto out;
 	rc = pp_file_read(path, 256, &buf, err);
@@ -83,4 +90,14 @@ out:
 		pp_wipe(key, sizeof(*key));
 	pp_buf_free_wipe(&buf);
 	return rc;
+}
+
+int pp_master_key_load(const char *path, struct pp_master_key *key, struct pp_err *err)
+{
+	return load_key_file(path, true, key, err);
+}
+
+int pp_master_key_load_credential(const char *path, struct pp_master_key *key, struct pp_err *err)
+{
+	return load_key_file(path, false, key, err);
 }

@@ -15,10 +15,21 @@
  * than overwrite an existing key (which would make every sealed secret unreadable). */
 int pp_master_key_create(const char *path, struct pp_err *err) PP_WUR;
 
+/* Writes key to path the same way: 0600, whole or not at all, never over a file. */
+int pp_master_key_save(const char *path, const struct pp_master_key *key,
+		       struct pp_err *err) PP_WUR;
+
 /* Reads a key file. Refuses a file readable or writable by group or others
  * (-PP_EPERM), and any content but 64 hex digits and an optional newline (-PP_EINVAL).
  * key is wiped on failure. */
 int pp_master_key_load(const char *path, struct pp_master_key *key, struct pp_err *err) PP_WUR;
+
+/* The same format from a systemd credential ($CREDENTIALS_DIRECTORY/master-key,
+ * systemd.exec(5) "Credentials"): systemd made it readable by the service alone, in a
+ * directory of the service's own, either by owner (0400) or by an ACL entry, which
+ * shows as group bits in the mode; so the mode is not checked. */
+int pp_master_key_load_credential(const char *path, struct pp_master_key *key,
+				  struct pp_err *err) PP_WUR;
 
 /* Parses 64 hex digits (the PSKPROV_MASTER_KEY value; the caller reads the
  * environment). No newline or spaces. key is wiped on failure. */

@@ -2018,6 +2018,13 @@ static int pg_token_list(struct pp_store *base, bool all,
 			 struct pp_err *err);
 static int pg_token_touch(struct pp_store *base, const char *hash_hex, int64_t when,
 			  struct pp_err *err);
+static int pg_sealed_rows(struct pp_store *base, const char *sql, int64_t after,
+			  int (*cb)(void *, int64_t, const char *, const uint8_t *, size_t,
+				    struct pp_err *),
+			  void *ctx, struct pp_err *err);
+static int pg_sealed_put(struct pp_store *base, const char *sql, int64_t id, const uint8_t *b,
+			 size_t n, struct pp_err *err);
+static int pg_key_check_put(struct pp_store *base, const uint8_t *b, size_t n, struct pp_err *err);
 
 static const struct pp_store_ops postgres_ops = {
     .name = "postgres",
@@ -2070,6 +2077,9 @@ static const struct pp_store_ops postgres_ops = {
     .token_revoke = pg_token_revoke,
     .token_list = pg_token_list,
     .token_touch = pg_token_touch,
+    .sealed_rows = pg_sealed_rows,
+    .sealed_put = pg_sealed_put,
+    .key_check_put = pg_key_check_put,
 };
 
 /* libpq prints notices to stderr by default; a library stays quiet. */
@@ -2448,4 +2458,58 @@ static int pg_token_touch(struct pp_store *base, const char *hash_hex, int64_t w
 			 "UPDATE api_tokens SET last_used = greatest(last_used, $2::bigint) "
 			 "WHERE hash = $1 AND revoked = 0",
 			 2, pv, "store: token use", err);
+}
+
+/* ---- every sealed blob (rekey.c) ----
+ * rekey.c's statements, unprepared: a rotation or a check runs once in a while. */
+
+static int pg_sealed_rows(struct pp_store *base, const char *sql, int64_t after,
+			  int (*cb)(void *, int64_t, const char *, const uint8_t *, size_t,
+				    struct pp_err *),
+			  void *ctx, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	char a[24];
+	snprintf(a, sizeof(a), "%lld", (long long)after);
+	const char *pv[] = {a};
+	PGresult *r = NULL;
+	int rc = query(s, sql, 1, pv, &r, "store: reading sealed secrets", err);
+	if (rc < 0)
+		return rc;
+	/* One page: read whole, then the callbacks. */
+	int n = PQntuples(r);
+	for (int i = 0; i < n && rc == 0; i++) {
+		int len = PQgetlength(r, i, 2);
+		if (PQgetisnull(r, i, 1) || PQgetisnull(r, i, 2) || len <= 0) {
+			rc = pp_err_set(err, PP_ESTORE, "store: row %lld: a sealed column is empty",
+					(long long)col_i64(r, i, 0));
+			break;
+		}
+		rc = cb(ctx, col_i64(r, i, 0), col_cstr(r, i, 1),
+			(const uint8_t *)PQgetvalue(r, i, 2), (size_t)len, err);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_sealed_put(struct pp_store *base, const char *sql, int64_t id, const uint8_t *b,
+			 size_t n, struct pp_err *err)
+{
+	struct pg_store *s = pg(base);
+	struct params p = {0};
+	p_i64(&p, id);
+	p_bytea(&p, b, n);
+	PGresult *r = PQexecParams(s->conn, sql, p.n, NULL, p.v, p.len, p.fmt, 1);
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = res_err(s, r, "store: re-sealing", err);
+	else if (!PQcmdTuples(r)[0] || strcmp(PQcmdTuples(r), "0") == 0)
+		rc = pp_err_set(err, PP_ENOTFOUND, "store: re-sealing: no such row");
+	PQclear(r);
+	return rc;
+}
+
+static int pg_key_check_put(struct pp_store *base, const uint8_t *b, size_t n, struct pp_err *err)
+{
+	return meta_set(pg(base), "key_check", 0, b, n, err);
 }

@@ -55,6 +55,10 @@ struct pp_sealer;
 /* Copies the key into the sealer (the caller may wipe its copy afterwards). */
 int pp_sealer_new(const struct pp_master_key *mk, struct pp_sealer **out,
 		  struct pp_err *err) PP_WUR;
+/* A second sealer under the same key, for another thread (bulk sealing beside the
+ * inserts: store.h pp_key_bulk_seal): the expanded key is copied, the nonce pool is not
+ * (the copy draws its own nonces). src must not be in use on another thread meanwhile. */
+int pp_sealer_clone(const struct pp_sealer *src, struct pp_sealer **out, struct pp_err *err) PP_WUR;
 /* Wipes and frees; accepts NULL. */
 void pp_sealer_free(struct pp_sealer *s);
 

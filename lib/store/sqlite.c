@@ -1662,6 +1662,13 @@ static int sq_token_list(struct pp_store *base, bool all,
 			 struct pp_err *err);
 static int sq_token_touch(struct pp_store *base, const char *hash_hex, int64_t when,
 			  struct pp_err *err);
+static int sq_sealed_rows(struct pp_store *base, const char *sql, int64_t after,
+			  int (*cb)(void *, int64_t, const char *, const uint8_t *, size_t,
+				    struct pp_err *),
+			  void *ctx, struct pp_err *err);
+static int sq_sealed_put(struct pp_store *base, const char *sql, int64_t id, const uint8_t *b,
+			 size_t n, struct pp_err *err);
+static int sq_key_check_put(struct pp_store *base, const uint8_t *b, size_t n, struct pp_err *err);
 
 static const struct pp_store_ops sqlite_ops = {
     .name = "sqlite",
@@ -1714,6 +1721,9 @@ static const struct pp_store_ops sqlite_ops = {
     .token_revoke = sq_token_revoke,
     .token_list = sq_token_list,
     .token_touch = sq_token_touch,
+    .sealed_rows = sq_sealed_rows,
+    .sealed_put = sq_sealed_put,
+    .key_check_put = sq_key_check_put,
 };
 
 /* One-off statements of open time (not cached). */
@@ -2223,4 +2233,64 @@ static int sq_token_touch(struct pp_store *base, const char *hash_hex, int64_t w
 			 "UPDATE api_tokens SET last_used = max(last_used, ?2) "
 			 "WHERE hash = ?1 AND revoked = 0",
 			 v, 1, when, "store: token use", err);
+}
+
+/* ---- every sealed blob (rekey.c) ----
+ * rekey.c's statements, prepared per call: a rotation or a check runs once in a while.
+ * Its parameters are named $1 and $2 (the PostgreSQL text); SQLite numbers named
+ * parameters in order of appearance, so they are bound by name. */
+
+static int sq_sealed_rows(struct pp_store *base, const char *sql, int64_t after,
+			  int (*cb)(void *, int64_t, const char *, const uint8_t *, size_t,
+				    struct pp_err *),
+			  void *ctx, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	int rc = tok_prepare(s, sql, &st, "store: reading sealed secrets", err);
+	if (rc < 0)
+		return rc;
+	if (sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "$1"), after) != SQLITE_OK) {
+		rc = bind_failed(s, "store: reading sealed secrets", err);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *subject = (const char *)sqlite3_column_text(st, 1);
+		const uint8_t *b = sqlite3_column_blob(st, 2);
+		int n = sqlite3_column_bytes(st, 2);
+		if (sqlite3_column_type(st, 2) != SQLITE_BLOB || !subject || !b || n <= 0) {
+			rc = pp_err_set(err, PP_ESTORE,
+					"store: row %lld: a sealed column is not a blob",
+					(long long)sqlite3_column_int64(st, 0));
+			goto out;
+		}
+		if ((rc = cb(ctx, sqlite3_column_int64(st, 0), subject, b, (size_t)n, err)) < 0)
+			goto out;
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s->db, rc, "store: reading sealed secrets", err);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_sealed_put(struct pp_store *base, const char *sql, int64_t id, const uint8_t *b,
+			 size_t n, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	int rc = tok_prepare(s, sql, &st, "store: re-sealing", err);
+	if (rc < 0)
+		return rc;
+	if (sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "$1"), id) != SQLITE_OK ||
+	    bind_blob(st, sqlite3_bind_parameter_index(st, "$2"), b, n) != SQLITE_OK)
+		rc = bind_failed(s, "store: re-sealing", err);
+	else
+		rc = step_write(s, st, "store: re-sealing", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_key_check_put(struct pp_store *base, const uint8_t *b, size_t n, struct pp_err *err)
+{
+	return meta_set(sq(base)->db, "key_check", 0, b, n, err);
 }

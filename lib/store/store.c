@@ -419,41 +419,18 @@ static int batch_by_id(struct pp_store *s, int64_t id, const struct pp_batch_inf
 	return 0;
 }
 
-/* The row of a new key: its PPS (when it has one) and MEBx password sealed under its
- * PID into the blobs. */
-static int key_row_sealed(struct pp_store *s, const struct pp_key_new *k, uint32_t max_devices,
-			  struct pp_sealed_small *pps, struct pp_sealed_small *mebx,
-			  struct pp_key_row *row, struct pp_err *err)
+/* A new key's own checks, before its batch is read. */
+static int key_new_check(const struct pp_key_new *k, struct pp_err *err)
 {
-	int rc;
-	if (k->pps && (rc = pp_seal(s->sealer, PP_SEAL_PPS, k->pid, k->pps, PP_PPS_LEN, pps->b,
-				    sizeof(pps->b), &pps->len, err)) < 0)
-		return rc;
-	rc = pp_seal(s->sealer, PP_SEAL_MEBX, k->pid, k->mebx_password, strlen(k->mebx_password),
-		     mebx->b, sizeof(mebx->b), &mebx->len, err);
-	if (rc < 0)
-		return rc;
-	*row = (struct pp_key_row){
-	    .pid = k->pid,
-	    .batch_id = k->batch_id,
-	    .pps = pps->len ? pps->b : NULL,
-	    .pps_len = pps->len,
-	    .mebx = mebx->b,
-	    .mebx_len = mebx->len,
-	    .state = k->state,
-	    .max_devices = max_devices,
-	    .now = now_s(),
-	};
-	return 0;
-}
-
-int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct pp_err *err)
-{
-	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small pps_blob = {.len = 0};
-	pp_cleanup(pp_wipe_sealed) struct pp_sealed_small mebx_blob = {.len = 0};
-	const struct pp_batch_info *b = NULL;
-
-	int rc = pp_store_check_pid(k->pid, err);
+	/* A canonical PID, all that pp_store_check_pid accepts, is told without the parser
+	 * (a bulk insert checks millions); anything else goes to it for the message. */
+	struct pp_pid p = {.s = {0}};
+	bool canonical = k->pid && strnlen(k->pid, PP_PID_LEN + 1) == PP_PID_LEN;
+	if (canonical) {
+		memcpy(p.s, k->pid, PP_PID_LEN);
+		canonical = pp_pid_valid(&p);
+	}
+	int rc = canonical ? 0 : pp_store_check_pid(k->pid, err);
 	if (rc < 0)
 		return rc;
 	if ((rc = pp_store_check_mebx(k->mebx_password, err)) < 0)
@@ -462,8 +439,13 @@ int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct p
 	    k->state != PP_KEY_IN_USE)
 		return pp_err_set(err, PP_ESTATE, "key %s: a new key cannot be '%s'", k->pid,
 				  pp_key_state_name(k->state));
-	if ((rc = batch_by_id(s, k->batch_id, &b, err)) < 0)
-		return rc;
+	return 0;
+}
+
+/* A new key against its batch's rules; *max_devices gets the key's limit. */
+static int key_new_check_batch(const struct pp_key_new *k, const struct pp_batch_info *b,
+			       uint32_t *max_devices, struct pp_err *err)
+{
 	if (b->derived && k->pps)
 		return pp_err_set(err, PP_EINVAL,
 				  "key %s: batch '%s' is derived; its keys carry no PPS", k->pid,
@@ -471,22 +453,136 @@ int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct p
 	if (!b->derived && !k->pps)
 		return pp_err_set(err, PP_EINVAL, "key %s: no PPS", k->pid);
 	uint32_t limit = b->shared_max ? b->shared_max : 1;
-	uint32_t max_devices = k->max_devices ? k->max_devices : limit;
-	if (max_devices > limit)
+	*max_devices = k->max_devices ? k->max_devices : limit;
+	if (*max_devices > limit)
 		return pp_err_set(err, PP_EINVAL,
 				  "key %s: max devices %u is over the batch's limit of %u", k->pid,
-				  max_devices, limit);
-	if (k->pps && (rc = pp_store_check_pps(k->pps, err)) < 0)
+				  *max_devices, limit);
+	return k->pps ? pp_store_check_pps(k->pps, err) : 0;
+}
+
+/* The row of a checked key: its PPS (when it has one) and MEBx password sealed under
+ * its PID into the blobs. The row is wiped on failure. */
+static int key_row_seal(struct pp_sealer *sealer, const struct pp_key_new *k, uint32_t max_devices,
+			struct pp_key_bulk_row *row, struct pp_err *err)
+{
+	size_t pps_len = 0, mebx_len = 0;
+	int rc = 0;
+	if (k->pps)
+		rc = pp_seal(sealer, PP_SEAL_PPS, k->pid, k->pps, PP_PPS_LEN, row->pps,
+			     sizeof(row->pps), &pps_len, err);
+	if (rc == 0)
+		rc =
+		    pp_seal(sealer, PP_SEAL_MEBX, k->pid, k->mebx_password,
+			    strlen(k->mebx_password), row->mebx, sizeof(row->mebx), &mebx_len, err);
+	if (rc < 0) {
+		pp_wipe(row, sizeof(*row));
 		return rc;
-	struct pp_key_row row;
-	if ((rc = key_row_sealed(s, k, max_devices, &pps_blob, &mebx_blob, &row, err)) < 0)
-		return rc;
-	rc = s->ops->key_insert(s, &row, err);
+	}
+	memcpy(row->pid, k->pid, sizeof(row->pid));
+	row->batch_id = k->batch_id;
+	row->max_devices = max_devices;
+	row->state = k->state;
+	row->now = now_s();
+	row->pps_len = (uint8_t)pps_len;
+	row->mebx_len = (uint8_t)mebx_len;
+	return 0;
+}
+
+static int key_row_insert(struct pp_store *s, const struct pp_key_bulk_row *r, struct pp_err *err)
+{
+	struct pp_key_row row = {
+	    .pid = r->pid,
+	    .batch_id = r->batch_id,
+	    .pps = r->pps_len ? r->pps : NULL,
+	    .pps_len = r->pps_len,
+	    .mebx = r->mebx,
+	    .mebx_len = r->mebx_len,
+	    .state = r->state,
+	    .max_devices = r->max_devices,
+	    .now = r->now,
+	};
+	int rc = s->ops->key_insert(s, &row, err);
 	if (rc == -PP_EEXIST)
-		return pp_err_set(err, PP_EEXIST, "PID %s is already in the store", k->pid);
+		return pp_err_set(err, PP_EEXIST, "PID %s is already in the store", r->pid);
 	if (rc < 0)
 		pp_store_forget_cache(s);
 	return rc;
+}
+
+static void key_row_wipe(struct pp_key_bulk_row *row)
+{
+	pp_wipe(row, sizeof(*row));
+}
+
+int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct pp_err *err)
+{
+	pp_cleanup(key_row_wipe) struct pp_key_bulk_row row;
+	const struct pp_batch_info *b = NULL;
+	uint32_t max_devices;
+	int rc = key_new_check(k, err);
+	if (rc == 0)
+		rc = batch_by_id(s, k->batch_id, &b, err);
+	if (rc == 0)
+		rc = key_new_check_batch(k, b, &max_devices, err);
+	if (rc == 0)
+		rc = key_row_seal(s->sealer, k, max_devices, &row, err);
+	return rc < 0 ? rc : key_row_insert(s, &row, err);
+}
+
+struct pp_key_bulk {
+	struct pp_sealer *sealer; /* the store's, copied: this one is the sealing thread's */
+	struct pp_batch_info batch;
+};
+
+int pp_store_key_bulk_new(struct pp_store *s, int64_t batch_id, struct pp_key_bulk **out,
+			  struct pp_err *err)
+{
+	const struct pp_batch_info *b = NULL;
+	*out = NULL;
+	int rc = batch_by_id(s, batch_id, &b, err);
+	if (rc < 0)
+		return rc;
+	struct pp_key_bulk *kb = calloc(1, sizeof(*kb));
+	if (!kb)
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	kb->batch = *b;
+	if ((rc = pp_sealer_clone(s->sealer, &kb->sealer, err)) < 0) {
+		free(kb);
+		return rc;
+	}
+	*out = kb;
+	return 0;
+}
+
+int pp_key_bulk_seal(struct pp_key_bulk *kb, const struct pp_key_new *k,
+		     struct pp_key_bulk_row *row, struct pp_err *err)
+{
+	uint32_t max_devices;
+	int rc = key_new_check(k, err);
+	if (rc == 0 && k->batch_id != kb->batch.id)
+		rc = pp_err_set(err, PP_EINVAL, "key %s: batch %lld is not the bulk's (%lld)",
+				k->pid, (long long)k->batch_id, (long long)kb->batch.id);
+	if (rc == 0)
+		rc = key_new_check_batch(k, &kb->batch, &max_devices, err);
+	if (rc == 0)
+		rc = key_row_seal(kb->sealer, k, max_devices, row, err);
+	return rc;
+}
+
+int pp_store_key_bulk_insert(struct pp_store *s, const struct pp_key_bulk_row *row,
+			     struct pp_err *err)
+{
+	return key_row_insert(s, row, err);
+}
+
+void pp_key_bulk_free(struct pp_key_bulk *kb)
+{
+	if (!kb)
+		return;
+	pp_sealer_free(kb->sealer);
+	pp_wipe(kb, sizeof(*kb));
+	free(kb);
 }
 
 int pp_store_key_get(struct pp_store *s, const char *pid, struct pp_key_info *info,

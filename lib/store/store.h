@@ -173,6 +173,37 @@ struct pp_key_new {
  * the batch does not. Fast path for bulk inserts inside one transaction. */
 int pp_store_key_insert(struct pp_store *s, const struct pp_key_new *k, struct pp_err *err) PP_WUR;
 
+/* A bulk insert: pp_store_key_insert cut in two, so that checking and sealing keys can
+ * run on a thread of its own beside the inserts. pp_store_key_bulk_new, on the store's
+ * thread in the transaction that made the batch (or any later one), reads the batch's
+ * rules and copies the store's sealer; pp_key_bulk_seal checks a key as
+ * pp_store_key_insert does and seals its secrets into a row (same blobs, each with its
+ * own nonce), on one thread at a time; pp_store_key_bulk_insert stores a row, on the
+ * store's thread, into the store the bulk was made from. A row holds no plaintext. */
+struct pp_key_bulk;
+struct pp_key_bulk_row {
+	char pid[PP_PID_LEN + 1];
+	int64_t batch_id;
+	uint32_t max_devices;
+	enum pp_key_state state;
+	int64_t now;
+	uint8_t pps_len; /* 0: derived, no PPS */
+	uint8_t mebx_len;
+	uint8_t pps[PP_PPS_LEN + PP_SEAL_OVERHEAD];
+	uint8_t mebx[PP_STORE_MEBX_MAX + PP_SEAL_OVERHEAD];
+};
+/* -PP_ENOTFOUND when the batch does not exist. */
+int pp_store_key_bulk_new(struct pp_store *s, int64_t batch_id, struct pp_key_bulk **out,
+			  struct pp_err *err) PP_WUR;
+/* k->batch_id must be the bulk's. The errors of pp_store_key_insert but -PP_EEXIST. */
+int pp_key_bulk_seal(struct pp_key_bulk *kb, const struct pp_key_new *k,
+		     struct pp_key_bulk_row *row, struct pp_err *err) PP_WUR;
+/* -PP_EEXIST when the PID exists (the caller seals the key again under another). */
+int pp_store_key_bulk_insert(struct pp_store *s, const struct pp_key_bulk_row *row,
+			     struct pp_err *err) PP_WUR;
+/* Wipes and frees; accepts NULL. */
+void pp_key_bulk_free(struct pp_key_bulk *kb);
+
 struct pp_key_info {
 	char pid[9];
 	char batch[PP_BATCH_NAME_MAX + 1];

@@ -232,6 +232,19 @@ struct pp_store_ops {
 	 * -PP_ENOTFOUND. */
 	int (*token_touch)(struct pp_store *s, const char *hash_hex, int64_t when,
 			   struct pp_err *err);
+
+	/* ---- every sealed blob (rekey.c) ----
+	 * sql is rekey.c's, the same text on both backends. sealed_rows runs a query of one
+	 * parameter $1 (an id) whose rows are (id, subject, blob), calling cb for each;
+	 * sealed_put runs an update of $1 (an id) and $2 (a blob): -PP_ENOTFOUND when it
+	 * changed no row. key_check_put replaces meta.key_check. */
+	int (*sealed_rows)(struct pp_store *s, const char *sql, int64_t after,
+			   int (*cb)(void *ctx, int64_t id, const char *subject, const uint8_t *b,
+				     size_t n, struct pp_err *err),
+			   void *ctx, struct pp_err *err);
+	int (*sealed_put)(struct pp_store *s, const char *sql, int64_t id, const uint8_t *b,
+			  size_t n, struct pp_err *err);
+	int (*key_check_put)(struct pp_store *s, const uint8_t *b, size_t n, struct pp_err *err);
 };
 
 struct pp_store {

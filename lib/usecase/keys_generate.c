@@ -1,6 +1,7 @@
-/* pp_keys_generate: a batch of keys made on a thread of its own, one chunk ahead of
- * the inserts, and stored in one transaction. */
+/* pp_keys_generate: a batch of keys made and sealed on a thread of its own, one chunk
+ * ahead of the inserts, and stored in one transaction in PID order. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +17,20 @@
 #define GEN_CHUNK 8192u
 #define PID_RETRIES 16
 
-/* A key made before it is stored (secrets: wiped after each chunk). */
+/* A key made before it is stored: the plaintext (for a retry under another PID), then
+ * its sealed row. The plaintext is wiped after each chunk (gen_wipe_plain). */
 struct gen_key {
 	struct pp_pid pid;
 	struct pp_pps pps;
 	char mebx[PP_MEBX_PW_MAX + 1];
+	struct pp_key_bulk_row row; /* last: no plaintext */
 };
 
 /* Two buffers handed between the generator thread and the inserting one under a
- * mutex. */
+ * mutex. The generator draws every PID of the batch first, sorted (the inserts then
+ * walk the PID index in order, as a sorted bulk load does), then fills chunks in that
+ * order: PPS, MEBx password, both sealed (pp_key_bulk_seal); the inserting thread only
+ * inserts rows. */
 struct gen_pipe {
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -34,21 +40,30 @@ struct gen_pipe {
 	bool full[2];
 	bool stop, running;
 	int rc;
+	struct pp_err err; /* the generator's failure, when rc < 0 */
+	uint64_t *codes;   /* the batch's PIDs (keys.h pp_keygen_pid_codes) */
 	/* inputs */
 	struct pp_keygen *gen;
+	struct pp_key_bulk *bulk;
 	struct pp_store *s;
 	int64_t batch_id;
 	const struct pp_keys_generate_opts *o;
 	const uint8_t *secret; /* derived: PP_BATCH_SECRET_LEN bytes */
 };
 
-static int gen_key_cmp(const void *a, const void *b)
+static struct pp_key_new gen_key_new(const struct gen_pipe *gp, const struct gen_key *g)
 {
-	/* PIDs are public: an ordinary comparison. */
-	return strcmp(((const struct gen_key *)a)->pid.s, ((const struct gen_key *)b)->pid.s);
+	const struct pp_keys_generate_opts *o = gp->o;
+	return (struct pp_key_new){.pid = g->pid.s,
+				   .pps = o->derived ? NULL : g->pps.s,
+				   .mebx_password = g->mebx,
+				   .batch_id = gp->batch_id,
+				   .max_devices = o->shared ? o->shared : 1,
+				   .state = PP_KEY_AVAILABLE};
 }
 
-static int gen_one(struct gen_pipe *gp, struct gen_key *g)
+/* On the generator thread: key g with the PID of code, sealed. */
+static int gen_one(struct gen_pipe *gp, struct gen_key *g, uint64_t code)
 {
 	const struct pp_keys_generate_opts *o = gp->o;
 	int rc = 0;
@@ -56,12 +71,14 @@ static int gen_one(struct gen_pipe *gp, struct gen_key *g)
 		snprintf(g->mebx, sizeof(g->mebx), "%s", o->mebx_password);
 	else
 		rc = pp_keygen_password(gp->gen, o->mebx_length, g->mebx);
-	if (rc == 0)
-		rc = pp_keygen_pid(gp->gen, &g->pid);
+	pp_pid_from_code(code, &g->pid);
 	if (rc == 0)
 		rc = o->derived ? pp_pps_derive(gp->secret, PP_BATCH_SECRET_LEN, &g->pid, &g->pps)
 				: pp_keygen_pps(gp->gen, &g->pps);
-	return rc;
+	if (rc < 0)
+		return pp_err_set(&gp->err, PP_ECRYPTO, "cannot generate keys");
+	struct pp_key_new k = gen_key_new(gp, g);
+	return pp_key_bulk_seal(gp->bulk, &k, &g->row, &gp->err);
 }
 
 /* Waits until buffer b is free; false when told to stop. */
@@ -85,19 +102,29 @@ static void gen_publish(struct gen_pipe *gp, int b, uint32_t n, int rc)
 	pthread_mutex_unlock(&gp->mu);
 }
 
+/* The plaintext of the keys the inserting thread gave back, wiped here, off its path;
+ * their rows hold sealed blobs only. */
+static void gen_wipe_plain(struct gen_key *keys, uint32_t n)
+{
+	for (uint32_t j = 0; j < n; j++)
+		pp_wipe(&keys[j], offsetof(struct gen_key, row));
+}
+
 static void *gen_thread(void *arg)
 {
 	struct gen_pipe *gp = arg;
 	uint32_t made = 0, count = gp->o->count;
+	if (pp_keygen_pid_codes(gp->gen, gp->codes, count) < 0) {
+		pp_err_set(&gp->err, PP_ECRYPTO, "cannot draw the PIDs");
+		gen_publish(gp, 0, 0, -PP_ECRYPTO);
+		return NULL;
+	}
 	for (int b = 0; made < count && gen_wait_free(gp, b); b ^= 1) {
 		uint32_t n = count - made < GEN_CHUNK ? count - made : GEN_CHUNK;
 		int rc = 0;
+		gen_wipe_plain(gp->buf[b], GEN_CHUNK);
 		for (uint32_t j = 0; j < n && rc == 0; j++)
-			rc = gen_one(gp, &gp->buf[b][j]);
-		/* Inserted in PID order: random PIDs one by one scatter over the index;
-		 * sorted, each chunk walks it in order. */
-		if (rc == 0)
-			qsort(gp->buf[b], n, sizeof(struct gen_key), gen_key_cmp);
+			rc = gen_one(gp, &gp->buf[b][j], gp->codes[made + j]);
 		gen_publish(gp, b, n, rc);
 		if (rc < 0)
 			break;
@@ -110,7 +137,8 @@ static int gen_pipe_start(struct gen_pipe *gp, struct pp_err *err)
 {
 	gp->buf[0] = calloc(GEN_CHUNK, sizeof(struct gen_key));
 	gp->buf[1] = calloc(GEN_CHUNK, sizeof(struct gen_key));
-	if (!gp->buf[0] || !gp->buf[1])
+	gp->codes = calloc(gp->o->count, sizeof(*gp->codes));
+	if (!gp->buf[0] || !gp->buf[1] || !gp->codes)
 		return pp_err_set(err, PP_ENOMEM, "out of memory");
 	pthread_mutex_init(&gp->mu, NULL);
 	pthread_cond_init(&gp->cv, NULL);
@@ -140,6 +168,8 @@ static void gen_pipe_stop(struct gen_pipe *gp)
 			pp_wipe(gp->buf[b], (size_t)GEN_CHUNK * sizeof(struct gen_key));
 		free(gp->buf[b]);
 	}
+	free(gp->codes);
+	pp_key_bulk_free(gp->bulk);
 	pp_keygen_free(gp->gen);
 }
 
@@ -152,52 +182,50 @@ static int gen_take(struct gen_pipe *gp, int b, uint32_t *n, struct pp_err *err)
 	int rc = gp->rc;
 	*n = gp->len[b];
 	pthread_mutex_unlock(&gp->mu);
-	return rc < 0 ? pp_err_set(err, PP_ECRYPTO, "cannot generate keys") : 0;
+	if (rc == 0)
+		return 0;
+	return pp_err_set(err, gp->err.code > 0 ? gp->err.code : PP_ECRYPTO, "%s",
+			  gp->err.code > 0 ? gp->err.msg : "cannot generate keys");
 }
 
-static void gen_give_back(struct gen_pipe *gp, int b, uint32_t n)
+/* Buffer b is the generator's again (it wipes it before refilling; gen_pipe_stop
+ * wipes both at the end). */
+static void gen_give_back(struct gen_pipe *gp, int b)
 {
-	pp_wipe(gp->buf[b], (size_t)n * sizeof(struct gen_key));
 	pthread_mutex_lock(&gp->mu);
 	gp->full[b] = false;
 	pthread_cond_broadcast(&gp->cv);
 	pthread_mutex_unlock(&gp->mu);
 }
 
-/* Inserts one key; 36^7 PIDs: a large batch meets a few collisions, so a taken PID is
- * drawn again (with the one-off generator: the pipe's belongs to the other thread). */
-static int gen_insert(struct gen_pipe *gp, struct pp_store *s, int64_t batch_id, struct gen_key *g,
+/* Inserts one key. The batch's PIDs are distinct, but one may be in the store already
+ * (36^7 PIDs: a large store meets a few): that key is drawn again under another PID
+ * (with the one-off generator: the pipe's belongs to the other thread) and sealed here. */
+static int gen_insert(struct gen_pipe *gp, struct pp_store *s, struct gen_key *g,
 		      struct pp_err *err)
 {
-	const struct pp_keys_generate_opts *o = gp->o;
-	for (int attempt = 0;; attempt++) {
-		struct pp_key_new k = {.pid = g->pid.s,
-				       .pps = o->derived ? NULL : g->pps.s,
-				       .mebx_password = g->mebx,
-				       .batch_id = batch_id,
-				       .max_devices = o->shared ? o->shared : 1,
-				       .state = PP_KEY_AVAILABLE};
-		int rc = pp_store_key_insert(s, &k, err);
-		if (rc != -PP_EEXIST || attempt >= PID_RETRIES)
-			return rc;
+	int rc = pp_store_key_bulk_insert(s, &g->row, err);
+	for (int attempt = 0; rc == -PP_EEXIST && attempt < PID_RETRIES; attempt++) {
 		rc = pp_pid_generate(&g->pid);
-		if (rc == 0 && o->derived)
+		if (rc == 0 && gp->o->derived)
 			rc = pp_pps_derive(gp->secret, PP_BATCH_SECRET_LEN, &g->pid, &g->pps);
 		if (rc < 0)
 			return pp_err_set(err, PP_ECRYPTO, "cannot generate a key");
+		struct pp_key_new k = gen_key_new(gp, g);
+		rc = pp_store_key_insert(s, &k, err);
 	}
+	return rc;
 }
 
-static int gen_store_all(struct gen_pipe *gp, struct pp_store *s, int64_t batch_id,
-			 struct pp_err *err)
+static int gen_store_all(struct gen_pipe *gp, struct pp_store *s, struct pp_err *err)
 {
 	const struct pp_keys_generate_opts *o = gp->o;
 	for (uint32_t done = 0, b = 0; done < o->count; b ^= 1) {
 		uint32_t n;
 		int rc = gen_take(gp, (int)b, &n, err);
 		for (uint32_t j = 0; j < n && rc == 0; j++)
-			rc = gen_insert(gp, s, batch_id, &gp->buf[b][j], err);
-		gen_give_back(gp, (int)b, n);
+			rc = gen_insert(gp, s, &gp->buf[b][j], err);
+		gen_give_back(gp, (int)b);
 		if (rc < 0)
 			return rc;
 		done += n;
@@ -252,9 +280,11 @@ static int gen_tx(void *arg, struct pp_err *err)
 				  .shared_max = o->shared};
 	int rc = pp_store_batch_create(s, &nb, batch_id, err);
 	if (rc == 0)
+		rc = pp_store_key_bulk_new(s, *batch_id, &gp->bulk, err);
+	if (rc == 0)
 		rc = gen_pipe_start(gp, err);
 	if (rc == 0)
-		rc = gen_store_all(gp, s, *batch_id, err);
+		rc = gen_store_all(gp, s, err);
 	if (rc == 0)
 		rc = gen_audit(s, o, err);
 	return rc;

@@ -1,4 +1,6 @@
 #include "wsman/soap.h"
+#include "wsman/soap_impl.h"
+#include "wsman/xmlw.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -94,7 +96,7 @@ const char *pp_wsman_class_name(const char *resource_uri)
 
 /* ---- checks on what we are asked to send ---- */
 
-static int check_uri(const char *s, const char *what, struct pp_err *err)
+int pp_wsman_check_uri(const char *s, const char *what, struct pp_err *err)
 {
 	if (!s || !*s)
 		return pp_err_set(err, PP_EINVAL, "%s is empty", what);
@@ -112,7 +114,7 @@ static int check_uri(const char *s, const char *what, struct pp_err *err)
 	return 0;
 }
 
-static int check_props(const struct pp_wsman_props *p, const char *what, struct pp_err *err)
+int pp_wsman_check_props(const struct pp_wsman_props *p, const char *what, struct pp_err *err)
 {
 	if (!p)
 		return 0;
@@ -133,7 +135,7 @@ static int check_props(const struct pp_wsman_props *p, const char *what, struct 
 	return 0;
 }
 
-static int new_message_id(char *out, size_t cap, struct pp_err *err)
+int pp_wsman_new_message_id(char *out, size_t cap, struct pp_err *err)
 {
 	uint8_t u[16];
 	char s[37];
@@ -226,62 +228,36 @@ static int env_header(struct env *e, xmlNs *ns, const char *name, const char *te
 	return 0;
 }
 
-static int add_props(xmlNode *parent, xmlNs *ns, const struct pp_wsman_props *p, struct pp_err *err)
+/* The declaration, the envelope's start and the request headers every operation sends
+ * (call->action and message_id set). */
+static void put_request_head(struct pp_xmlw *w, const struct pp_wsman_call *call, const char *to,
+			     const struct pp_wsman_props *selectors, bool wsen)
 {
-	for (size_t i = 0; p && i < p->count; i++) {
-		if (!pp_wsxml_add(parent, ns, p->item[i].name, p->item[i].value))
-			return nomem(err);
+	pp_xmlw_envelope_start(w, wsen);
+	pp_xmlw_put(w, "<wsa:Action s:mustUnderstand=\"true\">");
+	pp_xmlw_text(w, call->action);
+	pp_xmlw_put(w, "</wsa:Action><wsa:To s:mustUnderstand=\"true\">");
+	pp_xmlw_text(w, to);
+	pp_xmlw_put(w, "</wsa:To><wsman:ResourceURI s:mustUnderstand=\"true\">");
+	pp_xmlw_text(w, call->resource_uri);
+	pp_xmlw_put(w, "</wsman:ResourceURI>");
+	pp_xmlw_el(w, "wsa:", "MessageID", call->message_id);
+	pp_xmlw_put(w,
+		    "<wsa:ReplyTo><wsa:Address>" PP_WSMAN_ANONYMOUS "</wsa:Address></wsa:ReplyTo>");
+	pp_xmlw_el(w, "wsman:", "OperationTimeout", PP_WSMAN_OPERATION_TIMEOUT);
+	if (selectors && selectors->count) {
+		pp_xmlw_put(w, "<wsman:SelectorSet>");
+		for (size_t i = 0; i < selectors->count; i++) {
+			/* The name is a checked XML name: nothing to escape. */
+			pp_xmlw_put(w, "<wsman:Selector Name=\"");
+			pp_xmlw_put(w, selectors->item[i].name);
+			pp_xmlw_put(w, "\">");
+			pp_xmlw_text(w, selectors->item[i].value);
+			pp_xmlw_put(w, "</wsman:Selector>");
+		}
+		pp_xmlw_put(w, "</wsman:SelectorSet>");
 	}
-	return 0;
-}
-
-static int env_selectors(struct env *e, const struct pp_wsman_props *sel, struct pp_err *err)
-{
-	if (!sel || sel->count == 0)
-		return 0;
-	xmlNode *set = xmlNewChild(e->header, e->wsman, X("SelectorSet"), NULL);
-	if (!set)
-		return nomem(err);
-	for (size_t i = 0; i < sel->count; i++) {
-		xmlNode *n = pp_wsxml_add(set, e->wsman, "Selector", sel->item[i].value);
-		if (!n || !xmlNewProp(n, X("Name"), X(sel->item[i].name)))
-			return nomem(err);
-	}
-	return 0;
-}
-
-/* <prefix:name xmlns:prefix="ns_uri"> as the only child of s:Body. */
-static int env_body_element(struct env *e, const char *name, const char *ns_uri, const char *prefix,
-			    xmlNode **el, xmlNs **ns, struct pp_err *err)
-{
-	*el = xmlNewChild(e->body, e->s, X(name), NULL);
-	if (!*el)
-		return nomem(err);
-	*ns = xmlNewNs(*el, X(ns_uri), X(prefix));
-	if (!*ns)
-		return nomem(err);
-	xmlSetNs(*el, *ns);
-	return 0;
-}
-
-/* The request headers every operation sends (call->action and message_id set). */
-static int request_envelope(struct env *e, const struct pp_wsman_call *call, const char *to,
-			    const struct pp_wsman_props *selectors, struct pp_err *err)
-{
-	int rc;
-	if ((rc = env_new(e, err)) < 0 ||
-	    (rc = env_header(e, e->wsa, "Action", call->action, true, err)) < 0 ||
-	    (rc = env_header(e, e->wsa, "To", to, true, err)) < 0 ||
-	    (rc = env_header(e, e->wsman, "ResourceURI", call->resource_uri, true, err)) < 0 ||
-	    (rc = env_header(e, e->wsa, "MessageID", call->message_id, false, err)) < 0)
-		return rc;
-	xmlNode *reply_to = xmlNewChild(e->header, e->wsa, X("ReplyTo"), NULL);
-	if (!reply_to || !pp_wsxml_add(reply_to, e->wsa, "Address", PP_WSMAN_ANONYMOUS))
-		return nomem(err);
-	if ((rc = env_header(e, e->wsman, "OperationTimeout", PP_WSMAN_OPERATION_TIMEOUT, false,
-			     err)) < 0)
-		return rc;
-	return env_selectors(e, selectors, err);
+	pp_xmlw_put(w, "</s:Header>");
 }
 
 static int call_start(enum pp_wsman_op op, const char *to, const char *resource_uri,
@@ -289,8 +265,8 @@ static int call_start(enum pp_wsman_op op, const char *to, const char *resource_
 {
 	int rc;
 	memset(call, 0, sizeof(*call));
-	if ((rc = check_uri(to, "wsa:To", err)) < 0 ||
-	    (rc = check_uri(resource_uri, "wsman:ResourceURI", err)) < 0)
+	if ((rc = pp_wsman_check_uri(to, "wsa:To", err)) < 0 ||
+	    (rc = pp_wsman_check_uri(resource_uri, "wsman:ResourceURI", err)) < 0)
 		return rc;
 	call->op = op;
 	memcpy(call->resource_uri, resource_uri, strlen(resource_uri) + 1);
@@ -302,13 +278,13 @@ static int build_request(enum pp_wsman_op op, const char *to, const char *resour
 			 const struct pp_wsman_props *body, struct pp_wsman_call *call,
 			 struct pp_buf *out, struct pp_err *err)
 {
-	struct env e = {0};
 	char body_name[PP_WSMAN_NAME_MAX + 1] = "";
 	int rc, n;
 
 	if ((rc = call_start(op, to, resource_uri, call, err)) < 0 ||
-	    (rc = check_props(selectors, "selectors", err)) < 0 ||
-	    (rc = check_props(body, op == PP_WSMAN_OP_PUT ? "instance" : "parameters", err)) < 0)
+	    (rc = pp_wsman_check_props(selectors, "selectors", err)) < 0 ||
+	    (rc = pp_wsman_check_props(body, op == PP_WSMAN_OP_PUT ? "instance" : "parameters",
+				       err)) < 0)
 		return rc;
 
 	switch (op) {
@@ -334,26 +310,28 @@ static int build_request(enum pp_wsman_op op, const char *to, const char *resour
 	default:
 		return pp_err_set(err, PP_EINVAL, "unknown WS-Management operation %d", (int)op);
 	}
-	if ((rc = new_message_id(call->message_id, sizeof(call->message_id), err)) < 0)
+	if ((rc = pp_wsman_new_message_id(call->message_id, sizeof(call->message_id), err)) < 0)
 		return rc;
-	if ((rc = request_envelope(&e, call, to, selectors, err)) < 0)
-		goto out;
-	if (body_name[0]) {
-		xmlNode *el;
-		xmlNs *ns;
-		if ((rc = env_body_element(&e, body_name, resource_uri, "h", &el, &ns, err)) < 0 ||
-		    (rc = add_props(el, ns, body, err)) < 0)
-			goto out;
+	struct pp_xmlw w;
+	pp_xmlw_begin(&w, out, 0);
+	put_request_head(&w, call, to, selectors, false);
+	if (!body_name[0]) {
+		pp_xmlw_put(&w, "<s:Body/>");
+		return pp_xmlw_end(&w, err);
 	}
-	rc = pp_wsxml_serialize(e.doc, out, err);
-out:
-	env_free(&e);
-	return rc;
+	bool empty = !body || body->count == 0;
+	pp_xmlw_put(&w, "<s:Body>");
+	pp_xmlw_ns_open(&w, "h", body_name, resource_uri, empty);
+	pp_xmlw_props(&w, "h", body);
+	if (!empty)
+		pp_xmlw_ns_close(&w, "h", body_name);
+	pp_xmlw_put(&w, "</s:Body>");
+	return pp_xmlw_end(&w, err);
 }
 
 /* An enumeration context we send or answer with: 1..PP_WSMAN_CONTEXT_MAX printable ASCII
  * characters (contexts are opaque, but ours and AMT's are ids). */
-static int check_context(const char *ctx, struct pp_err *err)
+int pp_wsman_check_context(const char *ctx, struct pp_err *err)
 {
 	if (!ctx || !*ctx)
 		return pp_err_set(err, PP_EINVAL, "wsen:EnumerationContext is empty");
@@ -384,45 +362,46 @@ static int build_enum(enum pp_wsman_op op, const char *to, const char *resource_
 	    {PP_WSMAN_OP_PULL, PP_WSMAN_ACTION_PULL, "Pull"},
 	    {PP_WSMAN_OP_RELEASE, PP_WSMAN_ACTION_RELEASE, "Release"},
 	};
-	struct env e = {0};
 	size_t k = 0;
 	int rc;
 	while (ops[k].op != op)
 		k++;
 	if ((rc = call_start(op, to, resource_uri, call, err)) < 0)
 		return rc;
-	if (op != PP_WSMAN_OP_ENUMERATE && (rc = check_context(context, err)) < 0)
+	if (op != PP_WSMAN_OP_ENUMERATE && (rc = pp_wsman_check_context(context, err)) < 0)
 		return rc;
 	if (op == PP_WSMAN_OP_PULL && max_elements == 0)
 		return pp_err_set(err, PP_EINVAL, "wsen:MaxElements must be 1 or more");
 	memcpy(call->action, ops[k].action, strlen(ops[k].action) + 1);
-	if ((rc = new_message_id(call->message_id, sizeof(call->message_id), err)) < 0 ||
-	    (rc = request_envelope(&e, call, to, NULL, err)) < 0)
-		goto out;
-	xmlNs *wsen = env_wsen(&e);
-	xmlNode *el = wsen ? xmlNewChild(e.body, wsen, X(ops[k].body), NULL) : NULL;
-	if (!el) {
-		rc = nomem(err);
-		goto out;
+	if ((rc = pp_wsman_new_message_id(call->message_id, sizeof(call->message_id), err)) < 0) {
+		memset(call, 0, sizeof(*call));
+		return rc;
 	}
-	if (op != PP_WSMAN_OP_ENUMERATE && !pp_wsxml_add(el, wsen, "EnumerationContext", context)) {
-		rc = nomem(err);
-		goto out;
+	struct pp_xmlw w;
+	pp_xmlw_begin(&w, out, 0);
+	put_request_head(&w, call, to, NULL, true);
+	pp_xmlw_put(&w, "<s:Body><wsen:");
+	pp_xmlw_put(&w, ops[k].body);
+	if (op == PP_WSMAN_OP_ENUMERATE) {
+		pp_xmlw_put(&w, "/>");
+	} else {
+		pp_xmlw_put(&w, ">");
+		pp_xmlw_el(&w, "wsen:", "EnumerationContext", context);
 	}
 	if (op == PP_WSMAN_OP_PULL) {
 		char num[16], chars[16];
 		snprintf(num, sizeof(num), "%" PRIu32, max_elements);
 		snprintf(chars, sizeof(chars), "%u", PP_WSMAN_PULL_MAX_CHARACTERS);
-		if (!pp_wsxml_add(el, wsen, "MaxElements", num) ||
-		    !pp_wsxml_add(el, wsen, "MaxCharacters", chars)) {
-			rc = nomem(err);
-			goto out;
-		}
+		pp_xmlw_el(&w, "wsen:", "MaxElements", num);
+		pp_xmlw_el(&w, "wsen:", "MaxCharacters", chars);
 	}
-	rc = pp_wsxml_serialize(e.doc, out, err);
-out:
-	env_free(&e);
-	if (rc < 0)
+	if (op != PP_WSMAN_OP_ENUMERATE) {
+		pp_xmlw_put(&w, "</wsen:");
+		pp_xmlw_put(&w, ops[k].body);
+		pp_xmlw_put(&w, ">");
+	}
+	pp_xmlw_put(&w, "</s:Body>");
+	if ((rc = pp_xmlw_end(&w, err)) < 0)
 		memset(call, 0, sizeof(*call));
 	return rc;
 }
@@ -811,7 +790,7 @@ static int enum_body(const xmlNode *el, struct pp_wsman_request *req, struct pp_
 			if ((rc = pp_wsxml_text(n, req->enum_context, sizeof(req->enum_context),
 						PP_WSXML_TRIM, "wsen:EnumerationContext", err)) <
 				0 ||
-			    (rc = check_context(req->enum_context, err)) < 0)
+			    (rc = pp_wsman_check_context(req->enum_context, err)) < 0)
 				return rc;
 			req->fault = PP_WSMAN_FAULT_INVALID_PARAMETER;
 		} else {
@@ -903,9 +882,9 @@ int pp_wsman_request_parse(const void *xml, size_t len, struct pp_wsman_request 
 	if ((rc = parse_headers(env.header, slots, sizeof(slots) / sizeof(slots[0]),
 				&req->selectors, err)) < 0)
 		goto out;
-	if ((rc = check_uri(req->to, "wsa:To", err)) < 0 ||
-	    (rc = check_uri(req->resource_uri, "wsman:ResourceURI", err)) < 0 ||
-	    (rc = check_uri(req->action, "wsa:Action", err)) < 0)
+	if ((rc = pp_wsman_check_uri(req->to, "wsa:To", err)) < 0 ||
+	    (rc = pp_wsman_check_uri(req->resource_uri, "wsman:ResourceURI", err)) < 0 ||
+	    (rc = pp_wsman_check_uri(req->action, "wsa:Action", err)) < 0)
 		goto out;
 	if (!text_eq(reply_to, PP_WSMAN_ANONYMOUS)) {
 		rc = pp_err_set(err, PP_EINVAL, "wsa:ReplyTo address '%.160s' is not anonymous",
@@ -935,7 +914,7 @@ static int reply_envelope(struct env *e, const char *relates_to, const char *act
 {
 	char id[PP_WSMAN_ID_MAX + 1];
 	int rc;
-	if ((rc = new_message_id(id, sizeof(id), err)) < 0 || (rc = env_new(e, err)) < 0 ||
+	if ((rc = pp_wsman_new_message_id(id, sizeof(id), err)) < 0 || (rc = env_new(e, err)) < 0 ||
 	    (rc = env_header(e, e->wsa, "To", PP_WSMAN_ANONYMOUS, false, err)) < 0)
 		return rc;
 	if (relates_to && relates_to[0] &&
@@ -950,7 +929,7 @@ static int reply_envelope(struct env *e, const char *relates_to, const char *act
 	return 0;
 }
 
-static int check_request_ids(const struct pp_wsman_request *req, struct pp_err *err)
+int pp_wsman_check_request_ids(const struct pp_wsman_request *req, struct pp_err *err)
 {
 	const char *id_end = memchr(req->message_id, '\0', sizeof(req->message_id));
 	const char *uri_end = memchr(req->resource_uri, '\0', sizeof(req->resource_uri));
@@ -959,152 +938,10 @@ static int check_request_ids(const struct pp_wsman_request *req, struct pp_err *
 		return pp_err_set(err, PP_EINVAL, "request has no usable wsa:MessageID");
 	if (!uri_end || !memchr(req->action, '\0', sizeof(req->action)))
 		return pp_err_set(err, PP_EINVAL, "request is not terminated");
-	return check_uri(req->resource_uri, "wsman:ResourceURI", err);
+	return pp_wsman_check_uri(req->resource_uri, "wsman:ResourceURI", err);
 }
 
-static int build_reply(const struct pp_wsman_request *req, const char *body_name,
-		       const uint32_t *return_value, const struct pp_wsman_props *props,
-		       struct pp_buf *out, struct pp_err *err)
-{
-	struct env e = {0};
-	char action[PP_WSMAN_URI_MAX + 16];
-	int rc, n;
-
-	if ((rc = check_request_ids(req, err)) < 0 || (rc = check_props(props, "body", err)) < 0)
-		return rc;
-	if (body_name && !pp_wsman_name_valid(body_name))
-		return pp_err_set(err, PP_EINVAL, "body element name '%.64s' is not valid",
-				  body_name);
-	n = snprintf(action, sizeof(action), "%sResponse", req->action);
-	if (n < 0 || (size_t)n >= sizeof(action) || !req->action[0])
-		return pp_err_set(err, PP_EINVAL, "request wsa:Action is empty or too long");
-	if ((rc = reply_envelope(&e, req->message_id, action, req->resource_uri, err)) < 0)
-		goto out;
-	if (body_name) {
-		xmlNode *el;
-		xmlNs *ns;
-		if ((rc = env_body_element(&e, body_name, req->resource_uri, "g", &el, &ns, err)) <
-		    0)
-			goto out;
-		if (return_value) {
-			char num[16];
-			snprintf(num, sizeof(num), "%u", (unsigned)*return_value);
-			if (!pp_wsxml_add(el, ns, "ReturnValue", num)) {
-				rc = nomem(err);
-				goto out;
-			}
-		}
-		if ((rc = add_props(el, ns, props, err)) < 0)
-			goto out;
-	}
-	rc = pp_wsxml_serialize(e.doc, out, err);
-out:
-	env_free(&e);
-	return rc;
-}
-
-int pp_wsman_response_build(const struct pp_wsman_request *req, const char *body_name,
-			    const struct pp_wsman_props *props, struct pp_buf *out,
-			    struct pp_err *err)
-{
-	return build_reply(req, body_name, NULL, props, out, err);
-}
-
-int pp_wsman_output_build(const struct pp_wsman_request *req, uint32_t return_value,
-			  const struct pp_wsman_props *outputs, struct pp_buf *out,
-			  struct pp_err *err)
-{
-	char name[PP_WSMAN_NAME_MAX + 1];
-	int rc;
-	if (req->op != PP_WSMAN_OP_INVOKE || !pp_wsman_name_valid(req->method))
-		return pp_err_set(err, PP_EINVAL,
-				  "method output for a request that is not a method");
-	if ((rc = body_name_for(req->op, req->resource_uri, req->method, "_OUTPUT", name, err)) < 0)
-		return rc;
-	if (outputs && pp_wsman_props_get(outputs, "ReturnValue"))
-		return pp_err_set(err, PP_EINVAL,
-				  "ReturnValue is given separately, not in outputs");
-	return build_reply(req, name, &return_value, outputs, out, err);
-}
-
-/* n instances <g:Class xmlns:g="ResourceURI"> under parent. */
-static int add_items(xmlNode *parent, const struct pp_wsman_request *req,
-		     const struct pp_wsman_props *items, size_t n, struct pp_err *err)
-{
-	char name[PP_WSMAN_NAME_MAX + 1];
-	int rc = body_name_for(PP_WSMAN_OP_GET, req->resource_uri, NULL, NULL, name, err);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		xmlNode *el = xmlNewChild(parent, NULL, X(name), NULL);
-		xmlNs *ns = el ? xmlNewNs(el, X(req->resource_uri), X("g")) : NULL;
-		if (!ns)
-			return nomem(err);
-		xmlSetNs(el, ns);
-		rc = add_props(el, ns, &items[i], err);
-	}
-	return rc;
-}
-
-int pp_wsman_enum_response_build(const struct pp_wsman_request *req, const char *context,
-				 const struct pp_wsman_props *items, size_t n, bool end,
-				 struct pp_buf *out, struct pp_err *err)
-{
-	bool pull = req->op == PP_WSMAN_OP_PULL;
-	struct env e = {0};
-	int rc;
-	if (req->op != PP_WSMAN_OP_ENUMERATE && !pull)
-		return pp_err_set(err, PP_EINVAL,
-				  "enumeration response to a request that is not "
-				  "Enumerate or Pull");
-	if (!pull && !req->optimize && n)
-		return pp_err_set(err, PP_EINVAL, "items in a non-optimized EnumerateResponse");
-	if ((context || !pull) && (rc = check_context(context, err)) < 0)
-		return rc;
-	if ((rc = check_request_ids(req, err)) < 0)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = check_props(&items[i], "item", err)) < 0)
-			return rc;
-	}
-	const char *action =
-	    pull ? PP_WSMAN_ACTION_PULL "Response" : PP_WSMAN_ACTION_ENUMERATE "Response";
-	if ((rc = reply_envelope(&e, req->message_id, action, req->resource_uri, err)) < 0)
-		goto out;
-	xmlNs *wsen = env_wsen(&e);
-	xmlNode *r =
-	    wsen ? xmlNewChild(e.body, wsen, X(pull ? "PullResponse" : "EnumerateResponse"), NULL)
-		 : NULL;
-	if (!r || (context && !pp_wsxml_add(r, wsen, "EnumerationContext", context))) {
-		rc = nomem(err);
-		goto out;
-	}
-	if (pull || req->optimize) {
-		xmlNs *ns = pull ? wsen : e.wsman;
-		xmlNode *list = xmlNewChild(r, ns, X("Items"), NULL);
-		if (!list) {
-			rc = nomem(err);
-			goto out;
-		}
-		if ((rc = add_items(list, req, items, n, err)) < 0)
-			goto out;
-		if (end && !xmlNewChild(r, ns, X("EndOfSequence"), NULL)) {
-			rc = nomem(err);
-			goto out;
-		}
-	}
-	rc = pp_wsxml_serialize(e.doc, out, err);
-out:
-	env_free(&e);
-	return rc;
-}
-
-int pp_wsman_release_response_build(const struct pp_wsman_request *req, struct pp_buf *out,
-				    struct pp_err *err)
-{
-	if (req->op != PP_WSMAN_OP_RELEASE)
-		return pp_err_set(err, PP_EINVAL,
-				  "ReleaseResponse to a request that is not Release");
-	return build_reply(req, NULL, NULL, NULL, out, err);
-}
+/* Responses, method outputs, enumeration and release answers: lib/wsman/reply.c. */
 
 int pp_wsman_fault_build(const struct pp_wsman_request *req, enum pp_wsman_fault fault,
 			 const char *reason, struct pp_buf *out, int *http_status,
@@ -1128,7 +965,7 @@ int pp_wsman_fault_build(const struct pp_wsman_request *req, enum pp_wsman_fault
 	}
 	const char *uri = NULL;
 	if (req && memchr(req->resource_uri, '\0', sizeof(req->resource_uri)) &&
-	    check_uri(req->resource_uri, "wsman:ResourceURI", NULL) == 0)
+	    pp_wsman_check_uri(req->resource_uri, "wsman:ResourceURI", NULL) == 0)
 		uri = req->resource_uri;
 	if ((rc = reply_envelope(&e, relates_to, fi->action, uri, err)) < 0)
 		goto out;
@@ -1351,7 +1188,7 @@ static int enum_response_body(const struct pp_wsman_call *call, const xmlNode *e
 			if ((rc = pp_wsxml_text(n, resp->enum_context, sizeof(resp->enum_context),
 						PP_WSXML_TRIM, "wsen:EnumerationContext", err)) <
 				0 ||
-			    (rc = check_context(resp->enum_context, err)) < 0) {
+			    (rc = pp_wsman_check_context(resp->enum_context, err)) < 0) {
 				resp->enum_context[0] = '\0';
 				return rc;
 			}

@@ -5,7 +5,8 @@
  * envelope and record in a struct pp_wsman_call what pp_wsman_response_parse must see in
  * the answer (wsa:RelatesTo = our wsa:MessageID, wsa:Action = our action + "Response").
  * Device side: pp_wsman_request_parse reads a request, pp_wsman_response_build /
- * pp_wsman_output_build answer it, pp_wsman_fault_build refuses it.
+ * pp_wsman_output_build answer it (written as text: reply.c), pp_wsman_fault_build
+ * refuses it. Requests and answers are written from templates (xmlw.h), not as trees.
  *
  * Limits: an input of more than PP_WSMAN_DOC_MAX bytes is refused before it is parsed;
  * outputs are refused when over PP_WSMAN_DOC_MAX or the pp_buf's own ceiling (initialise

@@ -2,13 +2,13 @@
  * loopback address, the load generator for tests and benchmarks (docs/architecture.md "Device
  * emulator"). */
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,8 +79,7 @@ struct fleet {
 	uint64_t hellos_delivered, first_refused_ms;
 	bool timed_out, interrupted, no_server, progress, draining;
 	struct event *tick, *drain;
-	char root[4096]; /* the devices' state directories */
-	bool temp_root;  /* root is ours: removed at the end */
+	char root[4096]; /* --state-dir: the devices' state directories */
 };
 
 static bool counts_as_good(uint8_t fault)
@@ -116,8 +115,8 @@ static void fleet_usage(FILE *out)
 		"                (and must still end provisioned)\n"
 		"  --timeout     seconds (default 300)\n"
 		"  --state-dir   keep per-device state directories DIR/dev-NNNNNN (an existing\n"
-		"                one is loaded as it is); default: a private temporary directory\n"
-		"                removed at exit\n"
+		"                one is loaded as it is; every change written atomically);\n"
+		"                default: the devices' state in memory only, gone at exit\n"
 		"  --wsman-trace DIR  write every WS-Management request the device accepts after\n"
 		"                authentication to DIR/NNNNNN-<address>.xml (6-digit sequence per\n"
 		"                process, mode 0600, never overwritten), with the text of PPS,\n"
@@ -319,6 +318,7 @@ struct fleet_sum {
 	size_t provisioned, failed, timed_count;
 	uint64_t median_ms, p99_ms;
 	double elapsed_s, rate;
+	double cpu_s; /* the process's CPU time (user + system), devices made included */
 	uint32_t fprov[F_KINDS], fhs[F_KINDS], fdrop[F_KINDS];
 };
 
@@ -349,6 +349,10 @@ static void fleet_summarize(struct fleet *fl, uint64_t end_ms, struct fleet_sum 
 	}
 	free(t);
 	s->elapsed_s = (double)(end_ms - fl->start_ms) / 1000.0;
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		s->cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			   (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	if (s->provisioned && fl->last_provisioned_ms > fl->start_ms)
 		s->rate = (double)s->provisioned /
 			  ((double)(fl->last_provisioned_ms - fl->start_ms) / 1000.0);
@@ -393,6 +397,7 @@ static int fleet_report(struct fleet *fl, const struct fleet_sum *s)
 		json_object_set_new(j, "first_hello_to_provisioned_ms", t);
 		json_object_set_new(j, "failed_handshakes",
 				    json_integer((json_int_t)fl->hs_failed_total));
+		json_object_set_new(j, "cpu_s", json_real(s->cpu_s));
 		json_object_set_new(j, "faults", faults);
 		return pp_json_print(j);
 	}
@@ -416,28 +421,6 @@ static int fleet_report(struct fleet *fl, const struct fleet_sum *s)
 
 /* ---- state directories ---- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* A private directory for the devices' state files: tmpfs when there is one. */
-static int make_temp_root(char *out, size_t cap, struct pp_err *err)
-{
-	const char *tmp = getenv("TMPDIR");
-	const char *cands[] = {"/dev/shm", tmp && *tmp ? tmp : "/tmp", "/tmp"};
-	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
-		int n = snprintf(out, cap, "%s/pskprov-fleet.XXXXXX", cands[i]);
-		if (n > 0 && (size_t)n < cap && mkdtemp(out))
-			return 0;
-	}
-	return pp_err_set(err, PP_EIO, "cannot create a temporary directory: %s", strerror(errno));
-}
-
 static int device_dir(const char *root, size_t i, char *out, size_t cap, struct pp_err *err)
 {
 	int n = snprintf(out, cap, "%s/dev-%06zu", root, i + 1);
@@ -446,6 +429,9 @@ static int device_dir(const char *root, size_t i, char *out, size_t cap, struct 
 	return 0;
 }
 
+/* With --state-dir, device i's directory (an existing state is loaded as it is, a new
+ * one written atomically); without, a device in memory only (pp_amt_create_volatile):
+ * the private directory would have been removed at exit, so its files served no one. */
 static int make_device(const struct fleet_opts *o, const char *root, size_t i,
 		       const struct pp_devkey *key, uint8_t fault, struct pp_amt_device **out,
 		       struct pp_err *err)
@@ -453,21 +439,26 @@ static int make_device(const struct fleet_opts *o, const char *root, size_t i,
 	char dir[4096], file[4200];
 	struct stat st;
 	int rc;
-	if ((rc = device_dir(root, i, dir, sizeof(dir), err)) < 0)
-		return rc;
-	if (pp_dev_state_file(dir, file, sizeof(file)) < 0)
-		return pp_err_set(err, PP_EINVAL, "state directory path too long");
-	if (o->state_dir && stat(file, &st) == 0)
-		return pp_amt_load(dir, out, err);
-
 	/* The MEBx verifier at its lowest cost: thousands of devices are made at once. */
 	struct pp_amt_create_opts copts = {.pbkdf2_iterations = PP_AMT_DEV_PBKDF2_MIN};
+	if (!o->state_dir) {
+		rc = pp_amt_create_volatile(NULL, out, err);
+	} else {
+		if ((rc = device_dir(root, i, dir, sizeof(dir), err)) < 0)
+			return rc;
+		if (pp_dev_state_file(dir, file, sizeof(file)) < 0)
+			return pp_err_set(err, PP_EINVAL, "state directory path too long");
+		if (stat(file, &st) == 0)
+			return pp_amt_load(dir, out, err);
+		rc = pp_amt_create(dir, &copts, out, err);
+	}
+	if (rc < 0)
+		return rc;
+
 	struct pp_amt_server srv = {.has_ipv4 = true, .port = o->net.env.server_port};
 	pp_cleanup(pp_devpps_wipe) struct pp_pps bad = {0};
 	const char *pps = key->pps.s;
 	memcpy(srv.ipv4, o->net.env.server_ip, 4);
-	if ((rc = pp_amt_create(dir, &copts, out, err)) < 0)
-		return rc;
 	if (fault == F_WRONG) {
 		/* A valid PPS, but not the one the server holds for this PID. */
 		if (pp_pps_generate(&bad) < 0)
@@ -595,15 +586,12 @@ static int fleet_plan(struct fleet *fl, struct pp_err *err)
 	return assign_addresses(fl, fl->o->base, err);
 }
 
-/* --state-dir, made when missing, or a private temporary directory. */
+/* --state-dir, made when missing; without it the devices live in memory only. */
 static int fleet_make_root(struct fleet *fl, struct pp_err *err)
 {
 	const char *dir = fl->o->state_dir;
-	if (!dir) {
-		int rc = make_temp_root(fl->root, sizeof(fl->root), err);
-		fl->temp_root = rc == 0;
-		return rc;
-	}
+	if (!dir)
+		return 0;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return pp_err_set(err, PP_EIO, "cannot create '%s': %s", dir, strerror(errno));
 	snprintf(fl->root, sizeof(fl->root), "%s", dir);
@@ -709,8 +697,6 @@ static void fleet_free(struct fleet *fl)
 		pp_amt_freep(&d->dev);
 	}
 	free(fl->devs);
-	if (fl->temp_root && nftw(fl->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		pp_warn(LOG, "cannot remove '%s': %s", fl->root, strerror(errno));
 	if (fl->tick)
 		event_free(fl->tick);
 	if (fl->drain)

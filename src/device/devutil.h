@@ -142,10 +142,12 @@ int pp_dev_set_trace(void *opts, const char *value, struct pp_err *err);
 struct pp_dev_loop {
 	struct event_base *base;
 	SSL_CTX *ctx;
+	struct pp_devws_work *ws_work;
 	struct event *sigint, *sigterm;
 };
 
-/* The loop and the TLS context of profile, into env (base, tls_ctx). */
+/* The loop, the TLS context of profile and the WS-Management working memory, into env
+ * (base, tls_ctx, ws_work). */
 int pp_dev_loop_new(struct pp_dev_loop *l, enum pp_tls_profile profile, struct pp_emu_env *env,
 		    struct pp_err *err) PP_WUR;
 /* SIGINT and SIGTERM call fn(sig, what, arg) on the loop. */

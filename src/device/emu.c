@@ -25,6 +25,8 @@
 #include "core/clock.h"
 #include "core/fileio.h"
 #include "core/secret.h"
+#include "core/sock.h"
+#include "prog/evio.h"
 #include "device/devutil.h"
 #include "device/ws.h"
 #include "keys/keys.h"
@@ -433,6 +435,9 @@ static void hs_hook(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	h->hooked = true;
+	/* An answer goes out as headers and body: no wait for a delayed ACK between. */
+	if (bufferevent_getfd(bev) >= 0)
+		(void)pp_sock_nodelay(bufferevent_getfd(bev));
 	bufferevent_getcb(bev, &h->rd, &h->wr, &h->ev, &h->ev_arg);
 	if (!h->ev) {
 		/* evhttp already let go of it (bufferevent_free clears the callbacks). */
@@ -482,6 +487,8 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 	/* The handshake's own deadline, whatever evhttp sets later. */
 	struct timeval tv = {PP_EMU_HTTP_TIMEOUT_S, 0};
 	bufferevent_set_timeouts(bev, &tv, &tv);
+	if (pp_bev_one_record(bev) < 0)
+		pp_debug(LOG, "%s: answers on this connection leave in pieces", e->name);
 	if (!attached) {
 		free(h);
 		return bev;
@@ -533,13 +540,14 @@ static int authenticate(struct pp_emu *e, struct emu_conn *cn, struct evhttp_req
 	bool stale = false;
 
 	if (value) {
-		struct pp_digest_auth *a = calloc(1, sizeof(*a));
+		/* On the stack (1.7 KB): a heap block this size per request went through
+		 * malloc's large bins; the parse clears it, the wipe below ends it. */
+		struct pp_digest_auth auth, *a = &auth;
 		uint8_t ha1[PP_DIGEST_HA1_LEN];
 		int rc = -PP_ENOMEM;
 		if (!e->replay && (e->replay = malloc(sizeof(*e->replay))) != NULL)
 			pp_digest_replay_init(e->replay);
-		if (a && e->replay &&
-		    (rc = pp_digest_auth_parse(value, strlen(value), a, &err)) == 0) {
+		if (e->replay && (rc = pp_digest_auth_parse(value, strlen(value), a, &err)) == 0) {
 			/* An unknown user is checked against a random HA1: same answer, same
 			 * work as a wrong password. */
 			if (pp_amt_digest_ha1(e->dev, a->username, ha1, NULL) < 0 &&
@@ -554,10 +562,7 @@ static int authenticate(struct pp_emu *e, struct emu_conn *cn, struct evhttp_req
 			pp_info(LOG, "%s: unusable Authorization header: %s", e->name,
 				err.msg[0] ? err.msg : pp_status_str(-rc));
 		}
-		if (a) {
-			pp_wipe(a, sizeof(*a));
-			free(a);
-		}
+		pp_wipe(a, sizeof(*a));
 		if (rc == 0)
 			return 0;
 		stale = rc == -PP_ETIMEOUT;
@@ -627,8 +632,8 @@ static void wsman(struct pp_emu *e, struct emu_conn *cn, struct evhttp_request *
 	}
 	pp_buf_init(&env, PP_WSMAN_DOC_MAX);
 	trace_request(e, xml, len);
-	int rc = pp_devws_handle(e->dev, &e->ws, e->addr, xml, len, (int64_t)time(NULL), &env, &res,
-				 &err);
+	int rc = pp_devws_handle(e->env->ws_work, e->dev, &e->ws, e->addr, xml, len,
+				 (int64_t)time(NULL), &env, &res, &err);
 	pp_wipe(xml, len); /* may hold a password */
 	evbuffer_drain(in, len);
 	if (rc < 0) {

@@ -30,6 +30,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "device/ws.h"
 #include "firmware/device.h"
 #include "core/err.h"
 
@@ -91,7 +92,8 @@ struct pp_emu_env {
 	double time_scale;        /* > 0; multiplies the hello delays (0.001: a minute is 60 ms) */
 	uint32_t latency_ms;      /* added before every HTTP answer; 0..PP_EMU_LATENCY_MAX_MS */
 	pp_emu_event_fn on_event; /* may be NULL; never frees the device from inside */
-	struct pp_emu_trace *trace; /* may be NULL: no trace */
+	struct pp_emu_trace *trace;    /* may be NULL: no trace */
+	struct pp_devws_work *ws_work; /* pp_devws_work_new; may be NULL: one per request */
 };
 
 /* A runtime for dev on addr (127.0.0.0/8 only). dev stays the caller's: free it after

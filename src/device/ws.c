@@ -1,5 +1,7 @@
 /* WS-Management on the emulated device: the dispatch table of the AMT subset
- * (docs/protocol.md section 4) over the firmware operations of lib/firmware. */
+ * (docs/protocol.md section 4) over the firmware operations of lib/firmware. Answers are
+ * written as text (lib/wsman/reply.c: the bytes of a tree, without the tree);
+ * faults, rare, still go through soap.h. */
 #include "ws.h"
 
 #include <inttypes.h>
@@ -831,10 +833,13 @@ static int enum_answer(struct ws_ctx *c, const struct ws_class *k, size_t from, 
 		       const char *context, bool end)
 {
 	struct pp_err why = {0};
-	struct pp_wsman_props *items = n ? calloc(n, sizeof(*items)) : NULL;
+	/* Not calloc: each list is 35 KB of slots, of which a render fills a few. */
+	struct pp_wsman_props *items = n ? malloc(n * sizeof(*items)) : NULL;
 	int rc = 0;
 	if (n && !items)
 		return pp_err_set(c->err, PP_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		pp_wsman_props_init(&items[i]);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = k->render(c, from + i, &items[i], &why);
 	if (rc < 0) {
@@ -961,15 +966,35 @@ static int dispatch(struct ws_ctx *c)
 	return fault(c, PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED, NULL);
 }
 
-int pp_devws_handle(struct pp_amt_device *dev, struct pp_devws_state **state, const uint8_t addr[4],
-		    const void *xml, size_t len, int64_t now, struct pp_buf *out,
-		    struct pp_devws_result *res, struct pp_err *err)
+struct pp_devws_work {
+	struct ws_ctx c;
+};
+
+struct pp_devws_work *pp_devws_work_new(void)
+{
+	return malloc(sizeof(struct pp_devws_work));
+}
+
+void pp_devws_work_free(struct pp_devws_work *w)
+{
+	free(w);
+}
+
+int pp_devws_handle(struct pp_devws_work *work, struct pp_amt_device *dev,
+		    struct pp_devws_state **state, const uint8_t addr[4], const void *xml,
+		    size_t len, int64_t now, struct pp_buf *out, struct pp_devws_result *res,
+		    struct pp_err *err)
 {
 	memset(res, 0, sizeof(*res));
 	res->http_status = 500;
-	struct ws_ctx *c = calloc(1, sizeof(*c));
+	/* About 105 KB, nearly all of it the property slots of the request and the answer:
+	 * neither zeroed nor wiped whole. The parse resets the request, the answer starts
+	 * empty, and the wipes below clear the slots that were filled (the only place a
+	 * secret can be). */
+	struct ws_ctx *c = work ? &work->c : malloc(sizeof(*c));
 	if (!c)
 		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	pp_wsman_props_init(&c->out);
 	c->dev = dev;
 	c->state = state;
 	c->addr = addr;
@@ -989,8 +1014,8 @@ int pp_devws_handle(struct pp_amt_device *dev, struct pp_devws_state **state, co
 	}
 	pp_wsman_request_wipe(&c->req);
 	pp_wsman_props_wipe(&c->out);
-	pp_wipe(c, sizeof(*c));
-	free(c);
+	if (!work)
+		free(c);
 	return rc;
 }
 

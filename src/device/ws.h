@@ -53,16 +53,30 @@ void pp_devws_state_free(struct pp_devws_state *s);
  * with wsman:InvalidParameter naming the property when changed; unknown properties
  * are refused. */
 
-/* Handles one request of len bytes. state: where the device's enumeration contexts live
+/* Working memory of pp_devws_handle: about 105 KB, nearly all of it the property slots
+ * of the request and of the answer. A caller that handles many requests (the runtime:
+ * one per process, in struct pp_emu_env) makes one and passes it to every call instead
+ * of having each call allocate its own: a 105 KB malloc and free per request cost more
+ * than the rest of the request's memory management. It holds nothing between calls
+ * (the slots a call filled are wiped before it returns); one call at a time. */
+struct pp_devws_work;
+/* NULL when out of memory. */
+struct pp_devws_work *pp_devws_work_new(void);
+/* Accepts NULL. */
+void pp_devws_work_free(struct pp_devws_work *w);
+
+/* Handles one request of len bytes. work: pp_devws_work_new's, or NULL (allocated for
+ * the call). state: where the device's enumeration contexts live
  * (*state NULL until the first Enumerate; NULL: Enumerate fails); addr: the device's
  * IPv4 address (AMT_EthernetPortSettings IPAddress) or NULL; out (pp_buf_init'ed with a ceiling of
  * at least PP_WSMAN_DOC_MAX) receives the envelope, which may hold nothing secret but is wiped
  * anyway by the caller. now: host Unix seconds (the device clock's base). Returns 0 with
  * an envelope, or < 0 when not even a fault could be built (answer 500 without a
  * body). */
-int pp_devws_handle(struct pp_amt_device *dev, struct pp_devws_state **state, const uint8_t addr[4],
-		    const void *xml, size_t len, int64_t now, struct pp_buf *out,
-		    struct pp_devws_result *res, struct pp_err *err) PP_WUR;
+int pp_devws_handle(struct pp_devws_work *work, struct pp_amt_device *dev,
+		    struct pp_devws_state **state, const uint8_t addr[4], const void *xml,
+		    size_t len, int64_t now, struct pp_buf *out, struct pp_devws_result *res,
+		    struct pp_err *err) PP_WUR;
 
 /* The request trace (`--wsman-trace DIR`): a copy of xml in out with the text of every
  * element whose local name is PPS, Password, DigestPassword or contains "Password"

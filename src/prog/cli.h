@@ -86,6 +86,21 @@ int pp_datadir_paths(struct pp_cli *cli, struct pp_datadir *dd, struct pp_err *e
 int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store **store,
 		    struct pp_err *err) PP_WUR;
 
+/* How to open the data directory's store (its loaded config): the backend, the target,
+ * read-only for a directory that cannot be written. */
+struct pp_store_config;
+int pp_datadir_store_config(const struct pp_datadir *dd, struct pp_store_config *sc,
+			    struct pp_err *err) PP_WUR;
+/* DIR/pskprov.lock, the data directory's lock (an advisory flock held while *fd stays
+ * open): the server holds it for its life, a master-key rotation while it runs. Held by
+ * another process: -PP_EEXIST, "WHO (pid N) runs on the data directory 'DIR'; ADVICE". */
+#define PP_LOCK_FILE "pskprov.lock"
+int pp_datadir_lock(const char *dir, const char *who, const char *advice, int *fd,
+		    struct pp_err *err) PP_WUR;
+/* The data directory's master key: PSKPROV_MASTER_KEY when set, else its key file. */
+int pp_datadir_key(const struct pp_datadir *dd, struct pp_master_key *mk,
+		   struct pp_err *err) PP_WUR;
+
 /* PSKPROV_MASTER_KEY (docs/security-model.md). The first call in a process takes
  * the variable out of the environment: the key is parsed into memory kept out of core
  * dumps (pp_secret_alloc), the value in the environment block is overwritten with

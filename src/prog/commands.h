@@ -16,5 +16,8 @@ int cmd_status(struct pp_cli *cli, int argc, char **argv);
 int cmd_demo(struct pp_cli *cli, int argc, char **argv);
 int cmd_agent(struct pp_cli *cli, int argc, char **argv);
 int cmd_token(struct pp_cli *cli, int argc, char **argv);
+int cmd_backup(struct pp_cli *cli, int argc, char **argv);
+int cmd_restore(struct pp_cli *cli, int argc, char **argv);
+int cmd_master_key(struct pp_cli *cli, int argc, char **argv);
 
 #endif

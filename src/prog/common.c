@@ -21,6 +21,7 @@
 #include "core/secret.h"
 #include "store/masterkey.h"
 #include "store/store.h"
+#include "usecase/rotate.h"
 
 /* "pskprov: <message><tail>" on stderr, one line. */
 static void say(const char *tail, const char *fmt, va_list ap) PP_PRINTF(2, 0);
@@ -300,13 +301,52 @@ int pp_harden_process(struct pp_err *err)
 	return 0;
 }
 
-static int load_master_key(struct pp_datadir *dd, struct pp_master_key *mk, struct pp_err *err)
+int pp_datadir_key(const struct pp_datadir *dd, struct pp_master_key *mk, struct pp_err *err)
 {
+	/* A systemd credential (LoadCredential=/LoadCredentialEncrypted= master-key) comes
+	 * first: the service's way, never in the environment (systemd.exec(5)). */
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	if (creds && *creds) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/master-key", creds);
+		if (access(path, F_OK) == 0)
+			return pp_master_key_load_credential(path, mk, err);
+	}
 	bool present = false;
 	int rc = pp_master_key_from_env(mk, &present, err);
 	if (rc < 0 || present)
 		return rc;
 	return pp_master_key_load(dd->key_path, mk, err);
+}
+
+int pp_datadir_store_config(const struct pp_datadir *dd, struct pp_store_config *sc,
+			    struct pp_err *err)
+{
+	bool pg = dd->config.backend == PP_BACKEND_POSTGRES;
+	/* A directory nobody may write to (a read-only mount, chmod a-w): the commands that
+	 * only read still work, the others fail at their first write. */
+	*sc = (struct pp_store_config){
+	    .kind = pg ? PP_STORE_POSTGRES : PP_STORE_SQLITE,
+	    .target = pg ? dd->config.postgres_url : dd->db_path,
+	    .readonly = !pg && (access(dd->dir, W_OK) < 0 || access(dd->db_path, W_OK) < 0),
+	};
+	if (pg && !dd->config.postgres_url[0])
+		return pp_err_set(err, PP_EINVAL, "%s: backend = postgres needs postgres_url",
+				  dd->config_path);
+	return 0;
+}
+
+/* The key file, completing a master-key rotation that a crash interrupted
+ * (usecase/rotate.h). */
+static int datadir_key_open(const struct pp_datadir *dd, const struct pp_store_config *sc,
+			    struct pp_store **store, struct pp_err *err)
+{
+	bool finished = false;
+	int rc = pp_uc_key_open(sc, dd->key_path, store, &finished, err);
+	if (rc == 0 && finished)
+		pp_note("completed an interrupted master-key rotation: '%s.new' is now '%s'",
+			dd->key_path, dd->key_path);
+	return rc;
 }
 
 int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store **store,
@@ -327,22 +367,15 @@ int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store *
 	if ((rc = pp_harden_process(err)) < 0)
 		return rc;
 	struct pp_master_key mk;
-	rc = load_master_key(dd, &mk, err);
+	bool from_env = false;
+	rc = pp_master_key_from_env(&mk, &from_env, err);
 	if (rc < 0)
 		return rc;
-	bool pg = dd->config.backend == PP_BACKEND_POSTGRES;
-	/* A directory nobody may write to (a read-only mount, chmod a-w): the commands that
-	 * only read still work, the others fail at their first write. */
-	struct pp_store_config sc = {
-	    .kind = pg ? PP_STORE_POSTGRES : PP_STORE_SQLITE,
-	    .target = pg ? dd->config.postgres_url : dd->db_path,
-	    .readonly = !pg && (access(dd->dir, W_OK) < 0 || access(dd->db_path, W_OK) < 0),
-	};
-	if (pg && !dd->config.postgres_url[0])
-		rc = pp_err_set(err, PP_EINVAL, "%s: backend = postgres needs postgres_url",
-				dd->config_path);
-	else
-		rc = pp_store_open(&sc, &mk, store, err);
+	struct pp_store_config sc;
+	rc = pp_datadir_store_config(dd, &sc, err);
+	if (rc == 0)
+		rc = from_env ? pp_store_open(&sc, &mk, store, err)
+			      : datadir_key_open(dd, &sc, store, err);
 	pp_wipe(&mk, sizeof(mk));
 	return rc;
 }
@@ -462,4 +495,22 @@ int pp_pskc_protection(const struct pp_pskc_opts *o, bool writing, struct pp_psk
 void pp_cli_store_closep(struct pp_store **s)
 {
 	pp_store_close(*s);
+}
+
+int pp_datadir_lock(const char *dir, const char *who, const char *advice, int *fd,
+		    struct pp_err *err)
+{
+	char path[4200];
+	long holder = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, PP_LOCK_FILE) >= sizeof(path))
+		return pp_err_set(err, PP_EINVAL, "data directory path too long");
+	int rc = pp_lock_file(path, fd, &holder, err);
+	if (rc != -PP_EEXIST)
+		return rc;
+	if (holder)
+		return pp_err_set(err, PP_EEXIST,
+				  "%s (pid %ld) runs on the data directory '%s'; %s", who, holder,
+				  dir, advice);
+	return pp_err_set(err, PP_EEXIST, "%s runs on the data directory '%s' (%s is locked); %s",
+			  who, dir, path, advice);
 }

@@ -192,6 +192,10 @@ static const struct metric_def {
     M_COUNTER("jobs_claimed_total", "jobs claimed by this instance", jobs_claimed),
     M_GAUGE("sessions_active", "device sessions in progress", sessions_active),
     M_GAUGE("sessions_peak", "most device sessions at once", sessions_peak),
+    M_GAUGE("admission_limit", "device sessions the server admits at once (measured Little's law)",
+	    admission_limit),
+    M_GAUGE("sessions_slow", "sessions past the slow age, not counted against the admission limit",
+	    sessions_slow),
     M_COUNTER("provisioned_total", "devices provisioned", provisioned),
     M_COUNTER("jobs_failed_total", "jobs failed for good", jobs_failed),
     M_COUNTER("jobs_retried_total", "job attempts to be retried", jobs_retried),
@@ -337,6 +341,13 @@ static void on_hello(struct evhttp_request *req, void *arg)
 	s->m.api_requests++;
 	if (!authorized(s, req, PP_API_HELLO))
 		return;
+	if (s->stopping) {
+		/* Draining: no new job here; the agent tries again (another instance, or this
+		 * one after its restart). */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+		reply_error(s, req, 503, "Service Unavailable", "the server is stopping");
+		return;
+	}
 	if (!json_content_type(req)) {
 		reply_error(s, req, 415, "Unsupported Media Type",
 			    "Content-Type must be application/json");

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/secret.h"
 #include "server/session.h"
 #include "store/store.h"
@@ -95,6 +96,44 @@ static void claim_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 		pp_server_kick_claim(s);
 }
 
+/* ---- admission [lib/core/admit.h] ---------------------------------------------- */
+
+static void uncount(struct pp_server *s, struct session *x)
+{
+	TAILQ_REMOVE(&s->counted, x, admit_link);
+	x->counted = false;
+	s->n_counted--;
+}
+
+void pp_server_admit_begin(struct pp_server *s, struct session *x)
+{
+	x->begin_ms = pp_now_ms();
+	x->counted = true;
+	TAILQ_INSERT_TAIL(&s->counted, x, admit_link);
+	s->n_counted++;
+}
+
+void pp_server_admit_end(struct pp_server *s, struct session *x)
+{
+	pp_admit_end(&s->admit, pp_now_ms(), x->device_ms, x->provisioned, x->counted);
+	if (x->counted)
+		uncount(s, x);
+}
+
+/* Sessions the limit still allows now. The oldest sessions past the slow age stop
+ * counting first: sessions begin in order, so they are at the head. */
+static uint64_t admission_room(struct pp_server *s)
+{
+	uint64_t now = pp_now_ms(), slow = pp_admit_slow_ms(&s->admit);
+	struct session *x;
+	while (slow && s->n_counted && (x = TAILQ_FIRST(&s->counted)) && now - x->begin_ms > slow)
+		uncount(s, x);
+	uint32_t limit = pp_admit_limit(&s->admit, now, s->n_counted);
+	s->m.admission_limit = limit;
+	s->m.sessions_slow = s->m.sessions_active - s->n_counted;
+	return limit > s->n_counted ? limit - s->n_counted : 0;
+}
+
 void pp_server_kick_claim(struct pp_server *s)
 {
 	if (s->claim_in_flight || s->stopping)
@@ -102,6 +141,9 @@ void pp_server_kick_claim(struct pp_server *s)
 	uint64_t free_slots = s->cfg.max_sessions > s->m.sessions_active
 				  ? s->cfg.max_sessions - s->m.sessions_active
 				  : 0;
+	uint64_t room = admission_room(s);
+	if (room < free_slots)
+		free_slots = room;
 	if (!free_slots)
 		return;
 	struct claim_op *c = calloc(1, sizeof(*c));

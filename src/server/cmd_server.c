@@ -1,4 +1,5 @@
-/* pskprov server: runs the configuration server until SIGINT/SIGTERM. */
+/* pskprov server: runs the configuration server until SIGTERM/SIGINT (a drain), SIGHUP
+ * reloads its configuration (service.c). */
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "keys/keys.h"
 #include "server/auth.h"
 #include "server/server.h"
+#include "server/service.h"
 #include "server/session.h"
 #include "store/store.h"
 #include "prog/log.h"
@@ -30,7 +33,7 @@ static void server_usage(FILE *out)
 		"                      [--device-http-port N] [--profile P] [--log-level L]\n"
 		"                      [--exit-when-idle] [--hello-deadline-ms N]\n"
 		"                      [--hello-max-conns N] [--hello-per-source N]\n"
-		"                      [--api-max-conns N]\n\n"
+		"                      [--api-max-conns N] [--log-format F]\n\n"
 		"Receives hellos, connects to devices over TLS-PSK and configures them over\n"
 		"WS-Management. Addresses default to the config file (loopback).\n"
 		"  --profile P         TLS profile (default: tls_profile of the config, compat):\n"
@@ -38,14 +41,27 @@ static void server_usage(FILE *out)
 		"                        suites (TLS 1.0, PSK-AES-CBC-SHA)\n"
 		"                      tls12: strict modern-only, refuses legacy firmware\n"
 		"                      tls13 | amt-legacy (the AMT suites only)\n"
-		"  --log-level L       debug | info | warn | error\n"
+		"  --log-level L       debug | info | warn | error (default: log_level of the\n"
+		"                      config, info); a SIGHUP applies the file's log_level\n"
+		"                      when it changed there\n"
+		"  --log-format F      text | json (one object a line) | journal (native\n"
+		"                      journald entries); default journal when stderr is\n"
+		"                      systemd's journal stream ($JOURNAL_STREAM), else text\n"
 		"  --exit-when-idle    exit once no job is runnable (tests, demo)\n"
 		"  --hello-deadline-ms a whole hello within this long of the connection\n"
 		"                      (default 5000)\n"
 		"  --hello-max-conns   hello connections at once (default 4096, less when the\n"
 		"                      descriptor limit is low); the longest idle goes first\n"
 		"  --hello-per-source  hello connections at once from one address (default 8)\n"
-		"  --api-max-conns     API connections at once (default 256, or less)\n");
+		"  --api-max-conns     API connections at once (default 256, or less)\n\n"
+		"Signals: SIGTERM or SIGINT drains (no new claim or hello; sessions in flight\n"
+		"get drain_seconds of the config, default 10; a second signal exits at once,\n"
+		"the jobs left to their leases); SIGHUP reads the config file again (timeouts,\n"
+		"max_sessions, drain_seconds, log_level; other keys need a restart).\n"
+		"Under systemd (Type=notify): READY=1, WATCHDOG=1, STATUS=, STOPPING=1. The\n"
+		"master key: $CREDENTIALS_DIRECTORY/master-key (a systemd credential), else\n"
+		"PSKPROV_MASTER_KEY (wiped from the environment once read), else the data\n"
+		"directory's master.key. One server per SQLite data directory (pskprov.lock).\n");
 }
 
 /* The admin API token: api.token in the data directory, made on first start. */
@@ -154,21 +170,13 @@ static void net_budget(struct pp_server *s, const struct net_opts *o)
 	}
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	struct pp_server *s = arg;
-	pp_info("server", "signal %d: stopping (unfinished jobs resume from their last step)",
-		(int)sig);
-	s->stopping = true;
-	event_base_loopexit(s->base, NULL);
-}
-
 /* What the command line says; NULL and 0 leave the configuration's value. */
 struct server_opts {
 	const char *hello, *api, *profile;
 	uint32_t dport, hport;
 	enum pp_log_level lvl;
+	enum pp_log_format fmt;
+	bool lvl_given, fmt_given;
 	bool exit_idle;
 	struct net_opts net;
 };
@@ -217,6 +225,7 @@ static int parse_server_opts(int argc, char **argv, struct server_opts *o)
 					     {"device-http-port", required_argument, NULL, 'P'},
 					     {"profile", required_argument, NULL, 't'},
 					     {"log-level", required_argument, NULL, 'l'},
+					     {"log-format", required_argument, NULL, 'F'},
 					     {"exit-when-idle", no_argument, NULL, 'x'},
 					     {"hello-deadline-ms", required_argument, NULL, 'D'},
 					     {"hello-max-conns", required_argument, NULL, 'M'},
@@ -229,7 +238,7 @@ static int parse_server_opts(int argc, char **argv, struct server_opts *o)
 	int c;
 	memset(o, 0, sizeof(*o));
 	o->lvl = PP_LOG_INFO;
-	while ((c = pp_getopt(argc, argv, "H:A:p:P:t:l:xhD:M:S:C:", opts)) != -1) {
+	while ((c = pp_getopt(argc, argv, "H:A:p:P:t:l:F:xhD:M:S:C:", opts)) != -1) {
 		if (parse_u32_opt(o, c, optarg, &err, &found) < 0)
 			return pp_usage_error("server", "%s", err.msg);
 		if (found)
@@ -250,6 +259,15 @@ static int parse_server_opts(int argc, char **argv, struct server_opts *o)
 						      "--log-level: '%.20s' is not debug, "
 						      "info, warn or error",
 						      optarg);
+			o->lvl_given = true;
+			break;
+		case 'F':
+			if (pp_log_format_parse(optarg, &o->fmt) < 0)
+				return pp_usage_error("server",
+						      "--log-format: '%.20s' is not text, json or "
+						      "journal",
+						      optarg);
+			o->fmt_given = true;
 			break;
 		case 'x':
 			o->exit_idle = true;
@@ -358,13 +376,11 @@ static int server_start(struct pp_server *s, struct pp_err *err)
 		rc = pp_server_api_start(s, err);
 	if (rc < 0)
 		return rc;
-	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
-	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
+	pp_admit_init(&s->admit, s->cfg.admission_floor, s->cfg.max_sessions);
+	TAILQ_INIT(&s->counted);
 	s->claim_timer = event_new(s->base, -1, EV_PERSIST, pp_server_claim_tick, s);
 	s->renew_timer = event_new(s->base, -1, EV_PERSIST, pp_server_renew_tick, s);
-	if (!s->sig_int || !s->sig_term || !s->claim_timer || !s->renew_timer ||
-	    event_add(s->sig_int, NULL) < 0 || event_add(s->sig_term, NULL) < 0 ||
-	    add_timer(s->claim_timer, 250) < 0 ||
+	if (!s->claim_timer || !s->renew_timer || add_timer(s->claim_timer, 250) < 0 ||
 	    add_timer(s->renew_timer, s->cfg.lease_seconds * 1000 / 3) < 0)
 		return pp_err_set(err, PP_ENOMEM, "cannot create events");
 	return 0;
@@ -381,6 +397,7 @@ static void server_run(struct pp_server *s, const char *db_path)
 		s->cfg.api_ip[2], s->cfg.api_ip[3], s->cfg.api_port, s->cfg.device_port,
 		pp_tls_profile_name(s->profile), db_path);
 	pp_server_kick_claim(s);
+	pp_notify_ready(s); /* the store is open, the listeners are up */
 	event_base_dispatch(s->base);
 	s->stopping = true;
 	pp_info("server", "stopped: %llu provisioned, %llu failed, %llu hellos",
@@ -419,6 +436,60 @@ static void server_stop(struct pp_server *s)
 	pp_wipe(s->api_token, sizeof(s->api_token));
 }
 
+/* Text, unless said otherwise or stderr is systemd's journal stream. */
+static void log_setup(const struct server_opts *o)
+{
+	pp_log_init(stderr, o->lvl);
+	enum pp_log_format f = o->fmt;
+	if (!o->fmt_given)
+		f = pp_log_fd_is_journal(STDERR_FILENO) ? PP_LOG_JOURNAL : PP_LOG_TEXT;
+	pp_log_set_format(f);
+}
+
+/* The lock comes before the store opens; only a SQLite data directory is one server's
+ * (PostgreSQL serves several instances). Whatever keeps us from reading the config
+ * here, pp_datadir_open reports. */
+static int lock_sqlite_datadir(struct pp_cli *cli, int *fd, struct pp_err *err)
+{
+	static struct pp_datadir dd;
+	struct stat st;
+	*fd = -1;
+	if (pp_datadir_paths(cli, &dd, err) < 0 || stat(dd.dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	pp_config_defaults(&dd.config);
+	struct pp_err ignored = {0};
+	if (pp_config_load(&dd.config, dd.config_path, &ignored) < 0 ||
+	    dd.config.backend != PP_BACKEND_SQLITE)
+		return 0;
+	return pp_service_lock(dd.dir, fd, err);
+}
+
+static int server_main(struct pp_service *v, struct pp_datadir *dd, const struct server_opts *o)
+{
+	struct pp_server *s = v->s;
+	struct pp_err err = {0};
+	s->cfg = dd->config;
+	v->file_cfg = dd->config;
+	memcpy(v->config_path, dd->config_path, sizeof(v->config_path));
+	if (!o->lvl_given)
+		pp_log_set_level((enum pp_log_level)dd->config.log_level);
+	if (apply_opts(s, o, &err) < 0) {
+		pp_store_close(s->store);
+		return pp_usage_error("server", "%s", err.msg);
+	}
+	v->sessions_cap = s->cfg.max_sessions; /* as the descriptor budget left it */
+	int rc = server_init(s, dd->dir, &err);
+	if (rc == 0)
+		rc = server_start(s, &err);
+	if (rc == 0)
+		rc = pp_service_start(v, &err);
+	if (rc == 0)
+		server_run(s, dd->db_path);
+	pp_service_stop(v);
+	server_stop(s);
+	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
+}
+
 int cmd_server(struct pp_cli *cli, int argc, char **argv)
 {
 	struct server_opts o;
@@ -426,26 +497,20 @@ int cmd_server(struct pp_cli *cli, int argc, char **argv)
 	int rc = parse_server_opts(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	pp_log_init(stderr, o.lvl);
+	log_setup(&o);
 	if (pp_harden_process(&err) < 0) /* before any secret: no core dump, no env key */
 		return pp_fail_err(&err);
 
 	static struct pp_server srv;
-	struct pp_server *s = &srv;
-	memset(s, 0, sizeof(*s));
-	struct pp_datadir dd;
-	if (pp_datadir_open(cli, &dd, &s->store, &err) < 0)
+	static struct pp_service svc;
+	static struct pp_datadir dd;
+	memset(&srv, 0, sizeof(srv));
+	memset(&svc, 0, sizeof(svc));
+	svc.s = &srv;
+	/* Held until the process ends: the descriptor is never closed. */
+	if (lock_sqlite_datadir(cli, &svc.lock_fd, &err) < 0)
 		return pp_fail_err(&err);
-	s->cfg = dd.config;
-	if (apply_opts(s, &o, &err) < 0) {
-		pp_store_close(s->store);
-		return pp_usage_error("server", "%s", err.msg);
-	}
-	rc = server_init(s, dd.dir, &err);
-	if (rc == 0)
-		rc = server_start(s, &err);
-	if (rc == 0)
-		server_run(s, dd.db_path);
-	server_stop(s);
-	return rc < 0 ? pp_fail_err(&err) : PP_EXIT_OK;
+	if (pp_datadir_open(cli, &dd, &srv.store, &err) < 0)
+		return pp_fail_err(&err);
+	return server_main(&svc, &dd, &o);
 }

@@ -34,6 +34,7 @@ struct pp_dbq {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct pp_dbq_op *in_head, *in_tail;   /* submitted, not yet taken */
+	struct pp_dbq_op *bg_head, *bg_tail;   /* the same, second in line (hellos) */
 	struct pp_dbq_op *out_head, *out_tail; /* finished, not yet delivered */
 	size_t pending;
 	bool stopping;
@@ -315,30 +316,55 @@ static void run_to_end(struct pp_dbq *q, struct pp_dbq_op *batch, size_t n)
 	hand_back(q, batch);
 }
 
+/* Up to max operations off a lane, as a list; *n counts them. */
+static struct pp_dbq_op *take(struct pp_dbq_op **head, struct pp_dbq_op **tail, size_t max,
+			      size_t *n)
+{
+	struct pp_dbq_op *first = *head, *last = NULL;
+	size_t k = 0;
+	for (struct pp_dbq_op *o = first; o && k < max; o = o->next, k++)
+		last = o;
+	if (!last)
+		return NULL;
+	*head = last->next;
+	if (!*head)
+		*tail = NULL;
+	last->next = NULL;
+	*n += k;
+	return first;
+}
+
+/* Appends list `more` (may be NULL) to list `list`. */
+static void push_list(struct pp_dbq_op *list, struct pp_dbq_op *more)
+{
+	while (list->next)
+		list = list->next;
+	list->next = more;
+}
+
 static void *dbq_main(void *arg)
 {
 	struct pp_dbq *q = arg;
 	for (;;) {
 		pthread_mutex_lock(&q->mu);
-		while (!q->in_head && !q->stopping)
+		while (!q->in_head && !q->bg_head && !q->stopping)
 			pthread_cond_wait(&q->cv, &q->mu);
-		if (!q->in_head && q->stopping) {
+		if (!q->in_head && !q->bg_head && q->stopping) {
 			pthread_mutex_unlock(&q->mu);
 			break;
 		}
-		/* Take up to max_batch operations: one transaction, one fsync. */
-		struct pp_dbq_op *batch = q->in_head, *last = batch;
-		size_t n = 1;
-		while (last->next && n < q->max_batch) {
-			last = last->next;
-			n++;
-		}
-		q->in_head = last->next;
-		if (!q->in_head)
-			q->in_tail = NULL;
-		last->next = NULL;
+		/* Up to max_batch operations: one transaction, one fsync. The first lane
+		 * first, leaving a quarter of the batch to the second when it waits. */
+		size_t n = 0, room = q->max_batch;
+		if (q->bg_head && room > 1)
+			room -= room / 4;
+		struct pp_dbq_op *batch = take(&q->in_head, &q->in_tail, room, &n);
+		struct pp_dbq_op *more = take(&q->bg_head, &q->bg_tail, q->max_batch - n, &n);
 		pthread_mutex_unlock(&q->mu);
-
+		if (!batch)
+			batch = more;
+		else
+			push_list(batch, more);
 		run_to_end(q, batch, n);
 	}
 	return NULL;
@@ -477,15 +503,28 @@ int pp_dbq_start(struct event_base *base, struct pp_store *store, size_t max_bat
 	return 0;
 }
 
-void pp_dbq_submit(struct pp_dbq *q, struct pp_dbq_op *op)
+static void submit_to(struct pp_dbq *q, struct pp_dbq_op *op, bool second)
 {
 	op->ran = false;
 	op->queued_ms = pp_now_ms();
 	pthread_mutex_lock(&q->mu);
-	push(&q->in_head, &q->in_tail, op);
+	if (second)
+		push(&q->bg_head, &q->bg_tail, op);
+	else
+		push(&q->in_head, &q->in_tail, op);
 	q->pending++;
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
+}
+
+void pp_dbq_submit(struct pp_dbq *q, struct pp_dbq_op *op)
+{
+	submit_to(q, op, false);
+}
+
+void pp_dbq_submit_second(struct pp_dbq *q, struct pp_dbq_op *op)
+{
+	submit_to(q, op, true);
 }
 
 size_t pp_dbq_pending(struct pp_dbq *q)

@@ -76,6 +76,10 @@ typedef void (*pp_dbq_health_cb)(void *arg, const struct pp_dbq_health *h);
 int pp_dbq_start(struct event_base *base, struct pp_store *store, size_t max_batch,
 		 struct pp_dbq **out, struct pp_err *err) PP_WUR;
 void pp_dbq_submit(struct pp_dbq *q, struct pp_dbq_op *op);
+/* The same, second in line: taken after what pp_dbq_submit queued, with a quarter of
+ * each batch kept for it. Hellos go here, so that a burst of thousands of them does not
+ * hold up the claims and the sessions' writes of the devices being served. */
+void pp_dbq_submit_second(struct pp_dbq *q, struct pp_dbq_op *op);
 /* Number of operations queued or running (not yet handed back). */
 size_t pp_dbq_pending(struct pp_dbq *q);
 void pp_dbq_stats(struct pp_dbq *q, struct pp_dbq_stats *out);

@@ -31,8 +31,13 @@
 /* A device repeats its hello on a schedule (a minute apart at first; much faster under
  * a test --time-scale). A hello identical to one recorded less than this long ago
  * changes nothing in the store, so it is counted and dropped without a store round
- * trip. Real schedules never come this close. */
+ * trip. Real schedules never come this close. A hello that left a job waiting (new or
+ * active) is remembered longer, until this instance ends the job's session (then as if
+ * it had just been recorded): devices waiting for their turn must not cost a store
+ * write each time they repeat themselves. A job another instance ends is seen again
+ * after the longer window. */
 #define HELLO_DEDUP_MS 5000
+#define HELLO_JOB_WAIT_MS 60000
 #define HELLO_SEEN_SLOTS 65536 /* power of 2 */
 #define HELLO_SEEN_PROBE 8
 
@@ -67,7 +72,7 @@ static bool hello_recent(struct pp_server *s, const uint8_t uuid[16], const char
 }
 
 static void hello_remember(struct pp_server *s, const uint8_t uuid[16], const char *pid,
-			   const uint8_t addr[4], uint64_t now)
+			   const uint8_t addr[4], uint64_t now, uint64_t window_ms)
 {
 	if (!s->seen)
 		return;
@@ -85,7 +90,20 @@ static void hello_remember(struct pp_server *s, const uint8_t uuid[16], const ch
 	memcpy(victim->uuid, uuid, 16);
 	memcpy(victim->pid, pid, 8);
 	memcpy(victim->addr, addr, 4);
-	victim->until_ms = now + HELLO_DEDUP_MS;
+	victim->until_ms = now + window_ms;
+}
+
+void pp_server_hello_job_ended(struct pp_server *s, const uint8_t uuid[16])
+{
+	if (!s->seen)
+		return;
+	uint64_t until = pp_now_ms() + HELLO_DEDUP_MS;
+	uint32_t h = seen_hash(uuid);
+	for (uint32_t i = 0; i < HELLO_SEEN_PROBE; i++) {
+		struct hello_seen *e = &s->seen[(h + i) & (HELLO_SEEN_SLOTS - 1)];
+		if (!memcmp(e->uuid, uuid, 16) && e->until_ms > until)
+			e->until_ms = until;
+	}
 }
 
 struct hello_conn {
@@ -158,7 +176,9 @@ static void hello_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 		    sizeof(s->m.hello_outcomes) / sizeof(s->m.hello_outcomes[0]))
 			s->m.hello_outcomes[h->outcome]++;
 		if (h->outcome <= PP_HELLO_ALREADY_PROVISIONED)
-			hello_remember(s, h->in.uuid, h->in.pid, h->in.addr, pp_now_ms());
+			hello_remember(s, h->in.uuid, h->in.pid, h->in.addr, pp_now_ms(),
+				       h->outcome <= PP_HELLO_JOB_ACTIVE ? HELLO_JOB_WAIT_MS
+									 : HELLO_DEDUP_MS);
 		/* A repeated hello of a known device is routine: debug. Unknown PIDs and
 		 * suspected clones are counted (metrics) and sampled (`keys report`), and
 		 * anyone can send them by the thousand: debug and info. A clone that proves
@@ -200,7 +220,7 @@ void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const c
 	memcpy(h->in.addr, addr, 4);
 	h->in.now = (int64_t)time(NULL);
 	snprintf(h->source, sizeof(h->source), "%s", source);
-	pp_dbq_submit(s->dbq, &h->op);
+	pp_dbq_submit_second(s->dbq, &h->op);
 }
 
 static void conn_free(struct hello_conn *c)
@@ -437,7 +457,10 @@ static void accept_resume(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	evconnlistener_enable(arg);
+	struct pp_accept_pause *p = arg;
+	/* A draining server has closed its hello listener for good. */
+	if (p->l != p->s->hello_listener || !p->s->stopping)
+		evconnlistener_enable(p->l);
 }
 
 void pp_server_accept_error(struct pp_server *s, struct evconnlistener *l, const char *what)
@@ -452,7 +475,10 @@ void pp_server_accept_error(struct pp_server *s, struct evconnlistener *l, const
 		shed += pp_server_api_shed(s, ACCEPT_SHED_ON_EMFILE);
 	}
 	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-	if (event_base_once(s->base, -1, EV_TIMEOUT, accept_resume, l, &tv) < 0)
+	struct pp_accept_pause *p = l == s->hello_listener ? &s->pause_hello : &s->pause_api;
+	p->s = s;
+	p->l = l;
+	if (event_base_once(s->base, -1, EV_TIMEOUT, accept_resume, p, &tv) < 0)
 		evconnlistener_enable(l);
 	uint64_t skipped = 0;
 	if (s->hnet &&

@@ -13,7 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/queue.h>
+
 #include "config/config.h"
+#include "core/admit.h"
 #include "core/ratelimit.h"
 #include "prov/prov.h"
 #include "server/auth.h"
@@ -46,6 +49,8 @@ struct pp_server_metrics {
 	uint64_t sessions_started;
 	uint64_t sessions_active;
 	uint64_t sessions_peak;
+	uint64_t admission_limit; /* sessions to run at once (core/admit.h) */
+	uint64_t sessions_slow;   /* running past the slow age: not counted against it */
 	uint64_t provisioned;
 	uint64_t jobs_failed;
 	uint64_t jobs_retried;
@@ -68,6 +73,12 @@ struct pp_net_limits {
 	uint32_t api_max_conns;     /* API connections at once */
 };
 
+/* A listener paused after a failed accept, and its server (hello.c). */
+struct pp_accept_pause {
+	struct pp_server *s;
+	struct evconnlistener *l;
+};
+
 struct pp_server {
 	struct pp_config cfg;
 	const char *datadir;
@@ -88,13 +99,19 @@ struct pp_server {
 	struct hello_seen *seen; /* recent hellos already recorded: fixed-size table */
 	struct pp_net_limits lim;
 	struct hello_net *hnet; /* hello connections, oldest idle first (hello.c) */
-	struct api_net *anet;   /* API connections (api.c) */
+	struct pp_accept_pause pause_hello, pause_api;
+	struct api_net *anet; /* API connections (api.c) */
 	uint32_t api_conns;
 
 	struct evhttp *http;
 	struct evhttp_bound_socket *http_sock;
 	char api_token[65];
 	struct pp_token_cache *tokens; /* auth_tokens.c: the store's API tokens */
+
+	/* Admission (claim.c): the sessions that count against the limit, oldest first. */
+	struct pp_admit admit;
+	TAILQ_HEAD(session_list, session) counted;
+	uint32_t n_counted;
 
 	struct event *claim_timer;
 	struct event *renew_timer;
@@ -114,6 +131,10 @@ void pp_server_hello_stop(struct pp_server *s);
 /* Shared by the hello listener and the API: a well-formed hello to record. */
 void pp_server_submit_hello(struct pp_server *s, const uint8_t uuid[16], const char *pid,
 			    const uint8_t addr[4], const char *source);
+
+/* The session of this device's job ended here: its hellos are remembered no longer than
+ * a freshly recorded one's. */
+void pp_server_hello_job_ended(struct pp_server *s, const uint8_t uuid[16]);
 
 /* A listener's accept failed (out of descriptors, most often): pause it for a moment,
  * shed idle connections, log it at most once in a while. */

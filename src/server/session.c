@@ -15,6 +15,8 @@
 #include "core/clock.h"
 #include "core/parse.h"
 #include "core/secret.h"
+#include "core/sock.h"
+#include "prog/evio.h"
 #include "keys/keys.h"
 #include "server/session.h"
 #include "store/store.h"
@@ -226,6 +228,8 @@ static void session_teardown_cb(evutil_socket_t fd, short what, void *arg)
 	x->evcon = NULL;
 	x->ssl = NULL;
 	s->m.sessions_active--;
+	pp_server_admit_end(s, x);
+	pp_server_hello_job_ended(s, x->prov.job.uuid);
 	pp_session_free(x);
 	pp_server_kick_claim(s);
 }
@@ -257,11 +261,13 @@ static void finish(struct session *x)
 	char uuid[37];
 	pp_uuid_format(p->job.uuid, uuid);
 	s->m.provisioned++;
-	pp_info("jobs", "job %lld uuid=%s pid=%s provisioned as %s.%s in %.0f ms (%s %s)%s%s",
-		(long long)p->job.id, uuid, p->job.pid, p->host_name, s->cfg.domain,
-		(pp_now_ms() / 1000.0 - x->t0) * 1000.0,
-		x->tls_version[0] ? x->tls_version : "HTTP", x->tls_cipher,
-		p->have_next ? ", next key " : "", p->have_next ? p->next_pid.s : "");
+	x->provisioned = true;
+	const struct pp_log_fields lf = {uuid, p->job.pid, (long long)p->job.id, "done"};
+	pp_info_f(
+	    "jobs", &lf, "job %lld uuid=%s pid=%s provisioned as %s.%s in %.0f ms (%s %s)%s%s",
+	    (long long)p->job.id, uuid, p->job.pid, p->host_name, s->cfg.domain,
+	    (pp_now_ms() / 1000.0 - x->t0) * 1000.0, x->tls_version[0] ? x->tls_version : "HTTP",
+	    x->tls_cipher, p->have_next ? ", next key " : "", p->have_next ? p->next_pid.s : "");
 	session_end(x);
 }
 
@@ -272,6 +278,8 @@ static void fail(struct session *x, const struct pp_prov_action *a)
 	char uuid[37];
 	pp_uuid_format(p->job.uuid, uuid);
 	x->failing = true;
+	const struct pp_log_fields lf = {uuid, p->job.pid, (long long)p->job.id,
+					 pp_prov_row_name(p->row)};
 	if (a->connect_error)
 		s->m.connect_failures++;
 	if (a->wsman_fault)
@@ -279,20 +287,20 @@ static void fail(struct session *x, const struct pp_prov_action *a)
 	if (a->recorded) {
 		/* The store ended the job itself (a clone quarantined at BIND). */
 		s->m.jobs_failed++;
-		pp_error("jobs", "job %lld uuid=%s pid=%s FAILED: %s", (long long)p->job.id, uuid,
-			 p->job.pid, a->reason);
+		pp_error_f("jobs", &lf, "job %lld uuid=%s pid=%s FAILED: %s", (long long)p->job.id,
+			   uuid, p->job.pid, a->reason);
 		session_end(x);
 		return;
 	}
 	if (a->retryable) {
 		s->m.jobs_retried++;
-		pp_warn("jobs", "job %lld uuid=%s pid=%s attempt %u: %s; retry in %lld s",
-			(long long)p->job.id, uuid, p->job.pid, p->job.attempts, a->reason,
-			(long long)(a->retry_at - (int64_t)time(NULL)));
+		pp_warn_f("jobs", &lf, "job %lld uuid=%s pid=%s attempt %u: %s; retry in %lld s",
+			  (long long)p->job.id, uuid, p->job.pid, p->job.attempts, a->reason,
+			  (long long)(a->retry_at - (int64_t)time(NULL)));
 	} else {
 		s->m.jobs_failed++;
-		pp_error("jobs", "job %lld uuid=%s pid=%s FAILED after %u attempts: %s",
-			 (long long)p->job.id, uuid, p->job.pid, p->job.attempts, a->reason);
+		pp_error_f("jobs", &lf, "job %lld uuid=%s pid=%s FAILED after %u attempts: %s",
+			   (long long)p->job.id, uuid, p->job.pid, p->job.attempts, a->reason);
 	}
 	submit(x, a->retryable ? OP_RETRY : OP_FAIL, true, fill_failure, a);
 }
@@ -397,6 +405,8 @@ static void note_tls(struct session *x)
 /* The answer (or the failure) of the request in flight came: no deadline now. */
 static void answered(struct session *x)
 {
+	if (x->inflight)
+		x->device_ms += pp_now_ms() - x->sent_ms;
 	x->inflight = NULL;
 	if (x->deadline)
 		event_del(x->deadline);
@@ -516,6 +526,9 @@ static struct bufferevent *tls_bufferevent(struct session *x)
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	if (pp_bev_one_record(bev) < 0)
+		pp_debug("jobs", "job %lld: requests on this connection leave in pieces",
+			 (long long)x->prov.job.id);
 	return bev;
 }
 
@@ -534,6 +547,7 @@ static int ensure_connection(struct session *x, enum pp_prov_transport t)
 		x->ssl = NULL;
 	}
 	x->conn_transport = t;
+	x->nodelay = false;
 	x->have_chal = false;
 	x->talked = false;
 	x->auth_tries = 0;
@@ -604,9 +618,16 @@ static void send_current(struct session *x)
 	}
 	s->m.wsman_requests++;
 	x->inflight = req;
+	x->sent_ms = pp_now_ms();
 	if (evhttp_make_request(x->evcon, req, EVHTTP_REQ_POST, "/wsman") < 0) {
 		answered(x);
 		feed_transport(x, PV_TE_CONNECT, "cannot send the request");
+		return;
+	}
+	/* The socket exists once the first request started the connection. */
+	if (!x->nodelay) {
+		evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(x->evcon));
+		x->nodelay = fd >= 0 && pp_sock_nodelay(fd) == 0;
 	}
 }
 
@@ -614,8 +635,6 @@ static void send_current(struct session *x)
 
 static void carry_out(struct session *x, const struct pp_prov_action *a)
 {
-	if (a->record != PP_STEP_NONE)
-		submit(x, OP_STEP, false, fill_step, &a->record);
 	if (a->key_failure)
 		submit(x, OP_KEYFAIL, false, NULL, NULL);
 	switch (a->kind) {
@@ -651,6 +670,7 @@ void pp_session_begin(struct session *x)
 	s->m.sessions_active++;
 	if (s->m.sessions_active > s->m.sessions_peak)
 		s->m.sessions_peak = s->m.sessions_active;
+	pp_server_admit_begin(s, x);
 	x->t0 = pp_now_ms() / 1000.0;
 	x->session_end_ms = pp_now_ms() + s->cfg.session_timeout_ms;
 	if (x->load_error[0]) {

@@ -32,13 +32,24 @@ struct session {
 	double t0;
 	bool failing; /* a failure is being recorded: ignore further callbacks */
 	bool talked;  /* an answer came on this connection: the handshake was done */
+	bool nodelay; /* TCP_NODELAY is set on this connection's socket */
 	bool ended;
+	bool provisioned;
+	/* Admission (claim.c): in s->counted until it ends or turns slow. */
+	TAILQ_ENTRY(session) admit_link;
+	bool counted;
+	uint64_t begin_ms;
+	uint64_t sent_ms;   /* the request in flight went out */
+	uint64_t device_ms; /* time spent waiting on the device: connect, answers */
 };
 
 /* Starts a claimed session (the store fetched its job and secrets). */
 void pp_session_begin(struct session *x);
 /* Wipes and frees a session that never began, or after its teardown; accepts NULL. */
 void pp_session_free(struct session *x);
+/* Admission bookkeeping (claim.c): a session starts, or ends (after `provisioned`). */
+void pp_server_admit_begin(struct pp_server *s, struct session *x);
+void pp_server_admit_end(struct pp_server *s, struct session *x);
 /* The engine's policy from the server's configuration; call once at start-up. */
 void pp_server_policy_init(struct pp_server *s);
 

@@ -154,7 +154,7 @@ jq -e '.devices == 8 and .expected == 6 and .provisioned == 6 and .failed == 0 a
        .result == "complete" and .first_hello_to_provisioned_ms.count == 6 and
        .first_hello_to_provisioned_ms.median > 0 and
        .first_hello_to_provisioned_ms.p99 >= .first_hello_to_provisioned_ms.median and
-       .devices_per_s > 0 and
+       .devices_per_s > 0 and .cpu_s > 0 and
        .faults["wrong-key"].devices == 1 and .faults["wrong-key"].provisioned == 0 and
        .faults["wrong-key"].failed_handshakes >= 1 and
        .faults.silent.devices == 1 and .faults.silent.provisioned == 0 and

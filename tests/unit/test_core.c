@@ -59,10 +59,26 @@ static void test_buf_ceiling(void **state)
 	assert_int_equal(pp_buf_append_str(&b, "hello"), 0);
 	assert_int_equal(pp_buf_printf(&b, "%d", 12345), 0);
 	assert_int_equal(pp_buf_append(&b, "x", 1), -PP_ETOOBIG);
+	assert_int_equal(pp_buf_reserve(&b, 0), 0);
+	assert_int_equal(pp_buf_reserve(&b, 1), -PP_ETOOBIG);
 	assert_int_equal(pp_buf_cstr(&b), 0);
 	assert_string_equal((char *)b.data, "hello12345");
 	pp_buf_free_wipe(&b);
 	assert_null(b.data);
+
+	/* Reserved room takes the appends that follow without moving the data. */
+	pp_buf_init(&b, 1000);
+	assert_int_equal(pp_buf_reserve(&b, 500), 0);
+	assert_int_equal(b.len, 0);
+	assert_true(b.cap >= 501);
+	const uint8_t *at = b.data;
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(pp_buf_append(&b, "12345", 5), 0);
+	assert_ptr_equal(b.data, at);
+	assert_int_equal(pp_buf_cstr(&b), 0);
+	assert_ptr_equal(b.data, at);
+	assert_int_equal(pp_buf_reserve(&b, 501), -PP_ETOOBIG);
+	pp_buf_free(&b);
 }
 
 static void test_parse_numbers(void **state)

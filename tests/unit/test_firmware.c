@@ -947,6 +947,54 @@ static void test_console(void **state)
 	pp_amt_free(d2);
 }
 
+/* A volatile device (the fleet without --state-dir): the same operations and answers,
+ * no file, a verifier at PP_AMT_DEV_PBKDF2_VOLATILE that still tells passwords apart. */
+static void test_volatile_device(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	struct pp_amt_device *d = NULL;
+	struct pp_amt_create_opts bad = {.pbkdf2_iterations = PP_AMT_DEV_PBKDF2_MIN - 1};
+	assert_int_equal(pp_amt_create_volatile(&bad, &d, &err), -PP_EINVAL);
+	assert_null(d);
+	assert_int_equal(pp_amt_create_volatile(NULL, &f->dev, &err), 0);
+	d = f->dev;
+	assert_null(pp_amt_path(d));
+	assert_int_equal(pp_amt_state(d), PP_AMT_PRE_SETUP);
+	assert_true(pp_amt_mebx_is_factory_default(d));
+	assert_true(audit_has(d, "created"));
+
+	fw_load_example_key(d);
+	assert_int_equal(pp_amt_state(d), PP_AMT_IN_SETUP);
+	assert_int_equal(pp_amt_console_login(d, PW1, &err), 0);
+	assert_int_equal(pp_amt_console_login(d, PW2, &err), -PP_EPERM);
+	assert_int_equal(pp_amt_set_mebx_password(d, PW2, &err), 0);
+	assert_int_equal(pp_amt_console_login(d, PW1, &err), -PP_EPERM);
+	assert_int_equal(pp_amt_console_login(d, PW2, &err), 0);
+	char b64[25];
+	ha1_b64(ADMIN_USER, pp_amt_realm(d), ADMIN_PW, b64);
+	assert_int_equal(pp_amt_commit(d, &err), -PP_ESTATE); /* no admin account yet */
+	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, b64, &err), 0);
+	assert_int_equal(pp_amt_commit(d, &err), 0);
+	assert_int_equal(pp_amt_state(d), PP_AMT_POST_SETUP);
+	assert_true(audit_has(d, "setup committed"));
+
+	/* Saves succeed and write nothing; there is no state file to serialize. */
+	assert_int_equal(pp_amt_save(d, &err), 0);
+	struct pp_buf b;
+	pp_buf_init(&b, PP_AMT_DEV_STATE_MAX + 1);
+	assert_int_equal(pp_amt_serialize(d, &b, &err), -PP_ESTATE);
+	assert_int_equal(b.len, 0);
+	pp_buf_free_wipe(&b);
+	DIR *dir = opendir(f->dir);
+	assert_non_null(dir);
+	int files = 0;
+	for (struct dirent *e; (e = readdir(dir));)
+		files += e->d_name[0] != '.';
+	closedir(dir);
+	assert_int_equal(files, 0);
+}
+
 static void test_usb(void **state)
 {
 	struct fixture *f = *state;
@@ -1375,6 +1423,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_parameters, setup, fw_teardown),
 	    cmocka_unit_test_setup_teardown(test_time_sync, setup, fw_teardown),
 	    cmocka_unit_test_setup_teardown(test_console, setup, fw_teardown),
+	    cmocka_unit_test_setup_teardown(test_volatile_device, setup, fw_teardown),
 	    cmocka_unit_test_setup_teardown(test_usb, setup, fw_teardown),
 	    cmocka_unit_test_setup_teardown(test_digest_per_state, setup, fw_teardown),
 	    cmocka_unit_test_setup_teardown(test_unprovision, setup, fw_teardown),

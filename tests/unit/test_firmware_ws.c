@@ -31,6 +31,7 @@ struct fx {
 	char dir[64];
 	struct pp_amt_device *dev;
 	struct pp_devws_state *ws;
+	struct pp_devws_work *work; /* reused by every roundtrip, as the runtime does */
 	struct pp_wsman_call call;
 	struct pp_wsman_response resp;
 	struct pp_devws_result res;
@@ -46,10 +47,12 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	pp_wsman_init();
-	if (!fw_tempdir(f->dir, sizeof(f->dir), "test_firmware_ws") ||
+	if (!(f->work = pp_devws_work_new()) ||
+	    !fw_tempdir(f->dir, sizeof(f->dir), "test_firmware_ws") ||
 	    pp_amt_create(f->dir, &fast_opts, &f->dev, &err) < 0 ||
 	    pp_amt_load_key(f->dev, EX_PID, EX_PPS, PW1, NULL, &err) < 0) {
 		fprintf(stderr, "setup: %s\n", err.msg);
+		pp_devws_work_free(f->work);
 		free(f);
 		return -1;
 	}
@@ -65,6 +68,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	pp_amt_free(f->dev);
 	pp_devws_state_free(f->ws);
+	pp_devws_work_free(f->work);
 	pp_buf_free_wipe(&f->req);
 	pp_buf_free_wipe(&f->out);
 	pp_wsman_response_wipe(&f->resp);
@@ -76,8 +80,8 @@ static int teardown(void **state)
 /* Sends f->req to the device and parses the answer against f->call. */
 static int roundtrip(struct fx *f)
 {
-	assert_int_equal(pp_devws_handle(f->dev, &f->ws, ADDR, f->req.data, f->req.len, f->now,
-					 &f->out, &f->res, &f->err),
+	assert_int_equal(pp_devws_handle(f->work, f->dev, &f->ws, ADDR, f->req.data, f->req.len,
+					 f->now, &f->out, &f->res, &f->err),
 			 0);
 	assert_non_null(strstr((const char *)f->out.data, "ResourceURI>"));
 	assert_non_null(strstr((const char *)f->out.data, "RelatesTo>"));
@@ -415,9 +419,10 @@ static void test_faults(void **state)
 			 0);
 	assert_int_equal(roundtrip(f), 0);
 	assert_int_equal(f->resp.return_value, 0);
-	/* Without a place for contexts, Enumerate is an internal error, not a crash. */
+	/* Without a place for contexts, Enumerate is an internal error, not a crash (and
+	 * without working memory, the call makes its own). */
 	assert_int_equal(pp_wsman_build_enumerate(TO, SW, &f->call, &f->req, &f->err), 0);
-	assert_int_equal(pp_devws_handle(f->dev, NULL, NULL, f->req.data, f->req.len, f->now,
+	assert_int_equal(pp_devws_handle(NULL, f->dev, NULL, NULL, f->req.data, f->req.len, f->now,
 					 &f->out, &f->res, &f->err),
 			 0);
 	assert_int_equal(f->res.http_status, 500);

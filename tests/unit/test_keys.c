@@ -1,4 +1,5 @@
 /* PID / PPS codec, generation, derivation and MEBx passwords (docs/protocol.md section 1). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -533,6 +534,93 @@ static void test_keygen_uniform(void **state)
 	pp_keygen_free(g);
 }
 
+/* Every modulus: values in range and uniform (the remainder is computed by
+ * multiplication; an error in it shows as a value out of range or a skew). */
+static void test_keygen_uniform_every_n(void **state)
+{
+	(void)state;
+	struct pp_keygen *g = NULL;
+	assert_int_equal(pp_keygen_new(&g), 0);
+	static uint8_t v[256 * 200];
+	for (unsigned n = 2; n <= 256; n++) {
+		unsigned long counts[256] = {0};
+		size_t count = (size_t)n * 200;
+		assert_int_equal(pp_keygen_uniform(g, n, v, count), 0);
+		for (size_t i = 0; i < count; i++) {
+			assert_true(v[i] < n);
+			counts[v[i]]++;
+		}
+		/* n - 1 degrees of freedom; mean n - 1, deviation sqrt(2(n - 1)): 12
+		 * deviations above happens with odds far below 1e-12. */
+		double bound = (n - 1) + 12.0 * sqrt(2.0 * (n - 1)) + 20.0;
+		double x = chi_square(counts, n);
+		if (x >= bound)
+			fail_msg("n = %u: chi-square %.1f over %.1f", n, x, bound);
+	}
+	pp_keygen_free(g);
+}
+
+static void test_pid_from_code(void **state)
+{
+	(void)state;
+	struct pp_pid pid, prev;
+	char want[PP_PID_LEN + 1] = "0000000";
+	want[7] = pp_key_checksum(want, 7);
+	pp_pid_from_code(0, &pid);
+	assert_string_equal(pid.s, want);
+	pp_pid_from_code(PP_PID_CODES, &pid); /* taken modulo */
+	assert_string_equal(pid.s, want);
+	memcpy(want, "ZZZZZZZ", 7);
+	want[7] = pp_key_checksum(want, 7);
+	pp_pid_from_code(PP_PID_CODES - 1, &pid);
+	assert_string_equal(pid.s, want);
+	/* 1 x 36 + 10: the symbols 1 and A, the last one least significant. */
+	pp_pid_from_code(36 + 10, &pid);
+	assert_memory_equal(pid.s, "000001A", 7);
+	/* Codes order as the PIDs' text does, across digits and letters. */
+	pp_pid_from_code(0, &prev);
+	for (uint64_t c = 1; c < PP_PID_CODES; c = c * 7 + 5) {
+		pp_pid_from_code(c, &pid);
+		assert_true(pp_pid_valid(&pid));
+		assert_true(strcmp(prev.s, pid.s) < 0);
+		prev = pid;
+	}
+}
+
+static void test_keygen_pid_codes(void **state)
+{
+	(void)state;
+	/* 1.5e6 of 36^7 codes: about 14 repeats in the first draw, all to be redrawn. */
+	enum { N = 1500000 };
+	struct pp_keygen *g = NULL;
+	assert_int_equal(pp_keygen_new(&g), 0);
+	uint64_t *codes = calloc(N, sizeof(*codes));
+	assert_non_null(codes);
+	assert_int_equal(pp_keygen_pid_codes(g, codes, N), 0);
+	unsigned long first[36] = {0}, last[36] = {0};
+	for (size_t i = 0; i < N; i++) {
+		assert_true(codes[i] < PP_PID_CODES);
+		if (i)
+			assert_true(codes[i - 1] < codes[i]); /* sorted, no repeat */
+		first[codes[i] / (PP_PID_CODES / 36)]++;
+		last[codes[i] % 36]++;
+	}
+	/* Sorted, yet as uniform as drawn: the first and the last symbol. */
+	assert_true(chi_square(first, 36) < CHI2_BOUND_35);
+	assert_true(chi_square(last, 36) < CHI2_BOUND_35);
+	/* A second batch is another set. */
+	uint64_t again[4];
+	assert_int_equal(pp_keygen_pid_codes(g, again, 4), 0);
+	assert_true(again[0] < again[1] && again[1] < again[2] && again[2] < again[3]);
+	assert_int_equal(pp_keygen_pid_codes(g, codes, 0), 0);
+	assert_int_equal(pp_keygen_pid_codes(g, NULL, 0), 0);
+	assert_int_equal(pp_keygen_pid_codes(g, NULL, 1), -PP_EINVAL);
+	assert_int_equal(pp_keygen_pid_codes(NULL, codes, 1), -PP_EINVAL);
+	assert_int_equal(pp_keygen_pid_codes(g, codes, PP_PID_CODES / 2 + 1), -PP_EINVAL);
+	free(codes);
+	pp_keygen_free(g);
+}
+
 static void test_oneshot_generate(void **state)
 {
 	(void)state;
@@ -830,6 +918,9 @@ int main(void)
 	    cmocka_unit_test(test_generated_keys_valid_and_distinct),
 	    cmocka_unit_test(test_generated_symbols_uniform),
 	    cmocka_unit_test(test_keygen_uniform),
+	    cmocka_unit_test(test_keygen_uniform_every_n),
+	    cmocka_unit_test(test_pid_from_code),
+	    cmocka_unit_test(test_keygen_pid_codes),
 	    cmocka_unit_test(test_oneshot_generate),
 	    cmocka_unit_test(test_keygen_fork),
 	    cmocka_unit_test(test_derive),

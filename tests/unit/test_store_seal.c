@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "core/err.h"
 #include "core/fileio.h"
@@ -97,6 +98,94 @@ static void test_nonces_differ(void **state)
 		for (int j = 0; j < i; j++)
 			assert_true(memcmp(seen[i], seen[j], PP_SEAL_NONCE_LEN) != 0);
 	}
+	pp_sealer_free(s);
+}
+
+/* A clone seals under the same key with nonces of its own: a copied nonce pool would
+ * hand out the very nonces the original hands out next. */
+static void test_clone(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	struct pp_sealer *s = sealer_for(9), *c = NULL, *other = sealer_for(10);
+	struct pp_err err = {0};
+	uint8_t a[128], b[128], back[64];
+	size_t n = 0;
+	seal_pps(s, "0000037M", a, sizeof(a)); /* the original's pool is filled */
+	assert_int_equal(pp_sealer_clone(s, &c, &err), 0);
+	assert_non_null(c);
+	static uint8_t seen[2 * N][PP_SEAL_NONCE_LEN];
+	for (int i = 0; i < N; i++) {
+		size_t na = seal_pps(s, "0000037M", a, sizeof(a));
+		size_t nb = seal_pps(c, "0000037M", b, sizeof(b));
+		memcpy(seen[2 * i], a + 1, PP_SEAL_NONCE_LEN);
+		memcpy(seen[2 * i + 1], b + 1, PP_SEAL_NONCE_LEN);
+		/* Each opens with the other sealer, and not under another key. */
+		assert_int_equal(
+		    pp_unseal(c, PP_SEAL_PPS, "0000037M", a, na, back, sizeof(back), &n, &err), 0);
+		assert_memory_equal(back, PPS_TEXT, 32);
+		assert_int_equal(
+		    pp_unseal(s, PP_SEAL_PPS, "0000037M", b, nb, back, sizeof(back), &n, &err), 0);
+		assert_memory_equal(back, PPS_TEXT, 32);
+		assert_int_equal(
+		    pp_unseal(other, PP_SEAL_PPS, "0000037M", b, nb, back, sizeof(back), &n, &err),
+		    -PP_ECRYPTO);
+	}
+	for (int i = 0; i < 2 * N; i++)
+		for (int j = 0; j < i; j++)
+			assert_true(memcmp(seen[i], seen[j], PP_SEAL_NONCE_LEN) != 0);
+	/* The clone outlives its original. */
+	pp_sealer_free(s);
+	size_t nb = seal_pps(c, "0000037M", b, sizeof(b));
+	assert_int_equal(pp_unseal(c, PP_SEAL_PPS, "0000037M", b, nb, back, sizeof(back), &n, &err),
+			 0);
+	pp_sealer_free(c);
+	pp_sealer_free(other);
+}
+
+/* The blob format of seal.h, pinned by OpenSSL alone: version 1 || nonce || ciphertext
+ * || tag, AES-256-GCM, AAD = 0x01 "pps|" PID. Blobs already on disk must keep opening. */
+static void test_format_pinned(void **state)
+{
+	(void)state;
+	struct pp_master_key k;
+	key_fill(&k, 11);
+	struct pp_sealer *s = sealer_for(11);
+	static const uint8_t aad[] = "\x01pps|0000037M";
+	const size_t aad_len = sizeof(aad) - 1;
+	uint8_t blob[128], back[64], tag[16];
+	int n = 0, f = 0;
+	size_t m = 0;
+	struct pp_err err = {0};
+	/* Made by OpenSSL, opened by pp_unseal. */
+	blob[0] = 1;
+	for (int i = 0; i < PP_SEAL_NONCE_LEN; i++)
+		blob[1 + i] = (uint8_t)(0xA0 + i);
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	assert_non_null(c);
+	assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, k.k, blob + 1), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, blob + 13, &n, (const uint8_t *)PPS_TEXT, 32), 1);
+	assert_int_equal(EVP_EncryptFinal_ex(c, blob + 13 + n, &f), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, blob + 45), 1);
+	assert_int_equal(pp_unseal(s, PP_SEAL_PPS, "0000037M", blob, pp_sealed_len(32), back,
+				   sizeof(back), &m, &err),
+			 0);
+	assert_memory_equal(back, PPS_TEXT, 32);
+	/* Made by pp_seal, opened by OpenSSL. */
+	size_t len = seal_pps(s, "0000037M", blob, sizeof(blob));
+	assert_int_equal(blob[0], 1);
+	memcpy(tag, blob + len - 16, 16);
+	assert_int_equal(EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, k.k, blob + 1), 1);
+	assert_int_equal(EVP_DecryptUpdate(c, NULL, &n, aad, (int)aad_len), 1);
+	assert_int_equal(EVP_DecryptUpdate(c, back, &n, blob + 13, 32), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag), 1);
+	assert_int_equal(EVP_DecryptFinal_ex(c, back + n, &f), 1);
+	assert_memory_equal(back, PPS_TEXT, 32);
+	EVP_CIPHER_CTX_free(c);
+	/* An empty subject is refused too. */
+	assert_int_equal(pp_seal(s, PP_SEAL_PPS, "", PPS_TEXT, 32, blob, sizeof(blob), &len, &err),
+			 -PP_EINVAL);
 	pp_sealer_free(s);
 }
 
@@ -429,6 +518,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_nonces_differ),
+	    cmocka_unit_test(test_clone),
+	    cmocka_unit_test(test_format_pinned),
 	    cmocka_unit_test(test_tamper_every_byte),
 	    cmocka_unit_test(test_wrong_aad_and_key),
 	    cmocka_unit_test(test_truncated_and_extended),

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "core/fileio.h"
 #include "core/secret.h"
@@ -463,6 +464,102 @@ static void test_report(void **state)
 		assert_int_equal(fs.seen[k], r.n[k]);
 }
 
+struct secrets_seen {
+	struct pp_store *s;
+	const char *mebx; /* the batch's one password, or NULL */
+	size_t n;
+};
+
+static int open_secrets(void *ctx, const struct pp_key_info *k)
+{
+	struct secrets_seen *c = ctx;
+	struct pp_pps pps;
+	char mebx[PP_STORE_MEBX_MAX + 1];
+	struct pp_err err = {0};
+	if (pp_store_key_secrets(c->s, k->pid, &pps, mebx, sizeof(mebx), &err) < 0)
+		fail_msg("key %s: %s", k->pid, err.msg);
+	assert_true(pp_pps_valid(&pps));
+	if (c->mebx)
+		assert_string_equal(mebx, c->mebx);
+	else
+		assert_int_equal(strlen(mebx), 16);
+	pp_wipe(&pps, sizeof(pps));
+	pp_wipe(mebx, sizeof(mebx));
+	c->n++;
+	return 0;
+}
+
+static int count_generate(void *ctx, const struct pp_audit_entry *e)
+{
+	if (strcmp(e->action, "keys.generate") == 0)
+		(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* One SQL answer, a number. */
+static int64_t sql_number(const struct fixture *f, const char *sql)
+{
+	char p[320];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	path_in(f, "a.db", p);
+	assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Batches of several chunks, random and derived: every key stored in PID order (the
+ * PIDs are drawn for the whole batch, sorted), each key's secrets open on their own,
+ * one audit entry per batch. */
+static void test_generate_bulk(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	struct progress_seen ps = {0};
+	struct pp_keys_generate_opts o = {.batch = "big",
+					  .count = 20000,
+					  .mebx_length = 16,
+					  .actor = "test",
+					  .progress = on_progress,
+					  .progress_ctx = &ps};
+	struct pp_keys_generate_result r;
+	assert_int_equal(pp_keys_generate(f->a, &o, &r, &err), 0);
+	assert_int_equal(ps.calls, 3); /* chunks of 8192 */
+	assert_int_equal(ps.done, 20000);
+	struct pp_keys_generate_opts d = {.batch = "big-derived",
+					  .count = 9000,
+					  .derived = true,
+					  .mebx_password = "One!Batch#Passw0rd",
+					  .actor = "test"};
+	if (pp_keys_generate(f->a, &d, &r, &err) < 0)
+		fail_msg("derived: %s", err.msg);
+
+	assert_int_equal(sql_number(f, "SELECT count(DISTINCT pid) FROM keys"), 29000);
+	assert_int_equal(sql_number(f, "SELECT count(*) FROM keys a JOIN keys b ON b.id = a.id + 1 "
+				       "AND b.batch_id = a.batch_id WHERE b.pid < a.pid"),
+			 0);
+	assert_int_equal(sql_number(f, "SELECT count(*) FROM keys k JOIN batches b ON "
+				       "b.id = k.batch_id WHERE b.name = 'big-derived' AND "
+				       "k.pps IS NULL"),
+			 9000);
+
+	struct secrets_seen c = {.s = f->a};
+	struct pp_key_filter kf = {.batch = "big", .state = -1};
+	assert_int_equal(pp_store_key_list(f->a, &kf, open_secrets, &c, &err), 0);
+	assert_int_equal(c.n, 20000);
+	c = (struct secrets_seen){.s = f->a, .mebx = "One!Batch#Passw0rd"};
+	kf.batch = "big-derived";
+	assert_int_equal(pp_store_key_list(f->a, &kf, open_secrets, &c, &err), 0);
+	assert_int_equal(c.n, 9000);
+	size_t audited = 0;
+	assert_int_equal(pp_store_audit_list(f->a, 0, count_generate, &audited, &err), 0);
+	assert_int_equal(audited, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +570,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_import_corrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoke_show, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_report, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_generate_bulk, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2499,8 +2499,10 @@ static int pg_sealed_put(struct pp_store *base, const char *sql, int64_t id, con
 	struct params p = {0};
 	p_i64(&p, id);
 	p_bytea(&p, b, n);
+	int rc = txn_flush(s, err); /* the deferred BEGIN and SAVEPOINTs first */
+	if (rc < 0)
+		return rc;
 	PGresult *r = PQexecParams(s->conn, sql, p.n, NULL, p.v, p.len, p.fmt, 1);
-	int rc = 0;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = res_err(s, r, "store: re-sealing", err);
 	else if (!PQcmdTuples(r)[0] || strcmp(PQcmdTuples(r), "0") == 0)

@@ -41,7 +41,6 @@ kill -INT $SPID
 wait $SPID 2>/dev/null || true
 SPID=
 ms_print "$D/massif.out" >"$D/massif.txt"
-echo "machine: $(uname -srm), $(nproc) CPUs; $(jq .provisioned "$D/fleet.json") of $N provisioned; $peak_sessions sessions at once"
 # parts SNAPSHOT TITLE: a detailed snapshot's top-level entries ("->PCT% (BYTES B) ADDR:
 # FUNCTION (WHERE)") put with their parts, per session.
 parts() {

@@ -1,4 +1,4 @@
-/* Backup files of the SQLite store (docs/operations-backup.md "Backup and restore").
+/* Backup files of the SQLite store (docs/operations.md "Backup and restore").
  *
  * A backup is an SQLite database file, a page-for-page copy of the store made with the
  * online backup API in one read transaction (a server may go on writing meanwhile),

@@ -1,5 +1,5 @@
 /* Every sealed secret of a store at once: checked under the store's master key, or
- * re-sealed under a new one (master-key rotation, docs/operations-backup.md).
+ * re-sealed under a new one (master-key rotation, docs/operations.md).
  *
  * The sealed columns are batches.secret ("batch"), keys.pps ("pps"), keys.mebx
  * ("mebx"), devices.admin_secret ("admin") and devices.mebx ("dmebx"), plus the key

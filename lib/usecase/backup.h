@@ -1,4 +1,4 @@
-/* Backup and restore of a data directory's SQLite store (docs/operations-backup.md
+/* Backup and restore of a data directory's SQLite store (docs/operations.md
  * "Backup and restore"; the file format: store/backup.h). */
 #ifndef PSKPROV_USECASE_BACKUP_H
 #define PSKPROV_USECASE_BACKUP_H

@@ -1,4 +1,4 @@
-/* Master-key rotation (docs/operations-backup.md "Master-key rotation").
+/* Master-key rotation (docs/operations.md "Master-key rotation").
  *
  * Crash safety: at every moment either the key file or the file beside it,
  * "<key>.new", opens the database, and pp_uc_key_open finds which:

@@ -50,7 +50,7 @@ static int backup_run(struct pp_cli *cli, const char *out, bool json)
 	if (strcmp(pp_store_backend(store), "sqlite") != 0)
 		return pp_fail("a PostgreSQL store is backed up with pg_dump: "
 			       "pg_dump --format=custom --file=%s \"$postgres_url\" "
-			       "(postgres_url from %s; see docs/operations-backup.md)",
+			       "(postgres_url from %s; see docs/operations.md)",
 			       out, dd.config_path);
 	if (pp_datadir_key(&dd, &mk, &err) < 0)
 		return pp_fail_err(&err);

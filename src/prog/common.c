@@ -301,19 +301,27 @@ int pp_harden_process(struct pp_err *err)
 	return 0;
 }
 
-int pp_datadir_key(const struct pp_datadir *dd, struct pp_master_key *mk, struct pp_err *err)
+/* A systemd credential (LoadCredential=/LoadCredentialEncrypted= master-key) comes
+ * first: the service's way, never in the environment (systemd.exec(5)); then
+ * PSKPROV_MASTER_KEY. *present says whether either gave the key. */
+static int key_from_service(struct pp_master_key *mk, bool *present, struct pp_err *err)
 {
-	/* A systemd credential (LoadCredential=/LoadCredentialEncrypted= master-key) comes
-	 * first: the service's way, never in the environment (systemd.exec(5)). */
 	const char *creds = getenv("CREDENTIALS_DIRECTORY");
 	if (creds && *creds) {
 		char path[4200];
 		snprintf(path, sizeof(path), "%s/master-key", creds);
-		if (access(path, F_OK) == 0)
+		if (access(path, F_OK) == 0) {
+			*present = true;
 			return pp_master_key_load_credential(path, mk, err);
+		}
 	}
+	return pp_master_key_from_env(mk, present, err);
+}
+
+int pp_datadir_key(const struct pp_datadir *dd, struct pp_master_key *mk, struct pp_err *err)
+{
 	bool present = false;
-	int rc = pp_master_key_from_env(mk, &present, err);
+	int rc = key_from_service(mk, &present, err);
 	if (rc < 0 || present)
 		return rc;
 	return pp_master_key_load(dd->key_path, mk, err);
@@ -367,15 +375,15 @@ int pp_datadir_open(struct pp_cli *cli, struct pp_datadir *dd, struct pp_store *
 	if ((rc = pp_harden_process(err)) < 0)
 		return rc;
 	struct pp_master_key mk;
-	bool from_env = false;
-	rc = pp_master_key_from_env(&mk, &from_env, err);
+	bool given = false; /* by systemd or the environment: no key file to finish */
+	rc = key_from_service(&mk, &given, err);
 	if (rc < 0)
 		return rc;
 	struct pp_store_config sc;
 	rc = pp_datadir_store_config(dd, &sc, err);
 	if (rc == 0)
-		rc = from_env ? pp_store_open(&sc, &mk, store, err)
-			      : datadir_key_open(dd, &sc, store, err);
+		rc = given ? pp_store_open(&sc, &mk, store, err)
+			   : datadir_key_open(dd, &sc, store, err);
 	pp_wipe(&mk, sizeof(mk));
 	return rc;
 }

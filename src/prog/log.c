@@ -270,6 +270,9 @@ static void log_write(const struct pp_log_event *ev)
 }
 
 static void log_va(enum pp_log_level level, const char *component, const struct pp_log_fields *f,
+		   const char *fmt, va_list ap) PP_PRINTF(4, 0);
+
+static void log_va(enum pp_log_level level, const char *component, const struct pp_log_fields *f,
 		   const char *fmt, va_list ap)
 {
 	if ((int)level < atomic_load(&log_min) || (unsigned)level > PP_LOG_ERROR)

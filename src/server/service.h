@@ -1,4 +1,4 @@
-/* The server as a service (docs/operations-service.md): the data directory's lock,
+/* The server as a service (docs/operations.md "The service"): the data directory's lock,
  * signals (SIGTERM/SIGINT drain, SIGHUP reload) and the notifications to systemd. */
 #ifndef PSKPROV_SERVER_SERVICE_H
 #define PSKPROV_SERVER_SERVICE_H

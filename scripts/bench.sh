@@ -15,5 +15,8 @@ done
 for s in bench/*.sh; do
 	[ -f "$s" ] && [ "$s" != bench/lib.sh ] || continue
 	echo "== $s"
-	PSKPROV="$BUILD/pskprov" sh "$s" || echo "(exit $?)"
+	# Each script in the shell its first line names (bash or sh).
+	shell=sh
+	head -1 "$s" | grep -q bash && shell=bash
+	PSKPROV="$BUILD/pskprov" $shell "$s" || echo "(exit $?)"
 done

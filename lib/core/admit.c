@@ -4,6 +4,7 @@
 #include <string.h>
 
 #define GROW 1.25
+#define START_GROW 2.0 /* until the latency first rises: the limit doubles */
 #define SHRINK 0.8
 #define GROW_BELOW 1.5 /* x base */
 #define SHRINK_ABOVE 2.0
@@ -60,9 +61,10 @@ static void close_period(struct pp_admit *a, uint64_t now_ms)
 		a->base_ms = base_of(a);
 		if (a->mean_ms > SHRINK_ABOVE * a->base_ms)
 			a->limit *= SHRINK;
-		else if (a->mean_ms <= GROW_BELOW * a->base_ms &&
-			 a->peak_in_use >= IN_USE * a->limit)
-			a->limit *= GROW;
+		if (a->mean_ms > GROW_BELOW * a->base_ms)
+			a->probed = true; /* the knee is found: grow gently from now on */
+		else if (a->peak_in_use >= IN_USE * a->limit)
+			a->limit *= a->probed ? GROW : START_GROW;
 	}
 	if (a->limit < a->floor)
 		a->limit = a->floor;
@@ -82,9 +84,9 @@ uint32_t pp_admit_limit(struct pp_admit *a, uint64_t now_ms, uint32_t in_use)
 		a->period_start_ms = now_ms;
 	if (in_use > a->peak_in_use)
 		a->peak_in_use = in_use;
-	/* A period lasts at least one typical session, so each step of the limit is
+	/* A period lasts at least half a typical session, so each step of the limit is
 	 * judged by sessions that ran under it. */
-	uint64_t len = a->mean_ms > PP_ADMIT_PERIOD_MS ? a->mean_ms : PP_ADMIT_PERIOD_MS;
+	uint64_t len = a->mean_ms / 2 > PP_ADMIT_PERIOD_MS ? a->mean_ms / 2 : PP_ADMIT_PERIOD_MS;
 	if (now_ms - a->period_start_ms >= len)
 		close_period(a, now_ms);
 	return (uint32_t)(a->limit + 0.5);

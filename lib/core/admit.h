@@ -10,10 +10,11 @@
  * its base is the lowest mean latency of a half-second period in the last 30 s, the
  * latency of an unloaded session. Sessions beyond what the throughput needs add only
  * waiting: latency grows past the base by throughput x (latency - base) sessions
- * queued inside the server. So, every period (half a second, or one mean latency when
- * sessions are longer, so that each step is judged by sessions that ran under it):
+ * queued inside the server. So, every period (half a second, or half a mean latency
+ * when sessions are longer, so that each step is judged by sessions that ran under it):
  *
- *   mean latency <= 1.5 x base, and the limit in use  ->  limit x 1.25 (probe upward)
+ *   mean latency <= 1.5 x base, and the limit in use  ->  limit x 2 until the latency
+ *                                                        first rose, then x 1.25
  *   mean latency >  2 x base                          ->  limit x 0.8  (back off)
  *
  * within [floor, ceiling]. Devices far away (long latency, little CPU) raise the base
@@ -37,6 +38,7 @@ struct pp_admit {
 	uint32_t floor;   /* 0: admission off, the ceiling is the limit */
 	uint32_t ceiling; /* max_sessions */
 	double limit;
+	bool probed; /* the latency rose once: growth is gentle from then on */
 	/* The current period. */
 	uint64_t period_start_ms;
 	uint32_t ends;   /* sessions ended, whatever the outcome */

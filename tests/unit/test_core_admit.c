@@ -37,16 +37,21 @@ static void test_grows_while_latency_holds(void **state)
 	pp_admit_init(&a, 16, 1000);
 	assert_int_equal(pp_admit_limit(&a, now, 0), 16);
 	assert_int_equal(pp_admit_slow_ms(&a), 0); /* nothing measured: all count */
-	/* Fast sessions, the limit in use: +25% a period. */
-	assert_int_equal(period(&a, &now, 10, 20, 16), 20);
-	assert_int_equal(period(&a, &now, 10, 22, 20), 25);
-	assert_int_equal(period(&a, &now, 10, 25, 25), 31);
+	/* Fast sessions, the limit in use: it doubles each period while the latency
+	 * holds. */
+	assert_int_equal(period(&a, &now, 10, 20, 16), 32);
+	assert_int_equal(period(&a, &now, 10, 22, 32), 64);
+	assert_int_equal(period(&a, &now, 10, 25, 64), 128);
 	assert_int_equal(a.base_ms, 20);
 	assert_int_equal(pp_admit_slow_ms(&a), 100); /* 4 x the last mean, 25 ms */
 	/* The limit not in use (few devices waiting): no growth. */
-	assert_int_equal(period(&a, &now, 10, 20, 5), 31);
+	assert_int_equal(period(&a, &now, 10, 20, 5), 128);
 	/* Too few sessions for a mean: nothing changes. */
-	assert_int_equal(period(&a, &now, 2, 500, 31), 31);
+	assert_int_equal(period(&a, &now, 2, 500, 128), 128);
+	/* The latency rose past 1.5x the base: the knee; hold, then grow by a quarter. */
+	assert_int_equal(period(&a, &now, 10, 35, 128), 128);
+	assert_int_equal(period(&a, &now, 10, 22, 128), 160);
+	assert_int_equal(period(&a, &now, 10, 22, 160), 200);
 }
 
 static void test_backs_off_when_latency_climbs(void **state)
@@ -78,14 +83,16 @@ static void test_ceiling_and_long_sessions(void **state)
 	(void)state;
 	struct pp_admit a;
 	uint64_t now = 1000000;
-	pp_admit_init(&a, 64, 100);
+	pp_admit_init(&a, 64, 1000);
 	/* Nothing ends yet: nothing is known, the limit holds. */
 	assert_int_equal(period(&a, &now, 0, 0, 64), 64);
-	/* Sessions of 2 s: a period lasts one mean session, not half a second. */
-	assert_int_equal(period(&a, &now, 10, 2000, 64), 80);
-	assert_int_equal(period(&a, &now, 10, 2000, 80), 80); /* 0.5 s of 2 s: no step */
-	now += 1500;
-	assert_int_equal(pp_admit_limit(&a, now, 80), 100);
+	/* Sessions of 2 s: a period lasts half a mean session, not half a second. */
+	assert_int_equal(period(&a, &now, 10, 2000, 64), 128);
+	assert_int_equal(period(&a, &now, 10, 2000, 128), 128); /* 0.5 s of 1 s: no step */
+	now += 500;
+	assert_int_equal(pp_admit_limit(&a, now, 128), 256);
+	/* The ceiling. */
+	pp_admit_bounds(&a, 64, 100);
 	for (int i = 0; i < 3; i++) {
 		for (int k = 0; k < 10; k++)
 			pp_admit_end(&a, now + 1, 2000, true, true);

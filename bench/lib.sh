@@ -11,17 +11,18 @@ bench_keys() {
 }
 
 # bench_server PROFILE: a server on free loopback ports, warn-level log in $D/server.log;
-# sets HP (hellos), AP (API) and SPID; returns 1 when /healthz never answers.
+# sets HP (hellos), AP (API) and SPID; returns 1 when /healthz never answers within
+# 30 s. BENCH_WRAP, when set, is a command the server runs under (a profiler).
 bench_server() {
 	HP=$(free_port)
 	AP=$(free_port)
-	"$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --profile "$1" --log-level warn \
-		>"$D/server.log" 2>&1 &
+	${BENCH_WRAP:-} "$P" server --hello 127.0.0.1:$HP --api 127.0.0.1:$AP --profile "$1" \
+		--log-level warn >"$D/server.log" 2>&1 &
 	SPID=$!
 	i=0
 	until curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "the server did not start"; return 1; }
+		[ $i -lt 300 ] || { echo "the server did not start"; return 1; }
 		sleep 0.1
 	done
 }

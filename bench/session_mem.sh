@@ -22,17 +22,8 @@ unset PSKPROV_MASTER_KEY
 "$P" init >/dev/null
 printf '[server]\nadmission_floor = 0\n' >>"$PSKPROV_DIR/pskprov.conf"
 bench_keys "$N" mem "$D/k.csv"
-HP=$(free_port)
-AP=$(free_port)
-valgrind --tool=massif --detailed-freq=2 --massif-out-file="$D/massif.out" "$P" server --hello "127.0.0.1:$HP" \
-	--api "127.0.0.1:$AP" --log-level warn >"$D/server.log" 2>&1 &
-SPID=$!
-i=0
-until curl -sf "http://127.0.0.1:$AP/healthz" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 300 ] || { echo "session memory: the server did not start"; exit 0; }
-	sleep 0.1
-done
+BENCH_WRAP="valgrind --tool=massif --detailed-freq=2 --massif-out-file=$D/massif.out"
+bench_server tls12 || exit 0
 "$P" fleet --count "$N" --csv "$D/k.csv" --server "127.0.0.1:$HP" --base 127.246.0.1 \
 	--time-scale 0.05 --latency 3000 --timeout 600 --json >"$D/fleet.json" 2>"$D/fleet.log" ||
 	echo "(the fleet exited $?)"

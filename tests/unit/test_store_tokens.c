@@ -15,7 +15,8 @@
 
 #include "core/secret.h"
 #include "store/store.h"
-#include "test_store_pgenv.h"
+#include "test_store_pgschema.h"
+#include "test_store_util.h"
 
 #define ENV "PSKPROV_TEST_PG"
 
@@ -29,15 +30,6 @@ struct fixture {
 };
 
 /* ---- backends ---- */
-
-static void pg_exec(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		fail_msg("raw sql '%s': %s", sql, PQerrorMessage(c));
-	PQclear(r);
-}
 
 static void sq_exec(const struct fixture *f, const char *sql)
 {
@@ -53,7 +45,7 @@ static void sq_exec(const struct fixture *f, const char *sql)
 static void raw_exec(struct fixture *f, const char *sql)
 {
 	if (f->pg)
-		pg_exec(f->raw, sql);
+		pg_test_exec(f->raw, sql);
 	else
 		sq_exec(f, sql);
 }
@@ -81,40 +73,20 @@ static int setup_common(struct fixture *f, void **state)
 static int setup_sqlite(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR");
-	if (!f)
+	if (!f || pp_test_scratch("pp-tokens", f->dir, sizeof(f->dir), f->db, sizeof(f->db)) < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/pp-tokens-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/pskprov.db", f->dir);
 	return setup_common(f, state);
 }
 
 static int setup_pg(void **state)
 {
-	static unsigned counter;
 	struct fixture *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
 	f->pg = true;
-	snprintf(f->schema, sizeof(f->schema), "pp_tok_%ld_%u", (long)getpid(), ++counter);
-	f->raw = PQconnectdb(getenv(ENV));
-	if (PQstatus(f->raw) != CONNECTION_OK)
+	if (pg_test_schema_open("pp_tok", &f->raw, f->schema, sizeof(f->schema), f->conninfo,
+				sizeof(f->conninfo)) < 0)
 		return -1;
-	char sql[128];
-	pg_exec(f->raw, "SET client_min_messages = warning");
-	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", f->schema);
-	pg_exec(f->raw, sql);
-	snprintf(sql, sizeof(sql), "SET search_path = %s", f->schema);
-	pg_exec(f->raw, sql);
-	const char *b = getenv(ENV);
-	if (strncmp(b, "postgresql://", 13) == 0 || strncmp(b, "postgres://", 11) == 0)
-		snprintf(f->conninfo, sizeof(f->conninfo), "%s%coptions=-csearch_path%%3D%s", b,
-			 strchr(b, '?') ? '&' : '?', f->schema);
-	else
-		snprintf(f->conninfo, sizeof(f->conninfo), "%s options='-csearch_path=%s'", b,
-			 f->schema);
 	return setup_common(f, state);
 }
 
@@ -125,7 +97,7 @@ static int teardown(void **state)
 	if (f->pg) {
 		char sql[128];
 		snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", f->schema);
-		pg_exec(f->raw, sql);
+		pg_test_exec(f->raw, sql);
 		PQfinish(f->raw);
 	} else {
 		static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};

@@ -27,7 +27,8 @@
 #include "store/masterkey.h"
 #include "store/rekey.h"
 #include "store/store.h"
-#include "test_store_pgenv.h"
+#include "test_store_pgschema.h"
+#include "test_store_util.h"
 #include "usecase/backup.h"
 #include "usecase/rotate.h"
 
@@ -52,11 +53,7 @@ struct fixture {
 static void raw_exec(struct fixture *f, const char *sql)
 {
 	if (f->pg) {
-		PGresult *r = PQexec(f->raw, sql);
-		ExecStatusType st = PQresultStatus(r);
-		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-			fail_msg("raw sql '%s': %s", sql, PQerrorMessage(f->raw));
-		PQclear(r);
+		pg_test_exec(f->raw, sql);
 		return;
 	}
 	sqlite3 *db = NULL;
@@ -150,19 +147,13 @@ static int setup_common(struct fixture *f, void **state)
 static int setup_sqlite(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR");
-	if (!f)
+	if (!f || pp_test_scratch("pp-backup", f->dir, sizeof(f->dir), f->db, sizeof(f->db)) < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/pp-backup-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/pskprov.db", f->dir);
 	return setup_common(f, state);
 }
 
 static int setup_pg(void **state)
 {
-	static unsigned counter;
 	struct fixture *f = calloc(1, sizeof(*f));
 	const char *base = getenv("TMPDIR");
 	if (!f)
@@ -171,23 +162,9 @@ static int setup_pg(void **state)
 	snprintf(f->dir, sizeof(f->dir), "%s/pp-backup-XXXXXX", base && *base ? base : "/tmp");
 	if (!mkdtemp(f->dir))
 		return -1;
-	snprintf(f->schema, sizeof(f->schema), "pp_rot_%ld_%u", (long)getpid(), ++counter);
-	const char *b = getenv(PP_TEST_PG_ENV);
-	f->raw = PQconnectdb(b);
-	if (PQstatus(f->raw) != CONNECTION_OK)
+	if (pg_test_schema_open("pp_rot", &f->raw, f->schema, sizeof(f->schema), f->conninfo,
+				sizeof(f->conninfo)) < 0)
 		return -1;
-	char sql[160];
-	raw_exec(f, "SET client_min_messages = warning");
-	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", f->schema);
-	raw_exec(f, sql);
-	snprintf(sql, sizeof(sql), "SET search_path = %s", f->schema);
-	raw_exec(f, sql);
-	if (strncmp(b, "postgresql://", 13) == 0 || strncmp(b, "postgres://", 11) == 0)
-		snprintf(f->conninfo, sizeof(f->conninfo), "%s%coptions=-csearch_path%%3D%s", b,
-			 strchr(b, '?') ? '&' : '?', f->schema);
-	else
-		snprintf(f->conninfo, sizeof(f->conninfo), "%s options='-csearch_path=%s'", b,
-			 f->schema);
 	return setup_common(f, state);
 }
 
@@ -209,10 +186,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	if (f->pg) {
-		char sql[128];
-		snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", f->schema);
-		raw_exec(f, sql);
-		PQfinish(f->raw);
+		pg_test_schema_drop(f->raw, f->schema);
 	}
 	rm_tree(f->dir);
 	free(f);

@@ -13,6 +13,8 @@ libcmocka-dev libsystemd-dev gnutls-bin curl jq bc python3"
 # Packaging: the man pages (scdoc), the Debian package and its check (make package), and
 # bash-completion, which loads packaging/completion/pskprov.bash in an interactive shell.
 PKGS="$PKGS scdoc debhelper dpkg-dev fakeroot lintian bash-completion"
+# Test peers: promtool (Debian ships it in prometheus) checks /metrics.
+PKGS="$PKGS prometheus"
 
 missing=""
 for p in $PKGS; do

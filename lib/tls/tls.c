@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 
+#include "core/clock.h"
 #include "core/secret.h"
 
 enum role { ROLE_DEVICE = 1, ROLE_SERVER = 2 };
@@ -38,7 +39,10 @@ struct tls_conn {
 	int local_reason;            /* OpenSSL's reason code when we sent the alert */
 	char local_error[96];        /* and its text */
 	bool handshake_done;         /* SSL_CB_HANDSHAKE_DONE was seen */
-	bool heard;                  /* the peer sent a handshake message or an alert */
+	uint64_t hs_start_ms;        /* SSL_CB_HANDSHAKE_START (monotonic clock) */
+	uint64_t hs_ms;              /* the handshake took this long, once hs_timed */
+	bool hs_timed;
+	bool heard; /* the peer sent a handshake message or an alert */
 };
 
 struct profile_def {
@@ -280,12 +284,22 @@ static int conn_dup_cb(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **fr
  * caller (or libevent) may have cleared by then. */
 static void info_cb(const SSL *ssl, int where, int ret)
 {
+	if (where & SSL_CB_HANDSHAKE_START) {
+		struct tls_conn *s = conn_get(ssl);
+		if (s && !s->hs_start_ms)
+			s->hs_start_ms = pp_now_ms();
+	}
 	if (where & SSL_CB_HANDSHAKE_DONE) {
 		/* Remembered: once the peer drops the connection later, OpenSSL's state no
 		 * longer says the handshake was finished. */
 		struct tls_conn *d = conn_get(ssl);
-		if (d)
+		if (d) {
 			d->handshake_done = true;
+			if (d->hs_start_ms && !d->hs_timed) {
+				d->hs_ms = pp_now_ms() - d->hs_start_ms;
+				d->hs_timed = true;
+			}
+		}
 		return;
 	}
 	if (where & SSL_CB_LOOP) {
@@ -885,6 +899,15 @@ int pp_tls_negotiated(const SSL *ssl, char *version, size_t vcap, char *cipher, 
 	memcpy(version, v, strlen(v) + 1);
 	memcpy(cipher, n, strlen(n) + 1);
 	return 0;
+}
+
+bool pp_tls_handshake_time(const SSL *ssl, uint64_t *ms)
+{
+	struct tls_conn *c = conn_get(ssl);
+	if (!c || !c->hs_timed)
+		return false;
+	*ms = c->hs_ms;
+	return true;
 }
 
 bool pp_tls_peer_heard(SSL *ssl)

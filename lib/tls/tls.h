@@ -117,5 +117,8 @@ int pp_tls_server_result(SSL *ssl, char pid_out[PP_TLS_PID_LEN + 1], char *why, 
  * alert). False after a failure means the connection never came up (refused,
  * unreachable, closed before TLS): a connect failure, not a handshake failure. */
 bool pp_tls_peer_heard(SSL *ssl);
+/* How long the handshake took, in ms (monotonic clock, from OpenSSL's handshake start to
+ * its end): true, or false while it is not done. */
+bool pp_tls_handshake_time(const SSL *ssl, uint64_t *ms);
 
 #endif

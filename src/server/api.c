@@ -133,6 +133,68 @@ static void metric(struct evbuffer *b, const char *name, const char *help, const
 			    name, (unsigned long long)v);
 }
 
+/* ---- histograms ---- */
+
+static const double provision_bounds[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900};
+static const double exchange_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+					 0.1,   0.25,   0.5,   1,    2.5,   5};
+static const double tls_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+#define NB(a) (sizeof(a) / sizeof((a)[0]))
+
+void pp_server_histo_init(struct pp_server *s)
+{
+	pp_histo_init(&s->h_provision, provision_bounds, NB(provision_bounds));
+	pp_histo_init(&s->h_tls, tls_bounds, NB(tls_bounds));
+	for (size_t i = 0; i < PV_ROW_COUNT; i++)
+		pp_histo_init(&s->h_exchange[i], exchange_bounds, NB(exchange_bounds));
+}
+
+/* One histogram's series; `label` is "" or `name="value",` (with the comma). */
+static void histo_series(struct evbuffer *b, const char *name, const char *label,
+			 const struct pp_histo *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		evbuffer_add_printf(b, "%s_bucket{%sle=\"%g\"} %llu\n", name, label, h->bounds[i],
+				    (unsigned long long)pp_histo_cumulative(h, i));
+	evbuffer_add_printf(b, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, label,
+			    (unsigned long long)h->count);
+	size_t n = strlen(label);
+	/* The label set without its trailing comma, for _sum and _count. */
+	evbuffer_add_printf(b, "%s_sum%s%.*s%s %.6f\n%s_count%s%.*s%s %llu\n", name, n ? "{" : "",
+			    n ? (int)n - 1 : 0, label, n ? "}" : "", h->sum, name, n ? "{" : "",
+			    n ? (int)n - 1 : 0, label, n ? "}" : "", (unsigned long long)h->count);
+}
+
+static void histo_family(struct evbuffer *b, const char *name, const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+}
+
+static void histogram_metrics(struct evbuffer *b, const struct pp_server *s)
+{
+	histo_family(
+	    b, "pskprov_provision_seconds",
+	    "time from a device's first hello (recorded to the second) to its provisioning");
+	histo_series(b, "pskprov_provision_seconds", "", &s->h_provision);
+	histo_family(b, "pskprov_tls_handshake_seconds", "TLS-PSK handshakes with devices");
+	histo_series(b, "pskprov_tls_handshake_seconds", "", &s->h_tls);
+	histo_family(b, "pskprov_wsman_exchange_seconds",
+		     "WS-Management exchanges (request out to answer in), by setup step");
+	for (size_t i = 0; i < PV_ROW_COUNT; i++) {
+		if (!s->h_exchange[i].count)
+			continue;
+		char label[64];
+		snprintf(label, sizeof(label), "step=\"%s\",",
+			 pp_prov_row_name((enum pp_prov_row)i));
+		histo_series(b, "pskprov_wsman_exchange_seconds", label, &s->h_exchange[i]);
+	}
+	evbuffer_add_printf(b,
+			    "# HELP pskprov_build_info the running build\n"
+			    "# TYPE pskprov_build_info gauge\n"
+			    "pskprov_build_info{version=\"%s\"} 1\n",
+			    PSKPROV_VERSION);
+}
+
 static void store_health_metrics(struct evbuffer *b, const struct pp_dbq_stats *ds)
 {
 	metric(b, "pskprov_store_up", "1 while the store connection is up", "gauge",
@@ -250,6 +312,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	       ds.commits);
 	metric(b, "pskprov_store_batch_max", "largest group commit", "gauge", ds.max_batch);
 	store_health_metrics(b, &ds);
+	histogram_metrics(b, s);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);

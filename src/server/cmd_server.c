@@ -377,6 +377,7 @@ static int server_start(struct pp_server *s, struct pp_err *err)
 	if (rc < 0)
 		return rc;
 	pp_admit_init(&s->admit, s->cfg.admission_floor, s->cfg.max_sessions);
+	pp_server_histo_init(s);
 	TAILQ_INIT(&s->counted);
 	s->claim_timer = event_new(s->base, -1, EV_PERSIST, pp_server_claim_tick, s);
 	s->renew_timer = event_new(s->base, -1, EV_PERSIST, pp_server_renew_tick, s);

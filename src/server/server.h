@@ -17,6 +17,7 @@
 
 #include "config/config.h"
 #include "core/admit.h"
+#include "core/histo.h"
 #include "core/ratelimit.h"
 #include "prov/prov.h"
 #include "server/auth.h"
@@ -122,6 +123,10 @@ struct pp_server {
 	uint32_t idle_rounds;
 
 	struct pp_server_metrics m;
+	/* Histograms (api.c writes them): first hello to provisioned; each WS-Management
+	 * exchange by the row it served; the TLS-PSK handshake. Seconds. */
+	struct pp_histo h_provision, h_tls;
+	struct pp_histo h_exchange[PV_ROW_COUNT];
 	double started;
 };
 
@@ -142,6 +147,9 @@ void pp_server_accept_error(struct pp_server *s, struct evconnlistener *l, const
 /* Closes up to n of the longest idle hello / API connections; returns how many. */
 unsigned pp_server_hello_shed(struct pp_server *s, unsigned n);
 unsigned pp_server_api_shed(struct pp_server *s, unsigned n);
+
+/* The histograms' buckets, set up once at start (api.c). */
+void pp_server_histo_init(struct pp_server *s);
 
 /* claim.c, session.c */
 void pp_server_kick_claim(struct pp_server *s);

@@ -262,6 +262,10 @@ static void finish(struct session *x)
 	pp_uuid_format(p->job.uuid, uuid);
 	s->m.provisioned++;
 	x->provisioned = true;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	double since_hello = (double)(now.tv_sec - p->job.created) + now.tv_nsec / 1e9;
+	pp_histo_observe(&s->h_provision, since_hello > 0 ? since_hello : 0);
 	const struct pp_log_fields lf = {uuid, p->job.pid, (long long)p->job.id, "done"};
 	pp_info_f(
 	    "jobs", &lf, "job %lld uuid=%s pid=%s provisioned as %s.%s in %.0f ms (%s %s)%s%s",
@@ -400,13 +404,20 @@ static void note_tls(struct session *x)
 	if (pp_tls_negotiated(x->ssl, x->tls_version, sizeof(x->tls_version), x->tls_cipher,
 			      sizeof(x->tls_cipher)) < 0)
 		x->tls_version[0] = '\0';
+	uint64_t ms;
+	if (pp_tls_handshake_time(x->ssl, &ms))
+		pp_histo_observe(&x->s->h_tls, (double)ms / 1000.0);
 }
 
 /* The answer (or the failure) of the request in flight came: no deadline now. */
 static void answered(struct session *x)
 {
-	if (x->inflight)
-		x->device_ms += pp_now_ms() - x->sent_ms;
+	if (x->inflight) {
+		uint64_t ms = pp_now_ms() - x->sent_ms;
+		x->device_ms += ms;
+		if ((unsigned)x->prov.row < PV_ROW_COUNT)
+			pp_histo_observe(&x->s->h_exchange[x->prov.row], (double)ms / 1000.0);
+	}
 	x->inflight = NULL;
 	if (x->deadline)
 		event_del(x->deadline);

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 #include "core/fileio.h"
 #include "core/parse.h"
 #include "core/secret.h"
+#include "core/sock.h"
 
 static void test_reader_bounds(void **state)
 {
@@ -305,6 +309,56 @@ static void test_err_one_line(void **state)
 	assert_int_equal(pp_err_one_line(NULL, -PP_EIO), -PP_EIO);
 }
 
+/* pp_lock_file: taken without waiting, the pid written in it; held (by another open file
+ * description, as another process would hold it): refused with the holder's pid;
+ * released by pp_closep, then taken again. */
+static void test_lock_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pp-lock-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/pskprov.lock", dir);
+	struct pp_err err = {0};
+	int fd = -1, fd2 = -1;
+	long holder = -1;
+	assert_int_equal(pp_lock_file(path, &fd, &holder, &err), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(holder, 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(pp_lock_file(path, &fd2, &holder, &err), -PP_EEXIST);
+	assert_int_equal(fd2, -1);
+	assert_int_equal(holder, (long)getpid());
+	assert_non_null(strstr(err.msg, "locked by another process"));
+	pp_closep(&fd);
+	assert_int_equal(fd, -1);
+	pp_closep(&fd); /* twice: nothing */
+	assert_int_equal(pp_lock_file(path, &fd2, &holder, &err), 0);
+	pp_closep(&fd2);
+	snprintf(path, sizeof(path), "%s/missing/pskprov.lock", dir);
+	assert_int_equal(pp_lock_file(path, &fd, &holder, &err), -PP_EIO);
+	assert_non_null(strstr(err.msg, "cannot open the lock file"));
+	snprintf(path, sizeof(path), "%s/pskprov.lock", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_sock_nodelay(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(pp_sock_nodelay(fd), 0);
+	int on = 0;
+	socklen_t len = sizeof(on);
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+	assert_int_not_equal(on, 0);
+	close(fd);
+	assert_int_equal(pp_sock_nodelay(fd), -1); /* not a socket any more */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +368,7 @@ int main(void)
 	    cmocka_unit_test(test_uuid),          cmocka_unit_test(test_secret_compare),
 	    cmocka_unit_test(test_secret_alloc),  cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_err_prefix),    cmocka_unit_test(test_err_one_line),
+	    cmocka_unit_test(test_lock_file),     cmocka_unit_test(test_sock_nodelay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,6 +46,8 @@ struct outcome {
 	char version[16], cipher[64];
 	int group;
 	bool reused;
+	bool timed; /* pp_tls_handshake_time on the server's side */
+	uint64_t hs_ms;
 };
 
 static void step(SSL *s, bool *end, bool *ok)
@@ -86,6 +88,7 @@ static void collect(SSL *c, SSL *d, struct outcome *o)
 {
 	o->c_reason = pp_tls_server_result(c, o->c_pid, o->c_why, sizeof(o->c_why));
 	o->d_reason = pp_tls_device_result(d, o->d_id, o->d_why, sizeof(o->d_why));
+	o->timed = pp_tls_handshake_time(c, &o->hs_ms);
 	if (o->c_ok) {
 		snprintf(o->version, sizeof(o->version), "%s", SSL_get_version(c));
 		snprintf(o->cipher, sizeof(o->cipher), "%s", SSL_get_cipher_name(c));
@@ -281,6 +284,9 @@ static void test_success_each_profile(void **state)
 		assert_string_equal(o.version, want_version[p]);
 		assert_string_equal(o.cipher, want_cipher[p]);
 		assert_non_null(strstr(o.c_why, want_cipher[p]));
+		/* Timed from OpenSSL's start to its end (in memory: well under a minute). */
+		assert_true(o.timed);
+		assert_true(o.hs_ms < 60000);
 		if (p == PP_TLS_TLS13) {
 			/* psk_dhe_ke: the external PSK was accepted and an (EC)DHE share was
 			 * agreed, so the session keys have forward secrecy. */
@@ -324,6 +330,7 @@ static void test_wrong_pps(void **state)
 			assert_false(o.d_ok);
 			assert_int_equal(o.c_reason, PP_TLS_BAD_KEY);
 			assert_int_equal(o.d_reason, PP_TLS_BAD_KEY);
+			assert_false(o.timed); /* a failed handshake has no time */
 			assert_string_equal(o.c_pid, PID);
 			assert_string_equal(o.d_id, PID);
 			assert_null(strstr(o.c_why, "NKLD"));

@@ -539,6 +539,13 @@ struct pp_device_info {
 	 * any. Set by pp_store_device_set_tls. */
 	char tls_version[PP_STORE_TLS_VERSION_MAX + 1];
 	char tls_cipher[PP_STORE_TLS_CIPHER_MAX + 1];
+	/* For the operator's views (pp_store_device_query, pp_store_device_get): the row's
+	 * id (order of first sight; the keyset cursor's tie-break), the batch of the key it
+	 * holds now ("" when none), why it was quarantined ("" when never), its hellos. */
+	int64_t id;
+	char batch[PP_BATCH_NAME_MAX + 1];
+	char quarantine_reason[PP_STORE_TEXT_MAX + 1];
+	uint64_t hello_count;
 };
 /* Records what the last completed TLS handshake with the device negotiated (tls.h
  * pp_tls_negotiated gives both): version 1..PP_STORE_TLS_VERSION_MAX and cipher
@@ -575,6 +582,120 @@ struct pp_store_counts {
 	uint64_t jobs_by_state[PP_JOB_STATE_MAX];
 };
 int pp_store_counts(struct pp_store *s, struct pp_store_counts *out, struct pp_err *err) PP_WUR;
+
+/* ---- the operator's views and actions (docs/api.md) ---- */
+
+/* Device listings for the API and the console: filters, one sort, keyset pages. */
+enum pp_device_sort {
+	PP_DEV_SORT_FIRST_SEEN, /* the row id: order of first sight */
+	PP_DEV_SORT_LAST_SEEN,
+	PP_DEV_SORT_HOST_NAME,
+	PP_DEV_SORT_ADDRESS, /* numeric order of the IPv4 address */
+	PP_DEV_SORT_STATE,   /* the state's name */
+	PP_DEV_SORT_PID,
+	PP_DEV_SORT_MAX
+};
+/* "first_seen", "last_seen", "host_name", "address", "state", "pid"; "?" otherwise. */
+const char *pp_device_sort_name(enum pp_device_sort s);
+int pp_device_sort_parse(const char *name, enum pp_device_sort *out, struct pp_err *err) PP_WUR;
+
+#define PP_DEVICE_PAGE_MAX 500
+#define PP_DEVICE_TEXT_MAX 64
+/* Where the previous page ended: its last row's sort key and id. The key is the sort
+ * column's value: text for host_name, state and pid ("" for none), a number for
+ * first_seen (unused: the id is the key), last_seen and address. */
+struct pp_device_cursor {
+	int64_t id;
+	int64_t num;
+	char text[PP_BATCH_NAME_MAX + 1]; /* 64: host names and the rest fit */
+};
+/* Fills a cursor from a row as sorted by `sort` (the next page starts after it). */
+void pp_device_cursor_from(enum pp_device_sort sort, const struct pp_device_info *d,
+			   struct pp_device_cursor *c);
+struct pp_device_query {
+	int state;          /* enum pp_device_state, -1 any */
+	const char *batch;  /* NULL: any; else the batch of the key held now (-PP_ENOTFOUND
+			       when no batch has that name) */
+	int quarantined;    /* -1 any, 0 never quarantined, 1 ever quarantined */
+	const char *text;   /* NULL or "": none; else 1..PP_DEVICE_TEXT_MAX printable ASCII
+			       (-PP_EINVAL otherwise), a case-insensitive part of the UUID,
+			       the PID (with or without its dash), the address or the host
+			       name */
+	enum pp_device_sort sort;
+	bool desc;          /* descending (ties: the id descending too) */
+	uint32_t limit;     /* 1..PP_DEVICE_PAGE_MAX (-PP_EINVAL otherwise) */
+	const struct pp_device_cursor *after; /* NULL: the first page */
+};
+/* The page of devices the query names, through cb, in its order (the id breaks ties).
+ * *total (may be NULL) gets how many devices match the filters, every page together.
+ * Fast at 100,000 devices: indexed sort columns, keyset paging (no OFFSET). */
+int pp_store_device_query(struct pp_store *s, const struct pp_device_query *q,
+			  int (*cb)(void *ctx, const struct pp_device_info *), void *ctx,
+			  uint64_t *total, struct pp_err *err) PP_WUR;
+
+/* A device's jobs, newest first, at most limit (1..100). */
+int pp_store_device_jobs(struct pp_store *s, const uint8_t uuid[16], uint32_t limit,
+			 int (*cb)(void *ctx, const struct pp_job *), void *ctx,
+			 struct pp_err *err) PP_WUR;
+
+/* A job's history: one event for each durable step, written by the store functions
+ * above in the same transaction as the step itself. Names (docs/api.md): "queued",
+ * "claimed", "bound", "uuid-corrected", "escrowed", "next-key", "commit-sent", "retry",
+ * "failed", "quarantined", "done", "requeued". Detail is printable text without secrets
+ * (cut to PP_STORE_TEXT_MAX). At most PP_JOB_EVENTS_MAX per job: beyond it the oldest
+ * "claimed"/"retry" events are dropped first (a job retried for days keeps its start and
+ * its end). */
+#define PP_JOB_EVENTS_MAX 64
+struct pp_job_event {
+	int64_t job_id;
+	int64_t time;
+	char event[24];
+	char detail[PP_STORE_TEXT_MAX + 1];
+};
+/* In the order they happened. -PP_ENOTFOUND for an unknown job. */
+int pp_store_job_events(struct pp_store *s, int64_t job_id,
+			int (*cb)(void *ctx, const struct pp_job_event *), void *ctx,
+			struct pp_err *err) PP_WUR;
+
+/* Jobs newest first, keyset paged by id. */
+struct pp_job_page {
+	int state;         /* enum pp_job_state, -1 any */
+	uint32_t limit;    /* 1..PP_DEVICE_PAGE_MAX */
+	int64_t before_id; /* 0: from the newest; else only ids below it */
+};
+int pp_store_job_page(struct pp_store *s, const struct pp_job_page *p,
+		      int (*cb)(void *ctx, const struct pp_job *), void *ctx,
+		      struct pp_err *err) PP_WUR;
+
+/* Key stock, one entry per batch in creation order: its keys by state, and how many
+ * devices holding a key of it were ever quarantined. */
+struct pp_key_stock {
+	char batch[PP_BATCH_NAME_MAX + 1];
+	uint64_t by_state[PP_KEY_STATE_MAX];
+	uint64_t total;
+	uint64_t quarantined_devices;
+};
+int pp_store_key_stock(struct pp_store *s, int (*cb)(void *ctx, const struct pp_key_stock *),
+		       void *ctx, struct pp_err *err) PP_WUR;
+
+/* An administrator's retry of a failed job: pending, runnable at now, attempts 0, owner
+ * cleared, the step and next key kept (it resumes after its last durable step); a bound
+ * job's device goes back to configuring. Audit "job.requeued" (actor, subject the job
+ * id, detail the device UUID) and a "requeued" event, in the same transaction.
+ * -PP_ENOTFOUND: no such job. -PP_ESTATE (message naming why): the job has not failed,
+ * its device is quarantined ("release the quarantine first"), or another job of the
+ * device is pending, running or waiting to retry. */
+int pp_store_job_requeue(struct pp_store *s, int64_t job_id, const char *actor, int64_t now,
+			 struct pp_err *err) PP_WUR;
+
+/* Releases a quarantined device: state failed (a hello or a retry starts over; a device
+ * that still holds another's key is quarantined again at its next proof), the
+ * quarantined flag and reason kept as history. Audit "device.released" (actor, subject
+ * the UUID, detail the reason: 1..PP_STORE_TEXT_MAX printable characters, -PP_EINVAL
+ * otherwise). -PP_ENOTFOUND: unknown device; -PP_ESTATE: not quarantined (naming its
+ * state). */
+int pp_store_device_release(struct pp_store *s, const uint8_t uuid[16], const char *actor,
+			    const char *reason, int64_t now, struct pp_err *err) PP_WUR;
 
 /* ---- connection health ----
  *

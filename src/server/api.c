@@ -30,6 +30,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 #include "keys/keys.h"
+#include "server/api.h"
 #include "server/auth.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -43,7 +44,7 @@
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
 	 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
 
-static void reply_json(struct evhttp_request *req, int code, const char *reason, json_t *v)
+void pp_api_reply_json(struct evhttp_request *req, int code, const char *reason, json_t *v)
 {
 	struct evbuffer *out = evbuffer_new();
 	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
@@ -72,8 +73,8 @@ static void close_when_done(struct evhttp_request *req, void *arg)
 }
 
 /* {"error": msg[, "field": field]} with the status; 405 and 400 close the connection. */
-static void reply_field_error(struct pp_server *s, struct evhttp_request *req, int code,
-			      const char *reason, const char *msg, const char *field)
+void pp_api_field_error(struct pp_server *s, struct evhttp_request *req, int code,
+			const char *reason, const char *msg, const char *field)
 {
 	s->m.api_rejected++;
 	json_t *v = json_pack("{s:s}", "error", msg);
@@ -83,31 +84,31 @@ static void reply_field_error(struct pp_server *s, struct evhttp_request *req, i
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		evhttp_request_set_on_complete_cb(req, close_when_done, NULL);
 	}
-	reply_json(req, code, reason, v);
+	pp_api_reply_json(req, code, reason, v);
 }
 
-static void reply_error(struct pp_server *s, struct evhttp_request *req, int code,
-			const char *reason, const char *msg)
+void pp_api_error(struct pp_server *s, struct evhttp_request *req, int code, const char *reason,
+		  const char *msg)
 {
-	reply_field_error(s, req, code, reason, msg, NULL);
+	pp_api_field_error(s, req, code, reason, msg, NULL);
 }
 
 /* The caller's token allows the action: true, or an error (401/403) sent. */
-static bool authorized(struct pp_server *s, struct evhttp_request *req, enum pp_api_action act)
+bool pp_api_authorized(struct pp_server *s, struct evhttp_request *req, enum pp_api_action act)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	enum pp_token_role role;
 	if (!h || strncmp(h, "Bearer ", 7) || pp_server_token_role(s, h + 7, &role) < 0) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer");
-		reply_error(s, req, 401, "Unauthorized", "missing or wrong bearer token");
+		pp_api_error(s, req, 401, "Unauthorized", "missing or wrong bearer token");
 		return false;
 	}
 	if (!pp_server_role_allows(role, act)) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "a token of the %s role may not do this",
 			 pp_token_role_name(role));
-		reply_error(s, req, 403, "Forbidden", msg);
+		pp_api_error(s, req, 403, "Forbidden", msg);
 		return false;
 	}
 	return true;
@@ -295,7 +296,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	s->m.api_requests++;
 	struct evbuffer *b = evbuffer_new();
 	if (!b) {
-		reply_error(s, req, 500, "Internal Server Error", "out of memory");
+		pp_api_error(s, req, 500, "Internal Server Error", "out of memory");
 		return;
 	}
 	const struct pp_server_metrics *m = &s->m;
@@ -324,10 +325,10 @@ static void on_status(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
 	s->m.api_requests++;
-	if (!authorized(s, req, PP_API_STATUS))
+	if (!pp_api_authorized(s, req, PP_API_STATUS))
 		return;
 	const struct pp_server_metrics *m = &s->m;
-	reply_json(req, HTTP_OK, "OK",
+	pp_api_reply_json(req, HTTP_OK, "OK",
 		   json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f}", "instance", s->owner,
 			     "sessions_active", (json_int_t)m->sessions_active, "provisioned",
 			     (json_int_t)m->provisioned, "failed", (json_int_t)m->jobs_failed,
@@ -371,7 +372,7 @@ static int hello_body(struct pp_server *s, struct evhttp_request *req, uint8_t u
 		char msg[200];
 		snprintf(msg, sizeof(msg), "bad JSON: %s", je.text);
 		json_decref(j);
-		reply_error(s, req, 400, "Bad Request", msg);
+		pp_api_error(s, req, 400, "Bad Request", msg);
 		return -1;
 	}
 	struct pp_err err = {0};
@@ -390,7 +391,7 @@ static int hello_body(struct pp_server *s, struct evhttp_request *req, uint8_t u
 	}
 	json_decref(j);
 	if (rc < 0) {
-		reply_field_error(s, req, 400, "Bad Request", err.msg, field);
+		pp_api_field_error(s, req, 400, "Bad Request", err.msg, field);
 		return -1;
 	}
 	return 0;
@@ -403,27 +404,27 @@ static void on_hello(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
 	s->m.api_requests++;
-	if (!authorized(s, req, PP_API_HELLO))
+	if (!pp_api_authorized(s, req, PP_API_HELLO))
 		return;
 	if (s->stopping) {
 		/* Draining: no new job here; the agent tries again (another instance, or this
 		 * one after its restart). */
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
-		reply_error(s, req, 503, "Service Unavailable", "the server is stopping");
+		pp_api_error(s, req, 503, "Service Unavailable", "the server is stopping");
 		return;
 	}
 	if (!json_content_type(req)) {
-		reply_error(s, req, 415, "Unsupported Media Type",
+		pp_api_error(s, req, 415, "Unsupported Media Type",
 			    "Content-Type must be application/json");
 		return;
 	}
 	size_t len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 	if (len > API_BODY_MAX) {
-		reply_error(s, req, 413, "Payload Too Large", "body over 4096 bytes");
+		pp_api_error(s, req, 413, "Payload Too Large", "body over 4096 bytes");
 		return;
 	}
 	if (len == 0) {
-		reply_error(s, req, 400, "Bad Request", "body must be 1 to 4096 bytes of JSON");
+		pp_api_error(s, req, 400, "Bad Request", "body must be 1 to 4096 bytes of JSON");
 		return;
 	}
 	/* The peer address of the agent's connection, for rate limiting. */
@@ -433,14 +434,14 @@ static void on_hello(struct evhttp_request *req, void *arg)
 	uint8_t peer_ip[4] = {0};
 	struct pp_err err = {0};
 	if (!peer || pp_parse_ipv4(peer, peer_ip, "peer", &err) < 0) {
-		reply_error(s, req, 400, "Bad Request", "IPv4 clients only");
+		pp_api_error(s, req, 400, "Bad Request", "IPv4 clients only");
 		return;
 	}
 	uint32_t pip = (uint32_t)peer_ip[0] << 24 | (uint32_t)peer_ip[1] << 16 |
 		       (uint32_t)peer_ip[2] << 8 | peer_ip[3];
 	if (!pp_ratelimit_allow(s->rl, pip, pp_now_ms())) {
 		s->m.hellos_rate_limited++;
-		reply_error(s, req, 429, "Too Many Requests", "hello rate limit");
+		pp_api_error(s, req, 429, "Too Many Requests", "hello rate limit");
 		return;
 	}
 	uint8_t uuid[16], addr[4];
@@ -449,7 +450,7 @@ static void on_hello(struct evhttp_request *req, void *arg)
 		return;
 	s->m.hellos_agent++;
 	pp_server_submit_hello(s, uuid, pid.s, addr, "agent");
-	reply_json(req, 202, "Accepted",
+	pp_api_reply_json(req, 202, "Accepted",
 		   json_pack("{s:s}", "status", "accepted: the server will try the device"));
 }
 
@@ -476,7 +477,7 @@ static void readyz_answer(void *arg, const struct pp_dbq_health *h)
 		json_object_set_new(
 		    v, "listeners_error",
 		    json_string(s->hello_listener ? "API listener down" : "hello listener down"));
-	reply_json(r->req, ok ? HTTP_OK : 503, ok ? "OK" : "Service Unavailable", v);
+	pp_api_reply_json(r->req, ok ? HTTP_OK : 503, ok ? "OK" : "Service Unavailable", v);
 	free(r);
 }
 
@@ -487,7 +488,7 @@ static void on_readyz(struct evhttp_request *req, void *arg)
 	struct readyz *r = calloc(1, sizeof(*r));
 	if (!r || !s->dbq) {
 		free(r);
-		reply_error(s, req, 503, "Service Unavailable", "not ready: no store thread");
+		pp_api_error(s, req, 503, "Service Unavailable", "not ready: no store thread");
 		return;
 	}
 	r->s = s;
@@ -503,7 +504,7 @@ static void on_page(struct evhttp_request *req, void *arg)
 	s->m.api_requests++;
 	struct evbuffer *b = evbuffer_new();
 	if (!b) {
-		reply_error(s, req, 500, "Internal Server Error", "out of memory");
+		pp_api_error(s, req, 500, "Internal Server Error", "out of memory");
 		return;
 	}
 	const struct pp_server_metrics *m = &s->m;
@@ -573,7 +574,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
 			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
 					  routes[i].methods & EVHTTP_REQ_POST ? "POST"
 									      : "GET, HEAD");
-			reply_error(s, req, 405, "Method Not Allowed",
+			pp_api_error(s, req, 405, "Method Not Allowed",
 				    "method not allowed on this path");
 			return;
 		}
@@ -582,9 +583,9 @@ static void dispatch(struct evhttp_request *req, void *arg)
 	}
 	s->m.api_requests++;
 	if (evhttp_request_get_command(req) & (EVHTTP_REQ_CONNECT | EVHTTP_REQ_TRACE))
-		reply_error(s, req, 405, "Method Not Allowed", "method not allowed");
+		pp_api_error(s, req, 405, "Method Not Allowed", "method not allowed");
 	else
-		reply_error(s, req, 404, "Not Found", "no such endpoint");
+		pp_api_error(s, req, 404, "Not Found", "no such endpoint");
 }
 
 /* ---- connections: counted, capped, oldest shed first ----

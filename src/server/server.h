@@ -156,10 +156,11 @@ void pp_server_kick_claim(struct pp_server *s);
 void pp_server_claim_tick(evutil_socket_t fd, short what, void *arg);
 void pp_server_renew_tick(evutil_socket_t fd, short what, void *arg);
 
-/* API bearer tokens and roles: auth.h (auth_tokens.c). What each API action needs. */
-enum pp_api_action { PP_API_STATUS, PP_API_HELLO };
-/* True when the role may do the action: status needs read, hello needs agent (admin may
- * do both). */
+/* API bearer tokens and roles: auth.h (auth_tokens.c). What each API action needs:
+ * reading (status, listings, events) needs read; a change or a revealed secret needs
+ * admin; a hello needs agent. Admin may do all. */
+enum pp_api_action { PP_API_STATUS, PP_API_HELLO, PP_API_READ, PP_API_ADMIN };
+/* True when the role may do the action. */
 bool pp_server_role_allows(enum pp_token_role role, enum pp_api_action action);
 
 /* api.c */

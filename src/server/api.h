@@ -1,0 +1,30 @@
+/* The HTTP API's shared parts (docs/api.md is the contract; docs/api/openapi.json its
+ * machine-readable form). api.c owns the route table, errors and authorization; the
+ * handlers live in files of their own and use only what this header gives:
+ *   api.c         routing, JSON errors, bearer tokens, per-token rate limit
+ *   api_*.c       the /api/v1 resources (store reads and admin actions on the store
+ *                 thread, answered on the loop)
+ *   events.c      GET /api/v1/events (Server-Sent Events) and what feeds it
+ *   metrics.c     GET /metrics, with the store's gauges (stock.c keeps them fresh)
+ *   web.c         the web console's embedded files (GET /, /static/...) */
+#ifndef PSKPROV_SERVER_API_H
+#define PSKPROV_SERVER_API_H
+
+#include <event2/http.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "server/server.h"
+
+/* Sends v (taken; NULL sends an empty body) as application/json with the status. */
+void pp_api_reply_json(struct evhttp_request *req, int code, const char *reason, json_t *v);
+/* {"error": msg[, "field": field]} with the status, counted as rejected; 400 and 405
+ * close the connection. msg never holds a secret. */
+void pp_api_field_error(struct pp_server *s, struct evhttp_request *req, int code,
+			const char *reason, const char *msg, const char *field);
+void pp_api_error(struct pp_server *s, struct evhttp_request *req, int code, const char *reason,
+		  const char *msg);
+/* The caller's bearer token allows the action: true, or 401/403 sent. */
+bool pp_api_authorized(struct pp_server *s, struct evhttp_request *req, enum pp_api_action act);
+
+#endif

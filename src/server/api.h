@@ -27,4 +27,11 @@ void pp_api_error(struct pp_server *s, struct evhttp_request *req, int code, con
 /* The caller's bearer token allows the action: true, or 401/403 sent. */
 bool pp_api_authorized(struct pp_server *s, struct evhttp_request *req, enum pp_api_action act);
 
+/* Route handlers that live outside api.c (arg is the struct pp_server). */
+void pp_api_on_metrics(struct evhttp_request *req, void *arg); /* metrics.c */
+void pp_api_on_page(struct evhttp_request *req, void *arg);    /* web.c */
+
+/* API connections open now (forgets those evhttp closed). */
+uint32_t pp_server_api_conns(struct pp_server *s);
+
 #endif

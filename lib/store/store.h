@@ -613,17 +613,17 @@ struct pp_device_cursor {
 void pp_device_cursor_from(enum pp_device_sort sort, const struct pp_device_info *d,
 			   struct pp_device_cursor *c);
 struct pp_device_query {
-	int state;          /* enum pp_device_state, -1 any */
-	const char *batch;  /* NULL: any; else the batch of the key held now (-PP_ENOTFOUND
-			       when no batch has that name) */
-	int quarantined;    /* -1 any, 0 never quarantined, 1 ever quarantined */
-	const char *text;   /* NULL or "": none; else 1..PP_DEVICE_TEXT_MAX printable ASCII
-			       (-PP_EINVAL otherwise), a case-insensitive part of the UUID,
-			       the PID (with or without its dash), the address or the host
-			       name */
+	int state;         /* enum pp_device_state, -1 any */
+	const char *batch; /* NULL: any; else the batch of the key held now (-PP_ENOTFOUND
+			      when no batch has that name) */
+	int quarantined;   /* -1 any, 0 never quarantined, 1 ever quarantined */
+	const char *text;  /* NULL or "": none; else 1..PP_DEVICE_TEXT_MAX printable ASCII
+			      (-PP_EINVAL otherwise), a case-insensitive part of the UUID,
+			      the PID (with or without its dash), the address or the host
+			      name */
 	enum pp_device_sort sort;
-	bool desc;          /* descending (ties: the id descending too) */
-	uint32_t limit;     /* 1..PP_DEVICE_PAGE_MAX (-PP_EINVAL otherwise) */
+	bool desc;                            /* descending (ties: the id descending too) */
+	uint32_t limit;                       /* 1..PP_DEVICE_PAGE_MAX (-PP_EINVAL otherwise) */
 	const struct pp_device_cursor *after; /* NULL: the first page */
 };
 /* The page of devices the query names, through cb, in its order (the id breaks ties).

@@ -80,9 +80,10 @@ bool pp_token_role_allows(enum pp_token_role have, enum pp_token_role need)
 
 bool pp_server_role_allows(enum pp_token_role role, enum pp_api_action action)
 {
-	static const enum pp_token_role needs[] = {
-	    [PP_API_STATUS] = PP_ROLE_READ, [PP_API_HELLO] = PP_ROLE_AGENT,
-	    [PP_API_READ] = PP_ROLE_READ, [PP_API_ADMIN] = PP_ROLE_ADMIN};
+	static const enum pp_token_role needs[] = {[PP_API_STATUS] = PP_ROLE_READ,
+						   [PP_API_HELLO] = PP_ROLE_AGENT,
+						   [PP_API_READ] = PP_ROLE_READ,
+						   [PP_API_ADMIN] = PP_ROLE_ADMIN};
 	return (size_t)action < sizeof(needs) / sizeof(needs[0]) &&
 	       pp_token_role_allows(role, needs[action]);
 }

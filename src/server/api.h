@@ -30,6 +30,14 @@ bool pp_api_authorized(struct pp_server *s, struct evhttp_request *req, enum pp_
 /* Route handlers that live outside api.c (arg is the struct pp_server). */
 void pp_api_on_metrics(struct evhttp_request *req, void *arg); /* metrics.c */
 void pp_api_on_page(struct evhttp_request *req, void *arg);    /* web.c */
+/* web.c: GET /api/v1/openapi.json, the document embedded at build time. */
+void pp_api_on_openapi(struct evhttp_request *req, void *arg);
+/* web.c: GET /static/<name>: true when it answered (the file, or a JSON 404). */
+bool pp_web_serve(struct pp_server *s, struct evhttp_request *req, const char *path);
+/* events.c: GET /api/v1/events (Server-Sent Events). */
+void pp_api_on_events(struct evhttp_request *req, void *arg);
+/* events.c: devices provisioned per second here, over the last 10 s. */
+double pp_server_provision_rate(struct pp_server *s);
 
 /* API connections open now (forgets those evhttp closed). */
 uint32_t pp_server_api_conns(struct pp_server *s);

@@ -24,7 +24,7 @@
 #include "keys/keys.h"
 #include "store/seal.h"
 
-#define PP_STORE_SCHEMA_VERSION 5
+#define PP_STORE_SCHEMA_VERSION 6
 #define PP_BATCH_NAME_MAX 64
 #define PP_BATCH_SECRET_LEN 32
 #define PP_STORE_MEBX_MAX PP_MEBX_PW_MAX /* longest MEBx password stored (keys.h) */

@@ -326,6 +326,7 @@ static const struct api_route {
     {"/api/v1/keys", EVHTTP_REQ_GET, PP_API_READ, api_on_keys, NULL},
     {"/api/v1/keys/report", EVHTTP_REQ_GET, PP_API_READ, api_on_keys_report, NULL},
     {"/api/v1/audit", EVHTTP_REQ_GET, PP_API_READ, api_on_audit, NULL},
+    {"/api/v1/events", EVHTTP_REQ_GET, NO_TOKEN, NULL, pp_api_on_events},
 };
 
 static const struct {

@@ -315,6 +315,7 @@ static const struct api_route {
     {"/metrics", EVHTTP_REQ_GET, pp_api_on_metrics},
     {"/api/v1/status", EVHTTP_REQ_GET, on_status},
     {"/api/v1/hello", EVHTTP_REQ_POST, on_hello},
+    {"/api/v1/openapi.json", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, pp_api_on_openapi},
 };
 
 static void dispatch(struct evhttp_request *req, void *arg)
@@ -339,6 +340,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
 		routes[i].fn(req, s);
 		return;
 	}
+	if (pp_web_serve(s, req, path))
+		return;
 	s->m.api_requests++;
 	if (evhttp_request_get_command(req) & (EVHTTP_REQ_CONNECT | EVHTTP_REQ_TRACE))
 		pp_api_error(s, req, 405, "Method Not Allowed", "method not allowed");

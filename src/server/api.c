@@ -316,6 +316,7 @@ static const struct api_route {
     {"/api/v1/status", EVHTTP_REQ_GET, on_status},
     {"/api/v1/hello", EVHTTP_REQ_POST, on_hello},
     {"/api/v1/openapi.json", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, pp_api_on_openapi},
+    {"/api/v1/events", EVHTTP_REQ_GET, pp_api_on_events},
 };
 
 static void dispatch(struct evhttp_request *req, void *arg)

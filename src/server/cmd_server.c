@@ -374,6 +374,10 @@ static int server_start(struct pp_server *s, struct pp_err *err)
 		rc = pp_server_hello_start(s, err);
 	if (rc == 0)
 		rc = pp_server_api_start(s, err);
+	if (rc == 0)
+		rc = pp_server_events_start(s, err);
+	if (rc == 0)
+		rc = pp_server_stock_start(s, err);
 	if (rc < 0)
 		return rc;
 	pp_admit_init(&s->admit, s->cfg.admission_floor, s->cfg.max_sessions);
@@ -416,9 +420,11 @@ static void event_free_opt(struct event *ev)
 static void server_stop(struct pp_server *s)
 {
 	pp_server_hello_stop(s);
+	pp_server_events_stop(s); /* before evhttp goes: their last chunks */
 	pp_server_api_stop(s);
 	pp_server_tokens_stop(s);
 	pp_dbq_stop(s->dbq);
+	pp_server_stock_stop(s); /* after the store thread's last completions */
 	pp_server_tokens_free(s);
 	event_free_opt(s->sig_int);
 	event_free_opt(s->sig_term);

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "core/admit.h"
 #include "core/histo.h"
+#include "core/rate.h"
 #include "core/ratelimit.h"
 #include "prov/prov.h"
 #include "server/auth.h"
@@ -128,7 +129,46 @@ struct pp_server {
 	struct pp_histo h_provision, h_tls;
 	struct pp_histo h_exchange[PV_ROW_COUNT];
 	double started;
+
+	/* events.c / stock.c: the event streams (GET /api/v1/events), devices provisioned
+	 * a second here, the store's counts kept fresh off the loop. */
+	struct pp_events *events;
+	struct pp_rate provision_rate;
+	struct pp_stock *stock;
 };
+
+/* events.c: the event streams and their 1 s progress timer. */
+int pp_server_events_start(struct pp_server *s, struct pp_err *err) PP_WUR;
+/* Ends every stream cleanly (the chunked reply's last chunk) and frees them. */
+void pp_server_events_stop(struct pp_server *s);
+/* Event streams open now. */
+uint32_t pp_server_event_streams(const struct pp_server *s);
+/* A job ended here: a `device` event to every stream. state is the device's state name
+ * ("provisioned", "failed", "quarantined", "configuring" while its job waits to retry);
+ * reason the failure's text ("" when none), never a secret. A provisioned device counts
+ * in pp_server_provision_rate. */
+void pp_server_device_event(struct pp_server *s, const struct pp_job *job, const char *host_name,
+			    const char *state, const char *reason);
+
+/* stock.c: the store's counts, read on the store thread every second while an event
+ * stream is open, else every 5 s; one read at a time. */
+struct pp_stock_batch {
+	char name[PP_BATCH_NAME_MAX + 1];
+	uint64_t by_state[PP_KEY_STATE_MAX];
+};
+struct pp_stock_snapshot {
+	struct pp_store_counts counts;
+	struct pp_stock_batch *batches;
+	size_t n_batches;
+	bool have_batches; /* the key stock by batch was read */
+	uint64_t at_ms;    /* when it was taken (monotonic clock) */
+};
+int pp_server_stock_start(struct pp_server *s, struct pp_err *err) PP_WUR;
+void pp_server_stock_stop(struct pp_server *s);
+/* The last snapshot, NULL before the first read answered. */
+const struct pp_stock_snapshot *pp_server_stock(const struct pp_server *s);
+/* Reads now (an event stream opened), unless a read is in flight. */
+void pp_server_stock_kick(struct pp_server *s);
 
 /* hello.c */
 int pp_server_hello_start(struct pp_server *s, struct pp_err *err) PP_WUR;

@@ -262,6 +262,7 @@ static void finish(struct session *x)
 	pp_uuid_format(p->job.uuid, uuid);
 	s->m.provisioned++;
 	x->provisioned = true;
+	pp_server_device_event(s, &p->job, p->host_name, "provisioned", "");
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	double since_hello = (double)(now.tv_sec - p->job.created) + now.tv_nsec / 1e9;
@@ -288,6 +289,11 @@ static void fail(struct session *x, const struct pp_prov_action *a)
 		s->m.connect_failures++;
 	if (a->wsman_fault)
 		s->m.wsman_faults++;
+	pp_server_device_event(s, &p->job, p->host_name,
+			       a->recorded    ? "quarantined"
+			       : a->retryable ? "configuring"
+					      : "failed",
+			       a->reason);
 	if (a->recorded) {
 		/* The store ended the job itself (a clone quarantined at BIND). */
 		s->m.jobs_failed++;

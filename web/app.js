@@ -406,7 +406,7 @@ function drawProgress(box, st) {
   const done = total ? Math.floor((100 * Number(d.provisioned || 0)) / total) : 0;
   const left = Number(d.seen || 0) + Number(d.configuring || 0);
   const rate = Number(st.provisioned_per_s || 0);
-  const eta = rate > 0 && left ? ` \u00b7 about ${Math.max(1, Math.round(left / rate / 60))} min left at this rate` : '';
+  const eta = rate > 0 && left ? `about ${Math.max(1, Math.round(left / rate / 60))} min left at this rate` : '';
   box.append(h('div', { class: 'progress-head' },
     h('span', {}, h('strong', { id: 'pct' }, `${done}%`), ' provisioned of ', num(total, { figure: 'devices.total' }), ' devices'),
     h('span', { class: 'muted' }, eta)), bar);
@@ -472,7 +472,7 @@ async function drawFailures(box, gen) {
   const tb = h('tbody');
   for (const d of res.devices) {
     tb.append(h('tr', {},
-      h('td', {}, h('a', { href: `#/device/${d.uuid}` }, d.pid)),
+      h('td', {}, h('a', { href: `#/device/${d.uuid}`, class: 'mono' }, d.pid)),
       h('td', { class: 'mono' }, d.address),
       h('td', { class: 'reason-cell' }, d.last_error ? reasonParts(d.last_error).sentence : ''),
       h('td', {}, when(d.last_seen))));
@@ -535,7 +535,7 @@ const COLUMNS = [
   ['state', 'State', 'state'],
   ['batch', 'Batch', null],
   ['last_seen', 'Last seen', 'last_seen'],
-  ['last_error', 'Why it failed', null],
+  ['reason', 'Reason', null],
 ];
 const STATES = ['seen', 'configuring', 'provisioned', 'failed', 'quarantined'];
 
@@ -789,7 +789,11 @@ function drawReport(box, r) {
     if (v.length) {
       const cols = Object.keys(v[0]).slice(0, 6);
       const tb = h('tbody');
-      for (const row of v.slice(0, 20)) tb.append(h('tr', {}, cols.map((c) => h('td', {}, typeof row[c] === 'object' ? JSON.stringify(row[c]) : String(row[c])))));
+      const cell = (c, x) => {
+        if (c === 'uuid' && /^[0-9a-f-]{36}$/.test(String(x))) return h('a', { href: `#/device/${x}`, class: 'mono' }, String(x));
+        return typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x);
+      };
+      for (const row of v.slice(0, 20)) tb.append(h('tr', {}, cols.map((c) => h('td', {}, cell(c, row[c])))));
       sec.append(h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, c.replace(/_/g, ' '))))), tb));
     }
     box.append(sec);

@@ -327,6 +327,7 @@ static const struct api_route {
     {"/api/v1/keys/report", EVHTTP_REQ_GET, PP_API_READ, api_on_keys_report, NULL},
     {"/api/v1/audit", EVHTTP_REQ_GET, PP_API_READ, api_on_audit, NULL},
     {"/api/v1/events", EVHTTP_REQ_GET, NO_TOKEN, NULL, pp_api_on_events},
+    {"/api/v1/openapi.json", GET_HEAD, NO_TOKEN, NULL, pp_api_on_openapi},
 };
 
 static const struct {
@@ -354,7 +355,7 @@ void pp_api_print_routes(FILE *out)
 		for (size_t m = 0; m < sizeof(method_names) / sizeof(method_names[0]); m++)
 			if (routes[i].methods & method_names[m].bit)
 				fprintf(out, "%s %s\n", method_names[m].name, routes[i].path);
-	fprintf(out, "GET /static/*\n");
+	fprintf(out, "GET /static/{name}\nHEAD /static/{name}\n");
 }
 
 /* path matches pattern: true, with the variable segment (if any) copied to arg. */
@@ -442,6 +443,20 @@ static void dispatch(struct evhttp_request *req, void *arg)
 		}
 		run_route(s, req, &routes[i], seg);
 		return;
+	}
+	if (pp_web_serve(s, req, path))
+		return;
+	if (strncmp(path, "/static/", 8) == 0) {
+		if (!(evhttp_request_get_command(req) & GET_HEAD)) {
+			s->m.api_requests++;
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+					  "GET, HEAD");
+			pp_api_error(s, req, 405, "Method Not Allowed",
+				     "method not allowed on this path");
+			return;
+		}
+		if (pp_web_serve(s, req, path))
+			return;
 	}
 	s->m.api_requests++;
 	if (evhttp_request_get_command(req) & (EVHTTP_REQ_CONNECT | EVHTTP_REQ_TRACE))

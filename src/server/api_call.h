@@ -65,7 +65,7 @@ void api_call_free(struct api_call *c);
 /* Content-Type application/json (parameters such as charset allowed). */
 bool api_json_content_type(struct evhttp_request *req);
 /* The route table, one "METHOD PATH" a line ({uuid}, {id}, {name} for the variable
- * segments; "/static/..." for the console's files): pskprov server --print-routes. */
+ * segments; "/static/{name}" for the console's files): pskprov server --print-routes. */
 void pp_api_print_routes(FILE *out);
 
 /* JSON of the store's rows (api_json.c). */

@@ -50,6 +50,9 @@ static int status_instance(struct pp_server *s, json_t *o, void *arg)
 	    "sessions", sessions, "sessions_active", (json_int_t)m->sessions_active, "provisioned",
 	    (json_int_t)m->provisioned, "failed", (json_int_t)m->jobs_failed, "hellos",
 	    (json_int_t)m->hellos_v2, "agent_hellos", (json_int_t)m->hellos_agent);
+	if (inst)
+		json_object_set_new(inst, "provisioned_per_s",
+				    json_real(pp_server_provision_rate(s)));
 	int rc = inst ? json_object_update(o, inst) : -1;
 	json_decref(inst);
 	(void)arg;

@@ -146,6 +146,8 @@ post_json "$READ" /api/v1/hello '{"uuid":"x","pid":"y","address":"z"}'
 expect 403 "hello with a read token"
 post_json "" /api/v1/hello '{}'
 expect 401 "hello without a token"
+post_json "$AGENT" /api/v1/hello '{}' -H "Origin: http://evil.example"
+expect 403 "a cross-site hello"
 
 # ---- the reads, their answers and their schemas ----
 req "$READ" GET /api/v1/status

@@ -279,6 +279,11 @@ expect_field reason "an empty reason"
 head -c 5000 /dev/zero | tr '\0' a | sed 's/^/{"reason":"/; s/$/"}/' >"$T/big.json"
 req "$ADMIN" POST "$R" -H 'Content-Type: application/json' --data-binary @"$T/big.json"
 expect 413 "a 5000-byte body"
+# Over 16 KiB evhttp refuses the body itself, before any handler: still a 413.
+head -c 20000 /dev/zero | tr '\0' a | sed 's/^/{"reason":"/; s/$/"}/' >"$T/huge.json"
+req "$ADMIN" POST "$R" -H 'Content-Type: application/json' --data-binary @"$T/huge.json"
+[ "$CODE" = 413 ] || fail "a 20000-byte body: HTTP $CODE"
+ok
 req "$ADMIN" POST "$R" -H 'Content-Type: text/plain' --data '{"reason":"x"}'
 expect 415 "text/plain"
 req "$ADMIN" POST "$R" -H 'Content-Type: application/x-www-form-urlencoded' --data 'reason=x'
@@ -313,6 +318,12 @@ jq -r '.admin_password, .mebx_password' "$T/r.json" >>"$SECRETS"
 rm -f "$T/r.json"
 req "$ADMIN" POST "/api/v1/devices/00000000-0000-4000-8000-000000000000/credentials"
 expect 404 "reveal of an unknown device"
+# api.token, the bootstrap admin token, acts as api:api.token.
+BOOT=$(cat "$PSKPROV_DIR/api.token")
+printf '%s\n' "$BOOT" >>"$SECRETS"
+req "$BOOT" POST "/api/v1/devices/$PUUID/credentials"
+expect 200 "reveal with api.token"
+rm -f "$T/r.json"
 post_json "$ADMIN" "$R" '{"reason":"checked by the api test"}'
 expect 200 "release"
 schema POST "/api/v1/devices/{uuid}/release"
@@ -346,6 +357,9 @@ for a in "devices.reveal $PUUID" "device.released $QUUID" "job.requeued $FJOB"; 
 		and .actor == "api:ops")] | length >= 1' "$T/r.json" >/dev/null ||
 		fail "no audit entry $1 $2 by api:ops"
 done
+jq -e --arg s "$PUUID" '[.entries[] | select(.action == "devices.reveal" and .subject == $s
+	and .actor == "api:api.token")] | length == 1' "$T/r.json" >/dev/null ||
+	fail "no reveal audited as api:api.token"
 jq -e '.chain.status == "intact" and .chain.entries >= (.entries | length)' "$T/r.json" \
 	>/dev/null || fail "audit chain: $(jq -c .chain "$T/r.json")"
 ok

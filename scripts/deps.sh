@@ -15,6 +15,8 @@ libcmocka-dev libsystemd-dev gnutls-bin curl jq bc python3"
 PKGS="$PKGS scdoc debhelper dpkg-dev fakeroot lintian bash-completion"
 # Test peers: promtool (Debian ships it in prometheus) checks /metrics.
 PKGS="$PKGS prometheus"
+# The web console's test (integration/console): headless Chromium driven by Selenium.
+PKGS="$PKGS chromium chromium-driver python3-selenium"
 
 missing=""
 for p in $PKGS; do

@@ -308,8 +308,10 @@ static void test_create_list_active(void **state)
 	assert_int_equal(c.n, 2);
 	assert_memory_equal(c.e[0].hash, h1, sizeof(h1));
 	assert_string_equal(c.e[0].role, "admin");
+	assert_string_equal(c.e[0].name, "ops");
 	assert_memory_equal(c.e[1].hash, h2, sizeof(h2));
 	assert_string_equal(c.e[1].role, "agent");
+	assert_string_equal(c.e[1].name, "host-1");
 
 	/* Audited, role in the detail, never the token. */
 	char detail[64];

@@ -115,10 +115,10 @@ def go(driver, route):
 
 def page_figures(driver):
     """Every figure the overview shows, by its data-figure name."""
-    out = {}
-    for e in driver.find_elements(By.CSS_SELECTOR, "[data-figure]"):
-        out[e.get_attribute("data-figure")] = int(e.text.replace(",", ""))
-    return out
+    pairs = driver.execute_script(
+        "return Array.from(document.querySelectorAll('[data-figure]'))"
+        ".map(e => [e.dataset.figure, e.textContent])")
+    return {k: int(v.replace(",", "")) for k, v in pairs}
 
 
 def store_figures():
@@ -140,7 +140,7 @@ def check_overview(driver, name):
         nonlocal last
         try:
             last = (page_figures(d), store_figures())
-        except (ValueError, AttributeError):
+        except (ValueError, KeyError):
             return False
         return last[0] == {k: last[1][k] for k in last[0]} and len(last[0]) >= 16
 

@@ -37,6 +37,8 @@ void pp_config_defaults(struct pp_config *c)
 	c->hello_deadline_ms = 5000;
 	c->hello_per_source = 8;
 	c->hello_rate_per_min = 30;
+	c->api_rate = 50;
+	c->api_burst = 200;
 	c->lease_seconds = 60;
 	c->max_attempts = 5;
 	c->drain_seconds = 10;
@@ -80,6 +82,8 @@ const char *pp_config_default_text(void)
 	       "#                               ; descriptor budget, at most 4096)\n"
 	       "# api_max_conns = 0             ; API connections at once (0: budget, <= 256)\n"
 	       "# hello_rate_per_min = 30       ; per source address\n"
+	       "# api_rate = 50                 ; API requests a second, per token\n"
+	       "# api_burst = 200               ; API requests in a burst, per token\n"
 	       "# lease_seconds = 60            ; job lease\n"
 	       "# max_attempts = 5              ; per job, then it fails\n"
 	       "# drain_seconds = 10            ; SIGTERM: sessions in flight may finish\n"
@@ -158,6 +162,8 @@ static const struct u32_key {
     {"server", "hello_max_conns", 0, 1000000, offsetof(struct pp_config, hello_max_conns)},
     {"server", "api_max_conns", 0, 1000000, offsetof(struct pp_config, api_max_conns)},
     {"server", "hello_rate_per_min", 1, 1000000, offsetof(struct pp_config, hello_rate_per_min)},
+    {"server", "api_rate", 1, 100000, offsetof(struct pp_config, api_rate)},
+    {"server", "api_burst", 1, 1000000, offsetof(struct pp_config, api_burst)},
     {"server", "lease_seconds", 1, 86400, offsetof(struct pp_config, lease_seconds)},
     {"server", "max_attempts", 1, 1000, offsetof(struct pp_config, max_attempts)},
     {"server", "drain_seconds", 0, 3600, offsetof(struct pp_config, drain_seconds)},
@@ -340,6 +346,8 @@ static const struct field {
     FIELD("hello_max_conns", hello_max_conns, false),
     FIELD("api_max_conns", api_max_conns, false),
     FIELD("hello_rate_per_min", hello_rate_per_min, false),
+    FIELD("api_rate", api_rate, false),
+    FIELD("api_burst", api_burst, false),
     FIELD("lease_seconds", lease_seconds, false),
     FIELD("max_attempts", max_attempts, false),
     FIELD("drain_seconds", drain_seconds, true),

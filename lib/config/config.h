@@ -36,6 +36,8 @@ struct pp_config {
 	uint32_t hello_max_conns;     /* hello connections at once (0: from the budget) */
 	uint32_t api_max_conns;       /* API connections at once (0: from the budget) */
 	uint32_t hello_rate_per_min;  /* per source address */
+	uint32_t api_rate;            /* API requests a second, per token */
+	uint32_t api_burst;           /* API requests in a burst, per token */
 	uint32_t lease_seconds;
 	uint32_t max_attempts;
 	uint32_t drain_seconds; /* SIGTERM: how long sessions in flight may finish */

@@ -290,7 +290,7 @@ static int hello_job(struct pp_store *s, const struct pp_hello_in *h, enum pp_he
 		if (j.state == PP_JOB_RUNNING || h->now <= j.updated)
 			return 0;
 		j.updated = h->now;
-		return s->ops->job_put(s, &j, err);
+		return s->ops->job_put(s, &j, NULL, err);
 	}
 	if (rc != -PP_ENOTFOUND)
 		return rc;
@@ -302,7 +302,11 @@ static int hello_job(struct pp_store *s, const struct pp_hello_in *h, enum pp_he
 	j.step = PP_STEP_NONE;
 	j.next_attempt_at = h->now;
 	j.created = j.updated = h->now;
-	if ((rc = s->ops->job_insert(s, &j, job_id, err)) < 0)
+	struct pp_job_event ev = {.time = h->now, .event = "queued"};
+	char addr[16];
+	pp_store_addr_format(h->addr, addr);
+	snprintf(ev.detail, sizeof(ev.detail), "%s from %s", h->source ? h->source : "hello", addr);
+	if ((rc = s->ops->job_insert(s, &j, &ev, job_id, err)) < 0)
 		return rc;
 	*out = PP_HELLO_NEW_JOB;
 	return s->ops->jobs_prune(s, h->pid, PP_STORE_UNPROVEN_PER_PID - 1, *job_id, NULL, err);
@@ -532,7 +536,9 @@ static int bind_quarantine(struct pp_store *s, struct bind_ctx *c, uint64_t coun
 	c->j.lease_until = 0;
 	c->j.updated = c->now;
 	pp_store_text_copy(c->j.last_error, sizeof(c->j.last_error), c->reason);
-	if ((rc = s->ops->job_put(s, &c->j, err)) < 0)
+	struct pp_job_event ev = {.job_id = c->j.id, .time = c->now, .event = "quarantined"};
+	pp_store_text_copy(ev.detail, sizeof(ev.detail), c->reason);
+	if ((rc = s->ops->job_put(s, &c->j, &ev, err)) < 0)
 		return rc;
 	if ((rc = note(s, PP_NOTE_SUSPECT_CLONE, c->j.pid, c->proven, c->j.addr, c->now, err)) < 0)
 		return rc;
@@ -572,10 +578,13 @@ static int bind_to_device(struct pp_store *s, struct bind_ctx *c, const char *ca
 	/* Its other unproven jobs are moot: the device is found. */
 	if ((rc = s->ops->jobs_drop_unbound(s, c->proven, c->j.id, err)) < 0)
 		return rc;
+	bool corrected = memcmp(c->j.uuid, c->proven, 16) != 0;
 	memcpy(c->j.uuid, c->proven, 16);
 	c->j.bound = true;
 	c->j.updated = c->now;
-	rc = s->ops->job_put(s, &c->j, err);
+	struct pp_job_event ev = {.job_id = c->j.id, .time = c->now, .event = "bound"};
+	snprintf(ev.detail, sizeof(ev.detail), "device %s proved PID %s", c->proven_text, c->j.pid);
+	rc = s->ops->job_put(s, &c->j, &ev, err);
 	if (rc == -PP_EEXIST)
 		return pp_err_set(err, PP_ESTATE,
 				  "job %lld: device %s has another job for that "
@@ -583,6 +592,13 @@ static int bind_to_device(struct pp_store *s, struct bind_ctx *c, const char *ca
 				  (long long)c->j.id, c->proven_text);
 	if (rc < 0)
 		return rc;
+	if (corrected) {
+		char detail[PP_STORE_TEXT_MAX + 1];
+		snprintf(detail, sizeof(detail), "the hello claimed %s", c->claimed_text);
+		if ((rc = pp_store_job_event_at(s, c->j.id, c->now, "uuid-corrected", detail,
+						err)) < 0)
+			return rc;
+	}
 
 	c->d.info.state = PP_DEV_CONFIGURING;
 	memcpy(c->d.info.pid, c->j.pid, sizeof(c->d.info.pid));
@@ -737,7 +753,9 @@ int pp_store_job_step(struct pp_store *s, int64_t id, const char *owner, enum pp
 	if (step > j.step) {
 		j.step = step;
 		j.updated = wall_now();
-		rc = s->ops->job_put(s, &j, err);
+		struct pp_job_event ev = {
+		    .job_id = j.id, .time = j.updated, .event = "commit-sent"};
+		rc = s->ops->job_put(s, &j, step == PP_STEP_COMMIT_SENT ? &ev : NULL, err);
 	}
 out:
 	return pp_store_atomic_end(s, &a, rc, err);
@@ -761,7 +779,12 @@ int pp_store_job_retry(struct pp_store *s, int64_t id, const char *owner, int64_
 	j.lease_until = 0;
 	j.updated = wall_now();
 	pp_store_text_copy(j.last_error, sizeof(j.last_error), reason);
-	rc = s->ops->job_put(s, &j, err);
+	struct pp_job_event ev = {.job_id = j.id, .time = j.updated, .event = "retry"};
+	char detail[PP_STORE_TEXT_MAX + 1];
+	snprintf(detail, sizeof(detail), "%.150s; next attempt at %lld", j.last_error,
+		 (long long)next_at);
+	pp_store_text_copy(ev.detail, sizeof(ev.detail), detail);
+	rc = s->ops->job_put(s, &j, &ev, err);
 out:
 	return pp_store_atomic_end(s, &a, rc, err);
 }
@@ -793,7 +816,9 @@ int pp_store_job_fail(struct pp_store *s, int64_t id, const char *owner, const c
 	j.lease_until = 0;
 	j.updated = now;
 	pp_store_text_copy(j.last_error, sizeof(j.last_error), reason);
-	if ((rc = s->ops->job_put(s, &j, err)) < 0 || !j.bound)
+	struct pp_job_event ev = {.job_id = j.id, .time = now, .event = "failed"};
+	memcpy(ev.detail, j.last_error, sizeof(ev.detail));
+	if ((rc = s->ops->job_put(s, &j, &ev, err)) < 0 || !j.bound)
 		goto out;
 	if (d.info.state != PP_DEV_QUARANTINED)
 		d.info.state = PP_DEV_FAILED;
@@ -895,7 +920,8 @@ int pp_store_job_complete(struct pp_store *s, int64_t id, const char *owner, con
 	j.step = PP_STEP_DONE;
 	j.lease_until = 0;
 	j.updated = now;
-	if ((rc = s->ops->job_put(s, &j, err)) < 0)
+	struct pp_job_event ev = {.job_id = j.id, .time = now, .event = "done"};
+	if ((rc = s->ops->job_put(s, &j, &ev, err)) < 0)
 		goto out;
 
 	rc = complete_device(s, &j, &d, &k, domain, now, owner, err);
@@ -1087,7 +1113,9 @@ static int next_key_store(struct pp_store *s, struct pp_job *j, int64_t batch_id
 		return rc;
 	memcpy(j->next_pid, cand_pid, sizeof(j->next_pid));
 	j->updated = now;
-	return s->ops->job_put(s, j, err);
+	struct pp_job_event ev = {.job_id = j->id, .time = now, .event = "next-key"};
+	snprintf(ev.detail, sizeof(ev.detail), "PID %s", cand_pid);
+	return s->ops->job_put(s, j, &ev, err);
 }
 
 int pp_store_job_next_key(struct pp_store *s, int64_t job_id, const char *owner,
@@ -1222,7 +1250,7 @@ int pp_store_device_get(struct pp_store *s, const uint8_t uuid[16], struct pp_de
 	}
 	if (rc < 0)
 		return rc;
-	*out = d.info;
+	pp_store_device_info_of(&d, out);
 	return 0;
 }
 
@@ -1234,7 +1262,9 @@ struct device_list_ctx {
 static int device_list_one(void *vctx, const struct pp_device_row *d)
 {
 	struct device_list_ctx *c = vctx;
-	return c->cb(c->ctx, &d->info);
+	struct pp_device_info info;
+	pp_store_device_info_of(d, &info);
+	return c->cb(c->ctx, &info);
 }
 
 int pp_store_device_list(struct pp_store *s, const struct pp_device_filter *f,

@@ -41,7 +41,11 @@ int pp_store_schema_apply(struct pp_store *s, const struct pp_schema_ops *ops, v
 		char what[64];
 		snprintf(what, sizeof(what), "store: schema migration %lld",
 			 (long long)m[i].version);
-		if ((rc = ops->exec(db, m[i].sql, what, err)) < 0 ||
+		bool skip = false;
+		if (m[i].skip_if && ops->found &&
+		    (rc = ops->found(db, m[i].skip_if, &skip, err)) < 0)
+			return rc;
+		if ((!skip && (rc = ops->exec(db, m[i].sql, what, err)) < 0) ||
 		    (rc = ops->meta_set(db, "schema_version", m[i].version, NULL, 0, err)) < 0)
 			return rc;
 	}

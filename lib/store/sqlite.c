@@ -242,10 +242,43 @@ static const char schema_v5[] =
     "CREATE UNIQUE INDEX IF NOT EXISTS api_tokens_active_name ON api_tokens (name)\n"
     "  WHERE revoked = 0;\n";
 
+/* The operator's views (store.h, docs/api.md): an index for each device sort (SQLite
+ * appends the rowid, the id, to every index: the keyset's tie-break), the address as a
+ * number for its sort (filled here from the text: a.b.c.d split by a recursive CTE),
+ * jobs by state newest first, and job_events: one row per durable step of a job,
+ * written with the step, at most PP_JOB_EVENTS_MAX per job (gone with the job). */
+static const char schema_v6[] =
+    "ALTER TABLE devices ADD COLUMN address_num INTEGER NOT NULL DEFAULT 0;\n"
+    "WITH RECURSIVE sp(id, rest, n, k) AS (\n"
+    "  SELECT id, address || '.', 0, 0 FROM devices WHERE address IS NOT NULL\n"
+    "  UNION ALL SELECT id, substr(rest, instr(rest, '.') + 1),\n"
+    "    n * 256 + CAST(substr(rest, 1, instr(rest, '.') - 1) AS INTEGER), k + 1\n"
+    "  FROM sp WHERE k < 4)\n"
+    "UPDATE devices SET address_num = sp.n FROM sp WHERE sp.id = devices.id AND sp.k = 4;\n"
+    "CREATE INDEX devices_last_seen ON devices (last_seen);\n"
+    "CREATE INDEX devices_host_sort ON devices (coalesce(host_name, ''));\n"
+    "CREATE INDEX devices_address_num ON devices (address_num);\n"
+    "CREATE INDEX devices_state_sort ON devices (state);\n"
+    "CREATE INDEX devices_pid_sort ON devices (coalesce(pid, ''));\n"
+    "CREATE INDEX jobs_state_id ON jobs (state, id);\n"
+    "CREATE TABLE job_events (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,\n"
+    "  time INTEGER NOT NULL,\n"
+    "  event TEXT NOT NULL CHECK (length(event) BETWEEN 1 AND 23),\n"
+    "  detail TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX job_events_job ON job_events (job_id, id);\n";
+
 /* In increasing version order; a version may be missing (a step merged from another
  * branch later): the runner applies every step above the stored version. */
 static const struct pp_migration migrations[] = {
-    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
+    {1, schema_v1, NULL},
+    {2, schema_v2, NULL},
+    {3, schema_v3, NULL},
+    {4, schema_v4, NULL},
+    {5, schema_v5, NULL},
+    {6, schema_v6, "SELECT 1 FROM pragma_table_info('devices') WHERE name = 'address_num'"},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) <= PP_STORE_SCHEMA_VERSION,
@@ -263,6 +296,7 @@ enum stmt_id {
 	ST_ROLLBACK_TO,
 	ST_JOB_CLAIMABLE,
 	ST_JOB_CLAIM,
+	ST_JOB_EVENT_TRIM,
 	ST_MAX,
 };
 
@@ -277,13 +311,22 @@ enum stmt_id {
 #define DEVICE_COLS                                                                                \
 	"SELECT uuid, pid, address, state, quarantined, admin_secret IS NOT NULL, host_name, "     \
 	"domain, last_error, first_seen, last_seen, provisioned_at, quarantine_reason, "           \
-	"last_source, hello_count, updated, tls_version, tls_cipher FROM devices "
+	"last_source, hello_count, updated, tls_version, tls_cipher, id, "                         \
+	"(SELECT b.name FROM keys k JOIN batches b ON b.id = k.batch_id WHERE k.pid = "            \
+	"devices.pid) FROM devices "
 #define JOB_COLS                                                                                   \
 	"SELECT id, uuid, pid, next_pid, address, state, step, attempts, owner, lease_until, "     \
 	"next_attempt_at, last_error, created, updated, bound FROM jobs "
 /* Written exactly as the partial index jobs_one_active, so SQLite uses it. */
 #define JOB_ACTIVE "state IN ('pending', 'running', 'retry')"
 #define KEY_PAGE "k.pid > :after ORDER BY k.pid LIMIT :limit"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* A job's events beyond PP_JOB_EVENTS_MAX: the oldest claims and retries first. */
+#define EVENT_TRIM                                                                                 \
+	"DELETE FROM job_events WHERE id IN (SELECT id FROM job_events WHERE job_id = ?1 "         \
+	"ORDER BY (event = 'claimed' OR event = 'retry') DESC, id LIMIT max(0, (SELECT "           \
+	"count(*) FROM job_events WHERE job_id = ?1) - " STR(PP_JOB_EVENTS_MAX) "))"
 
 static const char *const stmt_sql[ST_MAX] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -366,15 +409,15 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_DEVICE_INSERT] =
 	"INSERT INTO devices (uuid, pid, address, state, quarantined, quarantine_reason, "
 	"host_name, domain, last_error, last_source, hello_count, first_seen, last_seen, "
-	"provisioned_at, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-	"?13, ?14, ?15) ON CONFLICT (uuid) DO NOTHING",
+	"provisioned_at, updated, address_num) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	"?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT (uuid) DO NOTHING",
     [ST_DEVICE_GET] = DEVICE_COLS "WHERE uuid = ?1",
     [ST_DEVICE_SET_TLS] = "UPDATE devices SET tls_version = ?2, tls_cipher = ?3, updated = ?4 "
 			  "WHERE uuid = ?1",
     [ST_DEVICE_PUT] = "UPDATE devices SET pid = ?2, address = ?3, state = ?4, quarantined = ?5, "
 		      "quarantine_reason = ?6, host_name = ?7, domain = ?8, last_error = ?9, "
 		      "last_source = ?10, hello_count = ?11, last_seen = ?13, "
-		      "provisioned_at = ?14, updated = ?15 WHERE uuid = ?1",
+		      "provisioned_at = ?14, updated = ?15, address_num = ?16 WHERE uuid = ?1",
     [ST_DEVICE_LIST] = DEVICE_COLS "ORDER BY id LIMIT ?2",
     [ST_DEVICE_LIST_STATE] = DEVICE_COLS "WHERE state = ?1 ORDER BY id LIMIT ?2",
     [ST_ESCROW_GET] = "SELECT admin_user, admin_secret, mebx FROM devices WHERE uuid = ?1",
@@ -401,6 +444,22 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_COUNT_KEYS] = "SELECT state, count(*) FROM keys GROUP BY state",
     [ST_COUNT_DEVICES] = "SELECT state, count(*) FROM devices GROUP BY state",
     [ST_COUNT_JOBS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+    [ST_JOB_EVENT] = "INSERT INTO job_events (job_id, time, event, detail) VALUES (?1, ?2, ?3, ?4)",
+    [ST_JOB_EVENT_TRIM] = EVENT_TRIM,
+    [ST_JOB_EVENTS] = "SELECT job_id, time, event, detail FROM job_events WHERE job_id = ?1 "
+		      "ORDER BY id",
+    [ST_DEVICE_JOBS] = JOB_COLS "WHERE uuid = ?1 ORDER BY id DESC LIMIT ?2",
+    [ST_JOB_PAGE] = JOB_COLS "WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+    [ST_JOB_PAGE_STATE] = JOB_COLS "WHERE id < ?1 AND state = ?3 ORDER BY id DESC LIMIT ?2",
+    [ST_KEY_STOCK] = "SELECT b.id, b.name, k.state, count(k.id) FROM batches b LEFT JOIN keys k "
+		     "ON k.batch_id = b.id GROUP BY b.id, k.state UNION ALL "
+		     "SELECT b.id, b.name, '#quarantined', count(*) FROM devices d "
+		     "JOIN keys k ON k.pid = d.pid JOIN batches b ON b.id = k.batch_id "
+		     "WHERE d.quarantined = 1 GROUP BY b.id ORDER BY 1",
+    [ST_ESCROW_EVENT] = "INSERT INTO job_events (job_id, time, event, detail) SELECT id, ?2, "
+			"'escrowed', 'admin and MEBx passwords stored' FROM jobs WHERE uuid = ?1 "
+			"AND bound = 1 AND " JOB_ACTIVE " AND NOT EXISTS (SELECT 1 FROM "
+			"job_events e WHERE e.job_id = jobs.id AND e.event = 'escrowed')",
 };
 
 struct sqlite_store {
@@ -410,6 +469,12 @@ struct sqlite_store {
 		sqlite3_stmt *st;
 		bool busy;
 	} stmts[ST_MAX];
+	/* Device queries, one statement per shape (console.c pp_dq_shape); pages, then
+	 * counts. */
+	struct {
+		sqlite3_stmt *st;
+		bool busy;
+	} dq[PP_DQ_SHAPES + PP_DQ_COUNT_SHAPES];
 };
 
 static struct sqlite_store *sq(struct pp_store *s)
@@ -1166,10 +1231,12 @@ static int device_row(sqlite3_stmt *st, struct pp_device_row *d)
 	d->updated = sqlite3_column_int64(st, 15);
 	column_str(st, 16, d->info.tls_version, sizeof(d->info.tls_version));
 	column_str(st, 17, d->info.tls_cipher, sizeof(d->info.tls_cipher));
+	d->info.id = sqlite3_column_int64(st, 18);
+	column_str(st, 19, d->info.batch, sizeof(d->info.batch));
 	return 0;
 }
 
-/* Parameters 1..15 of ST_DEVICE_INSERT; ST_DEVICE_PUT uses them but for 12. */
+/* Parameters 1..16 of ST_DEVICE_INSERT; ST_DEVICE_PUT uses them but for 12. */
 static int bind_device(sqlite3_stmt *st, const struct pp_device_row *d, bool insert)
 {
 	const struct pp_device_info *i = &d->info;
@@ -1188,7 +1255,8 @@ static int bind_device(sqlite3_stmt *st, const struct pp_device_row *d, bool ins
 	    (insert && sqlite3_bind_int64(st, 12, i->first_seen) != SQLITE_OK) ||
 	    sqlite3_bind_int64(st, 13, i->last_seen) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 14, i->provisioned_at) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 15, d->updated) != SQLITE_OK)
+	    sqlite3_bind_int64(st, 15, d->updated) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 16, pp_store_addr_num(i->addr)) != SQLITE_OK)
 		return -1;
 	return 0;
 }
@@ -1339,7 +1407,10 @@ static int sq_escrow_put(struct pp_store *base, const uint8_t uuid[16], const ch
 			  admin->b, admin->len, mebx->b, mebx->len, now);
 	if (rc == -PP_ENOTFOUND)
 		return pp_err_set(err, PP_EEXIST, "store: escrow: already set");
-	return rc;
+	if (rc < 0)
+		return rc;
+	return sq_run(sq(base), ST_ESCROW_EVENT, "store: job event", NULL, NULL, err, "ui", uuid,
+		      now);
 }
 
 /* ---- jobs ---- */
@@ -1513,8 +1584,28 @@ static int bind_job(sqlite3_stmt *st, int first, const struct pp_job *j)
 	return 0;
 }
 
-static int sq_job_insert(struct pp_store *base, const struct pp_job *j, int64_t *id,
-			 struct pp_err *err)
+static int sq_job_event(struct pp_store *base, const struct pp_job_event *ev, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	int rc = sq_run(s, ST_JOB_EVENT, "store: job event", NULL, NULL, err, "iitt", ev->job_id,
+			ev->time, ev->event, ev->detail);
+	if (rc < 0)
+		return rc;
+	return sq_run(s, ST_JOB_EVENT_TRIM, "store: job events trim", NULL, NULL, err, "i",
+		      ev->job_id);
+}
+
+/* ev for the job id: the job's own. */
+static int job_event_of(struct pp_store *base, int64_t id, const struct pp_job_event *ev,
+			struct pp_err *err)
+{
+	struct pp_job_event e = *ev;
+	e.job_id = id;
+	return sq_job_event(base, &e, err);
+}
+
+static int sq_job_insert(struct pp_store *base, const struct pp_job *j,
+			 const struct pp_job_event *ev, int64_t *id, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
 	const char *what = "store: job insert";
@@ -1533,10 +1624,11 @@ static int sq_job_insert(struct pp_store *base, const struct pp_job *j, int64_t 
 		rc = 0;
 	}
 	stmt_give(s, ST_JOB_INSERT);
-	return rc;
+	return rc < 0 || !ev ? rc : job_event_of(base, *id, ev, err);
 }
 
-static int sq_job_put(struct pp_store *base, const struct pp_job *j, struct pp_err *err)
+static int sq_job_put(struct pp_store *base, const struct pp_job *j, const struct pp_job_event *ev,
+		      struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
 	const char *what = "store: job update";
@@ -1551,7 +1643,7 @@ static int sq_job_put(struct pp_store *base, const struct pp_job *j, struct pp_e
 	else
 		rc = step_write(s, st, what, err);
 	stmt_give(s, ST_JOB_PUT);
-	return rc;
+	return rc < 0 || !ev ? rc : job_event_of(base, j->id, ev, err);
 }
 
 static int sq_jobs_claim(struct pp_store *base, const char *owner, int64_t now, int64_t lease_until,
@@ -1592,6 +1684,10 @@ static int sq_jobs_claim(struct pp_store *base, const char *owner, int64_t now, 
 			return rc;
 		if ((rc = job_query(s, ST_JOB_GET, NULL, id, &out[i], err)) < 0)
 			return rc;
+		struct pp_job_event ev = {.job_id = id, .time = now, .event = "claimed"};
+		pp_job_claim_detail(owner, out[i].attempts, ev.detail);
+		if ((rc = sq_job_event(base, &ev, err)) < 0)
+			return rc;
 	}
 	*n = found;
 	return 0;
@@ -1611,6 +1707,227 @@ static int sq_job_list(struct pp_store *base, int state, uint64_t limit,
 	const char *name = state >= 0 ? pp_job_state_name((enum pp_job_state)state) : NULL;
 	return list_by_state(sq(base), &c, name ? ST_JOB_LIST_STATE : ST_JOB_LIST, name, limit,
 			     "store: job list", err);
+}
+
+/* ---- the operator's views ---- */
+
+struct event_list_ctx {
+	int (*cb)(void *, const struct pp_job_event *);
+	void *ctx;
+};
+
+static int event_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+{
+	struct event_list_ctx *c = arg;
+	struct pp_job_event e;
+	(void)err;
+	memset(&e, 0, sizeof(e));
+	e.job_id = sqlite3_column_int64(st, 0);
+	e.time = sqlite3_column_int64(st, 1);
+	column_str(st, 2, e.event, sizeof(e.event));
+	column_str(st, 3, e.detail, sizeof(e.detail));
+	return c->cb(c->ctx, &e);
+}
+
+static int sq_job_events(struct pp_store *base, int64_t job_id,
+			 int (*cb)(void *, const struct pp_job_event *), void *ctx,
+			 struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	struct event_list_ctx c = {cb, ctx};
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_bound(s, ST_JOB_EVENTS, "store: job events", &st, err, "i", job_id);
+	if (rc < 0)
+		return rc;
+	rc = step_rows(s, st, "store: job events", event_list_row, &c, err);
+	stmt_give(s, ST_JOB_EVENTS);
+	return rc;
+}
+
+static int sq_device_jobs(struct pp_store *base, const uint8_t uuid[16], uint32_t limit,
+			  int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	struct state_list c = {.cb.job = cb, .ctx = ctx};
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_bound(s, ST_DEVICE_JOBS, "store: device jobs", &st, err, "ui", uuid,
+			    (int64_t)limit);
+	if (rc < 0)
+		return rc;
+	rc = step_rows(s, st, "store: device jobs", state_list_row, &c, err);
+	stmt_give(s, ST_DEVICE_JOBS);
+	return rc;
+}
+
+static int sq_job_page(struct pp_store *base, int state, uint32_t limit, int64_t before_id,
+		       int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	struct state_list c = {.cb.job = cb, .ctx = ctx};
+	enum stmt_id sid = state >= 0 ? ST_JOB_PAGE_STATE : ST_JOB_PAGE;
+	sqlite3_stmt *st = NULL;
+	int rc =
+	    state >= 0
+		? stmt_bound(s, sid, "store: job page", &st, err, "iit", before_id, (int64_t)limit,
+			     pp_job_state_name((enum pp_job_state)state))
+		: stmt_bound(s, sid, "store: job page", &st, err, "ii", before_id, (int64_t)limit);
+	if (rc < 0)
+		return rc;
+	rc = step_rows(s, st, "store: job page", state_list_row, &c, err);
+	stmt_give(s, sid);
+	return rc;
+}
+
+struct stock_list_ctx {
+	int (*cb)(void *, int64_t, const char *, const char *, int64_t);
+	void *ctx;
+};
+
+static int stock_list_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+{
+	struct stock_list_ctx *c = arg;
+	(void)err;
+	return c->cb(c->ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+		     (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3));
+}
+
+static int sq_key_stock(struct pp_store *base,
+			int (*cb)(void *, int64_t, const char *, const char *, int64_t), void *ctx,
+			struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	struct stock_list_ctx c = {cb, ctx};
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_take(s, ST_KEY_STOCK, &st, err);
+	if (rc < 0)
+		return rc;
+	rc = step_rows(s, st, "store: key stock", stock_list_row, &c, err);
+	stmt_give(s, ST_KEY_STOCK);
+	return rc;
+}
+
+/* The statement of a query shape, prepared on first use; marked busy. */
+static int dq_take(struct sqlite_store *s, const struct pp_device_query *q, bool count,
+		   enum pp_dq_param params[PP_DQ_P_MAX], int *np, int *slot, struct pp_err *err)
+{
+	char sql[2048];
+	int i = pp_dq_shape(q, count) + (count ? PP_DQ_SHAPES : 0);
+	int rc = pp_dq_sql(PP_DQ_SQLITE, DEVICE_COLS, q, count, sql, sizeof(sql), params, np);
+	if (rc < 0)
+		return pp_err_set(err, PP_ESTORE, "store: device query too long");
+	if (s->dq[i].busy)
+		return pp_err_set(err, PP_EBUSY,
+				  "store: a list callback started the same listing again");
+	if (!s->dq[i].st) {
+		rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->dq[i].st,
+					NULL);
+		if (rc != SQLITE_OK)
+			return db_err(s->db, rc, "store: preparing a device query", err);
+	}
+	s->dq[i].busy = true;
+	*slot = i;
+	return 0;
+}
+
+static void dq_give(struct sqlite_store *s, int slot)
+{
+	sqlite3_reset(s->dq[slot].st);
+	sqlite3_clear_bindings(s->dq[slot].st);
+	s->dq[slot].busy = false;
+}
+
+struct dq_values {
+	const struct pp_device_query *q;
+	int64_t batch_id;
+	const char *text, *pid_text;
+};
+
+static int dq_bind(sqlite3_stmt *st, const struct dq_values *v, const enum pp_dq_param *params,
+		   int np)
+{
+	const struct pp_device_query *q = v->q;
+	for (int i = 0; i < np; i++) {
+		int rc = SQLITE_OK, k = i + 1;
+		switch (params[i]) {
+		case PP_DQ_P_STATE:
+			rc = bind_text(st, k, pp_device_state_name((enum pp_device_state)q->state));
+			break;
+		case PP_DQ_P_BATCH:
+			rc = sqlite3_bind_int64(st, k, v->batch_id);
+			break;
+		case PP_DQ_P_QUAR:
+			rc = sqlite3_bind_int(st, k, q->quarantined);
+			break;
+		case PP_DQ_P_TEXT:
+			rc = bind_text(st, k, v->text);
+			break;
+		case PP_DQ_P_PID_TEXT:
+			rc = bind_text(st, k, v->pid_text);
+			break;
+		case PP_DQ_P_CUR_KEY:
+			rc = q->sort == PP_DEV_SORT_LAST_SEEN || q->sort == PP_DEV_SORT_ADDRESS
+				 ? sqlite3_bind_int64(st, k, q->after->num)
+				 : bind_text(st, k, q->after->text);
+			break;
+		case PP_DQ_P_CUR_ID:
+			rc = sqlite3_bind_int64(st, k, q->after->id);
+			break;
+		default:
+			rc = sqlite3_bind_int64(st, k, q->limit);
+			break;
+		}
+		if (rc != SQLITE_OK)
+			return -1;
+	}
+	return 0;
+}
+
+struct dq_rows_ctx {
+	int (*cb)(void *, const struct pp_device_row *);
+	void *ctx;
+};
+
+static int dq_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
+{
+	struct dq_rows_ctx *c = arg;
+	struct pp_device_row d;
+	if (device_row(st, &d) < 0)
+		return pp_err_set(err, PP_ESTORE, "store: a device row is malformed");
+	return c->cb(c->ctx, &d);
+}
+
+/* Runs the page (count false, rows through c) or the count (into *total). */
+static int dq_run(struct sqlite_store *s, const struct dq_values *v, bool count,
+		  struct dq_rows_ctx *c, uint64_t *total, struct pp_err *err)
+{
+	enum pp_dq_param params[PP_DQ_P_MAX];
+	int np = 0, slot = 0;
+	int rc = dq_take(s, v->q, count, params, &np, &slot, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = s->dq[slot].st;
+	if (dq_bind(st, v, params, np) < 0)
+		rc = bind_failed(s, "store: device query", err);
+	else if (!count)
+		rc = step_rows(s, st, "store: device query", dq_row, c, err);
+	else if ((rc = step_row(s, st, "store: device count", err)) == 0)
+		*total = (uint64_t)sqlite3_column_int64(st, 0);
+	dq_give(s, slot);
+	return rc;
+}
+
+static int sq_device_query(struct pp_store *base, const struct pp_device_query *q, int64_t batch_id,
+			   const char *text, const char *pid_text,
+			   int (*cb)(void *, const struct pp_device_row *), void *ctx,
+			   uint64_t *total, struct pp_err *err)
+{
+	struct sqlite_store *s = sq(base);
+	struct dq_values v = {q, batch_id, text, pid_text};
+	struct dq_rows_ctx c = {cb, ctx};
+	int rc = dq_run(s, &v, false, &c, NULL, err);
+	if (rc < 0 || !total)
+		return rc;
+	return dq_run(s, &v, true, NULL, total, err);
 }
 
 static const enum stmt_id count_stmts[] = {
@@ -1643,6 +1960,8 @@ static void sq_close(struct pp_store *base)
 	struct sqlite_store *s = sq(base);
 	for (int i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(s->stmts[i].st);
+	for (int i = 0; i < PP_DQ_SHAPES + PP_DQ_COUNT_SHAPES; i++)
+		sqlite3_finalize(s->dq[i].st);
 	if (s->db) {
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1724,6 +2043,12 @@ static const struct pp_store_ops sqlite_ops = {
     .sealed_rows = sq_sealed_rows,
     .sealed_put = sq_sealed_put,
     .key_check_put = sq_key_check_put,
+    .job_event = sq_job_event,
+    .job_events = sq_job_events,
+    .device_query = sq_device_query,
+    .device_jobs = sq_device_jobs,
+    .job_page = sq_job_page,
+    .key_stock = sq_key_stock,
 };
 
 /* One-off statements of open time (not cached). */
@@ -1845,7 +2170,13 @@ static int schema_key_check(void *db, struct pp_sealed_small *kcv, struct pp_err
 	return found ? 0 : -PP_ENOTFOUND;
 }
 
+static int schema_found(void *db, const char *sql, bool *found, struct pp_err *err)
+{
+	return query_row(db, sql, NULL, NULL, NULL, found, "store: schema check", err);
+}
+
 static const struct pp_schema_ops schema_ops = {
+    .found = schema_found,
     .exec = schema_exec,
     .meta_set = meta_set,
     .key_check_get = schema_key_check,

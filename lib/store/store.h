@@ -24,7 +24,7 @@
 #include "keys/keys.h"
 #include "store/seal.h"
 
-#define PP_STORE_SCHEMA_VERSION 5
+#define PP_STORE_SCHEMA_VERSION 6
 #define PP_BATCH_NAME_MAX 64
 #define PP_BATCH_SECRET_LEN 32
 #define PP_STORE_MEBX_MAX PP_MEBX_PW_MAX /* longest MEBx password stored (keys.h) */
@@ -776,10 +776,11 @@ int pp_store_token_revoke(struct pp_store *s, const char *name, const char *acto
 int pp_store_token_list(struct pp_store *s, bool all,
 			int (*cb)(void *ctx, const struct pp_token_info *), void *ctx,
 			struct pp_err *err) PP_WUR;
-/* The active tokens as a server checks them: hash and role. */
+/* The active tokens as a server checks them: hash, role and name (the audit actor). */
 struct pp_token_entry {
 	uint8_t hash[PP_TOKEN_HASH_LEN];
 	char role[PP_TOKEN_ROLE_MAX];
+	char name[PP_TOKEN_NAME_MAX + 1];
 };
 int pp_store_token_active(struct pp_store *s, int (*cb)(void *ctx, const struct pp_token_entry *),
 			  void *ctx, struct pp_err *err) PP_WUR;

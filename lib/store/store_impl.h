@@ -53,7 +53,9 @@ struct pp_audit_new {
 	const char *actor, *action, *subject, *detail; /* never NULL here */
 };
 
-/* A device row as the generic layer reads and writes it; the escrow columns apart. */
+/* A device row as the generic layer reads and writes it; the escrow columns apart.
+ * info.id, info.batch, info.quarantine_reason and info.hello_count are read only
+ * (pp_store_device_info_of fills the last two from the row's). */
 struct pp_device_row {
 	struct pp_device_info info;
 	char quarantine_reason[PP_STORE_TEXT_MAX + 1];
@@ -61,6 +63,45 @@ struct pp_device_row {
 	uint64_t hello_count;
 	int64_t updated;
 };
+/* The row's info with its quarantine reason and hello count. */
+void pp_store_device_info_of(const struct pp_device_row *d, struct pp_device_info *out);
+/* An IPv4 address as the number its sort uses (devices.address_num). */
+int64_t pp_store_addr_num(const uint8_t addr[4]);
+
+/* ---- device queries (console.c): one SQL text per shape, both dialects ----
+ * The shape: sort, order, whether a cursor is given and which filters are set. The
+ * statement's parameters, in order, are given by params[] (PP_DQ_P_*), so a backend
+ * caches one prepared statement per shape and binds what the query holds. */
+enum pp_dq_param {
+	PP_DQ_P_STATE,    /* text: the state's name */
+	PP_DQ_P_BATCH,    /* integer: the batch id */
+	PP_DQ_P_QUAR,     /* integer 0/1 (SQLite) or boolean (PostgreSQL) */
+	PP_DQ_P_TEXT,     /* text: LIKE pattern, escaped with \ */
+	PP_DQ_P_PID_TEXT, /* text: LIKE pattern for the PID */
+	PP_DQ_P_CUR_KEY,  /* the cursor's key: integer or text by sort */
+	PP_DQ_P_CUR_ID,   /* integer */
+	PP_DQ_P_LIMIT,    /* integer */
+	PP_DQ_P_MAX
+};
+#define PP_DQ_SHAPES (PP_DEV_SORT_MAX * 2 * 2 * 16) /* sort, desc, after, 4 filters */
+#define PP_DQ_COUNT_SHAPES 16
+enum pp_dq_dialect { PP_DQ_SQLITE, PP_DQ_POSTGRES };
+/* The shape's index (0..PP_DQ_SHAPES-1), or with count the count statement's
+ * (0..PP_DQ_COUNT_SHAPES-1). */
+int pp_dq_shape(const struct pp_device_query *q, bool count);
+/* The SQL of a shape (cols: the dialect's device columns, "SELECT ... FROM devices ");
+ * params[] and *np the parameters in order. -PP_ETOOBIG when out is short. */
+int pp_dq_sql(enum pp_dq_dialect dialect, const char *cols, const struct pp_device_query *q,
+	      bool count, char *out, size_t cap, enum pp_dq_param params[PP_DQ_P_MAX], int *np);
+/* The LIKE patterns of a query's text: "%text%" lower-cased and escaped; the PID's with
+ * the dashes dropped (upper-cased; "" when only dashes). */
+void pp_dq_patterns(const char *text, char pat[3 * PP_DEVICE_TEXT_MAX + 3],
+		    char pid_pat[3 * PP_DEVICE_TEXT_MAX + 3]);
+/* Appends a job event (detail cut and cleaned), in the caller's transaction. */
+int pp_store_job_event_at(struct pp_store *s, int64_t job_id, int64_t now, const char *name,
+			  const char *detail, struct pp_err *err) PP_WUR;
+/* The detail of a "claimed" event: "<owner> attempt <n>". */
+void pp_job_claim_detail(const char *owner, uint32_t attempts, char out[PP_STORE_TEXT_MAX + 1]);
 
 enum pp_savepoint_op { PP_SP_BEGIN, PP_SP_RELEASE, PP_SP_ROLLBACK };
 enum pp_count_table { PP_COUNT_KEYS, PP_COUNT_DEVICES, PP_COUNT_JOBS };
@@ -166,22 +207,26 @@ struct pp_store_ops {
 	int (*escrow_get)(struct pp_store *s, const uint8_t uuid[16], char admin_user[33],
 			  struct pp_sealed_small *admin, struct pp_sealed_small *mebx,
 			  struct pp_err *err);
-	/* Sets them where none are set yet; -PP_EEXIST when they are. */
+	/* Sets them where none are set yet; -PP_EEXIST when they are. With them, the
+	 * "escrowed" event of the device's active bound job (none when it has none or the
+	 * job has one already), in the same round trip. */
 	int (*escrow_put)(struct pp_store *s, const uint8_t uuid[16], const char *admin_user,
 			  const struct pp_sealed_small *admin, const struct pp_sealed_small *mebx,
 			  int64_t now, struct pp_err *err);
 
 	/* Inserts j (id ignored) and sets *id; -PP_EEXIST when the device has an active
-	 * job. */
-	int (*job_insert)(struct pp_store *s, const struct pp_job *j, int64_t *id,
-			  struct pp_err *err);
+	 * job. ev (may be NULL): its event, written with it (ev->job_id ignored). */
+	int (*job_insert)(struct pp_store *s, const struct pp_job *j, const struct pp_job_event *ev,
+			  int64_t *id, struct pp_err *err);
 	int (*job_get)(struct pp_store *s, int64_t id, bool lock, struct pp_job *out,
 		       struct pp_err *err);
 	/* The device's active job, or its last done one; -PP_ENOTFOUND. */
 	int (*job_find)(struct pp_store *s, const uint8_t uuid[16], enum pp_job_find which,
 			bool lock, struct pp_job *out, struct pp_err *err);
-	/* Writes every field but id, pid and created; -PP_ENOTFOUND. */
-	int (*job_put)(struct pp_store *s, const struct pp_job *j, struct pp_err *err);
+	/* Writes every field but id, pid and created; -PP_ENOTFOUND. ev (may be NULL): an
+	 * event of the job written in the same statement or round trip (job_event). */
+	int (*job_put)(struct pp_store *s, const struct pp_job *j, const struct pp_job_event *ev,
+		       struct pp_err *err);
 	/* The active job of (uuid, addr); -PP_ENOTFOUND. */
 	int (*job_find_at)(struct pp_store *s, const uint8_t uuid[16], const uint8_t addr[4],
 			   bool lock, struct pp_job *out, struct pp_err *err);
@@ -202,7 +247,8 @@ struct pp_store_ops {
 	int (*note_list)(struct pp_store *s, enum pp_hello_note_kind kind,
 			 int (*cb)(void *, const struct pp_hello_note *), void *ctx,
 			 struct pp_err *err);
-	/* Claims as pp_store_jobs_claim says, with lease_until given; out in claim order. */
+	/* Claims as pp_store_jobs_claim says, with lease_until given; out in claim order.
+	 * Each claimed job gets its "claimed" event (detail: pp_job_claim_detail). */
 	int (*jobs_claim)(struct pp_store *s, const char *owner, int64_t now, int64_t lease_until,
 			  size_t max, struct pp_job *out, size_t *n, struct pp_err *err);
 	int (*jobs_renew)(struct pp_store *s, const char *owner, int64_t now, int64_t lease_until,
@@ -217,6 +263,32 @@ struct pp_store_ops {
 	/* Sets the two TLS columns (checked by the caller) and updated; -PP_ENOTFOUND. */
 	int (*device_set_tls)(struct pp_store *s, const uint8_t uuid[16], const char *version,
 			      const char *cipher, int64_t now, struct pp_err *err);
+
+	/* ---- the operator's views and actions (store.h; console.c) ---- */
+	/* Appends ev to its job's events and keeps the job at PP_JOB_EVENTS_MAX
+	 * (pp_job_events_trim_sql order). */
+	int (*job_event)(struct pp_store *s, const struct pp_job_event *ev, struct pp_err *err);
+	int (*job_events)(struct pp_store *s, int64_t job_id,
+			  int (*cb)(void *, const struct pp_job_event *), void *ctx,
+			  struct pp_err *err);
+	/* q checked; batch_id: the batch filter's (0 none); text and pid_text: LIKE patterns
+	 * (pp_device_query_patterns) or NULL. Rows through cb, then *total when asked. */
+	int (*device_query)(struct pp_store *s, const struct pp_device_query *q, int64_t batch_id,
+			    const char *text, const char *pid_text,
+			    int (*cb)(void *, const struct pp_device_row *), void *ctx,
+			    uint64_t *total, struct pp_err *err);
+	/* The device's jobs newest first (limit 1..100). */
+	int (*device_jobs)(struct pp_store *s, const uint8_t uuid[16], uint32_t limit,
+			   int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err);
+	/* Jobs newest first with ids below before_id, state -1 any. */
+	int (*job_page)(struct pp_store *s, int state, uint32_t limit, int64_t before_id,
+			int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err);
+	/* (batch id, batch name, key state name, rows) for every batch and key state, and
+	 * (id, name, "#quarantined", devices) per batch; in batch id order. */
+	int (*key_stock)(struct pp_store *s,
+			 int (*cb)(void *, int64_t id, const char *batch, const char *state,
+				   int64_t n),
+			 void *ctx, struct pp_err *err);
 
 	/* ---- API tokens (store.h); hash_hex: 64 lower-case hex digits ---- */
 	/* -PP_EEXIST when an active token has the name (or the hash is stored). */
@@ -308,12 +380,20 @@ void pp_store_text_copy(char *out, size_t cap, const char *in);
 struct pp_migration {
 	int64_t version;
 	const char *sql;
+	/* NULL, or a query whose row says the step's changes are there already (a database
+	 * set back to an older version by hand or by a test): sql is then skipped, the
+	 * version still recorded. For what the dialect cannot make idempotent (SQLite's
+	 * ADD COLUMN). */
+	const char *skip_if;
 };
 struct pp_schema_ops {
 	int (*exec)(void *db, const char *sql, const char *what, struct pp_err *err);
 	/* meta row `name`: the blob b (n bytes) when b is not NULL, else the number v. */
 	int (*meta_set)(void *db, const char *name, int64_t v, const uint8_t *b, size_t n,
 			struct pp_err *err);
+	/* Whether the query returns a row (struct pp_migration skip_if); may be NULL when
+	 * the backend's migrations use none. */
+	int (*found)(void *db, const char *sql, bool *found, struct pp_err *err);
 	/* meta.key_check; -PP_ENOTFOUND when absent. */
 	int (*key_check_get)(void *db, struct pp_sealed_small *kcv, struct pp_err *err);
 };
@@ -411,6 +491,13 @@ int pp_audit_hash(const uint8_t prev[PP_AUDIT_HASH_LEN], uint64_t seq, int64_t t
 	X(ST_KEY_LOCK_RAISE)                                                                       \
 	X(ST_PAIR_TRIM)                                                                            \
 	X(ST_PAIR_LOCKED)                                                                          \
-	X(ST_PAIR_CLEAR)
+	X(ST_PAIR_CLEAR)                                                                           \
+	X(ST_JOB_EVENT)                                                                            \
+	X(ST_JOB_EVENTS)                                                                           \
+	X(ST_DEVICE_JOBS)                                                                          \
+	X(ST_JOB_PAGE)                                                                             \
+	X(ST_JOB_PAGE_STATE)                                                                       \
+	X(ST_KEY_STOCK)                                                                            \
+	X(ST_ESCROW_EVENT)
 
 #endif

@@ -191,6 +191,7 @@ static int active_one(void *arg, const struct pp_token_info *t, const char *hash
 	struct active_ctx *c = arg;
 	struct pp_token_entry e;
 	memcpy(e.role, t->role, sizeof(e.role));
+	memcpy(e.name, t->name, sizeof(e.name));
 	if (!hash_hex || pp_unhex(hash_hex, e.hash, sizeof(e.hash)) < 0 ||
 	    !pp_token_role_valid(e.role)) {
 		c->malformed = true;

@@ -160,5 +160,12 @@ struct pp_keys_report {
 int pp_keys_report_walk(struct pp_store *s, int64_t now,
 			int (*cb)(void *ctx, const struct pp_keys_item *), void *ctx,
 			struct pp_keys_report *out, struct pp_err *err) PP_WUR;
+/* The report as one JSON object (`pskprov keys report --json`, GET /api/v1/keys/report):
+ * "shared", "quarantined", "locked_out", "exported_never_seen", "suspected_clones",
+ * "unknown_pids", each an array of its findings. *out (a json_t, the caller's) is set
+ * on success. */
+struct json_t;
+int pp_keys_report_json(struct pp_store *s, int64_t now, struct json_t **out,
+			struct pp_err *err) PP_WUR;
 
 #endif

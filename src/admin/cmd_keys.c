@@ -756,53 +756,6 @@ static int keys_transport_key(struct pp_cli *cli, int argc, char **argv)
 
 /* ---- report ------------------------------------------------------------------ */
 
-struct report_out {
-	json_t *lists[PP_FIND_MAX]; /* --json: one array per kind of finding */
-};
-
-static void report_out_free(struct report_out *r)
-{
-	for (int k = 0; k < PP_FIND_MAX; k++)
-		json_decref(r->lists[k]);
-}
-
-static json_t *report_key_json(const struct pp_keys_item *it, const char *pid)
-{
-	const struct pp_key_info *k = it->key;
-	if (it->kind == PP_FIND_SHARED)
-		return json_pack("{s:s,s:s,s:s,s:I,s:I}", "pid", pid, "batch", k->batch, "state",
-				 pp_key_state_name(k->state), "devices", (json_int_t)k->use_count,
-				 "max_devices", (json_int_t)k->max_devices);
-	if (it->kind == PP_FIND_LOCKED)
-		return json_pack("{s:s,s:I,s:I}", "pid", pid, "failures",
-				 (json_int_t)k->failure_count, "locked_until",
-				 (json_int_t)k->locked_until);
-	return json_pack("{s:s,s:s,s:I}", "pid", pid, "batch", k->batch, "exported_at",
-			 (json_int_t)k->exported_at);
-}
-
-static json_t *report_item_json(const struct pp_keys_item *it)
-{
-	char pid[PP_PID_TEXT], uuid[37], addr[16];
-	if (it->key) {
-		pp_pid_text(it->key->pid, pid);
-		return report_key_json(it, pid);
-	}
-	if (it->device) {
-		pp_pid_text(it->device->pid, pid);
-		pp_uuid_format(it->device->uuid, uuid);
-		return json_pack("{s:s,s:s,s:s}", "uuid", uuid, "pid", pid, "reason",
-				 it->device->last_error);
-	}
-	const struct pp_hello_note *n = it->note;
-	pp_pid_text(n->pid, pid);
-	pp_uuid_format(n->uuid, uuid);
-	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", n->addr[0], n->addr[1], n->addr[2], n->addr[3]);
-	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "pid", pid, "uuid", uuid, "address", addr,
-			 "hellos", (json_int_t)n->count, "first_seen", (json_int_t)n->first_seen,
-			 "last_seen", (json_int_t)n->last_seen);
-}
-
 static void report_key_text(const struct pp_keys_item *it)
 {
 	const struct pp_key_info *k = it->key;
@@ -849,13 +802,9 @@ static void report_item_text(const struct pp_keys_item *it)
 
 static int report_item(void *arg, const struct pp_keys_item *it)
 {
-	struct report_out *r = arg;
-	if (!r->lists[it->kind]) {
-		report_item_text(it);
-		return 0;
-	}
-	json_t *o = report_item_json(it);
-	return o && json_array_append_new(r->lists[it->kind], o) == 0 ? 0 : -PP_ENOMEM;
+	(void)arg;
+	report_item_text(it);
+	return 0;
 }
 
 static void report_summary(const struct pp_keys_report *s)
@@ -877,16 +826,6 @@ static void report_summary(const struct pp_keys_report *s)
 	       (unsigned long long)n[PP_FIND_UNKNOWN_PID], PP_STORE_NOTES_MAX);
 }
 
-static int report_json(struct report_out *r)
-{
-	json_t *o = json_pack(
-	    "{s:O,s:O,s:O,s:O,s:O,s:O}", "shared", r->lists[PP_FIND_SHARED], "quarantined",
-	    r->lists[PP_FIND_QUARANTINED], "locked_out", r->lists[PP_FIND_LOCKED],
-	    "exported_never_seen", r->lists[PP_FIND_SILENT], "suspected_clones",
-	    r->lists[PP_FIND_SUSPECT_CLONE], "unknown_pids", r->lists[PP_FIND_UNKNOWN_PID]);
-	return pp_json_print(o);
-}
-
 static int keys_report(struct pp_cli *cli, int argc, char **argv)
 {
 	char usage[640];
@@ -906,19 +845,18 @@ static int keys_report(struct pp_cli *cli, int argc, char **argv)
 	struct pp_err err = {0};
 	struct pp_datadir dd;
 	pp_cleanup(store_closep) struct pp_store *store = NULL;
-	pp_cleanup(report_out_free) struct report_out r = {{NULL}};
-	for (int k = 0; json && k < PP_FIND_MAX; k++)
-		if (!(r.lists[k] = json_array()))
-			return pp_fail("out of memory");
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
 		return pp_fail_err(&err);
-	if (!json)
-		printf("keys report (%s)\n", dd.dir);
+	if (json) {
+		json_t *o = NULL;
+		if (pp_keys_report_json(store, pp_unix_time(), &o, &err) < 0)
+			return pp_fail_err(&err);
+		return pp_json_print(o);
+	}
+	printf("keys report (%s)\n", dd.dir);
 	struct pp_keys_report sum;
-	if (pp_keys_report_walk(store, pp_unix_time(), report_item, &r, &sum, &err) < 0)
+	if (pp_keys_report_walk(store, pp_unix_time(), report_item, NULL, &sum, &err) < 0)
 		return pp_fail_err(&err);
-	if (json)
-		return report_json(&r);
 	report_summary(&sum);
 	return PP_EXIT_OK;
 }

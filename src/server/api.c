@@ -1,18 +1,17 @@
-/* The server's HTTP API (evhttp), loopback by default:
- *   GET  /                 a small page of fleet status (counters, no secrets)
- *   GET  /healthz          liveness
- *   GET  /readyz           readiness: the store reachable and writable, listeners up
- *   GET  /metrics          Prometheus text format
- *   GET  /api/v1/status    counts (role read or admin)
- *   POST /api/v1/hello     a host agent's hello (JSON), treated like a device hello
- *                          (role agent or admin)
- * Calls under /api/ need "Authorization: Bearer <token>": a token of the store
- * (`pskprov token create`) or api.token (admin); roles in auth.h. No token or an
- * unknown one: 401; a token whose role does not allow the call: 403.
- * Every error is JSON, {"error": "...", "field": "..."} (field when one is at fault); a
- * method a path does not take is 405 and closes the connection. Connections are capped
- * (s->lim.api_max_conns): a full table closes its oldest connection for the new one,
- * so /healthz answers under a flood of idle clients. */
+/* The server's HTTP API (evhttp), loopback by default; docs/api.md is the contract and
+ * docs/api/openapi.json its machine-readable form. This file holds the route table (as
+ * data: path pattern, methods, the action the caller's token must allow, handler),
+ * JSON errors, bearer tokens with their per-token rate limit, the cross-site check, and
+ * the connection cap; the /api/v1 resources live in api_*.c (api_call.h), the console
+ * in web.c, the event stream in events.c, /metrics in metrics.c.
+ *   GET  /healthz, /readyz, /metrics, /, /static/...   no token
+ *   /api/v1/...                                          "Authorization: Bearer <token>"
+ * No token or an unknown one: 401; a role that does not allow the call: 403; over the
+ * token's rate: 429 with Retry-After. A POST whose Origin is not this server: 403.
+ * Every error is JSON, {"error": "...", "field": "..."} (field when one is at fault); an
+ * unknown path is 404, a method a path does not take 405 with Allow (and the connection
+ * closed). Connections are capped (s->lim.api_max_conns): a full table closes its oldest
+ * connection for the new one, so /healthz answers under a flood of idle clients. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -31,12 +30,12 @@
 #include "core/secret.h"
 #include "keys/keys.h"
 #include "server/api.h"
+#include "server/api_call.h"
 #include "server/auth.h"
 #include "server/server.h"
 #include "store/store.h"
 #include "prog/log.h"
 
-#define API_BODY_MAX 4096
 /* evhttp refuses bodies over this itself (its own HTML 413); between API_BODY_MAX and
  * this, the handler answers a JSON 413. */
 #define API_BODY_HARD_MAX (4 * API_BODY_MAX)
@@ -93,25 +92,41 @@ void pp_api_error(struct pp_server *s, struct evhttp_request *req, int code, con
 	pp_api_field_error(s, req, code, reason, msg, NULL);
 }
 
-/* The caller's token allows the action: true, or an error (401/403) sent. */
-bool pp_api_authorized(struct pp_server *s, struct evhttp_request *req, enum pp_api_action act)
+/* The caller's token, its role allowing act, within its rate: true with *who set, or
+ * 401/403/429 sent. */
+static bool authorize(struct pp_server *s, struct evhttp_request *req, enum pp_api_action act,
+		      struct pp_token_who *who)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	enum pp_token_role role;
-	if (!h || strncmp(h, "Bearer ", 7) || pp_server_token_role(s, h + 7, &role) < 0) {
+	if (!h || strncmp(h, "Bearer ", 7) || pp_server_token_who(s, h + 7, who) < 0) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer");
 		pp_api_error(s, req, 401, "Unauthorized", "missing or wrong bearer token");
 		return false;
 	}
-	if (!pp_server_role_allows(role, act)) {
+	if (!pp_server_role_allows(who->role, act)) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "a token of the %s role may not do this",
-			 pp_token_role_name(role));
+			 pp_token_role_name(who->role));
 		pp_api_error(s, req, 403, "Forbidden", msg);
 		return false;
 	}
+	uint32_t wait_s;
+	if (!pp_server_token_rate(s, who, &wait_s)) {
+		char v[16];
+		snprintf(v, sizeof(v), "%u", wait_s);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", v);
+		pp_api_error(s, req, 429, "Too Many Requests",
+			     "over this token's request rate (api_rate, api_burst)");
+		return false;
+	}
 	return true;
+}
+
+bool pp_api_authorized(struct pp_server *s, struct evhttp_request *req, enum pp_api_action act)
+{
+	struct pp_token_who who;
+	return authorize(s, req, act, &who);
 }
 
 static void on_healthz(struct evhttp_request *req, void *arg)
@@ -127,38 +142,11 @@ static void on_healthz(struct evhttp_request *req, void *arg)
 		evbuffer_free(out);
 }
 
-static void on_status(struct evhttp_request *req, void *arg)
-{
-	struct pp_server *s = arg;
-	s->m.api_requests++;
-	if (!pp_api_authorized(s, req, PP_API_STATUS))
-		return;
-	const struct pp_server_metrics *m = &s->m;
-	pp_api_reply_json(req, HTTP_OK, "OK",
-			  json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f}", "instance", s->owner,
-				    "sessions_active", (json_int_t)m->sessions_active,
-				    "provisioned", (json_int_t)m->provisioned, "failed",
-				    (json_int_t)m->jobs_failed, "hellos", (json_int_t)m->hellos_v2,
-				    "agent_hellos", (json_int_t)m->hellos_agent, "uptime_s",
-				    pp_now_ms() / 1000.0 - s->started));
-}
-
 /* A unicast IPv4 address a device may have: not 0.0.0.0/8, broadcast, multicast
  * (224/4) or reserved (240/4). Loopback stays allowed (devices under test live there). */
 static bool unicast_ipv4(const uint8_t a[4])
 {
 	return a[0] != 0 && a[0] < 224;
-}
-
-/* Content-Type application/json, parameters (charset) allowed. */
-static bool json_content_type(struct evhttp_request *req)
-{
-	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-	static const char want[] = "application/json";
-	if (!ct || strncasecmp(ct, want, sizeof(want) - 1))
-		return false;
-	char next = ct[sizeof(want) - 1];
-	return next == '\0' || next == ';' || next == ' ';
 }
 
 /* The hello's body, parsed and checked field by field: 0, or an error sent. */
@@ -219,7 +207,7 @@ static void on_hello(struct evhttp_request *req, void *arg)
 		pp_api_error(s, req, 503, "Service Unavailable", "the server is stopping");
 		return;
 	}
-	if (!json_content_type(req)) {
+	if (!api_json_content_type(req)) {
 		pp_api_error(s, req, 415, "Unsupported Media Type",
 			     "Content-Type must be application/json");
 		return;
@@ -302,47 +290,174 @@ static void on_readyz(struct evhttp_request *req, void *arg)
 	pp_dbq_health(s->dbq, 1000, readyz_answer, r);
 }
 
-/* ---- routes: path, methods, handler (as data); everything else is a JSON 404 ---- */
+/* ---- routes, as data ----
+ *
+ * A path pattern's segments match literally, but for "{uuid}", "{id}" and "{name}",
+ * which match any one non-empty segment (the handler checks it: c->arg). A route with
+ * an action needs a bearer token allowing it (authorize) and gets a struct api_call; one
+ * without (NO_TOKEN) is an evhttp callback that answers on its own (the pages, health,
+ * and the handlers of events.c and web.c, which check their token themselves). */
+
+#define NO_TOKEN (-1)
+#define GET_HEAD (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 
 static const struct api_route {
 	const char *path;
 	uint16_t methods;
-	void (*fn)(struct evhttp_request *, void *);
+	int action; /* enum pp_api_action, or NO_TOKEN */
+	void (*fn)(struct api_call *);
+	void (*evcb)(struct evhttp_request *, void *);
 } routes[] = {
-    {"/", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, pp_api_on_page},
-    {"/healthz", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, on_healthz},
-    {"/readyz", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, on_readyz},
-    {"/metrics", EVHTTP_REQ_GET, pp_api_on_metrics},
-    {"/api/v1/status", EVHTTP_REQ_GET, on_status},
-    {"/api/v1/hello", EVHTTP_REQ_POST, on_hello},
-    {"/api/v1/openapi.json", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, pp_api_on_openapi},
-    {"/api/v1/events", EVHTTP_REQ_GET, pp_api_on_events},
+    {"/", GET_HEAD, NO_TOKEN, NULL, pp_api_on_page},
+    {"/healthz", GET_HEAD, NO_TOKEN, NULL, on_healthz},
+    {"/readyz", GET_HEAD, NO_TOKEN, NULL, on_readyz},
+    {"/metrics", EVHTTP_REQ_GET, NO_TOKEN, NULL, pp_api_on_metrics},
+    {"/api/v1/status", EVHTTP_REQ_GET, PP_API_STATUS, api_on_status, NULL},
+    {"/api/v1/hello", EVHTTP_REQ_POST, NO_TOKEN, NULL, on_hello},
+    {"/api/v1/devices", EVHTTP_REQ_GET, PP_API_READ, api_on_devices, NULL},
+    {"/api/v1/devices/{uuid}", EVHTTP_REQ_GET, PP_API_READ, api_on_device, NULL},
+    {"/api/v1/devices/{uuid}/credentials", EVHTTP_REQ_POST, PP_API_ADMIN, api_on_credentials, NULL},
+    {"/api/v1/devices/{uuid}/release", EVHTTP_REQ_POST, PP_API_ADMIN, api_on_release, NULL},
+    {"/api/v1/jobs", EVHTTP_REQ_GET, PP_API_READ, api_on_jobs, NULL},
+    {"/api/v1/jobs/{id}", EVHTTP_REQ_GET, PP_API_READ, api_on_job, NULL},
+    {"/api/v1/jobs/{id}/retry", EVHTTP_REQ_POST, PP_API_ADMIN, api_on_retry, NULL},
+    {"/api/v1/batches", EVHTTP_REQ_GET, PP_API_READ, api_on_batches, NULL},
+    {"/api/v1/batches/{name}", EVHTTP_REQ_GET, PP_API_READ, api_on_batch, NULL},
+    {"/api/v1/keys", EVHTTP_REQ_GET, PP_API_READ, api_on_keys, NULL},
+    {"/api/v1/keys/report", EVHTTP_REQ_GET, PP_API_READ, api_on_keys_report, NULL},
+    {"/api/v1/audit", EVHTTP_REQ_GET, PP_API_READ, api_on_audit, NULL},
+    {"/api/v1/events", EVHTTP_REQ_GET, NO_TOKEN, NULL, pp_api_on_events},
+    {"/api/v1/openapi.json", GET_HEAD, NO_TOKEN, NULL, pp_api_on_openapi},
 };
+
+static const struct {
+	uint16_t bit;
+	const char *name;
+} method_names[] = {{EVHTTP_REQ_GET, "GET"}, {EVHTTP_REQ_HEAD, "HEAD"}, {EVHTTP_REQ_POST, "POST"}};
+
+/* "GET, HEAD" for the Allow header. */
+static void allow_text(uint16_t methods, char *out, size_t cap)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+		if (!(methods & method_names[i].bit))
+			continue;
+		int w = snprintf(out + k, cap - k, "%s%s", k ? ", " : "", method_names[i].name);
+		if (w > 0 && (size_t)w < cap - k)
+			k += (size_t)w;
+	}
+}
+
+void pp_api_print_routes(FILE *out)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		for (size_t m = 0; m < sizeof(method_names) / sizeof(method_names[0]); m++)
+			if (routes[i].methods & method_names[m].bit)
+				fprintf(out, "%s %s\n", method_names[m].name, routes[i].path);
+	fprintf(out, "GET /static/{name}\nHEAD /static/{name}\n");
+}
+
+/* path matches pattern: true, with the variable segment (if any) copied to arg. */
+static bool route_match(const char *pattern, const char *path, char *arg, size_t cap)
+{
+	arg[0] = '\0';
+	while (*pattern && *path) {
+		if (*pattern == '{') {
+			const char *pe = strchr(pattern, '}');
+			size_t n = strcspn(path, "/");
+			if (!pe || n == 0 || n >= cap)
+				return false;
+			memcpy(arg, path, n);
+			arg[n] = '\0';
+			pattern = pe + 1;
+			path += n;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return false;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+/* A POST from a page of another site: its Origin is not http://<Host>. */
+static bool cross_site(struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *origin = evhttp_find_header(in, "Origin");
+	const char *host = evhttp_find_header(in, "Host");
+	if (!origin)
+		return false;
+	char want[300];
+	snprintf(want, sizeof(want), "http://%s", host ? host : "");
+	return !host || strcasecmp(origin, want) != 0;
+}
+
+static void run_route(struct pp_server *s, struct evhttp_request *req, const struct api_route *r,
+		      const char *arg)
+{
+	if (r->evcb) {
+		r->evcb(req, s);
+		return;
+	}
+	s->m.api_requests++;
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST && cross_site(req)) {
+		pp_api_error(s, req, 403, "Forbidden", "cross-site request refused (Origin)");
+		return;
+	}
+	struct api_call *c = calloc(1, sizeof(*c));
+	if (!c) {
+		pp_api_error(s, req, 503, "Service Unavailable", "out of memory");
+		return;
+	}
+	c->s = s;
+	c->req = req;
+	if (!authorize(s, req, (enum pp_api_action)r->action, &c->who)) {
+		free(c);
+		return;
+	}
+	snprintf(c->actor, sizeof(c->actor), "api:%s", c->who.name);
+	snprintf(c->arg, sizeof(c->arg), "%s", arg);
+	r->fn(c);
+}
 
 static void dispatch(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
 	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	char seg[80];
 	if (!path || !*path)
 		path = "/";
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(path, routes[i].path) != 0)
+		if (!route_match(routes[i].path, path, seg, sizeof(seg)))
 			continue;
 		if (!(evhttp_request_get_command(req) & routes[i].methods)) {
+			char allow[32];
 			s->m.api_requests++;
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-					  routes[i].methods & EVHTTP_REQ_POST ? "POST"
-									      : "GET, HEAD");
+			allow_text(routes[i].methods, allow, sizeof(allow));
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 			pp_api_error(s, req, 405, "Method Not Allowed",
 				     "method not allowed on this path");
 			return;
 		}
-		routes[i].fn(req, s);
+		run_route(s, req, &routes[i], seg);
 		return;
 	}
 	if (pp_web_serve(s, req, path))
 		return;
+	if (strncmp(path, "/static/", 8) == 0) {
+		if (!(evhttp_request_get_command(req) & GET_HEAD)) {
+			s->m.api_requests++;
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+					  "GET, HEAD");
+			pp_api_error(s, req, 405, "Method Not Allowed",
+				     "method not allowed on this path");
+			return;
+		}
+		if (pp_web_serve(s, req, path))
+			return;
+	}
 	s->m.api_requests++;
 	if (evhttp_request_get_command(req) & (EVHTTP_REQ_CONNECT | EVHTTP_REQ_TRACE))
 		pp_api_error(s, req, 405, "Method Not Allowed", "method not allowed");

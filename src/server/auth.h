@@ -15,6 +15,7 @@
 #define PSKPROV_SERVER_AUTH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/err.h"
 
@@ -35,6 +36,21 @@ struct pp_server;
  * otherwise (missing, malformed, unknown or revoked). Constant time in the token. Loop
  * thread only. */
 int pp_server_token_role(struct pp_server *s, const char *bearer, enum pp_token_role *role);
+
+/* Who a bearer token is: its role, its name (the audit actor is "api:" and the name;
+ * api.token is named "api.token") and a 32-bit key for its rate limit. */
+#define PP_API_TOKEN_NAME "api.token"
+struct pp_token_who {
+	enum pp_token_role role;
+	char name[65]; /* PP_TOKEN_NAME_MAX + 1 */
+	uint32_t key;
+};
+/* pp_server_token_role, with the name and key: 0, or -PP_EPERM with who->role NONE. */
+int pp_server_token_who(struct pp_server *s, const char *bearer, struct pp_token_who *who);
+/* Takes one request from the token's bucket (api_rate a second, bursts of api_burst):
+ * true when it may go on; else false with *retry_after_s, the seconds to wait (>= 1). */
+bool pp_server_token_rate(struct pp_server *s, const struct pp_token_who *who,
+			  uint32_t *retry_after_s);
 /* True when a caller with role `have` may do what needs `need` (admin may do all). */
 bool pp_token_role_allows(enum pp_token_role have, enum pp_token_role need);
 const char *pp_token_role_name(enum pp_token_role role);

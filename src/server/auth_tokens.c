@@ -8,6 +8,7 @@
  * within PP_TOKENS_REFRESH_MS plus a store round trip. The same refresh writes back when
  * each token was last used, so `token list` shows it, a few seconds late, without a
  * write per request. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 struct tok_entry {
 	uint8_t hash[PP_TOKEN_HASH_LEN];
 	enum pp_token_role role;
+	char name[PP_TOKEN_NAME_MAX + 1];
 };
 
 struct refresh_op {
@@ -41,6 +43,7 @@ struct pp_token_cache {
 	bool *used; /* parallel to v: seen since the last refresh */
 	size_t n;
 	struct event *timer;
+	struct pp_ratelimit *rl; /* per token, keyed by pp_token_who.key */
 	bool in_flight;
 	bool stale_logged, fail_logged;
 	uint64_t last_ok_ms;
@@ -90,34 +93,60 @@ bool pp_server_role_allows(enum pp_token_role role, enum pp_api_action action)
 
 /* Scans every entry, whatever matches, with a constant-time compare: the time taken
  * depends on the number of tokens only. */
-static enum pp_token_role cache_lookup(struct pp_token_cache *c, const uint8_t h[32])
+static void cache_lookup(struct pp_token_cache *c, const uint8_t h[32], struct pp_token_who *who)
 {
-	enum pp_token_role role = PP_ROLE_NONE;
 	size_t hit = SIZE_MAX;
 	for (size_t i = 0; c && i < c->n; i++) {
 		bool eq = pp_ct_eq(c->v[i].hash, h, PP_TOKEN_HASH_LEN);
-		role = eq ? c->v[i].role : role;
 		hit = eq ? i : hit;
 	}
-	if (hit != SIZE_MAX)
-		c->used[hit] = true;
-	return role;
+	if (hit == SIZE_MAX)
+		return;
+	c->used[hit] = true;
+	who->role = c->v[hit].role;
+	snprintf(who->name, sizeof(who->name), "%s", c->v[hit].name);
+	/* The key: bits of the token's hash (not secret: the store keeps the hash). */
+	who->key = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	who->key |= 1; /* 0 is api.token's */
 }
 
-int pp_server_token_role(struct pp_server *s, const char *bearer, enum pp_token_role *role)
+int pp_server_token_who(struct pp_server *s, const char *bearer, struct pp_token_who *who)
 {
-	*role = PP_ROLE_NONE;
+	memset(who, 0, sizeof(*who));
+	who->role = PP_ROLE_NONE;
 	if (!bearer)
 		return -PP_EPERM;
 	if (pp_token_well_formed(bearer)) {
 		uint8_t h[PP_TOKEN_HASH_LEN];
 		if (pp_token_hash(bearer, h) == 0)
-			*role = cache_lookup(s->tokens, h);
+			cache_lookup(s->tokens, h, who);
 		pp_wipe(h, sizeof(h));
 	} else if (s->api_token[0] && pp_ct_streq(bearer, s->api_token)) {
-		*role = PP_ROLE_ADMIN;
+		who->role = PP_ROLE_ADMIN;
+		snprintf(who->name, sizeof(who->name), "%s", PP_API_TOKEN_NAME);
+		who->key = 0;
 	}
-	return *role == PP_ROLE_NONE ? -PP_EPERM : 0;
+	return who->role == PP_ROLE_NONE ? -PP_EPERM : 0;
+}
+
+int pp_server_token_role(struct pp_server *s, const char *bearer, enum pp_token_role *role)
+{
+	struct pp_token_who who;
+	int rc = pp_server_token_who(s, bearer, &who);
+	*role = who.role;
+	return rc;
+}
+
+bool pp_server_token_rate(struct pp_server *s, const struct pp_token_who *who,
+			  uint32_t *retry_after_s)
+{
+	*retry_after_s = 0;
+	struct pp_token_cache *c = s->tokens;
+	if (!c || !c->rl || pp_ratelimit_allow(c->rl, who->key, pp_now_ms()))
+		return true;
+	/* One request's worth of the bucket comes back in 1/api_rate s: at most 1 s. */
+	*retry_after_s = 1;
+	return false;
 }
 
 /* ---- the refresh ---- */
@@ -139,6 +168,7 @@ static int collect(void *arg, const struct pp_token_entry *e)
 	}
 	memcpy(r->v[r->n].hash, e->hash, PP_TOKEN_HASH_LEN);
 	r->v[r->n].role = role_from_name(e->role);
+	snprintf(r->v[r->n].name, sizeof(r->v[r->n].name), "%s", e->name);
 	r->n++;
 	return 0;
 }
@@ -282,6 +312,12 @@ int pp_server_tokens_start(struct pp_server *s, struct pp_err *err)
 		goto out;
 	}
 	c->s = s;
+	/* A table twice the tokens kept: every active token has its own bucket. */
+	if (pp_ratelimit_new(s->cfg.api_rate * 60, s->cfg.api_burst, 2 * PP_TOKENS_MAX, &c->rl) <
+	    0) {
+		rc = pp_err_set(err, PP_ENOMEM, "cannot make the API rate limit");
+		goto out;
+	}
 	rc = pp_store_token_active(s->store, collect, r, err);
 	if (rc == -PP_ETOOBIG)
 		rc = pp_err_set(err, PP_ETOOBIG, "more than %d active API tokens", PP_TOKENS_MAX);
@@ -303,6 +339,7 @@ out:
 	if (c) {
 		if (c->timer)
 			event_free(c->timer);
+		pp_ratelimit_free(c->rl);
 		cache_drop(c);
 		free(c);
 	}
@@ -322,6 +359,7 @@ void pp_server_tokens_free(struct pp_server *s)
 	if (!s->tokens)
 		return;
 	pp_server_tokens_stop(s);
+	pp_ratelimit_free(s->tokens->rl);
 	cache_drop(s->tokens);
 	free(s->tokens);
 	s->tokens = NULL;

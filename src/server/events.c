@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/parse.h"
 #include "core/sse.h"
+#include "keys/keys.h"
 #include "prog/log.h"
 #include "server/api.h"
 #include "server/server.h"
@@ -177,15 +178,15 @@ void pp_server_device_event(struct pp_server *s, const struct pp_job *job, const
 		pp_rate_add(&s->provision_rate, pp_now_ms(), 1);
 	if (!s->events || !s->events->n)
 		return;
-	char uuid[37], addr[16];
+	char uuid[37], addr[16], pid[PP_PID_TEXT];
 	pp_uuid_format(job->uuid, uuid);
 	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", job->addr[0], job->addr[1], job->addr[2],
 		 job->addr[3]);
 	broadcast_json(s->events, "device",
-		       json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "uuid", uuid, "pid", job->pid,
-				 "address", addr, "host_name", host_name ? host_name : "", "state",
-				 state, "reason", reason ? reason : "", "time",
-				 (json_int_t)time(NULL)));
+		       json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "uuid", uuid, "pid",
+				 pp_pid_text(job->pid, pid), "address", addr, "host_name",
+				 host_name ? host_name : "", "state", state, "reason",
+				 reason ? reason : "", "time", (json_int_t)time(NULL)));
 }
 
 /* ---- the streams ---- */
@@ -326,7 +327,11 @@ static void end_now(struct ev_stream *st)
 	stream_forget(st);
 	if (te && strcmp(te, "chunked") == 0)
 		evbuffer_add(out, "0\r\n\r\n", 5); /* RFC 9112 section 7.1: the last chunk */
+	/* A socket bufferevent freezes its output's front for its own writes: thaw it for
+	 * this last one. */
+	evbuffer_unfreeze(out, 1);
 	evbuffer_write(out, bufferevent_getfd(bev));
+	evbuffer_freeze(out, 1);
 }
 
 void pp_server_events_stop(struct pp_server *s)

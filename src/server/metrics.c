@@ -1,13 +1,17 @@
 /* GET /metrics: the Prometheus text format (promtool check metrics clean): the server's
- * counters and gauges as data, the store thread's figures, the histograms. */
+ * counters and gauges as data, the store thread's figures, the histograms, and the
+ * store's counts (keys by batch and state, devices, jobs) from the snapshot stock.c
+ * keeps fresh, with its age: /metrics never waits on the store. */
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "server/api.h"
 #include "server/dbq.h"
+#include "store/store.h"
 
 static void metric(struct evbuffer *b, const char *name, const char *help, const char *type,
 		   uint64_t v)
@@ -170,6 +174,71 @@ static void hello_outcome_metrics(struct evbuffer *b, const struct pp_server_met
 				    pp_tls_reason_name(i), (unsigned long long)m->tls_failures[i]);
 }
 
+/* ---- the store's counts ---- */
+
+/* A label value as the exposition format wants it: backslash, double quote and line
+ * feed escaped. Cut short (never mid-escape) past cap. */
+static void label_escape(char *out, size_t cap, const char *in)
+{
+	size_t o = 0;
+	for (; *in && o + 3 < cap; in++) {
+		char c = *in;
+		if (c == '\\' || c == '"' || c == '\n') {
+			out[o++] = '\\';
+			c = c == '\n' ? 'n' : c;
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+}
+
+/* The key state names as labels: "in-use" stays as the CLI prints it. */
+static void key_metrics(struct evbuffer *b, const struct pp_stock_snapshot *snap)
+{
+	evbuffer_add_printf(b, "# HELP pskprov_keys keys in the store by batch and state\n"
+			       "# TYPE pskprov_keys gauge\n");
+	for (size_t i = 0; i < snap->n_batches; i++) {
+		char batch[2 * PP_BATCH_NAME_MAX + 4];
+		label_escape(batch, sizeof(batch), snap->batches[i].name);
+		for (int k = 0; k < PP_KEY_STATE_MAX; k++)
+			evbuffer_add_printf(b, "pskprov_keys{batch=\"%s\",state=\"%s\"} %llu\n",
+					    batch, pp_key_state_name((enum pp_key_state)k),
+					    (unsigned long long)snap->batches[i].by_state[k]);
+	}
+}
+
+static void stock_metrics(struct evbuffer *b, const struct pp_server *s)
+{
+	metric(b, "pskprov_event_streams", "event streams open (GET /api/v1/events)", "gauge",
+	       pp_server_event_streams(s));
+	const struct pp_stock_snapshot *snap = pp_server_stock(s);
+	if (!snap)
+		return; /* the first read has not answered yet */
+	const struct pp_store_counts *c = &snap->counts;
+	if (snap->have_batches)
+		key_metrics(b, snap);
+	evbuffer_add_printf(b, "# HELP pskprov_devices devices in the store by state\n"
+			       "# TYPE pskprov_devices gauge\n");
+	for (int i = 0; i < PP_DEV_STATE_MAX; i++)
+		evbuffer_add_printf(b, "pskprov_devices{state=\"%s\"} %llu\n",
+				    pp_device_state_name((enum pp_device_state)i),
+				    (unsigned long long)c->devices_by_state[i]);
+	evbuffer_add_printf(b, "# HELP pskprov_jobs jobs in the store by state\n"
+			       "# TYPE pskprov_jobs gauge\n");
+	for (int i = 0; i < PP_JOB_STATE_MAX; i++)
+		evbuffer_add_printf(b, "pskprov_jobs{state=\"%s\"} %llu\n",
+				    pp_job_state_name((enum pp_job_state)i),
+				    (unsigned long long)c->jobs_by_state[i]);
+	uint64_t now = pp_now_ms();
+	double age = now > snap->at_ms ? (double)(now - snap->at_ms) / 1000.0 : 0;
+	evbuffer_add_printf(b,
+			    "# HELP pskprov_store_snapshot_age_seconds age of the store counts "
+			    "behind pskprov_keys, pskprov_devices and pskprov_jobs\n"
+			    "# TYPE pskprov_store_snapshot_age_seconds gauge\n"
+			    "pskprov_store_snapshot_age_seconds %.3f\n",
+			    age);
+}
+
 void pp_api_on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct pp_server *s = arg;
@@ -195,6 +264,7 @@ void pp_api_on_metrics(struct evhttp_request *req, void *arg)
 	       ds.commits);
 	metric(b, "pskprov_store_batch_max", "largest group commit", "gauge", ds.max_batch);
 	store_health_metrics(b, &ds);
+	stock_metrics(b, s);
 	histogram_metrics(b, s);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4");

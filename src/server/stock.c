@@ -3,6 +3,7 @@
  * (second lane, behind the sessions' writes), every second while an event stream is
  * open and every 5 s otherwise; never more than one read in flight. The snapshot keeps
  * when it was taken, so /metrics tells its age. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,10 +51,34 @@ static void stock_again(struct pp_dbq_op *op)
 	o->batches_read = false;
 }
 
+/* One batch's keys, kept up to STOCK_BATCHES_MAX batches (the rest left out: a
+ * gauge per batch and state is no place for tens of thousands of series). */
+static int stock_batch(void *ctx, const struct pp_key_stock *k)
+{
+	struct stock_op *o = ctx;
+	if (o->n == o->cap) {
+		if (o->cap >= STOCK_BATCHES_MAX)
+			return 0;
+		size_t cap = o->cap ? o->cap * 2 : 16;
+		struct pp_stock_batch *b = realloc(o->batches, cap * sizeof(*b));
+		if (!b)
+			return -PP_ENOMEM;
+		o->batches = b;
+		o->cap = cap;
+	}
+	struct pp_stock_batch *b = &o->batches[o->n++];
+	snprintf(b->name, sizeof(b->name), "%s", k->batch);
+	memcpy(b->by_state, k->by_state, sizeof(b->by_state));
+	return 0;
+}
+
 static int stock_read(struct pp_store *store, struct pp_dbq_op *op, struct pp_err *err)
 {
 	struct stock_op *o = (struct stock_op *)op;
 	int rc = pp_store_counts(store, &o->counts, err);
+	if (rc == 0)
+		rc = pp_store_key_stock(store, stock_batch, o, err);
+	o->batches_read = rc == 0;
 	o->at_ms = pp_now_ms();
 	return rc;
 }

@@ -88,6 +88,8 @@ static void test_default_text_is_the_defaults(void **state)
 	SAME(hello_max_conns);
 	SAME(api_max_conns);
 	SAME(hello_rate_per_min);
+	SAME(api_rate);
+	SAME(api_burst);
 	SAME(lease_seconds);
 	SAME(max_attempts);
 	SAME(backend);
@@ -122,6 +124,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c.admin_user, "admin");
 	assert_true(c.rotate_psk);
 	assert_int_equal(c.lockout_failures, 5);
+	assert_int_equal(c.api_rate, 50);
+	assert_int_equal(c.api_burst, 200);
 	memcpy(&before, &c, sizeof(c));
 	assert_int_equal(pp_config_parse(&c, pp_config_default_text(), "t.conf", &err), 0);
 	assert_memory_equal(&c, &before, sizeof(c));
@@ -215,6 +219,10 @@ static void test_values(void **state)
 	assert_int_equal(c.hello_per_source, 3);
 	assert_int_equal(c.hello_max_conns, 100);
 	assert_int_equal(c.api_max_conns, 7);
+	const char *api = "[server]\napi_rate = 5\napi_burst = 9\n";
+	assert_int_equal(pp_config_parse(&c, api, "t.conf", &err), 0);
+	assert_int_equal(c.api_rate, 5);
+	assert_int_equal(c.api_burst, 9);
 }
 
 static void expect_error(const char *text, const char *needle)
@@ -246,6 +254,8 @@ static void test_errors(void **state)
 	expect_error("[server]\nexchange_timeout_ms = 5\n", "out of range");
 	expect_error("[server]\nsession_timeout_ms = 99999999\n", "out of range");
 	expect_error("[server]\nhello_per_source = 0\n", "out of range");
+	expect_error("[server]\napi_rate = 0\n", "out of range");
+	expect_error("[server]\napi_burst = 0\n", "out of range");
 	expect_error("[server]\nhello_deadline_ms = x\n", "not a whole number");
 }
 

@@ -308,8 +308,10 @@ static void test_create_list_active(void **state)
 	assert_int_equal(c.n, 2);
 	assert_memory_equal(c.e[0].hash, h1, sizeof(h1));
 	assert_string_equal(c.e[0].role, "admin");
+	assert_string_equal(c.e[0].name, "ops");
 	assert_memory_equal(c.e[1].hash, h2, sizeof(h2));
 	assert_string_equal(c.e[1].role, "agent");
+	assert_string_equal(c.e[1].name, "host-1");
 
 	/* Audited, role in the detail, never the token. */
 	char detail[64];
@@ -480,8 +482,10 @@ static void test_migration(void **state)
 	/* Newer than this program: refused. */
 	pp_store_close(f->s);
 	f->s = NULL;
-	raw_exec(f, f->pg ? "UPDATE meta SET ivalue = 6 WHERE name = 'schema_version'"
-			  : "UPDATE meta SET value = 6 WHERE name = 'schema_version'");
+	char newer[96];
+	snprintf(newer, sizeof(newer), "UPDATE meta SET %s = %d WHERE name = 'schema_version'",
+		 f->pg ? "ivalue" : "value", PP_STORE_SCHEMA_VERSION + 1);
+	raw_exec(f, newer);
 	assert_int_equal(open_store(f, false, &err), -PP_EVERSION);
 	raw_exec(f, f->pg ? "UPDATE meta SET ivalue = 5 WHERE name = 'schema_version'"
 			  : "UPDATE meta SET value = 5 WHERE name = 'schema_version'");

@@ -6,7 +6,8 @@ driven by tests/integration/console.sh, which starts the server and the fleets a
   PP_READ_TOKEN_FILE     a read token (0600 file)
   PP_ADMIN_TOKEN_FILE    an admin token (0600 file)
   PP_FAILED, PP_CLONE, PP_PROVISIONED   devices (JSON, as `pskprov devices list --json`)
-  PP_FLEET2, PP_FLEET2_OUT  the second fleet's command line and where its summary goes
+  PP_FLEET2A, PP_FLEET2B, PP_FLEET2_OUT  the second fleet's halves (command lines) and
+                         where their summaries go
   PP_ARTIFACTS           where screenshots go
   PSKPROV, PSKPROV_DIR   the program and its data directory (status --json, credentials)
 
@@ -110,7 +111,18 @@ def sign_out(driver):
 
 
 def go(driver, route):
-    driver.execute_script("location.hash = arguments[0]", route)
+    """Follows a hash route and returns once the page has drawn its new view's frame."""
+    driver.execute_async_script(
+        "const [r, done] = arguments;"
+        "if (location.hash === r) { done(); return; }"
+        "window.addEventListener('hashchange', () => setTimeout(done, 0), {once: true});"
+        "location.hash = r;", route)
+
+
+def row_uuids(driver, table):
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))"
+        ".map(r => r.dataset.uuid)", table)
 
 
 def page_figures(driver):
@@ -159,33 +171,39 @@ def wait_quiet(driver, cond, secs):
         return False
 
 
+def run_fleet(cmd, out):
+    """A fleet in the background, its summary appended to out."""
+    return subprocess.Popen(shlex.split(cmd), stdout=out, stderr=subprocess.DEVNULL)
+
+
 def check_live(driver):
-    """The provisioned count moves while the second fleet runs, without a reload."""
+    """The provisioned count moves while the second fleet runs (two halves, one after the
+    other), without a reload: the page shows the first half's end, then the second's."""
     go(driver, "#/")
     wait(driver, lambda d: el(d, "#live.live-on"), "the live stream to connect")
     driver.execute_script("window.ppNoReload = 1")
     start = page_figures(driver)["devices.provisioned"]
     seen = [start]
-    cmd = shlex.split(os.environ["PP_FLEET2"])
     with open(os.environ["PP_FLEET2_OUT"], "w", encoding="ascii") as out:
-        fleet = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 90:
-            v = page_figures(driver)["devices.provisioned"]
-            if v != seen[-1]:
-                seen.append(v)
-                if len(seen) == 3:
-                    shot(driver, "overview-live")
-            if fleet.poll() is not None and time.monotonic() - t0 > 2 and v >= start + 40:
-                break
-            time.sleep(0.2)
-        rc = fleet.wait(timeout=90)
-    if rc != 0:
-        fail(f"the second fleet exited {rc}")
+        for half, var in enumerate(("PP_FLEET2A", "PP_FLEET2B")):
+            fleet = run_fleet(os.environ[var], out)
+            goal = start + 20 * (half + 1)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 60 and seen[-1] < goal:
+                v = page_figures(driver)["devices.provisioned"]
+                if v != seen[-1]:
+                    seen.append(v)
+                time.sleep(0.1)
+            if half == 0:
+                shot(driver, "overview-live")
+            rc = fleet.wait(timeout=60)
+            if rc != 0:
+                fail(f"the second fleet's half {half + 1} exited {rc}")
+            if seen[-1] != goal:
+                fail(f"the live view did not follow the fleet: provisioned went {seen}, "
+                     f"expected {goal} after half {half + 1}")
     if driver.execute_script("return window.ppNoReload") != 1:
         fail("the page reloaded during the live view")
-    if seen[-1] < start + 40 or len(seen) < 3:
-        fail(f"the live view did not move with the fleet: provisioned went {seen}")
     ok(f"live view moved without a reload: provisioned {' -> '.join(map(str, seen))}")
 
 
@@ -195,9 +213,8 @@ def search(driver, text, want_uuid, what):
     box.clear()
     t0 = time.monotonic()
     box.send_keys(text)
-    wait(driver, lambda d: [r.get_attribute("data-uuid")
-                            for r in d.find_elements(By.CSS_SELECTOR, "#devices tbody tr")]
-         == [want_uuid], f"the search for {what} to find exactly its device")
+    wait(driver, lambda d: row_uuids(d, "#devices") == [want_uuid],
+         f"the search for {what} to find exactly its device")
     ms = (time.monotonic() - t0) * 1000
     ok(f"search by {what} finds the device ({ms:.0f} ms, typing and the 200 ms pause included)")
 

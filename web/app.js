@@ -94,7 +94,8 @@ const REASON_HINTS = [
 
 function reasonParts(text) {
   const parts = String(text).split(': ');
-  const cause = parts.length > 1 ? parts.slice(1).join(': ') : parts[0];
+  /* "PID ABCDEFGH: " names what the page already shows. */
+  const cause = (parts.length > 1 ? parts.slice(1).join(': ') : parts[0]).replace(/^PID [0-9A-Z]{4}-?[0-9A-Z]{4}: /, '');
   const step = parts.length > 1 ? parts[0] : '';
   const sentence = cause.charAt(0).toUpperCase() + cause.slice(1) + (/[.!?]$/.test(cause) ? '' : '.');
   const hint = (REASON_HINTS.find(([re]) => re.test(text)) || [null, ''])[1];
@@ -457,18 +458,24 @@ function drawActivity(box) {
 
 async function drawFailures(box, gen) {
   let res;
+  let jobs;
   try {
-    res = await api('GET', `/api/v1/devices${qs({ state: 'failed', sort: 'last_seen', order: 'desc', limit: 8 })}`);
+    [res, jobs] = await Promise.all([
+      api('GET', `/api/v1/devices${qs({ state: 'failed', sort: 'last_seen', order: 'desc', limit: 8 })}`),
+      api('GET', `/api/v1/jobs${qs({ state: 'failed', limit: 200 })}`)]);
   } catch (e) {
     return;
   }
   if (!current(gen)) return;
   clear(box);
   box.append(h('h2', {}, 'Recent failures'));
-  if (!res.devices.length) {
-    box.append(h('p', { class: 'muted' }, 'No device has failed.'));
-    return;
-  }
+  if (!res.devices.length) box.append(h('p', { class: 'muted' }, 'No device has failed.'));
+  else box.append(failedDeviceTable(res));
+  drawUnproven(box, jobs);
+}
+
+function failedDeviceTable(res) {
+  const box = h('div');
   const tb = h('tbody');
   for (const d of res.devices) {
     tb.append(h('tr', {},
@@ -479,6 +486,34 @@ async function drawFailures(box, gen) {
   }
   box.append(h('table', { class: 'grid' }, tb));
   if (res.total > res.devices.length) box.append(h('p', {}, h('a', { href: '#/devices?state=failed' }, `All ${fmtInt.format(res.total)} failed devices \u2192`)));
+  return box;
+}
+
+/* Failed jobs of hellos whose sender never proved its key (a wrong or corrupted PPS):
+ * no device is recorded for them, so they are listed here, once per PID and address
+ * (newest first), with why. */
+function drawUnproven(box, res) {
+  const seen = new Set();
+  const rows = [];
+  for (const j of res.jobs) {
+    const key = `${j.pid} ${j.address}`;
+    if (j.bound || seen.has(key)) continue;
+    seen.add(key);
+    rows.push(j);
+  }
+  if (!rows.length) return;
+  const tb = h('tbody');
+  for (const j of rows.slice(0, 8)) {
+    tb.append(h('tr', { 'data-job': j.id },
+      h('td', { class: 'mono' }, j.pid),
+      h('td', { class: 'mono' }, j.address),
+      h('td', { class: 'reason-cell' }, reasonParts(j.last_error || '').sentence),
+      h('td', {}, when(j.updated))));
+  }
+  box.append(h('h3', { class: 'subhead' }, 'Senders that never proved their key ', num(rows.length, { bad: true }),
+    res.next_cursor ? '+' : ''),
+    h('p', { class: 'muted small' }, 'A device is recorded once it proves its key over TLS-PSK; these hellos failed before that.'),
+    h('table', { class: 'grid', id: 'unproven' }, tb));
 }
 
 async function viewOverview() {
@@ -656,7 +691,7 @@ async function viewDevice(uuid) {
 
   const kids = [h('p', { class: 'sub' }, stateBadge(d.state, d.quarantined)), h('div', { class: 'notes' },
     d.state === 'quarantined' || d.quarantined ? reasonBlock(d.state === 'quarantined' ? 'Quarantined' : 'Was quarantined', d.quarantine_reason || 'no reason recorded', 'warn', 'quarantine-reason') : null,
-    d.last_error && d.state !== 'provisioned' ? reasonBlock('Why it failed', d.last_error, 'bad', 'failure-reason') : null)];
+    d.last_error && !['provisioned', 'quarantined'].includes(d.state) ? reasonBlock(d.state === 'failed' ? 'Why it failed' : 'Last error', d.last_error, 'bad', 'failure-reason') : null)];
   kids.push(h('div', { class: 'split' }, h('section', { class: 'card' }, h('h2', {}, 'Device'), facts), deviceActions(d, res.jobs)));
   kids.push(h('section', { class: 'card', id: 'timeline' }, h('h2', {}, 'Timeline'), drawTimeline(res.jobs)));
   page(`Device ${d.pid}`, ...kids);

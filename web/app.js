@@ -534,6 +534,7 @@ async function viewOverview() {
   drawActivity(activity);
   drawFailures(failures, gen);
   let failTimer = null;
+  let actTimer = null;
   live.listeners.add((type, data) => {
     if (!current(gen)) return;
     if (type === 'progress') {
@@ -542,7 +543,8 @@ async function viewOverview() {
       drawProgress(progress, merged);
       drawKeys(keys, merged);
     } else if (type === 'device') {
-      drawActivity(activity);
+      /* A large run changes hundreds of devices a second: drawn at most twice a second. */
+      if (!actTimer) actTimer = setTimeout(() => { actTimer = null; if (current(gen)) drawActivity(activity); }, 500);
       if (data.state === 'failed' && !failTimer) failTimer = setTimeout(() => { failTimer = null; drawFailures(failures, gen); }, 1000);
     }
   });

@@ -407,9 +407,10 @@ function drawProgress(box, st) {
   const done = total ? Math.floor((100 * Number(d.provisioned || 0)) / total) : 0;
   const left = Number(d.seen || 0) + Number(d.configuring || 0);
   const rate = Number(st.provisioned_per_s || 0);
-  const eta = rate > 0 && left ? `about ${Math.max(1, Math.round(left / rate / 60))} min left at this rate` : '';
+  const secs = rate > 0 ? left / rate : 0;
+  const eta = !left || !rate ? '' : `about ${secs < 90 ? `${Math.max(1, Math.round(secs))} s` : `${Math.round(secs / 60)} min`} left at this rate`;
   box.append(h('div', { class: 'progress-head' },
-    h('span', {}, h('strong', { id: 'pct' }, `${done}%`), ' provisioned of ', num(total, { figure: 'devices.total' }), ' devices'),
+    h('span', {}, h('strong', { id: 'pct' }, `${done}%`), ' provisioned of ', num(total, { figure: 'devices.total' }), ' devices heard from'),
     h('span', { class: 'muted' }, eta)), bar);
   /* Widths set through the CSSOM: the CSP allows no inline style attribute. */
   for (const seg of bar.children) seg.style.width = `${seg.dataset.w}%`;

@@ -20,6 +20,7 @@
 #include "core/secret.h"
 #include "keys/keys.h"
 #include "server/auth.h"
+#include "server/api_call.h"
 #include "server/server.h"
 #include "server/service.h"
 #include "server/session.h"
@@ -33,7 +34,7 @@ static void server_usage(FILE *out)
 		"                      [--device-http-port N] [--profile P] [--log-level L]\n"
 		"                      [--exit-when-idle] [--hello-deadline-ms N]\n"
 		"                      [--hello-max-conns N] [--hello-per-source N]\n"
-		"                      [--api-max-conns N] [--log-format F]\n\n"
+		"                      [--api-max-conns N] [--log-format F] [--print-routes]\n\n"
 		"Receives hellos, connects to devices over TLS-PSK and configures them over\n"
 		"WS-Management. Addresses default to the config file (loopback).\n"
 		"  --profile P         TLS profile (default: tls_profile of the config, compat):\n"
@@ -53,7 +54,8 @@ static void server_usage(FILE *out)
 		"  --hello-max-conns   hello connections at once (default 4096, less when the\n"
 		"                      descriptor limit is low); the longest idle goes first\n"
 		"  --hello-per-source  hello connections at once from one address (default 8)\n"
-		"  --api-max-conns     API connections at once (default 256, or less)\n\n"
+		"  --api-max-conns     API connections at once (default 256, or less)\n"
+		"  --print-routes      print the HTTP API's routes (METHOD PATH) and exit\n\n"
 		"Signals: SIGTERM or SIGINT drains (no new claim or hello; sessions in flight\n"
 		"get drain_seconds of the config, default 10; a second signal exits at once,\n"
 		"the jobs left to their leases); SIGHUP reads the config file again (timeouts,\n"
@@ -231,6 +233,7 @@ static int parse_server_opts(int argc, char **argv, struct server_opts *o)
 					     {"hello-max-conns", required_argument, NULL, 'M'},
 					     {"hello-per-source", required_argument, NULL, 'S'},
 					     {"api-max-conns", required_argument, NULL, 'C'},
+					     {"print-routes", no_argument, NULL, 'R'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct pp_err err = {0};
@@ -238,7 +241,7 @@ static int parse_server_opts(int argc, char **argv, struct server_opts *o)
 	int c;
 	memset(o, 0, sizeof(*o));
 	o->lvl = PP_LOG_INFO;
-	while ((c = pp_getopt(argc, argv, "H:A:p:P:t:l:F:xhD:M:S:C:", opts)) != -1) {
+	while ((c = pp_getopt(argc, argv, "H:A:p:P:t:l:F:xhD:M:S:C:R", opts)) != -1) {
 		if (parse_u32_opt(o, c, optarg, &err, &found) < 0)
 			return pp_usage_error("server", "%s", err.msg);
 		if (found)
@@ -274,6 +277,9 @@ static int parse_server_opts(int argc, char **argv, struct server_opts *o)
 			break;
 		case 'h':
 			server_usage(stdout);
+			return PP_EXIT_OK;
+		case 'R':
+			pp_api_print_routes(stdout);
 			return PP_EXIT_OK;
 		default: /* pp_getopt said what was wrong */
 			return PP_EXIT_USAGE;

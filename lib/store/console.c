@@ -122,6 +122,10 @@ static void put(struct sqlbuf *b, const char *t)
 static void param(struct sqlbuf *b, enum pp_dq_param k)
 {
 	char t[16];
+	if (b->np >= PP_DQ_PARAMS_MAX) {
+		b->over = true;
+		return;
+	}
 	b->params[b->np++] = k;
 	snprintf(t, sizeof(t), "%s%d", b->d == PP_DQ_POSTGRES ? "$" : "?", b->np);
 	put(b, t);
@@ -207,9 +211,9 @@ static void after(struct sqlbuf *b, const struct pp_device_query *q, const char 
 }
 
 int pp_dq_sql(enum pp_dq_dialect dialect, const char *cols, const struct pp_device_query *q,
-	      bool count, char *out, size_t cap, enum pp_dq_param params[PP_DQ_P_MAX], int *np)
+	      bool count, char *out, size_t cap, enum pp_dq_param params[PP_DQ_PARAMS_MAX], int *np)
 {
-	enum pp_dq_param all[16];
+	enum pp_dq_param all[PP_DQ_PARAMS_MAX];
 	struct sqlbuf b = {.p = out, .cap = cap, .d = dialect, .params = all};
 	const char *key = sort_key(dialect, q->sort);
 	out[0] = '\0';

@@ -2226,7 +2226,7 @@ static void dq_params(struct params *p, const struct dq_values *v, const enum pp
 static int dq_exec(struct pg_store *s, const struct dq_values *v, bool count, PGresult **out,
 		   struct pp_err *err)
 {
-	enum pp_dq_param params[PP_DQ_P_MAX];
+	enum pp_dq_param params[PP_DQ_PARAMS_MAX];
 	char sql[2048], name[16];
 	int np = 0, slot = pp_dq_shape(v->q, count) + (count ? PP_DQ_SHAPES : 0);
 	*out = NULL;

@@ -1808,7 +1808,8 @@ static int sq_key_stock(struct pp_store *base,
 
 /* The statement of a query shape, prepared on first use; marked busy. */
 static int dq_take(struct sqlite_store *s, const struct pp_device_query *q, bool count,
-		   enum pp_dq_param params[PP_DQ_P_MAX], int *np, int *slot, struct pp_err *err)
+		   enum pp_dq_param params[PP_DQ_PARAMS_MAX], int *np, int *slot,
+		   struct pp_err *err)
 {
 	char sql[2048];
 	int i = pp_dq_shape(q, count) + (count ? PP_DQ_SHAPES : 0);
@@ -1900,7 +1901,7 @@ static int dq_row(sqlite3_stmt *st, void *arg, struct pp_err *err)
 static int dq_run(struct sqlite_store *s, const struct dq_values *v, bool count,
 		  struct dq_rows_ctx *c, uint64_t *total, struct pp_err *err)
 {
-	enum pp_dq_param params[PP_DQ_P_MAX];
+	enum pp_dq_param params[PP_DQ_PARAMS_MAX];
 	int np = 0, slot = 0;
 	int rc = dq_take(s, v->q, count, params, &np, &slot, err);
 	if (rc < 0)

@@ -83,6 +83,7 @@ enum pp_dq_param {
 	PP_DQ_P_LIMIT,    /* integer */
 	PP_DQ_P_MAX
 };
+#define PP_DQ_PARAMS_MAX 16 /* placeholders in one statement (a kind may repeat) */
 #define PP_DQ_SHAPES (PP_DEV_SORT_MAX * 2 * 2 * 16) /* sort, desc, after, 4 filters */
 #define PP_DQ_COUNT_SHAPES 16
 enum pp_dq_dialect { PP_DQ_SQLITE, PP_DQ_POSTGRES };
@@ -92,7 +93,8 @@ int pp_dq_shape(const struct pp_device_query *q, bool count);
 /* The SQL of a shape (cols: the dialect's device columns, "SELECT ... FROM devices ");
  * params[] and *np the parameters in order. -PP_ETOOBIG when out is short. */
 int pp_dq_sql(enum pp_dq_dialect dialect, const char *cols, const struct pp_device_query *q,
-	      bool count, char *out, size_t cap, enum pp_dq_param params[PP_DQ_P_MAX], int *np);
+	      bool count, char *out, size_t cap, enum pp_dq_param params[PP_DQ_PARAMS_MAX],
+	      int *np);
 /* The LIKE patterns of a query's text: "%text%" lower-cased and escaped; the PID's with
  * the dashes dropped (upper-cased; "" when only dashes). */
 void pp_dq_patterns(const char *text, char pat[3 * PP_DEVICE_TEXT_MAX + 3],

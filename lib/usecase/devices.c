@@ -2,6 +2,8 @@
 #include "usecase/devices.h"
 
 #include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -238,4 +240,189 @@ int pp_uc_device_credentials(struct pp_store *s, const char *ref, const char *ac
 	if (rc < 0)
 		pp_wipe(sec, sizeof(*sec));
 	return rc;
+}
+
+/* ---- the operator's views and actions ---- */
+
+void pp_uc_cursor_format(enum pp_device_sort sort, const struct pp_device_cursor *c,
+			 char out[PP_UC_CURSOR_MAX])
+{
+	char hex[2 * sizeof(c->text) + 1];
+	pp_hex((const uint8_t *)c->text, strnlen(c->text, sizeof(c->text) - 1), hex);
+	snprintf(out, PP_UC_CURSOR_MAX, "%s.%" PRId64 ".%" PRId64 ".%s", pp_device_sort_name(sort),
+		 c->id, c->num, hex);
+}
+
+static int bad_cursor(struct pp_err *err)
+{
+	return pp_err_set(err, PP_EINVAL, "a bad cursor (give back a listing's next cursor)");
+}
+
+int pp_uc_cursor_parse(const char *text, enum pp_device_sort sort, struct pp_device_cursor *c,
+		       struct pp_err *err)
+{
+	const char *name = pp_device_sort_name(sort);
+	size_t n = strlen(name);
+	memset(c, 0, sizeof(*c));
+	if (!text || strncmp(text, name, n) != 0 || text[n] != '.')
+		return bad_cursor(err);
+	char *end = NULL;
+	const char *p = text + n + 1;
+	long long id = strtoll(p, &end, 10);
+	if (end == p || *end != '.' || id < 0)
+		return bad_cursor(err);
+	p = end + 1;
+	long long num = strtoll(p, &end, 10);
+	if (end == p || *end != '.')
+		return bad_cursor(err);
+	const char *hex = end + 1;
+	size_t h = strlen(hex);
+	if (h % 2 || h / 2 >= sizeof(c->text) || pp_unhex(hex, (uint8_t *)c->text, h / 2) < 0 ||
+	    memchr(c->text, '\0', h / 2))
+		return bad_cursor(err);
+	c->id = id;
+	c->num = num;
+	return 0;
+}
+
+struct query_ctx {
+	int (*cb)(void *, const struct pp_device_info *);
+	void *ctx;
+	enum pp_device_sort sort;
+	struct pp_device_cursor last;
+	uint32_t got;
+	int stop;
+};
+
+static int query_row(void *arg, const struct pp_device_info *d)
+{
+	struct query_ctx *qc = arg;
+	qc->got++;
+	pp_device_cursor_from(qc->sort, d, &qc->last);
+	qc->stop = qc->cb ? qc->cb(qc->ctx, d) : 0;
+	return qc->stop;
+}
+
+static int query_store(struct pp_store *s, const struct pp_uc_device_query *q,
+		       struct pp_device_query *sq, struct pp_device_cursor *after,
+		       struct pp_err *err)
+{
+	memset(sq, 0, sizeof(*sq));
+	sq->state = q->state;
+	sq->batch = q->batch;
+	sq->quarantined = q->quarantined ? 1 : -1;
+	sq->text = q->search;
+	sq->desc = q->desc;
+	int rc = 0;
+	if (q->sort && (rc = pp_device_sort_parse(q->sort, &sq->sort, err)) < 0)
+		return rc;
+	if (q->after) {
+		if ((rc = pp_uc_cursor_parse(q->after, sq->sort, after, err)) < 0)
+			return rc;
+		sq->after = after;
+	}
+	(void)s;
+	return 0;
+}
+
+int pp_uc_device_query(struct pp_store *s, const struct pp_uc_device_query *q,
+		       int (*cb)(void *ctx, const struct pp_device_info *), void *ctx,
+		       struct pp_uc_device_page *page, struct pp_err *err)
+{
+	struct pp_device_query sq;
+	struct pp_device_cursor after;
+	memset(page, 0, sizeof(*page));
+	int rc = query_store(s, q, &sq, &after, err);
+	if (rc < 0)
+		return rc;
+	struct query_ctx qc = {.cb = cb, .ctx = ctx, .sort = sq.sort};
+	uint64_t left = q->limit;
+	bool first = true;
+	for (;;) {
+		sq.limit = left && left < PP_DEVICE_PAGE_MAX ? (uint32_t)left : PP_DEVICE_PAGE_MAX;
+		qc.got = 0;
+		rc =
+		    pp_store_device_query(s, &sq, query_row, &qc, first ? &page->total : NULL, err);
+		if (rc < 0)
+			return rc;
+		first = false;
+		page->shown += qc.got;
+		if (qc.stop != 0)
+			return qc.stop < 0 ? qc.stop : 0;
+		if (qc.got < sq.limit)
+			return 0; /* the end */
+		after = qc.last;
+		sq.after = &after;
+		if (left && (left -= qc.got) == 0)
+			break;
+	}
+	/* Cut by the limit: more may follow. */
+	if (page->shown < page->total || q->after)
+		pp_uc_cursor_format(sq.sort, &after, page->next_cursor);
+	return 0;
+}
+
+struct history_ctx {
+	struct pp_job jobs[PP_UC_HISTORY_JOBS];
+	size_t n;
+	struct pp_job_event ev[PP_JOB_EVENTS_MAX];
+	size_t nev;
+};
+
+static int history_job(void *arg, const struct pp_job *j)
+{
+	struct history_ctx *h = arg;
+	if (h->n < PP_UC_HISTORY_JOBS)
+		h->jobs[h->n++] = *j;
+	return 0;
+}
+
+static int history_event(void *arg, const struct pp_job_event *e)
+{
+	struct history_ctx *h = arg;
+	if (h->nev < PP_JOB_EVENTS_MAX)
+		h->ev[h->nev++] = *e;
+	return 0;
+}
+
+int pp_uc_device_history(struct pp_store *s, const uint8_t uuid[16],
+			 int (*cb)(void *ctx, const struct pp_job *j, const struct pp_job_event *ev,
+				   size_t n),
+			 void *ctx, struct pp_err *err)
+{
+	struct history_ctx *h = calloc(1, sizeof(*h));
+	if (!h)
+		return pp_err_set(err, PP_ENOMEM, "out of memory");
+	int rc = pp_store_device_jobs(s, uuid, PP_UC_HISTORY_JOBS, history_job, h, err);
+	for (size_t i = 0; rc == 0 && i < h->n; i++) {
+		h->nev = 0;
+		rc = pp_store_job_events(s, h->jobs[i].id, history_event, h, err);
+		if (rc == 0)
+			rc = cb(ctx, &h->jobs[i], h->ev, h->nev);
+	}
+	free(h);
+	return rc > 0 ? 0 : rc;
+}
+
+int pp_uc_job_retry(struct pp_store *s, const char *id_text, const char *actor, int64_t now,
+		    struct pp_job *job, struct pp_err *err)
+{
+	uint64_t id = 0;
+	int rc = pp_parse_u64(id_text, 1, INT64_MAX, &id, "job id", err);
+	if (rc < 0)
+		return rc;
+	if ((rc = pp_store_job_requeue(s, (int64_t)id, actor, now, err)) < 0)
+		return rc;
+	return pp_store_job_get(s, (int64_t)id, job, err);
+}
+
+int pp_uc_device_release(struct pp_store *s, const char *ref, const char *actor, const char *reason,
+			 int64_t now, struct pp_device_info *dev, struct pp_err *err)
+{
+	int rc = pp_uc_device_find(s, ref, dev, NULL, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = pp_store_device_release(s, dev->uuid, actor, reason, now, err)) < 0)
+		return rc;
+	return pp_store_device_get(s, dev->uuid, dev, err);
 }

@@ -94,11 +94,11 @@ _pskprov()
 		return 0
 		;;
 	--*)
-		# "--format csv|pskc": the choices; "--out FILE", "--state-dir DIR": paths;
+		# "--format csv|pskc", "--sort first_seen|...": the choices; "--out FILE", "--state-dir DIR": paths;
 		# any other value ("--count N"): nothing to offer.
 		local spec
 		spec=$(printf '%s\n' "$help" |
-			grep -oE -- "$prev[ =]([A-Z][A-Z0-9_]*|[a-z0-9.-]+(\|[a-z0-9.-]+)+)" | head -1)
+			grep -oE -- "$prev[ =]([A-Z][A-Z0-9_]*|[a-z0-9._-]+(\|[a-z0-9._-]+)+)" | head -1)
 		spec=${spec#"$prev"?}
 		if [[ $spec == *"|"* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "${spec//|/ }" -- "$cur")

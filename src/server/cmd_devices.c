@@ -1,6 +1,7 @@
-/* pskprov devices list|show|credentials, pskprov jobs list, pskprov status */
+/* pskprov devices list|show|credentials|release, pskprov jobs list|retry, pskprov status */
 #include <getopt.h>
 #include <string.h>
+#include <time.h>
 
 #include "prog/commands.h"
 #include "core/parse.h"
@@ -34,13 +35,19 @@ static json_t *device_json(const struct pp_device_info *d)
 	    d->has_credentials, "host_name", d->host_name, "domain", d->domain, "last_error",
 	    d->last_error, "first_seen", (json_int_t)d->first_seen, "last_seen",
 	    (json_int_t)d->last_seen, "provisioned_at", (json_int_t)d->provisioned_at);
-	/* null until a handshake with the device has completed. */
-	if (o && (json_object_set_new(o, "tls_version",
-				      d->tls_version[0] ? json_string(d->tls_version)
-							: json_null()) < 0 ||
-		  json_object_set_new(o, "tls_cipher",
-				      d->tls_cipher[0] ? json_string(d->tls_cipher) : json_null()) <
-		      0)) {
+	/* null until a handshake with the device has completed (or it was quarantined). */
+	if (o &&
+	    (json_object_set_new(o, "batch", json_string(d->batch)) < 0 ||
+	     json_object_set_new(o, "quarantine_reason",
+				 d->quarantine_reason[0] ? json_string(d->quarantine_reason)
+							 : json_null()) < 0 ||
+	     json_object_set_new(o, "hello_count", json_integer((json_int_t)d->hello_count)) < 0 ||
+	     json_object_set_new(o, "tls_version",
+				 d->tls_version[0] ? json_string(d->tls_version) : json_null()) <
+		 0 ||
+	     json_object_set_new(o, "tls_cipher",
+				 d->tls_cipher[0] ? json_string(d->tls_cipher) : json_null()) <
+		 0)) {
 		json_decref(o);
 		return NULL;
 	}
@@ -149,17 +156,118 @@ static void devices_header(void)
 	       "LAST SEEN (UTC)", "TLS");
 }
 
-static int devices_walk(struct pp_store *s, int state, struct list_ctx *lc, struct pp_err *err)
+static const char devices_list_usage[] =
+    "usage: pskprov devices list [OPTIONS]\n"
+    "\n"
+    "  --state seen|configuring|provisioned|failed|quarantined\n"
+    "  --batch NAME        devices whose current key is of batch NAME\n"
+    "  --quarantined       devices ever quarantined\n"
+    "  --search TEXT       part of a UUID, PID (with or without its dash), address or\n"
+    "                      host name, any case\n"
+    "  --sort first_seen|last_seen|host_name|address|state|pid\n"
+    "  --desc              descending\n"
+    "  --limit N           the first N (1..1000000); the count line names the cursor\n"
+    "  --after CURSOR      the page after a previous listing's cursor (same filters)\n"
+    "  --json              {\"devices\": [...], \"total\": N, \"next_cursor\": ...}\n";
+
+/* One option of devices list into q; 0, or the exit code of a usage error. */
+static int devices_list_opt(int c, struct pp_uc_device_query *q, bool *json)
 {
-	return pp_uc_device_list(s, state, device_row, lc, NULL, err);
+	struct pp_err err = {0};
+	uint64_t n = 0;
+	switch (c) {
+	case 'j':
+		*json = true;
+		return 0;
+	case 's':
+		if (pp_uc_device_state_parse(optarg, &q->state, &err) < 0)
+			return pp_usage_error("devices list", "--state: %s", err.msg);
+		return 0;
+	case 'b':
+		q->batch = optarg;
+		return 0;
+	case 'q':
+		q->quarantined = true;
+		return 0;
+	case 'S':
+		q->search = optarg;
+		return 0;
+	case 'o':
+		q->sort = optarg;
+		return 0;
+	case 'd':
+		q->desc = true;
+		return 0;
+	case 'l':
+		if (pp_parse_u64(optarg, 1, 1000000, &n, "--limit", &err) < 0)
+			return pp_usage_error("devices list", "%s", err.msg);
+		q->limit = n;
+		return 0;
+	case 'a':
+		q->after = optarg;
+		return 0;
+	default:
+		return PP_EXIT_USAGE;
+	}
+}
+
+static int devices_list_args(int argc, char **argv, struct pp_uc_device_query *q, bool *json)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+					     {"state", required_argument, NULL, 's'},
+					     {"batch", required_argument, NULL, 'b'},
+					     {"quarantined", no_argument, NULL, 'q'},
+					     {"search", required_argument, NULL, 'S'},
+					     {"sort", required_argument, NULL, 'o'},
+					     {"desc", no_argument, NULL, 'd'},
+					     {"limit", required_argument, NULL, 'l'},
+					     {"after", required_argument, NULL, 'a'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int c, rc;
+	memset(q, 0, sizeof(*q));
+	q->state = -1;
+	while ((c = pp_getopt(argc, argv, "js:h", opts)) != -1) {
+		if (c == 'h') {
+			fputs(devices_list_usage, stdout);
+			return -1;
+		}
+		if ((rc = devices_list_opt(c, q, json)) != 0)
+			return rc;
+	}
+	if (optind != argc)
+		return pp_usage_error("devices list", "unexpected argument '%.40s'", argv[optind]);
+	return 0;
 }
 
 static int devices_list(struct pp_cli *cli, int argc, char **argv)
 {
-	static const struct listing l = {"devices list", pp_uc_device_state_parse,
-					 devices_header, devices_walk,
-					 "device",       "devices"};
-	return run_listing(&l, cli, argc, argv);
+	struct pp_uc_device_query q;
+	bool json = false;
+	int urc = devices_list_args(argc, argv, &q, &json);
+	if (urc)
+		return urc < 0 ? PP_EXIT_OK : urc;
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	struct pp_uc_device_page page;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
+	pp_cleanup(json_decrefp) json_t *arr = json ? json_array() : NULL;
+	struct list_ctx lc = {.arr = arr};
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0)
+		return pp_fail_err(&err);
+	if (!json)
+		devices_header();
+	if (pp_uc_device_query(store, &q, device_row, &lc, &page, &err) < 0)
+		return pp_fail_err(&err);
+	if (json)
+		return pp_json_print(json_pack("{s:O,s:I,s:s?}", "devices", arr, "total",
+					       (json_int_t)page.total, "next_cursor",
+					       page.next_cursor[0] ? page.next_cursor : NULL));
+	pp_count_line(lc.n, "device", "devices");
+	if (page.total != lc.n || page.next_cursor[0])
+		fprintf(stderr, "%llu matching in all%s%s\n", (unsigned long long)page.total,
+			page.next_cursor[0] ? "; next page: --after " : "", page.next_cursor);
+	return PP_EXIT_OK;
 }
 
 static int device_arg(const char *cmd, int argc, char **argv, const char **ref)
@@ -193,6 +301,46 @@ static void device_show_text(const struct pp_device_info *d)
 		printf("last error     %s\n", d->last_error);
 }
 
+static json_t *job_json(const struct pp_job *j)
+{
+	char uuid[37], addr[16], pid[PP_PID_TEXT], next[PP_PID_TEXT];
+	pp_uuid_format(j->uuid, uuid);
+	return json_pack("{s:I,s:s,s:s,s:s?,s:s,s:s,s:s,s:I,s:b,s:s,s:s,s:I,s:I,s:I}", "id",
+			 (json_int_t)j->id, "uuid", uuid, "pid", pp_pid_text(j->pid, pid),
+			 "next_pid", j->next_pid[0] ? pp_pid_text(j->next_pid, next) : NULL,
+			 "address", addr_text(j->addr, addr), "state", pp_job_state_name(j->state),
+			 "step", pp_job_step_name(j->step), "attempts", (json_int_t)j->attempts,
+			 "bound", (int)j->bound, "owner", j->owner, "last_error", j->last_error,
+			 "created", (json_int_t)j->created, "updated", (json_int_t)j->updated,
+			 "next_attempt_at", (json_int_t)j->next_attempt_at);
+}
+
+/* Each job with its events: into the JSON array ctx, or printed when ctx is NULL. */
+static int history_row(void *ctx, const struct pp_job *j, const struct pp_job_event *ev, size_t n)
+{
+	json_t *arr = ctx;
+	if (arr) {
+		json_t *o = job_json(j), *evs = json_array();
+		for (size_t i = 0; o && evs && i < n; i++)
+			json_array_append_new(evs, json_pack("{s:I,s:s,s:s}", "time",
+							     (json_int_t)ev[i].time, "event",
+							     ev[i].event, "detail", ev[i].detail));
+		if (!o || !evs || json_object_set_new(o, "events", evs) < 0 ||
+		    json_array_append_new(arr, o) < 0)
+			return -PP_ENOMEM;
+		return 0;
+	}
+	char t[24];
+	printf("\njob %lld  %s  step %s  attempts %u%s%s\n", (long long)j->id,
+	       pp_job_state_name(j->state), pp_job_step_name(j->step), j->attempts,
+	       j->last_error[0] ? "  last error: " : "", j->last_error);
+	for (size_t i = 0; i < n; i++) {
+		pp_format_time(ev[i].time, t);
+		printf("  %s  %-14s %s\n", t, ev[i].event, ev[i].detail);
+	}
+	return 0;
+}
+
 static int devices_show(struct pp_cli *cli, int argc, char **argv)
 {
 	bool json = false;
@@ -215,9 +363,59 @@ static int devices_show(struct pp_cli *cli, int argc, char **argv)
 	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||
 	    pp_uc_device_find(store, ref, &d, NULL, &err) < 0)
 		return pp_fail_err(&err);
-	if (json)
-		return pp_json_print(device_json(&d));
+	if (json) {
+		pp_cleanup(json_decrefp) json_t *jobs = json_array();
+		if (!jobs || pp_uc_device_history(store, d.uuid, history_row, jobs, &err) < 0)
+			return pp_fail_err(&err);
+		return pp_json_print(
+		    json_pack("{s:o,s:O}", "device", device_json(&d), "jobs", jobs));
+	}
 	device_show_text(&d);
+	if (pp_uc_device_history(store, d.uuid, history_row, NULL, &err) < 0)
+		return pp_fail_err(&err);
+	return PP_EXIT_OK;
+}
+
+static int devices_release(struct pp_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"reason", required_argument, NULL, 'r'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *reason = NULL, *ref = NULL;
+	bool json = false;
+	int c;
+	while ((c = pp_getopt(argc, argv, "r:jh", opts)) != -1) {
+		if (c == 'r')
+			reason = optarg;
+		else if (c == 'j')
+			json = true;
+		else if (c == 'h') {
+			printf("usage: pskprov devices release DEVICE --reason TEXT [--json]\n\n"
+			       "Releases a quarantined device: it goes to failed, so its next\n"
+			       "hello starts over (a device that still holds another's key is\n"
+			       "quarantined again). Recorded in the audit log with the reason.\n");
+			return PP_EXIT_OK;
+		} else
+			return PP_EXIT_USAGE;
+	}
+	int urc = device_arg("devices release", argc, argv, &ref);
+	if (urc)
+		return urc;
+	if (!reason)
+		return pp_usage_error("devices release", "--reason is required");
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
+	struct pp_device_info d;
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||
+	    pp_uc_device_release(store, ref, pp_actor(), reason, (int64_t)time(NULL), &d, &err) < 0)
+		return pp_fail_err(&err);
+	if (json)
+		return pp_json_print(json_pack("{s:o}", "device", device_json(&d)));
+	char u[37];
+	pp_uuid_format(d.uuid, u);
+	printf("released %s: now %s\n", u, pp_device_state_name(d.state));
 	return PP_EXIT_OK;
 }
 
@@ -278,6 +476,7 @@ int cmd_devices(struct pp_cli *cli, int argc, char **argv)
 	    {"list", devices_list, "list devices (quarantined ones flagged)"},
 	    {"show", devices_show, "show one device"},
 	    {"credentials", devices_credentials, "print a device's escrowed credentials"},
+	    {"release", devices_release, "release a quarantined device (audited)"},
 	    {NULL, NULL, NULL},
 	};
 	return pp_dispatch(cli, "devices", table, argc, argv);
@@ -324,10 +523,37 @@ static int jobs_list(struct pp_cli *cli, int argc, char **argv)
 	return run_listing(&l, cli, argc, argv);
 }
 
+static int jobs_retry(struct pp_cli *cli, int argc, char **argv)
+{
+	bool json = false;
+	int ec;
+	if (pp_parse_flags(argc, argv, PP_FLAG_JSON,
+			   "usage: pskprov jobs retry ID [--json]\n\n"
+			   "Runs a failed job again: pending, runnable now, attempts from 0,\n"
+			   "resuming after its last durable step. Recorded in the audit log.\n",
+			   &json, NULL, &ec))
+		return ec;
+	if (optind + 1 != argc)
+		return pp_usage_error("jobs retry", "expected one job id");
+	struct pp_err err = {0};
+	struct pp_datadir dd;
+	pp_cleanup(pp_cli_store_closep) struct pp_store *store = NULL;
+	struct pp_job j;
+	if (pp_datadir_open(cli, &dd, &store, &err) < 0 ||
+	    pp_uc_job_retry(store, argv[optind], pp_actor(), (int64_t)time(NULL), &j, &err) < 0)
+		return pp_fail_err(&err);
+	if (json)
+		return pp_json_print(json_pack("{s:o}", "job", job_json(&j)));
+	printf("job %lld: %s, attempts %u, resumes after step %s\n", (long long)j.id,
+	       pp_job_state_name(j.state), j.attempts, pp_job_step_name(j.step));
+	return PP_EXIT_OK;
+}
+
 int cmd_jobs(struct pp_cli *cli, int argc, char **argv)
 {
 	static const struct pp_command table[] = {
 	    {"list", jobs_list, "list provisioning jobs"},
+	    {"retry", jobs_retry, "run a failed job again (audited)"},
 	    {NULL, NULL, NULL},
 	};
 	return pp_dispatch(cli, "jobs", table, argc, argv);

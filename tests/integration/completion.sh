@@ -66,5 +66,12 @@ expect "$T/files/keys.csv $T/files/sub" "$P" keys import "$T/files/"
 expect "$T/files/sub" "$P" device show --state-dir "$T/files/"
 # -d takes a directory, and is skipped when finding the command.
 expect "$T/files/sub" "$P" -d "$T/files/"
-expect "list show credentials" "$P" -d "$T/data" devices ""
+expect "list show credentials release" "$P" -d "$T/data" devices ""
+expect "list retry" "$P" jobs ""
+expect "--after --batch --desc --json --limit --quarantined --search --sort --state" \
+	"$P" devices list --
+expect "first_seen last_seen host_name address state pid" "$P" devices list --sort ""
+expect "first_seen" "$P" devices list --sort fi
+expect "failed" "$P" devices list --state fa
+expect "--json --reason" "$P" devices release --
 finish

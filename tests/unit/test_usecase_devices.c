@@ -26,7 +26,7 @@
 
 struct fixture {
 	struct uc_store u;
-	uint8_t uuid[3][16];
+	uint8_t uuid[4][16];
 };
 
 static int teardown(void **state)
@@ -221,6 +221,192 @@ static void test_credentials(void **state)
 	assert_int_equal(n, 1);
 }
 
+/* Device i proves key k from addr and its job fails (clone: k belongs to another). */
+static int64_t add_failed(struct fixture *f, int i, int k, const uint8_t addr[4], int expect)
+{
+	struct pp_err err = {0};
+	struct pp_hello_in h = {.source = "hello", .now = T0 + i};
+	memset(f->uuid[i], 0x10 + i, 16);
+	memcpy(h.uuid, f->uuid[i], 16);
+	memcpy(h.pid, f->u.pid[k], 9);
+	memcpy(h.addr, addr, 4);
+	enum pp_hello_outcome oc;
+	int64_t job = 0;
+	assert_int_equal(pp_store_hello(f->u.s, &h, &oc, &job, &err), 0);
+	struct pp_job claimed[1];
+	size_t n = 0;
+	assert_int_equal(pp_store_jobs_claim(f->u.s, "w", T0 + i, 60, 1, claimed, &n, &err), 0);
+	assert_int_equal(claimed[0].id, job);
+	assert_int_equal(pp_store_job_bind(f->u.s, job, "w", f->uuid[i], NULL, NULL, T0 + i, &err),
+			 expect);
+	if (expect == 0)
+		assert_int_equal(pp_store_job_fail(f->u.s, job, "w", "no answer", &err), 0);
+	return job;
+}
+
+struct seen {
+	int n;
+	struct pp_device_info d[8];
+};
+
+static int seen_cb(void *ctx, const struct pp_device_info *d)
+{
+	struct seen *s = ctx;
+	assert_true(s->n < 8);
+	s->d[s->n++] = *d;
+	return 0;
+}
+
+static void test_query(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	static const uint8_t a2[4] = {9, 1, 2, 3}, a3[4] = {10, 200, 0, 1};
+	uc_add_key(&f->u, PP_KEY_EXPORTED);
+	add_failed(f, 2, 2, a2, 0);
+	add_failed(f, 3, 0, a3, PP_STORE_BIND_CLONE);
+	struct pp_uc_device_query q = {.state = -1};
+	struct pp_uc_device_page page;
+	struct seen s = {0};
+	assert_int_equal(pp_uc_device_query(f->u.s, &q, seen_cb, &s, &page, &err), 0);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(page.total, 4);
+	assert_int_equal(page.shown, 4);
+	assert_string_equal(page.next_cursor, "");
+	/* Address order, descending, two a page: the cursor leads on, no row twice. */
+	q.sort = "address";
+	q.desc = true;
+	q.limit = 2;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(pp_uc_device_query(f->u.s, &q, seen_cb, &s, &page, &err), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.d[0].addr[1], 200); /* 10.200.0.1 */
+	assert_int_equal(page.total, 4);
+	assert_true(strncmp(page.next_cursor, "address.", 8) == 0);
+	char cur[PP_UC_CURSOR_MAX];
+	snprintf(cur, sizeof(cur), "%s", page.next_cursor);
+	q.after = cur;
+	assert_int_equal(pp_uc_device_query(f->u.s, &q, seen_cb, &s, &page, &err), 0);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(s.d[3].addr[0], 9); /* 9.1.2.3 last */
+	/* A cursor of another sort, or not one: refused. */
+	q.sort = "pid";
+	assert_int_equal(pp_uc_device_query(f->u.s, &q, seen_cb, &s, &page, &err), -PP_EINVAL);
+	uc_expect_err(&f->u, &err, "a bad cursor");
+	q.sort = "address";
+	q.after = "address.1.2.zz";
+	assert_int_equal(pp_uc_device_query(f->u.s, &q, seen_cb, &s, &page, &err), -PP_EINVAL);
+	q = (struct pp_uc_device_query){.state = -1, .sort = "size"};
+	assert_int_equal(pp_uc_device_query(f->u.s, &q, seen_cb, &s, &page, &err), -PP_EINVAL);
+	uc_expect_err(&f->u, &err, "unknown sort 'size'");
+	/* Filters and search. */
+	q = (struct pp_uc_device_query){.state = -1, .quarantined = true};
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(pp_uc_device_query(f->u.s, &q, seen_cb, &s, &page, &err), 0);
+	assert_int_equal(s.n, 1);
+	assert_memory_equal(s.d[0].uuid, f->uuid[3], 16);
+	q = (struct pp_uc_device_query){.state = PP_DEV_FAILED, .search = "9.1.2"};
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(pp_uc_device_query(f->u.s, &q, seen_cb, &s, &page, &err), 0);
+	assert_int_equal(s.n, 1);
+	assert_memory_equal(s.d[0].uuid, f->uuid[2], 16);
+	q = (struct pp_uc_device_query){.state = -1, .batch = "nope"};
+	assert_int_equal(pp_uc_device_query(f->u.s, &q, seen_cb, &s, &page, &err), -PP_ENOTFOUND);
+	uc_expect_err(&f->u, &err, "no batch 'nope'");
+}
+
+struct hist {
+	int jobs, events;
+	char last[24];
+};
+
+static int hist_cb(void *ctx, const struct pp_job *j, const struct pp_job_event *ev, size_t n)
+{
+	struct hist *h = ctx;
+	(void)j;
+	h->jobs++;
+	h->events += (int)n;
+	if (n)
+		snprintf(h->last, sizeof(h->last), "%s", ev[n - 1].event);
+	return 0;
+}
+
+static int audit_last(void *ctx, const struct pp_audit_entry *e)
+{
+	snprintf(ctx, 64, "%s %s", e->action, e->actor);
+	return 0;
+}
+
+static void test_actions(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	static const uint8_t a2[4] = {9, 1, 2, 3}, a3[4] = {10, 200, 0, 1};
+	uc_add_key(&f->u, PP_KEY_EXPORTED);
+	int64_t failed = add_failed(f, 2, 2, a2, 0);
+	int64_t clone = add_failed(f, 3, 0, a3, PP_STORE_BIND_CLONE);
+	struct hist h = {0};
+	assert_int_equal(pp_uc_device_history(f->u.s, f->uuid[2], hist_cb, &h, &err), 0);
+	assert_int_equal(h.jobs, 1);
+	assert_int_equal(h.events, 4); /* queued claimed bound failed */
+	assert_string_equal(h.last, "failed");
+	/* jobs retry */
+	struct pp_job j;
+	char id[24], last[64];
+	assert_int_equal(pp_uc_job_retry(f->u.s, "x1", "cli:test", T0 + 9, &j, &err), -PP_EINVAL);
+	assert_int_equal(pp_uc_job_retry(f->u.s, "0", "cli:test", T0 + 9, &j, &err), -PP_EINVAL);
+	assert_int_equal(pp_uc_job_retry(f->u.s, "99999", "cli:test", T0 + 9, &j, &err),
+			 -PP_ENOTFOUND);
+	snprintf(id, sizeof(id), "%lld", (long long)clone);
+	assert_int_equal(pp_uc_job_retry(f->u.s, id, "cli:test", T0 + 9, &j, &err), -PP_ESTATE);
+	uc_expect_err(&f->u, &err, "release the quarantine first");
+	snprintf(id, sizeof(id), "%lld", (long long)failed);
+	if (pp_uc_job_retry(f->u.s, id, "cli:test", T0 + 9, &j, &err) < 0)
+		fail_msg("retry: %s", err.msg);
+	assert_int_equal(j.state, PP_JOB_PENDING);
+	assert_int_equal(pp_store_audit_list(f->u.s, 0, audit_last, last, &err), 0);
+	assert_string_equal(last, "job.requeued cli:test");
+	/* devices release */
+	struct pp_device_info d;
+	assert_int_equal(pp_uc_device_release(f->u.s, "host0", "cli:test", "ok", T0 + 9, &d, &err),
+			 -PP_ESTATE);
+	uc_expect_err(&f->u, &err, "is provisioned, not quarantined");
+	assert_int_equal(
+	    pp_uc_device_release(f->u.s, "10.200.0.1", "cli:test", "", T0 + 9, &d, &err),
+	    -PP_EINVAL);
+	if (pp_uc_device_release(f->u.s, "10.200.0.1", "cli:test", "lab check", T0 + 9, &d, &err) <
+	    0)
+		fail_msg("release: %s", err.msg);
+	assert_int_equal(d.state, PP_DEV_FAILED);
+	assert_true(d.quarantined);
+	assert_int_equal(pp_store_audit_list(f->u.s, 0, audit_last, last, &err), 0);
+	assert_string_equal(last, "device.released cli:test");
+	snprintf(id, sizeof(id), "%lld", (long long)clone);
+	assert_int_equal(pp_uc_job_retry(f->u.s, id, "cli:test", T0 + 10, &j, &err), 0);
+}
+
+static void test_cursor_text(void **state)
+{
+	(void)state;
+	struct pp_err err = {0};
+	struct pp_device_cursor c = {.id = 42, .num = -7}, back;
+	char t[PP_UC_CURSOR_MAX];
+	snprintf(c.text, sizeof(c.text), "Amt-0102.lab");
+	pp_uc_cursor_format(PP_DEV_SORT_HOST_NAME, &c, t);
+	assert_int_equal(pp_uc_cursor_parse(t, PP_DEV_SORT_HOST_NAME, &back, &err), 0);
+	assert_int_equal(back.id, 42);
+	assert_int_equal(back.num, -7);
+	assert_string_equal(back.text, "Amt-0102.lab");
+	assert_int_equal(pp_uc_cursor_parse(t, PP_DEV_SORT_PID, &back, &err), -PP_EINVAL);
+	assert_int_equal(pp_uc_cursor_parse("host_name.1.2.4", PP_DEV_SORT_HOST_NAME, &back, &err),
+			 -PP_EINVAL); /* odd hex */
+	assert_int_equal(pp_uc_cursor_parse("host_name.-1.2.", PP_DEV_SORT_HOST_NAME, &back, &err),
+			 -PP_EINVAL);
+	assert_int_equal(pp_uc_cursor_parse("host_name.1.2.00", PP_DEV_SORT_HOST_NAME, &back, &err),
+			 -PP_EINVAL); /* a NUL inside */
+	assert_int_equal(pp_uc_cursor_parse(NULL, PP_DEV_SORT_HOST_NAME, &back, &err), -PP_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +417,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_states, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_query, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
+	    cmocka_unit_test(test_cursor_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

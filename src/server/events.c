@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/queue.h>
 #include <time.h>
 
@@ -34,6 +35,7 @@ struct ev_stream {
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	uint64_t last_ping_ms;
+	bool dropped; /* shut down, waiting for evhttp to close it */
 	LIST_ENTRY(ev_stream) link;
 };
 
@@ -78,17 +80,24 @@ static void stream_closed(struct evhttp_connection *evcon, void *arg)
 		evhttp_send_reply_end(req); /* no connection: frees the request */
 }
 
-/* A reader too far behind: its connection goes, and the request with it. */
+/* A reader too far behind: its socket is shut down, and evhttp, seeing the write fail,
+ * closes the connection through its own path (stream_closed then forgets the stream).
+ * Freeing the connection here instead would close the descriptor under events libevent
+ * still has queued for it. */
 static void stream_drop(struct ev_stream *st)
 {
-	struct evhttp_connection *evcon = st->evcon;
 	pp_warn("events", "an event stream fell %u KiB behind: dropped", EV_QUEUE_MAX / 1024);
-	stream_forget(st);
-	evhttp_connection_free(evcon);
+	st->dropped = true;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(st->evcon);
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
 }
 
 static void stream_send(struct ev_stream *st, const struct pp_buf *frame)
 {
+	if (st->dropped)
+		return;
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(st->evcon);
 	size_t queued = evbuffer_get_length(bufferevent_get_output(bev));
 	if (queued + frame->len > EV_QUEUE_MAX) {

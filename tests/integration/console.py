@@ -314,15 +314,35 @@ def run(driver, read_tok, admin_tok, failed, clone, prov):
         fail("the revealed credentials differ from the store's")
     ok("an admin token reveals the credentials the store holds")
     driver.find_element(By.XPATH, "//button[text()='Hide']").click()
+    if el(driver, "#cred-admin"):
+        fail("Hide left the credentials in the page")
+
+    # The admin's actions through the page: release the clone (a JSON POST from the
+    # page's own origin), retry the failed device's job.
+    go(driver, f"#/device/{clone['uuid']}")
+    wait(driver, lambda d: el(d, "#release-reason"), "the release form")
+    el(driver, "#release-reason").send_keys("console test: a known clone")
+    el(driver, "#release").click()
+    wait(driver, lambda d: el(d, "#release-reason") is None and el(d, ".sub .st-failed"),
+         "the released clone's page (state failed)")
+    ok("the admin releases the clone from its page")
+    go(driver, f"#/device/{failed['uuid']}")
+    wait(driver, lambda d: el(d, "#retry"), "the retry button")
+    el(driver, "#retry").click()
+    wait(driver, lambda d: "queued again" in (text_of(d, "#toast") or ""), "the retry's answer")
+    ok("the admin retries the failed device's job from its page")
+
     go(driver, "#/audit")
     wait(driver, lambda d: el(d, "#chain"), "the audit page")
     rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
-    if not any("api:console-admin" in r and "reveal" in r and prov["uuid"] in r for r in rows):
-        fail(f"the audit page does not list the admin's reveal: {rows[:5]}")
+    for action, subject in (("reveal", prov["uuid"]), ("device.released", clone["uuid"]),
+                            ("job.requeued", "")):
+        if not any("api:console-admin" in r and action in r and subject in r for r in rows):
+            fail(f"the audit page does not list the admin's {action}: {rows[:5]}")
     if "intact" not in text_of(driver, "#chain"):
         fail(f"audit chain: {text_of(driver, '#chain')}")
     shot(driver, "audit")
-    ok("the audit page lists the reveal by api:console-admin; the chain is intact")
+    ok("the audit page lists the reveal, release and retry by api:console-admin; the chain is intact")
 
     go(driver, "#/batches")
     wait(driver, lambda d: el(d, '#batches tr[data-batch="lab"]'), "the batches page")

@@ -901,7 +901,8 @@ async function viewAudit(params) {
       h('td', {}, when(e.time)),
       h('td', {}, e.actor),
       h('td', {}, h('code', {}, e.action)),
-      h('td', { class: 'mono' }, e.subject),
+      h('td', { class: 'mono' }, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(e.subject)
+        ? h('a', { href: `#/device/${e.subject}` }, e.subject) : e.subject),
       h('td', {}, e.detail)));
   }
   const pager = h('div', { class: 'pager' },

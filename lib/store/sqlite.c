@@ -245,8 +245,10 @@ static const char schema_v5[] =
 /* The operator's views (store.h, docs/api.md): an index for each device sort (SQLite
  * appends the rowid, the id, to every index: the keyset's tie-break), the address as a
  * number for its sort (filled here from the text: a.b.c.d split by a recursive CTE),
- * jobs by state newest first, and job_events: one row per durable step of a job,
- * written with the step, at most PP_JOB_EVENTS_MAX per job (gone with the job). */
+ * and job_events: one row per durable step of a job,
+ * written with the step, at most PP_JOB_EVENTS_MAX per job (gone with the job). No index
+ * on jobs (state, id) for job pages by state: without statistics SQLite would take it
+ * for "pid = ? AND state = 'done'" (every completion) and walk every done job. */
 static const char schema_v6[] =
     "ALTER TABLE devices ADD COLUMN address_num INTEGER NOT NULL DEFAULT 0;\n"
     "WITH RECURSIVE sp(id, rest, n, k) AS (\n"
@@ -260,7 +262,6 @@ static const char schema_v6[] =
     "CREATE INDEX devices_address_num ON devices (address_num);\n"
     "CREATE INDEX devices_state_sort ON devices (state);\n"
     "CREATE INDEX devices_pid_sort ON devices (coalesce(pid, ''));\n"
-    "CREATE INDEX jobs_state_id ON jobs (state, id);\n"
     "CREATE TABLE job_events (\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,\n"

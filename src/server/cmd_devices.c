@@ -168,7 +168,7 @@ static const char devices_list_usage[] =
     "  --desc              descending\n"
     "  --limit N           the first N (1..1000000); the count line names the cursor\n"
     "  --after CURSOR      the page after a previous listing's cursor (same filters)\n"
-    "  --json              {\"devices\": [...], \"total\": N, \"next_cursor\": ...}\n";
+    "  --json              the devices as a JSON array\n";
 
 /* One option of devices list into q; 0, or the exit code of a usage error. */
 static int devices_list_opt(int c, struct pp_uc_device_query *q, bool *json)
@@ -259,11 +259,12 @@ static int devices_list(struct pp_cli *cli, int argc, char **argv)
 		devices_header();
 	if (pp_uc_device_query(store, &q, device_row, &lc, &page, &err) < 0)
 		return pp_fail_err(&err);
-	if (json)
-		return pp_json_print(json_pack("{s:O,s:I,s:s?}", "devices", arr, "total",
-					       (json_int_t)page.total, "next_cursor",
-					       page.next_cursor[0] ? page.next_cursor : NULL));
-	pp_count_line(lc.n, "device", "devices");
+	/* JSON stays the array it always was (scripts read it); the total and the next
+	 * cursor go to standard error with the count, as in text. */
+	if (!json)
+		pp_count_line(lc.n, "device", "devices");
+	if (json && pp_json_print(json_incref(arr)) != PP_EXIT_OK)
+		return PP_EXIT_FAIL;
 	if (page.total != lc.n || page.next_cursor[0])
 		fprintf(stderr, "%llu matching in all%s%s\n", (unsigned long long)page.total,
 			page.next_cursor[0] ? "; next page: --after " : "", page.next_cursor);
@@ -367,8 +368,14 @@ static int devices_show(struct pp_cli *cli, int argc, char **argv)
 		pp_cleanup(json_decrefp) json_t *jobs = json_array();
 		if (!jobs || pp_uc_device_history(store, d.uuid, history_row, jobs, &err) < 0)
 			return pp_fail_err(&err);
-		return pp_json_print(
-		    json_pack("{s:o,s:O}", "device", device_json(&d), "jobs", jobs));
+		/* The device's fields as before, its jobs beside them. */
+		json_t *o = device_json(&d);
+		if (!o || json_object_set(o, "jobs", jobs) < 0) {
+			json_decref(o);
+			(void)pp_err_set(&err, PP_ENOMEM, "out of memory");
+			return pp_fail_err(&err);
+		}
+		return pp_json_print(o);
 	}
 	device_show_text(&d);
 	if (pp_uc_device_history(store, d.uuid, history_row, NULL, &err) < 0)

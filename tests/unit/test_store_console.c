@@ -940,7 +940,7 @@ static void test_upgrade_from_v5(void **state)
 	raw_exec(f, "DROP TABLE job_events; DROP INDEX devices_last_seen; "
 		    "DROP INDEX devices_host_sort; DROP INDEX devices_address_num; "
 		    "DROP INDEX devices_state_sort; DROP INDEX devices_pid_sort; "
-		    "DROP INDEX jobs_state_id; ALTER TABLE devices DROP COLUMN address_num");
+		    "DROP INDEX IF EXISTS jobs_state_id; ALTER TABLE devices DROP COLUMN address_num");
 	raw_exec(f, f->pg ? "UPDATE meta SET ivalue = 5 WHERE name = 'schema_version'"
 			  : "UPDATE meta SET value = 5 WHERE name = 'schema_version'");
 	assert_int_equal(open_store(f, false, &err), 0);

@@ -68,7 +68,7 @@ set -e
 ok
 run "$P" devices list --json
 expect_rc 0 "devices list"
-FAILED=$(printf '%s' "$OUT" | jq -c '[.devices[] | select(.state == "failed")][0]')
+FAILED=$(printf '%s' "$OUT" | jq -c '[.[] | select(.state == "failed")][0]')
 [ "$FAILED" != null ] || fail "no failed device after fleet 1: $OUT"
 ok
 
@@ -87,8 +87,8 @@ done
 [ "$(printf '%s' "$OUT" | jq .devices.quarantined)" -eq 1 ] || fail "the clone was not quarantined: $OUT"
 ok
 run "$P" devices list --json
-CLONE=$(printf '%s' "$OUT" | jq -c '[.devices[] | select(.state == "quarantined")][0]')
-PROVISIONED=$(printf '%s' "$OUT" | jq -c '[.devices[] | select(.state == "provisioned")][0]')
+CLONE=$(printf '%s' "$OUT" | jq -c '[.[] | select(.state == "quarantined")][0]')
+PROVISIONED=$(printf '%s' "$OUT" | jq -c '[.[] | select(.state == "provisioned")][0]')
 
 # ---- the second fleet's keys: rows N1+1.. of the CSV, in two halves run one after the
 # other (console.py watches the page between them) ----

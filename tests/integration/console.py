@@ -347,7 +347,10 @@ def run(driver, read_tok, admin_tok, failed, clone, prov):
     go(driver, "#/batches")
     wait(driver, lambda d: el(d, '#batches tr[data-batch="lab"]'), "the batches page")
     shot(driver, "batches")
-    ok("the batches page lists the batch")
+    go(driver, "#/keys?batch=lab")
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#keys tbody tr")) > 0, "the keys page")
+    shot(driver, "keys")
+    ok("the batches and keys pages list the batch and its keys")
 
     check_clean(driver, [read_tok, admin_tok])
 

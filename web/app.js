@@ -353,6 +353,7 @@ function route() {
 function current(gen) { return gen === viewGen; }
 
 function showError(e) {
+  if (!token()) return; /* signed out (a refused token): the sign-in form stays */
   const main = clear(document.getElementById('main'));
   main.append(h('section', { class: 'card' }, h('h1', {}, 'Something went wrong'),
     h('p', { class: 'error', id: 'page-error' }, e.message || String(e))));

@@ -354,6 +354,25 @@ def run(driver, read_tok, admin_tok, failed, clone, prov):
 
     check_clean(driver, [read_tok, admin_tok])
 
+    # A token revoked while the page is open: the next call is refused and the page
+    # goes back to the sign-in form, saying why.
+    r = subprocess.run([PSKPROV, "token", "revoke", "console-admin"], capture_output=True,
+                       text=True, timeout=30, check=False)
+    if r.returncode != 0:
+        fail(f"token revoke: {r.stderr.strip()}")
+    t0 = time.monotonic()
+    while not el(driver, "#token") and time.monotonic() - t0 < 20:
+        go(driver, "#/batches" if el(driver, "#audit") else "#/audit")
+        time.sleep(0.5)
+    if not el(driver, "#token"):
+        fail("the page stayed signed in with a revoked token")
+    if "sign in again" not in (text_of(driver, "#signin-error") or ""):
+        fail(f"no word of the refused token: {text_of(driver, '#signin-error')}")
+    if driver.execute_script("return sessionStorage.length") != 0:
+        fail("the refused token is still in sessionStorage")
+    shot(driver, "signed-out")
+    ok("a revoked token sends the page back to sign-in, the token forgotten")
+
 
 def check_clean(driver, tokens):
     """No CSP violation or script error in the console; no token in any URL."""

@@ -396,15 +396,16 @@ static bool cross_site(struct evhttp_request *req)
 static void run_route(struct pp_server *s, struct evhttp_request *req, const struct api_route *r,
 		      const char *arg)
 {
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST && cross_site(req)) {
+		s->m.api_requests++;
+		pp_api_error(s, req, 403, "Forbidden", "cross-site request refused (Origin)");
+		return;
+	}
 	if (r->evcb) {
 		r->evcb(req, s);
 		return;
 	}
 	s->m.api_requests++;
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST && cross_site(req)) {
-		pp_api_error(s, req, 403, "Forbidden", "cross-site request refused (Origin)");
-		return;
-	}
 	struct api_call *c = calloc(1, sizeof(*c));
 	if (!c) {
 		pp_api_error(s, req, 503, "Service Unavailable", "out of memory");

@@ -2,10 +2,11 @@
 # events: GET /api/v1/events (Server-Sent Events, docs/api.md) followed by curl -N with a
 # read token through a fleet run: progress events whose provisioned count rises to the
 # fleet's, a `device` event per provisioned device, the wrong-key device's failure with
-# its reason; 401 without a token (a token in the URL is no token); at most 64 streams
-# (the 65th: 503 JSON); a closed stream is forgotten (pskprov_event_streams); a ping
-# every 15 s keeps a quiet stream open past the API's idle timeout; SIGTERM ends the
-# streams cleanly (the chunked reply's last chunk) and the server exits 0.
+# its reason, a cloned key's second device quarantined; 401 without a token (a token in
+# the URL is no token); at most 64 streams (the 65th: 503 JSON); a closed stream is
+# forgotten (pskprov_event_streams); a ping every 15 s keeps a quiet stream open past
+# the API's idle timeout; SIGTERM ends the streams cleanly (the chunked reply's last
+# chunk) and the server exits 0.
 . "$(dirname "$0")/lib/common.sh"
 set -e
 . "$(dirname "$0")/lib/proc.sh"
@@ -93,6 +94,33 @@ jq -s -e --arg a "$NET.$N" '[.[] | select(.address == $a)] | length >= 1 and
 csv_secrets $N >"$T/secrets"
 scan_for_secrets "$T/secrets" "$T/stream.txt"
 ! grep -qF "$TOKEN" "$T/stream.txt" "$SLOG" || fail "the token was written out"
+ok
+
+# ---- a cloned key: two devices hold one unique key; one is provisioned, the other
+# quarantined, and the stream says which ----
+run "$P" keys generate --count 1 --batch cl
+expect_rc 0 "generate cl"
+run "$P" keys export --batch cl --format csv --out "$T/cl.csv"
+expect_rc 0 "export cl"
+for i in 21 22; do
+	run "$P" device factory-load --state "$T/dev$i" --csv "$T/cl.csv"
+	expect_rc 0 "factory-load dev$i"
+	"$P" device run --state "$T/dev$i" --address "$NET.$i" --server "127.0.0.1:$HELLO_PORT" \
+		--port "$TLS_PORT" --http-port "$HTTP_PORT" --time-scale 0.01 >"$T/dev$i.log" 2>&1 &
+	BGPIDS="$BGPIDS $!"
+done
+for _ in $(seq 300); do
+	sse "$T/stream.txt" | awk -F'\t' '$1 == "device" {print $2}' >"$T/devices.jsonl"
+	jq -s -e --arg a "$NET.21" --arg b "$NET.22" '[.[] | select(.address == $a or
+		.address == $b) | .state] | index("quarantined") and index("provisioned")' \
+		"$T/devices.jsonl" >/dev/null && break
+	sleep 0.1
+done
+jq -s -e --arg a "$NET.21" --arg b "$NET.22" '[.[] | select(.address == $a or .address == $b)] |
+	(map(select(.state == "provisioned")) | length) == 1 and
+	(map(select(.state == "quarantined")) | length) == 1 and
+	all(select(.state == "quarantined") | .reason | length > 0)' "$T/devices.jsonl" \
+	>/dev/null || fail "clone events: $(grep -E "$NET.2[12]\"" "$T/devices.jsonl")"
 ok
 
 # ---- at most 64 streams; a closed one is forgotten ----

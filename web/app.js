@@ -94,7 +94,8 @@ const REASON_HINTS = [
 
 function reasonParts(text) {
   const parts = String(text).split(': ');
-  const cause = parts.length > 1 ? parts.slice(1).join(': ') : parts[0];
+  /* "PID ABCDEFGH: " names what the page already shows. */
+  const cause = (parts.length > 1 ? parts.slice(1).join(': ') : parts[0]).replace(/^PID [0-9A-Z]{4}-?[0-9A-Z]{4}: /, '');
   const step = parts.length > 1 ? parts[0] : '';
   const sentence = cause.charAt(0).toUpperCase() + cause.slice(1) + (/[.!?]$/.test(cause) ? '' : '.');
   const hint = (REASON_HINTS.find(([re]) => re.test(text)) || [null, ''])[1];
@@ -352,6 +353,7 @@ function route() {
 function current(gen) { return gen === viewGen; }
 
 function showError(e) {
+  if (!token()) return; /* signed out (a refused token): the sign-in form stays */
   const main = clear(document.getElementById('main'));
   main.append(h('section', { class: 'card' }, h('h1', {}, 'Something went wrong'),
     h('p', { class: 'error', id: 'page-error' }, e.message || String(e))));
@@ -406,9 +408,10 @@ function drawProgress(box, st) {
   const done = total ? Math.floor((100 * Number(d.provisioned || 0)) / total) : 0;
   const left = Number(d.seen || 0) + Number(d.configuring || 0);
   const rate = Number(st.provisioned_per_s || 0);
-  const eta = rate > 0 && left ? `about ${Math.max(1, Math.round(left / rate / 60))} min left at this rate` : '';
+  const secs = rate > 0 ? left / rate : 0;
+  const eta = !left || !rate ? '' : `about ${secs < 90 ? `${Math.max(1, Math.round(secs))} s` : `${Math.round(secs / 60)} min`} left at this rate`;
   box.append(h('div', { class: 'progress-head' },
-    h('span', {}, h('strong', { id: 'pct' }, `${done}%`), ' provisioned of ', num(total, { figure: 'devices.total' }), ' devices'),
+    h('span', {}, h('strong', { id: 'pct' }, `${done}%`), ' provisioned of ', num(total, { figure: 'devices.total' }), ' devices heard from'),
     h('span', { class: 'muted' }, eta)), bar);
   /* Widths set through the CSSOM: the CSP allows no inline style attribute. */
   for (const seg of bar.children) seg.style.width = `${seg.dataset.w}%`;
@@ -457,18 +460,24 @@ function drawActivity(box) {
 
 async function drawFailures(box, gen) {
   let res;
+  let jobs;
   try {
-    res = await api('GET', `/api/v1/devices${qs({ state: 'failed', sort: 'last_seen', order: 'desc', limit: 8 })}`);
+    [res, jobs] = await Promise.all([
+      api('GET', `/api/v1/devices${qs({ state: 'failed', sort: 'last_seen', order: 'desc', limit: 8 })}`),
+      api('GET', `/api/v1/jobs${qs({ state: 'failed', limit: 200 })}`)]);
   } catch (e) {
     return;
   }
   if (!current(gen)) return;
   clear(box);
   box.append(h('h2', {}, 'Recent failures'));
-  if (!res.devices.length) {
-    box.append(h('p', { class: 'muted' }, 'No device has failed.'));
-    return;
-  }
+  if (!res.devices.length) box.append(h('p', { class: 'muted' }, 'No device has failed.'));
+  else box.append(failedDeviceTable(res));
+  drawUnproven(box, jobs);
+}
+
+function failedDeviceTable(res) {
+  const box = h('div');
   const tb = h('tbody');
   for (const d of res.devices) {
     tb.append(h('tr', {},
@@ -479,6 +488,34 @@ async function drawFailures(box, gen) {
   }
   box.append(h('table', { class: 'grid' }, tb));
   if (res.total > res.devices.length) box.append(h('p', {}, h('a', { href: '#/devices?state=failed' }, `All ${fmtInt.format(res.total)} failed devices \u2192`)));
+  return box;
+}
+
+/* Failed jobs of hellos whose sender never proved its key (a wrong or corrupted PPS):
+ * no device is recorded for them, so they are listed here, once per PID and address
+ * (newest first), with why. */
+function drawUnproven(box, res) {
+  const seen = new Set();
+  const rows = [];
+  for (const j of res.jobs) {
+    const key = `${j.pid} ${j.address}`;
+    if (j.bound || seen.has(key)) continue;
+    seen.add(key);
+    rows.push(j);
+  }
+  if (!rows.length) return;
+  const tb = h('tbody');
+  for (const j of rows.slice(0, 8)) {
+    tb.append(h('tr', { 'data-job': j.id },
+      h('td', { class: 'mono' }, j.pid),
+      h('td', { class: 'mono' }, j.address),
+      h('td', { class: 'reason-cell' }, reasonParts(j.last_error || '').sentence),
+      h('td', {}, when(j.updated))));
+  }
+  box.append(h('h3', { class: 'subhead' }, 'Senders that never proved their key ', num(rows.length, { bad: true }),
+    res.next_cursor ? '+' : ''),
+    h('p', { class: 'muted small' }, 'A device is recorded once it proves its key over TLS-PSK; these hellos failed before that.'),
+    h('table', { class: 'grid', id: 'unproven' }, tb));
 }
 
 async function viewOverview() {
@@ -499,6 +536,7 @@ async function viewOverview() {
   drawActivity(activity);
   drawFailures(failures, gen);
   let failTimer = null;
+  let actTimer = null;
   live.listeners.add((type, data) => {
     if (!current(gen)) return;
     if (type === 'progress') {
@@ -507,7 +545,8 @@ async function viewOverview() {
       drawProgress(progress, merged);
       drawKeys(keys, merged);
     } else if (type === 'device') {
-      drawActivity(activity);
+      /* A large run changes hundreds of devices a second: drawn at most twice a second. */
+      if (!actTimer) actTimer = setTimeout(() => { actTimer = null; if (current(gen)) drawActivity(activity); }, 500);
       if (data.state === 'failed' && !failTimer) failTimer = setTimeout(() => { failTimer = null; drawFailures(failures, gen); }, 1000);
     }
   });
@@ -656,7 +695,7 @@ async function viewDevice(uuid) {
 
   const kids = [h('p', { class: 'sub' }, stateBadge(d.state, d.quarantined)), h('div', { class: 'notes' },
     d.state === 'quarantined' || d.quarantined ? reasonBlock(d.state === 'quarantined' ? 'Quarantined' : 'Was quarantined', d.quarantine_reason || 'no reason recorded', 'warn', 'quarantine-reason') : null,
-    d.last_error && d.state !== 'provisioned' ? reasonBlock('Why it failed', d.last_error, 'bad', 'failure-reason') : null)];
+    d.last_error && !['provisioned', 'quarantined'].includes(d.state) ? reasonBlock(d.state === 'failed' ? 'Why it failed' : 'Last error', d.last_error, 'bad', 'failure-reason') : null)];
   kids.push(h('div', { class: 'split' }, h('section', { class: 'card' }, h('h2', {}, 'Device'), facts), deviceActions(d, res.jobs)));
   kids.push(h('section', { class: 'card', id: 'timeline' }, h('h2', {}, 'Timeline'), drawTimeline(res.jobs)));
   page(`Device ${d.pid}`, ...kids);
@@ -863,7 +902,8 @@ async function viewAudit(params) {
       h('td', {}, when(e.time)),
       h('td', {}, e.actor),
       h('td', {}, h('code', {}, e.action)),
-      h('td', { class: 'mono' }, e.subject),
+      h('td', { class: 'mono' }, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(e.subject)
+        ? h('a', { href: `#/device/${e.subject}` }, e.subject) : e.subject),
       h('td', {}, e.detail)));
   }
   const pager = h('div', { class: 'pager' },

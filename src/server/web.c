@@ -8,6 +8,7 @@
 #include <event2/http.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "server/api.h"
@@ -108,6 +109,15 @@ static void web_send(struct pp_server *s, struct evhttp_request *req, const stru
 		evhttp_send_reply(req, 304, "Not Modified", NULL);
 		return;
 	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", f->type);
+	if (cmd == EVHTTP_REQ_HEAD) {
+		/* evhttp writes whatever body it is given, HEAD or not: the length alone. */
+		char len[24];
+		snprintf(len, sizeof(len), "%zu", f->len);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
+		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+		return;
+	}
 	struct evbuffer *b = evbuffer_new();
 	/* The bytes are static: referenced, never copied. */
 	if (!b || evbuffer_add_reference(b, f->data, f->len, NULL, NULL) < 0) {
@@ -116,7 +126,6 @@ static void web_send(struct pp_server *s, struct evhttp_request *req, const stru
 		pp_api_error(s, req, 500, "Internal Server Error", "out of memory");
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", f->type);
 	evhttp_send_reply(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
 }

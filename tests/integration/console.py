@@ -6,7 +6,8 @@ driven by tests/integration/console.sh, which starts the server and the fleets a
   PP_READ_TOKEN_FILE     a read token (0600 file)
   PP_ADMIN_TOKEN_FILE    an admin token (0600 file)
   PP_FAILED, PP_CLONE, PP_PROVISIONED   devices (JSON, as `pskprov devices list --json`)
-  PP_FLEET2, PP_FLEET2_OUT  the second fleet's command line and where its summary goes
+  PP_FLEET2A, PP_FLEET2B, PP_FLEET2_OUT  the second fleet's halves (command lines) and
+                         where their summaries go
   PP_ARTIFACTS           where screenshots go
   PSKPROV, PSKPROV_DIR   the program and its data directory (status --json, credentials)
 
@@ -110,15 +111,26 @@ def sign_out(driver):
 
 
 def go(driver, route):
-    driver.execute_script("location.hash = arguments[0]", route)
+    """Follows a hash route and returns once the page has drawn its new view's frame."""
+    driver.execute_async_script(
+        "const [r, done] = arguments;"
+        "if (location.hash === r) { done(); return; }"
+        "window.addEventListener('hashchange', () => setTimeout(done, 0), {once: true});"
+        "location.hash = r;", route)
+
+
+def row_uuids(driver, table):
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))"
+        ".map(r => r.dataset.uuid)", table)
 
 
 def page_figures(driver):
     """Every figure the overview shows, by its data-figure name."""
-    out = {}
-    for e in driver.find_elements(By.CSS_SELECTOR, "[data-figure]"):
-        out[e.get_attribute("data-figure")] = int(e.text.replace(",", ""))
-    return out
+    pairs = driver.execute_script(
+        "return Array.from(document.querySelectorAll('[data-figure]'))"
+        ".map(e => [e.dataset.figure, e.textContent])")
+    return {k: int(v.replace(",", "")) for k, v in pairs}
 
 
 def store_figures():
@@ -140,7 +152,7 @@ def check_overview(driver, name):
         nonlocal last
         try:
             last = (page_figures(d), store_figures())
-        except (ValueError, AttributeError):
+        except (ValueError, KeyError):
             return False
         return last[0] == {k: last[1][k] for k in last[0]} and len(last[0]) >= 16
 
@@ -159,33 +171,39 @@ def wait_quiet(driver, cond, secs):
         return False
 
 
+def run_fleet(cmd, out):
+    """A fleet in the background, its summary appended to out."""
+    return subprocess.Popen(shlex.split(cmd), stdout=out, stderr=subprocess.DEVNULL)
+
+
 def check_live(driver):
-    """The provisioned count moves while the second fleet runs, without a reload."""
+    """The provisioned count moves while the second fleet runs (two halves, one after the
+    other), without a reload: the page shows the first half's end, then the second's."""
     go(driver, "#/")
     wait(driver, lambda d: el(d, "#live.live-on"), "the live stream to connect")
     driver.execute_script("window.ppNoReload = 1")
     start = page_figures(driver)["devices.provisioned"]
     seen = [start]
-    cmd = shlex.split(os.environ["PP_FLEET2"])
     with open(os.environ["PP_FLEET2_OUT"], "w", encoding="ascii") as out:
-        fleet = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 90:
-            v = page_figures(driver)["devices.provisioned"]
-            if v != seen[-1]:
-                seen.append(v)
-                if len(seen) == 3:
-                    shot(driver, "overview-live")
-            if fleet.poll() is not None and time.monotonic() - t0 > 2 and v >= start + 40:
-                break
-            time.sleep(0.2)
-        rc = fleet.wait(timeout=90)
-    if rc != 0:
-        fail(f"the second fleet exited {rc}")
+        for half, var in enumerate(("PP_FLEET2A", "PP_FLEET2B")):
+            fleet = run_fleet(os.environ[var], out)
+            goal = start + 20 * (half + 1)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 60 and seen[-1] < goal:
+                v = page_figures(driver)["devices.provisioned"]
+                if v != seen[-1]:
+                    seen.append(v)
+                time.sleep(0.1)
+            if half == 0:
+                shot(driver, "overview-live")
+            rc = fleet.wait(timeout=60)
+            if rc != 0:
+                fail(f"the second fleet's half {half + 1} exited {rc}")
+            if seen[-1] != goal:
+                fail(f"the live view did not follow the fleet: provisioned went {seen}, "
+                     f"expected {goal} after half {half + 1}")
     if driver.execute_script("return window.ppNoReload") != 1:
         fail("the page reloaded during the live view")
-    if seen[-1] < start + 40 or len(seen) < 3:
-        fail(f"the live view did not move with the fleet: provisioned went {seen}")
     ok(f"live view moved without a reload: provisioned {' -> '.join(map(str, seen))}")
 
 
@@ -195,9 +213,8 @@ def search(driver, text, want_uuid, what):
     box.clear()
     t0 = time.monotonic()
     box.send_keys(text)
-    wait(driver, lambda d: [r.get_attribute("data-uuid")
-                            for r in d.find_elements(By.CSS_SELECTOR, "#devices tbody tr")]
-         == [want_uuid], f"the search for {what} to find exactly its device")
+    wait(driver, lambda d: row_uuids(d, "#devices") == [want_uuid],
+         f"the search for {what} to find exactly its device")
     ms = (time.monotonic() - t0) * 1000
     ok(f"search by {what} finds the device ({ms:.0f} ms, typing and the 200 ms pause included)")
 
@@ -297,22 +314,64 @@ def run(driver, read_tok, admin_tok, failed, clone, prov):
         fail("the revealed credentials differ from the store's")
     ok("an admin token reveals the credentials the store holds")
     driver.find_element(By.XPATH, "//button[text()='Hide']").click()
+    if el(driver, "#cred-admin"):
+        fail("Hide left the credentials in the page")
+
+    # The admin's actions through the page: release the clone (a JSON POST from the
+    # page's own origin), retry the failed device's job.
+    go(driver, f"#/device/{clone['uuid']}")
+    wait(driver, lambda d: el(d, "#release-reason"), "the release form")
+    el(driver, "#release-reason").send_keys("console test: a known clone")
+    el(driver, "#release").click()
+    wait(driver, lambda d: el(d, "#release-reason") is None and el(d, ".sub .st-failed"),
+         "the released clone's page (state failed)")
+    ok("the admin releases the clone from its page")
+    go(driver, f"#/device/{failed['uuid']}")
+    wait(driver, lambda d: el(d, "#retry"), "the retry button")
+    el(driver, "#retry").click()
+    wait(driver, lambda d: "queued again" in (text_of(d, "#toast") or ""), "the retry's answer")
+    ok("the admin retries the failed device's job from its page")
+
     go(driver, "#/audit")
     wait(driver, lambda d: el(d, "#chain"), "the audit page")
     rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
-    if not any("api:console-admin" in r and "reveal" in r and prov["uuid"] in r for r in rows):
-        fail(f"the audit page does not list the admin's reveal: {rows[:5]}")
+    for action, subject in (("reveal", prov["uuid"]), ("device.released", clone["uuid"]),
+                            ("job.requeued", "")):
+        if not any("api:console-admin" in r and action in r and subject in r for r in rows):
+            fail(f"the audit page does not list the admin's {action}: {rows[:5]}")
     if "intact" not in text_of(driver, "#chain"):
         fail(f"audit chain: {text_of(driver, '#chain')}")
     shot(driver, "audit")
-    ok("the audit page lists the reveal by api:console-admin; the chain is intact")
+    ok("the audit page lists the reveal, release and retry by api:console-admin; the chain is intact")
 
     go(driver, "#/batches")
     wait(driver, lambda d: el(d, '#batches tr[data-batch="lab"]'), "the batches page")
     shot(driver, "batches")
-    ok("the batches page lists the batch")
+    go(driver, "#/keys?batch=lab")
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#keys tbody tr")) > 0, "the keys page")
+    shot(driver, "keys")
+    ok("the batches and keys pages list the batch and its keys")
 
     check_clean(driver, [read_tok, admin_tok])
+
+    # A token revoked while the page is open: the next call is refused and the page
+    # goes back to the sign-in form, saying why.
+    r = subprocess.run([PSKPROV, "token", "revoke", "console-admin"], capture_output=True,
+                       text=True, timeout=30, check=False)
+    if r.returncode != 0:
+        fail(f"token revoke: {r.stderr.strip()}")
+    t0 = time.monotonic()
+    while not el(driver, "#token") and time.monotonic() - t0 < 20:
+        go(driver, "#/batches" if el(driver, "#audit") else "#/audit")
+        time.sleep(0.5)
+    if not el(driver, "#token"):
+        fail("the page stayed signed in with a revoked token")
+    if "sign in again" not in (text_of(driver, "#signin-error") or ""):
+        fail(f"no word of the refused token: {text_of(driver, '#signin-error')}")
+    if driver.execute_script("return sessionStorage.length") != 0:
+        fail("the refused token is still in sessionStorage")
+    shot(driver, "signed-out")
+    ok("a revoked token sends the page back to sign-in, the token forgotten")
 
 
 def check_clean(driver, tokens):

@@ -57,10 +57,12 @@ run timeout 30 "$P" token create --role admin --name console-admin --out "$T/adm
 expect_rc 0 "admin token"
 
 # ---- the first fleet: two faulty devices of twelve ----
+# The dropping device's next hello would come a minute later (time scale 1), after the
+# fleet has ended at its timeout, so its failed job stays its last.
 set +e
 timeout 60 "$P" fleet --count $N1 --csv "$CSV" --server "127.0.0.1:$HELLO_PORT" \
-	--base "$NET.1" --port "$TLS_PORT" --http-port "$HTTP_PORT" --time-scale 0.01 \
-	--faults wrong-key=1,disconnect=1 --timeout 10 --json >"$T/fleet1.json" 2>"$T/fleet1.log"
+	--base "$NET.1" --port "$TLS_PORT" --http-port "$HTTP_PORT" --time-scale 1 \
+	--faults wrong-key=1,disconnect=1 --timeout 5 --json >"$T/fleet1.json" 2>"$T/fleet1.log"
 set -e
 [ "$(jq .provisioned "$T/fleet1.json")" -eq $((N1 - 2)) ] || fail "fleet 1: $(cat "$T/fleet1.json")"
 ok
@@ -88,17 +90,25 @@ run "$P" devices list --json
 CLONE=$(printf '%s' "$OUT" | jq -c '[.[] | select(.state == "quarantined")][0]')
 PROVISIONED=$(printf '%s' "$OUT" | jq -c '[.[] | select(.state == "provisioned")][0]')
 
-# ---- the second fleet's keys: rows N1+1.. of the CSV ----
+# ---- the second fleet's keys: rows N1+1.. of the CSV, in two halves run one after the
+# other (console.py watches the page between them) ----
+H2=$((N2 / 2))
 {
 	head -1 "$CSV"
-	tail -n +$((N1 + 2)) "$CSV"
-} >"$T/keys2.csv"
+	tail -n +$((N1 + 2)) "$CSV" | head -$H2
+} >"$T/keys2a.csv"
+{
+	head -1 "$CSV"
+	tail -n +$((N1 + 2 + H2)) "$CSV"
+} >"$T/keys2b.csv"
 
 # ---- the browser ----
 export PP_URL="http://127.0.0.1:$API_PORT" PP_ARTIFACTS="$ART" CHROMEDRIVER
 export PP_READ_TOKEN_FILE="$T/read.tok" PP_ADMIN_TOKEN_FILE="$T/admin.tok"
 export PP_FAILED="$FAILED" PP_CLONE="$CLONE" PP_PROVISIONED="$PROVISIONED"
-export PP_FLEET2="$P fleet --count $N2 --csv $T/keys2.csv --server 127.0.0.1:$HELLO_PORT --base $NET.20 --port $TLS_PORT --http-port $HTTP_PORT --time-scale 0.01 --latency 60 --timeout 60 --json"
+FLEET2="$P fleet --count $H2 --server 127.0.0.1:$HELLO_PORT --port $TLS_PORT --http-port $HTTP_PORT --time-scale 0.01 --latency 50 --timeout 60 --json"
+export PP_FLEET2A="$FLEET2 --csv $T/keys2a.csv --base $NET.20"
+export PP_FLEET2B="$FLEET2 --csv $T/keys2b.csv --base $NET.80"
 export PP_FLEET2_OUT="$T/fleet2.json"
 set +e
 timeout 300 "$PY" "$(dirname "$0")/console.py" 2>&1 | tee "$T/console.out"

@@ -231,10 +231,12 @@ PY
 echo "CONNECT: $(cat "$T/connect.out")"
 grep -q "CLOSED in .*405" "$T/connect.out" || fail "CONNECT: $(cat "$T/connect.out")"
 ok
-# the status page: counters, and the failures this test caused
-curl -sf "http://127.0.0.1:$AP/" >"$T/page.html" || fail "status page"
-grep -q "pskprov configuration server" "$T/page.html" || fail "status page title"
-grep -q "<td>failed</td><td class=\"n bad\">[1-9]" "$T/page.html" || fail "status page counts the failed jobs: $(cat "$T/page.html")"
+# the page at / is the web console (its own tests: integration/web and console); the
+# failures this test caused are counted
+curl -sf -D "$T/page.h" "http://127.0.0.1:$AP/" >"$T/page.html" || fail "console page"
+grep -q "<title>pskprov console</title>" "$T/page.html" || fail "console page title"
+grep -qi "^Content-Security-Policy: default-src 'none'" "$T/page.h" || fail "console page CSP"
+[ "$(metric pskprov_jobs_failed_total)" -ge 1 ] || fail "the failed jobs are not counted"
 ok
 
 # --- the per-source hello rate limit (30 a minute by default) ---

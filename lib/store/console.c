@@ -289,9 +289,9 @@ static int query_check(const struct pp_device_query *q, struct pp_err *err)
 		return pp_err_set(err, PP_EINVAL, "quarantined: -1, 0 or 1");
 	if ((unsigned)q->sort >= PP_DEV_SORT_MAX)
 		return pp_err_set(err, PP_EINVAL, "unknown sort %d", (int)q->sort);
-	if (q->limit < 1 || q->limit > PP_DEVICE_PAGE_MAX)
+	if (q->limit < 1 || q->limit > PP_STORE_ROWS_MAX)
 		return pp_err_set(err, PP_EINVAL, "limit %" PRIu32 " out of range 1..%d", q->limit,
-				  PP_DEVICE_PAGE_MAX);
+				  PP_STORE_ROWS_MAX);
 	if (q->after && q->after->id < 0)
 		return pp_err_set(err, PP_EINVAL, "a bad cursor");
 	if (q->after && sort_is_text(q->sort) &&
@@ -375,9 +375,9 @@ int pp_store_job_page(struct pp_store *s, const struct pp_job_page *p,
 		return pp_err_set(err, PP_EINVAL, "job page: no query");
 	if (p->state < -1 || p->state >= PP_JOB_STATE_MAX)
 		return pp_err_set(err, PP_EINVAL, "unknown job state %d", p->state);
-	if (p->limit < 1 || p->limit > PP_DEVICE_PAGE_MAX)
+	if (p->limit < 1 || p->limit > PP_STORE_ROWS_MAX)
 		return pp_err_set(err, PP_EINVAL, "limit %" PRIu32 " out of range 1..%d", p->limit,
-				  PP_DEVICE_PAGE_MAX);
+				  PP_STORE_ROWS_MAX);
 	if (p->before_id < 0)
 		return pp_err_set(err, PP_EINVAL, "a bad cursor");
 	return s->ops->job_page(s, p->state, p->limit, p->before_id ? p->before_id : INT64_MAX, cb,

@@ -648,6 +648,10 @@ int pp_store_job_bind(struct pp_store *s, int64_t job_id, const char *owner,
 	memcpy(fresh.info.addr, c.j.addr, 4);
 	fresh.info.state = PP_DEV_CONFIGURING;
 	fresh.info.first_seen = fresh.info.last_seen = fresh.updated = now;
+	/* First seen when the hello that made this job came, and that hello counted. */
+	if (c.j.created > 0 && c.j.created < now)
+		fresh.info.first_seen = c.j.created;
+	fresh.hello_count = 1;
 	if ((rc = s->ops->device_lock(s, proven_uuid, &fresh, &c.d, NULL, err)) < 0 ||
 	    (rc = job_key_lock(s, &c.j, &c.key, &batch_id, err)) < 0 ||
 	    (rc = job_get(s, job_id, true, &c.j, err)) < 0)

@@ -600,6 +600,8 @@ const char *pp_device_sort_name(enum pp_device_sort s);
 int pp_device_sort_parse(const char *name, enum pp_device_sort *out, struct pp_err *err) PP_WUR;
 
 #define PP_DEVICE_PAGE_MAX 500
+/* What a listing takes: a page and one row more (to tell whether another page follows). */
+#define PP_STORE_ROWS_MAX (PP_DEVICE_PAGE_MAX + 1)
 #define PP_DEVICE_TEXT_MAX 64
 /* Where the previous page ended: its last row's sort key and id. The key is the sort
  * column's value: text for host_name, state and pid ("" for none), a number for
@@ -623,7 +625,7 @@ struct pp_device_query {
 			      name */
 	enum pp_device_sort sort;
 	bool desc;                            /* descending (ties: the id descending too) */
-	uint32_t limit;                       /* 1..PP_DEVICE_PAGE_MAX (-PP_EINVAL otherwise) */
+	uint32_t limit;                       /* 1..PP_STORE_ROWS_MAX (-PP_EINVAL otherwise) */
 	const struct pp_device_cursor *after; /* NULL: the first page */
 };
 /* The page of devices the query names, through cb, in its order (the id breaks ties).
@@ -660,7 +662,7 @@ int pp_store_job_events(struct pp_store *s, int64_t job_id,
 /* Jobs newest first, keyset paged by id. */
 struct pp_job_page {
 	int state;         /* enum pp_job_state, -1 any */
-	uint32_t limit;    /* 1..PP_DEVICE_PAGE_MAX */
+	uint32_t limit;    /* 1..PP_STORE_ROWS_MAX */
 	int64_t before_id; /* 0: from the newest; else only ids below it */
 };
 int pp_store_job_page(struct pp_store *s, const struct pp_job_page *p,

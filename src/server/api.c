@@ -43,6 +43,19 @@
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
 	 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
 
+void pp_api_send(struct evhttp_request *req, int code, const char *reason, struct evbuffer *body)
+{
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD || !body) {
+		evhttp_send_reply(req, code, reason, body);
+		return;
+	}
+	/* evhttp writes whatever body it is given, HEAD or not: the length alone. */
+	char len[24];
+	snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
+	evhttp_send_reply(req, code, reason, NULL);
+}
+
 void pp_api_reply_json(struct evhttp_request *req, int code, const char *reason, json_t *v)
 {
 	struct evbuffer *out = evbuffer_new();
@@ -52,7 +65,7 @@ void pp_api_reply_json(struct evhttp_request *req, int code, const char *reason,
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 				  "application/json");
 	}
-	evhttp_send_reply(req, code, reason, out);
+	pp_api_send(req, code, reason, out);
 	free(text);
 	json_decref(v);
 	if (out)
@@ -137,7 +150,7 @@ static void on_healthz(struct evhttp_request *req, void *arg)
 	if (out)
 		evbuffer_add_printf(out, "ok\n");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
-	evhttp_send_reply(req, HTTP_OK, "OK", out);
+	pp_api_send(req, HTTP_OK, "OK", out);
 	if (out)
 		evbuffer_free(out);
 }

@@ -16,6 +16,9 @@
 
 #include "server/server.h"
 
+/* evhttp_send_reply, but a HEAD gets the body's length and no body (evhttp would send
+ * the body it is given whatever the method). body may be NULL. */
+void pp_api_send(struct evhttp_request *req, int code, const char *reason, struct evbuffer *body);
 /* Sends v (taken; NULL sends an empty body) as application/json with the status. */
 void pp_api_reply_json(struct evhttp_request *req, int code, const char *reason, json_t *v);
 /* {"error": msg[, "field": field]} with the status, counted as rejected; 400 and 405

@@ -41,7 +41,7 @@ static int devices_row(void *arg, const struct pp_device_info *d)
 /* The next page's cursor, or null on the last page. */
 static json_t *devices_next(struct devices_ctx *c)
 {
-	bool more = c->n > c->want || (c->n == c->want && c->q.limit == c->want);
+	bool more = c->n > c->want;
 	if (!more || c->n == 0)
 		return json_null();
 	struct pp_device_cursor dc;
@@ -122,7 +122,7 @@ static int devices_paging(struct api_call *c, struct devices_ctx *x, const char 
 		return *field = "limit", -PP_EINVAL;
 	x->q.desc = order == 1;
 	x->want = (uint32_t)limit;
-	x->q.limit = x->want < PP_DEVICE_PAGE_MAX ? x->want + 1 : x->want;
+	x->q.limit = x->want + 1; /* one more: is there a next page? */
 	const char *f[] = {pp_query_get(&c->q, "state"), pp_query_get(&c->q, "batch"),
 			   pp_query_get(&c->q, "quarantined"), pp_query_get(&c->q, "q")};
 	x->cur = (struct pp_cursor){.kind = CURSOR_DEVICES,

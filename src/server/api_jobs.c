@@ -42,7 +42,7 @@ static int jobs_run(struct pp_store *st, void *arg, struct api_result *res, stru
 		return rc;
 	}
 	json_t *next = json_null();
-	bool more = c->n > c->want || (c->n == c->want && c->p.limit == c->want);
+	bool more = c->n > c->want;
 	char hex[PP_CURSOR_HEX_MAX + 1];
 	struct pp_cursor k = c->cur;
 	k.id = c->last_id;
@@ -64,7 +64,7 @@ static int jobs_params(struct api_call *c, struct jobs_ctx *x, const char **fiel
 	    pp_query_u64(v, 1, PP_DEVICE_PAGE_MAX, &limit, "limit", err) < 0)
 		return *field = "limit", -PP_EINVAL;
 	x->want = (uint32_t)limit;
-	x->p.limit = x->want < PP_DEVICE_PAGE_MAX ? x->want + 1 : x->want;
+	x->p.limit = x->want + 1; /* one more: is there a next page? */
 	const char *f[] = {pp_query_get(&c->q, "state")};
 	x->cur = (struct pp_cursor){.kind = CURSOR_JOBS, .filter = pp_query_digest(f, 1)};
 	if ((v = pp_query_get(&c->q, "cursor"))) {

@@ -156,7 +156,7 @@ static int keys_run(struct pp_store *st, void *arg, struct api_result *res, stru
 	char hex[PP_CURSOR_HEX_MAX + 1];
 	struct pp_cursor k = c->cur;
 	snprintf(k.text, sizeof(k.text), "%s", c->last);
-	bool more = c->n > c->want || (c->n == c->want && c->f.limit == c->want);
+	bool more = c->n > c->want;
 	if (more && c->n && pp_cursor_encode(&k, hex, sizeof(hex)) == 0)
 		next = json_string(hex);
 	res->body = json_pack("{s:o,s:o*}", "keys", c->rows, "next_cursor", next);
@@ -185,7 +185,7 @@ static int keys_params(struct api_call *c, struct keys_ctx *x, const char **fiel
 	    pp_query_u64(v, 1, PP_DEVICE_PAGE_MAX, &limit, "limit", err) < 0)
 		return *field = "limit", -PP_EINVAL;
 	x->want = (uint32_t)limit;
-	x->f.limit = x->want < PP_DEVICE_PAGE_MAX ? x->want + 1 : x->want;
+	x->f.limit = x->want + 1; /* one more: is there a next page? */
 	const char *f[] = {pp_query_get(&c->q, "batch"), pp_query_get(&c->q, "state")};
 	x->cur = (struct pp_cursor){.kind = CURSOR_KEYS, .filter = pp_query_digest(f, 2)};
 	if ((v = pp_query_get(&c->q, "cursor"))) {

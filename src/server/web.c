@@ -110,14 +110,6 @@ static void web_send(struct pp_server *s, struct evhttp_request *req, const stru
 		return;
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", f->type);
-	if (cmd == EVHTTP_REQ_HEAD) {
-		/* evhttp writes whatever body it is given, HEAD or not: the length alone. */
-		char len[24];
-		snprintf(len, sizeof(len), "%zu", f->len);
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
-		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
-		return;
-	}
 	struct evbuffer *b = evbuffer_new();
 	/* The bytes are static: referenced, never copied. */
 	if (!b || evbuffer_add_reference(b, f->data, f->len, NULL, NULL) < 0) {
@@ -126,7 +118,7 @@ static void web_send(struct pp_server *s, struct evhttp_request *req, const stru
 		pp_api_error(s, req, 500, "Internal Server Error", "out of memory");
 		return;
 	}
-	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	pp_api_send(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
 }
 

@@ -112,7 +112,7 @@ static void test_cursor_round_trip(void **state)
 	assert_true(d1 != pp_query_digest(f3, 3));
 	struct pp_cursor c = {
 	    .kind = 1, .sort = 2, .desc = true, .filter = d1, .id = 12345, .num = -7};
-	strcpy(c.text, "amt-0102");
+	snprintf(c.text, sizeof(c.text), "%s", "amt-0102");
 	char hex[PP_CURSOR_HEX_MAX + 1];
 	assert_int_equal(pp_cursor_encode(&c, hex, sizeof(hex)), 0);
 	struct pp_cursor want = {.kind = 1, .sort = 2, .desc = true, .filter = d1}, got;
@@ -171,7 +171,7 @@ static void test_cursor_refused(void **state)
 	assert_int_equal(pp_cursor_decode("zz", &want, &got, &err), -PP_EINVAL);
 	/* A NUL byte inside the text. */
 	struct pp_cursor t = c;
-	strcpy(t.text, "ab");
+	snprintf(t.text, sizeof(t.text), "%s", "ab");
 	assert_int_equal(pp_cursor_encode(&t, hex, sizeof(hex)), 0);
 	size_t n = strlen(hex);
 	hex[n - 1] = '0';

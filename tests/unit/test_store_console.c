@@ -492,8 +492,8 @@ static void test_bad_queries(void **state)
 	struct pp_device_query q = q_all();
 	q.limit = 0;
 	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
-	pp_test_expect_msg(&err, "limit 0 out of range 1..500");
-	q.limit = 501;
+	pp_test_expect_msg(&err, "limit 0 out of range 1..501");
+	q.limit = PP_STORE_ROWS_MAX + 1;
 	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
 	q = q_all();
 	char long_text[80];
@@ -937,10 +937,11 @@ static void test_upgrade_from_v5(void **state)
 	populate(f);
 	pp_store_close(f->s);
 	f->s = NULL;
-	raw_exec(f, "DROP TABLE job_events; DROP INDEX devices_last_seen; "
-		    "DROP INDEX devices_host_sort; DROP INDEX devices_address_num; "
-		    "DROP INDEX devices_state_sort; DROP INDEX devices_pid_sort; "
-		    "DROP INDEX IF EXISTS jobs_state_id; ALTER TABLE devices DROP COLUMN address_num");
+	raw_exec(f,
+		 "DROP TABLE job_events; DROP INDEX devices_last_seen; "
+		 "DROP INDEX devices_host_sort; DROP INDEX devices_address_num; "
+		 "DROP INDEX devices_state_sort; DROP INDEX devices_pid_sort; "
+		 "DROP INDEX IF EXISTS jobs_state_id; ALTER TABLE devices DROP COLUMN address_num");
 	raw_exec(f, f->pg ? "UPDATE meta SET ivalue = 5 WHERE name = 'schema_version'"
 			  : "UPDATE meta SET value = 5 WHERE name = 'schema_version'");
 	assert_int_equal(open_store(f, false, &err), 0);
@@ -965,11 +966,34 @@ static void test_upgrade_from_v5(void **state)
 	assert_string_equal(v.e[0].event, "queued");
 }
 
+/* A device's row, made when it first proves its key, counts the hello that made its job
+ * and dates from it; later hellos count on. */
+static void test_device_first_hello(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = pp_test_batch(f->s, "fh", false, 0, 3, 1);
+	key(f, b, 1);
+	int64_t job = hello(f, 1, 1, T0, NULL);
+	assert_int_equal(claim(f, "w1", T0 + 5), job);
+	assert_int_equal(bind(f, job, 1, "", T0 + 5), 0);
+	uint8_t u[16];
+	uuid_of(1, u);
+	struct pp_device_info d;
+	assert_int_equal(pp_store_device_get(f->s, u, &d, &err), 0);
+	assert_int_equal(d.first_seen, T0);
+	assert_int_equal(d.hello_count, 1);
+	hello(f, 1, 1, T0 + 9, NULL);
+	assert_int_equal(pp_store_device_get(f->s, u, &d, &err), 0);
+	assert_int_equal(d.hello_count, 2);
+	assert_int_equal(d.last_seen, T0 + 9);
+}
+
 #define CONSOLE_TESTS(T)                                                                           \
 	T(test_sorts_and_paging), T(test_filters), T(test_search), T(test_bad_queries),            \
 	    T(test_events_of_a_life), T(test_events_retry_fail_clone), T(test_events_cap),         \
 	    T(test_requeue), T(test_release), T(test_job_pages), T(test_key_stock),                \
-	    T(test_upgrade_from_v5)
+	    T(test_upgrade_from_v5), T(test_device_first_hello)
 
 /* No argument: the SQLite suite; "pg": the PostgreSQL one (ctest runs both, the
  * second as unit/test_store_console_pg). */

@@ -132,7 +132,7 @@ bool pp_valid_fqdn(const char *s)
 	return label > 0 && s[n - 1] != '-';
 }
 
-static int hexval(char c)
+int pp_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -155,7 +155,7 @@ int pp_uuid_parse(const char *s, uint8_t out[16], struct pp_err *err)
 			i++;
 			continue;
 		}
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = pp_hex_digit(s[i]), lo = pp_hex_digit(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			goto bad;
 		out[j++] = (uint8_t)(hi << 4 | lo);
@@ -209,7 +209,7 @@ int pp_unhex(const char *s, uint8_t *out, size_t n)
 	if (strlen(s) != 2 * n)
 		return -PP_EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = pp_hex_digit(s[2 * i]), lo = pp_hex_digit(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -PP_EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);

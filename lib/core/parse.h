@@ -9,6 +9,9 @@
 
 /* Decimal only, no sign, no spaces, no trailing bytes, within [min, max]. `what`
  * names the value in the error ("--count"). */
+/* The value of one hex digit (either case), -1 for anything else. */
+int pp_hex_digit(char c);
+
 int pp_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, const char *what,
 		 struct pp_err *err) PP_WUR;
 int pp_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out, const char *what,

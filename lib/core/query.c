@@ -8,17 +8,6 @@
 
 #define CURSOR_VERSION 1
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes in[0..n) into out (cap bytes with the NUL): 0, or -1 bad escape, -2
  * too long, -3 a byte that is not printable ASCII. */
 static int decode(const char *in, size_t n, char *out, size_t cap)
@@ -31,7 +20,7 @@ static int decode(const char *in, size_t n, char *out, size_t cap)
 		} else if (c == '%') {
 			if (i + 2 >= n)
 				return -1;
-			int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
+			int hi = pp_hex_digit(in[i + 1]), lo = pp_hex_digit(in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = hi * 16 + lo;

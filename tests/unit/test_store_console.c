@@ -21,6 +21,7 @@
 #include "core/parse.h"
 #include "core/secret.h"
 #include "store/store.h"
+#include "test_store_dual.h"
 #include "test_store_pgschema.h"
 #include "test_store_util.h"
 
@@ -28,40 +29,24 @@
 #define NDEV 30
 
 struct fixture {
-	bool pg;
-	struct pp_master_key mk;
-	struct pp_store *s;
-	char dir[256], db[300];          /* SQLite */
-	char schema[64], conninfo[1200]; /* PostgreSQL */
-	PGconn *raw;
+	struct pp_dual d;
 	int64_t alpha, beta;
 };
 
 /* ---- backends ---- */
 
-static void raw_exec(struct fixture *f, const char *sql)
-{
-	if (f->pg) {
-		pg_test_exec(f->raw, sql);
-		return;
-	}
-	sqlite3 *db = pp_test_sqlite_open(f->db);
-	pp_test_sqlite_exec(db, sql);
-	sqlite3_close(db);
-}
-
 static int64_t raw_int(struct fixture *f, const char *sql)
 {
 	int64_t v = 0;
-	if (f->pg) {
-		PGresult *r = PQexec(f->raw, sql);
+	if (f->d.pg) {
+		PGresult *r = PQexec(f->d.raw, sql);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
-			fail_msg("raw sql '%s': %s", sql, PQerrorMessage(f->raw));
+			fail_msg("raw sql '%s': %s", sql, PQerrorMessage(f->d.raw));
 		v = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
 		PQclear(r);
 		return v;
 	}
-	sqlite3 *db = pp_test_sqlite_open(f->db);
+	sqlite3 *db = pp_test_sqlite_open(f->d.db);
 	sqlite3_stmt *st = NULL;
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -71,19 +56,11 @@ static int64_t raw_int(struct fixture *f, const char *sql)
 	return v;
 }
 
-static int open_store(struct fixture *f, bool create, struct pp_err *err)
+static int setup(void **state, bool pg)
 {
-	if (f->pg)
-		return pp_store_open_postgres(f->conninfo, &f->mk, create, &f->s, err);
-	return pp_store_open_sqlite(f->db, &f->mk, create, &f->s, err);
-}
-
-static int setup_common(struct fixture *f, void **state)
-{
-	pp_test_master_key(&f->mk, 0x3B, 5);
-	struct pp_err err = {0};
-	if (open_store(f, true, &err) < 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f || pp_dual_setup(&f->d, pg, pg ? "pp_con" : "pp-console", 0x3B) < 0) {
+		free(f);
 		return -1;
 	}
 	*state = f;
@@ -92,34 +69,18 @@ static int setup_common(struct fixture *f, void **state)
 
 static int setup_sqlite(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f || pp_test_scratch("pp-console", f->dir, sizeof(f->dir), f->db, sizeof(f->db)) < 0)
-		return -1;
-	return setup_common(f, state);
+	return setup(state, false);
 }
 
 static int setup_pg(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -1;
-	f->pg = true;
-	if (pg_test_schema_open("pp_con", &f->raw, f->schema, sizeof(f->schema), f->conninfo,
-				sizeof(f->conninfo)) < 0)
-		return -1;
-	return setup_common(f, state);
+	return setup(state, true);
 }
 
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	pp_store_close(f->s);
-	if (f->pg) {
-		pg_test_schema_drop(f->raw, f->schema); /* closes f->raw */
-	} else {
-		pp_test_remove_db(f->db);
-		rmdir(f->dir);
-	}
+	pp_dual_teardown(&f->d);
 	free(f);
 	return 0;
 }
@@ -146,7 +107,7 @@ static void key(struct fixture *f, int64_t batch, unsigned n)
 			       .batch_id = batch,
 			       .state = PP_KEY_EXPORTED};
 	struct pp_err err = {0};
-	if (pp_store_key_insert(f->s, &k, &err) < 0)
+	if (pp_store_key_insert(f->d.s, &k, &err) < 0)
 		fail_msg("key %s: %s", pid, err.msg);
 }
 
@@ -170,7 +131,7 @@ static int64_t hello(struct fixture *f, unsigned dev, unsigned keyn, int64_t now
 	uuid_of(dev, h.uuid);
 	pp_test_pid(keyn, h.pid);
 	addr_of(dev, h.addr);
-	if (pp_store_hello(f->s, &h, out ? out : &o, &job, &err) < 0)
+	if (pp_store_hello(f->d.s, &h, out ? out : &o, &job, &err) < 0)
 		fail_msg("hello %u: %s", dev, err.msg);
 	return job;
 }
@@ -180,7 +141,7 @@ static int64_t claim(struct fixture *f, const char *owner, int64_t now)
 	struct pp_job j;
 	size_t n = 0;
 	struct pp_err err = {0};
-	if (pp_store_jobs_claim(f->s, owner, now, 60, 1, &j, &n, &err) < 0)
+	if (pp_store_jobs_claim(f->d.s, owner, now, 60, 1, &j, &n, &err) < 0)
 		fail_msg("claim: %s", err.msg);
 	assert_int_equal(n, 1);
 	return j.id;
@@ -192,7 +153,7 @@ static int bind(struct fixture *f, int64_t job, unsigned dev, const char *host, 
 	struct pp_err err = {0};
 	char out[64];
 	uuid_of(dev, u);
-	return pp_store_job_bind(f->s, job, "w1", u, host, out, now, &err);
+	return pp_store_job_bind(f->d.s, job, "w1", u, host, out, now, &err);
 }
 
 /* NDEV devices in two batches: provisioned, failed, configuring, one quarantined clone
@@ -200,8 +161,8 @@ static int bind(struct fixture *f, int64_t job, unsigned dev, const char *host, 
 static void populate(struct fixture *f)
 {
 	struct pp_err err = {0};
-	f->alpha = pp_test_batch(f->s, "alpha", false, 0, 3, 1);
-	f->beta = pp_test_batch(f->s, "beta", false, 0, 5, 2);
+	f->alpha = pp_test_batch(f->d.s, "alpha", false, 0, 3, 1);
+	f->beta = pp_test_batch(f->d.s, "beta", false, 0, 5, 2);
 	for (unsigned d = 1; d <= NDEV; d++) {
 		char host[64];
 		int64_t now = T0 + d / 3; /* ties */
@@ -212,13 +173,13 @@ static void populate(struct fixture *f)
 		assert_int_equal(bind(f, job, d, d % 6 ? host : "", now), 0);
 		if (d % 3 == 0) {
 			assert_int_equal(
-			    pp_store_job_fail(f->s, job, "w1", "TLS-PSK: wrong key", &err), 0);
+			    pp_store_job_fail(f->d.s, job, "w1", "TLS-PSK: wrong key", &err), 0);
 		} else if (d % 3 == 1) {
 			assert_int_equal(
-			    pp_store_job_step(f->s, job, "w1", PP_STEP_COMMIT_SENT, &err), 0);
-			assert_int_equal(
-			    pp_store_job_complete(f->s, job, "w1", host, "example.org", now, &err),
-			    0);
+			    pp_store_job_step(f->d.s, job, "w1", PP_STEP_COMMIT_SENT, &err), 0);
+			assert_int_equal(pp_store_job_complete(f->d.s, job, "w1", host,
+							       "example.org", now, &err),
+					 0);
 		}
 	}
 	int64_t job = hello(f, 200, 1, T0 + 20, NULL);
@@ -244,7 +205,7 @@ static int query(struct fixture *f, const struct pp_device_query *q, struct rows
 {
 	struct pp_err err = {0};
 	memset(r, 0, sizeof(*r));
-	return pp_store_device_query(f->s, q, rows_cb, r, total, &err);
+	return pp_store_device_query(f->d.s, q, rows_cb, r, total, &err);
 }
 
 static struct pp_device_query q_all(void)
@@ -361,7 +322,7 @@ static void test_filters(void **state)
 	struct pp_err err = {0};
 	populate(f);
 	struct pp_store_counts counts;
-	assert_int_equal(pp_store_counts(f->s, &counts, &err), 0);
+	assert_int_equal(pp_store_counts(f->d.s, &counts, &err), 0);
 	struct rows r;
 	uint64_t total = 0;
 	for (int st = 0; st < PP_DEV_STATE_MAX; st++) {
@@ -390,7 +351,8 @@ static void test_filters(void **state)
 	}
 	assert_true(total > 0);
 	q.batch = "gamma";
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, &total, &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, &total, &err),
+			 -PP_ENOTFOUND);
 	pp_test_expect_msg(&err, "no batch 'gamma'");
 	/* Quarantined, with its reason. */
 	q = q_all();
@@ -439,7 +401,7 @@ static void test_search(void **state)
 	struct pp_device_info d7;
 	uint8_t u[16];
 	uuid_of(7, u);
-	assert_int_equal(pp_store_device_get(f->s, u, &d7, &err), 0);
+	assert_int_equal(pp_store_device_get(f->d.s, u, &d7, &err), 0);
 	char ut[37], pid_dash[10], lower[9], addr[16], host[64];
 	pp_uuid_format(u, ut);
 	/* A UUID fragment, in capitals (stored lower-case): only device 7 ends so. */
@@ -491,37 +453,37 @@ static void test_bad_queries(void **state)
 	struct rows r;
 	struct pp_device_query q = q_all();
 	q.limit = 0;
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
 	pp_test_expect_msg(&err, "limit 0 out of range 1..501");
 	q.limit = PP_STORE_ROWS_MAX + 1;
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
 	q = q_all();
 	char long_text[80];
 	memset(long_text, 'a', 65);
 	long_text[65] = '\0';
 	q.text = long_text;
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
 	pp_test_expect_msg(&err, "longer than 64");
 	long_text[64] = '\0';
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), 0);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, NULL, &err), 0);
 	q.text = "a\nb";
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
 	pp_test_expect_msg(&err, "printable");
 	q.text = "caf\xc3\xa9";
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
 	q = q_all();
 	q.state = PP_DEV_STATE_MAX;
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
 	q = q_all();
 	q.sort = PP_DEV_SORT_MAX;
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
 	q = q_all();
 	q.quarantined = 2;
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
 	q = q_all();
 	struct pp_device_cursor bad = {.id = -1};
 	q.after = &bad;
-	assert_int_equal(pp_store_device_query(f->s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_query(f->d.s, &q, rows_cb, &r, NULL, &err), -PP_EINVAL);
 	pp_test_expect_msg(&err, "bad cursor");
 	/* An empty store: no rows, total 0. */
 	uint64_t total = 9;
@@ -548,7 +510,7 @@ static void events_of(struct fixture *f, int64_t job, struct events *v)
 {
 	struct pp_err err = {0};
 	memset(v, 0, sizeof(*v));
-	if (pp_store_job_events(f->s, job, events_cb, v, &err) < 0)
+	if (pp_store_job_events(f->d.s, job, events_cb, v, &err) < 0)
 		fail_msg("events of %lld: %s", (long long)job, err.msg);
 }
 
@@ -565,28 +527,28 @@ static void test_events_of_a_life(void **state)
 {
 	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = pp_test_batch(f->s, "life", false, 0, 3, 1);
+	int64_t b = pp_test_batch(f->d.s, "life", false, 0, 3, 1);
 	key(f, b, 1);
 	int64_t job = hello(f, 1, 1, T0, NULL);
 	assert_int_equal(claim(f, "w1", T0 + 1), job);
-	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_READ, &err), 0);
+	assert_int_equal(pp_store_job_step(f->d.s, job, "w1", PP_STEP_READ, &err), 0);
 	struct pp_device_secrets sec = {.admin_user = "admin"};
 	snprintf(sec.admin_password, sizeof(sec.admin_password), "Adm1n!pass");
 	snprintf(sec.mebx_password, sizeof(sec.mebx_password), "Mebx!new1");
 	uint8_t u[16];
 	uuid_of(1, u);
-	assert_int_equal(pp_store_device_escrow(f->s, u, &sec, &err), 0);
-	assert_int_equal(pp_store_device_escrow(f->s, u, &sec, &err), 0); /* a repeat */
+	assert_int_equal(pp_store_device_escrow(f->d.s, u, &sec, &err), 0);
+	assert_int_equal(pp_store_device_escrow(f->d.s, u, &sec, &err), 0); /* a repeat */
 	char npid[9], npps[33];
 	pp_test_pid(99, npid);
 	pp_test_pps(99, 31, 7, "CQ", npps);
 	struct pp_pid p;
 	struct pp_pps s;
-	assert_int_equal(pp_store_job_next_key(f->s, job, "w1", npid, npps, &p, &s, &err), 0);
+	assert_int_equal(pp_store_job_next_key(f->d.s, job, "w1", npid, npps, &p, &s, &err), 0);
 	pp_wipe(&s, sizeof(s));
-	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_PSK, &err), 0);
-	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_COMMIT_SENT, &err), 0);
-	assert_int_equal(pp_store_job_complete(f->s, job, "w1", "amt-1", "", T0 + 5, &err), 0);
+	assert_int_equal(pp_store_job_step(f->d.s, job, "w1", PP_STEP_PSK, &err), 0);
+	assert_int_equal(pp_store_job_step(f->d.s, job, "w1", PP_STEP_COMMIT_SENT, &err), 0);
+	assert_int_equal(pp_store_job_complete(f->d.s, job, "w1", "amt-1", "", T0 + 5, &err), 0);
 	struct events v;
 	events_of(f, job, &v);
 	static const char *const life[] = {"queued",   "claimed",     "bound", "escrowed",
@@ -601,21 +563,22 @@ static void test_events_of_a_life(void **state)
 		assert_null(strstr(v.e[i].detail, "Adm1n"));
 		assert_null(strstr(v.e[i].detail, npps));
 	}
-	assert_int_equal(pp_store_job_events(f->s, job + 1000, events_cb, &v, &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_job_events(f->d.s, job + 1000, events_cb, &v, &err),
+			 -PP_ENOTFOUND);
 }
 
 static void test_events_retry_fail_clone(void **state)
 {
 	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = pp_test_batch(f->s, "rf", false, 0, 3, 1);
+	int64_t b = pp_test_batch(f->d.s, "rf", false, 0, 3, 1);
 	key(f, b, 1);
 	key(f, b, 2);
 	int64_t job = hello(f, 1, 1, T0, NULL);
 	assert_int_equal(claim(f, "w1", T0), job);
-	assert_int_equal(pp_store_job_retry(f->s, job, "w1", T0 + 30, "no answer", &err), 0);
+	assert_int_equal(pp_store_job_retry(f->d.s, job, "w1", T0 + 30, "no answer", &err), 0);
 	assert_int_equal(claim(f, "w2", T0 + 30), job);
-	assert_int_equal(pp_store_job_fail(f->s, job, "w2", "gave up", &err), 0);
+	assert_int_equal(pp_store_job_fail(f->d.s, job, "w2", "gave up", &err), 0);
 	struct events v;
 	events_of(f, job, &v);
 	static const char *const rf[] = {"queued", "claimed", "retry", "claimed", "failed"};
@@ -649,16 +612,16 @@ static void test_events_cap(void **state)
 {
 	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = pp_test_batch(f->s, "cap", false, 0, 3, 1);
+	int64_t b = pp_test_batch(f->d.s, "cap", false, 0, 3, 1);
 	key(f, b, 1);
 	int64_t job = hello(f, 1, 1, T0, NULL);
 	for (int i = 0; i < 40; i++) {
 		assert_int_equal(claim(f, "w1", T0 + 10 * i), job);
 		assert_int_equal(
-		    pp_store_job_retry(f->s, job, "w1", T0 + 10 * i + 10, "later", &err), 0);
+		    pp_store_job_retry(f->d.s, job, "w1", T0 + 10 * i + 10, "later", &err), 0);
 	}
 	assert_int_equal(claim(f, "w1", T0 + 400), job);
-	assert_int_equal(pp_store_job_fail(f->s, job, "w1", "enough", &err), 0);
+	assert_int_equal(pp_store_job_fail(f->d.s, job, "w1", "enough", &err), 0);
 	struct events v;
 	events_of(f, job, &v);
 	assert_int_equal(v.n, PP_JOB_EVENTS_MAX);
@@ -692,11 +655,11 @@ static void expect_audit(struct fixture *f, const char *action, const char *acto
 {
 	struct pp_err err = {0};
 	uint64_t n = 0;
-	assert_int_equal(pp_store_audit_list(f->s, 0, audit_cb, NULL, &err), 0);
+	assert_int_equal(pp_store_audit_list(f->d.s, 0, audit_cb, NULL, &err), 0);
 	assert_string_equal(last_audit.action, action);
 	assert_string_equal(last_audit.actor, actor);
 	assert_string_equal(last_audit.subject, subject);
-	assert_int_equal(pp_store_audit_verify(f->s, &n, &err), 0);
+	assert_int_equal(pp_store_audit_verify(f->d.s, &n, &err), 0);
 }
 
 static void test_requeue(void **state)
@@ -705,38 +668,39 @@ static void test_requeue(void **state)
 	struct pp_err err = {0};
 	struct pp_job j;
 	char id[24], ut[37];
-	int64_t b = pp_test_batch(f->s, "rq", false, 0, 3, 1);
+	int64_t b = pp_test_batch(f->d.s, "rq", false, 0, 3, 1);
 	key(f, b, 1);
 	int64_t job = hello(f, 1, 1, T0, NULL);
-	assert_int_equal(pp_store_job_requeue(f->s, job + 99, "cli:root", T0, &err), -PP_ENOTFOUND);
-	assert_int_equal(pp_store_job_requeue(f->s, job, "cli:root", T0, &err), -PP_ESTATE);
+	assert_int_equal(pp_store_job_requeue(f->d.s, job + 99, "cli:root", T0, &err),
+			 -PP_ENOTFOUND);
+	assert_int_equal(pp_store_job_requeue(f->d.s, job, "cli:root", T0, &err), -PP_ESTATE);
 	pp_test_expect_msg(&err, "is pending, not failed");
 	assert_int_equal(claim(f, "w1", T0), job);
 	assert_int_equal(bind(f, job, 1, "", T0), 0);
-	assert_int_equal(pp_store_job_step(f->s, job, "w1", PP_STEP_ACL, &err), 0);
-	assert_int_equal(pp_store_job_fail(f->s, job, "w1", "MEBx refused", &err), 0);
+	assert_int_equal(pp_store_job_step(f->d.s, job, "w1", PP_STEP_ACL, &err), 0);
+	assert_int_equal(pp_store_job_fail(f->d.s, job, "w1", "MEBx refused", &err), 0);
 	/* Another job of the device active: refused. */
 	struct pp_hello_in h = {.source = "agent", .now = T0 + 1, .addr = {10, 9, 9, 9}};
 	enum pp_hello_outcome o;
 	int64_t other = 0;
 	uuid_of(1, h.uuid);
 	pp_test_pid(1, h.pid);
-	assert_int_equal(pp_store_hello(f->s, &h, &o, &other, &err), 0);
+	assert_int_equal(pp_store_hello(f->d.s, &h, &o, &other, &err), 0);
 	assert_int_equal(o, PP_HELLO_NEW_JOB);
-	assert_int_equal(pp_store_job_requeue(f->s, job, "cli:root", T0 + 2, &err), -PP_ESTATE);
+	assert_int_equal(pp_store_job_requeue(f->d.s, job, "cli:root", T0 + 2, &err), -PP_ESTATE);
 	pp_test_expect_msg(&err, "of its device is pending");
 	assert_int_equal(claim(f, "w1", T0 + 2), other);
-	assert_int_equal(pp_store_job_fail(f->s, other, "w1", "no answer", &err), 0);
+	assert_int_equal(pp_store_job_fail(f->d.s, other, "w1", "no answer", &err), 0);
 	/* Now it runs again: pending, attempts 0, step kept, device configuring. */
-	assert_int_equal(pp_store_job_requeue(f->s, job, "cli:root", T0 + 3, &err), 0);
-	assert_int_equal(pp_store_job_get(f->s, job, &j, &err), 0);
+	assert_int_equal(pp_store_job_requeue(f->d.s, job, "cli:root", T0 + 3, &err), 0);
+	assert_int_equal(pp_store_job_get(f->d.s, job, &j, &err), 0);
 	assert_int_equal(j.state, PP_JOB_PENDING);
 	assert_int_equal(j.attempts, 0);
 	assert_int_equal(j.step, PP_STEP_ACL);
 	assert_int_equal(j.next_attempt_at, T0 + 3);
 	assert_string_equal(j.owner, "");
 	struct pp_device_info d;
-	assert_int_equal(pp_store_device_get(f->s, h.uuid, &d, &err), 0);
+	assert_int_equal(pp_store_device_get(f->d.s, h.uuid, &d, &err), 0);
 	assert_int_equal(d.state, PP_DEV_CONFIGURING);
 	snprintf(id, sizeof(id), "%lld", (long long)job);
 	expect_audit(f, "job.requeued", "cli:root", id);
@@ -750,9 +714,9 @@ static void test_requeue(void **state)
 	assert_string_equal(v.e[v.n - 1].detail, "by cli:root");
 	/* It is claimed again and goes on. */
 	assert_int_equal(claim(f, "w2", T0 + 3), job);
-	assert_int_equal(pp_store_job_requeue(f->s, job, "cli:root", T0 + 4, &err), -PP_ESTATE);
+	assert_int_equal(pp_store_job_requeue(f->d.s, job, "cli:root", T0 + 4, &err), -PP_ESTATE);
 	/* No actor: refused. */
-	assert_int_equal(pp_store_job_requeue(f->s, job, "", T0 + 4, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_job_requeue(f->d.s, job, "", T0 + 4, &err), -PP_EINVAL);
 }
 
 /* Release, refusals, and the quarantine coming back at the next proof. */
@@ -760,7 +724,7 @@ static void test_release(void **state)
 {
 	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = pp_test_batch(f->s, "rel", false, 0, 3, 1);
+	int64_t b = pp_test_batch(f->d.s, "rel", false, 0, 3, 1);
 	key(f, b, 1);
 	int64_t j1 = hello(f, 1, 1, T0, NULL);
 	assert_int_equal(claim(f, "w1", T0), j1);
@@ -773,22 +737,22 @@ static void test_release(void **state)
 	uuid_of(2, u2);
 	uuid_of(9, u9);
 	/* Its job cannot be retried while it is quarantined. */
-	assert_int_equal(pp_store_job_requeue(f->s, j2, "cli:root", T0 + 2, &err), -PP_ESTATE);
+	assert_int_equal(pp_store_job_requeue(f->d.s, j2, "cli:root", T0 + 2, &err), -PP_ESTATE);
 	pp_test_expect_msg(&err, "release the quarantine first");
 	/* Refusals. */
-	assert_int_equal(pp_store_device_release(f->s, u1, "cli:root", "ok", T0 + 2, &err),
+	assert_int_equal(pp_store_device_release(f->d.s, u1, "cli:root", "ok", T0 + 2, &err),
 			 -PP_ESTATE);
 	pp_test_expect_msg(&err, "is configuring, not quarantined");
-	assert_int_equal(pp_store_device_release(f->s, u9, "cli:root", "ok", T0 + 2, &err),
+	assert_int_equal(pp_store_device_release(f->d.s, u9, "cli:root", "ok", T0 + 2, &err),
 			 -PP_ENOTFOUND);
-	assert_int_equal(pp_store_device_release(f->s, u2, "cli:root", "", T0 + 2, &err),
+	assert_int_equal(pp_store_device_release(f->d.s, u2, "cli:root", "", T0 + 2, &err),
 			 -PP_EINVAL);
-	assert_int_equal(pp_store_device_release(f->s, u2, "cli:root", "a\tb", T0 + 2, &err),
+	assert_int_equal(pp_store_device_release(f->d.s, u2, "cli:root", "a\tb", T0 + 2, &err),
 			 -PP_EINVAL);
 	char longr[220];
 	memset(longr, 'r', 200);
 	longr[200] = '\0';
-	assert_int_equal(pp_store_device_release(f->s, u2, "cli:root", longr, T0 + 2, &err),
+	assert_int_equal(pp_store_device_release(f->d.s, u2, "cli:root", longr, T0 + 2, &err),
 			 -PP_EINVAL);
 	/* While quarantined, its hellos make no job. */
 	enum pp_hello_outcome o;
@@ -796,9 +760,10 @@ static void test_release(void **state)
 	assert_int_equal(o, PP_HELLO_QUARANTINED);
 	/* Released: failed, the flag and reason kept as history, audited. */
 	assert_int_equal(
-	    pp_store_device_release(f->s, u2, "api:ops", "checked: lab re-flash", T0 + 3, &err), 0);
+	    pp_store_device_release(f->d.s, u2, "api:ops", "checked: lab re-flash", T0 + 3, &err),
+	    0);
 	struct pp_device_info d;
-	assert_int_equal(pp_store_device_get(f->s, u2, &d, &err), 0);
+	assert_int_equal(pp_store_device_get(f->d.s, u2, &d, &err), 0);
 	assert_int_equal(d.state, PP_DEV_FAILED);
 	assert_true(d.quarantined);
 	assert_non_null(strstr(d.quarantine_reason, "cloned key"));
@@ -814,16 +779,17 @@ static void test_release(void **state)
 	assert_true(j3 > 0);
 	assert_int_equal(claim(f, "w1", T0 + 4), j3);
 	assert_int_equal(bind(f, j3, 2, "", T0 + 4), PP_STORE_BIND_CLONE);
-	assert_int_equal(pp_store_device_get(f->s, u2, &d, &err), 0);
+	assert_int_equal(pp_store_device_get(f->d.s, u2, &d, &err), 0);
 	assert_int_equal(d.state, PP_DEV_QUARANTINED);
 	/* A released device with a key of its own is configured. */
 	key(f, b, 2);
-	assert_int_equal(pp_store_device_release(f->s, u2, "api:ops", "new key", T0 + 5, &err), 0);
+	assert_int_equal(pp_store_device_release(f->d.s, u2, "api:ops", "new key", T0 + 5, &err),
+			 0);
 	int64_t j4 = hello(f, 2, 2, T0 + 6, &o);
 	assert_int_equal(o, PP_HELLO_NEW_JOB);
 	assert_int_equal(claim(f, "w1", T0 + 6), j4);
 	assert_int_equal(bind(f, j4, 2, "", T0 + 6), 0);
-	assert_int_equal(pp_store_device_get(f->s, u2, &d, &err), 0);
+	assert_int_equal(pp_store_device_get(f->d.s, u2, &d, &err), 0);
 	assert_int_equal(d.state, PP_DEV_CONFIGURING);
 }
 
@@ -851,17 +817,17 @@ static void test_job_pages(void **state)
 	uint8_t u[16];
 	/* Device 200's job (quarantined) and device 1's. */
 	uuid_of(1, u);
-	assert_int_equal(pp_store_device_jobs(f->s, u, 10, jobs_cb, &v, &err), 0);
+	assert_int_equal(pp_store_device_jobs(f->d.s, u, 10, jobs_cb, &v, &err), 0);
 	assert_int_equal(v.n, 1);
 	assert_int_equal(v.st[0], PP_JOB_DONE);
-	assert_int_equal(pp_store_device_jobs(f->s, u, 0, jobs_cb, &v, &err), -PP_EINVAL);
-	assert_int_equal(pp_store_device_jobs(f->s, u, 101, jobs_cb, &v, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_jobs(f->d.s, u, 0, jobs_cb, &v, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_device_jobs(f->d.s, u, 101, jobs_cb, &v, &err), -PP_EINVAL);
 	/* All jobs, newest first, 7 a page, every one once. */
 	struct pp_job_page p = {.state = -1, .limit = 7};
 	int64_t prev = INT64_MAX, n = 0;
 	for (;;) {
 		memset(&v, 0, sizeof(v));
-		assert_int_equal(pp_store_job_page(f->s, &p, jobs_cb, &v, &err), 0);
+		assert_int_equal(pp_store_job_page(f->d.s, &p, jobs_cb, &v, &err), 0);
 		for (int i = 0; i < v.n; i++) {
 			assert_true(v.id[i] < prev);
 			prev = v.id[i];
@@ -875,15 +841,15 @@ static void test_job_pages(void **state)
 	/* By state. */
 	p = (struct pp_job_page){.state = PP_JOB_FAILED, .limit = 500};
 	memset(&v, 0, sizeof(v));
-	assert_int_equal(pp_store_job_page(f->s, &p, jobs_cb, &v, &err), 0);
+	assert_int_equal(pp_store_job_page(f->d.s, &p, jobs_cb, &v, &err), 0);
 	assert_int_equal(v.n, NDEV / 3 + 1); /* the clone's too */
 	for (int i = 0; i < v.n; i++)
 		assert_int_equal(v.st[i], PP_JOB_FAILED);
 	p.limit = 0;
-	assert_int_equal(pp_store_job_page(f->s, &p, jobs_cb, &v, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_job_page(f->d.s, &p, jobs_cb, &v, &err), -PP_EINVAL);
 	p.limit = 1;
 	p.state = 9;
-	assert_int_equal(pp_store_job_page(f->s, &p, jobs_cb, &v, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_job_page(f->d.s, &p, jobs_cb, &v, &err), -PP_EINVAL);
 }
 
 struct stock {
@@ -904,11 +870,11 @@ static void test_key_stock(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	populate(f);
-	int64_t empty = pp_test_batch(f->s, "empty", false, 0, 3, 1);
+	int64_t empty = pp_test_batch(f->d.s, "empty", false, 0, 3, 1);
 	(void)empty;
 	key(f, f->beta, 500); /* one exported key left */
 	struct stock v = {0};
-	assert_int_equal(pp_store_key_stock(f->s, stock_cb, &v, &err), 0);
+	assert_int_equal(pp_store_key_stock(f->d.s, stock_cb, &v, &err), 0);
 	assert_int_equal(v.n, 3);
 	assert_string_equal(v.k[0].batch, "alpha");
 	assert_string_equal(v.k[1].batch, "beta");
@@ -935,18 +901,20 @@ static void test_upgrade_from_v5(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	populate(f);
-	pp_store_close(f->s);
-	f->s = NULL;
-	raw_exec(f,
-		 "DROP TABLE job_events; DROP INDEX devices_last_seen; "
-		 "DROP INDEX devices_host_sort; DROP INDEX devices_address_num; "
-		 "DROP INDEX devices_state_sort; DROP INDEX devices_pid_sort; "
-		 "DROP INDEX IF EXISTS jobs_state_id; ALTER TABLE devices DROP COLUMN address_num");
-	raw_exec(f, f->pg ? "UPDATE meta SET ivalue = 5 WHERE name = 'schema_version'"
-			  : "UPDATE meta SET value = 5 WHERE name = 'schema_version'");
-	assert_int_equal(open_store(f, false, &err), 0);
-	assert_int_equal(raw_int(f, f->pg ? "SELECT ivalue FROM meta WHERE name = 'schema_version'"
-					  : "SELECT value FROM meta WHERE name = 'schema_version'"),
+	pp_store_close(f->d.s);
+	f->d.s = NULL;
+	pp_dual_exec(
+	    &f->d,
+	    "DROP TABLE job_events; DROP INDEX devices_last_seen; "
+	    "DROP INDEX devices_host_sort; DROP INDEX devices_address_num; "
+	    "DROP INDEX devices_state_sort; DROP INDEX devices_pid_sort; "
+	    "DROP INDEX IF EXISTS jobs_state_id; ALTER TABLE devices DROP COLUMN address_num");
+	pp_dual_exec(&f->d, f->d.pg ? "UPDATE meta SET ivalue = 5 WHERE name = 'schema_version'"
+				    : "UPDATE meta SET value = 5 WHERE name = 'schema_version'");
+	assert_int_equal(pp_dual_open_store(&f->d, false, &err), 0);
+	assert_int_equal(raw_int(f, f->d.pg
+					? "SELECT ivalue FROM meta WHERE name = 'schema_version'"
+					: "SELECT value FROM meta WHERE name = 'schema_version'"),
 			 PP_STORE_SCHEMA_VERSION);
 	assert_int_equal(raw_int(f, "SELECT count(*) FROM devices WHERE address_num = 0"), 0);
 	assert_int_equal(raw_int(f, "SELECT count(*) FROM job_events"), 0);
@@ -972,7 +940,7 @@ static void test_device_first_hello(void **state)
 {
 	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = pp_test_batch(f->s, "fh", false, 0, 3, 1);
+	int64_t b = pp_test_batch(f->d.s, "fh", false, 0, 3, 1);
 	key(f, b, 1);
 	int64_t job = hello(f, 1, 1, T0, NULL);
 	assert_int_equal(claim(f, "w1", T0 + 5), job);
@@ -980,11 +948,11 @@ static void test_device_first_hello(void **state)
 	uint8_t u[16];
 	uuid_of(1, u);
 	struct pp_device_info d;
-	assert_int_equal(pp_store_device_get(f->s, u, &d, &err), 0);
+	assert_int_equal(pp_store_device_get(f->d.s, u, &d, &err), 0);
 	assert_int_equal(d.first_seen, T0);
 	assert_int_equal(d.hello_count, 1);
 	hello(f, 1, 1, T0 + 9, NULL);
-	assert_int_equal(pp_store_device_get(f->s, u, &d, &err), 0);
+	assert_int_equal(pp_store_device_get(f->d.s, u, &d, &err), 0);
 	assert_int_equal(d.hello_count, 2);
 	assert_int_equal(d.last_seen, T0 + 9);
 }

@@ -15,55 +15,23 @@
 
 #include "core/secret.h"
 #include "store/store.h"
+#include "test_store_dual.h"
 #include "test_store_pgschema.h"
 #include "test_store_util.h"
 
 #define ENV "PSKPROV_TEST_PG"
 
 struct fixture {
-	bool pg;
-	struct pp_master_key mk;
-	struct pp_store *s;
-	char dir[256], db[300];          /* SQLite */
-	char schema[64], conninfo[1200]; /* PostgreSQL */
-	PGconn *raw;
+	struct pp_dual d;
 };
 
 /* ---- backends ---- */
 
-static void sq_exec(const struct fixture *f, const char *sql)
+static int setup(void **state, bool pg)
 {
-	sqlite3 *db = NULL;
-	char *msg = NULL;
-	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("raw sql '%s': %s", sql, msg ? msg : "?");
-	sqlite3_close(db);
-}
-
-/* Raw SQL on the test's own connection (PostgreSQL) or file handle (SQLite). */
-static void raw_exec(struct fixture *f, const char *sql)
-{
-	if (f->pg)
-		pg_test_exec(f->raw, sql);
-	else
-		sq_exec(f, sql);
-}
-
-static int open_store(struct fixture *f, bool create, struct pp_err *err)
-{
-	if (f->pg)
-		return pp_store_open_postgres(f->conninfo, &f->mk, create, &f->s, err);
-	return pp_store_open_sqlite(f->db, &f->mk, create, &f->s, err);
-}
-
-static int setup_common(struct fixture *f, void **state)
-{
-	for (size_t i = 0; i < sizeof(f->mk.k); i++)
-		f->mk.k[i] = (uint8_t)(0x71 ^ (i * 7));
-	struct pp_err err = {0};
-	if (open_store(f, true, &err) < 0) {
-		fprintf(stderr, "setup: %s\n", err.msg);
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f || pp_dual_setup(&f->d, pg, pg ? "pp_tok" : "pp-tokens", 0x71) < 0) {
+		free(f);
 		return -1;
 	}
 	*state = f;
@@ -72,42 +40,18 @@ static int setup_common(struct fixture *f, void **state)
 
 static int setup_sqlite(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f || pp_test_scratch("pp-tokens", f->dir, sizeof(f->dir), f->db, sizeof(f->db)) < 0)
-		return -1;
-	return setup_common(f, state);
+	return setup(state, false);
 }
 
 static int setup_pg(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -1;
-	f->pg = true;
-	if (pg_test_schema_open("pp_tok", &f->raw, f->schema, sizeof(f->schema), f->conninfo,
-				sizeof(f->conninfo)) < 0)
-		return -1;
-	return setup_common(f, state);
+	return setup(state, true);
 }
 
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	pp_store_close(f->s);
-	if (f->pg) {
-		char sql[128];
-		snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", f->schema);
-		pg_test_exec(f->raw, sql);
-		PQfinish(f->raw);
-	} else {
-		static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-		for (size_t i = 0; i < 4; i++) {
-			char p[320];
-			snprintf(p, sizeof(p), "%s%s", f->db, suffix[i]);
-			unlink(p);
-		}
-		rmdir(f->dir);
-	}
+	pp_dual_teardown(&f->d);
 	free(f);
 	return 0;
 }
@@ -137,17 +81,17 @@ static uint8_t *db_bytes(struct fixture *f, size_t *len)
 	uint8_t *b = malloc(1);
 	assert_non_null(b);
 	*len = 0;
-	if (!f->pg) {
+	if (!f->d.pg) {
 		char wal[320];
-		b = slurp_append(f->db, b, len);
-		snprintf(wal, sizeof(wal), "%s-wal", f->db);
+		b = slurp_append(f->d.db, b, len);
+		snprintf(wal, sizeof(wal), "%s-wal", f->d.db);
 		return slurp_append(wal, b, len);
 	}
 	static const char *const q[] = {"SELECT t::text FROM api_tokens t",
 					"SELECT a::text FROM audit a",
 					"SELECT m::text FROM meta m"};
 	for (size_t i = 0; i < 3; i++) {
-		PGresult *r = PQexec(f->raw, q[i]);
+		PGresult *r = PQexec(f->d.raw, q[i]);
 		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 		for (int row = 0; row < PQntuples(r); row++) {
 			size_t n = (size_t)PQgetlength(r, row, 0);
@@ -192,14 +136,14 @@ static void list(struct fixture *f, bool all, struct collect *c)
 {
 	struct pp_err err = {0};
 	memset(c, 0, sizeof(*c));
-	assert_int_equal(pp_store_token_list(f->s, all, collect_info, c, &err), 0);
+	assert_int_equal(pp_store_token_list(f->d.s, all, collect_info, c, &err), 0);
 }
 
 static void active(struct fixture *f, struct collect *c)
 {
 	struct pp_err err = {0};
 	memset(c, 0, sizeof(*c));
-	assert_int_equal(pp_store_token_active(f->s, collect_entry, c, &err), 0);
+	assert_int_equal(pp_store_token_active(f->d.s, collect_entry, c, &err), 0);
 }
 
 struct audit_find {
@@ -223,7 +167,7 @@ static unsigned audit_count(struct fixture *f, const char *action, const char *s
 {
 	struct pp_err err = {0};
 	struct audit_find a = {.action = action, .subject = subject};
-	assert_int_equal(pp_store_audit_list(f->s, 0, audit_find_one, &a, &err), 0);
+	assert_int_equal(pp_store_audit_list(f->d.s, 0, audit_find_one, &a, &err), 0);
 	if (detail)
 		memcpy(detail, a.detail, 64);
 	return a.n;
@@ -282,8 +226,8 @@ static void test_create_list_active(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	char t1[PP_TOKEN_TEXT_LEN + 1], t2[PP_TOKEN_TEXT_LEN + 1];
-	assert_int_equal(pp_store_token_create(f->s, "ops", "admin", "cli:test", t1, &err), 0);
-	assert_int_equal(pp_store_token_create(f->s, "host-1", "agent", "cli:test", t2, &err), 0);
+	assert_int_equal(pp_store_token_create(f->d.s, "ops", "admin", "cli:test", t1, &err), 0);
+	assert_int_equal(pp_store_token_create(f->d.s, "host-1", "agent", "cli:test", t2, &err), 0);
 	assert_true(pp_token_well_formed(t1));
 	assert_true(pp_token_well_formed(t2));
 	assert_int_equal(strncmp(t1, "ppt_", 4), 0);
@@ -318,7 +262,7 @@ static void test_create_list_active(void **state)
 	assert_int_equal(audit_count(f, "token.create", "ops", detail), 1);
 	assert_string_equal(detail, "admin");
 	uint64_t n = 0;
-	assert_int_equal(pp_store_audit_verify(f->s, &n, &err), 0);
+	assert_int_equal(pp_store_audit_verify(f->d.s, &n, &err), 0);
 	assert_int_equal(n, 2);
 	pp_wipe(t1, sizeof(t1));
 	pp_wipe(t2, sizeof(t2));
@@ -329,24 +273,25 @@ static void test_refusals(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	char t[PP_TOKEN_TEXT_LEN + 1];
-	assert_int_equal(pp_store_token_create(f->s, "ops", "read", "cli:test", t, &err), 0);
+	assert_int_equal(pp_store_token_create(f->d.s, "ops", "read", "cli:test", t, &err), 0);
 	memset(t, 'x', sizeof(t));
-	assert_int_equal(pp_store_token_create(f->s, "ops", "admin", "cli:test", t, &err),
+	assert_int_equal(pp_store_token_create(f->d.s, "ops", "admin", "cli:test", t, &err),
 			 -PP_EEXIST);
 	expect_msg(&err, "a token named 'ops' already exists");
 	assert_int_equal(t[0], 0); /* wiped: nothing usable left behind */
-	assert_int_equal(pp_store_token_create(f->s, "bad name", "read", "cli:test", t, &err),
+	assert_int_equal(pp_store_token_create(f->d.s, "bad name", "read", "cli:test", t, &err),
 			 -PP_EINVAL);
 	expect_msg(&err, "token name must be");
-	assert_int_equal(pp_store_token_create(f->s, "x", "root", "cli:test", t, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_token_create(f->d.s, "x", "root", "cli:test", t, &err),
+			 -PP_EINVAL);
 	expect_msg(&err, "role must be read, admin or agent");
-	assert_int_equal(pp_store_token_create(f->s, "x", "read", "cli:test", NULL, &err),
+	assert_int_equal(pp_store_token_create(f->d.s, "x", "read", "cli:test", NULL, &err),
 			 -PP_EINVAL);
 	/* A bad actor fails the audit, and the token with it. */
-	assert_int_equal(pp_store_token_create(f->s, "y", "read", "", t, &err), -PP_EINVAL);
-	assert_int_equal(pp_store_token_revoke(f->s, "nobody", "cli:test", &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_token_create(f->d.s, "y", "read", "", t, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_token_revoke(f->d.s, "nobody", "cli:test", &err), -PP_ENOTFOUND);
 	expect_msg(&err, "no active token named 'nobody'");
-	assert_int_equal(pp_store_token_revoke(f->s, "a/b", "cli:test", &err), -PP_EINVAL);
+	assert_int_equal(pp_store_token_revoke(f->d.s, "a/b", "cli:test", &err), -PP_EINVAL);
 	struct collect c;
 	list(f, true, &c);
 	assert_int_equal(c.n, 1);
@@ -360,9 +305,9 @@ static void test_revoke(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	char t1[PP_TOKEN_TEXT_LEN + 1], t2[PP_TOKEN_TEXT_LEN + 1];
-	assert_int_equal(pp_store_token_create(f->s, "a", "read", "cli:test", t1, &err), 0);
-	assert_int_equal(pp_store_token_create(f->s, "b", "agent", "cli:test", t2, &err), 0);
-	assert_int_equal(pp_store_token_revoke(f->s, "a", "cli:test", &err), 0);
+	assert_int_equal(pp_store_token_create(f->d.s, "a", "read", "cli:test", t1, &err), 0);
+	assert_int_equal(pp_store_token_create(f->d.s, "b", "agent", "cli:test", t2, &err), 0);
+	assert_int_equal(pp_store_token_revoke(f->d.s, "a", "cli:test", &err), 0);
 	char detail[64];
 	assert_int_equal(audit_count(f, "token.revoke", "a", detail), 1);
 	assert_string_equal(detail, "read");
@@ -376,9 +321,9 @@ static void test_revoke(void **state)
 	assert_int_equal(c.n, 2);
 	assert_true(c.t[0].revoked > 0);
 	/* Once only; the name is free again, for a new token. */
-	assert_int_equal(pp_store_token_revoke(f->s, "a", "cli:test", &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_token_revoke(f->d.s, "a", "cli:test", &err), -PP_ENOTFOUND);
 	char t3[PP_TOKEN_TEXT_LEN + 1];
-	assert_int_equal(pp_store_token_create(f->s, "a", "admin", "cli:test", t3, &err), 0);
+	assert_int_equal(pp_store_token_create(f->d.s, "a", "admin", "cli:test", t3, &err), 0);
 	assert_string_not_equal(t1, t3);
 	uint8_t h1[PP_TOKEN_HASH_LEN], h3[PP_TOKEN_HASH_LEN];
 	assert_int_equal(pp_token_hash(t1, h1), 0);
@@ -388,14 +333,14 @@ static void test_revoke(void **state)
 	for (size_t i = 0; i < c.n; i++)
 		assert_memory_not_equal(c.e[i].hash, h1, sizeof(h1));
 	/* Use is recorded on active tokens only, never moving back. */
-	assert_int_equal(pp_store_token_touch(f->s, h3, 1800000000, &err), 0);
-	assert_int_equal(pp_store_token_touch(f->s, h3, 1700000000, &err), 0);
-	assert_int_equal(pp_store_token_touch(f->s, h1, 1800000000, &err), -PP_ENOTFOUND);
+	assert_int_equal(pp_store_token_touch(f->d.s, h3, 1800000000, &err), 0);
+	assert_int_equal(pp_store_token_touch(f->d.s, h3, 1700000000, &err), 0);
+	assert_int_equal(pp_store_token_touch(f->d.s, h1, 1800000000, &err), -PP_ENOTFOUND);
 	list(f, false, &c);
 	assert_string_equal(c.t[1].name, "a");
 	assert_int_equal(c.t[1].last_used, 1800000000);
 	assert_int_equal(c.t[0].last_used, 0);
-	assert_int_equal(pp_store_token_touch(f->s, NULL, 1, &err), -PP_EINVAL);
+	assert_int_equal(pp_store_token_touch(f->d.s, NULL, 1, &err), -PP_EINVAL);
 }
 
 /* Inside a caller's transaction: a refusal leaves it usable, a rollback takes the
@@ -405,13 +350,13 @@ static void test_transaction(void **state)
 	struct fixture *f = *state;
 	struct pp_err err = {0};
 	char t[PP_TOKEN_TEXT_LEN + 1];
-	assert_int_equal(pp_store_token_create(f->s, "keep", "read", "cli:test", t, &err), 0);
-	assert_int_equal(pp_store_begin(f->s, &err), 0);
-	assert_int_equal(pp_store_token_create(f->s, "keep", "read", "cli:test", t, &err),
+	assert_int_equal(pp_store_token_create(f->d.s, "keep", "read", "cli:test", t, &err), 0);
+	assert_int_equal(pp_store_begin(f->d.s, &err), 0);
+	assert_int_equal(pp_store_token_create(f->d.s, "keep", "read", "cli:test", t, &err),
 			 -PP_EEXIST);
-	assert_int_equal(pp_store_token_create(f->s, "gone", "admin", "cli:test", t, &err), 0);
-	assert_int_equal(pp_store_token_revoke(f->s, "keep", "cli:test", &err), 0);
-	assert_int_equal(pp_store_rollback(f->s, &err), 0);
+	assert_int_equal(pp_store_token_create(f->d.s, "gone", "admin", "cli:test", t, &err), 0);
+	assert_int_equal(pp_store_token_revoke(f->d.s, "keep", "cli:test", &err), 0);
+	assert_int_equal(pp_store_rollback(f->d.s, &err), 0);
 	struct collect c;
 	list(f, true, &c);
 	assert_int_equal(c.n, 1);
@@ -428,13 +373,14 @@ static void test_no_plaintext(void **state)
 	struct pp_err err = {0};
 	char t[PP_TOKEN_TEXT_LEN + 1], hex[2 * PP_TOKEN_HASH_LEN + 1];
 	uint8_t h[PP_TOKEN_HASH_LEN];
-	assert_int_equal(pp_store_token_create(f->s, "secretive", "admin", "cli:test", t, &err), 0);
+	assert_int_equal(pp_store_token_create(f->d.s, "secretive", "admin", "cli:test", t, &err),
+			 0);
 	assert_int_equal(pp_token_hash(t, h), 0);
 	for (size_t i = 0; i < sizeof(h); i++)
 		snprintf(hex + 2 * i, 3, "%02x", h[i]);
-	if (!f->pg) { /* everything on disk */
-		pp_store_close(f->s);
-		f->s = NULL;
+	if (!f->d.pg) { /* everything on disk */
+		pp_store_close(f->d.s);
+		f->d.s = NULL;
 	}
 	size_t len = 0;
 	uint8_t *b = db_bytes(f, &len);
@@ -443,8 +389,8 @@ static void test_no_plaintext(void **state)
 	assert_null(memmem(b, len, t, PP_TOKEN_TEXT_LEN)); /* ...the token is not */
 	assert_null(memmem(b, len, t + 4, 64));            /* nor its random part */
 	free(b);
-	if (!f->pg)
-		assert_int_equal(open_store(f, false, &err), 0);
+	if (!f->d.pg)
+		assert_int_equal(pp_dual_open_store(&f->d, false, &err), 0);
 }
 
 /* A database that reached version 4 without tokens gains the table (step 5,
@@ -456,40 +402,40 @@ static void test_migration(void **state)
 	struct pp_err err = {0};
 	static const int64_t from[] = {4, 5};
 	char t[PP_TOKEN_TEXT_LEN + 1];
-	assert_int_equal(pp_store_token_create(f->s, "before", "read", "cli:test", t, &err), 0);
+	assert_int_equal(pp_store_token_create(f->d.s, "before", "read", "cli:test", t, &err), 0);
 	for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
 		char sql[128];
-		pp_store_close(f->s);
-		f->s = NULL;
+		pp_store_close(f->d.s);
+		f->d.s = NULL;
 		if (from[i] < 5)
-			raw_exec(f, "DROP TABLE api_tokens");
+			pp_dual_exec(&f->d, "DROP TABLE api_tokens");
 		snprintf(sql, sizeof(sql),
 			 "UPDATE meta SET %s = %lld WHERE name = 'schema_version'",
-			 f->pg ? "ivalue" : "value", (long long)from[i]);
-		raw_exec(f, sql);
-		assert_int_equal(open_store(f, false, &err), 0);
+			 f->d.pg ? "ivalue" : "value", (long long)from[i]);
+		pp_dual_exec(&f->d, sql);
+		assert_int_equal(pp_dual_open_store(&f->d, false, &err), 0);
 		struct collect c;
 		list(f, true, &c);
 		assert_int_equal(c.n, from[i] < 5 ? 0 : 1);
 		char name[16];
 		snprintf(name, sizeof(name), "after%zu", i);
-		assert_int_equal(pp_store_token_create(f->s, name, "agent", "cli:test", t, &err),
+		assert_int_equal(pp_store_token_create(f->d.s, name, "agent", "cli:test", t, &err),
 				 0);
 	}
 	uint64_t n = 0;
-	assert_int_equal(pp_store_audit_verify(f->s, &n, &err), 0);
+	assert_int_equal(pp_store_audit_verify(f->d.s, &n, &err), 0);
 	assert_int_equal(n, 1 + sizeof(from) / sizeof(from[0]));
 	/* Newer than this program: refused. */
-	pp_store_close(f->s);
-	f->s = NULL;
+	pp_store_close(f->d.s);
+	f->d.s = NULL;
 	char newer[96];
 	snprintf(newer, sizeof(newer), "UPDATE meta SET %s = %d WHERE name = 'schema_version'",
-		 f->pg ? "ivalue" : "value", PP_STORE_SCHEMA_VERSION + 1);
-	raw_exec(f, newer);
-	assert_int_equal(open_store(f, false, &err), -PP_EVERSION);
-	raw_exec(f, f->pg ? "UPDATE meta SET ivalue = 5 WHERE name = 'schema_version'"
-			  : "UPDATE meta SET value = 5 WHERE name = 'schema_version'");
-	assert_int_equal(open_store(f, false, &err), 0);
+		 f->d.pg ? "ivalue" : "value", PP_STORE_SCHEMA_VERSION + 1);
+	pp_dual_exec(&f->d, newer);
+	assert_int_equal(pp_dual_open_store(&f->d, false, &err), -PP_EVERSION);
+	pp_dual_exec(&f->d, f->d.pg ? "UPDATE meta SET ivalue = 5 WHERE name = 'schema_version'"
+				    : "UPDATE meta SET value = 5 WHERE name = 'schema_version'");
+	assert_int_equal(pp_dual_open_store(&f->d, false, &err), 0);
 }
 
 #define TOKEN_TESTS(T)                                                                             \

@@ -819,17 +819,21 @@ function drawReport(box, r) {
     unknown: 'Unknown PIDs heard', unknown_pids: 'Unknown PIDs heard', shared: 'Shared keys in use',
     clones: 'Suspected clones', suspected_clones: 'Suspected clones', quarantined: 'Quarantined devices',
     failing: 'Keys failing their handshakes', failing_keys: 'Keys failing their handshakes',
+    locked_out: 'Keys locked out', exported_never_seen: 'Exported, never seen',
   };
+  const title = (k) => titles[k] || (k.charAt(0).toUpperCase() + k.slice(1)).replace(/_/g, ' ');
+  const isTime = (c) => /(_at|_seen|_until|^time|^created|^updated)$/.test(c);
   let any = false;
   for (const [k, v] of Object.entries(r || {})) {
     if (!Array.isArray(v)) continue;
     any = true;
-    const sec = h('div', { class: 'report-sec' }, h('h3', {}, titles[k] || k.replace(/_/g, ' '), ' ', num(v.length, { warn: true })));
+    const sec = h('div', { class: 'report-sec' }, h('h3', {}, title(k), ' ', num(v.length, { warn: true })));
     if (v.length) {
       const cols = Object.keys(v[0]).slice(0, 6);
       const tb = h('tbody');
       const cell = (c, x) => {
         if (c === 'uuid' && /^[0-9a-f-]{36}$/.test(String(x))) return h('a', { href: `#/device/${x}`, class: 'mono' }, String(x));
+        if (isTime(c) && typeof x === 'number') return when(x);
         return typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x);
       };
       for (const row of v.slice(0, 20)) tb.append(h('tr', {}, cols.map((c) => h('td', {}, cell(c, row[c])))));

@@ -79,6 +79,15 @@ static void wipe_strings(json_t *v)
 		json_array_foreach(v, i, x) wipe_strings(x);
 }
 
+/* A revealed secret's text is lent to the output buffer, not copied: once written to
+ * the socket (or dropped with the connection) it is wiped and freed here. */
+static void wipe_free(const void *data, size_t len, void *arg)
+{
+	(void)arg;
+	pp_wipe((void *)data, len);
+	free((void *)data);
+}
+
 static void reply(struct api_call *c, int code, json_t *body, bool no_store)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
@@ -90,13 +99,20 @@ static void reply(struct api_call *c, int code, json_t *body, bool no_store)
 		api_fail(c, 503, "out of memory", NULL);
 		return;
 	}
-	evbuffer_add_printf(out, "%s\n", text);
+	size_t n = strlen(text);
+	if (no_store && evbuffer_add_reference(out, text, n, wipe_free, NULL) == 0)
+		text = NULL; /* the buffer owns it now */
+	else
+		evbuffer_add(out, text, n);
+	evbuffer_add(out, "\n", 1);
 	evhttp_add_header(h, "Content-Type", "application/json");
 	if (no_store)
 		evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_send_reply(c->req, code, code == 202 ? "Accepted" : "OK", out);
-	pp_wipe(text, strlen(text));
-	free(text);
+	if (text) {
+		pp_wipe(text, n);
+		free(text);
+	}
 	evbuffer_free(out);
 	api_call_free(c);
 }

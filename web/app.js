@@ -321,6 +321,7 @@ const routes = [
   [/^\/$/, () => viewOverview()],
   [/^\/devices$/, (m, p) => viewDevices(p)],
   [/^\/device\/([0-9a-f-]{36})$/, (m) => viewDevice(m[1])],
+  [/^\/job\/([1-9][0-9]{0,17})$/, (m) => viewJob(m[1])],
   [/^\/batches$/, () => viewBatches()],
   [/^\/keys$/, (m, p) => viewKeys(p)],
   [/^\/audit$/, (m, p) => viewAudit(p)],
@@ -335,7 +336,7 @@ function route() {
   const { path, params } = parseHash();
   for (const a of document.querySelectorAll('#nav a')) {
     const page = a.dataset.page;
-    const on = (page === 'overview' && path === '/') || (page === 'devices' && path.startsWith('/device')) ||
+    const on = (page === 'overview' && path === '/') || (page === 'devices' && (path.startsWith('/device') || path.startsWith('/job/'))) ||
       (page === 'batches' && (path === '/batches' || path === '/keys')) || (page === 'audit' && path === '/audit');
     a.classList.toggle('on', on);
   }
@@ -507,7 +508,7 @@ function drawUnproven(box, res) {
   const tb = h('tbody');
   for (const j of rows.slice(0, 8)) {
     tb.append(h('tr', { 'data-job': j.id },
-      h('td', { class: 'mono' }, j.pid),
+      h('td', {}, h('a', { href: `#/job/${j.id}`, class: 'mono' }, j.pid)),
       h('td', { class: 'mono' }, j.address),
       h('td', { class: 'reason-cell' }, reasonParts(j.last_error || '').sentence),
       h('td', {}, when(j.updated))));
@@ -597,7 +598,8 @@ async function viewDevices(params) {
   const table = h('table', { class: 'grid', id: 'devices' });
   const pager = h('div', { class: 'pager' });
   const err = h('p', { class: 'error', id: 'devices-error' });
-  page('Devices', h('div', { class: 'toolbar' }, q, stateSel, batchSel, count), err, table, pager);
+  const unproven = h('section', { class: 'card unproven', id: 'unproven-box', hidden: true });
+  page('Devices', h('div', { class: 'toolbar' }, q, stateSel, batchSel, count), err, table, pager, unproven);
 
   api('GET', '/api/v1/batches').then((r) => {
     for (const b of r.batches) batchSel.append(h('option', { value: b.name, selected: b.name === f.batch }, b.name));
@@ -608,8 +610,10 @@ async function viewDevices(params) {
   })}`);
 
   let seq = 0;
+  const askJobs = unprovenAsker(f);
   const load = async () => {
     const mine = ++seq;
+    const jobsP = askJobs();
     let res;
     try {
       res = await api('GET', `/api/v1/devices${qs({
@@ -620,15 +624,19 @@ async function viewDevices(params) {
       err.textContent = e.message;
       return;
     }
+    const jobs = jobsP ? await jobsP : null;
     if (mine !== seq || !current(gen)) return;
     err.textContent = '';
+    drawUnprovenSearch(unproven, jobs);
     drawDeviceTable(table, res.devices, f, (col) => {
       if (f.sort === col) f.order = f.order === 'asc' ? 'desc' : 'asc';
       else { f.sort = col; f.order = 'asc'; }
       restart();
     });
     const from = cursors.length * PAGE;
-    count.textContent = res.total ? `${fmtInt.format(from + 1)}\u2013${fmtInt.format(from + res.devices.length)} of ${fmtInt.format(res.total)} devices` : 'no device matches';
+    const nj = jobs && jobs.jobs ? jobs.jobs.length : 0;
+    count.textContent = (res.total ? `${fmtInt.format(from + 1)}\u2013${fmtInt.format(from + res.devices.length)} of ${fmtInt.format(res.total)} devices` : 'no device matches') +
+      (nj ? ` \u00b7 ${fmtInt.format(nj)}${jobs.next_cursor ? '+' : ''} job${nj === 1 ? '' : 's'} of machines that never proved their key` : '');
     clear(pager);
     pager.append(
       h('button', { type: 'button', id: 'prev', disabled: !cursors.length, onclick: () => { cursor = cursors.pop(); load(); } }, '\u2190 Previous'),
@@ -670,6 +678,105 @@ function drawDeviceTable(table, devices, f, onSort) {
       h('td', { class: 'reason-cell' }, why ? reasonParts(why).sentence : '')));
   }
   table.append(h('thead', {}, head), tb);
+}
+
+/* The search's machines that never proved their key: a function giving the answer's
+ * promise (null without a search), asked once per search text (turning the device
+ * pages asks nothing more); a failure resolves to {error}. */
+function unprovenAsker(f) {
+  let asked = '';
+  let answer = null;
+  return () => {
+    if (!f.q) return null;
+    if (asked !== f.q || !answer) {
+      asked = f.q;
+      answer = api('GET', `/api/v1/jobs${qs({ q: f.q, bound: 'false', limit: PAGE })}`).catch((e) => ({ error: e }));
+    }
+    return answer;
+  };
+}
+
+/* The jobs of machines that never proved their key and match the search (GET
+ * /api/v1/jobs?q=...&bound=false): no device is recorded for them, so the device rows
+ * above cannot show them. Hidden when there are none; each links to its job. */
+function drawUnprovenSearch(box, res) {
+  clear(box);
+  box.hidden = !res || (!res.error && !res.jobs.length);
+  if (box.hidden) return;
+  box.append(h('h2', {}, 'Machines that never proved their key ',
+    res.jobs ? num(res.jobs.length, { bad: true }) : null, res.next_cursor ? '+' : ''));
+  if (res.error) {
+    box.append(h('p', { class: 'error', id: 'unproven-error' }, res.error.message));
+    return;
+  }
+  box.append(h('p', { class: 'muted small' }, 'A device is recorded once it proves its key over TLS-PSK. These machines said hello with a PID or address matching the search but never did: here is why.'));
+  const tb = h('tbody');
+  for (const j of res.jobs) {
+    const r = j.last_error ? reasonParts(j.last_error) : null;
+    tb.append(h('tr', { 'data-job': j.id },
+      h('td', {}, h('a', { href: `#/job/${j.id}`, class: 'mono' }, j.pid)),
+      h('td', { class: 'mono' }, j.address),
+      h('td', {}, h('span', { class: `badge st-${j.state}` }, j.state)),
+      h('td', { class: 'reason-cell', title: r && r.hint ? r.hint : null },
+        r ? r.sentence : h('span', { class: 'muted' }, 'no failure yet')),
+      h('td', {}, when(j.updated))));
+  }
+  box.append(h('table', { class: 'grid', id: 'unproven-search' },
+    h('thead', {}, h('tr', {}, ['PID', 'Address', 'Job', 'Why', 'When'].map((c) => h('th', {}, c)))), tb));
+}
+
+/* ---------- one job ---------- */
+
+async function viewJob(id) {
+  const gen = viewGen;
+  const res = await api('GET', `/api/v1/jobs/${id}`);
+  if (!current(gen)) return;
+  const j = res.job;
+  const facts = h('dl', { class: 'facts', id: 'job-facts' });
+  const fact = (k, v) => facts.append(h('dt', {}, k), h('dd', {}, v));
+  fact('PID', h('span', { class: 'mono' }, j.pid));
+  if (j.next_pid) fact('Next PID', h('span', { class: 'mono' }, j.next_pid));
+  fact('Address', h('span', { class: 'mono' }, j.address));
+  fact('UUID', j.bound ? h('a', { href: `#/device/${j.uuid}`, class: 'mono' }, j.uuid)
+    : h('span', {}, h('span', { class: 'mono' }, j.uuid), h('span', { class: 'muted' }, ' (as its hello said: not proved)')));
+  fact('Key proved', h('span', { id: 'job-bound' }, j.bound ? 'yes, over TLS-PSK: a device is recorded'
+    : 'no: the machine never proved its key, so no device is recorded'));
+  fact('Step', h('code', {}, j.step));
+  fact('Attempts', num(j.attempts));
+  fact('Instance', j.owner || '\u2014');
+  fact('Created', when(j.created));
+  fact('Updated', when(j.updated));
+  if (j.state === 'pending' || j.state === 'retry') fact('Next attempt', when(j.next_attempt_at));
+  const why = j.last_error && j.state !== 'done'
+    ? reasonBlock(j.state === 'failed' ? 'Why it failed' : 'Last error', j.last_error, 'bad', 'failure-reason') : null;
+  page(`Job ${j.id}`,
+    h('p', {}, h('a', { href: `#/devices${qs({ q: j.pid })}` }, `\u2190 Search for ${j.pid}`)),
+    h('p', { class: 'sub' }, h('span', { class: `badge st-${j.state}` }, j.state),
+      j.bound ? null : [' ', h('span', { class: 'badge st-failed' }, 'never proved its key')]),
+    h('div', { class: 'notes' }, why),
+    h('div', { class: 'split' }, h('section', { class: 'card' }, h('h2', {}, 'Job'), facts), jobActions(j)),
+    h('section', { class: 'card', id: 'timeline' }, h('h2', {}, 'Events'), drawTimeline([j])));
+}
+
+function jobActions(j) {
+  const box = h('section', { class: 'card', id: 'actions' }, h('h2', {}, 'Actions'));
+  const msg = h('p', { id: 'action-msg', class: 'error', role: 'alert' });
+  if (sessionStorage.getItem(ROLE_KEY) === '1') box.append(h('p', { class: 'muted' }, 'This token is read-only: the server refuses actions.'));
+  if (j.state !== 'failed') {
+    box.append(h('p', { class: 'muted' }, 'Only a failed job can be retried.'), msg);
+    return box;
+  }
+  box.append(h('p', {}, h('button', { type: 'button', id: 'retry', onclick: async () => {
+    try {
+      await api('POST', `/api/v1/jobs/${j.id}/retry`);
+      toast(`Job ${j.id} queued again.`);
+      route();
+    } catch (e) {
+      if (e.status === 403) sessionStorage.setItem(ROLE_KEY, '1');
+      msg.textContent = `Refused: ${e.message}`;
+    }
+  } }, `Retry job ${j.id}`), ' ', h('span', { class: 'muted' }, j.bound ? 'runs it again from its last durable step' : 'a machine with a wrong key fails again: check its key first')), msg);
+  return box;
 }
 
 /* ---------- one device ---------- */

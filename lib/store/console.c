@@ -380,8 +380,17 @@ int pp_store_job_page(struct pp_store *s, const struct pp_job_page *p,
 				  PP_STORE_ROWS_MAX);
 	if (p->before_id < 0)
 		return pp_err_set(err, PP_EINVAL, "a bad cursor");
-	return s->ops->job_page(s, p->state, p->limit, p->before_id ? p->before_id : INT64_MAX, cb,
-				ctx, err);
+	if (p->bound < -1 || p->bound > 1)
+		return pp_err_set(err, PP_EINVAL, "bound: -1, 0 or 1");
+	int rc = p->text ? check_text(p->text, err) : 0;
+	if (rc < 0)
+		return rc;
+	char pat[3 * PP_DEVICE_TEXT_MAX + 3], pid_pat[3 * PP_DEVICE_TEXT_MAX + 3];
+	bool text = p->text && *p->text;
+	if (text)
+		pp_dq_patterns(p->text, pat, pid_pat);
+	return s->ops->job_page(s, p, p->before_id ? p->before_id : INT64_MAX, text ? pat : NULL,
+				text ? pid_pat : NULL, cb, ctx, err);
 }
 
 /* ---- key stock ---- */

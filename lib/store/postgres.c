@@ -450,6 +450,12 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_DEVICE_JOBS] = JOB_COLS "WHERE uuid = $1 ORDER BY id DESC LIMIT $2",
     [ST_JOB_PAGE] = JOB_COLS "WHERE id < $1 ORDER BY id DESC LIMIT $2",
     [ST_JOB_PAGE_STATE] = JOB_COLS "WHERE id < $1 AND state = $3 ORDER BY id DESC LIMIT $2",
+    /* A search: the same walk down the primary key, filtered (it may scan). */
+    [ST_JOB_SEARCH] = JOB_COLS "WHERE id < $1 AND ($3::text IS NULL OR state = $3::text) AND "
+			       "($4::int < 0 OR bound = ($4::int = 1)) AND ($5::text IS NULL OR "
+			       "uuid ILIKE $5::text ESCAPE '\\' OR address ILIKE $5::text "
+			       "ESCAPE '\\' OR pid ILIKE $6::text ESCAPE '\\' OR next_pid ILIKE "
+			       "$6::text ESCAPE '\\') ORDER BY id DESC LIMIT $2",
     [ST_KEY_STOCK] = "SELECT b.id, b.name, k.state, count(k.id) FROM batches b LEFT JOIN keys k "
 		     "ON k.batch_id = b.id GROUP BY b.id, b.name, k.state UNION ALL "
 		     "SELECT b.id, b.name, '#quarantined', count(*) FROM devices d "
@@ -2149,17 +2155,27 @@ static int pg_device_jobs(struct pp_store *base, const uint8_t uuid[16], uint32_
 	return rc < 0 ? rc : job_rows(r, cb, ctx, err);
 }
 
-static int pg_job_page(struct pp_store *base, int state, uint32_t limit, int64_t before_id,
+static int pg_job_page(struct pp_store *base, const struct pp_job_page *pq, int64_t before_id,
+		       const char *text, const char *pid_text,
 		       int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
 {
 	struct params p = {0};
 	PGresult *r = NULL;
+	const char *state = pq->state >= 0 ? pp_job_state_name((enum pp_job_state)pq->state) : NULL;
+	enum stmt_id sid = text || pq->bound >= 0 ? ST_JOB_SEARCH
+			   : state                ? ST_JOB_PAGE_STATE
+						  : ST_JOB_PAGE;
 	p_i64(&p, before_id);
-	p_i64(&p, limit);
-	if (state >= 0)
-		p_text(&p, pp_job_state_name((enum pp_job_state)state));
-	int rc = run(pg(base), state >= 0 ? ST_JOB_PAGE_STATE : ST_JOB_PAGE, &p, &r,
-		     "store: job page", err);
+	p_i64(&p, pq->limit);
+	if (sid == ST_JOB_SEARCH) {
+		p_text(&p, state);
+		p_i64(&p, pq->bound);
+		p_text(&p, text);
+		p_text(&p, pid_text);
+	} else if (state) {
+		p_text(&p, state);
+	}
+	int rc = run(pg(base), sid, &p, &r, "store: job page", err);
 	return rc < 0 ? rc : job_rows(r, cb, ctx, err);
 }
 

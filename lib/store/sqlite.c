@@ -452,6 +452,11 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_DEVICE_JOBS] = JOB_COLS "WHERE uuid = ?1 ORDER BY id DESC LIMIT ?2",
     [ST_JOB_PAGE] = JOB_COLS "WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
     [ST_JOB_PAGE_STATE] = JOB_COLS "WHERE id < ?1 AND state = ?3 ORDER BY id DESC LIMIT ?2",
+    /* A search: the same walk down the primary key, filtered (it may scan). */
+    [ST_JOB_SEARCH] = JOB_COLS "WHERE id < ?1 AND (?3 IS NULL OR state = ?3) AND "
+			       "(?4 < 0 OR bound = ?4) AND (?5 IS NULL OR uuid LIKE ?5 ESCAPE '\\' "
+			       "OR address LIKE ?5 ESCAPE '\\' OR pid LIKE ?6 ESCAPE '\\' OR "
+			       "next_pid LIKE ?6 ESCAPE '\\') ORDER BY id DESC LIMIT ?2",
     [ST_KEY_STOCK] = "SELECT b.id, b.name, k.state, count(k.id) FROM batches b LEFT JOIN keys k "
 		     "ON k.batch_id = b.id GROUP BY b.id, k.state UNION ALL "
 		     "SELECT b.id, b.name, '#quarantined', count(*) FROM devices d "
@@ -1760,18 +1765,27 @@ static int sq_device_jobs(struct pp_store *base, const uint8_t uuid[16], uint32_
 	return rc;
 }
 
-static int sq_job_page(struct pp_store *base, int state, uint32_t limit, int64_t before_id,
+static int sq_job_page(struct pp_store *base, const struct pp_job_page *p, int64_t before_id,
+		       const char *text, const char *pid_text,
 		       int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err)
 {
 	struct sqlite_store *s = sq(base);
 	struct state_list c = {.cb.job = cb, .ctx = ctx};
-	enum stmt_id sid = state >= 0 ? ST_JOB_PAGE_STATE : ST_JOB_PAGE;
+	const char *state = p->state >= 0 ? pp_job_state_name((enum pp_job_state)p->state) : NULL;
+	enum stmt_id sid = text || p->bound >= 0 ? ST_JOB_SEARCH
+			   : state               ? ST_JOB_PAGE_STATE
+						 : ST_JOB_PAGE;
 	sqlite3_stmt *st = NULL;
-	int rc =
-	    state >= 0
-		? stmt_bound(s, sid, "store: job page", &st, err, "iit", before_id, (int64_t)limit,
-			     pp_job_state_name((enum pp_job_state)state))
-		: stmt_bound(s, sid, "store: job page", &st, err, "ii", before_id, (int64_t)limit);
+	int rc;
+	if (sid == ST_JOB_SEARCH)
+		rc = stmt_bound(s, sid, "store: job page", &st, err, "iioioo", before_id,
+				(int64_t)p->limit, state, (int64_t)p->bound, text, pid_text);
+	else if (state)
+		rc = stmt_bound(s, sid, "store: job page", &st, err, "iit", before_id,
+				(int64_t)p->limit, state);
+	else
+		rc = stmt_bound(s, sid, "store: job page", &st, err, "ii", before_id,
+				(int64_t)p->limit);
 	if (rc < 0)
 		return rc;
 	rc = step_rows(s, st, "store: job page", state_list_row, &c, err);

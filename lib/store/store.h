@@ -659,11 +659,17 @@ int pp_store_job_events(struct pp_store *s, int64_t job_id,
 			int (*cb)(void *ctx, const struct pp_job_event *), void *ctx,
 			struct pp_err *err) PP_WUR;
 
-/* Jobs newest first, keyset paged by id. */
+/* Jobs newest first, keyset paged by id. Without text or bound the page walks the
+ * primary key; a search may scan (as the device search does). */
 struct pp_job_page {
 	int state;         /* enum pp_job_state, -1 any */
 	uint32_t limit;    /* 1..PP_STORE_ROWS_MAX */
 	int64_t before_id; /* 0: from the newest; else only ids below it */
+	const char *text;  /* NULL or "": none; else 1..PP_DEVICE_TEXT_MAX printable ASCII
+			      (-PP_EINVAL otherwise), a case-insensitive part of the job's
+			      PID or next PID (with or without its dash), its address or
+			      its UUID */
+	int bound;         /* -1 any, 0 unbound (never proved its key), 1 bound */
 };
 int pp_store_job_page(struct pp_store *s, const struct pp_job_page *p,
 		      int (*cb)(void *ctx, const struct pp_job *), void *ctx,

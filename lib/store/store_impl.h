@@ -282,8 +282,10 @@ struct pp_store_ops {
 	/* The device's jobs newest first (limit 1..100). */
 	int (*device_jobs)(struct pp_store *s, const uint8_t uuid[16], uint32_t limit,
 			   int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err);
-	/* Jobs newest first with ids below before_id, state -1 any. */
-	int (*job_page)(struct pp_store *s, int state, uint32_t limit, int64_t before_id,
+	/* Jobs newest first with ids below before_id (p checked; its before_id ignored);
+	 * text and pid_text: LIKE patterns (pp_dq_patterns) or NULL. */
+	int (*job_page)(struct pp_store *s, const struct pp_job_page *p, int64_t before_id,
+			const char *text, const char *pid_text,
 			int (*cb)(void *, const struct pp_job *), void *ctx, struct pp_err *err);
 	/* (batch id, batch name, key state name, rows) for every batch and key state, and
 	 * (id, name, "#quarantined", devices) per batch; in batch id order. */
@@ -499,6 +501,7 @@ int pp_audit_hash(const uint8_t prev[PP_AUDIT_HASH_LEN], uint64_t seq, int64_t t
 	X(ST_DEVICE_JOBS)                                                                          \
 	X(ST_JOB_PAGE)                                                                             \
 	X(ST_JOB_PAGE_STATE)                                                                       \
+	X(ST_JOB_SEARCH)                                                                           \
 	X(ST_KEY_STOCK)                                                                            \
 	X(ST_ESCROW_EVENT)
 

@@ -1,5 +1,6 @@
 /* /api/v1/jobs: newest first by keyset pages, one job with its events, an
  * administrator's retry of a failed job (docs/api.md). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 
 struct jobs_ctx {
 	struct pp_job_page p;
+	char text[PP_DEVICE_TEXT_MAX + 1];
 	struct pp_cursor cur;
 	uint32_t want, n;
 	int64_t last_id;
@@ -39,6 +41,7 @@ static int jobs_run(struct pp_store *st, void *arg, struct api_result *res, stru
 	int rc = pp_store_job_page(st, &c->p, jobs_row, c, err);
 	if (rc < 0) {
 		json_decref(c->rows);
+		res->field = rc == -PP_EINVAL ? "q" : NULL;
 		return rc;
 	}
 	json_t *next = json_null();
@@ -52,21 +55,47 @@ static int jobs_run(struct pp_store *st, void *arg, struct api_result *res, stru
 	return res->body ? 0 : pp_err_set(err, PP_ENOMEM, "out of memory");
 }
 
+/* The filters: 0, or -PP_EINVAL with *field. */
+static int jobs_filters(struct api_call *c, struct jobs_ctx *x, const char **field,
+			struct pp_err *err)
+{
+	const char *v;
+	bool b;
+	x->p.state = -1;
+	x->p.bound = -1;
+	if ((v = pp_query_get(&c->q, "state")) && pp_uc_job_state_parse(v, &x->p.state, err) < 0)
+		return *field = "state", -PP_EINVAL;
+	if ((v = pp_query_get(&c->q, "bound"))) {
+		if (pp_query_bool(v, &b, "bound", err) < 0)
+			return *field = "bound", -PP_EINVAL;
+		x->p.bound = b;
+	}
+	if ((v = pp_query_get(&c->q, "q"))) {
+		if (!v[0] || strlen(v) > PP_DEVICE_TEXT_MAX)
+			return *field = "q",
+			       pp_err_set(err, PP_EINVAL, "q must be 1 to %d printable characters",
+					  PP_DEVICE_TEXT_MAX);
+		snprintf(x->text, sizeof(x->text), "%s", v);
+		x->p.text = x->text;
+	}
+	return 0;
+}
+
 static int jobs_params(struct api_call *c, struct jobs_ctx *x, const char **field,
 		       struct pp_err *err)
 {
 	const char *v;
 	uint64_t limit = 50;
-	x->p.state = -1;
-	if ((v = pp_query_get(&c->q, "state")) && pp_uc_job_state_parse(v, &x->p.state, err) < 0)
-		return *field = "state", -PP_EINVAL;
+	if (jobs_filters(c, x, field, err) < 0)
+		return -PP_EINVAL;
 	if ((v = pp_query_get(&c->q, "limit")) &&
 	    pp_query_u64(v, 1, PP_DEVICE_PAGE_MAX, &limit, "limit", err) < 0)
 		return *field = "limit", -PP_EINVAL;
 	x->want = (uint32_t)limit;
 	x->p.limit = x->want + 1; /* one more: is there a next page? */
-	const char *f[] = {pp_query_get(&c->q, "state")};
-	x->cur = (struct pp_cursor){.kind = CURSOR_JOBS, .filter = pp_query_digest(f, 1)};
+	const char *f[] = {pp_query_get(&c->q, "state"), pp_query_get(&c->q, "q"),
+			   pp_query_get(&c->q, "bound")};
+	x->cur = (struct pp_cursor){.kind = CURSOR_JOBS, .filter = pp_query_digest(f, 3)};
 	if ((v = pp_query_get(&c->q, "cursor"))) {
 		struct pp_cursor got;
 		if (pp_cursor_decode(v, &x->cur, &got, err) < 0)
@@ -78,7 +107,7 @@ static int jobs_params(struct api_call *c, struct jobs_ctx *x, const char **fiel
 
 void api_on_jobs(struct api_call *c)
 {
-	static const char *const params[] = {"state", "limit", "cursor", NULL};
+	static const char *const params[] = {"state", "q", "bound", "limit", "cursor", NULL};
 	if (!api_query_ok(c, params))
 		return;
 	struct jobs_ctx *x = calloc(1, sizeof(*x));

@@ -222,6 +222,61 @@ expect 200 "jobs page 2"
 req "$READ" GET "/api/v1/jobs/1"
 expect 200 "one job"
 schema GET "/api/v1/jobs/{id}"
+# The wrong-key machine never proved its key: no device row, but a search of the jobs
+# by its PID (with or without the dash, in lower case) or its address finds its failed
+# unbound job with the reason.
+req "$READ" GET "/api/v1/jobs/$FJOB"
+FPID=$(jq -r .job.pid "$T/r.json")
+FADDR=$(jq -r .job.address "$T/r.json")
+FWHY=$(jq -r .job.last_error "$T/r.json")
+[ -n "$FWHY" ] && [ "$FWHY" != null ] || fail "the failed job has no reason: $(cat "$T/r.json")"
+req "$READ" GET "/api/v1/devices?q=$FPID"
+[ "$(jq .total "$T/r.json")" -eq 0 ] || fail "the wrong-key machine has a device row"
+ok
+FLOW=$(printf '%s' "$FPID" | tr -d - | tr 'A-Z' 'a-z')
+for q in "$FPID" "$FLOW" "$FADDR"; do
+	req "$READ" GET "/api/v1/jobs?q=$q&bound=false"
+	expect 200 "jobs q=$q&bound=false"
+	schema GET /api/v1/jobs
+	jq -e --argjson id "$FJOB" --arg why "$FWHY" --arg pid "$FPID" --arg a "$FADDR" '
+		(.jobs | length >= 1) and all(.jobs[]; .bound == false) and
+		any(.jobs[]; .id == $id and .state == "failed" and .last_error == $why and
+		    .pid == $pid and .address == $a)' "$T/r.json" >/dev/null ||
+		fail "jobs q=$q&bound=false: $(cat "$T/r.json")"
+	ok
+done
+req "$READ" GET "/api/v1/jobs?q=$FPID&bound=true"
+expect 200 "jobs q=PID&bound=true"
+[ "$(jq '.jobs | length' "$T/r.json")" -eq 0 ] || fail "a bound job of the wrong key: $(cat "$T/r.json")"
+ok
+req "$READ" GET "/api/v1/jobs?q=$NET.&state=failed"
+jq -e 'all(.jobs[]; .state == "failed" and (.address | startswith("'"$NET"'.")))' \
+	"$T/r.json" >/dev/null || fail "q with state: $(cat "$T/r.json")"
+ok
+# A search paged by cursor: every bound job once; the cursor holds q and bound.
+req "$READ" GET "/api/v1/jobs?bound=true&limit=500"
+NB=$(jq '.jobs | length' "$T/r.json")
+[ "$NB" -ge 5 ] && jq -e 'all(.jobs[]; .bound)' "$T/r.json" >/dev/null ||
+	fail "bound=true: $(cat "$T/r.json")"
+req "$READ" GET "/api/v1/jobs?q=-&bound=true&limit=2"
+jq -r '.jobs[].id' "$T/r.json" >"$T/jseen"
+SCUR=$(jq -r .next_cursor "$T/r.json")
+[ "$SCUR" != null ] || fail "no second page of a search"
+req "$READ" GET "/api/v1/jobs?q=-&bound=false&limit=2&cursor=$SCUR"
+expect 400 "a search cursor with another binding"
+expect_field cursor "a search cursor with another binding"
+req "$READ" GET "/api/v1/jobs?q=.&bound=true&limit=2&cursor=$SCUR"
+expect 400 "a search cursor with another q"
+expect_field cursor "a search cursor with another q"
+while [ "$SCUR" != null ]; do
+	req "$READ" GET "/api/v1/jobs?q=-&bound=true&limit=2&cursor=$SCUR"
+	expect 200 "a search's next page"
+	jq -r '.jobs[].id' "$T/r.json" >>"$T/jseen"
+	SCUR=$(jq -r .next_cursor "$T/r.json")
+done
+[ "$(sort -u "$T/jseen" | wc -l)" -eq "$NB" ] && [ "$(wc -l <"$T/jseen")" -eq "$NB" ] ||
+	fail "a search by pages gave $(wc -l <"$T/jseen") jobs of $NB"
+ok
 req "$READ" GET /api/v1/batches
 expect 200 batches
 schema GET /api/v1/batches
@@ -274,6 +329,16 @@ req "$READ" GET "/api/v1/devices?limit=1&state=failed&cursor=$C1"
 expect 400 "a cursor with other filters"
 req "$READ" GET "/api/v1/jobs?cursor=$C1"
 expect 400 "a devices cursor on jobs"
+for q in "q=" "q=$(head -c 65 /dev/zero | tr '\0' a)" "q=a%01b" "q=a%C3%A9"; do
+	req "$READ" GET "/api/v1/jobs?$q"
+	expect 400 "jobs ${q:0:12}"
+	expect_field q "jobs ${q:0:12}"
+done
+for b in "" yes 1 TRUE; do
+	req "$READ" GET "/api/v1/jobs?bound=$b"
+	expect 400 "jobs bound=$b"
+	expect_field bound "jobs bound=$b"
+done
 req "$READ" GET "/api/v1/audit?since=-1"
 expect_field since "since -1"
 req "$READ" GET "/api/v1/devices/not-a-uuid"

@@ -219,6 +219,79 @@ def search(driver, text, want_uuid, what):
     ok(f"search by {what} finds the device ({ms:.0f} ms, typing and the 200 ms pause included)")
 
 
+def unproven_job():
+    """The wrong-key machine's failed job, from the store (pskprov jobs list): it never
+    proved its key, so it has no device row."""
+    jobs = [j for j in cli("jobs", "list", "--state", "failed", "--json") if not j["bound"]]
+    if not jobs:
+        fail("no failed job of a machine that never proved its key (the wrong-key device)")
+    return max(jobs, key=lambda j: j["id"])
+
+
+def unproven_row(driver, job):
+    return el(driver, f'#unproven-search tbody tr[data-job="{job["id"]}"]')
+
+
+def check_unproven_row(driver, job, what):
+    """The search's row for the job: its PID, address, state and reason in words."""
+    row = unproven_row(driver, job)
+    cells = [c.text for c in row.find_elements(By.CSS_SELECTOR, "td")]
+    cause = job["last_error"].split(": ")[-1]
+    if cells[0] != job["pid"] or cells[1] != job["address"] or cells[2] != "failed":
+        fail(f"search by {what}: the unproven row says {cells}, expected {job['pid']} "
+             f"{job['address']} failed")
+    if not cause or cause.lower() not in cells[3].lower():
+        fail(f"search by {what}: the reason '{cells[3]}' does not say the store's '{cause}'")
+    if row_uuids(driver, "#devices"):
+        fail(f"search by {what}: a device row for a machine that never proved its key")
+    return cells[3]
+
+
+def search_unproven(driver, text, job, what):
+    go(driver, "#/devices")
+    box = wait(driver, lambda d: el(d, "#q"), "the device search box")
+    box.clear()
+    t0 = time.monotonic()
+    box.send_keys(text)
+    wait(driver, lambda d: unproven_row(d, job) and (text_of(d, "#count") or "").startswith("no device"),
+         f"the search for the wrong-key machine's {what} to show its job")
+    ms = (time.monotonic() - t0) * 1000
+    reason = check_unproven_row(driver, job, what)
+    ok(f"search by the wrong-key machine's {what} shows it never proved its key ({ms:.0f} ms, "
+       f"typing and the 200 ms pause included): {reason}")
+
+
+def check_unproven(driver):
+    """A machine with a wrong PPS has no device row: the devices search (and the header's)
+    finds its failed job by PID and address, says why, and links to the job's page."""
+    job = unproven_job()
+    search_unproven(driver, job["pid"], job, "PID")
+    search_unproven(driver, job["pid"].replace("-", "").lower(), job, "PID without dash")
+    search_unproven(driver, job["address"], job, "address")
+    shot(driver, "search-unproven")
+    go(driver, "#/batches")
+    wait(driver, lambda d: el(d, "#batches"), "the batches page")
+    el(driver, "#search-q").send_keys(job["address"])
+    el(driver, "#search-q").submit()
+    wait(driver, lambda d: unproven_row(d, job), "the header search's unproven row")
+    check_unproven_row(driver, job, "address in the header search")
+    ok("the header search shows the machine that never proved its key")
+    unproven_row(driver, job).find_element(By.CSS_SELECTOR, "a").click()
+    wait(driver, lambda d: el(d, "#job-facts") and el(d, "#failure-reason"), "the job's page")
+    reason = text_of(driver, "#failure-reason .reason")
+    cause = job["last_error"].split(": ")[-1]
+    if cause.lower() not in reason.lower():
+        fail(f"the job page's reason '{reason}' does not say the store's '{cause}'")
+    if not el(driver, "#timeline .ev-failed") or not el(driver, "#timeline .ev-queued"):
+        fail("the job page's events lack 'queued' or 'failed'")
+    if "never proved" not in (text_of(driver, "#job-bound") or ""):
+        fail(f"the job page does not say the key was never proved: {text_of(driver, '#job-bound')}")
+    if f"Job {job['id']}" not in driver.title:
+        fail(f"the job page's title: {driver.title}")
+    shot(driver, "job-unproven")
+    ok(f"the job's page shows its events and why it failed: {reason}")
+
+
 def main():
     os.makedirs(ART, exist_ok=True)
     read_tok = read_token("PP_READ_TOKEN_FILE")
@@ -260,6 +333,7 @@ def run(driver, read_tok, admin_tok, failed, clone, prov):
     search(driver, failed["pid"].replace("-", "").lower(), failed["uuid"], "PID without dash")
     search(driver, failed["address"], failed["uuid"], "address")
     shot(driver, "devices-search")
+    check_unproven(driver)
     go(driver, "#/devices?state=failed")
     wait(driver, lambda d: el(d, "#devices tbody tr"), "the failed devices")
     shot(driver, "devices-failed")

@@ -797,6 +797,8 @@ struct jobs {
 	int n;
 	int64_t id[64];
 	enum pp_job_state st[64];
+	bool bound[64];
+	char error[64][PP_STORE_TEXT_MAX + 1];
 };
 
 static int jobs_cb(void *ctx, const struct pp_job *j)
@@ -804,6 +806,8 @@ static int jobs_cb(void *ctx, const struct pp_job *j)
 	struct jobs *v = ctx;
 	assert_true(v->n < 64);
 	v->id[v->n] = j->id;
+	v->bound[v->n] = j->bound;
+	snprintf(v->error[v->n], sizeof(v->error[0]), "%s", j->last_error);
 	v->st[v->n++] = j->state;
 	return 0;
 }
@@ -823,7 +827,7 @@ static void test_job_pages(void **state)
 	assert_int_equal(pp_store_device_jobs(f->d.s, u, 0, jobs_cb, &v, &err), -PP_EINVAL);
 	assert_int_equal(pp_store_device_jobs(f->d.s, u, 101, jobs_cb, &v, &err), -PP_EINVAL);
 	/* All jobs, newest first, 7 a page, every one once. */
-	struct pp_job_page p = {.state = -1, .limit = 7};
+	struct pp_job_page p = {.state = -1, .limit = 7, .bound = -1};
 	int64_t prev = INT64_MAX, n = 0;
 	for (;;) {
 		memset(&v, 0, sizeof(v));
@@ -839,7 +843,7 @@ static void test_job_pages(void **state)
 	}
 	assert_int_equal(n, NDEV + 1);
 	/* By state. */
-	p = (struct pp_job_page){.state = PP_JOB_FAILED, .limit = 500};
+	p = (struct pp_job_page){.state = PP_JOB_FAILED, .limit = 500, .bound = -1};
 	memset(&v, 0, sizeof(v));
 	assert_int_equal(pp_store_job_page(f->d.s, &p, jobs_cb, &v, &err), 0);
 	assert_int_equal(v.n, NDEV / 3 + 1); /* the clone's too */
@@ -850,6 +854,145 @@ static void test_job_pages(void **state)
 	p.limit = 1;
 	p.state = 9;
 	assert_int_equal(pp_store_job_page(f->d.s, &p, jobs_cb, &v, &err), -PP_EINVAL);
+}
+
+/* The jobs a search finds (state -1 any, bound -1 any), all on one page. */
+static int job_search(struct fixture *f, const char *text, int state, int bound, struct jobs *v)
+{
+	struct pp_err err = {0};
+	struct pp_job_page p = {.state = state, .limit = 64, .text = text, .bound = bound};
+	memset(v, 0, sizeof(*v));
+	return pp_store_job_page(f->d.s, &p, jobs_cb, v, &err);
+}
+
+/* A sender with a wrong PPS: a hello, a claim, the handshake fails; never bound. */
+static int64_t unproven(struct fixture *f, unsigned dev, unsigned keyn, int64_t now)
+{
+	struct pp_err err = {0};
+	int64_t job = hello(f, dev, keyn, now, NULL);
+	assert_int_equal(claim(f, "w1", now), job);
+	assert_int_equal(pp_store_job_fail(f->d.s, job, "w1", "TLS-PSK handshake: wrong key", &err),
+			 0);
+	return job;
+}
+
+/* A bound job with a next key (PID 98): found by its next PID. */
+static int64_t rotated(struct fixture *f, unsigned dev, unsigned keyn, int64_t now)
+{
+	struct pp_err err = {0};
+	struct pp_device_secrets sec = {.admin_user = "admin"};
+	char npid[9], npps[33];
+	struct pp_pid p;
+	struct pp_pps pps;
+	uint8_t u[16];
+	int64_t job = hello(f, dev, keyn, now, NULL);
+	assert_int_equal(claim(f, "w1", now), job);
+	assert_int_equal(bind(f, job, dev, "", now), 0);
+	snprintf(sec.admin_password, sizeof(sec.admin_password), "Adm1n!pass");
+	snprintf(sec.mebx_password, sizeof(sec.mebx_password), "Mebx!new1");
+	uuid_of(dev, u);
+	assert_int_equal(pp_store_device_escrow(f->d.s, u, &sec, &err), 0);
+	pp_test_pid(98, npid);
+	pp_test_pps(98, 31, 7, "CQ", npps);
+	assert_int_equal(pp_store_job_next_key(f->d.s, job, "w1", npid, npps, &p, &pps, &err), 0);
+	pp_wipe(&pps, sizeof(pps));
+	pp_wipe(npps, sizeof(npps));
+	return job;
+}
+
+static void test_job_search(void **state)
+{
+	struct fixture *f = *state;
+	struct jobs v;
+	populate(f);
+	key(f, f->alpha, 40);
+	int64_t bad = unproven(f, 300, 40, T0 + 30);
+	char pid[9], dashed[10], lower[9], addr[16], ut[37];
+	uint8_t u[16], a[4];
+	pp_test_pid(40, pid);
+	snprintf(dashed, sizeof(dashed), "%.4s-%.4s", pid, pid + 4);
+	for (int i = 0; i < 9; i++)
+		lower[i] = (char)(pid[i] >= 'A' && pid[i] <= 'Z' ? pid[i] | 0x20 : pid[i]);
+	addr_of(300, a);
+	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	uuid_of(300, u);
+	pp_uuid_format(u, ut);
+	/* The unproven sender by its PID (with, without its dash, in lower case), its
+	 * address and a UUID fragment in capitals: its failed unbound job and reason. */
+	const char *texts[] = {pid, dashed, lower, addr, ut + 24};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		assert_int_equal(job_search(f, texts[i], -1, 0, &v), 0);
+		if (v.n != 1 || v.id[0] != bad)
+			fail_msg("search '%s': %d jobs, first %lld", texts[i], v.n,
+				 (long long)(v.n ? v.id[0] : 0));
+		assert_int_equal(v.st[0], PP_JOB_FAILED);
+		assert_false(v.bound[0]);
+		assert_string_equal(v.error[0], "TLS-PSK handshake: wrong key");
+	}
+	/* Not among the bound; with any binding, and with the state filter. */
+	assert_int_equal(job_search(f, dashed, -1, 1, &v), 0);
+	assert_int_equal(v.n, 0);
+	assert_int_equal(job_search(f, dashed, -1, -1, &v), 0);
+	assert_int_equal(v.n, 1);
+	assert_int_equal(job_search(f, dashed, PP_JOB_FAILED, 0, &v), 0);
+	assert_int_equal(v.n, 1);
+	assert_int_equal(job_search(f, dashed, PP_JOB_DONE, -1, &v), 0);
+	assert_int_equal(v.n, 0);
+	/* The binding alone: every populated job is bound, the sender's is not. */
+	assert_int_equal(job_search(f, NULL, -1, 0, &v), 0);
+	assert_int_equal(v.n, 1);
+	assert_int_equal(v.id[0], bad);
+	assert_int_equal(job_search(f, "", -1, 1, &v), 0);
+	assert_int_equal(v.n, NDEV + 1);
+	for (int i = 0; i < v.n; i++) {
+		assert_true(v.bound[i]);
+		assert_true(i == 0 || v.id[i] < v.id[i - 1]);
+	}
+	/* A device's next PID finds its job too. */
+	key(f, f->beta, 41);
+	int64_t rot = rotated(f, 301, 41, T0 + 31);
+	pp_test_pid(98, pid);
+	snprintf(dashed, sizeof(dashed), "%.4s-%.4s", pid, pid + 4);
+	assert_int_equal(job_search(f, dashed, -1, 1, &v), 0);
+	assert_int_equal(v.n, 1);
+	assert_int_equal(v.id[0], rot);
+}
+
+/* Wildcards, pages of a search, bad searches. */
+static void test_job_search_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct jobs v;
+	populate(f);
+	key(f, f->alpha, 40);
+	unproven(f, 300, 40, T0 + 30);
+	/* LIKE's wildcards are plain; no match; a search paged by id. */
+	assert_int_equal(job_search(f, "%", -1, -1, &v), 0);
+	assert_int_equal(v.n, 0);
+	assert_int_equal(job_search(f, "no-such-thing", -1, -1, &v), 0);
+	assert_int_equal(v.n, 0);
+	struct pp_err err = {0};
+	struct pp_job_page p = {.state = -1, .limit = 1, .text = "-", .bound = 1};
+	int64_t n = 0;
+	for (;; n++) {
+		memset(&v, 0, sizeof(v));
+		assert_int_equal(pp_store_job_page(f->d.s, &p, jobs_cb, &v, &err), 0);
+		if (v.n == 0)
+			break;
+		assert_true(v.bound[0]);
+		p.before_id = v.id[0];
+	}
+	assert_int_equal(n, NDEV + 1); /* every bound job: "-" is in every UUID */
+	/* Bad searches. */
+	assert_int_equal(job_search(f, "a\x01b", -1, -1, &v), -PP_EINVAL);
+	char big[PP_DEVICE_TEXT_MAX + 2];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(job_search(f, big, -1, -1, &v), -PP_EINVAL);
+	big[PP_DEVICE_TEXT_MAX] = '\0';
+	assert_int_equal(job_search(f, big, -1, -1, &v), 0);
+	assert_int_equal(job_search(f, NULL, -1, 2, &v), -PP_EINVAL);
+	assert_int_equal(job_search(f, NULL, -1, -2, &v), -PP_EINVAL);
 }
 
 struct stock {
@@ -960,8 +1103,9 @@ static void test_device_first_hello(void **state)
 #define CONSOLE_TESTS(T)                                                                           \
 	T(test_sorts_and_paging), T(test_filters), T(test_search), T(test_bad_queries),            \
 	    T(test_events_of_a_life), T(test_events_retry_fail_clone), T(test_events_cap),         \
-	    T(test_requeue), T(test_release), T(test_job_pages), T(test_key_stock),                \
-	    T(test_upgrade_from_v5), T(test_device_first_hello)
+	    T(test_requeue), T(test_release), T(test_job_pages), T(test_job_search),               \
+	    T(test_job_search_pages), T(test_key_stock), T(test_upgrade_from_v5),                  \
+	    T(test_device_first_hello)
 
 /* No argument: the SQLite suite; "pg": the PostgreSQL one (ctest runs both, the
  * second as unit/test_store_console_pg). */

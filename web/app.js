@@ -637,6 +637,10 @@ async function viewDevices(params) {
     const nj = jobs && jobs.jobs ? jobs.jobs.length : 0;
     count.textContent = (res.total ? `${fmtInt.format(from + 1)}\u2013${fmtInt.format(from + res.devices.length)} of ${fmtInt.format(res.total)} devices` : 'no device matches') +
       (nj ? ` \u00b7 ${fmtInt.format(nj)}${jobs.next_cursor ? '+' : ''} job${nj === 1 ? '' : 's'} of machines that never proved their key` : '');
+    /* No device and no page before: the empty table and its pager say nothing. */
+    const empty = !res.devices.length && !cursors.length;
+    table.hidden = empty;
+    pager.hidden = empty;
     clear(pager);
     pager.append(
       h('button', { type: 'button', id: 'prev', disabled: !cursors.length, onclick: () => { cursor = cursors.pop(); load(); } }, '\u2190 Previous'),

@@ -232,6 +232,11 @@ def report_run(samples, t0, t_settled):
     peak = {k: max(st["devices"][k.split(".")[1]] for _, _, _, st in samples) for k, _ in FIGS}
     pk = {k: max(page[k] for _, page, _, _ in samples) for k, _ in FIGS}
     print("  peaks, store / page: " + "; ".join(f"{name} {peak[k]} / {pk[k]}" for k, name in FIGS))
+    # Queued counts devices in state seen: a device is recorded once it proves its key, so
+    # the hellos waiting for a session are jobs (pending), on the page's Jobs card.
+    jp = max(st["jobs"]["pending"] for _, _, _, st in samples)
+    jpp = max(page.get("jobs.pending", 0) for _, page, _, _ in samples)
+    print(f"  jobs pending (hellos waiting for a session), store / page: {jp} / {jpp}")
 
 
 def report_final(driver):

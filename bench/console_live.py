@@ -39,8 +39,8 @@ N = int(os.environ["PP_DEVICES"])
 WRONG = int(os.environ["PP_WRONG"])
 DROP = int(os.environ["PP_DROP"])
 SAMPLE_S = 0.25
-FIGS = (("devices.provisioned", "provisioned"), ("devices.configuring", "in progress"),
-        ("devices.seen", "queued"), ("devices.failed", "failed"))
+FIGS = (("devices.provisioned", "provisioned"), ("jobs.running", "in progress"),
+        ("jobs.queued", "queued"), ("devices.failed", "failed"))
 
 
 def stop(msg):
@@ -119,7 +119,12 @@ def store_figures(st):
     for group in ("devices", "jobs", "keys"):
         for k, v in st[group].items():
             out[f"{group}.{k}"] = v
-    out["devices.total"] = sum(st["devices"].values())
+    # What the overview derives: machines queued (pending and retry jobs) and every
+    # machine heard from (devices at rest, and one per active job).
+    d, j = st["devices"], st["jobs"]
+    out["jobs.queued"] = j["pending"] + j["retry"]
+    out["machines.total"] = (d["seen"] + d["provisioned"] + d["failed"] + d["quarantined"] +
+                             j["pending"] + j["retry"] + j["running"])
     return out
 
 
@@ -168,7 +173,7 @@ def sample_run(driver, store_tok):
             now = time.monotonic()
             if t_settled is None and settled(st):
                 t_settled = ts
-            if t_settled is not None and (all(page[k] == st["devices"][k.split(".")[1]] for k, _ in FIGS)
+            if t_settled is not None and (all(page[k] == store_figures(st)[k] for k, _ in FIGS)
                                           or now - t_settled > 10):
                 break
             if now - t0 > 180:
@@ -208,7 +213,7 @@ def report_run(samples, t0, t_settled):
           f"settled (nothing queued or in progress) at {t_settled - t0:.1f} s")
     moving = [s for s in samples if s[0] <= t_final + 0.01 and s[2] >= (first or t0)]
     behind = [st["devices"]["provisioned"] - page["devices.provisioned"] for _, page, _, st in moving]
-    apart = [sum(abs(st["devices"][k.split(".")[1]] - page[k]) for k, _ in FIGS)
+    apart = [sum(abs(store_figures(st)[k] - page[k]) for k, _ in FIGS)
              for _, page, _, st in moving]
     ages = []
     for tp, page, _, _ in moving:
@@ -229,14 +234,9 @@ def report_run(samples, t0, t_settled):
               f"after the store had it")
     else:
         print(f"  the page never showed the final {final_v} provisioned while sampled")
-    peak = {k: max(st["devices"][k.split(".")[1]] for _, _, _, st in samples) for k, _ in FIGS}
+    peak = {k: max(store_figures(st)[k] for _, _, _, st in samples) for k, _ in FIGS}
     pk = {k: max(page[k] for _, page, _, _ in samples) for k, _ in FIGS}
     print("  peaks, store / page: " + "; ".join(f"{name} {peak[k]} / {pk[k]}" for k, name in FIGS))
-    # Queued counts devices in state seen: a device is recorded once it proves its key, so
-    # the hellos waiting for a session are jobs (pending), on the page's Jobs card.
-    jp = max(st["jobs"]["pending"] for _, _, _, st in samples)
-    jpp = max(page.get("jobs.pending", 0) for _, page, _, _ in samples)
-    print(f"  jobs pending (hellos waiting for a session), store / page: {jp} / {jpp}")
 
 
 def report_final(driver):

@@ -369,50 +369,73 @@ function page(title, ...kids) {
 
 /* ---------- overview ---------- */
 
+/* The overview counts machines: devices (a row once a machine proved its key) by state,
+ * and the machines still waiting or being set up, which are jobs (one active job per
+ * machine) because most have proved nothing yet. */
 const CARDS = [
-  ['provisioned', 'Provisioned', 'devices set up and handed over'],
-  ['configuring', 'In progress', 'devices being set up now'],
-  ['seen', 'Queued', 'devices heard, waiting for a session'],
-  ['failed', 'Failed', 'devices whose last attempt failed'],
-  ['quarantined', 'Quarantined', 'devices holding another device\u2019s key'],
+  ['devices.provisioned', 'Provisioned', 'devices set up and handed over', (st) => st.devices.provisioned],
+  ['jobs.running', 'In progress', 'machines being set up now (sessions)', (st) => st.jobs.running],
+  ['jobs.queued', 'Queued', 'machines heard, waiting for a session or a retry', (st) => queued(st)],
+  ['devices.failed', 'Failed', 'devices whose last attempt failed', (st) => st.devices.failed],
+  ['devices.quarantined', 'Quarantined', 'devices holding another device\u2019s key', (st) => st.devices.quarantined],
 ];
+const CARD_LINK = {
+  'devices.provisioned': '#/devices?state=provisioned', 'jobs.running': '#/devices?state=configuring',
+  'jobs.queued': '#/devices?state=configuring', 'devices.failed': '#/devices?state=failed',
+  'devices.quarantined': '#/devices?state=quarantined',
+};
 
-function deviceTotal(d) {
-  return ['seen', 'configuring', 'provisioned', 'failed', 'quarantined'].reduce((a, k) => a + Number(d[k] || 0), 0);
+function queued(st) {
+  return Number(st.jobs.pending || 0) + Number(st.jobs.retry || 0);
 }
 
-function drawCards(box, st) {
-  const d = st.devices || {};
+/* Every machine heard from: devices at rest, and one per active job. */
+function machineTotal(st) {
+  const d = st.devices;
+  return ['seen', 'provisioned', 'failed', 'quarantined'].reduce((a, k) => a + Number(d[k] || 0), 0) +
+    queued(st) + Number(st.jobs.running || 0);
+}
+
+function figures(st) {
+  return { devices: st.devices || {}, jobs: st.jobs || {} };
+}
+
+function drawCards(box, st0) {
+  const st = figures(st0);
   clear(box);
-  for (const [k, label, help] of CARDS) {
-    const opts = { figure: `devices.${k}`, bad: k === 'failed', warn: k === 'quarantined' };
-    box.append(h('a', { class: `card stat stat-${k}`, href: `#/devices${qs({ state: k })}`, title: help },
-      h('div', { class: 'label' }, label), h('div', { class: 'big' }, num(d[k], opts))));
+  for (const [fig, label, help, get] of CARDS) {
+    const opts = { figure: fig, bad: fig === 'devices.failed', warn: fig === 'devices.quarantined' };
+    box.append(h('a', { class: `card stat stat-${fig.replace('.', '-')}`, href: CARD_LINK[fig], title: help },
+      h('div', { class: 'label' }, label), h('div', { class: 'big' }, num(get(st), opts))));
   }
-  const rate = Number(st.provisioned_per_s || 0);
+  const rate = Number(st0.provisioned_per_s || 0);
   box.append(h('div', { class: 'card stat', title: 'devices provisioned per second by this instance, over the last 10 s' },
     h('div', { class: 'label' }, 'Rate'),
     h('div', { class: 'big' }, h('span', { class: rate ? 'n' : 'n zero', id: 'rate' }, rate.toFixed(1)),
       h('span', { class: 'unit' }, ' devices/s'))));
 }
 
-function drawProgress(box, st) {
-  const d = st.devices || {};
-  const total = deviceTotal(d);
+function drawProgress(box, st0) {
+  const st = figures(st0);
+  const d = st.devices;
+  const total = machineTotal(st);
   clear(box);
-  const bar = h('div', { class: 'bar', role: 'img', 'aria-label': 'progress of the devices' });
-  for (const k of ['provisioned', 'configuring', 'seen', 'failed', 'quarantined']) {
-    const v = Number(d[k] || 0);
+  const bar = h('div', { class: 'bar', role: 'img', 'aria-label': 'progress of the machines' });
+  const parts = [['provisioned', d.provisioned], ['configuring', st.jobs.running], ['seen', queued(st)],
+    ['failed', d.failed], ['quarantined', d.quarantined]];
+  const words = { configuring: 'in progress', seen: 'queued' };
+  for (const [k, n] of parts) {
+    const v = Number(n || 0);
     if (!v) continue;
-    bar.append(h('span', { class: `seg seg-${k}`, style: null, title: `${fmtInt.format(v)} ${k}`, 'data-w': (100 * v) / total }));
+    bar.append(h('span', { class: `seg seg-${k}`, style: null, title: `${fmtInt.format(v)} ${words[k] || k}`, 'data-w': (100 * v) / total }));
   }
   const done = total ? Math.floor((100 * Number(d.provisioned || 0)) / total) : 0;
-  const left = Number(d.seen || 0) + Number(d.configuring || 0);
-  const rate = Number(st.provisioned_per_s || 0);
+  const left = queued(st) + Number(st.jobs.running || 0);
+  const rate = Number(st0.provisioned_per_s || 0);
   const secs = rate > 0 ? left / rate : 0;
   const eta = !left || !rate ? '' : `about ${secs < 90 ? `${Math.max(1, Math.round(secs))} s` : `${Math.round(secs / 60)} min`} left at this rate`;
   box.append(h('div', { class: 'progress-head' },
-    h('span', {}, h('strong', { id: 'pct' }, `${done}%`), ' provisioned of ', num(total, { figure: 'devices.total' }), ' devices heard from'),
+    h('span', {}, h('strong', { id: 'pct' }, `${done}%`), ' provisioned of ', num(total, { figure: 'machines.total' }), ' machines heard from'),
     h('span', { class: 'muted' }, eta)), bar);
   /* Widths set through the CSSOM: the CSP allows no inline style attribute. */
   for (const seg of bar.children) seg.style.width = `${seg.dataset.w}%`;

@@ -139,7 +139,12 @@ def store_figures():
     for group in ("devices", "jobs", "keys"):
         for k, v in st[group].items():
             out[f"{group}.{k}"] = v
-    out["devices.total"] = sum(st["devices"].values())
+    # What the overview derives: machines queued (pending and retry jobs) and every
+    # machine heard from (devices at rest, and one per active job).
+    d, j = st["devices"], st["jobs"]
+    out["jobs.queued"] = j["pending"] + j["retry"]
+    out["machines.total"] = (d["seen"] + d["provisioned"] + d["failed"] + d["quarantined"] +
+                             j["pending"] + j["retry"] + j["running"])
     return out
 
 

@@ -57,6 +57,10 @@ void api_fail(struct api_call *c, int code, const char *msg, const char *field);
 /* The query's parameters must be among allowed: true, or a 400 naming the one at fault
  * sent (and c freed). */
 bool api_query_ok(struct api_call *c, const char *const *allowed);
+/* The optional search text `q` (1..PP_DEVICE_TEXT_MAX characters), copied into out (cap
+ * bytes): 0 with *text NULL when absent or pointing at out; -PP_EINVAL with *field "q". */
+int api_param_text(struct api_call *c, char *out, size_t cap, const char **text, const char **field,
+		   struct pp_err *err);
 /* A POST's JSON body: NULL for none (allowed only when may_be_empty), else the parsed
  * object with every field among allowed (NULL-terminated) and no key twice. On failure
  * sends 400/413/415 (c freed) and sets *failed. */

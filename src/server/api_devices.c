@@ -92,15 +92,7 @@ static int devices_filters(struct api_call *c, struct devices_ctx *x, const char
 			return *field = "quarantined", -PP_EINVAL;
 		x->q.quarantined = b;
 	}
-	if ((v = pp_query_get(&c->q, "q"))) {
-		if (!v[0] || strlen(v) > PP_DEVICE_TEXT_MAX)
-			return *field = "q",
-			       pp_err_set(err, PP_EINVAL, "q must be 1 to %d printable characters",
-					  PP_DEVICE_TEXT_MAX);
-		snprintf(x->text, sizeof(x->text), "%s", v);
-		x->q.text = x->text;
-	}
-	return 0;
+	return api_param_text(c, x->text, sizeof(x->text), &x->q.text, field, err);
 }
 
 /* Sort, order, limit and cursor: 0, or -PP_EINVAL with *field. */

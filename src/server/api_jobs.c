@@ -70,15 +70,7 @@ static int jobs_filters(struct api_call *c, struct jobs_ctx *x, const char **fie
 			return *field = "bound", -PP_EINVAL;
 		x->p.bound = b;
 	}
-	if ((v = pp_query_get(&c->q, "q"))) {
-		if (!v[0] || strlen(v) > PP_DEVICE_TEXT_MAX)
-			return *field = "q",
-			       pp_err_set(err, PP_EINVAL, "q must be 1 to %d printable characters",
-					  PP_DEVICE_TEXT_MAX);
-		snprintf(x->text, sizeof(x->text), "%s", v);
-		x->p.text = x->text;
-	}
-	return 0;
+	return api_param_text(c, x->text, sizeof(x->text), &x->p.text, field, err);
 }
 
 static int jobs_params(struct api_call *c, struct jobs_ctx *x, const char **field,

@@ -53,6 +53,21 @@ void api_fail(struct api_call *c, int code, const char *msg, const char *field)
 	api_call_free(c);
 }
 
+int api_param_text(struct api_call *c, char *out, size_t cap, const char **text, const char **field,
+		   struct pp_err *err)
+{
+	const char *v = pp_query_get(&c->q, "q");
+	if (!v)
+		return 0;
+	if (!v[0] || strlen(v) > PP_DEVICE_TEXT_MAX || strlen(v) >= cap)
+		return *field = "q",
+		       pp_err_set(err, PP_EINVAL, "q must be 1 to %d printable characters",
+				  PP_DEVICE_TEXT_MAX);
+	snprintf(out, cap, "%s", v);
+	*text = out;
+	return 0;
+}
+
 bool api_query_ok(struct api_call *c, const char *const *allowed)
 {
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(c->req);

@@ -56,33 +56,17 @@ static int64_t raw_int(struct fixture *f, const char *sql)
 	return v;
 }
 
-static int setup(void **state, bool pg)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f || pp_dual_setup(&f->d, pg, pg ? "pp_con" : "pp-console", 0x3B) < 0) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
+/* The fixture starts with its struct pp_dual (test_store_dual.h). */
+_Static_assert(offsetof(struct fixture, d) == 0, "struct pp_dual first");
 
 static int setup_sqlite(void **state)
 {
-	return setup(state, false);
+	return pp_dual_setup_state(state, sizeof(struct fixture), false, "pp-console", 0x3B);
 }
 
 static int setup_pg(void **state)
 {
-	return setup(state, true);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	pp_dual_teardown(&f->d);
-	free(f);
-	return 0;
+	return pp_dual_setup_state(state, sizeof(struct fixture), true, "pp_con", 0x3B);
 }
 
 /* ---- helpers ---- */
@@ -1114,12 +1098,12 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "pg") == 0) {
 		if (!pg_test_conninfo())
 			return pg_test_missing("test_store_console pg");
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_pg, pp_dual_teardown_state)
 		const struct CMUnitTest pg_tests[] = {CONSOLE_TESTS(T)};
 #undef T
 		return cmocka_run_group_tests_name("console on PostgreSQL", pg_tests, NULL, NULL);
 	}
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_sqlite, pp_dual_teardown_state)
 	const struct CMUnitTest sq_tests[] = {cmocka_unit_test(test_sort_names), CONSOLE_TESTS(T)};
 #undef T
 	return cmocka_run_group_tests_name("console on SQLite", sq_tests, NULL, NULL);

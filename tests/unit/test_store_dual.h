@@ -64,6 +64,27 @@ static inline void pp_dual_teardown(struct pp_dual *d)
 	}
 }
 
+/* cmocka setup and teardown for a suite whose fixture (size bytes, zeroed) starts with
+ * its struct pp_dual. */
+static inline int pp_dual_setup_state(void **state, size_t size, bool pg, const char *tag,
+				      uint8_t seed)
+{
+	struct pp_dual *d = calloc(1, size);
+	if (!d || pp_dual_setup(d, pg, tag, seed) < 0) {
+		free(d);
+		return -1;
+	}
+	*state = d;
+	return 0;
+}
+
+static inline int pp_dual_teardown_state(void **state)
+{
+	pp_dual_teardown(*state);
+	free(*state);
+	return 0;
+}
+
 /* Raw SQL on the test's own connection (PostgreSQL) or file handle (SQLite). */
 static inline void pp_dual_exec(struct pp_dual *d, const char *sql)
 {

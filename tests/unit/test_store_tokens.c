@@ -27,33 +27,17 @@ struct fixture {
 
 /* ---- backends ---- */
 
-static int setup(void **state, bool pg)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f || pp_dual_setup(&f->d, pg, pg ? "pp_tok" : "pp-tokens", 0x71) < 0) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
+/* The fixture starts with its struct pp_dual (test_store_dual.h). */
+_Static_assert(offsetof(struct fixture, d) == 0, "struct pp_dual first");
 
 static int setup_sqlite(void **state)
 {
-	return setup(state, false);
+	return pp_dual_setup_state(state, sizeof(struct fixture), false, "pp-tokens", 0x71);
 }
 
 static int setup_pg(void **state)
 {
-	return setup(state, true);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	pp_dual_teardown(&f->d);
-	free(f);
-	return 0;
+	return pp_dual_setup_state(state, sizeof(struct fixture), true, "pp_tok", 0x71);
 }
 
 static uint8_t *slurp_append(const char *path, uint8_t *b, size_t *len)
@@ -449,12 +433,12 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "pg") == 0) {
 		if (!pg_test_conninfo())
 			return pg_test_missing("test_store_tokens pg");
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_pg, pp_dual_teardown_state)
 		const struct CMUnitTest pg_tests[] = {TOKEN_TESTS(T)};
 #undef T
 		return cmocka_run_group_tests_name("tokens on PostgreSQL", pg_tests, NULL, NULL);
 	}
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_sqlite, pp_dual_teardown_state)
 	const struct CMUnitTest sq_tests[] = {cmocka_unit_test(test_checks), TOKEN_TESTS(T)};
 #undef T
 	return cmocka_run_group_tests_name("tokens on SQLite", sq_tests, NULL, NULL);

@@ -26,6 +26,10 @@ import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration", "lib"))
+from console_figures import page_figures, store_figures  # noqa: E402
+
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -105,27 +109,6 @@ def go(driver, route):
         "if (location.hash === r) { done(); return; }"
         "window.addEventListener('hashchange', () => setTimeout(done, 0), {once: true});"
         "location.hash = r;", route)
-
-
-def page_figures(driver):
-    pairs = driver.execute_script(
-        "return Array.from(document.querySelectorAll('[data-figure]'))"
-        ".map(e => [e.dataset.figure, e.textContent])")
-    return {k: int(v.replace(",", "")) for k, v in pairs}
-
-
-def store_figures(st):
-    out = {}
-    for group in ("devices", "jobs", "keys"):
-        for k, v in st[group].items():
-            out[f"{group}.{k}"] = v
-    # What the overview derives: machines queued (pending and retry jobs) and every
-    # machine heard from (devices at rest, and one per active job).
-    d, j = st["devices"], st["jobs"]
-    out["jobs.queued"] = j["pending"] + j["retry"]
-    out["machines.total"] = (d["seen"] + d["provisioned"] + d["failed"] + d["quarantined"] +
-                             j["pending"] + j["retry"] + j["running"])
-    return out
 
 
 def med_max(xs, fmt="{:.0f}"):

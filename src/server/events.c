@@ -120,19 +120,25 @@ static void broadcast(struct pp_events *ev, const struct pp_buf *frame)
 	}
 }
 
-/* Frames the JSON value (taken) as one event to every stream. */
-static void broadcast_json(struct pp_events *ev, const char *name, json_t *v)
+/* Frames the JSON value (taken) as one event named name into b (initialized here; the
+ * caller frees it): 0, or -1 when it could not be made. */
+static int frame_json(struct pp_buf *b, const char *name, json_t *v)
 {
 	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
 	json_decref(v);
-	if (!text)
-		return;
+	pp_buf_init(b, EV_FRAME_MAX);
+	int rc = text && pp_sse_event(b, name, text, strlen(text)) == 0 ? 0 : -1;
+	free(text);
+	return rc;
+}
+
+/* Frames the JSON value (taken) as one event to every stream. */
+static void broadcast_json(struct pp_events *ev, const char *name, json_t *v)
+{
 	struct pp_buf b;
-	pp_buf_init(&b, EV_FRAME_MAX);
-	if (pp_sse_event(&b, name, text, strlen(text)) == 0)
+	if (frame_json(&b, name, v) == 0)
 		broadcast(ev, &b);
 	pp_buf_free(&b);
-	free(text);
 }
 
 /* ---- what the events say ---- */
@@ -296,15 +302,10 @@ void pp_api_on_events(struct evhttp_request *req, void *arg)
 	stream_connection(st);
 	pp_debug("events", "event stream opened (%u open)", ev->n);
 	/* The first progress at once, from the last counts; fresher ones follow. */
-	json_t *v = progress_json(s);
-	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-	json_decref(v);
 	struct pp_buf b;
-	pp_buf_init(&b, EV_FRAME_MAX);
-	if (text && pp_sse_event(&b, "progress", text, strlen(text)) == 0)
+	if (frame_json(&b, "progress", progress_json(s)) == 0)
 		stream_send(st, &b);
 	pp_buf_free(&b);
-	free(text);
 	pp_server_stock_kick(s);
 }
 

@@ -21,6 +21,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from console_figures import page_figures, store_figures  # noqa: E402
+
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -125,29 +128,6 @@ def row_uuids(driver, table):
         ".map(r => r.dataset.uuid)", table)
 
 
-def page_figures(driver):
-    """Every figure the overview shows, by its data-figure name."""
-    pairs = driver.execute_script(
-        "return Array.from(document.querySelectorAll('[data-figure]'))"
-        ".map(e => [e.dataset.figure, e.textContent])")
-    return {k: int(v.replace(",", "")) for k, v in pairs}
-
-
-def store_figures():
-    st = cli("status", "--json")
-    out = {}
-    for group in ("devices", "jobs", "keys"):
-        for k, v in st[group].items():
-            out[f"{group}.{k}"] = v
-    # What the overview derives: machines queued (pending and retry jobs) and every
-    # machine heard from (devices at rest, and one per active job).
-    d, j = st["devices"], st["jobs"]
-    out["jobs.queued"] = j["pending"] + j["retry"]
-    out["machines.total"] = (d["seen"] + d["provisioned"] + d["failed"] + d["quarantined"] +
-                             j["pending"] + j["retry"] + j["running"])
-    return out
-
-
 def check_overview(driver, name):
     """The overview's figures equal the store's (status --json), every one of them."""
     go(driver, "#/")
@@ -156,7 +136,7 @@ def check_overview(driver, name):
     def same(d):
         nonlocal last
         try:
-            last = (page_figures(d), store_figures())
+            last = (page_figures(d), store_figures(cli("status", "--json")))
         except (ValueError, KeyError):
             return False
         return last[0] == {k: last[1][k] for k in last[0]} and len(last[0]) >= 16

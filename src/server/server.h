@@ -167,7 +167,8 @@ int pp_server_stock_start(struct pp_server *s, struct pp_err *err) PP_WUR;
 void pp_server_stock_stop(struct pp_server *s);
 /* The last snapshot, NULL before the first read answered. */
 const struct pp_stock_snapshot *pp_server_stock(const struct pp_server *s);
-/* Reads now (an event stream opened), unless a read is in flight. */
+/* Reads now (an event stream opened), unless a read is in flight or the last one was
+ * too recent for its cost (ten times its time). */
 void pp_server_stock_kick(struct pp_server *s);
 
 /* hello.c */

@@ -1,8 +1,11 @@
 /* The store's counts for the gauges (/metrics) and the progress events, kept fresh
  * without the loop ever touching the store: a timer submits a read on the store thread
  * (second lane, behind the sessions' writes), every second while an event stream is
- * open and every 5 s otherwise; never more than one read in flight. The snapshot keeps
- * when it was taken, so /metrics tells its age. */
+ * open and every 5 s otherwise; never more than one read in flight, and never sooner
+ * after the last than ten times what it took (the counts scan their tables: on a store
+ * of millions of keys they must not take the store thread from the sessions for more
+ * than a tenth of its time). The snapshot keeps when it was taken, so /metrics tells
+ * its age. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 #define STOCK_FAST_MS 1000
 #define STOCK_SLOW_MS 5000
 #define STOCK_BATCHES_MAX 1024 /* batches kept for the gauges; more are left out */
+#define STOCK_COST_FACTOR 10   /* the pause after a read: at least this times its time */
 
 struct pp_stock {
 	struct pp_server *s;
@@ -22,6 +26,7 @@ struct pp_stock {
 	bool in_flight;
 	bool have; /* snap holds a read */
 	uint64_t last_submit_ms;
+	uint64_t min_gap_ms; /* STOCK_COST_FACTOR times the last read's time */
 	struct pp_stock_snapshot snap;
 };
 
@@ -33,6 +38,7 @@ struct stock_op {
 	size_t n, cap;
 	bool batches_read;
 	uint64_t at_ms;
+	uint64_t took_ms; /* on the store thread */
 };
 
 static void stock_op_free(struct stock_op *o)
@@ -75,11 +81,13 @@ static int stock_batch(void *ctx, const struct pp_key_stock *k)
 static int stock_read(struct pp_store *store, struct pp_dbq_op *op, struct pp_err *err)
 {
 	struct stock_op *o = (struct stock_op *)op;
+	uint64_t t0 = pp_now_ms();
 	int rc = pp_store_counts(store, &o->counts, err);
 	if (rc == 0)
 		rc = pp_store_key_stock(store, stock_batch, o, err);
 	o->batches_read = rc == 0;
 	o->at_ms = pp_now_ms();
+	o->took_ms = o->at_ms - t0;
 	return rc;
 }
 
@@ -88,6 +96,7 @@ static void stock_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 	struct stock_op *o = (struct stock_op *)op;
 	struct pp_stock *st = o->st;
 	st->in_flight = false;
+	st->min_gap_ms = STOCK_COST_FACTOR * o->took_ms;
 	if (rc < 0) {
 		st->s->m.store_errors++;
 		pp_warn("stock", "store counts: %s", err ? err->msg : "failed");
@@ -108,7 +117,8 @@ static void stock_done(struct pp_dbq_op *op, int rc, const struct pp_err *err)
 void pp_server_stock_kick(struct pp_server *s)
 {
 	struct pp_stock *st = s->stock;
-	if (!st || st->in_flight || !s->dbq)
+	if (!st || st->in_flight || !s->dbq ||
+	    (st->have && pp_now_ms() - st->last_submit_ms < st->min_gap_ms))
 		return;
 	struct stock_op *o = calloc(1, sizeof(*o));
 	if (!o)
@@ -129,6 +139,8 @@ static void stock_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct pp_server *s = arg;
 	uint64_t period = pp_server_event_streams(s) ? STOCK_FAST_MS : STOCK_SLOW_MS;
+	if (period < s->stock->min_gap_ms)
+		period = s->stock->min_gap_ms;
 	/* A little slack: a tick that comes a hair early still reads. */
 	if (pp_now_ms() - s->stock->last_submit_ms + 50 >= period || !s->stock->have)
 		pp_server_stock_kick(s);

@@ -162,103 +162,86 @@ static bool unicast_ipv4(const uint8_t a[4])
 	return a[0] != 0 && a[0] < 224;
 }
 
-/* The hello's body, parsed and checked field by field: 0, or an error sent. */
-static int hello_body(struct pp_server *s, struct evhttp_request *req, uint8_t uuid[16],
-		      struct pp_pid *pid, uint8_t addr[4])
+/* The hello's fields, checked one by one: 0, or -PP_EINVAL with err and *field. */
+static int hello_fields(json_t *b, uint8_t uuid[16], struct pp_pid *pid, uint8_t addr[4],
+			const char **field, struct pp_err *err)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	char body[API_BODY_MAX + 1];
-	evbuffer_remove(in, body, len);
-	body[len] = '\0';
-	json_error_t je;
-	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	const char *uuid_s = NULL, *pid_s = NULL, *addr_s = NULL;
-	if (!j || json_unpack_ex(j, &je, JSON_STRICT, "{s:s,s:s,s:s}", "uuid", &uuid_s, "pid",
-				 &pid_s, "address", &addr_s) < 0) {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "bad JSON: %s", je.text);
-		json_decref(j);
-		pp_api_error(s, req, 400, "Bad Request", msg);
-		return -1;
-	}
+	json_error_t je;
+	if (json_unpack_ex(b, &je, 0, "{s:s,s:s,s:s}", "uuid", &uuid_s, "pid", &pid_s, "address",
+			   &addr_s) < 0)
+		return *field = NULL, pp_err_set(err, PP_EINVAL, "bad JSON: %s", je.text);
+	*field = "uuid";
+	int rc = pp_uuid_parse(uuid_s, uuid, err);
+	if (rc == 0 && (*field = "pid"))
+		rc = pp_pid_parse(pid_s, pid, err);
+	if (rc == 0 && (*field = "address"))
+		rc = pp_parse_ipv4(addr_s, addr, "address", err);
+	if (rc == 0 && !unicast_ipv4(addr))
+		rc = pp_err_set(err, PP_EINVAL,
+				"address %.20s is not a unicast IPv4 address (0/8, multicast, "
+				"broadcast and 240/4 are refused)",
+				addr_s);
+	return rc;
+}
+
+/* The agent's connection is within the per-source hello rate: true, or an error sent
+ * (c freed). */
+static bool hello_rate_ok(struct api_call *c)
+{
+	const char *peer = NULL;
+	ev_uint16_t peer_port = 0;
+	evhttp_connection_get_peer(evhttp_request_get_connection(c->req), (char **)&peer,
+				   &peer_port);
+	uint8_t ip[4] = {0};
 	struct pp_err err = {0};
-	const char *field = "uuid";
-	int rc = pp_uuid_parse(uuid_s, uuid, &err);
-	if (rc == 0 && (field = "pid"))
-		rc = pp_pid_parse(pid_s, pid, &err);
-	if (rc == 0 && (field = "address"))
-		rc = pp_parse_ipv4(addr_s, addr, "address", &err);
-	if (rc == 0 && !unicast_ipv4(addr)) {
-		snprintf(err.msg, sizeof(err.msg),
-			 "address %.20s is not a unicast IPv4 address (0/8, multicast, broadcast "
-			 "and 240/4 are refused)",
-			 addr_s);
-		rc = -PP_EINVAL;
+	if (!peer || pp_parse_ipv4(peer, ip, "peer", &err) < 0) {
+		api_fail(c, 400, "IPv4 clients only", NULL);
+		return false;
 	}
-	json_decref(j);
-	if (rc < 0) {
-		pp_api_field_error(s, req, 400, "Bad Request", err.msg, field);
-		return -1;
+	uint32_t pip = (uint32_t)ip[0] << 24 | (uint32_t)ip[1] << 16 | (uint32_t)ip[2] << 8 | ip[3];
+	if (!pp_ratelimit_allow(c->s->rl, pip, pp_now_ms())) {
+		c->s->m.hellos_rate_limited++;
+		api_fail(c, 429, "hello rate limit", NULL);
+		return false;
 	}
-	return 0;
+	return true;
 }
 
 /* POST {"uuid": "...", "pid": "XXXX-XXXC", "address": "a.b.c.d"} from a host agent
  * (a token of the agent role). Validated like network input; it only tells the server
  * which address to try. */
-static void on_hello(struct evhttp_request *req, void *arg)
+static void api_on_hello(struct api_call *c)
 {
-	struct pp_server *s = arg;
-	s->m.api_requests++;
-	if (!pp_api_authorized(s, req, PP_API_HELLO))
-		return;
+	static const char *const fields[] = {"uuid", "pid", "address", NULL};
+	struct pp_server *s = c->s;
 	if (s->stopping) {
 		/* Draining: no new job here; the agent tries again (another instance, or this
 		 * one after its restart). */
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
-		pp_api_error(s, req, 503, "Service Unavailable", "the server is stopping");
+		api_fail(c, 503, "the server is stopping", NULL);
 		return;
 	}
-	if (!api_json_content_type(req)) {
-		pp_api_error(s, req, 415, "Unsupported Media Type",
-			     "Content-Type must be application/json");
+	if (!api_query_ok(c, (const char *const[]){NULL}) || !hello_rate_ok(c))
 		return;
-	}
-	size_t len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
-	if (len > API_BODY_MAX) {
-		pp_api_error(s, req, 413, "Payload Too Large", "body over 4096 bytes");
+	bool failed;
+	json_t *b = api_body(c, fields, false, &failed);
+	if (failed)
 		return;
-	}
-	if (len == 0) {
-		pp_api_error(s, req, 400, "Bad Request", "body must be 1 to 4096 bytes of JSON");
-		return;
-	}
-	/* The peer address of the agent's connection, for rate limiting. */
-	const char *peer = NULL;
-	ev_uint16_t peer_port = 0;
-	evhttp_connection_get_peer(evhttp_request_get_connection(req), (char **)&peer, &peer_port);
-	uint8_t peer_ip[4] = {0};
-	struct pp_err err = {0};
-	if (!peer || pp_parse_ipv4(peer, peer_ip, "peer", &err) < 0) {
-		pp_api_error(s, req, 400, "Bad Request", "IPv4 clients only");
-		return;
-	}
-	uint32_t pip = (uint32_t)peer_ip[0] << 24 | (uint32_t)peer_ip[1] << 16 |
-		       (uint32_t)peer_ip[2] << 8 | peer_ip[3];
-	if (!pp_ratelimit_allow(s->rl, pip, pp_now_ms())) {
-		s->m.hellos_rate_limited++;
-		pp_api_error(s, req, 429, "Too Many Requests", "hello rate limit");
-		return;
-	}
 	uint8_t uuid[16], addr[4];
 	struct pp_pid pid;
-	if (hello_body(s, req, uuid, &pid, addr) < 0)
+	struct pp_err err = {0};
+	const char *field = NULL;
+	int rc = hello_fields(b, uuid, &pid, addr, &field, &err);
+	json_decref(b);
+	if (rc < 0) {
+		api_fail(c, 400, err.msg, field);
 		return;
+	}
 	s->m.hellos_agent++;
 	pp_server_submit_hello(s, uuid, pid.s, addr, "agent");
-	pp_api_reply_json(req, 202, "Accepted",
+	pp_api_reply_json(c->req, 202, "Accepted",
 			  json_pack("{s:s}", "status", "accepted: the server will try the device"));
+	api_call_free(c);
 }
 
 /* GET /readyz: 200 when this instance can do its work: the store answered a health
@@ -326,7 +309,7 @@ static const struct api_route {
     {"/readyz", GET_HEAD, NO_TOKEN, NULL, on_readyz},
     {"/metrics", EVHTTP_REQ_GET, NO_TOKEN, NULL, pp_api_on_metrics},
     {"/api/v1/status", EVHTTP_REQ_GET, PP_API_STATUS, api_on_status, NULL},
-    {"/api/v1/hello", EVHTTP_REQ_POST, NO_TOKEN, NULL, on_hello},
+    {"/api/v1/hello", EVHTTP_REQ_POST, PP_API_HELLO, api_on_hello, NULL},
     {"/api/v1/devices", EVHTTP_REQ_GET, PP_API_READ, api_on_devices, NULL},
     {"/api/v1/devices/{uuid}", EVHTTP_REQ_GET, PP_API_READ, api_on_device, NULL},
     {"/api/v1/devices/{uuid}/credentials", EVHTTP_REQ_POST, PP_API_ADMIN, api_on_credentials, NULL},

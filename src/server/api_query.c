@@ -39,10 +39,10 @@ void api_fail(struct api_call *c, int code, const char *msg, const char *field)
 	static const struct {
 		int code;
 		const char *reason;
-	} reasons[] = {{400, "Bad Request"},        {403, "Forbidden"},
-		       {404, "Not Found"},          {409, "Conflict"},
-		       {413, "Payload Too Large"},  {415, "Unsupported Media Type"},
-		       {503, "Service Unavailable"}};
+	} reasons[] = {{400, "Bad Request"},       {403, "Forbidden"},
+		       {404, "Not Found"},         {409, "Conflict"},
+		       {413, "Payload Too Large"}, {415, "Unsupported Media Type"},
+		       {429, "Too Many Requests"}, {503, "Service Unavailable"}};
 	const char *reason = "Error";
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
 		if (reasons[i].code == code)

@@ -168,6 +168,16 @@ post_json "" /api/v1/hello '{}'
 expect 401 "hello without a token"
 post_json "$AGENT" /api/v1/hello '{}' -H "Origin: http://evil.example"
 expect 403 "a cross-site hello"
+# The hello's body is read like every other: an unknown field is named, a bad one too.
+post_json "$AGENT" /api/v1/hello '{"uuid":"00000000-0000-4000-8000-000000000001","pid":"AAAA-AAAA","address":"127.0.0.1","extra":1}'
+expect 400 "a hello with an unknown field"
+expect_field extra "a hello with an unknown field"
+post_json "$AGENT" /api/v1/hello '{"uuid":"00000000-0000-4000-8000-000000000001","pid":"AAAA-AAAA","address":"224.0.0.1"}'
+expect 400 "a hello with a bad PID"
+expect_field pid "a hello with a bad PID"
+post_json "$AGENT" /api/v1/hello '{"uuid":"00000000-0000-4000-8000-00000000000x","pid":"AAAA-AAAA","address":"127.0.0.1"}'
+expect 400 "a hello with a bad UUID"
+expect_field uuid "a hello with a bad UUID"
 
 # ---- the reads, their answers and their schemas ----
 req "$READ" GET /api/v1/status

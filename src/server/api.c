@@ -441,20 +441,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
 		run_route(s, req, &routes[i], seg);
 		return;
 	}
-	if (pp_web_serve(s, req, path))
+	if (pp_web_serve(s, req, path)) /* every /static/ path, any method */
 		return;
-	if (strncmp(path, "/static/", 8) == 0) {
-		if (!(evhttp_request_get_command(req) & GET_HEAD)) {
-			s->m.api_requests++;
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-					  "GET, HEAD");
-			pp_api_error(s, req, 405, "Method Not Allowed",
-				     "method not allowed on this path");
-			return;
-		}
-		if (pp_web_serve(s, req, path))
-			return;
-	}
 	s->m.api_requests++;
 	if (evhttp_request_get_command(req) & (EVHTTP_REQ_CONNECT | EVHTTP_REQ_TRACE))
 		pp_api_error(s, req, 405, "Method Not Allowed", "method not allowed");

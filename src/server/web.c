@@ -122,32 +122,30 @@ static void web_send(struct pp_server *s, struct evhttp_request *req, const stru
 	evbuffer_free(b);
 }
 
-/* GET /: the console's page. */
-void pp_api_on_page(struct evhttp_request *req, void *arg)
+/* A file the build embeds under a fixed route; 404 when this build lacks it. */
+static void send_builtin(struct pp_server *s, struct evhttp_request *req, const char *name,
+			 const char *missing)
 {
-	struct pp_server *s = arg;
 	s->m.api_requests++;
-	const struct web_file *f = web_find("index.html");
+	const struct web_file *f = web_find(name);
 	if (!f) {
-		pp_api_error(s, req, 404, "Not Found",
-			     "the web console is not built into this program");
+		pp_api_error(s, req, 404, "Not Found", missing);
 		return;
 	}
 	web_send(s, req, f);
 }
 
+/* GET /: the console's page. */
+void pp_api_on_page(struct evhttp_request *req, void *arg)
+{
+	send_builtin(arg, req, "index.html", "the web console is not built into this program");
+}
+
 /* GET /api/v1/openapi.json: the contract, readable without a token (docs/api.md). */
 void pp_api_on_openapi(struct evhttp_request *req, void *arg)
 {
-	struct pp_server *s = arg;
-	s->m.api_requests++;
-	const struct web_file *f = web_find("api/openapi.json");
-	if (!f) {
-		pp_api_error(s, req, 404, "Not Found",
-			     "the OpenAPI document is not built into this program");
-		return;
-	}
-	web_send(s, req, f);
+	send_builtin(arg, req, "api/openapi.json",
+		     "the OpenAPI document is not built into this program");
 }
 
 bool pp_web_serve(struct pp_server *s, struct evhttp_request *req, const char *path)

@@ -75,7 +75,6 @@ void pp_api_print_routes(FILE *out);
 /* JSON of the store's rows (api_json.c). */
 json_t *api_device_json(const struct pp_device_info *d);
 json_t *api_job_json(const struct pp_job *j);
-json_t *api_key_counts_json(const uint64_t by_state[]);
 /* The job's JSON with its "events" (store thread): 0 with *out, or an error. */
 int api_job_with_events(struct pp_store *st, const struct pp_job *j, json_t **out,
 			struct pp_err *err);

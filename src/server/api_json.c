@@ -88,20 +88,3 @@ json_t *api_job_json(const struct pp_job *j)
 	}
 	return o;
 }
-
-/* Key states as JSON names: "in-use" is "in_use". */
-json_t *api_key_counts_json(const uint64_t by_state[])
-{
-	json_t *o = json_object();
-	for (int k = 0; o && k < PP_KEY_STATE_MAX; k++) {
-		char name[24];
-		snprintf(name, sizeof(name), "%s", pp_key_state_name((enum pp_key_state)k));
-		for (char *p = name; *p; p++)
-			*p = *p == '-' ? '_' : *p;
-		if (json_object_set_new(o, name, json_integer((json_int_t)by_state[k])) < 0) {
-			json_decref(o);
-			return NULL;
-		}
-	}
-	return o;
-}

@@ -6,35 +6,13 @@
 #include "server/api_call.h"
 #include "server/server.h"
 #include "store/store.h"
+#include "usecase/status.h"
 
 /* ---- status ---- */
 
 struct status_ctx {
 	struct pp_store_counts k;
 };
-
-static json_t *counts_json(const uint64_t *by, int n, const char *(*name)(int), bool total)
-{
-	json_t *o = json_object();
-	uint64_t sum = 0;
-	for (int i = 0; o && i < n; i++) {
-		json_object_set_new(o, name(i), json_integer((json_int_t)by[i]));
-		sum += by[i];
-	}
-	if (o && total)
-		json_object_set_new(o, "total", json_integer((json_int_t)sum));
-	return o;
-}
-
-static const char *dev_name(int i)
-{
-	return pp_device_state_name((enum pp_device_state)i);
-}
-
-static const char *job_name(int i)
-{
-	return pp_job_state_name((enum pp_job_state)i);
-}
 
 /* The store's counts come back from the store thread; this instance's figures are
  * added on the loop (they are the loop's). */
@@ -65,11 +43,10 @@ static int status_run(struct pp_store *st, void *arg, struct api_result *res, st
 	int rc = pp_store_counts(st, &c->k, err);
 	if (rc < 0)
 		return rc;
-	res->body =
-	    json_pack("{s:o*,s:o*,s:o*}", "devices",
-		      counts_json(c->k.devices_by_state, PP_DEV_STATE_MAX, dev_name, true), "jobs",
-		      counts_json(c->k.jobs_by_state, PP_JOB_STATE_MAX, job_name, false), "keys",
-		      api_key_counts_json(c->k.keys_by_state));
+	res->body = json_pack("{s:o*,s:o*,s:o*}", "devices",
+			      pp_uc_device_counts_json(c->k.devices_by_state, true), "jobs",
+			      pp_uc_job_counts_json(c->k.jobs_by_state, false), "keys",
+			      pp_uc_key_counts_json(c->k.keys_by_state));
 	res->finish = status_instance;
 	return res->body ? 0 : pp_err_set(err, PP_ENOMEM, "out of memory");
 }

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "keys/keys.h"
+#include "usecase/status.h"
 #include "server/api_call.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -40,7 +41,7 @@ static int stock_one(void *arg, const struct pp_key_stock *k)
 	{
 		if (strcmp(json_string_value(json_object_get(o, "name")), k->batch) != 0)
 			continue;
-		if (json_object_set_new(o, "keys", api_key_counts_json(k->by_state)) < 0 ||
+		if (json_object_set_new(o, "keys", pp_uc_key_counts_json(k->by_state)) < 0 ||
 		    json_object_set_new(o, "total", json_integer((json_int_t)k->total)) < 0 ||
 		    json_object_set_new(o, "quarantined_devices",
 					json_integer((json_int_t)k->quarantined_devices)) < 0)
@@ -65,7 +66,7 @@ static int batches_run(struct pp_store *st, void *arg, struct api_result *res, s
 	json_t *o;
 	json_array_foreach(c->list, i,
 			   o) if (rc == 0 &&
-				  json_object_set_new(o, "keys", api_key_counts_json(zero)) < 0)
+				  json_object_set_new(o, "keys", pp_uc_key_counts_json(zero)) < 0)
 	    rc = -PP_ENOMEM;
 	if (rc == 0)
 		rc = pp_store_key_stock(st, stock_one, c, err);

@@ -8,6 +8,7 @@
 #include "core/secret.h"
 #include "store/store.h"
 #include "usecase/devices.h"
+#include "usecase/status.h"
 
 static const char *addr_text(const uint8_t a[4], char out[16])
 {
@@ -566,28 +567,9 @@ int cmd_jobs(struct pp_cli *cli, int argc, char **argv)
 	return pp_dispatch(cli, "jobs", table, argc, argv);
 }
 
-/* A JSON key in the one key style: a state name in snake_case ("in-use" -> "in_use"). */
-static void set_count(json_t *o, const char *state, uint64_t n)
-{
-	char key[32];
-	snprintf(key, sizeof(key), "%s", state);
-	for (char *p = key; *p; p++)
-		if (*p == '-')
-			*p = '_';
-	json_object_set_new(o, key, json_integer((json_int_t)n));
-}
-
 static int status_json(const struct pp_store_counts *k)
 {
-	json_t *keys = json_object(), *devs = json_object(), *jobs = json_object();
-	for (int i = 0; i < PP_KEY_STATE_MAX; i++)
-		set_count(keys, pp_key_state_name((enum pp_key_state)i), k->keys_by_state[i]);
-	for (int i = 0; i < PP_DEV_STATE_MAX; i++)
-		set_count(devs, dev_state_name(i), k->devices_by_state[i]);
-	for (int i = 0; i < PP_JOB_STATE_MAX; i++)
-		set_count(jobs, job_state_name(i), k->jobs_by_state[i]);
-	return pp_json_print(
-	    json_pack("{s:o,s:o,s:o}", "keys", keys, "devices", devs, "jobs", jobs));
+	return pp_json_print(pp_uc_status_json(k));
 }
 
 static int status_text(const struct pp_datadir *dd, const struct pp_store_counts *k)

@@ -22,6 +22,7 @@
 #include "prog/log.h"
 #include "server/api.h"
 #include "server/server.h"
+#include "usecase/status.h"
 
 #define EV_STREAMS_MAX 64
 #define EV_QUEUE_MAX (256u * 1024) /* bytes queued for one stream before it is dropped */
@@ -143,46 +144,15 @@ static void broadcast_json(struct pp_events *ev, const char *name, json_t *v)
 
 /* ---- what the events say ---- */
 
-static json_t *device_counts(const struct pp_store_counts *c)
-{
-	json_t *o = json_object();
-	uint64_t total = 0;
-	for (int i = 0; o && i < PP_DEV_STATE_MAX; i++) {
-		json_object_set_new(o, pp_device_state_name((enum pp_device_state)i),
-				    json_integer((json_int_t)c->devices_by_state[i]));
-		total += c->devices_by_state[i];
-	}
-	if (o)
-		json_object_set_new(o, "total", json_integer((json_int_t)total));
-	return o;
-}
-
-/* The job states, and what a progress bar wants: queued (pending and waiting to
- * retry) and in progress (running). */
-static json_t *job_counts(const struct pp_store_counts *c)
-{
-	json_t *o = json_object();
-	for (int i = 0; o && i < PP_JOB_STATE_MAX; i++)
-		json_object_set_new(o, pp_job_state_name((enum pp_job_state)i),
-				    json_integer((json_int_t)c->jobs_by_state[i]));
-	if (o) {
-		json_object_set_new(o, "queued",
-				    json_integer((json_int_t)(c->jobs_by_state[PP_JOB_PENDING] +
-							      c->jobs_by_state[PP_JOB_RETRY])));
-		json_object_set_new(o, "in_progress",
-				    json_integer((json_int_t)c->jobs_by_state[PP_JOB_RUNNING]));
-	}
-	return o;
-}
-
 static json_t *progress_json(struct pp_server *s)
 {
 	const struct pp_stock_snapshot *snap = pp_server_stock(s);
-	json_t *v = json_pack("{s:o,s:o,s:I,s:f,s:I}", "devices",
-			      snap ? device_counts(&snap->counts) : json_null(), "jobs",
-			      snap ? job_counts(&snap->counts) : json_null(), "sessions_active",
-			      (json_int_t)s->m.sessions_active, "provisioned_per_s",
-			      pp_server_provision_rate(s), "time", (json_int_t)time(NULL));
+	json_t *v = json_pack(
+	    "{s:o,s:o,s:I,s:f,s:I}", "devices",
+	    snap ? pp_uc_device_counts_json(snap->counts.devices_by_state, true) : json_null(),
+	    "jobs", snap ? pp_uc_job_counts_json(snap->counts.jobs_by_state, true) : json_null(),
+	    "sessions_active", (json_int_t)s->m.sessions_active, "provisioned_per_s",
+	    pp_server_provision_rate(s), "time", (json_int_t)time(NULL));
 	return v;
 }
 

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/err.h"
 #include "store/store.h"
 
@@ -93,5 +95,14 @@ int pp_uc_device_release(struct pp_store *s, const char *ref, const char *actor,
 int pp_uc_device_credentials(struct pp_store *s, const char *ref, const char *actor,
 			     struct pp_device_info *dev, struct pp_device_secrets *sec,
 			     struct pp_err *err) PP_WUR;
+
+/* As JSON, one shape for --json and the API (docs/api.md, DEVICE and JOB): absent values
+ * null. NULL when out of memory. */
+json_t *pp_uc_device_json(const struct pp_device_info *d);
+json_t *pp_uc_job_json(const struct pp_job *j);
+json_t *pp_uc_job_event_json(const struct pp_job_event *e);
+/* The job with its events read from the store ("events": [...]) into *out. */
+int pp_uc_job_with_events_json(struct pp_store *s, const struct pp_job *j, json_t **out,
+			       struct pp_err *err) PP_WUR;
 
 #endif

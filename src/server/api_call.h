@@ -72,12 +72,7 @@ bool api_json_content_type(struct evhttp_request *req);
  * segments; "/static/{name}" for the console's files): pskprov server --print-routes. */
 void pp_api_print_routes(FILE *out);
 
-/* JSON of the store's rows (api_json.c). */
-json_t *api_device_json(const struct pp_device_info *d);
-json_t *api_job_json(const struct pp_job *j);
-/* The job's JSON with its "events" (store thread): 0 with *out, or an error. */
-int api_job_with_events(struct pp_store *st, const struct pp_job *j, json_t **out,
-			struct pp_err *err);
+/* JSON of the store's rows: usecase/devices.h (pp_uc_device_json and kin). */
 
 /* The handlers (api_status.c, api_devices.c, api_jobs.c, api_stock.c). */
 void api_on_status(struct api_call *c);

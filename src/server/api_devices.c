@@ -34,7 +34,7 @@ static int devices_row(void *arg, const struct pp_device_info *d)
 	if (++c->n > c->want)
 		return 0; /* the one past the page: there is a next page */
 	c->last = *d;
-	json_t *o = api_device_json(d);
+	json_t *o = pp_uc_device_json(d);
 	return o && json_array_append_new(c->rows, o) == 0 ? 0 : -PP_ENOMEM;
 }
 
@@ -170,33 +170,6 @@ struct device_ctx {
 	char reason[PP_STORE_TEXT_MAX + 1]; /* release */
 };
 
-static int job_event_one(void *arg, const struct pp_job_event *e)
-{
-	json_t *o = json_pack("{s:I,s:s,s:s}", "time", (json_int_t)e->time, "event", e->event,
-			      "detail", e->detail);
-	return o && json_array_append_new(arg, o) == 0 ? 0 : -PP_ENOMEM;
-}
-
-int api_job_with_events(struct pp_store *st, const struct pp_job *j, json_t **out,
-			struct pp_err *err)
-{
-	json_t *o = api_job_json(j), *ev = json_array();
-	*out = NULL;
-	if (!o || !ev || json_object_set(o, "events", ev) < 0) {
-		json_decref(o);
-		json_decref(ev);
-		return pp_err_set(err, PP_ENOMEM, "out of memory");
-	}
-	int rc = pp_store_job_events(st, j->id, job_event_one, ev, err);
-	json_decref(ev);
-	if (rc < 0) {
-		json_decref(o);
-		return rc;
-	}
-	*out = o;
-	return 0;
-}
-
 static int device_job_one(void *arg, const struct pp_job *j)
 {
 	struct device_ctx *c = arg;
@@ -218,7 +191,7 @@ static int device_run(struct pp_store *st, void *arg, struct api_result *res, st
 		rc = pp_err_set(err, PP_ENOMEM, "out of memory");
 	for (size_t i = 0; rc == 0 && i < c->n; i++) {
 		json_t *j = NULL;
-		rc = api_job_with_events(st, &c->jobs[i], &j, err);
+		rc = pp_uc_job_with_events_json(st, &c->jobs[i], &j, err);
 		if (rc == 0 && json_array_append_new(jobs, j) < 0)
 			rc = pp_err_set(err, PP_ENOMEM, "out of memory");
 	}
@@ -226,7 +199,7 @@ static int device_run(struct pp_store *st, void *arg, struct api_result *res, st
 		json_decref(jobs);
 		return rc;
 	}
-	res->body = json_pack("{s:o*,s:o}", "device", api_device_json(&d), "jobs", jobs);
+	res->body = json_pack("{s:o*,s:o}", "device", pp_uc_device_json(&d), "jobs", jobs);
 	return res->body ? 0 : pp_err_set(err, PP_ENOMEM, "out of memory");
 }
 
@@ -311,7 +284,7 @@ static int release_run(struct pp_store *st, void *arg, struct api_result *res, s
 		rc = pp_store_device_get(st, c->uuid, &d, err);
 	if (rc < 0)
 		return rc;
-	res->body = json_pack("{s:o*}", "device", api_device_json(&d));
+	res->body = json_pack("{s:o*}", "device", pp_uc_device_json(&d));
 	return res->body ? 0 : pp_err_set(err, PP_ENOMEM, "out of memory");
 }
 

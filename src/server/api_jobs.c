@@ -27,7 +27,7 @@ static int jobs_row(void *arg, const struct pp_job *j)
 	if (++c->n > c->want)
 		return 0;
 	c->last_id = j->id;
-	json_t *o = api_job_json(j);
+	json_t *o = pp_uc_job_json(j);
 	return o && json_array_append_new(c->rows, o) == 0 ? 0 : -PP_ENOMEM;
 }
 
@@ -131,7 +131,7 @@ static int job_answer(struct pp_store *st, struct job_ctx *c, struct api_result 
 	json_t *o = NULL;
 	int rc = pp_store_job_get(st, c->id, &j, err);
 	if (rc == 0)
-		rc = api_job_with_events(st, &j, &o, err);
+		rc = pp_uc_job_with_events_json(st, &j, &o, err);
 	if (rc < 0)
 		return rc;
 	res->body = json_pack("{s:o}", "job", o);

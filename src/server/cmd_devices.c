@@ -25,36 +25,6 @@ static const char *tls_text(const struct pp_device_info *d, char *out, size_t ca
 	return out;
 }
 
-static json_t *device_json(const struct pp_device_info *d)
-{
-	char uuid[37], addr[16], pid[PP_PID_TEXT];
-	pp_uuid_format(d->uuid, uuid);
-	json_t *o = json_pack(
-	    "{s:s,s:s,s:s,s:s,s:b,s:b,s:s,s:s,s:s,s:I,s:I,s:I}", "uuid", uuid, "pid",
-	    pp_pid_text(d->pid, pid), "address", addr_text(d->addr, addr), "state",
-	    pp_device_state_name(d->state), "quarantined", d->quarantined, "has_credentials",
-	    d->has_credentials, "host_name", d->host_name, "domain", d->domain, "last_error",
-	    d->last_error, "first_seen", (json_int_t)d->first_seen, "last_seen",
-	    (json_int_t)d->last_seen, "provisioned_at", (json_int_t)d->provisioned_at);
-	/* null until a handshake with the device has completed (or it was quarantined). */
-	if (o &&
-	    (json_object_set_new(o, "batch", json_string(d->batch)) < 0 ||
-	     json_object_set_new(o, "quarantine_reason",
-				 d->quarantine_reason[0] ? json_string(d->quarantine_reason)
-							 : json_null()) < 0 ||
-	     json_object_set_new(o, "hello_count", json_integer((json_int_t)d->hello_count)) < 0 ||
-	     json_object_set_new(o, "tls_version",
-				 d->tls_version[0] ? json_string(d->tls_version) : json_null()) <
-		 0 ||
-	     json_object_set_new(o, "tls_cipher",
-				 d->tls_cipher[0] ? json_string(d->tls_cipher) : json_null()) <
-		 0)) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
 struct list_ctx {
 	json_t *arr;
 	uint64_t n;
@@ -65,7 +35,7 @@ static int device_row(void *arg, const struct pp_device_info *d)
 	struct list_ctx *lc = arg;
 	lc->n++;
 	if (lc->arr) {
-		json_t *o = device_json(d);
+		json_t *o = pp_uc_device_json(d);
 		return o ? json_array_append_new(lc->arr, o) : -PP_ENOMEM;
 	}
 	char uuid[37], addr[16], t[24], tls[96], pid[PP_PID_TEXT];
@@ -303,30 +273,14 @@ static void device_show_text(const struct pp_device_info *d)
 		printf("last error     %s\n", d->last_error);
 }
 
-static json_t *job_json(const struct pp_job *j)
-{
-	char uuid[37], addr[16], pid[PP_PID_TEXT], next[PP_PID_TEXT];
-	pp_uuid_format(j->uuid, uuid);
-	return json_pack("{s:I,s:s,s:s,s:s?,s:s,s:s,s:s,s:I,s:b,s:s,s:s,s:I,s:I,s:I}", "id",
-			 (json_int_t)j->id, "uuid", uuid, "pid", pp_pid_text(j->pid, pid),
-			 "next_pid", j->next_pid[0] ? pp_pid_text(j->next_pid, next) : NULL,
-			 "address", addr_text(j->addr, addr), "state", pp_job_state_name(j->state),
-			 "step", pp_job_step_name(j->step), "attempts", (json_int_t)j->attempts,
-			 "bound", (int)j->bound, "owner", j->owner, "last_error", j->last_error,
-			 "created", (json_int_t)j->created, "updated", (json_int_t)j->updated,
-			 "next_attempt_at", (json_int_t)j->next_attempt_at);
-}
-
 /* Each job with its events: into the JSON array ctx, or printed when ctx is NULL. */
 static int history_row(void *ctx, const struct pp_job *j, const struct pp_job_event *ev, size_t n)
 {
 	json_t *arr = ctx;
 	if (arr) {
-		json_t *o = job_json(j), *evs = json_array();
+		json_t *o = pp_uc_job_json(j), *evs = json_array();
 		for (size_t i = 0; o && evs && i < n; i++)
-			json_array_append_new(evs, json_pack("{s:I,s:s,s:s}", "time",
-							     (json_int_t)ev[i].time, "event",
-							     ev[i].event, "detail", ev[i].detail));
+			json_array_append_new(evs, pp_uc_job_event_json(&ev[i]));
 		if (!o || !evs || json_object_set_new(o, "events", evs) < 0 ||
 		    json_array_append_new(arr, o) < 0)
 			return -PP_ENOMEM;
@@ -370,7 +324,7 @@ static int devices_show(struct pp_cli *cli, int argc, char **argv)
 		if (!jobs || pp_uc_device_history(store, d.uuid, history_row, jobs, &err) < 0)
 			return pp_fail_err(&err);
 		/* The device's fields as before, its jobs beside them. */
-		json_t *o = device_json(&d);
+		json_t *o = pp_uc_device_json(&d);
 		if (!o || json_object_set(o, "jobs", jobs) < 0) {
 			json_decref(o);
 			(void)pp_err_set(&err, PP_ENOMEM, "out of memory");
@@ -420,7 +374,7 @@ static int devices_release(struct pp_cli *cli, int argc, char **argv)
 	    pp_uc_device_release(store, ref, pp_actor(), reason, (int64_t)time(NULL), &d, &err) < 0)
 		return pp_fail_err(&err);
 	if (json)
-		return pp_json_print(json_pack("{s:o}", "device", device_json(&d)));
+		return pp_json_print(json_pack("{s:o}", "device", pp_uc_device_json(&d)));
 	char u[37];
 	pp_uuid_format(d.uuid, u);
 	printf("released %s: now %s\n", u, pp_device_state_name(d.state));
@@ -494,17 +448,10 @@ static int job_row(void *arg, const struct pp_job *j)
 {
 	struct list_ctx *lc = arg;
 	lc->n++;
-	char uuid[37], addr[16], pid[PP_PID_TEXT], next[PP_PID_TEXT];
+	char uuid[37], addr[16], pid[PP_PID_TEXT];
 	pp_uuid_format(j->uuid, uuid);
 	if (lc->arr) {
-		json_t *o = json_pack(
-		    "{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:I,s:s,s:b}", "id",
-		    (json_int_t)j->id, "uuid", uuid, "pid", pp_pid_text(j->pid, pid), "next_pid",
-		    j->next_pid[0] ? pp_pid_text(j->next_pid, next) : "", "address",
-		    addr_text(j->addr, addr), "state", pp_job_state_name(j->state), "step",
-		    pp_job_step_name(j->step), "attempts", (json_int_t)j->attempts, "owner",
-		    j->owner, "lease_until", (json_int_t)j->lease_until, "updated",
-		    (json_int_t)j->updated, "last_error", j->last_error, "bound", (int)j->bound);
+		json_t *o = pp_uc_job_json(j);
 		return o ? json_array_append_new(lc->arr, o) : -PP_ENOMEM;
 	}
 	printf("%6lld %-36s %-9s %-15s %-8s %-12s %3u  %s\n", (long long)j->id, uuid,
@@ -551,7 +498,7 @@ static int jobs_retry(struct pp_cli *cli, int argc, char **argv)
 	    pp_uc_job_retry(store, argv[optind], pp_actor(), (int64_t)time(NULL), &j, &err) < 0)
 		return pp_fail_err(&err);
 	if (json)
-		return pp_json_print(json_pack("{s:o}", "job", job_json(&j)));
+		return pp_json_print(json_pack("{s:o}", "job", pp_uc_job_json(&j)));
 	printf("job %lld: %s, attempts %u, resumes after step %s\n", (long long)j.id,
 	       pp_job_state_name(j.state), j.attempts, pp_job_step_name(j.step));
 	return PP_EXIT_OK;

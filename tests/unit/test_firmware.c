@@ -555,16 +555,12 @@ static void test_failed_save_changes_nothing(void **state)
 
 /* ---- the setup path (docs/protocol.md section 4, "Setup order") ---- */
 
-static void test_setup_path(void **state)
+/* Setup step 0: factory load, Pre -> In-Setup; repeating it changes nothing. */
+static void setup_factory_load(struct pp_amt_device *d)
 {
-	struct fixture *f = *state;
 	struct pp_err err = {0};
-	struct pp_amt_device *d = make_device(f), *d2 = NULL;
-	const char *realm = pp_amt_realm(d);
-	uint8_t ha1[16], want[16];
 	char *snap;
 
-	/* Factory load: Pre -> In-Setup; repeating it changes nothing. */
 	assert_int_equal(pp_amt_load_key(d, "0000037m", EX_PPS_BARE, PW1, NULL, &err), 0);
 	assert_int_equal(pp_amt_state(d), PP_AMT_IN_SETUP);
 	assert_false(pp_amt_mebx_is_factory_default(d));
@@ -573,10 +569,16 @@ static void test_setup_path(void **state)
 	expect_no_change_on_disk(d, snap);
 	free(snap);
 	assert_true(audit_has(d, "key loaded (factory), PID 0000037M"));
+}
 
-	/* TLS-PSK key and Digest for "admin" with the MEBx password. */
+/* In-Setup: the TLS-PSK key, and Digest for "admin" with the MEBx password. */
+static void setup_expect_factory_key_and_digest(struct pp_amt_device *d, const char *realm)
+{
+	struct pp_err err = {0};
+	uint8_t ha1[16], want[16];
 	struct pp_pid pid;
 	struct pp_pps pps;
+
 	assert_int_equal(pp_amt_tls_key(d, &pid, &pps, &err), 0);
 	assert_string_equal(pid.s, EX_PID_BARE);
 	assert_string_equal(pps.s, EX_PPS_BARE);
@@ -584,23 +586,35 @@ static void test_setup_path(void **state)
 	assert_int_equal(pp_amt_digest_ha1(d, "admin", ha1, &err), 0);
 	md5_ha1("admin", realm, PW1, want);
 	assert_memory_equal(ha1, want, 16);
+}
 
-	/* 1. Read realm and versions. */
+/* Setup step 1: read realm and versions. */
+static void setup_read_realm_and_versions(struct pp_amt_device *d, const char *realm)
+{
+	struct pp_err err = {0};
 	struct pp_amt_general_settings gs;
+	struct pp_amt_versions v;
+	uint32_t st, mode;
+
 	assert_int_equal(pp_amt_get_general_settings(d, &gs, &err), 0);
 	assert_string_equal(gs.digest_realm, realm);
 	assert_string_equal(gs.host_name, "");
 	assert_true(gs.network_enabled);
-	struct pp_amt_versions v;
 	pp_amt_versions(d, &v);
 	assert_string_equal(v.amt, "6.2.61");
-	uint32_t st, mode;
 	assert_int_equal(pp_amt_get_setup_config(d, &st, &mode, &err), 0);
 	assert_int_equal(st, 1);
 	assert_int_equal(mode, 1);
+}
 
-	/* 2. Admin ACL, twice. */
+/* Setup step 2: admin ACL, twice; Digest is still "admin" + MEBx. */
+static void setup_admin_acl_twice(struct pp_amt_device *d, const char *realm)
+{
+	struct pp_err err = {0};
+	uint8_t ha1[16];
 	char b64[25];
+	char *snap;
+
 	ha1_b64(ADMIN_USER, realm, ADMIN_PW, b64);
 	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, b64, &err), 0);
 	snap = read_text(pp_amt_path(d));
@@ -610,8 +624,15 @@ static void test_setup_path(void **state)
 	assert_string_equal(pp_amt_admin_user(d), ADMIN_USER);
 	/* Still In-Setup: Digest is "admin" + MEBx, not the ACL user yet. */
 	assert_int_equal(pp_amt_digest_ha1(d, ADMIN_USER, ha1, &err), -PP_EPERM);
+}
 
-	/* 3. MEBx password, twice; Digest for "admin" follows it at once. */
+/* Setup step 3: MEBx password, twice; Digest for "admin" follows it at once. */
+static void setup_mebx_password_twice(struct pp_amt_device *d, const char *realm)
+{
+	struct pp_err err = {0};
+	uint8_t ha1[16], want[16];
+	char *snap;
+
 	assert_int_equal(pp_amt_set_mebx_password(d, PW2, &err), 0);
 	snap = read_text(pp_amt_path(d));
 	assert_int_equal(pp_amt_set_mebx_password(d, PW2, &err), 0);
@@ -620,11 +641,18 @@ static void test_setup_path(void **state)
 	assert_int_equal(pp_amt_digest_ha1(d, "admin", ha1, &err), 0);
 	md5_ha1("admin", realm, PW2, want);
 	assert_memory_equal(ha1, want, 16);
+}
 
-	/* 4. Next key, twice (text as base64-decoded: any case, dashes optional). */
-	struct pp_pid npid;
-	struct pp_pps npps;
+/* Setup step 4: next key, twice (text as base64-decoded: any case, dashes
+ * optional); the current key is unchanged until the next setup. */
+static void setup_next_key_twice(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_pid pid, npid;
+	struct pp_pps pps, npps;
 	char npid_text[PP_PID_TEXT], npps_text[PP_PPS_TEXT];
+	char *snap;
+
 	assert_int_equal(pp_pid_generate(&npid), 0);
 	assert_int_equal(pp_pps_generate(&npps), 0);
 	pp_pid_format(&npid, npid_text);
@@ -641,8 +669,17 @@ static void test_setup_path(void **state)
 	assert_int_equal(pp_amt_tls_key(d, &pid, &pps, &err), 0);
 	assert_string_equal(pid.s, EX_PID_BARE);
 	pp_wipe(&pps, sizeof(pps));
+	pp_wipe(&npps, sizeof(npps));
+	pp_wipe(npps_text, sizeof(npps_text));
+}
 
-	/* 5. Names, twice. */
+/* Setup step 5: names, twice. */
+static void setup_names_twice(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_general_settings gs;
+	char *snap;
+
 	assert_int_equal(pp_amt_put_general_settings(d, "host-1", "corp.example.com", true, &err),
 			 0);
 	snap = read_text(pp_amt_path(d));
@@ -653,10 +690,16 @@ static void test_setup_path(void **state)
 	assert_int_equal(pp_amt_get_general_settings(d, &gs, &err), 0);
 	assert_string_equal(gs.host_name, "host-1");
 	assert_string_equal(gs.domain_name, "corp.example.com");
+}
 
-	/* 6. Time: Get then Set; repeating the same Set changes nothing. */
+/* Setup step 6: time, Get then Set; repeating the same Set changes nothing. */
+static void setup_time_get_then_set(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
 	int64_t now = 1700000000;
 	uint32_t ta0;
+	char *snap;
+
 	assert_int_equal(pp_amt_get_time(d, now, &ta0, &err), 0);
 	assert_int_equal(ta0, (uint32_t)now);
 	assert_int_equal(pp_amt_set_time(d, now, ta0, 1700000100, 1700000100, &err), 0);
@@ -667,8 +710,14 @@ static void test_setup_path(void **state)
 	free(snap);
 	assert_int_equal(pp_amt_get_time(d, now + 5, &ta0, &err), 0);
 	assert_int_equal(ta0, 1700000105u);
+}
 
-	/* 7. Commit, twice. */
+/* Setup step 7: commit, twice. */
+static void setup_commit_twice(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	char *snap;
+
 	assert_int_equal(pp_amt_commit(d, &err), 0);
 	assert_int_equal(pp_amt_state(d), PP_AMT_POST_SETUP);
 	snap = read_text(pp_amt_path(d));
@@ -676,21 +725,38 @@ static void test_setup_path(void **state)
 	expect_no_change_on_disk(d, snap);
 	free(snap);
 	assert_true(audit_has(d, "setup committed"));
+}
 
-	/* Provisioned: Digest is the ACL user; the MEBx password no longer opens the
-	 * network; no TLS-PSK; no hellos. */
+/* Provisioned: Digest is the ACL user; the MEBx password no longer opens the
+ * network; no TLS-PSK; no hellos. */
+static void setup_expect_provisioned(struct pp_amt_device *d, const char *realm)
+{
+	struct pp_err err = {0};
+	uint8_t ha1[16], want[16];
+	struct pp_pid pid;
+	struct pp_pps pps;
+	uint32_t st, mode, rc_count;
+	uint64_t delay;
+
 	assert_int_equal(pp_amt_digest_ha1(d, ADMIN_USER, ha1, &err), 0);
 	md5_ha1(ADMIN_USER, realm, ADMIN_PW, want);
 	assert_memory_equal(ha1, want, 16);
 	assert_int_equal(pp_amt_digest_ha1(d, "admin", ha1, &err), -PP_EPERM);
 	assert_int_equal(pp_amt_tls_key(d, &pid, &pps, &err), -PP_ESTATE);
-	uint32_t rc_count;
-	uint64_t delay;
 	assert_int_equal(pp_amt_hello_next(d, 0, 1.0, &rc_count, &delay), PP_AMT_HELLO_IDLE);
 	assert_int_equal(pp_amt_get_setup_config(d, &st, &mode, &err), 0);
 	assert_int_equal(st, 2);
+}
 
-	/* And all of it is on disk. */
+/* And all of it is on disk; the console still knows the MEBx password. */
+static void setup_expect_on_disk(struct fixture *f, struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_device *d2 = NULL;
+	uint8_t ha1[16];
+	uint32_t rc_count;
+	uint64_t delay;
+
 	assert_int_equal(pp_amt_load(f->dir, &d2, &err), 0);
 	char *a = serialize(d), *b = serialize(d2);
 	assert_string_equal(a, b);
@@ -703,8 +769,26 @@ static void test_setup_path(void **state)
 	assert_int_equal(pp_amt_console_login(d2, PW2, &err), 0);
 	assert_int_equal(pp_amt_console_login(d2, PW1, &err), -PP_EPERM);
 	pp_amt_free(d2);
-	pp_wipe(&npps, sizeof(npps));
-	pp_wipe(npps_text, sizeof(npps_text));
+}
+
+/* The whole setup path, in order, each step done twice where it may repeat. */
+static void test_setup_path(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_amt_device *d = make_device(f);
+	const char *realm = pp_amt_realm(d);
+
+	setup_factory_load(d);
+	setup_expect_factory_key_and_digest(d, realm);
+	setup_read_realm_and_versions(d, realm);
+	setup_admin_acl_twice(d, realm);
+	setup_mebx_password_twice(d, realm);
+	setup_next_key_twice(d);
+	setup_names_twice(d);
+	setup_time_get_then_set(d);
+	setup_commit_twice(d);
+	setup_expect_provisioned(d, realm);
+	setup_expect_on_disk(f, d);
 }
 
 static void test_wrong_state(void **state)

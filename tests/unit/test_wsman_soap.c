@@ -632,12 +632,11 @@ static void test_header_rules(void **state)
 	assert_err_has(&f->err, "nested");
 }
 
-static void test_actions_and_bodies(void **state)
-{
-	struct fx *f = *state;
-	const char *ns = PP_AMT_URI_GENERAL_SETTINGS;
-	char body[1024];
+#define PUT_HDR "<wsa:Action>" PP_WSMAN_ACTION_PUT "</wsa:Action>" H_TO H_URI H_ID H_REPLY
 
+/* Renew is not in the subset; its fault carries the request's MessageID. */
+static void actions_renew_not_supported(struct fx *f)
+{
 	/* Renew is not in the subset (Enumerate, Pull and Release are). */
 	assert_int_equal(
 	    parse_doc(f, get_doc("<wsa:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/"
@@ -651,7 +650,11 @@ static void test_actions_and_bodies(void **state)
 	    pp_wsman_fault_build(&f->req, f->req.fault, NULL, &f->reply, &status, &f->err), 0);
 	assert_int_equal(status, 400);
 	assert_non_null(strstr(text(&f->reply), "uuid:00000000-8086-0000-0000-000000000001"));
+}
 
+/* A method of another resource is not a method of this one. */
+static void actions_foreign_method(struct fx *f)
+{
 	/* A method of another resource is not a method of this one. */
 	assert_int_equal(
 	    parse_doc(f, get_doc("<wsa:Action>" PP_AMT_URI_AUTHORIZATION_SERVICE
@@ -659,14 +662,25 @@ static void test_actions_and_bodies(void **state)
 				 "")),
 	    -PP_EPROTO);
 	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED);
+}
 
+/* Get with a body element: invalid parameter. */
+static void actions_get_with_body(struct fx *f)
+{
 	/* Get with a body element. */
 	assert_int_equal(parse_doc(f, get_doc(H_ACTION H_TO H_URI H_ID H_REPLY, "<x/>")),
 			 -PP_EINVAL);
 	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_PARAMETER);
+}
+
+/* Put bodies: wrong class, wrong namespace, nested property, foreign property,
+ * two, mixed text; CDATA and character references are text. */
+static void actions_put_bodies(struct fx *f)
+{
+	const char *ns = PP_AMT_URI_GENERAL_SETTINGS;
+	char body[1024];
 
 	/* Put: wrong class, wrong namespace, nested property, foreign property, two. */
-#define PUT_HDR "<wsa:Action>" PP_WSMAN_ACTION_PUT "</wsa:Action>" H_TO H_URI H_ID H_REPLY
 	snprintf(body, sizeof(body), "<h:AMT_Other xmlns:h=\"%s\"/>", ns);
 	assert_int_equal(parse_doc(f, get_doc(PUT_HDR, body)), -PP_EINVAL);
 	assert_err_has(&f->err, "AMT_Other");
@@ -705,6 +719,12 @@ static void test_actions_and_bodies(void **state)
 		 ns);
 	assert_int_equal(parse_doc(f, get_doc(PUT_HDR, body)), 0);
 	assert_string_equal(pp_wsman_props_get(&f->req.params, "HostName"), "a<bA<");
+}
+
+/* A Put property over the value cap. */
+static void actions_put_value_over_cap(struct fx *f)
+{
+	const char *ns = PP_AMT_URI_GENERAL_SETTINGS;
 
 	/* A property over the value cap. */
 	static char huge[PP_WSMAN_VALUE_MAX + 512];
@@ -719,6 +739,17 @@ static void test_actions_and_bodies(void **state)
 	assert_int_equal(parse_doc(f, hdoc), -PP_ETOOBIG);
 	assert_err_has(&f->err, "HostName");
 	assert_int_equal(f->req.params.count, 0);
+}
+
+static void test_actions_and_bodies(void **state)
+{
+	struct fx *f = *state;
+
+	actions_renew_not_supported(f);
+	actions_foreign_method(f);
+	actions_get_with_body(f);
+	actions_put_bodies(f);
+	actions_put_value_over_cap(f);
 }
 
 /* ---- hostile and broken documents ---- */

@@ -847,22 +847,29 @@ static void test_wrong_state(void **state)
 	assert_int_equal(pp_amt_state(d), PP_AMT_POST_SETUP);
 }
 
-static void test_bad_parameters(void **state)
+/* MEBx passwords the firmware refuses (too short, a class missing, the user
+ * name, ":" or a space, too long, empty). */
+static const char *const weak_passwords[] = {"short1!",
+					     "alllowercase1!",
+					     "ALLUPPER1!",
+					     "NoDigits!!",
+					     "NoSymbol12",
+					     "admin",
+					     "Has:Colon1",
+					     "Has Space1!",
+					     "Abcdefgh1!Abcdefgh1!Abcdefgh1!xyz",
+					     ""};
+
+#define N_WEAK (sizeof(weak_passwords) / sizeof(weak_passwords[0]))
+
+/* Pre-Setup key load: weak passwords (never echoed), bad PID, bad PPS (never
+ * echoed), missing PID, bad server; the device stays Pre-Setup. */
+static void bad_load_key_parameters(struct pp_amt_device *d)
 {
-	struct fixture *f = *state;
 	struct pp_err err = {0};
-	struct pp_amt_device *d = make_device(f);
-	const char *weak[] = {"short1!",
-			      "alllowercase1!",
-			      "ALLUPPER1!",
-			      "NoDigits!!",
-			      "NoSymbol12",
-			      "admin",
-			      "Has:Colon1",
-			      "Has Space1!",
-			      "Abcdefgh1!Abcdefgh1!Abcdefgh1!xyz",
-			      ""};
-	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+	const char *const *weak = weak_passwords;
+
+	for (size_t i = 0; i < N_WEAK; i++) {
 		assert_int_equal(pp_amt_load_key(d, EX_PID, EX_PPS, weak[i], NULL, &err),
 				 -PP_EINVAL);
 		assert_int_equal(err.code, PP_EINVAL);
@@ -887,14 +894,27 @@ static void test_bad_parameters(void **state)
 	memcpy(srv.fqdn, "bad_name", 9);
 	assert_int_equal(pp_amt_load_key(d, EX_PID, EX_PPS, PW1, &srv, &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_state(d), PP_AMT_PRE_SETUP);
+}
+
+/* In-Setup: weak MEBx passwords and a bad or missing next PPS. */
+static void bad_in_setup_secrets(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	const char *const *weak = weak_passwords;
 
 	assert_int_equal(pp_amt_load_key(d, EX_PID, EX_PPS, PW1, NULL, &err), 0);
-	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++)
+	for (size_t i = 0; i < N_WEAK; i++)
 		assert_int_equal(pp_amt_set_mebx_password(d, weak[i], &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_set_tls_psk(d, EX_PID, "NKLD", &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_set_tls_psk(d, EX_PID, NULL, &err), -PP_EINVAL);
+}
 
-	/* SetAdminAclEntryEx: user names and strict base64 of 16 bytes. */
+/* SetAdminAclEntryEx: user names and strict base64 of 16 bytes; ends with the
+ * real admin ACL set. */
+static void bad_admin_acl(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+
 	char b64[25];
 	ha1_b64(ADMIN_USER, pp_amt_realm(d), ADMIN_PW, b64);
 	const char *users[] = {
@@ -914,10 +934,14 @@ static void test_bad_parameters(void **state)
 	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, "AAAAAAAAAAAAAAAAAAAAAA==", &err), 0);
 	assert_int_equal(pp_amt_set_admin_acl(d, "x", "/////////////////////w==", &err), 0);
 	assert_string_equal(pp_amt_admin_user(d), "x");
-	uint8_t ha1[16];
 	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, b64, &err), 0);
+}
 
-	/* Names. */
+/* Host and domain names; NULL keeps, "" clears. */
+static void bad_names(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+
 	const char *hosts[] = {"-a", "a-", "a.b", "a_b",
 			       "1234567890123456789012345678901234567890123456789012345678901234"};
 	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
@@ -933,14 +957,32 @@ static void test_bad_parameters(void **state)
 	assert_string_equal(gs.host_name, "h");
 	assert_string_equal(gs.domain_name, "");
 	assert_false(gs.network_enabled);
+}
 
-	/* Unprovision modes; time. */
+/* Unprovision modes and time; nothing of it changed the state or Digest. */
+static void bad_unprovision_and_time(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	uint8_t ha1[16];
+
 	assert_int_equal(pp_amt_unprovision(d, 0, &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_unprovision(d, 3, &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_set_time(d, 1000, 900, 2000, 1999, &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_set_time(d, 1000, 1001, 2000, 2000, &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_state(d), PP_AMT_IN_SETUP);
 	assert_int_equal(pp_amt_digest_ha1(d, "admin", ha1, &err), 0);
+}
+
+static void test_bad_parameters(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_amt_device *d = make_device(f);
+
+	bad_load_key_parameters(d);
+	bad_in_setup_secrets(d);
+	bad_admin_acl(d);
+	bad_names(d);
+	bad_unprovision_and_time(d);
 }
 
 static void test_time_sync(void **state)

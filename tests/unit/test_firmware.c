@@ -385,26 +385,22 @@ static const struct state_edit {
      "not valid JSON (NUL character)"},
 };
 
-static void test_corrupt_state_files(void **state)
+/* The good text parses, and serializes to itself. */
+static void corrupt_good_text_roundtrips(const char *base)
 {
-	struct fixture *f = *state;
 	struct pp_err err = {0};
-	struct pp_amt_device *d = make_in_setup(f), *d2 = NULL;
-	char b64[25];
-	char *base_noadmin = serialize(d);
-	ha1_b64(ADMIN_USER, pp_amt_realm(d), ADMIN_PW, b64);
-	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, b64, &err), 0);
-	char *base = serialize(d);
+	struct pp_amt_device *d2 = NULL;
 
-	/* The good text parses, and serializes to itself. */
 	assert_int_equal(pp_amt_parse(base, strlen(base), &d2, &err), 0);
 	char *again = serialize(d2);
 	assert_string_equal(base, again);
 	free(again);
 	pp_amt_free(d2);
-	d2 = NULL;
+}
 
-	/* Truncated, empty, not an object, trailing data. */
+/* Truncated, empty, not an object, trailing data. */
+static void corrupt_not_json(const char *base)
+{
 	char *cut = strdup(base);
 	cut[strlen(cut) / 2] = '\0';
 	expect_parse_error(cut, PP_EINVAL, "not valid JSON (truncated)");
@@ -417,8 +413,11 @@ static void test_corrupt_state_files(void **state)
 	memcpy(trail + bl, "{}", 3);
 	expect_parse_error(trail, PP_EINVAL, "not valid JSON (data after the end)");
 	free(trail);
+}
 
-	/* Keys and values, from the table. */
+/* Keys and values, from the table. */
+static void corrupt_fields_from_table(const char *base)
+{
 	for (size_t i = 0; i < sizeof(state_edits) / sizeof(state_edits[0]); i++) {
 		const struct state_edit *e = &state_edits[i];
 		if (e->kind == EDIT_REPLACE)
@@ -426,18 +425,26 @@ static void test_corrupt_state_files(void **state)
 		else
 			overwrite_expect(base, e->from, e->to, e->code, e->needle);
 	}
+}
 
-	/* Consistency between fields. */
+/* Consistency between fields: a state needs its key and its admin. */
+static void corrupt_inconsistent_fields(const char *base, const char *base_noadmin)
+{
+	struct pp_err err = {0};
+	struct pp_amt_device *d2 = NULL;
+
 	mutate_expect(base, "\"state\": 1", "\"state\": 0", PP_EINVAL, "field 'key'");
 	mutate_expect(base_noadmin, "\"state\": 1", "\"state\": 2", PP_EINVAL, "field 'admin'");
 	char *post = replace(base, "\"state\": 1", "\"state\": 2"); /* with admin: fine */
 	assert_int_equal(pp_amt_parse(post, strlen(post), &d2, &err), 0);
 	assert_int_equal(pp_amt_state(d2), PP_AMT_POST_SETUP);
 	pp_amt_free(d2);
-	d2 = NULL;
 	free(post);
+}
 
-	/* Too many audit events: PP_AMT_DEV_AUDIT_MAX more before the existing ones. */
+/* Too many audit events: PP_AMT_DEV_AUDIT_MAX more before the existing ones. */
+static void corrupt_too_many_audit_events(const char *base)
+{
 	struct pp_buf big;
 	pp_buf_init(&big, 8192);
 	assert_int_equal(pp_buf_append_str(&big, "\"audit\": ["), 0);
@@ -446,8 +453,15 @@ static void test_corrupt_state_files(void **state)
 	assert_int_equal(pp_buf_cstr(&big), 0);
 	mutate_expect(base, "\"audit\": [", (char *)big.data, PP_ETOOBIG, "field 'audit'");
 	pp_buf_free(&big);
+}
 
-	/* Through pp_amt_load: the message names the file and the field. */
+/* Through pp_amt_load: the message names the file and the field. */
+static void corrupt_load_names_file_and_field(struct fixture *f, struct pp_amt_device *d,
+					      const char *base)
+{
+	struct pp_err err = {0};
+	struct pp_amt_device *d2 = NULL;
+
 	char *bad = replace(base, "\"state\": 1", "\"state\": 9");
 	write_file(pp_amt_path(d), bad, strlen(bad), 0600);
 	assert_int_equal(pp_amt_load(f->dir, &d2, &err), -PP_EINVAL);
@@ -455,8 +469,14 @@ static void test_corrupt_state_files(void **state)
 	assert_non_null(strstr(err.msg, "device.json"));
 	assert_non_null(strstr(err.msg, "field 'state'"));
 	free(bad);
+}
 
-	/* Oversized file. */
+/* Oversized file, through pp_amt_load and pp_amt_parse. */
+static void corrupt_oversized_file(struct fixture *f, struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_device *d2 = NULL;
+
 	size_t n = PP_AMT_DEV_STATE_MAX + 1;
 	char *huge = malloc(n);
 	memset(huge, ' ', n);
@@ -464,11 +484,38 @@ static void test_corrupt_state_files(void **state)
 	assert_int_equal(pp_amt_load(f->dir, &d2, &err), -PP_ETOOBIG);
 	assert_int_equal(pp_amt_parse(huge, n, &d2, &err), -PP_ETOOBIG);
 	free(huge);
+}
 
-	/* Truncated on disk. */
+/* Truncated on disk. */
+static void corrupt_truncated_on_disk(struct fixture *f, struct pp_amt_device *d, const char *base)
+{
+	struct pp_err err = {0};
+	struct pp_amt_device *d2 = NULL;
+
 	write_file(pp_amt_path(d), base, strlen(base) - 10, 0600);
 	assert_int_equal(pp_amt_load(f->dir, &d2, &err), -PP_EINVAL);
 	assert_non_null(strstr(err.msg, "truncated"));
+}
+
+static void test_corrupt_state_files(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	struct pp_amt_device *d = make_in_setup(f);
+	char b64[25];
+	char *base_noadmin = serialize(d);
+	ha1_b64(ADMIN_USER, pp_amt_realm(d), ADMIN_PW, b64);
+	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, b64, &err), 0);
+	char *base = serialize(d);
+
+	corrupt_good_text_roundtrips(base);
+	corrupt_not_json(base);
+	corrupt_fields_from_table(base);
+	corrupt_inconsistent_fields(base, base_noadmin);
+	corrupt_too_many_audit_events(base);
+	corrupt_load_names_file_and_field(f, d, base);
+	corrupt_oversized_file(f, d);
+	corrupt_truncated_on_disk(f, d, base);
 	free(base);
 	free(base_noadmin);
 }

@@ -1168,21 +1168,23 @@ static void test_volatile_device(void **state)
 	assert_int_equal(files, 0);
 }
 
-static void test_usb(void **state)
-{
-	struct fixture *f = *state;
-	struct pp_err err = {0};
-	struct pp_amt_device *d = make_device(f);
-	struct pp_amt_server srv = {.has_ipv4 = true, .ipv4 = {10, 0, 0, 1}, .port = 9971};
-	struct pp_amt_usb_record rec = {.current_password = "admin",
-					.new_password = PW1,
-					.pid = EX_PID,
-					.pps = EX_PPS,
-					.server = &srv,
-					.host_name = "pc-17",
-					.domain_name = "example.org"};
+/* The record the USB tests apply: key, passwords, server, names. */
+static const struct pp_amt_server usb_srv = {.has_ipv4 = true, .ipv4 = {10, 0, 0, 1}, .port = 9971};
+static const struct pp_amt_usb_record usb_rec = {.current_password = "admin",
+						 .new_password = PW1,
+						 .pid = EX_PID,
+						 .pps = EX_PPS,
+						 .server = &usb_srv,
+						 .host_name = "pc-17",
+						 .domain_name = "example.org"};
 
-	/* Malformed records. */
+/* Malformed records and a wrong current password: refused, still Pre-Setup
+ * with the factory password. */
+static void usb_bad_records(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_usb_record rec = usb_rec;
+
 	struct pp_amt_usb_record bad = rec;
 	bad.pps = NULL;
 	assert_int_equal(pp_amt_usb_apply(d, &bad, &err), -PP_EINVAL);
@@ -1203,8 +1205,14 @@ static void test_usb(void **state)
 	assert_int_equal(pp_amt_usb_apply(d, &bad, &err), -PP_EPERM);
 	assert_int_equal(pp_amt_state(d), PP_AMT_PRE_SETUP);
 	assert_true(pp_amt_mebx_is_factory_default(d));
+}
 
-	/* Applied: In-Setup with everything the record carries. */
+/* Applied: In-Setup with everything the record carries. */
+static void usb_applied(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_usb_record rec = usb_rec;
+
 	assert_int_equal(pp_amt_usb_apply(d, &rec, &err), 0);
 	assert_int_equal(pp_amt_state(d), PP_AMT_IN_SETUP);
 	assert_int_equal(pp_amt_console_login(d, PW1, &err), 0);
@@ -1217,9 +1225,15 @@ static void test_usb(void **state)
 	assert_string_equal(gs.host_name, "pc-17");
 	assert_string_equal(gs.domain_name, "example.org");
 	assert_true(audit_has(d, "key loaded (USB), PID 0000037M"));
+}
 
-	/* The same record again (applied, crash before it was consumed): success, no
-	 * change. Another record: refused, the password is no longer "admin". */
+/* The same record again (applied, crash before it was consumed): success, no
+ * change. Another record: refused, the password is no longer "admin". */
+static void usb_again(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_usb_record rec = usb_rec, bad;
+
 	char *snap = read_text(pp_amt_path(d));
 	assert_int_equal(pp_amt_usb_apply(d, &rec, &err), 0);
 	expect_no_change_on_disk(d, snap);
@@ -1233,8 +1247,16 @@ static void test_usb(void **state)
 	bad = rec;
 	bad.pid = other.s;
 	assert_int_equal(pp_amt_usb_apply(d, &bad, &err), -PP_ESTATE);
+}
 
-	/* A record with only the passwords: stays Pre-Setup, password changed. */
+/* A record with only the passwords, on a fresh device: stays Pre-Setup,
+ * password changed; a full record after it is refused. */
+static void usb_passwords_only(struct fixture *f)
+{
+	struct pp_err err = {0};
+	struct pp_amt_usb_record rec = usb_rec;
+	struct pp_amt_device *d;
+
 	pp_amt_free(f->dev);
 	f->dev = NULL;
 	rm_tree(f->dir);
@@ -1248,6 +1270,17 @@ static void test_usb(void **state)
 	assert_int_equal(pp_amt_usb_apply(d, &pw_only, &err), 0);
 	assert_int_equal(pp_amt_usb_apply(d, &rec, &err), -PP_ESTATE);
 	assert_true(audit_has(d, "MEBx password set (USB)"));
+}
+
+static void test_usb(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_amt_device *d = make_device(f);
+
+	usb_bad_records(d);
+	usb_applied(d);
+	usb_again(d);
+	usb_passwords_only(f);
 }
 
 /* ---- Digest, unprovision ---- */

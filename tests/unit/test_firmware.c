@@ -385,26 +385,22 @@ static const struct state_edit {
      "not valid JSON (NUL character)"},
 };
 
-static void test_corrupt_state_files(void **state)
+/* The good text parses, and serializes to itself. */
+static void corrupt_good_text_roundtrips(const char *base)
 {
-	struct fixture *f = *state;
 	struct pp_err err = {0};
-	struct pp_amt_device *d = make_in_setup(f), *d2 = NULL;
-	char b64[25];
-	char *base_noadmin = serialize(d);
-	ha1_b64(ADMIN_USER, pp_amt_realm(d), ADMIN_PW, b64);
-	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, b64, &err), 0);
-	char *base = serialize(d);
+	struct pp_amt_device *d2 = NULL;
 
-	/* The good text parses, and serializes to itself. */
 	assert_int_equal(pp_amt_parse(base, strlen(base), &d2, &err), 0);
 	char *again = serialize(d2);
 	assert_string_equal(base, again);
 	free(again);
 	pp_amt_free(d2);
-	d2 = NULL;
+}
 
-	/* Truncated, empty, not an object, trailing data. */
+/* Truncated, empty, not an object, trailing data. */
+static void corrupt_not_json(const char *base)
+{
 	char *cut = strdup(base);
 	cut[strlen(cut) / 2] = '\0';
 	expect_parse_error(cut, PP_EINVAL, "not valid JSON (truncated)");
@@ -417,8 +413,11 @@ static void test_corrupt_state_files(void **state)
 	memcpy(trail + bl, "{}", 3);
 	expect_parse_error(trail, PP_EINVAL, "not valid JSON (data after the end)");
 	free(trail);
+}
 
-	/* Keys and values, from the table. */
+/* Keys and values, from the table. */
+static void corrupt_fields_from_table(const char *base)
+{
 	for (size_t i = 0; i < sizeof(state_edits) / sizeof(state_edits[0]); i++) {
 		const struct state_edit *e = &state_edits[i];
 		if (e->kind == EDIT_REPLACE)
@@ -426,18 +425,26 @@ static void test_corrupt_state_files(void **state)
 		else
 			overwrite_expect(base, e->from, e->to, e->code, e->needle);
 	}
+}
 
-	/* Consistency between fields. */
+/* Consistency between fields: a state needs its key and its admin. */
+static void corrupt_inconsistent_fields(const char *base, const char *base_noadmin)
+{
+	struct pp_err err = {0};
+	struct pp_amt_device *d2 = NULL;
+
 	mutate_expect(base, "\"state\": 1", "\"state\": 0", PP_EINVAL, "field 'key'");
 	mutate_expect(base_noadmin, "\"state\": 1", "\"state\": 2", PP_EINVAL, "field 'admin'");
 	char *post = replace(base, "\"state\": 1", "\"state\": 2"); /* with admin: fine */
 	assert_int_equal(pp_amt_parse(post, strlen(post), &d2, &err), 0);
 	assert_int_equal(pp_amt_state(d2), PP_AMT_POST_SETUP);
 	pp_amt_free(d2);
-	d2 = NULL;
 	free(post);
+}
 
-	/* Too many audit events: PP_AMT_DEV_AUDIT_MAX more before the existing ones. */
+/* Too many audit events: PP_AMT_DEV_AUDIT_MAX more before the existing ones. */
+static void corrupt_too_many_audit_events(const char *base)
+{
 	struct pp_buf big;
 	pp_buf_init(&big, 8192);
 	assert_int_equal(pp_buf_append_str(&big, "\"audit\": ["), 0);
@@ -446,8 +453,15 @@ static void test_corrupt_state_files(void **state)
 	assert_int_equal(pp_buf_cstr(&big), 0);
 	mutate_expect(base, "\"audit\": [", (char *)big.data, PP_ETOOBIG, "field 'audit'");
 	pp_buf_free(&big);
+}
 
-	/* Through pp_amt_load: the message names the file and the field. */
+/* Through pp_amt_load: the message names the file and the field. */
+static void corrupt_load_names_file_and_field(struct fixture *f, struct pp_amt_device *d,
+					      const char *base)
+{
+	struct pp_err err = {0};
+	struct pp_amt_device *d2 = NULL;
+
 	char *bad = replace(base, "\"state\": 1", "\"state\": 9");
 	write_file(pp_amt_path(d), bad, strlen(bad), 0600);
 	assert_int_equal(pp_amt_load(f->dir, &d2, &err), -PP_EINVAL);
@@ -455,8 +469,14 @@ static void test_corrupt_state_files(void **state)
 	assert_non_null(strstr(err.msg, "device.json"));
 	assert_non_null(strstr(err.msg, "field 'state'"));
 	free(bad);
+}
 
-	/* Oversized file. */
+/* Oversized file, through pp_amt_load and pp_amt_parse. */
+static void corrupt_oversized_file(struct fixture *f, struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_device *d2 = NULL;
+
 	size_t n = PP_AMT_DEV_STATE_MAX + 1;
 	char *huge = malloc(n);
 	memset(huge, ' ', n);
@@ -464,11 +484,38 @@ static void test_corrupt_state_files(void **state)
 	assert_int_equal(pp_amt_load(f->dir, &d2, &err), -PP_ETOOBIG);
 	assert_int_equal(pp_amt_parse(huge, n, &d2, &err), -PP_ETOOBIG);
 	free(huge);
+}
 
-	/* Truncated on disk. */
+/* Truncated on disk. */
+static void corrupt_truncated_on_disk(struct fixture *f, struct pp_amt_device *d, const char *base)
+{
+	struct pp_err err = {0};
+	struct pp_amt_device *d2 = NULL;
+
 	write_file(pp_amt_path(d), base, strlen(base) - 10, 0600);
 	assert_int_equal(pp_amt_load(f->dir, &d2, &err), -PP_EINVAL);
 	assert_non_null(strstr(err.msg, "truncated"));
+}
+
+static void test_corrupt_state_files(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	struct pp_amt_device *d = make_in_setup(f);
+	char b64[25];
+	char *base_noadmin = serialize(d);
+	ha1_b64(ADMIN_USER, pp_amt_realm(d), ADMIN_PW, b64);
+	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, b64, &err), 0);
+	char *base = serialize(d);
+
+	corrupt_good_text_roundtrips(base);
+	corrupt_not_json(base);
+	corrupt_fields_from_table(base);
+	corrupt_inconsistent_fields(base, base_noadmin);
+	corrupt_too_many_audit_events(base);
+	corrupt_load_names_file_and_field(f, d, base);
+	corrupt_oversized_file(f, d);
+	corrupt_truncated_on_disk(f, d, base);
 	free(base);
 	free(base_noadmin);
 }
@@ -555,16 +602,12 @@ static void test_failed_save_changes_nothing(void **state)
 
 /* ---- the setup path (docs/protocol.md section 4, "Setup order") ---- */
 
-static void test_setup_path(void **state)
+/* Setup step 0: factory load, Pre -> In-Setup; repeating it changes nothing. */
+static void setup_factory_load(struct pp_amt_device *d)
 {
-	struct fixture *f = *state;
 	struct pp_err err = {0};
-	struct pp_amt_device *d = make_device(f), *d2 = NULL;
-	const char *realm = pp_amt_realm(d);
-	uint8_t ha1[16], want[16];
 	char *snap;
 
-	/* Factory load: Pre -> In-Setup; repeating it changes nothing. */
 	assert_int_equal(pp_amt_load_key(d, "0000037m", EX_PPS_BARE, PW1, NULL, &err), 0);
 	assert_int_equal(pp_amt_state(d), PP_AMT_IN_SETUP);
 	assert_false(pp_amt_mebx_is_factory_default(d));
@@ -573,10 +616,16 @@ static void test_setup_path(void **state)
 	expect_no_change_on_disk(d, snap);
 	free(snap);
 	assert_true(audit_has(d, "key loaded (factory), PID 0000037M"));
+}
 
-	/* TLS-PSK key and Digest for "admin" with the MEBx password. */
+/* In-Setup: the TLS-PSK key, and Digest for "admin" with the MEBx password. */
+static void setup_expect_factory_key_and_digest(struct pp_amt_device *d, const char *realm)
+{
+	struct pp_err err = {0};
+	uint8_t ha1[16], want[16];
 	struct pp_pid pid;
 	struct pp_pps pps;
+
 	assert_int_equal(pp_amt_tls_key(d, &pid, &pps, &err), 0);
 	assert_string_equal(pid.s, EX_PID_BARE);
 	assert_string_equal(pps.s, EX_PPS_BARE);
@@ -584,23 +633,35 @@ static void test_setup_path(void **state)
 	assert_int_equal(pp_amt_digest_ha1(d, "admin", ha1, &err), 0);
 	md5_ha1("admin", realm, PW1, want);
 	assert_memory_equal(ha1, want, 16);
+}
 
-	/* 1. Read realm and versions. */
+/* Setup step 1: read realm and versions. */
+static void setup_read_realm_and_versions(struct pp_amt_device *d, const char *realm)
+{
+	struct pp_err err = {0};
 	struct pp_amt_general_settings gs;
+	struct pp_amt_versions v;
+	uint32_t st, mode;
+
 	assert_int_equal(pp_amt_get_general_settings(d, &gs, &err), 0);
 	assert_string_equal(gs.digest_realm, realm);
 	assert_string_equal(gs.host_name, "");
 	assert_true(gs.network_enabled);
-	struct pp_amt_versions v;
 	pp_amt_versions(d, &v);
 	assert_string_equal(v.amt, "6.2.61");
-	uint32_t st, mode;
 	assert_int_equal(pp_amt_get_setup_config(d, &st, &mode, &err), 0);
 	assert_int_equal(st, 1);
 	assert_int_equal(mode, 1);
+}
 
-	/* 2. Admin ACL, twice. */
+/* Setup step 2: admin ACL, twice; Digest is still "admin" + MEBx. */
+static void setup_admin_acl_twice(struct pp_amt_device *d, const char *realm)
+{
+	struct pp_err err = {0};
+	uint8_t ha1[16];
 	char b64[25];
+	char *snap;
+
 	ha1_b64(ADMIN_USER, realm, ADMIN_PW, b64);
 	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, b64, &err), 0);
 	snap = read_text(pp_amt_path(d));
@@ -610,8 +671,15 @@ static void test_setup_path(void **state)
 	assert_string_equal(pp_amt_admin_user(d), ADMIN_USER);
 	/* Still In-Setup: Digest is "admin" + MEBx, not the ACL user yet. */
 	assert_int_equal(pp_amt_digest_ha1(d, ADMIN_USER, ha1, &err), -PP_EPERM);
+}
 
-	/* 3. MEBx password, twice; Digest for "admin" follows it at once. */
+/* Setup step 3: MEBx password, twice; Digest for "admin" follows it at once. */
+static void setup_mebx_password_twice(struct pp_amt_device *d, const char *realm)
+{
+	struct pp_err err = {0};
+	uint8_t ha1[16], want[16];
+	char *snap;
+
 	assert_int_equal(pp_amt_set_mebx_password(d, PW2, &err), 0);
 	snap = read_text(pp_amt_path(d));
 	assert_int_equal(pp_amt_set_mebx_password(d, PW2, &err), 0);
@@ -620,11 +688,18 @@ static void test_setup_path(void **state)
 	assert_int_equal(pp_amt_digest_ha1(d, "admin", ha1, &err), 0);
 	md5_ha1("admin", realm, PW2, want);
 	assert_memory_equal(ha1, want, 16);
+}
 
-	/* 4. Next key, twice (text as base64-decoded: any case, dashes optional). */
-	struct pp_pid npid;
-	struct pp_pps npps;
+/* Setup step 4: next key, twice (text as base64-decoded: any case, dashes
+ * optional); the current key is unchanged until the next setup. */
+static void setup_next_key_twice(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_pid pid, npid;
+	struct pp_pps pps, npps;
 	char npid_text[PP_PID_TEXT], npps_text[PP_PPS_TEXT];
+	char *snap;
+
 	assert_int_equal(pp_pid_generate(&npid), 0);
 	assert_int_equal(pp_pps_generate(&npps), 0);
 	pp_pid_format(&npid, npid_text);
@@ -641,8 +716,17 @@ static void test_setup_path(void **state)
 	assert_int_equal(pp_amt_tls_key(d, &pid, &pps, &err), 0);
 	assert_string_equal(pid.s, EX_PID_BARE);
 	pp_wipe(&pps, sizeof(pps));
+	pp_wipe(&npps, sizeof(npps));
+	pp_wipe(npps_text, sizeof(npps_text));
+}
 
-	/* 5. Names, twice. */
+/* Setup step 5: names, twice. */
+static void setup_names_twice(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_general_settings gs;
+	char *snap;
+
 	assert_int_equal(pp_amt_put_general_settings(d, "host-1", "corp.example.com", true, &err),
 			 0);
 	snap = read_text(pp_amt_path(d));
@@ -653,10 +737,16 @@ static void test_setup_path(void **state)
 	assert_int_equal(pp_amt_get_general_settings(d, &gs, &err), 0);
 	assert_string_equal(gs.host_name, "host-1");
 	assert_string_equal(gs.domain_name, "corp.example.com");
+}
 
-	/* 6. Time: Get then Set; repeating the same Set changes nothing. */
+/* Setup step 6: time, Get then Set; repeating the same Set changes nothing. */
+static void setup_time_get_then_set(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
 	int64_t now = 1700000000;
 	uint32_t ta0;
+	char *snap;
+
 	assert_int_equal(pp_amt_get_time(d, now, &ta0, &err), 0);
 	assert_int_equal(ta0, (uint32_t)now);
 	assert_int_equal(pp_amt_set_time(d, now, ta0, 1700000100, 1700000100, &err), 0);
@@ -667,8 +757,14 @@ static void test_setup_path(void **state)
 	free(snap);
 	assert_int_equal(pp_amt_get_time(d, now + 5, &ta0, &err), 0);
 	assert_int_equal(ta0, 1700000105u);
+}
 
-	/* 7. Commit, twice. */
+/* Setup step 7: commit, twice. */
+static void setup_commit_twice(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	char *snap;
+
 	assert_int_equal(pp_amt_commit(d, &err), 0);
 	assert_int_equal(pp_amt_state(d), PP_AMT_POST_SETUP);
 	snap = read_text(pp_amt_path(d));
@@ -676,21 +772,38 @@ static void test_setup_path(void **state)
 	expect_no_change_on_disk(d, snap);
 	free(snap);
 	assert_true(audit_has(d, "setup committed"));
+}
 
-	/* Provisioned: Digest is the ACL user; the MEBx password no longer opens the
-	 * network; no TLS-PSK; no hellos. */
+/* Provisioned: Digest is the ACL user; the MEBx password no longer opens the
+ * network; no TLS-PSK; no hellos. */
+static void setup_expect_provisioned(struct pp_amt_device *d, const char *realm)
+{
+	struct pp_err err = {0};
+	uint8_t ha1[16], want[16];
+	struct pp_pid pid;
+	struct pp_pps pps;
+	uint32_t st, mode, rc_count;
+	uint64_t delay;
+
 	assert_int_equal(pp_amt_digest_ha1(d, ADMIN_USER, ha1, &err), 0);
 	md5_ha1(ADMIN_USER, realm, ADMIN_PW, want);
 	assert_memory_equal(ha1, want, 16);
 	assert_int_equal(pp_amt_digest_ha1(d, "admin", ha1, &err), -PP_EPERM);
 	assert_int_equal(pp_amt_tls_key(d, &pid, &pps, &err), -PP_ESTATE);
-	uint32_t rc_count;
-	uint64_t delay;
 	assert_int_equal(pp_amt_hello_next(d, 0, 1.0, &rc_count, &delay), PP_AMT_HELLO_IDLE);
 	assert_int_equal(pp_amt_get_setup_config(d, &st, &mode, &err), 0);
 	assert_int_equal(st, 2);
+}
 
-	/* And all of it is on disk. */
+/* And all of it is on disk; the console still knows the MEBx password. */
+static void setup_expect_on_disk(struct fixture *f, struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_device *d2 = NULL;
+	uint8_t ha1[16];
+	uint32_t rc_count;
+	uint64_t delay;
+
 	assert_int_equal(pp_amt_load(f->dir, &d2, &err), 0);
 	char *a = serialize(d), *b = serialize(d2);
 	assert_string_equal(a, b);
@@ -703,8 +816,26 @@ static void test_setup_path(void **state)
 	assert_int_equal(pp_amt_console_login(d2, PW2, &err), 0);
 	assert_int_equal(pp_amt_console_login(d2, PW1, &err), -PP_EPERM);
 	pp_amt_free(d2);
-	pp_wipe(&npps, sizeof(npps));
-	pp_wipe(npps_text, sizeof(npps_text));
+}
+
+/* The whole setup path, in order, each step done twice where it may repeat. */
+static void test_setup_path(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_amt_device *d = make_device(f);
+	const char *realm = pp_amt_realm(d);
+
+	setup_factory_load(d);
+	setup_expect_factory_key_and_digest(d, realm);
+	setup_read_realm_and_versions(d, realm);
+	setup_admin_acl_twice(d, realm);
+	setup_mebx_password_twice(d, realm);
+	setup_next_key_twice(d);
+	setup_names_twice(d);
+	setup_time_get_then_set(d);
+	setup_commit_twice(d);
+	setup_expect_provisioned(d, realm);
+	setup_expect_on_disk(f, d);
 }
 
 static void test_wrong_state(void **state)
@@ -763,22 +894,29 @@ static void test_wrong_state(void **state)
 	assert_int_equal(pp_amt_state(d), PP_AMT_POST_SETUP);
 }
 
-static void test_bad_parameters(void **state)
+/* MEBx passwords the firmware refuses (too short, a class missing, the user
+ * name, ":" or a space, too long, empty). */
+static const char *const weak_passwords[] = {"short1!",
+					     "alllowercase1!",
+					     "ALLUPPER1!",
+					     "NoDigits!!",
+					     "NoSymbol12",
+					     "admin",
+					     "Has:Colon1",
+					     "Has Space1!",
+					     "Abcdefgh1!Abcdefgh1!Abcdefgh1!xyz",
+					     ""};
+
+#define N_WEAK (sizeof(weak_passwords) / sizeof(weak_passwords[0]))
+
+/* Pre-Setup key load: weak passwords (never echoed), bad PID, bad PPS (never
+ * echoed), missing PID, bad server; the device stays Pre-Setup. */
+static void bad_load_key_parameters(struct pp_amt_device *d)
 {
-	struct fixture *f = *state;
 	struct pp_err err = {0};
-	struct pp_amt_device *d = make_device(f);
-	const char *weak[] = {"short1!",
-			      "alllowercase1!",
-			      "ALLUPPER1!",
-			      "NoDigits!!",
-			      "NoSymbol12",
-			      "admin",
-			      "Has:Colon1",
-			      "Has Space1!",
-			      "Abcdefgh1!Abcdefgh1!Abcdefgh1!xyz",
-			      ""};
-	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+	const char *const *weak = weak_passwords;
+
+	for (size_t i = 0; i < N_WEAK; i++) {
 		assert_int_equal(pp_amt_load_key(d, EX_PID, EX_PPS, weak[i], NULL, &err),
 				 -PP_EINVAL);
 		assert_int_equal(err.code, PP_EINVAL);
@@ -803,14 +941,27 @@ static void test_bad_parameters(void **state)
 	memcpy(srv.fqdn, "bad_name", 9);
 	assert_int_equal(pp_amt_load_key(d, EX_PID, EX_PPS, PW1, &srv, &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_state(d), PP_AMT_PRE_SETUP);
+}
+
+/* In-Setup: weak MEBx passwords and a bad or missing next PPS. */
+static void bad_in_setup_secrets(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	const char *const *weak = weak_passwords;
 
 	assert_int_equal(pp_amt_load_key(d, EX_PID, EX_PPS, PW1, NULL, &err), 0);
-	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++)
+	for (size_t i = 0; i < N_WEAK; i++)
 		assert_int_equal(pp_amt_set_mebx_password(d, weak[i], &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_set_tls_psk(d, EX_PID, "NKLD", &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_set_tls_psk(d, EX_PID, NULL, &err), -PP_EINVAL);
+}
 
-	/* SetAdminAclEntryEx: user names and strict base64 of 16 bytes. */
+/* SetAdminAclEntryEx: user names and strict base64 of 16 bytes; ends with the
+ * real admin ACL set. */
+static void bad_admin_acl(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+
 	char b64[25];
 	ha1_b64(ADMIN_USER, pp_amt_realm(d), ADMIN_PW, b64);
 	const char *users[] = {
@@ -830,10 +981,14 @@ static void test_bad_parameters(void **state)
 	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, "AAAAAAAAAAAAAAAAAAAAAA==", &err), 0);
 	assert_int_equal(pp_amt_set_admin_acl(d, "x", "/////////////////////w==", &err), 0);
 	assert_string_equal(pp_amt_admin_user(d), "x");
-	uint8_t ha1[16];
 	assert_int_equal(pp_amt_set_admin_acl(d, ADMIN_USER, b64, &err), 0);
+}
 
-	/* Names. */
+/* Host and domain names; NULL keeps, "" clears. */
+static void bad_names(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+
 	const char *hosts[] = {"-a", "a-", "a.b", "a_b",
 			       "1234567890123456789012345678901234567890123456789012345678901234"};
 	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
@@ -849,14 +1004,32 @@ static void test_bad_parameters(void **state)
 	assert_string_equal(gs.host_name, "h");
 	assert_string_equal(gs.domain_name, "");
 	assert_false(gs.network_enabled);
+}
 
-	/* Unprovision modes; time. */
+/* Unprovision modes and time; nothing of it changed the state or Digest. */
+static void bad_unprovision_and_time(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	uint8_t ha1[16];
+
 	assert_int_equal(pp_amt_unprovision(d, 0, &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_unprovision(d, 3, &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_set_time(d, 1000, 900, 2000, 1999, &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_set_time(d, 1000, 1001, 2000, 2000, &err), -PP_EINVAL);
 	assert_int_equal(pp_amt_state(d), PP_AMT_IN_SETUP);
 	assert_int_equal(pp_amt_digest_ha1(d, "admin", ha1, &err), 0);
+}
+
+static void test_bad_parameters(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_amt_device *d = make_device(f);
+
+	bad_load_key_parameters(d);
+	bad_in_setup_secrets(d);
+	bad_admin_acl(d);
+	bad_names(d);
+	bad_unprovision_and_time(d);
 }
 
 static void test_time_sync(void **state)
@@ -995,21 +1168,23 @@ static void test_volatile_device(void **state)
 	assert_int_equal(files, 0);
 }
 
-static void test_usb(void **state)
-{
-	struct fixture *f = *state;
-	struct pp_err err = {0};
-	struct pp_amt_device *d = make_device(f);
-	struct pp_amt_server srv = {.has_ipv4 = true, .ipv4 = {10, 0, 0, 1}, .port = 9971};
-	struct pp_amt_usb_record rec = {.current_password = "admin",
-					.new_password = PW1,
-					.pid = EX_PID,
-					.pps = EX_PPS,
-					.server = &srv,
-					.host_name = "pc-17",
-					.domain_name = "example.org"};
+/* The record the USB tests apply: key, passwords, server, names. */
+static const struct pp_amt_server usb_srv = {.has_ipv4 = true, .ipv4 = {10, 0, 0, 1}, .port = 9971};
+static const struct pp_amt_usb_record usb_rec = {.current_password = "admin",
+						 .new_password = PW1,
+						 .pid = EX_PID,
+						 .pps = EX_PPS,
+						 .server = &usb_srv,
+						 .host_name = "pc-17",
+						 .domain_name = "example.org"};
 
-	/* Malformed records. */
+/* Malformed records and a wrong current password: refused, still Pre-Setup
+ * with the factory password. */
+static void usb_bad_records(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_usb_record rec = usb_rec;
+
 	struct pp_amt_usb_record bad = rec;
 	bad.pps = NULL;
 	assert_int_equal(pp_amt_usb_apply(d, &bad, &err), -PP_EINVAL);
@@ -1030,8 +1205,14 @@ static void test_usb(void **state)
 	assert_int_equal(pp_amt_usb_apply(d, &bad, &err), -PP_EPERM);
 	assert_int_equal(pp_amt_state(d), PP_AMT_PRE_SETUP);
 	assert_true(pp_amt_mebx_is_factory_default(d));
+}
 
-	/* Applied: In-Setup with everything the record carries. */
+/* Applied: In-Setup with everything the record carries. */
+static void usb_applied(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_usb_record rec = usb_rec;
+
 	assert_int_equal(pp_amt_usb_apply(d, &rec, &err), 0);
 	assert_int_equal(pp_amt_state(d), PP_AMT_IN_SETUP);
 	assert_int_equal(pp_amt_console_login(d, PW1, &err), 0);
@@ -1044,9 +1225,15 @@ static void test_usb(void **state)
 	assert_string_equal(gs.host_name, "pc-17");
 	assert_string_equal(gs.domain_name, "example.org");
 	assert_true(audit_has(d, "key loaded (USB), PID 0000037M"));
+}
 
-	/* The same record again (applied, crash before it was consumed): success, no
-	 * change. Another record: refused, the password is no longer "admin". */
+/* The same record again (applied, crash before it was consumed): success, no
+ * change. Another record: refused, the password is no longer "admin". */
+static void usb_again(struct pp_amt_device *d)
+{
+	struct pp_err err = {0};
+	struct pp_amt_usb_record rec = usb_rec, bad;
+
 	char *snap = read_text(pp_amt_path(d));
 	assert_int_equal(pp_amt_usb_apply(d, &rec, &err), 0);
 	expect_no_change_on_disk(d, snap);
@@ -1060,8 +1247,16 @@ static void test_usb(void **state)
 	bad = rec;
 	bad.pid = other.s;
 	assert_int_equal(pp_amt_usb_apply(d, &bad, &err), -PP_ESTATE);
+}
 
-	/* A record with only the passwords: stays Pre-Setup, password changed. */
+/* A record with only the passwords, on a fresh device: stays Pre-Setup,
+ * password changed; a full record after it is refused. */
+static void usb_passwords_only(struct fixture *f)
+{
+	struct pp_err err = {0};
+	struct pp_amt_usb_record rec = usb_rec;
+	struct pp_amt_device *d;
+
 	pp_amt_free(f->dev);
 	f->dev = NULL;
 	rm_tree(f->dir);
@@ -1075,6 +1270,17 @@ static void test_usb(void **state)
 	assert_int_equal(pp_amt_usb_apply(d, &pw_only, &err), 0);
 	assert_int_equal(pp_amt_usb_apply(d, &rec, &err), -PP_ESTATE);
 	assert_true(audit_has(d, "MEBx password set (USB)"));
+}
+
+static void test_usb(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_amt_device *d = make_device(f);
+
+	usb_bad_records(d);
+	usb_applied(d);
+	usb_again(d);
+	usb_passwords_only(f);
 }
 
 /* ---- Digest, unprovision ---- */

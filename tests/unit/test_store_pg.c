@@ -397,29 +397,28 @@ static int pid_cb(void *ctx, const struct pp_key_info *k)
 	return 0;
 }
 
-static void test_pg_batches_and_keys(void **state)
+/* More keys than a page of a listing; a duplicate inside the transaction leaves it
+ * usable (pid, pps, mebx: key 7's, inserted again as the duplicate). */
+static void bk_fill(struct fixture *f, int64_t b, int64_t d, const char *pid, const char *pps,
+		    const char *mebx)
 {
-	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = c_batch(f, "keys", false, 0);
-	int64_t d = c_batch(f, "derived", true, 0);
 	struct pp_batch_new dup = {.name = "keys"};
-	assert_int_equal(pp_store_batch_create(f->s, &dup, NULL, &err), -PP_EEXIST);
 
-	/* More keys than a page of a listing; a duplicate inside the transaction leaves it
-	 * usable. */
 	assert_int_equal(pp_store_begin(f->s, &err), 0);
 	for (unsigned long i = 1; i <= 1203; i++)
 		c_key(f, b, i, false, i % 3 ? PP_KEY_AVAILABLE : PP_KEY_EXPORTED, 0);
-	char pid[9], pps[33], mebx[33];
-	c_pid(7, pid);
-	c_pps(7, pps);
-	c_mebx(7, mebx);
 	struct pp_key_new k = {.pid = pid, .pps = pps, .mebx_password = mebx, .batch_id = b};
 	assert_int_equal(pp_store_key_insert(f->s, &k, &err), -PP_EEXIST);
 	assert_int_equal(pp_store_batch_create(f->s, &dup, NULL, &err), -PP_EEXIST);
 	c_key(f, d, 5000, true, PP_KEY_AVAILABLE, 0);
 	assert_int_equal(pp_store_commit(f->s, &err), 0);
+}
+
+/* Batch info: the key count, derived or not, an unknown name. */
+static void bk_batch_info(struct fixture *f)
+{
+	struct pp_err err = {0};
 
 	struct pp_batch_info bi;
 	assert_int_equal(pp_store_batch_get(f->s, "keys", &bi, &err), 0);
@@ -428,6 +427,12 @@ static void test_pg_batches_and_keys(void **state)
 	assert_int_equal(pp_store_batch_get(f->s, "derived", &bi, &err), 0);
 	assert_true(bi.derived);
 	assert_int_equal(pp_store_batch_get(f->s, "none", &bi, &err), -PP_ENOTFOUND);
+}
+
+/* Key listings: all in PID order, by batch and state, limited, after a PID. */
+static void bk_listings(struct fixture *f)
+{
+	struct pp_err err = {0};
 
 	struct pid_seen seen = {.ordered = true};
 	assert_int_equal(pp_store_key_list(f->s, NULL, pid_cb, &seen, &err), 0);
@@ -453,8 +458,13 @@ static void test_pg_batches_and_keys(void **state)
 	char p3[9];
 	c_pid(3, p3);
 	assert_string_equal(seen.last, p3);
+}
 
-	/* Secrets, plain and derived. */
+/* Secrets, plain and derived. */
+static void bk_secrets(struct fixture *f, const char *pid, const char *pps, const char *mebx)
+{
+	struct pp_err err = {0};
+
 	struct pp_pps got;
 	char gm[PP_STORE_MEBX_MAX + 1];
 	assert_int_equal(pp_store_key_secrets(f->s, pid, &got, gm, sizeof(gm), &err), 0);
@@ -467,8 +477,15 @@ static void test_pg_batches_and_keys(void **state)
 	struct pp_key_info ki;
 	assert_int_equal(pp_store_key_get(f->s, dp, &ki, &err), 0);
 	assert_true(ki.derived);
+	pp_wipe(&got, sizeof(got));
+}
 
-	/* States. */
+/* States: the allowed moves of a key, and two refused ones. */
+static void bk_states(struct fixture *f, const char *pid)
+{
+	struct pp_err err = {0};
+	struct pp_key_info ki;
+
 	assert_int_equal(pp_store_key_set_state(f->s, pid, PP_KEY_EXPORTED, &err), 0);
 	assert_int_equal(pp_store_key_get(f->s, pid, &ki, &err), 0);
 	assert_true(ki.exported_at > 1700000000);
@@ -476,7 +493,26 @@ static void test_pg_batches_and_keys(void **state)
 	assert_int_equal(pp_store_key_set_state(f->s, pid, PP_KEY_IN_USE, &err), 0);
 	assert_int_equal(pp_store_key_set_state(f->s, pid, PP_KEY_CONSUMED, &err), 0);
 	assert_int_equal(pp_store_key_set_state(f->s, pid, PP_KEY_REVOKED, &err), -PP_ESTATE);
-	pp_wipe(&got, sizeof(got));
+}
+
+static void test_pg_batches_and_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct pp_err err = {0};
+	int64_t b = c_batch(f, "keys", false, 0);
+	int64_t d = c_batch(f, "derived", true, 0);
+	struct pp_batch_new dup = {.name = "keys"};
+	assert_int_equal(pp_store_batch_create(f->s, &dup, NULL, &err), -PP_EEXIST);
+
+	char pid[9], pps[33], mebx[33];
+	c_pid(7, pid);
+	c_pps(7, pps);
+	c_mebx(7, mebx);
+	bk_fill(f, b, d, pid, pps, mebx);
+	bk_batch_info(f);
+	bk_listings(f);
+	bk_secrets(f, pid, pps, mebx);
+	bk_states(f, pid);
 }
 
 /* Audit appends from two handles at once keep one unbroken chain. */
@@ -981,21 +1017,11 @@ static void test_pg_heartbeat(void **state)
 /* BEGIN and SAVEPOINT wait for the next statement and go with it in one round trip;
  * RELEASE waits for the next SAVEPOINT (postgres.c "transactions"). What the caller sees
  * is the same as when each is sent at once. */
-static void test_pg_deferred(void **state)
+/* Savepoints in one transaction: released, rolled back, empty, refused by the
+ * server, nested. pid[3]'s revoke hits the injected failure. */
+static void deferred_savepoints(struct fixture *f, char pid[6][9])
 {
-	struct fixture *f = *state;
 	struct pp_err err = {0};
-	int64_t b = c_batch(f, "lazy", false, 0);
-	for (unsigned long i = 1; i <= 5; i++)
-		c_key(f, b, i, false, PP_KEY_EXPORTED, 0);
-	char pid[6][9];
-	for (unsigned long i = 1; i <= 5; i++)
-		c_pid(i, pid[i]);
-	struct pp_key_info k;
-	raw_exec(f->raw, "CREATE FUNCTION test_no_revoke() RETURNS trigger LANGUAGE plpgsql AS "
-			 "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$");
-	raw_exec(f->raw, "CREATE TRIGGER test_no_revoke BEFORE UPDATE ON keys FOR EACH ROW "
-			 "WHEN (NEW.state = 'revoked') EXECUTE FUNCTION test_no_revoke()");
 
 	assert_int_equal(pp_store_begin(f->s, &err), 0);
 	/* Released, then a new savepoint at the same depth rolled back: only its own work
@@ -1027,6 +1053,14 @@ static void test_pg_deferred(void **state)
 	assert_int_equal(pp_store_key_set_state(f->s, pid[5], PP_KEY_EXPIRED, &err), 0);
 	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
 	assert_int_equal(pp_store_commit(f->s, &err), 0);
+}
+
+/* What the savepoints left: keys 1 and 5 expired, the rest as they were; no
+ * session idle in a transaction. */
+static void deferred_expect_states(struct fixture *f)
+{
+	struct pp_key_info k;
+
 	static const enum pp_key_state want[6] = {
 	    0, PP_KEY_EXPIRED, PP_KEY_EXPORTED, PP_KEY_EXPORTED, PP_KEY_EXPORTED, PP_KEY_EXPIRED};
 	for (unsigned long i = 1; i <= 5; i++) {
@@ -1036,11 +1070,25 @@ static void test_pg_deferred(void **state)
 	assert_int_equal(raw_int(f->raw, "SELECT count(*) FROM pg_stat_activity WHERE state = "
 					 "'idle in transaction'"),
 			 0);
-	/* A transaction in which nothing ran commits without the server. */
+}
+
+/* A transaction in which nothing ran commits without the server. */
+static void deferred_empty_transaction(struct fixture *f)
+{
+	struct pp_err err = {0};
+
 	assert_int_equal(pp_store_begin(f->s, &err), 0);
 	assert_int_equal(pp_store_savepoint(f->s, &err), 0);
 	assert_int_equal(pp_store_savepoint_release(f->s, &err), 0);
 	assert_int_equal(pp_store_commit(f->s, &err), 0);
+}
+
+/* The connection lost while BEGIN still waits: the statement, the savepoint
+ * rollback and the commit fail; after a reconnect the store works again. */
+static void deferred_conn_lost_before_begin(struct fixture *f, char pid[6][9])
+{
+	struct pp_err err = {0};
+	struct pp_key_info k;
 
 	/* The connection lost while BEGIN still waits: the statement fails, and so do the
 	 * rollback of the savepoint and the commit, as they would have had BEGIN gone out
@@ -1064,6 +1112,26 @@ static void test_pg_deferred(void **state)
 	c_keyinfo(f, 2, &k);
 	assert_int_equal(k.state, PP_KEY_EXPIRED);
 	pp_store_close(o);
+}
+
+static void test_pg_deferred(void **state)
+{
+	struct fixture *f = *state;
+	int64_t b = c_batch(f, "lazy", false, 0);
+	for (unsigned long i = 1; i <= 5; i++)
+		c_key(f, b, i, false, PP_KEY_EXPORTED, 0);
+	char pid[6][9];
+	for (unsigned long i = 1; i <= 5; i++)
+		c_pid(i, pid[i]);
+	raw_exec(f->raw, "CREATE FUNCTION test_no_revoke() RETURNS trigger LANGUAGE plpgsql AS "
+			 "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$");
+	raw_exec(f->raw, "CREATE TRIGGER test_no_revoke BEFORE UPDATE ON keys FOR EACH ROW "
+			 "WHEN (NEW.state = 'revoked') EXECUTE FUNCTION test_no_revoke()");
+
+	deferred_savepoints(f, pid);
+	deferred_expect_states(f);
+	deferred_empty_transaction(f);
+	deferred_conn_lost_before_begin(f, pid);
 	raw_exec(f->raw, "DROP TRIGGER test_no_revoke ON keys");
 	raw_exec(f->raw, "DROP FUNCTION test_no_revoke()");
 }

@@ -632,12 +632,11 @@ static void test_header_rules(void **state)
 	assert_err_has(&f->err, "nested");
 }
 
-static void test_actions_and_bodies(void **state)
-{
-	struct fx *f = *state;
-	const char *ns = PP_AMT_URI_GENERAL_SETTINGS;
-	char body[1024];
+#define PUT_HDR "<wsa:Action>" PP_WSMAN_ACTION_PUT "</wsa:Action>" H_TO H_URI H_ID H_REPLY
 
+/* Renew is not in the subset; its fault carries the request's MessageID. */
+static void actions_renew_not_supported(struct fx *f)
+{
 	/* Renew is not in the subset (Enumerate, Pull and Release are). */
 	assert_int_equal(
 	    parse_doc(f, get_doc("<wsa:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/"
@@ -651,22 +650,36 @@ static void test_actions_and_bodies(void **state)
 	    pp_wsman_fault_build(&f->req, f->req.fault, NULL, &f->reply, &status, &f->err), 0);
 	assert_int_equal(status, 400);
 	assert_non_null(strstr(text(&f->reply), "uuid:00000000-8086-0000-0000-000000000001"));
+}
 
-	/* A method of another resource is not a method of this one. */
+/* A method of another resource is not a method of this one. */
+static void actions_foreign_method(struct fx *f)
+{
 	assert_int_equal(
 	    parse_doc(f, get_doc("<wsa:Action>" PP_AMT_URI_AUTHORIZATION_SERVICE
 				 "/SetAdminAclEntryEx</wsa:Action>" H_TO H_URI H_ID H_REPLY,
 				 "")),
 	    -PP_EPROTO);
 	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_ACTION_NOT_SUPPORTED);
+}
 
+/* Get with a body element: invalid parameter. */
+static void actions_get_with_body(struct fx *f)
+{
 	/* Get with a body element. */
 	assert_int_equal(parse_doc(f, get_doc(H_ACTION H_TO H_URI H_ID H_REPLY, "<x/>")),
 			 -PP_EINVAL);
 	assert_int_equal(f->req.fault, PP_WSMAN_FAULT_INVALID_PARAMETER);
+}
+
+/* Put bodies: wrong class, wrong namespace, nested property, foreign property,
+ * two, mixed text; CDATA and character references are text. */
+static void actions_put_bodies(struct fx *f)
+{
+	const char *ns = PP_AMT_URI_GENERAL_SETTINGS;
+	char body[1024];
 
 	/* Put: wrong class, wrong namespace, nested property, foreign property, two. */
-#define PUT_HDR "<wsa:Action>" PP_WSMAN_ACTION_PUT "</wsa:Action>" H_TO H_URI H_ID H_REPLY
 	snprintf(body, sizeof(body), "<h:AMT_Other xmlns:h=\"%s\"/>", ns);
 	assert_int_equal(parse_doc(f, get_doc(PUT_HDR, body)), -PP_EINVAL);
 	assert_err_has(&f->err, "AMT_Other");
@@ -705,6 +718,12 @@ static void test_actions_and_bodies(void **state)
 		 ns);
 	assert_int_equal(parse_doc(f, get_doc(PUT_HDR, body)), 0);
 	assert_string_equal(pp_wsman_props_get(&f->req.params, "HostName"), "a<bA<");
+}
+
+/* A Put property over the value cap. */
+static void actions_put_value_over_cap(struct fx *f)
+{
+	const char *ns = PP_AMT_URI_GENERAL_SETTINGS;
 
 	/* A property over the value cap. */
 	static char huge[PP_WSMAN_VALUE_MAX + 512];
@@ -719,6 +738,17 @@ static void test_actions_and_bodies(void **state)
 	assert_int_equal(parse_doc(f, hdoc), -PP_ETOOBIG);
 	assert_err_has(&f->err, "HostName");
 	assert_int_equal(f->req.params.count, 0);
+}
+
+static void test_actions_and_bodies(void **state)
+{
+	struct fx *f = *state;
+
+	actions_renew_not_supported(f);
+	actions_foreign_method(f);
+	actions_get_with_body(f);
+	actions_put_bodies(f);
+	actions_put_value_over_cap(f);
 }
 
 /* ---- hostile and broken documents ---- */
@@ -927,14 +957,9 @@ static void test_intel_enum_envelopes(void **state)
 			       "</wsman:ResourceURI>"));
 }
 
-static void test_enumerate_pull_release_roundtrip(void **state)
+/* Enumerate: the request parses, the answer carries a context and no items. */
+static void roundtrip_enumerate(struct fx *f)
 {
-	struct fx *f = *state;
-	struct pp_wsman_props items[3];
-	sw_item(&items[0], "Flash", "16.1.25");
-	sw_item(&items[1], "AMT FW Core Version", "16.1.25");
-	sw_item(&items[2], "Sku", "16392");
-
 	/* Enumerate -> context */
 	assert_int_equal(pp_wsman_build_enumerate(TO, SW, &f->call, &f->buf, &f->err), 0);
 	assert_int_equal(f->call.op, PP_WSMAN_OP_ENUMERATE);
@@ -950,8 +975,11 @@ static void test_enumerate_pull_release_roundtrip(void **state)
 	assert_string_equal(f->resp.enum_context, "ctx-42");
 	assert_false(f->resp.end_of_sequence);
 	assert_int_equal(f->resp.item_count, 0);
+}
 
-	/* Pull, picking the core version among three items. */
+/* Pull, picking the core version among three items. */
+static void roundtrip_pull_and_pick(struct fx *f, struct pp_wsman_props *items)
+{
 	assert_int_equal(pp_wsman_build_pull(TO, SW, "ctx-42", 999, &f->call, &f->buf, &f->err), 0);
 	assert_non_null(strstr(text(&f->buf), "MaxCharacters>99999<"));
 	assert_int_equal(pp_wsman_call_pick(&f->call, "InstanceID", "AMT FW Core Version", &f->err),
@@ -973,7 +1001,12 @@ static void test_enumerate_pull_release_roundtrip(void **state)
 	assert_string_equal(pp_wsman_props_get(&f->resp.props, "InstanceID"),
 			    "AMT FW Core Version");
 	assert_string_equal(pp_wsman_props_get(&f->resp.props, "VersionString"), "16.1.25");
+}
 
+/* On the same Pull answer: no pick takes the first item; a pick not found is
+ * not an error, nothing picked. */
+static void roundtrip_pick_first_or_none(struct fx *f)
+{
 	/* No pick: the first item. Pick not found: not an error, nothing picked. */
 	assert_int_equal(pp_wsman_call_pick(&f->call, NULL, NULL, &f->err), 0);
 	assert_int_equal(
@@ -985,8 +1018,11 @@ static void test_enumerate_pull_release_roundtrip(void **state)
 	assert_false(f->resp.picked);
 	assert_int_equal(f->resp.props.count, 0);
 	assert_int_equal(f->resp.item_count, 3);
+}
 
-	/* A mid-sequence Pull answer keeps the context. */
+/* A mid-sequence Pull answer keeps the context. */
+static void roundtrip_mid_sequence(struct fx *f, struct pp_wsman_props *items)
+{
 	assert_int_equal(
 	    pp_wsman_enum_response_build(&f->req, "ctx-43", items, 1, false, &f->reply, &f->err),
 	    0);
@@ -994,7 +1030,11 @@ static void test_enumerate_pull_release_roundtrip(void **state)
 	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
 	assert_string_equal(f->resp.enum_context, "ctx-43");
 	assert_false(f->resp.end_of_sequence);
+}
 
+/* Release: the answer has an empty body. */
+static void roundtrip_release(struct fx *f)
+{
 	/* Release -> empty body */
 	assert_int_equal(pp_wsman_build_release(TO, SW, "ctx-43", &f->call, &f->buf, &f->err), 0);
 	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
@@ -1004,6 +1044,21 @@ static void test_enumerate_pull_release_roundtrip(void **state)
 	assert_int_equal(
 	    pp_wsman_response_parse(&f->call, f->reply.data, f->reply.len, &f->resp, &f->err), 0);
 	assert_string_equal(f->resp.action, PP_WSMAN_ACTION_RELEASE "Response");
+}
+
+static void test_enumerate_pull_release_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct pp_wsman_props items[3];
+	sw_item(&items[0], "Flash", "16.1.25");
+	sw_item(&items[1], "AMT FW Core Version", "16.1.25");
+	sw_item(&items[2], "Sku", "16392");
+
+	roundtrip_enumerate(f);
+	roundtrip_pull_and_pick(f, items);
+	roundtrip_pick_first_or_none(f);
+	roundtrip_mid_sequence(f, items);
+	roundtrip_release(f);
 	for (int i = 0; i < 3; i++)
 		pp_wsman_props_wipe(&items[i]);
 }
@@ -1128,15 +1183,9 @@ static void test_enum_hostile_requests(void **state)
 	assert_int_equal(pp_wsman_call_pick(&f->call, "InstanceID", big, &f->err), -PP_EINVAL);
 }
 
-static void test_enum_hostile_responses(void **state)
+/* Many items: counted, the first kept, the document stays under its cap. */
+static void hostile_many_items(struct fx *f, struct pp_wsman_props *items)
 {
-	struct fx *f = *state;
-	struct pp_wsman_props *items = calloc(200, sizeof(*items));
-	assert_non_null(items);
-	assert_int_equal(pp_wsman_build_pull(TO, SW, "c", 999, &f->call, &f->buf, &f->err), 0);
-	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
-
-	/* Many items: counted, the first kept, the document stays under its cap. */
 	for (int i = 0; i < 200; i++) {
 		char id[16];
 		snprintf(id, sizeof(id), "i%d", i);
@@ -1150,7 +1199,11 @@ static void test_enum_hostile_responses(void **state)
 	assert_int_equal(f->resp.item_count, 200);
 	assert_true(f->resp.picked);
 	assert_string_equal(pp_wsman_props_get(&f->resp.props, "InstanceID"), "i199");
-	/* Too many for the envelope cap: refused at build time. */
+}
+
+/* Too many for the envelope cap: refused at build time. */
+static void hostile_over_envelope_cap(struct fx *f)
+{
 	struct pp_wsman_props *huge = calloc(120, sizeof(*huge));
 	assert_non_null(huge);
 	char long_value[PP_WSMAN_VALUE_MAX + 1];
@@ -1165,8 +1218,11 @@ static void test_enum_hostile_responses(void **state)
 	    pp_wsman_enum_response_build(&f->req, NULL, huge, 120, true, &f->reply, &f->err),
 	    -PP_ETOOBIG);
 	free(huge);
+}
 
-	/* RelatesTo mismatch: another message's answer. */
+/* RelatesTo mismatch: another message's answer. */
+static void hostile_relates_to_mismatch(struct fx *f, struct pp_wsman_props *items)
+{
 	struct pp_wsman_call other = f->call;
 	snprintf(other.message_id, sizeof(other.message_id), "uuid:other");
 	assert_int_equal(
@@ -1175,8 +1231,11 @@ static void test_enum_hostile_responses(void **state)
 	    pp_wsman_response_parse(&other, f->reply.data, f->reply.len, &f->resp, &f->err),
 	    -PP_EPROTO);
 	assert_err_has(&f->err, "RelatesTo");
+}
 
-	/* Items of another class; neither context nor end; an oversized context. */
+/* Items of another class; neither context nor end; an oversized context. */
+static void hostile_class_and_context(struct fx *f, struct pp_wsman_props *items)
+{
 	struct pp_wsman_call gs = f->call;
 	snprintf(gs.resource_uri, sizeof(gs.resource_uri), "%s", PP_AMT_URI_GENERAL_SETTINGS);
 	assert_int_equal(
@@ -1195,7 +1254,14 @@ static void test_enum_hostile_responses(void **state)
 	assert_int_equal(
 	    pp_wsman_enum_response_build(&f->req, big, items, 1, false, &f->reply, &f->err),
 	    -PP_ETOOBIG);
-	/* A hand-made answer with a 129-byte context is refused by the client. */
+}
+
+/* A hand-made answer with a 129-byte context is refused by the client. */
+static void hostile_handmade_big_context(struct fx *f)
+{
+	char big[PP_WSMAN_CONTEXT_MAX + 2];
+	memset(big, 'B', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
 	char doc[2048];
 	snprintf(doc, sizeof(doc),
 		 "<s:Envelope xmlns:s=\"" PP_WSMAN_NS_SOAP "\" xmlns:a=\"" PP_WSMAN_NS_WSA
@@ -1206,7 +1272,12 @@ static void test_enum_hostile_responses(void **state)
 		 f->call.message_id, big);
 	assert_true(pp_wsman_response_parse(&f->call, doc, strlen(doc), &f->resp, &f->err) < 0);
 	assert_string_equal(f->resp.enum_context, "");
-	/* A body on a ReleaseResponse. */
+}
+
+/* A body on a ReleaseResponse. */
+static void hostile_release_with_body(struct fx *f)
+{
+	char doc[2048];
 	struct pp_wsman_call rel = f->call;
 	rel.op = PP_WSMAN_OP_RELEASE;
 	snprintf(rel.action, sizeof(rel.action), "%s", PP_WSMAN_ACTION_RELEASE);
@@ -1218,6 +1289,22 @@ static void test_enum_hostile_responses(void **state)
 		 f->call.message_id);
 	assert_int_equal(pp_wsman_response_parse(&rel, doc, strlen(doc), &f->resp, &f->err),
 			 -PP_EPROTO);
+}
+
+static void test_enum_hostile_responses(void **state)
+{
+	struct fx *f = *state;
+	struct pp_wsman_props *items = calloc(200, sizeof(*items));
+	assert_non_null(items);
+	assert_int_equal(pp_wsman_build_pull(TO, SW, "c", 999, &f->call, &f->buf, &f->err), 0);
+	assert_int_equal(pp_wsman_request_parse(f->buf.data, f->buf.len, &f->req, &f->err), 0);
+
+	hostile_many_items(f, items);
+	hostile_over_envelope_cap(f);
+	hostile_relates_to_mismatch(f, items);
+	hostile_class_and_context(f, items);
+	hostile_handmade_big_context(f);
+	hostile_release_with_body(f);
 	for (int i = 0; i < 200; i++)
 		pp_wsman_props_wipe(&items[i]);
 	free(items);

@@ -407,6 +407,59 @@ static void test_cursor_text(void **state)
 	assert_int_equal(pp_uc_cursor_parse(NULL, PP_DEV_SORT_HOST_NAME, &back, &err), -PP_EINVAL);
 }
 
+/* One JSON shape for --json and the API: absent values are null, never "". */
+static void test_json_shapes(void **state)
+{
+	(void)state;
+	struct pp_pid pid;
+	char dashed[PP_PID_TEXT];
+	assert_int_equal(pp_pid_generate(&pid), 0);
+	pp_pid_format(&pid, dashed);
+	struct pp_device_info d;
+	memset(&d, 0, sizeof(d));
+	memcpy(d.pid, pid.s, 9);
+	d.addr[0] = 127;
+	d.addr[3] = 9;
+	d.state = PP_DEV_FAILED;
+	snprintf(d.last_error, sizeof(d.last_error), "%s", "no answer");
+	json_t *o = pp_uc_device_json(&d);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "pid")), dashed);
+	assert_int_equal(dashed[4], '-');
+	assert_string_equal(json_string_value(json_object_get(o, "address")), "127.0.0.9");
+	assert_string_equal(json_string_value(json_object_get(o, "state")), "failed");
+	assert_true(json_is_null(json_object_get(o, "batch")));
+	assert_true(json_is_null(json_object_get(o, "quarantine_reason")));
+	assert_true(json_is_null(json_object_get(o, "tls_version")));
+	assert_true(json_is_null(json_object_get(o, "tls_cipher")));
+	json_decref(o);
+	snprintf(d.tls_version, sizeof(d.tls_version), "%s", "TLSv1.2");
+	o = pp_uc_device_json(&d);
+	assert_string_equal(json_string_value(json_object_get(o, "tls_version")), "TLSv1.2");
+	json_decref(o);
+
+	struct pp_job j;
+	memset(&j, 0, sizeof(j));
+	j.id = 7;
+	memcpy(j.pid, pid.s, 9);
+	j.state = PP_JOB_RETRY;
+	j.lease_until = 5;
+	o = pp_uc_job_json(&j);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), 7);
+	assert_true(json_is_null(json_object_get(o, "next_pid")));
+	assert_true(json_is_null(json_object_get(o, "owner")));
+	assert_string_equal(json_string_value(json_object_get(o, "state")), "retry");
+	assert_int_equal(json_integer_value(json_object_get(o, "lease_until")), 5);
+	json_decref(o);
+
+	struct pp_job_event e = {.job_id = 7, .time = 99, .event = "queued", .detail = "hello"};
+	o = pp_uc_job_event_json(&e);
+	assert_int_equal(json_object_size(o), 3);
+	assert_int_equal(json_integer_value(json_object_get(o, "time")), 99);
+	assert_string_equal(json_string_value(json_object_get(o, "event")), "queued");
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +473,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_query, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
 	    cmocka_unit_test(test_cursor_text),
+	    cmocka_unit_test(test_json_shapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
